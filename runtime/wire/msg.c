@@ -59,6 +59,71 @@ int rl_msg_send(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b) {
   return 0;
 }
 
+static uint64_t s_be(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* Walks a msgpack buffer's headers without allocating and checks that every declared
+ * length and element count fits in the bytes that are there: msgpack-c allocates an
+ * array's slots before reading them, so a tiny frame claiming 4 billion elements must
+ * be refused before it reaches the unpacker. */
+bool rl_msgpack_plausible(const uint8_t *p, size_t len) {
+  size_t pos = 0;
+  uint64_t pending = 1; /* objects still to read */
+  while (pending > 0) {
+    if (pos >= len || pending > len - pos) return false;
+    pending--;
+    uint8_t b = p[pos++];
+    uint64_t skip = 0, count = 0;
+    int hdr = 0;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
+    } else if (b >= 0x80 && b <= 0x8f) count = 2 * (uint64_t)(b & 0x0f);
+    else if (b >= 0x90 && b <= 0x9f) count = b & 0x0f;
+    else if (b >= 0xa0 && b <= 0xbf) skip = b & 0x1f;
+    else switch (b) {
+      case 0xc4: case 0xd9: hdr = 1; break;
+      case 0xc5: case 0xda: hdr = 2; break;
+      case 0xc6: case 0xdb: hdr = 4; break;
+      case 0xc7: hdr = 1; skip = 1; break;
+      case 0xc8: hdr = 2; skip = 1; break;
+      case 0xc9: hdr = 4; skip = 1; break;
+      case 0xca: case 0xce: case 0xd2: skip = 4; break;
+      case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+      case 0xcc: case 0xd0: skip = 1; break;
+      case 0xcd: case 0xd1: skip = 2; break;
+      case 0xd4: skip = 2; break;
+      case 0xd5: skip = 3; break;
+      case 0xd6: skip = 5; break;
+      case 0xd7: skip = 9; break;
+      case 0xd8: skip = 17; break;
+      case 0xdc: case 0xde: {
+        if (len - pos < 2) return false;
+        count = s_be(p + pos, 2) * (b == 0xde ? 2 : 1);
+        pos += 2;
+        break;
+      }
+      case 0xdd: case 0xdf: {
+        if (len - pos < 4) return false;
+        count = s_be(p + pos, 4) * (b == 0xdf ? 2 : 1);
+        pos += 4;
+        break;
+      }
+      default: return false; /* 0xc1: never used */
+    }
+    if (hdr) {
+      if (len - pos < (size_t)hdr) return false;
+      skip += s_be(p + pos, hdr);
+      pos += hdr;
+    }
+    if (skip > len - pos) return false;
+    pos += skip;
+    pending += count;
+  }
+  return pos == len;
+}
+
 static void s_drain(void *sock) {
   int more = 1;
   size_t len = sizeof more;
@@ -95,6 +160,7 @@ int rl_msg_recv(void *sock, bool router, rl_msg_t *m) {
   if (size < RL_MSG_HEADER + 1 || size > RL_MSG_MAX) goto bad;
   if (data[0] != RL_WIRE_VERSION) goto bad;
   m->type = data[1];
+  if (!rl_msgpack_plausible(data + RL_MSG_HEADER, size - RL_MSG_HEADER)) goto bad;
   size_t off = 0;
   if (msgpack_unpack_next(&m->up, (const char *)data + RL_MSG_HEADER, size - RL_MSG_HEADER, &off) !=
       MSGPACK_UNPACK_SUCCESS)
@@ -233,11 +299,12 @@ int rl_msg_selftest(void) {
            !strcmp(s, "hello") && !rl_field_u64(&m, 2, &v) && !rl_field(&m, 3);
   rl_msg_close(&m);
   /* Junk: bad version, truncated msgpack, trailing bytes, empty frame. */
-  const char *junk[] = {"\x09\x01\x00\x00\x90", "\x01\x01\x00\x00\x93\x01", "\x01\x01\x00\x00\x90\x90", ""};
-  size_t lens[] = {5, 6, 6, 0};
+  const char *junk[] = {"\x09\x01\x00\x00\x90", "\x01\x01\x00\x00\x93\x01", "\x01\x01\x00\x00\x90\x90", "",
+                        "\x01\x3e\x00\x00\xdd\xff\xff\xff\xff", "\x01\x3e\x00\x00\xdf\x7f\xff\xff\xff"};
+  size_t lens[] = {5, 6, 6, 0, 9, 9};
   int prev = rl_log_level;
   rl_log_level = -1;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 6; i++) {
     zmq_send(a, junk[i], lens[i], 0);
     zmq_poll(&it, 1, 1000);
     ok = ok && rl_msg_recv(b, false, &m) == -1;

@@ -56,6 +56,10 @@ typedef struct {
 int rl_msg_recv(void *sock, bool router, rl_msg_t *m);
 void rl_msg_close(rl_msg_t *m);
 
+/* True if the msgpack bytes are one complete object whose declared lengths and counts
+ * all fit in len (checked without allocating). */
+bool rl_msgpack_plausible(const uint8_t *p, size_t len);
+
 /* Field readers: each returns true and sets *out only if field i exists and has the
  * expected type (input from the network is checked, never asserted). */
 bool rl_field_u64(const rl_msg_t *m, uint32_t i, uint64_t *out);

@@ -1,0 +1,323 @@
+-- rayl: Ray's model for Lua: remote functions, objects, and a cluster to run them on.
+-- This module is the user-facing API (API.md); rayl.core is the C runtime under it.
+local core = require "rayl.core"
+local errors = require "rayl.errors"
+
+local rayl = { errors = errors, version = core.version, array = core.array }
+
+local raise = errors.raise
+
+local objref_methods = core.objref_methods()
+
+local function is_ref(v)
+  if type(v) ~= "userdata" then return false end
+  local mt = getmetatable(v)
+  return mt ~= nil and mt.__index == objref_methods
+end
+
+------------------------------------------------------------------------------
+-- Start-up and shutdown
+------------------------------------------------------------------------------
+
+local INIT_OPTIONS = {
+  address = "string", num_cpus = "number", num_gpus = "number", resources = "table",
+  object_store_memory = "number", namespace = "string", runtime_env = "table",
+  print_worker_logs = "boolean",
+}
+
+local function check_options(opts, valid, what, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    raise("ValueError", ("%s expects a table of options, got %s"):format(what, type(opts)), level + 1)
+  end
+  for k, v in pairs(opts) do
+    local want = valid[k]
+    if not want then
+      local names = {}
+      for name in pairs(valid) do names[#names + 1] = name end
+      table.sort(names)
+      raise("ValueError", ("unknown option '%s' for %s; valid options: %s")
+        :format(tostring(k), what, table.concat(names, ", ")), level + 1)
+    end
+    if want ~= "any" and type(v) ~= want then
+      raise("ValueError", ("option '%s' of %s must be a %s, got %s"):format(k, what, want, type(v)), level + 1)
+    end
+  end
+  return opts
+end
+
+local session_dir
+
+--- rayl.init{...}: connects to a cluster, or starts a private local one.
+function rayl.init(opts)
+  opts = check_options(opts, INIT_OPTIONS, "rayl.init", 2)
+  if core.is_initialized() then
+    raise("ValueError", "rayl.init was called twice; call rayl.shutdown() first", 2)
+  end
+  for _, k in ipairs { "num_cpus", "num_gpus", "object_store_memory" } do
+    if opts[k] and opts[k] < 0 then raise("ValueError", k .. " must not be negative", 2) end
+  end
+  local address = opts.address or os.getenv("RAYL_ADDRESS")
+  if address and not address:match("^ipc://") and not address:match("^tcp://") then
+    raise("ValueError", ("cannot connect to '%s': joining a cluster started with `rayl start` "
+      .. "is not available yet; leave address unset to start a local cluster"):format(address), 2)
+  end
+  session_dir = core.init {
+    address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus or 0,
+    resources = opts.resources, object_store_memory = opts.object_store_memory,
+    print_worker_logs = opts.print_worker_logs,
+  }
+  return { session_dir = session_dir }
+end
+
+local function ensure_init()
+  if not core.is_initialized() then rayl.init() end
+end
+
+function rayl.is_initialized() return core.is_initialized() end
+
+function rayl.shutdown()
+  if core.is_worker() then return end
+  core.shutdown()
+end
+
+------------------------------------------------------------------------------
+-- Remote functions
+------------------------------------------------------------------------------
+
+local TASK_OPTIONS = {
+  num_cpus = "number", num_gpus = "number", resources = "table", memory = "number",
+  max_retries = "number", retry_exceptions = "boolean", num_returns = "number",
+  scheduling_strategy = "any", name = "string", runtime_env = "table",
+}
+
+local RemoteFunction = {}
+RemoteFunction.__index = RemoteFunction
+rayl.RemoteFunction = RemoteFunction
+
+local function merge(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for k, v in pairs(b or {}) do out[k] = v end
+  return out
+end
+
+-- Turns user options into what rayl.core.submit takes.
+local function submit_options(opts, level)
+  local res = {}
+  for k, v in pairs(opts.resources or {}) do
+    if k == "CPU" or k == "GPU" then
+      raise("ValueError", "use num_cpus / num_gpus, not resources." .. k, level + 1)
+    end
+    res[k] = v
+  end
+  local cpus = opts.num_cpus == nil and 1 or opts.num_cpus
+  if cpus < 0 then raise("ValueError", "num_cpus must not be negative", level + 1) end
+  if cpus > 0 then res.CPU = cpus end
+  if opts.num_gpus and opts.num_gpus > 0 then res.GPU = opts.num_gpus end
+  if opts.memory then res.memory = opts.memory end
+  local n = opts.num_returns or 1
+  if n < 1 or n ~= math.floor(n) then
+    raise("ValueError", "num_returns must be a whole number >= 1, got " .. tostring(n), level + 1)
+  end
+  local retries = opts.max_retries == nil and 3 or opts.max_retries
+  if retries < -1 or retries ~= math.floor(retries) then
+    raise("ValueError", "max_retries must be a whole number >= -1 (-1: retry forever)", level + 1)
+  end
+  local strategy = opts.scheduling_strategy
+  if strategy ~= nil and strategy ~= "DEFAULT" and strategy ~= "SPREAD" then
+    raise("ValueError", "scheduling_strategy must be \"DEFAULT\" or \"SPREAD\"", level + 1)
+  end
+  return { resources = res, num_returns = n, max_retries = retries,
+           retry_exceptions = opts.retry_exceptions or false, name = opts.name }
+end
+
+local function new_remote_function(fn, opts, shared, level)
+  check_options(opts, TASK_OPTIONS, "a remote function", level + 1)
+  local self = setmetatable({ _fn = fn, _opts = opts, _shared = shared }, RemoteFunction)
+  self._submit = submit_options(opts, level + 1)
+  self._submit.name = opts.name or shared.name
+  return self
+end
+
+--- f:remote(...) -> ObjectRef (or num_returns ObjectRefs)
+function RemoteFunction:remote(...)
+  ensure_init()
+  local shared = self._shared
+  if not shared.key then
+    shared.key, shared.blob = core.export(self._fn, "the remote function " .. shared.name)
+  end
+  return core.submit(shared.key, shared.blob, self._submit, ...)
+end
+
+--- f:options{...} -> a copy of f with these options changed
+function RemoteFunction:options(opts)
+  return new_remote_function(self._fn, merge(self._opts, check_options(opts, TASK_OPTIONS, "options()", 2)),
+    self._shared, 2)
+end
+
+function RemoteFunction:__call()
+  raise("ValueError", "a remote function cannot be called directly; use f:remote(...)", 2)
+end
+
+--- rayl.remote(fn) / rayl.remote(options, fn)
+function rayl.remote(a, b)
+  local opts, target = {}, a
+  if b ~= nil then opts, target = a, b end
+  if type(opts) ~= "table" then
+    raise("ValueError", "rayl.remote(options, fn): options must be a table", 2)
+  end
+  if type(target) == "function" then
+    local info = debug.getinfo(target, "S")
+    local shared = { name = ("%s:%d"):format(info.short_src, info.linedefined) }
+    return new_remote_function(target, opts, shared, 2)
+  elseif type(target) == "table" then
+    raise("ValueError", "actors (rayl.remote on a table of methods) are not available yet", 2)
+  end
+  raise("ValueError", "rayl.remote expects a function (or options and a function), got " .. type(target), 2)
+end
+
+------------------------------------------------------------------------------
+-- Objects
+------------------------------------------------------------------------------
+
+--- rayl.put(value) -> ObjectRef
+function rayl.put(value)
+  ensure_init()
+  return core.put(value)
+end
+
+local function check_timeout(opts, what)
+  if opts == nil then return nil end
+  check_options(opts, { timeout = "number" }, what, 3)
+  if opts.timeout and opts.timeout < 0 then raise("ValueError", "timeout must not be negative", 3) end
+  return opts.timeout
+end
+
+--- rayl.get(ref | {refs}, {timeout = s}) -> value | {values}
+function rayl.get(refs, opts)
+  ensure_init()
+  local timeout = check_timeout(opts, "rayl.get")
+  if is_ref(refs) then return core.get(refs, timeout) end
+  if type(refs) ~= "table" then
+    raise("ValueError", "rayl.get expects an ObjectRef or a list of ObjectRefs, got " .. type(refs), 2)
+  end
+  local deadline = timeout and core.now() + timeout
+  local out = {}
+  for i = 1, #refs do
+    local r = refs[i]
+    if not is_ref(r) then
+      raise("ValueError", ("rayl.get: element %d of the list is a %s, not an ObjectRef"):format(i, type(r)), 2)
+    end
+    out[i] = core.get(r, deadline and math.max(0, deadline - core.now()))
+  end
+  return out
+end
+
+--- rayl.wait(refs, {num_returns = 1, timeout = nil}) -> ready, pending
+function rayl.wait(refs, opts)
+  ensure_init()
+  if type(refs) ~= "table" then raise("ValueError", "rayl.wait expects a list of ObjectRefs", 2) end
+  opts = check_options(opts, { num_returns = "number", timeout = "number", fetch_local = "boolean" },
+    "rayl.wait", 2)
+  local n = opts.num_returns or 1
+  if n < 1 or n > #refs then
+    raise("ValueError", ("num_returns must be between 1 and the number of refs (%d), got %d"):format(#refs, n), 2)
+  end
+  local flags = core.wait(refs, n, opts.timeout)
+  local ready, pending = {}, {}
+  for i, r in ipairs(refs) do
+    if flags[i] and #ready < n then ready[#ready + 1] = r else pending[#pending + 1] = r end
+  end
+  return ready, pending
+end
+
+--- rayl.cancel(ref, {force = false, recursive = true})
+function rayl.cancel(ref, opts)
+  ensure_init()
+  if not is_ref(ref) then raise("ValueError", "rayl.cancel expects an ObjectRef", 2) end
+  opts = check_options(opts, { force = "boolean", recursive = "boolean" }, "rayl.cancel", 2)
+  return core.cancel(ref, opts.force or false)
+end
+
+------------------------------------------------------------------------------
+-- Non-blocking use from a frame loop
+------------------------------------------------------------------------------
+
+local methods = objref_methods
+local callbacks = {} -- { ref, fn } waiting for rayl.poll
+
+--- ref:ready() -> true once rayl.get(ref) would not block
+function methods.ready(ref)
+  ensure_init()
+  return core.state(ref) ~= "pending"
+end
+
+--- ref:on_ready(function(value, err) ... end): called from rayl.poll()
+function methods.on_ready(ref, fn)
+  if type(fn) ~= "function" then raise("ValueError", "on_ready expects a function", 2) end
+  callbacks[#callbacks + 1] = { ref, fn }
+end
+
+--- rayl.poll(): runs the callbacks whose refs are ready; never blocks.
+function rayl.poll()
+  if not core.is_initialized() then return 0 end
+  core.poll(0)
+  local due, keep = {}, {}
+  for _, cb in ipairs(callbacks) do
+    if core.state(cb[1]) ~= "pending" then due[#due + 1] = cb else keep[#keep + 1] = cb end
+  end
+  callbacks = keep
+  for _, cb in ipairs(due) do
+    local ok, value = pcall(core.get, cb[1], 0)
+    if ok then cb[2](value, nil) else cb[2](nil, value) end
+  end
+  return #due
+end
+
+------------------------------------------------------------------------------
+-- The cluster
+------------------------------------------------------------------------------
+
+function rayl.get_runtime_context()
+  ensure_init()
+  return core.context()
+end
+
+function rayl.get_gpu_ids()
+  local ids = {}
+  for id in (os.getenv("CUDA_VISIBLE_DEVICES") or ""):gmatch("%d+") do ids[#ids + 1] = tonumber(id) end
+  return ids
+end
+
+function rayl.nodes()
+  ensure_init()
+  return core.nodes()
+end
+
+local function sum_resources(field)
+  local total = {}
+  for _, node in ipairs(core.nodes()) do
+    if node.alive then
+      for k, v in pairs(node[field]) do total[k] = (total[k] or 0) + v end
+    end
+  end
+  return total
+end
+
+function rayl.cluster_resources()
+  ensure_init()
+  return sum_resources("resources")
+end
+
+function rayl.available_resources()
+  ensure_init()
+  return sum_resources("available")
+end
+
+-- Values of these classes keep their class when they cross processes.
+core.register_class("rayl.Error", errors.Error)
+core.register_class("rayl.RemoteFunction", RemoteFunction)
+core.set_error_class(errors.Error)
+
+return rayl

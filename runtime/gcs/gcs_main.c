@@ -1,0 +1,334 @@
+/* gcs_main.c: the head process: arguments, log file, signals, the bound socket, and
+ * clean-up (the ipc:// socket file) around rl_gcs_serve. */
+#include "gcs/gcs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/interrupt.h"
+#include "common/log.h"
+#include "gcs/gcs_server.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+
+#define S_HWM 100000 /* messages queued per peer before ZeroMQ drops (router) */
+
+typedef struct {
+  const char *endpoint;
+  const char *session;
+  rl_gcs_opts_t opts;
+} s_args_t;
+
+static void s_usage(FILE *out) {
+  fprintf(out,
+          "usage: rayl gcs --endpoint ENDPOINT [--session DIR] [--parent-pid PID]\n"
+          "                [--heartbeat-timeout-ms N]\n"
+          "  --endpoint ENDPOINT       address to bind (ipc://PATH or tcp://HOST:PORT)\n"
+          "  --session DIR             session folder; the log goes to DIR/logs/gcs.log\n"
+          "  --parent-pid PID          exit when process PID is gone\n"
+          "  --heartbeat-timeout-ms N  mark a node dead after N ms without a heartbeat\n"
+          "                            (default %d)\n",
+          RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS);
+}
+
+/* Parses a decimal integer in [lo, hi]. Returns 0, or -1. */
+static int s_parse_int(const char *s, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error (message written). */
+static int s_parse_args(int argc, char **argv, s_args_t *a) {
+  memset(a, 0, sizeof *a);
+  a->opts.heartbeat_timeout_ms = RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  a->opts.kv_max_bytes = RL_GCS_DEFAULT_KV_MAX_BYTES;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+      s_usage(stdout);
+      return 1;
+    }
+    static const char *const names[] = {"--endpoint", "--session", "--parent-pid", "--heartbeat-timeout-ms"};
+    int which = -1;
+    const char *val = NULL;
+    for (int k = 0; k < 4 && which < 0; k++) {
+      size_t n = strlen(names[k]);
+      if (!strcmp(arg, names[k])) {
+        which = k;
+        if (i + 1 < argc) val = argv[++i];
+      } else if (!strncmp(arg, names[k], n) && arg[n] == '=') {
+        which = k;
+        val = arg + n + 1;
+      }
+    }
+    if (which < 0) {
+      fprintf(stderr, "rayl gcs: unknown argument '%s'\n", arg);
+      goto usage;
+    }
+    if (!val || !*val) {
+      fprintf(stderr, "rayl gcs: %s needs a value\n", names[which]);
+      goto usage;
+    }
+    long long v;
+    switch (which) {
+      case 0: a->endpoint = val; break;
+      case 1: a->session = val; break;
+      case 2:
+        if (s_parse_int(val, 1, INT_MAX, &v) != 0) {
+          fprintf(stderr, "rayl gcs: --parent-pid '%s' is not a process id\n", val);
+          goto usage;
+        }
+        a->opts.parent_pid = (pid_t)v;
+        break;
+      case 3:
+        if (s_parse_int(val, 1, 86400000, &v) != 0) {
+          fprintf(stderr, "rayl gcs: --heartbeat-timeout-ms '%s' is not a number of ms in 1..86400000\n", val);
+          goto usage;
+        }
+        a->opts.heartbeat_timeout_ms = v;
+        break;
+    }
+  }
+  if (!a->endpoint) {
+    fprintf(stderr, "rayl gcs: --endpoint is required\n");
+    goto usage;
+  }
+  return 0;
+usage:
+  s_usage(stderr);
+  return 2;
+}
+
+/* mkdir -p for the directory part of path (the whole path if dir_itself). Errors are
+ * left for the caller's open or bind to report. */
+static void s_mkdirs(const char *path, bool dir_itself) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return;
+  if (!dir_itself) {
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return;
+    *slash = 0;
+  }
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(buf, 0700);
+    *p = '/';
+  }
+  mkdir(buf, 0700);
+}
+
+int rl_gcs_main(int argc, char **argv) {
+  s_args_t a;
+  int rc = s_parse_args(argc, argv, &a);
+  if (rc) return rc == 1 ? 0 : 2;
+
+  rl_interrupt_install();
+  rl_log_open("gcs", NULL);
+  if (a.session) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/logs/gcs.log", a.session);
+    s_mkdirs(path, false);
+    if (rl_log_open("gcs", path) != 0)
+      fprintf(stderr, "rayl gcs: cannot open %s (%s); logging to stderr\n", path, strerror(errno));
+  }
+
+  const char *ipc_path = strncmp(a.endpoint, "ipc://", 6) == 0 ? a.endpoint + 6 : NULL;
+  if (ipc_path && *ipc_path) s_mkdirs(ipc_path, false);
+
+  void *ctx = zmq_ctx_new(), *sock = NULL;
+  rc = 1;
+  if (!ctx) {
+    rl_log(RL_LOG_ERROR, "cannot create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+    goto done;
+  }
+  sock = zmq_socket(ctx, ZMQ_ROUTER);
+  if (!sock) {
+    rl_log(RL_LOG_ERROR, "cannot create the head's socket: %s", zmq_strerror(zmq_errno()));
+    goto done;
+  }
+  int zero = 0, hwm = S_HWM;
+  int64_t maxmsg = (int64_t)RL_MSG_MAX + 64; /* larger messages are refused by ZeroMQ itself */
+  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &zero, sizeof zero);
+  zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+  zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+  if (zmq_bind(sock, a.endpoint) != 0) {
+    int e = zmq_errno();
+    rl_log(RL_LOG_ERROR, "cannot bind %s: %s", a.endpoint, zmq_strerror(e));
+    fprintf(stderr, "rayl gcs: cannot bind %s: %s\n", a.endpoint, zmq_strerror(e));
+    ipc_path = NULL; /* not ours to remove */
+    goto done;
+  }
+  rl_log(RL_LOG_INFO, "head listening on %s (heartbeat timeout %lld ms, parent pid %d)", a.endpoint,
+         (long long)a.opts.heartbeat_timeout_ms, (int)a.opts.parent_pid);
+  atomic_int stop;
+  atomic_init(&stop, 0);
+  rc = rl_gcs_serve(sock, &a.opts, &stop) == 0 ? 0 : 1;
+done:
+  if (sock) zmq_close(sock);
+  if (ctx) zmq_ctx_term(ctx);
+  if (ipc_path && *ipc_path && unlink(ipc_path) != 0 && errno != ENOENT)
+    rl_log(RL_LOG_WARN, "cannot remove %s: %s", ipc_path, strerror(errno));
+  rl_log(RL_LOG_INFO, "head exiting with status %d", rc);
+  return rc;
+}
+
+/* ---- selftest: the real process, forked; arguments, SIGTERM, parent death ---- */
+
+#define S_CHECK(c)                                                            \
+  do {                                                                        \
+    if (!(c)) {                                                               \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
+      goto fail;                                                              \
+    }                                                                         \
+  } while (0)
+
+/* rl_gcs_main's exit code for argv, with its stdout/stderr silenced. */
+static int s_main_quiet(int argc, char **argv) {
+  fflush(stdout);
+  fflush(stderr);
+  int out = dup(1), err = dup(2), null = open("/dev/null", O_WRONLY);
+  dup2(null, 1);
+  dup2(null, 2);
+  int rc = rl_gcs_main(argc, argv);
+  fflush(stdout);
+  fflush(stderr);
+  dup2(out, 1);
+  dup2(err, 2);
+  close(out);
+  close(err);
+  close(null);
+  return rc;
+}
+
+/* Forks a head; returns its pid (or -1). */
+static pid_t s_spawn(const char *endpoint, const char *session, const char *parent) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  char *argv[] = {"gcs", "--endpoint", (char *)endpoint, "--session", (char *)session,
+                  "--heartbeat-timeout-ms", "1000", parent ? "--parent-pid" : NULL, (char *)parent, NULL};
+  _exit(rl_gcs_main(parent ? 9 : 7, argv));
+}
+
+/* Waits up to ms for child pid; returns its exit code, or -1 if it did not exit. */
+static int s_wait_exit(pid_t pid, int ms) {
+  for (int i = 0; i < ms / 10; i++) {
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    usleep(10000);
+  }
+  return -1;
+}
+
+int rl_gcs_main_selftest(void) {
+  char dir[] = "/tmp/rl-gcs-XXXXXX", ep[PATH_MAX + 8], sockpath[PATH_MAX], logpath[PATH_MAX];
+  pid_t head = -1, sibling = -1;
+  void *ctx = NULL, *dealer = NULL;
+  S_CHECK(mkdtemp(dir));
+  snprintf(sockpath, sizeof sockpath, "%s/sockets/gcs", dir);
+  snprintf(ep, sizeof ep, "ipc://%s", sockpath);
+  snprintf(logpath, sizeof logpath, "%s/logs/gcs.log", dir);
+
+  /* Arguments. */
+  char *help[] = {"gcs", "--help", NULL};
+  char *bogus[] = {"gcs", "--endpoint", ep, "--bogus", NULL};
+  char *noep[] = {"gcs", "--session", dir, NULL};
+  char *novalue[] = {"gcs", "--endpoint", NULL};
+  char *badpid[] = {"gcs", "--endpoint", ep, "--parent-pid", "12x", NULL};
+  char *badtimeout[] = {"gcs", "--endpoint=tcp://127.0.0.1:1", "--heartbeat-timeout-ms=0", NULL};
+  S_CHECK(s_main_quiet(2, help) == 0);
+  S_CHECK(s_main_quiet(4, bogus) == 2);
+  S_CHECK(s_main_quiet(3, noep) == 2);
+  S_CHECK(s_main_quiet(2, novalue) == 2);
+  S_CHECK(s_main_quiet(5, badpid) == 2);
+  S_CHECK(s_main_quiet(3, badtimeout) == 2);
+  S_CHECK(access(sockpath, F_OK) != 0); /* none of these bound anything */
+
+  /* A head that answers, then stops on SIGTERM and removes its socket file. */
+  head = s_spawn(ep, dir, NULL);
+  S_CHECK(head > 0);
+  ctx = zmq_ctx_new();
+  dealer = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0;
+  zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+  S_CHECK(zmq_connect(dealer, ep) == 0); /* ipc connects retry until the head binds */
+  zmq_send(dealer, "junk", 4, 0);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
+  msgpack_pack_uint64(&b.pk, 5);
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  zmq_pollitem_t it = {dealer, 0, ZMQ_POLLIN, 0};
+  S_CHECK(zmq_poll(&it, 1, 5000) == 1);
+  rl_msg_t m;
+  uint64_t req = 0;
+  S_CHECK(rl_msg_recv(dealer, false, &m) == 1);
+  bool ok = m.type == RL_GCS_NODES && rl_field_u64(&m, 0, &req) && req == 5;
+  rl_msg_close(&m);
+  S_CHECK(ok);
+  S_CHECK(access(sockpath, F_OK) == 0);
+  S_CHECK(kill(head, SIGTERM) == 0);
+  S_CHECK(s_wait_exit(head, 5000) == 0);
+  head = -1;
+  S_CHECK(access(sockpath, F_OK) != 0);
+  struct stat st;
+  S_CHECK(stat(logpath, &st) == 0 && st.st_size > 0);
+
+  /* A head watching a process that is not its parent exits when that one is gone. */
+  sibling = fork();
+  if (sibling == 0) {
+    for (;;) pause();
+  }
+  S_CHECK(sibling > 0);
+  char spid[16];
+  snprintf(spid, sizeof spid, "%d", (int)sibling);
+  head = s_spawn(ep, dir, spid);
+  S_CHECK(head > 0);
+  usleep(300000);
+  S_CHECK(waitpid(head, NULL, WNOHANG) == 0); /* still running */
+  kill(sibling, SIGKILL);
+  waitpid(sibling, NULL, 0);
+  sibling = -1;
+  S_CHECK(s_wait_exit(head, 5000) == 0);
+  head = -1;
+  S_CHECK(access(sockpath, F_OK) != 0);
+
+  zmq_close(dealer);
+  zmq_ctx_term(ctx);
+  unlink(logpath);
+  snprintf(logpath, sizeof logpath, "%s/logs", dir);
+  rmdir(logpath);
+  snprintf(logpath, sizeof logpath, "%s/sockets", dir);
+  rmdir(logpath);
+  rmdir(dir);
+  return 0;
+fail:
+  if (head > 0) {
+    kill(head, SIGKILL);
+    waitpid(head, NULL, 0);
+  }
+  if (sibling > 0) {
+    kill(sibling, SIGKILL);
+    waitpid(sibling, NULL, 0);
+  }
+  if (dealer) zmq_close(dealer);
+  if (ctx) zmq_ctx_term(ctx);
+  return 1;
+}

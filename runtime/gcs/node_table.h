@@ -1,0 +1,54 @@
+/* node_table.h: the head's table of nodes: where each node listens, its resources,
+ * and whether it is alive (heard from within the heartbeat timeout). */
+#ifndef RL_NODE_TABLE_H
+#define RL_NODE_TABLE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/id.h"
+#include "sched/resources.h"
+
+#define RL_NODE_ENDPOINT_MAX 256 /* longest node endpoint, with its NUL */
+#define RL_NODE_TABLE_MAX 4096   /* nodes the table holds, dead ones included */
+
+typedef struct {
+  rl_id_t id;
+  char endpoint[RL_NODE_ENDPOINT_MAX];
+  uint64_t pid;
+  bool alive;
+  int64_t last_seen_ms; /* rl_now_ms() time of the last registration or heartbeat */
+  rl_resources_t total;
+  rl_resources_t available;
+} rl_node_t;
+
+typedef struct rl_node_table_t rl_node_table_t;
+
+/* A new empty table whose nodes die after timeout_ms (> 0) without a heartbeat, or
+ * NULL if out of memory. */
+rl_node_table_t *rl_node_table_new(int64_t timeout_ms);
+/* Frees the table and its nodes and nulls *p; safe on NULL and twice. */
+void rl_node_table_destroy(rl_node_table_t **p);
+/* Adds the node, or updates it if known (registration is idempotent): endpoint, pid
+ * and total are replaced, available is reset to total, and the node is alive as of
+ * now_ms. When the table is full, the longest-dead node makes room. Returns 0, or -1
+ * with a message in err if the endpoint is empty or too long, or the table is full of
+ * live nodes, or out of memory. */
+int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *endpoint,
+                           const rl_resources_t *total, uint64_t pid, int64_t now_ms, char *err,
+                           size_t errlen);
+/* Records a heartbeat: available resources, alive as of now_ms. A node marked dead is
+ * alive again (it was heard from). Returns 0, or -1 if the node is unknown. */
+int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,
+                            int64_t now_ms);
+/* Marks dead every live node not heard from for more than the timeout (logging each
+ * once). Returns how many died in this call. */
+int rl_node_table_expire(rl_node_table_t *t, int64_t now_ms);
+/* The node with this id (borrowed, valid until the table changes), or NULL. */
+const rl_node_t *rl_node_table_get(const rl_node_table_t *t, const rl_id_t *id);
+size_t rl_node_table_size(const rl_node_table_t *t);
+/* Iteration in registration order: *cursor starts at 0; returns the next node
+ * (borrowed), or NULL at the end. The table must not change during an iteration. */
+const rl_node_t *rl_node_table_next(const rl_node_table_t *t, size_t *cursor);
+
+#endif

@@ -1,0 +1,54 @@
+/* host.h: the process-wide LuaJIT host state: the one core worker of this process and
+ * the Lua helpers around it (ObjectRefs, errors, the standard environment). */
+#ifndef RL_HOST_H
+#define RL_HOST_H
+#include <lua.h>
+
+#include "host/codec.h"
+#include "worker/core_worker.h"
+#include "worker/local_cluster.h"
+
+typedef struct {
+  rl_cw_t *cw;                  /* NULL until init (driver) or start-up (worker) */
+  rl_local_cluster_t *cluster;  /* the private cluster this driver started, if any */
+  lua_State *L;                 /* the state that owns cw */
+  int error_mt_ref;             /* registry ref of the rayl.Error metatable, or LUA_NOREF */
+} rl_host_t;
+
+extern rl_host_t rl_host;
+
+/* Opens the standard libraries, puts rayl's Lua folders first on package.path, and
+ * makes require "rayl.core" load the built-in module. */
+void rl_host_open_libs(lua_State *L);
+
+/* ObjectRefs (objref.c). Pushes a new ObjectRef userdata and counts one local
+ * reference with the core worker. */
+void rl_objref_push(lua_State *L, const rl_id_t *id, const char *owner);
+/* The ObjectRef at idx, or NULL if it is not one. */
+rl_objref_t *rl_objref_test(lua_State *L, int idx);
+/* Registers the ObjectRef metatable; leaves nothing on the stack. */
+void rl_objref_open(lua_State *L);
+/* Codec hooks that count refs found while encoding (into a growing list) and create
+ * ObjectRefs when decoding. */
+typedef struct {
+  rl_id_t *ids;
+  char (*owners)[RL_ENDPOINT_MAX];
+  size_t n, cap;
+} rl_reflist_t;
+rl_codec_hooks_t rl_objref_hooks(rl_reflist_t *collect);
+void rl_reflist_free(rl_reflist_t *l);
+
+/* Pushes a rayl error table {type=, message=} with the rayl.Error metatable (a plain
+ * table if the Lua module has not registered it yet). */
+void rl_host_push_error(lua_State *L, const char *type, const char *message);
+/* Raises a rayl error; never returns. */
+int rl_host_raise(lua_State *L, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The error encoder handed to the core worker. */
+void *rl_host_encode_error(void *ctx, const char *type, const char *message, size_t *len);
+
+/* Decodes a value from the core worker and pushes it; a value pinned in the store is
+ * decoded in place and kept pinned while array views of it live. Returns 0, or -1 with
+ * an error message pushed. Releases v when nothing holds it. */
+int rl_host_push_value(lua_State *L, rl_cw_value_t *v);
+
+#endif

@@ -1,0 +1,521 @@
+/* l_core.c: the rayl.core Lua module: the core worker's operations for lua/rayl/. */
+#include "host/l_core.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/interrupt.h"
+#include "host/host.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+
+#define S_ERR 512
+
+static rl_cw_t *s_cw(lua_State *L) {
+  if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
+  return rl_host.cw;
+}
+
+static void s_shutdown(void) {
+  rl_cw_destroy(&rl_host.cw);
+  rl_local_cluster_stop(&rl_host.cluster);
+}
+
+static void s_atexit(void) { s_shutdown(); }
+
+static void s_attach(lua_State *L, rl_cw_t *cw) {
+  rl_host.cw = cw;
+  rl_host.L = L;
+  rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
+}
+
+/* core.init{num_cpus=, num_gpus=, resources={k=v}, object_store_memory=, address=,
+ *           print_worker_logs=} -> session_dir */
+static int l_init(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (rl_host.cw) return luaL_error(L, "rayl is already initialized");
+  char err[S_ERR];
+  lua_getfield(L, 1, "address");
+  const char *address = lua_tostring(L, -1);
+  rl_cw_t *cw = NULL;
+  if (address) {
+    cw = rl_cw_new(address, RL_CLIENT_DRIVER, 10000, err, sizeof err);
+  } else {
+    rl_local_opts_t o = {.num_cpus = -1};
+    const char *bin = getenv("RAYL_BIN");
+    o.rayl_bin = bin && *bin ? bin : RL_BIN_DIR "/rayl";
+    lua_getfield(L, 1, "num_cpus");
+    if (!lua_isnil(L, -1)) o.num_cpus = lua_tonumber(L, -1);
+    lua_getfield(L, 1, "num_gpus");
+    o.num_gpus = lua_tonumber(L, -1);
+    lua_getfield(L, 1, "object_store_memory");
+    o.object_store_memory = (size_t)lua_tonumber(L, -1);
+    lua_pop(L, 3);
+    static char specs[16][80];
+    int n = 0;
+    lua_getfield(L, 1, "resources");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) && n < 15) {
+        snprintf(specs[n], sizeof specs[n], "%s=%.17g", lua_tostring(L, -2), lua_tonumber(L, -1));
+        o.resources[n] = specs[n];
+        n++;
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+    rl_host.cluster = rl_local_cluster_start(&o, err, sizeof err);
+    if (rl_host.cluster) cw = rl_cw_new(rl_local_cluster_node(rl_host.cluster), RL_CLIENT_DRIVER, 10000, err, sizeof err);
+    if (!cw) {
+      char more[S_ERR + 200];
+      snprintf(more, sizeof more, "%s (logs in %s/logs)", err,
+               rl_host.cluster ? rl_local_cluster_session(rl_host.cluster) : "?");
+      rl_local_cluster_stop(&rl_host.cluster);
+      return luaL_error(L, "rayl.init: cannot start a local cluster: %s", more);
+    }
+  }
+  lua_pop(L, 1);
+  if (!cw) return luaL_error(L, "rayl.init: cannot connect to %s: %s", address, err);
+  s_attach(L, cw);
+  lua_getfield(L, 1, "print_worker_logs");
+  rl_cw_set_print_worker_logs(cw, lua_isnil(L, -1) || lua_toboolean(L, -1));
+  static bool registered;
+  if (!registered) atexit(s_atexit);
+  registered = true;
+  lua_pushstring(L, rl_cw_session_dir(cw));
+  return 1;
+}
+
+static int l_shutdown(lua_State *L) {
+  (void)L;
+  s_shutdown();
+  return 0;
+}
+
+static int l_is_initialized(lua_State *L) {
+  lua_pushboolean(L, rl_host.cw != NULL);
+  return 1;
+}
+
+static uint64_t s_fnv(const char *p, size_t n, uint64_t h) {
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* core.export(fn, what) -> key, blob : the function's encoding and a content hash. */
+static int l_export(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *what = luaL_optstring(L, 2, "the remote function");
+  char err[S_ERR];
+  rl_encoded_t *enc = rl_codec_encode(L, 1, what, NULL, err, sizeof err);
+  if (!enc) return rl_host_raise(L, "SerializationError", "%s", err);
+  size_t len = rl_encoded_size(enc);
+  luaL_Buffer b;
+  char *tmp = malloc(len ? len : 1);
+  if (!tmp) {
+    rl_encoded_destroy(&enc);
+    return luaL_error(L, "out of memory");
+  }
+  rl_encoded_copy(enc, tmp);
+  rl_encoded_destroy(&enc);
+  char key[40];
+  snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)s_fnv(tmp, len, 1469598103934665603ull),
+           (unsigned long long)s_fnv(tmp, len, 0x9e3779b97f4a7c15ull));
+  lua_pushstring(L, key);
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, tmp, len);
+  luaL_pushresult(&b);
+  free(tmp);
+  return 2;
+}
+
+static void s_read_resources(lua_State *L, int idx, rl_resources_t *res) {
+  char err[200];
+  rl_res_clear(res);
+  if (!lua_istable(L, idx)) return;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
+        rl_res_set(res, lua_tostring(L, -2), lua_tonumber(L, -1), err, sizeof err) != 0) {
+      const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+      rl_host_raise(L, "ValueError", "bad resource '%s': %s", name,
+                    lua_type(L, -1) != LUA_TNUMBER ? "the amount must be a number" : err);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* core.submit(key, blob, opts, ...) -> ref [, ref...] */
+static int l_submit(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  size_t key_len, blob_len;
+  const char *key = luaL_checklstring(L, 1, &key_len);
+  const char *blob = luaL_checklstring(L, 2, &blob_len);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int nargs = lua_gettop(L) - 3;
+  rl_task_opts_t o = {.max_retries = 3, .num_returns = 1};
+  lua_getfield(L, 3, "resources");
+  s_read_resources(L, lua_gettop(L), &o.resources);
+  lua_getfield(L, 3, "num_returns");
+  if (!lua_isnil(L, -1)) o.num_returns = (int)lua_tointeger(L, -1);
+  lua_getfield(L, 3, "max_retries");
+  if (!lua_isnil(L, -1)) o.max_retries = (int)lua_tointeger(L, -1);
+  lua_getfield(L, 3, "retry_exceptions");
+  o.retry_exceptions = lua_toboolean(L, -1);
+  lua_getfield(L, 3, "name");
+  o.name = lua_tostring(L, -1);
+  if (o.num_returns < 1 || o.num_returns > 1024)
+    return rl_host_raise(L, "ValueError", "num_returns must be between 1 and 1024 (got %d)", o.num_returns);
+  rl_task_arg_t stack_args[8];
+  rl_task_arg_t *args = nargs <= 8 ? stack_args : calloc((size_t)nargs, sizeof *args);
+  rl_encoded_t *encs_stack[8], **encs = nargs <= 8 ? encs_stack : calloc((size_t)nargs, sizeof *encs);
+  rl_reflist_t *refs_stack = NULL, refs_local[8];
+  rl_reflist_t *refs = nargs <= 8 ? refs_local : calloc((size_t)nargs, sizeof *refs);
+  (void)refs_stack;
+  char err[S_ERR];
+  int rc = 0;
+  size_t total = 0;
+  char *flat = NULL;
+  if (!args || !encs || !refs) return luaL_error(L, "out of memory");
+  memset(args, 0, sizeof(*args) * (size_t)(nargs ? nargs : 1));
+  memset(encs, 0, sizeof(*encs) * (size_t)(nargs ? nargs : 1));
+  memset(refs, 0, sizeof(*refs) * (size_t)(nargs ? nargs : 1));
+  for (int i = 0; i < nargs && rc == 0; i++) {
+    int idx = 4 + i;
+    rl_objref_t *r = rl_objref_test(L, idx);
+    if (r) {
+      args[i].is_ref = true;
+      args[i].ref = r->id;
+      snprintf(args[i].owner, sizeof args[i].owner, "%s", r->owner);
+      continue;
+    }
+    char what[32];
+    snprintf(what, sizeof what, "argument %d", i + 1);
+    rl_codec_hooks_t hooks = rl_objref_hooks(&refs[i]);
+    encs[i] = rl_codec_encode(L, idx, what, &hooks, err, sizeof err);
+    if (!encs[i]) rc = -1;
+    else total += rl_encoded_size(encs[i]);
+  }
+  if (rc == 0) {
+    flat = malloc(total ? total : 1);
+    size_t off = 0;
+    for (int i = 0; i < nargs && flat; i++) {
+      if (args[i].is_ref) continue;
+      size_t n = rl_encoded_size(encs[i]);
+      rl_encoded_copy(encs[i], flat + off);
+      args[i].data = flat + off;
+      args[i].len = n;
+      args[i].contained = refs[i].ids;
+      args[i].contained_owner = (const char(*)[RL_ENDPOINT_MAX])refs[i].owners;
+      args[i].ncontained = refs[i].n;
+      off += n;
+    }
+  }
+  rl_id_t ids_stack[8], *ids = o.num_returns <= 8 ? ids_stack : calloc((size_t)o.num_returns, sizeof *ids);
+  int submitted = -1;
+  if (rc == 0 && flat && ids)
+    submitted = rl_cw_submit(cw, key, key_len, blob, blob_len, args, (size_t)nargs, &o, ids, err, sizeof err);
+  for (int i = 0; i < nargs; i++) {
+    rl_encoded_destroy(&encs[i]);
+    rl_reflist_free(&refs[i]);
+  }
+  free(flat);
+  if (args != stack_args) free(args);
+  if (encs != encs_stack) free(encs);
+  if (refs != refs_local) free(refs);
+  if (rc != 0) {
+    if (ids != ids_stack) free(ids);
+    return rl_host_raise(L, "SerializationError", "%s", err);
+  }
+  if (submitted != 0) {
+    if (ids != ids_stack) free(ids);
+    return rl_host_raise(L, "ValueError", "%s", ids ? err : "out of memory");
+  }
+  lua_settop(L, 0);
+  luaL_checkstack(L, o.num_returns, "too many returns");
+  for (int i = 0; i < o.num_returns; i++) {
+    rl_objref_push(L, &ids[i], rl_cw_endpoint(cw));
+    rl_cw_ref_drop(cw, &ids[i]); /* submit counted the caller's handle already */
+  }
+  if (ids != ids_stack) free(ids);
+  return o.num_returns;
+}
+
+/* core.put(value) -> ref */
+static int l_put(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  luaL_checkany(L, 1);
+  if (rl_objref_test(L, 1))
+    return rl_host_raise(L, "ValueError", "rayl.put was given an ObjectRef; pass the value itself");
+  char err[S_ERR];
+  rl_reflist_t refs = {0};
+  rl_codec_hooks_t hooks = rl_objref_hooks(&refs);
+  rl_encoded_t *enc = rl_codec_encode(L, 1, "the value passed to put", &hooks, err, sizeof err);
+  if (!enc) {
+    rl_reflist_free(&refs);
+    return rl_host_raise(L, "SerializationError", "%s", err);
+  }
+  rl_id_t id;
+  void *dst;
+  size_t len = rl_encoded_size(enc);
+  int rc = rl_cw_put(cw, len, refs.ids, (const char(*)[RL_ENDPOINT_MAX])refs.owners, refs.n, &id, &dst, err,
+                     sizeof err);
+  rl_reflist_free(&refs);
+  if (rc != 0) {
+    rl_encoded_destroy(&enc);
+    return rl_host_raise(L, "OutOfMemoryError", "rayl.put of %zu bytes failed: %s", len, err);
+  }
+  rl_encoded_copy(enc, dst);
+  rl_encoded_destroy(&enc);
+  rl_cw_put_seal(cw, &id);
+  rl_objref_push(L, &id, rl_cw_endpoint(cw));
+  rl_cw_ref_drop(cw, &id); /* put counted the caller's handle already */
+  return 1;
+}
+
+static rl_objref_t *s_checkref(lua_State *L, int idx) {
+  rl_objref_t *r = rl_objref_test(L, idx);
+  if (!r) luaL_typerror(L, idx, "ObjectRef");
+  return r;
+}
+
+/* core.get(ref, timeout_seconds|nil) -> value, or raises the object's error */
+static int l_get(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  rl_objref_t *r = s_checkref(L, 1);
+  rl_id_t id = r->id;
+  int timeout_ms = -1;
+  if (!lua_isnoneornil(L, 2)) {
+    double t = luaL_checknumber(L, 2);
+    timeout_ms = t <= 0 ? 0 : t > 2e6 ? 2000000000 : (int)ceil(t * 1000);
+  }
+  rl_cw_value_t v;
+  char err[S_ERR];
+  int rc = rl_cw_get(cw, &id, timeout_ms, &v, err, sizeof err);
+  if (rc == 1) {
+    char hex[RL_ID_HEX];
+    return rl_host_raise(L, "GetTimeoutError", "rayl.get timed out after %g s waiting for ObjectRef(%s)",
+                         lua_tonumber(L, 2), rl_id_hex(&id, hex));
+  }
+  if (rc == 2) {
+    rl_interrupted = 0;
+    return luaL_error(L, "interrupted");
+  }
+  if (rc != 0) return rl_host_raise(L, "ObjectLostError", "%s", err);
+  int failed = v.state == RL_OBJ_FAILED;
+  if (rl_host_push_value(L, &v) != 0) return rl_host_raise(L, "SerializationError", "%s", lua_tostring(L, -1));
+  if (failed) return lua_error(L);
+  return 1;
+}
+
+/* core.state(ref) -> "pending" | "ready" | "failed" (never blocks) */
+static int l_state(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  rl_objref_t *r = s_checkref(L, 1);
+  int s = rl_cw_object_state(cw, &r->id);
+  lua_pushstring(L, s == RL_OBJ_READY ? "ready" : s == RL_OBJ_FAILED ? "failed" : "pending");
+  return 1;
+}
+
+/* core.wait(refs, num_returns, timeout_seconds|nil) -> { bool per ref } */
+static int l_wait(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n = lua_objlen(L, 1);
+  size_t num = (size_t)luaL_checkinteger(L, 2);
+  int timeout_ms = lua_isnoneornil(L, 3) ? -1 : (int)ceil(luaL_checknumber(L, 3) * 1000);
+  rl_id_t *ids = malloc((n ? n : 1) * sizeof *ids);
+  bool *ready = malloc(n ? n : 1);
+  if (!ids || !ready) {
+    free(ids);
+    free(ready);
+    return luaL_error(L, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, (int)i + 1);
+    rl_objref_t *r = rl_objref_test(L, -1);
+    if (!r) {
+      free(ids);
+      free(ready);
+      return rl_host_raise(L, "ValueError", "rayl.wait: element %zu of the list is not an ObjectRef", i + 1);
+    }
+    ids[i] = r->id;
+    lua_pop(L, 1);
+  }
+  int rc = rl_cw_wait(cw, ids, n, num, timeout_ms, ready);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushboolean(L, ready[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(ids);
+  free(ready);
+  if (rc == 2) {
+    rl_interrupted = 0;
+    return luaL_error(L, "interrupted");
+  }
+  return 1;
+}
+
+static int l_cancel(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  rl_objref_t *r = s_checkref(L, 1);
+  lua_pushboolean(L, rl_cw_cancel(cw, &r->id, lua_toboolean(L, 2)) == 0);
+  return 1;
+}
+
+/* core.poll(timeout_ms) : handle what has arrived (0: don't wait) */
+static int l_poll(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  if (rl_cw_poll(cw, (int)luaL_optinteger(L, 1, 0))) {
+    rl_interrupted = 0;
+    return luaL_error(L, "interrupted");
+  }
+  return 0;
+}
+
+static void s_set_id(lua_State *L, const char *field, const rl_id_t *id) {
+  char hex[RL_ID_HEX];
+  if (rl_id_is_nil(id)) return;
+  lua_pushstring(L, rl_id_hex(id, hex));
+  lua_setfield(L, -2, field);
+}
+
+static int l_context(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  lua_createtable(L, 0, 6);
+  s_set_id(L, "node_id", rl_cw_node_id(cw));
+  s_set_id(L, "worker_id", rl_cw_worker_id(cw));
+  rl_id_t task = rl_cw_current_task(cw);
+  s_set_id(L, "task_id", &task);
+  lua_pushstring(L, "01000000");
+  lua_setfield(L, -2, "job_id");
+  lua_pushstring(L, rl_cw_session_dir(cw));
+  lua_setfield(L, -2, "session_dir");
+  lua_pushinteger(L, getpid());
+  lua_setfield(L, -2, "pid");
+  return 1;
+}
+
+static void s_push_resources(lua_State *L, const msgpack_object *o) {
+  rl_resources_t r;
+  lua_newtable(L);
+  if (rl_res_unpack(o, &r) != 0) return;
+  for (int i = 0; i < r.n; i++) {
+    lua_pushnumber(L, (double)r.r[i].amount / RL_RES_UNIT);
+    lua_setfield(L, -2, r.r[i].name);
+  }
+}
+
+/* core.nodes() -> { {node_id=, endpoint=, alive=, total={}, available={}}... } */
+static int l_nodes(lua_State *L) {
+  rl_cw_t *cw = s_cw(L);
+  uint64_t request = rl_cw_next_request(cw);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_msg_t reply;
+  if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0)
+    return rl_host_raise(L, "RuntimeError", "the head at %s did not answer", rl_cw_gcs_endpoint(cw));
+  const msgpack_object *nodes = rl_field(&reply, 1);
+  lua_newtable(L);
+  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
+    const msgpack_object *n = &nodes->via.array.ptr[i];
+    rl_id_t id;
+    const char *ep;
+    size_t eplen;
+    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size < 5 || !rl_obj_id(&n->via.array.ptr[0], &id) ||
+        !rl_obj_bytes(&n->via.array.ptr[1], &ep, &eplen))
+      continue;
+    lua_createtable(L, 0, 5);
+    s_set_id(L, "node_id", &id);
+    lua_pushlstring(L, ep, eplen);
+    lua_setfield(L, -2, "endpoint");
+    lua_pushboolean(L, n->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && n->via.array.ptr[2].via.boolean);
+    lua_setfield(L, -2, "alive");
+    s_push_resources(L, &n->via.array.ptr[3]);
+    lua_setfield(L, -2, "resources");
+    s_push_resources(L, &n->via.array.ptr[4]);
+    lua_setfield(L, -2, "available");
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+  }
+  rl_msg_close(&reply);
+  return 1;
+}
+
+static int l_object_count(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)rl_cw_object_count(s_cw(L)));
+  return 1;
+}
+
+static int l_set_error_class(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (rl_host.error_mt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rl_host.error_mt_ref);
+  lua_pushvalue(L, 1);
+  rl_host.error_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int l_register_class(lua_State *L) {
+  luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  rl_codec_register_class(L, lua_tostring(L, 1), 2);
+  return 0;
+}
+
+static int l_is_worker(lua_State *L) {
+  lua_pushboolean(L, getenv("RAYL_WORKER") != NULL);
+  return 1;
+}
+
+/* The methods table of ObjectRef (for the Lua layer to extend). */
+static int l_objref_methods(lua_State *L) {
+  luaL_getmetatable(L, RL_OBJREF_MT);
+  lua_getfield(L, -1, "__index");
+  return 1;
+}
+
+/* core.now() -> monotonic seconds */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, (double)rl_now_us() / 1e6);
+  return 1;
+}
+
+static const luaL_Reg s_funcs[] = {
+    {"now", l_now},
+    {"init", l_init},
+    {"shutdown", l_shutdown},
+    {"is_initialized", l_is_initialized},
+    {"is_worker", l_is_worker},
+    {"export", l_export},
+    {"submit", l_submit},
+    {"put", l_put},
+    {"get", l_get},
+    {"state", l_state},
+    {"wait", l_wait},
+    {"cancel", l_cancel},
+    {"poll", l_poll},
+    {"context", l_context},
+    {"nodes", l_nodes},
+    {"object_count", l_object_count},
+    {"set_error_class", l_set_error_class},
+    {"register_class", l_register_class},
+    {"objref_methods", l_objref_methods},
+    {NULL, NULL},
+};
+
+int luaopen_rayl_core(lua_State *L) {
+  rl_objref_open(L);
+  lua_newtable(L);
+  luaL_register(L, NULL, s_funcs);
+  rl_codec_open(L);
+  lua_pushstring(L, RL_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

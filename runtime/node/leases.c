@@ -1,0 +1,140 @@
+/* leases.c: the node's resources and its lease queue: who gets which worker. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "node/nm.h"
+#include "wire/proto.h"
+
+void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
+  uint64_t request;
+  rl_resources_t res;
+  if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0) {
+    rl_log(RL_LOG_WARN, "dropped a malformed lease request");
+    return;
+  }
+  if (!rl_res_fits(&nm->total, &res)) {
+    char want[200], have[200], reason[480];
+    rl_res_format(&res, want, sizeof want);
+    rl_res_format(&nm->total, have, sizeof have);
+    snprintf(reason, sizeof reason, "it asks for {%s} but the node has {%s}", want, have);
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
+    msgpack_pack_uint64(&b.pk, request);
+    rl_pack_str(&b.pk, reason);
+    rl_nm_send_to(nm, client, &b);
+    return;
+  }
+  rl_lease_req_t *r = calloc(1, sizeof *r);
+  if (!r) return;
+  r->client = *client;
+  r->request = request;
+  r->resources = res;
+  rl_lease_req_t **tail = &nm->queue;
+  while (*tail) tail = &(*tail)->next;
+  *tail = r;
+  rl_leases_serve(nm);
+}
+
+static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->state == RL_W_IDLE && w->registered && !rl_id_eq(&w->id, client)) return w;
+  return NULL;
+}
+
+static int s_count(rl_nm_t *nm, rl_wstate_t state) {
+  int n = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) n += w->state == state;
+  return n;
+}
+
+void rl_leases_serve(rl_nm_t *nm) {
+  int waiting_for_worker = 0;
+  for (rl_lease_req_t **pp = &nm->queue; *pp;) {
+    rl_lease_req_t *r = *pp;
+    if (!rl_res_fits(&nm->available, &r->resources)) {
+      pp = &r->next;
+      continue;
+    }
+    rl_worker_t *w = s_idle_worker(nm, &r->client);
+    if (!w) {
+      waiting_for_worker++;
+      pp = &r->next;
+      continue;
+    }
+    rl_res_sub(&nm->available, &r->resources);
+    w->state = RL_W_LEASED;
+    w->lessee = r->client;
+    w->held = r->resources;
+    w->released = false;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_LEASE_GRANTED, 4);
+    msgpack_pack_uint64(&b.pk, r->request);
+    rl_pack_id(&b.pk, &w->id);
+    rl_pack_str(&b.pk, w->endpoint);
+    msgpack_pack_uint64(&b.pk, (uint64_t)w->pid);
+    if (rl_nm_send_to(nm, &r->client, &b) != 0) rl_leases_release_worker(nm, w);
+    *pp = r->next;
+    free(r);
+  }
+  /* Resources are free but no worker is: start more (bounded). */
+  int starting = s_count(nm, RL_W_STARTING);
+  int total = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) total++;
+  while (starting < waiting_for_worker && total < nm->max_workers && nm->failed_starts < 5) {
+    if (!rl_pool_spawn(nm)) break;
+    starting++;
+    total++;
+  }
+}
+
+void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w) {
+  if (w->state != RL_W_LEASED) return;
+  if (!w->released) rl_res_add(&nm->available, &w->held);
+  rl_res_clear(&w->held);
+  w->released = false;
+  w->state = RL_W_IDLE;
+}
+
+void rl_leases_return(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
+  rl_id_t id;
+  bool failed;
+  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &failed)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed lease return");
+    return;
+  }
+  rl_worker_t *w = rl_pool_by_id(nm, &id);
+  if (!w || w->state != RL_W_LEASED || !rl_id_eq(&w->lessee, client)) return;
+  rl_leases_release_worker(nm, w);
+  if (failed) kill(w->pid, SIGKILL);
+  rl_leases_serve(nm);
+}
+
+void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked) {
+  rl_worker_t *w = rl_pool_by_id(nm, client);
+  if (!w || w->state != RL_W_LEASED) return;
+  if (blocked && !w->released) {
+    /* Lend its resources to others while it waits (Ray does the same). Once it runs
+     * again it goes on without them until its lease ends. */
+    rl_res_add(&nm->available, &w->held);
+    w->released = true;
+    rl_leases_serve(nm);
+  }
+}
+
+void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
+  for (rl_lease_req_t **pp = &nm->queue; *pp;) {
+    rl_lease_req_t *r = *pp;
+    if (rl_id_eq(&r->client, client)) {
+      *pp = r->next;
+      free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->state == RL_W_LEASED && rl_id_eq(&w->lessee, client)) rl_leases_release_worker(nm, w);
+  rl_leases_serve(nm);
+}

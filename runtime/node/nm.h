@@ -1,0 +1,107 @@
+/* nm.h: the node manager's state, shared by its files (node_main.c: arguments, sockets
+ * and the event loop; worker_pool.c: worker processes and their output; leases.c:
+ * resources and the lease queue). */
+#ifndef RL_NM_H
+#define RL_NM_H
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/id.h"
+#include "node/store_service.h"
+#include "sched/resources.h"
+#include "wire/msg.h"
+
+#define RL_NM_ENDPOINT_MAX 120
+
+typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
+
+/* A registered client (driver or worker), addressed by its worker id. */
+typedef struct rl_client {
+  rl_id_t id;
+  uint64_t key; /* for the store's pin tracking */
+  int kind;     /* RL_CLIENT_* */
+  pid_t pid;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  struct rl_client *next;
+} rl_client_t;
+
+/* A worker process this node manager started. */
+typedef struct rl_worker {
+  pid_t pid;
+  rl_wstate_t state;
+  bool registered;
+  rl_id_t id;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  int out_fd, err_fd;      /* its stdout and stderr pipes, or -1 */
+  char *partial[2];        /* an unfinished last line per stream */
+  size_t partial_len[2];
+  rl_id_t lessee;          /* who leases it */
+  rl_resources_t held;     /* what the lease holds */
+  bool released;           /* held was given back while it was blocked */
+  struct rl_worker *next;
+} rl_worker_t;
+
+/* A lease request waiting for resources or a worker. */
+typedef struct rl_lease_req {
+  rl_id_t client;
+  uint64_t request;
+  rl_resources_t resources;
+  struct rl_lease_req *next;
+} rl_lease_req_t;
+
+typedef struct {
+  void *zctx;
+  void *router;
+  void *gcs;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  char gcs_endpoint[RL_NM_ENDPOINT_MAX];
+  char session_dir[256];
+  char self_exe[512];
+  rl_id_t node_id;
+  rl_resources_t total, available;
+  rl_store_service_t *store;
+  rl_client_t *clients;
+  uint64_t next_client_key;
+  rl_worker_t *workers;
+  int min_workers, max_workers;
+  int failed_starts; /* workers that died before registering, in a row */
+  rl_lease_req_t *queue;
+  int sigchld_fd;
+  pid_t parent_pid;
+} rl_nm_t;
+
+/* node_main.c */
+rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id);
+/* Sends b to the client with this worker id (its routing id). */
+int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
+void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id);
+
+/* worker_pool.c */
+/* Starts one worker process. Returns it, or NULL (logged). */
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm);
+/* Reaps dead children: tells lessees, frees resources, starts replacements. */
+void rl_pool_reap(rl_nm_t *nm);
+/* Reads what is waiting on worker output pipes and forwards complete lines. */
+void rl_pool_read_output(rl_nm_t *nm, int fd);
+/* Reads every pipe until empty (before a driver leaves). */
+void rl_pool_flush_output(rl_nm_t *nm);
+rl_worker_t *rl_pool_by_id(rl_nm_t *nm, const rl_id_t *id);
+rl_worker_t *rl_pool_by_pid(rl_nm_t *nm, pid_t pid);
+/* Kills every worker and waits for them (at exit). */
+void rl_pool_stop_all(rl_nm_t *nm);
+/* Keeps at least min_workers alive or starting. */
+void rl_pool_top_up(rl_nm_t *nm);
+
+/* leases.c */
+void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m);
+void rl_leases_return(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m);
+void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked);
+/* Grants what can be granted now; starts workers when resources are free but no
+ * worker is idle. */
+void rl_leases_serve(rl_nm_t *nm);
+/* The worker is gone or free: give back what its lease held. */
+void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w);
+/* A client left: drop its queued requests and take back its leased workers. */
+void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client);
+
+#endif

@@ -1,0 +1,383 @@
+/* node_main.c: the node manager process: arguments, sockets, and its event loop. */
+#include "node/node_main.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/interrupt.h"
+#include "common/log.h"
+#include "node/nm.h"
+#include "wire/proto.h"
+
+static const char *s_usage =
+    "usage: rayl node --endpoint E --gcs G --session DIR [options]\n"
+    "Runs a node manager (started for you by `rayl script.lua` and `rayl start`).\n"
+    "  --endpoint E              address to listen on (ipc://PATH or tcp://HOST:PORT)\n"
+    "  --gcs G                   the head's address\n"
+    "  --session DIR             session folder (logs/, sockets/)\n"
+    "  --num-cpus N              CPUs to offer (default: all cores)\n"
+    "  --num-gpus N              GPUs to offer (default 0)\n"
+    "  --resource NAME=AMOUNT    a custom resource (repeatable)\n"
+    "  --object-store-memory B   bytes of shared memory for objects\n"
+    "  --parent-pid PID          exit when this process exits\n";
+
+rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id) {
+  for (rl_client_t *c = nm->clients; c; c = c->next)
+    if (rl_id_eq(&c->id, id)) return c;
+  return NULL;
+}
+
+int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
+  zmq_msg_t identity;
+  zmq_msg_init_size(&identity, RL_ID_SIZE);
+  memcpy(zmq_msg_data(&identity), client->b, RL_ID_SIZE);
+  int rc = rl_msg_send(nm->router, &identity, b);
+  zmq_msg_close(&identity);
+  return rc;
+}
+
+static uint64_t s_owner_client(void *ctx, const rl_id_t *owner) {
+  rl_client_t *c = rl_nm_client(ctx, owner);
+  return c ? c->key : 0;
+}
+
+void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id) {
+  for (rl_client_t **pp = &nm->clients; *pp; pp = &(*pp)->next) {
+    rl_client_t *c = *pp;
+    if (!rl_id_eq(&c->id, id)) continue;
+    *pp = c->next;
+    rl_store_service_client_gone(nm->store, c->key);
+    free(c);
+    break;
+  }
+  rl_leases_client_gone(nm, id);
+}
+
+static void s_welcome(rl_nm_t *nm, const rl_id_t *to) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_WELCOME, 7);
+  rl_pack_id(&b.pk, &nm->node_id);
+  rl_pack_str(&b.pk, rl_store_service_path(nm->store));
+  msgpack_pack_uint64(&b.pk, rl_store_service_capacity(nm->store));
+  rl_pack_str(&b.pk, nm->endpoint);
+  rl_pack_str(&b.pk, nm->gcs_endpoint);
+  rl_pack_str(&b.pk, nm->session_dir);
+  rl_res_pack(&b.pk, &nm->total);
+  rl_nm_send_to(nm, to, &b);
+}
+
+static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
+  uint64_t kind, pid;
+  rl_id_t id;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_WORKER || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
+      !rl_field_u64(m, 2, &pid) || !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed registration");
+    return;
+  }
+  rl_client_t *c = rl_nm_client(nm, &id);
+  if (!c) {
+    c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->id = id;
+    c->key = ++nm->next_client_key;
+    c->next = nm->clients;
+    nm->clients = c;
+  }
+  c->kind = (int)kind;
+  c->pid = (pid_t)pid;
+  snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+  if (kind == RL_CLIENT_WORKER) {
+    rl_worker_t *w = rl_pool_by_pid(nm, (pid_t)pid);
+    if (w && !w->registered) {
+      w->registered = true;
+      w->id = id;
+      snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
+      w->state = RL_W_IDLE;
+      nm->failed_starts = 0;
+    }
+  }
+  s_welcome(nm, &id);
+  rl_leases_serve(nm);
+}
+
+static void s_resources(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) return;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_RESOURCES_REPLY, 3);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_res_pack(&b.pk, &nm->total);
+  rl_res_pack(&b.pk, &nm->available);
+  rl_nm_send_to(nm, from, &b);
+}
+
+static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
+  if (zmq_msg_size(&m->identity) != RL_ID_SIZE) {
+    rl_log(RL_LOG_WARN, "dropped a message from a peer with an unexpected routing id");
+    return;
+  }
+  rl_id_t from;
+  memcpy(from.b, zmq_msg_data(&m->identity), RL_ID_SIZE);
+  if (m->type == RL_NM_REGISTER) {
+    s_register(nm, &from, m);
+    return;
+  }
+  rl_client_t *c = rl_nm_client(nm, &from);
+  if (!c) {
+    rl_log(RL_LOG_WARN, "dropped message type %d from an unregistered peer", m->type);
+    return;
+  }
+  switch (m->type) {
+    case RL_NM_LEASE: rl_leases_request(nm, &from, m); break;
+    case RL_NM_RETURN: rl_leases_return(nm, &from, m); break;
+    case RL_NM_BLOCKED: rl_leases_blocked(nm, &from, true); break;
+    case RL_NM_UNBLOCKED: rl_leases_blocked(nm, &from, false); break;
+    case RL_NM_STORE_CREATE:
+    case RL_NM_STORE_SEAL:
+    case RL_NM_STORE_GET:
+    case RL_NM_STORE_RELEASE:
+    case RL_NM_STORE_DELETE: rl_store_service_handle(nm->store, nm->router, m, c->key, s_owner_client, nm); break;
+    case RL_NM_RESOURCES: s_resources(nm, &from, m); break;
+    case RL_NM_GOODBYE: {
+      rl_pool_flush_output(nm);
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
+      rl_nm_send_to(nm, &from, &b);
+      rl_nm_client_gone(nm, &from);
+      break;
+    }
+    default: rl_log(RL_LOG_WARN, "dropped unknown message type %d", m->type);
+  }
+}
+
+static void s_heartbeat(rl_nm_t *nm, bool first) {
+  rl_msgbuf_t b;
+  if (first) {
+    rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4);
+    rl_pack_id(&b.pk, &nm->node_id);
+    rl_pack_str(&b.pk, nm->endpoint);
+    rl_res_pack(&b.pk, &nm->total);
+    msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  } else {
+    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 2);
+    rl_pack_id(&b.pk, &nm->node_id);
+    rl_res_pack(&b.pk, &nm->available);
+  }
+  rl_msg_send(nm->gcs, NULL, &b);
+}
+
+static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
+  char err[200];
+  double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN), gpus = 0;
+  rl_resources_t custom;
+  rl_res_clear(&custom);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(s_usage, stdout);
+      return 1;
+    }
+    if (!v) goto bad;
+    if (!strcmp(a, "--endpoint")) snprintf(nm->endpoint, sizeof nm->endpoint, "%s", v);
+    else if (!strcmp(a, "--gcs")) snprintf(nm->gcs_endpoint, sizeof nm->gcs_endpoint, "%s", v);
+    else if (!strcmp(a, "--session")) snprintf(nm->session_dir, sizeof nm->session_dir, "%s", v);
+    else if (!strcmp(a, "--num-cpus")) cpus = atof(v);
+    else if (!strcmp(a, "--num-gpus")) gpus = atof(v);
+    else if (!strcmp(a, "--object-store-memory")) *store_bytes = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--parent-pid")) nm->parent_pid = (pid_t)atoi(v);
+    else if (!strcmp(a, "--resource")) {
+      char name[RL_RES_NAME];
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || (size_t)(eq - v) >= sizeof name) goto bad;
+      snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+      if (rl_res_set(&custom, name, atof(eq + 1), err, sizeof err) != 0) {
+        fprintf(stderr, "rayl node: %s\n", err);
+        return 2;
+      }
+    } else goto bad;
+    i++;
+  }
+  if (!nm->endpoint[0] || !nm->gcs_endpoint[0] || !nm->session_dir[0]) goto bad;
+  rl_res_clear(&nm->total);
+  if (rl_res_set(&nm->total, "CPU", cpus, err, sizeof err) != 0 ||
+      rl_res_set(&nm->total, "GPU", gpus, err, sizeof err) != 0 || rl_res_add(&nm->total, &custom) != 0) {
+    fprintf(stderr, "rayl node: %s\n", err);
+    return 2;
+  }
+  nm->min_workers = cpus < 1 ? 1 : (int)cpus;
+  nm->max_workers = nm->min_workers * 4 + 16;
+  return 0;
+bad:
+  fprintf(stderr, "rayl node: bad arguments\n%s", s_usage);
+  return 2;
+}
+
+static size_t s_default_store_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  size_t mem = pages > 0 && size > 0 ? (size_t)pages * (size_t)size : (size_t)8 << 30;
+  size_t bytes = mem * 3 / 10; /* Ray's default: 30% of memory */
+  return bytes > ((size_t)4 << 30) ? (size_t)4 << 30 : bytes;
+}
+
+static void *s_bind(rl_nm_t *nm) {
+  void *s = zmq_socket(nm->zctx, ZMQ_ROUTER);
+  int zero = 0;
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+  if (zmq_bind(s, nm->endpoint) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot listen on %s: %s", nm->endpoint, zmq_strerror(errno));
+    zmq_close(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void s_loop(rl_nm_t *nm) {
+  int64_t next_beat = 0;
+  while (!rl_interrupted) {
+    if (nm->parent_pid && getppid() != nm->parent_pid) {
+      rl_log(RL_LOG_INFO, "parent %d is gone: exiting", (int)nm->parent_pid);
+      break;
+    }
+    int64_t now = rl_now_ms();
+    if (now >= next_beat) {
+      s_heartbeat(nm, next_beat == 0);
+      next_beat = now + 1000;
+    }
+    zmq_pollitem_t items[3 + 2 * 512];
+    int n = 0;
+    items[n++] = (zmq_pollitem_t){nm->router, 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){NULL, nm->sigchld_fd, ZMQ_POLLIN, 0};
+    for (rl_worker_t *w = nm->workers; w && n < (int)(sizeof items / sizeof *items) - 2; w = w->next) {
+      if (w->out_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->out_fd, ZMQ_POLLIN, 0};
+      if (w->err_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->err_fd, ZMQ_POLLIN, 0};
+    }
+    if (zmq_poll(items, n, 100) <= 0) continue;
+    for (int i = 2; i < n; i++)
+      if (items[i].revents & ZMQ_POLLIN) rl_pool_read_output(nm, items[i].fd);
+    if (items[1].revents & ZMQ_POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(nm->sigchld_fd, &si, sizeof si) == sizeof si) {}
+      rl_pool_reap(nm);
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      rl_msg_t m;
+      for (int k = 0; k < 4096; k++) {
+        int got = rl_msg_recv(nm->router, true, &m);
+        if (got == 0) break;
+        if (got < 0) continue;
+        s_handle(nm, &m);
+        rl_msg_close(&m);
+      }
+    }
+  }
+}
+
+/* A private cluster's sockets go with it, even when its driver was killed. */
+static void s_remove_socket_dir(const char *socket_path) {
+  char dir[RL_NM_ENDPOINT_MAX];
+  snprintf(dir, sizeof dir, "%s", socket_path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return;
+  *slash = 0;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[RL_NM_ENDPOINT_MAX + 260];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+int rl_node_main(int argc, char **argv) {
+  rl_nm_t *nm = calloc(1, sizeof *nm);
+  if (!nm) return 1;
+  size_t store_bytes = s_default_store_bytes();
+  int rc = s_parse(nm, argc, argv, &store_bytes);
+  if (rc != 0) {
+    free(nm);
+    return rc == 1 ? 0 : rc;
+  }
+  char path[400], err[300];
+  snprintf(path, sizeof path, "%s/logs", nm->session_dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/logs/node.log", nm->session_dir);
+  rl_log_open("node", path);
+  rl_interrupt_install();
+  ssize_t len = readlink("/proc/self/exe", nm->self_exe, sizeof nm->self_exe - 1);
+  if (len <= 0) {
+    rl_log(RL_LOG_ERROR, "cannot find my own executable");
+    free(nm);
+    return 1;
+  }
+  nm->self_exe[len] = 0;
+  nm->node_id = rl_id_random();
+  nm->available = nm->total;
+  snprintf(path, sizeof path, "%s/spill", nm->session_dir);
+  nm->store = rl_store_service_new(store_bytes, path, err, sizeof err);
+  if (!nm->store) {
+    rl_log(RL_LOG_ERROR, "cannot create the object store: %s", err);
+    fprintf(stderr, "rayl node: cannot create the object store: %s\n", err);
+    free(nm);
+    return 1;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  nm->sigchld_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  nm->zctx = zmq_ctx_new();
+  nm->router = s_bind(nm);
+  nm->gcs = zmq_socket(nm->zctx, ZMQ_DEALER);
+  int zero = 0, ivl = 10;
+  zmq_setsockopt(nm->gcs, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(nm->gcs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  zmq_setsockopt(nm->gcs, ZMQ_ROUTING_ID, nm->node_id.b, RL_ID_SIZE);
+  if (nm->router && nm->sigchld_fd >= 0 && zmq_connect(nm->gcs, nm->gcs_endpoint) == 0) {
+    char res[200];
+    rl_res_format(&nm->total, res, sizeof res);
+    rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB", nm->endpoint, res,
+           rl_store_service_capacity(nm->store) >> 20);
+    rl_pool_top_up(nm);
+    s_loop(nm);
+    rc = 0;
+  } else {
+    rc = 1;
+  }
+  rl_pool_stop_all(nm);
+  if (nm->router) zmq_close(nm->router);
+  zmq_close(nm->gcs);
+  zmq_ctx_term(nm->zctx);
+  if (!strncmp(nm->endpoint, "ipc://", 6)) unlink(nm->endpoint + 6);
+  if (nm->parent_pid && !strncmp(nm->endpoint, "ipc://", 6)) s_remove_socket_dir(nm->endpoint + 6);
+  rl_store_service_destroy(&nm->store);
+  while (nm->clients) {
+    rl_client_t *c = nm->clients;
+    nm->clients = c->next;
+    free(c);
+  }
+  while (nm->queue) {
+    rl_lease_req_t *r = nm->queue;
+    nm->queue = r->next;
+    free(r);
+  }
+  if (nm->sigchld_fd >= 0) close(nm->sigchld_fd);
+  rl_log(RL_LOG_INFO, "node manager stopped");
+  free(nm);
+  return rc;
+}

@@ -1,0 +1,212 @@
+/* worker_pool.c: the node's worker processes: started ahead of need, their output
+ * logged and forwarded to drivers, their deaths reported and replaced. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "node/nm.h"
+#include "wire/proto.h"
+
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return NULL;
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return NULL;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    rl_log(RL_LOG_ERROR, "cannot start a worker: fork: %s", strerror(errno));
+    close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+    return NULL;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execl(nm->self_exe, nm->self_exe, "worker", "--node", nm->endpoint, "--session", nm->session_dir, (char *)NULL);
+    fprintf(stderr, "cannot run %s: %s\n", nm->self_exe, strerror(errno));
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  rl_worker_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    kill(pid, SIGKILL);
+    close(out[0]);
+    close(err[0]);
+    return NULL;
+  }
+  w->pid = pid;
+  w->state = RL_W_STARTING;
+  w->out_fd = out[0];
+  w->err_fd = err[0];
+  w->next = nm->workers;
+  nm->workers = w;
+  rl_log(RL_LOG_DEBUG, "started worker pid %d", (int)pid);
+  return w;
+}
+
+rl_worker_t *rl_pool_by_id(rl_nm_t *nm, const rl_id_t *id) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->registered && rl_id_eq(&w->id, id)) return w;
+  return NULL;
+}
+
+rl_worker_t *rl_pool_by_pid(rl_nm_t *nm, pid_t pid) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->pid == pid) return w;
+  return NULL;
+}
+
+/* Appends text to the worker's log file and sends it to every driver. */
+static void s_forward(rl_nm_t *nm, rl_worker_t *w, int stream, const char *text, size_t n) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/logs/worker-%d.%s", nm->session_dir, (int)w->pid, stream ? "err" : "out");
+  FILE *f = fopen(path, "a");
+  if (f) {
+    fwrite(text, 1, n, f);
+    fclose(f);
+  }
+  for (rl_client_t *c = nm->clients; c; c = c->next) {
+    if (c->kind != RL_CLIENT_DRIVER) continue;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_LOG, 3);
+    msgpack_pack_uint64(&b.pk, (uint64_t)w->pid);
+    rl_pack_str(&b.pk, stream ? "err" : "out");
+    rl_pack_bin(&b.pk, text, n);
+    rl_nm_send_to(nm, &c->id, &b);
+  }
+}
+
+/* Reads one pipe; forwards complete lines, keeps the rest. Returns bytes read. */
+static ssize_t s_read_stream(rl_nm_t *nm, rl_worker_t *w, int stream, bool flush) {
+  int fd = stream ? w->err_fd : w->out_fd;
+  if (fd < 0) return 0;
+  char buf[65536];
+  ssize_t total = 0, n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    total += n;
+    char *joined = realloc(w->partial[stream], w->partial_len[stream] + (size_t)n);
+    if (!joined) break;
+    memcpy(joined + w->partial_len[stream], buf, (size_t)n);
+    w->partial[stream] = joined;
+    w->partial_len[stream] += (size_t)n;
+  }
+  char *p = w->partial[stream];
+  size_t len = w->partial_len[stream];
+  size_t upto = 0;
+  for (size_t i = len; i > 0; i--)
+    if (p[i - 1] == '\n') {
+      upto = i;
+      break;
+    }
+  if (flush) upto = len;
+  if (upto > 0) {
+    s_forward(nm, w, stream, p, upto);
+    memmove(p, p + upto, len - upto);
+    w->partial_len[stream] = len - upto;
+  }
+  return total;
+}
+
+void rl_pool_read_output(rl_nm_t *nm, int fd) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    if (w->out_fd == fd) s_read_stream(nm, w, 0, false);
+    if (w->err_fd == fd) s_read_stream(nm, w, 1, false);
+  }
+}
+
+void rl_pool_flush_output(rl_nm_t *nm) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    s_read_stream(nm, w, 0, false);
+    s_read_stream(nm, w, 1, false);
+  }
+}
+
+static void s_describe(int status, char *out, size_t n) {
+  if (WIFEXITED(status)) {
+    snprintf(out, n, "it exited with code %d", WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    snprintf(out, n, "it was killed by signal %d (%s)%s", sig, strsignal(sig),
+             WCOREDUMP(status) ? ", core dumped" : "");
+  } else {
+    snprintf(out, n, "it stopped (status %d)", status);
+  }
+}
+
+static void s_free_worker(rl_worker_t *w) {
+  if (w->out_fd >= 0) close(w->out_fd);
+  if (w->err_fd >= 0) close(w->err_fd);
+  free(w->partial[0]);
+  free(w->partial[1]);
+  free(w);
+}
+
+void rl_pool_reap(rl_nm_t *nm) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    rl_worker_t **pp = &nm->workers;
+    while (*pp && (*pp)->pid != pid) pp = &(*pp)->next;
+    if (!*pp) continue;
+    rl_worker_t *w = *pp;
+    *pp = w->next;
+    s_read_stream(nm, w, 0, true);
+    s_read_stream(nm, w, 1, true);
+    char reason[160];
+    s_describe(status, reason, sizeof reason);
+    rl_log(RL_LOG_INFO, "worker pid %d died: %s", (int)pid, reason);
+    if (!w->registered) nm->failed_starts++;
+    if (w->state == RL_W_LEASED) {
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 3);
+      rl_pack_id(&b.pk, &w->id);
+      msgpack_pack_uint64(&b.pk, (uint64_t)pid);
+      rl_pack_str(&b.pk, reason);
+      rl_nm_send_to(nm, &w->lessee, &b);
+      rl_leases_release_worker(nm, w);
+    }
+    if (w->registered) rl_nm_client_gone(nm, &w->id);
+    s_free_worker(w);
+  }
+  if (nm->failed_starts >= 5 && nm->failed_starts < 1000) {
+    rl_log(RL_LOG_ERROR, "workers keep dying before they start; not starting more (see worker-*.err in %s/logs)",
+           nm->session_dir);
+    nm->failed_starts = 1000;
+  }
+  rl_pool_top_up(nm);
+  rl_leases_serve(nm);
+}
+
+void rl_pool_top_up(rl_nm_t *nm) {
+  int alive = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) alive++;
+  while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm)) alive++;
+}
+
+void rl_pool_stop_all(rl_nm_t *nm) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next) kill(w->pid, SIGKILL);
+  for (rl_worker_t *w = nm->workers, *next; w; w = next) {
+    next = w->next;
+    waitpid(w->pid, NULL, 0);
+    s_free_worker(w);
+  }
+  nm->workers = NULL;
+}

@@ -1,0 +1,498 @@
+/* objects.c: the object table: allocation, pins, deletion, LRU spilling and restore. */
+#include "store/objects.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/idmap.h"
+#include "common/log.h"
+#include "store/alloc.h"
+#include "store/spill.h"
+
+enum { S_CREATED, S_SEALED, S_SPILLED };
+static const char *const s_state_names[] = {"being written", "sealed", "spilled"};
+
+typedef struct {
+  uint64_t client;
+  uint32_t count;
+} s_pin_t;
+
+typedef struct s_obj_t {
+  rl_id_t id;
+  size_t offset, size;
+  int state;
+  bool deleted;
+  uint64_t owner, creator;
+  s_pin_t *pins;
+  uint32_t npins, pins_cap;
+  uint64_t total_pins;
+  int64_t created_us, used_us;
+  struct s_obj_t *lru_prev, *lru_next;
+  bool in_lru;
+} s_obj_t;
+
+struct rl_objects_t {
+  unsigned char *base;
+  rl_alloc_t *alloc;
+  rl_idmap_t *map;
+  char *spill_dir; /* NULL: spilling disabled */
+  bool made_dir;
+  /* Sealed, in-memory, unpinned objects: the spill candidates, least recent first. */
+  s_obj_t *lru_head, *lru_tail;
+  size_t evictable_bytes;
+  size_t used, nspilled, npinned; /* npinned: objects in memory with pins */
+};
+
+/* ---- LRU of spill candidates ---- */
+
+static void s_lru_unlink(rl_objects_t *o, s_obj_t *x) {
+  if (!x->in_lru) return;
+  if (x->lru_prev) x->lru_prev->lru_next = x->lru_next; else o->lru_head = x->lru_next;
+  if (x->lru_next) x->lru_next->lru_prev = x->lru_prev; else o->lru_tail = x->lru_prev;
+  x->lru_prev = x->lru_next = NULL;
+  x->in_lru = false;
+  o->evictable_bytes -= rl_alloc_round(x->size);
+}
+
+/* Puts x in the LRU (as most recent) if and only if it may be spilled now. */
+static void s_lru_refresh(rl_objects_t *o, s_obj_t *x) {
+  bool want = x->state == S_SEALED && x->total_pins == 0 && !x->deleted;
+  if (want == x->in_lru) return;
+  if (!want) {
+    s_lru_unlink(o, x);
+    return;
+  }
+  x->lru_prev = o->lru_tail;
+  x->lru_next = NULL;
+  if (o->lru_tail) o->lru_tail->lru_next = x; else o->lru_head = x;
+  o->lru_tail = x;
+  x->in_lru = true;
+  o->evictable_bytes += rl_alloc_round(x->size);
+}
+
+/* ---- pins ---- */
+
+static int s_pin(rl_objects_t *o, s_obj_t *x, uint64_t client) {
+  uint32_t i = 0;
+  while (i < x->npins && x->pins[i].client != client) i++;
+  if (i == x->npins) {
+    if (x->npins == x->pins_cap) {
+      uint32_t cap = x->pins_cap ? x->pins_cap * 2 : 2;
+      s_pin_t *p = realloc(x->pins, cap * sizeof *p);
+      if (!p) return -1;
+      x->pins = p;
+      x->pins_cap = cap;
+    }
+    x->pins[x->npins++] = (s_pin_t){client, 0};
+  }
+  x->pins[i].count++;
+  if (x->total_pins++ == 0) o->npinned++;
+  s_lru_refresh(o, x);
+  return 0;
+}
+
+/* Drops `count` pins of client (all of them if count is UINT32_MAX). Returns how many
+ * were dropped. */
+static uint32_t s_unpin(rl_objects_t *o, s_obj_t *x, uint64_t client, uint32_t count) {
+  for (uint32_t i = 0; i < x->npins; i++) {
+    if (x->pins[i].client != client) continue;
+    uint32_t n = count < x->pins[i].count ? count : x->pins[i].count;
+    x->pins[i].count -= n;
+    if (x->pins[i].count == 0) x->pins[i] = x->pins[--x->npins];
+    x->total_pins -= n;
+    if (n && x->total_pins == 0) o->npinned--;
+    x->used_us = rl_now_us();
+    s_lru_refresh(o, x);
+    return n;
+  }
+  return 0;
+}
+
+/* ---- freeing, spilling, restoring ---- */
+
+static void s_release_memory(rl_objects_t *o, s_obj_t *x) {
+  s_lru_unlink(o, x);
+  rl_alloc_free(o->alloc, x->offset, x->size);
+  o->used -= rl_alloc_round(x->size);
+}
+
+/* Frees x if it is deleted and unpinned. Returns true if it is gone. */
+static bool s_reap(rl_objects_t *o, s_obj_t *x) {
+  if (!x->deleted || x->total_pins) return false;
+  if (x->state == S_SPILLED) {
+    rl_spill_remove(o->spill_dir, &x->id);
+    o->nspilled--;
+  } else {
+    s_release_memory(o, x);
+  }
+  rl_idmap_remove(o->map, &x->id);
+  free(x->pins);
+  free(x);
+  return true;
+}
+
+static int s_spill(rl_objects_t *o, s_obj_t *x, char *err, size_t errlen) {
+  assert(x->in_lru && o->spill_dir);
+  if (rl_spill_write(o->spill_dir, &x->id, o->base + x->offset, x->size, err, errlen) != 0) return -1;
+  s_release_memory(o, x);
+  x->state = S_SPILLED;
+  o->nspilled++;
+  char hex[RL_ID_HEX];
+  rl_log(RL_LOG_DEBUG, "store: spilled object %s (%zu bytes)", rl_id_hex(&x->id, hex), x->size);
+  return 0;
+}
+
+/* Finds room for `size` bytes: allocates, else spills unpinned sealed objects (least
+ * recently used first) until the allocation fits. Returns 0 with *offset, or -1 with
+ * the store-full message in err. */
+static int s_make_room(rl_objects_t *o, size_t size, size_t *offset, char *err, size_t errlen) {
+  size_t need = rl_alloc_round(size), cap = rl_alloc_capacity(o->alloc);
+  if (need == 0 || need > cap) {
+    snprintf(err, errlen,
+             "object of %zu bytes is larger than the object store (%zu bytes); raise object_store_memory", size,
+             cap);
+    return -1;
+  }
+  if (rl_alloc_take(o->alloc, size, offset) == 0) return 0;
+  char why[256] = "";
+  /* Spill only if it can help: free plus spillable memory must at least hold need. */
+  if (o->spill_dir && rl_alloc_free_bytes(o->alloc) + o->evictable_bytes >= need) {
+    while (o->lru_head) {
+      if (s_spill(o, o->lru_head, why, sizeof why) != 0) break;
+      if (rl_alloc_take(o->alloc, size, offset) == 0) return 0;
+    }
+  }
+  snprintf(err, errlen,
+           "object store is full: need %zu bytes, %zu free of %zu (pinned objects: %zu); raise "
+           "object_store_memory or release references%s%s",
+           need, rl_alloc_free_bytes(o->alloc), cap, o->npinned, why[0] ? "; spilling failed: " : "", why);
+  return -1;
+}
+
+static int s_restore(rl_objects_t *o, s_obj_t *x, char *err, size_t errlen) {
+  size_t off;
+  if (s_make_room(o, x->size, &off, err, errlen) != 0) return -1;
+  if (rl_spill_read(o->spill_dir, &x->id, o->base + off, x->size, err, errlen) != 0) {
+    rl_alloc_free(o->alloc, off, x->size);
+    return -1;
+  }
+  rl_spill_remove(o->spill_dir, &x->id);
+  x->offset = off;
+  x->state = S_SEALED;
+  o->used += rl_alloc_round(x->size);
+  o->nspilled--;
+  s_lru_refresh(o, x);
+  return 0;
+}
+
+/* ---- public API ---- */
+
+rl_objects_t *rl_objects_new(void *base, size_t capacity, const char *spill_dir, char *err, size_t errlen) {
+  rl_objects_t *o = calloc(1, sizeof *o);
+  if (!o) goto oom;
+  o->base = base;
+  o->alloc = rl_alloc_new(capacity);
+  o->map = rl_idmap_new();
+  if (!o->map) goto oom;
+  if (!o->alloc) {
+    snprintf(err, errlen, "object store capacity %zu is too small (at least %d bytes)", capacity, RL_ALLOC_ALIGN);
+    goto err;
+  }
+  if (spill_dir && *spill_dir) {
+    if (!(o->spill_dir = strdup(spill_dir))) goto oom;
+    if (rl_spill_mkdir(spill_dir, &o->made_dir, err, errlen) != 0) goto err;
+  }
+  return o;
+oom:
+  snprintf(err, errlen, "out of memory");
+err:
+  rl_objects_destroy(&o);
+  return NULL;
+}
+
+void rl_objects_destroy(rl_objects_t **p) {
+  if (!p || !*p) return;
+  rl_objects_t *o = *p;
+  if (o->map) {
+    size_t cur = 0;
+    s_obj_t *x;
+    while ((x = rl_idmap_next(o->map, &cur, NULL))) {
+      if (x->state == S_SPILLED) rl_spill_remove(o->spill_dir, &x->id);
+      free(x->pins);
+      free(x);
+    }
+  }
+  if (o->made_dir) rmdir(o->spill_dir);
+  rl_idmap_destroy(&o->map);
+  rl_alloc_destroy(&o->alloc);
+  free(o->spill_dir);
+  free(o);
+  *p = NULL;
+}
+
+int rl_objects_create(rl_objects_t *o, const rl_id_t *id, size_t size, uint64_t creator, uint64_t owner,
+                      size_t *offset, char *err, size_t errlen) {
+  char hex[RL_ID_HEX];
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (x) {
+    snprintf(err, errlen, "object %s already exists in the store (%s%s)", rl_id_hex(id, hex),
+             s_state_names[x->state], x->deleted ? ", deleted but still referenced" : "");
+    return -1;
+  }
+  if (!(x = calloc(1, sizeof *x))) goto oom;
+  x->id = *id;
+  x->size = size;
+  x->state = S_CREATED;
+  x->creator = creator;
+  x->owner = owner ? owner : creator;
+  x->created_us = x->used_us = rl_now_us();
+  if (s_make_room(o, size, &x->offset, err, errlen) != 0) {
+    free(x);
+    return -1;
+  }
+  o->used += rl_alloc_round(size);
+  if (rl_idmap_put(o->map, id, x) != 0 || s_pin(o, x, creator) != 0) {
+    rl_idmap_remove(o->map, id);
+    s_release_memory(o, x);
+    free(x->pins);
+    free(x);
+    goto oom;
+  }
+  *offset = x->offset;
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory in the node manager");
+  return -1;
+}
+
+int rl_objects_seal(rl_objects_t *o, const rl_id_t *id, uint64_t client, char *err, size_t errlen) {
+  char hex[RL_ID_HEX];
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x || x->state != S_CREATED || x->creator != client) {
+    snprintf(err, errlen, "cannot seal object %s: %s", rl_id_hex(id, hex),
+             !x ? "not in the store" : x->state != S_CREATED ? "sealed already" : "created by another client");
+    return -1;
+  }
+  x->state = S_SEALED;
+  x->used_us = rl_now_us();
+  s_unpin(o, x, client, 1);
+  s_reap(o, x);
+  return 0;
+}
+
+int rl_objects_get(rl_objects_t *o, const rl_id_t *id, uint64_t client, size_t *offset, size_t *size, char *err,
+                   size_t errlen) {
+  char hex[RL_ID_HEX];
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x || x->deleted || x->state == S_CREATED) {
+    snprintf(err, errlen, "object %s is %s", rl_id_hex(id, hex),
+             !x ? "not in this node's store" : x->deleted ? "deleted" : "not sealed yet");
+    return -1;
+  }
+  if (x->state == S_SPILLED && s_restore(o, x, err, errlen) != 0) return -1;
+  if (s_pin(o, x, client) != 0) {
+    snprintf(err, errlen, "out of memory in the node manager");
+    return -1;
+  }
+  x->used_us = rl_now_us();
+  *offset = x->offset;
+  *size = x->size;
+  return 0;
+}
+
+int rl_objects_release(rl_objects_t *o, const rl_id_t *id, uint64_t client, char *err, size_t errlen) {
+  char hex[RL_ID_HEX];
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x || s_unpin(o, x, client, 1) == 0) {
+    snprintf(err, errlen, "cannot release object %s: %s", rl_id_hex(id, hex),
+             x ? "the client holds no reference" : "not in the store");
+    return -1;
+  }
+  s_reap(o, x);
+  return 0;
+}
+
+int rl_objects_delete(rl_objects_t *o, const rl_id_t *id, char *err, size_t errlen) {
+  char hex[RL_ID_HEX];
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x || x->deleted) {
+    snprintf(err, errlen, "cannot delete object %s: %s", rl_id_hex(id, hex), x ? "deleted already" : "not in the store");
+    return -1;
+  }
+  x->deleted = true;
+  s_lru_refresh(o, x);
+  s_reap(o, x);
+  return 0;
+}
+
+void rl_objects_client_gone(rl_objects_t *o, uint64_t client) {
+  /* The map can't change while iterating: collect the affected objects first. */
+  size_t n = 0, cap = rl_idmap_size(o->map), cur = 0;
+  s_obj_t **hit = malloc((cap ? cap : 1) * sizeof *hit), *x;
+  if (!hit) {
+    rl_log(RL_LOG_ERROR, "store: out of memory dropping client %" PRIu64 "'s objects", client);
+    return;
+  }
+  while ((x = rl_idmap_next(o->map, &cur, NULL))) {
+    bool pinned = false;
+    for (uint32_t i = 0; i < x->npins && !pinned; i++) pinned = x->pins[i].client == client;
+    if (pinned || x->owner == client || (x->creator == client && x->state == S_CREATED)) hit[n++] = x;
+  }
+  for (size_t i = 0; i < n; i++) {
+    x = hit[i];
+    s_unpin(o, x, client, UINT32_MAX);
+    if (x->owner == client || (x->creator == client && x->state == S_CREATED)) x->deleted = true;
+    s_lru_refresh(o, x);
+    s_reap(o, x);
+  }
+  free(hit);
+}
+
+void rl_objects_stats(const rl_objects_t *o, size_t *used, size_t *objects, size_t *spilled) {
+  if (used) *used = o->used;
+  if (objects) *objects = rl_idmap_size(o->map);
+  if (spilled) *spilled = o->nspilled;
+}
+
+long rl_objects_pins(const rl_objects_t *o, const rl_id_t *id) {
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  return x ? (long)x->total_pins : -1;
+}
+
+/* ---- selftest ---- */
+
+static void s_fill(unsigned char *p, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed * 31 + i * 7);
+}
+
+static bool s_same(const unsigned char *p, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != (unsigned char)(seed * 31 + i * 7)) return false;
+  return true;
+}
+
+static bool s_spill_file_exists(const char *dir, const rl_id_t *id) {
+  char path[512], hex[RL_ID_HEX];
+  snprintf(path, sizeof path, "%s/%s", dir, rl_id_hex(id, hex));
+  return access(path, F_OK) == 0;
+}
+
+#define S_CHECK(c)                                                                 \
+  do {                                                                             \
+    if (!(c)) {                                                                    \
+      rl_log(RL_LOG_ERROR, "objects selftest: %s failed at line %d", #c, __LINE__); \
+      goto fail;                                                                   \
+    }                                                                              \
+  } while (0)
+
+int rl_objects_selftest(void) {
+  enum { CAP = 65536 };
+  char top[128], dir[160], err[512];
+  snprintf(top, sizeof top, "/tmp/rayl-objects-test-%d", (int)getpid());
+  snprintf(dir, sizeof dir, "%s/spill", top);
+  unsigned char *base = malloc(CAP);
+  rl_objects_t *o = NULL;
+  rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random(), d = rl_id_random(), e = rl_id_random();
+  rl_id_t f = rl_id_random(), g = rl_id_random(), h = rl_id_random();
+  size_t off, size, used, nobj, nspill;
+  S_CHECK(base);
+  S_CHECK(rl_objects_new(base, 10, dir, err, sizeof err) == NULL && strstr(err, "too small"));
+  o = rl_objects_new(base, CAP, dir, err, sizeof err);
+  S_CHECK(o && access(dir, F_OK) == 0);
+
+  /* create / seal / get / release */
+  S_CHECK(rl_objects_create(o, &a, 10000, 1, 0, &off, err, sizeof err) == 0 && off == 0);
+  s_fill(base + off, 10000, 1);
+  S_CHECK(rl_objects_pins(o, &a) == 1);
+  S_CHECK(rl_objects_get(o, &a, 2, &off, &size, err, sizeof err) == -1 && strstr(err, "not sealed yet"));
+  S_CHECK(rl_objects_get(o, &b, 2, &off, &size, err, sizeof err) == -1 && strstr(err, "not in this node"));
+  S_CHECK(rl_objects_seal(o, &a, 2, err, sizeof err) == -1 && strstr(err, "another client"));
+  S_CHECK(rl_objects_seal(o, &a, 1, err, sizeof err) == 0 && rl_objects_pins(o, &a) == 0);
+  S_CHECK(rl_objects_seal(o, &a, 1, err, sizeof err) == -1 && strstr(err, "sealed already"));
+  S_CHECK(rl_objects_get(o, &a, 2, &off, &size, err, sizeof err) == 0 && off == 0 && size == 10000);
+  S_CHECK(rl_objects_get(o, &a, 2, &off, &size, err, sizeof err) == 0 && rl_objects_pins(o, &a) == 2);
+  S_CHECK(rl_objects_release(o, &a, 3, err, sizeof err) == -1 && rl_objects_pins(o, &a) == 2);
+  S_CHECK(rl_objects_release(o, &a, 2, err, sizeof err) == 0 && rl_objects_release(o, &a, 2, err, sizeof err) == 0);
+  S_CHECK(rl_objects_release(o, &a, 2, err, sizeof err) == -1 && rl_objects_pins(o, &a) == 0);
+  S_CHECK(rl_objects_create(o, &a, 64, 1, 0, &off, err, sizeof err) == -1 && strstr(err, "already exists"));
+  S_CHECK(rl_objects_create(o, &e, CAP + 1, 1, 0, &off, err, sizeof err) == -1 &&
+          !strcmp(err, "object of 65537 bytes is larger than the object store (65536 bytes); raise "
+                       "object_store_memory"));
+
+  /* spill: B and C sealed and unpinned, A pinned; D needs both B's and C's room */
+  S_CHECK(rl_objects_create(o, &b, 20000, 1, 0, &off, err, sizeof err) == 0 && off == 10048);
+  s_fill(base + off, 20000, 2);
+  S_CHECK(rl_objects_create(o, &c, 20000, 1, 0, &off, err, sizeof err) == 0 && off == 30080);
+  s_fill(base + off, 20000, 3);
+  S_CHECK(rl_objects_seal(o, &b, 1, err, sizeof err) == 0 && rl_objects_seal(o, &c, 1, err, sizeof err) == 0);
+  S_CHECK(rl_objects_get(o, &a, 3, &off, &size, err, sizeof err) == 0);
+  S_CHECK(rl_objects_create(o, &d, 30000, 1, 0, &off, err, sizeof err) == 0 && off == 10048);
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nspill == 2 && nobj == 4 && used == 10048 + 30016);
+  S_CHECK(s_spill_file_exists(dir, &b) && s_spill_file_exists(dir, &c));
+  s_fill(base + off, 30000, 4);
+  S_CHECK(rl_objects_seal(o, &d, 1, err, sizeof err) == 0);
+
+  /* restore: B fits without spilling; C needs D spilled */
+  S_CHECK(rl_objects_get(o, &b, 3, &off, &size, err, sizeof err) == 0 && size == 20000 && off == 40064);
+  S_CHECK(s_same(base + off, size, 2) && !s_spill_file_exists(dir, &b));
+  S_CHECK(rl_objects_get(o, &c, 3, &off, &size, err, sizeof err) == 0 && off == 10048);
+  S_CHECK(s_same(base + off, size, 3) && s_spill_file_exists(dir, &d));
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nspill == 1 && nobj == 4);
+
+  /* full: A, B, C pinned; D's spill file does not help */
+  S_CHECK(rl_objects_create(o, &e, 40000, 1, 0, &off, err, sizeof err) == -1);
+  S_CHECK(!strcmp(err, "object store is full: need 40000 bytes, 15424 free of 65536 (pinned objects: 3); raise "
+                       "object_store_memory or release references"));
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nobj == 4 && nspill == 1);
+
+  /* delete while pinned: gone for new readers, freed at the last release */
+  S_CHECK(rl_objects_delete(o, &b, err, sizeof err) == 0 && rl_objects_pins(o, &b) == 1);
+  S_CHECK(rl_objects_delete(o, &b, err, sizeof err) == -1);
+  S_CHECK(rl_objects_get(o, &b, 4, &off, &size, err, sizeof err) == -1 && strstr(err, "deleted"));
+  S_CHECK(rl_objects_release(o, &b, 3, err, sizeof err) == 0 && rl_objects_pins(o, &b) == -1);
+  /* delete a spilled object: its file goes */
+  S_CHECK(rl_objects_delete(o, &d, err, sizeof err) == 0 && !s_spill_file_exists(dir, &d));
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nobj == 2 && nspill == 0 && used == 10048 + 20032);
+
+  /* client_gone: the writer of F dies (aborted), G is owned by 5, H by 6 */
+  S_CHECK(rl_objects_create(o, &f, 100, 5, 6, &off, err, sizeof err) == 0);
+  S_CHECK(rl_objects_create(o, &g, 100, 5, 0, &off, err, sizeof err) == 0);
+  S_CHECK(rl_objects_create(o, &h, 100, 5, 6, &off, err, sizeof err) == 0);
+  S_CHECK(rl_objects_seal(o, &g, 5, err, sizeof err) == 0 && rl_objects_seal(o, &h, 5, err, sizeof err) == 0);
+  S_CHECK(rl_objects_get(o, &h, 7, &off, &size, err, sizeof err) == 0);
+  rl_objects_client_gone(o, 5);
+  S_CHECK(rl_objects_pins(o, &f) == -1 && rl_objects_pins(o, &g) == -1 && rl_objects_pins(o, &h) == 1);
+  rl_objects_client_gone(o, 6); /* H deleted, but 7 still reads it */
+  S_CHECK(rl_objects_pins(o, &h) == 1 && rl_objects_get(o, &h, 8, &off, &size, err, sizeof err) == -1);
+  rl_objects_client_gone(o, 7);
+  S_CHECK(rl_objects_pins(o, &h) == -1);
+  rl_objects_client_gone(o, 3); /* A and C stay (owned by 1), unpinned */
+  S_CHECK(rl_objects_pins(o, &a) == 0 && rl_objects_pins(o, &c) == 0);
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nobj == 2 && used == 10048 + 20032);
+
+  /* Memory reuse: a big create now spills A and C, and destroy removes their files. */
+  S_CHECK(rl_objects_create(o, &e, CAP, 1, 0, &off, err, sizeof err) == 0 && off == 0);
+  S_CHECK(s_spill_file_exists(dir, &a) && s_spill_file_exists(dir, &c));
+  rl_objects_destroy(&o);
+  rl_objects_destroy(&o);
+  S_CHECK(o == NULL && access(dir, F_OK) != 0);
+  rmdir(top);
+  free(base);
+  return 0;
+fail:
+  rl_objects_destroy(&o);
+  rmdir(top);
+  free(base);
+  return 1;
+}

@@ -1,0 +1,106 @@
+/* proto.h: every message type on the wire and the fields of its body, in order.
+ *
+ * A message is one ZeroMQ frame: 4 header bytes (RL_WIRE_VERSION, type, 0, 0) and a
+ * msgpack array of fields (wire/msg.h). ROUTER sockets see the sender's routing id as
+ * an extra first frame. Field notation: id = bin of 16 bytes; str; bin; u64; f64;
+ * bool; map{str: f64} = a resource map; [..] = array; ? = may be nil.
+ * A receiver checks every field it reads (rl_field_*) and drops, with a log line,
+ * a message that does not match its schema. */
+#ifndef RL_PROTO_H
+#define RL_PROTO_H
+
+enum rl_msg_type {
+  /* ---- client (driver or worker) -> node manager, on the node's ROUTER ---- */
+  /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
+  RL_NM_REGISTER = 1,
+  /* [request u64, resources map] : lease one worker that can hold these resources */
+  RL_NM_LEASE = 2,
+  /* [worker_id id, worker_failed bool] : give a leased worker back */
+  RL_NM_RETURN = 3,
+  /* [] : the calling worker is blocked in get/wait; lend its CPU to others */
+  RL_NM_BLOCKED = 4,
+  /* [] : the calling worker runs again */
+  RL_NM_UNBLOCKED = 5,
+  /* [request u64, object_id id, size u64, owner_worker_id id] : allocate size bytes in
+   * the store; the object is deleted when its owner (a registered client) leaves */
+  RL_NM_STORE_CREATE = 6,
+  /* [object_id id] : the creator finished writing; the object is immutable now */
+  RL_NM_STORE_SEAL = 7,
+  /* [request u64, object_id id] : where is this sealed object? pins it for the caller */
+  RL_NM_STORE_GET = 8,
+  /* [object_id id] : the caller no longer reads the object (one pin less) */
+  RL_NM_STORE_RELEASE = 9,
+  /* [object_id id] : the owner frees the object (deleted once no reader pins it) */
+  RL_NM_STORE_DELETE = 10,
+  /* [request u64] : total and available resources of this node */
+  RL_NM_RESOURCES = 11,
+  /* [] : the client is leaving (returns its leases, drops its pins); the node manager
+   * flushes pending worker output to it and answers with RL_NM_GOODBYE */
+  RL_NM_GOODBYE = 12,
+
+  /* ---- node manager -> client ---- */
+  /* [node_id id, store_path str, store_size u64, node_endpoint str, gcs_endpoint str,
+   *  session_dir str, resources map] */
+  RL_NM_WELCOME = 20,
+  /* [request u64, worker_id id, endpoint str, pid u64] */
+  RL_NM_LEASE_GRANTED = 21,
+  /* [request u64, reason str] : the node can never satisfy this request */
+  RL_NM_LEASE_INFEASIBLE = 22,
+  /* [worker_id id, pid u64, reason str] : a worker the client leased has died */
+  RL_NM_WORKER_DIED = 23,
+  /* [request u64, offset u64] or [request u64, nil, error str] */
+  RL_NM_STORE_CREATED = 24,
+  /* [request u64, offset u64, size u64] or [request u64, nil, error str] */
+  RL_NM_STORE_LOCATION = 25,
+  /* [request u64, total map, available map] */
+  RL_NM_RESOURCES_REPLY = 26,
+  /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
+  RL_NM_LOG = 27,
+
+  /* ---- core worker <-> core worker, on the receiver's ROUTER ---- */
+  /* [task_id id, owner_id id, owner_endpoint str, function_key bin, function bin?,
+   *  args [[kind u64, data bin, size u64]...], num_returns u64, attempt u64, name str]
+   * : run this task (pipelined). Arg kinds are the RL_RET_* kinds: INLINE data is an
+   * encoded value; STORE: the value is sealed in this node's store under object id
+   * `data` (16 bytes), size bytes. */
+  RL_CW_PUSH_TASK = 40,
+  /* [task_id id, status u64 (RL_TASK_*), returns [[kind u64, data bin, size u64]...],
+   *  borrowed [[object_id id, owner_endpoint str]...]]
+   * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
+   * the store of this node, size bytes; RL_RET_ERROR: data is an encoded error. */
+  RL_CW_TASK_DONE = 41,
+  /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
+   * ready) */
+  RL_CW_GET_OBJECT = 42,
+  /* [request u64, object_id id, kind u64, data bin, size u64] */
+  RL_CW_OBJECT = 43,
+  /* [task_id id, force bool] : cancel a queued (or, with force, running) task */
+  RL_CW_CANCEL = 44,
+  /* [object_id id, borrower_endpoint str] : one more process holds this ref */
+  RL_CW_ADD_BORROWER = 45,
+  /* [object_id id, borrower_endpoint str] : the borrower dropped its last handle */
+  RL_CW_REMOVE_BORROWER = 46,
+
+  /* ---- node manager -> head (GCS) ---- */
+  /* [node_id id, node_endpoint str, resources map, pid u64] */
+  RL_GCS_REGISTER_NODE = 60,
+  /* [node_id id, available map] */
+  RL_GCS_HEARTBEAT = 61,
+  /* [request u64] */
+  RL_GCS_GET_NODES = 62,
+  /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
+   *  available map]...]] */
+  RL_GCS_NODES = 63,
+  /* [request u64, key str, value bin?] : value nil deletes */
+  RL_GCS_KV_PUT = 64,
+  /* [request u64, key str] */
+  RL_GCS_KV_GET = 65,
+  /* [request u64, value bin?] (reply to KV_PUT and KV_GET) */
+  RL_GCS_KV_REPLY = 66,
+};
+
+enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1 };
+enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
+enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
+
+#endif

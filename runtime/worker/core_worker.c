@@ -1,0 +1,359 @@
+/* core_worker.c: the core worker's sockets, registration and event loop. */
+#include "worker/cw_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/interrupt.h"
+#include "common/log.h"
+#include "store/region.h"
+#include "wire/proto.h"
+
+static void *s_socket(rl_cw_t *cw, int type) {
+  void *s = zmq_socket(cw->zctx, type);
+  if (!s) return NULL;
+  int zero = 0, ivl = 10;
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  return s;
+}
+
+/* Our own address: an ipc socket beside the node manager's, or any tcp port. */
+static int s_bind_router(rl_cw_t *cw) {
+  cw->router = s_socket(cw, ZMQ_ROUTER);
+  if (!cw->router) return -1;
+  char hex[RL_ID_HEX];
+  rl_id_hex(&cw->worker_id, hex);
+  if (!strncmp(cw->node_endpoint, "ipc://", 6)) {
+    char dir[RL_ENDPOINT_MAX];
+    snprintf(dir, sizeof dir, "%s", cw->node_endpoint + 6);
+    snprintf(cw->endpoint, sizeof cw->endpoint, "ipc://%s/w-%.12s", dirname(dir), hex);
+  } else {
+    snprintf(cw->endpoint, sizeof cw->endpoint, "tcp://127.0.0.1:*");
+  }
+  if (zmq_bind(cw->router, cw->endpoint) != 0) return -1;
+  size_t len = sizeof cw->endpoint;
+  zmq_getsockopt(cw->router, ZMQ_LAST_ENDPOINT, cw->endpoint, &len);
+  return 0;
+}
+
+static int s_welcome(rl_cw_t *cw, rl_msg_t *m, char *err, size_t errlen) {
+  uint64_t size;
+  if (!rl_field_id(m, 0, &cw->node_id) || !rl_field_strcpy(m, 1, cw->store_path, sizeof cw->store_path) ||
+      !rl_field_u64(m, 2, &size) || !rl_field_strcpy(m, 4, cw->gcs_endpoint, sizeof cw->gcs_endpoint) ||
+      !rl_field_strcpy(m, 5, cw->session_dir, sizeof cw->session_dir) ||
+      rl_res_unpack(rl_field(m, 6), &cw->node_resources) != 0) {
+    snprintf(err, errlen, "the node manager sent a malformed welcome");
+    return -1;
+  }
+  cw->store_size = size;
+  cw->store_base = rl_region_map(cw->store_path, size, err, errlen);
+  return cw->store_base ? 0 : -1;
+}
+
+rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *err, size_t errlen) {
+  rl_cw_t *cw = calloc(1, sizeof *cw);
+  if (!cw) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  cw->kind = kind;
+  cw->worker_id = rl_id_random();
+  snprintf(cw->node_endpoint, sizeof cw->node_endpoint, "%s", node_endpoint);
+  cw->zctx = zmq_ctx_new();
+  cw->objects = rl_idmap_new();
+  cw->tasks = rl_idmap_new();
+  cw->next_request = 1;
+  if (!cw->zctx || !cw->objects || !cw->tasks || s_bind_router(cw) != 0) {
+    snprintf(err, errlen, "cannot open this process's socket: %s", zmq_strerror(errno));
+    goto fail;
+  }
+  cw->nm = s_socket(cw, ZMQ_DEALER);
+  zmq_setsockopt(cw->nm, ZMQ_ROUTING_ID, cw->worker_id.b, RL_ID_SIZE);
+  if (zmq_connect(cw->nm, node_endpoint) != 0) {
+    snprintf(err, errlen, "cannot connect to the node manager at %s: %s", node_endpoint, zmq_strerror(errno));
+    goto fail;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+  msgpack_pack_uint64(&b.pk, (uint64_t)kind);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  rl_pack_str(&b.pk, cw->endpoint);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(cw->nm, NULL, &b);
+  zmq_pollitem_t it = {cw->nm, 0, ZMQ_POLLIN, 0};
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  for (;;) {
+    int64_t left = deadline - rl_now_ms();
+    if (left <= 0 || rl_interrupted) {
+      snprintf(err, errlen, "the node manager at %s did not answer within %d ms", node_endpoint, timeout_ms);
+      goto fail;
+    }
+    if (zmq_poll(&it, 1, left) <= 0) continue;
+    rl_msg_t m;
+    if (rl_msg_recv(cw->nm, false, &m) != 1) continue;
+    if (m.type != RL_NM_WELCOME) {
+      rl_msg_close(&m);
+      continue;
+    }
+    int rc = s_welcome(cw, &m, err, errlen);
+    rl_msg_close(&m);
+    if (rc != 0) goto fail;
+    break;
+  }
+  cw->last_lease_check_ms = rl_now_ms();
+  return cw;
+fail:
+  rl_cw_destroy(&cw);
+  return NULL;
+}
+
+static void s_goodbye(rl_cw_t *cw) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
+  if (rl_msg_send(cw->nm, NULL, &b) != 0) return;
+  /* Wait briefly for the node manager to flush worker output and acknowledge. */
+  int64_t deadline = rl_now_ms() + 500;
+  zmq_pollitem_t it = {cw->nm, 0, ZMQ_POLLIN, 0};
+  while (rl_now_ms() < deadline) {
+    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    rl_msg_t m;
+    while (rl_msg_recv(cw->nm, false, &m) == 1) {
+      int type = m.type;
+      if (type == RL_NM_LOG && cw->print_logs) {
+        uint64_t pid;
+        const char *stream, *text;
+        size_t sn, tn;
+        if (rl_field_u64(&m, 0, &pid) && rl_field_bytes(&m, 1, &stream, &sn) && rl_field_bytes(&m, 2, &text, &tn)) {
+          FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
+          fprintf(out, "(pid=%llu) %.*s", (unsigned long long)pid, (int)tn, text);
+          fflush(out);
+        }
+      }
+      rl_msg_close(&m);
+      if (type == RL_NM_GOODBYE) return;
+    }
+  }
+}
+
+void rl_cw_destroy(rl_cw_t **p) {
+  if (!p || !*p) return;
+  rl_cw_t *cw = *p;
+  if (cw->nm && cw->store_base) s_goodbye(cw);
+  rl_exec_destroy_all(cw);
+  rl_sub_destroy_all(cw);
+  rl_obj_destroy_all(cw);
+  for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
+    next = peer->next;
+    zmq_close(peer->sock);
+    free(peer);
+  }
+  if (cw->gcs) zmq_close(cw->gcs);
+  if (cw->router) zmq_close(cw->router);
+  if (cw->nm) zmq_close(cw->nm);
+  if (!strncmp(cw->endpoint, "ipc://", 6)) unlink(cw->endpoint + 6);
+  if (cw->zctx) zmq_ctx_term(cw->zctx);
+  rl_region_unmap(cw->store_base, cw->store_size);
+  rl_idmap_destroy(&cw->objects);
+  rl_idmap_destroy(&cw->tasks);
+  free(cw);
+  *p = NULL;
+}
+
+const rl_id_t *rl_cw_worker_id(const rl_cw_t *cw) { return &cw->worker_id; }
+const rl_id_t *rl_cw_node_id(const rl_cw_t *cw) { return &cw->node_id; }
+const char *rl_cw_endpoint(const rl_cw_t *cw) { return cw->endpoint; }
+const char *rl_cw_session_dir(const rl_cw_t *cw) { return cw->session_dir; }
+const char *rl_cw_gcs_endpoint(const rl_cw_t *cw) { return cw->gcs_endpoint; }
+const rl_resources_t *rl_cw_node_resources(const rl_cw_t *cw) { return &cw->node_resources; }
+void *rl_cw_store_base(const rl_cw_t *cw) { return cw->store_base; }
+void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on) { cw->print_logs = on; }
+
+rl_id_t rl_cw_current_task(const rl_cw_t *cw) {
+  rl_id_t nil = {{0}};
+  return cw->running ? cw->running->pub.task_id : nil;
+}
+
+uint64_t rl_cw_request_id(rl_cw_t *cw) { return cw->next_request++; }
+
+rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
+  for (rl_peer_t *p = cw->peers; p; p = p->next)
+    if (!strcmp(p->endpoint, endpoint)) return p;
+  rl_peer_t *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
+  p->sock = s_socket(cw, ZMQ_DEALER);
+  zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, cw->worker_id.b, RL_ID_SIZE);
+  if (!p->sock || zmq_connect(p->sock, endpoint) != 0) {
+    rl_log(RL_LOG_WARN, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+    if (p->sock) zmq_close(p->sock);
+    free(p);
+    return NULL;
+  }
+  p->next = cw->peers;
+  cw->peers = p;
+  return p;
+}
+
+static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t pid;
+  const char *stream, *text;
+  size_t sn, tn;
+  if (!rl_field_u64(m, 0, &pid) || !rl_field_bytes(m, 1, &stream, &sn) || !rl_field_bytes(m, 2, &text, &tn)) return;
+  if (!cw->print_logs) return;
+  FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
+  /* Prefix every line with where it came from. */
+  const char *p = text, *end = text + tn;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', end - p);
+    size_t n = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
+    fprintf(out, "(pid=%llu) %.*s%s", (unsigned long long)pid, (int)n, p, nl ? "" : "\n");
+    p += n;
+  }
+  fflush(out);
+}
+
+static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  switch (m->type) {
+    case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m); break;
+    case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
+    case RL_NM_LOG: s_print_log(cw, m); break;
+    case RL_NM_STORE_CREATED:
+    case RL_NM_STORE_LOCATION:
+    case RL_NM_RESOURCES_REPLY:
+      if (rl_field_u64(m, 0, &request) && request == cw->awaited_request && !cw->awaited_done) {
+        cw->awaited_reply = *m; /* ownership moves to the waiting caller */
+        cw->awaited_done = true;
+        memset(m, 0, sizeof *m);
+        zmq_msg_init(&m->frame);
+        zmq_msg_init(&m->identity);
+        msgpack_unpacked_init(&m->up);
+        return;
+      }
+      break;
+    default: rl_log(RL_LOG_WARN, "unexpected message type %d from the node manager", m->type);
+  }
+}
+
+static void s_handle_router(rl_cw_t *cw, rl_msg_t *m) {
+  switch (m->type) {
+    case RL_CW_PUSH_TASK: rl_exec_handle_push(cw, m); break;
+    case RL_CW_CANCEL: rl_exec_handle_cancel(cw, m); break;
+    case RL_CW_GET_OBJECT: rl_obj_handle_get_object(cw, m); break;
+    case RL_CW_ADD_BORROWER: rl_obj_handle_borrower(cw, m, true); break;
+    case RL_CW_REMOVE_BORROWER: rl_obj_handle_borrower(cw, m, false); break;
+    default: rl_log(RL_LOG_WARN, "unexpected message type %d on %s", m->type, cw->endpoint);
+  }
+}
+
+static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
+  switch (m->type) {
+    case RL_CW_TASK_DONE: rl_sub_handle_task_done(cw, m, peer); break;
+    case RL_CW_OBJECT: rl_obj_handle_object(cw, m); break;
+    default: rl_log(RL_LOG_WARN, "unexpected message type %d from %s", m->type, peer->endpoint);
+  }
+}
+
+#define S_MAX_POLL 256
+
+int rl_cw_poll(rl_cw_t *cw, int timeout_ms) {
+  zmq_pollitem_t items[S_MAX_POLL];
+  rl_peer_t *peers[S_MAX_POLL];
+  int n = 0;
+  items[n++] = (zmq_pollitem_t){cw->router, 0, ZMQ_POLLIN, 0};
+  items[n++] = (zmq_pollitem_t){cw->nm, 0, ZMQ_POLLIN, 0};
+  for (rl_peer_t *p = cw->peers; p && n < S_MAX_POLL; p = p->next) {
+    peers[n] = p;
+    items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+  }
+  int rc = zmq_poll(items, n, timeout_ms);
+  if (rc < 0 && errno == EINTR) return rl_interrupted ? 1 : 0;
+  if (rc > 0) {
+    rl_msg_t m;
+    for (int i = 0; i < n; i++) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      /* Bounded drain per socket so one busy peer can't starve the others. */
+      for (int k = 0; k < 1024; k++) {
+        int got = rl_msg_recv(items[i].socket, i == 0, &m);
+        if (got == 0) break;
+        if (got < 0) continue;
+        if (i == 0) s_handle_router(cw, &m);
+        else if (i == 1) s_handle_nm(cw, &m);
+        else s_handle_peer(cw, peers[i], &m);
+        rl_msg_close(&m);
+      }
+    }
+  }
+  rl_sub_tick(cw);
+  return rl_interrupted ? 1 : 0;
+}
+
+int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms) {
+  assert(!cw->awaited_request && "nested node manager calls");
+  cw->awaited_request = request;
+  cw->awaited_done = false;
+  if (rl_msg_send(cw->nm, NULL, b) != 0) {
+    cw->awaited_request = 0;
+    return -1;
+  }
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  while (!cw->awaited_done) {
+    int64_t left = deadline - rl_now_ms();
+    if (left <= 0 || rl_cw_poll(cw, left > 50 ? 50 : (int)left)) break;
+  }
+  cw->awaited_request = 0;
+  if (!cw->awaited_done) return -1;
+  *reply = cw->awaited_reply;
+  cw->awaited_done = false;
+  return 0;
+}
+
+void rl_cw_blocked(rl_cw_t *cw, bool blocked) {
+  if (cw->kind != RL_CLIENT_WORKER || !cw->running || cw->blocked_told == blocked) return;
+  cw->blocked_told = blocked;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, blocked ? RL_NM_BLOCKED : RL_NM_UNBLOCKED, 0);
+  rl_msg_send(cw->nm, NULL, &b);
+}
+
+uint64_t rl_cw_next_request(rl_cw_t *cw) { return rl_cw_request_id(cw); }
+
+int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out, int timeout_ms) {
+  rl_msgbuf_t *b = msgbuf;
+  rl_msg_t *reply = reply_out;
+  if (!cw->gcs) {
+    cw->gcs = s_socket(cw, ZMQ_DEALER);
+    if (!cw->gcs || zmq_connect(cw->gcs, cw->gcs_endpoint) != 0) {
+      rl_msgbuf_reset(b);
+      return -1;
+    }
+  }
+  if (rl_msg_send(cw->gcs, NULL, b) != 0) return -1;
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  zmq_pollitem_t it = {cw->gcs, 0, ZMQ_POLLIN, 0};
+  while (rl_now_ms() < deadline && !rl_interrupted) {
+    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    while (rl_msg_recv(cw->gcs, false, reply) == 1) {
+      uint64_t got;
+      if (rl_field_u64(reply, 0, &got) && got == request) return 0;
+      rl_msg_close(reply);
+    }
+  }
+  return -1;
+}
+
+void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx) {
+  cw->encode_error = fn;
+  cw->encode_error_ctx = ctx;
+}

@@ -1,0 +1,159 @@
+/* core_worker.h: the core worker: what every driver and worker process runs to own
+ * objects, submit tasks to leased workers, and receive tasks. Plain C: values are
+ * opaque encoded bytes (host/codec.h makes them from Lua). Single-threaded: nothing
+ * happens in the background; every call that waits runs rl_cw_poll. */
+#ifndef RL_CORE_WORKER_H
+#define RL_CORE_WORKER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/id.h"
+#include "sched/resources.h"
+
+#define RL_ENDPOINT_MAX 120
+/* Results and put values below this size travel inline; larger ones go to the store. */
+#define RL_INLINE_MAX (100 * 1024)
+
+typedef struct rl_cw_t rl_cw_t;
+
+/* Creates a core worker connected to the node manager at node_endpoint, registers as
+ * a driver or worker (RL_CLIENT_*), and waits up to timeout_ms for the welcome.
+ * Returns NULL with a message in err on failure. */
+rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *err, size_t errlen);
+/* Says goodbye to the node manager (flushing worker output first), closes every socket
+ * and frees everything; nulls *p; safe twice. */
+void rl_cw_destroy(rl_cw_t **p);
+
+/* Facts about this process and its node (borrowed strings). */
+const rl_id_t *rl_cw_worker_id(const rl_cw_t *cw);
+const rl_id_t *rl_cw_node_id(const rl_cw_t *cw);
+const char *rl_cw_endpoint(const rl_cw_t *cw);
+const char *rl_cw_session_dir(const rl_cw_t *cw);
+const char *rl_cw_gcs_endpoint(const rl_cw_t *cw);
+const rl_resources_t *rl_cw_node_resources(const rl_cw_t *cw);
+/* The current task's id while a task runs in this worker, else a nil id. */
+rl_id_t rl_cw_current_task(const rl_cw_t *cw);
+
+/* Processes incoming messages and timers, waiting up to timeout_ms (0: don't wait) for
+ * something to happen. Returns 1 if an interrupt (rl_interrupted) arrived, else 0. */
+int rl_cw_poll(rl_cw_t *cw, int timeout_ms);
+
+/* ---- references ---- */
+/* One more / one less local handle on an object (an ObjectRef userdata). Dropping the
+ * last reference of every kind frees the object (and tells its owner, if borrowed). */
+void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner);
+void rl_cw_ref_drop(rl_cw_t *cw, const rl_id_t *id);
+/* Number of objects this process tracks (owned or borrowed): for leak checks. */
+size_t rl_cw_object_count(const rl_cw_t *cw);
+
+/* ---- objects ---- */
+/* Stores an encoded value as a new owned object. If len >= RL_INLINE_MAX the value goes
+ * to the node's store: *dst is set to len bytes of shared memory to fill, and
+ * rl_cw_put_seal must follow; otherwise *dst is set to an internal buffer to fill (no
+ * seal needed, but calling it is harmless). contained: ids of refs inside the value,
+ * kept alive while the object lives. Returns 0, or -1 with a message in err (store
+ * full). The new object has one local reference (the caller's handle). */
+int rl_cw_put(rl_cw_t *cw, size_t len, const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX],
+              size_t ncontained, rl_id_t *id_out, void **dst, char *err, size_t errlen);
+void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id);
+
+/* The state of an object as seen from here: RL_OBJ_PENDING (not known to be ready),
+ * RL_OBJ_READY, RL_OBJ_FAILED (its value is an encoded error). */
+enum { RL_OBJ_PENDING = 0, RL_OBJ_READY = 1, RL_OBJ_FAILED = 2 };
+/* Starts fetching (if borrowed) and returns the state without waiting. */
+int rl_cw_object_state(rl_cw_t *cw, const rl_id_t *id);
+
+/* A value ready to decode: either inline bytes (owned by the core worker, valid until
+ * the next call into it) or a pinned range of the store (release it with
+ * rl_cw_value_release). */
+typedef struct {
+  int state;          /* RL_OBJ_READY or RL_OBJ_FAILED */
+  const void *data;
+  size_t len;
+  bool pinned;        /* data is in the store; release when done */
+  rl_id_t id;
+} rl_cw_value_t;
+/* Waits until the object is ready (timeout_ms < 0: forever) and fills *v. Returns 0,
+ * 1 on timeout, 2 if interrupted, -1 with a message in err (object unknown, owner
+ * gone, store unreachable). */
+int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, char *err, size_t errlen);
+void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v);
+/* Base address of the mapped store region (for building views). */
+void *rl_cw_store_base(const rl_cw_t *cw);
+
+/* Waits until at least num_ready of ids are ready or failed, or timeout. Sets
+ * ready[i]. Returns 0, or 2 if interrupted. */
+int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int timeout_ms, bool *ready);
+
+/* ---- tasks ---- */
+typedef struct {
+  rl_resources_t resources;
+  int max_retries;        /* retries after a worker dies (-1: forever) */
+  bool retry_exceptions;  /* also retry when the task raises */
+  int num_returns;
+  const char *name;       /* for errors and logs */
+} rl_task_opts_t;
+
+/* One argument of a task: an encoded value, or a ref to resolve before the task runs. */
+typedef struct {
+  bool is_ref;
+  rl_id_t ref;                    /* if is_ref */
+  char owner[RL_ENDPOINT_MAX];    /* if is_ref */
+  const void *data;               /* if !is_ref: the encoding (copied by submit) */
+  size_t len;
+  const rl_id_t *contained;       /* refs nested inside data */
+  const char (*contained_owner)[RL_ENDPOINT_MAX];
+  size_t ncontained;
+} rl_task_arg_t;
+
+/* Submits a task calling the function whose encoding is fn (identified by fn_key, a
+ * content hash) with args. Returns at once: ids_out receives num_returns object ids,
+ * each with one local reference for the caller. Returns 0, or -1 with a message in err. */
+int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
+                 const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                 char *err, size_t errlen);
+/* Cancels the task producing object id: a queued task fails with TaskCancelledError;
+ * a running one is killed if force, else its result is discarded. Returns 0, or -1 if
+ * id is not a task result owned here. */
+int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force);
+
+/* ---- executing tasks (in worker processes) ---- */
+typedef struct {
+  rl_id_t task_id;
+  const void *fn_key;
+  size_t fn_key_len;
+  const void *fn; /* NULL if this worker already got it */
+  size_t fn_len;
+  size_t nargs;
+  int num_returns;
+  const char *name;
+} rl_cw_task_t;
+/* The next task pushed to this worker, or NULL if none is waiting. Valid until
+ * rl_cw_task_finish. */
+const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw);
+/* Argument i of the running task as a value to decode (inline, or pinned in the store). */
+int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t errlen);
+/* Fills dst with the encoding of return value i (lens[i] bytes). */
+typedef void (*rl_cw_copy_fn)(void *ctx, size_t i, void *dst);
+/* Reports the running task's outcome: on success, n = num_returns encoded values of
+ * lens[i] bytes each; on failure one encoded error (failed = true). copy writes each
+ * value straight to its destination (a message, or the store for large values).
+ * Returns 0, or -1 with err if a value could not be stored (then the task is reported
+ * as failed with that message). */
+int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
+                      char *err, size_t errlen);
+/* A handler the host sets to encode a runtime error (a message of a given type) as an
+ * error value, so failures decided in C reach Lua as rayl errors. */
+typedef void *(*rl_cw_error_encoder)(void *ctx, const char *type, const char *message, size_t *len);
+void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx);
+
+/* Sends a request to the head (GCS) and waits up to timeout_ms for the reply whose
+ * first field is `request`. Returns 0 with *reply filled (close it), -1 on timeout. */
+int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply, int timeout_ms);
+uint64_t rl_cw_next_request(rl_cw_t *cw);
+
+/* Output from workers (RL_NM_LOG) is printed by the driver with a "(pid=N) " prefix. */
+void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on);
+
+#endif

@@ -1,0 +1,209 @@
+/* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
+ * sockets and the event loop; objects.c: the object table; submitter.c: tasks and
+ * leases; executor.c: tasks pushed to this worker). */
+#ifndef RL_CW_INTERNAL_H
+#define RL_CW_INTERNAL_H
+#include <zmq.h>
+
+#include "common/idmap.h"
+#include "wire/msg.h"
+#include "worker/core_worker.h"
+
+/* A connection to another core worker (a leased worker or an object's owner). */
+typedef struct rl_peer {
+  char endpoint[RL_ENDPOINT_MAX];
+  void *sock; /* DEALER */
+  struct rl_peer *next;
+} rl_peer_t;
+
+/* A borrower's GET_OBJECT waiting for an owned object to be ready. */
+typedef struct rl_waiter {
+  zmq_msg_t identity;
+  uint64_t request;
+  struct rl_waiter *next;
+} rl_waiter_t;
+
+typedef struct rl_task rl_task_t;
+
+/* An object this process owns or borrows. */
+typedef struct {
+  rl_id_t id;
+  bool owned;
+  char owner[RL_ENDPOINT_MAX]; /* borrowed: the owner's endpoint */
+  int state;                   /* RL_OBJ_* */
+  int kind;                    /* RL_RET_* once ready */
+  char *data;                  /* inline encoding or encoded error (malloc) */
+  size_t len;                  /* bytes of data, or of the stored value */
+  int64_t local_refs;          /* handles in this process */
+  int64_t task_refs;           /* pending tasks of ours that carry it */
+  char (*borrowers)[RL_ENDPOINT_MAX]; /* owned: processes that hold it */
+  size_t nborrowers;
+  bool borrow_told;            /* borrowed: the owner counts us as a borrower */
+  bool fetching;               /* borrowed: GET_OBJECT sent */
+  bool sealed;                 /* owned, in store: sealed */
+  rl_id_t *contained;          /* refs inside the value, held while it lives */
+  size_t ncontained;
+  rl_task_t *producer;         /* owned, pending: the task making it */
+  rl_waiter_t *waiters;        /* borrowers waiting for the value */
+  rl_task_t **dependents;      /* our tasks waiting for it as an argument */
+  size_t ndependents, capdependents;
+} rl_object_t;
+
+/* A leased worker. */
+typedef struct rl_lease {
+  rl_id_t worker_id;
+  char endpoint[RL_ENDPOINT_MAX];
+  rl_peer_t *peer;
+  int inflight;
+  int64_t idle_since_ms;
+  uint64_t *fn_sent; /* hashes of functions this worker has received */
+  size_t nfn, capfn;
+  struct rl_class *cls;
+  struct rl_lease *next;
+} rl_lease_t;
+
+/* Tasks with the same resource shape share leases (Ray's scheduling class). */
+typedef struct rl_class {
+  rl_resources_t resources;
+  rl_task_t *queue_head, *queue_tail; /* ready to dispatch */
+  size_t queued;
+  rl_lease_t *leases;
+  uint64_t lease_request; /* outstanding lease request id, or 0 */
+  bool infeasible_warned;
+  struct rl_class *next;
+} rl_class_t;
+
+typedef struct {
+  bool is_ref;
+  rl_id_t ref;
+  char *data;
+  size_t len;
+  rl_id_t *contained;
+  size_t ncontained;
+  /* once resolved (is_ref): */
+  int kind;
+  char *rdata;
+  size_t rlen;
+} rl_arg_t;
+
+/* A function exported by this process (kept for the life of the process). */
+typedef struct rl_fn {
+  uint64_t hash;
+  char *key;
+  size_t key_len;
+  char *blob;
+  size_t len;
+  struct rl_fn *next;
+} rl_fn_t;
+
+struct rl_task {
+  rl_id_t id;
+  rl_fn_t *fn;
+  rl_arg_t *args;
+  size_t nargs;
+  int unresolved;
+  rl_task_opts_t opts;
+  char name[64];
+  int attempt;
+  int retries_left;
+  bool cancelled, finished;
+  rl_class_t *cls;
+  rl_lease_t *lease;
+  rl_task_t *next; /* in the class queue */
+};
+
+/* A task pushed to this worker. */
+typedef struct rl_incoming {
+  rl_cw_task_t pub;
+  char name[64];
+  rl_id_t owner_id;
+  char owner[RL_ENDPOINT_MAX];
+  zmq_msg_t identity; /* the submitter's connection */
+  zmq_msg_t frame;    /* the raw message: pub's pointers point into it */
+  msgpack_unpacked up;
+  const msgpack_object *args;
+  bool cancelled;
+  struct rl_incoming *next;
+} rl_incoming_t;
+
+struct rl_cw_t {
+  void *zctx;
+  int kind;
+  rl_id_t worker_id, node_id;
+  char endpoint[RL_ENDPOINT_MAX];
+  char node_endpoint[RL_ENDPOINT_MAX];
+  char gcs_endpoint[RL_ENDPOINT_MAX];
+  char session_dir[256];
+  char store_path[128];
+  size_t store_size;
+  void *store_base;
+  rl_resources_t node_resources;
+  void *router; /* incoming: task pushes, borrower requests */
+  void *nm;     /* DEALER to the node manager */
+  void *gcs;    /* DEALER to the head, opened on first use */
+  rl_peer_t *peers;
+  rl_idmap_t *objects;
+  rl_idmap_t *tasks; /* owned pending tasks by task id */
+  rl_class_t *classes;
+  rl_fn_t *fns;
+  uint64_t lease_request_seq;
+  uint32_t seq;
+  uint64_t next_request;
+  /* replies to blocking node-manager requests */
+  uint64_t awaited_request;
+  bool awaited_done;
+  rl_msg_t awaited_reply;
+  /* executing */
+  rl_incoming_t *in_head, *in_tail, *running;
+  bool blocked_told;
+  rl_cw_error_encoder encode_error;
+  void *encode_error_ctx;
+  bool print_logs;
+  int64_t last_lease_check_ms;
+};
+
+/* core_worker.c */
+rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
+/* Sends a request to the node manager and waits for the reply with the same request
+ * id (its first field), handling other traffic meanwhile. Returns 0 with the reply in
+ * *reply (close it), or -1 on timeout/interrupt. */
+int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms);
+uint64_t rl_cw_request_id(rl_cw_t *cw);
+void rl_cw_blocked(rl_cw_t *cw, bool blocked);
+
+/* objects.c */
+rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id);
+rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id);
+void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o);
+void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len);
+void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message);
+void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta);
+void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint);
+void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m);
+void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m);
+void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add);
+void rl_obj_destroy_all(rl_cw_t *cw);
+/* Pins the sealed store object id and points v at it (retrying briefly while its
+ * creator's seal is on the way). Returns 0, or -1 with err. */
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, rl_cw_value_t *v, char *err, size_t errlen);
+/* Allocates len bytes in the store for object id owned by owner, calls copy to fill
+ * them, and seals. Returns 0, or -1 with err (store full). */
+int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,
+                       void (*copy)(void *ctx, size_t i, void *dst), void *ctx, size_t i, char *err, size_t errlen);
+char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, size_t *len);
+
+/* submitter.c */
+void rl_sub_object_ready(rl_cw_t *cw, rl_object_t *o);
+void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
+void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m);
+void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
+void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
+void rl_sub_tick(rl_cw_t *cw);
+void rl_sub_destroy_all(rl_cw_t *cw);
+
+/* executor.c */
+void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);
+void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m);
+void rl_exec_destroy_all(rl_cw_t *cw);
+
+#endif

@@ -1,0 +1,209 @@
+/* executor.c: tasks pushed to this worker: queued in arrival order, handed to the host
+ * one at a time, results sent straight back to their owner. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+static void s_incoming_free(rl_incoming_t *in) {
+  msgpack_unpacked_destroy(&in->up);
+  zmq_msg_close(&in->frame);
+  zmq_msg_close(&in->identity);
+  free(in);
+}
+
+void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
+  rl_incoming_t *in = calloc(1, sizeof *in);
+  if (!in) return;
+  uint64_t num_returns, attempt;
+  const char *key, *name;
+  size_t key_len, name_len;
+  const msgpack_object *fn = rl_field(m, 4), *args = rl_field(m, 5);
+  if (!rl_field_id(m, 0, &in->pub.task_id) || !rl_field_id(m, 1, &in->owner_id) ||
+      !rl_field_strcpy(m, 2, in->owner, sizeof in->owner) || !rl_field_bytes(m, 3, &key, &key_len) || !fn ||
+      !args || args->type != MSGPACK_OBJECT_ARRAY || !rl_field_u64(m, 6, &num_returns) || num_returns < 1 ||
+      num_returns > 1024 || !rl_field_u64(m, 7, &attempt) || !rl_field_bytes(m, 8, &name, &name_len)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed task");
+    free(in);
+    return;
+  }
+  for (uint32_t i = 0; i < args->via.array.size; i++) {
+    const msgpack_object *a = &args->via.array.ptr[i];
+    uint64_t kind;
+    const char *p;
+    size_t n;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3 || !rl_obj_u64(&a->via.array.ptr[0], &kind) ||
+        kind > RL_RET_STORE || !rl_obj_bytes(&a->via.array.ptr[1], &p, &n) ||
+        (kind == RL_RET_STORE && n != RL_ID_SIZE)) {
+      rl_log(RL_LOG_WARN, "dropped a task with a malformed argument");
+      free(in);
+      return;
+    }
+  }
+  in->pub.fn_key = key;
+  in->pub.fn_key_len = key_len;
+  if (!rl_obj_bytes(fn, (const char **)&in->pub.fn, &in->pub.fn_len)) in->pub.fn = NULL;
+  in->pub.nargs = args->via.array.size;
+  in->pub.num_returns = (int)num_returns;
+  snprintf(in->name, sizeof in->name, "%.*s", (int)name_len, name);
+  in->pub.name = in->name;
+  in->args = args->via.array.ptr;
+  /* Keep the message: the pointers above point into it. */
+  in->frame = m->frame;
+  in->identity = m->identity;
+  in->up = m->up;
+  zmq_msg_init(&m->frame);
+  zmq_msg_init(&m->identity);
+  msgpack_unpacked_init(&m->up);
+  if (cw->in_tail) cw->in_tail->next = in;
+  else cw->in_head = in;
+  cw->in_tail = in;
+}
+
+static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
+  if (rl_msg_send(cw->router, &in->identity, b) != 0)
+    rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
+}
+
+static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, const char *message) {
+  size_t len;
+  char *data = rl_cw_encode_error(cw, type, message, &len);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 4);
+  rl_pack_id(&b.pk, &in->pub.task_id);
+  msgpack_pack_uint64(&b.pk, RL_TASK_FAILED);
+  msgpack_pack_array(&b.pk, 1);
+  msgpack_pack_array(&b.pk, 3);
+  msgpack_pack_uint64(&b.pk, RL_RET_ERROR);
+  rl_pack_bin(&b.pk, data, len);
+  msgpack_pack_uint64(&b.pk, len);
+  msgpack_pack_array(&b.pk, 0);
+  s_reply(cw, in, &b);
+  free(data);
+}
+
+void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
+  rl_id_t id;
+  bool force;
+  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &force)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed cancel");
+    return;
+  }
+  if (cw->running && rl_id_eq(&cw->running->pub.task_id, &id)) {
+    if (force) {
+      rl_log(RL_LOG_INFO, "task %s force-cancelled: exiting", cw->running->name);
+      _exit(1);
+    }
+    return; /* the owner drops the result when it comes */
+  }
+  for (rl_incoming_t **pp = &cw->in_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+    rl_incoming_t *in = *pp;
+    if (!rl_id_eq(&in->pub.task_id, &id)) continue;
+    *pp = in->next;
+    if (cw->in_tail == in) cw->in_tail = prev;
+    s_reply_error(cw, in, "TaskCancelledError", "the task was cancelled (rayl.cancel) before it started");
+    s_incoming_free(in);
+    return;
+  }
+}
+
+const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
+  if (cw->running || !cw->in_head) return NULL;
+  rl_incoming_t *in = cw->in_head;
+  cw->in_head = in->next;
+  if (!cw->in_head) cw->in_tail = NULL;
+  in->next = NULL;
+  cw->running = in;
+  return &in->pub;
+}
+
+int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t errlen) {
+  memset(v, 0, sizeof *v);
+  rl_incoming_t *in = cw->running;
+  if (!in || i >= in->pub.nargs) {
+    snprintf(err, errlen, "no argument %zu", i + 1);
+    return -1;
+  }
+  const msgpack_object *a = in->args[i].via.array.ptr;
+  uint64_t kind = a[0].via.u64;
+  const char *p;
+  size_t n;
+  rl_obj_bytes(&a[1], &p, &n);
+  v->state = RL_OBJ_READY;
+  if (kind == RL_RET_STORE) {
+    rl_id_t id;
+    memcpy(id.b, p, RL_ID_SIZE);
+    return rl_obj_store_pin(cw, &id, v, err, errlen);
+  }
+  v->data = p;
+  v->len = n;
+  return 0;
+}
+
+int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
+                      char *err, size_t errlen) {
+  rl_incoming_t *in = cw->running;
+  if (!in) {
+    snprintf(err, errlen, "no task is running");
+    return -1;
+  }
+  int rc = 0;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 4);
+  rl_pack_id(&b.pk, &in->pub.task_id);
+  msgpack_pack_uint64(&b.pk, failed ? RL_TASK_FAILED : RL_TASK_OK);
+  msgpack_pack_array(&b.pk, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    msgpack_pack_array(&b.pk, 3);
+    if (!failed && lens[i] >= RL_INLINE_MAX) {
+      rl_id_t oid = rl_id_for_object(in->pub.task_id, (uint32_t)i + 1);
+      if (rl_obj_store_write(cw, &oid, &in->owner_id, lens[i], copy, ctx, i, err, errlen) != 0) {
+        rc = -1;
+        break;
+      }
+      msgpack_pack_uint64(&b.pk, RL_RET_STORE);
+      rl_pack_bin(&b.pk, NULL, 0);
+      msgpack_pack_uint64(&b.pk, lens[i]);
+      continue;
+    }
+    msgpack_pack_uint64(&b.pk, failed ? RL_RET_ERROR : RL_RET_INLINE);
+    msgpack_pack_bin(&b.pk, lens[i]);
+    /* Write the value straight into the message buffer. */
+    char *tmp = malloc(lens[i] ? lens[i] : 1);
+    if (!tmp) {
+      snprintf(err, errlen, "out of memory");
+      rc = -1;
+      break;
+    }
+    copy(ctx, i, tmp);
+    msgpack_pack_bin_body(&b.pk, tmp, lens[i]);
+    free(tmp);
+    msgpack_pack_uint64(&b.pk, lens[i]);
+  }
+  if (rc != 0) {
+    rl_msgbuf_reset(&b);
+    char msg[400];
+    snprintf(msg, sizeof msg, "could not store the result of task '%s': %s", in->name, err);
+    s_reply_error(cw, in, "OutOfMemoryError", msg);
+  } else {
+    msgpack_pack_array(&b.pk, 0);
+    s_reply(cw, in, &b);
+  }
+  cw->running = NULL;
+  s_incoming_free(in);
+  return rc;
+}
+
+void rl_exec_destroy_all(rl_cw_t *cw) {
+  for (rl_incoming_t *in = cw->in_head, *next; in; in = next) {
+    next = in->next;
+    s_incoming_free(in);
+  }
+  cw->in_head = cw->in_tail = NULL;
+  if (cw->running) s_incoming_free(cw->running);
+  cw->running = NULL;
+}

@@ -1,0 +1,159 @@
+/* local_cluster.c: starting and stopping a driver's private head and node manager. */
+#include "worker/local_cluster.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+struct rl_local_cluster_t {
+  char session[256];
+  char node[320];
+  pid_t head_pid, node_pid;
+};
+
+static int s_mkdirs(const char *path, mode_t mode) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+static pid_t s_spawn(const char *bin, char *const argv[]) {
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  /* The daemon exits if the driver dies, even by SIGKILL. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  setpgid(0, 0); /* Ctrl-C in the terminal reaches the driver only; it stops us */
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execv(bin, argv);
+  fprintf(stderr, "rayl: cannot run %s: %s\n", bin, strerror(errno));
+  _exit(127);
+}
+
+rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *err, size_t errlen) {
+  rl_local_cluster_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  const char *base = getenv("RAYL_TMPDIR");
+  if (!base || !*base) base = "/tmp/rayl";
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[64];
+  strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
+  snprintf(c->session, sizeof c->session, "%s/session_%s_%d", base, stamp, (int)getpid());
+  char logs[300], sockets[300], latest[300];
+  snprintf(logs, sizeof logs, "%s/logs", c->session);
+  snprintf(sockets, sizeof sockets, "%s/sockets", c->session);
+  if (s_mkdirs(c->session, 0700) != 0 || s_mkdirs(logs, 0700) != 0 || s_mkdirs(sockets, 0700) != 0) {
+    snprintf(err, errlen, "cannot create the session folder %s: %s", c->session, strerror(errno));
+    free(c);
+    return NULL;
+  }
+  snprintf(latest, sizeof latest, "%s/session_latest", base);
+  unlink(latest);
+  if (symlink(c->session, latest) != 0) { /* only a convenience */ }
+  char gcs[320], parent[32], cpus[32], gpus[32], store[32];
+  snprintf(gcs, sizeof gcs, "ipc://%s/gcs", sockets);
+  snprintf(c->node, sizeof c->node, "ipc://%s/node", sockets);
+  snprintf(parent, sizeof parent, "%d", (int)getpid());
+  char *head_argv[] = {(char *)opts->rayl_bin, "head", "--endpoint", gcs, "--session", c->session,
+                       "--parent-pid", parent, NULL};
+  c->head_pid = s_spawn(opts->rayl_bin, head_argv);
+  char *node_argv[32] = {(char *)opts->rayl_bin, "node", "--endpoint", c->node, "--gcs", gcs, "--session",
+                         c->session, "--parent-pid", parent};
+  int n = 10;
+  if (opts->num_cpus >= 0) {
+    snprintf(cpus, sizeof cpus, "%g", opts->num_cpus);
+    node_argv[n++] = "--num-cpus";
+    node_argv[n++] = cpus;
+  }
+  snprintf(gpus, sizeof gpus, "%g", opts->num_gpus);
+  node_argv[n++] = "--num-gpus";
+  node_argv[n++] = gpus;
+  if (opts->object_store_memory) {
+    snprintf(store, sizeof store, "%zu", opts->object_store_memory);
+    node_argv[n++] = "--object-store-memory";
+    node_argv[n++] = store;
+  }
+  for (int i = 0; i < 16 && opts->resources[i] && n < 30; i++) {
+    node_argv[n++] = "--resource";
+    node_argv[n++] = (char *)opts->resources[i];
+  }
+  node_argv[n] = NULL;
+  c->node_pid = s_spawn(opts->rayl_bin, node_argv);
+  if (c->head_pid < 0 || c->node_pid < 0) {
+    snprintf(err, errlen, "cannot start the local cluster: %s", strerror(errno));
+    rl_local_cluster_stop(&c);
+    return NULL;
+  }
+  return c;
+}
+
+const char *rl_local_cluster_node(const rl_local_cluster_t *c) { return c->node; }
+const char *rl_local_cluster_session(const rl_local_cluster_t *c) { return c->session; }
+
+static void s_stop(pid_t pid, int64_t deadline) {
+  if (pid <= 0) return;
+  while (rl_now_ms() < deadline) {
+    if (waitpid(pid, NULL, WNOHANG) == pid) return;
+    usleep(2000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+}
+
+void rl_local_cluster_stop(rl_local_cluster_t **p) {
+  if (!p || !*p) return;
+  rl_local_cluster_t *c = *p;
+  if (c->node_pid > 0) kill(c->node_pid, SIGTERM);
+  if (c->head_pid > 0) kill(c->head_pid, SIGTERM);
+  int64_t deadline = rl_now_ms() + 2000;
+  s_stop(c->node_pid, deadline);
+  s_stop(c->head_pid, deadline);
+  /* Nothing may stay behind in the socket folder. */
+  char sockets[300];
+  snprintf(sockets, sizeof sockets, "%s/sockets", c->session);
+  DIR *d = opendir(sockets);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[600];
+      snprintf(path, sizeof path, "%s/%s", sockets, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+    rmdir(sockets);
+  }
+  free(c);
+  *p = NULL;
+}

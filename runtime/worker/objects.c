@@ -1,0 +1,479 @@
+/* objects.c: the core worker's object table: owned and borrowed objects, reference
+ * counts, put, get, wait, and answering borrowers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id) { return rl_idmap_get(cw->objects, id); }
+
+rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id) {
+  rl_object_t *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->id = *id;
+  o->owned = true;
+  snprintf(o->owner, sizeof o->owner, "%s", cw->endpoint);
+  if (rl_idmap_put(cw->objects, id, o) != 0) {
+    free(o);
+    return NULL;
+  }
+  return o;
+}
+
+char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, size_t *len) {
+  if (cw->encode_error) return cw->encode_error(cw->encode_error_ctx, type, message, len);
+  /* No host: a plain string is still a valid encoded value (msgpack str). */
+  size_t n = strlen(type) + 2 + strlen(message);
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_str(&pk, n);
+  msgpack_pack_str_body(&pk, type, strlen(type));
+  msgpack_pack_str_body(&pk, ": ", 2);
+  msgpack_pack_str_body(&pk, message, strlen(message));
+  *len = sb.size;
+  return msgpack_sbuffer_release(&sb);
+}
+
+static void s_send_to_owner(rl_cw_t *cw, const char *owner, int type, const rl_id_t *id) {
+  rl_peer_t *peer = rl_cw_peer(cw, owner);
+  if (!peer) return;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, (uint8_t)type, 2);
+  rl_pack_id(&b.pk, id);
+  rl_pack_str(&b.pk, cw->endpoint);
+  rl_msg_send(peer->sock, NULL, &b);
+}
+
+static void s_reply_object(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_object_t *o) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_OBJECT, 5);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &o->id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)o->kind);
+  rl_pack_bin(&b.pk, o->kind == RL_RET_STORE ? NULL : o->data, o->kind == RL_RET_STORE ? 0 : o->len);
+  msgpack_pack_uint64(&b.pk, o->len);
+  rl_msg_send(cw->router, identity, &b);
+}
+
+static void s_reply_lost(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, const rl_id_t *id) {
+  rl_object_t lost = {.id = *id, .kind = RL_RET_ERROR};
+  char hex[RL_ID_HEX], msg[200];
+  snprintf(msg, sizeof msg, "object %s is not held by its owner any more (it was freed or never existed)",
+           rl_id_hex(id, hex));
+  lost.data = rl_cw_encode_error(cw, "ObjectLostError", msg, &lost.len);
+  s_reply_object(cw, identity, request, &lost);
+  free(lost.data);
+}
+
+void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
+  if (o->local_refs > 0 || o->task_refs > 0 || o->nborrowers > 0 || o->producer || o->ndependents) return;
+  rl_idmap_remove(cw->objects, &o->id);
+  if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_STORE_DELETE, 1);
+    rl_pack_id(&b.pk, &o->id);
+    rl_msg_send(cw->nm, NULL, &b);
+  }
+  if (!o->owned && o->borrow_told) s_send_to_owner(cw, o->owner, RL_CW_REMOVE_BORROWER, &o->id);
+  for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
+    next = w->next;
+    s_reply_lost(cw, &w->identity, w->request, &o->id);
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+  rl_id_t *contained = o->contained;
+  size_t ncontained = o->ncontained;
+  free(o->data);
+  free(o->borrowers);
+  free(o->dependents);
+  free(o);
+  for (size_t i = 0; i < ncontained; i++) rl_cw_ref_drop(cw, &contained[i]);
+  free(contained);
+}
+
+void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (o) {
+    o->local_refs++;
+    return;
+  }
+  o = calloc(1, sizeof *o);
+  if (!o) return;
+  o->id = *id;
+  o->local_refs = 1;
+  snprintf(o->owner, sizeof o->owner, "%s", owner);
+  if (!strcmp(owner, cw->endpoint)) {
+    /* A ref to something we owned and already freed came back to us. */
+    o->owned = true;
+    o->kind = RL_RET_ERROR;
+    o->state = RL_OBJ_FAILED;
+    char hex[RL_ID_HEX], msg[200];
+    snprintf(msg, sizeof msg, "object %s was freed by its owner before this reference arrived", rl_id_hex(id, hex));
+    o->data = rl_cw_encode_error(cw, "ObjectLostError", msg, &o->len);
+  } else {
+    o->borrow_told = true;
+    s_send_to_owner(cw, owner, RL_CW_ADD_BORROWER, id);
+  }
+  if (rl_idmap_put(cw->objects, id, o) != 0) {
+    free(o->data);
+    free(o);
+  }
+}
+
+void rl_cw_ref_drop(rl_cw_t *cw, const rl_id_t *id) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o) return;
+  if (o->local_refs > 0) o->local_refs--;
+  rl_obj_maybe_free(cw, o);
+}
+
+void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o) return;
+  o->task_refs += delta;
+  if (o->task_refs < 0) o->task_refs = 0;
+  rl_obj_maybe_free(cw, o);
+}
+
+size_t rl_cw_object_count(const rl_cw_t *cw) { return rl_idmap_size(cw->objects); }
+
+void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len) {
+  free(o->data);
+  o->data = NULL;
+  o->kind = kind;
+  o->len = len;
+  if (kind != RL_RET_STORE && len) {
+    o->data = malloc(len);
+    if (o->data) memcpy(o->data, data, len);
+  }
+  o->state = kind == RL_RET_ERROR ? RL_OBJ_FAILED : RL_OBJ_READY;
+  o->sealed = true;
+  o->fetching = false;
+  for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
+    next = w->next;
+    s_reply_object(cw, &w->identity, w->request, o);
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+  o->waiters = NULL;
+  rl_sub_object_ready(cw, o);
+}
+
+void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message) {
+  size_t len;
+  char *data = rl_cw_encode_error(cw, type, message, &len);
+  rl_obj_set_value(cw, o, RL_RET_ERROR, data, len);
+  free(data);
+}
+
+void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
+  (void)cw;
+  for (size_t i = 0; i < o->nborrowers; i++)
+    if (!strcmp(o->borrowers[i], endpoint)) return;
+  void *grown = realloc(o->borrowers, (o->nborrowers + 1) * sizeof *o->borrowers);
+  if (!grown) return;
+  o->borrowers = grown;
+  snprintf(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, "%s", endpoint);
+}
+
+void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
+  rl_id_t id;
+  char endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_id(m, 0, &id) || !rl_field_strcpy(m, 1, endpoint, sizeof endpoint)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed borrower message");
+    return;
+  }
+  rl_object_t *o = rl_obj_find(cw, &id);
+  if (!o || !o->owned) return;
+  if (add) {
+    rl_obj_add_borrower(cw, o, endpoint);
+    return;
+  }
+  for (size_t i = 0; i < o->nborrowers; i++) {
+    if (strcmp(o->borrowers[i], endpoint)) continue;
+    memmove(o->borrowers[i], o->borrowers[i + 1], (o->nborrowers - i - 1) * sizeof *o->borrowers);
+    o->nborrowers--;
+    break;
+  }
+  rl_obj_maybe_free(cw, o);
+}
+
+void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed object request");
+    return;
+  }
+  rl_object_t *o = rl_obj_find(cw, &id);
+  if (!o || !o->owned) {
+    s_reply_lost(cw, &m->identity, request, &id);
+    return;
+  }
+  if (o->state != RL_OBJ_PENDING && (o->kind != RL_RET_STORE || o->sealed)) {
+    s_reply_object(cw, &m->identity, request, o);
+    return;
+  }
+  rl_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return;
+  zmq_msg_init(&w->identity);
+  zmq_msg_copy(&w->identity, &m->identity);
+  w->request = request;
+  w->next = o->waiters;
+  o->waiters = w;
+}
+
+void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m) {
+  rl_id_t id;
+  uint64_t kind, size;
+  const char *data;
+  size_t len;
+  if (!rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &kind) || kind > RL_RET_ERROR ||
+      !rl_field_bytes(m, 3, &data, &len) || !rl_field_u64(m, 4, &size)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed object reply");
+    return;
+  }
+  rl_object_t *o = rl_obj_find(cw, &id);
+  if (!o || o->owned) return;
+  rl_obj_set_value(cw, o, (int)kind, data, kind == RL_RET_STORE ? size : len);
+}
+
+static void s_fetch(rl_cw_t *cw, rl_object_t *o) {
+  if (o->owned || o->fetching || o->state != RL_OBJ_PENDING) return;
+  rl_peer_t *peer = rl_cw_peer(cw, o->owner);
+  if (!peer) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "cannot reach the owner of this object at %s", o->owner);
+    rl_obj_fail(cw, o, "OwnerDiedError", msg);
+    return;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_GET_OBJECT, 2);
+  msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
+  rl_pack_id(&b.pk, &o->id);
+  rl_msg_send(peer->sock, NULL, &b);
+  o->fetching = true;
+}
+
+int rl_cw_object_state(rl_cw_t *cw, const rl_id_t *id) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o) return RL_OBJ_FAILED;
+  s_fetch(cw, o);
+  if (o->state == RL_OBJ_READY && o->kind == RL_RET_STORE && !o->sealed) return RL_OBJ_PENDING;
+  return o->state;
+}
+
+/* Asks the node manager for len bytes of store for object id; sets *offset. */
+static int s_store_create(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len, uint64_t *offset,
+                          char *err, size_t errlen) {
+  uint64_t request = rl_cw_request_id(cw);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_STORE_CREATE, 4);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, id);
+  msgpack_pack_uint64(&b.pk, len);
+  rl_pack_id(&b.pk, owner);
+  rl_msg_t reply;
+  if (rl_cw_nm_call(cw, &b, request, &reply, 60000) != 0) {
+    snprintf(err, errlen, "the node manager did not answer a store request");
+    return -1;
+  }
+  int rc = 0;
+  if (!rl_field_u64(&reply, 1, offset) || *offset + len > cw->store_size) {
+    if (!rl_field_strcpy(&reply, 2, err, errlen)) snprintf(err, errlen, "the object store refused the object");
+    rc = -1;
+  }
+  rl_msg_close(&reply);
+  return rc;
+}
+
+int rl_cw_put(rl_cw_t *cw, size_t len, const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX],
+              size_t ncontained, rl_id_t *id_out, void **dst, char *err, size_t errlen) {
+  rl_id_t task = rl_id_for_task(cw->worker_id, ++cw->seq);
+  rl_id_t id = rl_id_for_object(task, RL_ID_PUT_INDEX);
+  rl_object_t *o = rl_obj_new_owned(cw, &id);
+  if (!o) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  o->local_refs = 1;
+  if (len < RL_INLINE_MAX) {
+    o->data = malloc(len ? len : 1);
+    o->len = len;
+    o->kind = RL_RET_INLINE;
+    o->state = RL_OBJ_READY;
+    o->sealed = true;
+    *dst = o->data;
+  } else {
+    uint64_t offset;
+    if (s_store_create(cw, &id, &cw->worker_id, len, &offset, err, errlen) != 0) goto fail;
+    o->kind = RL_RET_STORE;
+    o->len = len;
+    o->state = RL_OBJ_READY;
+    o->sealed = false;
+    *dst = (char *)cw->store_base + offset;
+  }
+  if (ncontained) {
+    o->contained = malloc(ncontained * sizeof *o->contained);
+    if (o->contained) {
+      for (size_t i = 0; i < ncontained; i++) {
+        o->contained[i] = contained[i];
+        rl_cw_ref_add(cw, &contained[i], contained_owner[i]);
+      }
+      o->ncontained = ncontained;
+    }
+  }
+  *id_out = id;
+  return 0;
+fail:
+  o->local_refs = 0;
+  o->kind = RL_RET_INLINE;
+  rl_obj_maybe_free(cw, o);
+  return -1;
+}
+
+void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o || o->sealed) return;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
+  rl_pack_id(&b.pk, id);
+  rl_msg_send(cw->nm, NULL, &b);
+  rl_obj_set_value(cw, o, RL_RET_STORE, NULL, o->len);
+}
+
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, rl_cw_value_t *v, char *err, size_t errlen) {
+  int64_t deadline = rl_now_ms() + 10000;
+  for (;;) {
+    uint64_t request = rl_cw_request_id(cw);
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_STORE_GET, 2);
+    msgpack_pack_uint64(&b.pk, request);
+    rl_pack_id(&b.pk, id);
+    rl_msg_t reply;
+    if (rl_cw_nm_call(cw, &b, request, &reply, 60000) != 0) {
+      snprintf(err, errlen, "the node manager did not answer a store request");
+      return -1;
+    }
+    uint64_t offset, size;
+    if (rl_field_u64(&reply, 1, &offset) && rl_field_u64(&reply, 2, &size) && offset + size <= cw->store_size) {
+      rl_msg_close(&reply);
+      v->data = (char *)cw->store_base + offset;
+      v->len = size;
+      v->pinned = true;
+      v->id = *id;
+      return 0;
+    }
+    if (!rl_field_strcpy(&reply, 2, err, errlen)) snprintf(err, errlen, "the object store lost the object");
+    rl_msg_close(&reply);
+    /* Sealing by the creator may still be on its way: retry briefly. */
+    if (!strstr(err, "not sealed") || rl_now_ms() > deadline) return -1;
+    rl_cw_poll(cw, 2);
+  }
+}
+
+int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, char *err, size_t errlen) {
+  memset(v, 0, sizeof *v);
+  v->id = *id;
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o) {
+    char hex[RL_ID_HEX];
+    snprintf(err, errlen, "object %s is unknown to this process", rl_id_hex(id, hex));
+    return -1;
+  }
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
+  bool told = false;
+  while (rl_cw_object_state(cw, id) == RL_OBJ_PENDING) {
+    if (!told) rl_cw_blocked(cw, told = true);
+    int64_t left = deadline - rl_now_ms();
+    if (left <= 0) {
+      rl_cw_blocked(cw, false);
+      return 1;
+    }
+    if (rl_cw_poll(cw, left > 1000 ? 1000 : (int)left)) {
+      rl_cw_blocked(cw, false);
+      return 2;
+    }
+    o = rl_obj_find(cw, id);
+    if (!o) {
+      rl_cw_blocked(cw, false);
+      snprintf(err, errlen, "the object was freed while waiting for it");
+      return -1;
+    }
+  }
+  if (told) rl_cw_blocked(cw, false);
+  o = rl_obj_find(cw, id);
+  v->state = o->state;
+  if (o->kind == RL_RET_STORE) return rl_obj_store_pin(cw, id, v, err, errlen);
+  v->data = o->data;
+  v->len = o->len;
+  return 0;
+}
+
+void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v) {
+  if (!v->pinned) return;
+  v->pinned = false;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_STORE_RELEASE, 1);
+  rl_pack_id(&b.pk, &v->id);
+  rl_msg_send(cw->nm, NULL, &b);
+}
+
+int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int timeout_ms, bool *ready) {
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
+  bool told = false;
+  int rc = 0;
+  for (;;) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+      ready[i] = rl_cw_object_state(cw, &ids[i]) != RL_OBJ_PENDING;
+      count += ready[i];
+    }
+    if (count >= num_ready) break;
+    int64_t left = deadline - rl_now_ms();
+    if (left <= 0) break;
+    if (!told) rl_cw_blocked(cw, told = true);
+    if (rl_cw_poll(cw, left > 1000 ? 1000 : (int)left)) {
+      rc = 2;
+      break;
+    }
+  }
+  if (told) rl_cw_blocked(cw, false);
+  return rc;
+}
+
+void rl_obj_destroy_all(rl_cw_t *cw) {
+  if (!cw->objects) return;
+  size_t cur = 0;
+  rl_object_t *o;
+  while ((o = rl_idmap_next(cw->objects, &cur, NULL))) {
+    for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
+      next = w->next;
+      zmq_msg_close(&w->identity);
+      free(w);
+    }
+    free(o->data);
+    free(o->borrowers);
+    free(o->contained);
+    free(o->dependents);
+    free(o);
+  }
+}
+
+int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,
+                       void (*copy)(void *ctx, size_t i, void *dst), void *ctx, size_t i, char *err, size_t errlen) {
+  uint64_t offset;
+  if (s_store_create(cw, id, owner, len, &offset, err, errlen) != 0) return -1;
+  copy(ctx, i, (char *)cw->store_base + offset);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
+  rl_pack_id(&b.pk, id);
+  rl_msg_send(cw->nm, NULL, &b);
+  return 0;
+}

@@ -1,0 +1,575 @@
+/* submitter.c: tasks this process submits: dependency resolution, worker leases per
+ * scheduling class, pipelined pushes, results, retries and cancellation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+/* Tasks pushed to one leased worker before its results come back. */
+#define S_PIPELINE_DEPTH 8
+/* A lease with nothing to do is given back after this long. */
+#define S_IDLE_LEASE_MS 500
+
+static uint64_t s_hash(const void *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+  return h;
+}
+
+static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const void *blob, size_t len) {
+  uint64_t hash = s_hash(key, key_len);
+  for (rl_fn_t *f = cw->fns; f; f = f->next)
+    if (f->hash == hash && f->key_len == key_len && !memcmp(f->key, key, key_len)) return f;
+  rl_fn_t *f = calloc(1, sizeof *f);
+  if (!f) return NULL;
+  f->hash = hash;
+  f->key = malloc(key_len);
+  f->blob = malloc(len ? len : 1);
+  if (!f->key || !f->blob) {
+    free(f->key);
+    free(f->blob);
+    free(f);
+    return NULL;
+  }
+  memcpy(f->key, key, key_len);
+  memcpy(f->blob, blob, len);
+  f->key_len = key_len;
+  f->len = len;
+  f->next = cw->fns;
+  cw->fns = f;
+  return f;
+}
+
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res) {
+  for (rl_class_t *c = cw->classes; c; c = c->next)
+    if (rl_res_equal(&c->resources, res)) return c;
+  rl_class_t *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->resources = *res;
+  c->next = cw->classes;
+  cw->classes = c;
+  return c;
+}
+
+static void s_enqueue(rl_task_t *t, bool front) {
+  rl_class_t *c = t->cls;
+  t->lease = NULL;
+  if (front) {
+    t->next = c->queue_head;
+    c->queue_head = t;
+    if (!c->queue_tail) c->queue_tail = t;
+  } else {
+    t->next = NULL;
+    if (c->queue_tail) c->queue_tail->next = t;
+    else c->queue_head = t;
+    c->queue_tail = t;
+  }
+  c->queued++;
+}
+
+static void s_unqueue(rl_task_t *t) {
+  rl_class_t *c = t->cls;
+  for (rl_task_t **pp = &c->queue_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+    if (*pp != t) continue;
+    *pp = t->next;
+    if (c->queue_tail == t) c->queue_tail = prev;
+    c->queued--;
+    return;
+  }
+}
+
+static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
+  rl_object_t *o = rl_obj_find(cw, id);
+  if (!o) return;
+  for (size_t i = 0; i < o->ndependents; i++) {
+    if (o->dependents[i] != t) continue;
+    o->dependents[i] = o->dependents[--o->ndependents];
+    break;
+  }
+}
+
+/* Frees a finished task and drops the references it held. */
+static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
+  rl_idmap_remove(cw->tasks, &t->id);
+  for (int i = 0; i < t->opts.num_returns; i++) {
+    rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (o && o->producer == t) {
+      o->producer = NULL;
+      rl_obj_maybe_free(cw, o);
+    }
+  }
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    if (a->is_ref) {
+      s_drop_dependent(cw, t, &a->ref);
+      rl_obj_task_ref(cw, &a->ref, -1);
+    }
+    for (size_t k = 0; k < a->ncontained; k++) rl_obj_task_ref(cw, &a->contained[k], -1);
+    free(a->data);
+    free(a->rdata);
+    free(a->contained);
+  }
+  free(t->args);
+  free(t);
+}
+
+/* Gives every return of t the value kind/data (an error for all returns if kind is
+ * RL_RET_ERROR), then frees t. */
+static void s_task_complete(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len) {
+  t->finished = true;
+  for (int i = 0; i < t->opts.num_returns; i++) {
+    rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (o && o->state == RL_OBJ_PENDING) rl_obj_set_value(cw, o, kind, data, len);
+  }
+  s_task_free(cw, t);
+}
+
+static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char *message) {
+  size_t len;
+  char *data = rl_cw_encode_error(cw, type, message, &len);
+  s_task_complete(cw, t, RL_RET_ERROR, data, len);
+  free(data);
+}
+
+int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
+                 const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                 char *err, size_t errlen) {
+  if (opts->num_returns < 1 || opts->num_returns > 1024) {
+    snprintf(err, errlen, "num_returns must be between 1 and 1024 (got %d)", opts->num_returns);
+    return -1;
+  }
+  rl_task_t *t = calloc(1, sizeof *t);
+  if (!t) goto oom;
+  t->id = rl_id_for_task(cw->worker_id, ++cw->seq);
+  t->fn = s_function(cw, fn_key, fn_key_len, fn, fn_len);
+  t->opts = *opts;
+  t->opts.name = NULL;
+  snprintf(t->name, sizeof t->name, "%s", opts->name ? opts->name : "task");
+  t->retries_left = opts->max_retries;
+  t->cls = s_class(cw, &opts->resources);
+  t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
+  if (!t->fn || !t->cls || !t->args) goto oom;
+  t->nargs = nargs;
+  for (size_t i = 0; i < nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    a->is_ref = args[i].is_ref;
+    if (a->is_ref) {
+      a->ref = args[i].ref;
+      rl_object_t *o = rl_obj_find(cw, &a->ref);
+      if (!o) {
+        rl_cw_ref_add(cw, &a->ref, args[i].owner);
+        rl_cw_ref_drop(cw, &a->ref); /* the entry stays while the task refs it */
+        o = rl_obj_find(cw, &a->ref);
+      }
+      rl_obj_task_ref(cw, &a->ref, +1);
+      if (o && rl_cw_object_state(cw, &a->ref) == RL_OBJ_PENDING) {
+        if (o->ndependents == o->capdependents) {
+          size_t cap = o->capdependents ? 2 * o->capdependents : 4;
+          void *grown = realloc(o->dependents, cap * sizeof *o->dependents);
+          if (!grown) goto oom;
+          o->dependents = grown;
+          o->capdependents = cap;
+        }
+        o->dependents[o->ndependents++] = t;
+        t->unresolved++;
+      }
+    } else {
+      a->data = malloc(args[i].len ? args[i].len : 1);
+      if (!a->data) goto oom;
+      memcpy(a->data, args[i].data, args[i].len);
+      a->len = args[i].len;
+      if (args[i].ncontained) {
+        a->contained = malloc(args[i].ncontained * sizeof *a->contained);
+        if (!a->contained) goto oom;
+        for (size_t k = 0; k < args[i].ncontained; k++) {
+          a->contained[k] = args[i].contained[k];
+          rl_obj_task_ref(cw, &a->contained[k], +1);
+        }
+        a->ncontained = args[i].ncontained;
+      }
+    }
+  }
+  for (int i = 0; i < opts->num_returns; i++) {
+    ids_out[i] = rl_id_for_object(t->id, (uint32_t)i + 1);
+    rl_object_t *o = rl_obj_new_owned(cw, &ids_out[i]);
+    if (!o) goto oom;
+    o->local_refs = 1;
+    o->producer = t;
+  }
+  rl_idmap_put(cw->tasks, &t->id, t);
+  if (t->unresolved == 0) s_enqueue(t, false);
+  rl_sub_tick(cw);
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory while submitting a task");
+  return -1; /* a partly built task is leaked here; out of memory is not survivable anyway */
+}
+
+/* Fills in the value of a resolved ref argument; fails the task if it failed. */
+static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    if (!a->is_ref || a->rdata) continue;
+    rl_object_t *o = rl_obj_find(cw, &a->ref);
+    if (!o) {
+      s_task_fail(cw, t, "ObjectLostError", "an argument of this task was freed before the task could run");
+      return false;
+    }
+    if (o->state == RL_OBJ_FAILED) {
+      s_task_complete(cw, t, RL_RET_ERROR, o->data, o->len);
+      return false;
+    }
+    a->kind = o->kind;
+    if (o->kind == RL_RET_STORE) {
+      a->rdata = malloc(RL_ID_SIZE);
+      if (a->rdata) memcpy(a->rdata, o->id.b, RL_ID_SIZE);
+      a->rlen = o->len;
+    } else {
+      a->rdata = malloc(o->len ? o->len : 1);
+      if (a->rdata) memcpy(a->rdata, o->data, o->len);
+      a->rlen = o->len;
+    }
+  }
+  return true;
+}
+
+void rl_sub_object_ready(rl_cw_t *cw, rl_object_t *o) {
+  if (!o->ndependents) return;
+  rl_task_t **deps = o->dependents;
+  size_t n = o->ndependents;
+  o->dependents = NULL;
+  o->ndependents = o->capdependents = 0;
+  for (size_t i = 0; i < n; i++) {
+    rl_task_t *t = deps[i];
+    if (--t->unresolved == 0 && !t->cancelled) s_enqueue(t, false);
+  }
+  free(deps);
+  rl_obj_maybe_free(cw, o);
+}
+
+static bool s_lease_has_fn(rl_lease_t *l, uint64_t hash) {
+  for (size_t i = 0; i < l->nfn; i++)
+    if (l->fn_sent[i] == hash) return true;
+  if (l->nfn == l->capfn) {
+    size_t cap = l->capfn ? 2 * l->capfn : 8;
+    void *grown = realloc(l->fn_sent, cap * sizeof *l->fn_sent);
+    if (!grown) return false;
+    l->fn_sent = grown;
+    l->capfn = cap;
+  }
+  l->fn_sent[l->nfn++] = hash;
+  return false;
+}
+
+static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 9);
+  rl_pack_id(&b.pk, &t->id);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  rl_pack_str(&b.pk, cw->endpoint);
+  rl_pack_bin(&b.pk, t->fn->key, t->fn->key_len);
+  if (s_lease_has_fn(l, t->fn->hash)) msgpack_pack_nil(&b.pk);
+  else rl_pack_bin(&b.pk, t->fn->blob, t->fn->len);
+  msgpack_pack_array(&b.pk, (uint32_t)t->nargs);
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    msgpack_pack_array(&b.pk, 3);
+    if (a->is_ref) {
+      msgpack_pack_uint64(&b.pk, (uint64_t)a->kind);
+      rl_pack_bin(&b.pk, a->rdata, a->kind == RL_RET_STORE ? RL_ID_SIZE : a->rlen);
+      msgpack_pack_uint64(&b.pk, a->rlen);
+    } else {
+      msgpack_pack_uint64(&b.pk, RL_RET_INLINE);
+      rl_pack_bin(&b.pk, a->data, a->len);
+      msgpack_pack_uint64(&b.pk, a->len);
+    }
+  }
+  msgpack_pack_uint64(&b.pk, (uint64_t)t->opts.num_returns);
+  msgpack_pack_uint64(&b.pk, (uint64_t)t->attempt);
+  rl_pack_str(&b.pk, t->name);
+  t->lease = l;
+  l->inflight++;
+  if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
+    rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
+}
+
+static void s_request_lease(rl_cw_t *cw, rl_class_t *c) {
+  c->lease_request = ++cw->lease_request_seq;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE, 2);
+  msgpack_pack_uint64(&b.pk, c->lease_request);
+  rl_res_pack(&b.pk, &c->resources);
+  rl_msg_send(cw->nm, NULL, &b);
+}
+
+static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed) {
+  for (rl_lease_t **pp = &c->leases; *pp; pp = &(*pp)->next) {
+    if (*pp != l) continue;
+    *pp = l->next;
+    break;
+  }
+  if (!failed) {
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+    rl_pack_id(&b.pk, &l->worker_id);
+    msgpack_pack_false(&b.pk);
+    rl_msg_send(cw->nm, NULL, &b);
+  }
+  free(l->fn_sent);
+  free(l);
+}
+
+static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
+  while (c->queue_head) {
+    rl_lease_t *best = NULL;
+    for (rl_lease_t *l = c->leases; l; l = l->next)
+      if (l->inflight < S_PIPELINE_DEPTH && (!best || l->inflight < best->inflight)) best = l;
+    if (!best) break;
+    rl_task_t *t = c->queue_head;
+    c->queue_head = t->next;
+    if (!c->queue_head) c->queue_tail = NULL;
+    c->queued--;
+    if (!s_resolve_args(cw, t)) continue;
+    s_push(cw, t, best);
+  }
+  bool backlog = c->queue_head != NULL;
+  for (rl_lease_t *l = c->leases; l && !backlog; l = l->next) backlog = l->inflight > 1;
+  if (backlog && !c->lease_request && !c->infeasible_warned) s_request_lease(cw, c);
+}
+
+void rl_sub_tick(rl_cw_t *cw) {
+  int64_t now = rl_now_ms();
+  bool check_idle = now - cw->last_lease_check_ms >= 100;
+  if (check_idle) cw->last_lease_check_ms = now;
+  for (rl_class_t *c = cw->classes; c; c = c->next) {
+    s_dispatch(cw, c);
+    if (!check_idle) continue;
+    for (rl_lease_t *l = c->leases, *next; l; l = next) {
+      next = l->next;
+      if (l->inflight == 0 && !c->queue_head && now - l->idle_since_ms >= S_IDLE_LEASE_MS)
+        s_return_lease(cw, c, l, false);
+    }
+  }
+}
+
+void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request, pid;
+  rl_id_t worker;
+  char endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &worker) ||
+      !rl_field_strcpy(m, 2, endpoint, sizeof endpoint) || !rl_field_u64(m, 3, &pid)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed lease grant");
+    return;
+  }
+  rl_class_t *c = cw->classes;
+  while (c && c->lease_request != request) c = c->next;
+  rl_lease_t *l = calloc(1, sizeof *l);
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  if (!c || !l || !peer) {
+    free(l);
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+    rl_pack_id(&b.pk, &worker);
+    msgpack_pack_false(&b.pk);
+    rl_msg_send(cw->nm, NULL, &b);
+    return;
+  }
+  c->lease_request = 0;
+  l->worker_id = worker;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->peer = peer;
+  l->cls = c;
+  l->idle_since_ms = rl_now_ms();
+  l->next = c->leases;
+  c->leases = l;
+}
+
+void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  char reason[300];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, reason, sizeof reason)) return;
+  for (rl_class_t *c = cw->classes; c; c = c->next) {
+    if (c->lease_request != request) continue;
+    c->lease_request = 0;
+    if (!c->infeasible_warned) {
+      char want[200];
+      rl_res_format(&c->resources, want, sizeof want);
+      fprintf(stderr,
+              "rayl: warning: tasks needing {%s} cannot be scheduled: %s. They wait until a node "
+              "with those resources joins the cluster.\n",
+              want, reason);
+      c->infeasible_warned = true;
+    }
+  }
+}
+
+static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t **cls) {
+  for (rl_class_t *c = cw->classes; c; c = c->next)
+    for (rl_lease_t *l = c->leases; l; l = l->next)
+      if (rl_id_eq(&l->worker_id, worker)) {
+        *cls = c;
+        return l;
+      }
+  return NULL;
+}
+
+void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
+  rl_id_t worker;
+  uint64_t pid;
+  char reason[200];
+  if (!rl_field_id(m, 0, &worker) || !rl_field_u64(m, 1, &pid) || !rl_field_strcpy(m, 2, reason, sizeof reason)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
+    return;
+  }
+  rl_class_t *c;
+  rl_lease_t *l = s_find_lease(cw, &worker, &c);
+  if (!l) return;
+  /* Collect the tasks that were on it, then retry or fail each. */
+  size_t cur = 0, n = 0;
+  rl_task_t *t, **lost = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *lost);
+  if (!lost) return;
+  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
+    if (t->lease == l) lost[n++] = t;
+  for (size_t i = n; i-- > 0;) {
+    t = lost[i];
+    t->lease = NULL;
+    if (t->cancelled) {
+      s_task_free(cw, t);
+    } else if (t->retries_left != 0) {
+      if (t->retries_left > 0) t->retries_left--;
+      t->attempt++;
+      rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): worker pid %llu died: %s", t->name, t->attempt + 1,
+             (unsigned long long)pid, reason);
+      s_enqueue(t, true);
+    } else {
+      char msg[400];
+      snprintf(msg, sizeof msg, "the worker (pid %llu) running task '%s' died: %s%s", (unsigned long long)pid,
+               t->name, reason, t->attempt ? " (after retries; raise max_retries to retry more)" : "");
+      s_task_fail(cw, t, "WorkerCrashedError", msg);
+    }
+  }
+  free(lost);
+  s_return_lease(cw, c, l, true);
+  rl_sub_tick(cw);
+}
+
+void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
+  (void)from;
+  rl_id_t id;
+  uint64_t status;
+  const msgpack_object *rets = rl_field(m, 2);
+  if (!rl_field_id(m, 0, &id) || !rl_field_u64(m, 1, &status) || !rets || rets->type != MSGPACK_OBJECT_ARRAY) {
+    rl_log(RL_LOG_WARN, "dropped a malformed task result");
+    return;
+  }
+  rl_task_t *t = rl_idmap_get(cw->tasks, &id);
+  if (!t) return;
+  if (t->lease) {
+    if (--t->lease->inflight == 0) t->lease->idle_since_ms = rl_now_ms();
+    t->lease = NULL;
+  }
+  if (t->cancelled) {
+    s_task_free(cw, t);
+    return;
+  }
+  if (status != RL_TASK_OK && t->opts.retry_exceptions && t->retries_left != 0) {
+    if (t->retries_left > 0) t->retries_left--;
+    t->attempt++;
+    s_enqueue(t, true);
+    return;
+  }
+  uint32_t n = rets->via.array.size;
+  for (uint32_t i = 0; i < n && i < (uint32_t)t->opts.num_returns; i++) {
+    const msgpack_object *r = &rets->via.array.ptr[i];
+    uint64_t kind, size;
+    const char *data;
+    size_t len;
+    if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size < 3 || !rl_obj_u64(&r->via.array.ptr[0], &kind) ||
+        kind > RL_RET_ERROR || !rl_obj_bytes(&r->via.array.ptr[1], &data, &len) ||
+        !rl_obj_u64(&r->via.array.ptr[2], &size))
+      continue;
+    if (kind == RL_RET_ERROR) {
+      s_task_complete(cw, t, RL_RET_ERROR, data, len);
+      return;
+    }
+    rl_id_t rid = rl_id_for_object(t->id, i + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (o && o->state == RL_OBJ_PENDING) rl_obj_set_value(cw, o, (int)kind, data, kind == RL_RET_STORE ? size : len);
+  }
+  if (n < (uint32_t)t->opts.num_returns) {
+    s_task_fail(cw, t, "TaskError", "the task returned fewer values than num_returns");
+    return;
+  }
+  s_task_free(cw, t);
+}
+
+int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
+  rl_id_t tid = rl_id_task_of(*id);
+  rl_task_t *t = rl_idmap_get(cw->tasks, &tid);
+  if (!t) return -1;
+  if (t->cancelled) return 0;
+  t->cancelled = true;
+  const char *msg = "the task was cancelled (rayl.cancel) before it finished";
+  if (!t->lease) {
+    if (t->unresolved) {
+      for (size_t i = 0; i < t->nargs; i++)
+        if (t->args[i].is_ref) s_drop_dependent(cw, t, &t->args[i].ref);
+    } else {
+      s_unqueue(t);
+    }
+    s_task_fail(cw, t, "TaskCancelledError", msg);
+    return 0;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_CANCEL, 2);
+  rl_pack_id(&b.pk, &t->id);
+  if (force) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_msg_send(t->lease->peer->sock, NULL, &b);
+  /* The returns fail now; whatever the worker sends later is dropped. */
+  for (int i = 0; i < t->opts.num_returns; i++) {
+    rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (o && o->state == RL_OBJ_PENDING) rl_obj_fail(cw, o, "TaskCancelledError", msg);
+  }
+  return 0;
+}
+
+void rl_sub_destroy_all(rl_cw_t *cw) {
+  if (cw->tasks) {
+    size_t cur = 0;
+    rl_task_t *t;
+    while ((t = rl_idmap_next(cw->tasks, &cur, NULL))) {
+      for (size_t i = 0; i < t->nargs; i++) {
+        free(t->args[i].data);
+        free(t->args[i].rdata);
+        free(t->args[i].contained);
+      }
+      free(t->args);
+      free(t);
+    }
+  }
+  for (rl_class_t *c = cw->classes, *next; c; c = next) {
+    next = c->next;
+    for (rl_lease_t *l = c->leases, *ln; l; l = ln) {
+      ln = l->next;
+      free(l->fn_sent);
+      free(l);
+    }
+    free(c);
+  }
+  cw->classes = NULL;
+  for (rl_fn_t *f = cw->fns, *next; f; f = next) {
+    next = f->next;
+    free(f->key);
+    free(f->blob);
+    free(f);
+  }
+  cw->fns = NULL;
+}
