@@ -59,8 +59,9 @@ int rl_codec_decode(lua_State *L, const void *data, size_t len, int keeper, cons
  * index mt. Both sides must register the same name. */
 void rl_codec_register_class(lua_State *L, const char *name, int mt);
 
-/* Opens the codec's Lua-facing pieces (rayl.array support) into the table at the top
- * of the stack. */
+/* Opens the codec's Lua-facing pieces into the table at the top of the stack: field
+ * `array`, the rayl.array constructor (host/array.h). The wire format is described at
+ * the top of codec.c. */
 void rl_codec_open(lua_State *L);
 
 #endif

@@ -88,4 +88,12 @@ rl_encoded_t *rl_encoded_new(void);
 int rl_codec_encode_protected(lua_State *L);
 int rl_codec_decode_protected(lua_State *L);
 
+/* Selftest helpers (codec.c): a state with the standard libraries and global `rayl`
+ * holding rl_codec_open's fields; running a chunk named "@x.lua" that leaves its one
+ * result on top (0, or -1 after logging the error); encoding the top (popped) into a
+ * malloc'd buffer of *n bytes (NULL on failure). */
+lua_State *rl_codec_test_state(void);
+int rl_codec_test_run(lua_State *L, const char *src);
+unsigned char *rl_codec_test_encode(lua_State *L, size_t *n);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/interrupt.h"
+#include "common/log.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -83,6 +84,9 @@ static int l_init(lua_State *L) {
   lua_pop(L, 1);
   if (!cw) return luaL_error(L, "rayl.init: cannot connect to %s: %s", address, err);
   s_attach(L, cw);
+  char log_path[400];
+  snprintf(log_path, sizeof log_path, "%s/logs/driver-%d.log", rl_cw_session_dir(cw), (int)getpid());
+  rl_log_open("driver", log_path);
   lua_getfield(L, 1, "print_worker_logs");
   rl_cw_set_print_worker_logs(cw, lua_isnil(L, -1) || lua_toboolean(L, -1));
   static bool registered;
@@ -200,10 +204,10 @@ static int l_submit(lua_State *L) {
     rl_codec_hooks_t hooks = rl_objref_hooks(&refs[i]);
     encs[i] = rl_codec_encode(L, idx, what, &hooks, err, sizeof err);
     if (!encs[i]) rc = -1;
-    else total += rl_encoded_size(encs[i]);
+    else total += (rl_encoded_size(encs[i]) + 15) & ~(size_t)15;
   }
   if (rc == 0) {
-    flat = malloc(total ? total : 1);
+    flat = aligned_alloc(16, total ? total : 16);
     size_t off = 0;
     for (int i = 0; i < nargs && flat; i++) {
       if (args[i].is_ref) continue;
@@ -214,7 +218,7 @@ static int l_submit(lua_State *L) {
       args[i].contained = refs[i].ids;
       args[i].contained_owner = (const char(*)[RL_ENDPOINT_MAX])refs[i].owners;
       args[i].ncontained = refs[i].n;
-      off += n;
+      off += (n + 15) & ~(size_t)15; /* each argument 16-byte aligned: arrays decode as views */
     }
   }
   rl_id_t ids_stack[8], *ids = o.num_returns <= 8 ? ids_stack : calloc((size_t)o.num_returns, sizeof *ids);
@@ -247,6 +251,21 @@ static int l_submit(lua_State *L) {
   return o.num_returns;
 }
 
+/* Lua's collector does not see the shared memory an ObjectRef holds, so refs to large
+ * objects would pile up until the store spills. Count the large bytes this process
+ * handles and run a full collection after each sixteenth of the store (so freed memory, whose
+ * pages are already mapped, is reused before fresh pages are touched). */
+static size_t s_external_bytes;
+
+static void s_note_external(lua_State *L, size_t bytes) {
+  if (bytes < RL_INLINE_MAX) return;
+  s_external_bytes += bytes;
+  if (s_external_bytes > rl_cw_store_size(rl_host.cw) / 16) {
+    s_external_bytes = 0;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+  }
+}
+
 /* core.put(value) -> ref */
 static int l_put(lua_State *L) {
   rl_cw_t *cw = s_cw(L);
@@ -264,6 +283,7 @@ static int l_put(lua_State *L) {
   rl_id_t id;
   void *dst;
   size_t len = rl_encoded_size(enc);
+  s_note_external(L, len);
   int rc = rl_cw_put(cw, len, refs.ids, (const char(*)[RL_ENDPOINT_MAX])refs.owners, refs.n, &id, &dst, err,
                      sizeof err);
   rl_reflist_free(&refs);
@@ -309,6 +329,7 @@ static int l_get(lua_State *L) {
   }
   if (rc != 0) return rl_host_raise(L, "ObjectLostError", "%s", err);
   int failed = v.state == RL_OBJ_FAILED;
+  if (v.pinned) s_note_external(L, v.len);
   if (rl_host_push_value(L, &v) != 0) return rl_host_raise(L, "SerializationError", "%s", lua_tostring(L, -1));
   if (failed) return lua_error(L);
   return 1;

@@ -176,6 +176,7 @@ const char *rl_cw_session_dir(const rl_cw_t *cw) { return cw->session_dir; }
 const char *rl_cw_gcs_endpoint(const rl_cw_t *cw) { return cw->gcs_endpoint; }
 const rl_resources_t *rl_cw_node_resources(const rl_cw_t *cw) { return &cw->node_resources; }
 void *rl_cw_store_base(const rl_cw_t *cw) { return cw->store_base; }
+size_t rl_cw_store_size(const rl_cw_t *cw) { return cw->store_size; }
 void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on) { cw->print_logs = on; }
 
 rl_id_t rl_cw_current_task(const rl_cw_t *cw) {

@@ -79,8 +79,9 @@ typedef struct {
  * gone, store unreachable). */
 int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, char *err, size_t errlen);
 void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v);
-/* Base address of the mapped store region (for building views). */
+/* Base address and size of the mapped store region. */
 void *rl_cw_store_base(const rl_cw_t *cw);
+size_t rl_cw_store_size(const rl_cw_t *cw);
 
 /* Waits until at least num_ready of ids are ready or failed, or timeout. Sets
  * ready[i]. Returns 0, or 2 if interrupted. */

@@ -56,6 +56,7 @@ typedef struct rl_lease {
   rl_peer_t *peer;
   int inflight;
   int64_t idle_since_ms;
+  int64_t last_done_us;
   uint64_t *fn_sent; /* hashes of functions this worker has received */
   size_t nfn, capfn;
   struct rl_class *cls;
@@ -69,6 +70,7 @@ typedef struct rl_class {
   size_t queued;
   rl_lease_t *leases;
   uint64_t lease_request; /* outstanding lease request id, or 0 */
+  double service_us;      /* moving average of a task's run time, 0 until known */
   bool infeasible_warned;
   struct rl_class *next;
 } rl_class_t;
@@ -107,6 +109,7 @@ struct rl_task {
   int attempt;
   int retries_left;
   bool cancelled, finished;
+  int64_t pushed_us;
   rl_class_t *cls;
   rl_lease_t *lease;
   rl_task_t *next; /* in the class queue */

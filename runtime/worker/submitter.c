@@ -9,8 +9,15 @@
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
-/* Tasks pushed to one leased worker before its results come back. */
-#define S_PIPELINE_DEPTH 8
+/* How many tasks to push to one leased worker before its results come back: enough
+ * to hide the round trip for tiny tasks, few for long ones so that workers leased
+ * later still get a share. */
+static int s_pipeline_depth(const rl_class_t *c) {
+  if (c->service_us <= 0) return 4;
+  if (c->service_us < 200) return 128;
+  if (c->service_us < 2000) return 16;
+  return 2;
+}
 /* A lease with nothing to do is given back after this long. */
 #define S_IDLE_LEASE_MS 500
 
@@ -179,6 +186,19 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
         o->dependents[o->ndependents++] = t;
         t->unresolved++;
       }
+    } else if (args[i].len >= RL_INLINE_MAX) {
+      /* A large argument goes through the store, like a put, instead of inline. */
+      void *dst;
+      if (rl_cw_put(cw, args[i].len, args[i].contained, args[i].contained_owner, args[i].ncontained, &a->ref, &dst,
+                    err, errlen) != 0) {
+        s_task_free(cw, t);
+        return -1;
+      }
+      memcpy(dst, args[i].data, args[i].len);
+      rl_cw_put_seal(cw, &a->ref);
+      a->is_ref = true;
+      rl_obj_task_ref(cw, &a->ref, +1);
+      rl_cw_ref_drop(cw, &a->ref); /* only the task holds it */
     } else {
       a->data = malloc(args[i].len ? args[i].len : 1);
       if (!a->data) goto oom;
@@ -294,6 +314,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   msgpack_pack_uint64(&b.pk, (uint64_t)t->attempt);
   rl_pack_str(&b.pk, t->name);
   t->lease = l;
+  t->pushed_us = rl_now_us();
   l->inflight++;
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
@@ -328,8 +349,9 @@ static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool faile
 static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   while (c->queue_head) {
     rl_lease_t *best = NULL;
+    int depth = s_pipeline_depth(c);
     for (rl_lease_t *l = c->leases; l; l = l->next)
-      if (l->inflight < S_PIPELINE_DEPTH && (!best || l->inflight < best->inflight)) best = l;
+      if (l->inflight < depth && (!best || l->inflight < best->inflight)) best = l;
     if (!best) break;
     rl_task_t *t = c->queue_head;
     c->queue_head = t->next;
@@ -471,7 +493,12 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   rl_task_t *t = rl_idmap_get(cw->tasks, &id);
   if (!t) return;
   if (t->lease) {
-    if (--t->lease->inflight == 0) t->lease->idle_since_ms = rl_now_ms();
+    rl_lease_t *l = t->lease;
+    int64_t now = rl_now_us(), start = t->pushed_us > l->last_done_us ? t->pushed_us : l->last_done_us;
+    double service = (double)(now - start);
+    t->cls->service_us = t->cls->service_us > 0 ? 0.8 * t->cls->service_us + 0.2 * service : service;
+    l->last_done_us = now;
+    if (--l->inflight == 0) l->idle_since_ms = now / 1000;
     t->lease = NULL;
   }
   if (t->cancelled) {

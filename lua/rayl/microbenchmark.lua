@@ -1,0 +1,175 @@
+-- rayl.microbenchmark: Ray's microbenchmark suite (same metric names) on a local
+-- cluster; `rayl microbenchmark [--json] [--filter NAME] [--seconds S]`.
+local rayl = require "rayl"
+local core = require "rayl.core"
+
+local M = {}
+
+local function now() return core.now() end
+
+-- Runs fn (which does `multiplier` operations) repeatedly for about `seconds`, in
+-- three trials after a warm-up; returns the mean and spread of ops per second.
+local function timeit(fn, multiplier, seconds)
+  local warm_until = now() + seconds / 4
+  repeat fn() until now() > warm_until
+  local rates = {}
+  for trial = 1, 3 do
+    local start, count = now(), 0
+    repeat fn(); count = count + 1 until now() - start > seconds / 3
+    rates[trial] = count * multiplier / (now() - start)
+  end
+  local mean = (rates[1] + rates[2] + rates[3]) / 3
+  local var = 0
+  for _, r in ipairs(rates) do var = var + (r - mean) ^ 2 end
+  return mean, math.sqrt(var / 3)
+end
+
+local function rss_mb(pid)
+  local f = io.open("/proc/" .. pid .. "/status")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  local kb = text:match("VmRSS:%s+(%d+)")
+  return kb and tonumber(kb) / 1024
+end
+
+local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Each benchmark: name, function(seconds) -> value, spread, unit.
+local benchmarks = {}
+local function bench(name, fn) benchmarks[#benchmarks + 1] = { name = name, fn = fn } end
+
+local noop = rayl.remote(function() return 1 end)
+
+bench("single_client_tasks_sync", function(s)
+  return timeit(function() rayl.get(noop:remote()) end, 1, s)
+end)
+
+bench("single_client_tasks_async", function(s)
+  return timeit(function()
+    local refs = {}
+    for i = 1, 1000 do refs[i] = noop:remote() end
+    rayl.get(refs)
+  end, 1000, s)
+end)
+
+bench("multi_client_tasks_async", function(s)
+  -- Two clients (tasks on workers) each submit 1000 tasks and wait for them.
+  local client = rayl.remote({ num_cpus = 0 }, function(n)
+    local r = require "rayl"
+    local f = r.remote(function() return 1 end)
+    local refs = {}
+    for i = 1, n do refs[i] = f:remote() end
+    r.get(refs)
+    return n
+  end)
+  return timeit(function() rayl.get { client:remote(1000), client:remote(1000) } end, 2000, s)
+end)
+
+bench("single_client_put_calls", function(s)
+  return timeit(function() for i = 1, 1000 do rayl.put(i) end end, 1000, s)
+end)
+
+bench("single_client_get_calls", function(s)
+  local ref = rayl.put(0)
+  return timeit(function() for _ = 1, 1000 do rayl.get(ref) end end, 1000, s)
+end)
+
+bench("single_client_put_gigabytes", function(s)
+  local arr = rayl.array("uint8", 100 * 1024 * 1024)
+  local gb = arr:bytes() / 1e9
+  return timeit(function() rayl.put(arr) end, gb, s)
+end)
+
+bench("single_client_tasks_and_get_batch", function(s)
+  return timeit(function()
+    local refs = {}
+    for i = 1, 1000 do refs[i] = noop:remote() end
+    rayl.get(refs)
+  end, 1, s)
+end)
+
+bench("single_client_wait_1k_refs", function(s)
+  local refs = {}
+  for i = 1, 1000 do refs[i] = rayl.put(i) end
+  return timeit(function() rayl.wait(refs, { num_returns = #refs }) end, 1, s)
+end)
+
+bench("single_client_get_object_containing_10k_refs", function(s)
+  local refs = {}
+  for i = 1, 10000 do refs[i] = rayl.put(i) end
+  local outer = rayl.put(refs)
+  return timeit(function() rayl.get(outer) end, 1, s)
+end)
+
+bench("cold_start_ms", function()
+  local exe = os.getenv("RAYL_BIN") or "rayl"
+  local code = "local r = require 'rayl'; assert(r.get(r.remote(function() return 1 end):remote()) == 1)"
+  local times = {}
+  for i = 1, 5 do
+    local start = now()
+    assert(os.execute(shell_quote(exe) .. " -e " .. shell_quote(code)) == 0, "cold start run failed")
+    times[i] = (now() - start) * 1000
+  end
+  table.sort(times)
+  return times[3], (times[5] - times[1]) / 2, "ms"
+end)
+
+bench("idle_worker_rss_mb", function()
+  local pid = rayl.remote(function() return require("rayl").get_runtime_context().pid end)
+  local pids = {}
+  for _, p in ipairs(rayl.get { pid:remote(), pid:remote(), pid:remote(), pid:remote() }) do pids[p] = true end
+  local total, n = 0, 0
+  for p in pairs(pids) do
+    local mb = rss_mb(p)
+    if mb then total, n = total + mb, n + 1 end
+  end
+  return total / math.max(n, 1), 0, "MB"
+end)
+
+local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"' end
+
+--- M.main(args): runs the suite; prints Ray-style lines or JSON.
+function M.main(args)
+  local json, filter, seconds = false, nil, 3
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--json" then json = true
+    elseif a == "--filter" then i = i + 1; filter = args[i]
+    elseif a == "--seconds" then i = i + 1; seconds = tonumber(args[i]) or seconds
+    elseif a == "--help" or a == "-h" then
+      print("usage: rayl microbenchmark [--json] [--filter SUBSTRING] [--seconds S]")
+      print("Runs Ray's microbenchmark metrics on a private local cluster; each figure is ops/s")
+      print("unless its name says otherwise (cold_start_ms, idle_worker_rss_mb, put_gigabytes: GB/s).")
+      return 0
+    else
+      io.stderr:write("rayl microbenchmark: unknown argument '", a, "'\n")
+      return 2
+    end
+    i = i + 1
+  end
+  rayl.init { print_worker_logs = false }
+  local results = {}
+  for _, b in ipairs(benchmarks) do
+    if not filter or b.name:find(filter, 1, true) then
+      if not json then io.stderr:write("running ", b.name, " ...\n") end
+      local value, spread, unit = b.fn(seconds)
+      unit = unit or (b.name:find("gigabytes") and "GB/s" or "per second")
+      results[#results + 1] = { name = b.name, value = value, spread = spread, unit = unit }
+      if not json then print(("%-48s %s %.2f +- %.2f"):format(b.name, unit, value, spread)) end
+    end
+  end
+  rayl.shutdown()
+  if json then
+    local rows = {}
+    for _, r in ipairs(results) do
+      rows[#rows + 1] = ('{"name": %s, "value": %.4f, "spread": %.4f, "unit": %s}')
+        :format(json_string(r.name), r.value, r.spread, json_string(r.unit))
+    end
+    print("[" .. table.concat(rows, ",\n ") .. "]")
+  end
+  return 0
+end
+
+return M
