@@ -32,7 +32,7 @@ static void s_fail(rl_cw_t *cw, lua_State *L, const char *type, const char *mess
   lua_pop(L, 1);
   size_t len = enc ? rl_encoded_size(enc) : 0;
   s_results_t r = {&enc};
-  rl_cw_task_finish(cw, true, &len, enc ? 1 : 0, s_copy_result, &r, err, sizeof err);
+  rl_cw_task_finish(cw, true, &len, enc ? 1 : 0, s_copy_result, &r, NULL, NULL, 0, err, sizeof err);
   rl_encoded_destroy(&enc);
 }
 
@@ -106,21 +106,25 @@ static void s_run(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   size_t stack_len[8], *lens = want <= 8 ? stack_len : calloc((size_t)want, sizeof *lens);
   if (!enc || !lens) abort();
   int encoded = 0;
+  rl_reflist_t refs = {0};
+  rl_codec_hooks_t hooks = rl_objref_hooks(&refs);
   for (int i = 0; i < want; i++) {
     int idx = base + 2 + i;
     if (i >= nres) {
       lua_pushnil(L);
       idx = lua_gettop(L);
     }
-    enc[i] = rl_codec_encode(L, idx, ok ? "the task's return value" : "the task's error", NULL, err, sizeof err);
+    enc[i] = rl_codec_encode(L, idx, ok ? "the task's return value" : "the task's error", &hooks, err, sizeof err);
     if (!enc[i]) break;
     lens[i] = rl_encoded_size(enc[i]);
     encoded++;
   }
   if (encoded == want) {
     s_results_t r = {enc};
-    rl_cw_task_finish(cw, !ok, lens, (size_t)want, s_copy_result, &r, err, sizeof err);
+    rl_cw_task_finish(cw, !ok, lens, (size_t)want, s_copy_result, &r, refs.ids,
+                      (const char(*)[RL_ENDPOINT_MAX])refs.owners, refs.n, err, sizeof err);
   }
+  rl_reflist_free(&refs);
   for (int i = 0; i < encoded; i++) rl_encoded_destroy(&enc[i]);
   if (enc != stack_enc) free(enc);
   if (lens != stack_len) free(lens);
@@ -174,6 +178,9 @@ int rl_worker_main(int argc, char **argv) {
     const rl_cw_task_t *t = rl_cw_next_task(cw);
     if (t) {
       s_run(cw, L, t);
+      /* ObjectRefs the task dropped must be released now, not at some later
+       * collection: their owners wait for this worker to let go. */
+      if (rl_cw_object_count(cw) > 0) lua_gc(L, LUA_GCCOLLECT, 0);
       continue;
     }
     rl_cw_poll(cw, 200);

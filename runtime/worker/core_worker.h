@@ -140,9 +140,11 @@ typedef void (*rl_cw_copy_fn)(void *ctx, size_t i, void *dst);
 /* Reports the running task's outcome: on success, n = num_returns encoded values of
  * lens[i] bytes each; on failure one encoded error (failed = true). copy writes each
  * value straight to its destination (a message, or the store for large values).
- * Returns 0, or -1 with err if a value could not be stored (then the task is reported
- * as failed with that message). */
+ * contained: the refs inside the values; the caller becomes a borrower of those this
+ * process owns before it hears of them, so they outlive this task. Returns 0, or -1
+ * with err if a value could not be stored (then the task is reported as failed). */
 int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
+                      const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained,
                       char *err, size_t errlen);
 /* A handler the host sets to encode a runtime error (a message of a given type) as an
  * error value, so failures decided in C reach Lua as rayl errors. */

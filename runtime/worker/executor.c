@@ -145,6 +145,7 @@ int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t er
 }
 
 int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
+                      const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained,
                       char *err, size_t errlen) {
   rl_incoming_t *in = cw->running;
   if (!in) {
@@ -190,7 +191,14 @@ int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl
     snprintf(msg, sizeof msg, "could not store the result of task '%s': %s", in->name, err);
     s_reply_error(cw, in, "OutOfMemoryError", msg);
   } else {
-    msgpack_pack_array(&b.pk, 0);
+    msgpack_pack_array(&b.pk, (uint32_t)ncontained);
+    for (size_t i = 0; i < ncontained; i++) {
+      rl_object_t *o = rl_obj_find(cw, &contained[i]);
+      if (o && o->owned) rl_obj_add_borrower(cw, o, in->owner);
+      msgpack_pack_array(&b.pk, 2);
+      rl_pack_id(&b.pk, &contained[i]);
+      rl_pack_str(&b.pk, contained_owner[i]);
+    }
     s_reply(cw, in, &b);
   }
   cw->running = NULL;

@@ -481,6 +481,33 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_sub_tick(cw);
 }
 
+/* Refs inside a task's results stay alive while any of its return objects does: the
+ * worker made us a borrower of those it owns before replying. */
+static void s_attach_contained(rl_cw_t *cw, rl_task_t *t, const msgpack_object *list) {
+  if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0) return;
+  uint32_t n = list->via.array.size;
+  for (int r = 0; r < t->opts.num_returns; r++) {
+    rl_id_t rid = rl_id_for_object(t->id, (uint32_t)r + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (!o || o->contained) continue;
+    o->contained = calloc(n, sizeof *o->contained);
+    if (!o->contained) continue;
+    for (uint32_t i = 0; i < n; i++) {
+      const msgpack_object *e = &list->via.array.ptr[i];
+      char owner[RL_ENDPOINT_MAX];
+      const char *p;
+      size_t len;
+      if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 || !rl_obj_id(&e->via.array.ptr[0], &rid) ||
+          !rl_obj_bytes(&e->via.array.ptr[1], &p, &len) || len >= sizeof owner)
+        continue;
+      memcpy(owner, p, len);
+      owner[len] = 0;
+      rl_cw_ref_add(cw, &rid, owner);
+      o->contained[o->ncontained++] = rid;
+    }
+  }
+}
+
 void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   (void)from;
   rl_id_t id;
@@ -512,6 +539,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   uint32_t n = rets->via.array.size;
+  s_attach_contained(cw, t, rl_field(m, 3));
   for (uint32_t i = 0; i < n && i < (uint32_t)t->opts.num_returns; i++) {
     const msgpack_object *r = &rets->via.array.ptr[i];
     uint64_t kind, size;
