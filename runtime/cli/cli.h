@@ -15,11 +15,32 @@ int rl_cli_run_lua(int argc, char **argv);
  * the exit code: main's number result, 1 if it returned false or raised. */
 int rl_cli_run_module(int argc, char **argv, const char *module);
 
+/* Sets the global `arg`: arg[i - argn] = argv[i] for every i < argc, so the script
+ * (argv[argn]) is arg[0] and what came before it is negative, as in luajit. */
+void rl_cli_create_arg_table(lua_State *L, int argc, char **argv, int argn);
+
 /* Prints the usage text to `out`. */
 void rl_cli_usage(FILE *out);
 
 /* Prints "rayl: " + msg on stderr. */
 void rl_cli_message(const char *msg);
+
+/* Creates the Lua state for one run and installs rl_interrupt's handlers. Returns
+ * NULL (reported) if out of memory. Close it with lua_close. */
+lua_State *rl_cli_open(void);
+
+/* Calls the function below its narg arguments through lua_pcall with a traceback
+ * handler, with SIGINT/SIGTERM raising "interrupted!" in Lua meanwhile (as luajit.c).
+ * Returns the lua_pcall status; on an error the error object is on top. */
+int rl_cli_docall(lua_State *L, int narg, int nres);
+
+/* If status is an error, prints the error object on top of the stack as
+ * "rayl: msg" (tables via __tostring) and pops it. Returns status. */
+int rl_cli_report(lua_State *L, int status);
+
+/* The process exit code for a run that ended with `code`: 128+signal if it failed
+ * after SIGINT/SIGTERM, else code. */
+int rl_cli_exit_code(int code);
 
 /* Sets RAYL_BIN to this executable's absolute path (from /proc/self/exe), so the
  * runtime can start daemons with it. Returns 0, or -1 if the path is unknown. */

@@ -1,18 +1,10 @@
-/* paths.c: where rayl finds itself and its Lua code: RAYL_BIN and package.path. */
+/* paths.c: where rayl finds itself (RAYL_BIN) and its Lua code (package.path). */
 #include "cli/cli.h"
-#include "host/l_core.h"
+#include "host/host.h"
 
-#include <lauxlib.h>
 #include <limits.h>
-#include <lualib.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-/* Searched before the default path, so the repo's modules win over installed ones
- * while busted's modules (in /usr/share/lua/5.1) are still found. */
-#define RL_LUA_PATH                                                  \
-  RL_SOURCE_DIR "/lua/?.lua;" RL_SOURCE_DIR "/lua/?/init.lua;"       \
-  RL_SOURCE_DIR "/stdlib/?.lua;" RL_SOURCE_DIR "/stdlib/?/init.lua;"
 
 int rl_cli_export_bin(void) {
   char path[PATH_MAX];
@@ -24,18 +16,11 @@ int rl_cli_export_bin(void) {
 }
 
 void rl_cli_setup_state(lua_State *L) {
-  lua_gc(L, LUA_GCSTOP, 0);  /* as luajit.c: no collections while opening libraries */
-  luaL_openlibs(L);
+  /* The same environment workers get: RL_SOURCE_DIR's lua/ and stdlib/ before the
+   * default path (so busted's modules in /usr/share/lua/5.1 are still found), and
+   * package.preload["rayl.core"]. No collections while the libraries open, as in
+   * luajit.c. */
+  lua_gc(L, LUA_GCSTOP, 0);
+  rl_host_open_libs(L);
   lua_gc(L, LUA_GCRESTART, -1);
-
-  lua_getglobal(L, "package");
-  lua_pushliteral(L, RL_LUA_PATH);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_rayl_core);
-  lua_setfield(L, -2, "rayl.core");
-  lua_pop(L, 2);
 }

@@ -1,0 +1,103 @@
+/* main.c: the rayl program: dispatches to the script runner, commands and daemons. */
+#include "cli/cli.h"
+#include "gcs/gcs.h"
+#include "host/worker_main.h"
+#include "node/node_main.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef int (*s_main_fn)(int argc, char **argv);
+
+/* Commands run in place of a script: the daemons take argv from their name on. */
+static const struct {
+  const char *name;
+  s_main_fn fn;
+} s_daemons[] = {
+    {"head", rl_gcs_main},
+    {"node", rl_node_main},
+    {"worker", rl_worker_main},
+};
+
+/* Commands API.md promises that are not built yet. */
+static const char *const s_not_yet[] = {"start", "stop", "status", "job", "list", "repl"};
+
+#define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void rl_cli_usage(FILE *out) {
+  fputs(
+      "usage: rayl [options]... [script [args]...]\n"
+      "       rayl COMMAND [args]...\n"
+      "\n"
+      "Scripts (rayl is a drop-in LuaJIT interpreter: `arg`, `...`, exit codes):\n"
+      "  rayl script.lua [args...]   run a driver (a private local cluster unless\n"
+      "                              RAYL_ADDRESS names a live one)\n"
+      "  -e chunk     execute string 'chunk' (several allowed, run in order)\n"
+      "  -l name      require library 'name'\n"
+      "  -b ...       save or list bytecode (as luajit -b)\n"
+      "  -j cmd       perform a LuaJIT control command\n"
+      "  -O[opt]      control LuaJIT optimizations\n"
+      "  -E           ignore environment variables (LUA_INIT)\n"
+      "  -v, --version  show version information\n"
+      "  -h, --help   show this help\n"
+      "  --           stop handling options\n"
+      "  -            execute stdin and stop handling options\n"
+      "  (no arguments: the REPL when stdin is a terminal, else run stdin)\n"
+      "\n"
+      "Commands:\n"
+      "  microbenchmark [--json]     Ray's microbenchmark suite, same metric names\n"
+      "\n"
+      "Commands not available yet:\n"
+      "  the REPL (rayl with no arguments, -i)\n"
+      "  start --head [--port 6380] [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
+      "  start --address HOST:PORT [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
+      "  status                      nodes, resources used/total, pending work\n"
+      "  stop                        stop this machine's head/node processes\n"
+      "  job submit [--address A] [--working-dir D] -- script.lua [args]\n"
+      "  list nodes|tasks|actors|objects [--format json]\n"
+      "\n"
+      "Internal (started by rayl itself):\n"
+      "  head ARGS                   the head process (cluster control store)\n"
+      "  node ARGS                   a node manager (worker pool, object store)\n"
+      "  worker ARGS                 a worker process (one LuaJIT state)\n",
+      out);
+}
+
+static int s_is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+static int s_ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int main(int argc, char **argv) {
+  if (rl_cli_export_bin() != 0)
+    rl_cli_message("warning: cannot find this executable's path; RAYL_BIN not set");
+  if (argc < 2 || argv[1][0] == '-')
+    return rl_cli_run_lua(argc, argv);
+
+  const char *cmd = argv[1];
+  if (s_is_file(cmd) || s_ends_with(cmd, ".lua"))
+    return rl_cli_run_lua(argc, argv);
+  for (size_t i = 0; i < S_COUNT(s_daemons); i++)
+    if (strcmp(cmd, s_daemons[i].name) == 0)
+      return s_daemons[i].fn(argc - 1, argv + 1);
+  if (strcmp(cmd, "microbenchmark") == 0)
+    return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
+  if (strcmp(cmd, "help") == 0) {
+    rl_cli_usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < S_COUNT(s_not_yet); i++) {
+    if (strcmp(cmd, s_not_yet[i]) == 0) {
+      fprintf(stderr, "rayl: '%s' is not available yet\n", cmd);
+      return 2;
+    }
+  }
+  fprintf(stderr, "rayl: unknown command or file '%s'; see rayl --help\n", cmd);
+  return 2;
+}
