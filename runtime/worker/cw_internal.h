@@ -202,6 +202,9 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_tick(rl_cw_t *cw);
+/* Gives back every lease with nothing in flight or queued (a worker does this when its
+ * task ends, so the workers it borrowed serve others at once). */
+void rl_sub_return_idle_leases(rl_cw_t *cw);
 void rl_sub_destroy_all(rl_cw_t *cw);
 
 /* executor.c */

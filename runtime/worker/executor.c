@@ -203,6 +203,7 @@ int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl
   }
   cw->running = NULL;
   s_incoming_free(in);
+  rl_sub_return_idle_leases(cw);
   return rc;
 }
 

@@ -380,6 +380,14 @@ void rl_sub_tick(rl_cw_t *cw) {
   }
 }
 
+void rl_sub_return_idle_leases(rl_cw_t *cw) {
+  for (rl_class_t *c = cw->classes; c; c = c->next)
+    for (rl_lease_t *l = c->leases, *next; l; l = next) {
+      next = l->next;
+      if (l->inflight == 0 && !c->queue_head) s_return_lease(cw, c, l, false);
+    }
+}
+
 void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
   uint64_t request, pid;
   rl_id_t worker;
@@ -403,6 +411,16 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   c->lease_request = 0;
+  if (!c->queue_head) {
+    /* The work it was asked for is done already: let someone else have it. */
+    free(l);
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+    rl_pack_id(&b.pk, &worker);
+    msgpack_pack_false(&b.pk);
+    rl_msg_send(cw->nm, NULL, &b);
+    return;
+  }
   l->worker_id = worker;
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->peer = peer;
