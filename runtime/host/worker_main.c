@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "host/host.h"
@@ -174,6 +175,7 @@ int rl_worker_main(int argc, char **argv) {
   lua_setfield(L, LUA_REGISTRYINDEX, "rayl.run_task");
   lua_pop(L, 1);
   pid_t parent = getppid();
+  bool collected = true;
   while (getppid() == parent) {
     const rl_cw_task_t *t = rl_cw_next_task(cw);
     if (t) {
@@ -181,9 +183,16 @@ int rl_worker_main(int argc, char **argv) {
       /* ObjectRefs the task dropped must be released now, not at some later
        * collection: their owners wait for this worker to let go. */
       if (rl_cw_object_count(cw) > 0) lua_gc(L, LUA_GCCOLLECT, 0);
+      collected = false;
       continue;
     }
-    rl_cw_poll(cw, 200);
+    int64_t before = rl_now_ms();
+    rl_cw_poll(cw, 1000);
+    if (!collected && rl_now_ms() - before >= 900) {
+      /* Idle for a while: give back what the last tasks left behind. */
+      lua_gc(L, LUA_GCCOLLECT, 0);
+      collected = true;
+    }
   }
   rl_cw_destroy(&rl_host.cw);
   lua_close(L);
