@@ -174,16 +174,19 @@ void rl_pool_reap(rl_nm_t *nm) {
     s_describe(status, reason, sizeof reason);
     rl_log(RL_LOG_INFO, "worker pid %d died: %s", (int)pid, reason);
     if (!w->registered) nm->failed_starts++;
-    if (w->state == RL_W_LEASED) {
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 3);
-      rl_pack_id(&b.pk, &w->id);
-      msgpack_pack_uint64(&b.pk, (uint64_t)pid);
-      rl_pack_str(&b.pk, reason);
-      rl_nm_send_to(nm, &w->lessee, &b);
-      rl_leases_release_worker(nm, w);
+    if (w->registered) {
+      rl_nm_client_gone(nm, &w->id);
+      for (rl_client_t *c = nm->clients; c; c = c->next) {
+        rl_msgbuf_t b;
+        rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 4);
+        rl_pack_id(&b.pk, &w->id);
+        msgpack_pack_uint64(&b.pk, (uint64_t)pid);
+        rl_pack_str(&b.pk, reason);
+        rl_pack_str(&b.pk, w->endpoint);
+        rl_nm_send_to(nm, &c->id, &b);
+      }
     }
-    if (w->registered) rl_nm_client_gone(nm, &w->id);
+    rl_leases_release_worker(nm, w);
     s_free_worker(w);
   }
   if (nm->failed_starts >= 5 && nm->failed_starts < 1000) {

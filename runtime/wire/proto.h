@@ -46,7 +46,9 @@ enum rl_msg_type {
   RL_NM_LEASE_GRANTED = 21,
   /* [request u64, reason str] : the node can never satisfy this request */
   RL_NM_LEASE_INFEASIBLE = 22,
-  /* [worker_id id, pid u64, reason str] : a worker the client leased has died */
+  /* [worker_id id, pid u64, reason str, endpoint str] : a worker of this node died; sent
+   * to every client (its lessee retries its tasks, borrowers of objects it owned fail
+   * them with OwnerDiedError) */
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,

@@ -186,6 +186,9 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add);
 void rl_obj_destroy_all(rl_cw_t *cw);
+/* The process at endpoint died: objects we borrowed from it that are not ready yet
+ * fail with OwnerDiedError. */
+void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
 /* Pins the sealed store object id and points v at it (retrying briefly while its
  * creator's seal is on the way). Returns 0, or -1 with err. */
 int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, rl_cw_value_t *v, char *err, size_t errlen);

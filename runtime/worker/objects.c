@@ -477,3 +477,18 @@ int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, siz
   rl_msg_send(cw->nm, NULL, &b);
   return 0;
 }
+
+void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
+  size_t cur = 0, n = 0;
+  rl_object_t *o, **lost = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *lost);
+  if (!lost) return;
+  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
+    if (!o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint)) lost[n++] = o;
+  for (size_t i = 0; i < n; i++) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "the owner of this object (worker pid %d) died: %s", pid, reason);
+    lost[i]->borrow_told = false; /* nobody left to tell */
+    rl_obj_fail(cw, lost[i], "OwnerDiedError", msg);
+  }
+  free(lost);
+}

@@ -462,11 +462,13 @@ static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t *
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t worker;
   uint64_t pid;
-  char reason[200];
-  if (!rl_field_id(m, 0, &worker) || !rl_field_u64(m, 1, &pid) || !rl_field_strcpy(m, 2, reason, sizeof reason)) {
+  char reason[200], endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_id(m, 0, &worker) || !rl_field_u64(m, 1, &pid) || !rl_field_strcpy(m, 2, reason, sizeof reason) ||
+      !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
     rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
     return;
   }
+  rl_obj_owner_died(cw, endpoint, (int)pid, reason);
   rl_class_t *c;
   rl_lease_t *l = s_find_lease(cw, &worker, &c);
   if (!l) return;
