@@ -57,6 +57,9 @@ function rayl.init(opts)
   for _, k in ipairs { "num_cpus", "num_gpus", "object_store_memory" } do
     if opts[k] and opts[k] < 0 then raise("ValueError", k .. " must not be negative", 2) end
   end
+  if opts.runtime_env then
+    raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", 2)
+  end
   local address = opts.address or os.getenv("RAYL_ADDRESS")
   if address and not address:match("^ipc://") and not address:match("^tcp://") then
     raise("ValueError", ("cannot connect to '%s': joining a cluster started with `rayl start` "
@@ -123,6 +126,9 @@ local function submit_options(opts, level)
   local retries = opts.max_retries == nil and 3 or opts.max_retries
   if retries < -1 or retries ~= math.floor(retries) then
     raise("ValueError", "max_retries must be a whole number >= -1 (-1: retry forever)", level + 1)
+  end
+  if opts.runtime_env then
+    raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", level + 1)
   end
   local strategy = opts.scheduling_strategy
   if strategy ~= nil and strategy ~= "DEFAULT" and strategy ~= "SPREAD" then
@@ -290,14 +296,26 @@ function rayl.get_gpu_ids()
   return ids
 end
 
+-- The head hears of a new node a moment after the node starts: right after init,
+-- wait briefly for this node to be listed.
+local function list_nodes()
+  local nodes = core.nodes()
+  local deadline = core.now() + 2
+  while #nodes == 0 and core.now() < deadline do
+    core.poll(10)
+    nodes = core.nodes()
+  end
+  return nodes
+end
+
 function rayl.nodes()
   ensure_init()
-  return core.nodes()
+  return list_nodes()
 end
 
 local function sum_resources(field)
   local total = {}
-  for _, node in ipairs(core.nodes()) do
+  for _, node in ipairs(list_nodes()) do
     if node.alive then
       for k, v in pairs(node[field]) do total[k] = (total[k] or 0) + v end
     end

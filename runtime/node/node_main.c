@@ -214,6 +214,10 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     fprintf(stderr, "rayl node: %s\n", err);
     return 2;
   }
+  /* As Ray: tasks may reserve memory (bytes) from 70% of the machine's memory. */
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0 && rl_res_set(&nm->total, "memory", 0.7 * (double)pages * (double)page, err, sizeof err))
+    return 2;
   nm->min_workers = cpus < 1 ? 1 : (int)cpus;
   nm->max_workers = nm->min_workers * 4 + 16;
   return 0;
