@@ -150,9 +150,7 @@ end
 function RemoteFunction:remote(...)
   ensure_init()
   local shared = self._shared
-  if not shared.key then
-    shared.key, shared.blob = core.export(self._fn, "the remote function " .. shared.name)
-  end
+  if shared.export_error then error(shared.export_error, 2) end
   return core.submit(shared.key, shared.blob, self._submit, ...)
 end
 
@@ -176,6 +174,10 @@ function rayl.remote(a, b)
   if type(target) == "function" then
     local info = debug.getinfo(target, "S")
     local shared = { name = ("%s:%d"):format(info.short_src, info.linedefined) }
+    -- Upvalues are captured now, by value (API.md), not at the first call; a value
+    -- that cannot travel is reported when the function is called with :remote().
+    local ok, key, blob = pcall(core.export, target, "the remote function " .. shared.name)
+    if ok then shared.key, shared.blob = key, blob else shared.export_error = key end
     return new_remote_function(target, opts, shared, 2)
   elseif type(target) == "table" then
     raise("ValueError", "actors (rayl.remote on a table of methods) are not available yet", 2)
@@ -226,9 +228,21 @@ function rayl.wait(refs, opts)
   if type(refs) ~= "table" then raise("ValueError", "rayl.wait expects a list of ObjectRefs", 2) end
   opts = check_options(opts, { num_returns = "number", timeout = "number", fetch_local = "boolean" },
     "rayl.wait", 2)
+  if #refs == 0 then return {}, {} end
   local n = opts.num_returns or 1
   if n < 1 or n > #refs then
     raise("ValueError", ("num_returns must be between 1 and the number of refs (%d), got %d"):format(#refs, n), 2)
+  end
+  if opts.timeout and opts.timeout < 0 then raise("ValueError", "timeout must not be negative", 2) end
+  local seen = {}
+  for i, r in ipairs(refs) do
+    if not is_ref(r) then
+      raise("ValueError", ("rayl.wait: element %d of the list is a %s, not an ObjectRef"):format(i, type(r)), 2)
+    end
+    local hex = r:hex()
+    if seen[hex] then raise("ValueError", "rayl.wait requires a list of unique ObjectRefs; "
+      .. ("elements %d and %d are the same"):format(seen[hex], i), 2) end
+    seen[hex] = i
   end
   local flags = core.wait(refs, n, opts.timeout)
   local ready, pending = {}, {}
@@ -331,6 +345,21 @@ end
 function rayl.available_resources()
   ensure_init()
   return sum_resources("available")
+end
+
+-- FFI arrays of numbers travel as raw bytes and arrive as rayl.array.
+do
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    local DTYPES = { double = "float64", float = "float32", int = "int32", int32_t = "int32",
+                     int64_t = "int64", ["unsigned char"] = "uint8", uint8_t = "uint8" }
+    core.set_cdata_describer(function(v)
+      local elem = tostring(ffi.typeof(v)):match("^ctype<(.-) %[")
+      local dtype = elem and DTYPES[elem]
+      if not dtype then return nil end
+      return dtype, ffi.sizeof(v) / ffi.sizeof(elem)
+    end)
+  end
 end
 
 -- Values of these classes keep their class when they cross processes.

@@ -59,6 +59,10 @@ int rl_codec_decode(lua_State *L, const void *data, size_t len, int keeper, cons
  * index mt. Both sides must register the same name. */
 void rl_codec_register_class(lua_State *L, const char *name, int mt);
 
+/* Registry key of a Lua function(cdata) -> element type name ("float64", ...), count,
+ * set by the Lua layer so FFI arrays of numbers can travel as arrays. */
+#define RL_CDATA_DESCRIBER "rayl.cdata_describer"
+
 /* Opens the codec's Lua-facing pieces into the table at the top of the stack: field
  * `array`, the rayl.array constructor (host/array.h). The wire format is described at
  * the top of codec.c. */

@@ -422,6 +422,29 @@ static int s_array(s_enc_t *s, int idx, const rl_array_t *a) {
   return 0;
 }
 
+/* FFI cdata: numeric arrays travel like rayl.array (raw bytes); the Lua layer's
+ * describer (registry RL_CDATA_DESCRIBER) names the element type and count. */
+static int s_cdata(s_enc_t *s, int idx) {
+  lua_State *L = s->L;
+  lua_getfield(L, LUA_REGISTRYINDEX, RL_CDATA_DESCRIBER);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return s_fail(s, "cdata");
+  }
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 2, 0) != 0 || !lua_isstring(L, -2) || !lua_isnumber(L, -1)) {
+    lua_pop(L, 2);
+    return s_fail(s, "cdata that is not an array of numbers (float, double, int32_t, int64_t, uint8_t)");
+  }
+  rl_array_t a = {0};
+  a.dtype = (uint8_t)rl_dtype_parse(lua_tostring(L, -2));
+  a.n = (size_t)lua_tonumber(L, -1);
+  lua_pop(L, 2);
+  a.data = (void *)lua_topointer(L, idx);
+  if (!a.dtype || !a.data) return s_fail(s, "cdata of an unsupported element type");
+  return s_array(s, idx, &a);
+}
+
 static int s_userdata(s_enc_t *s, int idx) {
   const rl_array_t *a = rl_array_test(s->L, idx);
   if (a) return s_array(s, idx, a);
@@ -465,7 +488,7 @@ static int s_value(s_enc_t *s, int idx) {
   case LUA_TUSERDATA: return s_userdata(s, idx);
   case LUA_TTHREAD: return s_fail(s, "coroutine");
   case LUA_TLIGHTUSERDATA: return s_fail(s, "light userdata");
-  default: return s_fail(s, luaL_typename(L, idx)); /* cdata */
+  default: return s_cdata(s, idx);
   }
 }
 

@@ -490,6 +490,13 @@ static int l_register_class(lua_State *L) {
   return 0;
 }
 
+static int l_set_cdata_describer(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, RL_CDATA_DESCRIBER);
+  return 0;
+}
+
 static int l_is_worker(lua_State *L) {
   lua_pushboolean(L, getenv("RAYL_WORKER") != NULL);
   return 1;
@@ -527,6 +534,7 @@ static const luaL_Reg s_funcs[] = {
     {"object_count", l_object_count},
     {"set_error_class", l_set_error_class},
     {"register_class", l_register_class},
+    {"set_cdata_describer", l_set_cdata_describer},
     {"objref_methods", l_objref_methods},
     {NULL, NULL},
 };

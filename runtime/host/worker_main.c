@@ -74,6 +74,11 @@ static void s_run(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
     s_fail(cw, L, "TaskError", err);
     return;
   }
+  if (t->cancelled) {
+    lua_settop(L, base);
+    s_fail(cw, L, "TaskCancelledError", "the task was cancelled (rayl.cancel) before it started");
+    return;
+  }
   lua_pushstring(L, t->name);
   luaL_checkstack(L, (int)t->nargs + 8, "too many arguments");
   for (size_t i = 0; i < t->nargs; i++) {

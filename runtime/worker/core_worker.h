@@ -129,6 +129,7 @@ typedef struct {
   size_t nargs;
   int num_returns;
   const char *name;
+  bool cancelled; /* cancelled before it started: load its function, then report it */
 } rl_cw_task_t;
 /* The next task pushed to this worker, or NULL if none is waiting. Valid until
  * rl_cw_task_finish. */

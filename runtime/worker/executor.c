@@ -100,15 +100,10 @@ void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
     }
     return; /* the owner drops the result when it comes */
   }
-  for (rl_incoming_t **pp = &cw->in_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
-    rl_incoming_t *in = *pp;
-    if (!rl_id_eq(&in->pub.task_id, &id)) continue;
-    *pp = in->next;
-    if (cw->in_tail == in) cw->in_tail = prev;
-    s_reply_error(cw, in, "TaskCancelledError", "the task was cancelled (rayl.cancel) before it started");
-    s_incoming_free(in);
-    return;
-  }
+  /* A queued task stays queued, marked: it may carry the function later tasks need,
+   * so the host still loads that before reporting it cancelled. */
+  for (rl_incoming_t *in = cw->in_head; in; in = in->next)
+    if (rl_id_eq(&in->pub.task_id, &id)) in->pub.cancelled = true;
 }
 
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {

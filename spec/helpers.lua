@@ -1,0 +1,50 @@
+-- spec/helpers.lua: small shared helpers for the core specs (error checks, counter files, clocks).
+local rayl = require "rayl"
+local core = require "rayl.core"
+
+local helpers = {}
+
+--- helpers.now() -> monotonic seconds
+helpers.now = core.now
+
+--- helpers.expect_error(type, fn, ...) -> err: fn(...) must raise a rayl error of that type.
+function helpers.expect_error(kind, fn, ...)
+  local ok, err = pcall(fn, ...)
+  if ok then error(("expected a %s, but the call succeeded"):format(kind), 2) end
+  if not rayl.errors.is(err, kind) then
+    error(("expected a %s, got: %s"):format(kind, type(err) == "table"
+      and tostring(err.type) .. ": " .. tostring(err.message) or tostring(err)), 2)
+  end
+  return err
+end
+
+--- helpers.counter_file() -> path of a new temporary file holding "0" (workers are
+--- separate processes, so attempts are counted on disk).
+function helpers.counter_file()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("0")
+  f:close()
+  return path
+end
+
+--- helpers.read_counter(path) -> the number in the file
+function helpers.read_counter(path)
+  local f = assert(io.open(path))
+  local n = tonumber(f:read("*a"))
+  f:close()
+  return n
+end
+
+--- helpers.wait_until(pred, seconds) -> true once pred() holds, false after the deadline.
+function helpers.wait_until(pred, seconds)
+  local deadline = core.now() + (seconds or 5)
+  repeat
+    if pred() then return true end
+    rayl.poll()
+    os.execute("sleep 0.01")
+  until core.now() > deadline
+  return pred() and true or false
+end
+
+return helpers
