@@ -289,6 +289,7 @@ int rl_cw_poll(rl_cw_t *cw, int timeout_ms) {
         int got = rl_msg_recv(items[i].socket, i == 0, &m);
         if (got == 0) break;
         if (got < 0) continue;
+        cw->messages++;
         if (i == 0) s_handle_router(cw, &m);
         else if (i == 1) s_handle_nm(cw, &m);
         else s_handle_peer(cw, peers[i], &m);
@@ -357,4 +358,16 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
 void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx) {
   cw->encode_error = fn;
   cw->encode_error_ctx = ctx;
+}
+
+int rl_cw_poll_wait(rl_cw_t *cw, int timeout_ms) {
+  /* Spin briefly first: a reply to a small task usually comes within tens of
+   * microseconds, and sleeping would add a wake-up on another CPU to each one. */
+  int64_t until = rl_now_us() + RL_SPIN_US;
+  uint64_t seen = cw->messages;
+  while (rl_now_us() < until) {
+    if (rl_cw_poll(cw, 0)) return 1;
+    if (cw->messages != seen) return 0;
+  }
+  return rl_cw_poll(cw, timeout_ms);
 }

@@ -39,6 +39,11 @@ rl_id_t rl_cw_current_task(const rl_cw_t *cw);
  * something to happen. Returns 1 if an interrupt (rl_interrupted) arrived, else 0. */
 int rl_cw_poll(rl_cw_t *cw, int timeout_ms);
 
+/* Like rl_cw_poll, but spins for up to RL_SPIN_US first (for callers about to block
+ * on a reply that is probably on its way). */
+#define RL_SPIN_US 60
+int rl_cw_poll_wait(rl_cw_t *cw, int timeout_ms);
+
 /* ---- references ---- */
 /* One more / one less local handle on an object (an ObjectRef userdata). Dropping the
  * last reference of every kind frees the object (and tells its owner, if borrowed). */

@@ -163,6 +163,7 @@ struct rl_cw_t {
   void *encode_error_ctx;
   bool print_logs;
   int64_t last_lease_check_ms;
+  uint64_t messages; /* received so far (to tell whether a poll brought anything) */
 };
 
 /* core_worker.c */

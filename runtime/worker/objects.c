@@ -396,7 +396,7 @@ int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, 
       rl_cw_blocked(cw, false);
       return 1;
     }
-    if (rl_cw_poll(cw, left > 1000 ? 1000 : (int)left)) {
+    if (rl_cw_poll_wait(cw, left > 1000 ? 1000 : (int)left)) {
       rl_cw_blocked(cw, false);
       return 2;
     }
