@@ -117,6 +117,8 @@ fail:
   return NULL;
 }
 
+static void s_print_log(rl_cw_t *cw, rl_msg_t *m);
+
 static void s_goodbye(rl_cw_t *cw) {
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
@@ -129,16 +131,7 @@ static void s_goodbye(rl_cw_t *cw) {
     rl_msg_t m;
     while (rl_msg_recv(cw->nm, false, &m) == 1) {
       int type = m.type;
-      if (type == RL_NM_LOG && cw->print_logs) {
-        uint64_t pid;
-        const char *stream, *text;
-        size_t sn, tn;
-        if (rl_field_u64(&m, 0, &pid) && rl_field_bytes(&m, 1, &stream, &sn) && rl_field_bytes(&m, 2, &text, &tn)) {
-          FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
-          fprintf(out, "(pid=%llu) %.*s", (unsigned long long)pid, (int)tn, text);
-          fflush(out);
-        }
-      }
+      if (type == RL_NM_LOG) s_print_log(cw, &m);
       rl_msg_close(&m);
       if (type == RL_NM_GOODBYE) return;
     }

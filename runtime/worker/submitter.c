@@ -329,19 +329,22 @@ static void s_request_lease(rl_cw_t *cw, rl_class_t *c) {
   rl_msg_send(cw->nm, NULL, &b);
 }
 
+/* Tells the node manager we are done with a leased worker. */
+static void s_send_return(rl_cw_t *cw, const rl_id_t *worker) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+  rl_pack_id(&b.pk, worker);
+  msgpack_pack_false(&b.pk);
+  rl_msg_send(cw->nm, NULL, &b);
+}
+
 static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed) {
   for (rl_lease_t **pp = &c->leases; *pp; pp = &(*pp)->next) {
     if (*pp != l) continue;
     *pp = l->next;
     break;
   }
-  if (!failed) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-    rl_pack_id(&b.pk, &l->worker_id);
-    msgpack_pack_false(&b.pk);
-    rl_msg_send(cw->nm, NULL, &b);
-  }
+  if (!failed) s_send_return(cw, &l->worker_id);
   free(l->fn_sent);
   free(l);
 }
@@ -403,22 +406,14 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
   if (!c || !l || !peer) {
     free(l);
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-    rl_pack_id(&b.pk, &worker);
-    msgpack_pack_false(&b.pk);
-    rl_msg_send(cw->nm, NULL, &b);
+    s_send_return(cw, &worker);
     return;
   }
   c->lease_request = 0;
   if (!c->queue_head) {
     /* The work it was asked for is done already: let someone else have it. */
     free(l);
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-    rl_pack_id(&b.pk, &worker);
-    msgpack_pack_false(&b.pk);
-    rl_msg_send(cw->nm, NULL, &b);
+    s_send_return(cw, &worker);
     return;
   }
   l->worker_id = worker;
