@@ -5,6 +5,8 @@ local errors = require "rayl.errors"
 
 local rayl = { errors = errors, version = core.version, array = core.array }
 
+local actor = require "rayl.actor"
+
 local raise = errors.raise
 
 local objref_methods = core.objref_methods()
@@ -65,6 +67,7 @@ function rayl.init(opts)
     raise("ValueError", ("cannot connect to '%s': joining a cluster started with `rayl start` "
       .. "is not available yet; leave address unset to start a local cluster"):format(address), 2)
   end
+  actor.set_default_namespace(opts.namespace)
   session_dir = core.init {
     address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus or 0,
     resources = opts.resources, object_store_memory = opts.object_store_memory,
@@ -180,7 +183,7 @@ function rayl.remote(a, b)
     if ok then shared.key, shared.blob = key, blob else shared.export_error = key end
     return new_remote_function(target, opts, shared, 2)
   elseif type(target) == "table" then
-    raise("ValueError", "actors (rayl.remote on a table of methods) are not available yet", 2)
+    return actor.new_class(target, opts, 2)
   end
   raise("ValueError", "rayl.remote expects a function (or options and a function), got " .. type(target), 2)
 end
@@ -361,6 +364,8 @@ do
     end)
   end
 end
+
+actor.install(rayl, { check_options = check_options, ensure_init = ensure_init })
 
 -- Values of these classes keep their class when they cross processes.
 core.register_class("rayl.Error", errors.Error)

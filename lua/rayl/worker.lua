@@ -21,4 +21,36 @@ function worker.run(fn, name, ...)
   end, ...)
 end
 
+-- An actor's state: this worker runs at most one actor, for its whole life.
+local actor = { self = nil, dead = nil, name = nil }
+
+--- worker.create_actor(class, name, ...) -> true | false, ActorDiedError
+function worker.create_actor(class, name, ...)
+  local self = setmetatable({}, { __index = class })
+  if type(class.__init) == "function" then
+    local ok, err = worker.run(class.__init, name .. ".__init", self, ...)
+    if not ok then
+      local why = errors.is(err) and err.message or tostring(err)
+      actor.dead = errors.new("ActorDiedError", ("the actor %s could not start: %s"):format(name, why),
+        { cause = err, traceback = errors.is(err) and err.traceback or nil })
+      return false, actor.dead
+    end
+  end
+  actor.self, actor.name = self, name
+  return true
+end
+
+--- worker.call_actor(method, name, ...) -> true, results... | false, error
+function worker.call_actor(method, name, ...)
+  if actor.dead then return false, actor.dead end
+  local fn = actor.self and actor.self[method]
+  if type(fn) ~= "function" then
+    return false, errors.new("TaskError", ("actor %s has no method '%s'"):format(tostring(actor.name), method))
+  end
+  return worker.run(fn, name, actor.self, ...)
+end
+
+--- True inside an actor's worker.
+function worker.in_actor() return actor.self ~= nil end
+
 return worker

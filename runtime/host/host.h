@@ -51,4 +51,24 @@ void *rl_host_encode_error(void *ctx, const char *type, const char *message, siz
  * an error message pushed. Releases v when nothing holds it. */
 int rl_host_push_value(lua_State *L, rl_cw_value_t *v);
 
+/* Adds the actor and KV functions to the rayl.core table at the top of the stack. */
+void rl_l_actor_open(lua_State *L);
+
+/* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the
+ * task runs), other values are encoded (refs nested in them are listed). */
+typedef struct {
+  int n;
+  rl_task_arg_t *args;
+  rl_encoded_t **encs;
+  rl_reflist_t *refs;
+  char *flat;
+} rl_host_args_t;
+/* Encodes the n values from stack index first. Returns 0, or -1 with err naming the
+ * value that cannot travel ("argument 2 ..."). Free a with rl_host_args_free either way. */
+int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char *err, size_t errlen);
+void rl_host_args_free(rl_host_args_t *a);
+/* Pushes the n new refs in ids (each already counted once for the caller) and returns
+ * n, or raises ValueError with err if rc != 0. Frees ids unless it is ids_stack. */
+int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int rc, const char *err);
+
 #endif

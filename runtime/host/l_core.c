@@ -112,9 +112,10 @@ static uint64_t s_fnv(const char *p, size_t n, uint64_t h) {
   return h;
 }
 
-/* core.export(fn, what) -> key, blob : the function's encoding and a content hash. */
+/* core.export(value, what) -> key, blob : the encoding of a function (or an actor's
+ * class table) and a content hash of it. */
 static int l_export(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checkany(L, 1);
   const char *what = luaL_optstring(L, 2, "the remote function");
   char err[S_ERR];
   rl_encoded_t *enc = rl_codec_encode(L, 1, what, NULL, err, sizeof err);
@@ -176,79 +177,17 @@ static int l_submit(lua_State *L) {
   o.name = lua_tostring(L, -1);
   if (o.num_returns < 1 || o.num_returns > 1024)
     return rl_host_raise(L, "ValueError", "num_returns must be between 1 and 1024 (got %d)", o.num_returns);
-  rl_task_arg_t stack_args[8];
-  rl_task_arg_t *args = nargs <= 8 ? stack_args : calloc((size_t)nargs, sizeof *args);
-  rl_encoded_t *encs_stack[8], **encs = nargs <= 8 ? encs_stack : calloc((size_t)nargs, sizeof *encs);
-  rl_reflist_t *refs_stack = NULL, refs_local[8];
-  rl_reflist_t *refs = nargs <= 8 ? refs_local : calloc((size_t)nargs, sizeof *refs);
-  (void)refs_stack;
   char err[S_ERR];
-  int rc = 0;
-  size_t total = 0;
-  char *flat = NULL;
-  if (!args || !encs || !refs) return luaL_error(L, "out of memory");
-  memset(args, 0, sizeof(*args) * (size_t)(nargs ? nargs : 1));
-  memset(encs, 0, sizeof(*encs) * (size_t)(nargs ? nargs : 1));
-  memset(refs, 0, sizeof(*refs) * (size_t)(nargs ? nargs : 1));
-  for (int i = 0; i < nargs && rc == 0; i++) {
-    int idx = 4 + i;
-    rl_objref_t *r = rl_objref_test(L, idx);
-    if (r) {
-      args[i].is_ref = true;
-      args[i].ref = r->id;
-      snprintf(args[i].owner, sizeof args[i].owner, "%s", r->owner);
-      continue;
-    }
-    char what[32];
-    snprintf(what, sizeof what, "argument %d", i + 1);
-    rl_codec_hooks_t hooks = rl_objref_hooks(&refs[i]);
-    encs[i] = rl_codec_encode(L, idx, what, &hooks, err, sizeof err);
-    if (!encs[i]) rc = -1;
-    else total += (rl_encoded_size(encs[i]) + 15) & ~(size_t)15;
-  }
-  if (rc == 0) {
-    flat = aligned_alloc(16, total ? total : 16);
-    size_t off = 0;
-    for (int i = 0; i < nargs && flat; i++) {
-      if (args[i].is_ref) continue;
-      size_t n = rl_encoded_size(encs[i]);
-      rl_encoded_copy(encs[i], flat + off);
-      args[i].data = flat + off;
-      args[i].len = n;
-      args[i].contained = refs[i].ids;
-      args[i].contained_owner = (const char(*)[RL_ENDPOINT_MAX])refs[i].owners;
-      args[i].ncontained = refs[i].n;
-      off += (n + 15) & ~(size_t)15; /* each argument 16-byte aligned: arrays decode as views */
-    }
-  }
-  rl_id_t ids_stack[8], *ids = o.num_returns <= 8 ? ids_stack : calloc((size_t)o.num_returns, sizeof *ids);
-  int submitted = -1;
-  if (rc == 0 && flat && ids)
-    submitted = rl_cw_submit(cw, key, key_len, blob, blob_len, args, (size_t)nargs, &o, ids, err, sizeof err);
-  for (int i = 0; i < nargs; i++) {
-    rl_encoded_destroy(&encs[i]);
-    rl_reflist_free(&refs[i]);
-  }
-  free(flat);
-  if (args != stack_args) free(args);
-  if (encs != encs_stack) free(encs);
-  if (refs != refs_local) free(refs);
-  if (rc != 0) {
-    if (ids != ids_stack) free(ids);
+  rl_host_args_t a;
+  if (rl_host_args_encode(L, 4, nargs, &a, err, sizeof err) != 0) {
+    rl_host_args_free(&a);
     return rl_host_raise(L, "SerializationError", "%s", err);
   }
-  if (submitted != 0) {
-    if (ids != ids_stack) free(ids);
-    return rl_host_raise(L, "ValueError", "%s", ids ? err : "out of memory");
-  }
-  lua_settop(L, 0);
-  luaL_checkstack(L, o.num_returns, "too many returns");
-  for (int i = 0; i < o.num_returns; i++) {
-    rl_objref_push(L, &ids[i], rl_cw_endpoint(cw));
-    rl_cw_ref_drop(cw, &ids[i]); /* submit counted the caller's handle already */
-  }
-  if (ids != ids_stack) free(ids);
-  return o.num_returns;
+  rl_id_t ids_stack[8], *ids = o.num_returns <= 8 ? ids_stack : calloc((size_t)o.num_returns, sizeof *ids);
+  int submitted = ids ? rl_cw_submit(cw, key, key_len, blob, blob_len, a.args, (size_t)nargs, &o, ids, err, sizeof err)
+                      : -1;
+  rl_host_args_free(&a);
+  return rl_host_push_refs(L, ids, ids_stack, o.num_returns, submitted, err);
 }
 
 /* Lua's collector does not see the shared memory an ObjectRef holds, so refs to large
@@ -543,6 +482,7 @@ int luaopen_rayl_core(lua_State *L) {
   rl_objref_open(L);
   lua_newtable(L);
   luaL_register(L, NULL, s_funcs);
+  rl_l_actor_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");

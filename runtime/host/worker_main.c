@@ -13,6 +13,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "host/host.h"
+#include "wire/proto.h"
 
 #define S_ERR 512
 
@@ -42,7 +43,7 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.functions");
   lua_pushlstring(L, t->fn_key, t->fn_key_len);
   lua_rawget(L, -2);
-  if (lua_isfunction(L, -1)) {
+  if (!lua_isnil(L, -1)) {
     lua_remove(L, -2);
     return 0;
   }
@@ -53,7 +54,8 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
     return -1;
   }
   rl_codec_hooks_t hooks = rl_objref_hooks(NULL);
-  if (rl_codec_decode(L, t->fn, t->fn_len, 0, &hooks) != 0 || !lua_isfunction(L, -1)) {
+  /* A task's function, or an actor's class table. */
+  if (rl_codec_decode(L, t->fn, t->fn_len, 0, &hooks) != 0 || (!lua_isfunction(L, -1) && !lua_istable(L, -1))) {
     snprintf(err, errlen, "cannot load the task's function: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     lua_pop(L, 2);
     return -1;
@@ -68,8 +70,11 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
 static void s_run(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
   char err[S_ERR];
-  lua_getfield(L, LUA_REGISTRYINDEX, "rayl.run_task");
-  if (s_push_function(L, t, err, sizeof err) != 0) {
+  static const char *entries[] = {"rayl.run_task", "rayl.create_actor", "rayl.call_actor"};
+  lua_getfield(L, LUA_REGISTRYINDEX, entries[t->kind]);
+  if (t->kind == RL_KIND_ACTOR_METHOD) {
+    lua_pushstring(L, t->method);
+  } else if (s_push_function(L, t, err, sizeof err) != 0) {
     lua_settop(L, base);
     s_fail(cw, L, "TaskError", err);
     return;
@@ -178,6 +183,10 @@ int rl_worker_main(int argc, char **argv) {
   }
   lua_getfield(L, -1, "run");
   lua_setfield(L, LUA_REGISTRYINDEX, "rayl.run_task");
+  lua_getfield(L, -1, "create_actor");
+  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.create_actor");
+  lua_getfield(L, -1, "call_actor");
+  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.call_actor");
   lua_pop(L, 1);
   pid_t parent = getppid();
   bool collected = true;

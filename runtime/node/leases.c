@@ -11,11 +11,17 @@
 void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   uint64_t request;
   rl_resources_t res;
-  if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0) {
+  rl_resources_t placement;
+  bool dedicated = false;
+  rl_res_clear(&placement);
+  if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
+      (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
+      (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0)) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
-  if (!rl_res_fits(&nm->total, &res)) {
+  if (!rl_res_fits(&nm->total, &res) || !rl_res_fits(&nm->total, &placement)) {
+    if (!rl_res_fits(&nm->total, &placement)) res = placement;
     char want[200], have[200], reason[480];
     rl_res_format(&res, want, sizeof want);
     rl_res_format(&nm->total, have, sizeof have);
@@ -32,6 +38,8 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->client = *client;
   r->request = request;
   r->resources = res;
+  r->placement = placement;
+  r->dedicated = dedicated;
   rl_lease_req_t **tail = &nm->queue;
   while (*tail) tail = &(*tail)->next;
   *tail = r;
@@ -40,7 +48,8 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
 
 static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client) {
   for (rl_worker_t *w = nm->workers; w; w = w->next)
-    if (w->state == RL_W_IDLE && w->registered && !rl_id_eq(&w->id, client)) return w;
+    /* An actor's worker is never handed out again (it is being killed). */
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !rl_id_eq(&w->id, client)) return w;
   return NULL;
 }
 
@@ -51,16 +60,17 @@ static int s_count(rl_nm_t *nm, rl_wstate_t state) {
 }
 
 void rl_leases_serve(rl_nm_t *nm) {
-  int waiting_for_worker = 0;
+  int waiting_for_worker = 0, waiting_actors = 0;
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
-    if (!rl_res_fits(&nm->available, &r->resources)) {
+    if (!rl_res_fits(&nm->available, &r->resources) || !rl_res_fits(&nm->available, &r->placement)) {
       pp = &r->next;
       continue;
     }
     rl_worker_t *w = s_idle_worker(nm, &r->client);
     if (!w) {
       waiting_for_worker++;
+      waiting_actors += r->dedicated;
       pp = &r->next;
       continue;
     }
@@ -69,6 +79,7 @@ void rl_leases_serve(rl_nm_t *nm) {
     w->lessee = r->client;
     w->held = r->resources;
     w->released = false;
+    w->dedicated = r->dedicated;
     rl_msgbuf_t b;
     rl_msgbuf_init(&b, RL_NM_LEASE_GRANTED, 4);
     msgpack_pack_uint64(&b.pk, r->request);
@@ -79,15 +90,21 @@ void rl_leases_serve(rl_nm_t *nm) {
     *pp = r->next;
     free(r);
   }
-  /* Resources are free but no worker is: start more (bounded). */
+  /* Resources are free but no worker is: start more. Task workers are bounded by
+   * max_workers; each actor has its own process (up to RL_NM_MAX_ACTORS). */
   int starting = s_count(nm, RL_W_STARTING);
-  int total = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) total++;
-  while (starting < waiting_for_worker && total < nm->max_workers && nm->failed_starts < 5) {
+  int pool = 0, actors = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    if (w->dedicated) actors++;
+    else pool++;
+  }
+  int cap = nm->max_workers + (actors + waiting_actors < RL_NM_MAX_ACTORS ? actors + waiting_actors : RL_NM_MAX_ACTORS);
+  while (starting < waiting_for_worker && pool + actors < cap && nm->failed_starts < 5) {
     if (!rl_pool_spawn(nm)) break;
     starting++;
-    total++;
+    pool++;
   }
+  rl_pool_top_up(nm); /* workers that became actors are replaced in the pool */
 }
 
 void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w) {
@@ -107,8 +124,9 @@ void rl_leases_return(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   }
   rl_worker_t *w = rl_pool_by_id(nm, &id);
   if (!w || w->state != RL_W_LEASED || !rl_id_eq(&w->lessee, client)) return;
+  bool dedicated = w->dedicated;
   rl_leases_release_worker(nm, w);
-  if (failed) kill(w->pid, SIGKILL);
+  if (failed || dedicated) kill(w->pid, SIGKILL);
   rl_leases_serve(nm);
 }
 
@@ -134,7 +152,12 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
       pp = &r->next;
     }
   }
-  for (rl_worker_t *w = nm->workers; w; w = w->next)
-    if (w->state == RL_W_LEASED && rl_id_eq(&w->lessee, client)) rl_leases_release_worker(nm, w);
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    if (w->state != RL_W_LEASED || !rl_id_eq(&w->lessee, client)) continue;
+    /* An actor goes with its owner (detached actors arrive with `rayl start`). */
+    bool dedicated = w->dedicated;
+    rl_leases_release_worker(nm, w);
+    if (dedicated) kill(w->pid, SIGKILL);
+  }
   rl_leases_serve(nm);
 }

@@ -12,6 +12,7 @@
 #include "wire/msg.h"
 
 #define RL_NM_ENDPOINT_MAX 120
+#define RL_NM_MAX_ACTORS 4096
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -38,6 +39,7 @@ typedef struct rl_worker {
   rl_id_t lessee;          /* who leases it */
   rl_resources_t held;     /* what the lease holds */
   bool released;           /* held was given back while it was blocked */
+  bool dedicated;          /* an actor's: killed, never reused, when its lease ends */
   struct rl_worker *next;
 } rl_worker_t;
 
@@ -46,6 +48,8 @@ typedef struct rl_lease_req {
   rl_id_t client;
   uint64_t request;
   rl_resources_t resources;
+  rl_resources_t placement; /* must be free, not held */
+  bool dedicated;
   struct rl_lease_req *next;
 } rl_lease_req_t;
 

@@ -200,7 +200,7 @@ void rl_pool_reap(rl_nm_t *nm) {
 
 void rl_pool_top_up(rl_nm_t *nm) {
   int alive = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) alive++;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) alive += !w->dedicated;
   while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm)) alive++;
 }
 

@@ -13,7 +13,10 @@ enum rl_msg_type {
   /* ---- client (driver or worker) -> node manager, on the node's ROUTER ---- */
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
-  /* [request u64, resources map] : lease one worker that can hold these resources */
+  /* [request u64, resources map, dedicated bool?, placement map?] : lease one worker
+   * that can hold these resources. dedicated: the worker becomes an actor's (killed,
+   * not reused, when returned or when its lessee leaves). placement: resources that
+   * must be free to place it without being held (Ray's 1 CPU to place an actor). */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -62,9 +65,11 @@ enum rl_msg_type {
   /* ---- core worker <-> core worker, on the receiver's ROUTER ---- */
   /* [task_id id, owner_id id, owner_endpoint str, function_key bin, function bin?,
    *  args [[kind u64, data bin, size u64]...], num_returns u64, attempt u64, name str]
+   * [kind u64 (RL_KIND_*), method str, actor_id id] (absent: a plain task)
    * : run this task (pipelined). Arg kinds are the RL_RET_* kinds: INLINE data is an
    * encoded value; STORE: the value is sealed in this node's store under object id
-   * `data` (16 bytes), size bytes. */
+   * `data` (16 bytes), size bytes. For RL_KIND_ACTOR_CREATE the function is the actor's
+   * class table; for RL_KIND_ACTOR_METHOD it is absent and `method` names the method. */
   RL_CW_PUSH_TASK = 40,
   /* [task_id id, status u64 (RL_TASK_*), returns [[kind u64, data bin, size u64]...],
    *  borrowed [[object_id id, owner_endpoint str]...]]
@@ -82,6 +87,14 @@ enum rl_msg_type {
   RL_CW_ADD_BORROWER = 45,
   /* [object_id id, borrower_endpoint str] : the borrower dropped its last handle */
   RL_CW_REMOVE_BORROWER = 46,
+  /* [request u64, actor_id id] : where does this actor run? (to its owner; answered
+   * once the actor is alive or dead) */
+  RL_CW_ACTOR_LOCATE = 47,
+  /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin]
+   * cause: when dead, the encoded ActorDiedError */
+  RL_CW_ACTOR_LOCATION = 48,
+  /* [actor_id id, no_restart bool] : kill this actor (to its owner) */
+  RL_CW_KILL_ACTOR = 49,
 
   /* ---- node manager -> head (GCS) ---- */
   /* [node_id id, node_endpoint str, resources map, pid u64] */
@@ -104,5 +117,6 @@ enum rl_msg_type {
 enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1 };
 enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
 enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
+enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
 
 #endif

@@ -143,6 +143,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   rl_cw_t *cw = *p;
   if (cw->nm && cw->store_base) s_goodbye(cw);
   rl_exec_destroy_all(cw);
+  rl_actor_destroy_all(cw);
   rl_sub_destroy_all(cw);
   rl_obj_destroy_all(cw);
   for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
@@ -247,6 +248,8 @@ static void s_handle_router(rl_cw_t *cw, rl_msg_t *m) {
     case RL_CW_GET_OBJECT: rl_obj_handle_get_object(cw, m); break;
     case RL_CW_ADD_BORROWER: rl_obj_handle_borrower(cw, m, true); break;
     case RL_CW_REMOVE_BORROWER: rl_obj_handle_borrower(cw, m, false); break;
+    case RL_CW_ACTOR_LOCATE: rl_actor_handle_locate(cw, m); break;
+    case RL_CW_KILL_ACTOR: rl_actor_handle_kill(cw, m); break;
     default: rl_log(RL_LOG_WARN, "unexpected message type %d on %s", m->type, cw->endpoint);
   }
 }
@@ -255,6 +258,7 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
   switch (m->type) {
     case RL_CW_TASK_DONE: rl_sub_handle_task_done(cw, m, peer); break;
     case RL_CW_OBJECT: rl_obj_handle_object(cw, m); break;
+    case RL_CW_ACTOR_LOCATION: rl_actor_handle_location(cw, m); break;
     default: rl_log(RL_LOG_WARN, "unexpected message type %d from %s", m->type, peer->endpoint);
   }
 }

@@ -119,6 +119,31 @@ typedef struct {
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen);
+/* ---- actors ---- */
+typedef struct {
+  rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
+  rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
+  int max_restarts;          /* -1: forever */
+  int max_task_retries;      /* calls in flight when it dies; -1: forever */
+  const char *name;          /* class name, for messages */
+} rl_actor_opts_t;
+
+/* Creates an actor from its class (the encoded class table, keyed by its hash) and
+ * __init arguments; returns at once with its id. Calls made before it is alive wait
+ * for it. Returns 0, or -1 with err. */
+int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void *cls, size_t cls_len,
+                       const rl_task_arg_t *args, size_t nargs, const rl_actor_opts_t *opts, rl_id_t *id_out,
+                       char *err, size_t errlen);
+/* Calls method on actor id (owned by owner): returns at once with num_returns refs.
+ * Calls from one caller run in submission order. Returns 0, or -1 with err. */
+int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const char *method,
+                     const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                     char *err, size_t errlen);
+/* Kills the actor (asking its owner if it is not ours). no_restart: for good. */
+void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart);
+/* The actor's state as seen here: "pending", "alive", "restarting", "dead"... */
+const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id);
+
 /* Cancels the task producing object id: a queued task fails with TaskCancelledError;
  * a running one is killed if force, else its result is discarded. Returns 0, or -1 if
  * id is not a task result owned here. */
@@ -135,6 +160,8 @@ typedef struct {
   int num_returns;
   const char *name;
   bool cancelled; /* cancelled before it started: load its function, then report it */
+  int kind;       /* RL_KIND_*: a task, an actor's creation, or a method call */
+  const char *method;
 } rl_cw_task_t;
 /* The next task pushed to this worker, or NULL if none is waiting. Valid until
  * rl_cw_task_finish. */

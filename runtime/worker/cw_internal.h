@@ -63,8 +63,12 @@ typedef struct rl_lease {
   struct rl_lease *next;
 } rl_lease_t;
 
-/* Tasks with the same resource shape share leases (Ray's scheduling class). */
+struct rl_actor;
+
+/* Tasks with the same resource shape share leases (Ray's scheduling class). An
+ * actor's calls form a class of their own whose one lease is the actor's worker. */
 typedef struct rl_class {
+  struct rl_actor *actor; /* NULL for tasks */
   rl_resources_t resources;
   rl_task_t *queue_head, *queue_tail; /* ready to dispatch */
   size_t queued;
@@ -100,7 +104,9 @@ typedef struct rl_fn {
 
 struct rl_task {
   rl_id_t id;
-  rl_fn_t *fn;
+  rl_fn_t *fn; /* NULL for actor methods */
+  int kind;    /* RL_KIND_* */
+  char method[64];
   rl_arg_t *args;
   size_t nargs;
   int unresolved;
@@ -115,10 +121,37 @@ struct rl_task {
   rl_task_t *next; /* in the class queue */
 };
 
+enum { RL_ACTOR_PENDING, RL_ACTOR_ALIVE, RL_ACTOR_RESTARTING, RL_ACTOR_LOCATING, RL_ACTOR_DEAD };
+
+/* An actor this process created (owned) or calls (a handle from elsewhere). */
+typedef struct rl_actor {
+  rl_id_t id;
+  bool owned;
+  char owner[RL_ENDPOINT_MAX];
+  int state;                   /* RL_ACTOR_* */
+  rl_class_t *cls;             /* its calls */
+  char *cause;                 /* DEAD: the encoded ActorDiedError */
+  size_t cause_len;
+  rl_id_t worker_id;           /* its worker, while alive */
+  char endpoint[RL_ENDPOINT_MAX];
+  /* owner only */
+  rl_fn_t *class_fn;
+  rl_task_arg_t *init_args;    /* copies, for restarts */
+  size_t ninit;
+  rl_actor_opts_t opts;
+  char name[64];
+  int restarts_left;
+  bool no_restart, killed;
+  rl_waiter_t *locate_waiters;
+  rl_id_t dead_worker;         /* locate waiters want a worker other than this one */
+  struct rl_actor *next;
+} rl_actor_t;
+
 /* A task pushed to this worker. */
 typedef struct rl_incoming {
   rl_cw_task_t pub;
   char name[64];
+  char method[64];
   rl_id_t owner_id;
   char owner[RL_ENDPOINT_MAX];
   zmq_msg_t identity; /* the submitter's connection */
@@ -150,6 +183,7 @@ struct rl_cw_t {
   rl_class_t *classes;
   rl_fn_t *fns;
   uint64_t lease_request_seq;
+  rl_actor_t *actors;
   uint32_t seq;
   uint64_t next_request;
   /* replies to blocking node-manager requests */
@@ -210,6 +244,32 @@ void rl_sub_tick(rl_cw_t *cw);
  * task ends, so the workers it borrowed serve others at once). */
 void rl_sub_return_idle_leases(rl_cw_t *cw);
 void rl_sub_destroy_all(rl_cw_t *cw);
+
+/* submitter.c, shared with actors.c */
+rl_fn_t *rl_sub_function(rl_cw_t *cw, const void *key, size_t key_len, const void *blob, size_t len);
+/* Builds a task for class cls (see rl_cw_submit) and queues it once its arguments are
+ * ready; front: ahead of everything queued (an actor's creation). */
+rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *method, rl_fn_t *fn,
+                           const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                           bool front, char *err, size_t errlen);
+void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len);
+void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement);
+void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint);
+void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
+/* The tasks pushed to lease l, still in flight (caller frees the array). */
+rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);
+void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t);
+
+/* actors.c */
+void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, size_t len);
+/* Handles the death of the worker behind c (an actor class). */
+void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reason);
+void rl_actor_lease_granted(rl_cw_t *cw, rl_class_t *c);
+void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m);
+void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m);
+void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m);
+void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
+void rl_actor_destroy_all(rl_cw_t *cw);
 
 /* executor.c */
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);

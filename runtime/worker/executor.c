@@ -52,6 +52,19 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
   snprintf(in->name, sizeof in->name, "%.*s", (int)name_len, name);
   in->pub.name = in->name;
   in->args = args->via.array.ptr;
+  uint64_t kind = RL_KIND_TASK;
+  const char *method = "";
+  size_t method_len = 0;
+  if (m->nfields > 9 && (!rl_field_u64(m, 9, &kind) || kind > RL_KIND_ACTOR_METHOD ||
+                         !rl_field_bytes(m, 10, &method, &method_len) || method_len >= sizeof in->method)) {
+    rl_log(RL_LOG_WARN, "dropped a task with a malformed actor part");
+    free(in);
+    return;
+  }
+  in->pub.kind = (int)kind;
+  memcpy(in->method, method, method_len);
+  in->method[method_len] = 0;
+  in->pub.method = in->method;
   /* Keep the message: the pointers above point into it. */
   in->frame = m->frame;
   in->identity = m->identity;

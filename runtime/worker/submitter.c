@@ -147,21 +147,42 @@ static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char 
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
+  rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
+  rl_class_t *c = s_class(cw, &opts->resources);
+  if (!f || !c) {
+    snprintf(err, errlen, "out of memory while submitting a task");
+    return -1;
+  }
+  rl_task_t *t = rl_sub_task_new(cw, c, RL_KIND_TASK, NULL, f, args, nargs, opts, ids_out, false, err, errlen);
+  if (!t) return -1;
+  rl_sub_tick(cw);
+  return 0;
+}
+
+rl_fn_t *rl_sub_function(rl_cw_t *cw, const void *key, size_t key_len, const void *blob, size_t len) {
+  return s_function(cw, key, key_len, blob, len);
+}
+
+rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *method, rl_fn_t *fn,
+                           const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                           bool front, char *err, size_t errlen) {
   if (opts->num_returns < 1 || opts->num_returns > 1024) {
     snprintf(err, errlen, "num_returns must be between 1 and 1024 (got %d)", opts->num_returns);
-    return -1;
+    return NULL;
   }
   rl_task_t *t = calloc(1, sizeof *t);
   if (!t) goto oom;
   t->id = rl_id_for_task(cw->worker_id, ++cw->seq);
-  t->fn = s_function(cw, fn_key, fn_key_len, fn, fn_len);
+  t->fn = fn;
+  t->kind = kind;
+  snprintf(t->method, sizeof t->method, "%s", method ? method : "");
   t->opts = *opts;
   t->opts.name = NULL;
   snprintf(t->name, sizeof t->name, "%s", opts->name ? opts->name : "task");
   t->retries_left = opts->max_retries;
-  t->cls = s_class(cw, &opts->resources);
+  t->cls = cls;
   t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
-  if (!t->fn || !t->cls || !t->args) goto oom;
+  if (!t->args) goto oom;
   t->nargs = nargs;
   for (size_t i = 0; i < nargs; i++) {
     rl_arg_t *a = &t->args[i];
@@ -192,7 +213,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
       if (rl_cw_put(cw, args[i].len, args[i].contained, args[i].contained_owner, args[i].ncontained, &a->ref, &dst,
                     err, errlen) != 0) {
         s_task_free(cw, t);
-        return -1;
+        return NULL;
       }
       memcpy(dst, args[i].data, args[i].len);
       rl_cw_put_seal(cw, &a->ref);
@@ -223,12 +244,13 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
     o->producer = t;
   }
   rl_idmap_put(cw->tasks, &t->id, t);
-  if (t->unresolved == 0) s_enqueue(t, false);
-  rl_sub_tick(cw);
-  return 0;
+  /* An actor's calls keep their order: they queue at once and wait at the head of
+   * the queue for their arguments. */
+  if (t->unresolved == 0 || cls->actor) s_enqueue(t, front);
+  return t;
 oom:
   snprintf(err, errlen, "out of memory while submitting a task");
-  return -1; /* a partly built task is leaked here; out of memory is not survivable anyway */
+  return NULL; /* a partly built task is leaked here; out of memory is not survivable anyway */
 }
 
 /* Fills in the value of a resolved ref argument; fails the task if it failed. */
@@ -267,7 +289,7 @@ void rl_sub_object_ready(rl_cw_t *cw, rl_object_t *o) {
   o->ndependents = o->capdependents = 0;
   for (size_t i = 0; i < n; i++) {
     rl_task_t *t = deps[i];
-    if (--t->unresolved == 0 && !t->cancelled) s_enqueue(t, false);
+    if (--t->unresolved == 0 && !t->cancelled && !t->cls->actor) s_enqueue(t, false);
   }
   free(deps);
   rl_obj_maybe_free(cw, o);
@@ -289,13 +311,18 @@ static bool s_lease_has_fn(rl_lease_t *l, uint64_t hash) {
 
 static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 9);
+  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, t->kind == RL_KIND_TASK ? 9 : 12);
   rl_pack_id(&b.pk, &t->id);
   rl_pack_id(&b.pk, &cw->worker_id);
   rl_pack_str(&b.pk, cw->endpoint);
-  rl_pack_bin(&b.pk, t->fn->key, t->fn->key_len);
-  if (s_lease_has_fn(l, t->fn->hash)) msgpack_pack_nil(&b.pk);
-  else rl_pack_bin(&b.pk, t->fn->blob, t->fn->len);
+  if (!t->fn) {
+    rl_pack_bin(&b.pk, NULL, 0);
+    msgpack_pack_nil(&b.pk);
+  } else {
+    rl_pack_bin(&b.pk, t->fn->key, t->fn->key_len);
+    if (s_lease_has_fn(l, t->fn->hash)) msgpack_pack_nil(&b.pk);
+    else rl_pack_bin(&b.pk, t->fn->blob, t->fn->len);
+  }
   msgpack_pack_array(&b.pk, (uint32_t)t->nargs);
   for (size_t i = 0; i < t->nargs; i++) {
     rl_arg_t *a = &t->args[i];
@@ -313,6 +340,11 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   msgpack_pack_uint64(&b.pk, (uint64_t)t->opts.num_returns);
   msgpack_pack_uint64(&b.pk, (uint64_t)t->attempt);
   rl_pack_str(&b.pk, t->name);
+  if (t->kind != RL_KIND_TASK) {
+    msgpack_pack_uint64(&b.pk, (uint64_t)t->kind);
+    rl_pack_str(&b.pk, t->method);
+    rl_pack_id(&b.pk, &t->cls->actor->id);
+  }
   t->lease = l;
   t->pushed_us = rl_now_us();
   l->inflight++;
@@ -320,12 +352,16 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
-static void s_request_lease(rl_cw_t *cw, rl_class_t *c) {
+void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement) {
   c->lease_request = ++cw->lease_request_seq;
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 2);
+  rl_msgbuf_init(&b, RL_NM_LEASE, 4);
   msgpack_pack_uint64(&b.pk, c->lease_request);
   rl_res_pack(&b.pk, &c->resources);
+  if (dedicated) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  if (placement) rl_res_pack(&b.pk, placement);
+  else msgpack_pack_nil(&b.pk);
   rl_msg_send(cw->nm, NULL, &b);
 }
 
@@ -351,8 +387,9 @@ static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool faile
 
 static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   while (c->queue_head) {
+    if (c->actor && c->queue_head->unresolved) break; /* calls run in order */
     rl_lease_t *best = NULL;
-    int depth = s_pipeline_depth(c);
+    int depth = c->actor ? INT32_MAX : s_pipeline_depth(c);
     for (rl_lease_t *l = c->leases; l; l = l->next)
       if (l->inflight < depth && (!best || l->inflight < best->inflight)) best = l;
     if (!best) break;
@@ -363,9 +400,10 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
     if (!s_resolve_args(cw, t)) continue;
     s_push(cw, t, best);
   }
+  if (c->actor) return; /* an actor's one worker is leased when it is created */
   bool backlog = c->queue_head != NULL;
   for (rl_lease_t *l = c->leases; l && !backlog; l = l->next) backlog = l->inflight > 1;
-  if (backlog && !c->lease_request && !c->infeasible_warned) s_request_lease(cw, c);
+  if (backlog && !c->lease_request && !c->infeasible_warned) rl_sub_request_lease(cw, c, false, NULL);
 }
 
 void rl_sub_tick(rl_cw_t *cw) {
@@ -374,7 +412,7 @@ void rl_sub_tick(rl_cw_t *cw) {
   if (check_idle) cw->last_lease_check_ms = now;
   for (rl_class_t *c = cw->classes; c; c = c->next) {
     s_dispatch(cw, c);
-    if (!check_idle) continue;
+    if (!check_idle || c->actor) continue;
     for (rl_lease_t *l = c->leases, *next; l; l = next) {
       next = l->next;
       if (l->inflight == 0 && !c->queue_head && now - l->idle_since_ms >= S_IDLE_LEASE_MS)
@@ -385,7 +423,7 @@ void rl_sub_tick(rl_cw_t *cw) {
 
 void rl_sub_return_idle_leases(rl_cw_t *cw) {
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    for (rl_lease_t *l = c->leases, *next; l; l = next) {
+    for (rl_lease_t *l = c->actor ? NULL : c->leases, *next; l; l = next) {
       next = l->next;
       if (l->inflight == 0 && !c->queue_head) s_return_lease(cw, c, l, false);
     }
@@ -410,6 +448,12 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   c->lease_request = 0;
+  if (c->actor) {
+    free(l);
+    rl_sub_add_lease(cw, c, &worker, endpoint);
+    rl_actor_lease_granted(cw, c);
+    return;
+  }
   if (!c->queue_head) {
     /* The work it was asked for is done already: let someone else have it. */
     free(l);
@@ -464,9 +508,15 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   rl_obj_owner_died(cw, endpoint, (int)pid, reason);
+  rl_actor_owner_died(cw, endpoint, (int)pid, reason);
   rl_class_t *c;
   rl_lease_t *l = s_find_lease(cw, &worker, &c);
   if (!l) return;
+  if (c->actor) {
+    rl_actor_worker_died(cw, c, (int)pid, reason);
+    rl_sub_tick(cw);
+    return;
+  }
   /* Collect the tasks that were on it, then retry or fail each. */
   size_t cur = 0, n = 0;
   rl_task_t *t, **lost = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *lost);
@@ -545,6 +595,15 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   }
   if (t->cancelled) {
     s_task_free(cw, t);
+    return;
+  }
+  if (t->kind == RL_KIND_ACTOR_CREATE) {
+    const msgpack_object *r = rets->via.array.size ? &rets->via.array.ptr[0] : NULL;
+    const char *data = NULL;
+    size_t len = 0;
+    if (r && r->type == MSGPACK_OBJECT_ARRAY && r->via.array.size >= 2) rl_obj_bytes(&r->via.array.ptr[1], &data, &len);
+    rl_actor_created(cw, t, status != RL_TASK_OK, data, len);
+    s_task_complete(cw, t, status != RL_TASK_OK ? RL_RET_ERROR : RL_RET_INLINE, data, len);
     return;
   }
   if (status != RL_TASK_OK && t->opts.retry_exceptions && t->retries_left != 0) {
@@ -642,4 +701,67 @@ void rl_sub_destroy_all(rl_cw_t *cw) {
     free(f);
   }
   cw->fns = NULL;
+}
+
+void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len) {
+  if (t->lease) {
+    t->lease->inflight--;
+    t->lease = NULL;
+  } else if (t->unresolved == 0 || t->cls->actor) {
+    s_unqueue(t);
+  }
+  s_task_complete(cw, t, kind, data, len);
+}
+
+void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint) {
+  rl_lease_t *l = calloc(1, sizeof *l);
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  if (!l || !peer) {
+    free(l);
+    return;
+  }
+  l->worker_id = *worker;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->peer = peer;
+  l->cls = c;
+  l->idle_since_ms = rl_now_ms();
+  l->next = c->leases;
+  c->leases = l;
+}
+
+void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node) {
+  while (c->leases) {
+    rl_lease_t *l = c->leases;
+    c->leases = l->next;
+    if (tell_node) {
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+      rl_pack_id(&b.pk, &l->worker_id);
+      msgpack_pack_true(&b.pk); /* an actor's worker is killed, never reused */
+      rl_msg_send(cw->nm, NULL, &b);
+    }
+    free(l->fn_sent);
+    free(l);
+  }
+}
+
+rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n) {
+  size_t cur = 0;
+  rl_task_t *t, **out = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *out);
+  *n = 0;
+  if (!out) return NULL;
+  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
+    if (t->cls == c && t->lease) out[(*n)++] = t;
+  return out;
+}
+
+void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
+  (void)cw;
+  if (t->lease) {
+    t->lease->inflight--;
+    t->lease = NULL;
+  }
+  t->attempt++;
+  if (t->retries_left > 0) t->retries_left--;
+  s_enqueue(t, true);
 }

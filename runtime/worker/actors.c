@@ -1,0 +1,397 @@
+/* actors.c: actors as seen by their owner (creation, restarts, death, kill) and by
+ * any caller (locating the actor's worker through its owner). An actor's calls are a
+ * scheduling class whose one lease is the actor's dedicated worker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+static rl_actor_t *s_find(rl_cw_t *cw, const rl_id_t *id) {
+  for (rl_actor_t *a = cw->actors; a; a = a->next)
+    if (rl_id_eq(&a->id, id)) return a;
+  return NULL;
+}
+
+static rl_actor_t *s_new(rl_cw_t *cw, const rl_id_t *id, bool owned, const char *owner) {
+  rl_actor_t *a = calloc(1, sizeof *a);
+  rl_class_t *c = calloc(1, sizeof *c);
+  if (!a || !c) {
+    free(a);
+    free(c);
+    return NULL;
+  }
+  a->id = *id;
+  a->owned = owned;
+  snprintf(a->owner, sizeof a->owner, "%s", owner);
+  a->cls = c;
+  c->actor = a;
+  c->next = cw->classes;
+  cw->classes = c;
+  a->next = cw->actors;
+  cw->actors = a;
+  return a;
+}
+
+static void s_locate_reply(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_actor_t *a) {
+  static const rl_id_t nil;
+  bool alive = a->state == RL_ACTOR_ALIVE;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATION, 6);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &a->id);
+  if (alive) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_id(&b.pk, alive ? &a->worker_id : &nil);
+  rl_pack_str(&b.pk, alive ? a->endpoint : "");
+  rl_pack_bin(&b.pk, alive ? NULL : a->cause, alive ? 0 : a->cause_len);
+  rl_msg_send(cw->router, identity, &b);
+}
+
+/* Answers the callers waiting to learn where the actor runs (alive on a new worker,
+ * or dead). */
+static void s_answer_locates(rl_cw_t *cw, rl_actor_t *a) {
+  if (a->state == RL_ACTOR_ALIVE && rl_id_eq(&a->worker_id, &a->dead_worker)) return;
+  for (rl_waiter_t *w = a->locate_waiters, *next; w; w = next) {
+    next = w->next;
+    s_locate_reply(cw, &w->identity, w->request, a);
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+  a->locate_waiters = NULL;
+}
+
+/* The actor is gone for good: every queued and in-flight call fails with cause. */
+static void s_make_dead(rl_cw_t *cw, rl_actor_t *a, const char *message) {
+  if (a->state == RL_ACTOR_DEAD) return;
+  if (!a->cause) a->cause = rl_cw_encode_error(cw, "ActorDiedError", message, &a->cause_len);
+  a->state = RL_ACTOR_DEAD;
+  rl_log(RL_LOG_INFO, "actor %s is dead: %s", a->name, message);
+  size_t n;
+  rl_task_t **inflight = rl_sub_inflight(cw, a->cls, &n);
+  for (size_t i = 0; inflight && i < n; i++) rl_sub_task_fail(cw, inflight[i], RL_RET_ERROR, a->cause, a->cause_len);
+  free(inflight);
+  while (a->cls->queue_head) rl_sub_task_fail(cw, a->cls->queue_head, RL_RET_ERROR, a->cause, a->cause_len);
+  rl_sub_drop_lease(cw, a->cls, a->owned);
+  s_answer_locates(cw, a);
+}
+
+static void s_make_dead_with(rl_cw_t *cw, rl_actor_t *a, const char *cause, size_t len, const char *message) {
+  if (cause && len) {
+    free(a->cause);
+    a->cause = malloc(len);
+    if (a->cause) {
+      memcpy(a->cause, cause, len);
+      a->cause_len = len;
+    }
+  }
+  s_make_dead(cw, a, message);
+}
+
+/* Queues the creation (first run, or a restart) and asks for a dedicated worker. */
+static int s_start_creation(rl_cw_t *cw, rl_actor_t *a, char *err, size_t errlen) {
+  rl_task_opts_t o = {.max_retries = 0, .num_returns = 1, .name = a->name};
+  rl_id_t ret;
+  if (!rl_sub_task_new(cw, a->cls, RL_KIND_ACTOR_CREATE, NULL, a->class_fn, a->init_args, a->ninit, &o, &ret, true,
+                       err, errlen))
+    return -1;
+  rl_cw_ref_drop(cw, &ret); /* nobody waits on the creation's own result */
+  rl_sub_request_lease(cw, a->cls, true, &a->opts.placement);
+  return 0;
+}
+
+int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void *cls, size_t cls_len,
+                       const rl_task_arg_t *args, size_t nargs, const rl_actor_opts_t *opts, rl_id_t *id_out,
+                       char *err, size_t errlen) {
+  rl_id_t id = rl_id_random();
+  rl_actor_t *a = s_new(cw, &id, true, cw->endpoint);
+  if (!a) goto oom;
+  a->opts = *opts;
+  a->opts.name = NULL;
+  snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
+  a->restarts_left = opts->max_restarts;
+  a->cls->resources = opts->resources;
+  a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
+  a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
+  if (!a->class_fn || !a->init_args) goto oom;
+  /* Keep the __init arguments for restarts (refs stay alive as task refs of each
+   * creation). */
+  for (size_t i = 0; i < nargs; i++) {
+    a->init_args[i] = args[i];
+    if (!args[i].is_ref) {
+      void *copy = malloc(args[i].len ? args[i].len : 1);
+      if (!copy) goto oom;
+      memcpy(copy, args[i].data, args[i].len);
+      a->init_args[i].data = copy;
+      a->init_args[i].contained = NULL; /* nested refs are held by the first creation only */
+      a->init_args[i].contained_owner = NULL;
+      a->init_args[i].ncontained = 0;
+    }
+  }
+  a->ninit = nargs;
+  rl_task_arg_t *first = calloc(nargs ? nargs : 1, sizeof *first);
+  if (!first) goto oom;
+  memcpy(first, args, nargs * sizeof *first);
+  rl_task_opts_t o = {.max_retries = 0, .num_returns = 1, .name = a->name};
+  rl_id_t ret;
+  bool ok = rl_sub_task_new(cw, a->cls, RL_KIND_ACTOR_CREATE, NULL, a->class_fn, first, nargs, &o, &ret, true, err,
+                            errlen) != NULL;
+  free(first);
+  if (!ok) return -1;
+  rl_cw_ref_drop(cw, &ret);
+  rl_sub_request_lease(cw, a->cls, true, &a->opts.placement);
+  *id_out = id;
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory while creating an actor");
+  return -1;
+}
+
+static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
+  rl_peer_t *peer = rl_cw_peer(cw, a->owner);
+  if (!peer) {
+    s_make_dead(cw, a, "cannot reach the actor's owner");
+    return;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATE, 3);
+  msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
+  rl_pack_id(&b.pk, &a->id);
+  rl_pack_id(&b.pk, &a->dead_worker);
+  rl_msg_send(peer->sock, NULL, &b);
+  a->state = RL_ACTOR_LOCATING;
+}
+
+int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const char *method,
+                     const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
+                     char *err, size_t errlen) {
+  /* Notice a death that has already arrived, so this call waits for the restart
+   * instead of going to a worker known to be gone. */
+  rl_cw_poll(cw, 0);
+  rl_actor_t *a = s_find(cw, id);
+  if (!a) {
+    if (!strcmp(owner, cw->endpoint)) {
+      snprintf(err, errlen, "this actor is unknown to its owner (it was never created here)");
+      return -1;
+    }
+    a = s_new(cw, id, false, owner);
+    if (!a) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
+    s_send_locate(cw, a);
+  }
+  rl_task_opts_t o = *opts;
+  if (a->owned) o.max_retries = a->opts.max_task_retries;
+  rl_task_t *t = rl_sub_task_new(cw, a->cls, RL_KIND_ACTOR_METHOD, method, NULL, args, nargs, &o, ids_out, false, err,
+                                 errlen);
+  if (!t) return -1;
+  if (a->state == RL_ACTOR_DEAD) rl_sub_task_fail(cw, t, RL_RET_ERROR, a->cause, a->cause_len);
+  rl_sub_tick(cw);
+  return 0;
+}
+
+void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart) {
+  rl_actor_t *a = s_find(cw, id);
+  if (!a || !a->owned) {
+    rl_peer_t *peer = rl_cw_peer(cw, a ? a->owner : owner);
+    if (!peer) return;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
+    rl_pack_id(&b.pk, id);
+    if (no_restart) msgpack_pack_true(&b.pk);
+    else msgpack_pack_false(&b.pk);
+    rl_msg_send(peer->sock, NULL, &b);
+    return;
+  }
+  if (a->state == RL_ACTOR_DEAD) return;
+  a->killed = true;
+  a->no_restart = a->no_restart || no_restart;
+  if (a->cls->leases) {
+    /* The node manager kills the worker; its death notice decides the rest. */
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+    rl_pack_id(&b.pk, &a->cls->leases->worker_id);
+    msgpack_pack_true(&b.pk);
+    rl_msg_send(cw->nm, NULL, &b);
+  } else if (a->no_restart) {
+    s_make_dead(cw, a, "the actor was killed by rayl.kill before it started");
+  }
+}
+
+const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id) {
+  static const char *names[] = {"pending", "alive", "restarting", "locating", "dead"};
+  rl_actor_t *a = s_find(cw, id);
+  return a ? names[a->state] : "unknown";
+}
+
+void rl_actor_lease_granted(rl_cw_t *cw, rl_class_t *c) {
+  rl_actor_t *a = c->actor;
+  rl_lease_t *l = c->leases;
+  if (!l) return;
+  if (a->state == RL_ACTOR_DEAD) {
+    rl_sub_drop_lease(cw, c, true);
+    return;
+  }
+  a->state = RL_ACTOR_ALIVE;
+  a->worker_id = l->worker_id;
+  snprintf(a->endpoint, sizeof a->endpoint, "%s", l->endpoint);
+  s_answer_locates(cw, a);
+}
+
+void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, size_t len) {
+  rl_actor_t *a = t->cls->actor;
+  if (!a || !failed) return;
+  /* The worker sent an ActorDiedError carrying what __init raised. */
+  a->no_restart = true;
+  s_make_dead_with(cw, a, data, len, "its __init raised an error");
+}
+
+static int s_by_id_desc(const void *x, const void *y) {
+  const rl_task_t *a = *(rl_task_t *const *)x, *b = *(rl_task_t *const *)y;
+  return -memcmp(a->id.b, b->id.b, RL_ID_SIZE);
+}
+
+void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reason) {
+  rl_actor_t *a = c->actor;
+  bool exited = strstr(reason, "exited with code 0") != NULL;
+  bool restart = a->owned && !a->no_restart && a->restarts_left != 0 && !exited;
+  bool goes_on = restart || !a->owned;
+  char msg[400];
+  snprintf(msg, sizeof msg, "the actor %s died while this call was in flight: its worker (pid %d) died: %s%s", a->name,
+           pid, a->killed ? "it was killed by rayl.kill" : reason,
+           goes_on ? "; raise max_task_retries to retry such calls" : "");
+  size_t n;
+  rl_task_t **inflight = rl_sub_inflight(cw, c, &n);
+  if (inflight) qsort(inflight, n, sizeof *inflight, s_by_id_desc);
+  for (size_t i = 0; inflight && i < n; i++) {
+    rl_task_t *t = inflight[i];
+    if (t->kind == RL_KIND_ACTOR_CREATE) {
+      size_t len;
+      char *cause = rl_cw_encode_error(cw, "ActorDiedError", msg, &len);
+      rl_sub_task_fail(cw, t, RL_RET_ERROR, cause, len);
+      free(cause);
+    } else if (goes_on && t->retries_left != 0) {
+      rl_sub_requeue(cw, t);
+    } else {
+      size_t len;
+      char *cause = rl_cw_encode_error(cw, "ActorDiedError", msg, &len);
+      rl_sub_task_fail(cw, t, RL_RET_ERROR, cause, len);
+      free(cause);
+    }
+  }
+  free(inflight);
+  a->dead_worker = a->worker_id;
+  rl_sub_drop_lease(cw, c, false);
+  if (!a->owned) {
+    s_send_locate(cw, a);
+    return;
+  }
+  if (restart) {
+    if (a->restarts_left > 0) a->restarts_left--;
+    a->state = RL_ACTOR_RESTARTING;
+    a->killed = false;
+    rl_log(RL_LOG_INFO, "restarting actor %s (its worker pid %d %s)", a->name, pid, reason);
+    char err[200];
+    if (s_start_creation(cw, a, err, sizeof err) != 0) s_make_dead(cw, a, err);
+    return;
+  }
+  if (a->killed) snprintf(msg, sizeof msg, "the actor %s was killed by rayl.kill", a->name);
+  else if (exited) snprintf(msg, sizeof msg, "the actor %s exited (rayl.exit_actor)", a->name);
+  else
+    snprintf(msg, sizeof msg, "the actor %s died: its worker (pid %d) died: %s%s", a->name, pid, reason,
+             a->opts.max_restarts ? " (no restarts left)" : "; set max_restarts to restart it");
+  s_make_dead(cw, a, msg);
+}
+
+void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id, dead;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_id(m, 2, &dead)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor locate request");
+    return;
+  }
+  rl_actor_t *a = s_find(cw, &id);
+  if (!a || !a->owned) {
+    rl_actor_t gone = {.id = id, .state = RL_ACTOR_DEAD};
+    gone.cause = rl_cw_encode_error(cw, "ActorDiedError", "the actor is unknown to its owner", &gone.cause_len);
+    s_locate_reply(cw, &m->identity, request, &gone);
+    free(gone.cause);
+    return;
+  }
+  if (a->state == RL_ACTOR_DEAD || (a->state == RL_ACTOR_ALIVE && !rl_id_eq(&a->worker_id, &dead))) {
+    s_locate_reply(cw, &m->identity, request, a);
+    return;
+  }
+  rl_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return;
+  zmq_msg_init(&w->identity);
+  zmq_msg_copy(&w->identity, &m->identity);
+  w->request = request;
+  w->next = a->locate_waiters;
+  a->locate_waiters = w;
+  a->dead_worker = dead;
+}
+
+void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
+  rl_id_t id, worker;
+  bool alive;
+  char endpoint[RL_ENDPOINT_MAX];
+  const char *cause;
+  size_t len;
+  if (!rl_field_id(m, 1, &id) || !rl_field_bool(m, 2, &alive) || !rl_field_id(m, 3, &worker) ||
+      !rl_field_strcpy(m, 4, endpoint, sizeof endpoint) || !rl_field_bytes(m, 5, &cause, &len)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor location");
+    return;
+  }
+  rl_actor_t *a = s_find(cw, &id);
+  if (!a || a->owned || a->state != RL_ACTOR_LOCATING) return;
+  if (!alive) {
+    s_make_dead_with(cw, a, cause, len, "the actor is dead");
+    return;
+  }
+  rl_sub_add_lease(cw, a->cls, &worker, endpoint);
+  a->state = RL_ACTOR_ALIVE;
+  a->worker_id = worker;
+  snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
+}
+
+void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m) {
+  rl_id_t id;
+  bool no_restart;
+  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &no_restart)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor kill");
+    return;
+  }
+  rl_actor_t *a = s_find(cw, &id);
+  if (a && a->owned) rl_cw_actor_kill(cw, &id, cw->endpoint, no_restart);
+}
+
+void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
+  for (rl_actor_t *a = cw->actors; a; a = a->next) {
+    if (a->owned || strcmp(a->owner, endpoint) || a->state == RL_ACTOR_DEAD) continue;
+    char msg[300];
+    snprintf(msg, sizeof msg, "the actor %s died with its owner (pid %d, which %s)", a->name, pid, reason);
+    s_make_dead(cw, a, msg);
+  }
+}
+
+void rl_actor_destroy_all(rl_cw_t *cw) {
+  for (rl_actor_t *a = cw->actors, *next; a; a = next) {
+    next = a->next;
+    for (size_t i = 0; i < a->ninit; i++)
+      if (!a->init_args[i].is_ref) free((void *)a->init_args[i].data);
+    free(a->init_args);
+    for (rl_waiter_t *w = a->locate_waiters, *wn; w; w = wn) {
+      wn = w->next;
+      zmq_msg_close(&w->identity);
+      free(w);
+    }
+    free(a->cause);
+    free(a);
+  }
+  cw->actors = NULL;
+}
