@@ -96,8 +96,9 @@ function ActorClass:remote(...)
   M.ensure_init()
   local opts, shared = self._opts, self._shared
   if shared.export_error then error(shared.export_error, 2) end
-  if (opts.max_concurrency or 1) ~= 1 then
-    raise("ValueError", "max_concurrency > 1 (coroutine actors) is not available yet", 2)
+  local concurrency = opts.max_concurrency or 1
+  if concurrency < 1 or concurrency > 1024 or concurrency ~= math.floor(concurrency) then
+    raise("ValueError", "max_concurrency must be a whole number between 1 and 1024", 2)
   end
   if opts.lifetime ~= nil and opts.lifetime ~= "detached" and opts.lifetime ~= "non_detached" then
     raise("ValueError", "lifetime must be \"detached\" or \"non_detached\"", 2)
@@ -121,7 +122,7 @@ function ActorClass:remote(...)
   local id = core.actor_create(shared.key, shared.blob, {
     resources = res, placement = placement, max_restarts = opts.max_restarts or 0,
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
-  }, ...)
+  }, { max_concurrency = concurrency }, ...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
     _name = opts.name, _namespace = opts.name and namespace or nil }, ActorHandle)

@@ -205,10 +205,33 @@ local function check_timeout(opts, what)
   return opts.timeout
 end
 
+-- Inside a call of a concurrent actor (max_concurrency > 1) waiting yields to the
+-- worker, which runs the actor's other calls meanwhile.
+local function in_call_coroutine()
+  local worker = package.loaded["rayl.worker"] -- loaded in worker processes only
+  return type(worker) == "table" and worker.in_call_coroutine() or false
+end
+
+local function await(refs, count, deadline)
+  while true do
+    local ready = 0
+    for i = 1, #refs do
+      if core.state(refs[i]) ~= "pending" then ready = ready + 1 end
+    end
+    if ready >= count or (deadline and core.now() >= deadline) then return end
+    coroutine.yield()
+  end
+end
+
 --- rayl.get(ref | {refs}, {timeout = s}) -> value | {values}
 function rayl.get(refs, opts)
   ensure_init()
   local timeout = check_timeout(opts, "rayl.get")
+  if in_call_coroutine() then
+    local list, deadline = is_ref(refs) and { refs } or refs, timeout and core.now() + timeout
+    if type(list) == "table" then await(list, #list, deadline) end
+    if deadline then timeout = math.max(0, deadline - core.now()) end
+  end
   if is_ref(refs) then return core.get(refs, timeout) end
   if type(refs) ~= "table" then
     raise("ValueError", "rayl.get expects an ObjectRef or a list of ObjectRefs, got " .. type(refs), 2)
@@ -247,7 +270,13 @@ function rayl.wait(refs, opts)
       .. ("elements %d and %d are the same"):format(seen[hex], i), 2) end
     seen[hex] = i
   end
-  local flags = core.wait(refs, n, opts.timeout)
+  local timeout = opts.timeout
+  if in_call_coroutine() then
+    local deadline = timeout and core.now() + timeout
+    await(refs, n, deadline)
+    if deadline then timeout = math.max(0, deadline - core.now()) end
+  end
+  local flags = core.wait(refs, n, timeout)
   local ready, pending = {}, {}
   for i, r in ipairs(refs) do
     if flags[i] and #ready < n then ready[#ready + 1] = r else pending[#pending + 1] = r end
@@ -301,6 +330,9 @@ end
 ------------------------------------------------------------------------------
 -- The cluster
 ------------------------------------------------------------------------------
+
+--- rayl.await(ref | {refs}): rayl.get, named for use inside concurrent actors.
+rayl.await = function(...) return rayl.get(...) end
 
 function rayl.get_runtime_context()
   ensure_init()

@@ -22,10 +22,23 @@ function worker.run(fn, name, ...)
 end
 
 -- An actor's state: this worker runs at most one actor, for its whole life.
-local actor = { self = nil, dead = nil, name = nil }
+local actor = { self = nil, dead = nil, name = nil, max_concurrency = 1 }
 
---- worker.create_actor(class, name, ...) -> true | false, ActorDiedError
-function worker.create_actor(class, name, ...)
+-- The coroutines running calls of a concurrent actor (filled in by the C loop):
+-- rayl.get and rayl.wait yield in them instead of blocking the worker.
+worker.threads = setmetatable({}, { __mode = "k" })
+
+function worker.in_call_coroutine()
+  local co = coroutine.running()
+  return co ~= nil and worker.threads[co] == true
+end
+
+function worker.concurrency() return actor.max_concurrency end
+
+--- worker.create_actor(class, name, sys, ...) -> true | false, ActorDiedError
+--- sys: { max_concurrency = n } from the actor's options.
+function worker.create_actor(class, name, sys, ...)
+  actor.max_concurrency = sys and sys.max_concurrency or 1
   local self = setmetatable({}, { __index = class })
   if type(class.__init) == "function" then
     local ok, err = worker.run(class.__init, name .. ".__init", self, ...)

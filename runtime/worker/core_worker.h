@@ -163,11 +163,14 @@ typedef struct {
   int kind;       /* RL_KIND_*: a task, an actor's creation, or a method call */
   const char *method;
 } rl_cw_task_t;
-/* The next task pushed to this worker, or NULL if none is waiting. Valid until
- * rl_cw_task_finish. */
+/* The next task pushed to this worker, or NULL if none is waiting; it becomes the
+ * current task. Valid until rl_cw_task_finish. Several may be started at once (a
+ * concurrent actor runs each in its own coroutine). */
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw);
-/* Argument i of the running task as a value to decode (inline, or pinned in the store). */
-int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t errlen);
+/* Which started task's code runs now (for get_runtime_context and blocking), or NULL. */
+void rl_cw_set_current(rl_cw_t *cw, const rl_cw_task_t *t);
+/* Argument i of task t as a value to decode (inline, or pinned in the store). */
+int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *v, char *err, size_t errlen);
 /* Fills dst with the encoding of return value i (lens[i] bytes). */
 typedef void (*rl_cw_copy_fn)(void *ctx, size_t i, void *dst);
 /* Reports the running task's outcome: on success, n = num_returns encoded values of
@@ -176,7 +179,8 @@ typedef void (*rl_cw_copy_fn)(void *ctx, size_t i, void *dst);
  * contained: the refs inside the values; the caller becomes a borrower of those this
  * process owns before it hears of them, so they outlive this task. Returns 0, or -1
  * with err if a value could not be stored (then the task is reported as failed). */
-int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
+int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
+                      rl_cw_copy_fn copy, void *ctx,
                       const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained,
                       char *err, size_t errlen);
 /* A handler the host sets to encode a runtime error (a message of a given type) as an

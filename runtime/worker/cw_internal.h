@@ -160,6 +160,7 @@ typedef struct rl_incoming {
   const msgpack_object *args;
   bool cancelled;
   struct rl_incoming *next;
+  struct rl_incoming *next_active;
 } rl_incoming_t;
 
 struct rl_cw_t {
@@ -191,7 +192,9 @@ struct rl_cw_t {
   bool awaited_done;
   rl_msg_t awaited_reply;
   /* executing */
-  rl_incoming_t *in_head, *in_tail, *running;
+  rl_incoming_t *in_head, *in_tail; /* pushed, not started */
+  rl_incoming_t *active;             /* started, not finished (several in a concurrent actor) */
+  rl_incoming_t *running;            /* the one whose code runs now, if any */
   bool blocked_told;
   rl_cw_error_encoder encode_error;
   void *encode_error_ctx;

@@ -106,9 +106,10 @@ void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed cancel");
     return;
   }
-  if (cw->running && rl_id_eq(&cw->running->pub.task_id, &id)) {
+  for (rl_incoming_t *in = cw->active; in; in = in->next_active) {
+    if (!rl_id_eq(&in->pub.task_id, &id)) continue;
     if (force) {
-      rl_log(RL_LOG_INFO, "task %s force-cancelled: exiting", cw->running->name);
+      rl_log(RL_LOG_INFO, "task %s force-cancelled: exiting", in->name);
       _exit(1);
     }
     return; /* the owner drops the result when it comes */
@@ -120,18 +121,22 @@ void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
-  if (cw->running || !cw->in_head) return NULL;
+  if (!cw->in_head) return NULL;
   rl_incoming_t *in = cw->in_head;
   cw->in_head = in->next;
   if (!cw->in_head) cw->in_tail = NULL;
   in->next = NULL;
+  in->next_active = cw->active;
+  cw->active = in;
   cw->running = in;
   return &in->pub;
 }
 
-int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t errlen) {
+void rl_cw_set_current(rl_cw_t *cw, const rl_cw_task_t *t) { cw->running = (rl_incoming_t *)t; }
+
+int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *v, char *err, size_t errlen) {
   memset(v, 0, sizeof *v);
-  rl_incoming_t *in = cw->running;
+  rl_incoming_t *in = (rl_incoming_t *)t; /* pub is its first member */
   if (!in || i >= in->pub.nargs) {
     snprintf(err, errlen, "no argument %zu", i + 1);
     return -1;
@@ -152,10 +157,10 @@ int rl_cw_task_arg(rl_cw_t *cw, size_t i, rl_cw_value_t *v, char *err, size_t er
   return 0;
 }
 
-int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy, void *ctx,
-                      const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained,
-                      char *err, size_t errlen) {
-  rl_incoming_t *in = cw->running;
+int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
+                      rl_cw_copy_fn copy, void *ctx, const rl_id_t *contained,
+                      const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained, char *err, size_t errlen) {
+  rl_incoming_t *in = (rl_incoming_t *)t;
   if (!in) {
     snprintf(err, errlen, "no task is running");
     return -1;
@@ -209,7 +214,12 @@ int rl_cw_task_finish(rl_cw_t *cw, bool failed, const size_t *lens, size_t n, rl
     }
     s_reply(cw, in, &b);
   }
-  cw->running = NULL;
+  if (cw->running == in) cw->running = NULL;
+  for (rl_incoming_t **pp = &cw->active; *pp; pp = &(*pp)->next_active)
+    if (*pp == in) {
+      *pp = in->next_active;
+      break;
+    }
   s_incoming_free(in);
   rl_sub_return_idle_leases(cw);
   return rc;
@@ -221,6 +231,9 @@ void rl_exec_destroy_all(rl_cw_t *cw) {
     s_incoming_free(in);
   }
   cw->in_head = cw->in_tail = NULL;
-  if (cw->running) s_incoming_free(cw->running);
-  cw->running = NULL;
+  for (rl_incoming_t *in = cw->active, *next; in; in = next) {
+    next = in->next_active;
+    s_incoming_free(in);
+  }
+  cw->active = cw->running = NULL;
 }
