@@ -127,6 +127,95 @@ bench("idle_worker_rss_mb", function()
   return total / math.max(n, 1), 0, "MB"
 end)
 
+-- Actors (Ray's 1_1 / 1_n / n_n names).
+local Counter = rayl.remote({ num_cpus = 0 }, {
+  __init = function(self) self.n = 0 end,
+  incr = function(self, x) self.n = self.n + (x or 1); return self.n end,
+})
+local AsyncCounter = rayl.remote({ num_cpus = 0, max_concurrency = 16 }, {
+  __init = function(self) self.n = 0 end,
+  incr = function(self, x) self.n = self.n + (x or 1); return self.n end,
+})
+
+local function async_calls(actor, n, arg)
+  local refs = {}
+  for i = 1, n do refs[i] = actor.incr:remote(arg) end
+  rayl.get(refs)
+end
+
+bench("1_1_actor_calls_sync", function(s)
+  local a = Counter:remote()
+  return timeit(function() rayl.get(a.incr:remote()) end, 1, s)
+end)
+
+bench("1_1_actor_calls_async", function(s)
+  local a = Counter:remote()
+  return timeit(function() async_calls(a, 1000) end, 1000, s)
+end)
+
+bench("1_1_actor_calls_concurrent", function(s)
+  local a = AsyncCounter:remote()
+  return timeit(function() async_calls(a, 1000) end, 1000, s)
+end)
+
+bench("1_n_actor_calls_async", function(s)
+  local actors = { Counter:remote(), Counter:remote() }
+  return timeit(function()
+    local refs = {}
+    for i = 1, 1000 do refs[i] = actors[i % 2 + 1].incr:remote() end
+    rayl.get(refs)
+  end, 1000, s)
+end)
+
+local function n_n(s, with_arg)
+  -- n clients (tasks), each calling its own actor.
+  local actors = { Counter:remote(), Counter:remote() }
+  local client = rayl.remote({ num_cpus = 0 }, function(a, n, arg)
+    local r = require "rayl"
+    local refs = {}
+    for i = 1, n do refs[i] = a.incr:remote(arg) end
+    r.get(refs)
+    return n
+  end)
+  local arg = with_arg and rayl.put(1) or nil
+  return timeit(function()
+    rayl.get { client:remote(actors[1], 1000, arg), client:remote(actors[2], 1000, arg) }
+  end, 2000, s)
+end
+
+bench("n_n_actor_calls_async", function(s) return n_n(s, false) end)
+bench("n_n_actor_calls_with_arg_async", function(s) return n_n(s, true) end)
+
+bench("1_1_async_actor_calls_sync", function(s)
+  local a = AsyncCounter:remote()
+  return timeit(function() rayl.get(a.incr:remote()) end, 1, s)
+end)
+
+bench("1_1_async_actor_calls_async", function(s)
+  local a = AsyncCounter:remote()
+  return timeit(function() async_calls(a, 1000) end, 1000, s)
+end)
+
+bench("actors_created_per_s", function()
+  -- Create 200 actors and call each once (Ray's figure counts creation alone).
+  local start = now()
+  local actors, refs = {}, {}
+  for i = 1, 200 do actors[i] = Counter:remote() end
+  for i = 1, 200 do refs[i] = actors[i].incr:remote() end
+  rayl.get(refs)
+  local rate = 200 / (now() - start)
+  for _, a in ipairs(actors) do rayl.kill(a) end
+  return rate, 0
+end)
+
+bench("idle_actor_rss_mb", function()
+  local Pid = rayl.remote({ num_cpus = 0 }, { pid = function() return require("rayl").get_runtime_context().pid end })
+  local a = Pid:remote()
+  local mb = rss_mb(rayl.get(a.pid:remote()))
+  rayl.kill(a)
+  return mb or 0, 0, "MB"
+end)
+
 local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"' end
 
 --- M.main(args): runs the suite; prints Ray-style lines or JSON.

@@ -236,15 +236,20 @@ void rl_actor_lease_granted(rl_cw_t *cw, rl_class_t *c) {
     rl_sub_drop_lease(cw, c, true);
     return;
   }
-  a->state = RL_ACTOR_ALIVE;
+  /* Our own calls follow the creation on this connection; others learn where the
+   * actor runs once its __init has run (rl_actor_created). */
   a->worker_id = l->worker_id;
   snprintf(a->endpoint, sizeof a->endpoint, "%s", l->endpoint);
-  s_answer_locates(cw, a);
 }
 
 void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, size_t len) {
   rl_actor_t *a = t->cls->actor;
-  if (!a || !failed) return;
+  if (!a || a->state == RL_ACTOR_DEAD) return;
+  if (!failed) {
+    a->state = RL_ACTOR_ALIVE;
+    s_answer_locates(cw, a);
+    return;
+  }
   /* The worker sent an ActorDiedError carrying what __init raised. */
   a->no_restart = true;
   s_make_dead_with(cw, a, data, len, "its __init raised an error");

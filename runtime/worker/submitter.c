@@ -388,6 +388,7 @@ static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool faile
 static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   while (c->queue_head) {
     if (c->actor && c->queue_head->unresolved) break; /* calls run in order */
+    if (c->actor && c->actor->killed) break;         /* calls wait for the restart */
     rl_lease_t *best = NULL;
     int depth = c->actor ? INT32_MAX : s_pipeline_depth(c);
     for (rl_lease_t *l = c->leases; l; l = l->next)
