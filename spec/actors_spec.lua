@@ -298,4 +298,16 @@ describe("actors", function()
       h.expect_error("ValueError", rayl.exit_actor)
     end)
   end)
+  describe("scheduling", function()
+    it("a task asking for the same resources as an actor runs on a task worker, not the actor", function()
+      local Zero = rayl.remote({ num_cpus = 0 }, {
+        pid = function() return require("rayl").get_runtime_context().pid end,
+      })
+      local z = Zero:remote()
+      local actor_pid = rayl.get(z.pid:remote())
+      local task = rayl.remote({ num_cpus = 0 }, function() return require("rayl").get_runtime_context().pid end)
+      for _ = 1, 5 do assert.are_not.equal(actor_pid, rayl.get(task:remote())) end
+      rayl.kill(z)
+    end)
+  end)
 end)

@@ -53,7 +53,7 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
 
 static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res) {
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (rl_res_equal(&c->resources, res)) return c;
+    if (!c->actor && rl_res_equal(&c->resources, res)) return c;
   rl_class_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->resources = *res;
