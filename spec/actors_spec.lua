@@ -310,4 +310,62 @@ describe("actors", function()
       rayl.kill(z)
     end)
   end)
+  describe("concurrency", function()
+    -- Calls that wait yield to the actor's other calls; `peak` counts how many ran at once.
+    local function tracker(opts, class_extra)
+      local class = {
+        __init = function(self) self.active, self.peak = 0, 0 end,
+        wait = function(self, seconds)
+          local core = require "rayl.core"
+          self.active = self.active + 1
+          self.peak = math.max(self.peak, self.active)
+          local slow = require("rayl").remote({ num_cpus = 0 }, function(s)
+            local c = require "rayl.core"
+            local t = c.now()
+            while c.now() - t < s do end
+            return true
+          end)
+          require("rayl").get(slow:remote(seconds))
+          self.active = self.active - 1
+          return core.now()
+        end,
+        get_peak = function(self) return self.peak end,
+      }
+      for k, v in pairs(class_extra or {}) do class[k] = v end
+      return rayl.remote(opts, class):remote()
+    end
+
+    it("max_concurrency = 4 runs four waiting calls at once", function()
+      local a = tracker { num_cpus = 0, max_concurrency = 4 }
+      local refs = {}
+      for i = 1, 4 do refs[i] = a.wait:remote(0.3) end
+      rayl.get(refs)
+      assert.are.equal(4, rayl.get(a.get_peak:remote()))
+    end)
+
+    it("a one-at-a-time actor never overlaps calls", function()
+      local a = tracker { num_cpus = 0 }
+      local refs = {}
+      for i = 1, 3 do refs[i] = a.wait:remote(0.05) end
+      rayl.get(refs)
+      assert.are.equal(1, rayl.get(a.get_peak:remote()))
+    end)
+
+    it("a concurrency group limits its methods", function()
+      local a = tracker({ num_cpus = 0, concurrency_groups = { io = 2 } },
+        { __options = { wait = { concurrency_group = "io" } } })
+      local refs = {}
+      for i = 1, 5 do refs[i] = a.wait:remote(0.2) end
+      rayl.get(refs)
+      assert.are.equal(2, rayl.get(a.get_peak:remote()))
+    end)
+
+    it("a method in an undefined concurrency group raises ValueError", function()
+      local C = rayl.remote({ num_cpus = 0 }, { __options = { f = { concurrency_group = "io" } }, f = function() end })
+      local ok, err = pcall(C.remote, C)
+      assert.is_false(ok)
+      assert.are.equal("ValueError", err.type)
+      assert.truthy(err.message:find("io", 1, true))
+    end)
+  end)
 end)

@@ -100,6 +100,18 @@ function ActorClass:remote(...)
   if concurrency < 1 or concurrency > 1024 or concurrency ~= math.floor(concurrency) then
     raise("ValueError", "max_concurrency must be a whole number between 1 and 1024", 2)
   end
+  for g, limit in pairs(opts.concurrency_groups or {}) do
+    if type(g) ~= "string" or type(limit) ~= "number" or limit < 1 or limit ~= math.floor(limit) then
+      raise("ValueError", "concurrency_groups maps group names to whole numbers >= 1", 2)
+    end
+  end
+  for m, o in pairs(shared.method_options) do
+    local g = type(o) == "table" and o.concurrency_group
+    if g and not (opts.concurrency_groups or {})[g] then
+      raise("ValueError", ("method '%s' uses concurrency group '%s', which the actor's concurrency_groups "
+        .. "option does not define"):format(m, g), 2)
+    end
+  end
   if opts.lifetime ~= nil and opts.lifetime ~= "detached" and opts.lifetime ~= "non_detached" then
     raise("ValueError", "lifetime must be \"detached\" or \"non_detached\"", 2)
   end
@@ -122,7 +134,7 @@ function ActorClass:remote(...)
   local id = core.actor_create(shared.key, shared.blob, {
     resources = res, placement = placement, max_restarts = opts.max_restarts or 0,
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
-  }, { max_concurrency = concurrency }, ...)
+  }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
     _name = opts.name, _namespace = opts.name and namespace or nil }, ActorHandle)

@@ -33,12 +33,27 @@ function worker.in_call_coroutine()
   return co ~= nil and worker.threads[co] == true
 end
 
-function worker.concurrency() return actor.max_concurrency end
+-- How many calls may run at once: the default group's max_concurrency plus every
+-- concurrency group's limit (the C loop starts up to this many coroutines).
+function worker.concurrency()
+  local n = 0
+  for _, g in pairs(actor.groups or {}) do n = n + g.limit end
+  return math.max(n, actor.max_concurrency)
+end
 
 --- worker.create_actor(class, name, sys, ...) -> true | false, ActorDiedError
---- sys: { max_concurrency = n } from the actor's options.
+--- sys: { max_concurrency = n, concurrency_groups = { name = limit } } from the
+--- actor's options; methods join a group through class.__options[m].concurrency_group.
 function worker.create_actor(class, name, sys, ...)
   actor.max_concurrency = sys and sys.max_concurrency or 1
+  if sys and sys.concurrency_groups then
+    actor.groups = { [""] = { limit = actor.max_concurrency, active = 0 } }
+    for g, limit in pairs(sys.concurrency_groups) do actor.groups[g] = { limit = limit, active = 0 } end
+    actor.method_group = {}
+    for m, o in pairs(type(class.__options) == "table" and class.__options or {}) do
+      if type(o) == "table" and o.concurrency_group then actor.method_group[m] = o.concurrency_group end
+    end
+  end
   local self = setmetatable({}, { __index = class })
   if type(class.__init) == "function" then
     local ok, err = worker.run(class.__init, name .. ".__init", self, ...)
@@ -60,7 +75,16 @@ function worker.call_actor(method, name, ...)
   if type(fn) ~= "function" then
     return false, errors.new("TaskError", ("actor %s has no method '%s'"):format(tostring(actor.name), method))
   end
-  return worker.run(fn, name, actor.self, ...)
+  local group = actor.groups and actor.groups[actor.method_group[method] or ""]
+  if not group then return worker.run(fn, name, actor.self, ...) end
+  -- A concurrency group: wait (yielding to the actor's other calls) for a free slot.
+  while group.active >= group.limit do coroutine.yield() end
+  group.active = group.active + 1
+  local results = { n = 0 }
+  local function keep(...) results = { n = select("#", ...), ... } end
+  keep(worker.run(fn, name, actor.self, ...))
+  group.active = group.active - 1
+  return unpack(results, 1, results.n)
 end
 
 --- True inside an actor's worker.

@@ -66,7 +66,9 @@ static void s_resume(rl_cw_t *cw, lua_State *L, s_calls_t *calls, int i, int nar
     rl_task_fail(cw, L, c->t, "TaskError", err);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-  calls->calls[i] = calls->calls[--calls->n];
+  /* Keep arrival order: waiting calls are resumed oldest first. */
+  memmove(&calls->calls[i], &calls->calls[i + 1], (size_t)(calls->n - i - 1) * sizeof *c);
+  calls->n--;
 }
 
 /* Starts t in a new coroutine (marked in rayl.worker.threads so rayl.get yields). */
@@ -118,7 +120,11 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
     if (calls.n > 0) {
       /* Suspended calls wait for objects: look again whenever something arrives. */
       rl_cw_poll_wait(cw, 5);
-      for (int i = calls.n - 1; i >= 0; i--) s_resume(cw, L, &calls, i, 0);
+      for (int i = 0; i < calls.n;) {
+        int before = calls.n;
+        s_resume(cw, L, &calls, i, 0);
+        if (calls.n == before) i++; /* still running; else the next one moved into i */
+      }
       continue;
     }
     int64_t before = rl_now_ms();
