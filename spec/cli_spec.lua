@@ -249,11 +249,17 @@ describe("rayl's own flags and commands", function()
   end)
 
   it("says which commands are not available yet", function()
-    for _, cmd in ipairs { "start", "stop", "status", "job", "list", "repl" } do
+    for _, cmd in ipairs { "job", "list", "repl" } do
       local _, err, code = rayl(cmd)
       assert.equal("rayl: '" .. cmd .. "' is not available yet\n", err)
       assert.equal(2, code)
     end
+  end)
+
+  it("rayl start without --head or --address explains what it needs", function()
+    local _, err, code = rayl("start")
+    assert.truthy(err:find("give either --head or --address HOST:PORT", 1, true), err)
+    assert.equal(2, code)
   end)
 
   it("treats an existing file as a script even if it is named like a command", function()

@@ -62,11 +62,10 @@ function rayl.init(opts)
   if opts.runtime_env then
     raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", 2)
   end
+  -- address: a cluster started with `rayl start` ("HOST:PORT" of its head, or "auto"
+  -- for the one on this machine); unset: a private local cluster.
   local address = opts.address or os.getenv("RAYL_ADDRESS")
-  if address and not address:match("^ipc://") and not address:match("^tcp://") then
-    raise("ValueError", ("cannot connect to '%s': joining a cluster started with `rayl start` "
-      .. "is not available yet; leave address unset to start a local cluster"):format(address), 2)
-  end
+  if address == "" then address = nil end
   actor.set_default_namespace(opts.namespace)
   session_dir = core.init {
     address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus or 0,

@@ -19,6 +19,11 @@ int rl_cli_run_module(int argc, char **argv, const char *module);
  * (argv[argn]) is arg[0] and what came before it is negative, as in luajit. */
 void rl_cli_create_arg_table(lua_State *L, int argc, char **argv, int argn);
 
+/* rayl start / stop / status (cluster.c). Each returns the process exit code. */
+int rl_cli_start(int argc, char **argv);
+int rl_cli_stop(int argc, char **argv);
+int rl_cli_status(int argc, char **argv);
+
 /* Prints the usage text to `out`. */
 void rl_cli_usage(FILE *out);
 

@@ -21,7 +21,7 @@ static const struct {
 };
 
 /* Commands API.md promises that are not built yet. */
-static const char *const s_not_yet[] = {"start", "stop", "status", "job", "list", "repl"};
+static const char *const s_not_yet[] = {"job", "list", "repl"};
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -47,13 +47,14 @@ void rl_cli_usage(FILE *out) {
       "\n"
       "Commands:\n"
       "  microbenchmark [--json]     Ray's microbenchmark suite, same metric names\n"
+      "  start --head [--port 6380] [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
+      "  start --address HOST:PORT [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
+      "                              a long-lived cluster (see rayl start --help)\n"
+      "  status [--format json]      the cluster's nodes and their resources\n"
+      "  stop                        stop this machine's head/node processes\n"
       "\n"
       "Commands not available yet:\n"
       "  the REPL (rayl with no arguments, -i)\n"
-      "  start --head [--port 6380] [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
-      "  start --address HOST:PORT [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
-      "  status                      nodes, resources used/total, pending work\n"
-      "  stop                        stop this machine's head/node processes\n"
       "  job submit [--address A] [--working-dir D] -- script.lua [args]\n"
       "  list nodes|tasks|actors|objects [--format json]\n"
       "\n"
@@ -86,6 +87,9 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < S_COUNT(s_daemons); i++)
     if (strcmp(cmd, s_daemons[i].name) == 0)
       return s_daemons[i].fn(argc - 1, argv + 1);
+  if (strcmp(cmd, "start") == 0) return rl_cli_start(argc - 1, argv + 1);
+  if (strcmp(cmd, "stop") == 0) return rl_cli_stop(argc - 1, argv + 1);
+  if (strcmp(cmd, "status") == 0) return rl_cli_status(argc - 1, argv + 1);
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

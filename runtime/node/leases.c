@@ -8,31 +8,47 @@
 #include "node/nm.h"
 #include "wire/proto.h"
 
+/* Local first; another node when this one can never fit the request, or cannot now
+ * while another node can (from the head's last view). Returns true if redirected. */
+static bool s_spill(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const rl_resources_t *res,
+                    const rl_resources_t *placement) {
+  bool feasible = rl_res_fits(&nm->total, res) && rl_res_fits(&nm->total, placement);
+  bool now = rl_res_fits(&nm->available, res) && rl_res_fits(&nm->available, placement);
+  if (feasible && now) return false;
+  const char *best = NULL;
+  for (int i = 0; i < nm->npeers && !best; i++) {
+    const struct rl_peer_node *p = &nm->peers[i];
+    if (rl_res_fits(&p->available, res) && rl_res_fits(&p->available, placement)) best = p->endpoint;
+  }
+  for (int i = 0; i < nm->npeers && !best && !feasible; i++) {
+    const struct rl_peer_node *p = &nm->peers[i];
+    if (rl_res_fits(&p->total, res) && rl_res_fits(&p->total, placement)) best = p->endpoint;
+  }
+  if (!best) return false;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE_SPILLBACK, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_str(&b.pk, best);
+  rl_nm_send_to(nm, client, &b);
+  return true;
+}
+
 void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   uint64_t request;
   rl_resources_t res;
   rl_resources_t placement;
-  bool dedicated = false;
+  bool dedicated = false, spilled = false;
   rl_res_clear(&placement);
   if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
       (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
-      (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0)) {
+      (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0) ||
+      (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled))) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
-  if (!rl_res_fits(&nm->total, &res) || !rl_res_fits(&nm->total, &placement)) {
-    if (!rl_res_fits(&nm->total, &placement)) res = placement;
-    char want[200], have[200], reason[480];
-    rl_res_format(&res, want, sizeof want);
-    rl_res_format(&nm->total, have, sizeof have);
-    snprintf(reason, sizeof reason, "it asks for {%s} but the node has {%s}", want, have);
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
-    msgpack_pack_uint64(&b.pk, request);
-    rl_pack_str(&b.pk, reason);
-    rl_nm_send_to(nm, client, &b);
-    return;
-  }
+  if (!spilled && s_spill(nm, client, request, &res, &placement)) return;
+  /* A request no node can take waits here: the next view of the cluster either
+   * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = calloc(1, sizeof *r);
   if (!r) return;
   r->client = *client;
@@ -40,6 +56,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->resources = res;
   r->placement = placement;
   r->dedicated = dedicated;
+  r->spilled = spilled;
   rl_lease_req_t **tail = &nm->queue;
   while (*tail) tail = &(*tail)->next;
   *tail = r;
@@ -160,4 +177,32 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
     if (dedicated) kill(w->pid, SIGKILL);
   }
   rl_leases_serve(nm);
+}
+
+/* Tells the client once that no node in the cluster can take its request. */
+static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
+  if (r->warned || (rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement))) return;
+  r->warned = true;
+  char want[200], have[200], reason[480];
+  rl_res_format(rl_res_fits(&nm->total, &r->placement) ? &r->resources : &r->placement, want, sizeof want);
+  rl_res_format(&nm->total, have, sizeof have);
+  snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
+  msgpack_pack_uint64(&b.pk, r->request);
+  rl_pack_str(&b.pk, reason);
+  rl_nm_send_to(nm, &r->client, &b);
+}
+
+void rl_leases_respill(rl_nm_t *nm) {
+  for (rl_lease_req_t **pp = &nm->queue; *pp;) {
+    rl_lease_req_t *r = *pp;
+    if (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement)) {
+      *pp = r->next;
+      free(r);
+    } else {
+      s_warn_infeasible(nm, r);
+      pp = &r->next;
+    }
+  }
 }

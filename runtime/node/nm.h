@@ -50,6 +50,8 @@ typedef struct rl_lease_req {
   rl_resources_t resources;
   rl_resources_t placement; /* must be free, not held */
   bool dedicated;
+  bool spilled; /* sent here by another node: stays */
+  bool warned;  /* the client was told no node can take it */
   struct rl_lease_req *next;
 } rl_lease_req_t;
 
@@ -72,6 +74,12 @@ typedef struct {
   rl_lease_req_t *queue;
   int sigchld_fd;
   pid_t parent_pid;
+  /* The cluster as the head last described it (refreshed every second). */
+  struct rl_peer_node {
+    char endpoint[RL_NM_ENDPOINT_MAX];
+    rl_resources_t total, available;
+  } peers[64];
+  int npeers;
 } rl_nm_t;
 
 /* node_main.c */
@@ -105,6 +113,8 @@ void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked);
 void rl_leases_serve(rl_nm_t *nm);
 /* The worker is gone or free: give back what its lease held. */
 void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w);
+/* The view of the other nodes changed: send waiting requests where they now fit. */
+void rl_leases_respill(rl_nm_t *nm);
 /* A client left: drop its queued requests and take back its leased workers. */
 void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client);
 

@@ -79,7 +79,7 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   uint64_t kind, pid;
   rl_id_t id;
   char endpoint[RL_NM_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_WORKER || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
+  if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_REMOTE || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
       !rl_field_u64(m, 2, &pid) || !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
     rl_log(RL_LOG_WARN, "dropped a malformed registration");
     return;
@@ -174,6 +174,42 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
     rl_res_pack(&b.pk, &nm->available);
   }
   rl_msg_send(nm->gcs, NULL, &b);
+  /* And learn the other nodes, for spilling leases to them. */
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(nm->gcs, NULL, &b);
+}
+
+static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
+  const msgpack_object *nodes = rl_field(m, 1);
+  if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
+  nm->npeers = 0;
+  for (uint32_t i = 0; i < nodes->via.array.size && nm->npeers < 64; i++) {
+    const msgpack_object *e = &nodes->via.array.ptr[i];
+    const char *ep;
+    size_t len;
+    struct rl_peer_node *p = &nm->peers[nm->npeers];
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
+        len >= sizeof p->endpoint || e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
+        !e->via.array.ptr[2].via.boolean || rl_res_unpack(&e->via.array.ptr[3], &p->total) ||
+        rl_res_unpack(&e->via.array.ptr[4], &p->available))
+      continue;
+    memcpy(p->endpoint, ep, len);
+    p->endpoint[len] = 0;
+    if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
+  }
+  rl_leases_respill(nm);
+}
+
+/* A driver killed without a goodbye (SIGKILL) still loses its leases and actors. */
+static void s_reap_gone_drivers(rl_nm_t *nm) {
+  for (rl_client_t *c = nm->clients, *next; c; c = next) {
+    next = c->next;
+    if (c->kind != RL_CLIENT_DRIVER || c->pid <= 0 || kill(c->pid, 0) == 0 || errno != ESRCH) continue;
+    rl_log(RL_LOG_INFO, "driver pid %d is gone: releasing what it held", (int)c->pid);
+    rl_id_t id = c->id;
+    rl_nm_client_gone(nm, &id);
+  }
 }
 
 static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
@@ -216,7 +252,8 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
   }
   /* As Ray: tasks may reserve memory (bytes) from 70% of the machine's memory. */
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0 && rl_res_set(&nm->total, "memory", 0.7 * (double)pages * (double)page, err, sizeof err))
+  if (pages > 0 && page > 0 &&
+      rl_res_set(&nm->total, "memory", (double)(int64_t)(0.7 * (double)pages * (double)page), err, sizeof err))
     return 2;
   nm->min_workers = cpus < 1 ? 1 : (int)cpus;
   nm->max_workers = nm->min_workers * 4 + 16;
@@ -241,9 +278,13 @@ static void *s_bind(rl_nm_t *nm) {
   zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
   if (zmq_bind(s, nm->endpoint) != 0) {
     rl_log(RL_LOG_ERROR, "cannot listen on %s: %s", nm->endpoint, zmq_strerror(errno));
+    fprintf(stderr, "rayl node: cannot listen on %s: %s\n", nm->endpoint, zmq_strerror(errno));
     zmq_close(s);
     return NULL;
   }
+  /* tcp://IP:* picks a free port: what we tell others is the address actually bound. */
+  size_t len = sizeof nm->endpoint;
+  zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, nm->endpoint, &len);
   return s;
 }
 
@@ -257,19 +298,28 @@ static void s_loop(rl_nm_t *nm) {
     int64_t now = rl_now_ms();
     if (now >= next_beat) {
       s_heartbeat(nm, next_beat == 0);
+      s_reap_gone_drivers(nm);
       next_beat = now + 1000;
     }
     zmq_pollitem_t items[3 + 2 * 512];
     int n = 0;
     items[n++] = (zmq_pollitem_t){nm->router, 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){NULL, nm->sigchld_fd, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){nm->gcs, 0, ZMQ_POLLIN, 0};
     for (rl_worker_t *w = nm->workers; w && n < (int)(sizeof items / sizeof *items) - 2; w = w->next) {
       if (w->out_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->out_fd, ZMQ_POLLIN, 0};
       if (w->err_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->err_fd, ZMQ_POLLIN, 0};
     }
     if (zmq_poll(items, n, 100) <= 0) continue;
-    for (int i = 2; i < n; i++)
+    for (int i = 3; i < n; i++)
       if (items[i].revents & ZMQ_POLLIN) rl_pool_read_output(nm, items[i].fd);
+    if (items[2].revents & ZMQ_POLLIN) {
+      rl_msg_t m;
+      while (rl_msg_recv(nm->gcs, false, &m) == 1) {
+        s_handle_gcs(nm, &m);
+        rl_msg_close(&m);
+      }
+    }
     if (items[1].revents & ZMQ_POLLIN) {
       struct signalfd_siginfo si;
       while (read(nm->sigchld_fd, &si, sizeof si) == sizeof si) {}

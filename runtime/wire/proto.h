@@ -13,10 +13,11 @@ enum rl_msg_type {
   /* ---- client (driver or worker) -> node manager, on the node's ROUTER ---- */
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
-  /* [request u64, resources map, dedicated bool?, placement map?] : lease one worker
+  /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
-   * must be free to place it without being held (Ray's 1 CPU to place an actor). */
+   * must be free to place it without being held (Ray's 1 CPU to place an actor).
+   * spilled: another node sent the client here; grant or queue, never spill again. */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -61,6 +62,9 @@ enum rl_msg_type {
   RL_NM_RESOURCES_REPLY = 26,
   /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
   RL_NM_LOG = 27,
+  /* [request u64, node_endpoint str] : this node cannot (or should not) serve the lease;
+   * ask that node manager (register there first) */
+  RL_NM_LEASE_SPILLBACK = 28,
 
   /* ---- core worker <-> core worker, on the receiver's ROUTER ---- */
   /* [task_id id, owner_id id, owner_endpoint str, function_key bin, function bin?,
@@ -114,7 +118,9 @@ enum rl_msg_type {
   RL_GCS_KV_REPLY = 66,
 };
 
-enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1 };
+/* DRIVER: a script on this node (gets worker output; reaped by pid); WORKER: a worker
+ * this node started; REMOTE: a process on another node that leases workers here. */
+enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1, RL_CLIENT_REMOTE = 2 };
 enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
 enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
 enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };

@@ -212,11 +212,12 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
   a->no_restart = a->no_restart || no_restart;
   if (a->cls->leases) {
     /* The node manager kills the worker; its death notice decides the rest. */
+    rl_lease_t *l = a->cls->leases;
     rl_msgbuf_t b;
     rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-    rl_pack_id(&b.pk, &a->cls->leases->worker_id);
+    rl_pack_id(&b.pk, &l->worker_id);
     msgpack_pack_true(&b.pk);
-    rl_msg_send(cw->nm, NULL, &b);
+    rl_msg_send(l->node ? l->node->sock : cw->nm, NULL, &b);
   } else if (a->no_restart) {
     s_make_dead(cw, a, "the actor was killed by rayl.kill before it started");
   }
@@ -358,7 +359,7 @@ void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
     s_make_dead_with(cw, a, cause, len, "the actor is dead");
     return;
   }
-  rl_sub_add_lease(cw, a->cls, &worker, endpoint);
+  rl_sub_add_lease(cw, a->cls, &worker, endpoint, NULL);
   a->state = RL_ACTOR_ALIVE;
   a->worker_id = worker;
   snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);

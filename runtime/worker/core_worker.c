@@ -220,7 +220,8 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
 static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
   uint64_t request;
   switch (m->type) {
-    case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m); break;
+    case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m, NULL); break;
+    case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_LOG: s_print_log(cw, m); break;
@@ -259,6 +260,13 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
     case RL_CW_TASK_DONE: rl_sub_handle_task_done(cw, m, peer); break;
     case RL_CW_OBJECT: rl_obj_handle_object(cw, m); break;
     case RL_CW_ACTOR_LOCATION: rl_actor_handle_location(cw, m); break;
+    /* From another node's manager, where we lease workers. */
+    case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m, peer); break;
+    case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
+    case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
+    case RL_NM_WELCOME:
+    case RL_NM_LOG: break;
     default: rl_log(RL_LOG_WARN, "unexpected message type %d from %s", m->type, peer->endpoint);
   }
 }

@@ -13,6 +13,7 @@
 typedef struct rl_peer {
   char endpoint[RL_ENDPOINT_MAX];
   void *sock; /* DEALER */
+  bool registered; /* a remote node manager we registered with (to lease there) */
   struct rl_peer *next;
 } rl_peer_t;
 
@@ -54,6 +55,7 @@ typedef struct rl_lease {
   rl_id_t worker_id;
   char endpoint[RL_ENDPOINT_MAX];
   rl_peer_t *peer;
+  rl_peer_t *node; /* the node manager that granted it; NULL: ours */
   int inflight;
   int64_t idle_since_ms;
   int64_t last_done_us;
@@ -74,6 +76,8 @@ typedef struct rl_class {
   size_t queued;
   rl_lease_t *leases;
   uint64_t lease_request; /* outstanding lease request id, or 0 */
+  bool dedicated;         /* its leases are actors' workers */
+  rl_resources_t placement;
   double service_us;      /* moving average of a task's run time, 0 until known */
   bool infeasible_warned;
   struct rl_class *next;
@@ -239,7 +243,9 @@ char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, siz
 /* submitter.c */
 void rl_sub_object_ready(rl_cw_t *cw, rl_object_t *o);
 void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
-void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m);
+/* from: the remote node manager that sent it, NULL for ours. */
+void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
+void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_tick(rl_cw_t *cw);
@@ -257,7 +263,7 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
                            bool front, char *err, size_t errlen);
 void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len);
 void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement);
-void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint);
+void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node);
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
 /* The tasks pushed to lease l, still in flight (caller frees the array). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);

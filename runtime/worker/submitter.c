@@ -2,6 +2,7 @@
  * scheduling class, pipelined pushes, results, retries and cancellation. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -352,26 +353,64 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
-void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement) {
-  c->lease_request = ++cw->lease_request_seq;
+static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 4);
+  rl_msgbuf_init(&b, RL_NM_LEASE, 5);
   msgpack_pack_uint64(&b.pk, c->lease_request);
   rl_res_pack(&b.pk, &c->resources);
-  if (dedicated) msgpack_pack_true(&b.pk);
+  if (c->dedicated) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
-  if (placement) rl_res_pack(&b.pk, placement);
-  else msgpack_pack_nil(&b.pk);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_res_pack(&b.pk, &c->placement);
+  if (spilled) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_msg_send(sock, NULL, &b);
 }
 
-/* Tells the node manager we are done with a leased worker. */
-static void s_send_return(rl_cw_t *cw, const rl_id_t *worker) {
+void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement) {
+  c->lease_request = ++cw->lease_request_seq;
+  c->dedicated = dedicated;
+  if (placement) c->placement = *placement;
+  else rl_res_clear(&c->placement);
+  s_send_lease(c, cw->nm, false);
+}
+
+void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  char endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, endpoint, sizeof endpoint)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed spillback");
+    return;
+  }
+  rl_class_t *c = cw->classes;
+  while (c && c->lease_request != request) c = c->next;
+  if (!c) return;
+  rl_peer_t *node = rl_cw_peer(cw, endpoint);
+  if (!node) {
+    s_send_lease(c, cw->nm, true); /* cannot reach it: wait here instead */
+    return;
+  }
+  if (!node->registered) {
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+    msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+    rl_pack_id(&b.pk, &cw->worker_id);
+    msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+    rl_pack_str(&b.pk, cw->endpoint);
+    msgpack_pack_uint64(&b.pk, 0);
+    rl_msg_send(node->sock, NULL, &b);
+    node->registered = true;
+  }
+  s_send_lease(c, node->sock, true);
+}
+
+/* Tells the node manager that granted it (node; NULL: ours) we are done with a worker. */
+static void s_send_return(rl_cw_t *cw, const rl_id_t *worker, rl_peer_t *node, bool kill) {
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_RETURN, 2);
   rl_pack_id(&b.pk, worker);
-  msgpack_pack_false(&b.pk);
-  rl_msg_send(cw->nm, NULL, &b);
+  if (kill) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_msg_send(node ? node->sock : cw->nm, NULL, &b);
 }
 
 static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed) {
@@ -380,7 +419,7 @@ static void s_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool faile
     *pp = l->next;
     break;
   }
-  if (!failed) s_send_return(cw, &l->worker_id);
+  if (!failed) s_send_return(cw, &l->worker_id, l->node, false);
   free(l->fn_sent);
   free(l);
 }
@@ -404,7 +443,7 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   if (c->actor) return; /* an actor's one worker is leased when it is created */
   bool backlog = c->queue_head != NULL;
   for (rl_lease_t *l = c->leases; l && !backlog; l = l->next) backlog = l->inflight > 1;
-  if (backlog && !c->lease_request && !c->infeasible_warned) rl_sub_request_lease(cw, c, false, NULL);
+  if (backlog && !c->lease_request) rl_sub_request_lease(cw, c, false, NULL);
 }
 
 void rl_sub_tick(rl_cw_t *cw) {
@@ -430,7 +469,7 @@ void rl_sub_return_idle_leases(rl_cw_t *cw) {
     }
 }
 
-void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
+void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   uint64_t request, pid;
   rl_id_t worker;
   char endpoint[RL_ENDPOINT_MAX];
@@ -445,23 +484,24 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m) {
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
   if (!c || !l || !peer) {
     free(l);
-    s_send_return(cw, &worker);
+    s_send_return(cw, &worker, from, false);
     return;
   }
   c->lease_request = 0;
   if (c->actor) {
     free(l);
-    rl_sub_add_lease(cw, c, &worker, endpoint);
+    rl_sub_add_lease(cw, c, &worker, endpoint, from);
     rl_actor_lease_granted(cw, c);
     return;
   }
   if (!c->queue_head) {
     /* The work it was asked for is done already: let someone else have it. */
     free(l);
-    s_send_return(cw, &worker);
+    s_send_return(cw, &worker, from, false);
     return;
   }
   l->worker_id = worker;
+  l->node = from;
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->peer = peer;
   l->cls = c;
@@ -476,7 +516,7 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
   if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, reason, sizeof reason)) return;
   for (rl_class_t *c = cw->classes; c; c = c->next) {
     if (c->lease_request != request) continue;
-    c->lease_request = 0;
+    /* The request stays queued at the node (a node that fits may join). */
     if (!c->infeasible_warned) {
       char want[200];
       rl_res_format(&c->resources, want, sizeof want);
@@ -714,7 +754,7 @@ void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, siz
   s_task_complete(cw, t, kind, data, len);
 }
 
-void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint) {
+void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node) {
   rl_lease_t *l = calloc(1, sizeof *l);
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
   if (!l || !peer) {
@@ -724,6 +764,7 @@ void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const c
   l->worker_id = *worker;
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->peer = peer;
+  l->node = node;
   l->cls = c;
   l->idle_since_ms = rl_now_ms();
   l->next = c->leases;
@@ -734,13 +775,7 @@ void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node) {
   while (c->leases) {
     rl_lease_t *l = c->leases;
     c->leases = l->next;
-    if (tell_node) {
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-      rl_pack_id(&b.pk, &l->worker_id);
-      msgpack_pack_true(&b.pk); /* an actor's worker is killed, never reused */
-      rl_msg_send(cw->nm, NULL, &b);
-    }
+    if (tell_node) s_send_return(cw, &l->worker_id, l->node, true); /* an actor's worker is killed */
     free(l->fn_sent);
     free(l);
   }

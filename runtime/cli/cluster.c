@@ -1,0 +1,301 @@
+/* cluster.c: `rayl start`, `rayl stop` and `rayl status`: a long-lived cluster on
+ * this machine (a head and node managers that outlive the command that started them). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "worker/cluster_client.h"
+
+#define S_ERR 400
+
+static const char *s_start_usage =
+    "usage: rayl start --head [--port 6380] [options]\n"
+    "       rayl start --address HOST:PORT [options]\n"
+    "Starts a head (cluster control store) and/or a node manager that keep running after\n"
+    "this command returns; `rayl stop` stops them.\n"
+    "  --head                   start the head here (and a node manager)\n"
+    "  --port P                 the head's port (default 6380)\n"
+    "  --address HOST:PORT      join the cluster whose head is there\n"
+    "  --node-ip-address IP     address other nodes reach this node on (default 127.0.0.1)\n"
+    "  --num-cpus N             CPUs to offer (default: all cores)\n"
+    "  --num-gpus N             GPUs to offer (default 0)\n"
+    "  --resources '{\"k\": n}'   custom resources\n"
+    "  --object-store-memory B  bytes of shared memory for objects\n";
+
+static int s_mkdirs(const char *path) {
+  char buf[400];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(buf, 0755);
+    *p = '/';
+  }
+  return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Parses {"name": number, ...} into "--resource name=number" argument pairs. */
+static int s_parse_resources(const char *json, char specs[][80], int max) {
+  int n = 0;
+  const char *p = json;
+  while (*p == ' ') p++;
+  if (*p++ != '{') return -1;
+  for (;;) {
+    while (*p == ' ' || *p == ',') p++;
+    if (*p == '}') return n;
+    if (*p++ != '"' || n >= max) return -1;
+    const char *name = p;
+    while (*p && *p != '"') p++;
+    if (*p != '"') return -1;
+    int len = (int)(p - name);
+    p++;
+    while (*p == ' ') p++;
+    if (*p++ != ':') return -1;
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p) return -1;
+    p = end;
+    snprintf(specs[n++], 80, "%.*s=%.17g", len, name, v);
+  }
+}
+
+/* Starts a daemon detached from this terminal and session; records its pid. */
+static pid_t s_daemon(char *const argv[], const char *log_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  setsid();
+  int devnull = open("/dev/null", O_RDWR);
+  int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (devnull >= 0) dup2(devnull, 0);
+  if (log >= 0) {
+    dup2(log, 1);
+    dup2(log, 2);
+  }
+  execv(getenv("RAYL_BIN"), argv);
+  _exit(127);
+}
+
+static void s_record(pid_t pid, const char *what) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/daemons", rl_cluster_dir());
+  s_mkdirs(path);
+  snprintf(path, sizeof path, "%s/daemons/%d", rl_cluster_dir(), (int)pid);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "%s\n", what);
+    fclose(f);
+  }
+}
+
+/* Waits until the head lists a live node at least `want` nodes (or one new one). */
+static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  char err[S_ERR];
+  while (rl_now_ms() < deadline) {
+    rl_node_info_t nodes[64];
+    int n = rl_gcs_nodes(gcs, nodes, 64, 500, err, sizeof err), alive = 0;
+    for (int i = 0; i < n; i++) alive += nodes[i].alive;
+    if (alive >= want) return alive;
+    usleep(50000);
+  }
+  return -1;
+}
+
+int rl_cli_start(int argc, char **argv) {
+  bool head = false;
+  const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = "0", *store = NULL,
+             *resources = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(s_start_usage, stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--head")) {
+      head = true;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "rayl start: %s needs a value\n%s", a, s_start_usage);
+      return 2;
+    }
+    if (!strcmp(a, "--port")) port = v;
+    else if (!strcmp(a, "--address")) address = v;
+    else if (!strcmp(a, "--node-ip-address")) ip = v;
+    else if (!strcmp(a, "--num-cpus")) cpus = v;
+    else if (!strcmp(a, "--num-gpus")) gpus = v;
+    else if (!strcmp(a, "--object-store-memory")) store = v;
+    else if (!strcmp(a, "--resources")) resources = v;
+    else {
+      fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
+      return 2;
+    }
+    i++;
+  }
+  if (head == (address != NULL)) {
+    fprintf(stderr, "rayl start: give either --head or --address HOST:PORT\n%s", s_start_usage);
+    return 2;
+  }
+  char specs[16][80];
+  int nres = resources ? s_parse_resources(resources, specs, 16) : 0;
+  if (nres < 0) {
+    fprintf(stderr, "rayl start: --resources must be a JSON object of numbers, e.g. '{\"sim\": 4}'\n");
+    return 2;
+  }
+  char gcs[200], err[S_ERR], addr[160];
+  if (head) snprintf(addr, sizeof addr, "%s:%s", ip, port);
+  else snprintf(addr, sizeof addr, "%s", address);
+  if (rl_cluster_resolve(addr, gcs, sizeof gcs, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl start: %s\n", err);
+    return 2;
+  }
+  /* A session folder for this machine's part of the cluster. */
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[64], session[300], logs[340], log[400];
+  strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
+  snprintf(session, sizeof session, "%s/session_%s_%d", rl_cluster_dir(), stamp, (int)getpid());
+  snprintf(logs, sizeof logs, "%s/logs", session);
+  if (s_mkdirs(session) != 0 || s_mkdirs(logs) != 0) {
+    fprintf(stderr, "rayl start: cannot create %s: %s\n", session, strerror(errno));
+    return 1;
+  }
+  int before = 0;
+  if (head) {
+    char bind[200];
+    snprintf(bind, sizeof bind, "tcp://%s:%s", ip, port);
+    char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, NULL};
+    snprintf(log, sizeof log, "%s/head.out", logs);
+    pid_t pid = s_daemon(hargv, log);
+    s_record(pid, "head");
+  } else {
+    rl_node_info_t nodes[64];
+    before = rl_gcs_nodes(gcs, nodes, 64, 3000, err, sizeof err);
+    if (before < 0) {
+      fprintf(stderr, "rayl start: cannot reach the head at %s: %s\n", address, err);
+      return 1;
+    }
+    int alive = 0;
+    for (int i = 0; i < before; i++) alive += nodes[i].alive;
+    before = alive;
+  }
+  char node_ep[200];
+  snprintf(node_ep, sizeof node_ep, "tcp://%s:*", ip);
+  char *nargv[48] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, "--num-gpus",
+                     (char *)gpus};
+  int n = 10;
+  if (cpus) nargv[n++] = "--num-cpus", nargv[n++] = (char *)cpus;
+  if (store) nargv[n++] = "--object-store-memory", nargv[n++] = (char *)store;
+  for (int i = 0; i < nres; i++) nargv[n++] = "--resource", nargv[n++] = specs[i];
+  nargv[n] = NULL;
+  snprintf(log, sizeof log, "%s/node.out", logs);
+  pid_t npid = s_daemon(nargv, log);
+  s_record(npid, "node");
+  if (s_wait_nodes(gcs, before + 1, 10000) < 0) {
+    fprintf(stderr, "rayl start: the node did not join within 10 s; see %s\n", logs);
+    return 1;
+  }
+  if (head) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+    FILE *f = fopen(path, "w");
+    if (f) {
+      fprintf(f, "%s\n", addr);
+      fclose(f);
+    }
+    printf("Started a rayl head at %s (logs: %s).\n\n", addr, logs);
+    printf("To add a node:      rayl start --address %s\n", addr);
+    printf("To run a script:    RAYL_ADDRESS=%s rayl script.lua   (or rayl.init{address = \"auto\"})\n", addr);
+    printf("To see the cluster: rayl status\n");
+    printf("To stop it:         rayl stop\n");
+  } else {
+    printf("Joined the cluster at %s (logs: %s).\n", address, logs);
+  }
+  return 0;
+}
+
+int rl_cli_stop(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  char dir[400];
+  snprintf(dir, sizeof dir, "%s/daemons", rl_cluster_dir());
+  DIR *d = opendir(dir);
+  pid_t pids[256];
+  int n = 0;
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+      if (e->d_name[0] == '.') continue;
+      pid_t pid = (pid_t)atoi(e->d_name);
+      char path[700];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+      if (pid > 0 && kill(pid, SIGTERM) == 0) pids[n++] = pid;
+    }
+    closedir(d);
+  }
+  int64_t deadline = rl_now_ms() + 5000;
+  for (int i = 0; i < n; i++) {
+    while (kill(pids[i], 0) == 0 && rl_now_ms() < deadline) {
+      waitpid(pids[i], NULL, WNOHANG);
+      usleep(10000);
+    }
+    if (kill(pids[i], 0) == 0) kill(pids[i], SIGKILL);
+  }
+  char path[400];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+  unlink(path);
+  printf("Stopped %d rayl process%s.\n", n, n == 1 ? "" : "es");
+  return 0;
+}
+
+int rl_cli_status(int argc, char **argv) {
+  const char *address = "auto";
+  bool json = false;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--address") && i + 1 < argc) address = argv[++i];
+    else if (!strcmp(argv[i], "--format") && i + 1 < argc) json = !strcmp(argv[++i], "json");
+    else {
+      fprintf(stderr, "usage: rayl status [--address HOST:PORT] [--format json]\n");
+      return 2;
+    }
+  }
+  char gcs[200], err[S_ERR];
+  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl status: %s\n", err);
+    return 1;
+  }
+  rl_node_info_t nodes[256];
+  int n = rl_gcs_nodes(gcs, nodes, 256, 3000, err, sizeof err);
+  if (n < 0) {
+    fprintf(stderr, "rayl status: %s\n", err);
+    return 1;
+  }
+  if (json) printf("{\"nodes\": [");
+  else printf("Cluster at %s: %d node%s\n", gcs + 6, n, n == 1 ? "" : "s");
+  for (int i = 0; i < n; i++) {
+    char hex[RL_ID_HEX], total[300], avail[300];
+    rl_id_hex(&nodes[i].id, hex);
+    rl_res_format(&nodes[i].total, total, sizeof total);
+    rl_res_format(&nodes[i].available, avail, sizeof avail);
+    if (json)
+      printf("%s{\"node_id\": \"%s\", \"address\": \"%s\", \"alive\": %s, \"total\": \"%s\", \"available\": \"%s\"}",
+             i ? ", " : "", hex, nodes[i].endpoint, nodes[i].alive ? "true" : "false", total, avail);
+    else
+      printf("  %.12s  %-28s %-5s total {%s}  available {%s}\n", hex, nodes[i].endpoint,
+             nodes[i].alive ? "alive" : "DEAD", total, avail);
+  }
+  if (json) printf("]}\n");
+  return 0;
+}

@@ -1,0 +1,123 @@
+/* cluster_client.c: querying a cluster's head from outside the daemons. */
+#include "worker/cluster_client.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+
+const char *rl_cluster_dir(void) {
+  const char *base = getenv("RAYL_TMPDIR");
+  return base && *base ? base : "/tmp/rayl";
+}
+
+int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size_t errlen) {
+  if (!strncmp(address, "tcp://", 6) || !strncmp(address, "ipc://", 6)) {
+    snprintf(gcs, n, "%s", address);
+    return 0;
+  }
+  char buf[200];
+  if (!strcmp(address, "auto")) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(buf, sizeof buf, f)) {
+      if (f) fclose(f);
+      snprintf(err, errlen, "no cluster is running on this machine (start one with `rayl start --head`)");
+      return -1;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = 0;
+    address = buf;
+  }
+  const char *colon = strrchr(address, ':');
+  if (!colon || colon == address || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
+    snprintf(err, errlen, "'%s' is not an address: expected HOST:PORT (e.g. 127.0.0.1:6380) or \"auto\"", address);
+    return -1;
+  }
+  snprintf(gcs, n, "tcp://%s", address);
+  return 0;
+}
+
+static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max) {
+  const msgpack_object *nodes = rl_field(m, 1);
+  if (!nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return -1;
+  int count = 0;
+  for (uint32_t i = 0; i < nodes->via.array.size && count < max; i++) {
+    const msgpack_object *e = &nodes->via.array.ptr[i];
+    const char *ep;
+    size_t len;
+    rl_node_info_t *info = &out[count];
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_id(&e->via.array.ptr[0], &info->id) ||
+        !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) || len >= sizeof info->endpoint ||
+        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&e->via.array.ptr[3], &info->total) ||
+        rl_res_unpack(&e->via.array.ptr[4], &info->available))
+      continue;
+    memcpy(info->endpoint, ep, len);
+    info->endpoint[len] = 0;
+    info->alive = e->via.array.ptr[2].via.boolean;
+    count++;
+  }
+  return count;
+}
+
+int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen) {
+  void *ctx = zmq_ctx_new();
+  void *sock = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0, ivl = 10;
+  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  int count = -1;
+  if (zmq_connect(sock, gcs) != 0) {
+    snprintf(err, errlen, "cannot connect to %s: %s", gcs, zmq_strerror(zmq_errno()));
+    goto done;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
+  msgpack_pack_uint64(&b.pk, 1);
+  rl_msg_send(sock, NULL, &b);
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+  while (count < 0 && rl_now_ms() < deadline) {
+    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    rl_msg_t m;
+    while (count < 0 && rl_msg_recv(sock, false, &m) == 1) {
+      if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max);
+      rl_msg_close(&m);
+    }
+  }
+  if (count < 0) snprintf(err, errlen, "the head at %s did not answer within %d ms", gcs, timeout_ms);
+done:
+  zmq_close(sock);
+  zmq_ctx_term(ctx);
+  return count;
+}
+
+bool rl_endpoint_is_local(const char *endpoint) {
+  if (!strncmp(endpoint, "ipc://", 6)) return true;
+  if (strncmp(endpoint, "tcp://", 6)) return false;
+  char host[64];
+  const char *start = endpoint + 6, *colon = strrchr(start, ':');
+  size_t len = colon ? (size_t)(colon - start) : strlen(start);
+  if (len >= sizeof host) return false;
+  memcpy(host, start, len);
+  host[len] = 0;
+  struct in_addr want;
+  if (inet_pton(AF_INET, host, &want) != 1) return !strcmp(host, "localhost");
+  if ((ntohl(want.s_addr) >> 24) == 127) return true;
+  struct ifaddrs *list, *it;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (it = list; it && !found; it = it->ifa_next)
+    if (it->ifa_addr && it->ifa_addr->sa_family == AF_INET)
+      found = ((struct sockaddr_in *)it->ifa_addr)->sin_addr.s_addr == want.s_addr;
+  freeifaddrs(list);
+  return found;
+}

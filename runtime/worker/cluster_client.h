@@ -1,0 +1,35 @@
+/* cluster_client.h: what a process outside the daemons asks the head: the nodes of a
+ * cluster (for drivers joining it and for `rayl status`). */
+#ifndef RL_CLUSTER_CLIENT_H
+#define RL_CLUSTER_CLIENT_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/id.h"
+#include "sched/resources.h"
+
+typedef struct {
+  rl_id_t id;
+  char endpoint[120];
+  bool alive;
+  rl_resources_t total, available;
+} rl_node_info_t;
+
+/* Asks the head at gcs (a ZeroMQ endpoint) for its nodes; fills up to max of them.
+ * Returns how many, or -1 with a message in err if the head does not answer within
+ * timeout_ms. */
+int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
+
+/* Turns a user's address into the head's endpoint: "HOST:PORT" -> tcp://HOST:PORT;
+ * "auto" -> the address `rayl start --head` recorded on this machine. Returns 0, or -1
+ * with err. */
+int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size_t errlen);
+
+/* True if endpoint (ipc://..., or tcp://IPv4:PORT) is served on this machine: an ipc
+ * path, or an address one of this machine's interfaces has. */
+bool rl_endpoint_is_local(const char *endpoint);
+
+/* Where `rayl start` records the running cluster on this machine. */
+const char *rl_cluster_dir(void);
+
+#endif

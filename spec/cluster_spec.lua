@@ -1,0 +1,100 @@
+-- cluster_spec: a long-lived cluster on this machine: `rayl start --head`, a second
+-- node with a custom resource, `rayl status`, drivers joining it, `rayl stop`.
+local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+describe("a cluster started with rayl start", function()
+  local dir, port, env
+
+  lazy_setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    port = 20000 + math.random(0, 20000)
+    env = ("RAYL_TMPDIR=%s "):format(dir)
+    local out = sh(env .. RAYL .. " start --head --port " .. port .. " --num-cpus 2")
+    assert.truthy(out:find("Started a rayl head at 127.0.0.1:" .. port, 1, true), out)
+    out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 1 --resources '{\"sim\": 4}'")
+    assert.truthy(out:find("Joined the cluster", 1, true), out)
+  end)
+
+  lazy_teardown(function()
+    sh(env .. RAYL .. " stop")
+    os.execute("rm -rf " .. dir)
+  end)
+
+  local function driver(code)
+    local f = assert(io.open(dir .. "/driver.lua", "w"))
+    f:write(code)
+    f:close()
+    return sh(env .. "RAYL_ADDRESS=127.0.0.1:" .. port .. " " .. RAYL .. " " .. dir .. "/driver.lua")
+  end
+
+  it("rayl status lists both nodes with their resources", function()
+    local out = sh(env .. RAYL .. " status")
+    assert.truthy(out:find("2 nodes", 1, true), out)
+    assert.truthy(out:find("sim: 4", 1, true), out)
+    local json = sh(env .. RAYL .. " status --format json")
+    local alive = 0
+    for _ in json:gmatch('"alive": true') do alive = alive + 1 end
+    assert.are.equal(2, alive, json)
+  end)
+
+  it("a driver sees the whole cluster's resources", function()
+    local out = driver([[
+      local rayl = require "rayl"
+      local r = rayl.cluster_resources()
+      print("CPU", r.CPU, "sim", r.sim, "nodes", #rayl.nodes())
+    ]])
+    assert.truthy(out:find("CPU\t3\tsim\t4\tnodes\t2", 1, true), out)
+  end)
+
+  it("a task needing a resource only node 2 has runs there; an actor too", function()
+    local out = driver([[
+      local rayl = require "rayl"
+      local where = rayl.remote(function() return require("rayl").get_runtime_context().node_id end)
+      local here = rayl.get(where:remote())
+      local refs = {}
+      for i = 1, 50 do refs[i] = where:options{ resources = { sim = 1 } }:remote() end
+      local other = 0
+      for _, node in ipairs(rayl.get(refs)) do if node ~= here then other = other + 1 end end
+      local A = rayl.remote({ resources = { sim = 1 } }, {
+        node = function() return require("rayl").get_runtime_context().node_id end })
+      local a = A:remote()
+      print("on node 2:", other, rayl.get(a.node:remote()) ~= here)
+    ]])
+    assert.truthy(out:find("on node 2:\t50\ttrue", 1, true), out)
+  end)
+
+  it("rayl.init{address = 'auto'} finds the cluster started on this machine", function()
+    local f = assert(io.open(dir .. "/auto.lua", "w"))
+    f:write([[
+      local rayl = require "rayl"
+      rayl.init{ address = "auto" }
+      print("nodes", #rayl.nodes())
+    ]])
+    f:close()
+    local out = sh(env .. RAYL .. " " .. dir .. "/auto.lua")
+    assert.truthy(out:find("nodes\t2", 1, true), out)
+  end)
+
+  it("a bad address gives a clear error", function()
+    local out = sh(env .. "RAYL_ADDRESS=nonsense " .. RAYL .. " -e 'require(\"rayl\").init()'")
+    assert.truthy(out:find("HOST:PORT", 1, true), out)
+    out = sh(env .. "RAYL_ADDRESS=127.0.0.1:1 " .. RAYL .. " -e 'require(\"rayl\").init()'")
+    assert.truthy(out:find("did not answer", 1, true), out)
+  end)
+
+  it("rayl stop stops every daemon it started", function()
+    local out = sh(env .. RAYL .. " stop")
+    assert.truthy(out:find("Stopped 3 rayl processes", 1, true), out)
+    os.execute("sleep 0.3")
+    assert.are.equal("", sh("pgrep -f 'rayl (head|node|worker) .*" .. dir .. "' || true"))
+    assert.truthy(sh(env .. RAYL .. " status"):find("no cluster is running", 1, true))
+  end)
+end)
