@@ -71,6 +71,26 @@ describe("a cluster started with rayl start", function()
     assert.truthy(out:find("on node 2:\t50\ttrue", 1, true), out)
   end)
 
+  it("a 256 MiB object made on node 2 is read on node 1 intact, and a put travels the other way", function()
+    local out = driver([[
+      local rayl = require "rayl"
+      local n = 256 * 1024 * 1024
+      local make = rayl.remote({ resources = { sim = 1 } }, function(size)
+        local a = require("rayl").array("uint8", size)
+        for i = 1, size, 4093 do a[i] = i % 251 end
+        a[size] = 7
+        return a
+      end)
+      local a = rayl.get(make:remote(n))
+      local intact = #a == n and a[n] == 7
+      for i = 1, n, 4093 do if a[i] ~= i % 251 then intact = false; break end end
+      local tail = rayl.remote({ resources = { sim = 1 }, num_returns = 2 }, function(x) return #x, x[#x] end)
+      local len, last = tail:remote(rayl.put(a))
+      print("transfer:", intact, rayl.get(len) == n, rayl.get(last))
+    ]])
+    assert.truthy(out:find("transfer:\ttrue\ttrue\t7", 1, true), out)
+  end)
+
   it("rayl.init{address = 'auto'} finds the cluster started on this machine", function()
     local f = assert(io.open(dir .. "/auto.lua", "w"))
     f:write([[

@@ -10,6 +10,7 @@
 #include "node/store_service.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
+#include <zmq.h>
 
 #define RL_NM_ENDPOINT_MAX 120
 #define RL_NM_MAX_ACTORS 4096
@@ -55,6 +56,13 @@ typedef struct rl_lease_req {
   struct rl_lease_req *next;
 } rl_lease_req_t;
 
+/* A connection to another node's manager (for pulling objects). */
+typedef struct rl_nm_peer {
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  void *sock; /* DEALER */
+  struct rl_nm_peer *next;
+} rl_nm_peer_t;
+
 typedef struct {
   void *zctx;
   void *router;
@@ -80,6 +88,8 @@ typedef struct {
     rl_resources_t total, available;
   } peers[64];
   int npeers;
+  rl_nm_peer_t *node_peers;
+  uint64_t next_pull;
 } rl_nm_t;
 
 /* node_main.c */

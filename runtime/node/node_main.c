@@ -16,6 +16,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "node/nm.h"
+#include "node/transfer.h"
 #include "wire/proto.h"
 
 static const char *s_usage =
@@ -142,12 +143,15 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     case RL_NM_RETURN: rl_leases_return(nm, &from, m); break;
     case RL_NM_BLOCKED: rl_leases_blocked(nm, &from, true); break;
     case RL_NM_UNBLOCKED: rl_leases_blocked(nm, &from, false); break;
+    case RL_NM_STORE_GET:
+      if (rl_transfer_get(nm, m, &from, c->key)) break;
+      __attribute__((fallthrough)); /* the object is (or should be) here */
     case RL_NM_STORE_CREATE:
     case RL_NM_STORE_SEAL:
-    case RL_NM_STORE_GET:
     case RL_NM_STORE_RELEASE:
     case RL_NM_STORE_DELETE: rl_store_service_handle(nm->store, nm->router, m, c->key, s_owner_client, nm); break;
     case RL_NM_RESOURCES: s_resources(nm, &from, m); break;
+    case RL_NM_PULL: rl_transfer_serve(nm, &from, m); break;
     case RL_NM_GOODBYE: {
       rl_pool_flush_output(nm);
       rl_msgbuf_t b;
@@ -306,13 +310,20 @@ static void s_loop(rl_nm_t *nm) {
     items[n++] = (zmq_pollitem_t){nm->router, 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){NULL, nm->sigchld_fd, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){nm->gcs, 0, ZMQ_POLLIN, 0};
+    int first_peer = n;
+    for (rl_nm_peer_t *p = nm->node_peers; p && n < 64; p = p->next)
+      items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+    int first_pipe = n;
     for (rl_worker_t *w = nm->workers; w && n < (int)(sizeof items / sizeof *items) - 2; w = w->next) {
       if (w->out_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->out_fd, ZMQ_POLLIN, 0};
       if (w->err_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->err_fd, ZMQ_POLLIN, 0};
     }
     if (zmq_poll(items, n, 100) <= 0) continue;
-    for (int i = 3; i < n; i++)
+    for (int i = first_pipe; i < n; i++)
       if (items[i].revents & ZMQ_POLLIN) rl_pool_read_output(nm, items[i].fd);
+    int i = first_peer;
+    for (rl_nm_peer_t *p = nm->node_peers; p && i < first_pipe; p = p->next, i++)
+      if (items[i].revents & ZMQ_POLLIN) rl_transfer_peer_messages(nm, p);
     if (items[2].revents & ZMQ_POLLIN) {
       rl_msg_t m;
       while (rl_msg_recv(nm->gcs, false, &m) == 1) {
@@ -414,6 +425,7 @@ int rl_node_main(int argc, char **argv) {
     rc = 1;
   }
   rl_pool_stop_all(nm);
+  rl_transfer_destroy_all(nm);
   if (nm->router) zmq_close(nm->router);
   zmq_close(nm->gcs);
   zmq_ctx_term(nm->zctx);

@@ -90,6 +90,8 @@ void rl_store_service_destroy(rl_store_service_t **p) {
 
 const char *rl_store_service_path(const rl_store_service_t *s) { return s->path; }
 size_t rl_store_service_capacity(const rl_store_service_t *s) { return s->capacity; }
+struct rl_objects_t *rl_store_service_objects(rl_store_service_t *s) { return s->objects; }
+void *rl_store_service_base(rl_store_service_t *s) { return s->base; }
 
 void rl_store_service_client_gone(rl_store_service_t *s, uint64_t client) {
   rl_objects_client_gone(s->objects, client);

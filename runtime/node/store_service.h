@@ -31,4 +31,10 @@ void rl_store_service_client_gone(rl_store_service_t *s, uint64_t client);
 /* Bytes in use, objects held, objects spilled (for status and tests). */
 void rl_store_service_stats(const rl_store_service_t *s, size_t *used, size_t *objects, size_t *spilled);
 
+/* The object table and the region's base, for moving objects between nodes
+ * (node/transfer.c). */
+struct rl_objects_t;
+struct rl_objects_t *rl_store_service_objects(rl_store_service_t *s);
+void *rl_store_service_base(rl_store_service_t *s);
+
 #endif

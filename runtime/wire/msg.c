@@ -14,6 +14,16 @@ void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields) {
   msgpack_pack_array(&b->pk, nfields);
 }
 
+void rl_msgbuf_init_sized(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity) {
+  msgpack_sbuffer_init(&b->sb);
+  b->sb.data = malloc(capacity + 64);
+  b->sb.alloc = b->sb.data ? capacity + 64 : 0;
+  const char hdr[RL_MSG_HEADER] = {RL_WIRE_VERSION, (char)type, 0, 0};
+  msgpack_sbuffer_write(&b->sb, hdr, sizeof hdr);
+  msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&b->pk, nfields);
+}
+
 void rl_msgbuf_reset(rl_msgbuf_t *b) {
   msgpack_sbuffer_destroy(&b->sb);
   memset(&b->sb, 0, sizeof b->sb);

@@ -25,6 +25,9 @@ typedef struct {
 /* Starts a message of `type` whose body is an array of `nfields` fields. Can't fail
  * (msgpack-c aborts the process on out-of-memory). */
 void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields);
+/* Same, with room for about `capacity` bytes reserved up front (large messages are
+ * then built without reallocating and copying as they grow). */
+void rl_msgbuf_init_sized(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity);
 /* Frees the buffer of a message that was not sent. Safe twice. */
 void rl_msgbuf_reset(rl_msgbuf_t *b);
 /* Packing helpers for the common field kinds. */

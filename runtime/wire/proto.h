@@ -30,7 +30,9 @@ enum rl_msg_type {
   RL_NM_STORE_CREATE = 6,
   /* [object_id id] : the creator finished writing; the object is immutable now */
   RL_NM_STORE_SEAL = 7,
-  /* [request u64, object_id id] : where is this sealed object? pins it for the caller */
+  /* [request u64, object_id id, location str?] : where is this sealed object? pins it
+   * for the caller. location: the node manager holding it, if not this one; the
+   * object is pulled from there first. */
   RL_NM_STORE_GET = 8,
   /* [object_id id] : the caller no longer reads the object (one pin less) */
   RL_NM_STORE_RELEASE = 9,
@@ -62,6 +64,12 @@ enum rl_msg_type {
   RL_NM_RESOURCES_REPLY = 26,
   /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
   RL_NM_LOG = 27,
+  /* ---- node manager <-> node manager: objects pulled by the node that needs them ---- */
+  /* [request u64, object_id id, offset u64, length u64] : send me this part */
+  RL_NM_PULL = 29,
+  /* [request u64, object_id id, total u64, offset u64, data bin] or
+   * [request u64, object_id id, nil, nil, error str] */
+  RL_NM_PULL_DATA = 30,
   /* [request u64, node_endpoint str] : this node cannot (or should not) serve the lease;
    * ask that node manager (register there first) */
   RL_NM_LEASE_SPILLBACK = 28,

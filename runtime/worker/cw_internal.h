@@ -35,6 +35,7 @@ typedef struct {
   int kind;                    /* RL_RET_* once ready */
   char *data;                  /* inline encoding or encoded error (malloc) */
   size_t len;                  /* bytes of data, or of the stored value */
+  char location[RL_ENDPOINT_MAX]; /* in a store: the node manager holding it */
   int64_t local_refs;          /* handles in this process */
   int64_t task_refs;           /* pending tasks of ours that carry it */
   char (*borrowers)[RL_ENDPOINT_MAX]; /* owned: processes that hold it */
@@ -92,8 +93,9 @@ typedef struct {
   size_t ncontained;
   /* once resolved (is_ref): */
   int kind;
-  char *rdata;
-  size_t rlen;
+  char *rdata;     /* INLINE: the value; STORE: its id and location */
+  size_t rdata_len;
+  size_t rlen;     /* the value's size */
 } rl_arg_t;
 
 /* A function exported by this process (kept for the life of the process). */
@@ -222,6 +224,9 @@ rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id);
 void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o);
 void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len);
 void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message);
+/* The value is sealed in a store: size bytes at the node manager `location` (loclen
+ * bytes; NULL: this node's). */
+void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen);
 void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta);
 void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint);
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m);
@@ -231,9 +236,11 @@ void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
-/* Pins the sealed store object id and points v at it (retrying briefly while its
+/* Pins the sealed store object id and points v at it, pulling it to this node first if
+ * location (a node manager; NULL or ours: here) holds it (retrying briefly while its
  * creator's seal is on the way). Returns 0, or -1 with err. */
-int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, rl_cw_value_t *v, char *err, size_t errlen);
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, char *err,
+                     size_t errlen);
 /* Allocates len bytes in the store for object id owned by owner, calls copy to fill
  * them, and seals. Returns 0, or -1 with err (store full). */
 int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,

@@ -38,7 +38,7 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
     size_t n;
     if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3 || !rl_obj_u64(&a->via.array.ptr[0], &kind) ||
         kind > RL_RET_STORE || !rl_obj_bytes(&a->via.array.ptr[1], &p, &n) ||
-        (kind == RL_RET_STORE && n != RL_ID_SIZE)) {
+        (kind == RL_RET_STORE && (n < RL_ID_SIZE || n >= RL_ID_SIZE + RL_ENDPOINT_MAX))) {
       rl_log(RL_LOG_WARN, "dropped a task with a malformed argument");
       free(in);
       return;
@@ -149,8 +149,11 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
   v->state = RL_OBJ_READY;
   if (kind == RL_RET_STORE) {
     rl_id_t id;
+    char location[RL_ENDPOINT_MAX];
     memcpy(id.b, p, RL_ID_SIZE);
-    return rl_obj_store_pin(cw, &id, v, err, errlen);
+    memcpy(location, p + RL_ID_SIZE, n - RL_ID_SIZE);
+    location[n - RL_ID_SIZE] = 0;
+    return rl_obj_store_pin(cw, &id, location, v, err, errlen);
   }
   v->data = p;
   v->len = n;
@@ -180,7 +183,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
         break;
       }
       msgpack_pack_uint64(&b.pk, RL_RET_STORE);
-      rl_pack_bin(&b.pk, NULL, 0);
+      rl_pack_str(&b.pk, cw->node_endpoint); /* where it is sealed */
       msgpack_pack_uint64(&b.pk, lens[i]);
       continue;
     }

@@ -56,7 +56,8 @@ static void s_reply_object(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t requ
   msgpack_pack_uint64(&b.pk, request);
   rl_pack_id(&b.pk, &o->id);
   msgpack_pack_uint64(&b.pk, (uint64_t)o->kind);
-  rl_pack_bin(&b.pk, o->kind == RL_RET_STORE ? NULL : o->data, o->kind == RL_RET_STORE ? 0 : o->len);
+  if (o->kind == RL_RET_STORE) rl_pack_str(&b.pk, o->location);
+  else rl_pack_bin(&b.pk, o->data, o->len);
   msgpack_pack_uint64(&b.pk, o->len);
   rl_msg_send(cw->router, identity, &b);
 }
@@ -165,6 +166,16 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
   rl_sub_object_ready(cw, o);
 }
 
+void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen) {
+  if (!location || !loclen || loclen >= sizeof o->location) {
+    snprintf(o->location, sizeof o->location, "%s", cw->node_endpoint);
+  } else {
+    memcpy(o->location, location, loclen);
+    o->location[loclen] = 0;
+  }
+  rl_obj_set_value(cw, o, RL_RET_STORE, NULL, size);
+}
+
 void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message) {
   size_t len;
   char *data = rl_cw_encode_error(cw, type, message, &len);
@@ -241,7 +252,8 @@ void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m) {
   }
   rl_object_t *o = rl_obj_find(cw, &id);
   if (!o || o->owned) return;
-  rl_obj_set_value(cw, o, (int)kind, data, kind == RL_RET_STORE ? size : len);
+  if (kind == RL_RET_STORE) rl_obj_set_stored(cw, o, size, data, len);
+  else rl_obj_set_value(cw, o, (int)kind, data, len);
 }
 
 static void s_fetch(rl_cw_t *cw, rl_object_t *o) {
@@ -345,17 +357,20 @@ void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id) {
   rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
   rl_pack_id(&b.pk, id);
   rl_msg_send(cw->nm, NULL, &b);
-  rl_obj_set_value(cw, o, RL_RET_STORE, NULL, o->len);
+  rl_obj_set_stored(cw, o, o->len, NULL, 0);
 }
 
-int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, rl_cw_value_t *v, char *err, size_t errlen) {
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, char *err,
+                     size_t errlen) {
   int64_t deadline = rl_now_ms() + 10000;
   for (;;) {
     uint64_t request = rl_cw_request_id(cw);
     rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_STORE_GET, 2);
+    bool remote = location && *location && strcmp(location, cw->node_endpoint);
+    rl_msgbuf_init(&b, RL_NM_STORE_GET, remote ? 3 : 2);
     msgpack_pack_uint64(&b.pk, request);
     rl_pack_id(&b.pk, id);
+    if (remote) rl_pack_str(&b.pk, location);
     rl_msg_t reply;
     if (rl_cw_nm_call(cw, &b, request, &reply, 60000) != 0) {
       snprintf(err, errlen, "the node manager did not answer a store request");
@@ -410,7 +425,7 @@ int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, 
   if (told) rl_cw_blocked(cw, false);
   o = rl_obj_find(cw, id);
   v->state = o->state;
-  if (o->kind == RL_RET_STORE) return rl_obj_store_pin(cw, id, v, err, errlen);
+  if (o->kind == RL_RET_STORE) return rl_obj_store_pin(cw, id, o->location, v, err, errlen);
   v->data = o->data;
   v->len = o->len;
   return 0;

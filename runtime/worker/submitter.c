@@ -270,13 +270,19 @@ static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
     }
     a->kind = o->kind;
     if (o->kind == RL_RET_STORE) {
-      a->rdata = malloc(RL_ID_SIZE);
-      if (a->rdata) memcpy(a->rdata, o->id.b, RL_ID_SIZE);
+      /* The worker reads it from its node's store, pulled from `location` if need be. */
+      size_t loclen = strlen(o->location);
+      a->rdata = malloc(RL_ID_SIZE + loclen);
+      if (a->rdata) {
+        memcpy(a->rdata, o->id.b, RL_ID_SIZE);
+        memcpy(a->rdata + RL_ID_SIZE, o->location, loclen);
+      }
+      a->rdata_len = RL_ID_SIZE + loclen;
       a->rlen = o->len;
     } else {
       a->rdata = malloc(o->len ? o->len : 1);
       if (a->rdata) memcpy(a->rdata, o->data, o->len);
-      a->rlen = o->len;
+      a->rdata_len = a->rlen = o->len;
     }
   }
   return true;
@@ -330,7 +336,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
     msgpack_pack_array(&b.pk, 3);
     if (a->is_ref) {
       msgpack_pack_uint64(&b.pk, (uint64_t)a->kind);
-      rl_pack_bin(&b.pk, a->rdata, a->kind == RL_RET_STORE ? RL_ID_SIZE : a->rlen);
+      rl_pack_bin(&b.pk, a->rdata, a->rdata_len);
       msgpack_pack_uint64(&b.pk, a->rlen);
     } else {
       msgpack_pack_uint64(&b.pk, RL_RET_INLINE);
@@ -670,7 +676,10 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     }
     rl_id_t rid = rl_id_for_object(t->id, i + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
-    if (o && o->state == RL_OBJ_PENDING) rl_obj_set_value(cw, o, (int)kind, data, kind == RL_RET_STORE ? size : len);
+    if (o && o->state == RL_OBJ_PENDING) {
+      if (kind == RL_RET_STORE) rl_obj_set_stored(cw, o, size, data, len);
+      else rl_obj_set_value(cw, o, (int)kind, data, len);
+    }
   }
   if (n < (uint32_t)t->opts.num_returns) {
     s_task_fail(cw, t, "TaskError", "the task returned fewer values than num_returns");

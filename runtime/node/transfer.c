@@ -1,0 +1,247 @@
+/* transfer.c: objects moving between nodes. The node that needs an object pulls it
+ * from the node holding it in chunks, a few in flight at once, into its own store;
+ * the serving side answers each chunk from its store between its other messages. */
+#include "node/transfer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/objects.h"
+#include "wire/proto.h"
+
+#define S_CHUNK ((size_t)4 << 20) /* bytes per message */
+#define S_WINDOW 4                /* chunks in flight per transfer */
+#define S_SELF_CLIENT UINT64_MAX  /* the node manager's own key in the object table */
+
+/* A client waiting for an object being pulled. */
+typedef struct s_waiter {
+  rl_id_t client;
+  uint64_t key;
+  uint64_t request;
+  struct s_waiter *next;
+} s_waiter_t;
+
+typedef struct s_transfer {
+  rl_id_t id;
+  rl_nm_peer_t *from;
+  bool sized;        /* the first chunk told the size and room was made */
+  size_t total;
+  size_t offset;     /* where it lives in our store */
+  size_t requested;  /* bytes asked for so far */
+  size_t received;
+  int inflight;
+  uint64_t request;
+  s_waiter_t *waiters;
+  struct s_transfer *next;
+} s_transfer_t;
+
+static s_transfer_t *s_transfers;
+
+static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
+  for (rl_nm_peer_t *p = nm->node_peers; p; p = p->next)
+    if (!strcmp(p->endpoint, endpoint)) return p;
+  rl_nm_peer_t *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
+  p->sock = zmq_socket(nm->zctx, ZMQ_DEALER);
+  int zero = 0, ivl = 10;
+  zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(p->sock, ZMQ_SNDHWM, &zero, sizeof zero);
+  zmq_setsockopt(p->sock, ZMQ_RCVHWM, &zero, sizeof zero);
+  zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, nm->node_id.b, RL_ID_SIZE);
+  if (zmq_connect(p->sock, endpoint) != 0) {
+    zmq_close(p->sock);
+    free(p);
+    return NULL;
+  }
+  /* Register as a remote client, so the other node answers our pulls. */
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+  rl_pack_id(&b.pk, &nm->node_id);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_pack_str(&b.pk, nm->endpoint);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(p->sock, NULL, &b);
+  p->next = nm->node_peers;
+  nm->node_peers = p;
+  return p;
+}
+
+static void s_send_pull(s_transfer_t *t, size_t offset, size_t length) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_PULL, 4);
+  msgpack_pack_uint64(&b.pk, t->request);
+  rl_pack_id(&b.pk, &t->id);
+  msgpack_pack_uint64(&b.pk, offset);
+  msgpack_pack_uint64(&b.pk, length);
+  rl_msg_send(t->from->sock, NULL, &b);
+  t->inflight++;
+}
+
+/* Answers a waiting client: the object's location (pinned for it) or an error. */
+static void s_answer(rl_nm_t *nm, s_waiter_t *w, const rl_id_t *id, const char *error) {
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t offset = 0, size = 0;
+  char err[300];
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_STORE_LOCATION, 3);
+  msgpack_pack_uint64(&b.pk, w->request);
+  if (!error && rl_objects_get(objects, id, w->key, &offset, &size, err, sizeof err) == 0) {
+    msgpack_pack_uint64(&b.pk, offset);
+    msgpack_pack_uint64(&b.pk, size);
+  } else {
+    msgpack_pack_nil(&b.pk);
+    rl_pack_str(&b.pk, error ? error : err);
+  }
+  rl_nm_send_to(nm, &w->client, &b);
+}
+
+static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
+  for (s_transfer_t **pp = &s_transfers; *pp; pp = &(*pp)->next)
+    if (*pp == t) {
+      *pp = t->next;
+      break;
+    }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  char err[300];
+  if (!error && t->sized && rl_objects_seal(objects, &t->id, S_SELF_CLIENT, err, sizeof err) != 0) error = err;
+  if (error && t->sized) rl_objects_delete(objects, &t->id, err, sizeof err);
+  for (s_waiter_t *w = t->waiters, *next; w; w = next) {
+    next = w->next;
+    s_answer(nm, w, &t->id, error);
+    free(w);
+  }
+  free(t);
+}
+
+bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t key) {
+  uint64_t request;
+  rl_id_t id;
+  char location[RL_NM_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) ||
+      !rl_field_strcpy(m, 2, location, sizeof location) || !strcmp(location, nm->endpoint))
+    return false;
+  if (rl_objects_pins(rl_store_service_objects(nm->store), &id) >= 0) return false; /* here already */
+  s_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return false;
+  w->client = *client;
+  w->key = key;
+  w->request = request;
+  for (s_transfer_t *t = s_transfers; t; t = t->next)
+    if (rl_id_eq(&t->id, &id)) {
+      w->next = t->waiters;
+      t->waiters = w;
+      return true;
+    }
+  s_transfer_t *t = calloc(1, sizeof *t);
+  rl_nm_peer_t *from = s_peer(nm, location);
+  if (!t || !from) {
+    free(t);
+    char msg[300];
+    snprintf(msg, sizeof msg, "cannot reach the node %s holding the object", location);
+    s_answer(nm, w, &id, msg);
+    free(w);
+    return true;
+  }
+  t->id = id;
+  t->from = from;
+  t->request = ++nm->next_pull;
+  t->waiters = w;
+  t->next = s_transfers;
+  s_transfers = t;
+  s_send_pull(t, 0, S_CHUNK);
+  t->requested = S_CHUNK;
+  return true;
+}
+
+void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
+  uint64_t request, offset, length;
+  rl_id_t id;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &offset) ||
+      !rl_field_u64(m, 3, &length) || length > 4 * S_CHUNK) {
+    rl_log(RL_LOG_WARN, "dropped a malformed pull");
+    return;
+  }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t at, size;
+  char err[300];
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, (size_t)length + 128);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &id);
+  if (rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) != 0) {
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_nil(&b.pk);
+    rl_pack_str(&b.pk, err);
+  } else {
+    size_t n = offset >= size ? 0 : size - offset < length ? size - offset : length;
+    msgpack_pack_uint64(&b.pk, size);
+    msgpack_pack_uint64(&b.pk, offset);
+    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0), n);
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+  }
+  rl_nm_send_to(nm, client, &b);
+}
+
+void rl_transfer_data(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request, total, offset;
+  rl_id_t id;
+  const char *data;
+  size_t n;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) return;
+  s_transfer_t *t = s_transfers;
+  while (t && t->request != request) t = t->next;
+  if (!t) return;
+  t->inflight--;
+  char err[300];
+  if (!rl_field_u64(m, 2, &total) || !rl_field_u64(m, 3, &offset) || !rl_field_bytes(m, 4, &data, &n)) {
+    if (!rl_field_strcpy(m, 4, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
+    char msg[600];
+    snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
+    s_finish(nm, t, msg);
+    return;
+  }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  if (!t->sized) {
+    /* First chunk: make room here (the pulled copy belongs to this node). */
+    if (rl_objects_create(objects, &id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
+      s_finish(nm, t, err);
+      return;
+    }
+    t->sized = true;
+    t->total = total;
+  }
+  if (offset + n > total || total != t->total) {
+    s_finish(nm, t, "the object changed size while it was pulled");
+    return;
+  }
+  memcpy((char *)rl_store_service_base(nm->store) + t->offset + offset, data, n);
+  t->received += n;
+  while (t->inflight < S_WINDOW && t->requested < total) {
+    s_send_pull(t, t->requested, S_CHUNK);
+    t->requested += S_CHUNK;
+  }
+  if (t->received >= total) s_finish(nm, t, NULL);
+}
+
+void rl_transfer_peer_messages(rl_nm_t *nm, rl_nm_peer_t *p) {
+  rl_msg_t m;
+  while (rl_msg_recv(p->sock, false, &m) == 1) {
+    if (m.type == RL_NM_PULL_DATA) rl_transfer_data(nm, &m);
+    rl_msg_close(&m);
+  }
+}
+
+void rl_transfer_destroy_all(rl_nm_t *nm) {
+  while (s_transfers) s_finish(nm, s_transfers, "the node manager is stopping");
+  for (rl_nm_peer_t *p = nm->node_peers, *next; p; p = next) {
+    next = p->next;
+    zmq_close(p->sock);
+    free(p);
+  }
+  nm->node_peers = NULL;
+}
