@@ -118,3 +118,59 @@ describe("a cluster started with rayl start", function()
     assert.truthy(sh(env .. RAYL .. " status"):find("no cluster is running", 1, true))
   end)
 end)
+
+describe("a cluster that loses a node", function()
+  local dir, port, env
+
+  lazy_setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    port = 20000 + math.random(0, 20000)
+    env = ("RAYL_TMPDIR=%s "):format(dir)
+    local out = sh(env .. RAYL .. " start --head --port " .. port ..
+      " --num-cpus 2 --resources '{\"shared\": 100}' --heartbeat-timeout-ms 1500")
+    assert.truthy(out:find("Started", 1, true), out)
+    out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 2 --resources '{\"shared\": 100}'")
+    assert.truthy(out:find("Joined", 1, true), out)
+  end)
+
+  lazy_teardown(function()
+    sh(env .. RAYL .. " stop")
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("kill -9 of node 2's node manager during a 2,000-task job: every result arrives, status shows it dead", function()
+    -- "[n]ode" keeps the pattern from matching this shell's own command line.
+    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. "' | sort -n | tail -1"):match("%d+")
+    assert.truthy(node2)
+    local f = assert(io.open(dir .. "/job.lua", "w"))
+    f:write([[
+      local rayl = require "rayl"
+      local core = require "rayl.core"
+      local work = rayl.remote({ resources = { shared = 1 } }, function(i)
+        local c = require "rayl.core"
+        local t = c.now()
+        while c.now() - t < 0.002 do end
+        return i
+      end)
+      local refs = {}
+      for i = 1, 2000 do refs[i] = work:remote(i) end
+      local ok = 0
+      for i, r in ipairs(refs) do
+        if rayl.get(r) == i then ok = ok + 1 end
+        if i == 100 then os.execute("kill -9 ]] .. node2 .. [[") end
+      end
+      print("results:", ok)
+    ]])
+    f:close()
+    local out = sh(env .. "RAYL_ADDRESS=127.0.0.1:" .. port .. " " .. RAYL .. " " .. dir .. "/job.lua")
+    assert.truthy(out:find("results:\t2000", 1, true), out)
+    local status
+    for _ = 1, 40 do
+      status = sh(env .. RAYL .. " status")
+      if status:find("DEAD", 1, true) then break end
+      os.execute("sleep 0.1")
+    end
+    assert.truthy(status:find("DEAD", 1, true), status)
+  end)
+end)

@@ -30,7 +30,8 @@ static const char *s_start_usage =
     "  --num-cpus N             CPUs to offer (default: all cores)\n"
     "  --num-gpus N             GPUs to offer (default 0)\n"
     "  --resources '{\"k\": n}'   custom resources\n"
-    "  --object-store-memory B  bytes of shared memory for objects\n";
+    "  --object-store-memory B  bytes of shared memory for objects\n"
+    "  --heartbeat-timeout-ms N with --head: a node silent this long is dead (default 5000)\n";
 
 static int s_mkdirs(const char *path) {
   char buf[400];
@@ -114,7 +115,7 @@ static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
 int rl_cli_start(int argc, char **argv) {
   bool head = false;
   const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = "0", *store = NULL,
-             *resources = NULL;
+             *resources = NULL, *heartbeat = "5000";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -136,6 +137,7 @@ int rl_cli_start(int argc, char **argv) {
     else if (!strcmp(a, "--num-gpus")) gpus = v;
     else if (!strcmp(a, "--object-store-memory")) store = v;
     else if (!strcmp(a, "--resources")) resources = v;
+    else if (!strcmp(a, "--heartbeat-timeout-ms")) heartbeat = v;
     else {
       fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
       return 2;
@@ -175,7 +177,8 @@ int rl_cli_start(int argc, char **argv) {
   if (head) {
     char bind[200];
     snprintf(bind, sizeof bind, "tcp://%s:%s", ip, port);
-    char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, NULL};
+    char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--heartbeat-timeout-ms",
+                     (char *)heartbeat, NULL};
     snprintf(log, sizeof log, "%s/head.out", logs);
     pid_t pid = s_daemon(hargv, log);
     s_record(pid, "head");

@@ -89,6 +89,8 @@ typedef struct {
   } peers[64];
   int npeers;
   rl_nm_peer_t *node_peers;
+  char dead[64][RL_NM_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
+  int ndead;
   uint64_t next_pull;
 } rl_nm_t;
 

@@ -184,6 +184,25 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   rl_msg_send(nm->gcs, NULL, &b);
 }
 
+/* Tells every client, once, that the node at ep died. */
+static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
+  char node[RL_NM_ENDPOINT_MAX];
+  if (len >= sizeof node) return;
+  memcpy(node, ep, len);
+  node[len] = 0;
+  if (!strcmp(node, nm->endpoint)) return;
+  for (int i = 0; i < nm->ndead; i++)
+    if (!strcmp(nm->dead[i], node)) return;
+  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_NM_ENDPOINT_MAX, "%s", node);
+  rl_log(RL_LOG_WARN, "node %s is dead (the head stopped hearing from it)", node);
+  for (rl_client_t *c = nm->clients; c; c = c->next) {
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_NODE_DIED, 1);
+    rl_pack_str(&b.pk, node);
+    rl_nm_send_to(nm, &c->id, &b);
+  }
+}
+
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
   const msgpack_object *nodes = rl_field(m, 1);
   if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
@@ -195,9 +214,17 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     struct rl_peer_node *p = &nm->peers[nm->npeers];
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
         len >= sizeof p->endpoint || e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
-        !e->via.array.ptr[2].via.boolean || rl_res_unpack(&e->via.array.ptr[3], &p->total) ||
-        rl_res_unpack(&e->via.array.ptr[4], &p->available))
+        rl_res_unpack(&e->via.array.ptr[3], &p->total) || rl_res_unpack(&e->via.array.ptr[4], &p->available))
       continue;
+    if (!e->via.array.ptr[2].via.boolean) {
+      s_node_died(nm, ep, len);
+      continue;
+    }
+    for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
+      if (strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len)) {
+        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+        break;
+      }
     memcpy(p->endpoint, ep, len);
     p->endpoint[len] = 0;
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;

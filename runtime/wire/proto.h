@@ -70,6 +70,9 @@ enum rl_msg_type {
   /* [request u64, object_id id, total u64, offset u64, data bin] or
    * [request u64, object_id id, nil, nil, error str] */
   RL_NM_PULL_DATA = 30,
+  /* [node_endpoint str] : the head stopped hearing from that node: it is dead (sent to
+   * every client; workers leased there and objects stored there are gone) */
+  RL_NM_NODE_DIED = 31,
   /* [request u64, node_endpoint str] : this node cannot (or should not) serve the lease;
    * ask that node manager (register there first) */
   RL_NM_LEASE_SPILLBACK = 28,

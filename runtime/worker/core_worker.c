@@ -222,6 +222,7 @@ static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
   switch (m->type) {
     case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m, NULL); break;
     case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
+    case RL_NM_NODE_DIED: rl_sub_handle_node_died(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_LOG: s_print_log(cw, m); break;

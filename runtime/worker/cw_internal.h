@@ -236,6 +236,8 @@ void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
+/* The node manager at node died: objects stored only there are lost. */
+void rl_obj_node_died(rl_cw_t *cw, const char *node);
 /* Pins the sealed store object id and points v at it, pulling it to this node first if
  * location (a node manager; NULL or ours: here) holds it (retrying briefly while its
  * creator's seal is on the way). Returns 0, or -1 with err. */
@@ -253,6 +255,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 /* from: the remote node manager that sent it, NULL for ours. */
 void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
+void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_tick(rl_cw_t *cw);

@@ -507,3 +507,19 @@ void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *r
   }
   free(lost);
 }
+
+void rl_obj_node_died(rl_cw_t *cw, const char *node) {
+  size_t cur = 0, n = 0;
+  rl_object_t *o, **lost = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *lost);
+  if (!lost) return;
+  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
+    if (o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node)) lost[n++] = o;
+  for (size_t i = 0; i < n; i++) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "the object was stored on node %s, which died", node);
+    lost[i]->state = RL_OBJ_PENDING; /* so the failure is recorded like any other */
+    lost[i]->kind = RL_RET_INLINE;    /* nothing to delete from a store any more */
+    rl_obj_fail(cw, lost[i], "ObjectLostError", msg);
+  }
+  free(lost);
+}

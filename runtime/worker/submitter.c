@@ -545,6 +545,8 @@ static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t *
   return NULL;
 }
 
+static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint);
+
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t worker;
   uint64_t pid;
@@ -554,10 +556,40 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
     return;
   }
-  rl_obj_owner_died(cw, endpoint, (int)pid, reason);
-  rl_actor_owner_died(cw, endpoint, (int)pid, reason);
+  s_worker_died(cw, &worker, (int)pid, reason, endpoint);
+}
+
+void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
+  char node[RL_ENDPOINT_MAX];
+  if (!rl_field_strcpy(m, 0, node, sizeof node)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed node death notice");
+    return;
+  }
+  rl_log(RL_LOG_WARN, "node %s died", node);
+  rl_obj_node_died(cw, node);
+  /* Every worker leased there died with it. */
+  for (;;) {
+    rl_lease_t *found = NULL;
+    for (rl_class_t *c = cw->classes; c && !found; c = c->next)
+      for (rl_lease_t *l = c->leases; l && !found; l = l->next)
+        if (l->node && !strcmp(l->node->endpoint, node)) found = l;
+    if (!found) break;
+    char endpoint[RL_ENDPOINT_MAX];
+    rl_id_t worker = found->worker_id;
+    snprintf(endpoint, sizeof endpoint, "%s", found->endpoint);
+    s_worker_died(cw, &worker, 0, "its node died", endpoint);
+  }
+  for (rl_peer_t *p = cw->peers; p; p = p->next)
+    if (!strcmp(p->endpoint, node)) p->registered = false; /* if it comes back, register again */
+}
+
+/* The worker (at endpoint) is gone: what it owned is lost, what ran there is retried
+ * or fails, an actor there restarts or dies. */
+static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint) {
+  rl_obj_owner_died(cw, endpoint, pid, reason);
+  rl_actor_owner_died(cw, endpoint, pid, reason);
   rl_class_t *c;
-  rl_lease_t *l = s_find_lease(cw, &worker, &c);
+  rl_lease_t *l = s_find_lease(cw, worker, &c);
   if (!l) return;
   if (c->actor) {
     rl_actor_worker_died(cw, c, (int)pid, reason);
