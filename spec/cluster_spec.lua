@@ -2,6 +2,11 @@
 -- node with a custom resource, `rayl status`, drivers joining it, `rayl stop`.
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
+-- A port of our own, below the kernel's ephemeral range (32768+) where node managers
+-- and workers get theirs; seeded per run so parallel runs don't draw the same one.
+math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
+local function free_port() return 20000 + math.random(0, 12000) end
+
 local function sh(cmd)
   local p = io.popen(cmd .. " 2>&1")
   local out = p:read("*a")
@@ -15,7 +20,7 @@ describe("a cluster started with rayl start", function()
   lazy_setup(function()
     dir = os.tmpname()
     os.remove(dir)
-    port = 20000 + math.random(0, 20000)
+    port = free_port()
     env = ("RAYL_TMPDIR=%s "):format(dir)
     local out = sh(env .. RAYL .. " start --head --port " .. port .. " --num-cpus 2")
     assert.truthy(out:find("Started a rayl head at 127.0.0.1:" .. port, 1, true), out)
@@ -91,6 +96,37 @@ describe("a cluster started with rayl start", function()
     assert.truthy(out:find("transfer:\ttrue\ttrue\t7", 1, true), out)
   end)
 
+  it("SPREAD spreads tasks over both nodes; node affinity pins them (hard and soft)", function()
+    os.execute("sleep 1") -- let the head node's view include node 2
+    local out = driver([[
+      local rayl = require "rayl"
+      local where = rayl.remote(function()
+        local c = require "rayl.core"
+        local t = c.now()
+        while c.now() - t < 0.05 do end
+        return require("rayl").get_runtime_context().node_id
+      end)
+      local refs = {}
+      for i = 1, 20 do refs[i] = where:options{ scheduling_strategy = "SPREAD" }:remote() end
+      local seen, distinct = {}, 0
+      for _, node in ipairs(rayl.get(refs)) do
+        if not seen[node] then seen[node] = true; distinct = distinct + 1 end
+      end
+      local pinned = 0
+      for _, n in ipairs(rayl.nodes()) do
+        for _ = 1, 3 do
+          if rayl.get(where:options{ scheduling_strategy = { node_id = n.node_id } }:remote()) == n.node_id then
+            pinned = pinned + 1
+          end
+        end
+      end
+      local soft = rayl.get(where:options{ scheduling_strategy = { node_id = string.rep("ab", 16), soft = true } }:remote())
+      local ok, err = pcall(where.options, where, { scheduling_strategy = "NEAREST" })
+      print("spread:", distinct, "pinned:", pinned, "soft:", soft ~= nil, "bad:", err.type)
+    ]])
+    assert.truthy(out:find("spread:\t2\tpinned:\t6\tsoft:\ttrue\tbad:\tValueError", 1, true), out)
+  end)
+
   it("rayl.init{address = 'auto'} finds the cluster started on this machine", function()
     local f = assert(io.open(dir .. "/auto.lua", "w"))
     f:write([[
@@ -125,7 +161,7 @@ describe("a cluster that loses a node", function()
   lazy_setup(function()
     dir = os.tmpname()
     os.remove(dir)
-    port = 20000 + math.random(0, 20000)
+    port = free_port()
     env = ("RAYL_TMPDIR=%s "):format(dir)
     local out = sh(env .. RAYL .. " start --head --port " .. port ..
       " --num-cpus 2 --resources '{\"shared\": 100}' --heartbeat-timeout-ms 1500")

@@ -134,6 +134,7 @@ function ActorClass:remote(...)
   local id = core.actor_create(shared.key, shared.blob, {
     resources = res, placement = placement, max_restarts = opts.max_restarts or 0,
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
+    strategy = M.strategy(opts.scheduling_strategy, 2),
   }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
@@ -235,6 +236,7 @@ end
 function M.install(rayl, opts)
   check_options = opts.check_options
   M.ensure_init = opts.ensure_init
+  M.strategy = rayl.strategy
   rayl.kill, rayl.get_actor, rayl.exit_actor = M.kill, M.get_actor, M.exit_actor
   rayl.ActorClass, rayl.ActorHandle = ActorClass, ActorHandle
   core.register_class("rayl.ActorHandle", ActorHandle)

@@ -132,12 +132,21 @@ local function submit_options(opts, level)
   if opts.runtime_env then
     raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", level + 1)
   end
-  local strategy = opts.scheduling_strategy
-  if strategy ~= nil and strategy ~= "DEFAULT" and strategy ~= "SPREAD" then
-    raise("ValueError", "scheduling_strategy must be \"DEFAULT\" or \"SPREAD\"", level + 1)
-  end
   return { resources = res, num_returns = n, max_retries = retries,
-           retry_exceptions = opts.retry_exceptions or false, name = opts.name }
+           retry_exceptions = opts.retry_exceptions or false, name = opts.name,
+           strategy = rayl.strategy(opts.scheduling_strategy, level + 1) }
+end
+
+--- Turns scheduling_strategy ("DEFAULT", "SPREAD", or { node_id = hex, soft = bool }:
+--- node affinity) into the runtime's form.
+function rayl.strategy(strategy, level)
+  if strategy == nil or strategy == "DEFAULT" then return "" end
+  if strategy == "SPREAD" then return "SPREAD" end
+  if type(strategy) == "table" and type(strategy.node_id) == "string" and #strategy.node_id == 32 then
+    return (strategy.soft and "NODE_SOFT:" or "NODE:") .. strategy.node_id
+  end
+  raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\" or "
+    .. "{ node_id = <id from rayl.nodes()>, soft = false }", level + 1)
 end
 
 local function new_remote_function(fn, opts, shared, level)

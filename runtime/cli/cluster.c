@@ -98,6 +98,49 @@ static void s_record(pid_t pid, const char *what) {
   }
 }
 
+/* The head's database: one per machine, so a head started again finds it. */
+static void s_db_path(char *path, size_t n) { snprintf(path, n, "%s/gcs.sqlite3", rl_cluster_dir()); }
+
+/* True if process pid runs: exists and is not a zombie (a killed daemon whose new
+ * parent does not reap it still answers kill(pid, 0)). */
+static bool s_alive(pid_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) return false;
+  char path[64], stat[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return true; /* no /proc: trust kill */
+  size_t n = fread(stat, 1, sizeof stat - 1, f);
+  fclose(f);
+  stat[n] = 0;
+  const char *paren = strrchr(stat, ')');
+  return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/* How many recorded daemons of this kind ("head" or "node") are running; records of
+ * daemons that are gone are removed. */
+static int s_running(const char *kind) {
+  char dir[400];
+  snprintf(dir, sizeof dir, "%s/daemons", rl_cluster_dir());
+  DIR *d = opendir(dir);
+  int n = 0;
+  if (!d) return 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    char path[700], what[16] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    if (!fgets(what, sizeof what, f)) what[0] = 0;
+    fclose(f);
+    what[strcspn(what, "\n")] = 0;
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (!s_alive(pid)) unlink(path);
+    else if (!strcmp(what, kind)) n++;
+  }
+  closedir(d);
+  return n;
+}
+
 /* Waits until the head lists a live node at least `want` nodes (or one new one). */
 static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
   int64_t deadline = rl_now_ms() + timeout_ms;
@@ -175,13 +218,28 @@ int rl_cli_start(int argc, char **argv) {
   }
   int before = 0;
   if (head) {
-    char bind[200];
+    char bind[200], db[400];
     snprintf(bind, sizeof bind, "tcp://%s:%s", ip, port);
-    char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--heartbeat-timeout-ms",
-                     (char *)heartbeat, NULL};
+    s_db_path(db, sizeof db);
+    /* The head died but its node managers run on: start only a head, which loads the
+     * tables it kept; the node managers register with it again. */
+    int nodes = access(db, F_OK) == 0 && s_running("head") == 0 ? s_running("node") : 0;
+    char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--db", db,
+                     "--heartbeat-timeout-ms", (char *)heartbeat, NULL};
     snprintf(log, sizeof log, "%s/head.out", logs);
     pid_t pid = s_daemon(hargv, log);
     s_record(pid, "head");
+    if (nodes > 0) {
+      int back = s_wait_nodes(gcs, nodes, 10000);
+      if (back < 0) {
+        fprintf(stderr, "rayl start: the head restarted but its %d node%s did not come back within 10 s; see %s\n",
+                nodes, nodes == 1 ? "" : "s", logs);
+        return 1;
+      }
+      printf("Restarted the rayl head at %s from %s: %d node%s back (logs: %s).\n", addr, db, back,
+             back == 1 ? " is" : "s are", logs);
+      return 0;
+    }
   } else {
     rl_node_info_t nodes[64];
     before = rl_gcs_nodes(gcs, nodes, 64, 3000, err, sizeof err);
@@ -259,6 +317,15 @@ int rl_cli_stop(int argc, char **argv) {
   char path[400];
   snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
   unlink(path);
+  /* A stopped cluster's tables must not come back in the next one (its named actors
+   * would be taken). */
+  char db[400], side[420];
+  s_db_path(db, sizeof db);
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
   printf("Stopped %d rayl process%s.\n", n, n == 1 ? "" : "es");
   return 0;
 }

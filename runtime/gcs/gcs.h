@@ -5,7 +5,9 @@
 
 /* Runs the head until SIGTERM/SIGINT or until its parent dies when started with
  * --parent-pid. Arguments: --endpoint ENDPOINT (bind address), --session DIR,
- * [--parent-pid PID], [--heartbeat-timeout-ms N]. Returns the process exit code. */
+ * [--db PATH] (the SQLite file its tables are kept in; default DIR/gcs.sqlite3 with
+ * --session, else memory only), [--parent-pid PID], [--heartbeat-timeout-ms N].
+ * Returns the process exit code. */
 int rl_gcs_main(int argc, char **argv);
 
 #endif

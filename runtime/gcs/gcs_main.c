@@ -27,15 +27,19 @@
 typedef struct {
   const char *endpoint;
   const char *session;
+  const char *db; /* the database, or "none" */
   rl_gcs_opts_t opts;
 } s_args_t;
 
 static void s_usage(FILE *out) {
   fprintf(out,
-          "usage: rayl gcs --endpoint ENDPOINT [--session DIR] [--parent-pid PID]\n"
+          "usage: rayl gcs --endpoint ENDPOINT [--session DIR] [--db PATH] [--parent-pid PID]\n"
           "                [--heartbeat-timeout-ms N]\n"
           "  --endpoint ENDPOINT       address to bind (ipc://PATH or tcp://HOST:PORT)\n"
           "  --session DIR             session folder; the log goes to DIR/logs/gcs.log\n"
+          "  --db PATH                 keep the node table and KV store in this SQLite file,\n"
+          "                            loaded at start (default: DIR/gcs.sqlite3 with\n"
+          "                            --session, else none; 'none': memory only)\n"
           "  --parent-pid PID          exit when process PID is gone\n"
           "  --heartbeat-timeout-ms N  mark a node dead after N ms without a heartbeat\n"
           "                            (default %d)\n",
@@ -63,10 +67,11 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
       s_usage(stdout);
       return 1;
     }
-    static const char *const names[] = {"--endpoint", "--session", "--parent-pid", "--heartbeat-timeout-ms"};
+    static const char *const names[] = {"--endpoint", "--session", "--parent-pid", "--heartbeat-timeout-ms",
+                                        "--db"};
     int which = -1;
     const char *val = NULL;
-    for (int k = 0; k < 4 && which < 0; k++) {
+    for (int k = 0; k < 5 && which < 0; k++) {
       size_t n = strlen(names[k]);
       if (!strcmp(arg, names[k])) {
         which = k;
@@ -102,6 +107,7 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
         }
         a->opts.heartbeat_timeout_ms = v;
         break;
+      case 4: a->db = val; break;
     }
   }
   if (!a->endpoint) {
@@ -137,6 +143,15 @@ int rl_gcs_main(int argc, char **argv) {
   s_args_t a;
   int rc = s_parse_args(argc, argv, &a);
   if (rc) return rc == 1 ? 0 : 2;
+
+  char db[PATH_MAX];
+  if (a.db && strcmp(a.db, "none")) snprintf(db, sizeof db, "%s", a.db);
+  else if (!a.db && a.session) snprintf(db, sizeof db, "%s/gcs.sqlite3", a.session);
+  else db[0] = 0;
+  if (db[0]) {
+    s_mkdirs(db, false);
+    a.opts.db_path = db;
+  }
 
   rl_interrupt_install();
   rl_log_open("gcs", NULL);
@@ -176,8 +191,8 @@ int rl_gcs_main(int argc, char **argv) {
     ipc_path = NULL; /* not ours to remove */
     goto done;
   }
-  rl_log(RL_LOG_INFO, "head listening on %s (heartbeat timeout %lld ms, parent pid %d)", a.endpoint,
-         (long long)a.opts.heartbeat_timeout_ms, (int)a.opts.parent_pid);
+  rl_log(RL_LOG_INFO, "head listening on %s (heartbeat timeout %lld ms, parent pid %d, database %s)", a.endpoint,
+         (long long)a.opts.heartbeat_timeout_ms, (int)a.opts.parent_pid, db[0] ? db : "none");
   atomic_int stop;
   atomic_init(&stop, 0);
   rc = rl_gcs_serve(sock, &a.opts, &stop) == 0 ? 0 : 1;
@@ -312,6 +327,12 @@ int rl_gcs_main_selftest(void) {
 
   zmq_close(dealer);
   zmq_ctx_term(ctx);
+  snprintf(logpath, sizeof logpath, "%s/gcs.sqlite3", dir); /* the default database */
+  S_CHECK(access(logpath, F_OK) == 0);
+  unlink(logpath);
+  snprintf(logpath, sizeof logpath, "%s/gcs.sqlite3-wal", dir);
+  unlink(logpath);
+  snprintf(logpath, sizeof logpath, "%s/logs/gcs.log", dir);
   unlink(logpath);
   snprintf(logpath, sizeof logpath, "%s/logs", dir);
   rmdir(logpath);

@@ -1,10 +1,10 @@
 /* gcs_server.c: the head's message loop: node registration, heartbeats and liveness,
- * node listings, and the KV store, over one ROUTER socket. */
+ * node listings, and the KV store, over one ROUTER socket, kept in a database when one
+ * is given (gcs_db.h). */
 #include "gcs/gcs_server.h"
 
 #include <errno.h>
 #include <stdarg.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "gcs/gcs_db.h"
 #include "gcs/kv.h"
 #include "gcs/node_table.h"
 #include "sched/resources.h"
@@ -28,6 +29,7 @@ typedef struct {
   void *sock;
   rl_node_table_t *nodes;
   rl_kv_t *kv;
+  rl_gcs_db_t *db;        /* NULL: memory only */
   int64_t warn_window_ms; /* start of the current one-second window */
   int warn_count;         /* warnings logged in it */
   long warn_suppressed;   /* warnings not logged since the last summary */
@@ -68,6 +70,7 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_GET_NODES: return "GET_NODES";
     case RL_GCS_KV_PUT: return "KV_PUT";
     case RL_GCS_KV_GET: return "KV_GET";
+    case RL_GCS_REREGISTER: return "REREGISTER";
     default: return "message";
   }
 }
@@ -109,20 +112,31 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   char hex[RL_ID_HEX];
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
   if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
-  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) != 0)
-    s_warn(g, "heartbeat from unknown node %s ignored (it must register first)", rl_id_hex(&id, hex));
+  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) return;
+  /* Not known: registered with a head that kept no database (or lost it). */
+  s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&id, hex));
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_REREGISTER, 1);
+  rl_pack_id(&b.pk, &id);
+  s_send(g, m, &b);
 }
 
-/* [request u64] -> NODES [request u64, [[node_id, endpoint, alive, total, available]...]] */
+/* [request u64] -> NODES [request u64, [[node_id, endpoint, alive, total, available]...]]
+ * Nodes pending since a restart are left out: neither alive nor dead yet (a node
+ * manager told "dead" would fail everything it had there). */
 static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
   uint64_t request;
   if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_GCS_NODES, 2);
   msgpack_pack_uint64(&b.pk, request);
-  msgpack_pack_array(&b.pk, (uint32_t)rl_node_table_size(g->nodes));
+  uint32_t listed = 0;
   size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) listed += !n->pending;
+  msgpack_pack_array(&b.pk, listed);
+  cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) {
+    if (n->pending) continue;
     msgpack_pack_array(&b.pk, 5);
     rl_pack_id(&b.pk, &n->id);
     rl_pack_str(&b.pk, n->endpoint);
@@ -168,6 +182,18 @@ static void s_on_kv_put(s_gcs_t *g, const rl_msg_t *m) {
     s_kv_reply(g, m, request, NULL, 0, err);
     return;
   }
+  if (g->db && rl_gcs_db_kv(g->db, key, klen, del ? NULL : value ? value : "", vlen, err, sizeof err) != 0) {
+    /* Not kept, so not done: put the previous value back (can't fail: it fitted). */
+    void *undo;
+    size_t ulen;
+    char ignored[128];
+    rl_log(RL_LOG_ERROR, "KV_PUT refused: %s", err);
+    rl_kv_put(g->kv, key, klen, prev, plen, &undo, &ulen, ignored, sizeof ignored);
+    free(undo);
+    free(prev);
+    s_kv_reply(g, m, request, NULL, 0, err);
+    return;
+  }
   s_kv_reply(g, m, request, prev, plen, NULL);
   free(prev);
 }
@@ -203,6 +229,28 @@ static bool s_parent_gone(pid_t parent, bool was_ppid) {
   return kill(parent, 0) != 0 && errno == ESRCH;
 }
 
+/* The node table's hook: every change that must outlive a restart goes to the file. */
+static void s_save_node(void *arg, const rl_node_t *node, bool forgotten) {
+  s_gcs_t *g = arg;
+  char err[300];
+  if (rl_gcs_db_node(g->db, node, forgotten, err, sizeof err) != 0) rl_log(RL_LOG_ERROR, "%s", err);
+}
+
+/* Opens opts->db_path and loads it into g's tables, then saves every change. */
+static int s_open_db(s_gcs_t *g, const char *path) {
+  char err[400];
+  int64_t t0 = rl_now_ms();
+  g->db = rl_gcs_db_open(path, err, sizeof err);
+  if (!g->db || rl_gcs_db_load(g->db, g->nodes, g->kv, t0, err, sizeof err) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot use the head's database: %s", err);
+    return -1;
+  }
+  rl_node_table_set_hook(g->nodes, s_save_node, g);
+  rl_log(RL_LOG_INFO, "head state kept in %s: loaded %zu nodes and %zu KV entries in %lld ms", path,
+         rl_node_table_size(g->nodes), rl_kv_count(g->kv), (long long)(rl_now_ms() - t0));
+  return 0;
+}
+
 int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   s_gcs_t g = {.sock = router};
   int rc = -1;
@@ -213,6 +261,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
   }
+  if (opts->db_path && s_open_db(&g, opts->db_path) != 0) goto done;
   bool was_ppid = opts->parent_pid > 0 && getppid() == opts->parent_pid;
   int64_t next_tick = rl_now_ms() + RL_GCS_TICK_MS;
   zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
@@ -253,346 +302,8 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   }
   rc = 0;
 done:
+  rl_gcs_db_destroy(&g.db);
   rl_node_table_destroy(&g.nodes);
   rl_kv_destroy(&g.kv);
   return rc;
-}
-
-/* ---- selftest: the loop in a thread, a DEALER client over inproc:// ---- */
-
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
-
-typedef struct {
-  void *router;
-  rl_gcs_opts_t opts;
-  atomic_int stop;
-  int rc;
-} s_thread_arg_t;
-
-static void *s_serve_thread(void *p) {
-  s_thread_arg_t *a = p;
-  a->rc = rl_gcs_serve(a->router, &a->opts, &a->stop);
-  return NULL;
-}
-
-/* Waits up to 5 s for the reply to request on a DEALER, skipping replies to others
- * (junk that happens to be a valid request gets answered too). Returns 1 with *m
- * filled, else 0. */
-static int s_wait_reply(void *dealer, uint64_t request, rl_msg_t *m) {
-  zmq_pollitem_t it = {dealer, 0, ZMQ_POLLIN, 0};
-  for (int64_t end = rl_now_ms() + 5000; rl_now_ms() < end;) {
-    if (zmq_poll(&it, 1, 100) <= 0) continue;
-    while (rl_msg_recv(dealer, false, m) == 1) {
-      uint64_t req;
-      if (rl_field_u64(m, 0, &req) && req == request) return 1;
-      rl_msg_close(m);
-    }
-  }
-  return 0;
-}
-
-/* Our request ids, far from the ids random junk carries. */
-#define S_REQUEST_BASE 0x5eed000000000000ULL
-
-static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t s_rand(void) { /* xorshift64: deterministic junk */
-  s_rng ^= s_rng << 13;
-  s_rng ^= s_rng >> 7;
-  s_rng ^= s_rng << 17;
-  return s_rng;
-}
-
-static void s_send_raw(void *dealer, const void *p, size_t n) { zmq_send(dealer, p, n, ZMQ_DONTWAIT); }
-
-/* Sends b's bytes cut to len (b is reset). */
-static void s_send_truncated(void *dealer, rl_msgbuf_t *b, size_t len) {
-  s_send_raw(dealer, b->sb.data, len < b->sb.size ? len : b->sb.size);
-  rl_msgbuf_reset(b);
-}
-
-static void s_build_register(rl_msgbuf_t *b, const rl_id_t *id, const char *ep, const rl_resources_t *r,
-                             uint64_t pid) {
-  rl_msgbuf_init(b, RL_GCS_REGISTER_NODE, 4);
-  rl_pack_id(&b->pk, id);
-  rl_pack_str(&b->pk, ep);
-  rl_res_pack(&b->pk, r);
-  msgpack_pack_uint64(&b->pk, pid);
-}
-
-static void s_send_heartbeat(void *dealer, const rl_id_t *id, const rl_resources_t *avail) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 2);
-  rl_pack_id(&b.pk, id);
-  rl_res_pack(&b.pk, avail);
-  rl_msg_send(dealer, NULL, &b);
-}
-
-/* GET_NODES round trip. Returns the number of nodes (-1 on a bad reply) and the
- * first node's fields. */
-static int s_get_nodes(void *dealer, uint64_t request, rl_id_t *id, char *ep, size_t epsize, bool *alive,
-                       rl_resources_t *total, rl_resources_t *avail) {
-  request += S_REQUEST_BASE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
-  msgpack_pack_uint64(&b.pk, request);
-  if (rl_msg_send(dealer, NULL, &b) != 0) return -1;
-  rl_msg_t m;
-  if (!s_wait_reply(dealer, request, &m)) return -1;
-  int rc = -1;
-  uint64_t req;
-  const msgpack_object *list = rl_field(&m, 1);
-  if (m.type != RL_GCS_NODES || m.nfields != 2 || !rl_field_u64(&m, 0, &req) || req != request || !list ||
-      list->type != MSGPACK_OBJECT_ARRAY)
-    goto out;
-  for (uint32_t i = 0; i < list->via.array.size; i++) {
-    const msgpack_object *n = &list->via.array.ptr[i];
-    const char *p;
-    size_t len;
-    rl_resources_t t, a;
-    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size != 5) goto out;
-    const msgpack_object *f = n->via.array.ptr;
-    if (!rl_obj_id(&f[0], id) || !rl_obj_bytes(&f[1], &p, &len) || len >= epsize ||
-        f[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&f[3], &t) || rl_res_unpack(&f[4], &a))
-      goto out;
-    if (i == 0) {
-      memcpy(ep, p, len);
-      ep[len] = 0;
-      *alive = f[2].via.boolean;
-      *total = t;
-      *avail = a;
-    }
-  }
-  rc = (int)list->via.array.size;
-out:
-  rl_msg_close(&m);
-  return rc;
-}
-
-/* A KV_PUT (value NULL: delete) or KV_GET (get true) round trip. Returns 1 and the
- * value (or NULL for nil) in out/outlen, 0 on a bad reply, 2 on an error reply. */
-static int s_kv(void *dealer, bool get, uint64_t request, const char *key, size_t klen, const char *value,
-                size_t vlen, char *out, size_t *outlen) {
-  request += S_REQUEST_BASE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, get ? RL_GCS_KV_GET : RL_GCS_KV_PUT, get ? 2 : 3);
-  msgpack_pack_uint64(&b.pk, request);
-  msgpack_pack_str(&b.pk, klen);
-  msgpack_pack_str_body(&b.pk, key, klen);
-  if (!get) {
-    if (value) rl_pack_bin(&b.pk, value, vlen);
-    else msgpack_pack_nil(&b.pk);
-  }
-  if (rl_msg_send(dealer, NULL, &b) != 0) return 0;
-  rl_msg_t m;
-  if (!s_wait_reply(dealer, request, &m)) return 0;
-  int rc = 0;
-  uint64_t req;
-  const char *p;
-  size_t n;
-  *outlen = 0;
-  out[0] = 0;
-  if (m.type != RL_GCS_KV_REPLY || !rl_field_u64(&m, 0, &req) || req != request) goto done;
-  if (m.nfields == 3 && rl_field_is_nil(&m, 1) && rl_field_bytes(&m, 2, &p, &n)) {
-    rc = 2;
-  } else if (m.nfields == 2 && rl_field_is_nil(&m, 1)) {
-    rc = 1;
-    *outlen = (size_t)-1;
-  } else if (m.nfields == 2 && rl_field_bytes(&m, 1, &p, &n) && n < 64) {
-    if (n) memcpy(out, p, n);
-    *outlen = n;
-    rc = 1;
-  }
-done:
-  rl_msg_close(&m);
-  return rc;
-}
-
-int rl_gcs_selftest(void) {
-  int prev_level = rl_log_level;
-  rl_log_level = RL_LOG_ERROR; /* the junk below is expected to be dropped with warnings */
-  void *ctx = zmq_ctx_new();
-  void *router = zmq_socket(ctx, ZMQ_ROUTER), *dealer = zmq_socket(ctx, ZMQ_DEALER), *other = NULL;
-  pthread_t th;
-  bool started = false;
-  int zero = 0;
-  s_thread_arg_t arg = {.router = router,
-                        .opts = {.heartbeat_timeout_ms = 300, .parent_pid = 0, .kv_max_bytes = 1 << 20}};
-  atomic_init(&arg.stop, 0);
-  char ep[64];
-  snprintf(ep, sizeof ep, "inproc://gcs-selftest-%d", (int)getpid());
-  S_CHECK(router && dealer);
-  /* Unlimited queues: the junk below must not push the valid requests out. */
-  zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(dealer, ZMQ_SNDHWM, &zero, sizeof zero);
-  zmq_setsockopt(router, ZMQ_RCVHWM, &zero, sizeof zero);
-  S_CHECK(zmq_bind(router, ep) == 0 && zmq_connect(dealer, ep) == 0);
-  S_CHECK(pthread_create(&th, NULL, s_serve_thread, &arg) == 0);
-  started = true;
-
-  /* Junk. 1: random frames, some with a valid header so the body parser and the
-   * handlers see random msgpack. */
-  unsigned char buf[256];
-  for (int i = 0; i < 2000; i++) {
-    size_t n = s_rand() % sizeof buf;
-    for (size_t j = 0; j < n; j++) {
-      buf[j] = (unsigned char)s_rand();
-    }
-    if (n > 1 && i % 2) buf[0] = RL_WIRE_VERSION;
-    if (n > 4 && i % 4 == 1) {
-      buf[1] = (unsigned char)(RL_GCS_REGISTER_NODE + s_rand() % 7);
-      buf[4] = (unsigned char)(0x90 | (s_rand() % 6)); /* an array of 0-5 random fields */
-    }
-    s_send_raw(dealer, buf, n);
-  }
-  /* 2: a valid registration cut at every length. */
-  rl_id_t node = rl_id_random(), id;
-  rl_resources_t total, avail, t, a;
-  rl_res_clear(&total);
-  rl_res_set(&total, "CPU", 4, NULL, 0);
-  rl_res_set(&total, "GPU", 1, NULL, 0);
-  rl_msgbuf_t b;
-  s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
-  size_t full = b.sb.size;
-  rl_msgbuf_reset(&b);
-  for (size_t len = 0; len < full; len++) {
-    s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
-    s_send_truncated(dealer, &b, len);
-  }
-  /* 3: wrong field types and counts for every message type. */
-  for (int type = RL_GCS_REGISTER_NODE; type <= RL_GCS_KV_REPLY; type++) {
-    for (int variant = 0; variant < 6; variant++) {
-      rl_msgbuf_init(&b, (uint8_t)type, (uint32_t)variant);
-      for (int f = 0; f < variant; f++) {
-        switch ((variant + f) % 5) {
-          case 0: msgpack_pack_nil(&b.pk); break;
-          case 1: msgpack_pack_int64(&b.pk, -5); break;
-          case 2: rl_pack_str(&b.pk, "not what you want"); break;
-          case 3:
-            msgpack_pack_map(&b.pk, 1);
-            rl_pack_str(&b.pk, "CPU");
-            rl_pack_str(&b.pk, "x");
-            break;
-          case 4:
-            msgpack_pack_array(&b.pk, 2);
-            msgpack_pack_double(&b.pk, 1.5);
-            msgpack_pack_true(&b.pk);
-            break;
-        }
-      }
-      rl_msg_send(dealer, NULL, &b);
-    }
-  }
-  rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4); /* good id, endpoint an integer */
-  rl_pack_id(&b.pk, &node);
-  msgpack_pack_uint64(&b.pk, 7);
-  rl_res_pack(&b.pk, &total);
-  msgpack_pack_uint64(&b.pk, 1);
-  rl_msg_send(dealer, NULL, &b);
-  rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4); /* negative resource amount */
-  rl_pack_id(&b.pk, &node);
-  rl_pack_str(&b.pk, "tcp://x:1");
-  msgpack_pack_map(&b.pk, 1);
-  rl_pack_str(&b.pk, "CPU");
-  msgpack_pack_double(&b.pk, -1);
-  msgpack_pack_uint64(&b.pk, 1);
-  rl_msg_send(dealer, NULL, &b);
-  rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4); /* 15-byte id */
-  rl_pack_bin(&b.pk, node.b, 15);
-  rl_pack_str(&b.pk, "tcp://x:1");
-  rl_res_pack(&b.pk, &total);
-  msgpack_pack_uint64(&b.pk, 1);
-  rl_msg_send(dealer, NULL, &b);
-  /* 4: a 0-byte frame, a bad version, an unknown type, a map body, trailing bytes,
-   * and multi-frame garbage. */
-  s_send_raw(dealer, "", 0);
-  s_send_raw(dealer, "\x02\x3e\x00\x00\x91\x01", 6);
-  s_send_raw(dealer, "\x01\xc8\x00\x00\x91\x01", 6);
-  s_send_raw(dealer, "\x01\x3e\x00\x00\x81\x01\x01", 7);
-  s_send_raw(dealer, "\x01\x3e\x00\x00\x91\x01\x01", 7);
-  zmq_send(dealer, "abc", 3, ZMQ_SNDMORE);
-  zmq_send(dealer, "\x01\x3e\x00\x00\x91\x01", 6, ZMQ_SNDMORE);
-  zmq_send(dealer, "", 0, 0);
-
-  /* The head survived all of it, and no junk became a node. */
-  char epout[RL_NODE_ENDPOINT_MAX];
-  bool alive = false;
-  S_CHECK(s_get_nodes(dealer, 1, &id, epout, sizeof epout, &alive, &t, &a) == 0);
-
-  /* Register, list, heartbeat. */
-  s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
-  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
-  S_CHECK(s_get_nodes(dealer, 2, &id, epout, sizeof epout, &alive, &t, &a) == 1);
-  S_CHECK(rl_id_eq(&id, &node) && !strcmp(epout, "tcp://127.0.0.1:7001") && alive);
-  S_CHECK(rl_res_equal(&t, &total) && rl_res_equal(&a, &total));
-  avail = total;
-  rl_res_set(&avail, "CPU", 2.5, NULL, 0);
-  s_send_heartbeat(dealer, &node, &avail);
-  rl_id_t stranger = rl_id_random();
-  s_send_heartbeat(dealer, &stranger, &avail); /* unknown: ignored */
-  S_CHECK(s_get_nodes(dealer, 3, &id, epout, sizeof epout, &alive, &t, &a) == 1);
-  S_CHECK(alive && rl_res_equal(&t, &total) && rl_res_get(&a, "CPU") == 2.5 && rl_res_get(&a, "GPU") == 1);
-
-  /* A second client gets its own replies. */
-  other = zmq_socket(ctx, ZMQ_DEALER);
-  S_CHECK(other && zmq_connect(other, ep) == 0);
-  zmq_setsockopt(other, ZMQ_LINGER, &zero, sizeof zero);
-  S_CHECK(s_get_nodes(other, 77, &id, epout, sizeof epout, &alive, &t, &a) == 1);
-
-  /* KV: put returns the previous value, nil deletes, errors come back as a third field. */
-  char out[64];
-  size_t outlen;
-  S_CHECK(s_kv(dealer, false, 10, "k", 1, "v1", 2, out, &outlen) == 1 && outlen == (size_t)-1);
-  S_CHECK(s_kv(dealer, false, 11, "k", 1, "v2", 2, out, &outlen) == 1 && outlen == 2 && !memcmp(out, "v1", 2));
-  S_CHECK(s_kv(dealer, true, 12, "k", 1, NULL, 0, out, &outlen) == 1 && outlen == 2 && !memcmp(out, "v2", 2));
-  S_CHECK(s_kv(dealer, false, 13, "e", 1, "", 0, out, &outlen) == 1 && outlen == (size_t)-1);
-  S_CHECK(s_kv(dealer, true, 14, "e", 1, NULL, 0, out, &outlen) == 1 && outlen == 0); /* empty, not nil */
-  S_CHECK(s_kv(dealer, false, 15, "k", 1, NULL, 0, out, &outlen) == 1 && outlen == 2 && !memcmp(out, "v2", 2));
-  S_CHECK(s_kv(dealer, true, 16, "k", 1, NULL, 0, out, &outlen) == 1 && outlen == (size_t)-1);
-  S_CHECK(s_kv(dealer, false, 17, "", 0, "x", 1, out, &outlen) == 2);
-  S_CHECK(s_kv(dealer, true, 18, "", 0, NULL, 0, out, &outlen) == 1 && outlen == (size_t)-1);
-
-  /* Liveness: without heartbeats the node dies (timeout 300 ms); a heartbeat revives
-   * it; re-registering resets available. */
-  int64_t end = rl_now_ms() + 5000;
-  do {
-    usleep(50000);
-    S_CHECK(s_get_nodes(dealer, 20, &id, epout, sizeof epout, &alive, &t, &a) == 1);
-  } while (alive && rl_now_ms() < end);
-  S_CHECK(!alive);
-  s_send_heartbeat(dealer, &node, &avail);
-  S_CHECK(s_get_nodes(dealer, 21, &id, epout, sizeof epout, &alive, &t, &a) == 1 && alive);
-  s_build_register(&b, &node, "ipc:///tmp/rayl-node", &total, 4243);
-  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
-  S_CHECK(s_get_nodes(dealer, 22, &id, epout, sizeof epout, &alive, &t, &a) == 1);
-  S_CHECK(alive && !strcmp(epout, "ipc:///tmp/rayl-node") && rl_res_equal(&a, &total));
-
-  /* Stop. */
-  atomic_store(&arg.stop, 1);
-  pthread_join(th, NULL);
-  started = false;
-  S_CHECK(arg.rc == 0);
-  zmq_close(other);
-  zmq_close(dealer);
-  zmq_close(router);
-  zmq_ctx_term(ctx);
-  rl_log_level = prev_level;
-  return 0;
-fail:
-  if (started) {
-    atomic_store(&arg.stop, 1);
-    pthread_join(th, NULL);
-  }
-  if (other) zmq_close(other);
-  if (dealer) zmq_close(dealer);
-  if (router) zmq_close(router);
-  zmq_ctx_term(ctx);
-  rl_log_level = prev_level;
-  return 1;
 }

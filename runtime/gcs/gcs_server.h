@@ -12,6 +12,8 @@ typedef struct {
   int64_t heartbeat_timeout_ms; /* a node silent this long is marked dead (> 0) */
   pid_t parent_pid;             /* return when this process is gone; 0: don't watch */
   size_t kv_max_bytes;          /* cap on the KV store's keys and values */
+  const char *db_path;          /* SQLite file the tables are kept in (gcs_db.h); NULL:
+                                 * memory only */
 } rl_gcs_opts_t;
 
 #define RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS 5000
@@ -20,8 +22,9 @@ typedef struct {
 
 /* Serves requests on router (a bound raw ZeroMQ ROUTER socket, still owned by the
  * caller, used only by this thread until the call returns) until *stop is non-zero,
- * rl_interrupted is set, or the parent is gone. Bad input is logged and dropped.
- * Returns 0, or -1 if the head's state can't be allocated or the socket fails. */
+ * rl_interrupted is set, or the parent is gone. With a db_path, starts from the tables
+ * saved there and saves every change. Bad input is logged and dropped. Returns 0, or
+ * -1 if the head's state can't be allocated or loaded, or the socket fails. */
 int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop);
 
 #endif

@@ -15,7 +15,18 @@ struct rl_node_table_t {
   rl_idmap_t *index; /* id -> rl_node_t * (owned by nodes[]) */
   rl_node_t **nodes; /* registration order */
   size_t n, cap;
+  rl_node_hook_fn *hook;
+  void *hook_arg;
 };
+
+static void s_changed(rl_node_table_t *t, const rl_node_t *node, bool forgotten) {
+  if (t->hook) t->hook(t->hook_arg, node, forgotten);
+}
+
+void rl_node_table_set_hook(rl_node_table_t *t, rl_node_hook_fn *hook, void *arg) {
+  t->hook = hook;
+  t->hook_arg = arg;
+}
 
 rl_node_table_t *rl_node_table_new(int64_t timeout_ms) {
   assert(timeout_ms > 0);
@@ -44,12 +55,13 @@ void rl_node_table_destroy(rl_node_table_t **p) {
 static int s_evict_dead(rl_node_table_t *t) {
   size_t victim = t->n;
   for (size_t i = 0; i < t->n; i++)
-    if (!t->nodes[i]->alive && (victim == t->n || t->nodes[i]->last_seen_ms < t->nodes[victim]->last_seen_ms))
+    if (!t->nodes[i]->alive && !t->nodes[i]->pending && (victim == t->n || t->nodes[i]->last_seen_ms < t->nodes[victim]->last_seen_ms))
       victim = i;
   if (victim == t->n) return -1;
   rl_node_t *node = t->nodes[victim];
   char hex[RL_ID_HEX];
   rl_log(RL_LOG_INFO, "forgetting dead node %s to make room", rl_id_hex(&node->id, hex));
+  s_changed(t, node, true);
   rl_idmap_remove(t->index, &node->id);
   memmove(&t->nodes[victim], &t->nodes[victim + 1], (t->n - victim - 1) * sizeof t->nodes[0]);
   t->n--;
@@ -57,61 +69,99 @@ static int s_evict_dead(rl_node_table_t *t) {
   return 0;
 }
 
-int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *endpoint,
-                           const rl_resources_t *total, uint64_t pid, int64_t now_ms, char *err,
-                           size_t errlen) {
+/* Checks endpoint; returns its length, or 0 with err. */
+static size_t s_check_endpoint(const char *endpoint, char *err, size_t errlen) {
   size_t len = strnlen(endpoint, RL_NODE_ENDPOINT_MAX);
   if (len == 0 || len >= RL_NODE_ENDPOINT_MAX) {
     snprintf(err, errlen, "node endpoint is %s", len ? "too long" : "empty");
+    return 0;
+  }
+  return len;
+}
+
+/* A new zeroed node for id, in the index and the list. Returns NULL with err. */
+static rl_node_t *s_add(rl_node_table_t *t, const rl_id_t *id, char *err, size_t errlen) {
+  if (t->n >= RL_NODE_TABLE_MAX && s_evict_dead(t) != 0) {
+    snprintf(err, errlen, "the node table is full (%d live nodes)", RL_NODE_TABLE_MAX);
+    return NULL;
+  }
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    rl_node_t **nodes = realloc(t->nodes, cap * sizeof *nodes);
+    if (!nodes) goto oom;
+    t->nodes = nodes;
+    t->cap = cap;
+  }
+  rl_node_t *node = calloc(1, sizeof *node);
+  if (!node) goto oom;
+  node->id = *id;
+  if (rl_idmap_put(t->index, id, node) != 0) {
+    free(node);
+    goto oom;
+  }
+  t->nodes[t->n++] = node;
+  return node;
+oom:
+  snprintf(err, errlen, "out of memory");
+  return NULL;
+}
+
+int rl_node_table_load(rl_node_table_t *t, const rl_id_t *id, const char *endpoint, const rl_resources_t *total,
+                       uint64_t pid, bool alive, int64_t now_ms, char *err, size_t errlen) {
+  size_t len = s_check_endpoint(endpoint, err, errlen);
+  if (!len) return -1;
+  if (rl_idmap_get(t->index, id)) {
+    snprintf(err, errlen, "node is already known");
     return -1;
   }
+  rl_node_t *node = s_add(t, id, err, errlen);
+  if (!node) return -1;
+  memcpy(node->endpoint, endpoint, len + 1);
+  node->pid = pid;
+  node->total = *total;
+  node->available = *total;
+  node->alive = false;
+  node->pending = alive;
+  node->last_seen_ms = now_ms;
+  return 0;
+}
+
+int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *endpoint,
+                           const rl_resources_t *total, uint64_t pid, int64_t now_ms, char *err,
+                           size_t errlen) {
+  size_t len = s_check_endpoint(endpoint, err, errlen);
+  if (!len) return -1;
   rl_node_t *node = rl_idmap_get(t->index, id);
-  bool fresh = node == NULL;
-  if (fresh) {
-    if (t->n >= RL_NODE_TABLE_MAX && s_evict_dead(t) != 0) {
-      snprintf(err, errlen, "the node table is full (%d live nodes)", RL_NODE_TABLE_MAX);
-      return -1;
-    }
-    if (t->n == t->cap) {
-      size_t cap = t->cap ? t->cap * 2 : 16;
-      rl_node_t **nodes = realloc(t->nodes, cap * sizeof *nodes);
-      if (!nodes) goto oom;
-      t->nodes = nodes;
-      t->cap = cap;
-    }
-    node = calloc(1, sizeof *node);
-    if (!node) goto oom;
-    node->id = *id;
-    if (rl_idmap_put(t->index, id, node) != 0) {
-      free(node);
-      goto oom;
-    }
-    t->nodes[t->n++] = node;
-  }
+  if (!node && !(node = s_add(t, id, err, errlen))) return -1;
   memcpy(node->endpoint, endpoint, len + 1);
   node->pid = pid;
   node->total = *total;
   node->available = *total;
   node->alive = true;
+  node->pending = false;
   node->last_seen_ms = now_ms;
+  s_changed(t, node, false);
   return 0;
-oom:
-  snprintf(err, errlen, "out of memory");
-  return -1;
 }
 
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,
                             int64_t now_ms) {
   rl_node_t *node = rl_idmap_get(t->index, id);
   if (!node) return -1;
-  if (!node->alive) {
+  bool revived = !node->alive;
+  if (revived) {
     char hex[RL_ID_HEX];
-    rl_log(RL_LOG_WARN, "node %s (%s) is heard from again after being marked dead", rl_id_hex(id, hex),
-           node->endpoint);
+    if (node->pending)
+      rl_log(RL_LOG_INFO, "node %s (%s) is back after the head's restart", rl_id_hex(id, hex), node->endpoint);
+    else
+      rl_log(RL_LOG_WARN, "node %s (%s) is heard from again after being marked dead", rl_id_hex(id, hex),
+             node->endpoint);
   }
   node->available = *available;
   node->alive = true;
+  node->pending = false;
   node->last_seen_ms = now_ms;
+  if (revived) s_changed(t, node, false);
   return 0;
 }
 
@@ -119,12 +169,15 @@ int rl_node_table_expire(rl_node_table_t *t, int64_t now_ms) {
   int died = 0;
   for (size_t i = 0; i < t->n; i++) {
     rl_node_t *node = t->nodes[i];
-    if (!node->alive || now_ms - node->last_seen_ms <= t->timeout_ms) continue;
-    node->alive = false;
-    died++;
+    if ((!node->alive && !node->pending) || now_ms - node->last_seen_ms <= t->timeout_ms) continue;
     char hex[RL_ID_HEX];
-    rl_log(RL_LOG_WARN, "node %s (%s, pid %llu) is dead: no heartbeat for %lld ms", rl_id_hex(&node->id, hex),
-           node->endpoint, (unsigned long long)node->pid, (long long)(now_ms - node->last_seen_ms));
+    rl_log(RL_LOG_WARN, "node %s (%s, pid %llu) is dead: no heartbeat for %lld ms%s", rl_id_hex(&node->id, hex),
+           node->endpoint, (unsigned long long)node->pid, (long long)(now_ms - node->last_seen_ms),
+           node->pending ? " (since the head restarted)" : "");
+    node->alive = false;
+    node->pending = false;
+    died++;
+    s_changed(t, node, false);
   }
   return died;
 }
@@ -147,11 +200,25 @@ const rl_node_t *rl_node_table_next(const rl_node_table_t *t, size_t *cursor) {
     }                                                                         \
   } while (0)
 
+typedef struct {
+  int changed, forgotten;
+  rl_id_t last;
+  bool last_alive;
+} s_hook_seen_t;
+
+static void s_hook(void *arg, const rl_node_t *node, bool forgotten) {
+  s_hook_seen_t *h = arg;
+  if (forgotten) h->forgotten++;
+  else h->changed++;
+  h->last = node->id;
+  h->last_alive = node->alive;
+}
+
 int rl_node_table_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR; /* the deaths below are expected */
   rl_node_table_t *t = rl_node_table_new(1000);
-  rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random();
+  rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random(), d = rl_id_random();
   rl_resources_t total, avail, none;
   char err[128];
   rl_res_clear(&total);
@@ -202,10 +269,41 @@ int rl_node_table_selftest(void) {
   S_CHECK(rl_node_table_next(t, &cur) == rl_node_table_get(t, &b));
   S_CHECK(rl_node_table_next(t, &cur) == NULL);
 
+  /* Nodes loaded after a head restart: pending until heard from, dead at the timeout
+   * from the load; the hook sees registrations, revivals, deaths and forgetting, not
+   * loads nor plain heartbeats. */
+  rl_node_table_destroy(&t);
+  t = rl_node_table_new(1000);
+  s_hook_seen_t seen = {0};
+  S_CHECK(t);
+  rl_node_table_set_hook(t, s_hook, &seen);
+  S_CHECK(rl_node_table_load(t, &a, "tcp://a:1", &total, 1, true, 0, err, sizeof err) == 0);
+  S_CHECK(rl_node_table_load(t, &b, "tcp://b:1", &total, 2, true, 0, err, sizeof err) == 0);
+  S_CHECK(rl_node_table_load(t, &c, "tcp://c:1", &total, 3, false, 0, err, sizeof err) == 0);
+  S_CHECK(rl_node_table_load(t, &c, "tcp://c:1", &total, 3, false, 0, err, sizeof err) == -1);
+  S_CHECK(rl_node_table_load(t, &d, "", &total, 3, false, 0, err, sizeof err) == -1 && strstr(err, "empty"));
+  n = rl_node_table_get(t, &a);
+  S_CHECK(n && !n->alive && n->pending && n->pid == 1 && rl_res_equal(&n->total, &total));
+  n = rl_node_table_get(t, &c);
+  S_CHECK(n && !n->alive && !n->pending);
+  S_CHECK(seen.changed == 0 && seen.forgotten == 0 && rl_node_table_size(t) == 3);
+  S_CHECK(rl_node_table_heartbeat(t, &a, &avail, 500) == 0);
+  n = rl_node_table_get(t, &a);
+  S_CHECK(n->alive && !n->pending && seen.changed == 1 && rl_id_eq(&seen.last, &a) && seen.last_alive);
+  S_CHECK(rl_node_table_heartbeat(t, &a, &avail, 600) == 0 && seen.changed == 1);
+  S_CHECK(rl_node_table_expire(t, 1000) == 0 && rl_node_table_get(t, &b)->pending);
+  S_CHECK(rl_node_table_expire(t, 1001) == 1); /* b, never heard from */
+  n = rl_node_table_get(t, &b);
+  S_CHECK(!n->alive && !n->pending && seen.changed == 2 && rl_id_eq(&seen.last, &b) && !seen.last_alive);
+  S_CHECK(rl_node_table_register(t, &c, "tcp://c:2", &total, 4, 1100, err, sizeof err) == 0);
+  S_CHECK(seen.changed == 3 && seen.last_alive && rl_node_table_get(t, &c)->alive);
+
   /* A full table makes room by forgetting the longest-dead node, never a live one. */
   rl_node_table_destroy(&t);
   t = rl_node_table_new(10);
+  memset(&seen, 0, sizeof seen);
   S_CHECK(t);
+  rl_node_table_set_hook(t, s_hook, &seen);
   static rl_id_t ids[RL_NODE_TABLE_MAX];
   for (int i = 0; i < RL_NODE_TABLE_MAX; i++) {
     ids[i] = rl_id_random();
@@ -215,6 +313,7 @@ int rl_node_table_selftest(void) {
   S_CHECK(rl_node_table_expire(t, 12) == 2); /* the first two die */
   S_CHECK(rl_node_table_register(t, &c, "tcp://h:1", &total, 1, 12, err, sizeof err) == 0);
   S_CHECK(rl_node_table_size(t) == RL_NODE_TABLE_MAX && rl_node_table_get(t, &ids[0]) == NULL);
+  S_CHECK(seen.forgotten == 1 && rl_id_eq(&seen.last, &c)); /* ids[0] forgotten, then c added */
   S_CHECK(rl_node_table_get(t, &ids[1]) != NULL && rl_node_table_get(t, &ids[2]) != NULL);
   cur = 0;
   S_CHECK(rl_node_table_next(t, &cur) == rl_node_table_get(t, &ids[1]));

@@ -17,18 +17,33 @@ typedef struct {
   char endpoint[RL_NODE_ENDPOINT_MAX];
   uint64_t pid;
   bool alive;
-  int64_t last_seen_ms; /* rl_now_ms() time of the last registration or heartbeat */
+  bool pending;         /* loaded from the database and not heard from since: not alive
+                         * yet, not dead either (it dies at the timeout from the load) */
+  int64_t last_seen_ms; /* rl_now_ms() time of the last registration or heartbeat (or load) */
   rl_resources_t total;
   rl_resources_t available;
 } rl_node_t;
 
 typedef struct rl_node_table_t rl_node_table_t;
 
+/* Called when what the head keeps of a node changes: registered or re-registered,
+ * alive again, dead (node valid for the call only), or forgotten (gone: the node is
+ * freed after the call). Heartbeats that only update available resources don't call. */
+typedef void(rl_node_hook_fn)(void *arg, const rl_node_t *node, bool forgotten);
+
 /* A new empty table whose nodes die after timeout_ms (> 0) without a heartbeat, or
  * NULL if out of memory. */
 rl_node_table_t *rl_node_table_new(int64_t timeout_ms);
 /* Frees the table and its nodes and nulls *p; safe on NULL and twice. */
 void rl_node_table_destroy(rl_node_table_t **p);
+/* Sets the hook (NULL: none) called on each change that outlives a restart. */
+void rl_node_table_set_hook(rl_node_table_t *t, rl_node_hook_fn *hook, void *arg);
+/* Adds a node remembered from before a restart, without calling the hook. If alive, it
+ * is pending (alive once it heartbeats or registers, dead timeout_ms after now_ms);
+ * otherwise dead. Returns 0, or -1 with err if the endpoint is bad, the id already
+ * known, the table full, or out of memory. */
+int rl_node_table_load(rl_node_table_t *t, const rl_id_t *id, const char *endpoint, const rl_resources_t *total,
+                       uint64_t pid, bool alive, int64_t now_ms, char *err, size_t errlen);
 /* Adds the node, or updates it if known (registration is idempotent): endpoint, pid
  * and total are replaced, available is reset to total, and the node is alive as of
  * now_ms. When the table is full, the longest-dead node makes room. Returns 0, or -1
@@ -37,12 +52,12 @@ void rl_node_table_destroy(rl_node_table_t **p);
 int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *endpoint,
                            const rl_resources_t *total, uint64_t pid, int64_t now_ms, char *err,
                            size_t errlen);
-/* Records a heartbeat: available resources, alive as of now_ms. A node marked dead is
- * alive again (it was heard from). Returns 0, or -1 if the node is unknown. */
+/* Records a heartbeat: available resources, alive as of now_ms. A node marked dead or
+ * pending is alive again (it was heard from). Returns 0, or -1 if the node is unknown. */
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,
                             int64_t now_ms);
-/* Marks dead every live node not heard from for more than the timeout (logging each
- * once). Returns how many died in this call. */
+/* Marks dead every live or pending node not heard from for more than the timeout
+ * (logging each once). Returns how many died in this call. */
 int rl_node_table_expire(rl_node_table_t *t, int64_t now_ms);
 /* The node with this id (borrowed, valid until the table changes), or NULL. */
 const rl_node_t *rl_node_table_get(const rl_node_table_t *t, const rl_id_t *id);

@@ -59,7 +59,9 @@ static int l_actor_create(lua_State *L) {
   o.max_task_retries = s_int_field(L, 3, "max_task_retries", 0);
   lua_getfield(L, 3, "name");
   o.name = lua_tostring(L, -1);
-  lua_pop(L, 1);
+  lua_getfield(L, 3, "strategy");
+  o.strategy = lua_tostring(L, -1);
+  lua_pop(L, 2);
   int nargs = lua_gettop(L) - 3;
   char err[S_ERR];
   rl_host_args_t a;

@@ -199,6 +199,8 @@ static int l_submit(lua_State *L) {
   o.retry_exceptions = lua_toboolean(L, -1);
   lua_getfield(L, 3, "name");
   o.name = lua_tostring(L, -1);
+  lua_getfield(L, 3, "strategy");
+  o.strategy = lua_tostring(L, -1);
   if (o.num_returns < 1 || o.num_returns > 1024)
     return rl_host_raise(L, "ValueError", "num_returns must be between 1 and 1024 (got %d)", o.num_returns);
   char err[S_ERR];

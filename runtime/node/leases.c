@@ -8,10 +8,53 @@
 #include "node/nm.h"
 #include "wire/proto.h"
 
+static void s_send_spillback(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *node) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE_SPILLBACK, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_str(&b.pk, node);
+  rl_nm_send_to(nm, client, &b);
+}
+
+/* Node affinity ("NODE:<id>" / "NODE_SOFT:<id>"): 1 redirected there, 0 serve here,
+ * -1 not an affinity request (or a soft one whose node is gone: the default applies). */
+static int s_affinity(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *strategy) {
+  bool soft = !strncmp(strategy, "NODE_SOFT:", 10);
+  if (!soft && strncmp(strategy, "NODE:", 5)) return -1;
+  rl_id_t want;
+  if (rl_id_parse(strategy + (soft ? 10 : 5), &want) != 0) return -1;
+  if (rl_id_eq(&want, &nm->node_id)) return 0;
+  for (int i = 0; i < nm->npeers; i++)
+    if (rl_id_eq(&nm->peers[i].id, &want)) {
+      s_send_spillback(nm, client, request, nm->peers[i].endpoint);
+      return 1;
+    }
+  return soft ? -1 : 0; /* hard: wait here, warned as infeasible if it cannot fit */
+}
+
+/* SPREAD: the next node, round robin, among those that can take it now. */
+static bool s_spread(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const rl_resources_t *res,
+                     const rl_resources_t *placement) {
+  const char *fits[65];
+  int n = 0;
+  if (rl_res_fits(&nm->available, res) && rl_res_fits(&nm->available, placement)) fits[n++] = NULL; /* here */
+  for (int i = 0; i < nm->npeers; i++)
+    if (rl_res_fits(&nm->peers[i].available, res) && rl_res_fits(&nm->peers[i].available, placement))
+      fits[n++] = nm->peers[i].endpoint;
+  if (n == 0) return false;
+  const char *pick = fits[nm->spread_next++ % (unsigned)n];
+  if (!pick) return false;
+  s_send_spillback(nm, client, request, pick);
+  return true;
+}
+
 /* Local first; another node when this one can never fit the request, or cannot now
  * while another node can (from the head's last view). Returns true if redirected. */
 static bool s_spill(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const rl_resources_t *res,
-                    const rl_resources_t *placement) {
+                    const rl_resources_t *placement, const char *strategy) {
+  int affinity = s_affinity(nm, client, request, strategy);
+  if (affinity >= 0) return affinity == 1;
+  if (!strcmp(strategy, "SPREAD") && s_spread(nm, client, request, res, placement)) return true;
   bool feasible = rl_res_fits(&nm->total, res) && rl_res_fits(&nm->total, placement);
   bool now = rl_res_fits(&nm->available, res) && rl_res_fits(&nm->available, placement);
   if (feasible && now) return false;
@@ -25,11 +68,7 @@ static bool s_spill(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const 
     if (rl_res_fits(&p->total, res) && rl_res_fits(&p->total, placement)) best = p->endpoint;
   }
   if (!best) return false;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE_SPILLBACK, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, best);
-  rl_nm_send_to(nm, client, &b);
+  s_send_spillback(nm, client, request, best);
   return true;
 }
 
@@ -38,15 +77,17 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   rl_resources_t res;
   rl_resources_t placement;
   bool dedicated = false, spilled = false;
+  char strategy[RL_NM_STRATEGY_MAX] = "";
   rl_res_clear(&placement);
   if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
       (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
       (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0) ||
-      (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled))) {
+      (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled)) ||
+      (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy))) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
-  if (!spilled && s_spill(nm, client, request, &res, &placement)) return;
+  if (!spilled && s_spill(nm, client, request, &res, &placement, strategy)) return;
   /* A request no node can take waits here: the next view of the cluster either
    * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = calloc(1, sizeof *r);
@@ -57,6 +98,11 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->placement = placement;
   r->dedicated = dedicated;
   r->spilled = spilled;
+  snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
+  /* Hard affinity to a node not (yet) in our view: never served here. */
+  rl_id_t want;
+  r->elsewhere = !strncmp(strategy, "NODE:", 5) && rl_id_parse(strategy + 5, &want) == 0 &&
+                 !rl_id_eq(&want, &nm->node_id);
   rl_lease_req_t **tail = &nm->queue;
   while (*tail) tail = &(*tail)->next;
   *tail = r;
@@ -80,7 +126,7 @@ void rl_leases_serve(rl_nm_t *nm) {
   int waiting_for_worker = 0, waiting_actors = 0;
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
-    if (!rl_res_fits(&nm->available, &r->resources) || !rl_res_fits(&nm->available, &r->placement)) {
+    if (r->elsewhere || !rl_res_fits(&nm->available, &r->resources) || !rl_res_fits(&nm->available, &r->placement)) {
       pp = &r->next;
       continue;
     }
@@ -181,12 +227,16 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
 
 /* Tells the client once that no node in the cluster can take its request. */
 static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
-  if (r->warned || (rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement))) return;
+  bool fits = rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement);
+  if (r->warned || (fits && !r->elsewhere)) return;
   r->warned = true;
   char want[200], have[200], reason[480];
   rl_res_format(rl_res_fits(&nm->total, &r->placement) ? &r->resources : &r->placement, want, sizeof want);
   rl_res_format(&nm->total, have, sizeof have);
-  snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
+  if (r->elsewhere)
+    snprintf(reason, sizeof reason, "it must run on node %s, which is not in the cluster", r->strategy + 5);
+  else
+    snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
   msgpack_pack_uint64(&b.pk, r->request);
@@ -197,7 +247,7 @@ static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
 void rl_leases_respill(rl_nm_t *nm) {
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
-    if (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement)) {
+    if (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) {
       *pp = r->next;
       free(r);
     } else {

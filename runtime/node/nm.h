@@ -14,6 +14,7 @@
 
 #define RL_NM_ENDPOINT_MAX 120
 #define RL_NM_MAX_ACTORS 4096
+#define RL_NM_STRATEGY_MAX 64
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -53,6 +54,8 @@ typedef struct rl_lease_req {
   bool dedicated;
   bool spilled; /* sent here by another node: stays */
   bool warned;  /* the client was told no node can take it */
+  char strategy[RL_NM_STRATEGY_MAX];
+  bool elsewhere; /* hard affinity to another node: never served here */
   struct rl_lease_req *next;
 } rl_lease_req_t;
 
@@ -84,12 +87,14 @@ typedef struct {
   pid_t parent_pid;
   /* The cluster as the head last described it (refreshed every second). */
   struct rl_peer_node {
+    rl_id_t id;
     char endpoint[RL_NM_ENDPOINT_MAX];
     rl_resources_t total, available;
   } peers[64];
   int npeers;
   rl_nm_peer_t *node_peers;
   char dead[64][RL_NM_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
+  unsigned spread_next;                /* round robin of SPREAD leases */
   int ndead;
   uint64_t next_pull;
 } rl_nm_t;

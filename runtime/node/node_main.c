@@ -204,6 +204,12 @@ static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
 }
 
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
+  rl_id_t id;
+  if (m->type == RL_GCS_REREGISTER && rl_field_id(m, 0, &id) && rl_id_eq(&id, &nm->node_id)) {
+    rl_log(RL_LOG_INFO, "the head does not know this node (it restarted): registering again");
+    s_heartbeat(nm, true);
+    return;
+  }
   const msgpack_object *nodes = rl_field(m, 1);
   if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
   nm->npeers = 0;
@@ -227,6 +233,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
       }
     memcpy(p->endpoint, ep, len);
     p->endpoint[len] = 0;
+    rl_obj_id(&e->via.array.ptr[0], &p->id);
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
   rl_leases_respill(nm);
@@ -328,9 +335,10 @@ static void s_loop(rl_nm_t *nm) {
     }
     int64_t now = rl_now_ms();
     if (now >= next_beat) {
+      /* Heartbeat and view of the cluster twice a second (the view drives spilling). */
       s_heartbeat(nm, next_beat == 0);
       s_reap_gone_drivers(nm);
-      next_beat = now + 1000;
+      next_beat = now + 500;
     }
     zmq_pollitem_t items[3 + 2 * 512];
     int n = 0;

@@ -275,8 +275,8 @@ bool rl_field_bytes(const rl_msg_t *m, uint32_t i, const char **p, size_t *n) {
 bool rl_field_strcpy(const rl_msg_t *m, uint32_t i, char *out, size_t outsize) {
   const char *p;
   size_t n;
-  if (!rl_field_bytes(m, i, &p, &n) || n >= outsize || memchr(p, 0, n)) return false;
-  memcpy(out, p, n);
+  if (!rl_field_bytes(m, i, &p, &n) || n >= outsize || (n && memchr(p, 0, n))) return false;
+  if (n) memcpy(out, p, n); /* an empty string may come with a NULL pointer */
   out[n] = 0;
   return true;
 }

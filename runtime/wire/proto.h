@@ -13,11 +13,15 @@ enum rl_msg_type {
   /* ---- client (driver or worker) -> node manager, on the node's ROUTER ---- */
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
-  /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?] : lease one worker
+  /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
+   *  strategy str?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
-   * spilled: another node sent the client here; grant or queue, never spill again. */
+   * spilled: another node sent the client here; grant or queue, never spill again.
+   * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
+   * "NODE:<node id hex>" (only that node) or "NODE_SOFT:<node id hex>" (that node
+   * if it can, else the default). */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -127,6 +131,9 @@ enum rl_msg_type {
   RL_GCS_KV_GET = 65,
   /* [request u64, value bin?] (reply to KV_PUT and KV_GET) */
   RL_GCS_KV_REPLY = 66,
+  /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
+   * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
+  RL_GCS_REREGISTER = 67,
 };
 
 /* DRIVER: a script on this node (gets worker output; reaped by pid); WORKER: a worker

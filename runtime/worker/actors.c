@@ -110,9 +110,11 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   if (!a) goto oom;
   a->opts = *opts;
   a->opts.name = NULL;
+  a->opts.strategy = NULL; /* copied into the class below */
   snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
   a->restarts_left = opts->max_restarts;
   a->cls->resources = opts->resources;
+  snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
   a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
   if (!a->class_fn || !a->init_args) goto oom;

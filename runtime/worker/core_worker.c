@@ -37,7 +37,11 @@ static int s_bind_router(rl_cw_t *cw) {
     snprintf(dir, sizeof dir, "%s", cw->node_endpoint + 6);
     snprintf(cw->endpoint, sizeof cw->endpoint, "ipc://%s/w-%.12s", dirname(dir), hex);
   } else {
-    snprintf(cw->endpoint, sizeof cw->endpoint, "tcp://127.0.0.1:*");
+    /* Bind on the node manager's host (the address other nodes reach this node on):
+     * peers on other machines dial this endpoint to push tasks and return results. */
+    const char *host = cw->node_endpoint + 6, *colon = strrchr(host, ':');
+    int len = colon ? (int)(colon - host) : (int)strlen(host);
+    snprintf(cw->endpoint, sizeof cw->endpoint, "tcp://%.*s:*", len, host);
   }
   if (zmq_bind(cw->router, cw->endpoint) != 0) return -1;
   size_t len = sizeof cw->endpoint;
@@ -119,7 +123,35 @@ fail:
 
 static void s_print_log(rl_cw_t *cw, rl_msg_t *m);
 
+/* Other nodes' managers we leased from (after a spillback) release our leases only
+ * when told: say goodbye to each and wait briefly for their answers. */
+static void s_goodbye_remote(rl_cw_t *cw) {
+  zmq_pollitem_t items[64];
+  int n = 0;
+  for (rl_peer_t *p = cw->peers; p && n < 64; p = p->next) {
+    if (!p->registered) continue;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
+    if (rl_msg_send(p->sock, NULL, &b) == 0) items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+  }
+  int64_t deadline = rl_now_ms() + 500;
+  while (n > 0 && rl_now_ms() < deadline) {
+    if (zmq_poll(items, n, deadline - rl_now_ms()) <= 0) continue;
+    for (int i = 0; i < n; i++) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      bool answered = false;
+      rl_msg_t m;
+      while (!answered && rl_msg_recv(items[i].socket, false, &m) == 1) {
+        answered = m.type == RL_NM_GOODBYE;
+        rl_msg_close(&m);
+      }
+      if (answered) items[i--] = items[--n]; /* done with this one */
+    }
+  }
+}
+
 static void s_goodbye(rl_cw_t *cw) {
+  s_goodbye_remote(cw);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
   if (rl_msg_send(cw->nm, NULL, &b) != 0) return;

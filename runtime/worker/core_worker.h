@@ -99,6 +99,7 @@ typedef struct {
   bool retry_exceptions;  /* also retry when the task raises */
   int num_returns;
   const char *name;       /* for errors and logs */
+  const char *strategy;   /* NULL or "": local first; "SPREAD"; "NODE[_SOFT]:<id>" */
 } rl_task_opts_t;
 
 /* One argument of a task: an encoded value, or a ref to resolve before the task runs. */
@@ -123,6 +124,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
 typedef struct {
   rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
+  const char *strategy;      /* as for tasks */
   int max_restarts;          /* -1: forever */
   int max_task_retries;      /* calls in flight when it dies; -1: forever */
   const char *name;          /* class name, for messages */

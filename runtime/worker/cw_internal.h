@@ -78,6 +78,7 @@ typedef struct rl_class {
   rl_lease_t *leases;
   uint64_t lease_request; /* outstanding lease request id, or 0 */
   bool dedicated;         /* its leases are actors' workers */
+  char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
   rl_resources_t placement;
   double service_us;      /* moving average of a task's run time, 0 until known */
   bool infeasible_warned;

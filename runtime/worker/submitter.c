@@ -14,6 +14,7 @@
  * to hide the round trip for tiny tasks, few for long ones so that workers leased
  * later still get a share. */
 static int s_pipeline_depth(const rl_class_t *c) {
+  if (!strcmp(c->strategy, "SPREAD")) return 1; /* more leases, on more nodes */
   if (c->service_us <= 0) return 4;
   if (c->service_us < 200) return 128;
   if (c->service_us < 2000) return 16;
@@ -52,12 +53,14 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
   return f;
 }
 
-static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res) {
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy) {
+  if (!strategy) strategy = "";
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (!c->actor && rl_res_equal(&c->resources, res)) return c;
+    if (!c->actor && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy)) return c;
   rl_class_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->resources = *res;
+  snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
   c->next = cw->classes;
   cw->classes = c;
   return c;
@@ -149,7 +152,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
   rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
-  rl_class_t *c = s_class(cw, &opts->resources);
+  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy);
   if (!f || !c) {
     snprintf(err, errlen, "out of memory while submitting a task");
     return -1;
@@ -361,7 +364,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
 
 static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 5);
+  rl_msgbuf_init(&b, RL_NM_LEASE, 6);
   msgpack_pack_uint64(&b.pk, c->lease_request);
   rl_res_pack(&b.pk, &c->resources);
   if (c->dedicated) msgpack_pack_true(&b.pk);
@@ -369,6 +372,7 @@ static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_res_pack(&b.pk, &c->placement);
   if (spilled) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
+  rl_pack_str(&b.pk, c->strategy);
   rl_msg_send(sock, NULL, &b);
 }
 

@@ -1,0 +1,337 @@
+/* gcs_db.c: the head's node table and KV store in a SQLite file: prepared statements
+ * written through on every change, WAL with synchronous=NORMAL (a commit survives the
+ * head being killed; only a power cut may lose the last ones), and an exclusive lock so
+ * two heads never share one file. */
+#include "gcs/gcs_db.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "sched/resources.h"
+#include "wire/msg.h"
+
+#define S_SCHEMA_VERSION 1
+
+struct rl_gcs_db_t {
+  sqlite3 *sql;
+  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del;
+};
+
+static const char *s_schema =
+    "CREATE TABLE IF NOT EXISTS nodes (id BLOB PRIMARY KEY NOT NULL, endpoint TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, resources BLOB NOT NULL, alive INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+    "PRAGMA user_version = 1;";
+
+/* Fills err with what and SQLite's message; returns -1. */
+static int s_fail(sqlite3 *sql, const char *what, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s: %s", what, sql ? sqlite3_errmsg(sql) : "out of memory");
+  return -1;
+}
+
+static int s_prepare(sqlite3 *sql, const char *text, sqlite3_stmt **st, char *err, size_t errlen) {
+  if (sqlite3_prepare_v3(sql, text, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+    return s_fail(sql, "cannot prepare a statement", err, errlen);
+  return 0;
+}
+
+/* The single integer a PRAGMA returns, or -1. */
+static long long s_pragma_int(sqlite3 *sql, const char *text) {
+  sqlite3_stmt *st;
+  long long v = -1;
+  if (sqlite3_prepare_v2(sql, text, -1, &st, NULL) != SQLITE_OK) return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
+  rl_gcs_db_t *db = calloc(1, sizeof *db);
+  if (!db) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  char what[400];
+  snprintf(what, sizeof what, "cannot open %s", path);
+  if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    s_fail(db->sql, what, err, errlen);
+    goto err;
+  }
+  sqlite3_busy_timeout(db->sql, 200);
+  /* Exclusive before WAL: no shared-memory index, and the lock taken by the first
+   * write below is held until close (a crash releases it with the process). */
+  if (sqlite3_exec(db->sql, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK) {
+    s_fail(db->sql, what, err, errlen);
+    goto err;
+  }
+  int rc = sqlite3_exec(db->sql, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db->sql, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    snprintf(err, errlen, "%s: it is in use by another head", path);
+    goto err;
+  }
+  if (rc != SQLITE_OK) {
+    s_fail(db->sql, what, err, errlen);
+    goto err;
+  }
+  long long version = s_pragma_int(db->sql, "PRAGMA user_version");
+  if (version != 0 && version != S_SCHEMA_VERSION) {
+    snprintf(err, errlen, "%s was written by another version of rayl (schema %lld, this one reads %d)", path,
+             version, S_SCHEMA_VERSION);
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    goto err;
+  }
+  if (sqlite3_exec(db->sql, s_schema, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    s_fail(db->sql, what, err, errlen);
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    goto err;
+  }
+  if (s_prepare(db->sql,
+                "INSERT INTO nodes (id, endpoint, pid, resources, alive) VALUES (?1, ?2, ?3, ?4, ?5)"
+                " ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, pid = excluded.pid,"
+                " resources = excluded.resources, alive = excluded.alive",
+                &db->node_put, err, errlen) ||
+      s_prepare(db->sql, "DELETE FROM nodes WHERE id = ?1", &db->node_del, err, errlen) ||
+      s_prepare(db->sql,
+                "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &db->kv_put, err, errlen) ||
+      s_prepare(db->sql, "DELETE FROM kv WHERE key = ?1", &db->kv_del, err, errlen))
+    goto err;
+  return db;
+err:
+  rl_gcs_db_destroy(&db);
+  return NULL;
+}
+
+void rl_gcs_db_destroy(rl_gcs_db_t **p) {
+  if (!p || !*p) return;
+  rl_gcs_db_t *db = *p;
+  sqlite3_finalize(db->node_put);
+  sqlite3_finalize(db->node_del);
+  sqlite3_finalize(db->kv_put);
+  sqlite3_finalize(db->kv_del);
+  sqlite3_close(db->sql); /* NULL is a no-op */
+  free(db);
+  *p = NULL;
+}
+
+/* Runs a bound statement to completion and resets it. Returns 0, or -1 with err. */
+static int s_run(rl_gcs_db_t *db, sqlite3_stmt *st, const char *what, char *err, size_t errlen) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE) s_fail(db->sql, what, err, errlen);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int rl_gcs_db_node(rl_gcs_db_t *db, const rl_node_t *node, bool forgotten, char *err, size_t errlen) {
+  if (forgotten) {
+    sqlite3_bind_blob(db->node_del, 1, node->id.b, RL_ID_SIZE, SQLITE_STATIC);
+    return s_run(db, db->node_del, "cannot delete a node", err, errlen);
+  }
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  rl_res_pack(&pk, &node->total);
+  sqlite3_bind_blob(db->node_put, 1, node->id.b, RL_ID_SIZE, SQLITE_STATIC);
+  sqlite3_bind_text(db->node_put, 2, node->endpoint, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(db->node_put, 3, (sqlite3_int64)node->pid);
+  sqlite3_bind_blob(db->node_put, 4, sb.data ? sb.data : "", (int)sb.size, SQLITE_STATIC);
+  sqlite3_bind_int(db->node_put, 5, node->alive);
+  int rc = s_run(db, db->node_put, "cannot save a node", err, errlen);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+int rl_gcs_db_kv(rl_gcs_db_t *db, const char *key, size_t klen, const void *value, size_t vlen, char *err,
+                 size_t errlen) {
+  sqlite3_stmt *st = value ? db->kv_put : db->kv_del;
+  /* A NULL pointer would bind SQL NULL, not an empty blob. */
+  sqlite3_bind_blob64(st, 1, klen ? key : "", klen, SQLITE_STATIC);
+  if (value) sqlite3_bind_blob64(st, 2, vlen ? value : "", vlen, SQLITE_STATIC);
+  return s_run(db, st, value ? "cannot save a KV entry" : "cannot delete a KV entry", err, errlen);
+}
+
+/* Reads one nodes row. Returns 0, or -1 with why if the row is not a valid node. */
+static int s_load_node(sqlite3_stmt *st, rl_node_table_t *nodes, int64_t now_ms, char *why, size_t whylen) {
+  rl_id_t id;
+  rl_resources_t total;
+  const void *idp = sqlite3_column_blob(st, 0), *res = sqlite3_column_blob(st, 3);
+  const char *endpoint = (const char *)sqlite3_column_text(st, 1);
+  if (!idp || sqlite3_column_bytes(st, 0) != RL_ID_SIZE) {
+    snprintf(why, whylen, "its id is not %d bytes", RL_ID_SIZE);
+    return -1;
+  }
+  memcpy(id.b, idp, RL_ID_SIZE);
+  if (!endpoint) {
+    snprintf(why, whylen, "it has no endpoint");
+    return -1;
+  }
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int bad = !res || msgpack_unpack_next(&u, res, (size_t)sqlite3_column_bytes(st, 3), &off) != MSGPACK_UNPACK_SUCCESS ||
+            rl_res_unpack(&u.data, &total) != 0;
+  msgpack_unpacked_destroy(&u);
+  if (bad) {
+    snprintf(why, whylen, "its resources are not a resource map");
+    return -1;
+  }
+  return rl_node_table_load(nodes, &id, endpoint, &total, (uint64_t)sqlite3_column_int64(st, 2),
+                            sqlite3_column_int(st, 4) != 0, now_ms, why, whylen);
+}
+
+int rl_gcs_db_load(rl_gcs_db_t *db, rl_node_table_t *nodes, rl_kv_t *kv, int64_t now_ms, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  char why[160];
+  int rc;
+  if (sqlite3_prepare_v2(db->sql, "SELECT id, endpoint, pid, resources, alive FROM nodes ORDER BY rowid", -1, &st,
+                         NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot read the nodes", err, errlen);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (s_load_node(st, nodes, now_ms, why, sizeof why) != 0)
+      rl_log(RL_LOG_WARN, "skipped a node of the head's database: %s", why);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return s_fail(db->sql, "cannot read the nodes", err, errlen);
+  if (sqlite3_prepare_v2(db->sql, "SELECT key, value FROM kv ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot read the KV store", err, errlen);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = sqlite3_column_blob(st, 0), *value = sqlite3_column_blob(st, 1);
+    size_t klen = (size_t)sqlite3_column_bytes(st, 0), vlen = (size_t)sqlite3_column_bytes(st, 1);
+    void *prev;
+    size_t plen;
+    if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+      rl_log(RL_LOG_WARN, "skipped a KV entry of the head's database: its value is NULL");
+      continue;
+    }
+    if (rl_kv_put(kv, key ? key : "", klen, value ? value : "", vlen, &prev, &plen, why, sizeof why) != 0)
+      rl_log(RL_LOG_WARN, "skipped a KV entry of the head's database: %s", why);
+    free(prev);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return s_fail(db->sql, "cannot read the KV store", err, errlen);
+  return 0;
+}
+
+/* ---- selftest: write, close, reopen, read back ---- */
+
+#define S_CHECK(c)                                                            \
+  do {                                                                        \
+    if (!(c)) {                                                               \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
+      goto fail;                                                              \
+    }                                                                         \
+  } while (0)
+
+static void s_remove_files(const char *path) {
+  char p[300];
+  unlink(path);
+  snprintf(p, sizeof p, "%s-wal", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-journal", path);
+  unlink(p);
+}
+
+int rl_gcs_db_selftest(void) {
+  int prev_level = rl_log_level;
+  rl_log_level = RL_LOG_ERROR; /* the bad rows below are expected to be skipped */
+  char path[] = "/tmp/rl-gcs-db-XXXXXX", err[300];
+  rl_gcs_db_t *db = NULL, *other = NULL;
+  rl_node_table_t *nodes = rl_node_table_new(1000);
+  rl_kv_t *kv = rl_kv_new(1 << 20);
+  rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random();
+  rl_resources_t total;
+  size_t vlen;
+  const char *v;
+  int fd = mkstemp(path);
+  S_CHECK(fd >= 0 && nodes && kv);
+  close(fd); /* an empty file is an empty database */
+  rl_res_clear(&total);
+  S_CHECK(rl_res_set(&total, "CPU", 4, NULL, 0) == 0 && rl_res_set(&total, "sim", 0.5, NULL, 0) == 0);
+
+  /* Write: three nodes (one forgotten again), KV entries (one replaced, one deleted,
+   * binary and empty ones). */
+  db = rl_gcs_db_open(path, err, sizeof err);
+  S_CHECK(db);
+  rl_node_t n = {.id = a, .endpoint = "tcp://10.0.0.1:7000", .pid = 11, .alive = true, .total = total};
+  S_CHECK(rl_gcs_db_node(db, &n, false, err, sizeof err) == 0);
+  n = (rl_node_t){.id = b, .endpoint = "tcp://10.0.0.2:7000", .pid = 12, .alive = true};
+  S_CHECK(rl_gcs_db_node(db, &n, false, err, sizeof err) == 0);
+  n.alive = false; /* b died: an update keeps its place */
+  S_CHECK(rl_gcs_db_node(db, &n, false, err, sizeof err) == 0);
+  n = (rl_node_t){.id = c, .endpoint = "tcp://10.0.0.3:7000", .pid = 13, .alive = true};
+  S_CHECK(rl_gcs_db_node(db, &n, false, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_node(db, &n, true, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "k1", 2, "one", 3, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "k1", 2, "uno", 3, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "k\0b", 3, "\0\1\2", 3, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "empty", 5, "", 0, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "gone", 4, "x", 1, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "gone", 4, NULL, 0, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_kv(db, "never", 5, NULL, 0, err, sizeof err) == 0);
+  /* Rows a reader must skip: a short id, a resource blob that is not a map. */
+  S_CHECK(sqlite3_exec(db->sql,
+                       "INSERT INTO nodes VALUES (x'0102', 'tcp://x:1', 1, x'80', 1);"
+                       "INSERT INTO nodes VALUES (x'00112233445566778899aabbccddeeff', 'tcp://y:1', 1, x'c1', 1);",
+                       NULL, NULL, NULL) == SQLITE_OK);
+  /* One head per file. */
+  other = rl_gcs_db_open(path, err, sizeof err);
+  S_CHECK(!other && strstr(err, "in use"));
+  rl_gcs_db_destroy(&db);
+  rl_gcs_db_destroy(&db);
+  S_CHECK(db == NULL);
+
+  /* Reopen and read back: a, pending; b, dead; c forgotten; the KV entries. */
+  db = rl_gcs_db_open(path, err, sizeof err);
+  S_CHECK(db);
+  S_CHECK(rl_gcs_db_load(db, nodes, kv, 5000, err, sizeof err) == 0);
+  S_CHECK(rl_node_table_size(nodes) == 2);
+  size_t cur = 0;
+  const rl_node_t *p = rl_node_table_next(nodes, &cur);
+  S_CHECK(p && rl_id_eq(&p->id, &a) && !strcmp(p->endpoint, "tcp://10.0.0.1:7000") && p->pid == 11);
+  S_CHECK(!p->alive && p->pending && p->last_seen_ms == 5000 && rl_res_equal(&p->total, &total));
+  p = rl_node_table_next(nodes, &cur);
+  S_CHECK(p && rl_id_eq(&p->id, &b) && !p->alive && !p->pending && p->total.n == 0);
+  S_CHECK(rl_node_table_get(nodes, &c) == NULL);
+  S_CHECK(rl_kv_count(kv) == 3);
+  v = rl_kv_get(kv, "k1", 2, &vlen);
+  S_CHECK(v && vlen == 3 && !memcmp(v, "uno", 3));
+  v = rl_kv_get(kv, "k\0b", 3, &vlen);
+  S_CHECK(v && vlen == 3 && !memcmp(v, "\0\1\2", 3));
+  v = rl_kv_get(kv, "empty", 5, &vlen);
+  S_CHECK(v && vlen == 0);
+  S_CHECK(rl_kv_get(kv, "gone", 4, &vlen) == NULL);
+  rl_gcs_db_destroy(&db);
+
+  /* A file that is not a database is refused with a message. */
+  s_remove_files(path);
+  FILE *f = fopen(path, "w");
+  S_CHECK(f);
+  for (int i = 0; i < 64; i++) fputs("this is not a SQLite database. ", f);
+  fclose(f);
+  db = rl_gcs_db_open(path, err, sizeof err);
+  S_CHECK(!db && strstr(err, path));
+
+  s_remove_files(path);
+  rl_node_table_destroy(&nodes);
+  rl_kv_destroy(&kv);
+  rl_log_level = prev_level;
+  return 0;
+fail:
+  rl_gcs_db_destroy(&db);
+  rl_gcs_db_destroy(&other);
+  s_remove_files(path);
+  rl_node_table_destroy(&nodes);
+  rl_kv_destroy(&kv);
+  rl_log_level = prev_level;
+  return 1;
+}

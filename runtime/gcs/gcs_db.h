@@ -1,0 +1,33 @@
+/* gcs_db.h: the head's tables kept in a SQLite file so they survive a restart of the
+ * head: the node table (id, endpoint, pid, total resources, alive) and the KV store.
+ * Written through on every change; read back once at start. */
+#ifndef RL_GCS_DB_H
+#define RL_GCS_DB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gcs/kv.h"
+#include "gcs/node_table.h"
+
+typedef struct rl_gcs_db_t rl_gcs_db_t;
+
+/* Opens the database at path, creating the file and its tables if needed (WAL mode,
+ * synchronous=NORMAL). The file is locked for this head only: a second head opening it
+ * fails. Returns NULL with a message in err if it can't be opened, is in use, or is not
+ * a head database of this version. */
+rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen);
+/* Closes the database and nulls *p; safe on NULL and twice. */
+void rl_gcs_db_destroy(rl_gcs_db_t **p);
+/* Reads every node into nodes (a node alive when saved is pending: alive again once it
+ * heartbeats, dead heartbeat-timeout after now_ms) and every KV entry into kv. Bad rows
+ * are logged and skipped. Returns 0, or -1 with err if the database can't be read. */
+int rl_gcs_db_load(rl_gcs_db_t *db, rl_node_table_t *nodes, rl_kv_t *kv, int64_t now_ms, char *err, size_t errlen);
+/* Saves the node (insert or update), or deletes it if forgotten. Returns 0, or -1 with
+ * err. Its signature matches rl_node_hook_fn but for the result and err. */
+int rl_gcs_db_node(rl_gcs_db_t *db, const rl_node_t *node, bool forgotten, char *err, size_t errlen);
+/* Saves key = value (vlen bytes), or deletes key if value is NULL. Returns 0, or -1
+ * with err. */
+int rl_gcs_db_kv(rl_gcs_db_t *db, const char *key, size_t klen, const void *value, size_t vlen, char *err,
+                 size_t errlen);
+
+#endif
