@@ -334,11 +334,8 @@ void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m) {
     s_locate_reply(cw, &m->identity, request, a);
     return;
   }
-  rl_waiter_t *w = calloc(1, sizeof *w);
+  rl_waiter_t *w = rl_waiter_new(&m->identity, request);
   if (!w) return;
-  zmq_msg_init(&w->identity);
-  zmq_msg_copy(&w->identity, &m->identity);
-  w->request = request;
   w->next = a->locate_waiters;
   a->locate_waiters = w;
   a->dead_worker = dead;

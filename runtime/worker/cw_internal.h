@@ -220,6 +220,8 @@ uint64_t rl_cw_request_id(rl_cw_t *cw);
 void rl_cw_blocked(rl_cw_t *cw, bool blocked);
 
 /* objects.c */
+/* A waiter for a reply to `request` on the connection `identity` (copied). */
+rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request);
 rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id);
 rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id);
 void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o);

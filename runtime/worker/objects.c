@@ -9,6 +9,15 @@
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
+rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request) {
+  rl_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  zmq_msg_init(&w->identity);
+  zmq_msg_copy(&w->identity, (zmq_msg_t *)identity);
+  w->request = request;
+  return w;
+}
+
 rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id) { return rl_idmap_get(cw->objects, id); }
 
 rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id) {
@@ -231,11 +240,8 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
     s_reply_object(cw, &m->identity, request, o);
     return;
   }
-  rl_waiter_t *w = calloc(1, sizeof *w);
+  rl_waiter_t *w = rl_waiter_new(&m->identity, request);
   if (!w) return;
-  zmq_msg_init(&w->identity);
-  zmq_msg_copy(&w->identity, &m->identity);
-  w->request = request;
   w->next = o->waiters;
   o->waiters = w;
 }
