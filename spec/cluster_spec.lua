@@ -127,6 +127,27 @@ describe("a cluster started with rayl start", function()
     assert.truthy(out:find("spread:\t2\tpinned:\t6\tsoft:\ttrue\tbad:\tValueError", 1, true), out)
   end)
 
+  it("a detached named actor outlives its driver; the next driver finds it; kill frees it", function()
+    local out = driver([[
+      local rayl = require "rayl"
+      local K = rayl.remote({ __init = function(self) self.n = 0 end,
+                              incr = function(self) self.n = self.n + 1; return self.n end })
+      local k = K:options{ name = "keeper", namespace = "spec", lifetime = "detached" }:remote()
+      print("first:", rayl.get(k.incr:remote()))
+    ]])
+    assert.truthy(out:find("first:\t1", 1, true), out)
+    out = driver([[
+      local rayl = require "rayl"
+      local k = rayl.get_actor("keeper", { namespace = "spec" })
+      print("second:", rayl.get(k.incr:remote()))
+      rayl.kill(k)
+      local ok, err = pcall(rayl.get_actor, "keeper", { namespace = "spec" })
+      print("after kill:", ok, err.type)
+    ]])
+    assert.truthy(out:find("second:\t2", 1, true), out)
+    assert.truthy(out:find("after kill:\tfalse\tValueError", 1, true), out)
+  end)
+
   it("rayl.init{address = 'auto'} finds the cluster started on this machine", function()
     local f = assert(io.open(dir .. "/auto.lua", "w"))
     f:write([[

@@ -61,7 +61,9 @@ static int l_actor_create(lua_State *L) {
   o.name = lua_tostring(L, -1);
   lua_getfield(L, 3, "strategy");
   o.strategy = lua_tostring(L, -1);
-  lua_pop(L, 2);
+  lua_getfield(L, 3, "detached");
+  o.detached = lua_toboolean(L, -1);
+  lua_pop(L, 3);
   int nargs = lua_gettop(L) - 3;
   char err[S_ERR];
   rl_host_args_t a;
@@ -122,6 +124,24 @@ static int l_actor_state(lua_State *L) {
   return 1;
 }
 
+/* core.actor_where(id) -> worker id (hex), endpoint | nil while it is not alive */
+static int l_actor_where(lua_State *L) {
+  rl_id_t id = s_check_id(L, 1), worker;
+  const char *endpoint;
+  if (rl_cw_actor_where(s_cw(L), &id, &worker, &endpoint) != 0) return 0;
+  char hex[RL_ID_HEX];
+  lua_pushstring(L, rl_id_hex(&worker, hex));
+  lua_pushstring(L, endpoint);
+  return 2;
+}
+
+/* core.actor_bind(id, owner, worker_id, endpoint): calls go straight to that worker */
+static int l_actor_bind(lua_State *L) {
+  rl_id_t id = s_check_id(L, 1), worker = s_check_id(L, 3);
+  rl_cw_actor_bind(s_cw(L), &id, luaL_checkstring(L, 2), &worker, luaL_checkstring(L, 4));
+  return 0;
+}
+
 /* core.endpoint() -> this process's address (owners of actors and objects) */
 static int l_endpoint(lua_State *L) {
   lua_pushstring(L, rl_cw_endpoint(s_cw(L)));
@@ -169,6 +189,7 @@ static int l_kv_get(lua_State *L) { return s_kv(L, RL_GCS_KV_GET, luaL_checkstri
 static const luaL_Reg s_funcs[] = {
     {"actor_create", l_actor_create}, {"actor_call", l_actor_call}, {"actor_kill", l_actor_kill},
     {"actor_state", l_actor_state},   {"endpoint", l_endpoint},     {"kv_put", l_kv_put},
+    {"actor_where", l_actor_where},   {"actor_bind", l_actor_bind},
     {"kv_get", l_kv_get},             {NULL, NULL},
 };
 

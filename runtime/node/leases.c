@@ -76,14 +76,15 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   uint64_t request;
   rl_resources_t res;
   rl_resources_t placement;
-  bool dedicated = false, spilled = false;
+  bool dedicated = false, spilled = false, detached = false;
   char strategy[RL_NM_STRATEGY_MAX] = "";
   rl_res_clear(&placement);
   if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
       (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
       (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0) ||
       (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled)) ||
-      (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy))) {
+      (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy)) ||
+      (rl_field(m, 6) && !rl_field_bool(m, 6, &detached))) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
@@ -97,6 +98,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->resources = res;
   r->placement = placement;
   r->dedicated = dedicated;
+  r->detached = detached;
   r->spilled = spilled;
   snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
   /* Hard affinity to a node not (yet) in our view: never served here. */
@@ -143,6 +145,7 @@ void rl_leases_serve(rl_nm_t *nm) {
     w->held = r->resources;
     w->released = false;
     w->dedicated = r->dedicated;
+    w->detached = r->detached;
     rl_msgbuf_t b;
     rl_msgbuf_init(&b, RL_NM_LEASE_GRANTED, 4);
     msgpack_pack_uint64(&b.pk, r->request);
@@ -217,7 +220,9 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
   }
   for (rl_worker_t *w = nm->workers; w; w = w->next) {
     if (w->state != RL_W_LEASED || !rl_id_eq(&w->lessee, client)) continue;
-    /* An actor goes with its owner (detached actors arrive with `rayl start`). */
+    /* An actor goes with its owner, unless it is detached: then it stays, leased to
+     * nobody who will return it, until it is killed or exits. */
+    if (w->detached) continue;
     bool dedicated = w->dedicated;
     rl_leases_release_worker(nm, w);
     if (dedicated) kill(w->pid, SIGKILL);

@@ -42,6 +42,7 @@ typedef struct rl_worker {
   rl_resources_t held;     /* what the lease holds */
   bool released;           /* held was given back while it was blocked */
   bool dedicated;          /* an actor's: killed, never reused, when its lease ends */
+  bool detached;           /* an actor's that outlives its lessee */
   struct rl_worker *next;
 } rl_worker_t;
 
@@ -56,6 +57,7 @@ typedef struct rl_lease_req {
   bool warned;  /* the client was told no node can take it */
   char strategy[RL_NM_STRATEGY_MAX];
   bool elsewhere; /* hard affinity to another node: never served here */
+  bool detached;
   struct rl_lease_req *next;
 } rl_lease_req_t;
 

@@ -14,14 +14,15 @@ enum rl_msg_type {
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
-   *  strategy str?] : lease one worker
+   *  strategy str?, detached bool?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
    * spilled: another node sent the client here; grant or queue, never spill again.
    * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
    * "NODE:<node id hex>" (only that node) or "NODE_SOFT:<node id hex>" (that node
-   * if it can, else the default). */
+   * if it can, else the default). detached: an actor's worker that outlives its
+   * lessee (lifetime = "detached"). */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -112,7 +113,8 @@ enum rl_msg_type {
   /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin]
    * cause: when dead, the encoded ActorDiedError */
   RL_CW_ACTOR_LOCATION = 48,
-  /* [actor_id id, no_restart bool] : kill this actor (to its owner) */
+  /* [actor_id id, no_restart bool] : kill this actor (to its owner, or to the actor's
+   * worker itself when its owner is gone: a detached actor) */
   RL_CW_KILL_ACTOR = 49,
 
   /* ---- node manager -> head (GCS) ---- */

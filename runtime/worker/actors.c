@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "wire/proto.h"
@@ -115,6 +116,7 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   a->restarts_left = opts->max_restarts;
   a->cls->resources = opts->resources;
   snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
+  a->cls->detached = opts->detached;
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
   a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
   if (!a->class_fn || !a->init_args) goto oom;
@@ -199,14 +201,18 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart) {
   rl_actor_t *a = s_find(cw, id);
   if (!a || !a->owned) {
-    rl_peer_t *peer = rl_cw_peer(cw, a ? a->owner : owner);
-    if (!peer) return;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
-    rl_pack_id(&b.pk, id);
-    if (no_restart) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    rl_msg_send(peer->sock, NULL, &b);
+    /* Ask its owner; and tell its worker too, in case the owner is gone (detached). */
+    const char *to[2] = {a ? a->owner : owner, a && a->bound && a->state == RL_ACTOR_ALIVE ? a->endpoint : NULL};
+    for (int i = 0; i < 2; i++) {
+      rl_peer_t *peer = to[i] ? rl_cw_peer(cw, to[i]) : NULL;
+      if (!peer) continue;
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
+      rl_pack_id(&b.pk, id);
+      if (no_restart) msgpack_pack_true(&b.pk);
+      else msgpack_pack_false(&b.pk);
+      rl_msg_send(peer->sock, NULL, &b);
+    }
     return;
   }
   if (a->state == RL_ACTOR_DEAD) return;
@@ -223,6 +229,27 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
   } else if (a->no_restart) {
     s_make_dead(cw, a, "the actor was killed by rayl.kill before it started");
   }
+}
+
+int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint) {
+  rl_actor_t *a = s_find(cw, id);
+  if (!a || a->state != RL_ACTOR_ALIVE) return -1;
+  *worker = a->worker_id;
+  *endpoint = a->endpoint;
+  return 0;
+}
+
+void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
+                      const char *endpoint) {
+  if (s_find(cw, id) || !strcmp(owner, cw->endpoint)) return;
+  rl_actor_t *a = s_new(cw, id, false, owner);
+  if (!a) return;
+  snprintf(a->name, sizeof a->name, "actor");
+  rl_sub_add_lease(cw, a->cls, worker, endpoint, NULL);
+  a->bound = true;
+  a->state = RL_ACTOR_ALIVE;
+  a->worker_id = *worker;
+  snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
 }
 
 const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id) {
@@ -372,7 +399,16 @@ void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   rl_actor_t *a = s_find(cw, &id);
-  if (a && a->owned) rl_cw_actor_kill(cw, &id, cw->endpoint, no_restart);
+  if (a && a->owned) {
+    rl_cw_actor_kill(cw, &id, cw->endpoint, no_restart);
+  } else if (rl_id_eq(&id, &cw->hosted_actor)) {
+    /* We are the actor: an owner alive kills us through our node manager; this path
+     * serves actors whose owner has exited (detached). */
+    if (!a) {
+      rl_log(RL_LOG_INFO, "actor killed by rayl.kill");
+      _exit(0);
+    }
+  }
 }
 
 void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {

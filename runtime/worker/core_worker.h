@@ -125,6 +125,7 @@ typedef struct {
   rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
   const char *strategy;      /* as for tasks */
+  bool detached;             /* outlives its owner (lifetime = "detached") */
   int max_restarts;          /* -1: forever */
   int max_task_retries;      /* calls in flight when it dies; -1: forever */
   const char *name;          /* class name, for messages */
@@ -145,6 +146,13 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart);
 /* The actor's state as seen here: "pending", "alive", "restarting", "dead"... */
 const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id);
+/* Where the actor runs once alive: its worker's id and address. Returns 0, or -1 if it
+ * is not alive (yet). */
+int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint);
+/* Calls will go straight to this worker (a handle that knows where its actor runs,
+ * e.g. a detached actor whose owner has exited). */
+void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
+                      const char *endpoint);
 
 /* Cancels the task producing object id: a queued task fails with TaskCancelledError;
  * a running one is killed if force, else its result is discarded. Returns 0, or -1 if

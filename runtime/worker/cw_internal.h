@@ -79,6 +79,7 @@ typedef struct rl_class {
   uint64_t lease_request; /* outstanding lease request id, or 0 */
   bool dedicated;         /* its leases are actors' workers */
   char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
+  bool detached;          /* its lease outlives us (a detached actor) */
   rl_resources_t placement;
   double service_us;      /* moving average of a task's run time, 0 until known */
   bool infeasible_warned;
@@ -149,6 +150,7 @@ typedef struct rl_actor {
   char name[64];
   int restarts_left;
   bool no_restart, killed;
+  bool bound;                  /* a caller told where it runs (a detached actor's handle) */
   rl_waiter_t *locate_waiters;
   rl_id_t dead_worker;         /* locate waiters want a worker other than this one */
   struct rl_actor *next;
@@ -192,6 +194,7 @@ struct rl_cw_t {
   rl_fn_t *fns;
   uint64_t lease_request_seq;
   rl_actor_t *actors;
+  rl_id_t hosted_actor;   /* the actor this worker runs, if any */
   uint32_t seq;
   uint64_t next_request;
   /* replies to blocking node-manager requests */

@@ -62,6 +62,8 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   in->pub.kind = (int)kind;
+  rl_id_t actor;
+  if (kind != RL_KIND_TASK && rl_field_id(m, 11, &actor)) cw->hosted_actor = actor;
   memcpy(in->method, method, method_len);
   in->method[method_len] = 0;
   in->pub.method = in->method;

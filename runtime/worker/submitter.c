@@ -364,7 +364,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
 
 static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 6);
+  rl_msgbuf_init(&b, RL_NM_LEASE, 7);
   msgpack_pack_uint64(&b.pk, c->lease_request);
   rl_res_pack(&b.pk, &c->resources);
   if (c->dedicated) msgpack_pack_true(&b.pk);
@@ -373,6 +373,8 @@ static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   if (spilled) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
   rl_pack_str(&b.pk, c->strategy);
+  if (c->detached) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
   rl_msg_send(sock, NULL, &b);
 }
 
