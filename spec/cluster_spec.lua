@@ -148,6 +148,17 @@ describe("a cluster started with rayl start", function()
     assert.truthy(out:find("after kill:\tfalse\tValueError", 1, true), out)
   end)
 
+  it("a named (not detached) actor's name is free again once its driver exits", function()
+    local code = [[
+      local rayl = require "rayl"
+      local K = rayl.remote({ ping = function() return "pong" end })
+      print("made:", rayl.get(K:options{ name = "again" }:remote().ping:remote()))
+    ]]
+    assert.truthy(driver(code):find("made:\tpong", 1, true))
+    local out = driver(code)
+    assert.truthy(out:find("made:\tpong", 1, true), out)
+  end)
+
   it("rayl.init{address = 'auto'} finds the cluster started on this machine", function()
     local f = assert(io.open(dir .. "/auto.lua", "w"))
     f:write([[

@@ -64,11 +64,41 @@ static void s_answer_locates(rl_cw_t *cw, rl_actor_t *a) {
   a->locate_waiters = NULL;
 }
 
+/* A dead actor's name is free again (and an owner leaving takes its names along). */
+static void s_forget_name(rl_cw_t *cw, rl_actor_t *a) {
+  if (!a->owned || !a->name_key[0]) return;
+  /* Only if the name still means this actor (a new one may have taken it since). */
+  uint64_t request = rl_cw_next_request(cw);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_KV_GET, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_str(&b.pk, a->name_key);
+  rl_msg_t reply;
+  if (rl_cw_gcs_call(cw, &b, request, &reply, 500) != 0) return;
+  char hex[RL_ID_HEX];
+  const char *value;
+  size_t n;
+  bool ours = rl_field_bytes(&reply, 1, &value, &n) && n >= 32 && !memcmp(value, rl_id_hex(&a->id, hex), 32);
+  rl_msg_close(&reply);
+  if (!ours) {
+    a->name_key[0] = 0;
+    return;
+  }
+  request = rl_cw_next_request(cw);
+  rl_msgbuf_init(&b, RL_GCS_KV_PUT, 3);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_str(&b.pk, a->name_key);
+  msgpack_pack_nil(&b.pk);
+  if (rl_cw_gcs_call(cw, &b, request, &reply, 500) == 0) rl_msg_close(&reply);
+  a->name_key[0] = 0;
+}
+
 /* The actor is gone for good: every queued and in-flight call fails with cause. */
 static void s_make_dead(rl_cw_t *cw, rl_actor_t *a, const char *message) {
   if (a->state == RL_ACTOR_DEAD) return;
   if (!a->cause) a->cause = rl_cw_encode_error(cw, "ActorDiedError", message, &a->cause_len);
   a->state = RL_ACTOR_DEAD;
+  s_forget_name(cw, a);
   rl_log(RL_LOG_INFO, "actor %s is dead: %s", a->name, message);
   size_t n;
   rl_task_t **inflight = rl_sub_inflight(cw, a->cls, &n);
@@ -112,11 +142,14 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   a->opts = *opts;
   a->opts.name = NULL;
   a->opts.strategy = NULL; /* copied into the class below */
+  a->opts.name_key = NULL; /* copied below */
   snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
   a->restarts_left = opts->max_restarts;
   a->cls->resources = opts->resources;
   snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
   a->cls->detached = opts->detached;
+  a->detached = opts->detached;
+  snprintf(a->name_key, sizeof a->name_key, "%s", opts->name_key ? opts->name_key : "");
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
   a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
   if (!a->class_fn || !a->init_args) goto oom;
@@ -418,6 +451,11 @@ void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char 
     snprintf(msg, sizeof msg, "the actor %s died with its owner (pid %d, which %s)", a->name, pid, reason);
     s_make_dead(cw, a, msg);
   }
+}
+
+void rl_actor_forget_names(rl_cw_t *cw) {
+  for (rl_actor_t *a = cw->actors; a; a = a->next)
+    if (!a->detached) s_forget_name(cw, a);
 }
 
 void rl_actor_destroy_all(rl_cw_t *cw) {

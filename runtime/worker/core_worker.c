@@ -173,7 +173,10 @@ static void s_goodbye(rl_cw_t *cw) {
 void rl_cw_destroy(rl_cw_t **p) {
   if (!p || !*p) return;
   rl_cw_t *cw = *p;
-  if (cw->nm && cw->store_base) s_goodbye(cw);
+  if (cw->nm && cw->store_base) {
+    rl_actor_forget_names(cw);
+    s_goodbye(cw);
+  }
   rl_exec_destroy_all(cw);
   rl_actor_destroy_all(cw);
   rl_sub_destroy_all(cw);

@@ -126,6 +126,7 @@ typedef struct {
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
   const char *strategy;      /* as for tasks */
   bool detached;             /* outlives its owner (lifetime = "detached") */
+  const char *name_key;      /* the head's KV key of its name, if named: freed when it dies */
   int max_restarts;          /* -1: forever */
   int max_task_retries;      /* calls in flight when it dies; -1: forever */
   const char *name;          /* class name, for messages */

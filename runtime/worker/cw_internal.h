@@ -151,6 +151,8 @@ typedef struct rl_actor {
   int restarts_left;
   bool no_restart, killed;
   bool bound;                  /* a caller told where it runs (a detached actor's handle) */
+  char name_key[192];          /* owned and named: its key in the head's KV */
+  bool detached;
   rl_waiter_t *locate_waiters;
   rl_id_t dead_worker;         /* locate waiters want a worker other than this one */
   struct rl_actor *next;
@@ -295,6 +297,8 @@ void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
 void rl_actor_destroy_all(rl_cw_t *cw);
+/* The owner is leaving: its actors' names are free again (detached ones keep theirs). */
+void rl_actor_forget_names(rl_cw_t *cw);
 
 /* executor.c */
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);
