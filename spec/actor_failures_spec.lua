@@ -4,16 +4,7 @@ local rayl = require "rayl"
 local h = require "spec.helpers"
 local ah = require "spec.actor_helpers"
 
--- Adds one to the number in the file at path and returns the new count.
-local function bump(path)
-  local f = assert(io.open(path))
-  local n = tonumber(f:read("*a")) + 1
-  f:close()
-  f = assert(io.open(path, "w"))
-  f:write(tostring(n))
-  f:close()
-  return n
-end
+local bump = h.bump
 
 -- Counts its own __init runs in a file, remembers its pid, counts calls.
 local Victim = rayl.remote({

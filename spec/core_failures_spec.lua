@@ -3,16 +3,7 @@ local rayl = require "rayl"
 local ffi = require "ffi"
 local h = require "spec.helpers"
 
--- Adds one to the number in the file at path and returns the new count.
-local function bump(path)
-  local f = assert(io.open(path))
-  local n = tonumber(f:read("*a")) + 1
-  f:close()
-  f = assert(io.open(path, "w"))
-  f:write(tostring(n))
-  f:close()
-  return n
-end
+local bump = h.bump
 
 local MB = 1024 * 1024
 

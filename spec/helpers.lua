@@ -47,4 +47,16 @@ function helpers.wait_until(pred, seconds)
   return pred() and true or false
 end
 
+-- Adds one to the number in the file at path and returns the new count (a counter
+-- that tasks in separate worker processes share).
+function helpers.bump(path)
+  local f = assert(io.open(path))
+  local n = tonumber(f:read("*a")) + 1
+  f:close()
+  f = assert(io.open(path, "w"))
+  f:write(tostring(n))
+  f:close()
+  return n
+end
+
 return helpers
