@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "host/host.h"
 #include "host/task_runner.h"
+#include "host/zygote.h"
 #include "wire/proto.h"
 
 #define S_ERR 512
@@ -137,57 +138,66 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
   }
 }
 
-int rl_worker_main(int argc, char **argv) {
-  const char *node = NULL, *session = NULL;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--node")) node = argv[i + 1];
-    else if (!strcmp(argv[i], "--session")) session = argv[i + 1];
-  }
-  if (!node || !session) {
-    fprintf(stderr, "usage: rayl worker --node ENDPOINT --session DIR (started by the node manager)\n");
-    return 2;
-  }
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  char path[400];
-  snprintf(path, sizeof path, "%s/logs/worker-%d.log", session, (int)getpid());
-  rl_log_open("worker", path);
-  setenv("RAYL_WORKER", "1", 1);
-  lua_State *L = luaL_newstate();
-  if (!L) return 1;
+/* Loads the worker's Lua side (everything that does not need the node manager), so a
+ * zygote can do it once for all the workers it forks. Returns 0, or -1 (reported). */
+static int s_prepare_lua(lua_State *L) {
   rl_host_open_libs(L);
-  char err[S_ERR];
-  rl_cw_t *cw = rl_cw_new(node, 1 /* RL_CLIENT_WORKER */, 30000, err, sizeof err);
-  if (!cw) {
-    fprintf(stderr, "rayl worker: %s\n", err);
-    lua_close(L);
-    return 1;
-  }
-  rl_host.cw = cw;
-  rl_host.L = L;
-  rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "rayl.functions");
   lua_getglobal(L, "require");
   lua_pushliteral(L, "rayl.worker");
   if (lua_pcall(L, 1, 1, 0) != 0) {
     fprintf(stderr, "rayl worker: cannot load rayl.worker: %s\n", lua_tostring(L, -1));
-    rl_cw_destroy(&rl_host.cw);
-    lua_close(L);
+    return -1;
+  }
+  static const char *entries[][2] = {{"run", "rayl.run_task"},       {"create_actor", "rayl.create_actor"},
+                                     {"call_actor", "rayl.call_actor"}, {"threads", "rayl.task_threads"},
+                                     {"concurrency", "rayl.concurrency"}};
+  for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
+    lua_getfield(L, -1, entries[i][0]);
+    lua_setfield(L, LUA_REGISTRYINDEX, entries[i][1]);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Connects to the node manager and runs tasks until it goes away. */
+static int s_serve(lua_State *L, const char *node, const char *session) {
+  char path[400], err[S_ERR];
+  snprintf(path, sizeof path, "%s/logs/worker-%d.log", session, (int)getpid());
+  rl_log_open("worker", path);
+  rl_cw_t *cw = rl_cw_new(node, 1 /* RL_CLIENT_WORKER */, 30000, err, sizeof err);
+  if (!cw) {
+    fprintf(stderr, "rayl worker: %s\n", err);
     return 1;
   }
-  lua_getfield(L, -1, "run");
-  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.run_task");
-  lua_getfield(L, -1, "create_actor");
-  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.create_actor");
-  lua_getfield(L, -1, "call_actor");
-  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.call_actor");
-  lua_getfield(L, -1, "threads");
-  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.task_threads");
-  lua_getfield(L, -1, "concurrency");
-  lua_setfield(L, LUA_REGISTRYINDEX, "rayl.concurrency");
-  lua_pop(L, 1);
+  rl_host.cw = cw;
+  rl_host.L = L;
+  rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
   s_loop(cw, L);
   rl_cw_destroy(&rl_host.cw);
-  lua_close(L);
   return 0;
+}
+
+int rl_worker_main(int argc, char **argv) {
+  const char *node = NULL, *session = NULL;
+  bool zygote = false;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--zygote")) zygote = true;
+    else if (!strcmp(argv[i], "--node") && i + 1 < argc) node = argv[++i];
+    else if (!strcmp(argv[i], "--session") && i + 1 < argc) session = argv[++i];
+  }
+  if (!node || !session) {
+    fprintf(stderr, "usage: rayl worker --node ENDPOINT --session DIR [--zygote] (started by the node manager)\n");
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  setenv("RAYL_WORKER", "1", 1);
+  lua_State *L = luaL_newstate();
+  if (!L || s_prepare_lua(L) != 0) return 1;
+  /* A zygote returns here only in the workers it forks. */
+  if (zygote && rl_zygote_serve() == 0) return 0;
+  int rc = s_serve(L, node, session);
+  lua_close(L);
+  return rc;
 }

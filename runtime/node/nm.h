@@ -87,6 +87,8 @@ typedef struct {
   rl_lease_req_t *queue;
   int sigchld_fd;
   pid_t parent_pid;
+  int zygote_fd;     /* requests to the worker zygote, or -1: start workers by exec */
+  pid_t zygote_pid;
   /* The cluster as the head last described it (refreshed every second). */
   struct rl_peer_node {
     rl_id_t id;
@@ -108,6 +110,8 @@ int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
 void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id);
 
 /* worker_pool.c */
+/* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */
+void rl_pool_start_zygote(rl_nm_t *nm);
 /* Starts one worker process. Returns it, or NULL (logged). */
 rl_worker_t *rl_pool_spawn(rl_nm_t *nm);
 /* Reaps dead children: tells lessees, frees resources, starts replacements. */

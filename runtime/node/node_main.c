@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -453,6 +454,7 @@ int rl_node_main(int argc, char **argv) {
     rl_res_format(&nm->total, res, sizeof res);
     rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB", nm->endpoint, res,
            rl_store_service_capacity(nm->store) >> 20);
+    rl_pool_start_zygote(nm);
     rl_pool_top_up(nm);
     s_loop(nm);
     rc = 0;
@@ -460,6 +462,11 @@ int rl_node_main(int argc, char **argv) {
     rc = 1;
   }
   rl_pool_stop_all(nm);
+  if (nm->zygote_fd >= 0) close(nm->zygote_fd);
+  if (nm->zygote_pid > 0) {
+    kill(nm->zygote_pid, SIGKILL);
+    waitpid(nm->zygote_pid, NULL, 0);
+  }
   rl_transfer_destroy_all(nm);
   if (nm->router) zmq_close(nm->router);
   zmq_close(nm->gcs);

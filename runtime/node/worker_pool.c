@@ -2,6 +2,8 @@
  * logged and forwarded to drivers, their deaths reported and replaced. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,60 @@
 #include "node/nm.h"
 #include "wire/proto.h"
 
+void rl_pool_start_zygote(rl_nm_t *nm) {
+  nm->zygote_fd = -1;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return;
+  /* Workers forked by the zygote become our children when their parent exits. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    dup2(sv[1], 3); /* RL_ZYGOTE_FD, without close-on-exec */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execl(nm->self_exe, nm->self_exe, "worker", "--zygote", "--node", nm->endpoint, "--session", nm->session_dir,
+          (char *)NULL);
+    _exit(127);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return;
+  }
+  nm->zygote_fd = sv[0];
+  nm->zygote_pid = pid;
+}
+
+/* Asks the zygote for a worker writing to out and err. Returns its pid, or -1. */
+static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err) {
+  if (nm->zygote_fd < 0) return -1;
+  char byte = 'w';
+  struct iovec io = {&byte, 1};
+  char control[CMSG_SPACE(2 * sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  int fds[2] = {out, err};
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  int32_t pid = -1;
+  struct pollfd p = {nm->zygote_fd, POLLIN, 0};
+  if (sendmsg(nm->zygote_fd, &msg, MSG_NOSIGNAL) != 1 || poll(&p, 1, 2000) != 1 ||
+      recv(nm->zygote_fd, &pid, sizeof pid, 0) != sizeof pid || pid <= 0) {
+    rl_log(RL_LOG_WARN, "the worker zygote did not answer; starting workers by exec from now on");
+    close(nm->zygote_fd);
+    nm->zygote_fd = -1;
+    return -1;
+  }
+  return pid;
+}
+
 rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return NULL;
@@ -23,7 +79,8 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
     return NULL;
   }
   pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = s_fork_from_zygote(nm, out[1], err[1]);
+  if (pid <= 0) pid = fork();
   if (pid < 0) {
     rl_log(RL_LOG_ERROR, "cannot start a worker: fork: %s", strerror(errno));
     close(out[0]), close(out[1]), close(err[0]), close(err[1]);
