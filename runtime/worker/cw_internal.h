@@ -272,7 +272,7 @@ void rl_sub_tick(rl_cw_t *cw);
 void rl_sub_return_idle_leases(rl_cw_t *cw);
 void rl_sub_destroy_all(rl_cw_t *cw);
 
-/* submitter.c, shared with actors.c */
+/* submitter.c and leasing.c, shared with actors.c */
 rl_fn_t *rl_sub_function(rl_cw_t *cw, const void *key, size_t key_len, const void *blob, size_t len);
 /* Builds a task for class cls (see rl_cw_submit) and queues it once its arguments are
  * ready; front: ahead of everything queued (an actor's creation). */
@@ -282,6 +282,8 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
 void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len);
 void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement);
 void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node);
+/* Removes lease l from class c, giving the worker back unless it failed. */
+void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed);
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
 /* The tasks pushed to lease l, still in flight (caller frees the array). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);

@@ -1,0 +1,180 @@
+/* leasing.c: the workers a process leases from node managers: requests (with
+ * spillback to other nodes), grants, returns, and an actor's dedicated lease. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE, 7);
+  msgpack_pack_uint64(&b.pk, c->lease_request);
+  rl_res_pack(&b.pk, &c->resources);
+  if (c->dedicated) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_res_pack(&b.pk, &c->placement);
+  if (spilled) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_str(&b.pk, c->strategy);
+  if (c->detached) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_msg_send(sock, NULL, &b);
+}
+
+void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement) {
+  c->lease_request = ++cw->lease_request_seq;
+  c->dedicated = dedicated;
+  if (placement) c->placement = *placement;
+  else rl_res_clear(&c->placement);
+  s_send_lease(c, cw->nm, false);
+}
+
+void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  char endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, endpoint, sizeof endpoint)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed spillback");
+    return;
+  }
+  rl_class_t *c = cw->classes;
+  while (c && c->lease_request != request) c = c->next;
+  if (!c) return;
+  rl_peer_t *node = rl_cw_peer(cw, endpoint);
+  if (!node) {
+    s_send_lease(c, cw->nm, true); /* cannot reach it: wait here instead */
+    return;
+  }
+  if (!node->registered) {
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+    msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+    rl_pack_id(&b.pk, &cw->worker_id);
+    msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+    rl_pack_str(&b.pk, cw->endpoint);
+    msgpack_pack_uint64(&b.pk, 0);
+    rl_msg_send(node->sock, NULL, &b);
+    node->registered = true;
+  }
+  s_send_lease(c, node->sock, true);
+}
+
+/* Tells the node manager that granted it (node; NULL: ours) we are done with a worker. */
+static void s_send_return(rl_cw_t *cw, const rl_id_t *worker, rl_peer_t *node, bool kill) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+  rl_pack_id(&b.pk, worker);
+  if (kill) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_msg_send(node ? node->sock : cw->nm, NULL, &b);
+}
+
+void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed) {
+  for (rl_lease_t **pp = &c->leases; *pp; pp = &(*pp)->next) {
+    if (*pp != l) continue;
+    *pp = l->next;
+    break;
+  }
+  if (!failed) s_send_return(cw, &l->worker_id, l->node, false);
+  free(l->fn_sent);
+  free(l);
+}
+
+void rl_sub_return_idle_leases(rl_cw_t *cw) {
+  for (rl_class_t *c = cw->classes; c; c = c->next)
+    for (rl_lease_t *l = c->actor ? NULL : c->leases, *next; l; l = next) {
+      next = l->next;
+      if (l->inflight == 0 && !c->queue_head) rl_sub_return_lease(cw, c, l, false);
+    }
+}
+
+void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
+  uint64_t request, pid;
+  rl_id_t worker;
+  char endpoint[RL_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &worker) ||
+      !rl_field_strcpy(m, 2, endpoint, sizeof endpoint) || !rl_field_u64(m, 3, &pid)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed lease grant");
+    return;
+  }
+  rl_class_t *c = cw->classes;
+  while (c && c->lease_request != request) c = c->next;
+  rl_lease_t *l = calloc(1, sizeof *l);
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  if (!c || !l || !peer) {
+    free(l);
+    s_send_return(cw, &worker, from, false);
+    return;
+  }
+  c->lease_request = 0;
+  if (c->actor) {
+    free(l);
+    rl_sub_add_lease(cw, c, &worker, endpoint, from);
+    rl_actor_lease_granted(cw, c);
+    return;
+  }
+  if (!c->queue_head) {
+    /* The work it was asked for is done already: let someone else have it. */
+    free(l);
+    s_send_return(cw, &worker, from, false);
+    return;
+  }
+  l->worker_id = worker;
+  l->node = from;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->peer = peer;
+  l->cls = c;
+  l->idle_since_ms = rl_now_ms();
+  l->next = c->leases;
+  c->leases = l;
+}
+
+void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  char reason[300];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, reason, sizeof reason)) return;
+  for (rl_class_t *c = cw->classes; c; c = c->next) {
+    if (c->lease_request != request) continue;
+    /* The request stays queued at the node (a node that fits may join). */
+    if (!c->infeasible_warned) {
+      char want[200];
+      rl_res_format(&c->resources, want, sizeof want);
+      fprintf(stderr,
+              "rayl: warning: tasks needing {%s} cannot be scheduled: %s. They wait until a node "
+              "with those resources joins the cluster.\n",
+              want, reason);
+      c->infeasible_warned = true;
+    }
+  }
+}
+
+void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node) {
+  rl_lease_t *l = calloc(1, sizeof *l);
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  if (!l || !peer) {
+    free(l);
+    return;
+  }
+  l->worker_id = *worker;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->peer = peer;
+  l->node = node;
+  l->cls = c;
+  l->idle_since_ms = rl_now_ms();
+  l->next = c->leases;
+  c->leases = l;
+}
+
+void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node) {
+  while (c->leases) {
+    rl_lease_t *l = c->leases;
+    c->leases = l->next;
+    if (tell_node) s_send_return(cw, &l->worker_id, l->node, true); /* an actor's worker is killed */
+    free(l->fn_sent);
+    free(l);
+  }
+}
