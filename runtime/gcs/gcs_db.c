@@ -2,6 +2,7 @@
  * written through on every change, WAL with synchronous=NORMAL (a commit survives the
  * head being killed; only a power cut may lose the last ones), and an exclusive lock so
  * two heads never share one file. */
+#include "common/selftest.h"
 #include "gcs/gcs_db.h"
 
 #include <sqlite3.h>
@@ -222,13 +223,7 @@ int rl_gcs_db_load(rl_gcs_db_t *db, rl_node_table_t *nodes, rl_kv_t *kv, int64_t
 
 /* ---- selftest: write, close, reopen, read back ---- */
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 static void s_remove_files(const char *path) {
   char p[300];

@@ -1,5 +1,6 @@
 /* gcs_main.c: the head process: arguments, log file, signals, the bound socket, and
  * clean-up (the ipc:// socket file) around rl_gcs_serve. */
+#include "common/selftest.h"
 #include "gcs/gcs.h"
 
 #include <errno.h>
@@ -207,13 +208,7 @@ done:
 
 /* ---- selftest: the real process, forked; arguments, SIGTERM, parent death ---- */
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 /* rl_gcs_main's exit code for argv, with its stdout/stderr silenced. */
 static int s_main_quiet(int argc, char **argv) {

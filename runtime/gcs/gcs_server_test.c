@@ -1,6 +1,7 @@
 /* gcs_server_test.c: rl_gcs_serve's selftest: the loop in a thread, DEALER clients over
  * inproc://, junk of every kind, registration, heartbeats, liveness, the KV store, and
  * the database kept across a restart of the loop. */
+#include "common/selftest.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,13 +20,7 @@
 
 /* ---- selftest: the loop in a thread, a DEALER client over inproc:// ---- */
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 typedef struct {
   void *router;

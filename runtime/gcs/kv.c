@@ -1,5 +1,6 @@
 /* kv.c: the head's key-value store: a chained hash table with a per-process random
  * hash seed (keys come from the network) and a cap on the bytes it holds. */
+#include "common/selftest.h"
 #include "gcs/kv.h"
 
 #include <stdint.h>
@@ -161,13 +162,7 @@ size_t rl_kv_count(const rl_kv_t *kv) { return kv->count; }
 
 size_t rl_kv_bytes(const rl_kv_t *kv) { return kv->bytes; }
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 int rl_kv_selftest(void) {
   rl_kv_t *kv = rl_kv_new(1 << 20);

@@ -1,5 +1,6 @@
 /* node_table.c: node membership and liveness for the head: an id map for lookups and
  * an array that keeps registration order for listings. */
+#include "common/selftest.h"
 #include "gcs/node_table.h"
 
 #include <assert.h>
@@ -192,13 +193,7 @@ const rl_node_t *rl_node_table_next(const rl_node_table_t *t, size_t *cursor) {
   return *cursor < t->n ? t->nodes[(*cursor)++] : NULL;
 }
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      goto fail;                                                              \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 typedef struct {
   int changed, forgotten;

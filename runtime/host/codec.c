@@ -27,6 +27,7 @@
  *             upvalue is shared with that upvalue of an earlier function
  *   8 OBJREF  16-byte object id, then the owner endpoint (up to 119 bytes)
  */
+#include "common/selftest.h"
 #include "host/codec_int.h"
 
 #include <assert.h>
@@ -291,13 +292,7 @@ void rl_codec_open(lua_State *L) { rl_array_open(L); }
 #include "common/log.h"
 
 static int s_fails;
-#define S_CHECK(c)                                                                     \
-  do {                                                                                 \
-    if (!(c)) {                                                                        \
-      s_fails++;                                                                       \
-      rl_log(RL_LOG_ERROR, "codec selftest failed at %s:%d: %s", __FILE__, __LINE__, #c); \
-    }                                                                                  \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_COUNT(c, s_fails)
 
 lua_State *rl_codec_test_state(void) {
   lua_State *L = luaL_newstate();

@@ -1,4 +1,5 @@
 /* codec_decode.c: the codec's msgpack format back to Lua values (bounds-checked). */
+#include "common/selftest.h"
 #include <lauxlib.h>
 #include <luajit.h>
 #include <lualib.h>
@@ -453,13 +454,7 @@ int rl_codec_decode(lua_State *L, const void *data, size_t len, int keeper, cons
 #include "common/log.h"
 
 static int s_fails;
-#define S_CHECK(c)                                                                     \
-  do {                                                                                 \
-    if (!(c)) {                                                                        \
-      s_fails++;                                                                       \
-      rl_log(RL_LOG_ERROR, "codec selftest failed at %s:%d: %s", __FILE__, __LINE__, #c); \
-    }                                                                                  \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_COUNT(c, s_fails)
 
 /* Decoding data into B must fail with a message containing `expect`. */
 static void s_bad(lua_State *B, const void *data, size_t n, const char *expect) {

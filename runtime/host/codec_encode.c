@@ -1,4 +1,5 @@
 /* codec_encode.c: Lua values to the codec's msgpack format (see codec.c). */
+#include "common/selftest.h"
 #include <lauxlib.h>
 #include <luajit.h>
 #include <lualib.h>
@@ -574,13 +575,7 @@ fail:
 #include "common/log.h"
 
 static int s_fails;
-#define S_CHECK(c)                                                                     \
-  do {                                                                                 \
-    if (!(c)) {                                                                        \
-      s_fails++;                                                                       \
-      rl_log(RL_LOG_ERROR, "codec selftest failed at %s:%d: %s", __FILE__, __LINE__, #c); \
-    }                                                                                  \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_COUNT(c, s_fails)
 
 /* Encoding the top of A (popped) must fail with exactly `expect`. */
 static void s_err_top(lua_State *A, const char *what, const char *expect) {

@@ -5,6 +5,7 @@
  * /dev/shm, so nothing goes stale when the node manager dies). A GET of an object that
  * is unknown or not sealed yet is answered with an error, never held: the requester
  * retries (or pulls the object from elsewhere). */
+#include "common/selftest.h"
 #include "node/store_service.h"
 
 #include <errno.h>
@@ -256,13 +257,7 @@ static int s_simple(s_test_t *t, uint8_t type, const rl_id_t *id) {
   return h;
 }
 
-#define S_CHECK(c)                                                                       \
-  do {                                                                                   \
-    if (!(c)) {                                                                          \
-      rl_log_write(RL_LOG_ERROR, "store_service selftest: %s failed at line %d", #c, __LINE__); \
-      goto fail;                                                                         \
-    }                                                                                    \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 int rl_store_service_selftest(void) {
   enum { CAP = 1 << 20 };

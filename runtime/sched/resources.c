@@ -1,5 +1,6 @@
 /* resources.c: resource maps as exact fixed-point amounts (1/10000 unit), their
  * arithmetic, validation, msgpack form and text form. */
+#include "common/selftest.h"
 #include "sched/resources.h"
 
 #include <assert.h>
@@ -224,13 +225,7 @@ void rl_res_format(const rl_resources_t *m, char *buf, size_t n) {
 
 /* ---- selftest ---- */
 
-#define S_CHECK(c)                                                            \
-  do {                                                                        \
-    if (!(c)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);   \
-      return 1;                                                               \
-    }                                                                         \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_RETURN(c)
 
 /* Packs m, then unpacks the bytes into *out. Returns rl_res_unpack's result. */
 static int s_roundtrip(const rl_resources_t *m, rl_resources_t *out) {

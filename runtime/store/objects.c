@@ -1,4 +1,5 @@
 /* objects.c: the object table: allocation, pins, deletion, LRU spilling and restore. */
+#include "common/selftest.h"
 #include "store/objects.h"
 
 #include <assert.h>
@@ -383,13 +384,7 @@ static bool s_spill_file_exists(const char *dir, const rl_id_t *id) {
   return access(path, F_OK) == 0;
 }
 
-#define S_CHECK(c)                                                                 \
-  do {                                                                             \
-    if (!(c)) {                                                                    \
-      rl_log(RL_LOG_ERROR, "objects selftest: %s failed at line %d", #c, __LINE__); \
-      goto fail;                                                                   \
-    }                                                                              \
-  } while (0)
+#define S_CHECK(c) RL_CHECK_GOTO(c)
 
 int rl_objects_selftest(void) {
   enum { CAP = 65536 };
