@@ -1,5 +1,6 @@
 -- cluster_spec: a long-lived cluster on this machine: `rayl start --head`, a second
 -- node with a custom resource, `rayl status`, drivers joining it, `rayl stop`.
+local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
 -- A port of our own, below the kernel's ephemeral range (32768+) where node managers
@@ -7,12 +8,7 @@ local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
 local function free_port() return 20000 + math.random(0, 12000) end
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = h.sh
 
 describe("a cluster started with rayl start", function()
   local dir, port, env

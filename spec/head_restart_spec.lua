@@ -2,22 +2,12 @@
 -- and started again with the same command: it loads its tables from its database, the
 -- node managers (still running) come back to it, and the KV store and named actors are
 -- still there for new drivers.
+local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = h.sh
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = h.read_file
 
 -- Polls pred every 0.1 s for up to seconds; returns its last result.
 local function wait_for(seconds, pred)

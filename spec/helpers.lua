@@ -59,4 +59,21 @@ function helpers.bump(path)
   return n
 end
 
+-- Runs a shell command; returns what it printed on stdout and stderr.
+function helpers.sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- The contents of the file at path, or nil if it cannot be read.
+function helpers.read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 return helpers

@@ -1,5 +1,6 @@
 -- teardown_spec: a script's private cluster goes away on every exit path, leaving no
 -- processes and no sockets behind (logs stay in the session folder).
+local helpers = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
 local function sh(cmd)
@@ -9,13 +10,7 @@ local function sh(cmd)
   return out
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read_file
 
 local function sleep(s) os.execute("sleep " .. s) end
 
