@@ -202,6 +202,7 @@ static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
     rl_pack_str(&b.pk, node);
     rl_nm_send_to(nm, &c->id, &b);
   }
+  rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
 }
 
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {

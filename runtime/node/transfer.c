@@ -131,6 +131,14 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   w->client = *client;
   w->key = key;
   w->request = request;
+  for (int i = 0; i < nm->ndead; i++)
+    if (!strcmp(nm->dead[i], location)) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "the node %s holding the object died", location);
+      s_answer(nm, w, &id, msg);
+      free(w);
+      return true;
+    }
   for (s_transfer_t *t = s_transfers; t; t = t->next)
     if (rl_id_eq(&t->id, &id)) {
       w->next = t->waiters;
@@ -156,6 +164,15 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   s_send_pull(t, 0, S_CHUNK);
   t->requested = S_CHUNK;
   return true;
+}
+
+void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint) {
+  char msg[300];
+  snprintf(msg, sizeof msg, "the node %s holding the object died", endpoint);
+  for (s_transfer_t *t = s_transfers, *next; t; t = next) {
+    next = t->next;
+    if (!strcmp(t->from->endpoint, endpoint)) s_finish(nm, t, msg);
+  }
 }
 
 void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {

@@ -13,6 +13,8 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
 void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m);
 /* Handles what arrived from the node managers we pull from. */
 void rl_transfer_peer_messages(rl_nm_t *nm, rl_nm_peer_t *p);
+/* The node at endpoint died: pulls from it fail now (their clients are told). */
+void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint);
 /* Fails pending pulls and closes the connections to other nodes. */
 void rl_transfer_destroy_all(rl_nm_t *nm);
 

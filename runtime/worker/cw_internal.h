@@ -46,6 +46,8 @@ typedef struct {
   rl_id_t *contained;          /* refs inside the value, held while it lives */
   size_t ncontained;
   rl_task_t *producer;         /* owned, pending: the task making it */
+  rl_task_t *lineage;          /* owned, in a store: the finished task that made it,
+                                * kept to run again if the store's node dies */
   rl_waiter_t *waiters;        /* borrowers waiting for the value */
   rl_task_t **dependents;      /* our tasks waiting for it as an argument */
   size_t ndependents, capdependents;
@@ -123,6 +125,7 @@ struct rl_task {
   int attempt;
   int retries_left;
   bool cancelled, finished;
+  int lineage_refs; /* finished: its return objects that still point at it (lineage) */
   int64_t pushed_us;
   rl_class_t *cls;
   rl_lease_t *lease;
@@ -252,7 +255,8 @@ void rl_obj_node_died(rl_cw_t *cw, const char *node);
 int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, char *err,
                      size_t errlen);
 /* Allocates len bytes in the store for object id owned by owner, calls copy to fill
- * them, and seals. Returns 0, or -1 with err (store full). */
+ * them, and seals. Returns 0 (also when an earlier run of the same task already sealed
+ * id here), or -1 with err (store full). */
 int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,
                        void (*copy)(void *ctx, size_t i, void *dst), void *ctx, size_t i, char *err, size_t errlen);
 char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, size_t *len);
@@ -271,6 +275,13 @@ void rl_sub_tick(rl_cw_t *cw);
  * task ends, so the workers it borrowed serve others at once). */
 void rl_sub_return_idle_leases(rl_cw_t *cw);
 void rl_sub_destroy_all(rl_cw_t *cw);
+/* Lineage: o (owned, its only copy lost with a node) is made again by re-running the
+ * task that made it, if that task may still be retried. Returns true if resubmitted
+ * (o is pending again), false if o must fail. */
+bool rl_sub_reconstruct(rl_cw_t *cw, rl_object_t *o);
+/* o, made by the kept task o->lineage, is being freed: the task goes once nothing
+ * points at it. */
+void rl_sub_lineage_release(rl_cw_t *cw, rl_object_t *o);
 
 /* submitter.c and leasing.c, shared with actors.c */
 rl_fn_t *rl_sub_function(rl_cw_t *cw, const void *key, size_t key_len, const void *blob, size_t len);

@@ -84,6 +84,7 @@ static void s_reply_lost(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t reques
 void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
   if (o->local_refs > 0 || o->task_refs > 0 || o->nborrowers > 0 || o->producer || o->ndependents) return;
   rl_idmap_remove(cw->objects, &o->id);
+  if (o->lineage) rl_sub_lineage_release(cw, o);
   if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
     rl_msgbuf_t b;
     rl_msgbuf_init(&b, RL_NM_STORE_DELETE, 1);
@@ -410,6 +411,7 @@ int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, 
   }
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
   bool told = false;
+again:
   while (rl_cw_object_state(cw, id) == RL_OBJ_PENDING) {
     if (!told) rl_cw_blocked(cw, told = true);
     int64_t left = deadline - rl_now_ms();
@@ -431,7 +433,14 @@ int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, 
   if (told) rl_cw_blocked(cw, false);
   o = rl_obj_find(cw, id);
   v->state = o->state;
-  if (o->kind == RL_RET_STORE) return rl_obj_store_pin(cw, id, o->location, v, err, errlen);
+  if (o->kind == RL_RET_STORE) {
+    if (rl_obj_store_pin(cw, id, o->location, v, err, errlen) == 0) return 0;
+    /* Its node died while we asked for it: it is being made again (lineage), or it
+     * failed with the reason. */
+    o = rl_obj_find(cw, id);
+    if (o && (o->state != RL_OBJ_READY || o->kind != RL_RET_STORE)) goto again;
+    return -1;
+  }
   v->data = o->data;
   v->len = o->len;
   return 0;
@@ -490,7 +499,11 @@ void rl_obj_destroy_all(rl_cw_t *cw) {
 int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,
                        void (*copy)(void *ctx, size_t i, void *dst), void *ctx, size_t i, char *err, size_t errlen) {
   uint64_t offset;
-  if (s_store_create(cw, id, owner, len, &offset, err, errlen) != 0) return -1;
+  if (s_store_create(cw, id, owner, len, &offset, err, errlen) != 0) {
+    /* A task run again (a retry, or rebuilding a lost result) finds what an earlier run
+     * of it sealed here: that value stands. */
+    return strstr(err, "already exists in the store (sealed)") ? 0 : -1;
+  }
   copy(ctx, i, (char *)cw->store_base + offset);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
@@ -520,11 +533,22 @@ void rl_obj_node_died(rl_cw_t *cw, const char *node) {
   if (!lost) return;
   while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
     if (o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node)) lost[n++] = o;
+  /* All lost objects are pending first, so a task run again to rebuild one waits for
+   * the others it takes as arguments. Nothing is left in a store to delete. */
   for (size_t i = 0; i < n; i++) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "the object was stored on node %s, which died", node);
-    lost[i]->state = RL_OBJ_PENDING; /* so the failure is recorded like any other */
-    lost[i]->kind = RL_RET_INLINE;    /* nothing to delete from a store any more */
+    lost[i]->state = RL_OBJ_PENDING;
+    lost[i]->kind = RL_RET_INLINE;
+    lost[i]->location[0] = 0;
+    lost[i]->len = 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (lost[i]->owned && rl_sub_reconstruct(cw, lost[i])) continue;
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "the object was stored on node %s, which died%s", node,
+             !lost[i]->owned ? ""
+             : lost[i]->lineage ? " (its task was already retried max_retries times)"
+                                : " and it cannot be made again (it was put, not returned by a task)");
     rl_obj_fail(cw, lost[i], "ObjectLostError", msg);
   }
   free(lost);

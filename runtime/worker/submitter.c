@@ -108,6 +108,7 @@ static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
   for (int i = 0; i < t->opts.num_returns; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
+    if (o && o->lineage == t) o->lineage = NULL;
     if (o && o->producer == t) {
       o->producer = NULL;
       rl_obj_maybe_free(cw, o);
@@ -138,6 +139,79 @@ static void s_task_complete(rl_cw_t *cw, rl_task_t *t, int kind, const char *dat
     if (o && o->state == RL_OBJ_PENDING) rl_obj_set_value(cw, o, kind, data, len);
   }
   s_task_free(cw, t);
+}
+
+/* A task that succeeded. While it may still be retried, it is kept as the lineage of
+ * its results that live in a store, so they can be made again if their node dies
+ * (rl_sub_reconstruct); its arguments stay alive with it. Otherwise it is freed. */
+static void s_task_succeeded(rl_cw_t *cw, rl_task_t *t) {
+  int n = t->opts.num_returns, kept = 0;
+  rl_object_t **rets = calloc((size_t)n, sizeof *rets);
+  if (!rets) {
+    s_task_free(cw, t);
+    return;
+  }
+  bool keep = t->kind == RL_KIND_TASK && t->retries_left != 0;
+  for (int i = 0; i < n; i++) {
+    rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
+    rl_object_t *o = rl_obj_find(cw, &rid);
+    if (!o || (o->producer != t && o->lineage != t)) continue;
+    rets[i] = o;
+    o->lineage = keep && o->kind == RL_RET_STORE && o->state == RL_OBJ_READY ? t : NULL;
+    kept += o->lineage != NULL;
+  }
+  if (!kept) {
+    free(rets);
+    s_task_free(cw, t);
+    return;
+  }
+  t->finished = true;
+  t->lineage_refs = kept;
+  for (int i = 0; i < n; i++)
+    if (rets[i]) rets[i]->producer = NULL;
+  /* The last of these may free t (rl_sub_lineage_release). */
+  for (int i = 0; i < n; i++)
+    if (rets[i]) rl_obj_maybe_free(cw, rets[i]);
+  free(rets);
+}
+
+void rl_sub_lineage_release(rl_cw_t *cw, rl_object_t *o) {
+  rl_task_t *t = o->lineage;
+  o->lineage = NULL;
+  if (--t->lineage_refs == 0 && t->finished) s_task_free(cw, t);
+}
+
+bool rl_sub_reconstruct(rl_cw_t *cw, rl_object_t *o) {
+  rl_task_t *t = o->lineage;
+  if (!t || (t->finished && t->retries_left == 0)) return false;
+  o->producer = t;
+  if (!t->finished) return true; /* already running again for another of its results */
+  if (t->retries_left > 0) t->retries_left--;
+  t->attempt++;
+  t->finished = false;
+  /* Arguments are resolved again: one may itself be being made again. */
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    if (!a->is_ref) continue;
+    free(a->rdata);
+    a->rdata = NULL;
+    rl_object_t *arg = rl_obj_find(cw, &a->ref);
+    if (!arg || arg->state != RL_OBJ_PENDING) continue;
+    if (arg->ndependents == arg->capdependents) {
+      size_t cap = arg->capdependents ? 2 * arg->capdependents : 4;
+      void *grown = realloc(arg->dependents, cap * sizeof *arg->dependents);
+      if (!grown) continue; /* resolved as it is: fails if it is gone */
+      arg->dependents = grown;
+      arg->capdependents = cap;
+    }
+    arg->dependents[arg->ndependents++] = t;
+    t->unresolved++;
+  }
+  char hex[RL_ID_HEX];
+  rl_log(RL_LOG_INFO, "rebuilding object %s: running task %s again (attempt %d)", rl_id_hex(&o->id, hex), t->name,
+         t->attempt + 1);
+  if (t->unresolved == 0) s_enqueue(t, true);
+  return true;
 }
 
 static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char *message) {
@@ -525,7 +599,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   rl_task_t *t = rl_idmap_get(cw->tasks, &id);
-  if (!t) return;
+  if (!t || t->finished) return; /* finished: kept as lineage; a late duplicate */
   if (t->lease) {
     rl_lease_t *l = t->lease;
     int64_t now = rl_now_us(), start = t->pushed_us > l->last_done_us ? t->pushed_us : l->last_done_us;
@@ -580,13 +654,13 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     s_task_fail(cw, t, "TaskError", "the task returned fewer values than num_returns");
     return;
   }
-  s_task_free(cw, t);
+  s_task_succeeded(cw, t);
 }
 
 int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
   rl_id_t tid = rl_id_task_of(*id);
   rl_task_t *t = rl_idmap_get(cw->tasks, &tid);
-  if (!t) return -1;
+  if (!t || t->finished) return -1;
   if (t->cancelled) return 0;
   t->cancelled = true;
   const char *msg = "the task was cancelled (rayl.cancel) before it finished";

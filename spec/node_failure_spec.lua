@@ -1,0 +1,152 @@
+-- node_failure_spec: what a driver sees when a node dies under its work: results stored
+-- there are rebuilt from lineage (the task runs again elsewhere), or raise
+-- ObjectLostError when they cannot be; actors there restart on another node.
+local h = require "spec.helpers"
+local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+
+math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
+local function free_port() return 20000 + math.random(0, 12000) end
+
+local sh = h.sh
+
+describe("a node that dies holding results", function()
+  local dir, port, env
+
+  lazy_setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    port = free_port()
+    env = ("RAYL_TMPDIR=%s "):format(dir)
+    local out = sh(env .. RAYL .. " start --head --port " .. port .. " --num-cpus 2 --heartbeat-timeout-ms 1500")
+    assert.truthy(out:find("Started", 1, true), out)
+  end)
+
+  lazy_teardown(function()
+    sh(env .. RAYL .. " stop")
+    os.execute("rm -rf " .. dir)
+  end)
+
+  -- Each test gets a fresh second node (custom resource "doomed") and kills it.
+  before_each(function()
+    local out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 2 --resources '{\"doomed\": 1}'")
+    assert.truthy(out:find("Joined", 1, true), out)
+  end)
+
+  -- Runs a driver; PRELUDE gives it `doomed` (node 2's id), `kill_node2()` and `runs(tag)`
+  -- (how many times tasks noted `tag` in a file, across processes).
+  local function driver(code)
+    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. "' | sort -n | tail -1"):match("%d+")
+    assert.truthy(node2)
+    local prelude = ([[
+      local rayl = require "rayl"
+      local doomed
+      for _, n in ipairs(rayl.nodes()) do
+        if n.alive and (n.resources.doomed or 0) > 0 then doomed = n.node_id end
+      end
+      assert(doomed, "node 2 not found")
+      os.execute("sleep 1") -- until the node managers' view of the cluster has node 2
+      local RUNS = %q
+      local function note(tag) local f = io.open(RUNS .. tag, "a"); f:write("x"); f:close() end
+      local function runs(tag)
+        local f = io.open(RUNS .. tag); if not f then return 0 end
+        local n = #f:read("*a"); f:close(); return n
+      end
+      local function kill_node2()
+        os.execute("kill -9 %s")
+        -- Wait until the head has declared it dead (heartbeat timeout 1.5 s).
+        local t = os.time()
+        repeat
+          local alive = false
+          for _, n in ipairs(rayl.nodes()) do
+            if n.node_id == doomed and n.alive then alive = true end
+          end
+          if not alive then return end
+          os.execute("sleep 0.1")
+        until os.time() - t > 10
+        error("node 2 was not declared dead")
+      end
+    ]]):format(dir .. "/runs-", node2)
+    local f = assert(io.open(dir .. "/driver.lua", "w"))
+    f:write(prelude .. code)
+    f:close()
+    return sh(env .. "RAYL_ADDRESS=127.0.0.1:" .. port .. " " .. RAYL .. " " .. dir .. "/driver.lua 2>&1")
+  end
+
+  it("a task's stored result lost with its node is rebuilt by running the task again", function()
+    local out = driver([[
+      local make = rayl.remote(function(n)
+        note("make")
+        local a = rayl.array("float64", n)
+        for i = 1, n do a[i] = i * 0.5 end
+        return a
+      end)
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(200000)
+      rayl.wait({ ref })
+      assert(runs("make") == 1)
+      kill_node2()
+      -- Give the driver's node manager time to pass on the node's death.
+      os.execute("sleep 1")
+      local a = rayl.get(ref, { timeout = 30 })
+      local ok = #a == 200000
+      for i = 1, 200000, 997 do ok = ok and a[i] == i * 0.5 end
+      print("intact:", ok, "runs:", runs("make"))
+    ]])
+    assert.truthy(out:find("intact:\ttrue\truns:\t2", 1, true), out)
+  end)
+
+  it("a chain of lost results is rebuilt in order (the argument first)", function()
+    local out = driver([[
+      local here = { node_id = doomed, soft = true }
+      local make = rayl.remote(function(n)
+        note("make2")
+        local a = rayl.array("float64", n)
+        for i = 1, n do a[i] = i end
+        return a
+      end)
+      local double = rayl.remote(function(a)
+        note("double")
+        local b = rayl.array("float64", #a)
+        for i = 1, #a do b[i] = 2 * a[i] end
+        return b
+      end)
+      local a = make:options{ scheduling_strategy = here }:remote(100000)
+      local b = double:options{ scheduling_strategy = here }:remote(a)
+      rayl.wait({ b })
+      kill_node2()
+      os.execute("sleep 1")
+      local v = rayl.get(b, { timeout = 30 })
+      print("sum:", v[100000] + v[1], "runs:", runs("make2"), runs("double"))
+    ]])
+    assert.truthy(out:find("sum:\t200002\truns:\t2\t2", 1, true), out)
+  end)
+
+  it("a result whose task may not be retried (max_retries = 0) raises ObjectLostError", function()
+    local out = driver([[
+      local make = rayl.remote({ max_retries = 0 }, function(n) return rayl.array("float64", n) end)
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(100000)
+      rayl.wait({ ref })
+      kill_node2()
+      os.execute("sleep 1")
+      local ok, err = pcall(rayl.get, ref, { timeout = 30 })
+      print("lost:", not ok and rayl.errors.is(err, "ObjectLostError"), tostring(err))
+    ]])
+    assert.truthy(out:find("lost:\ttrue", 1, true), out)
+    assert.truthy(out:find("which died", 1, true), out)
+  end)
+
+  it("an actor on the dead node restarts on another (max_restarts)", function()
+    local out = driver([[
+      local Where = rayl.remote({
+        __init = function(self) note("init") end,
+        node = function(self) return rayl.get_runtime_context().node_id end,
+      })
+      local a = Where:options{ max_restarts = 1, max_task_retries = 1,
+                               scheduling_strategy = { node_id = doomed, soft = true } }:remote()
+      local first = rayl.get(a.node:remote())
+      kill_node2()
+      local second = rayl.get(a.node:remote(), { timeout = 30 })
+      print("moved:", first == doomed, second ~= doomed, "inits:", runs("init"))
+    ]])
+    assert.truthy(out:find("moved:\ttrue\ttrue\tinits:\t2", 1, true), out)
+  end)
+end)
