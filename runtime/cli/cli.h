@@ -51,6 +51,10 @@ int rl_cli_exit_code(int code);
  * runtime can start daemons with it. Returns 0, or -1 if the path is unknown. */
 int rl_cli_export_bin(void);
 
+/* `rayl path`: prints LUA_PATH and LUA_CPATH exports that let any LuaJIT host
+ * `require "rayl"`. Returns the exit code. */
+int rl_cli_path(int argc, char **argv);
+
 /* Prepares a fresh Lua state: opens the standard libraries, prepends rayl's Lua
  * folders to package.path and registers package.preload["rayl.core"]. Call it
  * inside a protected call: it may raise a memory error. */

@@ -52,6 +52,8 @@ void rl_cli_usage(FILE *out) {
       "                              a long-lived cluster (see rayl start --help)\n"
       "  status [--format json]      the cluster's nodes and their resources\n"
       "  stop                        stop this machine's head/node processes\n"
+      "  path                        LUA_PATH/LUA_CPATH exports for other LuaJIT hosts\n"
+      "                              (eval \"$(rayl path)\"; then require \"rayl\" works)\n"
       "\n"
       "Commands not available yet:\n"
       "  the REPL (rayl with no arguments, -i)\n"
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "start") == 0) return rl_cli_start(argc - 1, argv + 1);
   if (strcmp(cmd, "stop") == 0) return rl_cli_stop(argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) return rl_cli_status(argc - 1, argv + 1);
+  if (strcmp(cmd, "path") == 0) return rl_cli_path(argc - 1, argv + 1);
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

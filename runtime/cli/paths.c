@@ -3,7 +3,9 @@
 #include "host/host.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int rl_cli_export_bin(void) {
@@ -23,4 +25,26 @@ void rl_cli_setup_state(lua_State *L) {
   lua_gc(L, LUA_GCSTOP, 0);
   rl_host_open_libs(L);
   lua_gc(L, LUA_GCRESTART, -1);
+}
+
+int rl_cli_path(int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    puts("usage: rayl path\n"
+         "\n"
+         "Prints shell lines that put rayl's Lua modules on LUA_PATH and LUA_CPATH, so\n"
+         "`require \"rayl\"` works in other LuaJIT hosts (LOVE, Neovim, OpenResty, luajit):\n"
+         "\n"
+         "  eval \"$(rayl path)\"\n"
+         "  love examples/love");
+    return 0;
+  }
+  if (argc > 1) {
+    fprintf(stderr, "rayl path: unexpected argument '%s'; see rayl path --help\n", argv[1]);
+    return 2;
+  }
+  /* ";;" keeps the host's default search path after ours. */
+  printf("export LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;%s/stdlib/?.lua;%s/stdlib/?/init.lua;;'\n", RL_SOURCE_DIR,
+         RL_SOURCE_DIR, RL_SOURCE_DIR, RL_SOURCE_DIR);
+  printf("export LUA_CPATH='%s/../lib/lua/?.so;;'\n", RL_BIN_DIR);
+  return 0;
 }
