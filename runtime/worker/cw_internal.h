@@ -70,10 +70,12 @@ typedef struct rl_lease {
 
 struct rl_actor;
 
-/* Tasks with the same resource shape share leases (Ray's scheduling class). An
+/* Tasks of one function with the same resource shape and strategy share leases
+ * (Ray's scheduling class). An
  * actor's calls form a class of their own whose one lease is the actor's worker. */
 typedef struct rl_class {
   struct rl_actor *actor; /* NULL for tasks */
+  const struct rl_fn *fn; /* tasks: the function they run */
   rl_resources_t resources;
   rl_task_t *queue_head, *queue_tail; /* ready to dispatch */
   size_t queued;
