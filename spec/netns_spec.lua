@@ -207,6 +207,16 @@ describe("a cluster spread over two network namespaces", function()
     assert.truthy(out:find("pushed:\ttrue\ttrue", 1, true), out)
   end)
 
+  it("in the second namespace, rayl status finds the cluster and its key by itself; a stranger there is refused", function()
+    if skip_if_refused() then return end
+    local out = in_ns(ns_b, dir_b, RAYL .. " status")
+    assert.truthy(out:find("2 nodes", 1, true), out)
+    local stranger = dir_b .. "/stranger"
+    out = sh(("timeout 60 ip netns exec %s env RAYL_TMPDIR=%s %s status --address %s:%d"):format(ns_b, stranger, RAYL,
+      IP_A, port))
+    assert.truthy(out:find("refused this process", 1, true), out)
+  end)
+
   it("rayl status in the first namespace lists both nodes alive", function()
     if skip_if_refused() then return end
     local out = in_ns(ns_a, dir_a, RAYL .. " status")

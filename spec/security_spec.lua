@@ -273,9 +273,10 @@ describe("a cluster started with rayl start (secured by its cluster key)", funct
     assert.is_nil(after:find(FORGED_ENDPOINT, 1, true), after)
     local out = sh(env .. "RAYL_ADDRESS=" .. address .. " " .. RAYL .. " " .. good_driver())
     assert.truthy(out:find("ran on 2 nodes", 1, true), out)
-    -- The head says whom it turned away.
+    -- The head says whom it turned away: the impostor by address, the others by kind.
     local log = sh("cat " .. dir .. "/session_*/logs/gcs.log")
-    assert.truthy(log:find("refused", 1, true), log)
+    assert.truthy(log:find("refused a connection from 127.0.0.1: it does not hold this cluster's key", 1, true), log)
+    assert.truthy(log:find("a peer failed the handshake on tcp://" .. address, 1, true), log)
   end)
 
   it("a node manager without the key cannot join: rayl start --address explains, and status shows 2 nodes", function()

@@ -162,6 +162,17 @@ static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
   return -1;
 }
 
+/* Records the cluster this machine belongs to (read by rl_cluster_record). */
+static void s_write_record(const char *address, const char *key) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "%s\n%s\n", address, key);
+    fclose(f);
+  }
+}
+
 /* Takes up the key a new head uses: the one named, the running cluster's (a head
  * restarted while its nodes run), or a new one. Returns 0, or -1 (reported). */
 static int s_head_key(const char *key_file, bool restart, char *err, size_t errlen) {
@@ -325,13 +336,7 @@ int rl_cli_start(int argc, char **argv) {
     return 1;
   }
   if (head) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
-    FILE *f = fopen(path, "w");
-    if (f) {
-      fprintf(f, "%s\n%s\n", addr, security[1] ? key : "");
-      fclose(f);
-    }
+    s_write_record(addr, security[1] ? key : "");
     printf("Started a rayl head at %s (logs: %s).\n", addr, logs);
     if (security[1])
       printf("Its cluster key is %s: only holders of the key can join, submit work or read objects.\n\n", key);
@@ -340,10 +345,15 @@ int rl_cli_start(int argc, char **argv) {
     printf("To add a node:      rayl start --address %s\n", addr);
     if (security[1]) printf("  on another machine, with a copy of the key (mode 0600): add --cluster-key FILE\n");
     printf("To run a script:    RAYL_ADDRESS=%s rayl script.lua   (or rayl.init{address = \"auto\"})\n", addr);
-    if (security[1]) printf("  on another machine's node: also set RAYL_CLUSTER_KEY_FILE=FILE\n");
+    if (security[1]) printf("  on another machine: found once its node joined, or set RAYL_CLUSTER_KEY_FILE=FILE\n");
     printf("To see the cluster: rayl status\n");
     printf("To stop it:         rayl stop\n");
   } else {
+    /* Drivers and `rayl status` on this machine find the cluster (and its key) the way
+     * they do on the head's, unless a cluster of this machine's own is recorded. */
+    char recorded[200], recorded_key[PATH_MAX];
+    if (rl_cluster_record(recorded, sizeof recorded, recorded_key, sizeof recorded_key) != 0)
+      s_write_record(address, security[1] ? key : "");
     printf("Joined the cluster at %s (logs: %s).\n", address, logs);
   }
   return 0;

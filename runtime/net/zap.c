@@ -26,23 +26,26 @@ typedef struct {
   void *rep;       /* inproc://zeromq.zap.01 */
   void *monitor;   /* the server's handshake failures, or NULL */
   uint8_t key[32]; /* the public key to admit */
-  uint64_t refused;
-  int64_t next_log_ms;
+  /* Refusals by ZAP [0] and failed handshakes [1], each logged on its own schedule. */
+  uint64_t refused[2];
+  int64_t next_log_ms[2];
 } s_zap_t;
+
+enum { S_BY_ZAP, S_BY_HANDSHAKE };
 
 static s_zap_t s_zaps[S_MAX];
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* One log line per S_LOG_EVERY_MS at most, counting those left out. */
-static void s_refused(s_zap_t *z, const char *fmt, const char *a, const char *b) {
-  z->refused++;
+/* One log line per S_LOG_EVERY_MS at most of each kind, counting those left out. */
+static void s_refused(s_zap_t *z, int kind, const char *fmt, const char *a, const char *b) {
+  z->refused[kind]++;
   int64_t now = rl_now_ms();
-  if (now < z->next_log_ms) return;
-  z->next_log_ms = now + S_LOG_EVERY_MS;
+  if (now < z->next_log_ms[kind]) return;
+  z->next_log_ms[kind] = now + S_LOG_EVERY_MS;
   char what[300];
   snprintf(what, sizeof what, fmt, a, b);
-  rl_log(RL_LOG_WARN, "%s (%llu refused so far; at most one such line every %d s)", what,
-         (unsigned long long)z->refused, S_LOG_EVERY_MS / 1000);
+  rl_log(RL_LOG_WARN, "%s (%llu such so far; at most one such line every %d s)", what,
+         (unsigned long long)z->refused[kind], S_LOG_EVERY_MS / 1000);
 }
 
 static void s_send(void *sock, const void *data, size_t n, bool more) {
@@ -73,7 +76,7 @@ static int s_answer(s_zap_t *z) {
     char address[64] = "an unknown address";
     if (n > 3 && zmq_msg_size(&f[3]) > 0 && zmq_msg_size(&f[3]) < sizeof address)
       snprintf(address, sizeof address, "%.*s", (int)zmq_msg_size(&f[3]), (const char *)zmq_msg_data(&f[3]));
-    s_refused(z, "refused a connection from %s%s: it does not hold this cluster's key", address, "");
+    s_refused(z, S_BY_ZAP, "refused a connection from %s%s: it does not hold this cluster's key", address, "");
   }
   s_send(z->rep, "1.0", 3, true);
   if (n > 1) s_send(z->rep, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), true);
@@ -112,7 +115,7 @@ static int s_event(s_zap_t *z) {
       why = "it broke the ZeroMQ protocol";
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
       why = "it hung up during the handshake (as peers without the cluster key do)";
-    if (why) s_refused(z, "a peer failed the handshake on %s: %s", endpoint, why);
+    if (why) s_refused(z, S_BY_HANDSHAKE, "a peer failed the handshake on %s: %s", endpoint, why);
   }
   zmq_msg_close(&head);
   zmq_msg_close(&where);
