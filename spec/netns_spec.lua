@@ -1,7 +1,9 @@
 -- netns_spec: nothing assumes one host. Two Linux network namespaces joined only by a
 -- veth pair (10.77.0.1 <-> 10.77.0.2): the head and node 1 in the first, node 2 in the
--- second, a driver in the first. Objects and results must cross the veth. Needs root
--- and iproute2; traffic never leaves the two namespaces this spec creates.
+-- second, a driver in the first. Objects and results must cross the veth, encrypted
+-- with the cluster key: the second namespace's node is given a copy of it, as another
+-- machine would be. Needs root and iproute2; traffic never leaves the two namespaces
+-- this spec creates.
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end
   local cwd = io.popen("pwd"):read("*l")
@@ -96,9 +98,14 @@ describe("a cluster spread over two network namespaces", function()
     created.started_a = true
     out = in_ns(ns_a, dir_a, ("%s start --head --port %d --node-ip-address %s --num-cpus 1"):format(RAYL, port, IP_A))
     assert(out:find(("Started a rayl head at %s:%d"):format(IP_A, port), 1, true), "head in " .. ns_a .. ": " .. out)
+    -- The second "machine" gets a copy of the cluster key, as a user would scp it.
+    local key = out:match("Its cluster key is (%S+)%:")
+    assert(key, "the head did not say where its key is: " .. out)
+    out, ok = sh(("mkdir -p %s && install -m 600 %s %s/cluster.key"):format(dir_b, key, dir_b))
+    assert(ok, "cannot copy the key: " .. out)
     created.started_b = true
-    out = in_ns(ns_b, dir_b, ("%s start --address %s:%d --node-ip-address %s --num-cpus 1 --resources '{\"remote\": 2}'")
-      :format(RAYL, IP_A, port, IP_B))
+    out = in_ns(ns_b, dir_b, ("%s start --address %s:%d --node-ip-address %s --num-cpus 1 --resources '{\"remote\": 2}'" ..
+      " --cluster-key %s/cluster.key"):format(RAYL, IP_A, port, IP_B, dir_b))
     assert(out:find("Joined the cluster", 1, true), "node 2 in " .. ns_b .. ": " .. out)
   end
 
@@ -198,6 +205,16 @@ describe("a cluster spread over two network namespaces", function()
     ]])
     assert.truthy(out:find("pulled:\ttrue", 1, true), out)
     assert.truthy(out:find("pushed:\ttrue\ttrue", 1, true), out)
+  end)
+
+  it("in the second namespace, rayl status finds the cluster and its key by itself; a stranger there is refused", function()
+    if skip_if_refused() then return end
+    local out = in_ns(ns_b, dir_b, RAYL .. " status")
+    assert.truthy(out:find("2 nodes", 1, true), out)
+    local stranger = dir_b .. "/stranger"
+    out = sh(("timeout 60 ip netns exec %s env RAYL_TMPDIR=%s %s status --address %s:%d"):format(ns_b, stranger, RAYL,
+      IP_A, port))
+    assert.truthy(out:find("refused this process", 1, true), out)
   end)
 
   it("rayl status in the first namespace lists both nodes alive", function()

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,11 @@
 
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/dirs.h"
+#include "net/key.h"
 #include "worker/cluster_client.h"
 
-#define S_ERR 400
+#define S_ERR 1200
 
 static const char *s_start_usage =
     "usage: rayl start --head [--port 6380] [options]\n"
@@ -31,7 +34,11 @@ static const char *s_start_usage =
     "  --num-gpus N             GPUs to offer (default 0)\n"
     "  --resources '{\"k\": n}'   custom resources\n"
     "  --object-store-memory B  bytes of shared memory for objects\n"
-    "  --heartbeat-timeout-ms N with --head: a node silent this long is dead (default 5000)\n";
+    "  --heartbeat-timeout-ms N with --head: a node silent this long is dead (default 5000)\n"
+    "  --cluster-key FILE       the cluster key (CURVE): with --address, the key the head's\n"
+    "                           machine keeps in <session>/cluster.key (found by itself on that\n"
+    "                           machine); with --head, use this key instead of making one\n"
+    "  --no-security            with --head: no key; anyone who reaches the ports gets in\n";
 
 static int s_mkdirs(const char *path) {
   char buf[400];
@@ -155,10 +162,36 @@ static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
   return -1;
 }
 
+/* Records the cluster this machine belongs to (read by rl_cluster_record). */
+static void s_write_record(const char *address, const char *key) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "%s\n%s\n", address, key);
+    fclose(f);
+  }
+}
+
+/* Takes up the key a new head uses: the one named, the running cluster's (a head
+ * restarted while its nodes run), or a new one. Returns 0, or -1 (reported). */
+static int s_head_key(const char *key_file, bool restart, char *err, size_t errlen) {
+  char address[200], recorded[PATH_MAX];
+  if (key_file) return rl_net_key_load(key_file, err, errlen);
+  if (restart && rl_cluster_record(address, sizeof address, recorded, sizeof recorded) == 0) {
+    if (!recorded[0]) {
+      snprintf(err, errlen, "the running nodes were started with --no-security: add --no-security");
+      return -1;
+    }
+    return rl_net_key_load(recorded, err, errlen);
+  }
+  return rl_net_key_generate(err, errlen);
+}
+
 int rl_cli_start(int argc, char **argv) {
-  bool head = false;
+  bool head = false, no_security = false;
   const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = "0", *store = NULL,
-             *resources = NULL, *heartbeat = "5000";
+             *resources = NULL, *heartbeat = "5000", *key_file = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -167,6 +200,10 @@ int rl_cli_start(int argc, char **argv) {
     }
     if (!strcmp(a, "--head")) {
       head = true;
+      continue;
+    }
+    if (!strcmp(a, "--no-security")) {
+      no_security = true;
       continue;
     }
     if (!v) {
@@ -181,6 +218,7 @@ int rl_cli_start(int argc, char **argv) {
     else if (!strcmp(a, "--object-store-memory")) store = v;
     else if (!strcmp(a, "--resources")) resources = v;
     else if (!strcmp(a, "--heartbeat-timeout-ms")) heartbeat = v;
+    else if (!strcmp(a, "--cluster-key")) key_file = v;
     else {
       fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
       return 2;
@@ -189,6 +227,11 @@ int rl_cli_start(int argc, char **argv) {
   }
   if (head == (address != NULL)) {
     fprintf(stderr, "rayl start: give either --head or --address HOST:PORT\n%s", s_start_usage);
+    return 2;
+  }
+  if (no_security && (!head || key_file)) {
+    fprintf(stderr, "rayl start: --no-security goes with --head and no --cluster-key (a joining node follows its "
+                    "cluster)\n");
     return 2;
   }
   char specs[16][80];
@@ -208,14 +251,18 @@ int rl_cli_start(int argc, char **argv) {
   time_t now = time(NULL);
   struct tm tm;
   localtime_r(&now, &tm);
-  char stamp[64], session[300], logs[340], log[400];
+  char stamp[64], session[300], logs[340], log[400], key[340];
   strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
   snprintf(session, sizeof session, "%s/session_%s_%d", rl_cluster_dir(), stamp, (int)getpid());
   snprintf(logs, sizeof logs, "%s/logs", session);
-  if (s_mkdirs(session) != 0 || s_mkdirs(logs) != 0) {
-    fprintf(stderr, "rayl start: cannot create %s: %s\n", session, strerror(errno));
+  snprintf(key, sizeof key, "%s/cluster.key", session);
+  if (rl_dir_private(session, err, sizeof err) != 0 || rl_dir_private(logs, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl start: %s\n", err);
     return 1;
   }
+  /* The daemons' security: "--cluster-key FILE" (this session's copy of the key) or
+   * "--no-security" (a head started so, and nodes joining such a cluster). */
+  char *security[2] = {"--no-security", NULL};
   int before = 0;
   if (head) {
     char bind[200], db[400];
@@ -224,8 +271,15 @@ int rl_cli_start(int argc, char **argv) {
     /* The head died but its node managers run on: start only a head, which loads the
      * tables it kept; the node managers register with it again. */
     int nodes = access(db, F_OK) == 0 && s_running("head") == 0 ? s_running("node") : 0;
+    if (!no_security) {
+      if (s_head_key(key_file, nodes > 0, err, sizeof err) != 0 || rl_net_key_save(key, err, sizeof err) != 0) {
+        fprintf(stderr, "rayl start: %s\n", err);
+        return 1;
+      }
+      security[0] = "--cluster-key", security[1] = key;
+    }
     char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--db", db,
-                     "--heartbeat-timeout-ms", (char *)heartbeat, NULL};
+                     "--heartbeat-timeout-ms", (char *)heartbeat, security[0], security[1], NULL};
     snprintf(log, sizeof log, "%s/head.out", logs);
     pid_t pid = s_daemon(hargv, log);
     s_record(pid, "head");
@@ -242,10 +296,23 @@ int rl_cli_start(int argc, char **argv) {
     }
   } else {
     rl_node_info_t nodes[64];
+    int held = rl_cluster_use_key(gcs, key_file, err, sizeof err);
+    if (held < 0) {
+      fprintf(stderr, "rayl start: %s\n", err);
+      return 2;
+    }
     before = rl_gcs_nodes(gcs, nodes, 64, 3000, err, sizeof err);
     if (before < 0) {
-      fprintf(stderr, "rayl start: cannot reach the head at %s: %s\n", address, err);
+      fprintf(stderr, "rayl start: cannot join the cluster at %s: %s\n", address, err);
       return 1;
+    }
+    /* The head answered: with our key, or plainly (a cluster without security). */
+    if (held) {
+      if (rl_net_key_save(key, err, sizeof err) != 0) {
+        fprintf(stderr, "rayl start: %s\n", err);
+        return 1;
+      }
+      security[0] = "--cluster-key", security[1] = key;
     }
     int alive = 0;
     for (int i = 0; i < before; i++) alive += nodes[i].alive;
@@ -254,8 +321,9 @@ int rl_cli_start(int argc, char **argv) {
   char node_ep[200];
   snprintf(node_ep, sizeof node_ep, "tcp://%s:*", ip);
   char *nargv[48] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, "--num-gpus",
-                     (char *)gpus};
-  int n = 10;
+                     (char *)gpus, security[0]};
+  int n = 11;
+  if (security[1]) nargv[n++] = security[1];
   if (cpus) nargv[n++] = "--num-cpus", nargv[n++] = (char *)cpus;
   if (store) nargv[n++] = "--object-store-memory", nargv[n++] = (char *)store;
   for (int i = 0; i < nres; i++) nargv[n++] = "--resource", nargv[n++] = specs[i];
@@ -268,19 +336,24 @@ int rl_cli_start(int argc, char **argv) {
     return 1;
   }
   if (head) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
-    FILE *f = fopen(path, "w");
-    if (f) {
-      fprintf(f, "%s\n", addr);
-      fclose(f);
-    }
-    printf("Started a rayl head at %s (logs: %s).\n\n", addr, logs);
+    s_write_record(addr, security[1] ? key : "");
+    printf("Started a rayl head at %s (logs: %s).\n", addr, logs);
+    if (security[1])
+      printf("Its cluster key is %s: only holders of the key can join, submit work or read objects.\n\n", key);
+    else
+      printf("Security is off (--no-security): anyone who reaches its ports can run code on this cluster.\n\n");
     printf("To add a node:      rayl start --address %s\n", addr);
+    if (security[1]) printf("  on another machine, with a copy of the key (mode 0600): add --cluster-key FILE\n");
     printf("To run a script:    RAYL_ADDRESS=%s rayl script.lua   (or rayl.init{address = \"auto\"})\n", addr);
+    if (security[1]) printf("  on another machine: found once its node joined, or set RAYL_CLUSTER_KEY_FILE=FILE\n");
     printf("To see the cluster: rayl status\n");
     printf("To stop it:         rayl stop\n");
   } else {
+    /* Drivers and `rayl status` on this machine find the cluster (and its key) the way
+     * they do on the head's, unless a cluster of this machine's own is recorded. */
+    char recorded[200], recorded_key[PATH_MAX];
+    if (rl_cluster_record(recorded, sizeof recorded, recorded_key, sizeof recorded_key) != 0)
+      s_write_record(address, security[1] ? key : "");
     printf("Joined the cluster at %s (logs: %s).\n", address, logs);
   }
   return 0;
@@ -331,18 +404,20 @@ int rl_cli_stop(int argc, char **argv) {
 }
 
 int rl_cli_status(int argc, char **argv) {
-  const char *address = "auto";
+  const char *address = "auto", *key_file = NULL;
   bool json = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--address") && i + 1 < argc) address = argv[++i];
     else if (!strcmp(argv[i], "--format") && i + 1 < argc) json = !strcmp(argv[++i], "json");
+    else if (!strcmp(argv[i], "--cluster-key") && i + 1 < argc) key_file = argv[++i];
     else {
-      fprintf(stderr, "usage: rayl status [--address HOST:PORT] [--format json]\n");
+      fprintf(stderr, "usage: rayl status [--address HOST:PORT] [--cluster-key FILE] [--format json]\n");
       return 2;
     }
   }
   char gcs[200], err[S_ERR];
-  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0) {
+  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0 ||
+      rl_cluster_use_key(gcs, key_file, err, sizeof err) < 0) {
     fprintf(stderr, "rayl status: %s\n", err);
     return 1;
   }

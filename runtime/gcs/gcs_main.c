@@ -20,6 +20,8 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "gcs/gcs_server.h"
+#include "net/key.h"
+#include "net/secure.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
@@ -29,13 +31,15 @@ typedef struct {
   const char *endpoint;
   const char *session;
   const char *db; /* the database, or "none" */
+  const char *key; /* the cluster key file, or NULL */
+  bool no_security;
   rl_gcs_opts_t opts;
 } s_args_t;
 
 static void s_usage(FILE *out) {
   fprintf(out,
           "usage: rayl gcs --endpoint ENDPOINT [--session DIR] [--db PATH] [--parent-pid PID]\n"
-          "                [--heartbeat-timeout-ms N]\n"
+          "                [--heartbeat-timeout-ms N] [--cluster-key FILE | --no-security]\n"
           "  --endpoint ENDPOINT       address to bind (ipc://PATH or tcp://HOST:PORT)\n"
           "  --session DIR             session folder; the log goes to DIR/logs/gcs.log\n"
           "  --db PATH                 keep the node table and KV store in this SQLite file,\n"
@@ -43,7 +47,10 @@ static void s_usage(FILE *out) {
           "                            --session, else none; 'none': memory only)\n"
           "  --parent-pid PID          exit when process PID is gone\n"
           "  --heartbeat-timeout-ms N  mark a node dead after N ms without a heartbeat\n"
-          "                            (default %d)\n",
+          "                            (default %d)\n"
+          "  --cluster-key FILE        secure a tcp endpoint with this cluster key (CURVE):\n"
+          "                            only peers holding it get in\n"
+          "  --no-security             serve a tcp endpoint to anyone who reaches it\n",
           RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS);
 }
 
@@ -68,11 +75,15 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
       s_usage(stdout);
       return 1;
     }
+    if (!strcmp(arg, "--no-security")) {
+      a->no_security = true;
+      continue;
+    }
     static const char *const names[] = {"--endpoint", "--session", "--parent-pid", "--heartbeat-timeout-ms",
-                                        "--db"};
+                                        "--db", "--cluster-key"};
     int which = -1;
     const char *val = NULL;
-    for (int k = 0; k < 5 && which < 0; k++) {
+    for (int k = 0; k < 6 && which < 0; k++) {
       size_t n = strlen(names[k]);
       if (!strcmp(arg, names[k])) {
         which = k;
@@ -109,10 +120,19 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
         a->opts.heartbeat_timeout_ms = v;
         break;
       case 4: a->db = val; break;
+      case 5: a->key = val; break;
     }
   }
   if (!a->endpoint) {
     fprintf(stderr, "rayl gcs: --endpoint is required\n");
+    goto usage;
+  }
+  if (a->key && a->no_security) {
+    fprintf(stderr, "rayl gcs: give --cluster-key FILE or --no-security, not both\n");
+    goto usage;
+  }
+  if (!strncmp(a->endpoint, "tcp://", 6) && !a->key && !a->no_security) {
+    fprintf(stderr, "rayl gcs: a tcp endpoint needs --cluster-key FILE (or --no-security to let anyone in)\n");
     goto usage;
   }
   return 0;
@@ -154,6 +174,12 @@ int rl_gcs_main(int argc, char **argv) {
     a.opts.db_path = db;
   }
 
+  char err[PATH_MAX + 200];
+  if (a.key && rl_net_key_load(a.key, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl gcs: %s\n", err);
+    return 2;
+  }
+
   rl_interrupt_install();
   rl_log_open("gcs", NULL);
   if (a.session) {
@@ -185,21 +211,22 @@ int rl_gcs_main(int argc, char **argv) {
   zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
   zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
   zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-  if (zmq_bind(sock, a.endpoint) != 0) {
+  if (rl_net_bind(ctx, sock, a.endpoint) != 0) {
     int e = zmq_errno();
     rl_log(RL_LOG_ERROR, "cannot bind %s: %s", a.endpoint, zmq_strerror(e));
     fprintf(stderr, "rayl gcs: cannot bind %s: %s\n", a.endpoint, zmq_strerror(e));
     ipc_path = NULL; /* not ours to remove */
     goto done;
   }
-  rl_log(RL_LOG_INFO, "head listening on %s (heartbeat timeout %lld ms, parent pid %d, database %s)", a.endpoint,
-         (long long)a.opts.heartbeat_timeout_ms, (int)a.opts.parent_pid, db[0] ? db : "none");
+  rl_log(RL_LOG_INFO, "head listening on %s (heartbeat timeout %lld ms, parent pid %d, database %s, %s)", a.endpoint,
+         (long long)a.opts.heartbeat_timeout_ms, (int)a.opts.parent_pid, db[0] ? db : "none",
+         rl_net_key_held() ? "CURVE with the cluster key" : "no security");
   atomic_int stop;
   atomic_init(&stop, 0);
   rc = rl_gcs_serve(sock, &a.opts, &stop) == 0 ? 0 : 1;
 done:
   if (sock) zmq_close(sock);
-  if (ctx) zmq_ctx_term(ctx);
+  rl_net_ctx_term(&ctx);
   if (ipc_path && *ipc_path && unlink(ipc_path) != 0 && errno != ENOENT)
     rl_log(RL_LOG_WARN, "cannot remove %s: %s", ipc_path, strerror(errno));
   rl_log(RL_LOG_INFO, "head exiting with status %d", rc);
@@ -270,6 +297,10 @@ int rl_gcs_main_selftest(void) {
   S_CHECK(s_main_quiet(2, novalue) == 2);
   S_CHECK(s_main_quiet(5, badpid) == 2);
   S_CHECK(s_main_quiet(3, badtimeout) == 2);
+  char *nokey[] = {"gcs", "--endpoint", "tcp://127.0.0.1:1", NULL}; /* tcp needs a key or --no-security */
+  char *badkey[] = {"gcs", "--endpoint", "tcp://127.0.0.1:1", "--cluster-key", "/nonexistent/cluster.key", NULL};
+  S_CHECK(s_main_quiet(3, nokey) == 2);
+  S_CHECK(s_main_quiet(5, badkey) == 2);
   S_CHECK(access(sockpath, F_OK) != 0); /* none of these bound anything */
 
   /* A head that answers, then stops on SIGTERM and removes its socket file. */

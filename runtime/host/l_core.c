@@ -17,7 +17,7 @@
 #include "worker/cluster_client.h"
 #include "wire/proto.h"
 
-#define S_ERR 512
+#define S_ERR 1024
 
 static rl_cw_t *s_cw(lua_State *L) {
   if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
@@ -38,10 +38,11 @@ static void s_attach(lua_State *L, rl_cw_t *cw) {
 }
 
 /* Picks the node manager of the cluster whose head is at address that runs on this
- * machine (its store must be mappable here). */
+ * machine (its store must be mappable here), after taking up that cluster's key. */
 static int s_find_local_node(const char *address, char *node, size_t n, char *err, size_t errlen) {
   char gcs[200];
   if (rl_cluster_resolve(address, gcs, sizeof gcs, err, errlen) != 0) return -1;
+  if (rl_cluster_use_key(gcs, NULL, err, errlen) < 0) return -1;
   rl_node_info_t nodes[64];
   int count = rl_gcs_nodes(gcs, nodes, 64, 5000, err, errlen);
   if (count < 0) return -1;

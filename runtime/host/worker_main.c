@@ -15,6 +15,7 @@
 #include "host/host.h"
 #include "host/task_runner.h"
 #include "host/zygote.h"
+#include "net/key.h"
 #include "wire/proto.h"
 
 #define S_ERR 512
@@ -180,16 +181,25 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
 }
 
 int rl_worker_main(int argc, char **argv) {
-  const char *node = NULL, *session = NULL;
+  const char *node = NULL, *session = NULL, *key = NULL;
   bool zygote = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--zygote")) zygote = true;
     else if (!strcmp(argv[i], "--node") && i + 1 < argc) node = argv[++i];
     else if (!strcmp(argv[i], "--session") && i + 1 < argc) session = argv[++i];
+    else if (!strcmp(argv[i], "--cluster-key") && i + 1 < argc) key = argv[++i];
   }
   if (!node || !session) {
-    fprintf(stderr, "usage: rayl worker --node ENDPOINT --session DIR [--zygote] (started by the node manager)\n");
+    fprintf(stderr, "usage: rayl worker --node ENDPOINT --session DIR [--cluster-key FILE] [--zygote]"
+                    " (started by the node manager)\n");
     return 2;
+  }
+  /* Read once here: a zygote's workers are forked holding it (no ZeroMQ context exists
+   * before they are: each makes its own). */
+  char err[S_ERR];
+  if (key && rl_net_key_load(key, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl worker: %s\n", err);
+    return 1;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   setenv("RAYL_WORKER", "1", 1);

@@ -76,6 +76,7 @@ typedef struct {
   char gcs_endpoint[RL_NM_ENDPOINT_MAX];
   char session_dir[256];
   char self_exe[512];
+  char key_path[512]; /* the cluster key file its workers load too, or "" (no security) */
   rl_id_t node_id;
   rl_resources_t total, available;
   rl_store_service_t *store;

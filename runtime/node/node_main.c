@@ -18,6 +18,8 @@
 #include "common/log.h"
 #include "node/nm.h"
 #include "node/transfer.h"
+#include "net/key.h"
+#include "net/secure.h"
 #include "wire/proto.h"
 
 static const char *s_usage =
@@ -30,7 +32,9 @@ static const char *s_usage =
     "  --num-gpus N              GPUs to offer (default 0)\n"
     "  --resource NAME=AMOUNT    a custom resource (repeatable)\n"
     "  --object-store-memory B   bytes of shared memory for objects\n"
-    "  --parent-pid PID          exit when this process exits\n";
+    "  --parent-pid PID          exit when this process exits\n"
+    "  --cluster-key FILE        secure tcp with this cluster key (CURVE); needed for tcp\n"
+    "  --no-security             use tcp without a key (anyone who reaches it gets in)\n";
 
 rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id) {
   for (rl_client_t *c = nm->clients; c; c = c->next)
@@ -254,6 +258,7 @@ static void s_reap_gone_drivers(rl_nm_t *nm) {
 
 static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
   char err[200];
+  bool no_security = false;
   double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN), gpus = 0;
   rl_resources_t custom;
   rl_res_clear(&custom);
@@ -263,6 +268,10 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
       fputs(s_usage, stdout);
       return 1;
     }
+    if (!strcmp(a, "--no-security")) {
+      no_security = true;
+      continue;
+    }
     if (!v) goto bad;
     if (!strcmp(a, "--endpoint")) snprintf(nm->endpoint, sizeof nm->endpoint, "%s", v);
     else if (!strcmp(a, "--gcs")) snprintf(nm->gcs_endpoint, sizeof nm->gcs_endpoint, "%s", v);
@@ -271,6 +280,7 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     else if (!strcmp(a, "--num-gpus")) gpus = atof(v);
     else if (!strcmp(a, "--object-store-memory")) *store_bytes = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--parent-pid")) nm->parent_pid = (pid_t)atoi(v);
+    else if (!strcmp(a, "--cluster-key")) snprintf(nm->key_path, sizeof nm->key_path, "%s", v);
     else if (!strcmp(a, "--resource")) {
       char name[RL_RES_NAME];
       const char *eq = strchr(v, '=');
@@ -284,6 +294,20 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     i++;
   }
   if (!nm->endpoint[0] || !nm->gcs_endpoint[0] || !nm->session_dir[0]) goto bad;
+  bool tcp = !strncmp(nm->endpoint, "tcp://", 6) || !strncmp(nm->gcs_endpoint, "tcp://", 6);
+  if (tcp && !nm->key_path[0] && !no_security) {
+    fprintf(stderr, "rayl node: tcp needs --cluster-key FILE (or --no-security to let anyone in)\n");
+    return 2;
+  }
+  if (nm->key_path[0] && no_security) {
+    fprintf(stderr, "rayl node: give --cluster-key FILE or --no-security, not both\n");
+    return 2;
+  }
+  char kerr[sizeof nm->key_path + 200];
+  if (nm->key_path[0] && rl_net_key_load(nm->key_path, kerr, sizeof kerr) != 0) {
+    fprintf(stderr, "rayl node: %s\n", kerr);
+    return 2;
+  }
   rl_res_clear(&nm->total);
   if (rl_res_set(&nm->total, "CPU", cpus, err, sizeof err) != 0 ||
       rl_res_set(&nm->total, "GPU", gpus, err, sizeof err) != 0 || rl_res_add(&nm->total, &custom) != 0) {
@@ -316,9 +340,9 @@ static void *s_bind(rl_nm_t *nm) {
   zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
   zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
-  if (zmq_bind(s, nm->endpoint) != 0) {
-    rl_log(RL_LOG_ERROR, "cannot listen on %s: %s", nm->endpoint, zmq_strerror(errno));
-    fprintf(stderr, "rayl node: cannot listen on %s: %s\n", nm->endpoint, zmq_strerror(errno));
+  if (rl_net_bind(nm->zctx, s, nm->endpoint) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot listen on %s: %s", nm->endpoint, zmq_strerror(zmq_errno()));
+    fprintf(stderr, "rayl node: cannot listen on %s: %s\n", nm->endpoint, zmq_strerror(zmq_errno()));
     zmq_close(s);
     return NULL;
   }
@@ -450,11 +474,11 @@ int rl_node_main(int argc, char **argv) {
   zmq_setsockopt(nm->gcs, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(nm->gcs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
   zmq_setsockopt(nm->gcs, ZMQ_ROUTING_ID, nm->node_id.b, RL_ID_SIZE);
-  if (nm->router && nm->sigchld_fd >= 0 && zmq_connect(nm->gcs, nm->gcs_endpoint) == 0) {
+  if (nm->router && nm->sigchld_fd >= 0 && rl_net_connect(nm->gcs, nm->gcs_endpoint) == 0) {
     char res[200];
     rl_res_format(&nm->total, res, sizeof res);
-    rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB", nm->endpoint, res,
-           rl_store_service_capacity(nm->store) >> 20);
+    rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB, %s", nm->endpoint, res,
+           rl_store_service_capacity(nm->store) >> 20, rl_net_key_held() ? "CURVE with the cluster key" : "no security");
     rl_pool_start_zygote(nm);
     rl_pool_top_up(nm);
     s_loop(nm);
@@ -471,7 +495,7 @@ int rl_node_main(int argc, char **argv) {
   rl_transfer_destroy_all(nm);
   if (nm->router) zmq_close(nm->router);
   zmq_close(nm->gcs);
-  zmq_ctx_term(nm->zctx);
+  rl_net_ctx_term(&nm->zctx);
   if (!strncmp(nm->endpoint, "ipc://", 6)) unlink(nm->endpoint + 6);
   if (nm->parent_pid && !strncmp(nm->endpoint, "ipc://", 6)) s_remove_socket_dir(nm->endpoint + 6);
   rl_store_service_destroy(&nm->store);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "net/secure.h"
 #include "store/objects.h"
 #include "wire/proto.h"
 
@@ -52,7 +53,7 @@ static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
   zmq_setsockopt(p->sock, ZMQ_RCVHWM, &zero, sizeof zero);
   zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
   zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, nm->node_id.b, RL_ID_SIZE);
-  if (zmq_connect(p->sock, endpoint) != 0) {
+  if (rl_net_connect(p->sock, endpoint) != 0) {
     zmq_close(p->sock);
     free(p);
     return NULL;

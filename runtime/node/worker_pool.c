@@ -31,8 +31,9 @@ void rl_pool_start_zygote(rl_nm_t *nm) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The zygote loads the key once, before forking: its workers start holding it. */
     execl(nm->self_exe, nm->self_exe, "worker", "--zygote", "--node", nm->endpoint, "--session", nm->session_dir,
-          (char *)NULL);
+          nm->key_path[0] ? "--cluster-key" : (char *)NULL, nm->key_path, (char *)NULL);
     _exit(127);
   }
   close(sv[1]);
@@ -94,7 +95,8 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execl(nm->self_exe, nm->self_exe, "worker", "--node", nm->endpoint, "--session", nm->session_dir, (char *)NULL);
+    execl(nm->self_exe, nm->self_exe, "worker", "--node", nm->endpoint, "--session", nm->session_dir,
+          nm->key_path[0] ? "--cluster-key" : (char *)NULL, nm->key_path, (char *)NULL);
     fprintf(stderr, "cannot run %s: %s\n", nm->self_exe, strerror(errno));
     _exit(127);
   }

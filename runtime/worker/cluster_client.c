@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "net/key.h"
+#include "net/secure.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
@@ -18,23 +21,57 @@ const char *rl_cluster_dir(void) {
   return base && *base ? base : "/tmp/rayl";
 }
 
+int rl_cluster_record(char *address, size_t an, char *key, size_t kn) {
+  char path[PATH_MAX], line[PATH_MAX];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  int rc = -1;
+  if (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = 0;
+    snprintf(address, an, "%s", line);
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    snprintf(key, kn, "%s", line);
+    rc = address[0] ? 0 : -1;
+  }
+  fclose(f);
+  return rc;
+}
+
+/* True if tcp endpoints a and b name the same head: equal, or the same port on
+ * addresses both of this machine. */
+static bool s_same_head(const char *a, const char *b) {
+  if (!strcmp(a, b)) return true;
+  const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+  return pa && pb && !strcmp(pa, pb) && rl_endpoint_is_local(a) && rl_endpoint_is_local(b);
+}
+
+int rl_cluster_use_key(const char *gcs, const char *key_file, char *err, size_t errlen) {
+  const char *text = getenv("RAYL_CLUSTER_KEY"), *file = getenv("RAYL_CLUSTER_KEY_FILE");
+  if (key_file) return rl_net_key_load(key_file, err, errlen) == 0 ? 1 : -1;
+  if (text && *text) return rl_net_key_set(text, "RAYL_CLUSTER_KEY", err, errlen) == 0 ? 1 : -1;
+  if (file && *file) return rl_net_key_load(file, err, errlen) == 0 ? 1 : -1;
+  char address[200], key[PATH_MAX], recorded[220];
+  if (!strncmp(gcs, "tcp://", 6) && rl_cluster_record(address, sizeof address, key, sizeof key) == 0 && key[0]) {
+    snprintf(recorded, sizeof recorded, "tcp://%s", address);
+    if (s_same_head(recorded, gcs)) return rl_net_key_load(key, err, errlen) == 0 ? 1 : -1;
+  }
+  rl_net_key_forget(); /* none for this cluster: connect plainly (it may run without security) */
+  return 0;
+}
+
 int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size_t errlen) {
   if (!strncmp(address, "tcp://", 6) || !strncmp(address, "ipc://", 6)) {
     snprintf(gcs, n, "%s", address);
     return 0;
   }
-  char buf[200];
+  char buf[200], key[PATH_MAX];
   if (!strcmp(address, "auto")) {
-    char path[300];
-    snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
-    FILE *f = fopen(path, "r");
-    if (!f || !fgets(buf, sizeof buf, f)) {
-      if (f) fclose(f);
+    if (rl_cluster_record(buf, sizeof buf, key, sizeof key) != 0) {
       snprintf(err, errlen, "no cluster is running on this machine (start one with `rayl start --head`)");
       return -1;
     }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = 0;
     address = buf;
   }
   const char *colon = strrchr(address, ':');
@@ -68,14 +105,36 @@ static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max) {
   return count;
 }
 
+/* Why a head refused our handshake, and what to do. */
+static void s_refused(const char *gcs, char *err, size_t errlen) {
+  const char *head = strncmp(gcs, "tcp://", 6) ? gcs : gcs + 6;
+  if (rl_net_key_held())
+    snprintf(err, errlen,
+             "the head at %s refused the cluster key from %s: it is not that cluster's key (or that cluster runs "
+             "without security). Use the key file the head's machine keeps as <session>/cluster.key (`rayl start "
+             "--head` printed its path): --cluster-key FILE for rayl start and rayl status, RAYL_CLUSTER_KEY_FILE=FILE "
+             "for drivers",
+             head, rl_net_key_origin());
+  else
+    snprintf(err, errlen,
+             "the head at %s refused this process: the cluster uses CURVE security and no cluster key was given. "
+             "Copy the key file from the head's machine (<session>/cluster.key; `rayl start --head` printed its path; "
+             "keep it mode 0600) and supply it: --cluster-key FILE for rayl start and rayl status, "
+             "RAYL_CLUSTER_KEY_FILE=FILE for drivers",
+             head);
+}
+
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen) {
   void *ctx = zmq_ctx_new();
   void *sock = zmq_socket(ctx, ZMQ_DEALER);
   int zero = 0, ivl = 10;
   zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  /* Tells "the head refuses us" (no key, another key) from "no head answers". */
+  rl_net_watch_t *watch = rl_net_watch_new(ctx, sock);
   int count = -1;
-  if (zmq_connect(sock, gcs) != 0) {
+  bool refused = false;
+  if (rl_net_connect(sock, gcs) != 0) {
     snprintf(err, errlen, "cannot connect to %s: %s", gcs, zmq_strerror(zmq_errno()));
     goto done;
   }
@@ -84,17 +143,20 @@ int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, 
   msgpack_pack_uint64(&b.pk, 1);
   rl_msg_send(sock, NULL, &b);
   int64_t deadline = rl_now_ms() + timeout_ms;
-  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-  while (count < 0 && rl_now_ms() < deadline) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+  zmq_pollitem_t it[2] = {{sock, 0, ZMQ_POLLIN, 0}, {watch ? rl_net_watch_socket(watch) : NULL, 0, ZMQ_POLLIN, 0}};
+  while (count < 0 && !refused && rl_now_ms() < deadline) {
+    if (zmq_poll(it, watch ? 2 : 1, deadline - rl_now_ms()) <= 0) continue;
+    if (watch && (it[1].revents & ZMQ_POLLIN)) refused = rl_net_watch_refused(watch);
     rl_msg_t m;
     while (count < 0 && rl_msg_recv(sock, false, &m) == 1) {
       if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max);
       rl_msg_close(&m);
     }
   }
-  if (count < 0) snprintf(err, errlen, "the head at %s did not answer within %d ms", gcs, timeout_ms);
+  if (count < 0 && refused) s_refused(gcs, err, errlen);
+  else if (count < 0) snprintf(err, errlen, "the head at %s did not answer within %d ms", gcs, timeout_ms);
 done:
+  rl_net_watch_destroy(&watch);
   zmq_close(sock);
   zmq_ctx_term(ctx);
   return count;

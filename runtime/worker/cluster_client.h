@@ -15,9 +15,10 @@ typedef struct {
   rl_resources_t total, available;
 } rl_node_info_t;
 
-/* Asks the head at gcs (a ZeroMQ endpoint) for its nodes; fills up to max of them.
- * Returns how many, or -1 with a message in err if the head does not answer within
- * timeout_ms. */
+/* Asks the head at gcs (a ZeroMQ endpoint) for its nodes; fills up to max of them,
+ * connecting with this process's cluster key if it holds one. Returns how many, or -1
+ * with a message in err if the head refuses the handshake (no key, another key: err
+ * says how to supply the right one) or does not answer within timeout_ms. */
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
 
 /* Turns a user's address into the head's endpoint: "HOST:PORT" -> tcp://HOST:PORT;
@@ -31,5 +32,18 @@ bool rl_endpoint_is_local(const char *endpoint);
 
 /* Where `rayl start` records the running cluster on this machine. */
 const char *rl_cluster_dir(void);
+
+/* Reads the record `rayl start --head` keeps in rl_cluster_dir(): the head's address
+ * (HOST:PORT) and its cluster key file ("" for a cluster without security). Returns 0,
+ * or -1 when there is no record. */
+int rl_cluster_record(char *address, size_t an, char *key, size_t kn);
+
+/* Makes this process hold the key of the cluster whose head is at gcs (an endpoint
+ * from rl_cluster_resolve), from the first of: key_file (a --cluster-key option, or
+ * NULL), $RAYL_CLUSTER_KEY (the key's text), $RAYL_CLUSTER_KEY_FILE, and the key file
+ * recorded on this machine for a head at that address. Returns 1 when a key is held,
+ * 0 when none was found (then none is held: connections are plain, as a cluster
+ * started with --no-security expects), -1 with err when the key named is unusable. */
+int rl_cluster_use_key(const char *gcs, const char *key_file, char *err, size_t errlen);
 
 #endif

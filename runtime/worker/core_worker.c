@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "net/secure.h"
 #include "store/region.h"
 #include "wire/proto.h"
 
@@ -43,7 +44,7 @@ static int s_bind_router(rl_cw_t *cw) {
     int len = colon ? (int)(colon - host) : (int)strlen(host);
     snprintf(cw->endpoint, sizeof cw->endpoint, "tcp://%.*s:*", len, host);
   }
-  if (zmq_bind(cw->router, cw->endpoint) != 0) return -1;
+  if (rl_net_bind(cw->zctx, cw->router, cw->endpoint) != 0) return -1;
   size_t len = sizeof cw->endpoint;
   zmq_getsockopt(cw->router, ZMQ_LAST_ENDPOINT, cw->endpoint, &len);
   return 0;
@@ -82,7 +83,7 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
   }
   cw->nm = s_socket(cw, ZMQ_DEALER);
   zmq_setsockopt(cw->nm, ZMQ_ROUTING_ID, cw->worker_id.b, RL_ID_SIZE);
-  if (zmq_connect(cw->nm, node_endpoint) != 0) {
+  if (rl_net_connect(cw->nm, node_endpoint) != 0) {
     snprintf(err, errlen, "cannot connect to the node manager at %s: %s", node_endpoint, zmq_strerror(errno));
     goto fail;
   }
@@ -190,7 +191,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   if (cw->router) zmq_close(cw->router);
   if (cw->nm) zmq_close(cw->nm);
   if (!strncmp(cw->endpoint, "ipc://", 6)) unlink(cw->endpoint + 6);
-  if (cw->zctx) zmq_ctx_term(cw->zctx);
+  rl_net_ctx_term(&cw->zctx);
   rl_region_unmap(cw->store_base, cw->store_size);
   rl_idmap_destroy(&cw->objects);
   rl_idmap_destroy(&cw->tasks);
@@ -223,7 +224,7 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
   snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
   p->sock = s_socket(cw, ZMQ_DEALER);
   zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, cw->worker_id.b, RL_ID_SIZE);
-  if (!p->sock || zmq_connect(p->sock, endpoint) != 0) {
+  if (!p->sock || rl_net_connect(p->sock, endpoint) != 0) {
     rl_log(RL_LOG_WARN, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
     if (p->sock) zmq_close(p->sock);
     free(p);
@@ -377,7 +378,7 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
   rl_msg_t *reply = reply_out;
   if (!cw->gcs) {
     cw->gcs = s_socket(cw, ZMQ_DEALER);
-    if (!cw->gcs || zmq_connect(cw->gcs, cw->gcs_endpoint) != 0) {
+    if (!cw->gcs || rl_net_connect(cw->gcs, cw->gcs_endpoint) != 0) {
       rl_msgbuf_reset(b);
       return -1;
     }

@@ -15,25 +15,13 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/dirs.h"
 
 struct rl_local_cluster_t {
   char session[256];
   char node[320];
   pid_t head_pid, node_pid;
 };
-
-static int s_mkdirs(const char *path, mode_t mode) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
 
 static pid_t s_spawn(const char *bin, char *const argv[]) {
   pid_t parent = getpid();
@@ -73,8 +61,9 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
   char logs[300], sockets[300], latest[300];
   snprintf(logs, sizeof logs, "%s/logs", c->session);
   snprintf(sockets, sizeof sockets, "%s/sockets", c->session);
-  if (s_mkdirs(c->session, 0700) != 0 || s_mkdirs(logs, 0700) != 0 || s_mkdirs(sockets, 0700) != 0) {
-    snprintf(err, errlen, "cannot create the session folder %s: %s", c->session, strerror(errno));
+  /* Private: its ipc sockets are plain, so only this user may reach them. */
+  if (rl_dir_private(c->session, err, errlen) != 0 || rl_dir_private(logs, err, errlen) != 0 ||
+      rl_dir_private(sockets, err, errlen) != 0) {
     free(c);
     return NULL;
   }
