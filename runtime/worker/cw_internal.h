@@ -79,6 +79,7 @@ typedef struct rl_class {
   uint64_t lease_request; /* outstanding lease request id, or 0 */
   bool dedicated;         /* its leases are actors' workers */
   char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
+  char *runtime_env;      /* canonical runtime_env, "" for none (owned) */
   bool detached;          /* its lease outlives us (a detached actor) */
   rl_resources_t placement;
   double service_us;      /* moving average of a task's run time, 0 until known */

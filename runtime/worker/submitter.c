@@ -52,12 +52,21 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
   return f;
 }
 
-static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy) {
+/* The class of tasks with these resources, strategy and runtime_env (workers set up for
+ * one runtime_env serve no other). */
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy, const char *runtime_env) {
   if (!strategy) strategy = "";
+  if (!runtime_env) runtime_env = "";
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (!c->actor && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy)) return c;
+    if (!c->actor && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy) &&
+        !strcmp(c->runtime_env, runtime_env))
+      return c;
   rl_class_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
+  if (!(c->runtime_env = strdup(runtime_env))) {
+    free(c);
+    return NULL;
+  }
   c->resources = *res;
   snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
   c->next = cw->classes;
@@ -151,7 +160,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
   rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
-  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy);
+  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy, opts->runtime_env);
   if (!f || !c) {
     snprintf(err, errlen, "out of memory while submitting a task");
     return -1;
@@ -636,6 +645,7 @@ void rl_sub_destroy_all(rl_cw_t *cw) {
       free(l->fn_sent);
       free(l);
     }
+    free(c->runtime_env);
     free(c);
   }
   cw->classes = NULL;
