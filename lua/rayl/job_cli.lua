@@ -102,7 +102,9 @@ end
 -- Prints the job's log from offset until it ends (follow) or until what is there now
 -- has been printed. Returns the job's last status.
 local function stream_logs(request, id, follow)
-  local offset = 0
+  -- Poll quickly at first (a short job is done in tens of ms), then every 0.2 s while
+  -- nothing new comes.
+  local offset, pause = 0, 0.005
   while true do
     local reply = request(core.msg.JOB_LOGS_REQUEST, { id, offset, 1048576 })
     if reply[1] == nil then fail(reply[2]) end
@@ -114,7 +116,10 @@ local function stream_logs(request, id, follow)
     end
     local drained = offset >= size
     if drained and (not follow or TERMINAL[status]) then return status end
-    if drained then core.sleep(0.1) end
+    if drained then
+      core.sleep(pause)
+      pause = math.min(pause * 2, 0.2)
+    end
   end
 end
 

@@ -618,6 +618,8 @@ int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_
     }
     return 1;
   }
+  /* Asked about: look now rather than at the next tick (a short job's client waits). */
+  if (!s_terminal(job) && job->pid > 0 && s_gone(job)) s_finished(j, job);
   if (m->type == RL_GCS_JOB_LOGS_REQUEST) s_on_logs(sock, m, request, job, offset, max);
   else {
     if (m->type == RL_GCS_JOB_STOP) s_on_stop(j, job);
