@@ -273,9 +273,13 @@ local COMMANDS = { submit = cmd_submit, status = cmd_status, logs = cmd_logs, st
 
 function M.main(args)
   local name = table.remove(args, 1)
-  if name == nil or name == "-h" or name == "--help" or name == "help" then
+  if name == nil then
+    io.stderr:write(USAGE)
+    return 2
+  end
+  if name == "-h" or name == "--help" or name == "help" then
     io.stdout:write(USAGE)
-    return name and 0 or 2
+    return 0
   end
   local cmd = COMMANDS[name]
   if not cmd then

@@ -166,8 +166,8 @@ static bool s_gone(s_job_t *job) {
 static bool s_copy_str(const msgpack_object *o, char *out, size_t n) {
   const char *p;
   size_t len;
-  if (!rl_obj_bytes(o, &p, &len) || len >= n || memchr(p, 0, len)) return false;
-  memcpy(out, p, len);
+  if (!rl_obj_bytes(o, &p, &len) || len >= n || (len && memchr(p, 0, len))) return false;
+  if (len) memcpy(out, p, len);
   out[len] = 0;
   return true;
 }
@@ -178,7 +178,7 @@ static char *s_dup_str(const msgpack_object *o) {
   if (!rl_obj_bytes(o, &p, &len) || len > S_TEXT_MAX * 16) return NULL;
   char *s = malloc(len + 1);
   if (!s) return NULL;
-  memcpy(s, p, len);
+  if (len) memcpy(s, p, len);
   s[len] = 0;
   return s;
 }
@@ -325,10 +325,10 @@ static bool s_valid_env_name(const char *p, size_t n) {
 static char *s_text(const msgpack_object *o) {
   const char *p;
   size_t n;
-  if (!o || !rl_obj_bytes(o, &p, &n) || n > S_TEXT_MAX || memchr(p, 0, n)) return NULL;
+  if (!o || !rl_obj_bytes(o, &p, &n) || n > S_TEXT_MAX || (n && memchr(p, 0, n))) return NULL;
   char *s = malloc(n + 1);
   if (!s) return NULL;
-  memcpy(s, p, n);
+  if (n) memcpy(s, p, n);
   s[n] = 0;
   return s;
 }
@@ -375,7 +375,7 @@ static int s_parse_submit(const rl_msg_t *m, s_submit_t *s, char *why, size_t wh
              RL_PACKAGE_KEY_PREFIX);
     return -1;
   }
-  memcpy(s->working_dir, wd, wdlen);
+  if (wdlen) memcpy(s->working_dir, wd, wdlen);
   s->working_dir[wdlen] = 0;
   if (!env || env->type != MSGPACK_OBJECT_ARRAY || env->via.array.size > S_ENV_MAX) {
     snprintf(why, whylen, "field 6 (env_vars) is not a list of at most %d [name, value] pairs", S_ENV_MAX);
@@ -387,7 +387,7 @@ static int s_parse_submit(const rl_msg_t *m, s_submit_t *s, char *why, size_t wh
     size_t nlen, vlen;
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 || !rl_obj_bytes(&e->via.array.ptr[0], &name, &nlen) ||
         !s_valid_env_name(name, nlen) || !rl_obj_bytes(&e->via.array.ptr[1], &value, &vlen) || vlen > S_TEXT_MAX ||
-        memchr(value, 0, vlen)) {
+        (vlen && memchr(value, 0, vlen))) {
       snprintf(why, whylen, "env var %u is not [NAME, value] with NAME made of letters, digits and _", i + 1);
       return -1;
     }

@@ -88,7 +88,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
       (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy)) ||
       (rl_field(m, 6) && !rl_field_bool(m, 6, &detached)) ||
       (rl_field(m, 7) && (!rl_field_bytes(m, 7, &env, &envlen) || envlen > RL_NM_RUNTIME_ENV_MAX ||
-                          memchr(env, 0, envlen)))) {
+                          (envlen && memchr(env, 0, envlen))))) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
