@@ -249,11 +249,18 @@ describe("rayl's own flags and commands", function()
   end)
 
   it("says which commands are not available yet", function()
-    for _, cmd in ipairs { "job", "list", "repl" } do
+    for _, cmd in ipairs { "list", "repl" } do
       local _, err, code = rayl(cmd)
       assert.equal("rayl: '" .. cmd .. "' is not available yet\n", err)
       assert.equal(2, code)
     end
+  end)
+
+  it("rayl job without a command prints its usage on stderr", function()
+    local out, err, code = rayl("job")
+    assert.equal("", out)
+    assert.matches("^usage: rayl job submit", err)
+    assert.equal(2, code)
   end)
 
   it("rayl start without --head or --address explains what it needs", function()

@@ -140,6 +140,7 @@ function ActorClass:remote(...)
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
     strategy = M.strategy(opts.scheduling_strategy, 2), detached = opts.lifetime == "detached",
     name_key = opts.name and name_key(opts.name, namespace) or nil,
+    runtime_env = M.runtime_env_string(opts.runtime_env, 2),
   }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
@@ -252,6 +253,7 @@ function M.install(rayl, opts)
   check_options = opts.check_options
   M.ensure_init = opts.ensure_init
   M.strategy = rayl.strategy
+  M.runtime_env_string = rayl.runtime_env_string
   rayl.kill, rayl.get_actor, rayl.exit_actor = M.kill, M.get_actor, M.exit_actor
   rayl.ActorClass, rayl.ActorHandle = ActorClass, ActorHandle
   core.register_class("rayl.ActorHandle", ActorHandle)

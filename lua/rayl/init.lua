@@ -6,6 +6,7 @@ local errors = require "rayl.errors"
 local rayl = { errors = errors, version = core.version, array = core.array }
 
 local actor = require "rayl.actor"
+local renv = require "rayl.runtime_env"
 
 local raise = errors.raise
 
@@ -50,6 +51,28 @@ end
 
 local session_dir
 
+-- The job's runtime_env (working_dir as a package key) and its canonical string, set by
+-- rayl.init; `generation` changes with each init so cached task strings are redone.
+local job_env, job_env_string, generation = {}, "", 0
+
+-- The runtime_env this process's tasks inherit: the job's in a driver; in a worker, the
+-- one it was started for (so nested tasks keep it).
+local function inherited_env()
+  if core.is_worker() then
+    return renv.decode(os.getenv("RAYL_RUNTIME_ENV")) or {}, os.getenv("RAYL_RUNTIME_ENV") or ""
+  end
+  return job_env, job_env_string
+end
+
+--- rayl.runtime_env_string(env, level) -> the canonical runtime_env of a task or actor
+--- whose options say env (nil: the inherited one), uploading its working_dir if need be.
+function rayl.runtime_env_string(env, level)
+  local base, base_string = inherited_env()
+  if env == nil then return base_string end
+  renv.check(env, level + 1)
+  return renv.encode(renv.resolve(renv.merge(base, env), level + 1))
+end
+
 --- rayl.init{...}: connects to a cluster, or starts a private local one.
 function rayl.init(opts)
   opts = check_options(opts, INIT_OPTIONS, "rayl.init", 2)
@@ -59,9 +82,10 @@ function rayl.init(opts)
   for _, k in ipairs { "num_cpus", "num_gpus", "object_store_memory" } do
     if opts[k] and opts[k] < 0 then raise("ValueError", k .. " must not be negative", 2) end
   end
-  if opts.runtime_env then
-    raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", 2)
-  end
+  if opts.runtime_env then renv.check(opts.runtime_env, 2) end
+  -- A driver started by `rayl job submit` inherits the job's runtime_env.
+  local inherited, why = renv.decode(os.getenv("RAYL_JOB_RUNTIME_ENV"))
+  if not inherited then raise("RuntimeEnvSetupError", "RAYL_JOB_RUNTIME_ENV: " .. why, 2) end
   -- address: a cluster started with `rayl start` ("HOST:PORT" of its head, or "auto"
   -- for the one on this machine); unset: a private local cluster.
   local address = opts.address or os.getenv("RAYL_ADDRESS")
@@ -72,6 +96,15 @@ function rayl.init(opts)
     resources = opts.resources, object_store_memory = opts.object_store_memory,
     print_worker_logs = opts.print_worker_logs,
   }
+  local ok, err = pcall(function()
+    job_env = renv.resolve(renv.merge(inherited, opts.runtime_env), 3)
+    job_env_string = renv.encode(job_env)
+  end)
+  if not ok then
+    core.shutdown()
+    error(err, 2)
+  end
+  generation = generation + 1
   return { session_dir = session_dir }
 end
 
@@ -129,9 +162,7 @@ local function submit_options(opts, level)
   if retries < -1 or retries ~= math.floor(retries) then
     raise("ValueError", "max_retries must be a whole number >= -1 (-1: retry forever)", level + 1)
   end
-  if opts.runtime_env then
-    raise("ValueError", "runtime_env is not available yet: it arrives with `rayl job submit`", level + 1)
-  end
+  if opts.runtime_env then renv.check(opts.runtime_env, level + 1) end
   return { resources = res, num_returns = n, max_retries = retries,
            retry_exceptions = opts.retry_exceptions or false, name = opts.name,
            strategy = rayl.strategy(opts.scheduling_strategy, level + 1) }
@@ -162,6 +193,10 @@ function RemoteFunction:remote(...)
   ensure_init()
   local shared = self._shared
   if shared.export_error then error(shared.export_error, 2) end
+  if self._generation ~= generation then
+    self._submit.runtime_env = rayl.runtime_env_string(self._opts.runtime_env, 2)
+    self._generation = generation
+  end
   return core.submit(shared.key, shared.blob, self._submit, ...)
 end
 

@@ -1,6 +1,7 @@
 -- rayl.worker: how a worker process runs one task (called from the C worker loop).
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+local runtime_env = require "rayl.runtime_env"
 require "rayl" -- registers the classes values may carry (errors, remote functions)
 
 local worker = {}
@@ -85,6 +86,14 @@ function worker.call_actor(method, name, ...)
   keep(worker.run(fn, name, actor.self, ...))
   group.active = group.active - 1
   return unpack(results, 1, results.n)
+end
+
+--- worker.setup_runtime_env(spec, session_dir) -> nil | error message: applies the
+--- runtime_env this worker was started for (called once, before any task).
+function worker.setup_runtime_env(spec, session_dir)
+  local ok, err = pcall(runtime_env.setup, spec, session_dir)
+  if not ok then return errors.is(err) and err.message or tostring(err) end
+  return err
 end
 
 --- True inside an actor's worker.

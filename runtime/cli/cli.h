@@ -24,6 +24,10 @@ int rl_cli_start(int argc, char **argv);
 int rl_cli_stop(int argc, char **argv);
 int rl_cli_status(int argc, char **argv);
 
+/* rayl job-supervisor (job_supervisor.c): runs one job's driver for the head. Returns
+ * the process exit code. */
+int rl_cli_job_supervisor(int argc, char **argv);
+
 /* Prints the usage text to `out`. */
 void rl_cli_usage(FILE *out);
 

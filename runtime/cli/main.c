@@ -21,7 +21,7 @@ static const struct {
 };
 
 /* Commands API.md promises that are not built yet. */
-static const char *const s_not_yet[] = {"job", "list", "repl"};
+static const char *const s_not_yet[] = {"list", "repl"};
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -55,16 +55,20 @@ void rl_cli_usage(FILE *out) {
       "  stop                        stop this machine's head/node processes\n"
       "  path                        LUA_PATH/LUA_CPATH exports for other LuaJIT hosts\n"
       "                              (eval \"$(rayl path)\"; then require \"rayl\" works)\n"
+      "  job submit [--address A] [--working-dir D] [--runtime-env-json JSON] [--no-wait]\n"
+      "             [--submission-id ID] -- script.lua [args]\n"
+      "  job status|logs|stop ID, job list [--format json]\n"
+      "                              run drivers on a cluster (see rayl job --help)\n"
       "\n"
       "Commands not available yet:\n"
       "  the REPL (rayl with no arguments, -i)\n"
-      "  job submit [--address A] [--working-dir D] -- script.lua [args]\n"
       "  list nodes|tasks|actors|objects [--format json]\n"
       "\n"
       "Internal (started by rayl itself):\n"
       "  head ARGS                   the head process (cluster control store)\n"
       "  node ARGS                   a node manager (worker pool, object store)\n"
-      "  worker ARGS                 a worker process (one LuaJIT state)\n",
+      "  worker ARGS                 a worker process (one LuaJIT state)\n"
+      "  job-supervisor ARGS         runs one job's driver for the head\n",
       out);
 }
 
@@ -94,6 +98,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "stop") == 0) return rl_cli_stop(argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) return rl_cli_status(argc - 1, argv + 1);
   if (strcmp(cmd, "path") == 0) return rl_cli_path(argc - 1, argv + 1);
+  if (strcmp(cmd, "job") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.job_cli");
+  if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

@@ -1,4 +1,4 @@
-/* gcs_db.c: the head's node table and KV store in a SQLite file: prepared statements
+/* gcs_db.c: the head's node table, KV store and jobs in a SQLite file: prepared statements
  * written through on every change, WAL with synchronous=NORMAL (a commit survives the
  * head being killed; only a power cut may lose the last ones), and an exclusive lock so
  * two heads never share one file. */
@@ -15,18 +15,19 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 
-#define S_SCHEMA_VERSION 1
+#define S_SCHEMA_VERSION 2 /* 2 added the jobs table; a version 1 file gains it */
 
 struct rl_gcs_db_t {
   sqlite3 *sql;
-  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del;
+  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del, *job_put;
 };
 
 static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS nodes (id BLOB PRIMARY KEY NOT NULL, endpoint TEXT NOT NULL,"
     " pid INTEGER NOT NULL, resources BLOB NOT NULL, alive INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);"
+    "PRAGMA user_version = 2;";
 
 /* Fills err with what and SQLite's message; returns -1. */
 static int s_fail(sqlite3 *sql, const char *what, char *err, size_t errlen) {
@@ -81,7 +82,7 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
     goto err;
   }
   long long version = s_pragma_int(db->sql, "PRAGMA user_version");
-  if (version != 0 && version != S_SCHEMA_VERSION) {
+  if (version != 0 && version != 1 && version != S_SCHEMA_VERSION) {
     snprintf(err, errlen, "%s was written by another version of rayl (schema %lld, this one reads %d)", path,
              version, S_SCHEMA_VERSION);
     sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
@@ -102,7 +103,10 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
       s_prepare(db->sql,
                 "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 &db->kv_put, err, errlen) ||
-      s_prepare(db->sql, "DELETE FROM kv WHERE key = ?1", &db->kv_del, err, errlen))
+      s_prepare(db->sql, "DELETE FROM kv WHERE key = ?1", &db->kv_del, err, errlen) ||
+      s_prepare(db->sql,
+                "INSERT INTO jobs (id, record) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+                &db->job_put, err, errlen))
     goto err;
   return db;
 err:
@@ -117,6 +121,7 @@ void rl_gcs_db_destroy(rl_gcs_db_t **p) {
   sqlite3_finalize(db->node_del);
   sqlite3_finalize(db->kv_put);
   sqlite3_finalize(db->kv_del);
+  sqlite3_finalize(db->job_put);
   sqlite3_close(db->sql); /* NULL is a no-op */
   free(db);
   *p = NULL;
@@ -158,6 +163,25 @@ int rl_gcs_db_kv(rl_gcs_db_t *db, const char *key, size_t klen, const void *valu
   sqlite3_bind_blob64(st, 1, klen ? key : "", klen, SQLITE_STATIC);
   if (value) sqlite3_bind_blob64(st, 2, vlen ? value : "", vlen, SQLITE_STATIC);
   return s_run(db, st, value ? "cannot save a KV entry" : "cannot delete a KV entry", err, errlen);
+}
+
+int rl_gcs_db_job(rl_gcs_db_t *db, const char *id, const void *record, size_t len, char *err, size_t errlen) {
+  sqlite3_bind_text(db->job_put, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob64(db->job_put, 2, len ? record : "", len, SQLITE_STATIC);
+  return s_run(db, db->job_put, "cannot save a job", err, errlen);
+}
+
+int rl_gcs_db_load_jobs(rl_gcs_db_t *db, rl_gcs_db_job_fn fn, void *arg, char *err, size_t errlen) {
+  sqlite3_stmt *st;
+  int rc;
+  if (sqlite3_prepare_v2(db->sql, "SELECT record FROM jobs ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot read the jobs", err, errlen);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const void *record = sqlite3_column_blob(st, 0);
+    fn(arg, record ? record : "", (size_t)sqlite3_column_bytes(st, 0));
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : s_fail(db->sql, "cannot read the jobs", err, errlen);
 }
 
 /* Reads one nodes row. Returns 0, or -1 with why if the row is not a valid node. */
@@ -236,6 +260,16 @@ static void s_remove_files(const char *path) {
   unlink(p);
 }
 
+/* Appends each job record and a comma to the string arg. */
+static void s_collect_job(void *arg, const void *record, size_t len) {
+  char *out = arg;
+  size_t n = strlen(out);
+  if (n + len + 2 > 32) return;
+  memcpy(out + n, record, len);
+  out[n + len] = ',';
+  out[n + len + 1] = 0;
+}
+
 int rl_gcs_db_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR; /* the bad rows below are expected to be skipped */
@@ -278,6 +312,9 @@ int rl_gcs_db_selftest(void) {
                        "INSERT INTO nodes VALUES (x'0102', 'tcp://x:1', 1, x'80', 1);"
                        "INSERT INTO nodes VALUES (x'00112233445566778899aabbccddeeff', 'tcp://y:1', 1, x'c1', 1);",
                        NULL, NULL, NULL) == SQLITE_OK);
+  S_CHECK(rl_gcs_db_job(db, "j1", "first", 5, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_job(db, "j2", "second", 6, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_job(db, "j1", "FIRST", 5, err, sizeof err) == 0); /* updated in place */
   /* One head per file. */
   other = rl_gcs_db_open(path, err, sizeof err);
   S_CHECK(!other && strstr(err, "in use"));
@@ -305,6 +342,9 @@ int rl_gcs_db_selftest(void) {
   v = rl_kv_get(kv, "empty", 5, &vlen);
   S_CHECK(v && vlen == 0);
   S_CHECK(rl_kv_get(kv, "gone", 4, &vlen) == NULL);
+  char jobs[32] = "";
+  S_CHECK(rl_gcs_db_load_jobs(db, s_collect_job, jobs, err, sizeof err) == 0);
+  S_CHECK(!strcmp(jobs, "FIRST,second,"));
   rl_gcs_db_destroy(&db);
 
   /* A file that is not a database is refused with a message. */

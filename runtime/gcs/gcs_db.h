@@ -1,5 +1,6 @@
 /* gcs_db.h: the head's tables kept in a SQLite file so they survive a restart of the
- * head: the node table (id, endpoint, pid, total resources, alive) and the KV store.
+ * head: the node table (id, endpoint, pid, total resources, alive), the KV store and
+ * the jobs (records encoded by gcs/jobs.c).
  * Written through on every change; read back once at start. */
 #ifndef RL_GCS_DB_H
 #define RL_GCS_DB_H
@@ -29,5 +30,13 @@ int rl_gcs_db_node(rl_gcs_db_t *db, const rl_node_t *node, bool forgotten, char 
  * with err. */
 int rl_gcs_db_kv(rl_gcs_db_t *db, const char *key, size_t klen, const void *value, size_t vlen, char *err,
                  size_t errlen);
+
+/* Saves a job's record (len bytes) under its submission id, replacing the previous one.
+ * Returns 0, or -1 with err. */
+int rl_gcs_db_job(rl_gcs_db_t *db, const char *id, const void *record, size_t len, char *err, size_t errlen);
+/* Calls fn(arg, record, len) for every saved job, oldest first. Returns 0, or -1 with
+ * err if the database can't be read. */
+typedef void (*rl_gcs_db_job_fn)(void *arg, const void *record, size_t len);
+int rl_gcs_db_load_jobs(rl_gcs_db_t *db, rl_gcs_db_job_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

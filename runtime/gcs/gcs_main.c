@@ -173,6 +173,17 @@ int rl_gcs_main(int argc, char **argv) {
     s_mkdirs(db, false);
     a.opts.db_path = db;
   }
+  /* Jobs: drivers run with this program and reach the head where it listens (a head
+   * bound to every interface is reached on loopback). */
+  char self[PATH_MAX], address[300];
+  const char *bin = getenv("RAYL_BIN");
+  ssize_t n = bin && *bin ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) self[n] = 0;
+  a.opts.rayl_bin = bin && *bin ? bin : n > 0 ? self : NULL;
+  a.opts.session_dir = a.session;
+  if (!strncmp(a.endpoint, "tcp://0.0.0.0:", 14)) snprintf(address, sizeof address, "tcp://127.0.0.1:%s", a.endpoint + 14);
+  else snprintf(address, sizeof address, "%s", a.endpoint);
+  a.opts.address = address;
 
   char err[PATH_MAX + 200];
   if (a.key && rl_net_key_load(a.key, err, sizeof err) != 0) {

@@ -1,6 +1,6 @@
 /* gcs_server.c: the head's message loop: node registration, heartbeats and liveness,
- * node listings, and the KV store, over one ROUTER socket, kept in a database when one
- * is given (gcs_db.h). */
+ * node listings, the KV store and jobs (jobs.h), over one ROUTER socket, kept in a
+ * database when one is given (gcs_db.h). */
 #include "gcs/gcs_server.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "gcs/gcs_db.h"
+#include "gcs/jobs.h"
 #include "gcs/kv.h"
 #include "gcs/node_table.h"
 #include "sched/resources.h"
@@ -30,6 +31,7 @@ typedef struct {
   rl_node_table_t *nodes;
   rl_kv_t *kv;
   rl_gcs_db_t *db;        /* NULL: memory only */
+  rl_jobs_t *jobs;
   int64_t warn_window_ms; /* start of the current one-second window */
   int warn_count;         /* warnings logged in it */
   long warn_suppressed;   /* warnings not logged since the last summary */
@@ -71,6 +73,12 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_KV_PUT: return "KV_PUT";
     case RL_GCS_KV_GET: return "KV_GET";
     case RL_GCS_REREGISTER: return "REREGISTER";
+    case RL_GCS_KV_EXISTS: return "KV_EXISTS";
+    case RL_GCS_JOB_SUBMIT: return "JOB_SUBMIT";
+    case RL_GCS_JOB_GET: return "JOB_GET";
+    case RL_GCS_JOB_STOP: return "JOB_STOP";
+    case RL_GCS_JOB_LIST_REQUEST: return "JOB_LIST_REQUEST";
+    case RL_GCS_JOB_LOGS_REQUEST: return "JOB_LOGS_REQUEST";
     default: return "message";
   }
 }
@@ -209,8 +217,29 @@ static void s_on_kv_get(s_gcs_t *g, const rl_msg_t *m) {
   s_kv_reply(g, m, request, value, vlen, NULL);
 }
 
+/* [request u64, key str] -> KV_REPLY [request, size u64?] */
+static void s_on_kv_exists(s_gcs_t *g, const rl_msg_t *m) {
+  uint64_t request;
+  const char *key;
+  size_t klen, vlen = 0;
+  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
+  const void *value = rl_kv_get(g->kv, key, klen, &vlen);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_KV_REPLY, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  if (value) msgpack_pack_uint64(&b.pk, vlen);
+  else msgpack_pack_nil(&b.pk);
+  s_send(g, m, &b);
+}
+
 static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
+  char why[300];
+  int job = rl_jobs_handle(g->jobs, g->sock, m, why, sizeof why);
+  if (job < 0) return s_drop(g, m, why);
+  if (job > 0) return;
   switch (m->type) {
+    case RL_GCS_KV_EXISTS: s_on_kv_exists(g, m); break;
     case RL_GCS_REGISTER_NODE: s_on_register(g, m); break;
     case RL_GCS_HEARTBEAT: s_on_heartbeat(g, m); break;
     case RL_GCS_GET_NODES: s_on_get_nodes(g, m); break;
@@ -262,6 +291,12 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     goto done;
   }
   if (opts->db_path && s_open_db(&g, opts->db_path) != 0) goto done;
+  rl_jobs_opts_t jo = {.session_dir = opts->session_dir, .rayl_bin = opts->rayl_bin, .address = opts->address,
+                       .db = g.db, .kv = g.kv};
+  if (!(g.jobs = rl_jobs_new(&jo))) {
+    rl_log(RL_LOG_ERROR, "out of memory starting the head");
+    goto done;
+  }
   bool was_ppid = opts->parent_pid > 0 && getppid() == opts->parent_pid;
   int64_t next_tick = rl_now_ms() + RL_GCS_TICK_MS;
   zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
@@ -282,6 +317,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
         break;
       }
       rl_node_table_expire(g.nodes, now);
+      rl_jobs_tick(g.jobs, now);
       s_warn_roll(&g, now);
     }
     long wait = (long)(next_tick - now);
@@ -301,7 +337,11 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     }
   }
   rc = 0;
+  /* Leaving for good (stopped, or its parent is gone): jobs end with it. A head that is
+   * killed leaves them running for the next one to find. */
+  rl_jobs_stop_all(g.jobs);
 done:
+  rl_jobs_destroy(&g.jobs);
   rl_gcs_db_destroy(&g.db);
   rl_node_table_destroy(&g.nodes);
   rl_kv_destroy(&g.kv);

@@ -1,4 +1,4 @@
-/* gcs_server.h: the head's state (node table, KV) and its message loop over a bound
+/* gcs_server.h: the head's state (node table, KV, jobs) and its message loop over a bound
  * ROUTER socket, apart from process concerns (arguments, log file, signals) so a test
  * can run it in a thread over inproc://. */
 #ifndef RL_GCS_SERVER_H
@@ -14,6 +14,9 @@ typedef struct {
   size_t kv_max_bytes;          /* cap on the KV store's keys and values */
   const char *db_path;          /* SQLite file the tables are kept in (gcs_db.h); NULL:
                                  * memory only */
+  const char *session_dir;      /* jobs' logs and working dirs; NULL: no jobs */
+  const char *rayl_bin;         /* the rayl program, to start job drivers with */
+  const char *address;          /* the head's endpoint as job drivers reach it */
 } rl_gcs_opts_t;
 
 #define RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS 5000

@@ -65,7 +65,9 @@ static int l_actor_create(lua_State *L) {
   o.detached = lua_toboolean(L, -1);
   lua_getfield(L, 3, "name_key");
   o.name_key = lua_tostring(L, -1);
-  lua_pop(L, 4);
+  lua_getfield(L, 3, "runtime_env");
+  o.runtime_env = lua_tostring(L, -1);
+  lua_pop(L, 5);
   int nargs = lua_gettop(L) - 3;
   char err[S_ERR];
   rl_host_args_t a;

@@ -202,6 +202,8 @@ static int l_submit(lua_State *L) {
   o.name = lua_tostring(L, -1);
   lua_getfield(L, 3, "strategy");
   o.strategy = lua_tostring(L, -1);
+  lua_getfield(L, 3, "runtime_env");
+  o.runtime_env = lua_tostring(L, -1);
   if (o.num_returns < 1 || o.num_returns > 1024)
     return rl_host_raise(L, "ValueError", "num_returns must be between 1 and 1024 (got %d)", o.num_returns);
   char err[S_ERR];
@@ -510,6 +512,7 @@ int luaopen_rayl_core(lua_State *L) {
   lua_newtable(L);
   luaL_register(L, NULL, s_funcs);
   rl_l_actor_open(L);
+  rl_l_renv_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");

@@ -64,6 +64,14 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
 int rl_task_prepare(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
   char err[S_ERR];
+  lua_getfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
+  if (lua_isstring(L, -1)) {
+    snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
+    lua_settop(L, base);
+    rl_task_fail(cw, L, t, "RuntimeEnvSetupError", err);
+    return -1;
+  }
+  lua_pop(L, 1);
   static const char *entries[] = {"rayl.run_task", "rayl.create_actor", "rayl.call_actor"};
   lua_getfield(L, LUA_REGISTRYINDEX, entries[t->kind]);
   if (t->kind == RL_KIND_ACTOR_METHOD) {

@@ -153,13 +153,29 @@ static int s_prepare_lua(lua_State *L) {
   }
   static const char *entries[][2] = {{"run", "rayl.run_task"},       {"create_actor", "rayl.create_actor"},
                                      {"call_actor", "rayl.call_actor"}, {"threads", "rayl.task_threads"},
-                                     {"concurrency", "rayl.concurrency"}};
+                                     {"concurrency", "rayl.concurrency"},
+                                     {"setup_runtime_env", "rayl.setup_runtime_env"}};
   for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
     lua_getfield(L, -1, entries[i][0]);
     lua_setfield(L, LUA_REGISTRYINDEX, entries[i][1]);
   }
   lua_pop(L, 1);
   return 0;
+}
+
+/* Applies the runtime_env this worker was started for (RAYL_RUNTIME_ENV: working dir,
+ * environment). If that fails, every task it is given fails with RuntimeEnvSetupError
+ * (rayl.runtime_env_error in the registry) instead of running without its set-up. */
+static void s_setup_runtime_env(lua_State *L, const char *spec, const char *session) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "rayl.setup_runtime_env");
+  lua_pushstring(L, spec);
+  lua_pushstring(L, session);
+  if (lua_pcall(L, 2, 1, 0) != 0 || lua_isstring(L, -1)) {
+    rl_log(RL_LOG_ERROR, "cannot set up the runtime_env {%s}: %s", spec, lua_tostring(L, -1));
+    lua_setfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
+    return;
+  }
+  lua_pop(L, 1);
 }
 
 /* Connects to the node manager and runs tasks until it goes away. */
@@ -175,6 +191,8 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
   rl_host.cw = cw;
   rl_host.L = L;
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
+  const char *spec = getenv("RAYL_RUNTIME_ENV");
+  if (spec && *spec) s_setup_runtime_env(L, spec, session);
   s_loop(cw, L);
   rl_cw_destroy(&rl_host.cw);
   return 0;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -13,24 +14,29 @@
 
 #include "common/clock.h"
 
-/* Receives one request: two descriptors (stdout, stderr of the new worker). */
-static int s_recv_fds(int sock, int fds[2]) {
-  char byte;
-  struct iovec io = {&byte, 1};
+#define S_PACKET_MAX ((64 << 10) + 2) /* 'w' and the runtime_env (RL_NM_RUNTIME_ENV_MAX) */
+
+/* Receives one request: two descriptors (stdout, stderr of the new worker) and, after a
+ * 'w', the runtime_env it is for (NUL-terminated into packet). */
+static int s_recv_fds(int sock, int fds[2], char *packet) {
+  struct iovec io = {packet, S_PACKET_MAX - 1};
   char control[CMSG_SPACE(2 * sizeof(int))];
   struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
   ssize_t n = recvmsg(sock, &msg, 0);
-  if (n <= 0) return -1;
+  if (n <= 0 || (msg.msg_flags & MSG_TRUNC)) return -1;
+  packet[n] = 0;
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) return -1;
   memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
   return 0;
 }
 
-/* In the new worker: take its output descriptors and wait to become the node
- * manager's child (it is the subreaper once the middle process exits). */
-static void s_become_worker(int sock, int fds[2], pid_t manager) {
+/* In the new worker: take its output descriptors and runtime_env, and wait to become
+ * the node manager's child (it is the subreaper once the middle process exits). */
+static void s_become_worker(int sock, int fds[2], pid_t manager, const char *runtime_env) {
   close(sock);
+  if (*runtime_env) setenv("RAYL_RUNTIME_ENV", runtime_env, 1);
+  else unsetenv("RAYL_RUNTIME_ENV");
   dup2(fds[0], 1);
   dup2(fds[1], 2);
   close(fds[0]);
@@ -49,16 +55,17 @@ int rl_zygote_serve(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != manager) return 0;
   int sock = RL_ZYGOTE_FD;
+  static char packet[S_PACKET_MAX];
   for (;;) {
     int fds[2];
-    if (s_recv_fds(sock, fds) != 0) return 0; /* the node manager closed its end */
+    if (s_recv_fds(sock, fds, packet) != 0) return 0; /* the node manager closed its end */
     fflush(NULL);
     pid_t middle = fork();
     if (middle == 0) {
       /* Fork again and exit, so the worker is orphaned to the node manager. */
       pid_t worker = fork();
       if (worker == 0) {
-        s_become_worker(sock, fds, manager);
+        s_become_worker(sock, fds, manager, packet + 1);
         return 1;
       }
       int32_t pid = worker;

@@ -78,13 +78,17 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   rl_resources_t placement;
   bool dedicated = false, spilled = false, detached = false;
   char strategy[RL_NM_STRATEGY_MAX] = "";
+  const char *env = "";
+  size_t envlen = 0;
   rl_res_clear(&placement);
   if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
       (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
       (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0) ||
       (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled)) ||
       (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy)) ||
-      (rl_field(m, 6) && !rl_field_bool(m, 6, &detached))) {
+      (rl_field(m, 6) && !rl_field_bool(m, 6, &detached)) ||
+      (rl_field(m, 7) && (!rl_field_bytes(m, 7, &env, &envlen) || envlen > RL_NM_RUNTIME_ENV_MAX ||
+                          (envlen && memchr(env, 0, envlen))))) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
@@ -92,7 +96,10 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   /* A request no node can take waits here: the next view of the cluster either
    * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = calloc(1, sizeof *r);
-  if (!r) return;
+  if (!r || !(r->runtime_env = strndup(env ? env : "", envlen))) {
+    free(r);
+    return;
+  }
   r->client = *client;
   r->request = request;
   r->resources = res;
@@ -111,30 +118,57 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   rl_leases_serve(nm);
 }
 
-static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client) {
+static void s_free_req(rl_lease_req_t *r) {
+  free(r->runtime_env);
+  free(r);
+}
+
+/* An idle worker set up for exactly this runtime_env (Ray's per-runtime_env pool). */
+static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client, const char *runtime_env) {
   for (rl_worker_t *w = nm->workers; w; w = w->next)
     /* An actor's worker is never handed out again (it is being killed). */
-    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !rl_id_eq(&w->id, client)) return w;
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !rl_id_eq(&w->id, client) &&
+        !strcmp(w->runtime_env, runtime_env))
+      return w;
   return NULL;
 }
 
-static int s_count(rl_nm_t *nm, rl_wstate_t state) {
+/* Workers of this runtime_env still starting. */
+static int s_starting(rl_nm_t *nm, const char *runtime_env) {
   int n = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) n += w->state == state;
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    n += w->state == RL_W_STARTING && !strcmp(w->runtime_env, runtime_env);
   return n;
 }
 
+/* An idle worker of another runtime_env to make room for one of this runtime_env when
+ * the pool is full, or NULL. */
+static rl_worker_t *s_idle_other(rl_nm_t *nm, const char *runtime_env) {
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && strcmp(w->runtime_env, runtime_env)) return w;
+  return NULL;
+}
+
 void rl_leases_serve(rl_nm_t *nm) {
-  int waiting_for_worker = 0, waiting_actors = 0;
+  int waiting_actors = 0;
+  /* Requests that fit but have no idle worker of their runtime_env, per runtime_env. */
+  struct {
+    const char *env;
+    int waiting;
+  } want[32];
+  int nwant = 0;
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
     if (r->elsewhere || !rl_res_fits(&nm->available, &r->resources) || !rl_res_fits(&nm->available, &r->placement)) {
       pp = &r->next;
       continue;
     }
-    rl_worker_t *w = s_idle_worker(nm, &r->client);
+    rl_worker_t *w = s_idle_worker(nm, &r->client, r->runtime_env);
     if (!w) {
-      waiting_for_worker++;
+      int k = 0;
+      while (k < nwant && strcmp(want[k].env, r->runtime_env)) k++;
+      if (k == nwant && nwant < 32) want[nwant++] = (typeof(want[0])){r->runtime_env, 0};
+      if (k < nwant) want[k].waiting++;
       waiting_actors += r->dedicated;
       pp = &r->next;
       continue;
@@ -154,21 +188,32 @@ void rl_leases_serve(rl_nm_t *nm) {
     msgpack_pack_uint64(&b.pk, (uint64_t)w->pid);
     if (rl_nm_send_to(nm, &r->client, &b) != 0) rl_leases_release_worker(nm, w);
     *pp = r->next;
-    free(r);
+    s_free_req(r);
   }
-  /* Resources are free but no worker is: start more. Task workers are bounded by
-   * max_workers; each actor has its own process (up to RL_NM_MAX_ACTORS). */
-  int starting = s_count(nm, RL_W_STARTING);
+  /* Resources are free but no worker of the right runtime_env is: start more. Task
+   * workers are bounded by max_workers (idle ones of another runtime_env make room);
+   * each actor has its own process (up to RL_NM_MAX_ACTORS). */
   int pool = 0, actors = 0;
   for (rl_worker_t *w = nm->workers; w; w = w->next) {
     if (w->dedicated) actors++;
     else pool++;
   }
   int cap = nm->max_workers + (actors + waiting_actors < RL_NM_MAX_ACTORS ? actors + waiting_actors : RL_NM_MAX_ACTORS);
-  while (starting < waiting_for_worker && pool + actors < cap && nm->failed_starts < 5) {
-    if (!rl_pool_spawn(nm)) break;
-    starting++;
-    pool++;
+  for (int k = 0; k < nwant; k++) {
+    /* The request strings live in the queue, which nothing below changes. */
+    int starting = s_starting(nm, want[k].env);
+    while (starting < want[k].waiting && nm->failed_starts < 5) {
+      if (pool + actors >= cap) {
+        rl_worker_t *other = s_idle_other(nm, want[k].env);
+        if (!other) break;
+        other->dedicated = true; /* never handed out again; reaped when it dies */
+        kill(other->pid, SIGKILL);
+        pool--;
+      }
+      if (!rl_pool_spawn(nm, want[k].env)) break;
+      starting++;
+      pool++;
+    }
   }
   rl_pool_top_up(nm); /* workers that became actors are replaced in the pool */
 }
@@ -213,7 +258,7 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
     rl_lease_req_t *r = *pp;
     if (rl_id_eq(&r->client, client)) {
       *pp = r->next;
-      free(r);
+      s_free_req(r);
     } else {
       pp = &r->next;
     }
@@ -254,7 +299,7 @@ void rl_leases_respill(rl_nm_t *nm) {
     rl_lease_req_t *r = *pp;
     if (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) {
       *pp = r->next;
-      free(r);
+      s_free_req(r);
     } else {
       s_warn_infeasible(nm, r);
       pp = &r->next;

@@ -15,6 +15,7 @@
 #define RL_NM_ENDPOINT_MAX 120
 #define RL_NM_MAX_ACTORS 4096
 #define RL_NM_STRATEGY_MAX 64
+#define RL_NM_RUNTIME_ENV_MAX (64 << 10) /* longest canonical runtime_env of a lease */
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -43,6 +44,7 @@ typedef struct rl_worker {
   bool released;           /* held was given back while it was blocked */
   bool dedicated;          /* an actor's: killed, never reused, when its lease ends */
   bool detached;           /* an actor's that outlives its lessee */
+  char *runtime_env;       /* what it was set up with ("": none); serves only that */
   struct rl_worker *next;
 } rl_worker_t;
 
@@ -58,6 +60,7 @@ typedef struct rl_lease_req {
   char strategy[RL_NM_STRATEGY_MAX];
   bool elsewhere; /* hard affinity to another node: never served here */
   bool detached;
+  char *runtime_env; /* "" for none */
   struct rl_lease_req *next;
 } rl_lease_req_t;
 
@@ -113,8 +116,9 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id);
 /* worker_pool.c */
 /* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */
 void rl_pool_start_zygote(rl_nm_t *nm);
-/* Starts one worker process. Returns it, or NULL (logged). */
-rl_worker_t *rl_pool_spawn(rl_nm_t *nm);
+/* Starts one worker process set up for runtime_env ("" for none). Returns it, or NULL
+ * (logged). */
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env);
 /* Reaps dead children: tells lessees, frees resources, starts replacements. */
 void rl_pool_reap(rl_nm_t *nm);
 /* Reads what is waiting on worker output pipes and forwards complete lines. */
@@ -125,7 +129,7 @@ rl_worker_t *rl_pool_by_id(rl_nm_t *nm, const rl_id_t *id);
 rl_worker_t *rl_pool_by_pid(rl_nm_t *nm, pid_t pid);
 /* Kills every worker and waits for them (at exit). */
 void rl_pool_stop_all(rl_nm_t *nm);
-/* Keeps at least min_workers alive or starting. */
+/* Keeps at least min_workers without a runtime_env alive or starting. */
 void rl_pool_top_up(rl_nm_t *nm);
 
 /* leases.c */

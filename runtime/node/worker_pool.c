@@ -45,11 +45,16 @@ void rl_pool_start_zygote(rl_nm_t *nm) {
   nm->zygote_pid = pid;
 }
 
-/* Asks the zygote for a worker writing to out and err. Returns its pid, or -1. */
-static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err) {
+/* Asks the zygote for a worker writing to out and err, set up for runtime_env (sent
+ * after a 'w' in the same packet). Returns its pid, or -1. */
+static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runtime_env) {
   if (nm->zygote_fd < 0) return -1;
-  char byte = 'w';
-  struct iovec io = {&byte, 1};
+  size_t envlen = strlen(runtime_env);
+  char *packet = malloc(envlen + 1);
+  if (!packet) return -1;
+  packet[0] = 'w';
+  memcpy(packet + 1, runtime_env, envlen);
+  struct iovec io = {packet, envlen + 1};
   char control[CMSG_SPACE(2 * sizeof(int))];
   memset(control, 0, sizeof control);
   struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
@@ -61,8 +66,9 @@ static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err) {
   memcpy(CMSG_DATA(c), fds, sizeof fds);
   int32_t pid = -1;
   struct pollfd p = {nm->zygote_fd, POLLIN, 0};
-  if (sendmsg(nm->zygote_fd, &msg, MSG_NOSIGNAL) != 1 || poll(&p, 1, 2000) != 1 ||
-      recv(nm->zygote_fd, &pid, sizeof pid, 0) != sizeof pid || pid <= 0) {
+  bool sent = sendmsg(nm->zygote_fd, &msg, MSG_NOSIGNAL) == (ssize_t)(envlen + 1);
+  free(packet);
+  if (!sent || poll(&p, 1, 2000) != 1 || recv(nm->zygote_fd, &pid, sizeof pid, 0) != sizeof pid || pid <= 0) {
     rl_log(RL_LOG_WARN, "the worker zygote did not answer; starting workers by exec from now on");
     close(nm->zygote_fd);
     nm->zygote_fd = -1;
@@ -71,23 +77,32 @@ static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err) {
   return pid;
 }
 
-rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return NULL;
+  char *env_copy = strdup(runtime_env);
+  if (!env_copy) return NULL;
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    free(env_copy);
+    return NULL;
+  }
   if (pipe2(err, O_CLOEXEC) != 0) {
     close(out[0]);
     close(out[1]);
+    free(env_copy);
     return NULL;
   }
   pid_t parent = getpid();
-  pid_t pid = s_fork_from_zygote(nm, out[1], err[1]);
+  pid_t pid = s_fork_from_zygote(nm, out[1], err[1], runtime_env);
   if (pid <= 0) pid = fork();
   if (pid < 0) {
     rl_log(RL_LOG_ERROR, "cannot start a worker: fork: %s", strerror(errno));
     close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+    free(env_copy);
     return NULL;
   }
   if (pid == 0) {
+    if (*runtime_env) setenv("RAYL_RUNTIME_ENV", runtime_env, 1);
+    else unsetenv("RAYL_RUNTIME_ENV");
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     dup2(out[1], 1);
@@ -109,15 +124,18 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm) {
     kill(pid, SIGKILL);
     close(out[0]);
     close(err[0]);
+    free(env_copy);
     return NULL;
   }
+  w->runtime_env = env_copy;
   w->pid = pid;
   w->state = RL_W_STARTING;
   w->out_fd = out[0];
   w->err_fd = err[0];
   w->next = nm->workers;
   nm->workers = w;
-  rl_log(RL_LOG_DEBUG, "started worker pid %d", (int)pid);
+  if (*runtime_env) rl_log(RL_LOG_INFO, "started worker pid %d for runtime_env {%s}", (int)pid, runtime_env);
+  else rl_log(RL_LOG_DEBUG, "started worker pid %d", (int)pid);
   return w;
 }
 
@@ -215,6 +233,7 @@ static void s_free_worker(rl_worker_t *w) {
   if (w->err_fd >= 0) close(w->err_fd);
   free(w->partial[0]);
   free(w->partial[1]);
+  free(w->runtime_env);
   free(w);
 }
 
@@ -259,8 +278,8 @@ void rl_pool_reap(rl_nm_t *nm) {
 
 void rl_pool_top_up(rl_nm_t *nm) {
   int alive = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) alive += !w->dedicated;
-  while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm)) alive++;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) alive += !w->dedicated && !*w->runtime_env;
+  while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm, "")) alive++;
 }
 
 void rl_pool_stop_all(rl_nm_t *nm) {

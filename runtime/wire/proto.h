@@ -14,7 +14,7 @@ enum rl_msg_type {
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
-   *  strategy str?, detached bool?] : lease one worker
+   *  strategy str?, detached bool?, runtime_env str?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
@@ -22,7 +22,9 @@ enum rl_msg_type {
    * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
    * "NODE:<node id hex>" (only that node) or "NODE_SOFT:<node id hex>" (that node
    * if it can, else the default). detached: an actor's worker that outlives its
-   * lessee (lifetime = "detached"). */
+   * lessee (lifetime = "detached"). runtime_env: the canonical runtime_env the worker
+   * must be set up with ("" or absent: none); a worker serves only leases of the
+   * runtime_env it was started with. */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -136,6 +138,41 @@ enum rl_msg_type {
   /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
   RL_GCS_REREGISTER = 67,
+
+  /* ---- jobs and runtime_env packages: client (CLI, driver, worker) -> head ---- */
+  /* [request u64, key str] -> KV_REPLY [request, size u64?] : is this key set (and how
+   * large is its value)? Used to upload a working_dir package only once. */
+  RL_GCS_KV_EXISTS = 120,
+  /* [request u64, submission_id str ("": the head makes one up), entrypoint [str...],
+   *  runtime_env str, working_dir str, env_vars [[name str, value str]...]] -> JOB_REPLY
+   * : run the entrypoint as a driver on the head's node. entrypoint[0] ending in .lua
+   * runs with rayl, else it is a command looked up on PATH. runtime_env: the job's
+   * runtime_env in canonical form (lua/rayl/runtime_env.lua), inherited by its tasks;
+   * working_dir: the KV key of the package the driver runs in ("": none; uploaded
+   * first); env_vars: set in the driver's environment. */
+  RL_GCS_JOB_SUBMIT = 121,
+  /* [request u64, submission_id str] -> JOB_REPLY */
+  RL_GCS_JOB_GET = 122,
+  /* [request u64, submission_id str] -> JOB_REPLY : SIGTERM to the driver's process
+   * group, SIGKILL 3 s later if it is still there; the job ends STOPPED */
+  RL_GCS_JOB_STOP = 123,
+  /* [request u64] -> JOB_LIST */
+  RL_GCS_JOB_LIST_REQUEST = 124,
+  /* [request u64, submission_id str, offset u64, max u64] -> JOB_LOGS : up to max bytes
+   * (at most 1 MiB) of the driver's output from offset */
+  RL_GCS_JOB_LOGS_REQUEST = 125,
+
+  /* ---- head -> client ---- */
+  /* [request u64, job?, error str?] : job = [submission_id str, status str (PENDING,
+   * RUNNING, SUCCEEDED, FAILED, STOPPED), entrypoint str, message str, start_ms u64,
+   * end_ms u64 (0 while running), driver_pid u64, runtime_env str] (times: ms since the
+   * epoch); nil with an error when the request failed */
+  RL_GCS_JOB_REPLY = 130,
+  /* [request u64, [job...]] : every job, oldest first */
+  RL_GCS_JOB_LIST = 131,
+  /* [request u64, data bin, offset u64, size u64, status str] : data starts at offset;
+   * size: the whole log's size now; status: the job's; or [request u64, nil, error str] */
+  RL_GCS_JOB_LOGS = 132,
 };
 
 /* DRIVER: a script on this node (gets worker output; reaped by pid); WORKER: a worker

@@ -142,12 +142,15 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   a->opts = *opts;
   a->opts.name = NULL;
   a->opts.strategy = NULL; /* copied into the class below */
+  a->opts.runtime_env = NULL;
   a->opts.name_key = NULL; /* copied below */
   snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
   a->restarts_left = opts->max_restarts;
   a->cls->resources = opts->resources;
   snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
   a->cls->detached = opts->detached;
+  free(a->cls->runtime_env);
+  if (!(a->cls->runtime_env = strdup(opts->runtime_env ? opts->runtime_env : ""))) goto oom;
   a->detached = opts->detached;
   snprintf(a->name_key, sizeof a->name_key, "%s", opts->name_key ? opts->name_key : "");
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);

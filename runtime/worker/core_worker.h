@@ -100,6 +100,8 @@ typedef struct {
   int num_returns;
   const char *name;       /* for errors and logs */
   const char *strategy;   /* NULL or "": local first; "SPREAD"; "NODE[_SOFT]:<id>" */
+  const char *runtime_env; /* NULL or "": none; else the canonical runtime_env its worker
+                            * is set up with (lua/rayl/runtime_env.lua) */
 } rl_task_opts_t;
 
 /* One argument of a task: an encoded value, or a ref to resolve before the task runs. */
@@ -125,6 +127,7 @@ typedef struct {
   rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
   const char *strategy;      /* as for tasks */
+  const char *runtime_env;   /* as for tasks */
   bool detached;             /* outlives its owner (lifetime = "detached") */
   const char *name_key;      /* the head's KV key of its name, if named: freed when it dies */
   int max_restarts;          /* -1: forever */

@@ -70,9 +70,9 @@ typedef struct rl_lease {
 
 struct rl_actor;
 
-/* Tasks of one function with the same resource shape and strategy share leases
- * (Ray's scheduling class). An
- * actor's calls form a class of their own whose one lease is the actor's worker. */
+/* Tasks of one function with the same resource shape, strategy and runtime_env share
+ * leases (Ray's scheduling class). An actor's calls form a class of their own whose one
+ * lease is the actor's worker. */
 typedef struct rl_class {
   struct rl_actor *actor; /* NULL for tasks */
   const struct rl_fn *fn; /* tasks: the function they run */
@@ -83,6 +83,7 @@ typedef struct rl_class {
   uint64_t lease_request; /* outstanding lease request id, or 0 */
   bool dedicated;         /* its leases are actors' workers */
   char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
+  char *runtime_env;      /* canonical runtime_env, "" for none (owned) */
   bool detached;          /* its lease outlives us (a detached actor) */
   rl_resources_t placement;
   double service_us;      /* moving average of a task's run time, 0 until known */

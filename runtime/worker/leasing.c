@@ -12,7 +12,7 @@
 
 static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 7);
+  rl_msgbuf_init(&b, RL_NM_LEASE, 8);
   msgpack_pack_uint64(&b.pk, c->lease_request);
   rl_res_pack(&b.pk, &c->resources);
   if (c->dedicated) msgpack_pack_true(&b.pk);
@@ -23,6 +23,7 @@ static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
   rl_pack_str(&b.pk, c->strategy);
   if (c->detached) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
+  rl_pack_str(&b.pk, c->runtime_env ? c->runtime_env : "");
   rl_msg_send(sock, NULL, &b);
 }
 

@@ -52,15 +52,24 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
   return f;
 }
 
-/* The scheduling class of a task: its resources, strategy and function (as Ray's). The
- * function is part of it so that a long task never queues short ones of another
- * function behind it on a pipelined lease, and each class learns its own run time. */
-static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy, const rl_fn_t *fn) {
+/* The scheduling class of a task: its resources, strategy, runtime_env and function
+ * (as Ray's). Workers set up for one runtime_env serve no other; the function is part
+ * of it so that a long task never queues short ones of another function behind it on
+ * a pipelined lease, and each class learns its own run time. */
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy, const char *runtime_env,
+                           const rl_fn_t *fn) {
   if (!strategy) strategy = "";
+  if (!runtime_env) runtime_env = "";
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy)) return c;
+    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy) &&
+        !strcmp(c->runtime_env, runtime_env))
+      return c;
   rl_class_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
+  if (!(c->runtime_env = strdup(runtime_env))) {
+    free(c);
+    return NULL;
+  }
   c->fn = fn;
   c->resources = *res;
   snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
@@ -229,7 +238,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
   rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
-  rl_class_t *c = f ? s_class(cw, &opts->resources, opts->strategy, f) : NULL;
+  rl_class_t *c = f ? s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f) : NULL;
   if (!f || !c) {
     snprintf(err, errlen, "out of memory while submitting a task");
     return -1;
@@ -714,6 +723,7 @@ void rl_sub_destroy_all(rl_cw_t *cw) {
       free(l->fn_sent);
       free(l);
     }
+    free(c->runtime_env);
     free(c);
   }
   cw->classes = NULL;

@@ -1,0 +1,300 @@
+-- rayl.job_cli: `rayl job submit|status|logs|stop|list`: drivers run on a cluster's head
+-- node by the head (Ray's job submission). Everything goes through the head, so these
+-- commands work from any machine that reaches it.
+local core = require "rayl.core"
+local errors = require "rayl.errors"
+local json = require "rayl.json"
+local renv = require "rayl.runtime_env"
+
+local M = {}
+
+local USAGE = [[
+usage: rayl job submit [--address A] [--working-dir D] [--runtime-env-json JSON]
+                       [--submission-id ID] [--no-wait] -- script.lua [args...]
+       rayl job status ID [--address A]
+       rayl job logs ID [--follow] [--address A]
+       rayl job stop ID [--no-wait] [--address A]
+       rayl job list [--format json] [--address A]
+
+Runs a driver on the cluster's head node. submit ships --working-dir (content-hashed,
+uploaded once; .git is skipped) and runs the entrypoint there: a .lua script runs with
+rayl, anything else as a command. RAYL_ADDRESS points the driver at the cluster. Unless
+--no-wait, submit streams the job's output until it ends and exits 0 if it SUCCEEDED,
+1 otherwise; Ctrl-C stops the streaming, not the job.
+  --address A          the head (HOST:PORT); default: RAYL_ADDRESS, else the cluster
+                       `rayl start` runs on this machine
+  --working-dir D      folder the driver (and its tasks) run in
+  --runtime-env-json J the job's runtime_env, e.g. '{"env_vars": {"K": "v"}}'
+  --submission-id ID   the job's id (letters, digits, _ - .); default: a new one
+  --no-wait            return once the job is submitted
+States: PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED.
+]]
+
+local TERMINAL = { SUCCEEDED = true, FAILED = true, STOPPED = true }
+
+-- A failure the user should read: printed as "rayl job: msg", exit code 1 (2: usage).
+local function fail(msg, code) error({ cli_error = msg, code = code or 1 }, 0) end
+
+local function say(text) io.stdout:write(text, "\n"); io.stdout:flush() end
+
+-- Parses args: options (a table of which take values), then positional words. Stops at
+-- "--" (or, if stop_at_word, at the first positional word) and returns the rest too.
+local function parse(args, valued, flags, stop_at_word)
+  local opts, words, rest = {}, {}, nil
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then rest = { unpack(args, i + 1) }; break end
+    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w-]+)$")
+    if a == "-h" or a == "--help" then say(USAGE); error({ cli_done = true }, 0) end
+    if name and valued[name] then
+      local v = inline or args[i + 1]
+      if not v then fail("--" .. name .. " needs a value\n" .. USAGE, 2) end
+      opts[name] = v
+      if not inline then i = i + 1 end
+    elseif name and flags[name] then
+      opts[name] = true
+    elseif name or a:match("^%-") then
+      fail(("unknown option '%s'\n%s"):format(a, USAGE), 2)
+    elseif stop_at_word then
+      rest = { unpack(args, i) }
+      break
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, words, rest
+end
+
+-- The head's endpoint and a request function for it.
+local function connect(address)
+  address = address or os.getenv("RAYL_ADDRESS")
+  if address == nil or address == "" then address = "auto" end
+  local endpoint, err = core.resolve_address(address)
+  if not endpoint then fail(err) end
+  local function request(type, fields, timeout)
+    local got, reply = core.gcs_request(endpoint, type, fields, timeout or 10000)
+    if not got then fail(("%s; is the cluster running? (`rayl status`)"):format(reply)) end
+    return reply
+  end
+  return request, endpoint
+end
+
+-- A job record from the head as a table.
+local function job_of(r)
+  return { submission_id = r[1], status = r[2], entrypoint = r[3], message = r[4], start_time = r[5],
+           end_time = r[6], driver_pid = r[7], runtime_env = r[8] }
+end
+
+local function get_job(request, id)
+  local reply = request(core.msg.JOB_GET, { id })
+  if not reply[1] then fail(reply[2]) end
+  return job_of(reply[1])
+end
+
+local function when(ms)
+  if not ms or ms == 0 then return "-" end
+  return os.date("%Y-%m-%d %H:%M:%S", math.floor(ms / 1000))
+end
+
+-- Prints the job's log from offset until it ends (follow) or until what is there now
+-- has been printed. Returns the job's last status.
+local function stream_logs(request, id, follow)
+  -- Poll quickly at first (a short job is done in tens of ms), then every 0.2 s while
+  -- nothing new comes.
+  local offset, pause = 0, 0.005
+  while true do
+    local reply = request(core.msg.JOB_LOGS_REQUEST, { id, offset, 1048576 })
+    if reply[1] == nil then fail(reply[2]) end
+    local data, size, status = reply[1], reply[3], reply[4]
+    if #data > 0 then
+      io.stdout:write(data)
+      io.stdout:flush()
+      offset = offset + #data
+    end
+    local drained = offset >= size
+    if drained and (not follow or TERMINAL[status]) then return status end
+    if drained then
+      core.sleep(pause)
+      pause = math.min(pause * 2, 0.2)
+    end
+  end
+end
+
+local function cmd_submit(args)
+  local opts, words, rest = parse(args,
+    { address = true, ["working-dir"] = true, ["runtime-env-json"] = true, ["submission-id"] = true },
+    { ["no-wait"] = true }, true)
+  local entry = rest or words
+  if #entry == 0 then fail("give the entrypoint after --, e.g. rayl job submit -- script.lua\n" .. USAGE, 2) end
+  local env = {}
+  if opts["runtime-env-json"] then
+    local decoded, why = json.decode(opts["runtime-env-json"])
+    if type(decoded) ~= "table" or decoded.n then
+      fail("--runtime-env-json must be a JSON object" .. (why and (": " .. why) or ""), 2)
+    end
+    env = decoded
+  end
+  if opts["working-dir"] then env.working_dir = opts["working-dir"] end
+  local ok, err = pcall(renv.check, env, 1)
+  if not ok then fail("--runtime-env-json: " .. (err.message or tostring(err)), 2) end
+  local request = connect(opts.address)
+  if env.working_dir then
+    ok, err = pcall(function() env.working_dir = renv.upload(env.working_dir, request, say, 2) end)
+    if not ok then
+      if type(err) == "table" and err.cli_error then error(err, 0) end
+      fail(errors.is(err) and err.message or tostring(err))
+    end
+  end
+  local vars = { n = 0 }
+  for name, value in pairs(env.env_vars or {}) do
+    vars.n = vars.n + 1
+    vars[vars.n] = { name, value }
+  end
+  entry.n = #entry
+  local reply = request(core.msg.JOB_SUBMIT,
+    { opts["submission-id"] or "", entry, renv.encode(env), env.working_dir or "", vars })
+  if not reply[1] then fail(reply[2]) end
+  local job = job_of(reply[1])
+  local id = job.submission_id
+  say(("Job '%s' submitted (%s)."):format(id, job.status))
+  if job.status == "FAILED" then
+    say("Job failed to start: " .. job.message)
+    return 1
+  end
+  if opts["no-wait"] then
+    say(("  status: rayl job status %s\n  logs:   rayl job logs %s --follow\n  stop:   rayl job stop %s")
+      :format(id, id, id))
+    return 0
+  end
+  say(("Tailing the job's logs until it ends (Ctrl-C stops the tailing, not the job):"))
+  local ok2, status = pcall(stream_logs, request, id, true)
+  if not ok2 then
+    if type(status) == "table" and status.cli_error then error(status, 0) end
+    if tostring(status):find("interrupted") then
+      io.stderr:write(("\nInterrupted. Job '%s' keeps running: `rayl job logs %s --follow` to watch it, "
+        .. "`rayl job stop %s` to stop it.\n"):format(id, id, id))
+      return 130
+    end
+    error(status, 0)
+  end
+  job = get_job(request, id)
+  say(("Job '%s' %s: %s"):format(id, job.status, job.message))
+  return job.status == "SUCCEEDED" and 0 or 1
+end
+
+local function one_id(args, valued, flags, what)
+  local opts, words = parse(args, valued, flags)
+  if #words ~= 1 then fail(("rayl job %s takes one submission id\n%s"):format(what, USAGE), 2) end
+  return opts, words[1]
+end
+
+local function cmd_status(args)
+  local opts, id = one_id(args, { address = true }, {}, "status")
+  local job = get_job(connect(opts.address), id)
+  say(("Status for job '%s': %s"):format(id, job.status))
+  say("Status message: " .. job.message)
+  say("Entrypoint: " .. job.entrypoint)
+  say(("Started: %s   Ended: %s"):format(when(job.start_time), when(job.end_time)))
+  return 0
+end
+
+local function cmd_logs(args)
+  local opts, id = one_id(args, { address = true }, { follow = true }, "logs")
+  local request = connect(opts.address)
+  local ok, err = pcall(stream_logs, request, id, opts.follow)
+  if not ok then
+    if type(err) == "table" and err.cli_error then error(err, 0) end
+    if tostring(err):find("interrupted") then return 130 end
+    error(err, 0)
+  end
+  return 0
+end
+
+local function cmd_stop(args)
+  local opts, id = one_id(args, { address = true }, { ["no-wait"] = true }, "stop")
+  local request = connect(opts.address)
+  local before = get_job(request, id)
+  if TERMINAL[before.status] then
+    say(("Job '%s' has already ended: %s"):format(id, before.status))
+    return 0
+  end
+  local reply = request(core.msg.JOB_STOP, { id })
+  if not reply[1] then fail(reply[2]) end
+  say(("Stopping job '%s' (SIGTERM, then SIGKILL after 3 s)."):format(id))
+  if opts["no-wait"] then return 0 end
+  local deadline = core.now() + 15
+  while core.now() < deadline do
+    local job = get_job(request, id)
+    if TERMINAL[job.status] then
+      say(("Job '%s' %s: %s"):format(id, job.status, job.message))
+      return 0
+    end
+    core.sleep(0.1)
+  end
+  fail(("job '%s' did not stop within 15 s"):format(id))
+end
+
+local function cmd_list(args)
+  local opts = parse(args, { address = true, format = true }, {})
+  if opts.format and opts.format ~= "json" and opts.format ~= "table" then
+    fail("--format must be json or table", 2)
+  end
+  local reply = connect(opts.address)(core.msg.JOB_LIST_REQUEST, {})
+  local jobs = { n = 0 }
+  for i = 1, reply[1].n do
+    jobs.n = i
+    jobs[i] = job_of(reply[1][i])
+  end
+  if opts.format == "json" then
+    for i = 1, jobs.n do
+      local env = renv.decode(jobs[i].runtime_env) or {}
+      jobs[i].runtime_env = env
+    end
+    say(json.encode(jobs))
+    return 0
+  end
+  if jobs.n == 0 then
+    say("No jobs.")
+    return 0
+  end
+  say(("%-28s %-10s %-19s  %-19s  %s"):format("SUBMISSION ID", "STATUS", "START", "END", "ENTRYPOINT"))
+  for i = 1, jobs.n do
+    local j = jobs[i]
+    say(("%-28s %-10s %-19s  %-19s  %s"):format(j.submission_id, j.status, when(j.start_time), when(j.end_time),
+      j.entrypoint))
+  end
+  return 0
+end
+
+local COMMANDS = { submit = cmd_submit, status = cmd_status, logs = cmd_logs, stop = cmd_stop, list = cmd_list }
+
+function M.main(args)
+  local name = table.remove(args, 1)
+  if name == nil then
+    io.stderr:write(USAGE)
+    return 2
+  end
+  if name == "-h" or name == "--help" or name == "help" then
+    io.stdout:write(USAGE)
+    return 0
+  end
+  local cmd = COMMANDS[name]
+  if not cmd then
+    io.stderr:write(("rayl job: unknown command '%s'\n%s"):format(name, USAGE))
+    return 2
+  end
+  local ok, rc = pcall(cmd, args)
+  if ok then return rc end
+  if type(rc) == "table" and rc.cli_done then return 0 end
+  if type(rc) == "table" and rc.cli_error then
+    io.stderr:write("rayl job: ", rc.cli_error, "\n")
+    return rc.code
+  end
+  if tostring(rc):find("interrupted") then return 130 end
+  error(rc, 0)
+end
+
+return M
