@@ -10,7 +10,9 @@
 
 #include "common/clock.h"
 #include "common/interrupt.h"
+#include "common/log.h"
 #include "host/host.h"
+#include "net/secure.h"
 #include "renv/package.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -104,7 +106,9 @@ static int s_standalone_call(const char *endpoint, rl_msgbuf_t *b, uint64_t requ
     zmq_setsockopt(s_gcs.sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s_gcs.sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     snprintf(s_gcs.endpoint, sizeof s_gcs.endpoint, "%s", endpoint);
-    if (zmq_connect(s_gcs.sock, endpoint) != 0) {
+    char err[300];
+    if (rl_cluster_use_key(endpoint, NULL, err, sizeof err) < 0) rl_log(RL_LOG_WARN, "%s", err);
+    if (rl_net_connect(s_gcs.sock, endpoint) != 0) {
       zmq_close(s_gcs.sock);
       s_gcs.sock = NULL;
       rl_msgbuf_reset(b);
