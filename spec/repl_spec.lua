@@ -289,6 +289,13 @@ describe("the REPL without a terminal", function()
     assert.is_nil(h.read_file(dir .. "/history")) -- no history without a terminal
   end)
 
+  it("says so when it cannot reach the cluster at --address", function()
+    local out, err, code = pipe("repl --address 127.0.0.1:" .. free_port(), "1\n")
+    assert.equal("", out)
+    assert.equal(1, code)
+    assert.matches("^rayl: cannot connect to 127%.0%.0%.1:%d+: .*did not answer.*\n%(is a cluster running there%?", err)
+  end)
+
   it("rayl -i runs the -e chunks, then the REPL", function()
     local out, _, code = pipe("-i -e 'x = 5'", "x * 2\n")
     assert.equal("10\n", out)

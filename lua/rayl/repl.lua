@@ -198,16 +198,17 @@ end
 -- Tab completion
 ------------------------------------------------------------------------------
 
--- The fields a value offers for completion: a table's keys, its metatable's
--- __index table (methods), an actor handle's methods.
+-- The fields a value offers for completion, name -> value: a table's keys, its
+-- metatable's __index table (methods), an actor handle's methods. Only raw reads:
+-- completing must not run the user's code.
 local function fields(v, out, depth)
   if depth > 4 then return end
   if type(v) == "table" then
     if getmetatable(v) == rayl.ActorHandle then
-      for m in pairs(rawget(v, "_methods") or {}) do out[m] = true end
+      for m in pairs(rawget(v, "_methods") or {}) do out[m] = out[m] or true end
       return
     end
-    for k in pairs(v) do if is_name(k) then out[k] = true end end
+    for k, x in pairs(v) do if is_name(k) and out[k] == nil then out[k] = x end end
   end
   local mt = getmetatable(v)
   if type(mt) == "table" and type(rawget(mt, "__index")) == "table" then
@@ -215,26 +216,14 @@ local function fields(v, out, depth)
   end
 end
 
--- Looks up a dotted path without running __index functions (they may have effects).
+-- Looks up a dotted path (a.b.c) the same way.
 local function lookup(path)
   local v = _G
-  for name in path:gmatch("[^.:]+") do
-    if type(v) ~= "table" then
-      local mt = getmetatable(v)
-      v = type(mt) == "table" and type(rawget(mt, "__index")) == "table" and rawget(mt, "__index") or nil
-      if v == nil then return nil end
-    end
-    local nv = rawget(v, name)
-    if nv == nil then
-      local mt = getmetatable(v)
-      if getmetatable(v) == rayl.ActorHandle then
-        return nil
-      elseif type(mt) == "table" and type(rawget(mt, "__index")) == "table" then
-        nv = rawget(rawget(mt, "__index"), name)
-      end
-    end
-    if nv == nil then return nil end
-    v = nv
+  for name in path:gmatch("[^.]+") do
+    local found = {}
+    fields(v, found, 0)
+    v = found[name]
+    if v == nil then return nil end
   end
   return v
 end
@@ -252,21 +241,16 @@ function M.complete(word)
     local v = lookup(base)
     if v == nil then return {} end
     fields(v, names, 0)
-    if sep == ":" then
-      for k in pairs(names) do
-        local ok, m = pcall(function() return v[k] end)
-        if not ok or type(m) ~= "function" then names[k] = nil end
-      end
-    end
   else
     partial = word
     fields(_G, names, 0)
     for k in pairs(KEYWORDS) do names[k] = true end
   end
   local out = {}
-  for k in pairs(names) do
-    -- Private fields (leading _) only when asked for.
-    if k:sub(1, #partial) == partial and (k:sub(1, 1) ~= "_" or partial:sub(1, 1) == "_") then
+  for k, v in pairs(names) do
+    -- Private fields (leading _) only when asked for; after ":" only methods.
+    if k:sub(1, #partial) == partial and (k:sub(1, 1) ~= "_" or partial:sub(1, 1) == "_")
+        and (sep ~= ":" or type(v) == "function") then
       out[#out + 1] = (base and base .. sep or "") .. k
     end
   end
@@ -359,14 +343,20 @@ end
 -- Start and end
 ------------------------------------------------------------------------------
 
---- M.start(address, banner): connects (address, else RAYL_ADDRESS, else a private
---- local cluster, unless a script run before already did), makes `rayl` a global,
---- and prints the banner if asked.
+--- M.start(address, banner) -> nil, or a message saying why it cannot start:
+--- connects (address, else RAYL_ADDRESS, else a private local cluster, unless a
+--- script run before already did), makes `rayl` a global, prints the banner if asked.
 function M.start(address, banner)
   if address == "" then address = nil end
   address = address or os.getenv("RAYL_ADDRESS")
   if address == "" then address = nil end
-  if not rayl.is_initialized() then rayl.init { address = address } end
+  if not rayl.is_initialized() then
+    local ok, err = pcall(rayl.init, { address = address })
+    if not ok then
+      return tostring(err):gsub("^.-rayl%.init: ", "", 1) .. (address and
+        "\n(is a cluster running there? `rayl start --head` starts one; `rayl status` lists it)" or "")
+    end
+  end
   if rawget(_G, "rayl") == nil then rawset(_G, "rayl", rayl) end
   if address then
     address_shown = "the cluster at " .. address

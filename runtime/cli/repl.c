@@ -129,6 +129,12 @@ static bool s_wait_input(void) {
   return false;
 }
 
+/* True if the terminal is gone (stdin hung up or closed). */
+static bool s_hung_up(void) {
+  struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 /* Reads a line with editing. On S_LINE, *line is the caller's to free. */
 static s_input_t s_read_edited(const char *prompt, char **line) {
   s_repl.line = NULL;
@@ -142,6 +148,11 @@ static s_input_t s_read_edited(const char *prompt, char **line) {
     if (!s_wait_input()) {
       rl_callback_handler_remove();
       got = rl_cli_take_signal() == SIGINT ? S_CANCEL : S_TERM;
+      break;
+    }
+    if (s_hung_up()) { /* libedit would not report it: it would spin */
+      rl_callback_handler_remove();
+      got = S_EOF;
       break;
     }
     rl_callback_read_char();
@@ -265,6 +276,7 @@ static void s_setup_editing(void) {
 }
 
 int rl_cli_repl_run(lua_State *L, const char *address) {
+  int top = lua_gettop(L);
   s_repl.L = L;
   s_repl.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   lua_getglobal(L, "require");
@@ -275,10 +287,15 @@ int rl_cli_repl_run(lua_State *L, const char *address) {
   s_push_fn(L, "start");
   lua_pushstring(L, address);
   lua_pushboolean(L, s_repl.tty);
-  if (rl_cli_report(L, rl_cli_docall(L, 2, 0))) {
+  int status = rl_cli_report(L, rl_cli_docall(L, 2, 1));
+  if (status == 0 && lua_isstring(L, -1))
+    rl_cli_message(lua_tostring(L, -1)); /* cannot connect */
+  if (status != 0 || !lua_isnil(L, -1)) {
+    lua_settop(L, top);
     luaL_unref(L, LUA_REGISTRYINDEX, s_repl.mod);
     return 1;
   }
+  lua_pop(L, 1);
   if (s_repl.tty)
     s_setup_editing();
   rl_cli_set_interactive(true);
