@@ -222,7 +222,8 @@ describe("rayl's own flags and commands", function()
       assert.equal(0, code)
       assert.matches("^usage: rayl", out)
       for _, word in ipairs { "-e chunk", "microbenchmark", "not available yet", "start --head",
-                              "status", "stop", "job submit", "list nodes", "head", "worker" } do
+                              "status", "stop", "job submit", "list nodes", "head", "worker", "repl", "-i",
+                              "--address" } do
         assert.matches(word, out, 1, true)
       end
     end
@@ -241,6 +242,27 @@ describe("rayl's own flags and commands", function()
     assert.matches("^rayl: '%-e' needs an argument", err)
   end)
 
+  it("passes --address to the script as RAYL_ADDRESS", function()
+    local out, _, code = rayl([[--address 10.0.0.1:6380 -e 'print(os.getenv("RAYL_ADDRESS"))']])
+    assert.equal("10.0.0.1:6380\n", out)
+    assert.equal(0, code)
+    out = rayl([[--address=auto -e 'print(os.getenv("RAYL_ADDRESS"))']])
+    assert.equal("auto\n", out)
+    local _, err, bad = rayl("--address")
+    assert.equal(1, bad)
+    assert.matches("^rayl: '%-%-address' needs an argument", err)
+  end)
+
+  it("rayl repl rejects what it does not know and explains itself", function()
+    local out, err, code = rayl("repl --frobnicate")
+    assert.equal("", out)
+    assert.equal(2, code)
+    assert.matches("^rayl repl: unexpected argument '%-%-frobnicate'\nusage: rayl repl", err)
+    out, _, code = rayl("repl --help")
+    assert.equal(0, code)
+    assert.matches("^usage: rayl repl %[%-%-address", out)
+  end)
+
   it("names an unknown command", function()
     local out, err, code = rayl("frobnicate")
     assert.equal("", out)
@@ -249,7 +271,7 @@ describe("rayl's own flags and commands", function()
   end)
 
   it("says which commands are not available yet", function()
-    for _, cmd in ipairs { "list", "repl" } do
+    for _, cmd in ipairs { "list" } do
       local _, err, code = rayl(cmd)
       assert.equal("rayl: '" .. cmd .. "' is not available yet\n", err)
       assert.equal(2, code)

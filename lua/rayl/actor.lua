@@ -55,6 +55,10 @@ function M.new_class(class, opts, level)
   return setmetatable({ _opts = opts, _shared = shared }, ActorClass)
 end
 
+function ActorClass:__tostring()
+  return ("ActorClass(%s)"):format(self._shared.name)
+end
+
 function ActorClass:options(opts)
   check_options(opts, CLASS_OPTIONS, "options()", 2)
   local merged = {}
@@ -204,6 +208,10 @@ function ActorMethod:options(opts)
     raise("ValueError", "num_returns must be a whole number >= 1", 2)
   end
   return setmetatable({ _handle = self._handle, _method = self._method, _opts = merged }, ActorMethod)
+end
+
+function ActorMethod:__tostring()
+  return ("ActorMethod(%s)"):format(self._opts.name)
 end
 
 function ActorMethod:__call()

@@ -206,6 +206,10 @@ function RemoteFunction:options(opts)
     self._shared, 2)
 end
 
+function RemoteFunction:__tostring()
+  return ("RemoteFunction(%s)"):format(self._shared.name)
+end
+
 function RemoteFunction:__call()
   raise("ValueError", "a remote function cannot be called directly; use f:remote(...)", 2)
 end

@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@ static struct sigaction s_prev_int, s_prev_term;
 /* The signal that interrupted a chunk (rl_interrupted may be reset by the runtime
  * once it has raised its own "interrupted" error). */
 static volatile sig_atomic_t s_signal;
+/* A REPL: every Ctrl-C interrupts the running chunk (else a second one ends the
+ * process, as in luajit). */
+static bool s_interactive;
 
 void rl_cli_message(const char *msg) {
   fprintf(stderr, "rayl: %s\n", msg);
@@ -50,7 +54,8 @@ static void s_on_signal(int sig) {
   else
     rl_interrupted = sig;
   s_signal = sig;
-  signal(sig, SIG_DFL); /* a second signal ends the process, as in luajit */
+  if (!s_interactive || sig != SIGINT)
+    signal(sig, SIG_DFL); /* a second signal ends the process, as in luajit */
   lua_sethook(s_L, s_stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
@@ -132,6 +137,15 @@ lua_State *rl_cli_open(void) {
     rl_cli_message("cannot create state: not enough memory");
   s_L = L;
   return L;
+}
+
+void rl_cli_set_interactive(bool on) { s_interactive = on; }
+
+int rl_cli_take_signal(void) {
+  int sig = s_signal ? s_signal : rl_interrupted;
+  s_signal = 0;
+  rl_interrupted = 0;
+  return sig;
 }
 
 /* 128+signal if the run was ended by SIGINT/SIGTERM, else code. */

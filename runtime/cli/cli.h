@@ -1,6 +1,7 @@
 /* cli.h: the rayl program's parts: the LuaJIT-compatible runner and path set-up. */
 #ifndef RL_CLI_H
 #define RL_CLI_H
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <lua.h>
@@ -28,6 +29,15 @@ int rl_cli_status(int argc, char **argv);
  * the process exit code. */
 int rl_cli_job_supervisor(int argc, char **argv);
 
+/* `rayl repl [--address A]`: the REPL in a fresh state. Returns the exit code. */
+int rl_cli_repl(int argc, char **argv);
+
+/* Runs the REPL in L (rayl's libraries set up): connects to `address` (NULL: the
+ * RAYL_ADDRESS cluster, else a private local one) unless already connected, reads
+ * lines until Ctrl-D or :quit, then disconnects. Line editing and history when stdin
+ * is a terminal. Returns the exit code: 0, 1 if it could not connect, 128+SIGTERM. */
+int rl_cli_repl_run(lua_State *L, const char *address);
+
 /* Prints the usage text to `out`. */
 void rl_cli_usage(FILE *out);
 
@@ -42,6 +52,14 @@ lua_State *rl_cli_open(void);
  * handler, with SIGINT/SIGTERM raising "interrupted!" in Lua meanwhile (as luajit.c).
  * Returns the lua_pcall status; on an error the error object is on top. */
 int rl_cli_docall(lua_State *L, int narg, int nres);
+
+/* In a REPL (on), every SIGINT interrupts the chunk rl_cli_docall runs; otherwise a
+ * second one during a chunk ends the process, as in luajit. */
+void rl_cli_set_interactive(bool on);
+
+/* The signal (SIGINT/SIGTERM) that interrupted the last chunk or came since, or 0.
+ * Clears it, and rl_interrupted, so the next chunk starts afresh. */
+int rl_cli_take_signal(void);
 
 /* If status is an error, prints the error object on top of the stack as
  * "rayl: msg" (tables via __tostring) and pops it. Returns status. */

@@ -21,7 +21,7 @@ static const struct {
 };
 
 /* Commands API.md promises that are not built yet. */
-static const char *const s_not_yet[] = {"list", "repl"};
+static const char *const s_not_yet[] = {"list"};
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -32,20 +32,25 @@ void rl_cli_usage(FILE *out) {
       "\n"
       "Scripts (rayl is a drop-in LuaJIT interpreter: `arg`, `...`, exit codes):\n"
       "  rayl script.lua [args...]   run a driver (a private local cluster unless\n"
-      "                              RAYL_ADDRESS names a live one)\n"
+      "                              --address or RAYL_ADDRESS names a live one)\n"
+      "  rayl                        the REPL when stdin is a terminal (else run stdin)\n"
+      "  --address A  the cluster to join: HOST:PORT of its head, or auto (sets\n"
+      "               RAYL_ADDRESS)\n"
       "  -e chunk     execute string 'chunk' (several allowed, run in order)\n"
       "  -l name      require library 'name'\n"
       "  -b ...       save or list bytecode (as luajit -b)\n"
       "  -j cmd       perform a LuaJIT control command\n"
       "  -O[opt]      control LuaJIT optimizations\n"
       "  -E           ignore environment variables (LUA_INIT)\n"
+      "  -i           enter the REPL after running the script or -e chunks\n"
       "  -v, --version  show version information\n"
       "  -h, --help   show this help\n"
       "  --           stop handling options\n"
       "  -            execute stdin and stop handling options\n"
-      "  (no arguments: the REPL when stdin is a terminal, else run stdin)\n"
       "\n"
       "Commands:\n"
+      "  repl [--address A]          the REPL: line editing, history, Tab completion,\n"
+      "                              Ctrl-C stops a running line; :help inside\n"
       "  microbenchmark [--json]     Ray's microbenchmark suite, same metric names\n"
       "  start --head [--port 6380] [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
       "  start --address HOST:PORT [--cluster-key FILE] [--num-cpus N] [--resources JSON]\n"
@@ -61,7 +66,6 @@ void rl_cli_usage(FILE *out) {
       "                              run drivers on a cluster (see rayl job --help)\n"
       "\n"
       "Commands not available yet:\n"
-      "  the REPL (rayl with no arguments, -i)\n"
       "  list nodes|tasks|actors|objects [--format json]\n"
       "\n"
       "Internal (started by rayl itself):\n"
@@ -100,6 +104,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "path") == 0) return rl_cli_path(argc - 1, argv + 1);
   if (strcmp(cmd, "job") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.job_cli");
   if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);
+  if (strcmp(cmd, "repl") == 0) return rl_cli_repl(argc - 1, argv + 1);
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

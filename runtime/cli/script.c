@@ -141,14 +141,23 @@ static int s_collect(int argc, char **argv, int *flags, int *bad) {
       *flags |= F_HELP;
       continue;
     }
+    if (strcmp(a, "--address") == 0) {
+      if (++i >= argc)
+        return -1;
+      continue;
+    }
+    if (strncmp(a, "--address=", 10) == 0)
+      continue;
     if (a[1] == '-')
       return a[2] ? -1 : i + 1;
     switch (a[1]) {
     case '\0':
       return i;
     case 'i':
-      *flags |= F_INTERACTIVE;
-      /* fallthrough */
+      if (a[2])
+        return -1;
+      *flags |= F_INTERACTIVE; /* the REPL's banner shows the version */
+      break;
     case 'v':
       if (a[2])
         return -1;
@@ -180,6 +189,22 @@ static int s_collect(int argc, char **argv, int *flags, int *bad) {
     }
   }
   return i;
+}
+
+/* The value of the last --address option before the script, or NULL. */
+static const char *s_address(char **argv, int argn) {
+  const char *address = NULL;
+  for (int i = 1; i < argn; i++) {
+    if (strcmp(argv[i], "--") == 0)
+      break;
+    if (strcmp(argv[i], "--address") == 0 && i + 1 < argn)
+      address = argv[++i];
+    else if (strncmp(argv[i], "--address=", 10) == 0)
+      address = argv[i] + 10;
+    else if (argv[i][0] == '-' && strchr("ejl", argv[i][1]) && argv[i][1] && argv[i][2] == '\0')
+      i++; /* the option's argument */
+  }
+  return address;
 }
 
 /* arg[i - argn] = argv[i]: the script at 0, what came before it negative. */
@@ -250,9 +275,6 @@ static void s_print_version(void) {
   fflush(stdout);
 }
 
-static const char s_no_repl[] =
-    "the REPL is not available yet; run a script (rayl script.lua) or rayl -e CODE";
-
 /* The whole run, protected (as luajit.c's pmain): even set-up errors are caught. */
 static int s_pmain(lua_State *L) {
   s_run_t *r = lua_touserdata(L, 1);
@@ -263,7 +285,8 @@ static int s_pmain(lua_State *L) {
 
   int argn = s_collect(argc, argv, &flags, &bad);
   if (argn < 0) {
-    if (bad < argc && argv[bad][1] && strchr("ejl", argv[bad][1]) && argv[bad][2] == '\0')
+    if (bad < argc && (strcmp(argv[bad], "--address") == 0 ||
+                       (argv[bad][1] && strchr("ejl", argv[bad][1]) && argv[bad][2] == '\0')))
       fprintf(stderr, "rayl: '%s' needs an argument\n", argv[bad]);
     else
       fprintf(stderr, "rayl: unrecognized option '%s'\n", bad < argc ? argv[bad] : "");
@@ -275,8 +298,9 @@ static int s_pmain(lua_State *L) {
     r->exit_code = 0;
     return 0;
   }
-  if (flags & F_INTERACTIVE) {
-    rl_cli_message(s_no_repl);
+  const char *address = s_address(argv, argn);
+  if (address && setenv("RAYL_ADDRESS", address, 1) != 0) {
+    rl_cli_message("cannot set RAYL_ADDRESS");
     return 0;
   }
   rl_cli_setup_state(L);
@@ -294,15 +318,15 @@ static int s_pmain(lua_State *L) {
   if (argn < argc) {
     if (s_run_script(L, argc, argv, argn))
       return 0;
-  } else if (!(flags & (F_EXEC | F_VERSION))) {
+  } else if (!(flags & (F_EXEC | F_VERSION | F_INTERACTIVE))) {
     if (isatty(STDIN_FILENO)) {
-      rl_cli_message(s_no_repl);
+      r->exit_code = rl_cli_repl_run(L, NULL);
       return 0;
     }
     if (s_dofile(L, NULL))
       return 0;
   }
-  r->exit_code = 0;
+  r->exit_code = flags & F_INTERACTIVE ? rl_cli_repl_run(L, NULL) : 0;
   return 0;
 }
 

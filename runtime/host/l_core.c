@@ -443,6 +443,12 @@ static int l_object_count(lua_State *L) {
   return 1;
 }
 
+/* core.task_count() -> tasks and actor calls this process submitted, not finished */
+static int l_task_count(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)rl_cw_task_count(s_cw(L)));
+  return 1;
+}
+
 static int l_set_error_class(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   if (rl_host.error_mt_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, rl_host.error_mt_ref);
@@ -500,6 +506,7 @@ static const luaL_Reg s_funcs[] = {
     {"context", l_context},
     {"nodes", l_nodes},
     {"object_count", l_object_count},
+    {"task_count", l_task_count},
     {"set_error_class", l_set_error_class},
     {"register_class", l_register_class},
     {"set_cdata_describer", l_set_cdata_describer},

@@ -208,6 +208,10 @@ const rl_resources_t *rl_cw_node_resources(const rl_cw_t *cw) { return &cw->node
 void *rl_cw_store_base(const rl_cw_t *cw) { return cw->store_base; }
 size_t rl_cw_store_size(const rl_cw_t *cw) { return cw->store_size; }
 void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on) { cw->print_logs = on; }
+void rl_cw_set_log_hook(rl_cw_t *cw, rl_cw_log_hook fn, void *ctx) {
+  cw->log_hook = fn;
+  cw->log_hook_ctx = ctx;
+}
 
 rl_id_t rl_cw_current_task(const rl_cw_t *cw) {
   rl_id_t nil = {{0}};
@@ -242,6 +246,7 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
   if (!rl_field_u64(m, 0, &pid) || !rl_field_bytes(m, 1, &stream, &sn) || !rl_field_bytes(m, 2, &text, &tn)) return;
   if (!cw->print_logs) return;
   FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
+  if (cw->log_hook) cw->log_hook(cw->log_hook_ctx, true);
   /* Prefix every line with where it came from. */
   const char *p = text, *end = text + tn;
   while (p < end) {
@@ -251,6 +256,7 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
     p += n;
   }
   fflush(out);
+  if (cw->log_hook) cw->log_hook(cw->log_hook_ctx, false);
 }
 
 static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
@@ -310,8 +316,9 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
 
 #define S_MAX_POLL 256
 
-int rl_cw_poll(rl_cw_t *cw, int timeout_ms) {
-  zmq_pollitem_t items[S_MAX_POLL];
+/* rl_cw_poll, also watching fd when it is >= 0 (the last item). */
+static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
+  zmq_pollitem_t items[S_MAX_POLL + 1];
   rl_peer_t *peers[S_MAX_POLL];
   int n = 0;
   items[n++] = (zmq_pollitem_t){cw->router, 0, ZMQ_POLLIN, 0};
@@ -320,8 +327,10 @@ int rl_cw_poll(rl_cw_t *cw, int timeout_ms) {
     peers[n] = p;
     items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
   }
-  int rc = zmq_poll(items, n, timeout_ms);
+  if (fd >= 0) items[n] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+  int rc = zmq_poll(items, fd >= 0 ? n + 1 : n, timeout_ms);
   if (rc < 0 && errno == EINTR) return rl_interrupted ? 1 : 0;
+  if (fd >= 0 && rc > 0 && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *fd_ready = true;
   if (rc > 0) {
     rl_msg_t m;
     for (int i = 0; i < n; i++) {
@@ -341,6 +350,13 @@ int rl_cw_poll(rl_cw_t *cw, int timeout_ms) {
   }
   rl_sub_tick(cw);
   return rl_interrupted ? 1 : 0;
+}
+
+int rl_cw_poll(rl_cw_t *cw, int timeout_ms) { return s_poll(cw, -1, timeout_ms, NULL); }
+
+int rl_cw_poll_fd(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
+  *fd_ready = false;
+  return s_poll(cw, fd, timeout_ms, fd_ready);
 }
 
 int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms) {

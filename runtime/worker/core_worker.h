@@ -39,6 +39,10 @@ rl_id_t rl_cw_current_task(const rl_cw_t *cw);
  * something to happen. Returns 1 if an interrupt (rl_interrupted) arrived, else 0. */
 int rl_cw_poll(rl_cw_t *cw, int timeout_ms);
 
+/* Like rl_cw_poll, but also returns as soon as file descriptor fd is readable, setting
+ * *fd_ready (a program waiting for its user's input keeps its tasks moving meanwhile). */
+int rl_cw_poll_fd(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready);
+
 /* Like rl_cw_poll, but spins for up to RL_SPIN_US first (for callers about to block
  * on a reply that is probably on its way). */
 #define RL_SPIN_US 60
@@ -51,6 +55,8 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner);
 void rl_cw_ref_drop(rl_cw_t *cw, const rl_id_t *id);
 /* Number of objects this process tracks (owned or borrowed): for leak checks. */
 size_t rl_cw_object_count(const rl_cw_t *cw);
+/* Number of tasks and actor calls this process submitted that have not finished. */
+size_t rl_cw_task_count(const rl_cw_t *cw);
 
 /* ---- objects ---- */
 /* Stores an encoded value as a new owned object. If len >= RL_INLINE_MAX the value goes
@@ -209,5 +215,9 @@ uint64_t rl_cw_next_request(rl_cw_t *cw);
 
 /* Output from workers (RL_NM_LOG) is printed by the driver with a "(pid=N) " prefix. */
 void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on);
+/* fn(ctx, true) runs before and fn(ctx, false) after each piece of worker output is
+ * printed (a line editor clears its line, then redraws it). NULL: no hook. */
+typedef void (*rl_cw_log_hook)(void *ctx, bool before);
+void rl_cw_set_log_hook(rl_cw_t *cw, rl_cw_log_hook fn, void *ctx);
 
 #endif

@@ -217,6 +217,8 @@ struct rl_cw_t {
   rl_cw_error_encoder encode_error;
   void *encode_error_ctx;
   bool print_logs;
+  rl_cw_log_hook log_hook;
+  void *log_hook_ctx;
   int64_t last_lease_check_ms;
   uint64_t messages; /* received so far (to tell whether a poll brought anything) */
 };

@@ -234,6 +234,8 @@ static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char 
   free(data);
 }
 
+size_t rl_cw_task_count(const rl_cw_t *cw) { return rl_idmap_size(cw->tasks); }
+
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
