@@ -54,20 +54,24 @@ local function check_bundles(bundles, level)
       raise("ValueError", ("bundle %d must be a table of resources such as {CPU = 1}, got %s"):format(i, type(b)),
         level + 1)
     end
-    if next(b) == nil then
-      raise("ValueError", ("bundle %d is empty: each bundle must ask for some resource"):format(i), level + 1)
-    end
     copy[i] = {}
+    local something = false
     for k, v in pairs(b) do
       if type(k) ~= "string" then
         raise("ValueError", ("bundle %d: resource names are strings such as \"CPU\", got a %s"):format(i, type(k)),
           level + 1)
       end
-      if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-        raise("ValueError", ("bundle %d: resource '%s' must be a positive amount, got %s"):format(i, k, tostring(v)),
+      if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
+        raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, tostring(v)),
           level + 1)
       end
       copy[i][k] = v
+      something = something or v > 0
+    end
+    -- As Ray: a zero amount may be listed, but a bundle must ask for something.
+    if not something then
+      raise("ValueError", ("bundle %d is empty or asks for zero of everything: each bundle must ask for some "
+        .. "resource"):format(i), level + 1)
     end
   end
   return copy

@@ -302,7 +302,7 @@ static int s_load_pg(sqlite3_stmt *st, rl_pg_table_t *pgs, char *why, size_t why
       f[2].type != MSGPACK_OBJECT_BOOLEAN || !rl_obj_id(&f[3], &creator) || f[4].type != MSGPACK_OBJECT_ARRAY ||
       f[4].via.array.size < 1 || f[4].via.array.size > RL_PG_MAX_BUNDLES)
     goto done;
-  memcpy(name, p, len);
+  if (len) memcpy(name, p, len); /* an empty string may come with a NULL pointer */
   name[len] = 0;
   uint32_t n = f[4].via.array.size;
   bundles = calloc(n, sizeof *bundles);

@@ -277,7 +277,7 @@ static int s_open_db(s_gcs_t *g, const char *path) {
     rl_log(RL_LOG_ERROR, "cannot load the placement groups of the head's database: %s", err);
     return -1;
   }
-  rl_log(RL_LOG_INFO, "head state kept in %s: loaded %zu nodes, %zu KV entries and %zu placement groups in %lld ms",
+  rl_log(RL_LOG_INFO, "head state kept in %s: loaded %zu nodes and %zu KV entries, %zu placement groups, in %lld ms",
          path, rl_node_table_size(g->nodes), rl_kv_count(g->kv), rl_pg_service_count(g->pgs),
          (long long)(rl_now_ms() - t0));
   return 0;
