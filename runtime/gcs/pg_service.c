@@ -14,6 +14,11 @@
 #include "gcs/pg_table.h"
 #include "wire/proto.h"
 
+/* Waiting groups are looked at after every change, and at least this often (attempts
+ * that time out); a refused attempt is retried this soon. */
+#define S_SWEEP_MS 1000
+#define S_RETRY_SWEEP_MS 250
+
 /* A client waiting for a group to be created (RL_GCS_PG_WAIT). */
 typedef struct s_waiter {
   zmq_msg_t identity;
@@ -30,6 +35,7 @@ struct rl_pg_service_t {
   void *warn_arg;
   uint64_t version;    /* of the placements told to node managers */
   bool dirty;          /* something changed that may let a waiting group be placed */
+  int64_t sweep_ms;    /* schedule then even if nothing changed (retries, timeouts) */
   rl_idmap_t *unsaved; /* ids of groups changed since the last flush to the database */
 };
 
@@ -362,7 +368,7 @@ static void s_on_reserved(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms)
   if (rl_node_table_heartbeat(s->nodes, &node, &available, now_ms) == 0)
     rl_pg_table_node_report(s->table, &node, &reserved);
   rl_pg_table_reserved(s->table, &id, (int)index, attempt, ok, now_ms);
-  if (!ok) s->dirty = true;
+  if (!ok && s->sweep_ms > now_ms + S_RETRY_SWEEP_MS) s->sweep_ms = now_ms + S_RETRY_SWEEP_MS;
 }
 
 /* [worker_id]: its groups that are not detached go with it. */
@@ -401,8 +407,9 @@ void rl_pg_service_node_changed(rl_pg_service_t *s, const rl_node_t *node, bool 
 }
 
 void rl_pg_service_schedule(rl_pg_service_t *s, int64_t now_ms) {
-  if (!s->dirty) return;
+  if (!s->dirty && now_ms < s->sweep_ms) return;
   s->dirty = false;
+  s->sweep_ms = now_ms + S_SWEEP_MS;
   rl_pg_table_schedule(s->table, now_ms);
 }
 

@@ -270,6 +270,7 @@ int rl_pg_table_try(rl_pg_table_t *t, rl_pg_t *pg, int64_t now_ms) {
   }
   if (unplaced == 0 || rl_bundles_place(pg->strategy, bundles, pg->n, free_res, nnodes, where) != 0) goto done;
   pg->attempt = ++t->next_attempt;
+  pg->attempt_ms = now_ms;
   pg->unanswered = 0;
   for (int i = 0; i < pg->n; i++)
     if (pg->bundles[i].state == RL_BUNDLE_UNPLACED) {
@@ -289,9 +290,19 @@ done:
   return started;
 }
 
+static void s_rollback(rl_pg_table_t *t, rl_pg_t *pg, bool tell);
+
 int rl_pg_table_schedule(rl_pg_table_t *t, int64_t now_ms) {
   int started = 0;
-  for (rl_pg_t *pg = t->head; pg; pg = pg->next) started += rl_pg_table_try(t, pg, now_ms);
+  for (rl_pg_t *pg = t->head; pg; pg = pg->next) {
+    if (pg->attempt && now_ms - pg->attempt_ms > RL_PG_ATTEMPT_MS) {
+      char hex[RL_ID_HEX];
+      rl_log(RL_LOG_WARN, "placement group %s: %d reservations unanswered after %d ms; trying again",
+             rl_id_hex(&pg->id, hex), pg->unanswered, RL_PG_ATTEMPT_MS);
+      s_rollback(t, pg, true);
+    }
+    started += rl_pg_table_try(t, pg, now_ms);
+  }
   return started;
 }
 
@@ -502,6 +513,15 @@ int rl_pg_table_selftest(void) {
   S_CHECK(rl_pg_table_schedule(t, 1500) == 1 && rl_id_eq(&seen.reserve_node[7], &c) && seen.reserve_index[7] == 1);
   rl_pg_table_reserved(t, &g2, 1, seen.attempt, true, 1500);
   S_CHECK(p2->state == RL_PG_CREATED && seen.events[RL_PG_EV_CREATED] == 4);
+
+  /* An attempt nobody answers is rolled back and tried again. */
+  rl_pg_t *p5 = rl_pg_table_add(t, &g4, NULL, RL_PG_PACK, bundles, 1, false, &me, err, sizeof err);
+  int before = seen.reserves, released = seen.releases;
+  S_CHECK(p5 && rl_pg_table_try(t, p5, 1600) == 1 && seen.reserves == before + 1);
+  S_CHECK(rl_pg_table_schedule(t, 1600 + RL_PG_ATTEMPT_MS) == 0 && p5->attempt != 0);
+  S_CHECK(rl_pg_table_schedule(t, 1601 + RL_PG_ATTEMPT_MS) == 1 && seen.releases == released + 1);
+  S_CHECK(seen.reserves == before + 2 && p5->attempt == seen.attempt);
+  rl_pg_table_remove(t, p5);
 
   /* Infeasible: STRICT_SPREAD over more bundles than live nodes (a and c). */
   bundles[0] = bundles[1] = bundles[2] = one;

@@ -15,6 +15,7 @@
 
 #define RL_PG_NAME_MAX 128     /* longest group name, with its NUL */
 #define RL_PG_TABLE_MAX 100000 /* groups the head holds */
+#define RL_PG_ATTEMPT_MS 10000 /* a placement attempt unanswered this long is rolled back */
 
 typedef enum { RL_PG_PENDING, RL_PG_CREATED, RL_PG_RESCHEDULING, RL_PG_REMOVED } rl_pg_state_t;
 enum { RL_BUNDLE_UNPLACED, RL_BUNDLE_RESERVING, RL_BUNDLE_RESERVED };
@@ -36,6 +37,7 @@ typedef struct rl_pg {
   int n;
   rl_pg_bundle_t *bundles;
   uint64_t attempt;      /* the placement in flight (0: none) */
+  int64_t attempt_ms;    /* when it started */
   int unanswered;        /* its reservations not answered yet */
   int64_t not_before_ms; /* after a refusal, the next try waits until then */
   void *user;            /* the owner's (e.g. who waits for the group) */
@@ -89,7 +91,8 @@ rl_pg_t *rl_pg_table_next(const rl_pg_table_t *t, rl_pg_t *after);
 /* Starts placing every group that waits (pending or rescheduling, no attempt in
  * flight, past its not_before): picks nodes for its unplaced bundles from what the
  * live nodes have free (their last report, less what this table placed since) and
- * calls reserve for each. Returns how many attempts started. */
+ * calls reserve for each. An attempt unanswered for RL_PG_ATTEMPT_MS is rolled back
+ * first (an answer was lost). Returns how many attempts started. */
 int rl_pg_table_schedule(rl_pg_table_t *t, int64_t now_ms);
 /* The same for one group. Returns 1 if an attempt started, else 0. */
 int rl_pg_table_try(rl_pg_table_t *t, rl_pg_t *pg, int64_t now_ms);
