@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "node/nm.h"
+#include "sched/bundles.h"
 #include "wire/proto.h"
 
 /* A reservation the head has not confirmed in this long is given back. */
@@ -23,7 +24,7 @@ int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index) {
   hex[32] = 0;
   char *end;
   long i = strtol(strategy + 36, &end, 10);
-  if (rl_id_parse(hex, pg) != 0 || *end || end == strategy + 36 || i < -1 || i >= 1 << 20) return -1;
+  if (rl_id_parse(hex, pg) != 0 || *end || end == strategy + 36 || i < -1 || i >= RL_PG_MAX_BUNDLES) return -1;
   *index = (int)i;
   return 0;
 }
@@ -80,7 +81,8 @@ static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
   rl_id_t pg;
   uint64_t index, attempt;
   rl_resources_t res;
-  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= 1 << 20 || !rl_field_u64(m, 2, &attempt) ||
+  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES ||
+      !rl_field_u64(m, 2, &attempt) ||
       rl_res_unpack(rl_field(m, 3), &res) != 0) {
     rl_log(RL_LOG_WARN, "dropped a malformed bundle reservation from the head");
     return;
@@ -110,7 +112,7 @@ static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
 static void s_on_release(rl_nm_t *nm, rl_msg_t *m) {
   rl_id_t pg;
   uint64_t index;
-  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= 1 << 20) {
+  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES) {
     rl_log(RL_LOG_WARN, "dropped a malformed bundle release from the head");
     return;
   }
@@ -124,7 +126,7 @@ static void s_on_release(rl_nm_t *nm, rl_msg_t *m) {
 
 /* Reads [[node_id id?, resources map]...] into a new route, or NULL if malformed. */
 static rl_pg_route_t *s_parse_route(const msgpack_object *o) {
-  if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 1 << 20) return NULL;
+  if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > RL_PG_MAX_BUNDLES) return NULL;
   uint32_t n = o->via.array.size;
   rl_pg_route_t *r = calloc(1, sizeof *r + n * sizeof r->b[0]);
   if (!r) return NULL;

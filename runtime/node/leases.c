@@ -100,7 +100,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
-  rl_id_t pg;
+  rl_id_t pg = {{0}};
   int bundle = -1;
   bool in_pg = rl_bundles_parse_strategy(strategy, &pg, &bundle) == 0;
   if (!in_pg && !strncmp(strategy, "PG:", 3)) {
@@ -112,18 +112,6 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
    * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = calloc(1, sizeof *r);
   if (!r) return;
-  r->in_pg = in_pg;
-  if (in_pg) {
-    r->pg = pg;
-    r->bundle = bundle;
-    r->request = request;
-    r->resources = res;
-    r->placement = placement;
-    if (s_pg_spill(nm, client, r)) {
-      free(r);
-      return;
-    }
-  }
   r->client = *client;
   r->request = request;
   r->resources = res;
@@ -131,7 +119,14 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->dedicated = dedicated;
   r->detached = detached;
   r->spilled = spilled;
+  r->in_pg = in_pg;
+  r->pg = pg;
+  r->bundle = bundle;
   snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
+  if (in_pg && s_pg_spill(nm, client, r)) {
+    free(r);
+    return;
+  }
   /* Hard affinity to a node not (yet) in our view: never served here. */
   rl_id_t want;
   r->elsewhere = !strncmp(strategy, "NODE:", 5) && rl_id_parse(strategy + 5, &want) == 0 &&
