@@ -105,20 +105,29 @@ describe("placement groups on a private cluster", function()
     util.remove_placement_group(pg)
   end)
 
-  it("a group's CPUs leave available_resources; removal gives them back and kills what ran in it", function()
+  it("a group's CPUs leave available_resources; removal gives them back and ends what ran in it", function()
     assert.is_true(h.wait_until(function() return cpus_free() == 3 end, 5))
     local pg = util.placement_group({ { CPU = 1 }, { CPU = 2 } })
     assert.is_true(pg:wait(10))
     assert.is_true(h.wait_until(function() return cpus_free() == 0 end, 5))
-    -- An actor leased from the group, and a task that needs a CPU outside it.
+    -- An actor leased from the group, a task running in it and one waiting for it, and a
+    -- task that needs a CPU outside it.
     local A = rayl.remote({ num_cpus = 1 }, { sleep = function() os.execute("sleep 30") end })
     local a = A:options { placement_group = pg, placement_group_bundle_index = 2 }:remote()
     local busy = a.sleep:remote()
+    local sleep = rayl.remote(function(s) os.execute("sleep " .. s) end)
+    local in_pg = sleep:options { placement_group = pg, placement_group_bundle_index = 1 }
+    local running, waiting = in_pg:remote(30), in_pg:remote(0)
     local outside = rayl.remote(function() return "ran" end):remote()
-    assert.are.equal(0, #rayl.wait({ outside }, { timeout = 1 }), "a task ran on CPUs the group holds")
+    assert.are.equal(0, #rayl.wait({ outside, waiting }, { timeout = 1 }), "a task ran on CPUs the group holds")
     util.remove_placement_group(pg)
     assert.are.equal("ran", rayl.get(outside, { timeout = 30 }))
     h.expect_error("ActorDiedError", rayl.get, busy, { timeout = 30 })
+    -- As Ray: tasks of a removed group fail rather than wait forever.
+    for _, ref in ipairs { running, waiting } do
+      local err = h.expect_error("TaskPlacementGroupRemoved", rayl.get, ref, { timeout = 30 })
+      assert.truthy(err.message:find(pg.id, 1, true), err.message)
+    end
     assert.is_true(h.wait_until(function() return cpus_free() == 3 end, 5))
   end)
 

@@ -181,6 +181,10 @@ static void s_on_placement(rl_nm_t *nm, rl_msg_t *m) {
     return;
   }
   s_route_free(nm, &pg);
+  if (gone) {
+    nm->pg_removed[nm->pg_removed_next++ % 256] = pg;
+    rl_leases_pg_removed(nm, &pg);
+  }
   if (route && rl_idmap_put(nm->pg_routes, &pg, route) != 0) {
     free(route);
     route = NULL;
@@ -235,6 +239,12 @@ void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m) {
     if (s_reconcile(nm, pp, rl_idmap_get(nm->pg_routes, &(*pp)->pg), false)) pp = &(*pp)->next;
   nm->pg_version = version;
   rl_leases_serve(nm);
+}
+
+bool rl_bundles_removed(const rl_nm_t *nm, const rl_id_t *pg) {
+  for (int i = 0; i < 256; i++)
+    if (rl_id_eq(&nm->pg_removed[i], pg)) return true;
+  return false;
 }
 
 void rl_bundles_tick(rl_nm_t *nm) {

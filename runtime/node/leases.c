@@ -84,6 +84,27 @@ static bool s_pg_spill(rl_nm_t *nm, const rl_id_t *client, rl_lease_req_t *r) {
   return true;
 }
 
+static void s_send_pg_removed(rl_nm_t *nm, const rl_lease_req_t *r) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE_PG_REMOVED, 2);
+  msgpack_pack_uint64(&b.pk, r->request);
+  rl_pack_id(&b.pk, &r->pg);
+  rl_nm_send_to(nm, &r->client, &b);
+}
+
+void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg) {
+  for (rl_lease_req_t **pp = &nm->queue; *pp;) {
+    rl_lease_req_t *r = *pp;
+    if (r->in_pg && rl_id_eq(&r->pg, pg)) {
+      s_send_pg_removed(nm, r);
+      *pp = r->next;
+      free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
 void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   uint64_t request;
   rl_resources_t res;
@@ -123,6 +144,11 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->pg = pg;
   r->bundle = bundle;
   snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
+  if (in_pg && rl_bundles_removed(nm, &pg)) {
+    s_send_pg_removed(nm, r); /* e.g. a retry of a task killed with the group */
+    free(r);
+    return;
+  }
   if (in_pg && s_pg_spill(nm, client, r)) {
     free(r);
     return;

@@ -132,6 +132,8 @@ typedef struct {
   rl_bundle_t *bundles;  /* placement group bundles held here */
   rl_idmap_t *pg_routes; /* pg id -> rl_pg_route_t: created groups' placements */
   uint64_t pg_version;   /* of pg_routes (the head's table version) */
+  rl_id_t pg_removed[256]; /* groups removed lately (leases for them fail at once) */
+  unsigned pg_removed_next;
 } rl_nm_t;
 
 /* node_main.c */
@@ -171,6 +173,9 @@ void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w);
 void rl_leases_respill(rl_nm_t *nm);
 /* A client left: drop its queued requests and take back its leased workers. */
 void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client);
+/* The placement group is removed: requests queued for it are refused
+ * (RL_NM_LEASE_PG_REMOVED). */
+void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);
 
 /* bundles.c */
 /* Parses a "PG:<pg hex>:<index>" strategy (index -1: any bundle). Returns 0, or -1 if
@@ -180,6 +185,8 @@ int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index);
 void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m);
 /* Takes the placement table from a RL_GCS_NODES reply (fields 3 and 4), if it has one. */
 void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m);
+/* True if the group was removed lately (as far as this node heard). */
+bool rl_bundles_removed(const rl_nm_t *nm, const rl_id_t *pg);
 /* Gives back reservations the head never confirmed (it restarted, or lost them). */
 void rl_bundles_tick(rl_nm_t *nm);
 /* What the bundles held here hold in total (for the heartbeat). */

@@ -76,6 +76,9 @@ enum rl_msg_type {
   /* [request u64, object_id id, total u64, offset u64, data bin] or
    * [request u64, object_id id, nil, nil, error str] */
   RL_NM_PULL_DATA = 30,
+  /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
+   * will never be granted (the tasks waiting for it fail) */
+  RL_NM_LEASE_PG_REMOVED = 112,
   /* [node_endpoint str] : the head stopped hearing from that node: it is dead (sent to
    * every client; workers leased there and objects stored there are gone) */
   RL_NM_NODE_DIED = 31,

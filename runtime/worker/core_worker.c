@@ -261,6 +261,7 @@ static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
     case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
     case RL_NM_NODE_DIED: rl_sub_handle_node_died(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_LEASE_PG_REMOVED: rl_sub_handle_lease_pg_removed(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_LOG: s_print_log(cw, m); break;
     case RL_NM_STORE_CREATED:
@@ -302,6 +303,7 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
     case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m, peer); break;
     case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_LEASE_PG_REMOVED: rl_sub_handle_lease_pg_removed(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_WELCOME:
     case RL_NM_LOG: break;

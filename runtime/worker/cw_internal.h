@@ -275,6 +275,8 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
+/* A lease for a removed placement group: the tasks (or the actor) waiting for it fail. */
+void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_tick(rl_cw_t *cw);
 /* Gives back every lease with nothing in flight or queued (a worker does this when its
@@ -304,6 +306,8 @@ void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, 
 /* Handles the death of the worker behind c (an actor class). */
 void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reason);
 void rl_actor_lease_granted(rl_cw_t *cw, rl_class_t *c);
+/* The actor can never be placed again (its placement group is gone): it is dead. */
+void rl_actor_unplaceable(rl_cw_t *cw, rl_class_t *c, const char *message);
 void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m);
