@@ -3,6 +3,7 @@
 -- __name (shown in messages) and __options = { method = { num_returns = 2 } }.
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+local pgroup = require "rayl.placement_group"
 
 local raise = errors.raise
 
@@ -13,6 +14,7 @@ local CLASS_OPTIONS = {
   max_restarts = "number", max_task_retries = "number", max_concurrency = "number",
   name = "string", namespace = "string", lifetime = "string", get_if_exists = "boolean",
   scheduling_strategy = "any", runtime_env = "table", concurrency_groups = "table",
+  placement_group = "any", placement_group_bundle_index = "number",
 }
 local METHOD_OPTIONS = { num_returns = "number", name = "string" }
 
@@ -142,7 +144,9 @@ function ActorClass:remote(...)
   local id = core.actor_create(shared.key, shared.blob, {
     resources = res, placement = placement, max_restarts = opts.max_restarts or 0,
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
-    strategy = M.strategy(opts.scheduling_strategy, 2), detached = opts.lifetime == "detached",
+    strategy = pgroup.strategy_for(opts, res, placement, "the actor " .. shared.name, 2)
+      or M.strategy(opts.scheduling_strategy, 2),
+    detached = opts.lifetime == "detached",
     name_key = opts.name and name_key(opts.name, namespace) or nil,
     runtime_env = M.runtime_env_string(opts.runtime_env, 2),
   }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)

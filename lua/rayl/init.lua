@@ -7,6 +7,7 @@ local rayl = { errors = errors, version = core.version, array = core.array }
 
 local actor = require "rayl.actor"
 local renv = require "rayl.runtime_env"
+local pgroup = require "rayl.placement_group"
 
 local raise = errors.raise
 
@@ -127,6 +128,7 @@ local TASK_OPTIONS = {
   num_cpus = "number", num_gpus = "number", resources = "table", memory = "number",
   max_retries = "number", retry_exceptions = "boolean", num_returns = "number",
   scheduling_strategy = "any", name = "string", runtime_env = "table",
+  placement_group = "any", placement_group_bundle_index = "number",
 }
 
 local RemoteFunction = {}
@@ -165,19 +167,21 @@ local function submit_options(opts, level)
   if opts.runtime_env then renv.check(opts.runtime_env, level + 1) end
   return { resources = res, num_returns = n, max_retries = retries,
            retry_exceptions = opts.retry_exceptions or false, name = opts.name,
-           strategy = rayl.strategy(opts.scheduling_strategy, level + 1) }
+           strategy = pgroup.strategy_for(opts, res, nil, "the task", level + 1)
+             or rayl.strategy(opts.scheduling_strategy, level + 1) }
 end
 
 --- Turns scheduling_strategy ("DEFAULT", "SPREAD", or { node_id = hex, soft = bool }:
---- node affinity) into the runtime's form.
+--- node affinity) into the runtime's form (placement groups: placement_group.lua).
 function rayl.strategy(strategy, level)
   if strategy == nil or strategy == "DEFAULT" then return "" end
   if strategy == "SPREAD" then return "SPREAD" end
   if type(strategy) == "table" and type(strategy.node_id) == "string" and #strategy.node_id == 32 then
     return (strategy.soft and "NODE_SOFT:" or "NODE:") .. strategy.node_id
   end
-  raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\" or "
-    .. "{ node_id = <id from rayl.nodes()>, soft = false }", level + 1)
+  raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\", "
+    .. "{ node_id = <id from rayl.nodes()>, soft = false } or rayl.util.PlacementGroupSchedulingStrategy{...}",
+    level + 1)
 end
 
 local function new_remote_function(fn, opts, shared, level)
@@ -445,6 +449,16 @@ do
 end
 
 actor.install(rayl, { check_options = check_options, ensure_init = ensure_init })
+pgroup.install(rayl, { ensure_init = ensure_init })
+
+-- rayl.util (stdlib: ActorPool, Queue, Pool, placement groups) loads on first use: it
+-- requires rayl itself.
+setmetatable(rayl, { __index = function(t, k)
+  if k ~= "util" then return nil end
+  local util = require "rayl.util"
+  rawset(t, "util", util)
+  return util
+end })
 
 -- Values of these classes keep their class when they cross processes.
 core.register_class("rayl.Error", errors.Error)

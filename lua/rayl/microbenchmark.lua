@@ -216,6 +216,19 @@ bench("idle_actor_rss_mb", function()
   return mb or 0, 0, "MB"
 end)
 
+bench("placement_group_create/removal", function(s)
+  -- Ray's figure: 100 groups of one small bundle created without waiting, waited for
+  -- all together, then removed; groups per second.
+  local util = rayl.util
+  return timeit(function()
+    local pgs, refs = {}, {}
+    for i = 1, 100 do pgs[i] = util.placement_group({ { CPU = 0.001 } }) end
+    for i = 1, 100 do refs[i] = pgs[i]:ready() end
+    rayl.get(refs)
+    for i = 1, 100 do util.remove_placement_group(pgs[i]) end
+  end, 100, s)
+end)
+
 local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"' end
 
 --- M.main(args): runs the suite; prints Ray-style lines or JSON.

@@ -1,5 +1,5 @@
 /* gcs.h: the head process (global control store): node membership and liveness,
- * a small KV store. Never on the per-task path. */
+ * a small KV store, placement groups. Never on the per-task path. */
 #ifndef RL_GCS_H
 #define RL_GCS_H
 

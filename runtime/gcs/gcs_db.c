@@ -1,4 +1,4 @@
-/* gcs_db.c: the head's node table, KV store and jobs in a SQLite file: prepared statements
+/* gcs_db.c: the head's node table, KV store, placement groups and jobs in a SQLite file: prepared statements
  * written through on every change, WAL with synchronous=NORMAL (a commit survives the
  * head being killed; only a power cut may lose the last ones), and an exclusive lock so
  * two heads never share one file. */
@@ -15,11 +15,11 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 
-#define S_SCHEMA_VERSION 2 /* 2 added the jobs table; a version 1 file gains it */
+#define S_SCHEMA_VERSION 2 /* 2 added the jobs and placement group tables; a version 1 file gains them */
 
 struct rl_gcs_db_t {
   sqlite3 *sql;
-  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del, *job_put;
+  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del, *job_put, *pg_put, *pg_del;
 };
 
 static const char *s_schema =
@@ -27,6 +27,8 @@ static const char *s_schema =
     " pid INTEGER NOT NULL, resources BLOB NOT NULL, alive INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);"
+    /* body: msgpack [name, strategy, detached, creator, [[resources, node id | nil]...]] */
+    "CREATE TABLE IF NOT EXISTS pgs (id BLOB PRIMARY KEY NOT NULL, body BLOB NOT NULL);"
     "PRAGMA user_version = 2;";
 
 /* Fills err with what and SQLite's message; returns -1. */
@@ -106,7 +108,11 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
       s_prepare(db->sql, "DELETE FROM kv WHERE key = ?1", &db->kv_del, err, errlen) ||
       s_prepare(db->sql,
                 "INSERT INTO jobs (id, record) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
-                &db->job_put, err, errlen))
+                &db->job_put, err, errlen) ||
+      s_prepare(db->sql,
+                "INSERT INTO pgs (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                &db->pg_put, err, errlen) ||
+      s_prepare(db->sql, "DELETE FROM pgs WHERE id = ?1", &db->pg_del, err, errlen))
     goto err;
   return db;
 err:
@@ -122,6 +128,8 @@ void rl_gcs_db_destroy(rl_gcs_db_t **p) {
   sqlite3_finalize(db->kv_put);
   sqlite3_finalize(db->kv_del);
   sqlite3_finalize(db->job_put);
+  sqlite3_finalize(db->pg_put);
+  sqlite3_finalize(db->pg_del);
   sqlite3_close(db->sql); /* NULL is a no-op */
   free(db);
   *p = NULL;
@@ -245,6 +253,116 @@ int rl_gcs_db_load(rl_gcs_db_t *db, rl_node_table_t *nodes, rl_kv_t *kv, int64_t
   return 0;
 }
 
+int rl_gcs_db_begin(rl_gcs_db_t *db, char *err, size_t errlen) {
+  if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot start a transaction", err, errlen);
+  return 0;
+}
+
+int rl_gcs_db_commit(rl_gcs_db_t *db, char *err, size_t errlen) {
+  if (sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    s_fail(db->sql, "cannot commit", err, errlen);
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+int rl_gcs_db_pg(rl_gcs_db_t *db, const rl_pg_t *pg, bool removed, char *err, size_t errlen) {
+  if (removed) {
+    sqlite3_bind_blob(db->pg_del, 1, pg->id.b, RL_ID_SIZE, SQLITE_STATIC);
+    return s_run(db, db->pg_del, "cannot delete a placement group", err, errlen);
+  }
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 5);
+  rl_pack_str(&pk, pg->name);
+  msgpack_pack_uint64(&pk, (uint64_t)pg->strategy);
+  if (pg->detached) msgpack_pack_true(&pk);
+  else msgpack_pack_false(&pk);
+  rl_pack_id(&pk, &pg->creator);
+  msgpack_pack_array(&pk, (uint32_t)pg->n);
+  for (int i = 0; i < pg->n; i++) {
+    msgpack_pack_array(&pk, 2);
+    rl_res_pack(&pk, &pg->bundles[i].resources);
+    if (pg->bundles[i].state == RL_BUNDLE_RESERVED) rl_pack_id(&pk, &pg->bundles[i].node);
+    else msgpack_pack_nil(&pk);
+  }
+  sqlite3_bind_blob(db->pg_put, 1, pg->id.b, RL_ID_SIZE, SQLITE_STATIC);
+  sqlite3_bind_blob(db->pg_put, 2, sb.data, (int)sb.size, SQLITE_STATIC);
+  int rc = s_run(db, db->pg_put, "cannot save a placement group", err, errlen);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+/* Reads one pgs row into pgs. Returns 0, or -1 with why. */
+static int s_load_pg(sqlite3_stmt *st, rl_pg_table_t *pgs, char *why, size_t whylen) {
+  rl_id_t id, creator;
+  const void *idp = sqlite3_column_blob(st, 0), *body = sqlite3_column_blob(st, 1);
+  if (!idp || sqlite3_column_bytes(st, 0) != RL_ID_SIZE || !body) {
+    snprintf(why, whylen, "its id is not %d bytes or it has no body", RL_ID_SIZE);
+    return -1;
+  }
+  memcpy(id.b, idp, RL_ID_SIZE);
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  int rc = -1;
+  rl_resources_t *bundles = NULL;
+  rl_id_t *nodes = NULL;
+  char name[RL_PG_NAME_MAX];
+  uint64_t strategy;
+  const char *p;
+  size_t len;
+  const msgpack_object *f;
+  snprintf(why, whylen, "its body is not a placement group");
+  if (msgpack_unpack_next(&u, body, (size_t)sqlite3_column_bytes(st, 1), &off) != MSGPACK_UNPACK_SUCCESS ||
+      u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size < 5)
+    goto done;
+  f = u.data.via.array.ptr;
+  if (!rl_obj_bytes(&f[0], &p, &len) || len >= sizeof name || !rl_obj_u64(&f[1], &strategy) || strategy > 3 ||
+      f[2].type != MSGPACK_OBJECT_BOOLEAN || !rl_obj_id(&f[3], &creator) || f[4].type != MSGPACK_OBJECT_ARRAY ||
+      f[4].via.array.size < 1 || f[4].via.array.size > RL_PG_MAX_BUNDLES)
+    goto done;
+  if (len) memcpy(name, p, len); /* an empty string may come with a NULL pointer */
+  name[len] = 0;
+  uint32_t n = f[4].via.array.size;
+  bundles = calloc(n, sizeof *bundles);
+  nodes = calloc(n, sizeof *nodes);
+  if (!bundles || !nodes) goto done;
+  for (uint32_t i = 0; i < n; i++) {
+    const msgpack_object *b = &f[4].via.array.ptr[i];
+    if (b->type != MSGPACK_OBJECT_ARRAY || b->via.array.size != 2 || rl_res_unpack(&b->via.array.ptr[0], &bundles[i]) ||
+        (b->via.array.ptr[1].type != MSGPACK_OBJECT_NIL && !rl_obj_id(&b->via.array.ptr[1], &nodes[i])))
+      goto done;
+  }
+  rc = rl_pg_table_load(pgs, &id, name, (int)strategy, bundles, nodes, (int)n, f[2].via.boolean, &creator, why,
+                        whylen)
+           ? 0
+           : -1;
+done:
+  free(bundles);
+  free(nodes);
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}
+
+int rl_gcs_db_load_pgs(rl_gcs_db_t *db, rl_pg_table_t *pgs, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  char why[200];
+  int rc;
+  if (sqlite3_prepare_v2(db->sql, "SELECT id, body FROM pgs ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot read the placement groups", err, errlen);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (s_load_pg(st, pgs, why, sizeof why) != 0)
+      rl_log(RL_LOG_WARN, "skipped a placement group of the head's database: %s", why);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return s_fail(db->sql, "cannot read the placement groups", err, errlen);
+  return 0;
+}
+
 /* ---- selftest: write, close, reopen, read back ---- */
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
@@ -277,12 +395,15 @@ int rl_gcs_db_selftest(void) {
   rl_gcs_db_t *db = NULL, *other = NULL;
   rl_node_table_t *nodes = rl_node_table_new(1000);
   rl_kv_t *kv = rl_kv_new(1 << 20);
+  rl_pg_hooks_t no_hooks = {0}; /* loading calls none */
+  rl_pg_table_t *pgs = rl_pg_table_new(nodes, &no_hooks);
   rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random();
+  rl_id_t g1 = rl_id_random(), g2 = rl_id_random(), g3 = rl_id_random();
   rl_resources_t total;
   size_t vlen;
   const char *v;
   int fd = mkstemp(path);
-  S_CHECK(fd >= 0 && nodes && kv);
+  S_CHECK(fd >= 0 && nodes && kv && pgs);
   close(fd); /* an empty file is an empty database */
   rl_res_clear(&total);
   S_CHECK(rl_res_set(&total, "CPU", 4, NULL, 0) == 0 && rl_res_set(&total, "sim", 0.5, NULL, 0) == 0);
@@ -307,6 +428,22 @@ int rl_gcs_db_selftest(void) {
   S_CHECK(rl_gcs_db_kv(db, "gone", 4, "x", 1, err, sizeof err) == 0);
   S_CHECK(rl_gcs_db_kv(db, "gone", 4, NULL, 0, err, sizeof err) == 0);
   S_CHECK(rl_gcs_db_kv(db, "never", 5, NULL, 0, err, sizeof err) == 0);
+  /* Placement groups: one created on a (its bundles' nodes kept), one pending, one
+   * removed again. */
+  rl_pg_bundle_t pb[2] = {{.resources = total, .state = RL_BUNDLE_RESERVED, .node = a},
+                          {.resources = total, .state = RL_BUNDLE_RESERVING, .node = a}};
+  rl_pg_t pg = {.id = g1, .name = "named", .strategy = RL_PG_STRICT_PACK, .detached = true, .creator = c,
+                .n = 2, .bundles = pb};
+  S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0);
+  pb[1].state = RL_BUNDLE_RESERVED;
+  S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0); /* now created */
+  pg = (rl_pg_t){.id = g2, .strategy = RL_PG_SPREAD, .creator = c, .n = 1, .bundles = &pb[1]};
+  pb[1].state = RL_BUNDLE_UNPLACED;
+  S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0);
+  pg.id = g3;
+  S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0 && rl_gcs_db_pg(db, &pg, true, err, sizeof err) == 0);
+  S_CHECK(sqlite3_exec(db->sql, "INSERT INTO pgs VALUES (x'00112233445566778899aabbccddeeff', x'93');", NULL, NULL,
+                       NULL) == SQLITE_OK);
   /* Rows a reader must skip: a short id, a resource blob that is not a map. */
   S_CHECK(sqlite3_exec(db->sql,
                        "INSERT INTO nodes VALUES (x'0102', 'tcp://x:1', 1, x'80', 1);"
@@ -345,6 +482,13 @@ int rl_gcs_db_selftest(void) {
   char jobs[32] = "";
   S_CHECK(rl_gcs_db_load_jobs(db, s_collect_job, jobs, err, sizeof err) == 0);
   S_CHECK(!strcmp(jobs, "FIRST,second,"));
+  S_CHECK(rl_gcs_db_load_pgs(db, pgs, err, sizeof err) == 0 && rl_pg_table_size(pgs) == 2);
+  rl_pg_t *l1 = rl_pg_table_get(pgs, &g1), *l2 = rl_pg_table_get(pgs, &g2);
+  S_CHECK(l1 && l1->state == RL_PG_CREATED && !strcmp(l1->name, "named") && l1->strategy == RL_PG_STRICT_PACK);
+  S_CHECK(l1->detached && rl_id_eq(&l1->creator, &c) && l1->n == 2 && rl_id_eq(&l1->bundles[1].node, &a));
+  S_CHECK(rl_res_equal(&l1->bundles[0].resources, &total));
+  S_CHECK(l2 && l2->state == RL_PG_PENDING && !l2->detached && l2->strategy == RL_PG_SPREAD && l2->n == 1);
+  S_CHECK(rl_pg_table_get(pgs, &g3) == NULL);
   rl_gcs_db_destroy(&db);
 
   /* A file that is not a database is refused with a message. */
@@ -357,6 +501,7 @@ int rl_gcs_db_selftest(void) {
   S_CHECK(!db && strstr(err, path));
 
   s_remove_files(path);
+  rl_pg_table_destroy(&pgs);
   rl_node_table_destroy(&nodes);
   rl_kv_destroy(&kv);
   rl_log_level = prev_level;
@@ -365,6 +510,7 @@ fail:
   rl_gcs_db_destroy(&db);
   rl_gcs_db_destroy(&other);
   s_remove_files(path);
+  rl_pg_table_destroy(&pgs);
   rl_node_table_destroy(&nodes);
   rl_kv_destroy(&kv);
   rl_log_level = prev_level;

@@ -1,6 +1,7 @@
 /* gcs_db.h: the head's tables kept in a SQLite file so they survive a restart of the
  * head: the node table (id, endpoint, pid, total resources, alive), the KV store and
- * the jobs (records encoded by gcs/jobs.c).
+ * the placement groups (their bundles and where each is reserved), the jobs (records
+ * encoded by gcs/jobs.c).
  * Written through on every change; read back once at start. */
 #ifndef RL_GCS_DB_H
 #define RL_GCS_DB_H
@@ -9,6 +10,7 @@
 
 #include "gcs/kv.h"
 #include "gcs/node_table.h"
+#include "gcs/pg_table.h"
 
 typedef struct rl_gcs_db_t rl_gcs_db_t;
 
@@ -38,5 +40,15 @@ int rl_gcs_db_job(rl_gcs_db_t *db, const char *id, const void *record, size_t le
  * err if the database can't be read. */
 typedef void (*rl_gcs_db_job_fn)(void *arg, const void *record, size_t len);
 int rl_gcs_db_load_jobs(rl_gcs_db_t *db, rl_gcs_db_job_fn fn, void *arg, char *err, size_t errlen);
+/* Starts a transaction (several changes, one commit) / commits it. Each returns 0, or
+ * -1 with err. */
+int rl_gcs_db_begin(rl_gcs_db_t *db, char *err, size_t errlen);
+int rl_gcs_db_commit(rl_gcs_db_t *db, char *err, size_t errlen);
+/* Saves the placement group (insert or update; a bundle's node is saved once it is
+ * reserved), or deletes it if removed. Returns 0, or -1 with err. */
+int rl_gcs_db_pg(rl_gcs_db_t *db, const rl_pg_t *pg, bool removed, char *err, size_t errlen);
+/* Reads every placement group into pgs (rl_pg_table_load). Bad rows are logged and
+ * skipped. Returns 0, or -1 with err if the database can't be read. */
+int rl_gcs_db_load_pgs(rl_gcs_db_t *db, rl_pg_table_t *pgs, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* gcs_server.c: the head's message loop: node registration, heartbeats and liveness,
- * node listings, the KV store and jobs (jobs.h), over one ROUTER socket, kept in a
- * database when one is given (gcs_db.h). */
+ * node listings, the KV store, placement groups (pg_service.c) and jobs (jobs.h), over
+ * one ROUTER socket, kept in a database when one is given (gcs_db.h). */
 #include "gcs/gcs_server.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "gcs/jobs.h"
 #include "gcs/kv.h"
 #include "gcs/node_table.h"
+#include "gcs/pg_service.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -32,6 +33,7 @@ typedef struct {
   rl_kv_t *kv;
   rl_gcs_db_t *db;        /* NULL: memory only */
   rl_jobs_t *jobs;
+  rl_pg_service_t *pgs;   /* placement groups */
   int64_t warn_window_ms; /* start of the current one-second window */
   int warn_count;         /* warnings logged in it */
   long warn_suppressed;   /* warnings not logged since the last summary */
@@ -79,6 +81,12 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_JOB_STOP: return "JOB_STOP";
     case RL_GCS_JOB_LIST_REQUEST: return "JOB_LIST_REQUEST";
     case RL_GCS_JOB_LOGS_REQUEST: return "JOB_LOGS_REQUEST";
+    case RL_GCS_PG_CREATE: return "PG_CREATE";
+    case RL_GCS_PG_REMOVE: return "PG_REMOVE";
+    case RL_GCS_PG_WAIT: return "PG_WAIT";
+    case RL_GCS_PG_GET: return "PG_GET";
+    case RL_GCS_PG_RESERVED: return "PG_RESERVED";
+    case RL_GCS_CLIENT_GONE: return "CLIENT_GONE";
     default: return "message";
   }
 }
@@ -113,14 +121,20 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res);
 }
 
-/* [node_id id, available map] */
+/* [node_id id, available map, reserved map?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   rl_id_t id;
-  rl_resources_t avail;
+  rl_resources_t avail, reserved;
   char hex[RL_ID_HEX];
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
   if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
-  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) return;
+  bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
+  if (has_reserved && rl_res_unpack(rl_field(m, 2), &reserved) != 0)
+    return s_drop(g, m, "field 3 (reserved) is not a resource map");
+  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) {
+    rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
+    return;
+  }
   /* Not known: registered with a head that kept no database (or lost it). */
   s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&id, hex));
   rl_msgbuf_t b;
@@ -129,14 +143,18 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   s_send(g, m, &b);
 }
 
-/* [request u64] -> NODES [request u64, [[node_id, endpoint, alive, total, available]...]]
+/* [request u64, pg_version u64?] -> NODES [request u64, [[node_id, endpoint, alive,
+ * total, available]...], pg_version?, groups?] (the last two when asked with a version)
  * Nodes pending since a restart are left out: neither alive nor dead yet (a node
  * manager told "dead" would fail everything it had there). */
 static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
+  uint64_t request, pg_version = 0;
   if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  bool with_pgs = rl_field(m, 1) != NULL;
+  if (with_pgs && !rl_field_u64(m, 1, &pg_version))
+    return s_drop(g, m, "field 2 (pg_version) is not an unsigned integer");
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_NODES, 2);
+  rl_msgbuf_init(&b, RL_GCS_NODES, with_pgs ? 4 : 2);
   msgpack_pack_uint64(&b.pk, request);
   uint32_t listed = 0;
   size_t cur = 0;
@@ -153,6 +171,7 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
     rl_res_pack(&b.pk, &n->total);
     rl_res_pack(&b.pk, &n->available);
   }
+  if (with_pgs) rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);
   s_send(g, m, &b);
 }
 
@@ -234,6 +253,10 @@ static void s_on_kv_exists(s_gcs_t *g, const rl_msg_t *m) {
 }
 
 static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
+  if (rl_pg_service_accepts(m->type)) {
+    rl_pg_service_handle(g->pgs, m, rl_now_ms());
+    return;
+  }
   char why[300];
   int job = rl_jobs_handle(g->jobs, g->sock, m, why, sizeof why);
   if (job < 0) return s_drop(g, m, why);
@@ -258,12 +281,16 @@ static bool s_parent_gone(pid_t parent, bool was_ppid) {
   return kill(parent, 0) != 0 && errno == ESRCH;
 }
 
-/* The node table's hook: every change that must outlive a restart goes to the file. */
-static void s_save_node(void *arg, const rl_node_t *node, bool forgotten) {
+/* The node table's hook: every change that must outlive a restart goes to the file;
+ * placement groups follow nodes that come and go. */
+static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
   s_gcs_t *g = arg;
   char err[300];
-  if (rl_gcs_db_node(g->db, node, forgotten, err, sizeof err) != 0) rl_log(RL_LOG_ERROR, "%s", err);
+  if (g->db && rl_gcs_db_node(g->db, node, forgotten, err, sizeof err) != 0) rl_log(RL_LOG_ERROR, "%s", err);
+  rl_pg_service_node_changed(g->pgs, node, forgotten);
 }
+
+static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
 /* Opens opts->db_path and loads it into g's tables, then saves every change. */
 static int s_open_db(s_gcs_t *g, const char *path) {
@@ -274,9 +301,14 @@ static int s_open_db(s_gcs_t *g, const char *path) {
     rl_log(RL_LOG_ERROR, "cannot use the head's database: %s", err);
     return -1;
   }
-  rl_node_table_set_hook(g->nodes, s_save_node, g);
-  rl_log(RL_LOG_INFO, "head state kept in %s: loaded %zu nodes and %zu KV entries in %lld ms", path,
-         rl_node_table_size(g->nodes), rl_kv_count(g->kv), (long long)(rl_now_ms() - t0));
+  g->pgs = rl_pg_service_new(g->sock, g->nodes, g->db, s_warn_pg, g, err, sizeof err);
+  if (!g->pgs) {
+    rl_log(RL_LOG_ERROR, "cannot load the placement groups of the head's database: %s", err);
+    return -1;
+  }
+  rl_log(RL_LOG_INFO, "head state kept in %s: loaded %zu nodes and %zu KV entries, %zu placement groups, in %lld ms",
+         path, rl_node_table_size(g->nodes), rl_kv_count(g->kv), rl_pg_service_count(g->pgs),
+         (long long)(rl_now_ms() - t0));
   return 0;
 }
 
@@ -297,6 +329,15 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
   }
+  if (!g.pgs) {
+    char err[200];
+    g.pgs = rl_pg_service_new(router, g.nodes, NULL, s_warn_pg, &g, err, sizeof err);
+    if (!g.pgs) {
+      rl_log(RL_LOG_ERROR, "cannot start the head: %s", err);
+      goto done;
+    }
+  }
+  rl_node_table_set_hook(g.nodes, s_node_changed, &g);
   bool was_ppid = opts->parent_pid > 0 && getppid() == opts->parent_pid;
   int64_t next_tick = rl_now_ms() + RL_GCS_TICK_MS;
   zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
@@ -319,6 +360,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
       rl_node_table_expire(g.nodes, now);
       rl_jobs_tick(g.jobs, now);
       s_warn_roll(&g, now);
+      rl_pg_service_schedule(g.pgs, now);
     }
     long wait = (long)(next_tick - now);
     int n = zmq_poll(&item, 1, wait < 0 ? 0 : wait);
@@ -335,6 +377,8 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
       s_handle(&g, &m);
       rl_msg_close(&m);
     }
+    rl_pg_service_schedule(g.pgs, rl_now_ms());
+    rl_pg_service_flush(g.pgs);
   }
   rc = 0;
   /* Leaving for good (stopped, or its parent is gone): jobs end with it. A head that is
@@ -342,6 +386,8 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   rl_jobs_stop_all(g.jobs);
 done:
   rl_jobs_destroy(&g.jobs);
+  if (g.pgs) rl_pg_service_flush(g.pgs);
+  rl_pg_service_destroy(&g.pgs);
   rl_gcs_db_destroy(&g.db);
   rl_node_table_destroy(&g.nodes);
   rl_kv_destroy(&g.kv);

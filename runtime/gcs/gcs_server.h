@@ -1,6 +1,6 @@
-/* gcs_server.h: the head's state (node table, KV, jobs) and its message loop over a bound
- * ROUTER socket, apart from process concerns (arguments, log file, signals) so a test
- * can run it in a thread over inproc://. */
+/* gcs_server.h: the head's state (node table, KV, placement groups, jobs) and its
+ * message loop over a bound ROUTER socket, apart from process concerns (arguments, log
+ * file, signals) so a test can run it in a thread over inproc://. */
 #ifndef RL_GCS_SERVER_H
 #define RL_GCS_SERVER_H
 #include <stdatomic.h>

@@ -236,8 +236,9 @@ int rl_gcs_selftest(void) {
     s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
     s_send_truncated(dealer, &b, len);
   }
-  /* 3: wrong field types and counts for every message type. */
-  for (int type = RL_GCS_REGISTER_NODE; type <= RL_GCS_REREGISTER; type++) {
+  /* 3: wrong field types and counts for every message type (placement groups' too). */
+  for (int type = RL_GCS_REGISTER_NODE; type <= RL_GCS_CLIENT_GONE; type++) {
+    if (type == RL_GCS_REREGISTER + 1) type = RL_GCS_PG_CREATE;
     for (int variant = 0; variant < 6; variant++) {
       rl_msgbuf_init(&b, (uint8_t)type, (uint32_t)variant);
       for (int f = 0; f < variant; f++) {

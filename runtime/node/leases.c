@@ -1,4 +1,5 @@
-/* leases.c: the node's resources and its lease queue: who gets which worker. */
+/* leases.c: the node's resources and its lease queue: who gets which worker (from the
+ * node's free resources, or from a placement group bundle held here). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,38 @@ static bool s_spill(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const 
   return true;
 }
 
+/* A placement group lease goes to the node holding its bundle, unless a bundle here
+ * could take it. Returns true if redirected. (Also for a request spilled here: views
+ * of the group's placement converge, so it cannot bounce for long.) */
+static bool s_pg_spill(rl_nm_t *nm, const rl_id_t *client, rl_lease_req_t *r) {
+  if (rl_bundles_could_hold(nm, &r->pg, r->bundle, &r->resources, &r->placement)) return false;
+  const char *node = rl_bundles_route(nm, &r->pg, r->bundle, &r->resources, &r->placement);
+  if (!node) return false; /* wait here until the head says where */
+  s_send_spillback(nm, client, r->request, node);
+  return true;
+}
+
+static void s_send_pg_removed(rl_nm_t *nm, const rl_lease_req_t *r) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE_PG_REMOVED, 2);
+  msgpack_pack_uint64(&b.pk, r->request);
+  rl_pack_id(&b.pk, &r->pg);
+  rl_nm_send_to(nm, &r->client, &b);
+}
+
+void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg) {
+  for (rl_lease_req_t **pp = &nm->queue; *pp;) {
+    rl_lease_req_t *r = *pp;
+    if (r->in_pg && rl_id_eq(&r->pg, pg)) {
+      s_send_pg_removed(nm, r);
+      *pp = r->next;
+      free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
 void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   uint64_t request;
   rl_resources_t res;
@@ -92,7 +125,14 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed lease request");
     return;
   }
-  if (!spilled && s_spill(nm, client, request, &res, &placement, strategy)) return;
+  rl_id_t pg = {{0}};
+  int bundle = -1;
+  bool in_pg = rl_bundles_parse_strategy(strategy, &pg, &bundle) == 0;
+  if (!in_pg && !strncmp(strategy, "PG:", 3)) {
+    rl_log(RL_LOG_WARN, "dropped a lease request with a malformed strategy '%s'", strategy);
+    return;
+  }
+  if (!in_pg && !spilled && s_spill(nm, client, request, &res, &placement, strategy)) return;
   /* A request no node can take waits here: the next view of the cluster either
    * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = calloc(1, sizeof *r);
@@ -107,7 +147,19 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->dedicated = dedicated;
   r->detached = detached;
   r->spilled = spilled;
+  r->in_pg = in_pg;
+  r->pg = pg;
+  r->bundle = bundle;
   snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
+  if (in_pg && rl_bundles_removed(nm, &pg)) {
+    s_send_pg_removed(nm, r); /* e.g. a retry of a task killed with the group */
+    free(r);
+    return;
+  }
+  if (in_pg && s_pg_spill(nm, client, r)) {
+    free(r);
+    return;
+  }
   /* Hard affinity to a node not (yet) in our view: never served here. */
   rl_id_t want;
   r->elsewhere = !strncmp(strategy, "NODE:", 5) && rl_id_parse(strategy + 5, &want) == 0 &&
@@ -126,11 +178,20 @@ static void s_free_req(rl_lease_req_t *r) {
 /* An idle worker set up for exactly this runtime_env (Ray's per-runtime_env pool). */
 static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client, const char *runtime_env) {
   for (rl_worker_t *w = nm->workers; w; w = w->next)
-    /* An actor's worker is never handed out again (it is being killed). */
-    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !rl_id_eq(&w->id, client) &&
+    /* An actor's worker is never handed out again (it is being killed), nor one whose
+     * bundle was released (killed too). */
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !w->killed && !rl_id_eq(&w->id, client) &&
         !strcmp(w->runtime_env, runtime_env))
       return w;
   return NULL;
+}
+
+/* Where the worker's lease took its resources from: the node's, its bundle's, or
+ * NULL if that bundle is gone. */
+static rl_resources_t *s_pool_of(rl_nm_t *nm, rl_worker_t *w) {
+  if (!w->in_bundle) return &nm->available;
+  rl_bundle_t *b = rl_bundles_find(nm, &w->bundle_pg, w->bundle_index);
+  return b ? &b->available : NULL;
 }
 
 /* Workers of this runtime_env still starting. */
@@ -145,7 +206,7 @@ static int s_starting(rl_nm_t *nm, const char *runtime_env) {
  * the pool is full, or NULL. */
 static rl_worker_t *s_idle_other(rl_nm_t *nm, const char *runtime_env) {
   for (rl_worker_t *w = nm->workers; w; w = w->next)
-    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && strcmp(w->runtime_env, runtime_env)) return w;
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !w->killed && strcmp(w->runtime_env, runtime_env)) return w;
   return NULL;
 }
 
@@ -159,7 +220,9 @@ void rl_leases_serve(rl_nm_t *nm) {
   int nwant = 0;
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
-    if (r->elsewhere || !rl_res_fits(&nm->available, &r->resources) || !rl_res_fits(&nm->available, &r->placement)) {
+    rl_bundle_t *bundle = r->in_pg ? rl_bundles_pick(nm, &r->pg, r->bundle, &r->resources, &r->placement) : NULL;
+    rl_resources_t *pool = r->in_pg ? (bundle ? &bundle->available : NULL) : &nm->available;
+    if (!pool || r->elsewhere || !rl_res_fits(pool, &r->resources) || !rl_res_fits(pool, &r->placement)) {
       pp = &r->next;
       continue;
     }
@@ -173,7 +236,12 @@ void rl_leases_serve(rl_nm_t *nm) {
       pp = &r->next;
       continue;
     }
-    rl_res_sub(&nm->available, &r->resources);
+    rl_res_sub(pool, &r->resources);
+    w->in_bundle = bundle != NULL;
+    if (bundle) {
+      w->bundle_pg = bundle->pg;
+      w->bundle_index = bundle->index;
+    }
     w->state = RL_W_LEASED;
     w->lessee = r->client;
     w->held = r->resources;
@@ -220,9 +288,11 @@ void rl_leases_serve(rl_nm_t *nm) {
 
 void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w) {
   if (w->state != RL_W_LEASED) return;
-  if (!w->released) rl_res_add(&nm->available, &w->held);
+  rl_resources_t *pool = s_pool_of(nm, w);
+  if (!w->released && pool) rl_res_add(pool, &w->held);
   rl_res_clear(&w->held);
   w->released = false;
+  w->in_bundle = false;
   w->state = RL_W_IDLE;
 }
 
@@ -244,10 +314,11 @@ void rl_leases_return(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
 void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked) {
   rl_worker_t *w = rl_pool_by_id(nm, client);
   if (!w || w->state != RL_W_LEASED) return;
-  if (blocked && !w->released) {
+  rl_resources_t *pool = s_pool_of(nm, w);
+  if (blocked && !w->released && pool) {
     /* Lend its resources to others while it waits (Ray does the same). Once it runs
      * again it goes on without them until its lease ends. */
-    rl_res_add(&nm->available, &w->held);
+    rl_res_add(pool, &w->held);
     w->released = true;
     rl_leases_serve(nm);
   }
@@ -275,18 +346,8 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
   rl_leases_serve(nm);
 }
 
-/* Tells the client once that no node in the cluster can take its request. */
-static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
-  bool fits = rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement);
-  if (r->warned || (fits && !r->elsewhere)) return;
+static void s_send_infeasible(rl_nm_t *nm, rl_lease_req_t *r, const char *reason) {
   r->warned = true;
-  char want[200], have[200], reason[480];
-  rl_res_format(rl_res_fits(&nm->total, &r->placement) ? &r->resources : &r->placement, want, sizeof want);
-  rl_res_format(&nm->total, have, sizeof have);
-  if (r->elsewhere)
-    snprintf(reason, sizeof reason, "it must run on node %s, which is not in the cluster", r->strategy + 5);
-  else
-    snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
   msgpack_pack_uint64(&b.pk, r->request);
@@ -294,10 +355,32 @@ static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
   rl_nm_send_to(nm, &r->client, &b);
 }
 
+/* Tells the client once that no node in the cluster (or no bundle of its placement
+ * group) can take its request. */
+static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
+  char want[200], have[200], reason[480];
+  if (r->warned) return;
+  if (r->in_pg) {
+    if (rl_bundles_too_big(nm, &r->pg, r->bundle, &r->resources, &r->placement, reason, sizeof reason))
+      s_send_infeasible(nm, r, reason);
+    return;
+  }
+  bool fits = rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement);
+  if (fits && !r->elsewhere) return;
+  rl_res_format(rl_res_fits(&nm->total, &r->placement) ? &r->resources : &r->placement, want, sizeof want);
+  rl_res_format(&nm->total, have, sizeof have);
+  if (r->elsewhere)
+    snprintf(reason, sizeof reason, "it must run on node %s, which is not in the cluster", r->strategy + 5);
+  else
+    snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
+  s_send_infeasible(nm, r, reason);
+}
+
 void rl_leases_respill(rl_nm_t *nm) {
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
-    if (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) {
+    if (r->in_pg ? s_pg_spill(nm, &r->client, r)
+                 : !r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) {
       *pp = r->next;
       s_free_req(r);
     } else {

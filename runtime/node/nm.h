@@ -1,12 +1,13 @@
 /* nm.h: the node manager's state, shared by its files (node_main.c: arguments, sockets
  * and the event loop; worker_pool.c: worker processes and their output; leases.c:
- * resources and the lease queue). */
+ * resources and the lease queue; bundles.c: placement group bundles). */
 #ifndef RL_NM_H
 #define RL_NM_H
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "common/id.h"
+#include "common/idmap.h"
 #include "node/store_service.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
@@ -45,6 +46,10 @@ typedef struct rl_worker {
   bool dedicated;          /* an actor's: killed, never reused, when its lease ends */
   bool detached;           /* an actor's that outlives its lessee */
   char *runtime_env;       /* what it was set up with ("": none); serves only that */
+  bool killed;             /* being killed (its bundle was released): never reused */
+  bool in_bundle;          /* held comes from bundle (bundle_pg, bundle_index) */
+  rl_id_t bundle_pg;
+  int bundle_index;
   struct rl_worker *next;
 } rl_worker_t;
 
@@ -61,8 +66,31 @@ typedef struct rl_lease_req {
   bool elsewhere; /* hard affinity to another node: never served here */
   bool detached;
   char *runtime_env; /* "" for none */
+  bool in_pg;     /* strategy "PG:<pg>:<bundle>": served from that bundle (-1: any) */
+  rl_id_t pg;
+  int bundle;
   struct rl_lease_req *next;
 } rl_lease_req_t;
+
+/* A placement group bundle reserved on this node (out of available). */
+typedef struct rl_bundle {
+  rl_id_t pg;
+  int index;
+  rl_resources_t total, available;
+  bool committed;   /* the head listed it here: leases may use it */
+  int64_t since_ms; /* when it was reserved */
+  struct rl_bundle *next;
+} rl_bundle_t;
+
+/* Where a placement group's bundles are, as the head last said. */
+typedef struct {
+  int n;
+  struct rl_route_bundle {
+    bool placed;
+    rl_id_t node;
+    rl_resources_t resources;
+  } b[];
+} rl_pg_route_t;
 
 /* A connection to another node's manager (for pulling objects). */
 typedef struct rl_nm_peer {
@@ -105,6 +133,11 @@ typedef struct {
   unsigned spread_next;                /* round robin of SPREAD leases */
   int ndead;
   uint64_t next_pull;
+  rl_bundle_t *bundles;  /* placement group bundles held here */
+  rl_idmap_t *pg_routes; /* pg id -> rl_pg_route_t: created groups' placements */
+  uint64_t pg_version;   /* of pg_routes (the head's table version) */
+  rl_id_t pg_removed[256]; /* groups removed lately (leases for them fail at once) */
+  unsigned pg_removed_next;
 } rl_nm_t;
 
 /* node_main.c */
@@ -145,5 +178,43 @@ void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w);
 void rl_leases_respill(rl_nm_t *nm);
 /* A client left: drop its queued requests and take back its leased workers. */
 void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client);
+/* The placement group is removed: requests queued for it are refused
+ * (RL_NM_LEASE_PG_REMOVED). */
+void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);
+
+/* bundles.c */
+/* Parses a "PG:<pg hex>:<index>" strategy (index -1: any bundle). Returns 0, or -1 if
+ * strategy is not one. */
+int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index);
+/* Handles the head's RL_GCS_PG_RESERVE, RL_GCS_PG_RELEASE and RL_GCS_PG_PLACEMENT. */
+void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m);
+/* Takes the placement table from a RL_GCS_NODES reply (fields 3 and 4), if it has one. */
+void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m);
+/* True if the group was removed lately (as far as this node heard). */
+bool rl_bundles_removed(const rl_nm_t *nm, const rl_id_t *pg);
+/* Gives back reservations the head never confirmed (it restarted, or lost them). */
+void rl_bundles_tick(rl_nm_t *nm);
+/* What the bundles held here hold in total (for the heartbeat). */
+void rl_bundles_reserved(const rl_nm_t *nm, rl_resources_t *out);
+/* The bundle (pg, index) held here, or NULL. */
+rl_bundle_t *rl_bundles_find(rl_nm_t *nm, const rl_id_t *pg, int index);
+/* A committed bundle of pg here (index, or any if -1) with res and placement free in it
+ * now, or NULL. */
+rl_bundle_t *rl_bundles_pick(rl_nm_t *nm, const rl_id_t *pg, int index, const rl_resources_t *res,
+                             const rl_resources_t *placement);
+/* True if a committed bundle here (index, or any) could ever hold res and placement. */
+bool rl_bundles_could_hold(rl_nm_t *nm, const rl_id_t *pg, int index, const rl_resources_t *res,
+                           const rl_resources_t *placement);
+/* Where a lease for (pg, index) goes when no bundle here could take it: the endpoint
+ * of another node holding one whose size fits (round robin for index -1), or NULL
+ * (not known yet). */
+const char *rl_bundles_route(rl_nm_t *nm, const rl_id_t *pg, int index, const rl_resources_t *res,
+                             const rl_resources_t *placement);
+/* If the group's placement is known and none of its bundles (index, or any) could
+ * ever hold the request, writes why into reason and returns true. */
+bool rl_bundles_too_big(rl_nm_t *nm, const rl_id_t *pg, int index, const rl_resources_t *res,
+                        const rl_resources_t *placement, char *reason, size_t len);
+/* Frees every bundle and route (at exit). */
+void rl_bundles_destroy_all(rl_nm_t *nm);
 
 #endif

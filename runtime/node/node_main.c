@@ -61,6 +61,13 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id) {
     rl_client_t *c = *pp;
     if (!rl_id_eq(&c->id, id)) continue;
     *pp = c->next;
+    if (c->kind != RL_CLIENT_REMOTE) {
+      /* The head removes the placement groups it created (unless detached). */
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_GCS_CLIENT_GONE, 1);
+      rl_pack_id(&b.pk, id);
+      rl_msg_send(nm->gcs, NULL, &b);
+    }
     rl_store_service_client_gone(nm->store, c->key);
     free(c);
     break;
@@ -178,14 +185,19 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
     rl_res_pack(&b.pk, &nm->total);
     msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
   } else {
-    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 2);
+    rl_resources_t reserved;
+    rl_bundles_reserved(nm, &reserved);
+    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 3);
     rl_pack_id(&b.pk, &nm->node_id);
     rl_res_pack(&b.pk, &nm->available);
+    rl_res_pack(&b.pk, &reserved);
   }
   rl_msg_send(nm->gcs, NULL, &b);
-  /* And learn the other nodes, for spilling leases to them. */
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
+  /* And learn the other nodes, for spilling leases to them, and where placement
+   * groups' bundles are (sent when our copy is not the head's version). */
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
   msgpack_pack_uint64(&b.pk, 0);
+  msgpack_pack_uint64(&b.pk, nm->pg_version);
   rl_msg_send(nm->gcs, NULL, &b);
 }
 
@@ -216,6 +228,10 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     s_heartbeat(nm, true);
     return;
   }
+  if (m->type == RL_GCS_PG_RESERVE || m->type == RL_GCS_PG_RELEASE || m->type == RL_GCS_PG_PLACEMENT) {
+    rl_bundles_handle(nm, m);
+    return;
+  }
   const msgpack_object *nodes = rl_field(m, 1);
   if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
   nm->npeers = 0;
@@ -242,6 +258,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     rl_obj_id(&e->via.array.ptr[0], &p->id);
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
+  rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }
 
@@ -364,6 +381,7 @@ static void s_loop(rl_nm_t *nm) {
       /* Heartbeat and view of the cluster twice a second (the view drives spilling). */
       s_heartbeat(nm, next_beat == 0);
       s_reap_gone_drivers(nm);
+      rl_bundles_tick(nm);
       next_beat = now + 500;
     }
     zmq_pollitem_t items[3 + 2 * 512];
@@ -454,6 +472,7 @@ int rl_node_main(int argc, char **argv) {
   nm->self_exe[len] = 0;
   nm->node_id = rl_id_random();
   nm->available = nm->total;
+  nm->pg_routes = rl_idmap_new();
   snprintf(path, sizeof path, "%s/spill", nm->session_dir);
   nm->store = rl_store_service_new(store_bytes, path, err, sizeof err);
   if (!nm->store) {
@@ -474,7 +493,7 @@ int rl_node_main(int argc, char **argv) {
   zmq_setsockopt(nm->gcs, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(nm->gcs, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
   zmq_setsockopt(nm->gcs, ZMQ_ROUTING_ID, nm->node_id.b, RL_ID_SIZE);
-  if (nm->router && nm->sigchld_fd >= 0 && rl_net_connect(nm->gcs, nm->gcs_endpoint) == 0) {
+  if (nm->router && nm->sigchld_fd >= 0 && nm->pg_routes && rl_net_connect(nm->gcs, nm->gcs_endpoint) == 0) {
     char res[200];
     rl_res_format(&nm->total, res, sizeof res);
     rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB, %s", nm->endpoint, res,
@@ -509,6 +528,7 @@ int rl_node_main(int argc, char **argv) {
     nm->queue = r->next;
     free(r);
   }
+  rl_bundles_destroy_all(nm);
   if (nm->sigchld_fd >= 0) close(nm->sigchld_fd);
   rl_log(RL_LOG_INFO, "node manager stopped");
   free(nm);

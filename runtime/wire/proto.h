@@ -20,11 +20,12 @@ enum rl_msg_type {
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
    * spilled: another node sent the client here; grant or queue, never spill again.
    * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
-   * "NODE:<node id hex>" (only that node) or "NODE_SOFT:<node id hex>" (that node
-   * if it can, else the default). detached: an actor's worker that outlives its
-   * lessee (lifetime = "detached"). runtime_env: the canonical runtime_env the worker
-   * must be set up with ("" or absent: none); a worker serves only leases of the
-   * runtime_env it was started with. */
+   * "NODE:<node id hex>" (only that node), "NODE_SOFT:<node id hex>" (that node
+   * if it can, else the default) or "PG:<pg id hex>:<bundle index>" (from that bundle
+   * of a placement group, on the node holding it; index -1: any of its bundles).
+   * detached: an actor's worker that outlives its lessee (lifetime = "detached").
+   * runtime_env: the canonical runtime_env the worker must be set up with ("" or
+   * absent: none); a worker serves only leases of the runtime_env it was started with. */
   RL_NM_LEASE = 2,
   /* [worker_id id, worker_failed bool] : give a leased worker back */
   RL_NM_RETURN = 3,
@@ -77,6 +78,9 @@ enum rl_msg_type {
   /* [request u64, object_id id, total u64, offset u64, data bin] or
    * [request u64, object_id id, nil, nil, error str] */
   RL_NM_PULL_DATA = 30,
+  /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
+   * will never be granted (the tasks waiting for it fail) */
+  RL_NM_LEASE_PG_REMOVED = 112,
   /* [node_endpoint str] : the head stopped hearing from that node: it is dead (sent to
    * every client; workers leased there and objects stored there are gone) */
   RL_NM_NODE_DIED = 31,
@@ -122,12 +126,17 @@ enum rl_msg_type {
   /* ---- node manager -> head (GCS) ---- */
   /* [node_id id, node_endpoint str, resources map, pid u64] */
   RL_GCS_REGISTER_NODE = 60,
-  /* [node_id id, available map] */
+  /* [node_id id, available map, reserved map?] reserved: what placement group bundles
+   * hold on the node (kept out of available) */
   RL_GCS_HEARTBEAT = 61,
-  /* [request u64] */
+  /* [request u64, pg_version u64?] pg_version: a node manager's version of the
+   * placement group table (RL_GCS_PG_PLACEMENT); the reply carries the table when the
+   * head's differs */
   RL_GCS_GET_NODES = 62,
   /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
-   *  available map]...]] */
+   *  available map]...], pg_version u64?, groups [[pg_id id, bundles]...]?]
+   * groups: every created (or rescheduling) placement group, bundles as in
+   * RL_GCS_PG_PLACEMENT; present only when asked with another pg_version */
   RL_GCS_NODES = 63,
   /* [request u64, key str, value bin?] : value nil deletes */
   RL_GCS_KV_PUT = 64,
@@ -139,6 +148,51 @@ enum rl_msg_type {
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
   RL_GCS_REREGISTER = 67,
 
+  /* ---- placement groups: client (driver or worker) -> head ---- */
+  /* [request u64, pg_id id, name str, strategy str ("PACK"|"SPREAD"|"STRICT_PACK"|
+   *  "STRICT_SPREAD"), bundles [map...], detached bool, creator id]
+   * : create a group (answered with RL_GCS_PG_REPLY at once; placed asynchronously).
+   * name "": unnamed. creator: the creating process's worker id (a group that is not
+   * detached is removed when its creator leaves). */
+  RL_GCS_PG_CREATE = 100,
+  /* [request u64, pg_id id] : remove a group (RL_GCS_PG_REPLY); its bundles are
+   * released and the workers leased in them killed */
+  RL_GCS_PG_REMOVE = 101,
+  /* [request u64, pg_id id] : answer RL_GCS_PG_READY once the group is created */
+  RL_GCS_PG_WAIT = 102,
+  /* [request u64, pg_id id?, name str?] : one group by id or name, or (both nil)
+   * every group: RL_GCS_PG_INFO */
+  RL_GCS_PG_GET = 103,
+  /* head -> client: [request u64, error str?, warning str?] error: refused; warning:
+   * created, but no node set of the cluster can hold it now (it stays pending) */
+  RL_GCS_PG_REPLY = 104,
+  /* head -> client: [request u64, pg_id id, error str?] : created, or (error) removed
+   * or unknown */
+  RL_GCS_PG_READY = 105,
+  /* head -> client: [request u64, groups [[pg_id id, name str, strategy str, state str,
+   *  detached bool, bundles [[node_id id?, resources map]...]]...]] state: "PENDING",
+   * "CREATED" or "RESCHEDULING"; node_id: where the bundle is reserved */
+  RL_GCS_PG_INFO = 106,
+
+  /* ---- placement groups: head <-> node manager ---- */
+  /* head -> node: [pg_id id, index u64, attempt u64, resources map] : reserve bundle
+   * `index` (0-based) out of the node's available resources (again: no change) */
+  RL_GCS_PG_RESERVE = 107,
+  /* node -> head: [pg_id id, index u64, attempt u64, ok bool, available map, reserved map]
+   * available, reserved: the node's, after the request (as in a heartbeat) */
+  RL_GCS_PG_RESERVED = 108,
+  /* head -> node: [pg_id id, index u64] : give the bundle back (a rolled-back attempt) */
+  RL_GCS_PG_RELEASE = 109,
+  /* head -> every node: [pg_id id, version u64, bundles [[node_id id?, resources map]...]?]
+   * : the group's placement changed (created, or rescheduling: bundles on a dead node
+   * have no node). A node serves leases from the bundles listed for it, releases those
+   * it holds that are not, and spills other leases for the group to the listed nodes.
+   * bundles nil: the group is removed (release what it holds; kill its leased workers).
+   * version: the head's table version after this change (+1 per change). */
+  RL_GCS_PG_PLACEMENT = 110,
+  /* node -> head: [worker_id id] : a driver or worker of this node left (groups it
+   * created that are not detached are removed) */
+  RL_GCS_CLIENT_GONE = 111,
   /* ---- jobs and runtime_env packages: client (CLI, driver, worker) -> head ---- */
   /* [request u64, key str] -> KV_REPLY [request, size u64?] : is this key set (and how
    * large is its value)? Used to upload a working_dir package only once. */

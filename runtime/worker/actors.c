@@ -321,6 +321,13 @@ void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, 
   s_make_dead_with(cw, a, data, len, "its __init raised an error");
 }
 
+void rl_actor_unplaceable(rl_cw_t *cw, rl_class_t *c, const char *message) {
+  rl_actor_t *a = c->actor;
+  if (!a || a->state == RL_ACTOR_DEAD) return;
+  a->no_restart = true;
+  s_make_dead(cw, a, message);
+}
+
 static int s_by_id_desc(const void *x, const void *y) {
   const rl_task_t *a = *(rl_task_t *const *)x, *b = *(rl_task_t *const *)y;
   return -memcmp(a->id.b, b->id.b, RL_ID_SIZE);

@@ -176,12 +176,14 @@ void rl_cw_destroy(rl_cw_t **p) {
   rl_cw_t *cw = *p;
   if (cw->nm && cw->store_base) {
     rl_actor_forget_names(cw);
+    rl_pg_flush(cw);
     s_goodbye(cw);
   }
   rl_exec_destroy_all(cw);
   rl_actor_destroy_all(cw);
   rl_sub_destroy_all(cw);
   rl_obj_destroy_all(cw);
+  rl_pg_destroy_all(cw);
   for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
     next = peer->next;
     zmq_close(peer->sock);
@@ -266,6 +268,7 @@ static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
     case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
     case RL_NM_NODE_DIED: rl_sub_handle_node_died(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_LEASE_PG_REMOVED: rl_sub_handle_lease_pg_removed(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_LOG: s_print_log(cw, m); break;
     case RL_NM_STORE_CREATED:
@@ -307,6 +310,7 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
     case RL_NM_LEASE_GRANTED: rl_sub_handle_lease_granted(cw, m, peer); break;
     case RL_NM_LEASE_SPILLBACK: rl_sub_handle_spillback(cw, m); break;
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
+    case RL_NM_LEASE_PG_REMOVED: rl_sub_handle_lease_pg_removed(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
     case RL_NM_WELCOME:
     case RL_NM_LOG: break;
@@ -323,6 +327,11 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   int n = 0;
   items[n++] = (zmq_pollitem_t){cw->router, 0, ZMQ_POLLIN, 0};
   items[n++] = (zmq_pollitem_t){cw->nm, 0, ZMQ_POLLIN, 0};
+  int gcs_at = -1; /* the head's answers to requests nobody blocks on */
+  if (cw->gcs) {
+    gcs_at = n;
+    items[n++] = (zmq_pollitem_t){cw->gcs, 0, ZMQ_POLLIN, 0};
+  }
   for (rl_peer_t *p = cw->peers; p && n < S_MAX_POLL; p = p->next) {
     peers[n] = p;
     items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
@@ -343,11 +352,13 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
         cw->messages++;
         if (i == 0) s_handle_router(cw, &m);
         else if (i == 1) s_handle_nm(cw, &m);
+        else if (i == gcs_at) rl_pg_handle_gcs(cw, &m);
         else s_handle_peer(cw, peers[i], &m);
         rl_msg_close(&m);
       }
     }
   }
+  rl_pg_apply(cw);
   rl_sub_tick(cw);
   return rl_interrupted ? 1 : 0;
 }
@@ -389,15 +400,22 @@ void rl_cw_blocked(rl_cw_t *cw, bool blocked) {
 
 uint64_t rl_cw_next_request(rl_cw_t *cw) { return rl_cw_request_id(cw); }
 
+void *rl_cw_gcs_socket(rl_cw_t *cw) {
+  if (cw->gcs) return cw->gcs;
+  cw->gcs = s_socket(cw, ZMQ_DEALER);
+  if (cw->gcs && rl_net_connect(cw->gcs, cw->gcs_endpoint) != 0) {
+    zmq_close(cw->gcs);
+    cw->gcs = NULL;
+  }
+  return cw->gcs;
+}
+
 int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out, int timeout_ms) {
   rl_msgbuf_t *b = msgbuf;
   rl_msg_t *reply = reply_out;
-  if (!cw->gcs) {
-    cw->gcs = s_socket(cw, ZMQ_DEALER);
-    if (!cw->gcs || rl_net_connect(cw->gcs, cw->gcs_endpoint) != 0) {
-      rl_msgbuf_reset(b);
-      return -1;
-    }
+  if (!rl_cw_gcs_socket(cw)) {
+    rl_msgbuf_reset(b);
+    return -1;
   }
   if (rl_msg_send(cw->gcs, NULL, b) != 0) return -1;
   int64_t deadline = rl_now_ms() + timeout_ms;
@@ -407,6 +425,7 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
     while (rl_msg_recv(cw->gcs, false, reply) == 1) {
       uint64_t got;
       if (rl_field_u64(reply, 0, &got) && got == request) return 0;
+      rl_pg_handle_gcs(cw, reply); /* answers to pipelined requests */
       rl_msg_close(reply);
     }
   }

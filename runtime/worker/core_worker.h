@@ -105,7 +105,8 @@ typedef struct {
   bool retry_exceptions;  /* also retry when the task raises */
   int num_returns;
   const char *name;       /* for errors and logs */
-  const char *strategy;   /* NULL or "": local first; "SPREAD"; "NODE[_SOFT]:<id>" */
+  const char *strategy;   /* NULL or "": local first; "SPREAD"; "NODE[_SOFT]:<id>";
+                           * "PG:<pg id>:<bundle index, or -1>" */
   const char *runtime_env; /* NULL or "": none; else the canonical runtime_env its worker
                             * is set up with (lua/rayl/runtime_env.lua) */
 } rl_task_opts_t;
@@ -207,6 +208,28 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
  * error value, so failures decided in C reach Lua as rayl errors. */
 typedef void *(*rl_cw_error_encoder)(void *ctx, const char *type, const char *message, size_t *len);
 void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx);
+
+/* ---- placement groups ---- */
+typedef struct {
+  const rl_resources_t *bundles; /* each asks for something */
+  int nbundles;
+  const char *strategy;          /* "PACK", "SPREAD", "STRICT_PACK" or "STRICT_SPREAD" */
+  const char *name;              /* NULL or "": unnamed */
+  bool detached;                 /* outlives this process */
+} rl_pg_opts_t;
+/* Asks the head to create a placement group and returns at once with its id (the
+ * head places it in the background; warnings, e.g. that no node can hold it, are
+ * printed to stderr when its answer comes). A named group waits for the answer, so a
+ * name in use is reported here. Returns 0, or -1 with err. */
+int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *err, size_t errlen);
+/* A new owned object (one local reference) that becomes ready with the encoded value
+ * (copied) once the group is created, or fails with a ValueError if it is removed or
+ * unknown. Returns 0, or -1 with err. */
+int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len, rl_id_t *id_out, char *err,
+                   size_t errlen);
+/* Asks the head to remove the group and returns at once (the request is delivered
+ * before this process leaves). Returns 0, or -1 with err. */
+int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen);
 
 /* Sends a request to the head (GCS) and waits up to timeout_ms for the reply whose
  * first field is `request`. Returns 0 with *reply filled (close it), -1 on timeout. */

@@ -1,6 +1,6 @@
 /* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
  * sockets and the event loop; objects.c: the object table; submitter.c: tasks and
- * leases; executor.c: tasks pushed to this worker). */
+ * leases; executor.c: tasks pushed to this worker; pgroups.c: placement groups). */
 #ifndef RL_CW_INTERNAL_H
 #define RL_CW_INTERNAL_H
 #include <zmq.h>
@@ -180,6 +180,8 @@ typedef struct rl_incoming {
   struct rl_incoming *next_active;
 } rl_incoming_t;
 
+typedef struct rl_pg_wait rl_pg_wait_t;
+
 struct rl_cw_t {
   void *zctx;
   int kind;
@@ -221,6 +223,12 @@ struct rl_cw_t {
   void *log_hook_ctx;
   int64_t last_lease_check_ms;
   uint64_t messages; /* received so far (to tell whether a poll brought anything) */
+  /* placement groups */
+  rl_pg_wait_t *pg_waits, *pg_waits_tail; /* ready objects waiting for the head */
+  bool pg_answered;                       /* some of them were answered */
+  int pg_unanswered;                      /* creations and removals not answered yet */
+  uint64_t *pg_creates;                   /* their request ids (creations) */
+  size_t pg_creates_n, pg_creates_cap;
 };
 
 /* core_worker.c */
@@ -231,6 +239,8 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
 int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms);
 uint64_t rl_cw_request_id(rl_cw_t *cw);
 void rl_cw_blocked(rl_cw_t *cw, bool blocked);
+/* The DEALER to the head, opened on first use (NULL if it cannot be). */
+void *rl_cw_gcs_socket(rl_cw_t *cw);
 
 /* objects.c */
 /* A waiter for a reply to `request` on the connection `identity` (copied). */
@@ -274,6 +284,8 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
+/* A lease for a removed placement group: the tasks (or the actor) waiting for it fail. */
+void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_tick(rl_cw_t *cw);
 /* Gives back every lease with nothing in flight or queued (a worker does this when its
@@ -310,6 +322,8 @@ void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, 
 /* Handles the death of the worker behind c (an actor class). */
 void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reason);
 void rl_actor_lease_granted(rl_cw_t *cw, rl_class_t *c);
+/* The actor can never be placed again (its placement group is gone): it is dead. */
+void rl_actor_unplaceable(rl_cw_t *cw, rl_class_t *c, const char *message);
 void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m);
@@ -317,6 +331,16 @@ void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char 
 void rl_actor_destroy_all(rl_cw_t *cw);
 /* The owner is leaving: its actors' names are free again (detached ones keep theirs). */
 void rl_actor_forget_names(rl_cw_t *cw);
+
+/* pgroups.c */
+/* An answer from the head that no call waits for (placement group replies). Safe
+ * anywhere: it only takes notes; rl_pg_apply acts on them. */
+void rl_pg_handle_gcs(rl_cw_t *cw, rl_msg_t *m);
+/* Makes the ready objects of answered waits ready (or failed). */
+void rl_pg_apply(rl_cw_t *cw);
+/* Waits briefly for the head to answer the creations and removals sent (before leaving). */
+void rl_pg_flush(rl_cw_t *cw);
+void rl_pg_destroy_all(rl_cw_t *cw);
 
 /* executor.c */
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);

@@ -153,6 +153,32 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
   }
 }
 
+void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t pg;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &pg)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed lease refusal");
+    return;
+  }
+  rl_class_t *c = cw->classes;
+  while (c && c->lease_request != request) c = c->next;
+  if (!c) return;
+  c->lease_request = 0;
+  char hex[RL_ID_HEX], msg[200];
+  rl_id_hex(&pg, hex);
+  if (c->actor) {
+    snprintf(msg, sizeof msg, "the actor's placement group %s was removed", hex);
+    rl_actor_unplaceable(cw, c, msg);
+    return;
+  }
+  /* As Ray: tasks waiting for a removed group fail (TaskPlacementGroupRemoved). */
+  size_t len;
+  snprintf(msg, sizeof msg, "the task's placement group %s was removed", hex);
+  char *cause = rl_cw_encode_error(cw, "TaskPlacementGroupRemoved", msg, &len);
+  while (c->queue_head) rl_sub_task_fail(cw, c->queue_head, RL_RET_ERROR, cause, len);
+  free(cause);
+}
+
 void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node) {
   rl_lease_t *l = calloc(1, sizeof *l);
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);

@@ -1,0 +1,432 @@
+/* pg_service.c: the head's placement group messages over its ROUTER socket: clients
+ * create, remove, wait for and list groups; node managers are asked to reserve and
+ * release bundles (addressed by node id, their routing id) and are told every
+ * placement change; changes are kept in the database. */
+#include "gcs/pg_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/idmap.h"
+#include "common/log.h"
+#include "gcs/pg_table.h"
+#include "wire/proto.h"
+
+/* Waiting groups are looked at after every change, and at least this often (attempts
+ * that time out); a refused attempt is retried this soon. */
+#define S_SWEEP_MS 1000
+#define S_RETRY_SWEEP_MS 250
+
+/* A client waiting for a group to be created (RL_GCS_PG_WAIT). */
+typedef struct s_waiter {
+  zmq_msg_t identity;
+  uint64_t request;
+  struct s_waiter *next;
+} s_waiter_t;
+
+struct rl_pg_service_t {
+  void *sock;
+  rl_node_table_t *nodes;
+  rl_gcs_db_t *db;
+  rl_pg_table_t *table;
+  rl_pg_warn_fn *warn;
+  void *warn_arg;
+  uint64_t version;    /* of the placements told to node managers */
+  bool dirty;          /* something changed that may let a waiting group be placed */
+  int64_t sweep_ms;    /* schedule then even if nothing changed (retries, timeouts) */
+  rl_idmap_t *unsaved; /* ids of groups changed since the last flush to the database */
+};
+
+static void s_warn(rl_pg_service_t *s, const rl_msg_t *m, const char *why) {
+  char line[300];
+  snprintf(line, sizeof line, "dropped a placement group message (type %u, %u fields): %s", m->type, m->nfields, why);
+  s->warn(s->warn_arg, line);
+}
+
+static void s_send_node(rl_pg_service_t *s, const rl_id_t *node, rl_msgbuf_t *b) {
+  zmq_msg_t id;
+  zmq_msg_init_size(&id, RL_ID_SIZE);
+  memcpy(zmq_msg_data(&id), node->b, RL_ID_SIZE);
+  rl_msg_send(s->sock, &id, b);
+  zmq_msg_close(&id);
+}
+
+/* [[node_id id?, resources map]...]: a bundle's node once it is reserved there. */
+static void s_pack_bundles(msgpack_packer *pk, const rl_pg_t *pg) {
+  msgpack_pack_array(pk, (uint32_t)pg->n);
+  for (int i = 0; i < pg->n; i++) {
+    msgpack_pack_array(pk, 2);
+    if (pg->bundles[i].state == RL_BUNDLE_RESERVED) rl_pack_id(pk, &pg->bundles[i].node);
+    else msgpack_pack_nil(pk);
+    rl_res_pack(pk, &pg->bundles[i].resources);
+  }
+}
+
+/* ---- the table's hooks ---- */
+
+static void s_reserve(void *arg, const rl_pg_t *pg, int index) {
+  rl_pg_service_t *s = arg;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_RESERVE, 4);
+  rl_pack_id(&b.pk, &pg->id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)index);
+  msgpack_pack_uint64(&b.pk, pg->attempt);
+  rl_res_pack(&b.pk, &pg->bundles[index].resources);
+  s_send_node(s, &pg->bundles[index].node, &b);
+}
+
+static void s_release(void *arg, const rl_pg_t *pg, int index, const rl_id_t *node) {
+  rl_pg_service_t *s = arg;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_RELEASE, 2);
+  rl_pack_id(&b.pk, &pg->id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)index);
+  s_send_node(s, node, &b);
+}
+
+/* Tells every live node manager where the group's bundles are now (or that it is gone). */
+static void s_push(rl_pg_service_t *s, const rl_pg_t *pg, bool removed) {
+  s->version++;
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));) {
+    if (!n->alive) continue;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_GCS_PG_PLACEMENT, 3);
+    rl_pack_id(&b.pk, &pg->id);
+    msgpack_pack_uint64(&b.pk, s->version);
+    if (removed) msgpack_pack_nil(&b.pk);
+    else s_pack_bundles(&b.pk, pg);
+    s_send_node(s, &n->id, &b);
+  }
+}
+
+static void s_ready_reply(rl_pg_service_t *s, const zmq_msg_t *identity, uint64_t request, const rl_id_t *pg_id,
+                          const char *error) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_READY, error ? 3 : 2);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, pg_id);
+  if (error) rl_pack_str(&b.pk, error);
+  rl_msg_send(s->sock, identity, &b);
+}
+
+/* Answers (and forgets) everyone waiting for pg; error NULL: it is created. */
+static void s_answer_waiters(rl_pg_service_t *s, rl_pg_t *pg, const char *error) {
+  for (s_waiter_t *w = pg->user, *next; w; w = next) {
+    next = w->next;
+    s_ready_reply(s, &w->identity, w->request, &pg->id, error);
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+  pg->user = NULL;
+}
+
+static void s_changed(void *arg, rl_pg_t *pg, rl_pg_event_t ev) {
+  rl_pg_service_t *s = arg;
+  char hex[RL_ID_HEX], msg[200];
+  /* Saved with the batch's other changes (rl_pg_service_flush): one commit, not one
+   * per change. */
+  if (s->db && rl_idmap_put(s->unsaved, &pg->id, s) != 0)
+    rl_log(RL_LOG_ERROR, "placement group %s not saved: out of memory", rl_id_hex(&pg->id, hex));
+  if (ev == RL_PG_EV_ADDED) return;
+  s_push(s, pg, ev == RL_PG_EV_REMOVED);
+  if (ev == RL_PG_EV_CREATED) s_answer_waiters(s, pg, NULL);
+  if (ev == RL_PG_EV_REMOVED) {
+    snprintf(msg, sizeof msg, "placement group %s was removed before all its bundles were reserved",
+             rl_id_hex(&pg->id, hex));
+    s_answer_waiters(s, pg, msg);
+    s->dirty = true; /* its resources are free for others */
+  }
+}
+
+/* ---- life ---- */
+
+rl_pg_service_t *rl_pg_service_new(void *sock, rl_node_table_t *nodes, rl_gcs_db_t *db, rl_pg_warn_fn *warn,
+                                   void *warn_arg, char *err, size_t errlen) {
+  rl_pg_service_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->sock = sock;
+  s->nodes = nodes;
+  s->db = db;
+  s->warn = warn;
+  s->warn_arg = warn_arg;
+  /* Another head (a restart) starts from another version, so node managers ask for
+   * the whole table again. */
+  s->version = (uint64_t)time(NULL) << 20;
+  rl_pg_hooks_t hooks = {s_reserve, s_release, s_changed, s};
+  s->table = rl_pg_table_new(nodes, &hooks);
+  s->unsaved = rl_idmap_new();
+  if (!s->table || !s->unsaved) {
+    rl_pg_table_destroy(&s->table);
+    rl_idmap_destroy(&s->unsaved);
+    snprintf(err, errlen, "out of memory");
+    free(s);
+    return NULL;
+  }
+  if (db && rl_gcs_db_load_pgs(db, s->table, err, errlen) != 0) {
+    rl_pg_service_destroy(&s);
+    return NULL;
+  }
+  s->dirty = true;
+  return s;
+}
+
+void rl_pg_service_destroy(rl_pg_service_t **p) {
+  if (!p || !*p) return;
+  rl_pg_service_t *s = *p;
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
+    for (s_waiter_t *w = pg->user, *next; w; w = next) {
+      next = w->next;
+      zmq_msg_close(&w->identity);
+      free(w);
+    }
+  rl_pg_table_destroy(&s->table);
+  rl_idmap_destroy(&s->unsaved);
+  free(s);
+  *p = NULL;
+}
+
+void rl_pg_service_flush(rl_pg_service_t *s) {
+  if (!s->db || rl_idmap_size(s->unsaved) == 0) return;
+  char err[300], hex[RL_ID_HEX];
+  if (rl_gcs_db_begin(s->db, err, sizeof err) != 0) {
+    rl_log(RL_LOG_ERROR, "placement groups not saved: %s", err);
+    return; /* kept: tried again after the next batch */
+  }
+  size_t cur = 0;
+  rl_id_t id;
+  while (rl_idmap_next(s->unsaved, &cur, &id)) {
+    rl_pg_t *pg = rl_pg_table_get(s->table, &id);
+    rl_pg_t gone = {.id = id};
+    if (rl_gcs_db_pg(s->db, pg ? pg : &gone, !pg, err, sizeof err) != 0)
+      rl_log(RL_LOG_ERROR, "placement group %s not saved: %s", rl_id_hex(&id, hex), err);
+  }
+  if (rl_gcs_db_commit(s->db, err, sizeof err) != 0) {
+    rl_log(RL_LOG_ERROR, "placement groups not saved: %s", err);
+    return;
+  }
+  rl_idmap_t *fresh = rl_idmap_new();
+  if (!fresh) return;
+  rl_idmap_destroy(&s->unsaved);
+  s->unsaved = fresh;
+}
+
+size_t rl_pg_service_count(const rl_pg_service_t *s) { return rl_pg_table_size(s->table); }
+
+bool rl_pg_service_accepts(uint8_t type) {
+  return (type >= RL_GCS_PG_CREATE && type <= RL_GCS_PG_GET) || type == RL_GCS_PG_RESERVED ||
+         type == RL_GCS_CLIENT_GONE;
+}
+
+/* ---- client requests ---- */
+
+static void s_reply(rl_pg_service_t *s, const rl_msg_t *m, uint64_t request, const char *error, const char *warning) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_REPLY, warning ? 3 : error ? 2 : 1);
+  msgpack_pack_uint64(&b.pk, request);
+  if (error || warning) {
+    if (error) rl_pack_str(&b.pk, error);
+    else msgpack_pack_nil(&b.pk);
+  }
+  if (warning) rl_pack_str(&b.pk, warning);
+  rl_msg_send(s->sock, &m->identity, &b);
+}
+
+/* [request, pg_id, name, strategy, bundles [map...], detached, creator] */
+static void s_on_create(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
+  uint64_t request;
+  rl_id_t id, creator;
+  char name[RL_PG_NAME_MAX], strategy[32], err[512], why[300], hex[RL_ID_HEX];
+  bool detached;
+  if (!rl_field_u64(m, 0, &request)) return s_warn(s, m, "field 1 (request) is not an unsigned integer");
+  if (!rl_field_id(m, 1, &id)) return s_warn(s, m, "field 2 (pg_id) is not a 16-byte id");
+  if (!rl_field_strcpy(m, 2, name, sizeof name)) return s_reply(s, m, request, "the name is too long", NULL);
+  if (!rl_field_strcpy(m, 3, strategy, sizeof strategy) || rl_pg_strategy_parse(strategy) < 0)
+    return s_reply(s, m, request, "unknown strategy: expected PACK, SPREAD, STRICT_PACK or STRICT_SPREAD", NULL);
+  const msgpack_object *list = rl_field(m, 4);
+  if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size < 1 ||
+      list->via.array.size > RL_PG_MAX_BUNDLES)
+    return s_reply(s, m, request, "bundles must be a list of 1 to 1024 resource maps", NULL);
+  if (!rl_field_bool(m, 5, &detached) || !rl_field_id(m, 6, &creator))
+    return s_warn(s, m, "fields 6 and 7 (detached, creator) are not a boolean and an id");
+  int n = (int)list->via.array.size;
+  rl_resources_t *bundles = malloc(sizeof *bundles * (size_t)n);
+  if (!bundles) return s_reply(s, m, request, "out of memory", NULL);
+  for (int i = 0; i < n; i++)
+    if (rl_res_unpack(&list->via.array.ptr[i], &bundles[i]) != 0) {
+      free(bundles);
+      snprintf(err, sizeof err, "bundle %d is not a resource map", i + 1);
+      return s_reply(s, m, request, err, NULL);
+    }
+  rl_pg_t *pg = rl_pg_table_add(s->table, &id, name, rl_pg_strategy_parse(strategy), bundles, n, detached, &creator,
+                                err, sizeof err);
+  free(bundles);
+  if (!pg) return s_reply(s, m, request, err, NULL);
+  const char *warning = NULL;
+  if (!rl_pg_table_try(s->table, pg, now_ms) && rl_pg_table_feasible(s->table, pg, why, sizeof why) != 0) {
+    snprintf(err, sizeof err, "placement group %s cannot be placed: %s. It stays pending until nodes that can "
+             "hold it join the cluster", rl_id_hex(&id, hex), why);
+    warning = err;
+  }
+  s_reply(s, m, request, NULL, warning);
+}
+
+/* [request, pg_id] */
+static void s_on_remove(rl_pg_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  char hex[RL_ID_HEX], err[120];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id))
+    return s_warn(s, m, "expected [request, pg_id]");
+  rl_pg_t *pg = rl_pg_table_get(s->table, &id);
+  if (!pg) {
+    snprintf(err, sizeof err, "no placement group %s (removed already?)", rl_id_hex(&id, hex));
+    return s_reply(s, m, request, err, NULL);
+  }
+  rl_pg_table_remove(s->table, pg);
+  s_reply(s, m, request, NULL, NULL);
+}
+
+/* [request, pg_id] */
+static void s_on_wait(rl_pg_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  char hex[RL_ID_HEX], err[160];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id))
+    return s_warn(s, m, "expected [request, pg_id]");
+  rl_pg_t *pg = rl_pg_table_get(s->table, &id);
+  if (!pg) {
+    snprintf(err, sizeof err, "placement group %s does not exist (it was removed, or never created)",
+             rl_id_hex(&id, hex));
+    return s_ready_reply(s, &m->identity, request, &id, err);
+  }
+  if (pg->state == RL_PG_CREATED) return s_ready_reply(s, &m->identity, request, &id, NULL);
+  s_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return s_ready_reply(s, &m->identity, request, &id, "out of memory");
+  zmq_msg_init(&w->identity);
+  zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
+  w->request = request;
+  w->next = pg->user;
+  pg->user = w;
+}
+
+static void s_pack_info(msgpack_packer *pk, const rl_pg_t *pg) {
+  msgpack_pack_array(pk, 6);
+  rl_pack_id(pk, &pg->id);
+  rl_pack_str(pk, pg->name);
+  rl_pack_str(pk, rl_pg_strategy_name(pg->strategy));
+  rl_pack_str(pk, rl_pg_state_name(pg->state));
+  if (pg->detached) msgpack_pack_true(pk);
+  else msgpack_pack_false(pk);
+  s_pack_bundles(pk, pg);
+}
+
+/* [request, pg_id?, name?] */
+static void s_on_get(rl_pg_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  char name[RL_PG_NAME_MAX];
+  if (!rl_field_u64(m, 0, &request)) return s_warn(s, m, "field 1 (request) is not an unsigned integer");
+  bool by_id = rl_field(m, 1) && !rl_field_is_nil(m, 1), by_name = rl_field(m, 2) && !rl_field_is_nil(m, 2);
+  if ((by_id && !rl_field_id(m, 1, &id)) || (by_name && !rl_field_strcpy(m, 2, name, sizeof name)))
+    return s_warn(s, m, "fields 2 and 3 are not an id and a name");
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_INFO, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  if (by_id || by_name) {
+    rl_pg_t *pg = by_id ? rl_pg_table_get(s->table, &id) : rl_pg_table_find_name(s->table, name);
+    msgpack_pack_array(&b.pk, pg ? 1 : 0);
+    if (pg) s_pack_info(&b.pk, pg);
+  } else {
+    msgpack_pack_array(&b.pk, (uint32_t)rl_pg_table_size(s->table));
+    for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
+      s_pack_info(&b.pk, pg);
+  }
+  rl_msg_send(s->sock, &m->identity, &b);
+}
+
+/* ---- node managers ---- */
+
+/* [pg_id, index, attempt, ok, available, reserved] from the node (its routing id). */
+static void s_on_reserved(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
+  rl_id_t node, id;
+  uint64_t index, attempt;
+  bool ok;
+  rl_resources_t available, reserved;
+  if (zmq_msg_size((zmq_msg_t *)&m->identity) != RL_ID_SIZE) return s_warn(s, m, "not from a node manager");
+  memcpy(node.b, zmq_msg_data((zmq_msg_t *)&m->identity), RL_ID_SIZE);
+  if (!rl_field_id(m, 0, &id) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES ||
+      !rl_field_u64(m, 2, &attempt) || !rl_field_bool(m, 3, &ok) || rl_res_unpack(rl_field(m, 4), &available) ||
+      rl_res_unpack(rl_field(m, 5), &reserved))
+    return s_warn(s, m, "expected [pg_id, index, attempt, ok, available, reserved]");
+  /* The node's answer is also a fresh report of what it has. */
+  if (rl_node_table_heartbeat(s->nodes, &node, &available, now_ms) == 0)
+    rl_pg_table_node_report(s->table, &node, &reserved);
+  rl_pg_table_reserved(s->table, &id, (int)index, attempt, ok, now_ms);
+  if (!ok && s->sweep_ms > now_ms + S_RETRY_SWEEP_MS) s->sweep_ms = now_ms + S_RETRY_SWEEP_MS;
+}
+
+/* [worker_id]: its groups that are not detached go with it. */
+static void s_on_client_gone(rl_pg_service_t *s, const rl_msg_t *m) {
+  rl_id_t who;
+  if (!rl_field_id(m, 0, &who)) return s_warn(s, m, "field 1 (worker_id) is not a 16-byte id");
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL), *next; pg; pg = next) {
+    next = rl_pg_table_next(s->table, pg);
+    if (pg->detached || !rl_id_eq(&pg->creator, &who)) continue;
+    char hex[RL_ID_HEX];
+    rl_log(RL_LOG_INFO, "removing placement group %s: its creator left", rl_id_hex(&pg->id, hex));
+    rl_pg_table_remove(s->table, pg);
+  }
+}
+
+void rl_pg_service_handle(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
+  switch (m->type) {
+    case RL_GCS_PG_CREATE: s_on_create(s, m, now_ms); break;
+    case RL_GCS_PG_REMOVE: s_on_remove(s, m); break;
+    case RL_GCS_PG_WAIT: s_on_wait(s, m); break;
+    case RL_GCS_PG_GET: s_on_get(s, m); break;
+    case RL_GCS_PG_RESERVED: s_on_reserved(s, m, now_ms); break;
+    case RL_GCS_CLIENT_GONE: s_on_client_gone(s, m); break;
+    default: s_warn(s, m, "not a placement group message"); break;
+  }
+}
+
+void rl_pg_service_heartbeat(rl_pg_service_t *s, const rl_id_t *node, const rl_resources_t *reserved) {
+  if (reserved) rl_pg_table_node_report(s->table, node, reserved);
+  s->dirty = true;
+}
+
+void rl_pg_service_node_changed(rl_pg_service_t *s, const rl_node_t *node, bool forgotten) {
+  if (forgotten || !node->alive) rl_pg_table_node_died(s->table, &node->id);
+  s->dirty = true;
+}
+
+void rl_pg_service_schedule(rl_pg_service_t *s, int64_t now_ms) {
+  if (!s->dirty && now_ms < s->sweep_ms) return;
+  s->dirty = false;
+  s->sweep_ms = now_ms + S_SWEEP_MS;
+  rl_pg_table_schedule(s->table, now_ms);
+}
+
+void rl_pg_service_pack_view(rl_pg_service_t *s, msgpack_packer *pk, uint64_t version) {
+  msgpack_pack_uint64(pk, s->version);
+  if (version == s->version) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  uint32_t n = 0;
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
+    n += pg->state == RL_PG_CREATED || pg->state == RL_PG_RESCHEDULING;
+  msgpack_pack_array(pk, n);
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg)) {
+    if (pg->state != RL_PG_CREATED && pg->state != RL_PG_RESCHEDULING) continue;
+    msgpack_pack_array(pk, 2);
+    rl_pack_id(pk, &pg->id);
+    s_pack_bundles(pk, pg);
+  }
+}

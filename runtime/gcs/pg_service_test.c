@@ -1,0 +1,287 @@
+/* pg_service_test.c: the head's placement group protocol end to end: rl_gcs_serve in a
+ * thread, a client and a node manager played by DEALER sockets over inproc://. */
+#include "common/selftest.h"
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "gcs/gcs_server.h"
+#include "sched/resources.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+typedef struct {
+  void *router;
+  rl_gcs_opts_t opts;
+  atomic_int stop;
+  int rc;
+} s_head_t;
+
+static void *s_serve(void *p) {
+  s_head_t *h = p;
+  h->rc = rl_gcs_serve(h->router, &h->opts, &h->stop);
+  return NULL;
+}
+
+/* Waits up to 5 s for a message of this type on the socket, dropping others. Returns
+ * 1 with *m filled (close it), else 0. */
+static int s_next(void *sock, int type, rl_msg_t *m) {
+  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+  for (int64_t end = rl_now_ms() + 5000; rl_now_ms() < end;) {
+    if (zmq_poll(&it, 1, 50) <= 0) continue;
+    while (rl_msg_recv(sock, false, m) == 1) {
+      if (m->type == type) return 1;
+      rl_msg_close(m);
+    }
+  }
+  return 0;
+}
+
+static rl_resources_t s_cpu(double n) {
+  rl_resources_t r;
+  rl_res_clear(&r);
+  rl_res_set(&r, "CPU", n, NULL, 0);
+  return r;
+}
+
+static void s_create(void *client, uint64_t request, const rl_id_t *id, const char *name, const char *strategy,
+                     const double *cpus, int n, const rl_id_t *creator) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 7);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, id);
+  rl_pack_str(&b.pk, name);
+  rl_pack_str(&b.pk, strategy);
+  msgpack_pack_array(&b.pk, (uint32_t)n);
+  for (int i = 0; i < n; i++) {
+    rl_resources_t r = s_cpu(cpus[i]);
+    rl_res_pack(&b.pk, &r);
+  }
+  msgpack_pack_false(&b.pk);
+  rl_pack_id(&b.pk, creator);
+  rl_msg_send(client, NULL, &b);
+}
+
+static void s_request(void *client, int type, uint64_t request, const rl_id_t *id) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, (uint8_t)type, 2);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, id);
+  rl_msg_send(client, NULL, &b);
+}
+
+/* The node's answer to a RESERVE it received (m), with what it has left. */
+static void s_answer(void *node, rl_msg_t *m, bool ok, double available, double reserved) {
+  rl_id_t pg;
+  uint64_t index, attempt;
+  rl_field_id(m, 0, &pg);
+  rl_field_u64(m, 1, &index);
+  rl_field_u64(m, 2, &attempt);
+  rl_resources_t a = s_cpu(available), r = s_cpu(reserved);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_RESERVED, 6);
+  rl_pack_id(&b.pk, &pg);
+  msgpack_pack_uint64(&b.pk, index);
+  msgpack_pack_uint64(&b.pk, attempt);
+  if (ok) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_res_pack(&b.pk, &a);
+  rl_res_pack(&b.pk, &r);
+  rl_msg_send(node, NULL, &b);
+}
+
+/* The error text of field i, or "" if it has none. */
+static const char *s_text(rl_msg_t *m, uint32_t i, char *buf, size_t n) {
+  if (!rl_field_strcpy(m, i, buf, n)) buf[0] = 0;
+  return buf;
+}
+
+int rl_pg_service_selftest(void) {
+  int prev_level = rl_log_level;
+  rl_log_level = RL_LOG_ERROR;
+  void *ctx = zmq_ctx_new();
+  void *router = zmq_socket(ctx, ZMQ_ROUTER), *client = zmq_socket(ctx, ZMQ_DEALER), *node = zmq_socket(ctx, ZMQ_DEALER);
+  s_head_t head = {.router = router, .opts = {.heartbeat_timeout_ms = 5000, .kv_max_bytes = 1 << 20}};
+  atomic_init(&head.stop, 0);
+  pthread_t th;
+  bool started = false;
+  int zero = 0;
+  char ep[64], text[300];
+  rl_id_t node_id = rl_id_random(), me = rl_id_random(), other = rl_id_random(), g1 = rl_id_random(),
+          g2 = rl_id_random(), id;
+  rl_msg_t m;
+  uint64_t index, version, request;
+  rl_resources_t res, four = s_cpu(4);
+  rl_msgbuf_t b;
+  snprintf(ep, sizeof ep, "inproc://pg-selftest-%d", (int)getpid());
+  S_CHECK(router && client && node);
+  zmq_setsockopt(client, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(node, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(node, ZMQ_ROUTING_ID, node_id.b, RL_ID_SIZE); /* as a node manager does */
+  S_CHECK(zmq_bind(router, ep) == 0 && zmq_connect(client, ep) == 0 && zmq_connect(node, ep) == 0);
+  S_CHECK(pthread_create(&th, NULL, s_serve, &head) == 0);
+  started = true;
+
+  /* A node with 4 CPUs. */
+  rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4);
+  rl_pack_id(&b.pk, &node_id);
+  rl_pack_str(&b.pk, "tcp://127.0.0.1:7001");
+  rl_res_pack(&b.pk, &four);
+  msgpack_pack_uint64(&b.pk, 1);
+  S_CHECK(rl_msg_send(node, NULL, &b) == 0);
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1); /* answered once the registration is in */
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(node, NULL, &b);
+  S_CHECK(s_next(node, RL_GCS_NODES, &m));
+  rl_msg_close(&m);
+
+  /* Create {1}, {2} STRICT_PACK: accepted at once, and the node is asked to reserve
+   * both bundles; a waiter is answered once both are confirmed. */
+  double b12[2] = {1, 2};
+  s_create(client, 1, &g1, "one", "STRICT_PACK", b12, 2, &me);
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && rl_field_u64(&m, 0, &request) && request == 1 && m.nfields == 1);
+  rl_msg_close(&m);
+  s_request(client, RL_GCS_PG_WAIT, 2, &g1);
+  for (int i = 0; i < 2; i++) {
+    S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m));
+    bool ok = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_u64(&m, 1, &index) &&
+              rl_res_unpack(rl_field(&m, 3), &res) == 0 && rl_res_get(&res, "CPU") == (index == 0 ? 1 : 2);
+    if (ok) s_answer(node, &m, true, 4 - (i ? 3 : 1), i ? 3 : 1);
+    rl_msg_close(&m);
+    S_CHECK(ok);
+  }
+  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && rl_field_u64(&m, 0, &request) && request == 2 && m.nfields == 2);
+  rl_msg_close(&m);
+  /* The node is told where the group's bundles are (both on it). */
+  S_CHECK(s_next(node, RL_GCS_PG_PLACEMENT, &m));
+  const msgpack_object *list = rl_field(&m, 2);
+  bool placed = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_u64(&m, 1, &version) && list &&
+                list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 2 &&
+                rl_obj_id(&list->via.array.ptr[1].via.array.ptr[0], &id) && rl_id_eq(&id, &node_id);
+  rl_msg_close(&m);
+  S_CHECK(placed);
+  /* Waiting on a created group is answered at once; listing shows it. */
+  s_request(client, RL_GCS_PG_WAIT, 3, &g1);
+  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
+  rl_msg_close(&m);
+  rl_msgbuf_init(&b, RL_GCS_PG_GET, 3);
+  msgpack_pack_uint64(&b.pk, 4);
+  msgpack_pack_nil(&b.pk);
+  rl_pack_str(&b.pk, "one");
+  rl_msg_send(client, NULL, &b);
+  S_CHECK(s_next(client, RL_GCS_PG_INFO, &m));
+  list = rl_field(&m, 1);
+  const msgpack_object *e = list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1
+                                ? list->via.array.ptr : NULL;
+  const char *state = NULL;
+  size_t len = 0;
+  bool listed = e && e->via.array.size == 6 && rl_obj_bytes(&e->via.array.ptr[3], &state, &len) && len == 7 &&
+                !memcmp(state, "CREATED", 7);
+  rl_msg_close(&m);
+  S_CHECK(listed);
+
+  /* Refused: a taken name, an unknown strategy; dropped: a malformed request (the
+   * next one is still answered). */
+  s_create(client, 5, &g2, "one", "PACK", b12, 1, &me);
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "named 'one'"));
+  rl_msg_close(&m);
+  s_create(client, 6, &g2, "", "NEAREST", b12, 1, &me);
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "unknown strategy"));
+  rl_msg_close(&m);
+  rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 2);
+  msgpack_pack_uint64(&b.pk, 7);
+  rl_pack_str(&b.pk, "not an id");
+  rl_msg_send(client, NULL, &b);
+  /* A node manager's view: the table when its version differs, nothing when it is
+   * the head's. */
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
+  msgpack_pack_uint64(&b.pk, 8);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(node, NULL, &b);
+  S_CHECK(s_next(node, RL_GCS_NODES, &m));
+  uint64_t head_version = 0;
+  list = rl_field(&m, 3);
+  bool viewed = m.nfields == 4 && rl_field_u64(&m, 2, &head_version) && head_version == version && list &&
+                list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1;
+  rl_msg_close(&m);
+  S_CHECK(viewed);
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
+  msgpack_pack_uint64(&b.pk, 9);
+  msgpack_pack_uint64(&b.pk, version);
+  rl_msg_send(node, NULL, &b);
+  S_CHECK(s_next(node, RL_GCS_NODES, &m) && m.nfields == 4 && rl_field_is_nil(&m, 3));
+  rl_msg_close(&m);
+
+  /* A second group (another creator): the node refuses the first reservation (busy);
+   * the head asks again after a moment, and the group is created. */
+  double b1[1] = {1};
+  s_create(client, 10, &g2, "", "PACK", b1, 1, &other);
+  S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m));
+  s_answer(node, &m, false, 0, 3);
+  rl_msg_close(&m);
+  int64_t refused_at = rl_now_ms();
+  rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 3); /* the node frees up */
+  rl_pack_id(&b.pk, &node_id);
+  res = s_cpu(1);
+  rl_res_pack(&b.pk, &res);
+  res = s_cpu(3);
+  rl_res_pack(&b.pk, &res);
+  rl_msg_send(node, NULL, &b);
+  S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m) && rl_now_ms() - refused_at >= 150);
+  s_answer(node, &m, true, 0, 4);
+  rl_msg_close(&m);
+  s_request(client, RL_GCS_PG_WAIT, 11, &g2);
+  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
+  rl_msg_close(&m);
+
+  /* The first creator leaves: its group is removed (the node is told), the other's stays. */
+  rl_msgbuf_init(&b, RL_GCS_CLIENT_GONE, 1);
+  rl_pack_id(&b.pk, &me);
+  rl_msg_send(node, NULL, &b);
+  bool removed = false;
+  while (!removed && s_next(node, RL_GCS_PG_PLACEMENT, &m)) {
+    removed = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_is_nil(&m, 2);
+    rl_msg_close(&m);
+  }
+  S_CHECK(removed);
+  s_request(client, RL_GCS_PG_WAIT, 12, &g1);
+  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && strstr(s_text(&m, 2, text, sizeof text), "does not exist"));
+  rl_msg_close(&m);
+  /* Removing the second answers its waiters (none) and tells the node; again: an error. */
+  s_request(client, RL_GCS_PG_REMOVE, 13, &g2);
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && m.nfields == 1);
+  rl_msg_close(&m);
+  s_request(client, RL_GCS_PG_REMOVE, 14, &g2);
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "no placement group"));
+  rl_msg_close(&m);
+
+  atomic_store(&head.stop, 1);
+  pthread_join(th, NULL);
+  started = false;
+  S_CHECK(head.rc == 0);
+  zmq_close(client);
+  zmq_close(node);
+  zmq_close(router);
+  zmq_ctx_term(ctx);
+  rl_log_level = prev_level;
+  return 0;
+fail:
+  if (started) {
+    atomic_store(&head.stop, 1);
+    pthread_join(th, NULL);
+  }
+  zmq_close(client);
+  zmq_close(node);
+  zmq_close(router);
+  zmq_ctx_term(ctx);
+  rl_log_level = prev_level;
+  return 1;
+}

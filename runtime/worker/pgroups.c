@@ -1,0 +1,233 @@
+/* pgroups.c: placement groups as a core worker sees them: creation and removal sent
+ * to the head without waiting (pipelined; answers are counted as they come), and
+ * ready objects that the head's answer to a wait makes ready. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+/* A wait for a group: the object made ready (with value) once the head says so. */
+struct rl_pg_wait {
+  uint64_t request;
+  rl_id_t object, pg;
+  char *value; /* the encoded value of the ready object */
+  size_t len;
+  bool answered;
+  char *error; /* answered: NULL (created) or why not */
+  struct rl_pg_wait *next;
+};
+
+/* Creations sent and not answered yet (a refusal names the request). */
+static bool s_take_create(rl_cw_t *cw, uint64_t request) {
+  for (size_t i = 0; i < cw->pg_creates_n; i++)
+    if (cw->pg_creates[i] == request) {
+      cw->pg_creates[i] = cw->pg_creates[--cw->pg_creates_n];
+      return true;
+    }
+  return false;
+}
+
+static int s_send(rl_cw_t *cw, rl_msgbuf_t *b, char *err, size_t errlen) {
+  void *sock = rl_cw_gcs_socket(cw);
+  if (!sock || rl_msg_send(sock, NULL, b) != 0) {
+    if (!sock) rl_msgbuf_reset(b);
+    snprintf(err, errlen, "cannot reach the head at %s", cw->gcs_endpoint);
+    return -1;
+  }
+  return 0;
+}
+
+int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *err, size_t errlen) {
+  rl_id_t id = rl_id_random();
+  uint64_t request = rl_cw_next_request(cw);
+  bool named = o->name && o->name[0];
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 7);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &id);
+  rl_pack_str(&b.pk, named ? o->name : "");
+  rl_pack_str(&b.pk, o->strategy);
+  msgpack_pack_array(&b.pk, (uint32_t)o->nbundles);
+  for (int i = 0; i < o->nbundles; i++) rl_res_pack(&b.pk, &o->bundles[i]);
+  if (o->detached) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  if (named) {
+    /* A name must be free: wait for the head's answer so a clash is reported here. */
+    rl_msg_t reply;
+    if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0) {
+      snprintf(err, errlen, "the head at %s did not answer", cw->gcs_endpoint);
+      return -1;
+    }
+    char refused[300], warning[600];
+    bool failed = rl_field_strcpy(&reply, 1, refused, sizeof refused);
+    if (rl_field_strcpy(&reply, 2, warning, sizeof warning)) fprintf(stderr, "rayl: warning: %s\n", warning);
+    rl_msg_close(&reply);
+    if (failed) {
+      snprintf(err, errlen, "%s", refused);
+      return -1;
+    }
+  } else {
+    if (cw->pg_creates_n == cw->pg_creates_cap) {
+      size_t cap = cw->pg_creates_cap ? cw->pg_creates_cap * 2 : 64;
+      uint64_t *grown = realloc(cw->pg_creates, cap * sizeof *grown);
+      if (!grown) {
+        rl_msgbuf_reset(&b);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      cw->pg_creates = grown;
+      cw->pg_creates_cap = cap;
+    }
+    if (s_send(cw, &b, err, errlen) != 0) return -1;
+    cw->pg_creates[cw->pg_creates_n++] = request;
+    cw->pg_unanswered++;
+  }
+  *id_out = id;
+  return 0;
+}
+
+int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_REMOVE, 2);
+  msgpack_pack_uint64(&b.pk, rl_cw_next_request(cw));
+  rl_pack_id(&b.pk, pg);
+  if (s_send(cw, &b, err, errlen) != 0) return -1;
+  cw->pg_unanswered++;
+  return 0;
+}
+
+int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len, rl_id_t *id_out, char *err,
+                   size_t errlen) {
+  rl_pg_wait_t *w = calloc(1, sizeof *w);
+  if (!w || !(w->value = malloc(len ? len : 1))) {
+    free(w);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  memcpy(w->value, value, len);
+  w->len = len;
+  w->pg = *pg;
+  w->request = rl_cw_next_request(cw);
+  w->object = rl_id_for_object(rl_id_for_task(cw->worker_id, ++cw->seq), RL_ID_PUT_INDEX);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_PG_WAIT, 2);
+  msgpack_pack_uint64(&b.pk, w->request);
+  rl_pack_id(&b.pk, pg);
+  rl_object_t *o = rl_obj_new_owned(cw, &w->object);
+  if (!o || s_send(cw, &b, err, errlen) != 0) {
+    if (!o) {
+      rl_msgbuf_reset(&b);
+      snprintf(err, errlen, "out of memory");
+    } else {
+      rl_obj_maybe_free(cw, o);
+    }
+    free(w->value);
+    free(w);
+    return -1;
+  }
+  o->local_refs = 1; /* the caller's handle; pending until the head answers */
+  /* Answers come in request order: keep the list in it. */
+  if (cw->pg_waits_tail) cw->pg_waits_tail->next = w;
+  else cw->pg_waits = w;
+  cw->pg_waits_tail = w;
+  *id_out = w->object;
+  return 0;
+}
+
+/* [request, error?, warning?] */
+static void s_on_reply(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  char text[600];
+  if (!rl_field_u64(m, 0, &request)) return;
+  if (cw->pg_unanswered > 0) cw->pg_unanswered--;
+  if (!s_take_create(cw, request)) return; /* a removal: removing twice is no error */
+  if (rl_field_strcpy(m, 1, text, sizeof text))
+    fprintf(stderr, "rayl: warning: the head refused to create a placement group: %s\n", text);
+  if (rl_field_strcpy(m, 2, text, sizeof text)) fprintf(stderr, "rayl: warning: %s\n", text);
+}
+
+/* [request, pg_id, error?]: noted here, applied by rl_pg_apply (outside any handler). */
+static void s_on_ready(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t request;
+  const char *error;
+  size_t n;
+  if (!rl_field_u64(m, 0, &request)) return;
+  for (rl_pg_wait_t *w = cw->pg_waits; w; w = w->next) {
+    if (w->request != request || w->answered) continue;
+    w->answered = true;
+    if (rl_field_bytes(m, 2, &error, &n) && (w->error = malloc(n + 1))) {
+      memcpy(w->error, error, n);
+      w->error[n] = 0;
+    }
+    cw->pg_answered = true;
+    return;
+  }
+}
+
+void rl_pg_handle_gcs(rl_cw_t *cw, rl_msg_t *m) {
+  switch (m->type) {
+    case RL_GCS_PG_REPLY: s_on_reply(cw, m); break;
+    case RL_GCS_PG_READY: s_on_ready(cw, m); break;
+    default: break; /* a late answer to a call that timed out */
+  }
+}
+
+static void s_free_wait(rl_pg_wait_t *w) {
+  free(w->value);
+  free(w->error);
+  free(w);
+}
+
+void rl_pg_apply(rl_cw_t *cw) {
+  if (!cw->pg_answered) return;
+  cw->pg_answered = false;
+  rl_pg_wait_t *prev = NULL;
+  for (rl_pg_wait_t *w = cw->pg_waits, *next; w; w = next) {
+    next = w->next;
+    if (!w->answered) {
+      prev = w;
+      continue;
+    }
+    if (prev) prev->next = next;
+    else cw->pg_waits = next;
+    if (cw->pg_waits_tail == w) cw->pg_waits_tail = prev;
+    rl_object_t *o = rl_obj_find(cw, &w->object);
+    if (o && o->state == RL_OBJ_PENDING) {
+      if (w->error) rl_obj_fail(cw, o, "ValueError", w->error);
+      else rl_obj_set_value(cw, o, RL_RET_INLINE, w->value, w->len);
+    }
+    s_free_wait(w);
+  }
+}
+
+void rl_pg_flush(rl_cw_t *cw) {
+  if (!cw->gcs || cw->pg_unanswered <= 0) return;
+  /* Removals (and creations) in flight reach the head before we go. */
+  int64_t deadline = rl_now_ms() + 1000;
+  zmq_pollitem_t it = {cw->gcs, 0, ZMQ_POLLIN, 0};
+  while (cw->pg_unanswered > 0 && rl_now_ms() < deadline) {
+    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    rl_msg_t m;
+    while (rl_msg_recv(cw->gcs, false, &m) == 1) {
+      if (m.type == RL_GCS_PG_REPLY) s_on_reply(cw, &m);
+      rl_msg_close(&m);
+    }
+  }
+}
+
+void rl_pg_destroy_all(rl_cw_t *cw) {
+  while (cw->pg_waits) {
+    rl_pg_wait_t *w = cw->pg_waits;
+    cw->pg_waits = w->next;
+    s_free_wait(w);
+  }
+  cw->pg_waits_tail = NULL;
+  free(cw->pg_creates);
+  cw->pg_creates = NULL;
+  cw->pg_creates_n = cw->pg_creates_cap = 0;
+}
