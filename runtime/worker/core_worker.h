@@ -199,6 +199,12 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
 typedef void *(*rl_cw_error_encoder)(void *ctx, const char *type, const char *message, size_t *len);
 void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx);
 
+/* A handler told whenever an object this process tracks becomes ready or fails (from
+ * inside rl_cw_poll, rl_cw_cancel, ...), so a host can run completions without
+ * scanning its pending objects. It must not call into the core worker. */
+typedef void (*rl_cw_ready_fn)(void *ctx, const rl_id_t *id);
+void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx);
+
 /* Sends a request to the head (GCS) and waits up to timeout_ms for the reply whose
  * first field is `request`. Returns 0 with *reply filled (close it), -1 on timeout. */
 int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply, int timeout_ms);

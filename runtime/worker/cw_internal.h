@@ -210,6 +210,8 @@ struct rl_cw_t {
   bool blocked_told;
   rl_cw_error_encoder encode_error;
   void *encode_error_ctx;
+  rl_cw_ready_fn on_ready;
+  void *on_ready_ctx;
   bool print_logs;
   int64_t last_lease_check_ms;
   uint64_t messages; /* received so far (to tell whether a poll brought anything) */
