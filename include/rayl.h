@@ -57,9 +57,11 @@
  *
  * Costs
  *   Submissions and small results travel inline in messages. A value of 100 KiB or
- *   more (a rayl_put, an argument, a result) lives in the node's shared-memory store:
+ *   more (a rayl_put, an argument, a result) lives in a node's shared-memory store:
  *   storing or reading one makes one round trip to the local node manager (well under
- *   a millisecond). Put large data once and pass its handle to many jobs.
+ *   a millisecond; a result made on another node is first pulled here), and a large
+ *   result is read when its callback is about to run. Keep per-frame results small;
+ *   put large data once and pass its handle to many jobs.
  *
  * Versions
  *   RAYL_VERSION* below say which header a program was built with; rayl_version()
