@@ -198,7 +198,7 @@ int rayl_submit_call(rayl_ctx *ctx, const char *module, const char *function, co
 
 /* Like rayl_submit_call, for a Lua source chunk: the chunk runs as a function whose
  * `...` are the arguments; its first return value is the result. Workers compile each
- * distinct source once and keep it. A chunk that does not compile ends the job with
+ * distinct source once and keep up to 256 of them. A chunk that does not compile ends the job with
  * RAYL_E_TASK ("the chunk does not compile: ..."). */
 int rayl_submit_chunk(rayl_ctx *ctx, const char *source, const void *args, size_t args_len, rayl_callback cb,
                       void *user, rayl_handle *out);
