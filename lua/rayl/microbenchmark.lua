@@ -127,6 +127,23 @@ bench("idle_worker_rss_mb", function()
   return total / math.max(n, 1), 0, "MB"
 end)
 
+-- The C API (include/rayl.h), measured by the helper program built beside rayl
+-- (tools/bench/embed_bench.c) on its own private cluster: the round trip from
+-- rayl_submit_call to its callback in rayl_update, and submissions per second.
+bench("c_api", function(s)
+  local exe = (os.getenv("RAYL_BIN") or ""):gsub("[^/]*$", "") .. "rayl_embed_bench"
+  local p = io.popen(shell_quote(exe) .. " --seconds " .. tostring(s))
+  local out = p:read("*a")
+  local ok = p:close()
+  local rows = {}
+  local row = '"name": "([%w_]+)", "value": ([%d.eE+-]+), "spread": [%d.]+, "unit": "([^"]+)"'
+  for name, value, unit in out:gmatch(row) do
+    rows[#rows + 1] = { name = name, value = tonumber(value), spread = 0, unit = unit }
+  end
+  if not ok or #rows == 0 then error("the C API benchmark " .. exe .. " failed (is it built?)") end
+  return rows
+end)
+
 -- Actors (Ray's 1_1 / 1_n / n_n names).
 local Counter = rayl.remote({ num_cpus = 0 }, {
   __init = function(self) self.n = 0 end,
@@ -243,7 +260,8 @@ function M.main(args)
     elseif a == "--help" or a == "-h" then
       print("usage: rayl microbenchmark [--json] [--filter SUBSTRING] [--seconds S]")
       print("Runs Ray's microbenchmark metrics on a private local cluster; each figure is ops/s")
-      print("unless its name says otherwise (cold_start_ms, idle_worker_rss_mb, put_gigabytes: GB/s).")
+      print("unless its name says otherwise (cold_start_ms, idle_worker_rss_mb, put_gigabytes: GB/s,")
+      print("c_api_roundtrip_*_us: microseconds from rayl_submit_call to its callback in rayl_update).")
       return 0
     else
       io.stderr:write("rayl microbenchmark: unknown argument '", a, "'\n")
@@ -257,9 +275,13 @@ function M.main(args)
     if not filter or b.name:find(filter, 1, true) then
       if not json then io.stderr:write("running ", b.name, " ...\n") end
       local value, spread, unit = b.fn(seconds)
-      unit = unit or (b.name:find("gigabytes") and "GB/s" or "per second")
-      results[#results + 1] = { name = b.name, value = value, spread = spread, unit = unit }
-      if not json then print(("%-48s %s %.2f +- %.2f"):format(b.name, unit, value, spread)) end
+      -- A benchmark gives one figure, or a list of named rows.
+      local rows = type(value) == "table" and value or { { name = b.name, value = value, spread = spread,
+        unit = unit or (b.name:find("gigabytes") and "GB/s" or "per second") } }
+      for _, r in ipairs(rows) do
+        results[#results + 1] = r
+        if not json then print(("%-48s %s %.2f +- %.2f"):format(r.name, r.unit, r.value, r.spread)) end
+      end
     end
   end
   rayl.shutdown()

@@ -9,10 +9,12 @@ local worker = {}
 --- worker.run(fn, name, ...) -> true, results... | false, error
 function worker.run(fn, name, ...)
   return xpcall(fn, function(e)
-    -- The user's frames only: not this wrapper, not xpcall's builtin frame.
+    -- The user's frames only: not this wrapper (nor the C API's trampoline), not
+    -- xpcall's builtin frame.
     local lines = {}
     for line in debug.traceback("", 2):gmatch("[^\n]+") do
-      if not line:find("[builtin#", 1, true) and not line:find("rayl/worker.lua", 1, true) then
+      if not line:find("[builtin#", 1, true) and not line:find("rayl/worker.lua", 1, true)
+          and not line:find("rayl/embed.lua", 1, true) then
         lines[#lines + 1] = line
       end
     end

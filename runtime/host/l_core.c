@@ -37,28 +37,6 @@ static void s_attach(lua_State *L, rl_cw_t *cw) {
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
 }
 
-/* Picks the node manager of the cluster whose head is at address that runs on this
- * machine (its store must be mappable here), after taking up that cluster's key. */
-static int s_find_local_node(const char *address, char *node, size_t n, char *err, size_t errlen) {
-  char gcs[200];
-  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, errlen) != 0) return -1;
-  if (rl_cluster_use_key(gcs, NULL, err, errlen) < 0) return -1;
-  rl_node_info_t nodes[64];
-  int count = rl_gcs_nodes(gcs, nodes, 64, 5000, err, errlen);
-  if (count < 0) return -1;
-  for (int i = 0; i < count; i++) {
-    if (!nodes[i].alive) continue;
-    /* A node on this machine: its store (a /proc path) opens here. */
-    if (rl_endpoint_is_local(nodes[i].endpoint)) {
-      snprintf(node, n, "%s", nodes[i].endpoint);
-      return 0;
-    }
-  }
-  snprintf(err, errlen, "the cluster at %s has no live node on this machine (start one with `rayl start --address %s`)",
-           address, address);
-  return -1;
-}
-
 /* core.init{num_cpus=, num_gpus=, resources={k=v}, object_store_memory=, address=,
  *           print_worker_logs=} -> session_dir */
 static int l_init(lua_State *L) {
@@ -70,7 +48,7 @@ static int l_init(lua_State *L) {
   rl_cw_t *cw = NULL;
   if (address) {
     char node[160];
-    if (s_find_local_node(address, node, sizeof node, err, sizeof err) == 0)
+    if (rl_cluster_local_node(address, node, sizeof node, err, sizeof err) == 0)
       cw = rl_cw_new(node, RL_CLIENT_DRIVER, 10000, err, sizeof err);
   } else {
     rl_local_opts_t o = {.num_cpus = -1};

@@ -183,3 +183,22 @@ bool rl_endpoint_is_local(const char *endpoint) {
   freeifaddrs(list);
   return found;
 }
+
+int rl_cluster_local_node(const char *address, char *node, size_t n, char *err, size_t errlen) {
+  char gcs[200];
+  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, errlen) != 0) return -1;
+  if (rl_cluster_use_key(gcs, NULL, err, errlen) < 0) return -1;
+  rl_node_info_t nodes[64];
+  int count = rl_gcs_nodes(gcs, nodes, 64, 5000, err, errlen);
+  if (count < 0) return -1;
+  for (int i = 0; i < count; i++) {
+    /* A node on this machine: its store (a /proc path) opens here. */
+    if (nodes[i].alive && rl_endpoint_is_local(nodes[i].endpoint)) {
+      snprintf(node, n, "%s", nodes[i].endpoint);
+      return 0;
+    }
+  }
+  snprintf(err, errlen, "the cluster at %s has no live node on this machine (start one with `rayl start --address %s`)",
+           address, address);
+  return -1;
+}

@@ -26,6 +26,11 @@ int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, 
  * with err. */
 int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size_t errlen);
 
+/* The node manager of the cluster at address (as for rl_cluster_resolve) that runs on
+ * this machine, whose store a driver here can map (taking up that cluster's key first,
+ * rl_cluster_use_key). Returns 0 with its endpoint in node, or -1 with err. */
+int rl_cluster_local_node(const char *address, char *node, size_t n, char *err, size_t errlen);
+
 /* True if endpoint (ipc://..., or tcp://IPv4:PORT) is served on this machine: an ipc
  * path, or an address one of this machine's interfaces has. */
 bool rl_endpoint_is_local(const char *endpoint);

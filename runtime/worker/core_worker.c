@@ -437,6 +437,11 @@ void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx) {
   cw->encode_error_ctx = ctx;
 }
 
+void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx) {
+  cw->on_ready = fn;
+  cw->on_ready_ctx = ctx;
+}
+
 int rl_cw_poll_wait(rl_cw_t *cw, int timeout_ms) {
   /* Spin briefly first: a reply to a small task usually comes within tens of
    * microseconds, and sleeping would add a wake-up on another CPU to each one. */

@@ -230,6 +230,11 @@ int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len
 /* Asks the head to remove the group and returns at once (the request is delivered
  * before this process leaves). Returns 0, or -1 with err. */
 int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen);
+/* A handler told whenever an object this process tracks becomes ready or fails (from
+ * inside rl_cw_poll, rl_cw_cancel, ...), so a host can run completions without
+ * scanning its pending objects. It must not call into the core worker. */
+typedef void (*rl_cw_ready_fn)(void *ctx, const rl_id_t *id);
+void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx);
 
 /* Sends a request to the head (GCS) and waits up to timeout_ms for the reply whose
  * first field is `request`. Returns 0 with *reply filled (close it), -1 on timeout. */

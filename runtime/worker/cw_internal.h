@@ -218,6 +218,8 @@ struct rl_cw_t {
   bool blocked_told;
   rl_cw_error_encoder encode_error;
   void *encode_error_ctx;
+  rl_cw_ready_fn on_ready;
+  void *on_ready_ctx;
   bool print_logs;
   rl_cw_log_hook log_hook;
   void *log_hook_ctx;

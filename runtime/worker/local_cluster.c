@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,7 +24,7 @@ struct rl_local_cluster_t {
   pid_t head_pid, node_pid;
 };
 
-static pid_t s_spawn(const char *bin, char *const argv[]) {
+static pid_t s_spawn(const char *bin, char *const argv[], int nice) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;
@@ -39,6 +40,11 @@ static pid_t s_spawn(const char *bin, char *const argv[]) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  if (nice) {
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0) setpriority(PRIO_PROCESS, 0, now + nice);
+  }
   execv(bin, argv);
   fprintf(stderr, "rayl: cannot run %s: %s\n", bin, strerror(errno));
   _exit(127);
@@ -76,7 +82,7 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
   snprintf(parent, sizeof parent, "%d", (int)getpid());
   char *head_argv[] = {(char *)opts->rayl_bin, "head", "--endpoint", gcs, "--session", c->session,
                        "--parent-pid", parent, NULL};
-  c->head_pid = s_spawn(opts->rayl_bin, head_argv);
+  c->head_pid = s_spawn(opts->rayl_bin, head_argv, opts->nice);
   char *node_argv[32] = {(char *)opts->rayl_bin, "node", "--endpoint", c->node, "--gcs", gcs, "--session",
                          c->session, "--parent-pid", parent};
   int n = 10;
@@ -98,7 +104,7 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
     node_argv[n++] = (char *)opts->resources[i];
   }
   node_argv[n] = NULL;
-  c->node_pid = s_spawn(opts->rayl_bin, node_argv);
+  c->node_pid = s_spawn(opts->rayl_bin, node_argv, opts->nice);
   if (c->head_pid < 0 || c->node_pid < 0) {
     snprintf(err, errlen, "cannot start the local cluster: %s", strerror(errno));
     rl_local_cluster_stop(&c);

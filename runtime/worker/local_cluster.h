@@ -12,6 +12,7 @@ typedef struct {
   double num_gpus;
   const char *resources[16];   /* "name=amount" strings, NULL-terminated */
   size_t object_store_memory;  /* 0: the node's default */
+  int nice;                    /* added to the daemons' (and so the workers') nice value */
 } rl_local_opts_t;
 
 /* Creates a session folder under $RAYL_TMPDIR or /tmp/rayl (logs/, sockets/ with mode

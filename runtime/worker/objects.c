@@ -173,7 +173,8 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
     free(w);
   }
   o->waiters = NULL;
-  rl_sub_object_ready(cw, o);
+  if (cw->on_ready) cw->on_ready(cw->on_ready_ctx, &o->id);
+  rl_sub_object_ready(cw, o); /* may free o */
 }
 
 void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen) {
