@@ -153,6 +153,12 @@ function ActorClass:remote(...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
     _name = opts.name, _namespace = opts.name and namespace or nil }, ActorHandle)
+  if not opts.name and opts.lifetime ~= "detached" then
+    -- Every copy of the handle (here, in tasks, in other actors) carries this ref; once
+    -- none is left anywhere the actor is freed, after the calls already made (as Ray).
+    h._life = core.put(true)
+    core.actor_tie(id, h._life)
+  end
   if opts.name then core.kv_put(name_key(opts.name, namespace), encode_handle(h)) end
   if opts.lifetime == "detached" and opts.name then
     -- Record where it runs once it is alive, for callers after its owner exits.
@@ -167,26 +173,19 @@ function ActorClass:remote(...)
   return h
 end
 
-local method_cache = setmetatable({}, { __mode = "k" })
-
+-- h.method is made on each access: a cache keyed by the handle would keep the handle
+-- alive (LuaJIT's weak tables have no ephemerons), and with it the actor.
 function ActorHandle.__index(h, key)
   if type(key) == "string" and key:sub(1, 1) == "_" then return nil end -- unset fields
   local methods = rawget(h, "_methods")
   if type(key) ~= "string" or not methods[key] then
     raise("ValueError", ("actor class %s has no method '%s'"):format(rawget(h, "_class"), tostring(key)), 2)
   end
-  local cache = method_cache[h]
-  if not cache then cache = {}; method_cache[h] = cache end
-  local m = cache[key]
-  if not m then
-    local defaults = (rawget(h, "_method_options") or {})[key] or {}
-    m = setmetatable({ _handle = h, _method = key, _opts = {
-      num_returns = defaults.num_returns or 1, name = rawget(h, "_class") .. "." .. key,
-      max_task_retries = rawget(h, "_max_task_retries"),
-    } }, ActorMethod)
-    cache[key] = m
-  end
-  return m
+  local defaults = (rawget(h, "_method_options") or {})[key] or {}
+  return setmetatable({ _handle = h, _method = key, _opts = {
+    num_returns = defaults.num_returns or 1, name = rawget(h, "_class") .. "." .. key,
+    max_task_retries = rawget(h, "_max_task_retries"),
+  } }, ActorMethod)
 end
 
 function ActorHandle.__tostring(h)

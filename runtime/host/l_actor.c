@@ -121,6 +121,15 @@ static int l_actor_kill(lua_State *L) {
   return 0;
 }
 
+/* core.actor_tie(id, handle_ref): the actor is freed once handle_ref is gone everywhere */
+static int l_actor_tie(lua_State *L) {
+  rl_id_t id = s_check_id(L, 1);
+  rl_objref_t *r = rl_objref_test(L, 2);
+  if (!r) return luaL_argerror(L, 2, "ObjectRef expected");
+  if (rl_cw_actor_tie(s_cw(L), &id, &r->id) != 0) return luaL_error(L, "actor or ref not owned by this process");
+  return 0;
+}
+
 /* core.actor_state(id) -> "pending" | "alive" | "restarting" | "locating" | "dead" | "unknown" */
 static int l_actor_state(lua_State *L) {
   rl_id_t id = s_check_id(L, 1);
@@ -192,7 +201,7 @@ static int l_kv_get(lua_State *L) { return s_kv(L, RL_GCS_KV_GET, luaL_checkstri
 
 static const luaL_Reg s_funcs[] = {
     {"actor_create", l_actor_create}, {"actor_call", l_actor_call}, {"actor_kill", l_actor_kill},
-    {"actor_state", l_actor_state},   {"endpoint", l_endpoint},     {"kv_put", l_kv_put},
+    {"actor_state", l_actor_state},   {"actor_tie", l_actor_tie},   {"endpoint", l_endpoint},     {"kv_put", l_kv_put},
     {"actor_where", l_actor_where},   {"actor_bind", l_actor_bind},
     {"kv_get", l_kv_get},             {NULL, NULL},
 };

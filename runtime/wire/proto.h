@@ -98,7 +98,9 @@ enum rl_msg_type {
    * class table; for RL_KIND_ACTOR_METHOD it is absent and `method` names the method. */
   RL_CW_PUSH_TASK = 40,
   /* [task_id id, status u64 (RL_TASK_*), returns [[kind u64, data bin, size u64]...],
-   *  borrowed [[object_id id, owner_endpoint str]...]]
+   *  borrowed [[object_id id, owner_endpoint str]...], held [object_id id...]?]
+   * held: refs of the task's owner that the worker borrowed while running it and still
+   * holds (the owner adds it as their borrower before releasing the task's args).
    * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
    * the store of this node, size bytes; RL_RET_ERROR: data is an encoded error. */
   RL_CW_TASK_DONE = 41,

@@ -267,6 +267,41 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
   }
 }
 
+int rl_cw_actor_tie(rl_cw_t *cw, const rl_id_t *actor, const rl_id_t *handle_ref) {
+  rl_actor_t *a = s_find(cw, actor);
+  rl_object_t *o = rl_obj_find(cw, handle_ref);
+  if (!a || !a->owned || !o || !o->owned) return -1;
+  o->ties_actor = true;
+  o->actor = *actor;
+  return 0;
+}
+
+void rl_actor_out_of_scope(rl_cw_t *cw, const rl_id_t *id) {
+  rl_actor_t *a = s_find(cw, id);
+  if (!a || !a->owned || a->detached || a->name_key[0] || a->out_of_scope || a->state == RL_ACTOR_DEAD) return;
+  a->out_of_scope = true;
+  cw->actors_out_of_scope++;
+  rl_actor_retire(cw);
+}
+
+void rl_actor_retire(rl_cw_t *cw) {
+  for (rl_actor_t *a = cw->actors; a; a = a->next) {
+    if (!a->out_of_scope || a->retired) continue;
+    if (a->state == RL_ACTOR_DEAD || (a->killed && a->no_restart)) { /* gone anyway */
+      cw->actors_out_of_scope--;
+      a->retired = true;
+      continue;
+    }
+    bool busy = a->cls->queue_head != NULL || a->state != RL_ACTOR_ALIVE;
+    for (rl_lease_t *l = a->cls->leases; l && !busy; l = l->next) busy = l->inflight > 0;
+    if (busy) continue; /* its calls (and its creation) finish first */
+    cw->actors_out_of_scope--;
+    a->retired = true;
+    rl_log(RL_LOG_INFO, "actor %s has no handle left: freeing it", a->name);
+    rl_cw_actor_kill(cw, &a->id, NULL, true);
+  }
+}
+
 int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint) {
   rl_actor_t *a = s_find(cw, id);
   if (!a || a->state != RL_ACTOR_ALIVE) return -1;
@@ -377,7 +412,9 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
     if (s_start_creation(cw, a, err, sizeof err) != 0) s_make_dead(cw, a, err);
     return;
   }
-  if (a->killed) snprintf(msg, sizeof msg, "the actor %s was killed by rayl.kill", a->name);
+  if (a->out_of_scope)
+    snprintf(msg, sizeof msg, "the actor %s was freed: no handle of it was left", a->name);
+  else if (a->killed) snprintf(msg, sizeof msg, "the actor %s was killed by rayl.kill", a->name);
   else if (exited) snprintf(msg, sizeof msg, "the actor %s exited (rayl.exit_actor)", a->name);
   else
     snprintf(msg, sizeof msg, "the actor %s died: its worker (pid %d) died: %s%s", a->name, pid, reason,

@@ -153,6 +153,12 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
 int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const char *method,
                      const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                      char *err, size_t errlen);
+/* Ties an owned actor's life to the owned object `handle_ref`, which every handle of
+ * it carries: once no process holds that ref any more, the actor is freed (after the
+ * calls already submitted to it finish), as Ray frees an actor whose handles are all
+ * gone. Detached and named actors are never freed this way. Returns 0, or -1 if either
+ * is not owned here. */
+int rl_cw_actor_tie(rl_cw_t *cw, const rl_id_t *actor, const rl_id_t *handle_ref);
 /* Kills the actor (asking its owner if it is not ours). no_restart: for good. */
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart);
 /* The actor's state as seen here: "pending", "alive", "restarting", "dead"... */

@@ -46,6 +46,8 @@ typedef struct {
   rl_id_t *contained;          /* refs inside the value, held while it lives */
   size_t ncontained;
   rl_task_t *producer;         /* owned, pending: the task making it */
+  bool ties_actor;             /* owned: the handle ref of actor `actor` (rl_cw_actor_tie) */
+  rl_id_t actor;
   rl_task_t *lineage;          /* owned, in a store: the finished task that made it,
                                 * kept to run again if the store's node dies */
   rl_waiter_t *waiters;        /* borrowers waiting for the value */
@@ -156,6 +158,8 @@ typedef struct rl_actor {
   char name[64];
   int restarts_left;
   bool no_restart, killed;
+  bool out_of_scope;           /* its handles are all gone: freed once its calls finish */
+  bool retired;                /* out of scope and no longer waited on */
   bool bound;                  /* a caller told where it runs (a detached actor's handle) */
   char name_key[192];          /* owned and named: its key in the head's KV */
   bool detached;
@@ -176,6 +180,8 @@ typedef struct rl_incoming {
   msgpack_unpacked up;
   const msgpack_object *args;
   bool cancelled;
+  rl_id_t *held;      /* refs of its owner this task's run borrowed first (see TASK_DONE) */
+  size_t nheld, capheld;
   struct rl_incoming *next;
   struct rl_incoming *next_active;
 } rl_incoming_t;
@@ -204,6 +210,7 @@ struct rl_cw_t {
   rl_fn_t *fns;
   uint64_t lease_request_seq;
   rl_actor_t *actors;
+  int actors_out_of_scope; /* owned actors waiting for their calls before being freed */
   rl_id_t hosted_actor;   /* the actor this worker runs, if any */
   uint32_t seq;
   uint64_t next_request;
@@ -264,6 +271,8 @@ void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
+/* The process at endpoint died: it no longer borrows objects we own. */
+void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint);
 /* The node manager at node died: objects stored only there are lost. */
 void rl_obj_node_died(rl_cw_t *cw, const char *node);
 /* Pins the sealed store object id and points v at it, pulling it to this node first if
@@ -331,6 +340,10 @@ void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m);
 void rl_actor_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
 void rl_actor_destroy_all(rl_cw_t *cw);
+/* The handle ref of actor id was freed: no handle of it is left anywhere. */
+void rl_actor_out_of_scope(rl_cw_t *cw, const rl_id_t *id);
+/* Frees actors out of scope whose calls have all finished (from rl_sub_tick). */
+void rl_actor_retire(rl_cw_t *cw);
 /* The owner is leaving: its actors' names are free again (detached ones keep theirs). */
 void rl_actor_forget_names(rl_cw_t *cw);
 

@@ -10,6 +10,7 @@
 #include "worker/cw_internal.h"
 
 static void s_incoming_free(rl_incoming_t *in) {
+  free(in->held);
   msgpack_unpacked_destroy(&in->up);
   zmq_msg_close(&in->frame);
   zmq_msg_close(&in->identity);
@@ -172,7 +173,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
   }
   int rc = 0;
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 4);
+  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 5);
   rl_pack_id(&b.pk, &in->pub.task_id);
   msgpack_pack_uint64(&b.pk, failed ? RL_TASK_FAILED : RL_TASK_OK);
   msgpack_pack_array(&b.pk, (uint32_t)n);
@@ -217,6 +218,16 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
       rl_pack_id(&b.pk, &contained[i]);
       rl_pack_str(&b.pk, contained_owner[i]);
     }
+    /* Refs of the owner this run borrowed and still holds: the owner counts us as a
+     * borrower before it drops the task's own hold on them (our ADD_BORROWER travels on
+     * another connection and may come later). */
+    size_t held = 0;
+    for (size_t i = 0; i < in->nheld; i++) {
+      rl_object_t *o = rl_obj_find(cw, &in->held[i]);
+      if (o && !o->owned && o->local_refs > 0) in->held[held++] = in->held[i];
+    }
+    msgpack_pack_array(&b.pk, (uint32_t)held);
+    for (size_t i = 0; i < held; i++) rl_pack_id(&b.pk, &in->held[i]);
     s_reply(cw, in, &b);
   }
   if (cw->running == in) cw->running = NULL;

@@ -85,6 +85,7 @@ void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
   if (o->local_refs > 0 || o->task_refs > 0 || o->nborrowers > 0 || o->producer || o->ndependents) return;
   rl_idmap_remove(cw->objects, &o->id);
   if (o->lineage) rl_sub_lineage_release(cw, o);
+  if (o->ties_actor) rl_actor_out_of_scope(cw, &o->actor);
   if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
     rl_msgbuf_t b;
     rl_msgbuf_init(&b, RL_NM_STORE_DELETE, 1);
@@ -130,6 +131,18 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
   } else {
     o->borrow_told = true;
     s_send_to_owner(cw, owner, RL_CW_ADD_BORROWER, id);
+    rl_incoming_t *in = cw->running;
+    if (in && !strcmp(owner, in->owner) && in->nheld < 4096) { /* told again with its result */
+      if (in->nheld == in->capheld) {
+        size_t cap = in->capheld ? 2 * in->capheld : 4;
+        void *grown = realloc(in->held, cap * sizeof *in->held);
+        if (grown) {
+          in->held = grown;
+          in->capheld = cap;
+        }
+      }
+      if (in->nheld < in->capheld) in->held[in->nheld++] = *id;
+    }
   }
   if (rl_idmap_put(cw->objects, id, o) != 0) {
     free(o->data);
@@ -204,6 +217,32 @@ void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
   snprintf(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, "%s", endpoint);
 }
 
+/* endpoint no longer holds o (it said so, or it died). */
+static void s_remove_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
+  for (size_t i = 0; i < o->nborrowers; i++) {
+    if (strcmp(o->borrowers[i], endpoint)) continue;
+    memmove(o->borrowers[i], o->borrowers[i + 1], (o->nborrowers - i - 1) * sizeof *o->borrowers);
+    o->nborrowers--;
+    break;
+  }
+  rl_obj_maybe_free(cw, o);
+}
+
+void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint) {
+  size_t cur = 0, n = 0;
+  rl_object_t *o, **held = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *held);
+  if (!held) return;
+  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
+    for (size_t i = 0; o->owned && i < o->nborrowers; i++)
+      if (!strcmp(o->borrowers[i], endpoint)) {
+        held[n++] = o;
+        break;
+      }
+  /* Removing may free objects (and through them others): collected first. */
+  for (size_t i = 0; i < n; i++) s_remove_borrower(cw, held[i], endpoint);
+  free(held);
+}
+
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
   rl_id_t id;
   char endpoint[RL_ENDPOINT_MAX];
@@ -213,17 +252,8 @@ void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
   }
   rl_object_t *o = rl_obj_find(cw, &id);
   if (!o || !o->owned) return;
-  if (add) {
-    rl_obj_add_borrower(cw, o, endpoint);
-    return;
-  }
-  for (size_t i = 0; i < o->nborrowers; i++) {
-    if (strcmp(o->borrowers[i], endpoint)) continue;
-    memmove(o->borrowers[i], o->borrowers[i + 1], (o->nborrowers - i - 1) * sizeof *o->borrowers);
-    o->nborrowers--;
-    break;
-  }
-  rl_obj_maybe_free(cw, o);
+  if (add) rl_obj_add_borrower(cw, o, endpoint);
+  else s_remove_borrower(cw, o, endpoint);
 }
 
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {

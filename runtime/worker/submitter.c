@@ -473,6 +473,7 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
 }
 
 void rl_sub_tick(rl_cw_t *cw) {
+  if (cw->actors_out_of_scope) rl_actor_retire(cw);
   int64_t now = rl_now_ms();
   bool check_idle = now - cw->last_lease_check_ms >= 100;
   if (check_idle) cw->last_lease_check_ms = now;
@@ -539,6 +540,7 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
  * or fails, an actor there restarts or dies. */
 static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint) {
   rl_obj_owner_died(cw, endpoint, pid, reason);
+  rl_obj_borrower_died(cw, endpoint);
   rl_actor_owner_died(cw, endpoint, pid, reason);
   rl_class_t *c;
   rl_lease_t *l = s_find_lease(cw, worker, &c);
@@ -604,6 +606,16 @@ static void s_attach_contained(rl_cw_t *cw, rl_task_t *t, const msgpack_object *
   }
 }
 
+/* The worker at endpoint still holds these refs of ours (TASK_DONE's last field). */
+static void s_note_borrowers(rl_cw_t *cw, const msgpack_object *held, const char *endpoint) {
+  if (!held || held->type != MSGPACK_OBJECT_ARRAY) return;
+  for (uint32_t i = 0; i < held->via.array.size; i++) {
+    rl_id_t oid;
+    rl_object_t *o = rl_obj_id(&held->via.array.ptr[i], &oid) ? rl_obj_find(cw, &oid) : NULL;
+    if (o && o->owned) rl_obj_add_borrower(cw, o, endpoint);
+  }
+}
+
 void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   (void)from;
   rl_id_t id;
@@ -615,6 +627,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   }
   rl_task_t *t = rl_idmap_get(cw->tasks, &id);
   if (!t || t->finished) return; /* finished: kept as lineage; a late duplicate */
+  if (t->lease) s_note_borrowers(cw, rl_field(m, 4), t->lease->endpoint);
   if (t->lease) {
     rl_lease_t *l = t->lease;
     int64_t now = rl_now_us(), start = t->pushed_us > l->last_done_us ? t->pushed_us : l->last_done_us;
