@@ -21,7 +21,7 @@ static const struct {
 };
 
 /* Commands API.md promises that are not built yet. */
-static const char *const s_not_yet[] = {"job", "list", "repl"};
+static const char *const s_not_yet[] = {"job", "repl"};
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -50,13 +50,14 @@ void rl_cli_usage(FILE *out) {
       "  start --head [--port 6380] [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
       "  start --address HOST:PORT [--num-cpus N] [--num-gpus N] [--resources JSON]\n"
       "                              a long-lived cluster (see rayl start --help)\n"
-      "  status [--format json]      the cluster's nodes and their resources\n"
+      "  status [--format json]      the cluster's nodes, their resources, waiting demands\n"
+      "  list nodes|tasks|actors|objects [--format json] [--filter KEY=VALUE] [--limit N]\n"
+      "                              the state API (see rayl list --help)\n"
       "  stop                        stop this machine's head/node processes\n"
       "\n"
       "Commands not available yet:\n"
       "  the REPL (rayl with no arguments, -i)\n"
       "  job submit [--address A] [--working-dir D] -- script.lua [args]\n"
-      "  list nodes|tasks|actors|objects [--format json]\n"
       "\n"
       "Internal (started by rayl itself):\n"
       "  head ARGS                   the head process (cluster control store)\n"
@@ -90,6 +91,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "start") == 0) return rl_cli_start(argc - 1, argv + 1);
   if (strcmp(cmd, "stop") == 0) return rl_cli_stop(argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) return rl_cli_status(argc - 1, argv + 1);
+  if (strcmp(cmd, "list") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.list");
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

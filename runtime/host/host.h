@@ -53,6 +53,8 @@ int rl_host_push_value(lua_State *L, rl_cw_value_t *v);
 
 /* Adds the actor and KV functions to the rayl.core table at the top of the stack. */
 void rl_l_actor_open(lua_State *L);
+/* Adds the state API's state_list to it (l_state.c). */
+void rl_l_state_open(lua_State *L);
 
 /* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the
  * task runs), other values are encoded (refs nested in them are listed). */

@@ -509,6 +509,7 @@ int luaopen_rayl_core(lua_State *L) {
   lua_newtable(L);
   luaL_register(L, NULL, s_funcs);
   rl_l_actor_open(L);
+  rl_l_state_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");
