@@ -162,7 +162,6 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
   }
   switch (m->type) {
     case RL_NM_LEASE: rl_leases_request(nm, &from, m); break;
-    case RL_NM_LIST_OBJECTS: break; /* answered above */
     case RL_NM_RETURN: rl_leases_return(nm, &from, m); break;
     case RL_NM_BLOCKED: rl_leases_blocked(nm, &from, true); break;
     case RL_NM_UNBLOCKED: rl_leases_blocked(nm, &from, false); break;

@@ -230,7 +230,7 @@ void rl_ev_leaving(rl_cw_t *cw) {
   size_t cur = 0;
   rl_task_t *t;
   while (cw->tasks && (t = rl_idmap_next(cw->tasks, &cur, NULL)))
-    if (!t->finished) rl_ev_task(cw, t, RL_TS_FAILED, "OwnerDiedError");
+    if (!t->finished && !t->cancelled) rl_ev_task(cw, t, RL_TS_FAILED, "OwnerDiedError");
   rl_ev_flush(cw);
 }
 
