@@ -221,7 +221,7 @@ describe("rayl's own flags and commands", function()
       local out, _, code = rayl(flag)
       assert.equal(0, code)
       assert.matches("^usage: rayl", out)
-      for _, word in ipairs { "-e chunk", "microbenchmark", "not available yet", "start --head",
+      for _, word in ipairs { "-e chunk", "microbenchmark", "start --head", "path",
                               "status", "stop", "job submit", "list nodes", "head", "worker", "repl", "-i",
                               "--address" } do
         assert.matches(word, out, 1, true)
@@ -268,14 +268,6 @@ describe("rayl's own flags and commands", function()
     assert.equal("", out)
     assert.equal("rayl: unknown command or file 'frobnicate'; see rayl --help\n", err)
     assert.equal(2, code)
-  end)
-
-  it("says which commands are not available yet", function()
-    for _, cmd in ipairs { "list" } do
-      local _, err, code = rayl(cmd)
-      assert.equal("rayl: '" .. cmd .. "' is not available yet\n", err)
-      assert.equal(2, code)
-    end
   end)
 
   it("rayl job without a command prints its usage on stderr", function()

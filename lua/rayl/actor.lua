@@ -149,6 +149,7 @@ function ActorClass:remote(...)
     detached = opts.lifetime == "detached",
     name_key = opts.name and name_key(opts.name, namespace) or nil,
     runtime_env = M.runtime_env_string(opts.runtime_env, 2),
+    actor_name = opts.name, namespace = namespace,
   }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)
   local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,

@@ -1,5 +1,6 @@
 /* cluster.c: `rayl start`, `rayl stop` and `rayl status`: a long-lived cluster on
- * this machine (a head and node managers that outlive the command that started them). */
+ * this machine (a head and node managers that outlive the command that started them),
+ * and what it holds and waits for. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -421,8 +422,10 @@ int rl_cli_status(int argc, char **argv) {
     fprintf(stderr, "rayl status: %s\n", err);
     return 1;
   }
-  rl_node_info_t nodes[256];
-  int n = rl_gcs_nodes(gcs, nodes, 256, 3000, err, sizeof err);
+  static rl_node_info_t nodes[256];
+  static rl_demand_t demands[64];
+  int nd = 0;
+  int n = rl_gcs_cluster(gcs, nodes, 256, demands, 64, &nd, 3000, err, sizeof err);
   if (n < 0) {
     fprintf(stderr, "rayl status: %s\n", err);
     return 1;
@@ -440,6 +443,23 @@ int rl_cli_status(int argc, char **argv) {
     else
       printf("  %.12s  %-28s %-5s total {%s}  available {%s}\n", hex, nodes[i].endpoint,
              nodes[i].alive ? "alive" : "DEAD", total, avail);
+  }
+  /* What waits for resources: pending (the cluster is busy) or infeasible (no node
+   * has that much: it waits until such a node joins). */
+  if (json) printf("], \"demands\": [");
+  else printf("Demands:\n%s", nd ? "" : "  (no resource demands)\n");
+  for (int i = 0; i < nd; i++) {
+    char shape[300];
+    rl_res_format(&demands[i].shape, shape, sizeof shape);
+    unsigned long long count = (unsigned long long)demands[i].count;
+    if (json)
+      printf("%s{\"shape\": \"%s\", \"count\": %llu, \"infeasible\": %s}", i ? ", " : "", shape, count,
+             demands[i].infeasible ? "true" : "false");
+    else if (demands[i].infeasible)
+      printf("  {%s}: %llu+ infeasible tasks/actors (no node has these resources; they wait for one to join)\n",
+             shape, count);
+    else
+      printf("  {%s}: %llu+ pending tasks/actors\n", shape, count);
   }
   if (json) printf("]}\n");
   return 0;

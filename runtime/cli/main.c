@@ -20,9 +20,6 @@ static const struct {
     {"worker", rl_worker_main},
 };
 
-/* Commands API.md promises that are not built yet. */
-static const char *const s_not_yet[] = {"list"};
-
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void rl_cli_usage(FILE *out) {
@@ -56,7 +53,9 @@ void rl_cli_usage(FILE *out) {
       "  start --address HOST:PORT [--cluster-key FILE] [--num-cpus N] [--resources JSON]\n"
       "                              a long-lived cluster (see rayl start --help)\n"
       "  status [--cluster-key FILE] [--format json]\n"
-      "                              the cluster's nodes and their resources\n"
+      "                              the cluster's nodes, their resources, waiting demands\n"
+      "  list nodes|tasks|actors|objects [--format json] [--filter KEY=VALUE] [--limit N]\n"
+      "                              the state API (see rayl list --help)\n"
       "  stop                        stop this machine's head/node processes\n"
       "  path                        LUA_PATH/LUA_CPATH exports for other LuaJIT hosts\n"
       "                              (eval \"$(rayl path)\"; then require \"rayl\" works)\n"
@@ -64,9 +63,6 @@ void rl_cli_usage(FILE *out) {
       "             [--submission-id ID] -- script.lua [args]\n"
       "  job status|logs|stop ID, job list [--format json]\n"
       "                              run drivers on a cluster (see rayl job --help)\n"
-      "\n"
-      "Commands not available yet:\n"
-      "  list nodes|tasks|actors|objects [--format json]\n"
       "\n"
       "Internal (started by rayl itself):\n"
       "  head ARGS                   the head process (cluster control store)\n"
@@ -105,17 +101,12 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "job") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.job_cli");
   if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);
   if (strcmp(cmd, "repl") == 0) return rl_cli_repl(argc - 1, argv + 1);
+  if (strcmp(cmd, "list") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.list");
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {
     rl_cli_usage(stdout);
     return 0;
-  }
-  for (size_t i = 0; i < S_COUNT(s_not_yet); i++) {
-    if (strcmp(cmd, s_not_yet[i]) == 0) {
-      fprintf(stderr, "rayl: '%s' is not available yet\n", cmd);
-      return 2;
-    }
   }
   fprintf(stderr, "rayl: unknown command or file '%s'; see rayl --help\n", cmd);
   return 2;

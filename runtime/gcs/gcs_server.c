@@ -1,6 +1,8 @@
 /* gcs_server.c: the head's message loop: node registration, heartbeats and liveness,
- * node listings, the KV store, placement groups (pg_service.c) and jobs (jobs.h), over
- * one ROUTER socket, kept in a database when one is given (gcs_db.h). */
+ * node listings (with each node's waiting resource demands and the clients that died),
+ * the KV store, placement groups (pg_service.c), jobs (jobs.h) and the state API's task
+ * and actor table (state_table.h), over one ROUTER socket, kept in a database when one
+ * is given (gcs_db.h). */
 #include "gcs/gcs_server.h"
 
 #include <errno.h>
@@ -13,12 +15,15 @@
 
 #include "common/clock.h"
 #include "common/interrupt.h"
+#include "common/idmap.h"
 #include "common/log.h"
+#include "gcs/dead_clients.h"
 #include "gcs/gcs_db.h"
 #include "gcs/jobs.h"
 #include "gcs/kv.h"
 #include "gcs/node_table.h"
 #include "gcs/pg_service.h"
+#include "gcs/state_table.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -26,11 +31,22 @@
 #define S_BATCH 1000 /* messages handled between two checks of the clock */
 
 #define S_WARN_PER_SECOND 20 /* bad input is logged, but a flood can't fill the disk */
+#define S_MAX_DEMANDS 256    /* resource shapes one node may report waiting */
+#define S_MAX_DEAD 65536     /* dead clients one heartbeat may report */
+
+/* A node's waiting demands as it last reported them: the msgpack array, as received. */
+typedef struct {
+  size_t len;
+  char data[];
+} s_demands_t;
 
 typedef struct {
   void *sock;
   rl_node_table_t *nodes;
   rl_kv_t *kv;
+  rl_idmap_t *demands; /* node id -> s_demands_t * */
+  rl_dead_clients_t *dead;
+  rl_state_table_t *state;
   rl_gcs_db_t *db;        /* NULL: memory only */
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;   /* placement groups */
@@ -87,6 +103,8 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_PG_GET: return "PG_GET";
     case RL_GCS_PG_RESERVED: return "PG_RESERVED";
     case RL_GCS_CLIENT_GONE: return "CLIENT_GONE";
+    case RL_GCS_STATE_REPORT: return "STATE_REPORT";
+    case RL_GCS_LIST_STATE: return "LIST_STATE";
     default: return "message";
   }
 }
@@ -121,18 +139,77 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res);
 }
 
-/* [node_id id, available map, reserved map?] */
+/* True if o is [[shape map, count u64, infeasible bool]...] of at most S_MAX_DEMANDS. */
+static bool s_demands_valid(const msgpack_object *o) {
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > S_MAX_DEMANDS) return false;
+  for (uint32_t i = 0; i < o->via.array.size; i++) {
+    const msgpack_object *d = &o->via.array.ptr[i];
+    rl_resources_t shape;
+    uint64_t count;
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 3 || rl_res_unpack(&d->via.array.ptr[0], &shape) ||
+        !rl_obj_u64(&d->via.array.ptr[1], &count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
+      return false;
+  }
+  return true;
+}
+
+/* Keeps the node's demands (packed again as received) for listings. */
+static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_object(&pk, *o);
+  s_demands_t *d = malloc(sizeof *d + sb.size);
+  if (d) {
+    d->len = sb.size;
+    memcpy(d->data, sb.data, sb.size);
+    free(rl_idmap_remove(g->demands, node));
+    if (rl_idmap_put(g->demands, node, d) != 0) free(d);
+  }
+  msgpack_sbuffer_destroy(&sb);
+}
+
+/* Clients a node saw die: every node manager hears of them (RL_GCS_NODES), and the
+ * state table fails what they owned. */
+static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
+  uint32_t n = o->via.array.size;
+  rl_id_t *ids = malloc((n ? n : 1) * sizeof *ids);
+  if (!ids) return;
+  char hex[RL_ID_HEX], nhex[RL_ID_HEX];
+  for (uint32_t i = 0; i < n; i++) {
+    rl_obj_id(&o->via.array.ptr[i], &ids[i]);
+    rl_dead_clients_add(g->dead, &ids[i]);
+    rl_log(RL_LOG_INFO, "client %s died (seen by node %s)", rl_id_hex(&ids[i], hex), rl_id_hex(node, nhex));
+  }
+  rl_state_table_clients_died(g->state, ids, n);
+  free(ids);
+}
+
+/* [node_id id, available map, reserved map?, demands [[shape, count, infeasible]...]?,
+ *  dead_clients [id...]?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   rl_id_t id;
   rl_resources_t avail, reserved;
   char hex[RL_ID_HEX];
+  const msgpack_object *demands = rl_field(m, 3), *dead = rl_field(m, 4);
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
   if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
   bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
   if (has_reserved && rl_res_unpack(rl_field(m, 2), &reserved) != 0)
     return s_drop(g, m, "field 3 (reserved) is not a resource map");
+  if (demands && !s_demands_valid(demands))
+    return s_drop(g, m, "field 4 (demands) is not an array of [shape map, count, infeasible bool]");
+  if (dead && (dead->type != MSGPACK_OBJECT_ARRAY || dead->via.array.size > S_MAX_DEAD))
+    return s_drop(g, m, "field 5 (dead_clients) is not an array of ids");
+  for (uint32_t i = 0; dead && i < dead->via.array.size; i++) {
+    rl_id_t ignored;
+    if (!rl_obj_id(&dead->via.array.ptr[i], &ignored)) return s_drop(g, m, "field 5 (dead_clients) holds a non-id");
+  }
   if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) {
     rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
+    if (demands) s_keep_demands(g, &id, demands);
+    if (dead) s_clients_died(g, &id, dead);
     return;
   }
   /* Not known: registered with a head that kept no database (or lost it). */
@@ -143,18 +220,23 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   s_send(g, m, &b);
 }
 
-/* [request u64, pg_version u64?] -> NODES [request u64, [[node_id, endpoint, alive,
- * total, available]...], pg_version?, groups?] (the last two when asked with a version)
+/* [request u64, pg_version u64?, dead_since u64|nil?] -> NODES [request u64,
+ * [[node_id, endpoint, alive, total, available, demands]...], pg_version?, groups?,
+ * dead_seq?, dead_clients?]: pg_version and groups when asked with a version (groups nil
+ * when the asker's is current); dead_seq and dead_clients when asked with dead_since.
  * Nodes pending since a restart are left out: neither alive nor dead yet (a node
  * manager told "dead" would fail everything it had there). */
 static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request, pg_version = 0;
+  uint64_t request, pg_version = 0, since = 0;
   if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  bool with_pgs = rl_field(m, 1) != NULL;
+  bool with_pgs = rl_field(m, 1) != NULL && !rl_field_is_nil(m, 1);
   if (with_pgs && !rl_field_u64(m, 1, &pg_version))
     return s_drop(g, m, "field 2 (pg_version) is not an unsigned integer");
+  bool with_dead = rl_field(m, 2) != NULL, new_node = with_dead && rl_field_is_nil(m, 2);
+  if (with_dead && !new_node && !rl_field_u64(m, 2, &since))
+    return s_drop(g, m, "field 3 (dead_since) is neither an unsigned integer nor nil");
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_NODES, with_pgs ? 4 : 2);
+  rl_msgbuf_init(&b, RL_GCS_NODES, with_dead ? 6 : with_pgs ? 4 : 2);
   msgpack_pack_uint64(&b.pk, request);
   uint32_t listed = 0;
   size_t cur = 0;
@@ -163,15 +245,68 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) {
     if (n->pending) continue;
-    msgpack_pack_array(&b.pk, 5);
+    msgpack_pack_array(&b.pk, 6);
     rl_pack_id(&b.pk, &n->id);
     rl_pack_str(&b.pk, n->endpoint);
     if (n->alive) msgpack_pack_true(&b.pk);
     else msgpack_pack_false(&b.pk);
     rl_res_pack(&b.pk, &n->total);
     rl_res_pack(&b.pk, &n->available);
+    const s_demands_t *d = n->alive ? rl_idmap_get(g->demands, &n->id) : NULL;
+    if (d) msgpack_sbuffer_write(&b.sb, d->data, d->len); /* a whole msgpack array */
+    else msgpack_pack_array(&b.pk, 0);
   }
-  if (with_pgs) rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);
+  if (with_pgs) {
+    rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);
+  } else if (with_dead) {
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_nil(&b.pk);
+  }
+  if (with_dead) {
+    /* A node manager asking for the first time has no clients yet: no news for it. */
+    uint64_t seq = rl_dead_clients_seq(g->dead);
+    size_t max = new_node || since == seq ? 0 : since < seq && seq - since < RL_DEAD_CLIENTS_MAX ? seq - since
+                                                                                                 : RL_DEAD_CLIENTS_MAX;
+    rl_id_t *ids = max ? malloc(max * sizeof *ids) : NULL;
+    size_t n = ids ? rl_dead_clients_since(g->dead, since, ids, max) : 0;
+    msgpack_pack_uint64(&b.pk, seq);
+    msgpack_pack_array(&b.pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) rl_pack_id(&b.pk, &ids[i]);
+    free(ids);
+  }
+  s_send(g, m, &b);
+}
+
+/* The node listening at endpoint, for the state table. */
+static bool s_node_at(void *arg, const char *endpoint, size_t len, rl_id_t *out) {
+  s_gcs_t *g = arg;
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));)
+    if (strlen(n->endpoint) == len && !memcmp(n->endpoint, endpoint, len)) {
+      *out = n->id;
+      return true;
+    }
+  return false;
+}
+
+/* STATE_REPORT (wire/proto.h): no reply. */
+static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
+  char err[160];
+  if (rl_state_table_report(g->state, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+}
+
+/* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
+static void s_on_list_state(s_gcs_t *g, const rl_msg_t *m) {
+  uint64_t request;
+  char what[16];
+  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  if (!rl_field_strcpy(m, 1, what, sizeof what) || (strcmp(what, "tasks") && strcmp(what, "actors")))
+    return s_drop(g, m, "field 2 (what) is neither \"tasks\" nor \"actors\"");
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE, 4, !strcmp(what, "tasks") ? rl_state_table_tasks(g->state) * 128 : 4096);
+  msgpack_pack_uint64(&b.pk, request);
+  if (!strcmp(what, "tasks")) rl_state_table_pack_tasks(g->state, &b.pk);
+  else rl_state_table_pack_actors(g->state, &b.pk);
   s_send(g, m, &b);
 }
 
@@ -268,6 +403,8 @@ static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
     case RL_GCS_GET_NODES: s_on_get_nodes(g, m); break;
     case RL_GCS_KV_PUT: s_on_kv_put(g, m); break;
     case RL_GCS_KV_GET: s_on_kv_get(g, m); break;
+    case RL_GCS_STATE_REPORT: s_on_state_report(g, m); break;
+    case RL_GCS_LIST_STATE: s_on_list_state(g, m); break;
     default: s_drop(g, m, "not a message the head accepts"); break;
   }
 }
@@ -318,7 +455,10 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.nodes = rl_node_table_new(opts->heartbeat_timeout_ms > 0 ? opts->heartbeat_timeout_ms
                                                              : RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS);
   g.kv = rl_kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : RL_GCS_DEFAULT_KV_MAX_BYTES);
-  if (!g.nodes || !g.kv) {
+  g.demands = rl_idmap_new();
+  g.dead = rl_dead_clients_new();
+  g.state = rl_state_table_new(RL_STATE_MAX_TASKS, RL_STATE_MAX_DEAD_ACTORS);
+  if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
   }
@@ -391,5 +531,12 @@ done:
   rl_gcs_db_destroy(&g.db);
   rl_node_table_destroy(&g.nodes);
   rl_kv_destroy(&g.kv);
+  if (g.demands) {
+    size_t cur = 0;
+    for (void *d; (d = rl_idmap_next(g.demands, &cur, NULL));) free(d);
+  }
+  rl_idmap_destroy(&g.demands);
+  rl_dead_clients_destroy(&g.dead);
+  rl_state_table_destroy(&g.state);
   return rc;
 }

@@ -126,7 +126,8 @@ static int s_get_nodes(void *dealer, uint64_t request, rl_id_t *id, char *ep, si
     const char *p;
     size_t len;
     rl_resources_t t, a;
-    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size != 5) goto out;
+    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size != 6 || n->via.array.ptr[5].type != MSGPACK_OBJECT_ARRAY)
+      goto out;
     const msgpack_object *f = n->via.array.ptr;
     if (!rl_obj_id(&f[0], id) || !rl_obj_bytes(&f[1], &p, &len) || len >= epsize ||
         f[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&f[3], &t) || rl_res_unpack(&f[4], &a))
@@ -140,6 +141,39 @@ static int s_get_nodes(void *dealer, uint64_t request, rl_id_t *id, char *ep, si
     }
   }
   rc = (int)list->via.array.size;
+out:
+  rl_msg_close(&m);
+  return rc;
+}
+
+/* GET_NODES [request, since] round trip, as node managers ask (since UINT64_MAX: nil,
+ * a new one): the first node's number
+ * of demand shapes and its first shape's count, the dead-client sequence number, and
+ * up to max dead ids. Returns how many ids, or -1 on a bad reply. */
+static int s_get_view(void *dealer, uint64_t request, uint64_t since, int *ndemands, uint64_t *count, uint64_t *seq,
+                      rl_id_t *ids, int max) {
+  request += S_REQUEST_BASE;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 3);
+  msgpack_pack_uint64(&b.pk, request);
+  msgpack_pack_nil(&b.pk);                          /* no placement group view */
+  if (since == UINT64_MAX) msgpack_pack_nil(&b.pk); /* a new node manager */
+  else msgpack_pack_uint64(&b.pk, since);
+  if (rl_msg_send(dealer, NULL, &b) != 0) return -1;
+  rl_msg_t m;
+  if (!s_wait_reply(dealer, request, &m)) return -1;
+  int rc = -1;
+  const msgpack_object *list = rl_field(&m, 1), *dead = rl_field(&m, 5);
+  if (m.nfields != 6 || !list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size < 1 ||
+      !rl_field_is_nil(&m, 2) || !rl_field_u64(&m, 4, seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY)
+    goto out;
+  const msgpack_object *d = &list->via.array.ptr[0].via.array.ptr[5];
+  *ndemands = (int)d->via.array.size;
+  *count = 0;
+  if (*ndemands > 0) rl_obj_u64(&d->via.array.ptr[0].via.array.ptr[1], count);
+  rc = 0;
+  for (uint32_t i = 0; i < dead->via.array.size && rc < max; i++)
+    if (rl_obj_id(&dead->via.array.ptr[i], &ids[rc])) rc++;
 out:
   rl_msg_close(&m);
   return rc;
@@ -236,9 +270,11 @@ int rl_gcs_selftest(void) {
     s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
     s_send_truncated(dealer, &b, len);
   }
-  /* 3: wrong field types and counts for every message type (placement groups' too). */
-  for (int type = RL_GCS_REGISTER_NODE; type <= RL_GCS_CLIENT_GONE; type++) {
+  /* 3: wrong field types and counts for every message type (placement groups' and the
+   * state API's too). */
+  for (int type = RL_GCS_REGISTER_NODE; type <= RL_GCS_STATE; type++) {
     if (type == RL_GCS_REREGISTER + 1) type = RL_GCS_PG_CREATE;
+    if (type == RL_GCS_CLIENT_GONE + 1) type = RL_GCS_STATE_REPORT;
     for (int variant = 0; variant < 6; variant++) {
       rl_msgbuf_init(&b, (uint8_t)type, (uint32_t)variant);
       for (int f = 0; f < variant; f++) {
@@ -317,6 +353,73 @@ int rl_gcs_selftest(void) {
   S_CHECK(other && zmq_connect(other, ep) == 0);
   zmq_setsockopt(other, ZMQ_LINGER, &zero, sizeof zero);
   S_CHECK(s_get_nodes(other, 77, &id, epout, sizeof epout, &alive, &t, &a) == 1);
+
+  /* A heartbeat's demands are listed with its node; the clients it saw die are passed to
+   * node managers asking with the last sequence number they saw (none for a new one). */
+  rl_id_t dead[3] = {rl_id_random(), rl_id_random()}, got[4];
+  rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 5);
+  rl_pack_id(&b.pk, &node);
+  rl_res_pack(&b.pk, &avail);
+  msgpack_pack_nil(&b.pk); /* no placement group bundles */
+  msgpack_pack_array(&b.pk, 1);
+  msgpack_pack_array(&b.pk, 3);
+  rl_res_pack(&b.pk, &total);
+  msgpack_pack_uint64(&b.pk, 5);
+  msgpack_pack_true(&b.pk);
+  msgpack_pack_array(&b.pk, 2);
+  rl_pack_id(&b.pk, &dead[0]);
+  rl_pack_id(&b.pk, &dead[1]);
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  int ndemands;
+  uint64_t count, seq;
+  S_CHECK(s_get_view(dealer, 80, UINT64_MAX, &ndemands, &count, &seq, got, 4) == 0 && seq == 2);
+  S_CHECK(ndemands == 1 && count == 5);
+  S_CHECK(s_get_view(dealer, 84, 0, &ndemands, &count, &seq, got, 4) == 2 && rl_id_eq(&got[0], &dead[0]));
+  S_CHECK(s_get_view(dealer, 81, 1, &ndemands, &count, &seq, got, 4) == 1 && rl_id_eq(&got[0], &dead[1]));
+  S_CHECK(s_get_view(dealer, 82, 2, &ndemands, &count, &seq, got, 4) == 0 && seq == 2);
+  rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 5); /* a bad death list changes nothing */
+  rl_pack_id(&b.pk, &node);
+  rl_res_pack(&b.pk, &avail);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_array(&b.pk, 0);
+  msgpack_pack_array(&b.pk, 1);
+  rl_pack_str(&b.pk, "not an id");
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  S_CHECK(s_get_view(dealer, 83, 2, &ndemands, &count, &seq, got, 4) == 0 && seq == 2 && ndemands == 1);
+
+  /* The state table: a report, then a listing naming the node by id. */
+  rl_id_t task = rl_id_random();
+  rl_msgbuf_init(&b, RL_GCS_STATE_REPORT, 6);
+  rl_pack_id(&b.pk, &dead[0]);
+  msgpack_pack_uint64(&b.pk, 4321);
+  msgpack_pack_array(&b.pk, 1);
+  rl_pack_str(&b.pk, "tcp://127.0.0.1:7001");
+  msgpack_pack_array(&b.pk, 1);
+  msgpack_pack_array(&b.pk, 9);
+  rl_pack_id(&b.pk, &task);
+  msgpack_pack_uint64(&b.pk, RL_TS_RUNNING);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_pack_str(&b.pk, "work");
+  msgpack_pack_uint64(&b.pk, RL_KIND_TASK);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_uint64(&b.pk, 1);
+  msgpack_pack_uint64(&b.pk, 99);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_array(&b.pk, 0);
+  msgpack_pack_uint64(&b.pk, 0);
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  rl_msgbuf_init(&b, RL_GCS_LIST_STATE, 2);
+  msgpack_pack_uint64(&b.pk, S_REQUEST_BASE + 90);
+  rl_pack_str(&b.pk, "tasks");
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  rl_msg_t reply;
+  S_CHECK(s_wait_reply(dealer, S_REQUEST_BASE + 90, &reply));
+  const msgpack_object *rows = rl_field(&reply, 1);
+  bool listed = reply.type == RL_GCS_STATE && reply.nfields == 4 && rows && rows->type == MSGPACK_OBJECT_ARRAY &&
+                rows->via.array.size == 1 && rl_obj_id(&rows->via.array.ptr[0].via.array.ptr[6], &id) &&
+                rl_id_eq(&id, &node);
+  rl_msg_close(&reply);
+  S_CHECK(listed);
 
   /* KV: put returns the previous value, nil deletes, errors come back as a third field. */
   char out[64];

@@ -58,6 +58,8 @@ void rl_l_actor_open(lua_State *L);
 void rl_l_renv_open(lua_State *L);
 /* Adds the placement group functions to the rayl.core table at the top of the stack. */
 void rl_l_pg_open(lua_State *L);
+/* Adds the state API's state_list to it (l_state.c). */
+void rl_l_state_open(lua_State *L);
 
 /* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the
  * task runs), other values are encoded (refs nested in them are listed). */

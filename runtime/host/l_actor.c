@@ -45,7 +45,8 @@ static int s_int_field(lua_State *L, int opts, const char *field, int dflt) {
 }
 
 /* core.actor_create(key, class_blob, opts, ...) -> actor id (hex)
- * opts: resources, placement, max_restarts, max_task_retries, name */
+ * opts: resources, placement, max_restarts, max_task_retries, name (the class's),
+ * strategy, detached, name_key, actor_name and namespace (if named) */
 static int l_actor_create(lua_State *L) {
   rl_cw_t *cw = s_cw(L);
   size_t key_len, blob_len;
@@ -67,7 +68,11 @@ static int l_actor_create(lua_State *L) {
   o.name_key = lua_tostring(L, -1);
   lua_getfield(L, 3, "runtime_env");
   o.runtime_env = lua_tostring(L, -1);
-  lua_pop(L, 5);
+  lua_getfield(L, 3, "actor_name");
+  o.actor_name = lua_tostring(L, -1);
+  lua_getfield(L, 3, "namespace");
+  o.ns = lua_tostring(L, -1);
+  lua_pop(L, 7); /* the strings stay alive in the options table */
   int nargs = lua_gettop(L) - 3;
   char err[S_ERR];
   rl_host_args_t a;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "node/nm.h"
 #include "wire/proto.h"
@@ -150,6 +151,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->in_pg = in_pg;
   r->pg = pg;
   r->bundle = bundle;
+  r->since_ms = rl_now_ms();
   snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
   if (in_pg && rl_bundles_removed(nm, &pg)) {
     s_send_pg_removed(nm, r); /* e.g. a retry of a task killed with the group */
@@ -324,7 +326,8 @@ void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked) {
   }
 }
 
-void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
+int rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client, bool died) {
+  int held = 0;
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
     if (rl_id_eq(&r->client, client)) {
@@ -341,9 +344,63 @@ void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client) {
     if (w->detached) continue;
     bool dedicated = w->dedicated;
     rl_leases_release_worker(nm, w);
-    if (dedicated) kill(w->pid, SIGKILL);
+    held++;
+    if (dedicated || died) kill(w->pid, SIGKILL);
   }
   rl_leases_serve(nm);
+  return held;
+}
+
+/* What a request asks of a node: its resources, and placement where that asks more. */
+static void s_shape(const rl_lease_req_t *r, rl_resources_t *shape) {
+  *shape = r->resources;
+  for (int i = 0; i < r->placement.n; i++) {
+    const rl_resource_t *p = &r->placement.r[i];
+    double want = (double)p->amount / RL_RES_UNIT;
+    if (rl_res_get(shape, p->name) < want) rl_res_set(shape, p->name, want, NULL, 0);
+  }
+}
+
+static bool s_infeasible(rl_nm_t *nm, const rl_lease_req_t *r) {
+  if (r->elsewhere) return true;
+  if (rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement)) return false;
+  for (int i = 0; i < nm->npeers; i++)
+    if (rl_res_fits(&nm->peers[i].total, &r->resources) && rl_res_fits(&nm->peers[i].total, &r->placement))
+      return false;
+  return true;
+}
+
+void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk) {
+  enum { S_MAX = 64 };
+  struct {
+    rl_resources_t shape;
+    uint64_t count;
+    bool infeasible;
+  } groups[S_MAX];
+  int n = 0;
+  for (rl_lease_req_t *r = nm->queue; r; r = r->next) {
+    rl_resources_t shape;
+    s_shape(r, &shape);
+    bool infeasible = s_infeasible(nm, r);
+    int g = 0;
+    while (g < n && !(groups[g].infeasible == infeasible && rl_res_equal(&groups[g].shape, &shape))) g++;
+    if (g == n) {
+      if (n == S_MAX) continue; /* more shapes than a status line can use */
+      groups[n].shape = shape;
+      groups[n].count = 0;
+      groups[n].infeasible = infeasible;
+      n++;
+    }
+    groups[g].count++;
+  }
+  msgpack_pack_array(pk, (uint32_t)n);
+  for (int g = 0; g < n; g++) {
+    msgpack_pack_array(pk, 3);
+    rl_res_pack(pk, &groups[g].shape);
+    msgpack_pack_uint64(pk, groups[g].count);
+    if (groups[g].infeasible) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+  }
 }
 
 static void s_send_infeasible(rl_nm_t *nm, rl_lease_req_t *r, const char *reason) {
@@ -376,11 +433,30 @@ static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
   s_send_infeasible(nm, r, reason);
 }
 
+/* A request another node sent here waits while this node is busy; once it has waited
+ * longer than a view refresh and the view shows another node free for it, it moves
+ * there (so it cannot bounce between nodes faster than the views change). */
+#define S_RESPILL_AFTER_MS 1000
+static bool s_move_on(rl_nm_t *nm, rl_lease_req_t *r, int64_t now) {
+  if (!r->spilled || now - r->since_ms < S_RESPILL_AFTER_MS || !strncmp(r->strategy, "NODE:", 5)) return false;
+  if (rl_res_fits(&nm->available, &r->resources) && rl_res_fits(&nm->available, &r->placement)) return false;
+  for (int i = 0; i < nm->npeers; i++) {
+    const struct rl_peer_node *p = &nm->peers[i];
+    if (rl_res_fits(&p->available, &r->resources) && rl_res_fits(&p->available, &r->placement)) {
+      s_send_spillback(nm, &r->client, r->request, p->endpoint);
+      return true;
+    }
+  }
+  return false;
+}
+
 void rl_leases_respill(rl_nm_t *nm) {
+  int64_t now = rl_now_ms();
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
     if (r->in_pg ? s_pg_spill(nm, &r->client, r)
-                 : !r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) {
+                 : (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) ||
+                       s_move_on(nm, r, now)) {
       *pp = r->next;
       s_free_req(r);
     } else {

@@ -69,6 +69,7 @@ typedef struct rl_lease_req {
   bool in_pg;     /* strategy "PG:<pg>:<bundle>": served from that bundle (-1: any) */
   rl_id_t pg;
   int bundle;
+  int64_t since_ms; /* when it was queued here */
   struct rl_lease_req *next;
 } rl_lease_req_t;
 
@@ -138,13 +139,25 @@ typedef struct {
   uint64_t pg_version;   /* of pg_routes (the head's table version) */
   rl_id_t pg_removed[256]; /* groups removed lately (leases for them fail at once) */
   unsigned pg_removed_next;
+  /* Clients that died here, for the next heartbeat (the head tells every node). */
+  rl_id_t *died;
+  size_t ndied, capdied;
+  uint64_t dead_seq; /* the last death the head told us of ... */
+  bool dead_seq_known; /* ... once it has answered */
 } rl_nm_t;
+
+/* How a client went: it said goodbye; it died here (its pid is gone, or it was one of
+ * our workers); or it died on another node (the head said so). */
+typedef enum { RL_GONE_GOODBYE, RL_GONE_DIED, RL_GONE_DIED_ELSEWHERE } rl_gone_t;
 
 /* node_main.c */
 rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id);
 /* Sends b to the client with this worker id (its routing id). */
 int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
-void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id);
+/* The client is gone: its registration, store pins and objects, queued lease requests
+ * and leases go (rl_leases_client_gone). One that died here is reported to the head
+ * with the next heartbeat. */
+void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how);
 
 /* worker_pool.c */
 /* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */
@@ -176,8 +189,14 @@ void rl_leases_serve(rl_nm_t *nm);
 void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w);
 /* The view of the other nodes changed: send waiting requests where they now fit. */
 void rl_leases_respill(rl_nm_t *nm);
-/* A client left: drop its queued requests and take back its leased workers. */
-void rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client);
+/* A client left: drop its queued requests and take back its leased workers; actors'
+ * workers it owned (not detached) are killed, and so are the others if it died (they
+ * may be running its tasks, whose results nobody waits for). Returns how many leases
+ * it held. */
+int rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client, bool died);
+/* Packs the queued requests as RL_GCS_HEARTBEAT's demands (wire/proto.h): grouped by
+ * the resources they ask for, each group marked infeasible if no node has that much. */
+void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk);
 /* The placement group is removed: requests queued for it are refused
  * (RL_NM_LEASE_PG_REMOVED). */
 void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);

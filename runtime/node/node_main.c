@@ -56,7 +56,8 @@ static uint64_t s_owner_client(void *ctx, const rl_id_t *owner) {
   return c ? c->key : 0;
 }
 
-void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id) {
+void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how) {
+  bool known = false;
   for (rl_client_t **pp = &nm->clients; *pp; pp = &(*pp)->next) {
     rl_client_t *c = *pp;
     if (!rl_id_eq(&c->id, id)) continue;
@@ -70,9 +71,25 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id) {
     }
     rl_store_service_client_gone(nm->store, c->key);
     free(c);
+    known = true;
     break;
   }
-  rl_leases_client_gone(nm, id);
+  int leases = rl_leases_client_gone(nm, id, how != RL_GONE_GOODBYE);
+  if (how == RL_GONE_DIED && nm->ndied < 65536) {
+    if (nm->ndied == nm->capdied) {
+      size_t cap = nm->capdied ? 2 * nm->capdied : 16;
+      rl_id_t *grown = realloc(nm->died, cap * sizeof *grown);
+      if (!grown) return;
+      nm->died = grown;
+      nm->capdied = cap;
+    }
+    nm->died[nm->ndied++] = *id;
+  }
+  if (how == RL_GONE_DIED_ELSEWHERE && (known || leases)) {
+    char hex[RL_ID_HEX];
+    rl_log(RL_LOG_INFO, "client %s died on another node: released its %d lease%s here", rl_id_hex(id, hex), leases,
+           leases == 1 ? "" : "s");
+  }
 }
 
 static void s_welcome(rl_nm_t *nm, const rl_id_t *to) {
@@ -145,6 +162,10 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     s_register(nm, &from, m);
     return;
   }
+  if (m->type == RL_NM_LIST_OBJECTS) { /* anyone may look (rayl list objects) */
+    rl_store_service_list(nm->store, nm->router, m, &nm->node_id);
+    return;
+  }
   rl_client_t *c = rl_nm_client(nm, &from);
   if (!c) {
     rl_log(RL_LOG_WARN, "dropped message type %d from an unregistered peer", m->type);
@@ -169,7 +190,7 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
       rl_msgbuf_t b;
       rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
       rl_nm_send_to(nm, &from, &b);
-      rl_nm_client_gone(nm, &from);
+      rl_nm_client_gone(nm, &from, RL_GONE_GOODBYE);
       break;
     }
     default: rl_log(RL_LOG_WARN, "dropped unknown message type %d", m->type);
@@ -187,18 +208,39 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   } else {
     rl_resources_t reserved;
     rl_bundles_reserved(nm, &reserved);
-    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 3);
+    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 5);
     rl_pack_id(&b.pk, &nm->node_id);
     rl_res_pack(&b.pk, &nm->available);
     rl_res_pack(&b.pk, &reserved);
+    rl_leases_pack_demands(nm, &b.pk);
+    msgpack_pack_array(&b.pk, (uint32_t)nm->ndied);
+    for (size_t i = 0; i < nm->ndied; i++) rl_pack_id(&b.pk, &nm->died[i]);
+    if (rl_msg_send(nm->gcs, NULL, &b) == 0) nm->ndied = 0;
   }
-  rl_msg_send(nm->gcs, NULL, &b);
-  /* And learn the other nodes, for spilling leases to them, and where placement
-   * groups' bundles are (sent when our copy is not the head's version). */
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
+  if (first) rl_msg_send(nm->gcs, NULL, &b);
+  /* And learn the other nodes (for spilling leases to them), where placement groups'
+   * bundles are (sent when our copy is not the head's version), and the clients that
+   * died elsewhere (to release what they held here). */
+  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 3);
   msgpack_pack_uint64(&b.pk, 0);
   msgpack_pack_uint64(&b.pk, nm->pg_version);
+  if (nm->dead_seq_known) msgpack_pack_uint64(&b.pk, nm->dead_seq);
+  else msgpack_pack_nil(&b.pk);
   rl_msg_send(nm->gcs, NULL, &b);
+}
+
+/* The clients the head says died since we last asked: each node manager they leased
+ * workers from releases them (a driver killed on another node leaves nothing held). */
+static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t seq;
+  const msgpack_object *dead = rl_field(m, 5);
+  if (!rl_field_u64(m, 4, &seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY) return;
+  for (uint32_t i = 0; i < dead->via.array.size; i++) {
+    rl_id_t id;
+    if (rl_obj_id(&dead->via.array.ptr[i], &id)) rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE);
+  }
+  nm->dead_seq = seq;
+  nm->dead_seq_known = true;
 }
 
 /* Tells every client, once, that the node at ep died. */
@@ -234,6 +276,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
   }
   const msgpack_object *nodes = rl_field(m, 1);
   if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
+  s_dead_clients(nm, m);
   nm->npeers = 0;
   for (uint32_t i = 0; i < nodes->via.array.size && nm->npeers < 64; i++) {
     const msgpack_object *e = &nodes->via.array.ptr[i];
@@ -262,14 +305,29 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
   rl_leases_respill(nm);
 }
 
+/* True once process pid is gone: it does not exist, or it is a zombie (killed, and its
+ * parent has not reaped it yet). */
+static bool s_process_gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  char path[64], stat[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  size_t n = fread(stat, 1, sizeof stat - 1, f);
+  fclose(f);
+  stat[n] = 0;
+  const char *paren = strrchr(stat, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 /* A driver killed without a goodbye (SIGKILL) still loses its leases and actors. */
 static void s_reap_gone_drivers(rl_nm_t *nm) {
   for (rl_client_t *c = nm->clients, *next; c; c = next) {
     next = c->next;
-    if (c->kind != RL_CLIENT_DRIVER || c->pid <= 0 || kill(c->pid, 0) == 0 || errno != ESRCH) continue;
+    if (c->kind != RL_CLIENT_DRIVER || c->pid <= 0 || !s_process_gone(c->pid)) continue;
     rl_log(RL_LOG_INFO, "driver pid %d is gone: releasing what it held", (int)c->pid);
     rl_id_t id = c->id;
-    rl_nm_client_gone(nm, &id);
+    rl_nm_client_gone(nm, &id, RL_GONE_DIED);
   }
 }
 
@@ -379,9 +437,9 @@ static void s_loop(rl_nm_t *nm) {
     int64_t now = rl_now_ms();
     if (now >= next_beat) {
       /* Heartbeat and view of the cluster twice a second (the view drives spilling). */
-      s_heartbeat(nm, next_beat == 0);
       s_reap_gone_drivers(nm);
       rl_bundles_tick(nm);
+      s_heartbeat(nm, next_beat == 0);
       next_beat = now + 500;
     }
     zmq_pollitem_t items[3 + 2 * 512];
@@ -530,6 +588,7 @@ int rl_node_main(int argc, char **argv) {
   }
   rl_bundles_destroy_all(nm);
   if (nm->sigchld_fd >= 0) close(nm->sigchld_fd);
+  free(nm->died);
   rl_log(RL_LOG_INFO, "node manager stopped");
   free(nm);
   return rc;

@@ -102,6 +102,40 @@ void rl_store_service_stats(const rl_store_service_t *s, size_t *used, size_t *o
   rl_objects_stats(s->objects, used, objects, spilled);
 }
 
+static void s_pack_info(void *ctx, const rl_object_info_t *info) {
+  msgpack_packer *pk = ctx;
+  msgpack_pack_array(pk, 5);
+  rl_pack_id(pk, &info->id);
+  msgpack_pack_uint64(pk, info->size);
+  msgpack_pack_uint64(pk, (uint64_t)info->state);
+  msgpack_pack_uint64(pk, info->pins);
+  if (rl_id_is_nil(&info->owner_id)) msgpack_pack_nil(pk);
+  else rl_pack_id(pk, &info->owner_id);
+}
+
+static void s_count_info(void *ctx, const rl_object_info_t *info) {
+  (void)info;
+  (*(uint32_t *)ctx)++;
+}
+
+void rl_store_service_list(rl_store_service_t *s, void *sock, rl_msg_t *m, const rl_id_t *node_id) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) {
+    rl_log(RL_LOG_WARN, "store: dropped a malformed object listing request");
+    return;
+  }
+  uint32_t n = 0;
+  rl_objects_each(s->objects, s_count_info, &n);
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_NM_OBJECTS, 3, 64 + (size_t)n * 64);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, node_id);
+  msgpack_pack_array(&b.pk, n);
+  rl_objects_each(s->objects, s_pack_info, &b.pk);
+  if (rl_msg_send(sock, m->has_identity ? &m->identity : NULL, &b) != 0)
+    rl_log(RL_LOG_DEBUG, "store: object listing for request %" PRIu64 " dropped (asker gone?)", request);
+}
+
 /* Replies [request, value] / [request, value, size] on success, [request, nil, err] on
  * failure. */
 static void s_reply(void *sock, rl_msg_t *m, uint8_t type, uint64_t request, int rc, size_t offset, size_t size,
@@ -140,6 +174,7 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
         rc = -1;
       } else {
         rc = rl_objects_create(s->objects, &id, (size_t)size, client, owner_key, &offset, err, sizeof err);
+        if (rc == 0 && has_owner) rl_objects_set_owner_id(s->objects, &id, &owner);
       }
       if (rc != 0) rl_log(RL_LOG_INFO, "store: create %s failed: %s", rl_id_hex(&id, hex), err);
       s_reply(sock, m, RL_NM_STORE_CREATED, request, rc, offset, 0, err);

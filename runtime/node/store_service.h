@@ -26,6 +26,9 @@ size_t rl_store_service_capacity(const rl_store_service_t *s);
  * malformed (logged, nothing changed). */
 int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint64_t client,
                             uint64_t (*owner_client)(void *ctx, const rl_id_t *owner), void *ctx);
+/* Answers RL_NM_LIST_OBJECTS (wire/proto.h) with what the store holds, on the ROUTER
+ * sock to the message's identity. */
+void rl_store_service_list(rl_store_service_t *s, void *sock, rl_msg_t *m, const rl_id_t *node_id);
 /* A client left or died: drop its pins and delete the objects it owned. */
 void rl_store_service_client_gone(rl_store_service_t *s, uint64_t client);
 /* Bytes in use, objects held, objects spilled (for status and tests). */

@@ -253,7 +253,7 @@ void rl_pool_reap(rl_nm_t *nm) {
     rl_log(RL_LOG_INFO, "worker pid %d died: %s", (int)pid, reason);
     if (!w->registered) nm->failed_starts++;
     if (w->registered) {
-      rl_nm_client_gone(nm, &w->id);
+      rl_nm_client_gone(nm, &w->id, RL_GONE_DIED);
       for (rl_client_t *c = nm->clients; c; c = c->next) {
         rl_msgbuf_t b;
         rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 4);

@@ -30,6 +30,7 @@ typedef struct s_obj_t {
   int state;
   bool deleted;
   uint64_t owner, creator;
+  rl_id_t owner_id; /* for listings; nil if not known */
   s_pin_t *pins;
   uint32_t npins, pins_cap;
   uint64_t total_pins;
@@ -355,6 +356,24 @@ void rl_objects_client_gone(rl_objects_t *o, uint64_t client) {
   free(hit);
 }
 
+int rl_objects_set_owner_id(rl_objects_t *o, const rl_id_t *id, const rl_id_t *owner_id) {
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x) return -1;
+  x->owner_id = *owner_id;
+  return 0;
+}
+
+void rl_objects_each(const rl_objects_t *o, void (*fn)(void *ctx, const rl_object_info_t *info), void *ctx) {
+  size_t cur = 0;
+  s_obj_t *x;
+  while ((x = rl_idmap_next(o->map, &cur, NULL))) {
+    if (x->deleted) continue;
+    rl_object_info_t info = {.id = x->id, .owner_id = x->owner_id, .size = x->size, .state = x->state,
+                             .pins = x->total_pins};
+    fn(ctx, &info);
+  }
+}
+
 void rl_objects_stats(const rl_objects_t *o, size_t *used, size_t *objects, size_t *spilled) {
   if (used) *used = o->used;
   if (objects) *objects = rl_idmap_size(o->map);
@@ -385,6 +404,20 @@ static bool s_spill_file_exists(const char *dir, const rl_id_t *id) {
 }
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
+
+typedef struct {
+  const rl_id_t *c, *d, *who;
+  int n;
+  bool c_ok, d_ok;
+} s_listing_t;
+
+static void s_list_one(void *ctx, const rl_object_info_t *info) {
+  s_listing_t *l = ctx;
+  l->n++;
+  if (rl_id_eq(&info->id, l->c))
+    l->c_ok = info->size == 20000 && info->state == S_SEALED && info->pins == 1 && rl_id_eq(&info->owner_id, l->who);
+  if (rl_id_eq(&info->id, l->d)) l->d_ok = info->state == S_SPILLED && info->pins == 0 && rl_id_is_nil(&info->owner_id);
+}
 
 int rl_objects_selftest(void) {
   enum { CAP = 65536 };
@@ -441,6 +474,13 @@ int rl_objects_selftest(void) {
   S_CHECK(s_same(base + off, size, 3) && s_spill_file_exists(dir, &d));
   rl_objects_stats(o, &used, &nobj, &nspill);
   S_CHECK(nspill == 1 && nobj == 4);
+
+  /* listing: every object with its size, state, pins and owner */
+  rl_id_t who = rl_id_random();
+  S_CHECK(rl_objects_set_owner_id(o, &c, &who) == 0 && rl_objects_set_owner_id(o, &e, &who) == -1);
+  s_listing_t seen = {.c = &c, .d = &d, .who = &who};
+  rl_objects_each(o, s_list_one, &seen);
+  S_CHECK(seen.n == 4 && seen.c_ok && seen.d_ok);
 
   /* full: A, B, C pinned; D's spill file does not help */
   S_CHECK(rl_objects_create(o, &e, 40000, 1, 0, &off, err, sizeof err) == -1);

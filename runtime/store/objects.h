@@ -53,6 +53,22 @@ int rl_objects_delete(rl_objects_t *o, const rl_id_t *id, char *err, size_t errl
 /* Client left: drop its pins, delete what it owns, abort what it was writing. */
 void rl_objects_client_gone(rl_objects_t *o, uint64_t client);
 
+/* Records the worker id of the object's owner (a process anywhere in the cluster), for
+ * listings. Returns -1 if the object is unknown. */
+int rl_objects_set_owner_id(rl_objects_t *o, const rl_id_t *id, const rl_id_t *owner_id);
+
+/* One object as listed (rayl list objects). */
+typedef struct {
+  rl_id_t id;
+  rl_id_t owner_id; /* nil if not known (a copy pulled from another node) */
+  size_t size;
+  int state;        /* 0 being written, 1 in memory, 2 spilled */
+  uint64_t pins;    /* readers holding it now */
+} rl_object_info_t;
+/* Calls fn for each object not deleted, in no particular order. fn must not change the
+ * table. */
+void rl_objects_each(const rl_objects_t *o, void (*fn)(void *ctx, const rl_object_info_t *info), void *ctx);
+
 /* Bytes allocated in the region, objects known (in memory or spilled), spilled. */
 void rl_objects_stats(const rl_objects_t *o, size_t *used, size_t *objects, size_t *spilled);
 /* Pins held on an object (all clients), or -1 if unknown. For tests. */

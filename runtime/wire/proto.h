@@ -128,17 +128,28 @@ enum rl_msg_type {
   /* ---- node manager -> head (GCS) ---- */
   /* [node_id id, node_endpoint str, resources map, pid u64] */
   RL_GCS_REGISTER_NODE = 60,
-  /* [node_id id, available map, reserved map?] reserved: what placement group bundles
-   * hold on the node (kept out of available) */
+  /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
+   *  infeasible bool]...]?, dead_clients [id...]?]
+   * reserved: what placement group bundles hold on the node (kept out of available).
+   * demands: the lease requests waiting in this node's queue, grouped by the resources
+   * they ask for (count: how many requests; each stands for at least one task or
+   * actor); infeasible: no node of the cluster has that much. dead_clients: clients
+   * of this node (drivers, workers) that died since the last heartbeat; the head passes
+   * them to every node manager (RL_GCS_NODES), which release what they held there. */
   RL_GCS_HEARTBEAT = 61,
-  /* [request u64, pg_version u64?] pg_version: a node manager's version of the
-   * placement group table (RL_GCS_PG_PLACEMENT); the reply carries the table when the
-   * head's differs */
+  /* [request u64, pg_version u64?, dead_since u64|nil?] (node managers send both)
+   * pg_version: a node manager's version of the placement group table
+   * (RL_GCS_PG_PLACEMENT); the reply carries the table when the head's differs.
+   * dead_since: the last dead-client sequence number seen, nil the first time */
   RL_GCS_GET_NODES = 62,
   /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
-   *  available map]...], pg_version u64?, groups [[pg_id id, bundles]...]?]
+   *  available map, demands [[shape map, count u64, infeasible bool]...]]...],
+   *  pg_version u64?, groups [[pg_id id, bundles]...]?, dead_seq u64?, dead_clients [id...]?]
    * groups: every created (or rescheduling) placement group, bundles as in
-   * RL_GCS_PG_PLACEMENT; present only when asked with another pg_version */
+   * RL_GCS_PG_PLACEMENT; nil when the asker's pg_version is current. dead_seq and
+   * dead_clients answer a request with dead_since: the clients reported dead after
+   * dead_since (none when it is nil: a new node manager has no clients yet), and the
+   * sequence number to ask from next time. */
   RL_GCS_NODES = 63,
   /* [request u64, key str, value bin?] : value nil deletes */
   RL_GCS_KV_PUT = 64,
@@ -229,7 +240,45 @@ enum rl_msg_type {
   /* [request u64, data bin, offset u64, size u64, status str] : data starts at offset;
    * size: the whole log's size now; status: the job's; or [request u64, nil, error str] */
   RL_GCS_JOB_LOGS = 132,
+  /* ---- the state API (rayl list) ---- */
+  /* core worker -> head, no reply: state changes of the tasks and actors this process
+   * owns, batched (sent at most about once a second, and when it leaves):
+   * [worker_id id, pid u64, nodes [endpoint str...],
+   *  tasks [[task_id id, state u64 (RL_TS_*), attempt u64, name str, kind u64 (RL_KIND_*),
+   *          actor_id id?, node u64, worker_pid u64, error_type str?]...],
+   *  actors [[actor_id id, state u64 (RL_AS_*), class_name str, name str, namespace str,
+   *           detached bool, node u64, pid u64, worker_id id?, death_cause str?]...],
+   *  dropped u64]
+   * node: 1 + an index into nodes (the node managers the tasks and actors run on), or 0
+   * when not known. dropped: task events this process did not report (its buffer was
+   * full) since the last batch. The last event of a task or actor wins. */
+  RL_GCS_STATE_REPORT = 140,
+  /* [request u64, what str ("tasks" | "actors")] */
+  RL_GCS_LIST_STATE = 141,
+  /* [request u64, rows [...], dropped u64, evicted u64], rows in the order first reported:
+   * tasks:  [task_id id, state u64, attempt u64, name str, kind u64, actor_id id?,
+   *          node_id id?, worker_pid u64, error_type str?, owner_id id, owner_pid u64]
+   * actors: [actor_id id, state u64, class_name str, name str, namespace str,
+   *          detached bool, node_id id?, pid u64, death_cause str?, owner_id id,
+   *          owner_pid u64]
+   * dropped: task events owners could not report; evicted: tasks the head forgot to
+   * stay within its bounds (both since the head started). */
+  RL_GCS_STATE = 142,
+  /* any process -> node manager (registered or not; routing id of 16 bytes):
+   * [request u64] : what the node's object store holds */
+  RL_NM_LIST_OBJECTS = 143,
+  /* [request u64, node_id id, objects [[object_id id, size u64, state u64 (RL_OS_*),
+   *  pins u64, owner_id id?]...]] */
+  RL_NM_OBJECTS = 144,
 };
+
+/* Task states in the state API: submitted (waiting for its arguments, a worker, or
+ * its turn on the worker), running, finished, failed. */
+enum { RL_TS_SUBMITTED = 0, RL_TS_RUNNING = 1, RL_TS_FINISHED = 2, RL_TS_FAILED = 3 };
+/* Actor states: waiting for its worker and __init, alive, restarting, dead. */
+enum { RL_AS_PENDING = 0, RL_AS_ALIVE = 1, RL_AS_RESTARTING = 2, RL_AS_DEAD = 3 };
+/* Objects in a node's store: being written, in memory (sealed), spilled to disk. */
+enum { RL_OS_CREATED = 0, RL_OS_IN_MEMORY = 1, RL_OS_SPILLED = 2 };
 
 /* DRIVER: a script on this node (gets worker output; reaped by pid); WORKER: a worker
  * this node started; REMOTE: a process on another node that leases workers here. */

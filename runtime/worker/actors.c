@@ -98,6 +98,7 @@ static void s_make_dead(rl_cw_t *cw, rl_actor_t *a, const char *message) {
   if (a->state == RL_ACTOR_DEAD) return;
   if (!a->cause) a->cause = rl_cw_encode_error(cw, "ActorDiedError", message, &a->cause_len);
   a->state = RL_ACTOR_DEAD;
+  rl_ev_actor(cw, a, RL_AS_DEAD, message);
   s_forget_name(cw, a);
   rl_log(RL_LOG_INFO, "actor %s is dead: %s", a->name, message);
   size_t n;
@@ -153,6 +154,9 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   if (!(a->cls->runtime_env = strdup(opts->runtime_env ? opts->runtime_env : ""))) goto oom;
   a->detached = opts->detached;
   snprintf(a->name_key, sizeof a->name_key, "%s", opts->name_key ? opts->name_key : "");
+  snprintf(a->user_name, sizeof a->user_name, "%s", opts->actor_name ? opts->actor_name : "");
+  snprintf(a->ns, sizeof a->ns, "%s", opts->actor_name && opts->ns ? opts->ns : "");
+  a->opts.actor_name = a->opts.ns = NULL;
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
   a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
   if (!a->class_fn || !a->init_args) goto oom;
@@ -182,6 +186,7 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   if (!ok) return -1;
   rl_cw_ref_drop(cw, &ret);
   rl_sub_request_lease(cw, a->cls, true, &a->opts.placement);
+  rl_ev_actor(cw, a, RL_AS_PENDING, NULL);
   *id_out = id;
   return 0;
 oom:
@@ -348,6 +353,7 @@ void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, 
   if (!a || a->state == RL_ACTOR_DEAD) return;
   if (!failed) {
     a->state = RL_ACTOR_ALIVE;
+    rl_ev_actor(cw, a, RL_AS_ALIVE, NULL);
     s_answer_locates(cw, a);
     return;
   }
@@ -406,6 +412,7 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
   if (restart) {
     if (a->restarts_left > 0) a->restarts_left--;
     a->state = RL_ACTOR_RESTARTING;
+    rl_ev_actor(cw, a, RL_AS_RESTARTING, NULL);
     a->killed = false;
     rl_log(RL_LOG_INFO, "restarting actor %s (its worker pid %d %s)", a->name, pid, reason);
     char err[200];

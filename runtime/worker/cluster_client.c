@@ -83,7 +83,25 @@ int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size
   return 0;
 }
 
-static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max) {
+/* Adds a node's demands [[shape, count, infeasible]...] to the totals by shape. */
+static void s_add_demands(const msgpack_object *o, rl_demand_t *demands, int max, int *n) {
+  if (!o || o->type != MSGPACK_OBJECT_ARRAY) return;
+  for (uint32_t i = 0; i < o->via.array.size; i++) {
+    const msgpack_object *d = &o->via.array.ptr[i];
+    rl_demand_t x;
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 3 || rl_res_unpack(&d->via.array.ptr[0], &x.shape) ||
+        !rl_obj_u64(&d->via.array.ptr[1], &x.count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
+      continue;
+    x.infeasible = d->via.array.ptr[2].via.boolean;
+    int k = 0;
+    while (k < *n && !(demands[k].infeasible == x.infeasible && rl_res_equal(&demands[k].shape, &x.shape))) k++;
+    if (k < *n) demands[k].count += x.count;
+    else if (*n < max) demands[(*n)++] = x;
+  }
+}
+
+static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
+                         int *ndemands) {
   const msgpack_object *nodes = rl_field(m, 1);
   if (!nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return -1;
   int count = 0;
@@ -100,6 +118,8 @@ static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max) {
     memcpy(info->endpoint, ep, len);
     info->endpoint[len] = 0;
     info->alive = e->via.array.ptr[2].via.boolean;
+    if (info->alive && demands && e->via.array.size > 5)
+      s_add_demands(&e->via.array.ptr[5], demands, max_demands, ndemands);
     count++;
   }
   return count;
@@ -125,6 +145,12 @@ static void s_refused(const char *gcs, char *err, size_t errlen) {
 }
 
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen) {
+  return rl_gcs_cluster(gcs, out, max, NULL, 0, NULL, timeout_ms, err, errlen);
+}
+
+int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
+                   int *ndemands, int timeout_ms, char *err, size_t errlen) {
+  if (ndemands) *ndemands = 0;
   void *ctx = zmq_ctx_new();
   void *sock = zmq_socket(ctx, ZMQ_DEALER);
   int zero = 0, ivl = 10;
@@ -149,7 +175,7 @@ int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, 
     if (watch && (it[1].revents & ZMQ_POLLIN)) refused = rl_net_watch_refused(watch);
     rl_msg_t m;
     while (count < 0 && rl_msg_recv(sock, false, &m) == 1) {
-      if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max);
+      if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max, demands, max_demands, ndemands);
       rl_msg_close(&m);
     }
   }

@@ -15,11 +15,23 @@ typedef struct {
   rl_resources_t total, available;
 } rl_node_info_t;
 
+/* Resource demands waiting in the live nodes' queues, by shape: count lease requests
+ * (each for at least one task or actor); infeasible: no node has that much. */
+typedef struct {
+  rl_resources_t shape;
+  uint64_t count;
+  bool infeasible;
+} rl_demand_t;
+
 /* Asks the head at gcs (a ZeroMQ endpoint) for its nodes; fills up to max of them,
  * connecting with this process's cluster key if it holds one. Returns how many, or -1
  * with a message in err if the head refuses the handshake (no key, another key: err
  * says how to supply the right one) or does not answer within timeout_ms. */
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
+/* The same, and the demands of all live nodes added up by shape: up to max_demands
+ * into demands, their number in *ndemands. */
+int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
+                   int *ndemands, int timeout_ms, char *err, size_t errlen);
 
 /* Turns a user's address into the head's endpoint: "HOST:PORT" -> tcp://HOST:PORT;
  * "auto" -> the address `rayl start --head` recorded on this machine. Returns 0, or -1

@@ -176,9 +176,11 @@ void rl_cw_destroy(rl_cw_t **p) {
   rl_cw_t *cw = *p;
   if (cw->nm && cw->store_base) {
     rl_actor_forget_names(cw);
+    rl_ev_leaving(cw);
     rl_pg_flush(cw);
     s_goodbye(cw);
   }
+  rl_ev_destroy(cw);
   rl_exec_destroy_all(cw);
   rl_actor_destroy_all(cw);
   rl_sub_destroy_all(cw);
@@ -189,7 +191,11 @@ void rl_cw_destroy(rl_cw_t **p) {
     zmq_close(peer->sock);
     free(peer);
   }
-  if (cw->gcs) zmq_close(cw->gcs);
+  if (cw->gcs) {
+    int linger = 200; /* the last events may still be on their way to the head */
+    zmq_setsockopt(cw->gcs, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(cw->gcs);
+  }
   if (cw->router) zmq_close(cw->router);
   if (cw->nm) zmq_close(cw->nm);
   if (!strncmp(cw->endpoint, "ipc://", 6)) unlink(cw->endpoint + 6);
@@ -403,12 +409,18 @@ uint64_t rl_cw_next_request(rl_cw_t *cw) { return rl_cw_request_id(cw); }
 void *rl_cw_gcs_socket(rl_cw_t *cw) {
   if (cw->gcs) return cw->gcs;
   cw->gcs = s_socket(cw, ZMQ_DEALER);
-  if (cw->gcs && rl_net_connect(cw->gcs, cw->gcs_endpoint) != 0) {
+  if (!cw->gcs) return NULL;
+  /* Bounded: while the head is away, event batches are dropped, not piled up. */
+  int hwm = 1000;
+  zmq_setsockopt(cw->gcs, ZMQ_SNDHWM, &hwm, sizeof hwm);
+  if (rl_net_connect(cw->gcs, cw->gcs_endpoint) != 0) {
     zmq_close(cw->gcs);
     cw->gcs = NULL;
   }
   return cw->gcs;
 }
+
+void rl_cw_flush_events(rl_cw_t *cw) { rl_ev_flush(cw); }
 
 int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out, int timeout_ms) {
   rl_msgbuf_t *b = msgbuf;

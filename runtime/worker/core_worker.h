@@ -137,6 +137,8 @@ typedef struct {
   const char *runtime_env;   /* as for tasks */
   bool detached;             /* outlives its owner (lifetime = "detached") */
   const char *name_key;      /* the head's KV key of its name, if named: freed when it dies */
+  const char *actor_name;    /* its name, if named (for rayl list actors) */
+  const char *ns;            /* and its namespace */
   int max_restarts;          /* -1: forever */
   int max_task_retries;      /* calls in flight when it dies; -1: forever */
   const char *name;          /* class name, for messages */
@@ -246,6 +248,10 @@ void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx);
  * first field is `request`. Returns 0 with *reply filled (close it), -1 on timeout. */
 int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply, int timeout_ms);
 uint64_t rl_cw_next_request(rl_cw_t *cw);
+
+/* Sends the task and actor events this process has not reported to the head yet (the
+ * state API; they are otherwise sent at most about once a second). */
+void rl_cw_flush_events(rl_cw_t *cw);
 
 /* Output from workers (RL_NM_LOG) is printed by the driver with a "(pid=N) " prefix. */
 void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on);

@@ -61,6 +61,10 @@ typedef struct rl_lease {
   char endpoint[RL_ENDPOINT_MAX];
   rl_peer_t *peer;
   rl_peer_t *node; /* the node manager that granted it; NULL: ours */
+  const char *node_endpoint; /* that node manager's address (a string that lives as long
+                              * as the core worker), NULL if not known (a handle's) */
+  uint32_t pid;              /* the worker's pid, 0 if not known */
+  struct rl_task *run_head, *run_tail; /* tasks pushed to it, in the order it runs them */
   int inflight;
   int64_t idle_since_ms;
   int64_t last_done_us;
@@ -135,6 +139,10 @@ struct rl_task {
   rl_class_t *cls;
   rl_lease_t *lease;
   rl_task_t *next; /* in the class queue */
+  rl_task_t *run_prev, *run_next; /* on its lease, in running order */
+  bool ev_on;      /* its events are reported (its first one was not dropped) */
+  uint32_t ev_gen; /* the batch holding its last event ... */
+  uint32_t ev_slot; /* ... at this index (updated in place while that batch waits) */
 };
 
 enum { RL_ACTOR_PENDING, RL_ACTOR_ALIVE, RL_ACTOR_RESTARTING, RL_ACTOR_LOCATING, RL_ACTOR_DEAD };
@@ -156,6 +164,8 @@ typedef struct rl_actor {
   size_t ninit;
   rl_actor_opts_t opts;
   char name[64];
+  char user_name[64];          /* owner only: the name it was given, if any */
+  char ns[64];                 /* ... and its namespace */
   int restarts_left;
   bool no_restart, killed;
   bool out_of_scope;           /* its handles are all gone: freed once its calls finish */
@@ -167,6 +177,39 @@ typedef struct rl_actor {
   rl_id_t dead_worker;         /* locate waiters want a worker other than this one */
   struct rl_actor *next;
 } rl_actor_t;
+
+/* A task's state change waiting to be reported to the head (events.c). */
+typedef struct {
+  rl_id_t id, actor_id;
+  const char *node; /* the node manager it runs on (rl_lease_t.node_endpoint), or NULL */
+  uint32_t pid;     /* its worker's pid, 0 if not known */
+  uint32_t attempt;
+  uint8_t state, kind; /* RL_TS_*, RL_KIND_* */
+  char name[64];
+  char error[32];
+} rl_task_event_t;
+
+/* An actor's state change waiting to be reported. */
+typedef struct {
+  rl_id_t id, worker_id;
+  const char *node;
+  uint32_t pid;
+  uint8_t state; /* RL_AS_* */
+  bool detached;
+  char class_name[64], name[64], ns[64];
+  char cause[256];
+} rl_actor_event_t;
+
+/* The batch of events waiting to be sent. */
+typedef struct {
+  rl_task_event_t *tasks;
+  size_t ntasks, captasks;
+  rl_actor_event_t *actors;
+  size_t nactors, capactors;
+  uint32_t gen;        /* batches sent so far */
+  uint64_t dropped;    /* task events not recorded (the batch was full) */
+  int64_t last_flush_ms;
+} rl_events_t;
 
 /* A task pushed to this worker. */
 typedef struct rl_incoming {
@@ -238,10 +281,13 @@ struct rl_cw_t {
   int pg_unanswered;                      /* creations and removals not answered yet */
   uint64_t *pg_creates;                   /* their request ids (creations) */
   size_t pg_creates_n, pg_creates_cap;
+  rl_events_t ev;    /* task and actor state changes for the head (events.c) */
 };
 
 /* core_worker.c */
 rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
+/* The DEALER to the head, connected on first use; NULL if it cannot be opened. */
+void *rl_cw_gcs_socket(rl_cw_t *cw);
 /* Sends a request to the node manager and waits for the reply with the same request
  * id (its first field), handling other traffic meanwhile. Returns 0 with the reply in
  * *reply (close it), or -1 on timeout/interrupt. */
@@ -356,6 +402,29 @@ void rl_pg_apply(rl_cw_t *cw);
 /* Waits briefly for the head to answer the creations and removals sent (before leaving). */
 void rl_pg_flush(rl_cw_t *cw);
 void rl_pg_destroy_all(rl_cw_t *cw);
+/* events.c: the state API's reports (owners tell the head what their tasks and actors
+ * do, in batches sent at most about once a second, never a message per task). */
+/* Task t was submitted. Its event is not recorded (and counted as dropped) when the
+ * batch holds RL_EV_MAX_TASKS events already; then none of its later ones are. */
+#define RL_EV_MAX_TASKS 10000
+void rl_ev_task_new(rl_cw_t *cw, rl_task_t *t);
+/* Task t's state is now state (RL_TS_*); error_type names the error of a failed one. */
+void rl_ev_task(rl_cw_t *cw, rl_task_t *t, int state, const char *error_type);
+/* t failed with the encoded error data (its type is read from it). */
+void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len);
+/* t runs now on lease l's worker. */
+void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l);
+/* Owned actor a's state is now state (RL_AS_*); cause: why it died. */
+void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause);
+/* Sends the batch if it holds anything and a second has passed since the last one
+ * (now_ms: rl_now_ms()). */
+void rl_ev_tick(rl_cw_t *cw, int64_t now_ms);
+/* Sends the batch now. */
+void rl_ev_flush(rl_cw_t *cw);
+/* This process is leaving: its unfinished tasks fail (OwnerDiedError) and its actors
+ * that are not detached die, as reported; then the batch is sent. */
+void rl_ev_leaving(rl_cw_t *cw);
+void rl_ev_destroy(rl_cw_t *cw);
 
 /* executor.c */
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);

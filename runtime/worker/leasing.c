@@ -45,6 +45,12 @@ void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
   rl_class_t *c = cw->classes;
   while (c && c->lease_request != request) c = c->next;
   if (!c) return;
+  if (!strcmp(endpoint, cw->node_endpoint)) {
+    /* Back to our own node manager (another node that held it is busy now): on our
+     * connection to it, not a second one under the same routing id. */
+    s_send_lease(c, cw->nm, true);
+    return;
+  }
   rl_peer_t *node = rl_cw_peer(cw, endpoint);
   if (!node) {
     s_send_lease(c, cw->nm, true); /* cannot reach it: wait here instead */
@@ -112,9 +118,14 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   c->lease_request = 0;
+  const char *node_endpoint = from ? from->endpoint : cw->node_endpoint;
   if (c->actor) {
     free(l);
     rl_sub_add_lease(cw, c, &worker, endpoint, from);
+    if (c->leases && rl_id_eq(&c->leases->worker_id, &worker)) {
+      c->leases->node_endpoint = node_endpoint;
+      c->leases->pid = (uint32_t)pid;
+    }
     rl_actor_lease_granted(cw, c);
     return;
   }
@@ -126,6 +137,8 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   }
   l->worker_id = worker;
   l->node = from;
+  l->node_endpoint = node_endpoint;
+  l->pid = (uint32_t)pid;
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->peer = peer;
   l->cls = c;

@@ -105,6 +105,31 @@ static void s_unqueue(rl_task_t *t) {
   }
 }
 
+/* Tasks pushed to a lease run in push order (one at a time in a task worker): the
+ * first still on it runs now, the others wait their turn. */
+static void s_run_push(rl_cw_t *cw, rl_lease_t *l, rl_task_t *t) {
+  t->run_prev = l->run_tail;
+  t->run_next = NULL;
+  if (l->run_tail) l->run_tail->run_next = t;
+  else l->run_head = t;
+  l->run_tail = t;
+  if (l->run_head == t) rl_ev_task_running(cw, t, l);
+}
+
+/* Takes t off its lease (t->lease is cleared); the next one there runs now. */
+static void s_run_remove(rl_cw_t *cw, rl_task_t *t) {
+  rl_lease_t *l = t->lease;
+  if (!l) return;
+  bool was_running = l->run_head == t;
+  if (t->run_prev) t->run_prev->run_next = t->run_next;
+  else if (l->run_head == t) l->run_head = t->run_next;
+  if (t->run_next) t->run_next->run_prev = t->run_prev;
+  else if (l->run_tail == t) l->run_tail = t->run_prev;
+  t->run_prev = t->run_next = NULL;
+  t->lease = NULL;
+  if (was_running && l->run_head) rl_ev_task_running(cw, l->run_head, l);
+}
+
 static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o) return;
@@ -117,6 +142,7 @@ static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
 
 /* Frees a finished task and drops the references it held. */
 static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
+  s_run_remove(cw, t);
   rl_idmap_remove(cw->tasks, &t->id);
   for (int i = 0; i < t->opts.num_returns; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
@@ -146,6 +172,8 @@ static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
  * RL_RET_ERROR), then frees t. */
 static void s_task_complete(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len) {
   t->finished = true;
+  if (kind == RL_RET_ERROR) rl_ev_task_failed(cw, t, data, len);
+  else rl_ev_task(cw, t, RL_TS_FINISHED, NULL);
   for (int i = 0; i < t->opts.num_returns; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
@@ -336,6 +364,7 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
     o->producer = t;
   }
   rl_idmap_put(cw->tasks, &t->id, t);
+  rl_ev_task_new(cw, t);
   /* An actor's calls keep their order: they queue at once and wait at the head of
    * the queue for their arguments. */
   if (t->unresolved == 0 || cls->actor) s_enqueue(t, front);
@@ -446,6 +475,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   t->lease = l;
   t->pushed_us = rl_now_us();
   l->inflight++;
+  s_run_push(cw, l, t);
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
@@ -486,6 +516,7 @@ void rl_sub_tick(rl_cw_t *cw) {
         rl_sub_return_lease(cw, c, l, false);
     }
   }
+  rl_ev_tick(cw, now); /* last: with what this tick changed */
 }
 
 static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t **cls) {
@@ -558,12 +589,14 @@ static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const cha
     if (t->lease == l) lost[n++] = t;
   for (size_t i = n; i-- > 0;) {
     t = lost[i];
-    t->lease = NULL;
+    t->lease = NULL; /* the lease goes with the worker: no other task runs on it */
+    t->run_prev = t->run_next = NULL;
     if (t->cancelled) {
       s_task_free(cw, t);
     } else if (t->retries_left != 0) {
       if (t->retries_left > 0) t->retries_left--;
       t->attempt++;
+      rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
       rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): worker pid %llu died: %s", t->name, t->attempt + 1,
              (unsigned long long)pid, reason);
       s_enqueue(t, true);
@@ -635,7 +668,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     t->cls->service_us = t->cls->service_us > 0 ? 0.8 * t->cls->service_us + 0.2 * service : service;
     l->last_done_us = now;
     if (--l->inflight == 0) l->idle_since_ms = now / 1000;
-    t->lease = NULL;
+    s_run_remove(cw, t);
   }
   if (t->cancelled) {
     s_task_free(cw, t);
@@ -653,6 +686,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   if (status != RL_TASK_OK && t->opts.retry_exceptions && t->retries_left != 0) {
     if (t->retries_left > 0) t->retries_left--;
     t->attempt++;
+    rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
     s_enqueue(t, true);
     return;
   }
@@ -682,6 +716,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     s_task_fail(cw, t, "TaskError", "the task returned fewer values than num_returns");
     return;
   }
+  rl_ev_task(cw, t, RL_TS_FINISHED, NULL);
   s_task_succeeded(cw, t);
 }
 
@@ -708,6 +743,7 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
   if (force) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
   rl_msg_send(t->lease->peer->sock, NULL, &b);
+  rl_ev_task(cw, t, RL_TS_FAILED, "TaskCancelledError");
   /* The returns fail now; whatever the worker sends later is dropped. */
   for (int i = 0; i < t->opts.num_returns; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
@@ -754,7 +790,7 @@ void rl_sub_destroy_all(rl_cw_t *cw) {
 void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len) {
   if (t->lease) {
     t->lease->inflight--;
-    t->lease = NULL;
+    s_run_remove(cw, t);
   } else if (t->unresolved == 0 || t->cls->actor) {
     s_unqueue(t);
   }
@@ -772,12 +808,12 @@ rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n) {
 }
 
 void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
-  (void)cw;
   if (t->lease) {
     t->lease->inflight--;
-    t->lease = NULL;
+    s_run_remove(cw, t);
   }
   t->attempt++;
   if (t->retries_left > 0) t->retries_left--;
+  rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
   s_enqueue(t, true);
 }

@@ -1,0 +1,625 @@
+/* state_table.c: tasks (a ring in first-reported order, indexed by id) and actors (a
+ * list in creation order, indexed by id) as their owners report them. */
+#include "common/selftest.h"
+#include "gcs/state_table.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/idmap.h"
+#include "common/log.h"
+#include "wire/proto.h"
+
+typedef struct {
+  rl_id_t id, actor_id, node_id, owner_id; /* actor_id, node_id: nil when none / unknown */
+  uint32_t worker_pid, owner_pid;
+  uint32_t attempt;
+  uint8_t state, kind;
+  char name[64];
+  char error_type[32];
+} s_task_t;
+
+typedef struct {
+  rl_id_t id, node_id, owner_id, worker_id;
+  uint32_t pid, owner_pid;
+  uint8_t state;
+  bool detached;
+  uint64_t dead_seq; /* when it died, in the order deaths were recorded */
+  char class_name[64], name[64], ns[64];
+  char cause[256];
+} s_actor_t;
+
+struct rl_state_table_t {
+  s_task_t *tasks; /* ring of max_tasks rows: ntasks of them from first */
+  size_t max_tasks, first, ntasks;
+  rl_idmap_t *task_index; /* id -> s_task_t * (into tasks) */
+  s_actor_t **actors;     /* creation order */
+  size_t nactors, cap_actors, ndead, max_dead;
+  uint64_t dead_seq;
+  rl_idmap_t *actor_index;
+  uint64_t dropped, evicted;
+};
+
+rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors) {
+  assert(max_tasks > 0);
+  rl_state_table_t *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->max_tasks = max_tasks;
+  t->max_dead = max_dead_actors;
+  t->tasks = calloc(max_tasks, sizeof *t->tasks);
+  t->task_index = rl_idmap_new();
+  t->actor_index = rl_idmap_new();
+  if (!t->tasks || !t->task_index || !t->actor_index) rl_state_table_destroy(&t);
+  return t;
+}
+
+void rl_state_table_destroy(rl_state_table_t **p) {
+  if (!p || !*p) return;
+  rl_state_table_t *t = *p;
+  for (size_t i = 0; i < t->nactors; i++) free(t->actors[i]);
+  free(t->actors);
+  free(t->tasks);
+  rl_idmap_destroy(&t->task_index);
+  rl_idmap_destroy(&t->actor_index);
+  free(t);
+  *p = NULL;
+}
+
+size_t rl_state_table_tasks(const rl_state_table_t *t) { return t->ntasks; }
+size_t rl_state_table_actors(const rl_state_table_t *t) { return t->nactors; }
+
+/* ---- reading a report ---- */
+
+/* Copies a string object into out (truncated to fit, NUL-terminated); nil gives "". */
+static bool s_str(const msgpack_object *o, char *out, size_t outsize, bool nil_ok) {
+  const char *p;
+  size_t n;
+  if (nil_ok && o->type == MSGPACK_OBJECT_NIL) {
+    out[0] = 0;
+    return true;
+  }
+  if (!rl_obj_bytes(o, &p, &n)) return false;
+  if (n >= outsize) n = outsize - 1;
+  memcpy(out, p, n);
+  out[n] = 0;
+  return true;
+}
+
+/* An id, or nil (the nil id). */
+static bool s_id_or_nil(const msgpack_object *o, rl_id_t *out) {
+  if (o->type == MSGPACK_OBJECT_NIL) {
+    memset(out, 0, sizeof *out);
+    return true;
+  }
+  return rl_obj_id(o, out);
+}
+
+static bool s_u64_max(const msgpack_object *o, uint64_t max, uint64_t *out) { return rl_obj_u64(o, out) && *out <= max; }
+
+/* What a report says about the nodes it names: their ids (nil if unknown here). */
+typedef struct {
+  rl_id_t *ids;
+  uint32_t n;
+} s_nodes_t;
+
+/* Reads a task row into *x (owner fields not set). node: 1 + index, 0 unknown. */
+static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, s_task_t *x, bool *has_node) {
+  uint64_t v, node, pid, attempt;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) return "a task row is not an array of 9 fields";
+  const msgpack_object *f = o->via.array.ptr;
+  if (!rl_obj_id(&f[0], &x->id)) return "a task id is not a 16-byte id";
+  if (!s_u64_max(&f[1], RL_TS_FAILED, &v)) return "a task state is not one of RL_TS_*";
+  x->state = (uint8_t)v;
+  if (!s_u64_max(&f[2], UINT32_MAX, &attempt)) return "a task attempt is not a 32-bit number";
+  x->attempt = (uint32_t)attempt;
+  if (!s_str(&f[3], x->name, sizeof x->name, false)) return "a task name is not a string";
+  if (!s_u64_max(&f[4], RL_KIND_ACTOR_METHOD, &v)) return "a task kind is not one of RL_KIND_*";
+  x->kind = (uint8_t)v;
+  if (!s_id_or_nil(&f[5], &x->actor_id)) return "a task's actor id is neither an id nor nil";
+  if (!s_u64_max(&f[6], nodes->n, &node)) return "a task's node is not an index into the report's nodes";
+  if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "a task's worker pid is not a 32-bit number";
+  x->worker_pid = (uint32_t)pid;
+  if (!s_str(&f[8], x->error_type, sizeof x->error_type, true)) return "a task's error type is neither a string nor nil";
+  *has_node = node > 0;
+  if (node > 0) x->node_id = nodes->ids[node - 1];
+  return NULL;
+}
+
+static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes, s_actor_t *x, bool *has_node) {
+  uint64_t v, node, pid;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10) return "an actor row is not an array of 10 fields";
+  const msgpack_object *f = o->via.array.ptr;
+  if (!rl_obj_id(&f[0], &x->id)) return "an actor id is not a 16-byte id";
+  if (!s_u64_max(&f[1], RL_AS_DEAD, &v)) return "an actor state is not one of RL_AS_*";
+  x->state = (uint8_t)v;
+  if (!s_str(&f[2], x->class_name, sizeof x->class_name, false) || !s_str(&f[3], x->name, sizeof x->name, false) ||
+      !s_str(&f[4], x->ns, sizeof x->ns, false))
+    return "an actor's class name, name or namespace is not a string";
+  if (f[5].type != MSGPACK_OBJECT_BOOLEAN) return "an actor's detached flag is not a boolean";
+  x->detached = f[5].via.boolean;
+  if (!s_u64_max(&f[6], nodes->n, &node)) return "an actor's node is not an index into the report's nodes";
+  if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "an actor's pid is not a 32-bit number";
+  x->pid = (uint32_t)pid;
+  if (!s_id_or_nil(&f[8], &x->worker_id)) return "an actor's worker id is neither an id nor nil";
+  if (!s_str(&f[9], x->cause, sizeof x->cause, true)) return "an actor's death cause is neither a string nor nil";
+  *has_node = node > 0;
+  if (node > 0) x->node_id = nodes->ids[node - 1];
+  return NULL;
+}
+
+/* ---- applying it ---- */
+
+static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
+  s_task_t *x = rl_idmap_get(t->task_index, id);
+  if (x) return x;
+  if (t->ntasks == t->max_tasks) { /* forget the first reported */
+    s_task_t *old = &t->tasks[t->first];
+    rl_idmap_remove(t->task_index, &old->id);
+    t->first = (t->first + 1) % t->max_tasks;
+    t->ntasks--;
+    t->evicted++;
+  }
+  x = &t->tasks[(t->first + t->ntasks) % t->max_tasks];
+  memset(x, 0, sizeof *x);
+  x->id = *id;
+  if (rl_idmap_put(t->task_index, id, x) != 0) return NULL;
+  t->ntasks++;
+  return x;
+}
+
+static void s_apply_task(rl_state_table_t *t, const s_task_t *in, bool has_node, const rl_id_t *owner,
+                         uint32_t owner_pid) {
+  s_task_t *x = s_task_slot(t, &in->id);
+  if (!x) return; /* out of memory: this row is not kept */
+  rl_id_t node = x->node_id;
+  uint32_t pid = x->worker_pid;
+  *x = *in;
+  if (!has_node) x->node_id = node; /* keep where it ran (a retry may not have a node yet) */
+  if (!in->worker_pid) x->worker_pid = pid;
+  x->owner_id = *owner;
+  x->owner_pid = owner_pid;
+}
+
+/* The dead actor that died first, forgotten (when more than max_dead are dead). */
+static void s_forget_longest_dead(rl_state_table_t *t) {
+  size_t victim = t->nactors;
+  for (size_t i = 0; i < t->nactors; i++)
+    if (t->actors[i]->state == RL_AS_DEAD && (victim == t->nactors || t->actors[i]->dead_seq < t->actors[victim]->dead_seq))
+      victim = i;
+  if (victim == t->nactors) return;
+  s_actor_t *a = t->actors[victim];
+  rl_idmap_remove(t->actor_index, &a->id);
+  memmove(&t->actors[victim], &t->actors[victim + 1], (t->nactors - victim - 1) * sizeof *t->actors);
+  t->nactors--;
+  t->ndead--;
+  free(a);
+}
+
+/* Sets the state, counting the dead (s_trim_dead keeps them within bounds). */
+static void s_set_actor_state(rl_state_table_t *t, s_actor_t *a, uint8_t state) {
+  bool was_dead = a->state == RL_AS_DEAD, dead = state == RL_AS_DEAD;
+  a->state = state;
+  if (was_dead == dead) return;
+  if (!dead) {
+    t->ndead--;
+    return;
+  }
+  a->dead_seq = ++t->dead_seq;
+  t->ndead++;
+}
+
+static void s_trim_dead(rl_state_table_t *t) {
+  while (t->ndead > t->max_dead) s_forget_longest_dead(t);
+}
+
+static void s_apply_actor(rl_state_table_t *t, const s_actor_t *in, bool has_node, const rl_id_t *owner,
+                          uint32_t owner_pid) {
+  s_actor_t *a = rl_idmap_get(t->actor_index, &in->id);
+  if (!a) {
+    if (t->nactors == t->cap_actors) {
+      size_t cap = t->cap_actors ? 2 * t->cap_actors : 64;
+      s_actor_t **grown = realloc(t->actors, cap * sizeof *grown);
+      if (!grown) return;
+      t->actors = grown;
+      t->cap_actors = cap;
+    }
+    if (!(a = calloc(1, sizeof *a))) return;
+    a->id = in->id;
+    a->state = RL_AS_PENDING;
+    if (rl_idmap_put(t->actor_index, &a->id, a) != 0) {
+      free(a);
+      return;
+    }
+    t->actors[t->nactors++] = a;
+  }
+  uint8_t state = in->state;
+  rl_id_t node = a->node_id, worker = a->worker_id;
+  uint32_t pid = a->pid;
+  uint64_t dead_seq = a->dead_seq;
+  uint8_t old = a->state;
+  *a = *in;
+  a->state = old;
+  a->dead_seq = dead_seq;
+  if (!has_node) a->node_id = node;
+  if (!in->pid) a->pid = pid;
+  if (rl_id_is_nil(&in->worker_id)) a->worker_id = worker;
+  a->owner_id = *owner;
+  a->owner_pid = owner_pid;
+  s_set_actor_state(t, a, state);
+}
+
+int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err,
+                          size_t errlen) {
+  rl_id_t owner;
+  uint64_t pid, dropped;
+  const msgpack_object *nodes = rl_field(m, 2), *tasks = rl_field(m, 3), *actors = rl_field(m, 4);
+  const char *why = NULL;
+  s_nodes_t nv = {0};
+  if (m->nfields != 6) why = "it does not have 6 fields";
+  else if (!rl_field_id(m, 0, &owner)) why = "field 1 (worker_id) is not a 16-byte id";
+  else if (!rl_field_u64(m, 1, &pid) || pid > UINT32_MAX) why = "field 2 (pid) is not a process id";
+  else if (nodes->type != MSGPACK_OBJECT_ARRAY || nodes->via.array.size > 4096)
+    why = "field 3 (nodes) is not an array of at most 4096 endpoints";
+  else if (tasks->type != MSGPACK_OBJECT_ARRAY) why = "field 4 (tasks) is not an array";
+  else if (actors->type != MSGPACK_OBJECT_ARRAY) why = "field 5 (actors) is not an array";
+  else if (!rl_field_u64(m, 5, &dropped)) why = "field 6 (dropped) is not an unsigned integer";
+  if (why) goto bad;
+  nv.n = nodes->via.array.size;
+  nv.ids = calloc(nv.n ? nv.n : 1, sizeof *nv.ids);
+  if (!nv.ids) {
+    why = "out of memory";
+    goto bad;
+  }
+  for (uint32_t i = 0; i < nv.n; i++) {
+    const char *ep;
+    size_t len;
+    if (!rl_obj_bytes(&nodes->via.array.ptr[i], &ep, &len)) {
+      why = "a node endpoint is not a string";
+      goto bad;
+    }
+    if (!resolve || !resolve(ctx, ep, len, &nv.ids[i])) memset(&nv.ids[i], 0, sizeof nv.ids[i]);
+  }
+  /* Check every row, then apply: a bad row changes nothing. */
+  s_task_t task;
+  s_actor_t *actor = malloc(sizeof *actor);
+  bool has_node;
+  if (!actor) {
+    why = "out of memory";
+    goto bad;
+  }
+  for (uint32_t i = 0; i < tasks->via.array.size && !why; i++)
+    why = s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
+  for (uint32_t i = 0; i < actors->via.array.size && !why; i++)
+    why = s_read_actor(&actors->via.array.ptr[i], &nv, actor, &has_node);
+  if (!why) {
+    for (uint32_t i = 0; i < tasks->via.array.size; i++) {
+      memset(&task, 0, sizeof task);
+      s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
+      s_apply_task(t, &task, has_node, &owner, (uint32_t)pid);
+    }
+    for (uint32_t i = 0; i < actors->via.array.size; i++) {
+      memset(actor, 0, sizeof *actor);
+      s_read_actor(&actors->via.array.ptr[i], &nv, actor, &has_node);
+      s_apply_actor(t, actor, has_node, &owner, (uint32_t)pid);
+    }
+    t->dropped += dropped;
+    s_trim_dead(t);
+  }
+  free(actor);
+  if (why) goto bad;
+  free(nv.ids);
+  return 0;
+bad:
+  free(nv.ids);
+  snprintf(err, errlen, "%s", why);
+  return -1;
+}
+
+/* ---- deaths ---- */
+
+static bool s_in(const rl_id_t *id, const rl_id_t *set, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (rl_id_eq(id, &set[i])) return true;
+  return false;
+}
+
+void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_t n) {
+  if (n == 0) return;
+  for (size_t k = 0; k < t->ntasks; k++) {
+    s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
+    if (x->state >= RL_TS_FINISHED || !s_in(&x->owner_id, dead, n)) continue;
+    x->state = RL_TS_FAILED;
+    snprintf(x->error_type, sizeof x->error_type, "OwnerDiedError");
+  }
+  for (size_t i = 0; i < t->nactors; i++) {
+    s_actor_t *a = t->actors[i];
+    if (a->state == RL_AS_DEAD) continue;
+    if (!a->detached && s_in(&a->owner_id, dead, n))
+      snprintf(a->cause, sizeof a->cause, "its owner (pid %u) died", a->owner_pid);
+    else if (a->detached && !rl_id_is_nil(&a->worker_id) && s_in(&a->worker_id, dead, n))
+      snprintf(a->cause, sizeof a->cause, "its worker (pid %u) died", a->pid);
+    else
+      continue;
+    s_set_actor_state(t, a, RL_AS_DEAD);
+  }
+  s_trim_dead(t);
+}
+
+/* ---- listing ---- */
+
+static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
+  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
+  else rl_pack_id(pk, id);
+}
+
+static void s_pack_str_or_nil(msgpack_packer *pk, const char *s) {
+  if (*s) rl_pack_str(pk, s);
+  else msgpack_pack_nil(pk);
+}
+
+void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk) {
+  msgpack_pack_array(pk, (uint32_t)t->ntasks);
+  for (size_t k = 0; k < t->ntasks; k++) {
+    const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
+    msgpack_pack_array(pk, 11);
+    rl_pack_id(pk, &x->id);
+    msgpack_pack_uint64(pk, x->state);
+    msgpack_pack_uint64(pk, x->attempt);
+    rl_pack_str(pk, x->name);
+    msgpack_pack_uint64(pk, x->kind);
+    s_pack_id_or_nil(pk, &x->actor_id);
+    s_pack_id_or_nil(pk, &x->node_id);
+    msgpack_pack_uint64(pk, x->worker_pid);
+    s_pack_str_or_nil(pk, x->error_type);
+    rl_pack_id(pk, &x->owner_id);
+    msgpack_pack_uint64(pk, x->owner_pid);
+  }
+  msgpack_pack_uint64(pk, t->dropped);
+  msgpack_pack_uint64(pk, t->evicted);
+}
+
+void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
+  msgpack_pack_array(pk, (uint32_t)t->nactors);
+  for (size_t i = 0; i < t->nactors; i++) {
+    const s_actor_t *a = t->actors[i];
+    msgpack_pack_array(pk, 11);
+    rl_pack_id(pk, &a->id);
+    msgpack_pack_uint64(pk, a->state);
+    rl_pack_str(pk, a->class_name);
+    rl_pack_str(pk, a->name);
+    rl_pack_str(pk, a->ns);
+    if (a->detached) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    s_pack_id_or_nil(pk, &a->node_id);
+    msgpack_pack_uint64(pk, a->pid);
+    s_pack_str_or_nil(pk, a->cause);
+    rl_pack_id(pk, &a->owner_id);
+    msgpack_pack_uint64(pk, a->owner_pid);
+  }
+  msgpack_pack_uint64(pk, t->dropped);
+  msgpack_pack_uint64(pk, t->evicted);
+}
+
+/* ---- selftest ---- */
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+/* A report from owner with one task row and one actor row (NULL: none); node 1 is
+ * "tcp://n1:1". */
+typedef struct {
+  const rl_id_t *id;
+  int state;
+  const char *name;
+  int node;
+  const char *error;
+} s_trow_t;
+
+static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, const s_trow_t *tasks, int ntasks, const rl_id_t *actor,
+                     int astate, bool detached, const rl_id_t *worker) {
+  rl_msgbuf_init(b, RL_GCS_STATE_REPORT, 6);
+  rl_pack_id(&b->pk, owner);
+  msgpack_pack_uint64(&b->pk, 42);
+  msgpack_pack_array(&b->pk, 2);
+  rl_pack_str(&b->pk, "tcp://n1:1");
+  rl_pack_str(&b->pk, "tcp://elsewhere:1");
+  msgpack_pack_array(&b->pk, (uint32_t)ntasks);
+  for (int i = 0; i < ntasks; i++) {
+    msgpack_pack_array(&b->pk, 9);
+    rl_pack_id(&b->pk, tasks[i].id);
+    msgpack_pack_uint64(&b->pk, (uint64_t)tasks[i].state);
+    msgpack_pack_uint64(&b->pk, 0);
+    rl_pack_str(&b->pk, tasks[i].name);
+    msgpack_pack_uint64(&b->pk, RL_KIND_TASK);
+    msgpack_pack_nil(&b->pk);
+    msgpack_pack_uint64(&b->pk, (uint64_t)tasks[i].node);
+    msgpack_pack_uint64(&b->pk, tasks[i].node ? 777 : 0);
+    if (tasks[i].error) rl_pack_str(&b->pk, tasks[i].error);
+    else msgpack_pack_nil(&b->pk);
+  }
+  msgpack_pack_array(&b->pk, actor ? 1 : 0);
+  if (actor) {
+    msgpack_pack_array(&b->pk, 10);
+    rl_pack_id(&b->pk, actor);
+    msgpack_pack_uint64(&b->pk, (uint64_t)astate);
+    rl_pack_str(&b->pk, "Counter");
+    rl_pack_str(&b->pk, "ctr");
+    rl_pack_str(&b->pk, "ns");
+    if (detached) msgpack_pack_true(&b->pk);
+    else msgpack_pack_false(&b->pk);
+    msgpack_pack_uint64(&b->pk, astate == RL_AS_ALIVE ? 1 : 0);
+    msgpack_pack_uint64(&b->pk, 99);
+    if (worker) rl_pack_id(&b->pk, worker);
+    else msgpack_pack_nil(&b->pk);
+    msgpack_pack_nil(&b->pk);
+  }
+  msgpack_pack_uint64(&b->pk, 3);
+}
+
+/* Turns a built message into a received one (header stripped, body unpacked). */
+static int s_as_received(rl_msgbuf_t *b, rl_msg_t *m) {
+  memset(m, 0, sizeof *m);
+  zmq_msg_init(&m->identity);
+  zmq_msg_init_size(&m->frame, b->sb.size);
+  memcpy(zmq_msg_data(&m->frame), b->sb.data, b->sb.size);
+  rl_msgbuf_reset(b);
+  m->type = ((uint8_t *)zmq_msg_data(&m->frame))[1];
+  msgpack_unpacked_init(&m->up);
+  if (msgpack_unpack_next(&m->up, (const char *)zmq_msg_data(&m->frame) + RL_MSG_HEADER,
+                          zmq_msg_size(&m->frame) - RL_MSG_HEADER, NULL) != MSGPACK_UNPACK_SUCCESS ||
+      m->up.data.type != MSGPACK_OBJECT_ARRAY)
+    return -1;
+  m->fields = m->up.data.via.array.ptr;
+  m->nfields = m->up.data.via.array.size;
+  return 0;
+}
+
+static rl_id_t s_n1;
+
+static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
+  (void)ctx;
+  if (len != 10 || memcmp(ep, "tcp://n1:1", 10)) return false;
+  *out = s_n1;
+  return true;
+}
+
+/* The listing as RL_GCS_STATE carries it after the request: [rows, dropped, evicted]. */
+static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sbuffer *sb, msgpack_unpacked *up) {
+  msgpack_packer pk;
+  msgpack_sbuffer_clear(sb);
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 3);
+  if (tasks) rl_state_table_pack_tasks(t, &pk);
+  else rl_state_table_pack_actors(t, &pk);
+  msgpack_unpack_next(up, sb->data, sb->size, NULL);
+  return up->data;
+}
+
+int rl_state_table_selftest(void) {
+  rl_state_table_t *t = rl_state_table_new(3, 2);
+  rl_msgbuf_t b;
+  rl_msg_t m;
+  char err[200];
+  msgpack_sbuffer sb;
+  msgpack_unpacked up;
+  msgpack_sbuffer_init(&sb);
+  msgpack_unpacked_init(&up);
+  rl_id_t owner = rl_id_random(), other = rl_id_random(), tid[5], actor = rl_id_random(), worker = rl_id_random();
+  s_n1 = rl_id_random();
+  for (int i = 0; i < 5; i++) tid[i] = rl_id_random();
+  S_CHECK(t);
+
+  /* A task submitted, then running on node 1, then finished; an actor pending, then alive. */
+  s_trow_t r = {&tid[0], RL_TS_SUBMITTED, "square", 0, NULL};
+  s_report(&b, &owner, &r, 1, &actor, RL_AS_PENDING, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  r = (s_trow_t){&tid[0], RL_TS_RUNNING, "square", 1, NULL};
+  s_report(&b, &owner, &r, 1, &actor, RL_AS_ALIVE, false, &worker);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  r = (s_trow_t){&tid[0], RL_TS_FINISHED, "square", 0, NULL};
+  s_report(&b, &owner, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  S_CHECK(rl_state_table_tasks(t) == 1 && rl_state_table_actors(t) == 1);
+  msgpack_object rows = s_listed(t, true, &sb, &up);
+  S_CHECK(rows.via.array.size == 3 && rows.via.array.ptr[0].via.array.size == 1);
+  msgpack_object row = rows.via.array.ptr[0].via.array.ptr[0];
+  rl_id_t got;
+  uint64_t v;
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_TS_FINISHED);
+  S_CHECK(rl_obj_id(&row.via.array.ptr[6], &got) && rl_id_eq(&got, &s_n1)); /* kept from RUNNING */
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[7], &v) && v == 777);
+  S_CHECK(rl_obj_id(&row.via.array.ptr[9], &got) && rl_id_eq(&got, &owner));
+  S_CHECK(rl_obj_u64(&rows.via.array.ptr[1], &v) && v == 9); /* dropped: 3 in each of 3 reports */
+  rows = s_listed(t, false, &sb, &up);
+  row = rows.via.array.ptr[0].via.array.ptr[0];
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_AS_ALIVE);
+  S_CHECK(rl_obj_id(&row.via.array.ptr[6], &got) && rl_id_eq(&got, &s_n1));
+
+  /* A node the head does not know leaves the node unknown. */
+  r = (s_trow_t){&tid[1], RL_TS_RUNNING, "elsewhere", 2, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rows = s_listed(t, true, &sb, &up);
+  S_CHECK(rows.via.array.ptr[0].via.array.ptr[1].via.array.ptr[6].type == MSGPACK_OBJECT_NIL);
+
+  /* The owner dies: its unfinished task fails, its actor dies; other's task too. */
+  r = (s_trow_t){&tid[2], RL_TS_SUBMITTED, "waits", 0, NULL};
+  s_report(&b, &owner, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_state_table_clients_died(t, &owner, 1);
+  rows = s_listed(t, true, &sb, &up);
+  S_CHECK(rows.via.array.ptr[0].via.array.size == 3);
+  row = rows.via.array.ptr[0].via.array.ptr[2];
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_TS_FAILED);
+  S_CHECK(row.via.array.ptr[8].type == MSGPACK_OBJECT_STR && row.via.array.ptr[8].via.str.size == 14);
+  row = rows.via.array.ptr[0].via.array.ptr[0];
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_TS_FINISHED); /* finished stays finished */
+  row = rows.via.array.ptr[0].via.array.ptr[1];
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_TS_RUNNING); /* another owner's */
+  rows = s_listed(t, false, &sb, &up);
+  row = rows.via.array.ptr[0].via.array.ptr[0];
+  S_CHECK(rl_obj_u64(&row.via.array.ptr[1], &v) && v == RL_AS_DEAD && row.via.array.ptr[8].type == MSGPACK_OBJECT_STR);
+
+  /* Bounded: a fourth task forgets the first reported. */
+  r = (s_trow_t){&tid[3], RL_TS_SUBMITTED, "fourth", 0, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rows = s_listed(t, true, &sb, &up);
+  S_CHECK(rows.via.array.ptr[0].via.array.size == 3 && rl_obj_u64(&rows.via.array.ptr[2], &v) && v == 1);
+  S_CHECK(rl_obj_id(&rows.via.array.ptr[0].via.array.ptr[0].via.array.ptr[0], &got) && rl_id_eq(&got, &tid[1]));
+
+  /* A detached actor survives its owner, and dies with its worker; beyond two dead
+   * actors the longest dead is forgotten. */
+  rl_id_t det = rl_id_random(), dw = rl_id_random(), third = rl_id_random();
+  s_report(&b, &other, NULL, 0, &det, RL_AS_ALIVE, true, &dw);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_state_table_clients_died(t, &other, 1);
+  S_CHECK(rl_state_table_actors(t) == 2);
+  rows = s_listed(t, false, &sb, &up);
+  S_CHECK(rl_obj_u64(&rows.via.array.ptr[0].via.array.ptr[1].via.array.ptr[1], &v) && v == RL_AS_ALIVE);
+  rl_state_table_clients_died(t, &dw, 1);
+  rows = s_listed(t, false, &sb, &up);
+  S_CHECK(rl_obj_u64(&rows.via.array.ptr[0].via.array.ptr[1].via.array.ptr[1], &v) && v == RL_AS_DEAD);
+  s_report(&b, &other, NULL, 0, &third, RL_AS_DEAD, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  S_CHECK(rl_state_table_actors(t) == 2);
+  rows = s_listed(t, false, &sb, &up);
+  S_CHECK(rl_obj_id(&rows.via.array.ptr[0].via.array.ptr[0].via.array.ptr[0], &got) && rl_id_eq(&got, &det));
+
+  /* Malformed reports change nothing. */
+  r = (s_trow_t){&tid[4], 9, "bad state", 0, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  S_CHECK(strstr(err, "state"));
+  rl_msg_close(&m);
+  r = (s_trow_t){&tid[4], RL_TS_RUNNING, "bad node", 3, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  rl_msg_close(&m);
+  rl_msgbuf_init(&b, RL_GCS_STATE_REPORT, 2);
+  rl_pack_id(&b.pk, &other);
+  msgpack_pack_uint64(&b.pk, 1);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  rl_msg_close(&m);
+  S_CHECK(rl_idmap_get(t->task_index, &tid[4]) == NULL && rl_state_table_tasks(t) == 3);
+
+  msgpack_unpacked_destroy(&up);
+  msgpack_sbuffer_destroy(&sb);
+  rl_state_table_destroy(&t);
+  rl_state_table_destroy(&t);
+  return 0;
+fail:
+  msgpack_unpacked_destroy(&up);
+  msgpack_sbuffer_destroy(&sb);
+  rl_state_table_destroy(&t);
+  return 1;
+}

@@ -1,0 +1,279 @@
+/* events.c: what the state API (`rayl list`) knows of tasks and actors comes from their
+ * owners: each state change is recorded here and sent to the head in one batch at most
+ * about once a second (RL_GCS_STATE_REPORT). Recording is a copy into an array; a
+ * task whose event still waits in the batch is updated in place, so a short task costs
+ * one event, not one per state. */
+#include "common/selftest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "wire/proto.h"
+#include "worker/cw_internal.h"
+
+#define S_FLUSH_MS 1000
+#define S_MAX_ACTORS 10000 /* actor events in one batch (actors change state rarely) */
+#define S_MAX_NODES 64     /* distinct nodes one batch names; others are "not known" */
+
+static void s_copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+
+/* The event slot for t: its event in the waiting batch, or a new one. NULL if none
+ * (not reported, or out of memory). */
+static rl_task_event_t *s_task_slot(rl_cw_t *cw, rl_task_t *t, bool first) {
+  rl_events_t *ev = &cw->ev;
+  if (first) {
+    t->ev_on = ev->ntasks < RL_EV_MAX_TASKS;
+    if (!t->ev_on) {
+      ev->dropped++;
+      return NULL;
+    }
+  } else if (!t->ev_on) {
+    return NULL;
+  } else if (t->ev_gen == ev->gen && t->ev_slot < ev->ntasks && rl_id_eq(&ev->tasks[t->ev_slot].id, &t->id)) {
+    return &ev->tasks[t->ev_slot];
+  }
+  /* Events of tasks already reported are always kept: the head must see them end. */
+  if (ev->ntasks == ev->captasks) {
+    size_t cap = ev->captasks ? 2 * ev->captasks : 256;
+    rl_task_event_t *grown = realloc(ev->tasks, cap * sizeof *grown);
+    if (!grown) return NULL;
+    ev->tasks = grown;
+    ev->captasks = cap;
+  }
+  rl_task_event_t *e = &ev->tasks[ev->ntasks];
+  t->ev_gen = ev->gen;
+  t->ev_slot = (uint32_t)ev->ntasks++;
+  e->id = t->id;
+  memset(&e->actor_id, 0, sizeof e->actor_id);
+  if (t->cls && t->cls->actor) e->actor_id = t->cls->actor->id;
+  e->node = NULL;
+  e->pid = 0;
+  e->kind = (uint8_t)t->kind;
+  memcpy(e->name, t->name, sizeof e->name);
+  e->error[0] = 0;
+  return e;
+}
+
+void rl_ev_task_new(rl_cw_t *cw, rl_task_t *t) {
+  rl_task_event_t *e = s_task_slot(cw, t, true);
+  if (!e) return;
+  e->state = RL_TS_SUBMITTED;
+  e->attempt = 0;
+}
+
+void rl_ev_task(rl_cw_t *cw, rl_task_t *t, int state, const char *error_type) {
+  rl_task_event_t *e = s_task_slot(cw, t, false);
+  if (!e) return;
+  e->state = (uint8_t)state;
+  e->attempt = (uint32_t)t->attempt;
+  if (error_type) s_copy(e->error, sizeof e->error, error_type);
+}
+
+void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l) {
+  rl_task_event_t *e = s_task_slot(cw, t, false);
+  if (!e) return;
+  e->state = RL_TS_RUNNING;
+  e->attempt = (uint32_t)t->attempt;
+  e->node = l->node_endpoint;
+  e->pid = l->pid;
+}
+
+/* The type of an encoded error: the "type" field of a rayl error table (a CLASS-tagged
+ * map), or the "Type: message" prefix of a plain string; "Error" if neither. */
+static void s_error_type(const char *data, size_t len, char *out, size_t n) {
+  s_copy(out, n, "Error");
+  msgpack_unpacked up;
+  msgpack_unpacked_init(&up);
+  size_t off = 0;
+  for (int i = 0; i < 4 && msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS; i++) {
+    const msgpack_object *o = &up.data;
+    if (o->type == MSGPACK_OBJECT_EXT) continue; /* a tag for the next object */
+    if (o->type == MSGPACK_OBJECT_STR) {
+      const char *colon = memchr(o->via.str.ptr, ':', o->via.str.size);
+      size_t k = colon ? (size_t)(colon - o->via.str.ptr) : 0;
+      if (k > 0 && k < n && !memchr(o->via.str.ptr, ' ', k)) snprintf(out, n, "%.*s", (int)k, o->via.str.ptr);
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+      for (uint32_t k = 0; k < o->via.map.size; k++) {
+        const msgpack_object *key = &o->via.map.ptr[k].key, *val = &o->via.map.ptr[k].val;
+        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == 4 && !memcmp(key->via.str.ptr, "type", 4) &&
+            val->type == MSGPACK_OBJECT_STR && val->via.str.size < n)
+          snprintf(out, n, "%.*s", (int)val->via.str.size, val->via.str.ptr);
+      }
+    }
+    break;
+  }
+  msgpack_unpacked_destroy(&up);
+}
+
+void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len) {
+  if (!t->ev_on) return;
+  char type[32];
+  s_error_type(data, len, type, sizeof type);
+  rl_ev_task(cw, t, RL_TS_FAILED, type);
+}
+
+void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause) {
+  rl_events_t *ev = &cw->ev;
+  if (!a->owned || ev->nactors >= S_MAX_ACTORS) return;
+  if (ev->nactors == ev->capactors) {
+    size_t cap = ev->capactors ? 2 * ev->capactors : 16;
+    rl_actor_event_t *grown = realloc(ev->actors, cap * sizeof *grown);
+    if (!grown) return;
+    ev->actors = grown;
+    ev->capactors = cap;
+  }
+  rl_actor_event_t *e = &ev->actors[ev->nactors++];
+  memset(e, 0, sizeof *e);
+  e->id = a->id;
+  e->state = (uint8_t)state;
+  e->detached = a->detached;
+  s_copy(e->class_name, sizeof e->class_name, a->name);
+  s_copy(e->name, sizeof e->name, a->user_name);
+  s_copy(e->ns, sizeof e->ns, a->ns);
+  s_copy(e->cause, sizeof e->cause, cause);
+  const rl_lease_t *l = a->cls ? a->cls->leases : NULL;
+  if (state == RL_AS_ALIVE && l) {
+    e->worker_id = l->worker_id;
+    e->node = l->node_endpoint;
+    e->pid = l->pid;
+  }
+}
+
+/* 1 + the index of node in nodes (added if new), or 0 if not known. */
+static uint64_t s_node_index(const char **nodes, int *n, const char *node) {
+  if (!node) return 0;
+  for (int i = 0; i < *n; i++)
+    if (nodes[i] == node || !strcmp(nodes[i], node)) return (uint64_t)i + 1;
+  if (*n == S_MAX_NODES) return 0;
+  nodes[(*n)++] = node;
+  return (uint64_t)*n;
+}
+
+static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
+  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
+  else rl_pack_id(pk, id);
+}
+
+void rl_ev_flush(rl_cw_t *cw) {
+  rl_events_t *ev = &cw->ev;
+  ev->last_flush_ms = rl_now_ms();
+  if (!ev->ntasks && !ev->nactors && !ev->dropped) return;
+  void *sock = rl_cw_gcs_socket(cw);
+  const char *nodes[S_MAX_NODES];
+  int nnodes = 0;
+  /* Node indices first: the node list comes before the rows that refer to it. */
+  uint64_t *task_node = malloc((ev->ntasks + ev->nactors + 1) * sizeof *task_node);
+  if (!sock || !task_node) goto done;
+  for (size_t i = 0; i < ev->ntasks; i++) task_node[i] = s_node_index(nodes, &nnodes, ev->tasks[i].node);
+  for (size_t i = 0; i < ev->nactors; i++)
+    task_node[ev->ntasks + i] = s_node_index(nodes, &nnodes, ev->actors[i].node);
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 6, 256 + ev->ntasks * 112 + ev->nactors * 256);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  msgpack_pack_array(&b.pk, (uint32_t)nnodes);
+  for (int i = 0; i < nnodes; i++) rl_pack_str(&b.pk, nodes[i]);
+  msgpack_pack_array(&b.pk, (uint32_t)ev->ntasks);
+  for (size_t i = 0; i < ev->ntasks; i++) {
+    const rl_task_event_t *e = &ev->tasks[i];
+    msgpack_pack_array(&b.pk, 9);
+    rl_pack_id(&b.pk, &e->id);
+    msgpack_pack_uint64(&b.pk, e->state);
+    msgpack_pack_uint64(&b.pk, e->attempt);
+    rl_pack_str(&b.pk, e->name);
+    msgpack_pack_uint64(&b.pk, e->kind);
+    s_pack_id_or_nil(&b.pk, &e->actor_id);
+    msgpack_pack_uint64(&b.pk, task_node[i]);
+    msgpack_pack_uint64(&b.pk, e->pid);
+    if (e->error[0]) rl_pack_str(&b.pk, e->error);
+    else msgpack_pack_nil(&b.pk);
+  }
+  msgpack_pack_array(&b.pk, (uint32_t)ev->nactors);
+  for (size_t i = 0; i < ev->nactors; i++) {
+    const rl_actor_event_t *e = &ev->actors[i];
+    msgpack_pack_array(&b.pk, 10);
+    rl_pack_id(&b.pk, &e->id);
+    msgpack_pack_uint64(&b.pk, e->state);
+    rl_pack_str(&b.pk, e->class_name);
+    rl_pack_str(&b.pk, e->name);
+    rl_pack_str(&b.pk, e->ns);
+    if (e->detached) msgpack_pack_true(&b.pk);
+    else msgpack_pack_false(&b.pk);
+    msgpack_pack_uint64(&b.pk, task_node[ev->ntasks + i]);
+    msgpack_pack_uint64(&b.pk, e->pid);
+    s_pack_id_or_nil(&b.pk, &e->worker_id);
+    if (e->cause[0]) rl_pack_str(&b.pk, e->cause);
+    else msgpack_pack_nil(&b.pk);
+  }
+  msgpack_pack_uint64(&b.pk, ev->dropped);
+  if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
+done:
+  /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
+  free(task_node);
+  ev->ntasks = ev->nactors = 0;
+  ev->dropped = 0;
+  ev->gen++;
+}
+
+void rl_ev_tick(rl_cw_t *cw, int64_t now_ms) {
+  if (now_ms - cw->ev.last_flush_ms < S_FLUSH_MS || (!cw->ev.ntasks && !cw->ev.nactors && !cw->ev.dropped)) return;
+  rl_ev_flush(cw);
+}
+
+void rl_ev_leaving(rl_cw_t *cw) {
+  char cause[160];
+  snprintf(cause, sizeof cause, "its owner (pid %d) exited", (int)getpid());
+  for (rl_actor_t *a = cw->actors; a; a = a->next)
+    if (a->owned && !a->detached && a->state != RL_ACTOR_DEAD) rl_ev_actor(cw, a, RL_AS_DEAD, cause);
+  size_t cur = 0;
+  rl_task_t *t;
+  while (cw->tasks && (t = rl_idmap_next(cw->tasks, &cur, NULL)))
+    if (!t->finished && !t->cancelled) rl_ev_task(cw, t, RL_TS_FAILED, "OwnerDiedError");
+  rl_ev_flush(cw);
+}
+
+void rl_ev_destroy(rl_cw_t *cw) {
+  free(cw->ev.tasks);
+  free(cw->ev.actors);
+  memset(&cw->ev, 0, sizeof cw->ev);
+}
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+/* The error types read from encodings as the host writes them: a CLASS-tagged map
+ * with a "type" field, a plain "Type: message" string, and junk. */
+int rl_events_selftest(void) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  char type[32];
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_ext(&pk, 10, 2);
+  msgpack_pack_ext_body(&pk, "rayl.Error", 10);
+  msgpack_pack_map(&pk, 2);
+  rl_pack_str(&pk, "message");
+  rl_pack_str(&pk, "boom");
+  rl_pack_str(&pk, "type");
+  rl_pack_str(&pk, "ActorDiedError");
+  s_error_type(sb.data, sb.size, type, sizeof type);
+  S_CHECK(!strcmp(type, "ActorDiedError"));
+  msgpack_sbuffer_clear(&sb);
+  rl_pack_str(&pk, "WorkerCrashedError: the worker died");
+  s_error_type(sb.data, sb.size, type, sizeof type);
+  S_CHECK(!strcmp(type, "WorkerCrashedError"));
+  msgpack_sbuffer_clear(&sb);
+  rl_pack_str(&pk, "no type here: at all");
+  s_error_type(sb.data, sb.size, type, sizeof type);
+  S_CHECK(!strcmp(type, "Error"));
+  s_error_type("\xc1\xff", 2, type, sizeof type);
+  S_CHECK(!strcmp(type, "Error"));
+  msgpack_sbuffer_destroy(&sb);
+  return 0;
+fail:
+  msgpack_sbuffer_destroy(&sb);
+  return 1;
+}
