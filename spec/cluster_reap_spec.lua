@@ -36,6 +36,8 @@ describe("a driver SIGKILLed on node 1 that filled node 2", function()
 
   lazy_teardown(function()
     os.execute("touch " .. dir .. "/stop")
+    local pid = tonumber(h.read_file(dir .. "/driver.pid") or "") -- if a failure left it running
+    if pid then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
     run("stop")
     os.execute("rm -rf " .. dir)
   end)

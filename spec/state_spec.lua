@@ -176,8 +176,8 @@ describe("rayl list and rayl status on a cluster started with rayl start", funct
     local f = assert(io.open(dir .. "/" .. name .. ".lua", "w"))
     f:write(code)
     f:close()
-    os.execute(("sh -c '%sRAYL_ADDRESS=%s %s %s/%s.lua > %s/%s.out 2>&1' < /dev/null > /dev/null 2>&1 &")
-      :format(env, addr, RAYL, dir, name, dir, name))
+    os.execute(("sh -c '%sRAYL_ADDRESS=%s %s %s/%s.lua > %s/%s.out 2>&1 & echo $! > %s/%s.pid' " ..
+      "< /dev/null > /dev/null 2>&1"):format(env, addr, RAYL, dir, name, dir, name, dir, name))
   end
 
   local function wait_for(path, text, seconds)
@@ -240,6 +240,11 @@ describe("rayl list and rayl status on a cluster started with rayl start", funct
 
   lazy_teardown(function()
     os.execute("touch " .. dir .. "/go")
+    -- A driver stuck after a failure must not outlive the spec.
+    for _, name in ipairs { "driver", "killer" } do
+      local pid = tonumber(h.read_file(dir .. "/" .. name .. ".pid") or "")
+      if pid then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
+    end
     run("stop")
     os.execute("rm -rf " .. dir)
   end)
