@@ -3,10 +3,7 @@
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
--- A port of our own, below the kernel's ephemeral range (32768+) where node managers
--- and workers get theirs; seeded per run so parallel runs don't draw the same one.
-math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
-local function free_port() return 20000 + math.random(0, 12000) end
+local free_port = h.free_port
 
 local sh = h.sh
 

@@ -59,6 +59,16 @@ function helpers.bump(path)
   return n
 end
 
+-- A TCP port for a test cluster: below the kernel's ephemeral range (32768+), where
+-- node managers and workers get theirs, and drawn from /dev/urandom so specs running at
+-- the same time don't pick the same one.
+function helpers.free_port()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b1, b2 = f:read(2):byte(1, 2)
+  f:close()
+  return 20000 + (b1 * 256 + b2) % 12000
+end
+
 -- Runs a shell command; returns what it printed on stdout and stderr.
 function helpers.sh(cmd)
   local p = io.popen(cmd .. " 2>&1")

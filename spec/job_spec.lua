@@ -7,13 +7,7 @@ local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
 local sh = h.sh
 
--- A port of our own from /dev/urandom (math.random is seeded alike in other specs).
-local function free_port()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b1, b2 = f:read(2):byte(1, 2)
-  f:close()
-  return 20000 + (b1 * 256 + b2) % 12000
-end
+local free_port = h.free_port
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))

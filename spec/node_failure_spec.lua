@@ -4,8 +4,7 @@
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
-math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
-local function free_port() return 20000 + math.random(0, 12000) end
+local free_port = h.free_port
 
 local sh = h.sh
 

@@ -192,13 +192,7 @@ describe("placement groups on a private cluster", function()
   end)
 end)
 
--- A port of our own, below the kernel's ephemeral range (as cluster_spec does).
-local function free_port()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b1, b2 = f:read(2):byte(1, 2)
-  f:close()
-  return 20000 + (b1 * 256 + b2) % 12000
-end
+local free_port = h.free_port
 
 describe("placement groups on a cluster started with rayl start", function()
   local dir, port, env, address

@@ -9,8 +9,7 @@ local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
 local sh, read = h.sh, h.read_file
 
-math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
-local function free_port() return 20000 + math.random(0, 12000) end
+local free_port = h.free_port
 
 -- Runs cmd; returns its output (stdout and stderr) and exit code.
 local function run(cmd)

@@ -6,8 +6,7 @@ local json = require "dkjson"
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
-math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000))
-local function free_port() return 20000 + math.random(0, 12000) end
+local free_port = h.free_port
 
 local function sleep(s) os.execute("sleep " .. s) end
 
