@@ -259,6 +259,74 @@ describe("objects", function()
     h.expect_error("ValueError", rayl.cancel, "not a ref")
   end)
 
+  -- A parent that notes "started", waits in rayl.get on a child that sleeps `secs` and
+  -- then notes "child done", and notes "after get" if its wait returns normally.
+  local function parent_and_child(dir, secs)
+    local child = rayl.remote({ max_retries = 0 }, function(d, t)
+      os.execute("sleep " .. t)
+      require("spec.helpers").bump(d .. "/child")
+      return true
+    end)
+    return rayl.remote({ max_retries = 0 }, function(d, t)
+      local h2 = require "spec.helpers"
+      h2.bump(d .. "/started")
+      rayl.get(child:remote(d, t))
+      h2.bump(d .. "/after")
+      return true
+    end)
+  end
+
+  local function counters()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir) == 0)
+    for _, name in ipairs { "started", "child", "after" } do
+      local f = assert(io.open(dir .. "/" .. name, "w"))
+      f:write("0")
+      f:close()
+    end
+    return dir, function(name) return h.read_counter(dir .. "/" .. name) end
+  end
+
+  it("cancel stops a running task at its next wait in rayl (TaskCancelledError there)", function()
+    local dir, count = counters()
+    local parent = parent_and_child(dir, 1)
+    local ref = parent:remote(dir, 1)
+    assert.is_true(h.wait_until(function() return count("started") == 1 end, 10))
+    rayl.cancel(ref)
+    h.expect_error("TaskCancelledError", rayl.get, ref, { timeout = 5 })
+    os.execute("sleep 1.5")
+    -- Its wait raised, so it never went on past it (without the cancel it would have).
+    assert.are.equal(0, count("after"))
+  end)
+
+  it("cancel is recursive by default: the task's children that have not run yet never run", function()
+    -- The parent submits a sleeper and a child that takes the sleeper's result, so the
+    -- child is still waiting for its argument when the parent is cancelled.
+    local sleeper = rayl.remote({ max_retries = 0 }, function(t) os.execute("sleep " .. t); return t end)
+    local child = rayl.remote({ max_retries = 0 }, function(d)
+      require("spec.helpers").bump(d .. "/child")
+      return true
+    end)
+    local parent = rayl.remote({ max_retries = 0 }, function(d)
+      require("spec.helpers").bump(d .. "/started")
+      return rayl.get(child:remote(d, sleeper:remote(1)))
+    end)
+    for _, recursive in ipairs { false, true } do
+      local dir, count = counters()
+      local ref = parent:remote(dir)
+      assert.is_true(h.wait_until(function() return count("started") == 1 end, 10))
+      rayl.cancel(ref, { recursive = recursive })
+      h.expect_error("TaskCancelledError", rayl.get, ref, { timeout = 5 })
+      if recursive then
+        os.execute("sleep 2.5") -- the sleeper is done by now, and nothing ran the child
+        assert.are.equal(0, count("child"))
+      else
+        assert.is_true(h.wait_until(function() return count("child") == 1 end, 10))
+      end
+    end
+  end)
+
   it("cancelling the first call of a new remote function does not break its later calls", function()
     -- both workers are started and idle, so the first call is pushed to one at once
     local warm = rayl.remote(function(x) return x end)

@@ -340,7 +340,7 @@ function rayl.cancel(ref, opts)
   ensure_init()
   if not is_ref(ref) then raise("ValueError", "rayl.cancel expects an ObjectRef", 2) end
   opts = check_options(opts, { force = "boolean", recursive = "boolean" }, "rayl.cancel", 2)
-  return core.cancel(ref, opts.force or false)
+  return core.cancel(ref, opts.force or false, opts.recursive ~= false)
 end
 
 ------------------------------------------------------------------------------

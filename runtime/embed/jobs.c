@@ -245,7 +245,7 @@ static int s_submit(rayl_ctx *ctx, const char *fn, const char *entry, const char
   s->user = user;
   if (cb && rl_idmap_put(ctx->by_id, &id, (void *)(uintptr_t)(i + 1)) != 0) {
     s->cb = NULL; /* it could never be called: report the failure instead */
-    rl_cw_cancel(ctx->cw, &id, false);
+    rl_cw_cancel(ctx->cw, &id, false, true);
     s_release(ctx, i);
     goto oom;
   }
@@ -387,7 +387,7 @@ int rayl_cancel(rayl_ctx *ctx, rayl_handle h, int force) {
                          (unsigned long long)h);
   rl_id_t id = ctx->slots[i].id;
   if (rl_cw_object_state(ctx->cw, &id) != RL_OBJ_PENDING) return RAYL_OK; /* already ended */
-  if (rl_cw_cancel(ctx->cw, &id, force != 0) != 0)
+  if (rl_cw_cancel(ctx->cw, &id, force != 0, true) != 0)
     return rl_embed_fail(RAYL_E_STATE, "rayl_cancel: the job of handle %#llx is not known to this process any more",
                          (unsigned long long)h);
   return RAYL_OK;

@@ -251,6 +251,15 @@ static rl_objref_t *s_checkref(lua_State *L, int idx) {
   return r;
 }
 
+/* A wait in rayl ended early: the task running here was cancelled (rayl.cancel), or
+ * a signal came (Ctrl-C). Raises the matching error. */
+static int s_interrupted(lua_State *L, rl_cw_t *cw) {
+  if (rl_cw_running_cancelled(cw))
+    return rl_host_raise(L, "TaskCancelledError", "the task was cancelled (rayl.cancel) while it waited in rayl");
+  rl_interrupted = 0;
+  return luaL_error(L, "interrupted");
+}
+
 /* core.get(ref, timeout_seconds|nil) -> value, or raises the object's error */
 static int l_get(lua_State *L) {
   rl_cw_t *cw = s_cw(L);
@@ -270,8 +279,7 @@ static int l_get(lua_State *L) {
                          lua_tonumber(L, 2), rl_id_hex(&id, hex));
   }
   if (rc == 2) {
-    rl_interrupted = 0;
-    return luaL_error(L, "interrupted");
+    return s_interrupted(L, cw);
   }
   if (rc != 0) return rl_host_raise(L, "ObjectLostError", "%s", err);
   int failed = v.state == RL_OBJ_FAILED;
@@ -324,16 +332,16 @@ static int l_wait(lua_State *L) {
   free(ids);
   free(ready);
   if (rc == 2) {
-    rl_interrupted = 0;
-    return luaL_error(L, "interrupted");
+    return s_interrupted(L, cw);
   }
   return 1;
 }
 
+/* core.cancel(ref, force, recursive) -> true if ref is a task result owned here */
 static int l_cancel(lua_State *L) {
   rl_cw_t *cw = s_cw(L);
   rl_objref_t *r = s_checkref(L, 1);
-  lua_pushboolean(L, rl_cw_cancel(cw, &r->id, lua_toboolean(L, 2)) == 0);
+  lua_pushboolean(L, rl_cw_cancel(cw, &r->id, lua_toboolean(L, 2), lua_toboolean(L, 3)) == 0);
   return 1;
 }
 
@@ -341,8 +349,7 @@ static int l_cancel(lua_State *L) {
 static int l_poll(lua_State *L) {
   rl_cw_t *cw = s_cw(L);
   if (rl_cw_poll(cw, (int)luaL_optinteger(L, 1, 0))) {
-    rl_interrupted = 0;
-    return luaL_error(L, "interrupted");
+    return s_interrupted(L, cw);
   }
   return 0;
 }

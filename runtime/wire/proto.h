@@ -109,7 +109,9 @@ enum rl_msg_type {
   RL_CW_GET_OBJECT = 42,
   /* [request u64, object_id id, kind u64, data bin, size u64] */
   RL_CW_OBJECT = 43,
-  /* [task_id id, force bool] : cancel a queued (or, with force, running) task */
+  /* [task_id id, force bool, recursive bool?] : cancel a task: queued, it never runs;
+   * running, force kills its worker, else its next wait in rayl raises
+   * TaskCancelledError; recursive: the tasks it submitted are cancelled too */
   RL_CW_CANCEL = 44,
   /* [object_id id, borrower_endpoint str] : one more process holds this ref */
   RL_CW_ADD_BORROWER = 45,

@@ -186,8 +186,12 @@ void rl_cw_destroy(rl_cw_t **p) {
   rl_sub_destroy_all(cw);
   rl_obj_destroy_all(cw);
   rl_pg_destroy_all(cw);
+  /* What was just sent to peers (a kill, a borrower's release) is not dropped at exit;
+   * a peer that is gone costs at most this long, once for all of them. */
+  int peer_linger = 100;
   for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
     next = peer->next;
+    zmq_setsockopt(peer->sock, ZMQ_LINGER, &peer_linger, sizeof peer_linger);
     zmq_close(peer->sock);
     free(peer);
   }
@@ -344,7 +348,7 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   }
   if (fd >= 0) items[n] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
   int rc = zmq_poll(items, fd >= 0 ? n + 1 : n, timeout_ms);
-  if (rc < 0 && errno == EINTR) return rl_interrupted ? 1 : 0;
+  if (rc < 0 && errno == EINTR) return rl_interrupted || rl_cw_running_cancelled(cw) ? 1 : 0;
   if (fd >= 0 && rc > 0 && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *fd_ready = true;
   if (rc > 0) {
     rl_msg_t m;
@@ -366,7 +370,7 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   }
   rl_pg_apply(cw);
   rl_sub_tick(cw);
-  return rl_interrupted ? 1 : 0;
+  return rl_interrupted || rl_cw_running_cancelled(cw) ? 1 : 0;
 }
 
 int rl_cw_poll(rl_cw_t *cw, int timeout_ms) { return s_poll(cw, -1, timeout_ms, NULL); }

@@ -173,10 +173,16 @@ int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const cha
 void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
                       const char *endpoint);
 
-/* Cancels the task producing object id: a queued task fails with TaskCancelledError;
- * a running one is killed if force, else its result is discarded. Returns 0, or -1 if
- * id is not a task result owned here. */
-int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force);
+/* Cancels the task producing object id: its results fail with TaskCancelledError at
+ * once. A queued task never runs; a running one is killed if force, else it is stopped
+ * at its next wait in rayl (get, wait, poll raise TaskCancelledError in it; a task
+ * computing without calling rayl runs on, its result discarded). recursive: the tasks
+ * it submitted are cancelled too (by its worker). Returns 0, or -1 if id is not a task
+ * result owned here. */
+int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive);
+/* True while the task this worker runs has been cancelled (rl_cw_cancel); waits in it
+ * return as interrupted. */
+bool rl_cw_running_cancelled(rl_cw_t *cw);
 
 /* ---- executing tasks (in worker processes) ---- */
 typedef struct {

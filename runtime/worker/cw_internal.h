@@ -222,7 +222,7 @@ typedef struct rl_incoming {
   zmq_msg_t frame;    /* the raw message: pub's pointers point into it */
   msgpack_unpacked up;
   const msgpack_object *args;
-  bool cancelled;
+  bool cancelled;      /* cancelled while it runs: its waits in rayl are interrupted */
   rl_id_t *held;      /* refs of its owner this task's run borrowed first (see TASK_DONE) */
   size_t nheld, capheld;
   struct rl_incoming *next;
@@ -349,6 +349,9 @@ void rl_sub_tick(rl_cw_t *cw);
  * task ends, so the workers it borrowed serve others at once). */
 void rl_sub_return_idle_leases(rl_cw_t *cw);
 void rl_sub_destroy_all(rl_cw_t *cw);
+/* Cancels every task this process submitted that has not finished (the children of a
+ * task cancelled with recursive), recursively. */
+void rl_sub_cancel_children(rl_cw_t *cw, bool force);
 /* Lineage: o (owned, its only copy lost with a node) is made again by re-running the
  * task that made it, if that task may still be retried. Returns true if resubmitted
  * (o is pending again), false if o must fail. */

@@ -104,18 +104,22 @@ static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, cons
 
 void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t id;
-  bool force;
-  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &force)) {
+  bool force, recursive = false;
+  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &force) ||
+      (rl_field(m, 2) && !rl_field_bool(m, 2, &recursive))) {
     rl_log(RL_LOG_WARN, "dropped a malformed cancel");
     return;
   }
   for (rl_incoming_t *in = cw->active; in; in = in->next_active) {
-    if (!rl_id_eq(&in->pub.task_id, &id)) continue;
+    if (!rl_id_eq(&in->pub.task_id, &id) || in->pub.kind != RL_KIND_TASK) continue;
+    /* A task runs alone on its worker: what this process submitted is its children. */
+    if (recursive) rl_sub_cancel_children(cw, force);
     if (force) {
       rl_log(RL_LOG_INFO, "task %s force-cancelled: exiting", in->name);
       _exit(1);
     }
-    return; /* the owner drops the result when it comes */
+    in->cancelled = true; /* its next wait in rayl raises; the owner drops its result */
+    return;
   }
   /* A queued task stays queued, marked: it may carry the function later tasks need,
    * so the host still loads that before reporting it cancelled. */
@@ -136,6 +140,8 @@ const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
 }
 
 void rl_cw_set_current(rl_cw_t *cw, const rl_cw_task_t *t) { cw->running = (rl_incoming_t *)t; }
+
+bool rl_cw_running_cancelled(rl_cw_t *cw) { return cw->running && cw->running->cancelled; }
 
 int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *v, char *err, size_t errlen) {
   memset(v, 0, sizeof *v);

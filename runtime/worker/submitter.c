@@ -720,7 +720,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   s_task_succeeded(cw, t);
 }
 
-int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
+int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
   rl_id_t tid = rl_id_task_of(*id);
   rl_task_t *t = rl_idmap_get(cw->tasks, &tid);
   if (!t || t->finished) return -1;
@@ -738,9 +738,11 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
     return 0;
   }
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_CANCEL, 2);
+  rl_msgbuf_init(&b, RL_CW_CANCEL, 3);
   rl_pack_id(&b.pk, &t->id);
   if (force) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  if (recursive) msgpack_pack_true(&b.pk);
   else msgpack_pack_false(&b.pk);
   rl_msg_send(t->lease->peer->sock, NULL, &b);
   rl_ev_task(cw, t, RL_TS_FAILED, "TaskCancelledError");
@@ -751,6 +753,19 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force) {
     if (o && o->state == RL_OBJ_PENDING) rl_obj_fail(cw, o, "TaskCancelledError", msg);
   }
   return 0;
+}
+
+void rl_sub_cancel_children(rl_cw_t *cw, bool force) {
+  size_t cur = 0, n = 0;
+  rl_task_t *t, **all = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *all);
+  if (!all) return;
+  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
+    if (t->kind == RL_KIND_TASK && !t->finished && !t->cancelled) all[n++] = t;
+  for (size_t i = 0; i < n; i++) {
+    rl_id_t ret = rl_id_for_object(all[i]->id, 1);
+    rl_cw_cancel(cw, &ret, force, true);
+  }
+  free(all);
 }
 
 void rl_sub_destroy_all(rl_cw_t *cw) {
