@@ -3,28 +3,18 @@
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
-local free_port = h.free_port
-
 local sh = h.sh
 
 describe("a cluster started with rayl start", function()
-  local dir, port, env
+  local cluster, dir, port, env
 
   lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    port = free_port()
-    env = ("RAYL_TMPDIR=%s "):format(dir)
-    local out = sh(env .. RAYL .. " start --head --port " .. port .. " --num-cpus 2")
-    assert.truthy(out:find("Started a rayl head at 127.0.0.1:" .. port, 1, true), out)
-    out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 1 --resources '{\"sim\": 4}'")
-    assert.truthy(out:find("Joined the cluster", 1, true), out)
+    cluster = h.start_cluster(RAYL, "--num-cpus 2")
+    dir, port, env = cluster.dir, cluster.port, cluster.env
+    cluster.join("--num-cpus 1 --resources '{\"sim\": 4}'")
   end)
 
-  lazy_teardown(function()
-    sh(env .. RAYL .. " stop")
-    os.execute("rm -rf " .. dir)
-  end)
+  lazy_teardown(function() cluster.stop() end)
 
   local function driver(code)
     local f = assert(io.open(dir .. "/driver.lua", "w"))
@@ -181,24 +171,15 @@ describe("a cluster started with rayl start", function()
 end)
 
 describe("a cluster that loses a node", function()
-  local dir, port, env
+  local cluster, dir, port, env
 
   lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    port = free_port()
-    env = ("RAYL_TMPDIR=%s "):format(dir)
-    local out = sh(env .. RAYL .. " start --head --port " .. port ..
-      " --num-cpus 2 --resources '{\"shared\": 100}' --heartbeat-timeout-ms 1500")
-    assert.truthy(out:find("Started", 1, true), out)
-    out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 2 --resources '{\"shared\": 100}'")
-    assert.truthy(out:find("Joined", 1, true), out)
+    cluster = h.start_cluster(RAYL, "--num-cpus 2 --resources '{\"shared\": 100}' --heartbeat-timeout-ms 1500")
+    dir, port, env = cluster.dir, cluster.port, cluster.env
+    cluster.join("--num-cpus 2 --resources '{\"shared\": 100}'")
   end)
 
-  lazy_teardown(function()
-    sh(env .. RAYL .. " stop")
-    os.execute("rm -rf " .. dir)
-  end)
+  lazy_teardown(function() cluster.stop() end)
 
   it("kill -9 of node 2's node manager during a 2,000-task job: every result arrives, status shows it dead", function()
     -- "[n]ode" keeps the pattern from matching this shell's own command line.

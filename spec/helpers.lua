@@ -69,6 +69,31 @@ function helpers.free_port()
   return 20000 + (b1 * 256 + b2) % 12000
 end
 
+-- A cluster of a spec's own from `rayl start --head HEAD_ARGS` (rayl: the rayl binary):
+-- c.dir (its RAYL_TMPDIR), c.port, c.address ("127.0.0.1:PORT"), c.env (the shell
+-- prefix that points rayl at it), c.run(args) (runs `rayl ARGS` there), c.join(args)
+-- (adds a node manager, asserting it joined), c.stop() (stops its daemons, removes dir).
+function helpers.start_cluster(rayl, head_args)
+  local c = { dir = os.tmpname() }
+  os.remove(c.dir) -- rayl makes it, private
+  c.port = helpers.free_port()
+  c.address = "127.0.0.1:" .. c.port
+  c.env = ("RAYL_TMPDIR=%s "):format(c.dir)
+  function c.run(args) return helpers.sh(c.env .. rayl .. " " .. args) end
+  function c.join(args)
+    local out = c.run("start --address " .. c.address .. " " .. (args or ""))
+    assert(out:find("Joined the cluster", 1, true), out)
+    return out
+  end
+  function c.stop()
+    c.run("stop")
+    os.execute("rm -rf " .. c.dir)
+  end
+  local out = c.run("start --head --port " .. c.port .. " " .. (head_args or ""))
+  assert(out:find("Started a rayl head at " .. c.address, 1, true), out)
+  return c
+end
+
 -- Runs a shell command; returns what it printed on stdout and stderr.
 function helpers.sh(cmd)
   local p = io.popen(cmd .. " 2>&1")

@@ -4,32 +4,20 @@
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
-local free_port = h.free_port
-
 local sh = h.sh
 
 describe("a node that dies holding results", function()
-  local dir, port, env
+  local cluster, dir, port, env
 
   lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    port = free_port()
-    env = ("RAYL_TMPDIR=%s "):format(dir)
-    local out = sh(env .. RAYL .. " start --head --port " .. port .. " --num-cpus 2 --heartbeat-timeout-ms 1500")
-    assert.truthy(out:find("Started", 1, true), out)
+    cluster = h.start_cluster(RAYL, "--num-cpus 2 --heartbeat-timeout-ms 1500")
+    dir, port, env = cluster.dir, cluster.port, cluster.env
   end)
 
-  lazy_teardown(function()
-    sh(env .. RAYL .. " stop")
-    os.execute("rm -rf " .. dir)
-  end)
+  lazy_teardown(function() cluster.stop() end)
 
   -- Each test gets a fresh second node (custom resource "doomed") and kills it.
-  before_each(function()
-    local out = sh(env .. RAYL .. " start --address 127.0.0.1:" .. port .. " --num-cpus 2 --resources '{\"doomed\": 1}'")
-    assert.truthy(out:find("Joined", 1, true), out)
-  end)
+  before_each(function() cluster.join("--num-cpus 2 --resources '{\"doomed\": 1}'") end)
 
   -- Runs a driver; PRELUDE gives it `doomed` (node 2's id), `kill_node2()` and `runs(tag)`
   -- (how many times tasks noted `tag` in a file, across processes).

@@ -192,28 +192,16 @@ describe("placement groups on a private cluster", function()
   end)
 end)
 
-local free_port = h.free_port
-
 describe("placement groups on a cluster started with rayl start", function()
-  local dir, port, env, address
+  local cluster, dir, port, env, address
 
   lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    port = free_port()
-    address = "127.0.0.1:" .. port
-    env = ("RAYL_TMPDIR=%s "):format(dir)
-    local out = sh(env .. RAYL .. " start --head --port " .. port ..
-      " --num-cpus 2 --resources '{\"n1\": 1}' --heartbeat-timeout-ms 2000")
-    assert.truthy(out:find("Started a rayl head at " .. address, 1, true), out)
-    out = sh(env .. RAYL .. " start --address " .. address .. " --num-cpus 2 --resources '{\"n2\": 1}'")
-    assert.truthy(out:find("Joined the cluster", 1, true), out)
+    cluster = h.start_cluster(RAYL, "--num-cpus 2 --resources '{\"n1\": 1}' --heartbeat-timeout-ms 2000")
+    dir, port, env, address = cluster.dir, cluster.port, cluster.env, cluster.address
+    cluster.join("--num-cpus 2 --resources '{\"n2\": 1}'")
   end)
 
-  lazy_teardown(function()
-    sh(env .. RAYL .. " stop")
-    os.execute("rm -rf " .. dir)
-  end)
+  lazy_teardown(function() cluster.stop() end)
 
   -- Runs a driver on the cluster. Its code gets `util`, `names(pg)` (the custom
   -- resource n1/n2/n3 of the node holding each bundle, comma-separated) and

@@ -38,6 +38,15 @@ typedef struct {
 rl_codec_hooks_t rl_objref_hooks(rl_reflist_t *collect);
 void rl_reflist_free(rl_reflist_t *l);
 
+/* l_common.c: for the rayl.core bindings. The core worker, or raises "rayl is not
+ * initialized". */
+rl_cw_t *rl_host_cw(lua_State *L);
+/* The id (hex string) at idx, or raises an argument error saying it is not `what`. */
+rl_id_t rl_host_check_id(lua_State *L, int idx, const char *what);
+/* Pushes a resource map (msgpack, sched/resources.h) as a table {name = amount}; an
+ * empty table if o is not one. */
+void rl_host_push_resources(lua_State *L, const msgpack_object *o);
+
 /* Pushes a rayl error table {type=, message=} with the rayl.Error metatable (a plain
  * table if the Lua module has not registered it yet). */
 void rl_host_push_error(lua_State *L, const char *type, const char *message);

@@ -10,17 +10,6 @@
 
 #define S_ERR 512
 
-static rl_cw_t *s_cw(lua_State *L) {
-  if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
-  return rl_host.cw;
-}
-
-static rl_id_t s_check_id(lua_State *L, int idx) {
-  rl_id_t id;
-  if (rl_id_parse(luaL_checkstring(L, idx), &id) != 0) luaL_argerror(L, idx, "not an actor id");
-  return id;
-}
-
 static void s_resources(lua_State *L, int opts, const char *field, rl_resources_t *res) {
   char err[200];
   rl_res_clear(res);
@@ -48,7 +37,7 @@ static int s_int_field(lua_State *L, int opts, const char *field, int dflt) {
  * opts: resources, placement, max_restarts, max_task_retries, name (the class's),
  * strategy, detached, name_key, actor_name and namespace (if named) */
 static int l_actor_create(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   size_t key_len, blob_len;
   const char *key = luaL_checklstring(L, 1, &key_len);
   const char *blob = luaL_checklstring(L, 2, &blob_len);
@@ -92,8 +81,8 @@ static int l_actor_create(lua_State *L) {
 /* core.actor_call(id, owner, method, opts, ...) -> ref [, ref...]
  * opts: num_returns, name, max_task_retries (used when the caller is not the owner) */
 static int l_actor_call(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
-  rl_id_t id = s_check_id(L, 1);
+  rl_cw_t *cw = rl_host_cw(L);
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id");
   const char *owner = luaL_checkstring(L, 2);
   const char *method = luaL_checkstring(L, 3);
   luaL_checktype(L, 4, LUA_TTABLE);
@@ -120,33 +109,33 @@ static int l_actor_call(lua_State *L) {
 
 /* core.actor_kill(id, owner, no_restart) */
 static int l_actor_kill(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
-  rl_id_t id = s_check_id(L, 1);
+  rl_cw_t *cw = rl_host_cw(L);
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id");
   rl_cw_actor_kill(cw, &id, luaL_checkstring(L, 2), lua_toboolean(L, 3));
   return 0;
 }
 
 /* core.actor_tie(id, handle_ref): the actor is freed once handle_ref is gone everywhere */
 static int l_actor_tie(lua_State *L) {
-  rl_id_t id = s_check_id(L, 1);
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id");
   rl_objref_t *r = rl_objref_test(L, 2);
   if (!r) return luaL_argerror(L, 2, "ObjectRef expected");
-  if (rl_cw_actor_tie(s_cw(L), &id, &r->id) != 0) return luaL_error(L, "actor or ref not owned by this process");
+  if (rl_cw_actor_tie(rl_host_cw(L), &id, &r->id) != 0) return luaL_error(L, "actor or ref not owned by this process");
   return 0;
 }
 
 /* core.actor_state(id) -> "pending" | "alive" | "restarting" | "locating" | "dead" | "unknown" */
 static int l_actor_state(lua_State *L) {
-  rl_id_t id = s_check_id(L, 1);
-  lua_pushstring(L, rl_cw_actor_state(s_cw(L), &id));
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id");
+  lua_pushstring(L, rl_cw_actor_state(rl_host_cw(L), &id));
   return 1;
 }
 
 /* core.actor_where(id) -> worker id (hex), endpoint | nil while it is not alive */
 static int l_actor_where(lua_State *L) {
-  rl_id_t id = s_check_id(L, 1), worker;
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id"), worker;
   const char *endpoint;
-  if (rl_cw_actor_where(s_cw(L), &id, &worker, &endpoint) != 0) return 0;
+  if (rl_cw_actor_where(rl_host_cw(L), &id, &worker, &endpoint) != 0) return 0;
   char hex[RL_ID_HEX];
   lua_pushstring(L, rl_id_hex(&worker, hex));
   lua_pushstring(L, endpoint);
@@ -155,20 +144,20 @@ static int l_actor_where(lua_State *L) {
 
 /* core.actor_bind(id, owner, worker_id, endpoint): calls go straight to that worker */
 static int l_actor_bind(lua_State *L) {
-  rl_id_t id = s_check_id(L, 1), worker = s_check_id(L, 3);
-  rl_cw_actor_bind(s_cw(L), &id, luaL_checkstring(L, 2), &worker, luaL_checkstring(L, 4));
+  rl_id_t id = rl_host_check_id(L, 1, "not an actor id"), worker = rl_host_check_id(L, 3, "not an actor id");
+  rl_cw_actor_bind(rl_host_cw(L), &id, luaL_checkstring(L, 2), &worker, luaL_checkstring(L, 4));
   return 0;
 }
 
 /* core.endpoint() -> this process's address (owners of actors and objects) */
 static int l_endpoint(lua_State *L) {
-  lua_pushstring(L, rl_cw_endpoint(s_cw(L)));
+  lua_pushstring(L, rl_cw_endpoint(rl_host_cw(L)));
   return 1;
 }
 
 /* A KV request to the head; pushes the value (or nil). */
 static int s_kv(lua_State *L, int type, const char *key, const char *value, size_t len, bool has_value) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   uint64_t request = rl_cw_next_request(cw);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, (uint8_t)type, type == RL_GCS_KV_PUT ? 3 : 2);

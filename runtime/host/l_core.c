@@ -19,11 +19,6 @@
 
 #define S_ERR 1024
 
-static rl_cw_t *s_cw(lua_State *L) {
-  if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
-  return rl_host.cw;
-}
-
 static void s_shutdown(void) {
   rl_cw_destroy(&rl_host.cw);
   rl_local_cluster_stop(&rl_host.cluster);
@@ -161,7 +156,7 @@ static void s_read_resources(lua_State *L, int idx, rl_resources_t *res) {
 
 /* core.submit(key, blob, opts, ...) -> ref [, ref...] */
 static int l_submit(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   size_t key_len, blob_len;
   const char *key = luaL_checklstring(L, 1, &key_len);
   const char *blob = luaL_checklstring(L, 2, &blob_len);
@@ -214,7 +209,7 @@ static void s_note_external(lua_State *L, size_t bytes) {
 
 /* core.put(value) -> ref */
 static int l_put(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   luaL_checkany(L, 1);
   if (rl_objref_test(L, 1))
     return rl_host_raise(L, "ValueError", "rayl.put was given an ObjectRef; pass the value itself");
@@ -262,7 +257,7 @@ static int s_interrupted(lua_State *L, rl_cw_t *cw) {
 
 /* core.get(ref, timeout_seconds|nil) -> value, or raises the object's error */
 static int l_get(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   rl_objref_t *r = s_checkref(L, 1);
   rl_id_t id = r->id;
   int timeout_ms = -1;
@@ -291,7 +286,7 @@ static int l_get(lua_State *L) {
 
 /* core.state(ref) -> "pending" | "ready" | "failed" (never blocks) */
 static int l_state(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   rl_objref_t *r = s_checkref(L, 1);
   int s = rl_cw_object_state(cw, &r->id);
   lua_pushstring(L, s == RL_OBJ_READY ? "ready" : s == RL_OBJ_FAILED ? "failed" : "pending");
@@ -300,7 +295,7 @@ static int l_state(lua_State *L) {
 
 /* core.wait(refs, num_returns, timeout_seconds|nil) -> { bool per ref } */
 static int l_wait(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   size_t n = lua_objlen(L, 1);
   size_t num = (size_t)luaL_checkinteger(L, 2);
@@ -339,7 +334,7 @@ static int l_wait(lua_State *L) {
 
 /* core.cancel(ref, force, recursive) -> true if ref is a task result owned here */
 static int l_cancel(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   rl_objref_t *r = s_checkref(L, 1);
   lua_pushboolean(L, rl_cw_cancel(cw, &r->id, lua_toboolean(L, 2), lua_toboolean(L, 3)) == 0);
   return 1;
@@ -347,7 +342,7 @@ static int l_cancel(lua_State *L) {
 
 /* core.poll(timeout_ms) : handle what has arrived (0: don't wait) */
 static int l_poll(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   if (rl_cw_poll(cw, (int)luaL_optinteger(L, 1, 0))) {
     return s_interrupted(L, cw);
   }
@@ -362,7 +357,7 @@ static void s_set_id(lua_State *L, const char *field, const rl_id_t *id) {
 }
 
 static int l_context(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   lua_createtable(L, 0, 6);
   s_set_id(L, "node_id", rl_cw_node_id(cw));
   s_set_id(L, "worker_id", rl_cw_worker_id(cw));
@@ -377,19 +372,9 @@ static int l_context(lua_State *L) {
   return 1;
 }
 
-static void s_push_resources(lua_State *L, const msgpack_object *o) {
-  rl_resources_t r;
-  lua_newtable(L);
-  if (rl_res_unpack(o, &r) != 0) return;
-  for (int i = 0; i < r.n; i++) {
-    lua_pushnumber(L, (double)r.r[i].amount / RL_RES_UNIT);
-    lua_setfield(L, -2, r.r[i].name);
-  }
-}
-
 /* core.nodes() -> { {node_id=, endpoint=, alive=, total={}, available={}}... } */
 static int l_nodes(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   uint64_t request = rl_cw_next_request(cw);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
@@ -413,9 +398,9 @@ static int l_nodes(lua_State *L) {
     lua_setfield(L, -2, "endpoint");
     lua_pushboolean(L, n->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && n->via.array.ptr[2].via.boolean);
     lua_setfield(L, -2, "alive");
-    s_push_resources(L, &n->via.array.ptr[3]);
+    rl_host_push_resources(L, &n->via.array.ptr[3]);
     lua_setfield(L, -2, "resources");
-    s_push_resources(L, &n->via.array.ptr[4]);
+    rl_host_push_resources(L, &n->via.array.ptr[4]);
     lua_setfield(L, -2, "available");
     lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
   }
@@ -424,13 +409,13 @@ static int l_nodes(lua_State *L) {
 }
 
 static int l_object_count(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)rl_cw_object_count(s_cw(L)));
+  lua_pushinteger(L, (lua_Integer)rl_cw_object_count(rl_host_cw(L)));
   return 1;
 }
 
 /* core.task_count() -> tasks and actor calls this process submitted, not finished */
 static int l_task_count(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)rl_cw_task_count(s_cw(L)));
+  lua_pushinteger(L, (lua_Integer)rl_cw_task_count(rl_host_cw(L)));
   return 1;
 }
 

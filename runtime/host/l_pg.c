@@ -11,17 +11,6 @@
 
 #define S_ERR 512
 
-static rl_cw_t *s_cw(lua_State *L) {
-  if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
-  return rl_host.cw;
-}
-
-static rl_id_t s_check_id(lua_State *L, int idx) {
-  rl_id_t id;
-  if (rl_id_parse(luaL_checkstring(L, idx), &id) != 0) luaL_argerror(L, idx, "not a placement group id");
-  return id;
-}
-
 /* Reads the resource map at the top of the stack into res (raises ValueError). */
 static void s_bundle(lua_State *L, int i, rl_resources_t *res) {
   char err[200];
@@ -38,7 +27,7 @@ static void s_bundle(lua_State *L, int i, rl_resources_t *res) {
 
 /* core.pg_create(bundles, strategy, name|nil, detached) -> id (hex) */
 static int l_pg_create(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   rl_pg_opts_t o = {.strategy = luaL_checkstring(L, 2), .name = luaL_optstring(L, 3, NULL),
                     .detached = lua_toboolean(L, 4)};
@@ -62,8 +51,8 @@ static int l_pg_create(lua_State *L) {
 
 /* core.pg_ready(id, value) -> ObjectRef ready with value once the group is created */
 static int l_pg_ready(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
-  rl_id_t pg = s_check_id(L, 1), ref;
+  rl_cw_t *cw = rl_host_cw(L);
+  rl_id_t pg = rl_host_check_id(L, 1, "not a placement group id"), ref;
   luaL_checkany(L, 2);
   char err[S_ERR];
   rl_encoded_t *enc = rl_codec_encode(L, 2, "the placement group", NULL, err, sizeof err);
@@ -86,21 +75,11 @@ static int l_pg_ready(lua_State *L) {
 
 /* core.pg_remove(id) */
 static int l_pg_remove(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
-  rl_id_t pg = s_check_id(L, 1);
+  rl_cw_t *cw = rl_host_cw(L);
+  rl_id_t pg = rl_host_check_id(L, 1, "not a placement group id");
   char err[S_ERR];
   if (rl_cw_pg_remove(cw, &pg, err, sizeof err) != 0) return rl_host_raise(L, "ValueError", "%s", err);
   return 0;
-}
-
-static void s_push_resources(lua_State *L, const msgpack_object *o) {
-  rl_resources_t r;
-  lua_newtable(L);
-  if (rl_res_unpack(o, &r) != 0) return;
-  for (int i = 0; i < r.n; i++) {
-    lua_pushnumber(L, (double)r.r[i].amount / RL_RES_UNIT);
-    lua_setfield(L, -2, r.r[i].name);
-  }
 }
 
 /* Pushes {id=, name=, strategy=, state=, detached=, bundles={...}, nodes={hex|false...}}
@@ -135,7 +114,7 @@ static void s_push_info(lua_State *L, const msgpack_object *e) {
     if (ok && rl_obj_id(&b->via.array.ptr[0], &node)) lua_pushstring(L, rl_id_hex(&node, hex));
     else lua_pushboolean(L, 0);
     lua_rawseti(L, -2, (int)i + 1);
-    if (ok) s_push_resources(L, &b->via.array.ptr[1]);
+    if (ok) rl_host_push_resources(L, &b->via.array.ptr[1]);
     else lua_newtable(L);
     lua_rawseti(L, -3, (int)i + 1);
   }
@@ -145,10 +124,10 @@ static void s_push_info(lua_State *L, const msgpack_object *e) {
 
 /* core.pg_get(id|nil, name|nil) -> { info... } (every group when both are nil) */
 static int l_pg_get(lua_State *L) {
-  rl_cw_t *cw = s_cw(L);
+  rl_cw_t *cw = rl_host_cw(L);
   rl_id_t id;
   bool by_id = !lua_isnoneornil(L, 1);
-  if (by_id) id = s_check_id(L, 1);
+  if (by_id) id = rl_host_check_id(L, 1, "not a placement group id");
   const char *name = luaL_optstring(L, 2, NULL);
   uint64_t request = rl_cw_next_request(cw);
   rl_msgbuf_t b;
