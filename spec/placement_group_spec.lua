@@ -328,6 +328,11 @@ describe("placement groups on a cluster started with rayl start", function()
     assert.truthy(out:find("made:\ttrue\ttrue", 1, true), out)
     out = driver([[ print("next driver:", pcall(util.get_placement_group, "mine"), util.get_placement_group("kept").id) ]])
     assert.truthy(out:find("next driver:\tfalse\t" .. ("%x"):rep(32)), out)
+    -- rayl status counts the groups: only the detached one is left.
+    local status = sh(env .. RAYL .. " status")
+    assert.truthy(status:find("Placement groups: 1 created, 0 pending, 0 rescheduling", 1, true), status)
+    assert.truthy(sh(env .. RAYL .. " status --format json"):find(
+      '"placement_groups": {"created": 1, "pending": 0, "rescheduling": 0}', 1, true))
     local head = sh("pgrep -f 'rayl [h]ead .*" .. dir .. "'"):match("%d+")
     os.execute("kill -9 " .. head)
     os.execute("sleep 0.5")

@@ -425,7 +425,8 @@ int rl_cli_status(int argc, char **argv) {
   static rl_node_info_t nodes[256];
   static rl_demand_t demands[64];
   int nd = 0;
-  int n = rl_gcs_cluster(gcs, nodes, 256, demands, 64, &nd, 3000, err, sizeof err);
+  rl_pg_counts_t pgs;
+  int n = rl_gcs_cluster(gcs, nodes, 256, demands, 64, &nd, &pgs, 3000, err, sizeof err);
   if (n < 0) {
     fprintf(stderr, "rayl status: %s\n", err);
     return 1;
@@ -461,6 +462,11 @@ int rl_cli_status(int argc, char **argv) {
     else
       printf("  {%s}: %llu+ pending tasks/actors\n", shape, count);
   }
-  if (json) printf("]}\n");
+  if (json)
+    printf("], \"placement_groups\": {\"created\": %d, \"pending\": %d, \"rescheduling\": %d}}\n", pgs.created,
+           pgs.pending, pgs.rescheduling);
+  else if (pgs.created + pgs.pending + pgs.rescheduling)
+    printf("Placement groups: %d created, %d pending, %d rescheduling\n", pgs.created, pgs.pending,
+           pgs.rescheduling);
   return 0;
 }

@@ -145,11 +145,29 @@ static void s_refused(const char *gcs, char *err, size_t errlen) {
 }
 
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen) {
-  return rl_gcs_cluster(gcs, out, max, NULL, 0, NULL, timeout_ms, err, errlen);
+  return rl_gcs_cluster(gcs, out, max, NULL, 0, NULL, NULL, timeout_ms, err, errlen);
+}
+
+/* Counts the groups of a RL_GCS_PG_INFO reply by state. Returns false if malformed. */
+static bool s_parse_pgs(rl_msg_t *m, rl_pg_counts_t *pgs) {
+  const msgpack_object *groups = rl_field(m, 1);
+  if (!groups || groups->type != MSGPACK_OBJECT_ARRAY) return false;
+  *pgs = (rl_pg_counts_t){0};
+  for (uint32_t i = 0; i < groups->via.array.size; i++) {
+    const msgpack_object *g = &groups->via.array.ptr[i];
+    const char *state;
+    size_t len;
+    if (g->type != MSGPACK_OBJECT_ARRAY || g->via.array.size < 4 || !rl_obj_bytes(&g->via.array.ptr[3], &state, &len))
+      continue;
+    if (len == 7 && !memcmp(state, "CREATED", 7)) pgs->created++;
+    else if (len == 7 && !memcmp(state, "PENDING", 7)) pgs->pending++;
+    else pgs->rescheduling++;
+  }
+  return true;
 }
 
 int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
-                   int *ndemands, int timeout_ms, char *err, size_t errlen) {
+                   int *ndemands, rl_pg_counts_t *pgs, int timeout_ms, char *err, size_t errlen) {
   if (ndemands) *ndemands = 0;
   void *ctx = zmq_ctx_new();
   void *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -168,17 +186,27 @@ int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *d
   rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
   msgpack_pack_uint64(&b.pk, 1);
   rl_msg_send(sock, NULL, &b);
+  bool pgs_known = pgs == NULL;
+  if (pgs) { /* every group: [request, nil, nil] */
+    rl_msgbuf_init(&b, RL_GCS_PG_GET, 3);
+    msgpack_pack_uint64(&b.pk, 2);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_nil(&b.pk);
+    rl_msg_send(sock, NULL, &b);
+  }
   int64_t deadline = rl_now_ms() + timeout_ms;
   zmq_pollitem_t it[2] = {{sock, 0, ZMQ_POLLIN, 0}, {watch ? rl_net_watch_socket(watch) : NULL, 0, ZMQ_POLLIN, 0}};
-  while (count < 0 && !refused && rl_now_ms() < deadline) {
+  while ((count < 0 || !pgs_known) && !refused && rl_now_ms() < deadline) {
     if (zmq_poll(it, watch ? 2 : 1, deadline - rl_now_ms()) <= 0) continue;
     if (watch && (it[1].revents & ZMQ_POLLIN)) refused = rl_net_watch_refused(watch);
     rl_msg_t m;
-    while (count < 0 && rl_msg_recv(sock, false, &m) == 1) {
+    while ((count < 0 || !pgs_known) && rl_msg_recv(sock, false, &m) == 1) {
       if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max, demands, max_demands, ndemands);
+      else if (m.type == RL_GCS_PG_INFO) pgs_known = s_parse_pgs(&m, pgs);
       rl_msg_close(&m);
     }
   }
+  if (!pgs_known) *pgs = (rl_pg_counts_t){0}; /* a head that does not answer that: none shown */
   if (count < 0 && refused) s_refused(gcs, err, errlen);
   else if (count < 0) snprintf(err, errlen, "the head at %s did not answer within %d ms", gcs, timeout_ms);
 done:

@@ -28,10 +28,16 @@ typedef struct {
  * with a message in err if the head refuses the handshake (no key, another key: err
  * says how to supply the right one) or does not answer within timeout_ms. */
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
+/* Placement groups by state (the head's table). */
+typedef struct {
+  int created, pending, rescheduling;
+} rl_pg_counts_t;
+
 /* The same, and the demands of all live nodes added up by shape: up to max_demands
- * into demands, their number in *ndemands. */
+ * into demands, their number in *ndemands; and, with pgs, the placement groups by
+ * state. */
 int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
-                   int *ndemands, int timeout_ms, char *err, size_t errlen);
+                   int *ndemands, rl_pg_counts_t *pgs, int timeout_ms, char *err, size_t errlen);
 
 /* Turns a user's address into the head's endpoint: "HOST:PORT" -> tcp://HOST:PORT;
  * "auto" -> the address `rayl start --head` recorded on this machine. Returns 0, or -1
