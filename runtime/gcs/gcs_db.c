@@ -363,11 +363,7 @@ int rl_gcs_db_load_pgs(rl_gcs_db_t *db, rl_pg_table_t *pgs, char *err, size_t er
   return 0;
 }
 
-/* ---- selftest: write, close, reopen, read back ---- */
-
-#define S_CHECK(c) RL_CHECK_GOTO(c)
-
-static void s_remove_files(const char *path) {
+void rl_gcs_db_remove(const char *path) {
   char p[300];
   unlink(path);
   snprintf(p, sizeof p, "%s-wal", path);
@@ -377,6 +373,11 @@ static void s_remove_files(const char *path) {
   snprintf(p, sizeof p, "%s-journal", path);
   unlink(p);
 }
+
+/* ---- selftest: write, close, reopen, read back ---- */
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
 
 /* Appends each job record and a comma to the string arg. */
 static void s_collect_job(void *arg, const void *record, size_t len) {
@@ -492,7 +493,7 @@ int rl_gcs_db_selftest(void) {
   rl_gcs_db_destroy(&db);
 
   /* A file that is not a database is refused with a message. */
-  s_remove_files(path);
+  rl_gcs_db_remove(path);
   FILE *f = fopen(path, "w");
   S_CHECK(f);
   for (int i = 0; i < 64; i++) fputs("this is not a SQLite database. ", f);
@@ -500,7 +501,7 @@ int rl_gcs_db_selftest(void) {
   db = rl_gcs_db_open(path, err, sizeof err);
   S_CHECK(!db && strstr(err, path));
 
-  s_remove_files(path);
+  rl_gcs_db_remove(path);
   rl_pg_table_destroy(&pgs);
   rl_node_table_destroy(&nodes);
   rl_kv_destroy(&kv);
@@ -509,7 +510,7 @@ int rl_gcs_db_selftest(void) {
 fail:
   rl_gcs_db_destroy(&db);
   rl_gcs_db_destroy(&other);
-  s_remove_files(path);
+  rl_gcs_db_remove(path);
   rl_pg_table_destroy(&pgs);
   rl_node_table_destroy(&nodes);
   rl_kv_destroy(&kv);

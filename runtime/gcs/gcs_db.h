@@ -21,6 +21,9 @@ typedef struct rl_gcs_db_t rl_gcs_db_t;
 rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen);
 /* Closes the database and nulls *p; safe on NULL and twice. */
 void rl_gcs_db_destroy(rl_gcs_db_t **p);
+/* Deletes the database file at path and SQLite's files beside it (-wal, -shm,
+ * -journal); for cleaning up after tests. */
+void rl_gcs_db_remove(const char *path);
 /* Reads every node into nodes (a node alive when saved is pending: alive again once it
  * heartbeats, dead heartbeat-timeout after now_ms) and every KV entry into kv. Bad rows
  * are logged and skipped. Returns 0, or -1 with err if the database can't be read. */

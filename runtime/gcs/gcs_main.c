@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "gcs/gcs_db.h"
 #include "gcs/gcs_server.h"
 #include "net/key.h"
 #include "net/secure.h"
@@ -366,9 +367,7 @@ int rl_gcs_main_selftest(void) {
   zmq_ctx_term(ctx);
   snprintf(logpath, sizeof logpath, "%s/gcs.sqlite3", dir); /* the default database */
   S_CHECK(access(logpath, F_OK) == 0);
-  unlink(logpath);
-  snprintf(logpath, sizeof logpath, "%s/gcs.sqlite3-wal", dir);
-  unlink(logpath);
+  rl_gcs_db_remove(logpath);
   snprintf(logpath, sizeof logpath, "%s/logs/gcs.log", dir);
   unlink(logpath);
   snprintf(logpath, sizeof logpath, "%s/logs", dir);

@@ -12,8 +12,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "gcs/gcs_db.h"
 #include "gcs/gcs_server.h"
 #include "gcs/node_table.h"
+#include "gcs/test_head.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -21,19 +23,6 @@
 /* ---- selftest: the loop in a thread, a DEALER client over inproc:// ---- */
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
-
-typedef struct {
-  void *router;
-  rl_gcs_opts_t opts;
-  atomic_int stop;
-  int rc;
-} s_thread_arg_t;
-
-static void *s_serve_thread(void *p) {
-  s_thread_arg_t *a = p;
-  a->rc = rl_gcs_serve(a->router, &a->opts, &a->stop);
-  return NULL;
-}
 
 /* Waits up to 5 s for the reply to request on a DEALER, skipping replies to others
  * (junk that happens to be a valid request gets answered too). Returns 1 with *m
@@ -222,24 +211,18 @@ int rl_gcs_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR; /* the junk below is expected to be dropped with warnings */
   void *ctx = zmq_ctx_new();
-  void *router = zmq_socket(ctx, ZMQ_ROUTER), *dealer = zmq_socket(ctx, ZMQ_DEALER), *other = NULL;
-  pthread_t th;
-  bool started = false;
+  void *dealer = zmq_socket(ctx, ZMQ_DEALER), *other = NULL;
   int zero = 0;
-  s_thread_arg_t arg = {.router = router,
-                        .opts = {.heartbeat_timeout_ms = 300, .parent_pid = 0, .kv_max_bytes = 1 << 20}};
-  atomic_init(&arg.stop, 0);
+  rl_test_head_t head = {0};
   char ep[64];
   snprintf(ep, sizeof ep, "inproc://gcs-selftest-%d", (int)getpid());
-  S_CHECK(router && dealer);
+  S_CHECK(dealer);
   /* Unlimited queues: the junk below must not push the valid requests out. */
   zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(dealer, ZMQ_SNDHWM, &zero, sizeof zero);
-  zmq_setsockopt(router, ZMQ_RCVHWM, &zero, sizeof zero);
-  S_CHECK(zmq_bind(router, ep) == 0 && zmq_connect(dealer, ep) == 0);
-  S_CHECK(pthread_create(&th, NULL, s_serve_thread, &arg) == 0);
-  started = true;
+  S_CHECK(rl_test_head_start(&head, ctx, ep, (rl_gcs_opts_t){.heartbeat_timeout_ms = 300, .kv_max_bytes = 1 << 20}) ==
+          0);
+  S_CHECK(zmq_connect(dealer, ep) == 0);
 
   /* Junk. 1: random frames, some with a valid header so the body parser and the
    * handlers see random msgpack. */
@@ -450,24 +433,16 @@ int rl_gcs_selftest(void) {
   S_CHECK(alive && !strcmp(epout, "ipc:///tmp/rayl-node") && rl_res_equal(&a, &total));
 
   /* Stop. */
-  atomic_store(&arg.stop, 1);
-  pthread_join(th, NULL);
-  started = false;
-  S_CHECK(arg.rc == 0);
+  S_CHECK(rl_test_head_stop(&head) == 0);
   zmq_close(other);
   zmq_close(dealer);
-  zmq_close(router);
   zmq_ctx_term(ctx);
   rl_log_level = prev_level;
   return 0;
 fail:
-  if (started) {
-    atomic_store(&arg.stop, 1);
-    pthread_join(th, NULL);
-  }
+  rl_test_head_stop(&head);
   if (other) zmq_close(other);
   if (dealer) zmq_close(dealer);
-  if (router) zmq_close(router);
   zmq_ctx_term(ctx);
   rl_log_level = prev_level;
   return 1;
@@ -481,11 +456,11 @@ int rl_gcs_restart_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR; /* the death below is expected */
   char path[] = "/tmp/rl-gcs-restart-XXXXXX", ep[64], out[64], epout[RL_NODE_ENDPOINT_MAX];
-  void *ctx = zmq_ctx_new(), *router = NULL, *dealer = NULL;
-  pthread_t th;
-  bool started = false, alive = false;
+  void *ctx = zmq_ctx_new(), *dealer = NULL;
+  bool alive = false;
   int zero = 0, fd = mkstemp(path);
-  s_thread_arg_t arg = {.opts = {.heartbeat_timeout_ms = 400, .kv_max_bytes = 1 << 20, .db_path = path}};
+  rl_test_head_t head = {0};
+  rl_gcs_opts_t opts = {.heartbeat_timeout_ms = 400, .kv_max_bytes = 1 << 20, .db_path = path};
   rl_id_t a = rl_id_random(), b = rl_id_random(), stranger = rl_id_random(), id;
   rl_resources_t total, t, av;
   rl_msgbuf_t m;
@@ -496,16 +471,10 @@ int rl_gcs_restart_selftest(void) {
   rl_res_set(&total, "CPU", 2, NULL, 0);
   for (int round = 0; round < 3; round++) {
     snprintf(ep, sizeof ep, "inproc://gcs-restart-%d-%d", (int)getpid(), round); /* closing unbinds late */
-    router = zmq_socket(ctx, ZMQ_ROUTER);
     dealer = zmq_socket(ctx, ZMQ_DEALER);
-    S_CHECK(router && dealer);
+    S_CHECK(dealer);
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
-    S_CHECK(zmq_bind(router, ep) == 0 && zmq_connect(dealer, ep) == 0);
-    arg.router = router;
-    atomic_init(&arg.stop, 0);
-    S_CHECK(pthread_create(&th, NULL, s_serve_thread, &arg) == 0);
-    started = true;
+    S_CHECK(rl_test_head_start(&head, ctx, ep, opts) == 0 && zmq_connect(dealer, ep) == 0);
     if (round == 0) {
       s_build_register(&m, &a, "tcp://127.0.0.1:7101", &total, 101);
       S_CHECK(rl_msg_send(dealer, NULL, &m) == 0);
@@ -540,29 +509,19 @@ int rl_gcs_restart_selftest(void) {
       S_CHECK(s_get_nodes(dealer, 50, &id, epout, sizeof epout, &alive, &t, &av) == 1);
       S_CHECK(rl_id_eq(&id, &b) && !alive && !strcmp(epout, "tcp://127.0.0.1:7102"));
     }
-    atomic_store(&arg.stop, 1);
-    pthread_join(th, NULL);
-    started = false;
-    S_CHECK(arg.rc == 0);
+    S_CHECK(rl_test_head_stop(&head) == 0);
     zmq_close(dealer);
-    zmq_close(router);
-    dealer = router = NULL;
+    dealer = NULL;
   }
   zmq_ctx_term(ctx);
-  unlink(path);
-  snprintf(ep, sizeof ep, "%s-wal", path);
-  unlink(ep);
+  rl_gcs_db_remove(path);
   rl_log_level = prev_level;
   return 0;
 fail:
-  if (started) {
-    atomic_store(&arg.stop, 1);
-    pthread_join(th, NULL);
-  }
+  rl_test_head_stop(&head);
   if (dealer) zmq_close(dealer);
-  if (router) zmq_close(router);
   zmq_ctx_term(ctx);
-  unlink(path);
+  rl_gcs_db_remove(path);
   rl_log_level = prev_level;
   return 1;
 }

@@ -11,24 +11,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "gcs/gcs_server.h"
+#include "gcs/test_head.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
-
-typedef struct {
-  void *router;
-  rl_gcs_opts_t opts;
-  atomic_int stop;
-  int rc;
-} s_head_t;
-
-static void *s_serve(void *p) {
-  s_head_t *h = p;
-  h->rc = rl_gcs_serve(h->router, &h->opts, &h->stop);
-  return NULL;
-}
 
 /* Waits up to 5 s for a message of this type on the socket, dropping others. Returns
  * 1 with *m filled (close it), else 0. */
@@ -107,11 +95,8 @@ int rl_pg_service_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR;
   void *ctx = zmq_ctx_new();
-  void *router = zmq_socket(ctx, ZMQ_ROUTER), *client = zmq_socket(ctx, ZMQ_DEALER), *node = zmq_socket(ctx, ZMQ_DEALER);
-  s_head_t head = {.router = router, .opts = {.heartbeat_timeout_ms = 5000, .kv_max_bytes = 1 << 20}};
-  atomic_init(&head.stop, 0);
-  pthread_t th;
-  bool started = false;
+  void *client = zmq_socket(ctx, ZMQ_DEALER), *node = zmq_socket(ctx, ZMQ_DEALER);
+  rl_test_head_t head = {0};
   int zero = 0;
   char ep[64], text[300];
   rl_id_t node_id = rl_id_random(), me = rl_id_random(), other = rl_id_random(), g1 = rl_id_random(),
@@ -121,14 +106,13 @@ int rl_pg_service_selftest(void) {
   rl_resources_t res, four = s_cpu(4);
   rl_msgbuf_t b;
   snprintf(ep, sizeof ep, "inproc://pg-selftest-%d", (int)getpid());
-  S_CHECK(router && client && node);
+  S_CHECK(client && node);
   zmq_setsockopt(client, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(node, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
   zmq_setsockopt(node, ZMQ_ROUTING_ID, node_id.b, RL_ID_SIZE); /* as a node manager does */
-  S_CHECK(zmq_bind(router, ep) == 0 && zmq_connect(client, ep) == 0 && zmq_connect(node, ep) == 0);
-  S_CHECK(pthread_create(&th, NULL, s_serve, &head) == 0);
-  started = true;
+  S_CHECK(rl_test_head_start(&head, ctx, ep, (rl_gcs_opts_t){.heartbeat_timeout_ms = 5000, .kv_max_bytes = 1 << 20}) ==
+          0);
+  S_CHECK(zmq_connect(client, ep) == 0 && zmq_connect(node, ep) == 0);
 
   /* A node with 4 CPUs. */
   rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4);
@@ -263,24 +247,16 @@ int rl_pg_service_selftest(void) {
   S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "no placement group"));
   rl_msg_close(&m);
 
-  atomic_store(&head.stop, 1);
-  pthread_join(th, NULL);
-  started = false;
-  S_CHECK(head.rc == 0);
+  S_CHECK(rl_test_head_stop(&head) == 0);
   zmq_close(client);
   zmq_close(node);
-  zmq_close(router);
   zmq_ctx_term(ctx);
   rl_log_level = prev_level;
   return 0;
 fail:
-  if (started) {
-    atomic_store(&head.stop, 1);
-    pthread_join(th, NULL);
-  }
+  rl_test_head_stop(&head);
   zmq_close(client);
   zmq_close(node);
-  zmq_close(router);
   zmq_ctx_term(ctx);
   rl_log_level = prev_level;
   return 1;

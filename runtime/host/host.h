@@ -43,6 +43,9 @@ void rl_reflist_free(rl_reflist_t *l);
 rl_cw_t *rl_host_cw(lua_State *L);
 /* The id (hex string) at idx, or raises an argument error saying it is not `what`. */
 rl_id_t rl_host_check_id(lua_State *L, int idx, const char *what);
+/* Reads the table {name = amount} at idx (anything else: no resources) into res;
+ * raises a ValueError naming `what` (e.g. "bundle 2") for a bad entry. */
+void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resources_t *res);
 /* Pushes a resource map (msgpack, sched/resources.h) as a table {name = amount}; an
  * empty table if o is not one. */
 void rl_host_push_resources(lua_State *L, const msgpack_object *o);

@@ -10,19 +10,10 @@
 
 #define S_ERR 512
 
+/* The resource map at opts[field] (raises ValueError for a bad entry). */
 static void s_resources(lua_State *L, int opts, const char *field, rl_resources_t *res) {
-  char err[200];
-  rl_res_clear(res);
   lua_getfield(L, opts, field);
-  if (lua_istable(L, -1)) {
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
-          rl_res_set(res, lua_tostring(L, -2), lua_tonumber(L, -1), err, sizeof err) != 0)
-        rl_host_raise(L, "ValueError", "bad resource in %s: %s", field, err);
-      lua_pop(L, 1);
-    }
-  }
+  rl_host_read_resources(L, -1, field, res);
   lua_pop(L, 1);
 }
 

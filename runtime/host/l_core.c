@@ -138,22 +138,6 @@ static int l_export(lua_State *L) {
   return 2;
 }
 
-static void s_read_resources(lua_State *L, int idx, rl_resources_t *res) {
-  char err[200];
-  rl_res_clear(res);
-  if (!lua_istable(L, idx)) return;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
-        rl_res_set(res, lua_tostring(L, -2), lua_tonumber(L, -1), err, sizeof err) != 0) {
-      const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-      rl_host_raise(L, "ValueError", "bad resource '%s': %s", name,
-                    lua_type(L, -1) != LUA_TNUMBER ? "the amount must be a number" : err);
-    }
-    lua_pop(L, 1);
-  }
-}
-
 /* core.submit(key, blob, opts, ...) -> ref [, ref...] */
 static int l_submit(lua_State *L) {
   rl_cw_t *cw = rl_host_cw(L);
@@ -164,7 +148,7 @@ static int l_submit(lua_State *L) {
   int nargs = lua_gettop(L) - 3;
   rl_task_opts_t o = {.max_retries = 3, .num_returns = 1};
   lua_getfield(L, 3, "resources");
-  s_read_resources(L, lua_gettop(L), &o.resources);
+  rl_host_read_resources(L, -1, "the task's resources", &o.resources);
   lua_getfield(L, 3, "num_returns");
   if (!lua_isnil(L, -1)) o.num_returns = (int)lua_tointeger(L, -1);
   lua_getfield(L, 3, "max_retries");

@@ -11,20 +11,6 @@
 
 #define S_ERR 512
 
-/* Reads the resource map at the top of the stack into res (raises ValueError). */
-static void s_bundle(lua_State *L, int i, rl_resources_t *res) {
-  char err[200];
-  rl_res_clear(res);
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
-        rl_res_set(res, lua_tostring(L, -2), lua_tonumber(L, -1), err, sizeof err) != 0)
-      rl_host_raise(L, "ValueError", "bundle %d: %s", i,
-                    lua_type(L, -1) != LUA_TNUMBER ? "amounts must be numbers" : err);
-    lua_pop(L, 1);
-  }
-}
-
 /* core.pg_create(bundles, strategy, name|nil, detached) -> id (hex) */
 static int l_pg_create(lua_State *L) {
   rl_cw_t *cw = rl_host_cw(L);
@@ -37,7 +23,9 @@ static int l_pg_create(lua_State *L) {
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
     if (!lua_istable(L, -1)) return rl_host_raise(L, "ValueError", "bundle %d is not a table of resources", i + 1);
-    s_bundle(L, i + 1, &bundles[i]);
+    char what[32];
+    snprintf(what, sizeof what, "bundle %d", i + 1);
+    rl_host_read_resources(L, -1, what, &bundles[i]);
     lua_pop(L, 1);
   }
   o.bundles = bundles;

@@ -1,0 +1,56 @@
+/* test_head.h: for the head's selftests: rl_gcs_serve in a thread over inproc://. */
+#ifndef RL_GCS_TEST_HEAD_H
+#define RL_GCS_TEST_HEAD_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <zmq.h>
+
+#include "gcs/gcs_server.h"
+
+typedef struct {
+  void *router;
+  rl_gcs_opts_t opts;
+  atomic_int stop;
+  int rc;
+  pthread_t thread;
+  bool running;
+} rl_test_head_t;
+
+static void *rl_test_head_main(void *p) {
+  rl_test_head_t *h = p;
+  h->rc = rl_gcs_serve(h->router, &h->opts, &h->stop);
+  return NULL;
+}
+
+/* Binds a ROUTER of ctx at ep (no linger, unlimited receive queue, so junk never pushes
+ * valid requests out) and serves it with opts in a thread. Returns 0, or -1. */
+static inline int rl_test_head_start(rl_test_head_t *h, void *ctx, const char *ep, rl_gcs_opts_t opts) {
+  int zero = 0;
+  h->opts = opts;
+  h->rc = -1;
+  h->running = false;
+  atomic_init(&h->stop, 0);
+  h->router = zmq_socket(ctx, ZMQ_ROUTER);
+  if (!h->router) return -1;
+  zmq_setsockopt(h->router, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(h->router, ZMQ_RCVHWM, &zero, sizeof zero);
+  if (zmq_bind(h->router, ep) != 0 || pthread_create(&h->thread, NULL, rl_test_head_main, h) != 0) return -1;
+  h->running = true;
+  return 0;
+}
+
+/* Stops the thread (if it runs) and closes the router. Returns rl_gcs_serve's result
+ * (0: it ended cleanly). Safe twice. */
+static inline int rl_test_head_stop(rl_test_head_t *h) {
+  if (h->running) {
+    atomic_store(&h->stop, 1);
+    pthread_join(h->thread, NULL);
+    h->running = false;
+  }
+  if (h->router) zmq_close(h->router);
+  h->router = NULL;
+  return h->rc;
+}
+
+#endif
