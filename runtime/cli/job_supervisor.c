@@ -77,7 +77,7 @@ int rl_cli_job_supervisor(int argc, char **argv) {
   /* argv[i] is "--": the command follows, and that slot is free for the rayl path. */
   if (!log || !exit_file || !cwd || i + 1 >= argc) return s_usage();
   char **cmd = argv + i + 1;
-  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600); /* this user's alone */
   if (fd < 0) {
     fprintf(stderr, "rayl job-supervisor: cannot open %s: %s\n", log, strerror(errno));
     return 1;
