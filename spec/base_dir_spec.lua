@@ -137,7 +137,7 @@ describe("rayl stop", function()
     -- another process of the same user, and one of rayl's own program that is no daemon
     sleeper = trim(sh(as .. "sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!'"))
     local script = dir .. "/wait.lua"
-    write(script, "os.execute('sleep 1000')\n")
+    write(script, "os.execute('exec sleep 1000')\n") -- its child, so pkill -P ends it
     os.execute("chmod 644 " .. script)
     impostor = trim(sh(as .. env .. "sh -c '" .. RAYL .. " " .. script .. " >/dev/null 2>&1 & echo $!'"))
     assert(h.wait_until(function() return alive(impostor) end, 5))
