@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/dirs.h"
+#include "common/sessions.h"
 #include "net/key.h"
 #include "worker/cluster_client.h"
 
@@ -41,16 +42,17 @@ static const char *s_start_usage =
     "                           machine); with --head, use this key instead of making one\n"
     "  --no-security            with --head: no key; anyone who reaches the ports gets in\n";
 
-static int s_mkdirs(const char *path) {
-  char buf[400];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    mkdir(buf, 0755);
-    *p = '/';
-  }
-  return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+/* This user's base folder (rl_base_dir), checked by the command that runs. */
+static char s_base[PATH_MAX];
+/* The session folder's lock (rl_session_new): the daemons inherit it and hold it. */
+static int s_session_lock = -1;
+
+/* Resolves and checks the base folder into s_base. Returns 0, or -1 (reported). */
+static int s_use_base(const char *command) {
+  char err[S_ERR];
+  if (rl_base_dir(s_base, sizeof s_base, err, sizeof err) == 0) return 0;
+  fprintf(stderr, "rayl %s: %s\n", command, err);
+  return -1;
 }
 
 /* Parses {"name": number, ...} into "--resource name=number" argument pairs. */
@@ -90,24 +92,88 @@ static pid_t s_daemon(char *const argv[], const char *log_path) {
     dup2(log, 1);
     dup2(log, 2);
   }
+  if (s_session_lock >= 0) fcntl(s_session_lock, F_SETFD, 0); /* the daemon holds its session */
   execv(getenv("RAYL_BIN"), argv);
   _exit(127);
 }
 
+/* Records daemon pid (what: "head" or "node") in daemons/, for `rayl stop`. */
 static void s_record(pid_t pid, const char *what) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/daemons", rl_cluster_dir());
-  s_mkdirs(path);
-  snprintf(path, sizeof path, "%s/daemons/%d", rl_cluster_dir(), (int)pid);
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fprintf(f, "%s\n", what);
-    fclose(f);
+  char path[PATH_MAX + 32], err[S_ERR], text[16];
+  snprintf(path, sizeof path, "%s/daemons", s_base);
+  int n = snprintf(text, sizeof text, "%s\n", what);
+  if (rl_dir_private(path, err, sizeof err) == 0) {
+    snprintf(path, sizeof path, "%s/daemons/%d", s_base, (int)pid);
+    if (rl_file_replace(path, text, (size_t)n, err, sizeof err) == 0) return;
   }
+  fprintf(stderr, "rayl start: warning: cannot record daemon %d (`rayl stop` will not find it): %s\n", (int)pid, err);
 }
 
 /* The head's database: one per machine, so a head started again finds it. */
-static void s_db_path(char *path, size_t n) { snprintf(path, n, "%s/gcs.sqlite3", rl_cluster_dir()); }
+static void s_db_path(char *path, size_t n) { snprintf(path, n, "%s/gcs.sqlite3", s_base); }
+
+/* Reads up to n-1 bytes of /proc/PID/<what> into buf (NUL-terminated). Returns the
+ * count, or -1. */
+static ssize_t s_proc_read(pid_t pid, const char *what, char *buf, size_t n) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t got = read(fd, buf, n - 1);
+  close(fd);
+  if (got >= 0) buf[got] = 0;
+  return got;
+}
+
+/* True if the program pid runs is this one: the same file, or (rebuilt since it
+ * started) the same path. */
+static bool s_runs_rayl(pid_t pid) {
+  char exe[64], mine[PATH_MAX], theirs[PATH_MAX];
+  struct stat a, b;
+  snprintf(exe, sizeof exe, "/proc/%d/exe", (int)pid);
+  if (stat(exe, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    return true;
+  ssize_t n = readlink(exe, theirs, sizeof theirs - 1), m = readlink("/proc/self/exe", mine, sizeof mine - 1);
+  if (n <= 0 || m <= 0) return false;
+  theirs[n] = mine[m] = 0;
+  const char *gone = " (deleted)";
+  size_t len = strlen(theirs), glen = strlen(gone);
+  if (len > glen && !strcmp(theirs + len - glen, gone)) theirs[len - glen] = 0;
+  return !strcmp(theirs, mine);
+}
+
+/* True if pid is a rayl daemon of kind ("head" or "node") of a session in this base
+ * folder, run by this user: its program is this one, its real and effective uid are
+ * ours and its command line is `rayl KIND ... --session BASE/session_...`. A pid the
+ * kernel gave to another process since, or one planted in daemons/, is not. */
+static bool s_ours(pid_t pid, const char *kind) {
+  char status[4096], cmd[8192], prefix[PATH_MAX + 16];
+  if (pid <= 0 || s_proc_read(pid, "status", status, sizeof status) <= 0) return false;
+  const char *uid = strstr(status, "\nUid:");
+  unsigned real, effective;
+  if (!uid || sscanf(uid + 5, "%u %u", &real, &effective) != 2 || real != geteuid() || effective != geteuid())
+    return false;
+  if (!s_runs_rayl(pid)) return false;
+  ssize_t n = s_proc_read(pid, "cmdline", cmd, sizeof cmd);
+  if (n <= 0) return false;
+  snprintf(prefix, sizeof prefix, "%s/session_", s_base);
+  const char *end = cmd + n, *arg = cmd + strlen(cmd) + 1; /* argv[1] */
+  if (arg >= end || strcmp(arg, kind)) return false;
+  for (; arg < end; arg += strlen(arg) + 1)
+    if (!strcmp(arg, "--session") && arg + strlen(arg) + 1 < end)
+      return !strncmp(arg + strlen(arg) + 1, prefix, strlen(prefix));
+  return false;
+}
+
+/* The kind ("head", "node") a daemons/ record names, into what; false if unreadable. */
+static bool s_record_kind(const char *path, char *what, size_t n) {
+  FILE *f = rl_file_open_read(path);
+  if (!f) return false;
+  if (!fgets(what, (int)n, f)) what[0] = 0;
+  fclose(f);
+  what[strcspn(what, "\n")] = 0;
+  return what[0] != 0;
+}
 
 /* True if process pid runs: exists and is not a zombie (a killed daemon whose new
  * parent does not reap it still answers kill(pid, 0)). */
@@ -127,22 +193,18 @@ static bool s_alive(pid_t pid) {
 /* How many recorded daemons of this kind ("head" or "node") are running; records of
  * daemons that are gone are removed. */
 static int s_running(const char *kind) {
-  char dir[400];
-  snprintf(dir, sizeof dir, "%s/daemons", rl_cluster_dir());
-  DIR *d = opendir(dir);
+  char dir[PATH_MAX + 16], err[S_ERR];
+  snprintf(dir, sizeof dir, "%s/daemons", s_base);
+  DIR *d = rl_dir_private(dir, err, sizeof err) == 0 ? opendir(dir) : NULL;
   int n = 0;
   if (!d) return 0;
   for (struct dirent *e; (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
-    char path[700], what[16] = "";
+    char path[PATH_MAX + 300], what[16] = "";
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    if (!fgets(what, sizeof what, f)) what[0] = 0;
-    fclose(f);
-    what[strcspn(what, "\n")] = 0;
+    if (!s_record_kind(path, what, sizeof what)) continue;
     pid_t pid = (pid_t)atoi(e->d_name);
-    if (!s_alive(pid)) unlink(path);
+    if (!s_alive(pid) || !s_ours(pid, what)) unlink(path);
     else if (!strcmp(what, kind)) n++;
   }
   closedir(d);
@@ -165,13 +227,11 @@ static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
 
 /* Records the cluster this machine belongs to (read by rl_cluster_record). */
 static void s_write_record(const char *address, const char *key) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fprintf(f, "%s\n%s\n", address, key);
-    fclose(f);
-  }
+  char path[PATH_MAX + 32], text[PATH_MAX + 300], err[S_ERR];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", s_base);
+  int n = snprintf(text, sizeof text, "%s\n%s\n", address, key);
+  if (rl_file_replace(path, text, (size_t)n, err, sizeof err) != 0)
+    fprintf(stderr, "rayl start: warning: cannot record the cluster (`rayl status` will not find it): %s\n", err);
 }
 
 /* Takes up the key a new head uses: the one named, the running cluster's (a head
@@ -248,25 +308,22 @@ int rl_cli_start(int argc, char **argv) {
     fprintf(stderr, "rayl start: %s\n", err);
     return 2;
   }
-  /* A session folder for this machine's part of the cluster. */
-  time_t now = time(NULL);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char stamp[64], session[300], logs[340], log[400], key[340];
-  strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
-  snprintf(session, sizeof session, "%s/session_%s_%d", rl_cluster_dir(), stamp, (int)getpid());
-  snprintf(logs, sizeof logs, "%s/logs", session);
-  snprintf(key, sizeof key, "%s/cluster.key", session);
-  if (rl_dir_private(session, err, sizeof err) != 0 || rl_dir_private(logs, err, sizeof err) != 0) {
+  /* A session folder for this machine's part of the cluster, held by its daemons. */
+  char session[300], logs[340], log[400], key[340];
+  if (s_use_base("start") != 0) return 1;
+  s_session_lock = rl_session_new(s_base, session, sizeof session, err, sizeof err);
+  if (s_session_lock < 0) {
     fprintf(stderr, "rayl start: %s\n", err);
     return 1;
   }
+  snprintf(logs, sizeof logs, "%s/logs", session);
+  snprintf(key, sizeof key, "%s/cluster.key", session);
   /* The daemons' security: "--cluster-key FILE" (this session's copy of the key) or
    * "--no-security" (a head started so, and nodes joining such a cluster). */
   char *security[2] = {"--no-security", NULL};
   int before = 0;
   if (head) {
-    char bind[200], db[400];
+    char bind[200], db[PATH_MAX + 16];
     snprintf(bind, sizeof bind, "tcp://%s:%s", ip, port);
     s_db_path(db, sizeof db);
     /* The head died but its node managers run on: start only a head, which loads the
@@ -363,9 +420,14 @@ int rl_cli_start(int argc, char **argv) {
 int rl_cli_stop(int argc, char **argv) {
   (void)argc;
   (void)argv;
-  char dir[400];
-  snprintf(dir, sizeof dir, "%s/daemons", rl_cluster_dir());
-  DIR *d = opendir(dir);
+  char dir[PATH_MAX + 16], err[S_ERR];
+  if (s_use_base("stop") != 0) return 1;
+  snprintf(dir, sizeof dir, "%s/daemons", s_base);
+  DIR *d = NULL;
+  if (access(dir, F_OK) == 0 && (rl_dir_private(dir, err, sizeof err) != 0 || !(d = opendir(dir)))) {
+    fprintf(stderr, "rayl stop: %s\n", d ? err : strerror(errno));
+    return 1;
+  }
   pid_t pids[256];
   int n = 0;
   if (d) {
@@ -373,10 +435,18 @@ int rl_cli_stop(int argc, char **argv) {
     while ((e = readdir(d)) && n < 256) {
       if (e->d_name[0] == '.') continue;
       pid_t pid = (pid_t)atoi(e->d_name);
-      char path[700];
+      char path[PATH_MAX + 300], what[16] = "";
       snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      bool known = s_record_kind(path, what, sizeof what);
       unlink(path);
-      if (pid > 0 && kill(pid, SIGTERM) == 0) pids[n++] = pid;
+      if (!s_alive(pid)) continue;
+      /* Only this base folder's daemons: a pid reused since, or planted, is left alone. */
+      if (!known || !s_ours(pid, what)) {
+        fprintf(stderr, "rayl stop: process %d named in %s is not a rayl daemon of this user's clusters in %s; "
+                        "left running, record removed\n", (int)pid, dir, s_base);
+        continue;
+      }
+      if (kill(pid, SIGTERM) == 0) pids[n++] = pid;
     }
     closedir(d);
   }
@@ -388,12 +458,12 @@ int rl_cli_stop(int argc, char **argv) {
     }
     if (kill(pids[i], 0) == 0) kill(pids[i], SIGKILL);
   }
-  char path[400];
-  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/rayl_current_cluster", s_base);
   unlink(path);
   /* A stopped cluster's tables must not come back in the next one (its named actors
    * would be taken). */
-  char db[400], side[420];
+  char db[PATH_MAX + 16], side[PATH_MAX + 32];
   s_db_path(db, sizeof db);
   unlink(db);
   snprintf(side, sizeof side, "%s-wal", db);

@@ -10,13 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define S_MAX_ENV 300
 
 static int s_usage(void) {
-  fputs("usage: rayl job-supervisor --log FILE --exit-file FILE --cwd DIR [--env NAME=VALUE]... -- COMMAND...\n"
+  fputs("usage: rayl job-supervisor --log FILE --exit-file FILE --cwd DIR [--env-fd FD] -- COMMAND...\n"
+        "(--env-fd: a file of NAME=VALUE entries, each ending in a NUL byte, for the driver's environment)\n"
         "(started by the head for `rayl job submit`)\n",
         stderr);
   return 2;
@@ -61,6 +63,26 @@ static void s_record_exit(const char *path, int status) {
   if (fclose(f) == 0) rename(tmp, path);
 }
 
+/* Reads the NUL-terminated NAME=VALUE entries of file descriptor fd (from its start)
+ * into env (the strings stay allocated for the driver) and closes fd. Returns 0, or -1
+ * (reported). */
+static int s_read_env(int fd, char **env, int *nenv) {
+  struct stat st;
+  char *buf = NULL;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size > (1 << 24) || !(buf = malloc((size_t)st.st_size + 1)) ||
+      pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+    fprintf(stderr, "rayl job-supervisor: cannot read the environment from file descriptor %d: %s\n", fd,
+            strerror(errno));
+    free(buf);
+    return -1;
+  }
+  close(fd);
+  buf[st.st_size] = 0;
+  for (char *p = buf; p < buf + st.st_size && *nenv < S_MAX_ENV; p += strlen(p) + 1)
+    if (strchr(p, '=')) env[(*nenv)++] = p;
+  return 0;
+}
+
 int rl_cli_job_supervisor(int argc, char **argv) {
   const char *log = NULL, *exit_file = NULL, *cwd = NULL;
   char *env[S_MAX_ENV];
@@ -71,13 +93,15 @@ int rl_cli_job_supervisor(int argc, char **argv) {
     if (!strcmp(argv[i], "--log")) log = argv[++i];
     else if (!strcmp(argv[i], "--exit-file")) exit_file = argv[++i];
     else if (!strcmp(argv[i], "--cwd")) cwd = argv[++i];
-    else if (!strcmp(argv[i], "--env") && nenv < S_MAX_ENV) env[nenv++] = argv[++i];
+    else if (!strcmp(argv[i], "--env-fd")) {
+      if (s_read_env(atoi(argv[++i]), env, &nenv) != 0) return 1;
+    }
     else return s_usage();
   }
   /* argv[i] is "--": the command follows, and that slot is free for the rayl path. */
   if (!log || !exit_file || !cwd || i + 1 >= argc) return s_usage();
   char **cmd = argv + i + 1;
-  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600); /* this user's alone */
   if (fd < 0) {
     fprintf(stderr, "rayl job-supervisor: cannot open %s: %s\n", log, strerror(errno));
     return 1;

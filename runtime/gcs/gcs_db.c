@@ -5,10 +5,15 @@
 #include "common/selftest.h"
 #include "gcs/gcs_db.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -53,6 +58,30 @@ static long long s_pragma_int(sqlite3 *sql, const char *text) {
   return v;
 }
 
+/* Makes path (created if missing: never through a symlink) and the side files SQLite
+ * keeps beside it (-wal, -shm, -journal: SQLite gives new ones the database's mode)
+ * mode 0600: the tables hold jobs' environments and uploaded code. Returns 0, or -1. */
+static int s_private_files(const char *path, char *err, size_t errlen) {
+  static const char *sides[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+    char file[PATH_MAX];
+    struct stat st;
+    snprintf(file, sizeof file, "%s%s", path, sides[i]);
+    int fd = open(file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i ? 0 : O_CREAT), 0600);
+    if (fd < 0 && i && errno == ENOENT) continue;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              ((st.st_mode & 0777) == 0600 || fchmod(fd, 0600) == 0);
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+      snprintf(err, errlen, "cannot open %s as this user's private file: %s", file,
+               e ? strerror(e) : "not a regular file of this user's");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
   rl_gcs_db_t *db = calloc(1, sizeof *db);
   if (!db) {
@@ -61,6 +90,7 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
   }
   char what[400];
   snprintf(what, sizeof what, "cannot open %s", path);
+  if (s_private_files(path, err, errlen) != 0) goto err;
   if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
       SQLITE_OK) {
     s_fail(db->sql, what, err, errlen);
@@ -379,6 +409,14 @@ void rl_gcs_db_remove(const char *path) {
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
 
+/* The permission bits of path+suffix, or -1. */
+static int s_mode(const char *path, const char *suffix) {
+  char file[PATH_MAX];
+  struct stat st;
+  snprintf(file, sizeof file, "%s%s", path, suffix);
+  return lstat(file, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
 /* Appends each job record and a comma to the string arg. */
 static void s_collect_job(void *arg, const void *record, size_t len) {
   char *out = arg;
@@ -405,6 +443,7 @@ int rl_gcs_db_selftest(void) {
   const char *v;
   int fd = mkstemp(path);
   S_CHECK(fd >= 0 && nodes && kv && pgs);
+  S_CHECK(fchmod(fd, 0644) == 0); /* a database left readable by others is narrowed */
   close(fd); /* an empty file is an empty database */
   rl_res_clear(&total);
   S_CHECK(rl_res_set(&total, "CPU", 4, NULL, 0) == 0 && rl_res_set(&total, "sim", 0.5, NULL, 0) == 0);
@@ -453,6 +492,9 @@ int rl_gcs_db_selftest(void) {
   S_CHECK(rl_gcs_db_job(db, "j1", "first", 5, err, sizeof err) == 0);
   S_CHECK(rl_gcs_db_job(db, "j2", "second", 6, err, sizeof err) == 0);
   S_CHECK(rl_gcs_db_job(db, "j1", "FIRST", 5, err, sizeof err) == 0); /* updated in place */
+  /* The tables (jobs' environments, uploaded code) are this user's alone: the file and
+   * its write-ahead log are mode 0600. */
+  S_CHECK(s_mode(path, "") == 0600 && s_mode(path, "-wal") == 0600);
   /* One head per file. */
   other = rl_gcs_db_open(path, err, sizeof err);
   S_CHECK(!other && strstr(err, "in use"));

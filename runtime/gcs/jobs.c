@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -433,8 +434,20 @@ static pid_t s_spawn(rl_jobs_t *j, s_job_t *job, s_submit_t *s, const char *cwd)
   snprintf(id, sizeof id, "RAYL_JOB_SUBMISSION_ID=%s", job->id);
   snprintf(renv, sizeof renv, "RAYL_JOB_RUNTIME_ENV=%s", s->runtime_env);
   char *fixed[] = {addr, id, renv};
-  for (int i = 0; i < 3; i++) argv[n++] = "--env", argv[n++] = fixed[i];
-  for (int i = 0; i < s->nenv; i++) argv[n++] = "--env", argv[n++] = s->env[i];
+  /* The environment goes in a memory file, not on the command line: anyone on the
+   * machine may read a command line, and env_vars may hold secrets. */
+  int envfd = memfd_create("rayl-job-env", MFD_CLOEXEC);
+  bool ok = envfd >= 0;
+  for (int i = 0; ok && i < 3 + s->nenv; i++) {
+    const char *e = i < 3 ? fixed[i] : s->env[i - 3];
+    ok = write(envfd, e, strlen(e) + 1) == (ssize_t)(strlen(e) + 1);
+  }
+  if (!ok) {
+    if (envfd >= 0) close(envfd);
+    return -1;
+  }
+  argv[n++] = "--env-fd";
+  argv[n++] = "3";
   argv[n++] = "--";
   for (int i = 0; i < s->nwords; i++) argv[n++] = s->words[i];
   argv[n] = NULL;
@@ -442,7 +455,9 @@ static pid_t s_spawn(rl_jobs_t *j, s_job_t *job, s_submit_t *s, const char *cwd)
   pid_t pid = fork();
   if (pid == 0) {
     setsid(); /* before exec: `rayl job stop` may signal the group at once */
-    closefrom(3);
+    if (envfd == 3) fcntl(3, F_SETFD, 0);
+    else dup2(envfd, 3);
+    closefrom(4);
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
     sigset_t none;
@@ -451,6 +466,7 @@ static pid_t s_spawn(rl_jobs_t *j, s_job_t *job, s_submit_t *s, const char *cwd)
     execv(j->rayl_bin, argv);
     _exit(127);
   }
+  close(envfd);
   return pid;
 }
 

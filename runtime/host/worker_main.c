@@ -16,6 +16,7 @@
 #include "host/task_runner.h"
 #include "host/zygote.h"
 #include "net/key.h"
+#include "renv/redact.h"
 #include "wire/proto.h"
 
 #define S_ERR 512
@@ -171,7 +172,9 @@ static void s_setup_runtime_env(lua_State *L, const char *spec, const char *sess
   lua_pushstring(L, spec);
   lua_pushstring(L, session);
   if (lua_pcall(L, 2, 1, 0) != 0 || lua_isstring(L, -1)) {
-    rl_log(RL_LOG_ERROR, "cannot set up the runtime_env {%s}: %s", spec, lua_tostring(L, -1));
+    char shown[512];
+    rl_log(RL_LOG_ERROR, "cannot set up the runtime_env {%s}: %s", rl_renv_redact(spec, shown, sizeof shown),
+           lua_tostring(L, -1));
     lua_setfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
     return;
   }

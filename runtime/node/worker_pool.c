@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "node/nm.h"
+#include "renv/redact.h"
 #include "wire/proto.h"
 
 void rl_pool_start_zygote(rl_nm_t *nm) {
@@ -134,7 +135,10 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
   w->err_fd = err[0];
   w->next = nm->workers;
   nm->workers = w;
-  if (*runtime_env) rl_log(RL_LOG_INFO, "started worker pid %d for runtime_env {%s}", (int)pid, runtime_env);
+  char shown[512];
+  if (*runtime_env)
+    rl_log(RL_LOG_INFO, "started worker pid %d for runtime_env {%s}", (int)pid,
+           rl_renv_redact(runtime_env, shown, sizeof shown));
   else rl_log(RL_LOG_DEBUG, "started worker pid %d", (int)pid);
   return w;
 }

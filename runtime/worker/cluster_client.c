@@ -11,20 +11,17 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/dirs.h"
 #include "net/key.h"
 #include "net/secure.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
-const char *rl_cluster_dir(void) {
-  const char *base = getenv("RAYL_TMPDIR");
-  return base && *base ? base : "/tmp/rayl";
-}
-
 int rl_cluster_record(char *address, size_t an, char *key, size_t kn) {
-  char path[PATH_MAX], line[PATH_MAX];
-  snprintf(path, sizeof path, "%s/rayl_current_cluster", rl_cluster_dir());
-  FILE *f = fopen(path, "r");
+  char path[PATH_MAX], line[PATH_MAX], err[PATH_MAX + 300];
+  if (rl_base_dir(path, sizeof path - 32, err, sizeof err) != 0) return -1;
+  strcat(path, "/rayl_current_cluster");
+  FILE *f = rl_file_open_read(path); /* never a symlink planted there */
   if (!f) return -1;
   int rc = -1;
   if (fgets(line, sizeof line, f)) {
@@ -69,7 +66,8 @@ int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size
   char buf[200], key[PATH_MAX];
   if (!strcmp(address, "auto")) {
     if (rl_cluster_record(buf, sizeof buf, key, sizeof key) != 0) {
-      snprintf(err, errlen, "no cluster is running on this machine (start one with `rayl start --head`)");
+      if (rl_base_dir(buf, sizeof buf, err, errlen) == 0)
+        snprintf(err, errlen, "no cluster is running on this machine (start one with `rayl start --head`)");
       return -1;
     }
     address = buf;

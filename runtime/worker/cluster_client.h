@@ -53,12 +53,10 @@ int rl_cluster_local_node(const char *address, char *node, size_t n, char *err, 
  * path, or an address one of this machine's interfaces has. */
 bool rl_endpoint_is_local(const char *endpoint);
 
-/* Where `rayl start` records the running cluster on this machine. */
-const char *rl_cluster_dir(void);
-
-/* Reads the record `rayl start --head` keeps in rl_cluster_dir(): the head's address
- * (HOST:PORT) and its cluster key file ("" for a cluster without security). Returns 0,
- * or -1 when there is no record. */
+/* Reads the record `rayl start --head` keeps in this user's base folder (rl_base_dir;
+ * never through a symlink): the head's address (HOST:PORT) and its cluster key file
+ * ("" for a cluster without security). Returns 0, or -1 when there is no record (or
+ * the base folder is not this user's). */
 int rl_cluster_record(char *address, size_t an, char *key, size_t kn);
 
 /* Makes this process hold the key of the cluster whose head is at gcs (an endpoint

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,13 @@
 
 #include "common/clock.h"
 #include "common/dirs.h"
+#include "common/sessions.h"
 
 struct rl_local_cluster_t {
   char session[256];
   char node[320];
   pid_t head_pid, node_pid;
+  int lock; /* holds the session folder (rl_session_new) while the cluster runs */
 };
 
 static pid_t s_spawn(const char *bin, char *const argv[], int nice) {
@@ -56,26 +59,21 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  const char *base = getenv("RAYL_TMPDIR");
-  if (!base || !*base) base = "/tmp/rayl";
-  time_t now = time(NULL);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char stamp[64];
-  strftime(stamp, sizeof stamp, "%Y-%m-%d_%H-%M-%S", &tm);
-  snprintf(c->session, sizeof c->session, "%s/session_%s_%d", base, stamp, (int)getpid());
-  char logs[300], sockets[300], latest[300];
-  snprintf(logs, sizeof logs, "%s/logs", c->session);
-  snprintf(sockets, sizeof sockets, "%s/sockets", c->session);
-  /* Private: its ipc sockets are plain, so only this user may reach them. */
-  if (rl_dir_private(c->session, err, errlen) != 0 || rl_dir_private(logs, err, errlen) != 0 ||
-      rl_dir_private(sockets, err, errlen) != 0) {
+  char base[PATH_MAX], logs[300], sockets[300];
+  c->lock = -1;
+  if (rl_base_dir(base, sizeof base, err, errlen) != 0 ||
+      (c->lock = rl_session_new(base, c->session, sizeof c->session, err, errlen)) < 0) {
     free(c);
     return NULL;
   }
-  snprintf(latest, sizeof latest, "%s/session_latest", base);
-  unlink(latest);
-  if (symlink(c->session, latest) != 0) { /* only a convenience */ }
+  snprintf(logs, sizeof logs, "%s/logs", c->session);
+  snprintf(sockets, sizeof sockets, "%s/sockets", c->session);
+  /* Private: its ipc sockets are plain, so only this user may reach them. */
+  if (rl_dir_private(sockets, err, errlen) != 0) {
+    close(c->lock);
+    free(c);
+    return NULL;
+  }
   char gcs[320], parent[32], cpus[32], gpus[32], store[32];
   snprintf(gcs, sizeof gcs, "ipc://%s/gcs", sockets);
   snprintf(c->node, sizeof c->node, "ipc://%s/node", sockets);
@@ -149,6 +147,7 @@ void rl_local_cluster_stop(rl_local_cluster_t **p) {
     closedir(d);
     rmdir(sockets);
   }
+  if (c->lock >= 0) close(c->lock); /* the session may be rotated away from now on */
   free(c);
   *p = NULL;
 }

@@ -15,9 +15,10 @@ typedef struct {
   int nice;                    /* added to the daemons' (and so the workers') nice value */
 } rl_local_opts_t;
 
-/* Creates a session folder under $RAYL_TMPDIR or /tmp/rayl (logs/, sockets/ with mode
- * 0700) and starts the head and one node manager in it. Returns NULL with a message in
- * err if either cannot start. */
+/* Creates a session folder in this user's base folder ($RAYL_TMPDIR or /tmp/rayl-<uid>,
+ * checked by rl_base_dir; the folder is rl_session_new's: held until stopped, rotated
+ * after) with logs/ and sockets/ (mode 0700), and starts the head and one node manager
+ * in it. Returns NULL with a message in err if either cannot start. */
 rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *err, size_t errlen);
 /* The node manager's address (borrowed). */
 const char *rl_local_cluster_node(const rl_local_cluster_t *c);

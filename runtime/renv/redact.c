@@ -1,0 +1,46 @@
+/* redact.c: a runtime_env as logs show it: the variables' names, never their values. */
+#include "renv/redact.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/selftest.h"
+
+const char *rl_renv_redact(const char *spec, char *out, size_t n) {
+  size_t used = 0;
+  if (n) out[0] = 0;
+  for (const char *line = spec; *line && used + 1 < n;) {
+    size_t len = strcspn(line, "\n");
+    const char *eq = memchr(line, '=', len);
+    bool env = !strncmp(line, "env:", 4) && eq;
+    int shown = env ? (int)(eq - line) : (int)len;
+    int w = snprintf(out + used, n - used, "%s%.*s%s", used ? "; " : "", shown, line, env ? "=(hidden)" : "");
+    if (w < 0 || (size_t)w >= n - used) {
+      out[used] = 0; /* whole lines only */
+      break;
+    }
+    used += (size_t)w;
+    line += len;
+    while (*line == '\n') line++;
+  }
+  return out;
+}
+
+/* ---- selftest ---- */
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+int rl_redact_selftest(void) {
+  char out[128], tiny[12];
+  S_CHECK(!strcmp(rl_renv_redact("working_dir=pkg_ab12\nenv:TOKEN=s3cret\nenv:B=x=y", out, sizeof out),
+                  "working_dir=pkg_ab12; env:TOKEN=(hidden); env:B=(hidden)"));
+  S_CHECK(!strstr(out, "s3cret") && !strstr(out, "x=y"));
+  S_CHECK(!strcmp(rl_renv_redact("", out, sizeof out), ""));
+  S_CHECK(!strcmp(rl_renv_redact("env:A=1\n\nenv:C=2\n", out, sizeof out), "env:A=(hidden); env:C=(hidden)"));
+  /* cut short, never in the middle of a value */
+  S_CHECK(!strcmp(rl_renv_redact("env:LONGNAME=secret", tiny, sizeof tiny), "") && !strstr(tiny, "secret"));
+  return 0;
+fail:
+  return 1;
+}
