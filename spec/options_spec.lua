@@ -44,6 +44,16 @@ describe("rayl.init refuses bad options at once, before starting a cluster", fun
       function() rayl.init { object_store_memory = 1.5 * 1024 * 1024 + 0.5 } end)
   end)
 
+  it("a node manager that exits as it starts is reported at once, with its reason", function()
+    -- rayl.core.init skips the option checks: the node itself refuses the store size.
+    local t0 = h.now()
+    local ok, err = pcall(core.init, { object_store_memory = 10, num_gpus = 0 })
+    assert.is_false(ok)
+    assert.truthy(h.now() - t0 < 5, ("took %.1f s"):format(h.now() - t0))
+    assert.truthy(tostring(err):find("exited as it started", 1, true), tostring(err))
+    assert.truthy(tostring(err):find("object_store_memory must be at least 1048576 bytes", 1, true), tostring(err))
+  end)
+
   it("a negative custom resource", function()
     refused_promptly(2, { "resources", "'foo'", "-2", "negative" }, function() rayl.init { resources = { foo = -2 } } end)
   end)

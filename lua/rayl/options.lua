@@ -9,7 +9,7 @@ local M = {}
 
 --- Longest actor name or namespace, in bytes.
 M.NAME_MAX = 63
---- Smallest object store a node accepts (bytes), as node/store_service.c.
+--- Smallest object store a node accepts (bytes): RL_STORE_MIN_BYTES of node/store_service.h.
 M.STORE_MIN = 1024 * 1024
 
 -- The value as a message shows it: NaN always as "nan", strings quoted.
