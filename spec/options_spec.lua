@@ -86,6 +86,37 @@ describe("rayl.init refuses bad options at once, before starting a cluster", fun
   end)
 end)
 
+describe("rayl start --resources follows the same rules", function()
+  local bin = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+
+  -- Runs rayl start with these resources; returns its output, exit status and seconds.
+  local function start(resources)
+    local t0 = h.now()
+    local p = assert(io.popen(("%s start --head --port %d --resources '%s' 2>&1; echo \"rc=$?\"")
+      :format(bin, h.free_port(), resources)))
+    local out = p:read("*a")
+    p:close()
+    return out, tonumber(out:match("rc=(%d+)")), h.now() - t0
+  end
+
+  it("CPU and GPU are refused at once, naming --num-cpus / --num-gpus", function()
+    local out, rc, took = start('{"CPU": 4}')
+    assert.are_not.equal(0, rc, out)
+    assert.truthy(out:find("must not name CPU; use --num-cpus", 1, true), out)
+    assert.truthy(took < 5, ("took %.1f s: %s"):format(took, out))
+    out, rc = start('{"GPU": 1}')
+    assert.are_not.equal(0, rc, out)
+    assert.truthy(out:find("must not name GPU; use --num-gpus", 1, true), out)
+  end)
+
+  it("a negative amount is refused at once, naming the resource", function()
+    local out, rc, took = start('{"foo": -2}')
+    assert.are_not.equal(0, rc, out)
+    assert.truthy(out:find("resource 'foo': amount -2 is negative", 1, true), out)
+    assert.truthy(took < 5, ("took %.1f s: %s"):format(took, out))
+  end)
+end)
+
 describe("options on a cluster", function()
   lazy_setup(function()
     rayl.init { num_cpus = 2 }
