@@ -99,6 +99,13 @@ describe("rayl start --resources follows the same rules", function()
     return out, tonumber(out:match("rc=(%d+)")), h.now() - t0
   end
 
+  -- A head that started before its node was refused would outlive the spec.
+  after_each(function()
+    local p = assert(io.popen(bin .. " stop 2>&1"))
+    p:read("*a")
+    p:close()
+  end)
+
   it("CPU and GPU are refused at once, naming --num-cpus / --num-gpus", function()
     local out, rc, took = start('{"CPU": 4}')
     assert.are_not.equal(0, rc, out)
