@@ -55,7 +55,8 @@ describe("rayl.init refuses bad options at once, before starting a cluster", fun
   end)
 
   it("a negative custom resource", function()
-    refused_promptly(2, { "resources", "'foo'", "-2", "negative" }, function() rayl.init { resources = { foo = -2 } } end)
+    refused_promptly(2, { "resources", "'foo'", "-2", "negative" },
+      function() rayl.init { resources = { foo = -2 } } end)
   end)
 
   it("resources.CPU and resources.GPU (num_cpus / num_gpus say how many)", function()
@@ -158,7 +159,8 @@ describe("options on a cluster", function()
 
     it("a resource amount that is not a number", function()
       local f = rayl.remote(fn)
-      refused({ "'foo'", '"x"', "not a number" }, function() return f:options { resources = { foo = "x" } }:remote() end)
+      refused({ "'foo'", '"x"', "not a number" },
+        function() return f:options { resources = { foo = "x" } }:remote() end)
     end)
   end)
 

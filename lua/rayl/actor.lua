@@ -51,7 +51,9 @@ local function check_class_options(opts, level)
   for _, k in ipairs { "max_restarts", "max_task_retries" } do -- -1: without limit
     if opts[k] ~= nil then options.count(what, k, opts[k], -1, nil, level + 1) end
   end
-  if opts.max_concurrency ~= nil then options.count(what, "max_concurrency", opts.max_concurrency, 1, 1024, level + 1) end
+  if opts.max_concurrency ~= nil then
+    options.count(what, "max_concurrency", opts.max_concurrency, 1, 1024, level + 1)
+  end
   for g, limit in pairs(opts.concurrency_groups or {}) do
     if type(g) ~= "string" then
       raise("ValueError", ("option 'concurrency_groups' of %s maps group names (strings) to limits, got the key %s")

@@ -265,7 +265,9 @@ end
 function rayl.remote(a, b)
   local opts, target = {}, a
   if b ~= nil then opts, target = a, b end
-  if type(b) == "table" and (type(a) == "function" or type(a) == "table" and has_function(a) and not has_function(b)) then
+  local swapped = type(b) == "table"
+    and (type(a) == "function" or type(a) == "table" and has_function(a) and not has_function(b))
+  if swapped then
     local what = type(a) == "function" and "fn" or "class"
     raise("ValueError", ("the options come first: rayl.remote(options, %s), not rayl.remote(%s, options)")
       :format(what, what), 2)

@@ -72,8 +72,10 @@ static int l_init(lua_State *L) {
     if (rl_host.cluster) cw = rl_cw_new(rl_local_cluster_node(rl_host.cluster), RL_CLIENT_DRIVER, 10000, err, sizeof err);
     if (!cw) {
       char more[S_ERR + 200];
-      if (rl_host.cluster) snprintf(more, sizeof more, "%s (logs in %s/logs)", err, rl_local_cluster_session(rl_host.cluster));
-      else snprintf(more, sizeof more, "%s", err); /* it says where the logs are, if any */
+      if (rl_host.cluster)
+        snprintf(more, sizeof more, "%s (logs in %s/logs)", err, rl_local_cluster_session(rl_host.cluster));
+      else
+        snprintf(more, sizeof more, "%s", err); /* it says where the logs are, if any */
       rl_local_cluster_stop(&rl_host.cluster);
       return luaL_error(L, "rayl.init: cannot start a local cluster: %s", more);
     }

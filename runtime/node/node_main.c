@@ -363,7 +363,8 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
       snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
       if (!strcmp(name, "CPU") || !strcmp(name, "GPU")) {
         /* One rule with tasks and rayl.init: CPUs and GPUs are counted, not custom. */
-        fprintf(stderr, "rayl node: --resource %s: use --num-%s instead\n", name, !strcmp(name, "CPU") ? "cpus" : "gpus");
+        fprintf(stderr, "rayl node: --resource %s: use --num-%s instead\n", name,
+                !strcmp(name, "CPU") ? "cpus" : "gpus");
         return 2;
       }
       if (rl_res_set(&custom, name, atof(eq + 1), err, sizeof err) != 0) {
