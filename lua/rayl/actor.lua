@@ -3,6 +3,7 @@
 -- __name (shown in messages) and __options = { method = { num_returns = 2 } }.
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+local options = require "rayl.options"
 local pgroup = require "rayl.placement_group"
 
 local raise = errors.raise
@@ -41,15 +42,58 @@ local function class_name(class)
   return ("Actor(%s:%d)"):format(info.short_src, info.linedefined)
 end
 
+-- The numbers, names and resources of an actor's options (checked when the class or
+-- its options() are made, so nothing is created with them).
+local function check_class_options(opts, level)
+  local what = "an actor class"
+  options.amounts(what, opts, { "num_cpus", "num_gpus", "memory" }, level + 1)
+  options.resources(what, "resources", opts.resources, level + 1)
+  for _, k in ipairs { "max_restarts", "max_task_retries" } do -- -1: without limit
+    if opts[k] ~= nil then options.count(what, k, opts[k], -1, nil, level + 1) end
+  end
+  if opts.max_concurrency ~= nil then
+    options.count(what, "max_concurrency", opts.max_concurrency, 1, 1024, level + 1)
+  end
+  for g, limit in pairs(opts.concurrency_groups or {}) do
+    if type(g) ~= "string" then
+      raise("ValueError", ("option 'concurrency_groups' of %s maps group names (strings) to limits, got the key %s")
+        :format(what, options.show(g)), level + 1)
+    end
+    options.count(what, "concurrency_groups." .. g, limit, 1, 1024, level + 1)
+  end
+  if opts.name ~= nil then options.name(what, "name", opts.name, level + 1) end
+  if opts.namespace ~= nil then options.name(what, "namespace", opts.namespace, level + 1) end
+  if opts.lifetime ~= nil and opts.lifetime ~= "detached" and opts.lifetime ~= "non_detached" then
+    raise("ValueError", ("option 'lifetime' of %s must be \"detached\" or \"non_detached\", got %s")
+      :format(what, options.show(opts.lifetime)), level + 1)
+  end
+end
+
+-- A method's num_returns (from the class's __options or h.method:options).
+local function check_num_returns(what, v, level)
+  if v ~= nil then options.count(what, "num_returns", v, 1, 1024, level + 1) end
+end
+
 --- M.new_class(class_table, options) -> ActorClass (rayl.remote on a table)
 function M.new_class(class, opts, level)
   check_options(opts, CLASS_OPTIONS, "an actor class", level + 1)
+  check_class_options(opts, level + 1)
   local methods = {}
   for k, v in pairs(class) do
     if type(k) == "string" and type(v) == "function" and k ~= "__init" then methods[k] = true end
   end
   if class.__init ~= nil and type(class.__init) ~= "function" then
     raise("ValueError", "an actor class's __init must be a function", level + 1)
+  end
+  if class.__options ~= nil and type(class.__options) ~= "table" then
+    raise("ValueError", "an actor class's __options must be a table { method = { num_returns = k } }", level + 1)
+  end
+  for m, o in pairs(class.__options or {}) do
+    if type(o) ~= "table" then
+      raise("ValueError", ("__options.%s of an actor class must be a table, got %s"):format(tostring(m), type(o)),
+        level + 1)
+    end
+    check_num_returns(("the method '%s' (__options)"):format(tostring(m)), o.num_returns, level + 1)
   end
   local shared = { name = class_name(class), methods = methods, method_options = class.__options or {} }
   local ok, key, blob = pcall(core.export, class, "the actor class " .. shared.name)
@@ -62,15 +106,20 @@ function ActorClass:__tostring()
 end
 
 function ActorClass:options(opts)
+  if getmetatable(self) ~= ActorClass then
+    raise("ValueError", "options is a method: use A:options{...} (a colon), not A.options{...}", 2)
+  end
   check_options(opts, CLASS_OPTIONS, "options()", 2)
   local merged = {}
   for k, v in pairs(self._opts) do merged[k] = v end
   for k, v in pairs(opts) do merged[k] = v end
+  check_class_options(merged, 2)
   return setmetatable({ _opts = merged, _shared = self._shared }, ActorClass)
 end
 
--- The key a named actor is registered under with the head.
-local function name_key(name, namespace) return "actor:" .. namespace .. ":" .. name end
+-- The key a named actor is registered under with the head. The namespace's length
+-- comes first, so no (namespace, name) pair can spell another's key.
+local function name_key(name, namespace) return ("actor:%d:%s:%s"):format(#namespace, namespace, name) end
 
 local function encode_handle(h, worker, endpoint)
   local names = {}
@@ -103,27 +152,19 @@ function M.set_default_namespace(ns) default_namespace = ns or "default" end
 
 --- Class:remote(...) -> ActorHandle, at once
 function ActorClass:remote(...)
+  if getmetatable(self) ~= ActorClass then
+    raise("ValueError", "remote is a method: use A:remote(...) (a colon), not A.remote(...)", 2)
+  end
   M.ensure_init()
   local opts, shared = self._opts, self._shared
   if shared.export_error then error(shared.export_error, 2) end
   local concurrency = opts.max_concurrency or 1
-  if concurrency < 1 or concurrency > 1024 or concurrency ~= math.floor(concurrency) then
-    raise("ValueError", "max_concurrency must be a whole number between 1 and 1024", 2)
-  end
-  for g, limit in pairs(opts.concurrency_groups or {}) do
-    if type(g) ~= "string" or type(limit) ~= "number" or limit < 1 or limit ~= math.floor(limit) then
-      raise("ValueError", "concurrency_groups maps group names to whole numbers >= 1", 2)
-    end
-  end
   for m, o in pairs(shared.method_options) do
     local g = type(o) == "table" and o.concurrency_group
     if g and not (opts.concurrency_groups or {})[g] then
       raise("ValueError", ("method '%s' uses concurrency group '%s', which the actor's concurrency_groups "
         .. "option does not define"):format(m, g), 2)
     end
-  end
-  if opts.lifetime ~= nil and opts.lifetime ~= "detached" and opts.lifetime ~= "non_detached" then
-    raise("ValueError", "lifetime must be \"detached\" or \"non_detached\"", 2)
   end
   local namespace = opts.namespace or default_namespace
   if opts.name then
@@ -141,11 +182,13 @@ function ActorClass:remote(...)
   if opts.num_gpus and opts.num_gpus > 0 then res.GPU = opts.num_gpus end
   if opts.memory then res.memory = opts.memory end
   if opts.num_cpus == nil then placement.CPU = 1 end
+  local strategy = pgroup.strategy_for(opts, res, placement, "the actor " .. shared.name, 2)
+    or M.strategy(opts.scheduling_strategy, 2)
+  M.check_affinity(strategy, 2)
   local id = core.actor_create(shared.key, shared.blob, {
     resources = res, placement = placement, max_restarts = opts.max_restarts or 0,
     max_task_retries = opts.max_task_retries or 0, name = shared.name,
-    strategy = pgroup.strategy_for(opts, res, placement, "the actor " .. shared.name, 2)
-      or M.strategy(opts.scheduling_strategy, 2),
+    strategy = strategy,
     detached = opts.lifetime == "detached",
     name_key = opts.name and name_key(opts.name, namespace) or nil,
     runtime_env = M.runtime_env_string(opts.runtime_env, 2),
@@ -197,6 +240,9 @@ function ActorHandle.__eq(a, b) return rawget(a, "_id") == rawget(b, "_id") end
 
 --- h.method:remote(...) -> ObjectRef (num_returns refs)
 function ActorMethod:remote(...)
+  if getmetatable(self) ~= ActorMethod then
+    raise("ValueError", "remote is a method: use h.method:remote(...) (a colon), not h.method.remote(...)", 2)
+  end
   M.ensure_init()
   local h = self._handle
   return core.actor_call(rawget(h, "_id"), rawget(h, "_owner"), self._method, self._opts, ...)
@@ -204,13 +250,14 @@ end
 
 --- h.method:options{num_returns = k}
 function ActorMethod:options(opts)
+  if getmetatable(self) ~= ActorMethod then
+    raise("ValueError", "options is a method: use h.method:options{...} (a colon), not h.method.options{...}", 2)
+  end
   check_options(opts, METHOD_OPTIONS, "an actor method's options()", 2)
   local merged = {}
   for k, v in pairs(self._opts) do merged[k] = v end
   for k, v in pairs(opts) do merged[k] = v end
-  if merged.num_returns < 1 or merged.num_returns ~= math.floor(merged.num_returns) then
-    raise("ValueError", "num_returns must be a whole number >= 1", 2)
-  end
+  check_num_returns("an actor method's options()", merged.num_returns, 2)
   return setmetatable({ _handle = self._handle, _method = self._method, _opts = merged }, ActorMethod)
 end
 
@@ -238,9 +285,9 @@ end
 --- rayl.get_actor(name, {namespace = ...}) -> handle, or raises ValueError
 function M.get_actor(name, opts)
   M.ensure_init()
-  if type(name) ~= "string" then raise("ValueError", "rayl.get_actor expects a name (string)", 2) end
+  options.name("rayl.get_actor", "name", name, 2)
   opts = check_options(opts, { namespace = "string" }, "rayl.get_actor", 2)
-  local namespace = opts.namespace or default_namespace
+  local namespace = options.name("rayl.get_actor", "namespace", opts.namespace or default_namespace, 2)
   local h = get_named(name, namespace)
   if not h then
     raise("ValueError", ("no actor named '%s' in namespace '%s'"):format(name, namespace), 2)
@@ -265,6 +312,7 @@ function M.install(rayl, opts)
   check_options = opts.check_options
   M.ensure_init = opts.ensure_init
   M.strategy = rayl.strategy
+  M.check_affinity = rayl.check_affinity
   M.runtime_env_string = rayl.runtime_env_string
   rayl.kill, rayl.get_actor, rayl.exit_actor = M.kill, M.get_actor, M.exit_actor
   rayl.ActorClass, rayl.ActorHandle = ActorClass, ActorHandle

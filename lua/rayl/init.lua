@@ -2,6 +2,7 @@
 -- This module is the user-facing API (API.md); rayl.core is the C runtime under it.
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+local options = require "rayl.options"
 
 local rayl = { errors = errors, version = core.version, array = core.array }
 
@@ -80,9 +81,12 @@ function rayl.init(opts)
   if core.is_initialized() then
     raise("ValueError", "rayl.init was called twice; call rayl.shutdown() first", 2)
   end
-  for _, k in ipairs { "num_cpus", "num_gpus", "object_store_memory" } do
-    if opts[k] and opts[k] < 0 then raise("ValueError", k .. " must not be negative", 2) end
+  options.amounts("rayl.init", opts, { "num_cpus", "num_gpus" }, 2)
+  if opts.object_store_memory ~= nil then
+    options.count("rayl.init", "object_store_memory", opts.object_store_memory, options.STORE_MIN, nil, 2)
   end
+  options.resources("rayl.init", "resources", opts.resources, 2)
+  if opts.namespace ~= nil then options.name("rayl.init", "namespace", opts.namespace, 2) end
   if opts.runtime_env then renv.check(opts.runtime_env, 2) end
   -- A driver started by `rayl job submit` inherits the job's runtime_env.
   local inherited, why = renv.decode(os.getenv("RAYL_JOB_RUNTIME_ENV"))
@@ -144,26 +148,18 @@ end
 
 -- Turns user options into what rayl.core.submit takes.
 local function submit_options(opts, level)
+  local what = "a remote function"
+  options.amounts(what, opts, { "num_cpus", "num_gpus", "memory" }, level + 1)
   local res = {}
-  for k, v in pairs(opts.resources or {}) do
-    if k == "CPU" or k == "GPU" then
-      raise("ValueError", "use num_cpus / num_gpus, not resources." .. k, level + 1)
-    end
-    res[k] = v
-  end
+  for k, v in pairs(options.resources(what, "resources", opts.resources, level + 1) or {}) do res[k] = v end
   local cpus = opts.num_cpus == nil and 1 or opts.num_cpus
-  if cpus < 0 then raise("ValueError", "num_cpus must not be negative", level + 1) end
   if cpus > 0 then res.CPU = cpus end
   if opts.num_gpus and opts.num_gpus > 0 then res.GPU = opts.num_gpus end
   if opts.memory then res.memory = opts.memory end
-  local n = opts.num_returns or 1
-  if n < 1 or n ~= math.floor(n) then
-    raise("ValueError", "num_returns must be a whole number >= 1, got " .. tostring(n), level + 1)
-  end
-  local retries = opts.max_retries == nil and 3 or opts.max_retries
-  if retries < -1 or retries ~= math.floor(retries) then
-    raise("ValueError", "max_retries must be a whole number >= -1 (-1: retry forever)", level + 1)
-  end
+  local n = options.count(what, "num_returns", opts.num_returns or 1, 1, 1024, level + 1)
+  -- -1: retry forever
+  local retries = options.count(what, "max_retries", opts.max_retries == nil and 3 or opts.max_retries, -1, nil,
+    level + 1)
   if opts.runtime_env then renv.check(opts.runtime_env, level + 1) end
   return { resources = res, num_returns = n, max_retries = retries,
            retry_exceptions = opts.retry_exceptions or false, name = opts.name,
@@ -176,12 +172,45 @@ end
 function rayl.strategy(strategy, level)
   if strategy == nil or strategy == "DEFAULT" then return "" end
   if strategy == "SPREAD" then return "SPREAD" end
-  if type(strategy) == "table" and type(strategy.node_id) == "string" and #strategy.node_id == 32 then
-    return (strategy.soft and "NODE_SOFT:" or "NODE:") .. strategy.node_id
+  if type(strategy) == "table" and strategy.node_id ~= nil then
+    local id, soft = strategy.node_id, strategy.soft
+    if type(id) ~= "string" or not id:find("^%x+$") or #id ~= 32 then
+      raise("ValueError", ("scheduling_strategy.node_id must be a node id (32 hex digits, from rayl.nodes()), got %s")
+        :format(options.show(id)), level + 1)
+    end
+    if soft ~= nil and type(soft) ~= "boolean" then
+      raise("ValueError", ("scheduling_strategy.soft must be a boolean, got %s"):format(options.show(soft)), level + 1)
+    end
+    return (soft and "NODE_SOFT:" or "NODE:") .. id:lower()
   end
   raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\", "
     .. "{ node_id = <id from rayl.nodes()>, soft = false } or rayl.util.PlacementGroupSchedulingStrategy{...}",
     level + 1)
+end
+
+-- Alive nodes by id, with when the head last said so (a second's cache: submitting in a
+-- loop does not ask the head each time).
+local alive_nodes = {}
+
+--- rayl.check_affinity(strategy, level): a hard node affinity ("NODE:<id>", from
+--- rayl.strategy) to a node the head does not list as alive can never be met: raises a
+--- ValueError at submission (as Ray fails such a task as unschedulable). A soft one
+--- falls back to any node, so it is not checked.
+function rayl.check_affinity(strategy, level)
+  local id = strategy:match("^NODE:(%x+)$")
+  if not id then return end
+  local now = core.now()
+  if alive_nodes[id] and now - alive_nodes[id] < 1 then return end
+  if core.context().node_id == id then return end -- this node, before the head lists it
+  alive_nodes = {}
+  for _, node in ipairs(core.nodes()) do
+    if node.alive then alive_nodes[node.node_id] = now end
+  end
+  if not alive_nodes[id] then
+    raise("ValueError", ("scheduling_strategy: node %s is not an alive node of the cluster, so a hard node "
+      .. "affinity (soft = false) to it can never be met; see rayl.nodes(), or use soft = true to run "
+      .. "elsewhere when it is gone"):format(id), level + 1)
+  end
 end
 
 local function new_remote_function(fn, opts, shared, level)
@@ -194,8 +223,12 @@ end
 
 --- f:remote(...) -> ObjectRef (or num_returns ObjectRefs)
 function RemoteFunction:remote(...)
+  if getmetatable(self) ~= RemoteFunction then
+    raise("ValueError", "remote is a method: use f:remote(...) (a colon), not f.remote(...)", 2)
+  end
   ensure_init()
   local shared = self._shared
+  rayl.check_affinity(self._submit.strategy, 2)
   if shared.export_error then error(shared.export_error, 2) end
   if self._generation ~= generation then
     self._submit.runtime_env = rayl.runtime_env_string(self._opts.runtime_env, 2)
@@ -206,6 +239,9 @@ end
 
 --- f:options{...} -> a copy of f with these options changed
 function RemoteFunction:options(opts)
+  if getmetatable(self) ~= RemoteFunction then
+    raise("ValueError", "options is a method: use f:options{...} (a colon), not f.options{...}", 2)
+  end
   return new_remote_function(self._fn, merge(self._opts, check_options(opts, TASK_OPTIONS, "options()", 2)),
     self._shared, 2)
 end
@@ -218,12 +254,26 @@ function RemoteFunction:__call()
   raise("ValueError", "a remote function cannot be called directly; use f:remote(...)", 2)
 end
 
+local function has_function(t)
+  for _, v in pairs(t) do
+    if type(v) == "function" then return true end
+  end
+  return false
+end
+
 --- rayl.remote(fn) / rayl.remote(options, fn)
 function rayl.remote(a, b)
   local opts, target = {}, a
   if b ~= nil then opts, target = a, b end
+  local swapped = type(b) == "table"
+    and (type(a) == "function" or type(a) == "table" and has_function(a) and not has_function(b))
+  if swapped then
+    local what = type(a) == "function" and "fn" or "class"
+    raise("ValueError", ("the options come first: rayl.remote(options, %s), not rayl.remote(%s, options)")
+      :format(what, what), 2)
+  end
   if type(opts) ~= "table" then
-    raise("ValueError", "rayl.remote(options, fn): options must be a table", 2)
+    raise("ValueError", ("rayl.remote(options, fn): options must be a table, got %s"):format(type(opts)), 2)
   end
   if type(target) == "function" then
     local info = debug.getinfo(target, "S")
@@ -252,8 +302,7 @@ end
 local function check_timeout(opts, what)
   if opts == nil then return nil end
   check_options(opts, { timeout = "number" }, what, 3)
-  if opts.timeout and opts.timeout < 0 then raise("ValueError", "timeout must not be negative", 3) end
-  return opts.timeout
+  return options.timeout(what, "timeout", opts.timeout, 3)
 end
 
 -- Inside a call of a concurrent actor (max_concurrency > 1) waiting yields to the
@@ -305,12 +354,9 @@ function rayl.wait(refs, opts)
   if type(refs) ~= "table" then raise("ValueError", "rayl.wait expects a list of ObjectRefs", 2) end
   opts = check_options(opts, { num_returns = "number", timeout = "number", fetch_local = "boolean" },
     "rayl.wait", 2)
+  local n = options.count("rayl.wait", "num_returns", opts.num_returns or 1, 1, math.max(#refs, 1), 2)
+  local timeout = options.timeout("rayl.wait", "timeout", opts.timeout, 2)
   if #refs == 0 then return {}, {} end
-  local n = opts.num_returns or 1
-  if n < 1 or n > #refs then
-    raise("ValueError", ("num_returns must be between 1 and the number of refs (%d), got %d"):format(#refs, n), 2)
-  end
-  if opts.timeout and opts.timeout < 0 then raise("ValueError", "timeout must not be negative", 2) end
   local seen = {}
   for i, r in ipairs(refs) do
     if not is_ref(r) then
@@ -321,7 +367,6 @@ function rayl.wait(refs, opts)
       .. ("elements %d and %d are the same"):format(seen[hex], i), 2) end
     seen[hex] = i
   end
-  local timeout = opts.timeout
   if in_call_coroutine() then
     local deadline = timeout and core.now() + timeout
     await(refs, n, deadline)

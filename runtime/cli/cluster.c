@@ -19,6 +19,7 @@
 #include "common/dirs.h"
 #include "common/sessions.h"
 #include "net/key.h"
+#include "sched/resources.h"
 #include "worker/cluster_client.h"
 
 #define S_ERR 1200
@@ -78,6 +79,29 @@ static int s_parse_resources(const char *json, char specs[][80], int max) {
     p = end;
     snprintf(specs[n++], 80, "%.*s=%.17g", len, name, v);
   }
+}
+
+/* Checks the "name=amount" specs by the rules rayl.init and tasks follow (CPU and GPU
+ * are counted with --num-cpus / --num-gpus; amounts finite and >= 0), so a bad one is
+ * refused here rather than by a node that exits. Returns 0, or -1 having said why. */
+static int s_check_resources(char specs[][80], int n) {
+  rl_resources_t res;
+  char err[200];
+  rl_res_clear(&res);
+  for (int i = 0; i < n; i++) {
+    char *eq = strrchr(specs[i], '=');
+    *eq = 0;
+    bool counted = !strcmp(specs[i], "CPU") || !strcmp(specs[i], "GPU");
+    int rc = counted ? -1 : rl_res_set(&res, specs[i], atof(eq + 1), err, sizeof err);
+    if (counted)
+      fprintf(stderr, "rayl start: --resources must not name %s; use --num-%s instead\n", specs[i],
+              !strcmp(specs[i], "CPU") ? "cpus" : "gpus");
+    else if (rc != 0)
+      fprintf(stderr, "rayl start: --resources: %s\n", err);
+    *eq = '=';
+    if (rc != 0) return -1;
+  }
+  return 0;
 }
 
 /* Starts a daemon detached from this terminal and session; records its pid. */
@@ -301,6 +325,7 @@ int rl_cli_start(int argc, char **argv) {
     fprintf(stderr, "rayl start: --resources must be a JSON object of numbers, e.g. '{\"sim\": 4}'\n");
     return 2;
   }
+  if (s_check_resources(specs, nres) != 0) return 2;
   char gcs[200], err[S_ERR], addr[160];
   if (head) snprintf(addr, sizeof addr, "%s:%s", ip, port);
   else snprintf(addr, sizeof addr, "%s", address);

@@ -43,6 +43,9 @@ void rl_reflist_free(rl_reflist_t *l);
 rl_cw_t *rl_host_cw(lua_State *L);
 /* The id (hex string) at idx, or raises an argument error saying it is not `what`. */
 rl_id_t rl_host_check_id(lua_State *L, int idx, const char *what);
+/* The timeout in seconds at idx as milliseconds for the core worker: -1 for nil (no
+ * limit); raises a ValueError naming `what` for NaN or a negative number. */
+int rl_host_check_timeout_ms(lua_State *L, int idx, const char *what);
 /* Reads the table {name = amount} at idx (anything else: no resources) into res;
  * raises a ValueError naming `what` (e.g. "bundle 2") for a bad entry. */
 void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resources_t *res);

@@ -1,5 +1,8 @@
 /* l_common.c: the checks and conversions the rayl.core binding files share. */
 #include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "host/host.h"
 #include "sched/resources.h"
@@ -15,19 +18,61 @@ rl_id_t rl_host_check_id(lua_State *L, int idx, const char *what) {
   return id;
 }
 
+int rl_host_check_timeout_ms(lua_State *L, int idx, const char *what) {
+  if (lua_isnoneornil(L, idx)) return -1;
+  double t = luaL_checknumber(L, idx);
+  if (isnan(t) || t < 0)
+    return rl_host_raise(L, "ValueError", "%s: timeout must be a number of seconds >= 0, got %g", what, t);
+  return t > 2e6 ? 2000000000 : (int)ceil(t * 1000); /* math.huge: as good as forever */
+}
+
+/* Describes the Lua value at idx for a message: numbers and booleans as Lua prints
+ * them, strings quoted (cut at 40 bytes), other values by type. */
+static void s_describe(lua_State *L, int idx, char *out, size_t len) {
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER: snprintf(out, len, "%.14g", lua_tonumber(L, idx)); break;
+    case LUA_TBOOLEAN: snprintf(out, len, "%s", lua_toboolean(L, idx) ? "true" : "false"); break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      snprintf(out, len, "\"%.*s\"%s", (int)(n > 40 ? 40 : n), s, n > 40 ? "..." : "");
+      break;
+    }
+    default: snprintf(out, len, "a %s", luaL_typename(L, idx)); break;
+  }
+}
+
+/* Reads the entry (key at -2, value at -1) into res. Returns 0, or -1 with err set on
+ * every path. */
+static int s_read_resource(lua_State *L, rl_resources_t *res, char *err, size_t errlen) {
+  char shown[64];
+  if (lua_type(L, -2) != LUA_TSTRING) {
+    s_describe(L, -2, shown, sizeof shown);
+    snprintf(err, errlen, "the resource name %s is a %s, not a string", shown, luaL_typename(L, -2));
+    return -1;
+  }
+  const char *name = lua_tostring(L, -2);
+  if (lua_type(L, -1) != LUA_TNUMBER) {
+    s_describe(L, -1, shown, sizeof shown);
+    snprintf(err, errlen, "resource '%.64s': the amount %s is not a number", name, shown);
+    return -1;
+  }
+  if (strlen(name) != lua_objlen(L, -2)) {
+    snprintf(err, errlen, "resource name '%.64s...' has a NUL byte", name);
+    return -1;
+  }
+  return rl_res_set(res, name, lua_tonumber(L, -1), err, errlen);
+}
+
 void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resources_t *res) {
-  char err[200];
+  char err[300];
   rl_res_clear(res);
   if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1; /* stays put while we push */
   if (!lua_istable(L, idx)) return;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
-        rl_res_set(res, lua_tostring(L, -2), lua_tonumber(L, -1), err, sizeof err) != 0) {
-      const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-      rl_host_raise(L, "ValueError", "bad resource '%s' in %s: %s", name, what,
-                    lua_type(L, -1) != LUA_TNUMBER ? "the amount must be a number" : err);
-    }
+    if (s_read_resource(L, res, err, sizeof err) != 0)
+      rl_host_raise(L, "ValueError", "bad resource in %s: %s", what, err);
     lua_pop(L, 1);
   }
 }

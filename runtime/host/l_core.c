@@ -57,24 +57,25 @@ static int l_init(lua_State *L) {
     o.object_store_memory = (size_t)lua_tonumber(L, -1);
     lua_pop(L, 3);
     static char specs[16][80];
-    int n = 0;
+    rl_resources_t custom;
     lua_getfield(L, 1, "resources");
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2) && n < 15) {
-        snprintf(specs[n], sizeof specs[n], "%s=%.17g", lua_tostring(L, -2), lua_tonumber(L, -1));
-        o.resources[n] = specs[n];
-        n++;
-        lua_pop(L, 1);
-      }
-    }
+    rl_host_read_resources(L, -1, "rayl.init's resources", &custom);
     lua_pop(L, 1);
+    if (custom.n > RL_RES_MAX - 3) /* a node also has CPU, GPU and memory */
+      return rl_host_raise(L, "ValueError", "rayl.init's resources: at most %d custom resources, got %d",
+                           RL_RES_MAX - 3, custom.n);
+    for (int i = 0; i < custom.n; i++) {
+      snprintf(specs[i], sizeof specs[i], "%s=%.17g", custom.r[i].name, (double)custom.r[i].amount / RL_RES_UNIT);
+      o.resources[i] = specs[i];
+    }
     rl_host.cluster = rl_local_cluster_start(&o, err, sizeof err);
     if (rl_host.cluster) cw = rl_cw_new(rl_local_cluster_node(rl_host.cluster), RL_CLIENT_DRIVER, 10000, err, sizeof err);
     if (!cw) {
       char more[S_ERR + 200];
-      snprintf(more, sizeof more, "%s (logs in %s/logs)", err,
-               rl_host.cluster ? rl_local_cluster_session(rl_host.cluster) : "?");
+      if (rl_host.cluster)
+        snprintf(more, sizeof more, "%s (logs in %s/logs)", err, rl_local_cluster_session(rl_host.cluster));
+      else
+        snprintf(more, sizeof more, "%s", err); /* it says where the logs are, if any */
       rl_local_cluster_stop(&rl_host.cluster);
       return luaL_error(L, "rayl.init: cannot start a local cluster: %s", more);
     }
@@ -244,11 +245,7 @@ static int l_get(lua_State *L) {
   rl_cw_t *cw = rl_host_cw(L);
   rl_objref_t *r = s_checkref(L, 1);
   rl_id_t id = r->id;
-  int timeout_ms = -1;
-  if (!lua_isnoneornil(L, 2)) {
-    double t = luaL_checknumber(L, 2);
-    timeout_ms = t <= 0 ? 0 : t > 2e6 ? 2000000000 : (int)ceil(t * 1000);
-  }
+  int timeout_ms = rl_host_check_timeout_ms(L, 2, "rayl.get");
   rl_cw_value_t v;
   char err[S_ERR];
   int rc = rl_cw_get(cw, &id, timeout_ms, &v, err, sizeof err);
@@ -282,8 +279,12 @@ static int l_wait(lua_State *L) {
   rl_cw_t *cw = rl_host_cw(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   size_t n = lua_objlen(L, 1);
-  size_t num = (size_t)luaL_checkinteger(L, 2);
-  int timeout_ms = lua_isnoneornil(L, 3) ? -1 : (int)ceil(luaL_checknumber(L, 3) * 1000);
+  double num_returns = luaL_checknumber(L, 2);
+  if (!(num_returns >= 1 && num_returns <= (double)n) || num_returns != floor(num_returns))
+    return rl_host_raise(L, "ValueError", "rayl.wait: num_returns must be a whole number from 1 to %zu, got %g", n,
+                         num_returns);
+  size_t num = (size_t)num_returns;
+  int timeout_ms = rl_host_check_timeout_ms(L, 3, "rayl.wait");
   rl_id_t *ids = malloc((n ? n : 1) * sizeof *ids);
   bool *ready = malloc(n ? n : 1);
   if (!ids || !ready) {

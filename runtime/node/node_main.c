@@ -361,6 +361,12 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
       const char *eq = strchr(v, '=');
       if (!eq || eq == v || (size_t)(eq - v) >= sizeof name) goto bad;
       snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+      if (!strcmp(name, "CPU") || !strcmp(name, "GPU")) {
+        /* One rule with tasks and rayl.init: CPUs and GPUs are counted, not custom. */
+        fprintf(stderr, "rayl node: --resource %s: use --num-%s instead\n", name,
+                !strcmp(name, "CPU") ? "cpus" : "gpus");
+        return 2;
+      }
       if (rl_res_set(&custom, name, atof(eq + 1), err, sizeof err) != 0) {
         fprintf(stderr, "rayl node: %s\n", err);
         return 2;
@@ -385,8 +391,12 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
   }
   rl_res_clear(&nm->total);
   if (rl_res_set(&nm->total, "CPU", cpus, err, sizeof err) != 0 ||
-      rl_res_set(&nm->total, "GPU", gpus, err, sizeof err) != 0 || rl_res_add(&nm->total, &custom) != 0) {
+      rl_res_set(&nm->total, "GPU", gpus, err, sizeof err) != 0) {
     fprintf(stderr, "rayl node: %s\n", err);
+    return 2;
+  }
+  if (rl_res_add(&nm->total, &custom) != 0) {
+    fprintf(stderr, "rayl node: too many custom resources (at most %d with CPU, GPU and memory)\n", RL_RES_MAX - 3);
     return 2;
   }
   /* As Ray: tasks may reserve memory (bytes) from 70% of the machine's memory. */

@@ -49,8 +49,9 @@ rl_store_service_t *rl_store_service_new(size_t capacity, const char *spill_dir,
   s->fd = -1;
   s->base = MAP_FAILED;
   s->capacity = capacity;
-  if (capacity < 64 || capacity > (size_t)INT64_MAX) {
-    snprintf(err, errlen, "bad object store size %zu bytes", capacity);
+  if (capacity < RL_STORE_MIN_BYTES || capacity > (size_t)INT64_MAX) {
+    snprintf(err, errlen, "bad object store size %zu bytes (object_store_memory must be at least %zu bytes)", capacity,
+             (size_t)RL_STORE_MIN_BYTES);
     goto err;
   }
   s->fd = memfd_create("rayl-store", MFD_CLOEXEC | MFD_ALLOW_SEALING);

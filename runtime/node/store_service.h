@@ -10,6 +10,10 @@
 
 typedef struct rl_store_service_t rl_store_service_t;
 
+/* The smallest object store a node accepts (object_store_memory, --object-store-memory);
+ * lua/rayl/options.lua checks rayl.init's against the same number. */
+#define RL_STORE_MIN_BYTES (1024 * 1024)
+
 /* Creates the node's store: one shared-memory region of `capacity` bytes (a memfd, so
  * nothing is left behind in /dev/shm when the process dies) and spills to files under
  * spill_dir (created if missing). Returns NULL with a message in err on failure. */

@@ -58,7 +58,8 @@ static int s_check_name(const char *name, size_t n, char *err, size_t errlen) {
 /* Converts amount to fixed point. Returns 0, or -1 with a message. */
 static int s_to_fixed(const char *name, size_t n, double amount, int64_t *out, char *err, size_t errlen) {
   if (!isfinite(amount)) {
-    s_err(err, errlen, "resource '%.*s': amount is not a finite number", (int)n, name);
+    s_err(err, errlen, "resource '%.*s': amount %s is not a finite number", (int)n, name,
+          isnan(amount) ? "nan" : amount > 0 ? "inf" : "-inf");
     return -1;
   }
   if (amount < 0) {

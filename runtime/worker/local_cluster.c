@@ -53,6 +53,46 @@ static pid_t s_spawn(const char *bin, char *const argv[], int nice) {
   _exit(127);
 }
 
+/* The text of the last ERROR line of the session's logs/node.log into out ("" if none). */
+static void s_node_error(const char *session, char *out, size_t len) {
+  char path[400], line[512];
+  snprintf(path, sizeof path, "%s/logs/node.log", session);
+  out[0] = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    const char *e = strstr(line, " ERROR ");
+    if (!e) continue;
+    snprintf(out, len, "%s", e + 7);
+    out[strcspn(out, "\n")] = 0;
+  }
+  fclose(f);
+}
+
+/* Waits until the node manager listens (its socket file is there) or exits. Returns 0,
+ * or -1 with its reason in err: a node that refuses its options exits at once, and the
+ * driver says so then instead of after its connect timeout. */
+static int s_wait_node(rl_local_cluster_t *c, char *err, size_t errlen) {
+  const char *path = c->node + strlen("ipc://");
+  int64_t deadline = rl_now_ms() + 10000;
+  while (rl_now_ms() < deadline) {
+    struct stat st;
+    if (stat(path, &st) == 0) return 0;
+    int status;
+    if (waitpid(c->node_pid, &status, WNOHANG) == c->node_pid) {
+      c->node_pid = 0;
+      char why[300];
+      s_node_error(c->session, why, sizeof why);
+      snprintf(err, errlen, "the node manager exited as it started (%s %d)%s%s (logs in %s/logs)",
+               WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+               why[0] ? ": " : "", why, c->session);
+      return -1;
+    }
+    usleep(2000);
+  }
+  return 0; /* not listening yet: the driver's connect timeout reports it */
+}
+
 rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *err, size_t errlen) {
   rl_local_cluster_t *c = calloc(1, sizeof *c);
   if (!c) {
@@ -105,6 +145,10 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
   c->node_pid = s_spawn(opts->rayl_bin, node_argv, opts->nice);
   if (c->head_pid < 0 || c->node_pid < 0) {
     snprintf(err, errlen, "cannot start the local cluster: %s", strerror(errno));
+    rl_local_cluster_stop(&c);
+    return NULL;
+  }
+  if (s_wait_node(c, err, errlen) != 0) {
     rl_local_cluster_stop(&c);
     return NULL;
   }

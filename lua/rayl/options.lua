@@ -1,0 +1,93 @@
+-- rayl.options: the checks that every numeric, name and resource option of tasks,
+-- actors, rayl.init, rayl.get and rayl.wait goes through, so each rule lives once.
+-- Each check raises a ValueError naming the option, where it was given and the value.
+local errors = require "rayl.errors"
+
+local raise = errors.raise
+
+local M = {}
+
+--- Longest actor name or namespace, in bytes.
+M.NAME_MAX = 63
+--- Smallest object store a node accepts (bytes): RL_STORE_MIN_BYTES of node/store_service.h.
+M.STORE_MIN = 1024 * 1024
+
+-- The value as a message shows it: NaN always as "nan", strings quoted.
+local function show(v)
+  if type(v) == "number" then
+    if v ~= v then return "nan" end
+    if v == math.huge then return "inf" end
+    if v == -math.huge then return "-inf" end
+    return ("%.14g"):format(v)
+  end
+  if type(v) == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
+  return tostring(v)
+end
+M.show = show
+
+local function fail(what, name, rule, v, level)
+  raise("ValueError", ("option '%s' of %s must be %s, got %s"):format(name, what, rule, show(v)), level + 1)
+end
+
+local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
+
+--- M.count(what, name, v, min, max, level) -> v: a whole number from min to max
+--- (max nil: no upper limit). what says where the option was given ("rayl.wait").
+function M.count(what, name, v, min, max, level)
+  if not finite(v) or v ~= math.floor(v) or v < min or (max and v > max) then
+    local rule = max and ("a whole number from %d to %d"):format(min, max) or ("a whole number >= %d"):format(min)
+    fail(what, name, rule, v, level + 1)
+  end
+  return v
+end
+
+--- M.amount(what, name, v, level) -> v: a finite number >= 0 (CPUs, GPUs, bytes).
+function M.amount(what, name, v, level)
+  if not finite(v) or v < 0 then fail(what, name, "a finite number >= 0", v, level + 1) end
+  return v
+end
+
+--- M.timeout(what, name, v, level) -> seconds, or nil for no limit (nil or math.huge).
+function M.timeout(what, name, v, level)
+  if v == nil or v == math.huge then return nil end
+  if type(v) ~= "number" or v ~= v or v < 0 then
+    fail(what, name, "a number of seconds >= 0 (nil or math.huge: no limit)", v, level + 1)
+  end
+  return v
+end
+
+--- M.name(what, name, v, level) -> v: an actor name or namespace: 1 to NAME_MAX bytes,
+--- no control characters (they would be cut or reshape the records names are kept in).
+function M.name(what, name, v, level)
+  if type(v) ~= "string" or #v == 0 or #v > M.NAME_MAX or v:find("[%z\1-\31\127]") then
+    local got = type(v) == "string" and #v > M.NAME_MAX and ("%s... (%d bytes)"):format(show(v:sub(1, 16)), #v)
+      or nil
+    raise("ValueError", ("option '%s' of %s must be a string of 1 to %d bytes without control characters, got %s")
+      :format(name, what, M.NAME_MAX, got or show(v)), level + 1)
+  end
+  return v
+end
+
+--- M.resources(what, name, t, level) -> t: a table of custom resources. CPU and GPU are
+--- asked for with num_cpus / num_gpus only (as Ray); the entries themselves are checked
+--- where they are read (rayl.core: names, amounts).
+function M.resources(what, name, t, level)
+  if t == nil then return nil end
+  if type(t) ~= "table" then fail(what, name, "a table {name = amount}", t, level + 1) end
+  for _, k in ipairs { "CPU", "GPU" } do
+    if t[k] ~= nil then
+      raise("ValueError", ("option '%s' of %s must not name %s (got %s = %s); use num_%s instead")
+        :format(name, what, k, k, show(t[k]), k:lower() .. "s"), level + 1)
+    end
+  end
+  return t
+end
+
+--- M.amounts(what, opts, names, level): M.amount for each of these fields that is set.
+function M.amounts(what, opts, names, level)
+  for _, k in ipairs(names) do
+    if opts[k] ~= nil then M.amount(what, k, opts[k], level + 1) end
+  end
+end
+
+return M
