@@ -92,6 +92,7 @@ static void s_enqueue(rl_task_t *t, bool front) {
     c->queue_tail = t;
   }
   c->queued++;
+  c->spare_unused = false;
 }
 
 static void s_unqueue(rl_task_t *t) {
@@ -497,8 +498,11 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
     s_push(cw, t, best);
   }
   if (c->actor) return; /* an actor's one worker is leased when it is created */
-  bool backlog = c->queue_head != NULL;
-  for (rl_lease_t *l = c->leases; l && !backlog; l = l->next) backlog = l->inflight > 1;
+  /* Queued tasks want a worker; tasks waiting behind others on a pipelined lease do
+   * too, for the ones submitted next, while no lease of ours is idle. */
+  bool backlog = c->queue_head != NULL, idle = false;
+  for (rl_lease_t *l = c->leases; l; l = l->next) idle = idle || l->inflight == 0;
+  for (rl_lease_t *l = c->leases; l && !backlog && !idle && !c->spare_unused; l = l->next) backlog = l->inflight > 1;
   if (backlog && !c->lease_request) rl_sub_request_lease(cw, c, false, NULL);
 }
 
