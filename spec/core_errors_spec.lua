@@ -131,6 +131,39 @@ describe("errors", function()
     os.remove(counter2)
   end)
 
+  it("a task that runs out of Lua memory raises an OutOfMemoryError naming the task, worker, node and limit",
+    function()
+    -- The task caps its own address space (RLIMIT_AS) 256 MiB above what it uses, then
+    -- fills it with tables. Its runtime_env gives it a worker that serves nothing else.
+    local pid_file = h.counter_file()
+    local hog = rayl.remote({ max_retries = 0, runtime_env = { env_vars = { RAYL_SPEC_MEMORY_CAP = "256" } } },
+      function(path)
+        local ffi = require "ffi"
+        pcall(ffi.cdef, "struct spec_rlimit { unsigned long cur, max; };"
+          .. "int setrlimit(int, const struct spec_rlimit *); int getpid(void);")
+        local f = assert(io.open(path, "w"))
+        f:write(tostring(ffi.C.getpid()))
+        f:close()
+        f = assert(io.open("/proc/self/status"))
+        local used = tonumber(f:read("*a"):match("VmSize:%s*(%d+)")) * 1024
+        f:close()
+        local cap = used + tonumber(os.getenv("RAYL_SPEC_MEMORY_CAP")) * 2 ^ 20
+        assert(ffi.C.setrlimit(9 --[[RLIMIT_AS]], ffi.new("struct spec_rlimit", cap, -1)) == 0)
+        local t = {}
+        for i = 1, 1e10 do t[i] = { i, i, i, i } end
+      end)
+    local err = h.expect_error("OutOfMemoryError", rayl.get, hog:remote(pid_file))
+    local pid = h.read_counter(pid_file)
+    os.remove(pid_file)
+    assert.are.equal(pid, err.pid)
+    assert.are.equal(rayl.get_runtime_context().node_id, err.node_id)
+    assert.truthy(err.task and err.message:find(err.task, 1, true), err.message)
+    assert.truthy(err.message:find("worker pid " .. pid, 1, true), err.message)
+    assert.truthy(err.message:find("on node " .. err.node_id, 1, true), err.message)
+    assert.truthy(err.message:find("memory limit: [%d.]+ [MG]iB %(RLIMIT_AS of the process%)"), err.message)
+    assert.truthy(tostring(err):find("^OutOfMemoryError: task "), tostring(err))
+  end)
+
   it("API misuse raises a ValueError whose tostring reads well", function()
     local err = h.expect_error("ValueError", rayl.get, "nope")
     local text = tostring(err)

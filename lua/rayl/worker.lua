@@ -6,9 +6,27 @@ require "rayl" -- registers the classes values may carry (errors, remote functio
 
 local worker = {}
 
+-- The error of a task that LuaJIT could not allocate for: the failed task's garbage
+-- is collected first, so that building the error has room.
+local function out_of_memory(name)
+  collectgarbage("collect")
+  local ok, context = pcall(core.context)
+  context = ok and context or {}
+  return errors.new("OutOfMemoryError", ("task %s ran out of memory in worker pid %s on node %s: LuaJIT could "
+    .. "not allocate more (not enough memory); memory limit: %s"):format(name, tostring(context.pid),
+    tostring(context.node_id), core.memory_limit()),
+    { task = name, node_id = context.node_id, pid = context.pid })
+end
+
 --- worker.run(fn, name, ...) -> true, results... | false, error
 function worker.run(fn, name, ...)
-  return xpcall(fn, function(e)
+  -- LuaJIT calls no handler for an allocation failure: xpcall returns its bare message.
+  local handled = false
+  local function finish(ok, ...)
+    if ok or handled or (...) ~= "not enough memory" then return ok, ... end
+    return false, out_of_memory(name)
+  end
+  return finish(xpcall(fn, function(e)
     -- The user's frames only: not this wrapper (nor the C API's trampoline), not
     -- xpcall's builtin frame.
     local lines = {}
@@ -20,8 +38,10 @@ function worker.run(fn, name, ...)
     end
     local tb = "\n" .. table.concat(lines, "\n")
     local ok, context = pcall(core.context)
-    return errors.from_task(e, name, tb, ok and context or nil)
-  end, ...)
+    local err = errors.from_task(e, name, tb, ok and context or nil)
+    handled = true
+    return err
+  end, ...))
 end
 
 -- An actor's state: this worker runs at most one actor, for its whole life.

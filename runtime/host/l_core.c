@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "worker/cluster_client.h"
@@ -438,6 +439,15 @@ static int l_objref_methods(lua_State *L) {
   return 1;
 }
 
+/* core.memory_limit() -> what limits this process's memory, e.g. "256.0 MiB (RLIMIT_AS of
+ * the process)" or "none set (the machine has 23.5 GiB)" */
+static int l_memory_limit(lua_State *L) {
+  char out[200];
+  rl_mem_limit_describe(out, sizeof out);
+  lua_pushstring(L, out);
+  return 1;
+}
+
 /* core.now() -> monotonic seconds */
 static int l_now(lua_State *L) {
   lua_pushnumber(L, (double)rl_now_us() / 1e6);
@@ -459,6 +469,7 @@ static const luaL_Reg s_funcs[] = {
     {"cancel", l_cancel},
     {"poll", l_poll},
     {"context", l_context},
+    {"memory_limit", l_memory_limit},
     {"nodes", l_nodes},
     {"object_count", l_object_count},
     {"task_count", l_task_count},

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "host/host.h"
 #include "host/task_runner.h"
 #include "host/zygote.h"
@@ -36,16 +37,35 @@ typedef struct {
   int max; /* the actor's max_concurrency; 1 for tasks and plain actors */
 } s_calls_t;
 
+/* Fails t with what a Lua call that ended with status (not 0) left on top of co. An
+ * allocation failure that escaped rayl.worker's own handling (no room even to build
+ * the error there) is an OutOfMemoryError. */
+static void s_fail(rl_cw_t *cw, lua_State *L, lua_State *co, const rl_cw_task_t *t, int status) {
+  char err[S_ERR];
+  snprintf(err, sizeof err, "%s", lua_isstring(co, -1) ? lua_tostring(co, -1) : "internal error");
+  if (status != LUA_ERRMEM) {
+    rl_task_fail(cw, L, t, "TaskError", err);
+    return;
+  }
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  char limit[200], node[RL_ID_HEX], msg[S_ERR + 300];
+  rl_mem_limit_describe(limit, sizeof limit);
+  snprintf(msg, sizeof msg,
+           "task %s ran out of memory in worker pid %d on node %s: LuaJIT could not allocate more (%s); "
+           "memory limit: %s",
+           t->name, (int)getpid(), rl_id_hex(rl_cw_node_id(cw), node), err, limit);
+  rl_task_fail(cw, L, t, "OutOfMemoryError", msg);
+}
+
 /* Runs t to the end on the main state (tasks and one-at-a-time actors). */
 static void s_run(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
   int nargs = rl_task_prepare(cw, L, t);
   if (nargs < 0) return;
-  if (lua_pcall(L, nargs, LUA_MULTRET, 0) != 0) {
-    char err[S_ERR];
-    snprintf(err, sizeof err, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "internal error");
+  int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  if (status != 0) {
+    s_fail(cw, L, L, t, status);
     lua_settop(L, base);
-    rl_task_fail(cw, L, t, "TaskError", err);
     return;
   }
   rl_task_complete(cw, L, base, t);
@@ -64,9 +84,7 @@ static void s_resume(rl_cw_t *cw, lua_State *L, s_calls_t *calls, int i, int nar
   if (rc == 0) {
     rl_task_complete(cw, c->co, 0, c->t);
   } else {
-    char err[S_ERR];
-    snprintf(err, sizeof err, "%s", lua_isstring(c->co, -1) ? lua_tostring(c->co, -1) : "internal error");
-    rl_task_fail(cw, L, c->t, "TaskError", err);
+    s_fail(cw, L, c->co, c->t, rc);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
   /* Keep arrival order: waiting calls are resumed oldest first. */

@@ -144,6 +144,9 @@ typedef struct {
   size_t ndied, capdied;
   uint64_t dead_seq; /* the last death the head told us of ... */
   bool dead_seq_known; /* ... once it has answered */
+  /* The kernel's out-of-memory kill count (rl_mem_oom_kills) at the last two heartbeats,
+   * or -1 where unknown: a worker killed by SIGKILL while it rose was killed for memory. */
+  int64_t oom_kills_prev, oom_kills_last;
 } rl_nm_t;
 
 /* How a client went: it said goodbye; it died here (its pid is gone, or it was one of
@@ -167,6 +170,9 @@ void rl_pool_start_zygote(rl_nm_t *nm);
 rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env);
 /* Reaps dead children: tells lessees, frees resources, starts replacements. */
 void rl_pool_reap(rl_nm_t *nm);
+/* Reads the kernel's out-of-memory kill count, for rl_pool_reap to tell a worker the
+ * kernel killed for memory (called with each heartbeat). */
+void rl_pool_sample_oom_kills(rl_nm_t *nm);
 /* Reads what is waiting on worker output pipes and forwards complete lines. */
 void rl_pool_read_output(rl_nm_t *nm, int fd);
 /* Reads every pipe until empty (before a driver leaves). */

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "node/nm.h"
 #include "node/transfer.h"
 #include "net/key.h"
@@ -450,6 +451,7 @@ static void s_loop(rl_nm_t *nm) {
       s_reap_gone_drivers(nm);
       rl_bundles_tick(nm);
       s_heartbeat(nm, next_beat == 0);
+      rl_pool_sample_oom_kills(nm);
       next_beat = now + 500;
     }
     zmq_pollitem_t items[3 + 2 * 512];
@@ -541,6 +543,8 @@ int rl_node_main(int argc, char **argv) {
   nm->node_id = rl_id_random();
   nm->available = nm->total;
   nm->pg_routes = rl_idmap_new();
+  nm->oom_kills_prev = -1;
+  nm->oom_kills_last = rl_mem_oom_kills();
   snprintf(path, sizeof path, "%s/spill", nm->session_dir);
   nm->store = rl_store_service_new(store_bytes, path, err, sizeof err);
   if (!nm->store) {

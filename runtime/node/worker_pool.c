@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/memory.h"
 #include "node/nm.h"
 #include "renv/redact.h"
 #include "wire/proto.h"
@@ -232,6 +233,21 @@ static void s_describe(int status, char *out, size_t n) {
   }
 }
 
+/* True if a worker that died with status was killed by the kernel's out-of-memory
+ * killer: SIGKILL, not sent by us, while the kill count rose (since the heartbeat before
+ * last: a kill and its reaping may straddle one). *kills caches the count across one reap. */
+static bool s_oom_killed(rl_nm_t *nm, const rl_worker_t *w, int status, int64_t *kills) {
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL || w->killed) return false;
+  if (*kills == -2) *kills = rl_mem_oom_kills();
+  int64_t before = nm->oom_kills_prev >= 0 ? nm->oom_kills_prev : nm->oom_kills_last;
+  return *kills >= 0 && before >= 0 && *kills > before;
+}
+
+void rl_pool_sample_oom_kills(rl_nm_t *nm) {
+  nm->oom_kills_prev = nm->oom_kills_last;
+  nm->oom_kills_last = rl_mem_oom_kills();
+}
+
 static void s_free_worker(rl_worker_t *w) {
   if (w->out_fd >= 0) close(w->out_fd);
   if (w->err_fd >= 0) close(w->err_fd);
@@ -244,6 +260,7 @@ static void s_free_worker(rl_worker_t *w) {
 void rl_pool_reap(rl_nm_t *nm) {
   int status;
   pid_t pid;
+  int64_t kills = -2; /* not read yet */
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     rl_worker_t **pp = &nm->workers;
     while (*pp && (*pp)->pid != pid) pp = &(*pp)->next;
@@ -252,19 +269,28 @@ void rl_pool_reap(rl_nm_t *nm) {
     *pp = w->next;
     s_read_stream(nm, w, 0, true);
     s_read_stream(nm, w, 1, true);
-    char reason[160];
-    s_describe(status, reason, sizeof reason);
+    char reason[300];
+    bool oom = s_oom_killed(nm, w, status, &kills);
+    if (oom) {
+      char limit[200], node[RL_ID_HEX];
+      rl_mem_limit_describe(limit, sizeof limit);
+      snprintf(reason, sizeof reason, "it was killed by the kernel's out-of-memory killer on node %s (memory limit: %s)",
+               rl_id_hex(&nm->node_id, node), limit);
+    } else {
+      s_describe(status, reason, sizeof reason);
+    }
     rl_log(RL_LOG_INFO, "worker pid %d died: %s", (int)pid, reason);
     if (!w->registered) nm->failed_starts++;
     if (w->registered) {
       rl_nm_client_gone(nm, &w->id, RL_GONE_DIED);
       for (rl_client_t *c = nm->clients; c; c = c->next) {
         rl_msgbuf_t b;
-        rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 4);
+        rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 5);
         rl_pack_id(&b.pk, &w->id);
         msgpack_pack_uint64(&b.pk, (uint64_t)pid);
         rl_pack_str(&b.pk, reason);
         rl_pack_str(&b.pk, w->endpoint);
+        rl_pack_str(&b.pk, oom ? "OutOfMemoryError" : "WorkerCrashedError");
         rl_nm_send_to(nm, &c->id, &b);
       }
     }

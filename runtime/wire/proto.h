@@ -60,9 +60,10 @@ enum rl_msg_type {
   RL_NM_LEASE_GRANTED = 21,
   /* [request u64, reason str] : the node can never satisfy this request */
   RL_NM_LEASE_INFEASIBLE = 22,
-  /* [worker_id id, pid u64, reason str, endpoint str] : a worker of this node died; sent
-   * to every client (its lessee retries its tasks, borrowers of objects it owned fail
-   * them with OwnerDiedError) */
+  /* [worker_id id, pid u64, reason str, endpoint str, error_type str] : a worker of this
+   * node died; sent to every client (its lessee retries its tasks, borrowers of objects it
+   * owned fail them with OwnerDiedError). error_type: what its tasks fail with when no
+   * retry is left, "WorkerCrashedError" or "OutOfMemoryError" (the kernel killed it) */
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,

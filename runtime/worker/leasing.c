@@ -130,8 +130,10 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   if (!c->queue_head) {
-    /* The work it was asked for is done already: let someone else have it. */
+    /* The work it was asked for is done already, or is pipelined on other workers:
+     * let someone else have it. */
     free(l);
+    c->spare_unused = true;
     s_send_return(cw, &worker, from, false);
     return;
   }

@@ -92,6 +92,7 @@ static void s_enqueue(rl_task_t *t, bool front) {
     c->queue_tail = t;
   }
   c->queued++;
+  c->spare_unused = false;
 }
 
 static void s_unqueue(rl_task_t *t) {
@@ -497,8 +498,11 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
     s_push(cw, t, best);
   }
   if (c->actor) return; /* an actor's one worker is leased when it is created */
-  bool backlog = c->queue_head != NULL;
-  for (rl_lease_t *l = c->leases; l && !backlog; l = l->next) backlog = l->inflight > 1;
+  /* Queued tasks want a worker; tasks waiting behind others on a pipelined lease do
+   * too, for the ones submitted next, while no lease of ours is idle. */
+  bool backlog = c->queue_head != NULL, idle = false;
+  for (rl_lease_t *l = c->leases; l; l = l->next) idle = idle || l->inflight == 0;
+  for (rl_lease_t *l = c->leases; l && !backlog && !idle && !c->spare_unused; l = l->next) backlog = l->inflight > 1;
   if (backlog && !c->lease_request) rl_sub_request_lease(cw, c, false, NULL);
 }
 
@@ -529,18 +533,22 @@ static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t *
   return NULL;
 }
 
-static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint);
+static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint,
+                          const char *error_type);
 
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t worker;
   uint64_t pid;
-  char reason[200], endpoint[RL_ENDPOINT_MAX];
+  char reason[300], endpoint[RL_ENDPOINT_MAX], type[32] = "WorkerCrashedError";
   if (!rl_field_id(m, 0, &worker) || !rl_field_u64(m, 1, &pid) || !rl_field_strcpy(m, 2, reason, sizeof reason) ||
-      !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
+      !rl_field_strcpy(m, 3, endpoint, sizeof endpoint) ||
+      (rl_field(m, 4) && !rl_field_strcpy(m, 4, type, sizeof type))) {
     rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
     return;
   }
-  s_worker_died(cw, &worker, (int)pid, reason, endpoint);
+  /* Only these two: the type names what the caller's tasks fail with. */
+  if (strcmp(type, "OutOfMemoryError")) snprintf(type, sizeof type, "WorkerCrashedError");
+  s_worker_died(cw, &worker, (int)pid, reason, endpoint, type);
 }
 
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
@@ -561,15 +569,16 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
     char endpoint[RL_ENDPOINT_MAX];
     rl_id_t worker = found->worker_id;
     snprintf(endpoint, sizeof endpoint, "%s", found->endpoint);
-    s_worker_died(cw, &worker, 0, "its node died", endpoint);
+    s_worker_died(cw, &worker, 0, "its node died", endpoint, "WorkerCrashedError");
   }
   for (rl_peer_t *p = cw->peers; p; p = p->next)
     if (!strcmp(p->endpoint, node)) p->registered = false; /* if it comes back, register again */
 }
 
 /* The worker (at endpoint) is gone: what it owned is lost, what ran there is retried
- * or fails, an actor there restarts or dies. */
-static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint) {
+ * or fails (with error_type), an actor there restarts or dies. */
+static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint,
+                          const char *error_type) {
   rl_obj_owner_died(cw, endpoint, pid, reason);
   rl_obj_borrower_died(cw, endpoint);
   rl_actor_owner_died(cw, endpoint, pid, reason);
@@ -601,10 +610,10 @@ static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const cha
              (unsigned long long)pid, reason);
       s_enqueue(t, true);
     } else {
-      char msg[400];
+      char msg[600];
       snprintf(msg, sizeof msg, "the worker (pid %llu) running task '%s' died: %s%s", (unsigned long long)pid,
                t->name, reason, t->attempt ? " (after retries; raise max_retries to retry more)" : "");
-      s_task_fail(cw, t, "WorkerCrashedError", msg);
+      s_task_fail(cw, t, error_type, msg);
     }
   }
   free(lost);
