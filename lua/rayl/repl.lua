@@ -284,7 +284,10 @@ Commands:
 -- "CPU 1/2 free, memory 15.2/16 GiB free, sim 4/4 free": available of total.
 local function format_resources(total, available)
   local keys = {}
-  for k in pairs(total or {}) do keys[#keys + 1] = k end
+  -- (node:__internal_head__ marks the head's node, as in Ray: not a resource to show)
+  for k in pairs(total or {}) do
+    if k ~= "node:__internal_head__" then keys[#keys + 1] = k end
+  end
   table.sort(keys)
   local out = {}
   for _, k in ipairs(keys) do
