@@ -356,8 +356,9 @@ function M.start(address, banner)
   if not rayl.is_initialized() then
     local ok, err = pcall(rayl.init, { address = address })
     if not ok then
-      return tostring(err):gsub("^.-rayl%.init: ", "", 1) .. (address and
-        "\n(is a cluster running there? `rayl start --head` starts one; `rayl status` lists it)" or "")
+      -- (a ConnectionError says what to do itself)
+      if rayl.errors.is(err, "ConnectionError") then return err.message end
+      return (tostring(err):gsub("^.-rayl%.init: ", "", 1))
     end
   end
   if rawget(_G, "rayl") == nil then rawset(_G, "rayl", rayl) end
