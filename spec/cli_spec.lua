@@ -21,11 +21,12 @@ local function write_file(path, text)
 end
 
 -- Runs `rayl <args>` (args: a shell-quoted string) with stdin from `input` (default:
--- empty, not a terminal). Returns stdout, stderr, exit code.
-local function rayl(args, input)
+-- empty, not a terminal), after the shell prefix env ("NAME=value ..."), if given.
+-- Returns stdout, stderr, exit code.
+local function rayl(args, input, env)
   local out, err, inp = os.tmpname(), os.tmpname(), os.tmpname()
   write_file(inp, input or "")
-  local cmd = string.format("%s %s <%s >%s 2>%s; echo $?", quote(bin), args, inp, out, err)
+  local cmd = string.format("%s%s %s <%s >%s 2>%s; echo $?", env or "", quote(bin), args, inp, out, err)
   local p = assert(io.popen(cmd, "r"))
   local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
   p:close()
@@ -293,5 +294,310 @@ describe("rayl's own flags and commands", function()
     local out = p:read("*a")
     p:close()
     assert.equal("a script named status\n", out)
+  end)
+end)
+
+-- The commands a newcomer runs from the README: help, errors, and clusters that
+-- start, show and stop as they say.
+describe("rayl's commands, as the README uses them", function()
+  local h = require "spec.helpers"
+  local json = require "rayl.json"
+  local ROOT = h.sh("pwd"):gsub("%s+$", "")
+  local dir -- a RAYL_TMPDIR of this block's own: nothing here touches another cluster
+
+  -- Runs `rayl ARGS` with RAYL_TMPDIR=tmpdir (default: dir) and env (a shell prefix);
+  -- returns stdout, stderr, exit code.
+  local function run(args, env, tmpdir)
+    return rayl(args, nil, ("RAYL_TMPDIR=%s %s "):format(quote(tmpdir or dir), env or ""))
+  end
+
+  -- The pids of processes whose command line names `what`, as one string ("" if none).
+  local function procs(what)
+    -- ("[/]tmp..." does not match the shell that runs pgrep itself)
+    local pids = h.sh("pgrep -f " .. quote("[" .. what:sub(1, 1) .. "]" .. what:sub(2)) .. " | tr '\\n' ' '")
+    return (pids:gsub("%s+$", ""))
+  end
+
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+  end)
+
+  teardown(function()
+    run("stop")
+    os.execute("rm -rf " .. quote(dir))
+  end)
+
+  it("every command prints its help with --help and -h, and does nothing else", function()
+    local usage = {
+      start = "^usage: rayl start", stop = "^usage: rayl stop\n", status = "^usage: rayl status %[%-%-address",
+      list = "^usage: rayl list", job = "^usage: rayl job submit", path = "^usage: rayl path",
+      repl = "^usage: rayl repl", microbenchmark = "^usage: rayl microbenchmark %[%-%-json%] %[%-%-filter",
+      head = "^usage: rayl head ", node = "^usage: rayl node ", worker = "^usage: rayl worker ",
+      ["job-supervisor"] = "^usage: rayl job%-supervisor ",
+    }
+    for cmd, pattern in pairs(usage) do
+      for _, flag in ipairs { "--help", "-h" } do
+        local out, err, code = run(cmd .. " " .. flag)
+        assert.equal(0, code, cmd .. " " .. flag .. ": " .. err)
+        assert.matches(pattern, out)
+        assert.equal("", err, cmd .. " " .. flag)
+      end
+    end
+    -- The daemons say that rayl starts them.
+    for _, cmd in ipairs { "head", "node", "worker", "job-supervisor" } do
+      assert.truthy(run(cmd .. " --help"):find("run it by hand only to debug", 1, true), cmd)
+    end
+    -- Nothing was started or recorded.
+    assert.equal("", procs(dir))
+    assert.is_nil(h.read_file(dir .. "/rayl_current_cluster"))
+  end)
+
+  it("every command rejects an unknown option with the reason and its usage, exit 2", function()
+    for _, cmd in ipairs { "start", "stop", "status", "list nodes", "job submit", "job list", "path", "repl",
+                           "microbenchmark", "head", "node", "worker" } do
+      local out, err, code = run(cmd .. " --frobnicate")
+      assert.equal(2, code, cmd .. ": " .. err)
+      assert.equal("", out, cmd)
+      assert.truthy(err:find("'--frobnicate'", 1, true), cmd .. ": " .. err)
+      assert.truthy(err:find("usage: rayl", 1, true) or err:find("see rayl path --help", 1, true), cmd .. ": " .. err)
+    end
+    local _, err, code = run("microbenchmark --seconds soon")
+    assert.equal(2, code)
+    assert.truthy(err:find("--seconds needs a positive number, not 'soon'", 1, true), err)
+    _, err, code = run("status --format xml")
+    assert.equal(2, code)
+    assert.truthy(err:find("--format must be table or json", 1, true), err)
+  end)
+
+  it("the top-level help lists every command's options", function()
+    local out = run("--help")
+    for _, text in ipairs { "status [--address HOST:PORT]", "microbenchmark [--json] [--filter SUBSTRING] [--seconds S]",
+                            "Every command takes --help" } do
+      assert.truthy(out:find(text, 1, true), text)
+    end
+  end)
+
+  it("rayl stop --help, -h and a bad argument leave the cluster running", function()
+    local port = h.free_port()
+    local out, err, code = run("start --head --num-cpus 1 --port " .. port)
+    assert.equal(0, code, err)
+    assert.truthy(out:find("Started a rayl head", 1, true), out)
+    for _, args in ipairs { "--help", "-h", "--force", "now" } do
+      run("stop " .. args)
+    end
+    out, err, code = run("status")
+    assert.equal(0, code, err)
+    assert.truthy(out:find("1 node", 1, true), out)
+    assert.truthy(out:find("alive", 1, true), out)
+    assert.truthy(run("stop"):find("Stopped 2 rayl processes", 1, true))
+  end)
+
+  it("rayl status marks the head's node and gives resources as JSON objects", function()
+    local port = h.free_port()
+    local _, err, code = run(("start --head --num-cpus 2 --resources '{\"sim\": 2.5}' --port %d"):format(port))
+    assert.equal(0, code, err)
+    finally(function() run("stop") end)
+    _, err, code = run(("start --address 127.0.0.1:%d --num-cpus 1"):format(port))
+    assert.equal(0, code, err)
+    local out = run("status --format json")
+    local status = json.decode(out)
+    assert.equal(2, #status.nodes, out)
+    local heads = {}
+    for _, n in ipairs(status.nodes) do
+      assert.equal("table", type(n.total), out)
+      assert.equal("table", type(n.available), out)
+      assert.is_nil(n.total["node:__internal_head__"], out) -- the mark, not a resource to show
+      if n.is_head then heads[#heads + 1] = n end
+    end
+    assert.equal(1, #heads, out)
+    assert.same({ 2, 2.5 }, { heads[1].total.CPU, heads[1].total.sim })
+    assert.equal("number", type(heads[1].available.memory))
+    local text = run("status")
+    local marked = 0
+    for line in text:gmatch("[^\n]+") do
+      if line:find("(head)", 1, true) then
+        marked = marked + 1
+        assert.truthy(line:find("sim: 2.5", 1, true), line)
+      end
+    end
+    assert.equal(1, marked, text)
+  end)
+
+  it("rayl start on a port in use fails at once, says why, and leaves nothing behind", function()
+    -- Another cluster (its own RAYL_TMPDIR) holds the port.
+    local other = h.start_cluster(bin, "--num-cpus 1 --no-security")
+    local mine = os.tmpname()
+    os.remove(mine)
+    finally(function()
+      other.stop()
+      os.execute("rm -rf " .. quote(mine))
+    end)
+    local t0 = h.now()
+    local out, err, code = run("start --head --num-cpus 1 --port " .. other.port, "", mine)
+    local took = h.now() - t0
+    assert.equal(1, code, out .. err)
+    assert.truthy(err:find("address 127.0.0.1:" .. other.port .. " is in use", 1, true), err)
+    assert.is_true(took < 3, ("took %.1f s"):format(took))
+    assert.equal("", procs(mine))
+    local left = h.sh("ls -A " .. quote(mine))
+    assert.falsy(left:find("session_", 1, true), left)
+    assert.falsy(left:find("gcs.sqlite3", 1, true), left)
+    assert.falsy(left:find("rayl_current_cluster", 1, true), left)
+    assert.equal("", h.sh("ls -A " .. quote(mine .. "/daemons") .. " 2>/dev/null")) -- no daemon records
+    -- The cluster that holds the port runs on.
+    assert.truthy(other.run("status"):find("1 node", 1, true))
+  end)
+
+  it("rayl start whose node manager cannot start says why at once and stops its head", function()
+    local port = h.free_port()
+    local many = {}
+    for i = 1, 15 do many[#many + 1] = ('"r%d": 1'):format(i) end
+    local t0 = h.now()
+    local _, err, code = run(("start --head --port %d --resources '{%s}'"):format(port, table.concat(many, ", ")))
+    assert.equal(1, code, err)
+    assert.truthy(err:find("^rayl start: the node manager exited at start: [^\n]*too many resource"), err)
+    assert.is_true(h.now() - t0 < 3)
+    assert.equal("", procs(dir))
+    assert.is_nil(h.read_file(dir .. "/gcs.sqlite3"))
+  end)
+
+  it("a driver that cannot reach its cluster stops with one line saying what to do", function()
+    -- Nothing listens on this port: the head does not answer.
+    local port = h.free_port()
+    local script = "-e 'local rayl = require \"rayl\"; rayl.get(rayl.put(1))'"
+    local out, err, code = run(script, "RAYL_ADDRESS=127.0.0.1:" .. port)
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal(("rayl: ConnectionError: cannot reach the cluster at 127.0.0.1:%d: the head at tcp://127.0.0.1:%d "
+      .. "did not answer within 5000 ms (is it running? `rayl status` shows it, `rayl start --head` starts one)\n")
+      :format(port, port), err)
+    -- No cluster recorded on this machine (address "auto").
+    _, err, code = run(script, "RAYL_ADDRESS=auto")
+    assert.equal(1, code)
+    assert.equal("rayl: ConnectionError: cannot reach the cluster at auto: no cluster is running on this machine "
+      .. "(start one with `rayl start --head`)\n", err)
+    -- A script can catch it by type.
+    out = run("-e 'local rayl = require \"rayl\"; local ok, e = pcall(rayl.init); "
+      .. "print(ok, rayl.errors.is(e, \"ConnectionError\"))'", "RAYL_ADDRESS=auto")
+    assert.equal("false\ttrue\n", out)
+  end)
+
+  it("rayl job submit refuses a relative script path without --working-dir, saying what to do", function()
+    for _, entry in ipairs { "main.lua", "./run.sh", "sub/main.lua" } do
+      local out, err, code = run("job submit -- " .. entry)
+      assert.equal(2, code, err)
+      assert.equal("", out)
+      assert.truthy(err:find("rayl job: the entrypoint " .. entry .. " is a relative path, and without --working-dir "
+        .. "the driver runs in the head's job folder, not here: add --working-dir DIR", 1, true), err)
+    end
+    -- An absolute path or a command from PATH passes that check (and then finds no cluster here).
+    for _, entry in ipairs { "/srv/main.lua", "echo hi" } do
+      local _, err, code = run("job submit -- " .. entry)
+      assert.equal(1, code, err)
+      assert.truthy(err:find("no cluster is running on this machine", 1, true), err)
+    end
+  end)
+
+  it("rayl path points at files that exist, so require \"rayl\" works in other hosts", function()
+    local out, err, code = run("path")
+    assert.equal(0, code)
+    assert.equal("", err) -- it warns about files it points at that are missing
+    local cpath = out:match("export LUA_CPATH='([^;]+)")
+    assert.truthy(cpath, out)
+    local core = cpath:gsub("%?", "rayl/core")
+    assert.truthy(h.read_file(core), core .. " does not exist")
+    local lpath = out:match("export LUA_PATH='([^;]+)")
+    assert.truthy(h.read_file((lpath:gsub("%?", "rayl/init"))))
+  end)
+
+  it("tools/rayl builds every program the README runs", function()
+    local tools_rayl = h.read_file(ROOT .. "/tools/rayl")
+    local target = tools_rayl:match("%-%-target (%S+)")
+    local cmake = h.read_file(ROOT .. "/CMakeLists.txt")
+    local deps = cmake:match("add_custom_target%(" .. target .. " DEPENDS ([^)]+)%)")
+    assert.truthy(deps, "tools/rayl builds " .. tostring(target) .. ", which CMakeLists.txt does not define")
+    local built = {}
+    for name in deps:gmatch("%S+") do built[name] = true end
+    -- The rayl program, librayl, the Lua module `rayl path` points at, the C API
+    -- benchmark `rayl microbenchmark` runs, and every build/bin program the README names.
+    local wanted = { rayl = true, rayl_shared = true, rayl_core_module = true, rayl_embed_bench = true }
+    for name in h.read_file(ROOT .. "/README.md"):gmatch("build/bin/([%w_]+)") do wanted[name] = true end
+    assert.truthy(wanted.game_loop)
+    for name in pairs(wanted) do assert.truthy(built[name], name .. " is not built by tools/rayl") end
+    -- And they are there, beside this rayl.
+    local bindir = bin:gsub("/[^/]*$", "")
+    for name in pairs(wanted) do
+      if not name:find("^rayl_") then assert.truthy(h.read_file(bindir .. "/" .. name), name) end
+    end
+    assert.truthy(h.read_file(bindir .. "/rayl_embed_bench"))
+  end)
+
+  it("rayl microbenchmark runs the C API benchmark built beside rayl", function()
+    local out, err, code = run("microbenchmark --filter c_api --seconds 0.3")
+    assert.equal(0, code, err)
+    assert.truthy(out:find("c_api_roundtrip_p50_us", 1, true), out .. err)
+  end)
+
+  it("the README names only files the repository has, and says how to put rayl on PATH", function()
+    local readme = h.read_file(ROOT .. "/README.md")
+    for name in readme:gmatch("[%w_./-]+%.md") do
+      assert.truthy(h.read_file(ROOT .. "/" .. name), "the README names " .. name .. ", which does not exist")
+    end
+    for path in readme:gmatch("`((%a+)/[%w_./-]+)`") do
+      local top = path:match("^(%a+)/")
+      if ({ examples = true, tools = true, lua = true, stdlib = true, runtime = true, include = true,
+            spec = true })[top] then
+        assert.truthy(os.execute("test -e " .. quote(ROOT .. "/" .. path:gsub("/$", ""))) == 0,
+          "the README names " .. path .. ", which does not exist")
+      end
+    end
+    assert.truthy(readme:find('ln -s "$PWD/build/bin/rayl" ~/.local/bin/rayl', 1, true))
+    assert.truthy(readme:find("xvfb-run love examples/love", 1, true))
+  end)
+end)
+
+-- tools/test runs tools/test-reap RUN_ID on exit, Ctrl-C and SIGTERM (it exports
+-- RAYL_TEST_RUN=RUN_ID to everything the tests start); here the reaper runs on a run of
+-- this spec's own making.
+describe("tools/test-reap", function()
+  local h = require "spec.helpers"
+  local ROOT = h.sh("pwd"):gsub("%s+$", "")
+
+  -- True while pid runs (a zombie that nobody reaped yet has ended).
+  local function running(pid)
+    local stat = h.read_file("/proc/" .. pid .. "/stat")
+    return stat ~= nil and stat:match("%) ([ZX]) ") == nil
+  end
+
+  it("ends what a killed test run left (clusters rayl start detached too) and nothing else", function()
+    local run_id = "reap-spec-" .. h.free_port() .. "-" .. os.time()
+    local dir = os.tmpname() -- /tmp/lua_XXXXXX, as a spec's cluster folder
+    os.remove(dir)
+    local port = h.free_port()
+    local env = ("RAYL_TEST_RUN=%s RAYL_TMPDIR=%s "):format(run_id, dir)
+    local other = h.sh("RAYL_TEST_RUN=another-run sh -c 'sleep 60 >/dev/null 2>&1 & echo $!'"):match("%d+")
+    local stray = h.sh(env .. "sh -c 'sleep 60 >/dev/null 2>&1 & echo $!'"):match("%d+")
+    finally(function()
+      h.sh(env .. quote(bin) .. " stop")
+      os.execute("kill " .. other .. " " .. stray .. " 2>/dev/null; rm -rf " .. quote(dir))
+    end)
+    local out = h.sh(env .. quote(bin) .. " start --head --num-cpus 1 --port " .. port)
+    assert.truthy(out:find("Started a rayl head", 1, true), out)
+    local pattern = quote("[" .. dir:sub(1, 1) .. "]" .. dir:sub(2))
+    local daemons = h.sh("pgrep -f " .. pattern)
+    assert.truthy(daemons:find("%d"), "no rayl process runs in " .. dir)
+
+    local report = h.sh(quote(ROOT .. "/tools/test-reap") .. " " .. run_id)
+    assert.truthy(report:find("tools/test%-reap: ended %d+ process%(es%) and removed 1 cluster folder%(s%)"), report)
+    assert.equal("", h.sh("pgrep -f " .. pattern)) -- head, node manager, workers
+    assert.is_false(running(stray))
+    assert.is_true(running(other)) -- another run's process
+    assert.is_nil(h.read_file(dir .. "/rayl_current_cluster"))
+    assert.is_false(os.execute("test -e " .. quote(dir)) == 0)
+    -- A second pass finds nothing; no id is a usage error.
+    assert.equal("", h.sh(quote(ROOT .. "/tools/test-reap") .. " " .. run_id))
+    local usage = h.sh("{ " .. quote(ROOT .. "/tools/test-reap") .. "; echo exit=$?; }")
+    assert.truthy(usage:find("^usage: tools/test%-reap RUN_ID.*exit=2"), usage)
   end)
 end)

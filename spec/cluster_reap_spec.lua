@@ -16,7 +16,7 @@ describe("a driver SIGKILLed on node 1 that filled node 2", function()
   local function sim_available()
     local status = json.decode(run("status --format json"))
     for _, n in ipairs(status and status.nodes or {}) do
-      if n.total:find("sim: 2", 1, true) then return tonumber(n.available:match("sim: ([%d.]+)") or "0") end
+      if n.total.sim == 2 then return n.available.sim or 0 end
     end
   end
 

@@ -38,6 +38,27 @@ describe("the embedding C API", function()
     assert.equal(h.sh(PKG .. " --modversion rayl"):gsub("%s+$", ""), require("rayl").version)
   end)
 
+  it("an installed rayl.pc builds programs that find librayl.so.0 under any prefix", function()
+    local prefix = dir .. "/prefix"
+    local install = h.sh(("cmake --install %s --prefix %s"):format(quote(BUILD), quote(prefix)))
+    local pc = h.sh("find " .. quote(prefix) .. " -name rayl.pc"):gsub("%s+$", "")
+    assert.truthy(pc:find("/pkgconfig/rayl.pc$"), install)
+    local pkg = "PKG_CONFIG_PATH=" .. quote(pc:gsub("/rayl.pc$", "")) .. " pkg-config"
+    -- A sanitized build's librayl needs its runtime: the build tree's flags say so.
+    local sanitize = h.sh(PKG .. " --cflags rayl"):match("%-fsanitize=%S+") or ""
+    local write_src = io.open(dir .. "/v.c", "w")
+    write_src:write('#include <rayl.h>\n#include <stdio.h>\nint main(void) { puts(rayl_version()); return 0; }\n')
+    write_src:close()
+    local exe = dir .. "/v"
+    local build = h.sh(("cc %s %s -o %s $(%s --cflags --libs rayl)"):format(sanitize, quote(dir .. "/v.c"),
+      quote(exe), pkg))
+    assert.equal("", build)
+    -- No LD_LIBRARY_PATH: the rpath rayl.pc gave finds the installed library.
+    local out = h.sh("env -u LD_LIBRARY_PATH " .. quote(exe))
+    assert.equal(require("rayl").version .. "\n", out)
+    assert.truthy(h.sh("ldd " .. quote(exe)):find(prefix, 1, true))
+  end)
+
   it("exports exactly the header's functions from librayl.so, versioned RAYL_1.0", function()
     local header = h.read_file(ROOT .. "/include/rayl.h")
     local declared, exported = {}, {}

@@ -115,7 +115,7 @@ describe("a head killed and started again", function()
     for _ in json:gmatch('"alive": true') do alive = alive + 1 end
     for _ in json:gmatch('"alive": false') do dead = dead + 1 end
     assert.are.same({ 2, 0 }, { alive, dead }, json)
-    assert.truthy(json:find("sim: 1", 1, true), json)
+    assert.truthy(json:find('"sim": 1', 1, true), json)
 
     -- The new head read the tables (not just a re-registration): its log says so.
     local logs = sh("cat " .. dir .. "/session_*/logs/gcs.log")

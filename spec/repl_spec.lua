@@ -292,7 +292,8 @@ describe("the REPL without a terminal", function()
     local out, err, code = pipe("repl --address 127.0.0.1:" .. free_port(), "1\n")
     assert.equal("", out)
     assert.equal(1, code)
-    assert.matches("^rayl: cannot connect to 127%.0%.0%.1:%d+: .*did not answer.*\n%(is a cluster running there%?", err)
+    assert.matches("^rayl: cannot reach the cluster at 127%.0%.0%.1:%d+: [^\n]*did not answer[^\n]*%(is it running%? "
+      .. "`rayl status` shows it, `rayl start %-%-head` starts one%)\n$", err)
   end)
 
   it("rayl -i runs the -e chunks, then the REPL", function()

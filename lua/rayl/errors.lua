@@ -5,11 +5,13 @@ local TYPES = {
   "TaskError", "WorkerCrashedError", "ActorDiedError", "ActorUnavailableError",
   "GetTimeoutError", "ObjectLostError", "OwnerDiedError", "TaskCancelledError",
   "NodeDiedError", "OutOfMemoryError", "ValueError", "SerializationError",
-  "RuntimeEnvSetupError", "TaskPlacementGroupRemoved",
+  "RuntimeEnvSetupError", "TaskPlacementGroupRemoved", "ConnectionError",
 }
 
 -- The metatable of every rayl error: a table with type, message and, for errors
--- raised by remote code, traceback, node_id, pid, task and cause.
+-- raised by remote code, traceback, node_id, pid, task and cause. user_facing: an
+-- error about the set-up, not the code (the rayl program reports it without a
+-- traceback).
 local Error = {}
 Error.__index = Error
 errors.Error = Error

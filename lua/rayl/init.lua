@@ -75,6 +75,21 @@ function rayl.runtime_env_string(env, level)
   return renv.encode(renv.resolve(renv.merge(base, env), level + 1))
 end
 
+-- Raises what core.init's failure (msg) means for the user: a ConnectionError for a
+-- cluster at `address` that cannot be reached, saying what to do, else msg itself.
+local function connect_failed(address, msg)
+  msg = tostring(msg)
+  if not address then error(msg, 0) end
+  local prefix = "cannot connect to " .. address .. ": "
+  local at = msg:find(prefix, 1, true)
+  local why = at and msg:sub(at + #prefix) or msg
+  if why:find("did not answer", 1, true) then
+    why = why .. " (is it running? `rayl status` shows it, `rayl start --head` starts one)"
+  end
+  error(errors.new("ConnectionError", ("cannot reach the cluster at %s: %s"):format(address, why),
+    { user_facing = true }), 0)
+end
+
 --- rayl.init{...}: connects to a cluster, or starts a private local one.
 function rayl.init(opts)
   opts = check_options(opts, INIT_OPTIONS, "rayl.init", 2)
@@ -96,11 +111,13 @@ function rayl.init(opts)
   local address = opts.address or os.getenv("RAYL_ADDRESS")
   if address == "" then address = nil end
   actor.set_default_namespace(opts.namespace)
-  session_dir = core.init {
+  local started, dir = pcall(core.init, {
     address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus or 0,
     resources = opts.resources, object_store_memory = opts.object_store_memory,
     print_worker_logs = opts.print_worker_logs,
-  }
+  })
+  if not started then connect_failed(address, dir) end
+  session_dir = dir
   local ok, err = pcall(function()
     job_env = renv.resolve(renv.merge(inherited, opts.runtime_env), 3)
     job_env_string = renv.encode(job_env)

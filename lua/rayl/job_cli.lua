@@ -123,6 +123,17 @@ local function stream_logs(request, id, follow)
   end
 end
 
+-- Without a working dir the driver runs in a folder of the head's (its job log
+-- folder), so a relative script path would name nothing the user meant: refused, with
+-- what to do instead. Plain command names (found on PATH) and absolute paths pass.
+local function check_entrypoint(first, working_dir)
+  if working_dir or first:sub(1, 1) == "/" then return end
+  if not (first:match("%.lua$") or first:find("/", 1, true)) then return end
+  fail(("the entrypoint %s is a relative path, and without --working-dir the driver runs in the head's "
+    .. "job folder, not here: add --working-dir DIR to ship the folder that holds it (e.g. --working-dir .), "
+    .. "or give its absolute path on the head's machine"):format(first), 2)
+end
+
 local function cmd_submit(args)
   local opts, words, rest = parse(args,
     { address = true, ["working-dir"] = true, ["runtime-env-json"] = true, ["submission-id"] = true },
@@ -140,6 +151,7 @@ local function cmd_submit(args)
   if opts["working-dir"] then env.working_dir = opts["working-dir"] end
   local ok, err = pcall(renv.check, env, 1)
   if not ok then fail("--runtime-env-json: " .. (err.message or tostring(err)), 2) end
+  check_entrypoint(entry[1], env.working_dir)
   local request = connect(opts.address)
   if env.working_dir then
     ok, err = pcall(function() env.working_dir = renv.upload(env.working_dir, request, say, 2) end)

@@ -249,23 +249,42 @@ end)
 local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"' end
 
 --- M.main(args): runs the suite; prints Ray-style lines or JSON.
+local USAGE = [[
+usage: rayl microbenchmark [--json] [--filter SUBSTRING] [--seconds S]
+Runs Ray's microbenchmark metrics on a private local cluster; each figure is ops/s
+unless its name says otherwise (cold_start_ms, idle_worker_rss_mb, put_gigabytes: GB/s,
+c_api_roundtrip_*_us: microseconds from rayl_submit_call to its callback in rayl_update).
+  --json                one JSON array of {name, value, spread, unit} instead of lines
+  --filter SUBSTRING    only the benchmarks whose name contains SUBSTRING
+  --seconds S           seconds per measurement (default 3)
+]]
+
+-- A usage error: the reason and the usage on stderr, exit code 2.
+local function usage_error(msg)
+  io.stderr:write("rayl microbenchmark: ", msg, "\n", USAGE)
+  return 2
+end
+
 function M.main(args)
   local json, filter, seconds = false, nil, 3
   local i = 1
   while i <= #args do
     local a = args[i]
     if a == "--json" then json = true
-    elseif a == "--filter" then i = i + 1; filter = args[i]
-    elseif a == "--seconds" then i = i + 1; seconds = tonumber(args[i]) or seconds
+    elseif a == "--filter" then
+      i = i + 1; filter = args[i]
+      if not filter then return usage_error("--filter needs a SUBSTRING") end
+    elseif a == "--seconds" then
+      i = i + 1; seconds = tonumber(args[i])
+      if not seconds or seconds <= 0 then
+        return usage_error(args[i] and ("--seconds needs a positive number, not '%s'"):format(args[i])
+          or "--seconds needs a number of seconds")
+      end
     elseif a == "--help" or a == "-h" then
-      print("usage: rayl microbenchmark [--json] [--filter SUBSTRING] [--seconds S]")
-      print("Runs Ray's microbenchmark metrics on a private local cluster; each figure is ops/s")
-      print("unless its name says otherwise (cold_start_ms, idle_worker_rss_mb, put_gigabytes: GB/s,")
-      print("c_api_roundtrip_*_us: microseconds from rayl_submit_call to its callback in rayl_update).")
+      io.stdout:write(USAGE)
       return 0
     else
-      io.stderr:write("rayl microbenchmark: unknown argument '", a, "'\n")
-      return 2
+      return usage_error(("unknown argument '%s'"):format(a))
     end
     i = i + 1
   end

@@ -284,7 +284,10 @@ Commands:
 -- "CPU 1/2 free, memory 15.2/16 GiB free, sim 4/4 free": available of total.
 local function format_resources(total, available)
   local keys = {}
-  for k in pairs(total or {}) do keys[#keys + 1] = k end
+  -- (node:__internal_head__ marks the head's node, as in Ray: not a resource to show)
+  for k in pairs(total or {}) do
+    if k ~= "node:__internal_head__" then keys[#keys + 1] = k end
+  end
   table.sort(keys)
   local out = {}
   for _, k in ipairs(keys) do
@@ -353,8 +356,9 @@ function M.start(address, banner)
   if not rayl.is_initialized() then
     local ok, err = pcall(rayl.init, { address = address })
     if not ok then
-      return tostring(err):gsub("^.-rayl%.init: ", "", 1) .. (address and
-        "\n(is a cluster running there? `rayl start --head` starts one; `rayl status` lists it)" or "")
+      -- (a ConnectionError says what to do itself)
+      if rayl.errors.is(err, "ConnectionError") then return err.message end
+      return (tostring(err):gsub("^.-rayl%.init: ", "", 1))
     end
   end
   if rawget(_G, "rayl") == nil then rawset(_G, "rayl", rayl) end

@@ -80,15 +80,28 @@ static void s_release_signals(void) {
 
 /* ---- protected calls ---- */
 
-/* Message handler: the message (or a table's __tostring) plus a traceback. Other
- * error objects pass through unchanged. */
+/* True if the error object at idx is a table whose `user_facing` field is set: an
+ * error about the user's set-up (a cluster that cannot be reached), not about code, so
+ * a traceback would only show rayl's insides. */
+static bool s_user_facing(lua_State *L, int idx) {
+  if (!lua_istable(L, idx)) return false;
+  lua_getfield(L, idx, "user_facing");
+  bool yes = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return yes;
+}
+
+/* Message handler: the message (or a table's __tostring) plus a traceback; only the
+ * message for a user-facing error. Other error objects pass through unchanged. */
 static int s_traceback(lua_State *L) {
   s_clear_stop_hook(L); /* never raise "interrupted!" inside this handler */
   if (!lua_isstring(L, 1)) {
+    bool brief = s_user_facing(L, 1);
     if (lua_isnoneornil(L, 1) || !luaL_callmeta(L, 1, "__tostring") ||
         !lua_isstring(L, -1))
       return 1;
     lua_remove(L, 1);
+    if (brief) return 1;
   }
   luaL_traceback(L, L, lua_tostring(L, 1), 1);
   return 1;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +20,12 @@
 #include "common/dirs.h"
 #include "common/sessions.h"
 #include "net/key.h"
+#include "renv/package.h"
 #include "sched/resources.h"
 #include "worker/cluster_client.h"
 
 #define S_ERR 1200
+#define S_HEAD_RESOURCE "node:__internal_head__"
 
 static const char *s_start_usage =
     "usage: rayl start --head [--port 6380] [options]\n"
@@ -42,6 +45,21 @@ static const char *s_start_usage =
     "                           machine keeps in <session>/cluster.key (found by itself on that\n"
     "                           machine); with --head, use this key instead of making one\n"
     "  --no-security            with --head: no key; anyone who reaches the ports gets in\n";
+
+static const char *s_stop_usage =
+    "usage: rayl stop\n"
+    "Stops the rayl head and node managers that `rayl start` started on this machine (those\n"
+    "recorded under $RAYL_TMPDIR, default /tmp/rayl-<uid>), and the jobs they run, and forgets the\n"
+    "stopped cluster's tables. Takes no options.\n";
+
+static const char *s_status_usage =
+    "usage: rayl status [--address HOST:PORT] [--cluster-key FILE] [--format table|json]\n"
+    "Shows the cluster's nodes (the head's marked), their total and available resources, the\n"
+    "resource demands that wait (pending, or infeasible: no node has them) and placement groups.\n"
+    "  --address HOST:PORT  the cluster's head (default: RAYL_ADDRESS, else the cluster\n"
+    "                       `rayl start` runs on this machine)\n"
+    "  --cluster-key FILE   the cluster key, on a machine that has not recorded it\n"
+    "  --format table|json  lines for people (default), or one JSON object\n";
 
 /* This user's base folder (rl_base_dir), checked by the command that runs. */
 static char s_base[PATH_MAX];
@@ -235,18 +253,117 @@ static int s_running(const char *kind) {
   return n;
 }
 
-/* Waits until the head lists a live node at least `want` nodes (or one new one). */
-static int s_wait_nodes(const char *gcs, int want, int timeout_ms) {
+/* The daemons one `rayl start` started (its children until it returns): their pids and
+ * logs, so a failed start can say why and take them back. */
+typedef struct {
+  pid_t pid[2];         /* 0 once reaped */
+  pid_t pid_started[2]; /* as started (the records' names) */
+  const char *what[2];  /* "head", "node" */
+  char log[2][400];
+  int n;
+  char new_db[PATH_MAX + 16]; /* the head's database if this start made it, else "" */
+} s_started_t;
+
+/* Index of a started daemon that has exited (reaped here), or -1. */
+static int s_exited(s_started_t *st) {
+  for (int i = 0; i < st->n; i++)
+    if (st->pid[i] > 0 && waitpid(st->pid[i], NULL, WNOHANG) == st->pid[i]) {
+      st->pid[i] = 0;
+      return i;
+    }
+  return -1;
+}
+
+/* Waits until the head lists at least `want` live nodes. Returns how many, -1 after
+ * timeout_ms, or -2 - i as soon as started daemon i has exited. */
+static int s_wait_nodes(const char *gcs, int want, int timeout_ms, s_started_t *st) {
   int64_t deadline = rl_now_ms() + timeout_ms;
   char err[S_ERR];
   while (rl_now_ms() < deadline) {
+    int gone = s_exited(st);
+    if (gone >= 0) return -2 - gone;
     rl_node_info_t nodes[64];
-    int n = rl_gcs_nodes(gcs, nodes, 64, 500, err, sizeof err), alive = 0;
+    int n = rl_gcs_nodes(gcs, nodes, 64, 250, err, sizeof err), alive = 0;
     for (int i = 0; i < n; i++) alive += nodes[i].alive;
-    if (alive >= want) return alive;
-    usleep(50000);
+    if (n >= 0 && alive >= want) return alive;
+    usleep(20000);
   }
   return -1;
+}
+
+/* Why a daemon that exited at start did: the last line it wrote to its log that names
+ * it ("rayl head: ..."), without that prefix, else its last line; "" if none. */
+static void s_exit_cause(const char *log, const char *what, char *out, size_t n) {
+  char line[1024], prefix[32];
+  snprintf(prefix, sizeof prefix, "rayl %s: ", what);
+  out[0] = 0;
+  FILE *f = fopen(log, "r");
+  if (!f) return;
+  bool named = false;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    bool is_named = !strncmp(line, prefix, strlen(prefix));
+    if (!line[0] || (named && !is_named)) continue;
+    named = is_named;
+    snprintf(out, n, "%s", is_named ? line + strlen(prefix) : line);
+  }
+  fclose(f);
+}
+
+/* Takes back a failed start: stops the daemons it started that still run, removes
+ * their records and its session folder (its key and logs: the cause is printed). */
+static void s_abandon(s_started_t *st, const char *session) {
+  for (int i = 0; i < st->n; i++)
+    if (st->pid[i] > 0) kill(st->pid[i], SIGTERM);
+  int64_t deadline = rl_now_ms() + 3000;
+  for (int i = 0; i < st->n; i++) {
+    while (st->pid[i] > 0 && waitpid(st->pid[i], NULL, WNOHANG) == 0 && rl_now_ms() < deadline) usleep(10000);
+    if (st->pid[i] > 0 && kill(st->pid[i], SIGKILL) == 0) waitpid(st->pid[i], NULL, 0);
+  }
+  for (int i = 0; i < st->n; i++) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/daemons/%d", s_base, (int)st->pid_started[i]);
+    unlink(path);
+  }
+  rl_package_remove_tree(session);
+  if (st->new_db[0]) {
+    char side[PATH_MAX + 32];
+    unlink(st->new_db);
+    snprintf(side, sizeof side, "%s-wal", st->new_db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", st->new_db);
+    unlink(side);
+  }
+}
+
+/* Starts daemon argv (its output to log), records it, and adds it to st. */
+static void s_start_daemon(s_started_t *st, const char *what, char *const argv[], const char *log) {
+  int i = st->n++;
+  snprintf(st->log[i], sizeof st->log[i], "%s", log);
+  st->what[i] = what;
+  st->pid[i] = st->pid_started[i] = s_daemon(argv, log);
+  s_record(st->pid[i], what);
+}
+
+/* Reports a start that failed (wait: what s_wait_nodes returned) and takes it back.
+ * Returns the exit code, 1. */
+static int s_start_failed(s_started_t *st, int wait, const char *session, const char *waited_for) {
+  if (wait <= -2) {
+    int i = -2 - wait;
+    char cause[1024];
+    s_exit_cause(st->log[i], st->what[i], cause, sizeof cause);
+    fprintf(stderr, "rayl start: the %s exited at start: %s\n", !strcmp(st->what[i], "head") ? "head" : "node manager",
+            cause[0] ? cause : "(it gave no reason)");
+  } else {
+    fprintf(stderr, "rayl start: %s within 10 s; its logs were:\n", waited_for);
+    for (int i = 0; i < st->n; i++) {
+      char cause[1024];
+      s_exit_cause(st->log[i], st->what[i], cause, sizeof cause);
+      fprintf(stderr, "  %s: %s\n", st->what[i], cause[0] ? cause : "(nothing)");
+    }
+  }
+  s_abandon(st, session);
+  return 1;
 }
 
 /* Records the cluster this machine belongs to (read by rl_cluster_record). */
@@ -290,6 +407,15 @@ int rl_cli_start(int argc, char **argv) {
     if (!strcmp(a, "--no-security")) {
       no_security = true;
       continue;
+    }
+    static const char *const valued[] = {"--port", "--address", "--node-ip-address", "--num-cpus", "--num-gpus",
+                                         "--object-store-memory", "--resources", "--heartbeat-timeout-ms",
+                                         "--cluster-key"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known = known || !strcmp(a, valued[k]);
+    if (!known) {
+      fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
+      return 2;
     }
     if (!v) {
       fprintf(stderr, "rayl start: %s needs a value\n%s", a, s_start_usage);
@@ -347,6 +473,7 @@ int rl_cli_start(int argc, char **argv) {
    * "--no-security" (a head started so, and nodes joining such a cluster). */
   char *security[2] = {"--no-security", NULL};
   int before = 0;
+  s_started_t started = {.n = 0};
   if (head) {
     char bind[200], db[PATH_MAX + 16];
     snprintf(bind, sizeof bind, "tcp://%s:%s", ip, port);
@@ -354,6 +481,7 @@ int rl_cli_start(int argc, char **argv) {
     /* The head died but its node managers run on: start only a head, which loads the
      * tables it kept; the node managers register with it again. */
     int nodes = access(db, F_OK) == 0 && s_running("head") == 0 ? s_running("node") : 0;
+    if (access(db, F_OK) != 0) snprintf(started.new_db, sizeof started.new_db, "%s", db);
     if (!no_security) {
       if (s_head_key(key_file, nodes > 0, err, sizeof err) != 0 || rl_net_key_save(key, err, sizeof err) != 0) {
         fprintf(stderr, "rayl start: %s\n", err);
@@ -364,10 +492,10 @@ int rl_cli_start(int argc, char **argv) {
     char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--db", db,
                      "--heartbeat-timeout-ms", (char *)heartbeat, security[0], security[1], NULL};
     snprintf(log, sizeof log, "%s/head.out", logs);
-    pid_t pid = s_daemon(hargv, log);
-    s_record(pid, "head");
+    s_start_daemon(&started, "head", hargv, log);
     if (nodes > 0) {
-      int back = s_wait_nodes(gcs, nodes, 10000);
+      int back = s_wait_nodes(gcs, nodes, 10000, &started);
+      if (back <= -2) return s_start_failed(&started, back, session, "");
       if (back < 0) {
         fprintf(stderr, "rayl start: the head restarted but its %d node%s did not come back within 10 s; see %s\n",
                 nodes, nodes == 1 ? "" : "s", logs);
@@ -403,21 +531,23 @@ int rl_cli_start(int argc, char **argv) {
   }
   char node_ep[200];
   snprintf(node_ep, sizeof node_ep, "tcp://%s:*", ip);
-  char *nargv[48] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, "--num-gpus",
+  char *nargv[56] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, "--num-gpus",
                      (char *)gpus, security[0]};
   int n = 11;
   if (security[1]) nargv[n++] = security[1];
   if (cpus) nargv[n++] = "--num-cpus", nargv[n++] = (char *)cpus;
   if (store) nargv[n++] = "--object-store-memory", nargv[n++] = (char *)store;
   for (int i = 0; i < nres; i++) nargv[n++] = "--resource", nargv[n++] = specs[i];
+  /* As in Ray, the head's node holds node:__internal_head__ (how status marks it, and
+   * how a task can ask for the head's node). */
+  if (head) nargv[n++] = "--resource", nargv[n++] = S_HEAD_RESOURCE "=1";
   nargv[n] = NULL;
   snprintf(log, sizeof log, "%s/node.out", logs);
-  pid_t npid = s_daemon(nargv, log);
-  s_record(npid, "node");
-  if (s_wait_nodes(gcs, before + 1, 10000) < 0) {
-    fprintf(stderr, "rayl start: the node did not join within 10 s; see %s\n", logs);
-    return 1;
-  }
+  s_start_daemon(&started, "node", nargv, log);
+  int joined = s_wait_nodes(gcs, before + 1, 10000, &started);
+  if (joined < 0)
+    return s_start_failed(&started, joined, session,
+                          head ? "the head did not answer or its node manager did not join" : "the node did not join");
   if (head) {
     s_write_record(addr, security[1] ? key : "");
     printf("Started a rayl head at %s (logs: %s).\n", addr, logs);
@@ -443,8 +573,12 @@ int rl_cli_start(int argc, char **argv) {
 }
 
 int rl_cli_stop(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  if (argc > 1) {
+    bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+    if (!help) fprintf(stderr, "rayl stop: unexpected argument '%s'\n", argv[1]);
+    fputs(s_stop_usage, help ? stdout : stderr);
+    return help ? 0 : 2;
+  }
   char dir[PATH_MAX + 16], err[S_ERR];
   if (s_use_base("stop") != 0) return 1;
   snprintf(dir, sizeof dir, "%s/daemons", s_base);
@@ -499,15 +633,55 @@ int rl_cli_stop(int argc, char **argv) {
   return 0;
 }
 
+/* Writes resources m as `rayl status` shows them, without the head's marker: a JSON
+ * object {"CPU": 2, "sim": 0.5} (json), else "CPU: 2, sim: 0.5". Names are
+ * [A-Za-z0-9_:.-] (rl_res_set), so they need no JSON escapes. */
+static void s_res_shown(const rl_resources_t *m, bool json, char *buf, size_t n) {
+  rl_resources_t shown;
+  rl_res_clear(&shown);
+  for (int i = 0; i < m->n; i++)
+    if (strcmp(m->r[i].name, S_HEAD_RESOURCE)) shown.r[shown.n++] = m->r[i];
+  if (!json) {
+    rl_res_format(&shown, buf, n);
+    return;
+  }
+  size_t used = (size_t)snprintf(buf, n, "{");
+  for (int i = 0; i < shown.n && used < n; i++) {
+    int64_t whole = shown.r[i].amount / RL_RES_UNIT, frac = shown.r[i].amount % RL_RES_UNIT;
+    char fs[8] = "";
+    if (frac) {
+      snprintf(fs, sizeof fs, ".%04" PRId64, frac);
+      for (size_t e = strlen(fs) - 1; fs[e] == '0'; e--) fs[e] = 0;
+    }
+    used += (size_t)snprintf(buf + used, n - used, "%s\"%s\": %" PRId64 "%s", i ? ", " : "", shown.r[i].name, whole, fs);
+  }
+  if (used < n) snprintf(buf + used, n - used, "}");
+}
+
 int rl_cli_status(int argc, char **argv) {
-  const char *address = "auto", *key_file = NULL;
+  const char *address = getenv("RAYL_ADDRESS"), *key_file = NULL;
+  if (!address || !*address) address = "auto";
   bool json = false;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--address") && i + 1 < argc) address = argv[++i];
-    else if (!strcmp(argv[i], "--format") && i + 1 < argc) json = !strcmp(argv[++i], "json");
-    else if (!strcmp(argv[i], "--cluster-key") && i + 1 < argc) key_file = argv[++i];
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(s_status_usage, stdout);
+      return 0;
+    }
+    if (strcmp(a, "--address") && strcmp(a, "--format") && strcmp(a, "--cluster-key")) {
+      fprintf(stderr, "rayl status: unknown option '%s'\n%s", a, s_status_usage);
+      return 2;
+    }
+    if (!v) {
+      fprintf(stderr, "rayl status: %s needs a value\n%s", a, s_status_usage);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--address")) address = v;
+    else if (!strcmp(a, "--cluster-key")) key_file = v;
+    else if (!strcmp(v, "json") || !strcmp(v, "table")) json = !strcmp(v, "json");
     else {
-      fprintf(stderr, "usage: rayl status [--address HOST:PORT] [--cluster-key FILE] [--format json]\n");
+      fprintf(stderr, "rayl status: --format must be table or json, not '%s'\n", v);
       return 2;
     }
   }
@@ -529,27 +703,30 @@ int rl_cli_status(int argc, char **argv) {
   if (json) printf("{\"nodes\": [");
   else printf("Cluster at %s: %d node%s\n", gcs + 6, n, n == 1 ? "" : "s");
   for (int i = 0; i < n; i++) {
-    char hex[RL_ID_HEX], total[300], avail[300];
+    char hex[RL_ID_HEX], total[1200], avail[1200];
     rl_id_hex(&nodes[i].id, hex);
-    rl_res_format(&nodes[i].total, total, sizeof total);
-    rl_res_format(&nodes[i].available, avail, sizeof avail);
+    bool is_head = rl_res_get(&nodes[i].total, S_HEAD_RESOURCE) > 0;
+    s_res_shown(&nodes[i].total, json, total, sizeof total);
+    s_res_shown(&nodes[i].available, json, avail, sizeof avail);
     if (json)
-      printf("%s{\"node_id\": \"%s\", \"address\": \"%s\", \"alive\": %s, \"total\": \"%s\", \"available\": \"%s\"}",
-             i ? ", " : "", hex, nodes[i].endpoint, nodes[i].alive ? "true" : "false", total, avail);
+      printf("%s{\"node_id\": \"%s\", \"address\": \"%s\", \"alive\": %s, \"is_head\": %s, \"total\": %s, "
+             "\"available\": %s}",
+             i ? ", " : "", hex, nodes[i].endpoint, nodes[i].alive ? "true" : "false", is_head ? "true" : "false",
+             total, avail);
     else
-      printf("  %.12s  %-28s %-5s total {%s}  available {%s}\n", hex, nodes[i].endpoint,
-             nodes[i].alive ? "alive" : "DEAD", total, avail);
+      printf("  %.12s  %-28s %-5s%-7s total {%s}  available {%s}\n", hex, nodes[i].endpoint,
+             nodes[i].alive ? "alive" : "DEAD", is_head ? " (head)" : "", total, avail);
   }
   /* What waits for resources: pending (the cluster is busy) or infeasible (no node
    * has that much: it waits until such a node joins). */
   if (json) printf("], \"demands\": [");
   else printf("Demands:\n%s", nd ? "" : "  (no resource demands)\n");
   for (int i = 0; i < nd; i++) {
-    char shape[300];
-    rl_res_format(&demands[i].shape, shape, sizeof shape);
+    char shape[1200];
+    s_res_shown(&demands[i].shape, json, shape, sizeof shape);
     unsigned long long count = (unsigned long long)demands[i].count;
     if (json)
-      printf("%s{\"shape\": \"%s\", \"count\": %llu, \"infeasible\": %s}", i ? ", " : "", shape, count,
+      printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s}", i ? ", " : "", shape, count,
              demands[i].infeasible ? "true" : "false");
     else if (demands[i].infeasible)
       printf("  {%s}: %llu+ infeasible tasks/actors (no node has these resources; they wait for one to join)\n",

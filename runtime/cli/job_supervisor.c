@@ -16,11 +16,14 @@
 
 #define S_MAX_ENV 300
 
+static const char s_usage_text[] =
+    "usage: rayl job-supervisor --log FILE --exit-file FILE --cwd DIR [--env-fd FD] -- COMMAND...\n"
+    "  --env-fd FD  a file of NAME=VALUE entries, each ending in a NUL byte, for the driver's environment\n"
+    "Runs one job's driver. The head starts it itself for `rayl job submit`;\n"
+    "run it by hand only to debug.\n";
+
 static int s_usage(void) {
-  fputs("usage: rayl job-supervisor --log FILE --exit-file FILE --cwd DIR [--env-fd FD] -- COMMAND...\n"
-        "(--env-fd: a file of NAME=VALUE entries, each ending in a NUL byte, for the driver's environment)\n"
-        "(started by the head for `rayl job submit`)\n",
-        stderr);
+  fputs(s_usage_text, stderr);
   return 2;
 }
 
@@ -89,6 +92,10 @@ int rl_cli_job_supervisor(int argc, char **argv) {
   int nenv = 0, i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--")) break;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(s_usage_text, stdout);
+      return 0;
+    }
     if (i + 1 >= argc) return s_usage();
     if (!strcmp(argv[i], "--log")) log = argv[++i];
     else if (!strcmp(argv[i], "--exit-file")) exit_file = argv[++i];

@@ -27,6 +27,12 @@ void rl_cli_setup_state(lua_State *L) {
   lua_gc(L, LUA_GCRESTART, -1);
 }
 
+/* Says on stderr that `file`, which the exports point at, does not exist. */
+static void s_warn_missing(const char *file, const char *hint) {
+  if (access(file, R_OK) == 0) return;
+  fprintf(stderr, "rayl path: warning: %s does not exist: require \"rayl\" will fail there; %s\n", file, hint);
+}
+
 int rl_cli_path(int argc, char **argv) {
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     puts("usage: rayl path\n"
@@ -42,6 +48,11 @@ int rl_cli_path(int argc, char **argv) {
     fprintf(stderr, "rayl path: unexpected argument '%s'; see rayl path --help\n", argv[1]);
     return 2;
   }
+  /* The exports are printed anyway (eval'd by a shell, they must stay valid); a missing
+   * file is named on stderr, with how to build it. */
+  s_warn_missing(RL_SOURCE_DIR "/lua/rayl/init.lua", "the rayl Lua sources are gone from the source tree");
+  s_warn_missing(RL_BIN_DIR "/../lib/lua/rayl/core.so",
+                 "build it with tools/rayl (or cmake --build BUILD --target rayl_core_module)");
   /* ";;" keeps the host's default search path after ours. */
   printf("export LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;%s/stdlib/?.lua;%s/stdlib/?/init.lua;;'\n", RL_SOURCE_DIR,
          RL_SOURCE_DIR, RL_SOURCE_DIR, RL_SOURCE_DIR);

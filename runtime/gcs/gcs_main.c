@@ -39,8 +39,10 @@ typedef struct {
 
 static void s_usage(FILE *out) {
   fprintf(out,
-          "usage: rayl gcs --endpoint ENDPOINT [--session DIR] [--db PATH] [--parent-pid PID]\n"
-          "                [--heartbeat-timeout-ms N] [--cluster-key FILE | --no-security]\n"
+          "usage: rayl head --endpoint ENDPOINT [--session DIR] [--db PATH] [--parent-pid PID]\n"
+          "                 [--heartbeat-timeout-ms N] [--cluster-key FILE | --no-security]\n"
+          "Runs a cluster's head (its control store). rayl starts it itself (`rayl start\n"
+          "--head`, `rayl script.lua`); run it by hand only to debug.\n"
           "  --endpoint ENDPOINT       address to bind (ipc://PATH or tcp://HOST:PORT)\n"
           "  --session DIR             session folder; the log goes to DIR/logs/gcs.log\n"
           "  --db PATH                 keep the node table and KV store in this SQLite file,\n"
@@ -95,11 +97,11 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
       }
     }
     if (which < 0) {
-      fprintf(stderr, "rayl gcs: unknown argument '%s'\n", arg);
+      fprintf(stderr, "rayl head: unknown argument '%s'\n", arg);
       goto usage;
     }
     if (!val || !*val) {
-      fprintf(stderr, "rayl gcs: %s needs a value\n", names[which]);
+      fprintf(stderr, "rayl head: %s needs a value\n", names[which]);
       goto usage;
     }
     long long v;
@@ -108,14 +110,14 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
       case 1: a->session = val; break;
       case 2:
         if (s_parse_int(val, 1, INT_MAX, &v) != 0) {
-          fprintf(stderr, "rayl gcs: --parent-pid '%s' is not a process id\n", val);
+          fprintf(stderr, "rayl head: --parent-pid '%s' is not a process id\n", val);
           goto usage;
         }
         a->opts.parent_pid = (pid_t)v;
         break;
       case 3:
         if (s_parse_int(val, 1, 86400000, &v) != 0) {
-          fprintf(stderr, "rayl gcs: --heartbeat-timeout-ms '%s' is not a number of ms in 1..86400000\n", val);
+          fprintf(stderr, "rayl head: --heartbeat-timeout-ms '%s' is not a number of ms in 1..86400000\n", val);
           goto usage;
         }
         a->opts.heartbeat_timeout_ms = v;
@@ -125,15 +127,15 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
     }
   }
   if (!a->endpoint) {
-    fprintf(stderr, "rayl gcs: --endpoint is required\n");
+    fprintf(stderr, "rayl head: --endpoint is required\n");
     goto usage;
   }
   if (a->key && a->no_security) {
-    fprintf(stderr, "rayl gcs: give --cluster-key FILE or --no-security, not both\n");
+    fprintf(stderr, "rayl head: give --cluster-key FILE or --no-security, not both\n");
     goto usage;
   }
   if (!strncmp(a->endpoint, "tcp://", 6) && !a->key && !a->no_security) {
-    fprintf(stderr, "rayl gcs: a tcp endpoint needs --cluster-key FILE (or --no-security to let anyone in)\n");
+    fprintf(stderr, "rayl head: a tcp endpoint needs --cluster-key FILE (or --no-security to let anyone in)\n");
     goto usage;
   }
   return 0;
@@ -188,7 +190,7 @@ int rl_gcs_main(int argc, char **argv) {
 
   char err[PATH_MAX + 200];
   if (a.key && rl_net_key_load(a.key, err, sizeof err) != 0) {
-    fprintf(stderr, "rayl gcs: %s\n", err);
+    fprintf(stderr, "rayl head: %s\n", err);
     return 2;
   }
 
@@ -199,7 +201,7 @@ int rl_gcs_main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/logs/gcs.log", a.session);
     s_mkdirs(path, false);
     if (rl_log_open("gcs", path) != 0)
-      fprintf(stderr, "rayl gcs: cannot open %s (%s); logging to stderr\n", path, strerror(errno));
+      fprintf(stderr, "rayl head: cannot open %s (%s); logging to stderr\n", path, strerror(errno));
   }
 
   const char *ipc_path = strncmp(a.endpoint, "ipc://", 6) == 0 ? a.endpoint + 6 : NULL;
@@ -226,7 +228,10 @@ int rl_gcs_main(int argc, char **argv) {
   if (rl_net_bind(ctx, sock, a.endpoint) != 0) {
     int e = zmq_errno();
     rl_log(RL_LOG_ERROR, "cannot bind %s: %s", a.endpoint, zmq_strerror(e));
-    fprintf(stderr, "rayl gcs: cannot bind %s: %s\n", a.endpoint, zmq_strerror(e));
+    if (e == EADDRINUSE && !strncmp(a.endpoint, "tcp://", 6))
+      fprintf(stderr, "rayl head: address %s is in use (another process listens there): choose another port\n",
+              a.endpoint + 6);
+    else fprintf(stderr, "rayl head: cannot bind %s: %s\n", a.endpoint, zmq_strerror(e));
     ipc_path = NULL; /* not ours to remove */
     goto done;
   }

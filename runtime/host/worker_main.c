@@ -222,15 +222,26 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
 int rl_worker_main(int argc, char **argv) {
   const char *node = NULL, *session = NULL, *key = NULL;
   bool zygote = false;
+  static const char usage[] =
+      "usage: rayl worker --node ENDPOINT --session DIR [--cluster-key FILE] [--zygote]\n"
+      "Runs one worker (a LuaJIT state that runs tasks and actors). Node managers start\n"
+      "workers themselves; run it by hand only to debug.\n";
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    }
     if (!strcmp(argv[i], "--zygote")) zygote = true;
     else if (!strcmp(argv[i], "--node") && i + 1 < argc) node = argv[++i];
     else if (!strcmp(argv[i], "--session") && i + 1 < argc) session = argv[++i];
     else if (!strcmp(argv[i], "--cluster-key") && i + 1 < argc) key = argv[++i];
+    else {
+      fprintf(stderr, "rayl worker: unknown option or missing value: '%s'\n%s", argv[i], usage);
+      return 2;
+    }
   }
   if (!node || !session) {
-    fprintf(stderr, "usage: rayl worker --node ENDPOINT --session DIR [--cluster-key FILE] [--zygote]"
-                    " (started by the node manager)\n");
+    fprintf(stderr, "rayl worker: --node and --session are required\n%s", usage);
     return 2;
   }
   /* Read once here: a zygote's workers are forked holding it (no ZeroMQ context exists

@@ -25,7 +25,8 @@
 
 static const char *s_usage =
     "usage: rayl node --endpoint E --gcs G --session DIR [options]\n"
-    "Runs a node manager (started for you by `rayl script.lua` and `rayl start`).\n"
+    "Runs a node manager. rayl starts it itself (`rayl start`, `rayl script.lua`);\n"
+    "run it by hand only to debug.\n"
     "  --endpoint E              address to listen on (ipc://PATH or tcp://HOST:PORT)\n"
     "  --gcs G                   the head's address\n"
     "  --session DIR             session folder (logs/, sockets/)\n"
@@ -348,7 +349,10 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
       no_security = true;
       continue;
     }
-    if (!v) goto bad;
+    if (!v) {
+      fprintf(stderr, "rayl node: unknown option or missing value: '%s'\n%s", a, s_usage);
+      return 2;
+    }
     if (!strcmp(a, "--endpoint")) snprintf(nm->endpoint, sizeof nm->endpoint, "%s", v);
     else if (!strcmp(a, "--gcs")) snprintf(nm->gcs_endpoint, sizeof nm->gcs_endpoint, "%s", v);
     else if (!strcmp(a, "--session")) snprintf(nm->session_dir, sizeof nm->session_dir, "%s", v);
@@ -372,7 +376,10 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
         fprintf(stderr, "rayl node: %s\n", err);
         return 2;
       }
-    } else goto bad;
+    } else {
+      fprintf(stderr, "rayl node: unknown option '%s'\n%s", a, s_usage);
+      return 2;
+    }
     i++;
   }
   if (!nm->endpoint[0] || !nm->gcs_endpoint[0] || !nm->session_dir[0]) goto bad;
@@ -397,14 +404,17 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     return 2;
   }
   if (rl_res_add(&nm->total, &custom) != 0) {
-    fprintf(stderr, "rayl node: too many custom resources (at most %d with CPU, GPU and memory)\n", RL_RES_MAX - 3);
+    fprintf(stderr, "rayl node: too many resources: a node has at most %d names, CPU, GPU and memory included\n",
+            RL_RES_MAX);
     return 2;
   }
   /* As Ray: tasks may reserve memory (bytes) from 70% of the machine's memory. */
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0 &&
-      rl_res_set(&nm->total, "memory", (double)(int64_t)(0.7 * (double)pages * (double)page), err, sizeof err))
+      rl_res_set(&nm->total, "memory", (double)(int64_t)(0.7 * (double)pages * (double)page), err, sizeof err)) {
+    fprintf(stderr, "rayl node: %s, CPU, GPU and memory included\n", err);
     return 2;
+  }
   nm->min_workers = cpus < 1 ? 1 : (int)cpus;
   nm->max_workers = nm->min_workers * 4 + 16;
   return 0;
