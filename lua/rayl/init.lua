@@ -75,11 +75,12 @@ function rayl.runtime_env_string(env, level)
   return renv.encode(renv.resolve(renv.merge(base, env), level + 1))
 end
 
--- Raises what core.init's failure (msg) means for the user: a ConnectionError for a
--- cluster at `address` that cannot be reached, saying what to do, else msg itself.
-local function connect_failed(address, msg)
-  msg = tostring(msg)
-  if not address then error(msg, 0) end
+-- Raises what core.init's failure (err) means for the user: a ConnectionError for a
+-- cluster at `address` that cannot be reached, saying what to do, else err itself
+-- (a rayl error, such as a ValueError for a bad option, stays what it is).
+local function connect_failed(address, err)
+  if not address or type(err) ~= "string" then error(err, 0) end
+  local msg = err
   local prefix = "cannot connect to " .. address .. ": "
   local at = msg:find(prefix, 1, true)
   local why = at and msg:sub(at + #prefix) or msg

@@ -310,6 +310,17 @@ static void s_exit_cause(const char *log, const char *what, char *out, size_t n)
   fclose(f);
 }
 
+/* Removes the base folder's session_latest link if it names session (removed). */
+static void s_forget_latest(const char *session) {
+  char link[PATH_MAX + 32], target[PATH_MAX];
+  snprintf(link, sizeof link, "%s/session_latest", s_base);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n <= 0) return;
+  target[n] = 0;
+  const char *name = strrchr(session, '/');
+  if (!strcmp(target, name ? name + 1 : session)) unlink(link);
+}
+
 /* Takes back a failed start: stops the daemons it started that still run, removes
  * their records and its session folder (its key and logs: the cause is printed). */
 static void s_abandon(s_started_t *st, const char *session) {
@@ -326,6 +337,7 @@ static void s_abandon(s_started_t *st, const char *session) {
     unlink(path);
   }
   rl_package_remove_tree(session);
+  s_forget_latest(session);
   if (st->new_db[0]) {
     char side[PATH_MAX + 32];
     unlink(st->new_db);
