@@ -116,6 +116,26 @@ describe("a script's private cluster", function()
     assert.is_true(sockets_gone(h))
   end)
 
+  it("ends the processes its tasks started, with the task's worker", function()
+    -- A task starts a long child process (its pid to a file) and returns; the script ends.
+    local pidfile = os.tmpname()
+    local h = start(("local f = rayl.remote(function() os.execute('sleep 300 & echo $! > %s'); "
+      .. "return true end); rayl.get(f:remote())"):format(pidfile))
+    assert.are.equal(0, exit_code(h))
+    assert.are.equal("", leftovers(h))
+    local child = tonumber(read(pidfile))
+    os.remove(pidfile)
+    assert.is_number(child)
+    local alive
+    for _ = 1, 40 do
+      alive = os.execute("kill -0 " .. child .. " 2>/dev/null") == 0
+      if not alive then break end
+      sleep(0.05)
+    end
+    if alive then os.execute("kill " .. child) end
+    assert.is_false(alive, "the task's child process " .. child .. " outlived the cluster")
+  end)
+
   it("is torn down when the driver is killed with SIGKILL", function()
     local h = start(BLOCK)
     sleep(0.3)

@@ -45,6 +45,7 @@ static void s_become_worker(int sock, int fds[2], pid_t manager, const char *run
   while (getppid() != manager && rl_now_ms() < deadline) usleep(100);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != manager) _exit(1);
+  setpgid(0, 0); /* its own process group: what its tasks start ends with it */
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);

@@ -165,10 +165,11 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how);
 /* worker_pool.c */
 /* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */
 void rl_pool_start_zygote(rl_nm_t *nm);
-/* Starts one worker process set up for runtime_env ("" for none). Returns it, or NULL
- * (logged). */
+/* Starts one worker process set up for runtime_env ("" for none), in a process group
+ * of its own. Returns it, or NULL (logged). */
 rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env);
-/* Reaps dead children: tells lessees, frees resources, starts replacements. */
+/* Reaps dead children: tells lessees, frees resources, starts replacements. A dead
+ * worker's process group is killed: what its tasks started ends with it (as in Ray). */
 void rl_pool_reap(rl_nm_t *nm);
 /* Reads the kernel's out-of-memory kill count, for rl_pool_reap to tell a worker the
  * kernel killed for memory (called with each heartbeat). */
@@ -179,7 +180,7 @@ void rl_pool_read_output(rl_nm_t *nm, int fd);
 void rl_pool_flush_output(rl_nm_t *nm);
 rl_worker_t *rl_pool_by_id(rl_nm_t *nm, const rl_id_t *id);
 rl_worker_t *rl_pool_by_pid(rl_nm_t *nm, pid_t pid);
-/* Kills every worker and waits for them (at exit). */
+/* Kills every worker and its process group and waits for the workers (at exit). */
 void rl_pool_stop_all(rl_nm_t *nm);
 /* Keeps at least min_workers without a runtime_env alive or starting. */
 void rl_pool_top_up(rl_nm_t *nm);

@@ -107,6 +107,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
     else unsetenv("RAYL_RUNTIME_ENV");
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
+    setpgid(0, 0); /* its own process group: what its tasks start ends with it */
     dup2(out[1], 1);
     dup2(err[1], 2);
     sigset_t none;
@@ -264,9 +265,11 @@ void rl_pool_reap(rl_nm_t *nm) {
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     rl_worker_t **pp = &nm->workers;
     while (*pp && (*pp)->pid != pid) pp = &(*pp)->next;
-    if (!*pp) continue;
+    if (!*pp) continue; /* a process a worker left behind, orphaned to us (we reap it) */
     rl_worker_t *w = *pp;
     *pp = w->next;
+    /* As in Ray, what the worker's tasks started (its process group) ends with it. */
+    kill(-pid, SIGKILL);
     s_read_stream(nm, w, 0, true);
     s_read_stream(nm, w, 1, true);
     char reason[300];
@@ -313,7 +316,10 @@ void rl_pool_top_up(rl_nm_t *nm) {
 }
 
 void rl_pool_stop_all(rl_nm_t *nm) {
-  for (rl_worker_t *w = nm->workers; w; w = w->next) kill(w->pid, SIGKILL);
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    kill(w->pid, SIGKILL);
+    kill(-w->pid, SIGKILL); /* and what its tasks started */
+  }
   for (rl_worker_t *w = nm->workers, *next; w; w = next) {
     next = w->next;
     waitpid(w->pid, NULL, 0);
