@@ -87,8 +87,8 @@ int rl_file_replace(const char *path, const char *data, size_t len, char *err, s
     if (w <= 0) break;
     put += (size_t)w;
   }
+  bool ok = put == len && fchmod(fd, 0600) == 0 && fsync(fd) == 0; /* whole on disk before the rename */
   int e = errno;
-  bool ok = put == len;
   if (close(fd) != 0 && ok) ok = false, e = errno;
   if (ok && rename(tmp, path) != 0) ok = false, e = errno;
   if (!ok) {

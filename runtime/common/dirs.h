@@ -18,8 +18,8 @@ int rl_base_dir(char *out, size_t n, char *err, size_t errlen);
 
 /* Replaces the file at path with data: written to a new file beside it (O_EXCL,
  * O_NOFOLLOW, mode 0600) that is renamed over path, so a symlink planted at path is
- * replaced, never followed, and readers see the old or the new contents. Returns 0, or
- * -1 with err. */
+ * replaced, never followed, and readers see the old or the new contents (written to disk
+ * before the rename). Returns 0, or -1 with err. */
 int rl_file_replace(const char *path, const char *data, size_t len, char *err, size_t errlen);
 
 /* Opens the regular file at path for reading without following a symlink at path.

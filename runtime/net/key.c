@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/dirs.h"
 #include "common/selftest.h"
 
 static struct {
@@ -77,28 +78,9 @@ int rl_net_key_save(const char *path, char *err, size_t errlen) {
     snprintf(err, errlen, "no cluster key to write to %s", path);
     return -1;
   }
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
-    snprintf(err, errlen, "the path %s is too long", path);
-    return -1;
-  }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot write the cluster key %s: %s", tmp, strerror(errno));
-    return -1;
-  }
   char line[RL_NET_KEY_Z85 + 2];
   snprintf(line, sizeof line, "%s\n", s_key.secret_z85);
-  bool ok = fchmod(fd, 0600) == 0 && write(fd, line, RL_NET_KEY_Z85 + 1) == RL_NET_KEY_Z85 + 1 && fsync(fd) == 0;
-  int e = errno;
-  if (close(fd) != 0 && ok) ok = false, e = errno;
-  if (ok && rename(tmp, path) != 0) ok = false, e = errno;
-  if (!ok) {
-    unlink(tmp);
-    snprintf(err, errlen, "cannot write the cluster key %s: %s", path, strerror(e));
-    return -1;
-  }
-  return 0;
+  return rl_file_replace(path, line, RL_NET_KEY_Z85 + 1, err, errlen);
 }
 
 bool rl_net_key_held(void) { return s_key.held; }
