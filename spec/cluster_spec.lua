@@ -216,3 +216,50 @@ describe("a cluster that loses a node", function()
     assert.truthy(status:find("DEAD", 1, true), status)
   end)
 end)
+
+describe("a node that reads more objects from other nodes than its store holds", function()
+  local cluster
+
+  lazy_setup(function()
+    cluster = h.start_cluster(RAYL, "--num-cpus 1 --object-store-memory " .. 64 * 1024 * 1024)
+    cluster.join("--num-cpus 1 --resources '{\"far\": 1}'")
+  end)
+
+  lazy_teardown(function() cluster.stop() end)
+
+  it("drops the copies it pulled, least recently used first, instead of spilling them", function()
+    local f = assert(io.open(cluster.dir .. "/pull.lua", "w"))
+    f:write([[
+      local rayl = require "rayl"
+      local state = require "rayl.util.state"
+      local MB = 1024 * 1024
+      local make = rayl.remote({ resources = { far = 1 } }, function(i)
+        local a = rayl.array("uint8", 12 * MB)
+        a[1], a[#a] = i, i
+        return a, require("rayl").get_runtime_context().node_id
+      end)
+      local here = rayl.get_runtime_context().node_id
+      local refs, where = {}, {}
+      for i = 1, 8 do refs[i], where[i] = make:options({ num_returns = 2 }):remote(i) end
+      local function read(i)
+        local a = rayl.get(refs[i])
+        local ok = a[1] == i and a[#a] == i
+        a = nil
+        collectgarbage()
+        return ok
+      end
+      local read_ok = 0
+      for i = 1, 8 do read_ok = read_ok + (read(i) and 1 or 0) end
+      local spilled_here = 0
+      for _, o in ipairs(state.list_objects({ limit = 1000 })) do
+        if o.node_id == here and o.spilled then spilled_here = spilled_here + 1 end
+      end
+      print("elsewhere", rayl.get(where[1]) ~= here, "read", read_ok, "again", read(1), "spilled here", spilled_here)
+    ]])
+    f:close()
+    local out = h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " " .. RAYL .. " " .. cluster.dir .. "/pull.lua")
+    -- 8 objects of 12 MiB read on a node with a 64 MiB store: the oldest copies make room
+    -- (the first is pulled again when read again) and nothing is written to disk there.
+    assert.truthy(out:find("elsewhere\ttrue\tread\t8\tagain\ttrue\tspilled here\t0", 1, true), out)
+  end)
+end)

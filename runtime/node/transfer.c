@@ -225,11 +225,13 @@ void rl_transfer_data(rl_nm_t *nm, rl_msg_t *m) {
   }
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   if (!t->sized) {
-    /* First chunk: make room here (the pulled copy belongs to this node). */
+    /* First chunk: make room here (the pulled copy belongs to this node, and is the
+     * first to go when room is needed: it can be pulled again). */
     if (rl_objects_create(objects, &id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
       s_finish(nm, t, err);
       return;
     }
+    rl_objects_set_pulled(objects, &id);
     t->sized = true;
     t->total = total;
   }

@@ -1,4 +1,5 @@
-/* objects.c: the object table: allocation, pins, deletion, LRU spilling and restore. */
+/* objects.c: the object table: allocation, pins, deletion, LRU eviction of pulled
+ * copies, LRU spilling and restore. */
 #include "common/selftest.h"
 #include "store/objects.h"
 
@@ -37,7 +38,13 @@ typedef struct s_obj_t {
   int64_t created_us, used_us;
   struct s_obj_t *lru_prev, *lru_next;
   bool in_lru;
+  bool secondary; /* a copy pulled from another node: dropped, not spilled, for room */
 } s_obj_t;
+
+/* Objects that may give up their memory now, least recently used first. */
+typedef struct {
+  s_obj_t *head, *tail;
+} s_lru_t;
 
 struct rl_objects_t {
   unsigned char *base;
@@ -45,18 +52,23 @@ struct rl_objects_t {
   rl_idmap_t *map;
   char *spill_dir; /* NULL: spilling disabled */
   bool made_dir;
-  /* Sealed, in-memory, unpinned objects: the spill candidates, least recent first. */
-  s_obj_t *lru_head, *lru_tail;
+  /* Sealed, in-memory, unpinned objects: pulled copies (dropped first, as they can be
+   * pulled again) and primary copies (spilled). evictable_bytes counts both. */
+  s_lru_t pulled, primary;
   size_t evictable_bytes;
   size_t used, nspilled, npinned; /* npinned: objects in memory with pins */
+  size_t nevicted;                /* pulled copies dropped for room */
 };
 
 /* ---- LRU of spill candidates ---- */
 
+static s_lru_t *s_lru_of(rl_objects_t *o, const s_obj_t *x) { return x->secondary ? &o->pulled : &o->primary; }
+
 static void s_lru_unlink(rl_objects_t *o, s_obj_t *x) {
   if (!x->in_lru) return;
-  if (x->lru_prev) x->lru_prev->lru_next = x->lru_next; else o->lru_head = x->lru_next;
-  if (x->lru_next) x->lru_next->lru_prev = x->lru_prev; else o->lru_tail = x->lru_prev;
+  s_lru_t *l = s_lru_of(o, x);
+  if (x->lru_prev) x->lru_prev->lru_next = x->lru_next; else l->head = x->lru_next;
+  if (x->lru_next) x->lru_next->lru_prev = x->lru_prev; else l->tail = x->lru_prev;
   x->lru_prev = x->lru_next = NULL;
   x->in_lru = false;
   o->evictable_bytes -= rl_alloc_round(x->size);
@@ -70,10 +82,11 @@ static void s_lru_refresh(rl_objects_t *o, s_obj_t *x) {
     s_lru_unlink(o, x);
     return;
   }
-  x->lru_prev = o->lru_tail;
+  s_lru_t *l = s_lru_of(o, x);
+  x->lru_prev = l->tail;
   x->lru_next = NULL;
-  if (o->lru_tail) o->lru_tail->lru_next = x; else o->lru_head = x;
-  o->lru_tail = x;
+  if (l->tail) l->tail->lru_next = x; else l->head = x;
+  l->tail = x;
   x->in_lru = true;
   o->evictable_bytes += rl_alloc_round(x->size);
 }
@@ -150,9 +163,22 @@ static int s_spill(rl_objects_t *o, s_obj_t *x, char *err, size_t errlen) {
   return 0;
 }
 
-/* Finds room for `size` bytes: allocates, else spills unpinned sealed objects (least
- * recently used first) until the allocation fits. Returns 0 with *offset, or -1 with
- * the store-full message in err. */
+/* Drops x, an unpinned pulled copy: its memory is freed and it is no longer here (a
+ * reader on this node pulls it again). */
+static void s_evict(rl_objects_t *o, s_obj_t *x) {
+  assert(x->in_lru && x->secondary);
+  char hex[RL_ID_HEX];
+  rl_log(RL_LOG_DEBUG, "store: dropped pulled copy %s (%zu bytes) for room", rl_id_hex(&x->id, hex), x->size);
+  s_release_memory(o, x);
+  rl_idmap_remove(o->map, &x->id);
+  free(x->pins);
+  free(x);
+  o->nevicted++;
+}
+
+/* Finds room for `size` bytes: allocates, else drops unpinned pulled copies, then
+ * spills unpinned sealed objects (least recently used first in each) until the
+ * allocation fits. Returns 0 with *offset, or -1 with the store-full message in err. */
 static int s_make_room(rl_objects_t *o, size_t size, size_t *offset, char *err, size_t errlen) {
   size_t need = rl_alloc_round(size), cap = rl_alloc_capacity(o->alloc);
   if (need == 0 || need > cap) {
@@ -163,10 +189,17 @@ static int s_make_room(rl_objects_t *o, size_t size, size_t *offset, char *err, 
   }
   if (rl_alloc_take(o->alloc, size, offset) == 0) return 0;
   char why[256] = "";
-  /* Spill only if it can help: free plus spillable memory must at least hold need. */
-  if (o->spill_dir && rl_alloc_free_bytes(o->alloc) + o->evictable_bytes >= need) {
-    while (o->lru_head) {
-      if (s_spill(o, o->lru_head, why, sizeof why) != 0) break;
+  /* Only if it can help: free plus releasable memory must at least hold need. */
+  size_t releasable = o->evictable_bytes;
+  if (!o->spill_dir)
+    for (s_obj_t *x = o->primary.head; x; x = x->lru_next) releasable -= rl_alloc_round(x->size);
+  if (rl_alloc_free_bytes(o->alloc) + releasable >= need) {
+    while (o->pulled.head) {
+      s_evict(o, o->pulled.head);
+      if (rl_alloc_take(o->alloc, size, offset) == 0) return 0;
+    }
+    while (o->spill_dir && o->primary.head) {
+      if (s_spill(o, o->primary.head, why, sizeof why) != 0) break;
       if (rl_alloc_take(o->alloc, size, offset) == 0) return 0;
     }
   }
@@ -356,6 +389,18 @@ void rl_objects_client_gone(rl_objects_t *o, uint64_t client) {
   free(hit);
 }
 
+int rl_objects_set_pulled(rl_objects_t *o, const rl_id_t *id) {
+  s_obj_t *x = rl_idmap_get(o->map, id);
+  if (!x) return -1;
+  bool listed = x->in_lru;
+  s_lru_unlink(o, x);
+  x->secondary = true;
+  if (listed) s_lru_refresh(o, x);
+  return 0;
+}
+
+size_t rl_objects_evicted(const rl_objects_t *o) { return o->nevicted; }
+
 int rl_objects_set_owner_id(rl_objects_t *o, const rl_id_t *id, const rl_id_t *owner_id) {
   s_obj_t *x = rl_idmap_get(o->map, id);
   if (!x) return -1;
@@ -515,6 +560,31 @@ int rl_objects_selftest(void) {
   S_CHECK(rl_objects_pins(o, &a) == 0 && rl_objects_pins(o, &c) == 0);
   rl_objects_stats(o, &used, &nobj, &nspill);
   S_CHECK(nobj == 2 && used == 10048 + 20032);
+
+  /* Pulled copies go first, least recently used first, and are dropped, not spilled:
+   * P (pulled) and Q (pulled, used last) beside A and C (primary, unpinned). */
+  rl_id_t p = rl_id_random(), q = rl_id_random(), r = rl_id_random();
+  S_CHECK(rl_objects_set_pulled(o, &p) == -1);
+  S_CHECK(rl_objects_create(o, &q, 10000, 9, 9, &off, err, sizeof err) == 0 && rl_objects_set_pulled(o, &q) == 0);
+  S_CHECK(rl_objects_create(o, &p, 10000, 9, 9, &off, err, sizeof err) == 0 && rl_objects_set_pulled(o, &p) == 0);
+  S_CHECK(rl_objects_seal(o, &p, 9, err, sizeof err) == 0 && rl_objects_seal(o, &q, 9, err, sizeof err) == 0);
+  S_CHECK(rl_objects_get(o, &q, 9, &off, &size, err, sizeof err) == 0);
+  S_CHECK(rl_objects_release(o, &q, 9, err, sizeof err) == 0);
+  /* 15360 bytes free after P: dropping P (not Q, used since) makes room for R */
+  S_CHECK(rl_objects_create(o, &r, 20000, 1, 0, &off, err, sizeof err) == 0);
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(rl_objects_pins(o, &p) == -1 && rl_objects_pins(o, &q) == 0 && rl_objects_evicted(o) == 1);
+  S_CHECK(nspill == 0 && !s_spill_file_exists(dir, &p) && rl_objects_pins(o, &a) == 0);
+  /* a pinned pulled copy stays: R (pinned, being written) and Q pinned; A and C spill */
+  S_CHECK(rl_objects_get(o, &q, 9, &off, &size, err, sizeof err) == 0);
+  S_CHECK(rl_objects_create(o, &p, 30000, 1, 0, &off, err, sizeof err) == 0);
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nspill == 2 && rl_objects_pins(o, &q) == 1 && rl_objects_evicted(o) == 1);
+  rl_objects_client_gone(o, 9);
+  S_CHECK(rl_objects_delete(o, &p, err, sizeof err) == 0 && rl_objects_delete(o, &r, err, sizeof err) == 0);
+  S_CHECK(rl_objects_seal(o, &p, 1, err, sizeof err) == 0 && rl_objects_seal(o, &r, 1, err, sizeof err) == 0);
+  rl_objects_stats(o, &used, &nobj, &nspill);
+  S_CHECK(nobj == 2 && nspill == 2 && used == 0);
 
   /* Memory reuse: a big create now spills A and C, and destroy removes their files. */
   S_CHECK(rl_objects_create(o, &e, CAP, 1, 0, &off, err, sizeof err) == 0 && off == 0);

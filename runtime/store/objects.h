@@ -4,9 +4,10 @@
  * Life of an object: CREATE allocates it (state created; the creator holds one pin
  * while it writes), SEAL makes it immutable (sealed; the creator's pin is dropped),
  * GET pins it for a reader, RELEASE drops one pin, DELETE marks it deleted: it is
- * freed once no pin remains. A sealed object without pins may be spilled to a file
- * when a CREATE (or a restore) needs room, least recently used first; a GET restores
- * it, possibly at a new offset. Clients are opaque 64-bit keys; when one leaves
+ * freed once no pin remains. When a CREATE (or a restore) needs room, sealed objects
+ * without pins give theirs, least recently used first: copies pulled from other nodes
+ * are dropped (they can be pulled again), then primary copies are spilled to a file; a
+ * GET restores a spilled one, possibly at a new offset. Clients are opaque 64-bit keys; when one leaves
  * (rl_objects_client_gone) its pins are dropped, the objects it owns are deleted and
  * the ones it was still writing are aborted.
  *
@@ -52,6 +53,13 @@ int rl_objects_release(rl_objects_t *o, const rl_id_t *id, uint64_t client, char
 int rl_objects_delete(rl_objects_t *o, const rl_id_t *id, char *err, size_t errlen);
 /* Client left: drop its pins, delete what it owns, abort what it was writing. */
 void rl_objects_client_gone(rl_objects_t *o, uint64_t client);
+
+/* Marks the object a copy pulled from another node (a secondary copy): when room is
+ * needed, unpinned pulled copies are dropped, least recently used first, before any
+ * primary copy is spilled; a reader here then pulls it again. Returns -1 if unknown. */
+int rl_objects_set_pulled(rl_objects_t *o, const rl_id_t *id);
+/* How many pulled copies were dropped for room. */
+size_t rl_objects_evicted(const rl_objects_t *o);
 
 /* Records the worker id of the object's owner (a process anywhere in the cluster), for
  * listings. Returns -1 if the object is unknown. */
