@@ -102,10 +102,11 @@ static void *s_main(void *arg) {
   s_io_thread = io;
   while (!atomic_load(&io->stop)) {
     if (atomic_load(&io->owner_in)) {
+      /* Woken by the owner's next leave; then a whole grace period passes before the
+       * next look, so a busy owner kicks this thread at most once per period. */
       atomic_store(&io->parked, 1);
       if (atomic_load(&io->owner_in) && !atomic_load(&io->stop)) s_sleep(io, -1);
       atomic_store(&io->parked, 0);
-      continue;
     }
     unsigned long seen = atomic_load(&io->polls);
     s_sleep(io, io->grace_ms);
