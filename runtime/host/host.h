@@ -58,7 +58,7 @@ void rl_host_push_resources(lua_State *L, const msgpack_object *o);
 void rl_host_push_error(lua_State *L, const char *type, const char *message);
 /* Raises a rayl error; never returns. */
 int rl_host_raise(lua_State *L, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The error encoder handed to the core worker. */
+/* The error encoder handed to the core worker: plain C (it also runs on its I/O thread). */
 void *rl_host_encode_error(void *ctx, const char *type, const char *message, size_t *len);
 
 /* Decodes a value from the core worker and pushes it; a value pinned in the store is

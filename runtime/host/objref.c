@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <msgpack.h>
+
+#include "host/codec_int.h"
 #include "host/host.h"
 
 rl_host_t rl_host = {.error_mt_ref = LUA_NOREF};
@@ -143,21 +146,26 @@ int rl_host_raise(lua_State *L, const char *type, const char *fmt, ...) {
   return lua_error(L);
 }
 
+/* Plain C, no Lua: the core worker calls it from its I/O thread too. The encoding is the
+ * codec's for a rayl.Error table {type = ..., message = ...} (a CLASS tag, then the map). */
 void *rl_host_encode_error(void *ctx, const char *type, const char *message, size_t *len) {
-  lua_State *L = ctx;
-  rl_host_push_error(L, type, message);
-  char err[256];
-  rl_encoded_t *enc = rl_codec_encode(L, -1, "an error", NULL, err, sizeof err);
-  lua_pop(L, 1);
-  if (!enc) {
-    *len = 0;
-    return NULL;
+  (void)ctx;
+  static const char cls[] = "rayl.Error";
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_ext(&pk, sizeof cls - 1, RL_EXT_CLASS);
+  msgpack_pack_ext_body(&pk, cls, sizeof cls - 1);
+  msgpack_pack_map(&pk, 2);
+  const char *kv[4] = {"type", type, "message", message};
+  for (int i = 0; i < 4; i++) {
+    size_t n = strlen(kv[i]);
+    msgpack_pack_str(&pk, n);
+    msgpack_pack_str_body(&pk, kv[i], n);
   }
-  *len = rl_encoded_size(enc);
-  void *out = malloc(*len ? *len : 1);
-  if (out) rl_encoded_copy(enc, out);
-  rl_encoded_destroy(&enc);
-  return out;
+  *len = sb.size;
+  return msgpack_sbuffer_release(&sb);
 }
 
 /* ---- store pins: keep shared memory mapped and pinned while views of it live ---- */

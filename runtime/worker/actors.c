@@ -137,6 +137,7 @@ static int s_start_creation(rl_cw_t *cw, rl_actor_t *a, char *err, size_t errlen
 int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void *cls, size_t cls_len,
                        const rl_task_arg_t *args, size_t nargs, const rl_actor_opts_t *opts, rl_id_t *id_out,
                        char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_id_t id = rl_id_random();
   rl_actor_t *a = s_new(cw, &id, true, cw->endpoint);
   if (!a) goto oom;
@@ -212,6 +213,7 @@ static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
 int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const char *method,
                      const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                      char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   /* Notice a death that has already arrived, so this call waits for the restart
    * instead of going to a worker known to be gone. */
   rl_cw_poll(cw, 0);
@@ -240,6 +242,7 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
 }
 
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart) {
+  RL_CW_HOLD(cw);
   rl_actor_t *a = s_find(cw, id);
   if (!a || !a->owned) {
     /* Ask its owner; and tell its worker too, in case the owner is gone (detached). */
@@ -273,6 +276,7 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
 }
 
 int rl_cw_actor_tie(rl_cw_t *cw, const rl_id_t *actor, const rl_id_t *handle_ref) {
+  RL_CW_HOLD(cw);
   rl_actor_t *a = s_find(cw, actor);
   rl_object_t *o = rl_obj_find(cw, handle_ref);
   if (!a || !a->owned || !o || !o->owned) return -1;
@@ -308,6 +312,7 @@ void rl_actor_retire(rl_cw_t *cw) {
 }
 
 int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint) {
+  RL_CW_HOLD(cw);
   rl_actor_t *a = s_find(cw, id);
   if (!a || a->state != RL_ACTOR_ALIVE) return -1;
   *worker = a->worker_id;
@@ -317,6 +322,7 @@ int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const cha
 
 void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
                       const char *endpoint) {
+  RL_CW_HOLD(cw);
   if (s_find(cw, id) || !strcmp(owner, cw->endpoint)) return;
   rl_actor_t *a = s_new(cw, id, false, owner);
   if (!a) return;
@@ -329,6 +335,7 @@ void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const r
 }
 
 const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id) {
+  RL_CW_HOLD(cw);
   static const char *names[] = {"pending", "alive", "restarting", "locating", "dead"};
   rl_actor_t *a = s_find(cw, id);
   return a ? names[a->state] : "unknown";

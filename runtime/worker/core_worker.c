@@ -1,4 +1,5 @@
-/* core_worker.c: the core worker's sockets, registration and event loop. */
+/* core_worker.c: the core worker's sockets, registration and event loop (run by the
+ * owner thread in its calls, and by the I/O thread while the owner is away). */
 #include "worker/cw_internal.h"
 
 #include <assert.h>
@@ -15,6 +16,10 @@
 #include "net/secure.h"
 #include "store/region.h"
 #include "wire/proto.h"
+
+#define S_GRACE_MS 5 /* the owner away this long without polling: the I/O thread serves */
+
+static void s_serve(void *ctx, int wake_fd, int timeout_ms);
 
 static void *s_socket(rl_cw_t *cw, int type) {
   void *s = zmq_socket(cw->zctx, type);
@@ -77,7 +82,8 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
   cw->objects = rl_idmap_new();
   cw->tasks = rl_idmap_new();
   cw->next_request = 1;
-  if (!cw->zctx || !cw->objects || !cw->tasks || s_bind_router(cw) != 0) {
+  cw->io = rl_io_new();
+  if (!cw->zctx || !cw->objects || !cw->tasks || !cw->io || s_bind_router(cw) != 0) {
     snprintf(err, errlen, "cannot open this process's socket: %s", zmq_strerror(errno));
     goto fail;
   }
@@ -116,6 +122,10 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
     break;
   }
   cw->last_lease_check_ms = rl_now_ms();
+  if (rl_io_start(cw->io, s_serve, cw, S_GRACE_MS) != 0) {
+    snprintf(err, errlen, "cannot start this process's I/O thread: %s", strerror(errno));
+    goto fail;
+  }
   return cw;
 fail:
   rl_cw_destroy(&cw);
@@ -174,6 +184,7 @@ static void s_goodbye(rl_cw_t *cw) {
 void rl_cw_destroy(rl_cw_t **p) {
   if (!p || !*p) return;
   rl_cw_t *cw = *p;
+  rl_io_destroy(&cw->io); /* from here on this thread alone uses the sockets */
   if (cw->nm && cw->store_base) {
     rl_actor_forget_names(cw);
     rl_ev_leaving(cw);
@@ -207,6 +218,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   rl_region_unmap(cw->store_base, cw->store_size);
   rl_idmap_destroy(&cw->objects);
   rl_idmap_destroy(&cw->tasks);
+  free(cw->ready_later);
   free(cw);
   *p = NULL;
 }
@@ -219,13 +231,18 @@ const char *rl_cw_gcs_endpoint(const rl_cw_t *cw) { return cw->gcs_endpoint; }
 const rl_resources_t *rl_cw_node_resources(const rl_cw_t *cw) { return &cw->node_resources; }
 void *rl_cw_store_base(const rl_cw_t *cw) { return cw->store_base; }
 size_t rl_cw_store_size(const rl_cw_t *cw) { return cw->store_size; }
-void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on) { cw->print_logs = on; }
+void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on) {
+  RL_CW_HOLD(cw);
+  cw->print_logs = on;
+}
 void rl_cw_set_log_hook(rl_cw_t *cw, rl_cw_log_hook fn, void *ctx) {
+  RL_CW_HOLD(cw);
   cw->log_hook = fn;
   cw->log_hook_ctx = ctx;
 }
 
 rl_id_t rl_cw_current_task(const rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
   rl_id_t nil = {{0}};
   return cw->running ? cw->running->pub.task_id : nil;
 }
@@ -258,7 +275,9 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
   if (!rl_field_u64(m, 0, &pid) || !rl_field_bytes(m, 1, &stream, &sn) || !rl_field_bytes(m, 2, &text, &tn)) return;
   if (!cw->print_logs) return;
   FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
-  if (cw->log_hook) cw->log_hook(cw->log_hook_ctx, true);
+  /* The hook (a line editor's) is the owner thread's: the I/O thread prints plainly. */
+  bool hook = cw->log_hook && !rl_io_on_io_thread(cw->io);
+  if (hook) cw->log_hook(cw->log_hook_ctx, true);
   /* Prefix every line with where it came from. */
   const char *p = text, *end = text + tn;
   while (p < end) {
@@ -268,7 +287,7 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
     p += n;
   }
   fflush(out);
-  if (cw->log_hook) cw->log_hook(cw->log_hook_ctx, false);
+  if (hook) cw->log_hook(cw->log_hook_ctx, false);
 }
 
 static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
@@ -330,8 +349,37 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
 
 #define S_MAX_POLL 256
 
+/* Runs the host's ready hook for the objects that became ready on the I/O thread. */
+static void s_ready_later(rl_cw_t *cw) {
+  for (size_t i = 0; i < cw->nready_later; i++)
+    if (cw->on_ready) cw->on_ready(cw->on_ready_ctx, &cw->ready_later[i]);
+  cw->nready_later = 0;
+}
+
+void rl_cw_notify_ready(rl_cw_t *cw, const rl_id_t *id) {
+  if (!cw->on_ready) return;
+  if (!rl_io_on_io_thread(cw->io)) {
+    cw->on_ready(cw->on_ready_ctx, id);
+    return;
+  }
+  if (cw->nready_later == cw->capready_later) {
+    size_t cap = cw->capready_later ? 2 * cw->capready_later : 64;
+    rl_id_t *grown = realloc(cw->ready_later, cap * sizeof *grown);
+    if (!grown) {
+      rl_log(RL_LOG_ERROR, "out of memory: an object's completion is not reported to the host");
+      return;
+    }
+    cw->ready_later = grown;
+    cw->capready_later = cap;
+  }
+  cw->ready_later[cw->nready_later++] = *id;
+}
+
 /* rl_cw_poll, also watching fd when it is >= 0 (the last item). */
 static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
+  RL_CW_HOLD(cw);
+  rl_io_polled(cw->io);
+  if (cw->nready_later && !rl_io_on_io_thread(cw->io)) s_ready_later(cw);
   zmq_pollitem_t items[S_MAX_POLL + 1];
   rl_peer_t *peers[S_MAX_POLL];
   int n = 0;
@@ -375,7 +423,14 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
 
 int rl_cw_poll(rl_cw_t *cw, int timeout_ms) { return s_poll(cw, -1, timeout_ms, NULL); }
 
+/* The I/O thread's round (lock held): the owner's loop, also woken by wake_fd. */
+static void s_serve(void *ctx, int wake_fd, int timeout_ms) {
+  bool woken;
+  s_poll(ctx, wake_fd, timeout_ms, &woken);
+}
+
 int rl_cw_poll_fd(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
+  RL_CW_HOLD(cw);
   *fd_ready = false;
   return s_poll(cw, fd, timeout_ms, fd_ready);
 }
@@ -408,7 +463,10 @@ void rl_cw_blocked(rl_cw_t *cw, bool blocked) {
   rl_msg_send(cw->nm, NULL, &b);
 }
 
-uint64_t rl_cw_next_request(rl_cw_t *cw) { return rl_cw_request_id(cw); }
+uint64_t rl_cw_next_request(rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
+  return rl_cw_request_id(cw);
+}
 
 void *rl_cw_gcs_socket(rl_cw_t *cw) {
   if (cw->gcs) return cw->gcs;
@@ -424,9 +482,13 @@ void *rl_cw_gcs_socket(rl_cw_t *cw) {
   return cw->gcs;
 }
 
-void rl_cw_flush_events(rl_cw_t *cw) { rl_ev_flush(cw); }
+void rl_cw_flush_events(rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
+  rl_ev_flush(cw);
+}
 
 int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out, int timeout_ms) {
+  RL_CW_HOLD(cw);
   rl_msgbuf_t *b = msgbuf;
   rl_msg_t *reply = reply_out;
   if (!rl_cw_gcs_socket(cw)) {
@@ -449,16 +511,20 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
 }
 
 void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx) {
+  RL_CW_HOLD(cw);
   cw->encode_error = fn;
   cw->encode_error_ctx = ctx;
 }
 
 void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx) {
+  RL_CW_HOLD(cw);
+  cw->nready_later = 0; /* meant for the hook being replaced */
   cw->on_ready = fn;
   cw->on_ready_ctx = ctx;
 }
 
 int rl_cw_poll_wait(rl_cw_t *cw, int timeout_ms) {
+  RL_CW_HOLD(cw);
   /* Spin briefly first: a reply to a small task usually comes within tens of
    * microseconds, and sleeping would add a wake-up on another CPU to each one. */
   int64_t until = rl_now_us() + RL_SPIN_US;

@@ -1,7 +1,9 @@
 /* core_worker.h: the core worker: what every driver and worker process runs to own
  * objects, submit tasks to leased workers, and receive tasks. Plain C: values are
- * opaque encoded bytes (host/codec.h makes them from Lua). Single-threaded: nothing
- * happens in the background; every call that waits runs rl_cw_poll. */
+ * opaque encoded bytes (host/codec.h makes them from Lua). One owner thread calls it
+ * (the one that created it); while that thread is away (computing, not calling in),
+ * the core worker's I/O thread answers its peers (worker/io_thread.h). Inline bytes it
+ * hands out stay valid while the caller holds a reference to their object. */
 #ifndef RL_CORE_WORKER_H
 #define RL_CORE_WORKER_H
 #include <stdbool.h>
@@ -220,6 +222,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
                       char *err, size_t errlen);
 /* A handler the host sets to encode a runtime error (a message of a given type) as an
  * error value, so failures decided in C reach Lua as rayl errors. */
+/* It runs on the I/O thread too: plain C, no Lua state. */
 typedef void *(*rl_cw_error_encoder)(void *ctx, const char *type, const char *message, size_t *len);
 void rl_cw_set_error_encoder(rl_cw_t *cw, rl_cw_error_encoder fn, void *ctx);
 
@@ -246,7 +249,8 @@ int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len
 int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen);
 /* A handler told whenever an object this process tracks becomes ready or fails (from
  * inside rl_cw_poll, rl_cw_cancel, ...), so a host can run completions without
- * scanning its pending objects. It must not call into the core worker. */
+ * scanning its pending objects. It must not call into the core worker. It runs on the
+ * owner thread only (what became ready on the I/O thread is told at the next poll). */
 typedef void (*rl_cw_ready_fn)(void *ctx, const rl_id_t *id);
 void rl_cw_set_ready_hook(rl_cw_t *cw, rl_cw_ready_fn fn, void *ctx);
 
@@ -262,7 +266,8 @@ void rl_cw_flush_events(rl_cw_t *cw);
 /* Output from workers (RL_NM_LOG) is printed by the driver with a "(pid=N) " prefix. */
 void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on);
 /* fn(ctx, true) runs before and fn(ctx, false) after each piece of worker output is
- * printed (a line editor clears its line, then redraws it). NULL: no hook. */
+ * printed (a line editor clears its line, then redraws it), on the owner thread only
+ * (the I/O thread prints without it). NULL: no hook. */
 typedef void (*rl_cw_log_hook)(void *ctx, bool before);
 void rl_cw_set_log_hook(rl_cw_t *cw, rl_cw_log_hook fn, void *ctx);
 

@@ -8,6 +8,13 @@
 #include "common/idmap.h"
 #include "wire/msg.h"
 #include "worker/core_worker.h"
+#include "worker/io_thread.h"
+
+/* Holds the core worker's lock until the end of the enclosing block (every public
+ * rl_cw_* function that touches its state starts with it; nesting is free). The I/O
+ * thread (io_thread.h) serves the sockets only while nobody holds it. */
+#define RL_CW_HOLD(cw) \
+  rl_io_hold_t rl_cw_hold_ __attribute__((cleanup(rl_io_leave), unused)) = rl_io_enter((cw)->io)
 
 /* A connection to another core worker (a leased worker or an object's owner). */
 typedef struct rl_peer {
@@ -285,9 +292,15 @@ struct rl_cw_t {
   uint64_t *pg_creates;                   /* their request ids (creations) */
   size_t pg_creates_n, pg_creates_cap;
   rl_events_t ev;    /* task and actor state changes for the head (events.c) */
+  rl_io_t *io;       /* the lock, and the I/O thread serving while the owner is away */
+  rl_id_t *ready_later; /* objects that became ready on the I/O thread: on_ready runs */
+  size_t nready_later, capready_later; /* ... on the owner thread, at its next call */
 };
 
 /* core_worker.c */
+/* Tells the host's ready hook that object id is ready or failed: now on the owner
+ * thread, else at the owner's next call into the core worker. */
+void rl_cw_notify_ready(rl_cw_t *cw, const rl_id_t *id);
 rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
 /* The DEALER to the head, connected on first use; NULL if it cannot be opened. */
 void *rl_cw_gcs_socket(rl_cw_t *cw);

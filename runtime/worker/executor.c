@@ -128,6 +128,7 @@ void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
   if (!cw->in_head) return NULL;
   rl_incoming_t *in = cw->in_head;
   cw->in_head = in->next;
@@ -139,11 +140,18 @@ const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
   return &in->pub;
 }
 
-void rl_cw_set_current(rl_cw_t *cw, const rl_cw_task_t *t) { cw->running = (rl_incoming_t *)t; }
+void rl_cw_set_current(rl_cw_t *cw, const rl_cw_task_t *t) {
+  RL_CW_HOLD(cw);
+  cw->running = (rl_incoming_t *)t;
+}
 
-bool rl_cw_running_cancelled(rl_cw_t *cw) { return cw->running && cw->running->cancelled; }
+bool rl_cw_running_cancelled(rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
+  return cw->running && cw->running->cancelled;
+}
 
 int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *v, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   memset(v, 0, sizeof *v);
   rl_incoming_t *in = (rl_incoming_t *)t; /* pub is its first member */
   if (!in || i >= in->pub.nargs) {
@@ -172,6 +180,7 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
 int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
                       rl_cw_copy_fn copy, void *ctx, const rl_id_t *contained,
                       const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_incoming_t *in = (rl_incoming_t *)t;
   if (!in) {
     snprintf(err, errlen, "no task is running");

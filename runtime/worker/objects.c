@@ -110,6 +110,7 @@ void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
 }
 
 void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
+  RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (o) {
     o->local_refs++;
@@ -151,6 +152,7 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
 }
 
 void rl_cw_ref_drop(rl_cw_t *cw, const rl_id_t *id) {
+  RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o) return;
   if (o->local_refs > 0) o->local_refs--;
@@ -165,7 +167,10 @@ void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta) {
   rl_obj_maybe_free(cw, o);
 }
 
-size_t rl_cw_object_count(const rl_cw_t *cw) { return rl_idmap_size(cw->objects); }
+size_t rl_cw_object_count(const rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
+  return rl_idmap_size(cw->objects);
+}
 
 void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len) {
   free(o->data);
@@ -186,7 +191,7 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
     free(w);
   }
   o->waiters = NULL;
-  if (cw->on_ready) cw->on_ready(cw->on_ready_ctx, &o->id);
+  rl_cw_notify_ready(cw, &o->id);
   rl_sub_object_ready(cw, o); /* may free o */
 }
 
@@ -312,6 +317,7 @@ static void s_fetch(rl_cw_t *cw, rl_object_t *o) {
 }
 
 int rl_cw_object_state(rl_cw_t *cw, const rl_id_t *id) {
+  RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o) return RL_OBJ_FAILED;
   s_fetch(cw, o);
@@ -345,6 +351,7 @@ static int s_store_create(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, 
 
 int rl_cw_put(rl_cw_t *cw, size_t len, const rl_id_t *contained, const char (*contained_owner)[RL_ENDPOINT_MAX],
               size_t ncontained, rl_id_t *id_out, void **dst, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_id_t task = rl_id_for_task(cw->worker_id, ++cw->seq);
   rl_id_t id = rl_id_for_object(task, RL_ID_PUT_INDEX);
   rl_object_t *o = rl_obj_new_owned(cw, &id);
@@ -389,6 +396,7 @@ fail:
 }
 
 void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id) {
+  RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o || o->sealed) return;
   rl_msgbuf_t b;
@@ -432,6 +440,7 @@ int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw
 }
 
 int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   memset(v, 0, sizeof *v);
   v->id = *id;
   rl_object_t *o = rl_obj_find(cw, id);
@@ -478,6 +487,7 @@ again:
 }
 
 void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v) {
+  RL_CW_HOLD(cw);
   if (!v->pinned) return;
   v->pinned = false;
   rl_msgbuf_t b;
@@ -487,6 +497,7 @@ void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v) {
 }
 
 int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int timeout_ms, bool *ready) {
+  RL_CW_HOLD(cw);
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
   bool told = false;
   int rc = 0;

@@ -42,6 +42,7 @@ static int s_send(rl_cw_t *cw, rl_msgbuf_t *b, char *err, size_t errlen) {
 }
 
 int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_id_t id = rl_id_random();
   uint64_t request = rl_cw_next_request(cw);
   bool named = o->name && o->name[0];
@@ -92,6 +93,7 @@ int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *e
 }
 
 int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_GCS_PG_REMOVE, 2);
   msgpack_pack_uint64(&b.pk, rl_cw_next_request(cw));
@@ -103,6 +105,7 @@ int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen) {
 
 int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len, rl_id_t *id_out, char *err,
                    size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_pg_wait_t *w = calloc(1, sizeof *w);
   if (!w || !(w->value = malloc(len ? len : 1))) {
     free(w);

@@ -263,11 +263,15 @@ static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char 
   free(data);
 }
 
-size_t rl_cw_task_count(const rl_cw_t *cw) { return rl_idmap_size(cw->tasks); }
+size_t rl_cw_task_count(const rl_cw_t *cw) {
+  RL_CW_HOLD(cw);
+  return rl_idmap_size(cw->tasks);
+}
 
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen) {
+  RL_CW_HOLD(cw);
   rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
   rl_class_t *c = f ? s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f) : NULL;
   if (!f || !c) {
@@ -730,6 +734,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
 }
 
 int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
+  RL_CW_HOLD(cw);
   rl_id_t tid = rl_id_task_of(*id);
   rl_task_t *t = rl_idmap_get(cw->tasks, &tid);
   if (!t || t->finished) return -1;

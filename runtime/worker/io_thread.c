@@ -1,0 +1,252 @@
+/* io_thread.c: the I/O thread and the lock it shares with a core worker's owner thread.
+ *
+ * Design (see io_thread.h). Ray splits its core worker between an io_service thread that
+ * owns every socket and the task thread, with queues between them; each synchronous
+ * round trip then costs two thread hand-offs, which on a small machine is most of a
+ * task's cost. Here the lock moves instead of the messages: the owner thread, in a call,
+ * holds the lock and polls the sockets itself, exactly as a single-threaded core worker
+ * would, so rayl.get and actor calls pay one uncontended mutex and a few atomics. The
+ * I/O thread only steps in when the owner has been away for S_GRACE_MS without polling
+ * (a driver in a compiled loop, a worker running a long task), and steps out as soon as
+ * the owner comes back. Its states:
+ *  - parked: the owner was inside a call at the last look; it sleeps on the eventfd
+ *    until the owner leaves (a leave writes the eventfd only when the thread is parked,
+ *    so at most once per grace period);
+ *  - watching: the owner is outside; it sleeps S_GRACE_MS and looks again;
+ *  - serving: the owner stayed outside and did not poll: it takes the lock (trylock:
+ *    never waits on a busy owner) and serves rounds until the owner wants it back.
+ * owner_in/serving and owner_in/parked are Dekker pairs (sequentially consistent
+ * atomics): of the two threads, at least one sees the other's flag, so the owner never
+ * waits on a thread that does not know it is wanted. */
+#include "worker/io_thread.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/selftest.h"
+
+#define S_SERVE_MS 100         /* one serving round at most (timers run between rounds) */
+#define S_STACK (256 * 1024)   /* the thread's stack (it runs plain C handlers) */
+
+struct rl_io {
+  pthread_mutex_t mu;
+  int wake_fd;
+  pthread_t thread;
+  bool started;
+  rl_io_serve_fn serve;
+  void *ctx;
+  int grace_ms;
+  atomic_int owner_in; /* the owner holds the lock or waits for it */
+  atomic_int serving;  /* the I/O thread holds the lock */
+  atomic_int parked;   /* the I/O thread sleeps until the owner leaves */
+  atomic_int stop;
+  atomic_ulong polls;  /* the owner's polls so far */
+  atomic_ulong rounds; /* rounds served by the I/O thread */
+};
+
+/* The lock this thread holds, if any (a nested enter is a no-op). */
+static _Thread_local rl_io_t *s_held;
+/* Set on an I/O thread. */
+static _Thread_local rl_io_t *s_io_thread;
+
+static void s_kick(rl_io_t *io) {
+  uint64_t one = 1;
+  ssize_t n = write(io->wake_fd, &one, sizeof one);
+  (void)n; /* EAGAIN: the counter is full, so it is readable anyway */
+}
+
+static void s_drain(rl_io_t *io) {
+  uint64_t v;
+  ssize_t n = read(io->wake_fd, &v, sizeof v);
+  (void)n;
+}
+
+/* Sleeps until the eventfd is written or timeout_ms (-1: no limit) passes. */
+static void s_sleep(rl_io_t *io, int timeout_ms) {
+  struct pollfd p = {io->wake_fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) > 0) s_drain(io);
+}
+
+rl_io_t *rl_io_new(void) {
+  rl_io_t *io = calloc(1, sizeof *io);
+  if (!io) return NULL;
+  io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (io->wake_fd < 0 || pthread_mutex_init(&io->mu, NULL) != 0) {
+    if (io->wake_fd >= 0) close(io->wake_fd);
+    free(io);
+    return NULL;
+  }
+  return io;
+}
+
+/* Serves rounds, lock held, until the owner wants the lock back or the thread stops. */
+static void s_serve(rl_io_t *io) {
+  s_held = io;
+  while (!atomic_load(&io->owner_in) && !atomic_load(&io->stop)) {
+    io->serve(io->ctx, io->wake_fd, S_SERVE_MS);
+    atomic_fetch_add_explicit(&io->rounds, 1, memory_order_relaxed);
+    s_drain(io);
+  }
+  s_held = NULL;
+}
+
+static void *s_main(void *arg) {
+  rl_io_t *io = arg;
+  s_io_thread = io;
+  while (!atomic_load(&io->stop)) {
+    if (atomic_load(&io->owner_in)) {
+      /* Woken by the owner's next leave; then a whole grace period passes before the
+       * next look, so a busy owner kicks this thread at most once per period. */
+      atomic_store(&io->parked, 1);
+      if (atomic_load(&io->owner_in) && !atomic_load(&io->stop)) s_sleep(io, -1);
+      atomic_store(&io->parked, 0);
+    }
+    unsigned long seen = atomic_load(&io->polls);
+    s_sleep(io, io->grace_ms);
+    if (atomic_load(&io->owner_in) || atomic_load(&io->polls) != seen || atomic_load(&io->stop)) continue;
+    if (pthread_mutex_trylock(&io->mu) != 0) continue;
+    atomic_store(&io->serving, 1);
+    if (!atomic_load(&io->owner_in)) s_serve(io);
+    atomic_store(&io->serving, 0);
+    pthread_mutex_unlock(&io->mu);
+  }
+  return NULL;
+}
+
+int rl_io_start(rl_io_t *io, rl_io_serve_fn serve, void *ctx, int grace_ms) {
+  if (io->started) return 0;
+  io->serve = serve;
+  io->ctx = ctx;
+  io->grace_ms = grace_ms > 0 ? grace_ms : 1;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return -1;
+  pthread_attr_setstacksize(&attr, S_STACK);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&io->thread, &attr, s_main, io);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    errno = rc;
+    return -1;
+  }
+  io->started = true;
+  return 0;
+}
+
+void rl_io_destroy(rl_io_t **p) {
+  if (!p || !*p) return;
+  rl_io_t *io = *p;
+  if (io->started) {
+    atomic_store(&io->stop, 1);
+    s_kick(io);
+    pthread_join(io->thread, NULL);
+  }
+  pthread_mutex_destroy(&io->mu);
+  close(io->wake_fd);
+  free(io);
+  *p = NULL;
+}
+
+rl_io_hold_t rl_io_enter(rl_io_t *io) {
+  rl_io_hold_t h = {io, false};
+  if (!io || s_held == io) return h;
+  atomic_store(&io->owner_in, 1);
+  if (atomic_load(&io->serving)) s_kick(io);
+  pthread_mutex_lock(&io->mu);
+  s_held = io;
+  h.taken = true;
+  return h;
+}
+
+void rl_io_leave(rl_io_hold_t *h) {
+  if (!h->taken) return;
+  rl_io_t *io = h->io;
+  h->taken = false;
+  s_held = NULL;
+  pthread_mutex_unlock(&io->mu);
+  atomic_store(&io->owner_in, 0);
+  if (atomic_load(&io->parked)) s_kick(io);
+}
+
+bool rl_io_on_io_thread(const rl_io_t *io) { return io && s_io_thread == io; }
+
+void rl_io_polled(rl_io_t *io) {
+  if (io && s_io_thread != io) atomic_fetch_add_explicit(&io->polls, 1, memory_order_relaxed);
+}
+
+unsigned long rl_io_rounds(const rl_io_t *io) { return atomic_load((atomic_ulong *)&io->rounds); }
+
+/* ---- selftest ---- */
+
+#include "common/clock.h"
+
+typedef struct {
+  rl_io_t *io;
+  long state;   /* plain: only touched with the lock held */
+  bool broken;  /* a thread saw the other's half-done update */
+  long served;
+} s_test_t;
+
+/* A serving round: an update the owner must never see half-done, then a poll. */
+static void s_test_serve(void *ctx, int wake_fd, int timeout_ms) {
+  s_test_t *t = ctx;
+  if (t->state != 0) t->broken = true;
+  t->state = 1;
+  t->served++;
+  t->state = 0;
+  struct pollfd p = {wake_fd, POLLIN, 0};
+  poll(&p, 1, timeout_ms > 5 ? 5 : timeout_ms);
+}
+
+static void s_spin_ms(int ms) {
+  int64_t until = rl_now_ms() + ms;
+  while (rl_now_ms() < until) {
+  }
+}
+
+/* Owner calls in a tight loop never wait on the thread; a busy owner is served within
+ * a few grace periods; coming back takes the lock within milliseconds; nesting holds. */
+int rl_io_thread_selftest(void) {
+  s_test_t t = {0};
+  t.io = rl_io_new();
+  RL_CHECK_GOTO(t.io);
+  RL_CHECK_GOTO(rl_io_start(t.io, s_test_serve, &t, 2) == 0);
+  for (int i = 0; i < 200000; i++) { /* busy owner calls: the thread stays out */
+    rl_io_hold_t h = rl_io_enter(t.io);
+    if (t.state != 0) t.broken = true;
+    t.state = 2;
+    rl_io_polled(t.io);
+    t.state = 0;
+    rl_io_leave(&h);
+  }
+  s_spin_ms(100); /* away from the core worker: the thread serves */
+  RL_CHECK_GOTO(rl_io_rounds(t.io) > 0);
+  int64_t t0 = rl_now_us();
+  rl_io_hold_t outer = rl_io_enter(t.io);
+  int64_t waited = rl_now_us() - t0;
+  long served = t.served;
+  rl_io_hold_t inner = rl_io_enter(t.io);
+  RL_CHECK_GOTO(!inner.taken && outer.taken);
+  rl_io_leave(&inner);
+  s_spin_ms(20); /* still held: the thread must not serve */
+  RL_CHECK_GOTO(t.served == served);
+  rl_io_leave(&outer);
+  RL_CHECK_GOTO(waited < 50000);
+  RL_CHECK_GOTO(!t.broken);
+  RL_CHECK_GOTO(!rl_io_on_io_thread(t.io));
+  rl_io_destroy(&t.io);
+  rl_io_destroy(&t.io);
+  return 0;
+fail:
+  rl_io_destroy(&t.io);
+  return 1;
+}
