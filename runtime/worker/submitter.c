@@ -138,6 +138,7 @@ static void s_run_remove(rl_cw_t *cw, rl_task_t *t) {
   t->run_prev = t->run_next = NULL;
   t->lease = NULL;
   if (!was_running || !l->run_head) return;
+  l->steal_dry = false;
   l->head_since_us = rl_now_us();
   rl_ev_task_running(cw, l->run_head, l);
 }
@@ -487,6 +488,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   t->lease = l;
   t->pushed_us = rl_now_us();
   l->inflight++;
+  l->steal_dry = false;
   s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
@@ -518,7 +520,7 @@ static rl_lease_t *s_pick_lease(rl_cw_t *cw, rl_class_t *c) {
  * to be worth a round trip, else none. */
 static int s_stealable(const rl_cw_t *cw, const rl_lease_t *l) {
   int waiting = l->inflight - 1;
-  if (waiting < 1) return 0;
+  if (waiting < 1 || l->steal_dry) return 0;
   if (s_stalled(cw, l)) return waiting;
   return waiting * l->cls->service_us >= S_STEAL_MIN_US ? (waiting + 1) / 2 : 0;
 }
@@ -569,9 +571,10 @@ void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     for (rl_lease_t *l = c->leases; l; l = l->next)
       if (l->peer == from && l->stealing) {
         l->stealing = false;
-        /* Nothing came back: the worker that was to take it asks for no more spare
-         * workers until a task is queued (no lease, return, lease...). */
-        if (ids->via.array.size == 0) c->spare_unused = true;
+        /* Nothing came back (what waits there may not move): not asked again until
+         * its tasks change, and no more spare workers are asked for until a task is
+         * queued (no lease, return, lease...). */
+        if (ids->via.array.size == 0) l->steal_dry = c->spare_unused = true;
       }
   /* Last first: each goes to the front of its queue, so they keep their order. */
   for (uint32_t i = ids->via.array.size; i-- > 0;) {
@@ -960,4 +963,60 @@ void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
   if (t->retries_left > 0) t->retries_left--;
   rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
   s_enqueue(t, true);
+}
+
+/* ---- selftest: where tasks go (no sockets: leases and classes built by hand) ---- */
+#include "common/selftest.h"
+
+int rl_submitter_selftest(void) {
+  rl_cw_t cw = {0};
+  rl_class_t c = {0};
+  rl_lease_t a = {0}, b = {0};
+  a.cls = b.cls = &c;
+  c.leases = &a;
+  a.next = &b;
+  cw.polled_us = 1000000;
+  /* Run time unknown: a task waits here rather than behind a busy worker. */
+  a.inflight = 1;
+  a.head_since_us = cw.polled_us;
+  RL_CHECK_RETURN(s_pipeline_depth(&c) == 1);
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b); /* the idle one */
+  b.inflight = 1;
+  b.head_since_us = cw.polled_us;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  /* Long tasks (10 ms): never pipelined either. */
+  c.service_us = 10000;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  /* Short tasks (50 us) pipeline deep, onto the least loaded worker... */
+  c.service_us = 50;
+  RL_CHECK_RETURN(s_pipeline_depth(&c) == 128);
+  a.inflight = 5;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b);
+  /* ... but not behind a task that has run far longer than they do. */
+  b.head_since_us = cw.polled_us - 3000;
+  RL_CHECK_RETURN(s_stalled(&cw, &b) && !s_stalled(&cw, &a));
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &a);
+  /* SPREAD: one task per worker, for more workers. */
+  snprintf(c.strategy, sizeof c.strategy, "SPREAD");
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  c.strategy[0] = 0;
+  /* Stealing: all that waits behind a held-up task; half of a long enough queue;
+   * nothing when the wait is shorter than a round trip, or none waits. */
+  b.inflight = 4;
+  RL_CHECK_RETURN(s_stealable(&cw, &b) == 3);
+  a.inflight = 41; /* 40 waiting x 50 us = 2 ms */
+  RL_CHECK_RETURN(s_stealable(&cw, &a) == 20);
+  a.inflight = 11; /* 0.5 ms */
+  RL_CHECK_RETURN(s_stealable(&cw, &a) == 0);
+  int n;
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == &b && n == 3);
+  b.steal_dry = true; /* it gave nothing back last time */
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL);
+  b.steal_dry = false;
+  a.stealing = true; /* one steal at a time */
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL);
+  b.inflight = 1;
+  a.stealing = false;
+  RL_CHECK_RETURN(s_stealable(&cw, &b) == 0);
+  return 0;
 }
