@@ -175,9 +175,11 @@ static bool s_router_readable(rl_cw_t *cw) {
 }
 
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
-  /* Before a task that waited its turn here starts, its owner may have taken it back
-   * for an idle worker: read what came. */
-  if (cw->in_head && cw->in_head->pub.kind == RL_KIND_TASK && s_router_readable(cw)) rl_cw_poll(cw, 0);
+  /* Before tasks that waited their turn here start, their owner may have taken some
+   * back for an idle worker: read what came (only when more than one waits: the next
+   * one starts now, taking it back would gain nothing). */
+  if (cw->in_head && cw->in_head->next && cw->in_head->pub.kind == RL_KIND_TASK && s_router_readable(cw))
+    rl_cw_poll(cw, 0);
   if (!cw->in_head) return NULL;
   rl_incoming_t *in = cw->in_head;
   cw->in_head = in->next;
