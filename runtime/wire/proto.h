@@ -127,6 +127,15 @@ enum rl_msg_type {
   /* [actor_id id, no_restart bool] : kill this actor (to its owner, or to the actor's
    * worker itself when its owner is gone: a detached actor) */
   RL_CW_KILL_ACTOR = 49,
+  /* [max u64] : owner -> a worker it leased: give back up to max of the tasks pushed to
+   * you that have not started, the last pushed first (Ray's work stealing: another
+   * worker of the owner is idle). Only plain tasks of this owner, not cancelled, and
+   * none carrying a function body (tasks queued before it may need it). Answered with
+   * RL_CW_STOLEN, also when nothing is given back. */
+  RL_CW_STEAL_TASKS = 50,
+  /* [task_ids [id...]] : worker -> owner: these tasks, in push order, will not run
+   * here; the owner runs them elsewhere (not a retry: they never started) */
+  RL_CW_STOLEN = 51,
 
   /* ---- node manager -> head (GCS) ---- */
   /* [node_id id, node_endpoint str, resources map, pid u64] */

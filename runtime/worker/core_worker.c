@@ -321,6 +321,7 @@ static void s_handle_router(rl_cw_t *cw, rl_msg_t *m) {
   switch (m->type) {
     case RL_CW_PUSH_TASK: rl_exec_handle_push(cw, m); break;
     case RL_CW_CANCEL: rl_exec_handle_cancel(cw, m); break;
+    case RL_CW_STEAL_TASKS: rl_exec_handle_steal(cw, m); break;
     case RL_CW_GET_OBJECT: rl_obj_handle_get_object(cw, m); break;
     case RL_CW_ADD_BORROWER: rl_obj_handle_borrower(cw, m, true); break;
     case RL_CW_REMOVE_BORROWER: rl_obj_handle_borrower(cw, m, false); break;
@@ -333,6 +334,7 @@ static void s_handle_router(rl_cw_t *cw, rl_msg_t *m) {
 static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
   switch (m->type) {
     case RL_CW_TASK_DONE: rl_sub_handle_task_done(cw, m, peer); break;
+    case RL_CW_STOLEN: rl_sub_handle_stolen(cw, m, peer); break;
     case RL_CW_OBJECT: rl_obj_handle_object(cw, m); break;
     case RL_CW_ACTOR_LOCATION: rl_actor_handle_location(cw, m); break;
     /* From another node's manager, where we lease workers. */
@@ -396,6 +398,7 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   }
   if (fd >= 0) items[n] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
   int rc = zmq_poll(items, fd >= 0 ? n + 1 : n, timeout_ms);
+  cw->polled_us = rl_now_us();
   if (rc < 0 && errno == EINTR) return rl_interrupted || rl_cw_running_cancelled(cw) ? 1 : 0;
   if (fd >= 0 && rc > 0 && (items[n].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *fd_ready = true;
   if (rc > 0) {

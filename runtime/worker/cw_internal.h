@@ -75,6 +75,9 @@ typedef struct rl_lease {
   int inflight;
   int64_t idle_since_ms;
   int64_t last_done_us;
+  int64_t head_since_us; /* when the task it runs now started, as far as we saw */
+  bool stealing;         /* an RL_CW_STEAL_TASKS to it is not answered yet */
+  bool steal_dry;        /* it gave nothing back: not asked again until its tasks change */
   uint64_t *fn_sent; /* hashes of functions this worker has received */
   size_t nfn, capfn;
   struct rl_class *cls;
@@ -285,6 +288,7 @@ struct rl_cw_t {
   void *log_hook_ctx;
   int64_t last_lease_check_ms;
   uint64_t messages; /* received so far (to tell whether a poll brought anything) */
+  int64_t polled_us; /* the last poll's start: whatever was sent before it is handled */
   /* placement groups */
   rl_pg_wait_t *pg_waits, *pg_waits_tail; /* ready objects waiting for the head */
   bool pg_answered;                       /* some of them were answered */
@@ -360,6 +364,11 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
 /* A lease for a removed placement group: the tasks (or the actor) waiting for it fail. */
 void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
+/* A leased worker (from) gave back tasks it had not started (RL_CW_STOLEN). */
+void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
+/* Whether a worker granted to c with none of its tasks queued can take over tasks
+ * waiting their turn on c's other leases (else it is given back). */
+bool rl_sub_can_steal(rl_cw_t *cw, rl_class_t *c);
 void rl_sub_tick(rl_cw_t *cw);
 /* Gives back every lease with nothing in flight or queued (a worker does this when its
  * task ends, so the workers it borrowed serve others at once). */
@@ -448,6 +457,8 @@ void rl_ev_destroy(rl_cw_t *cw);
 /* executor.c */
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m);
 void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m);
+/* The owner of tasks queued here takes back some not started yet (RL_CW_STEAL_TASKS). */
+void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m);
 void rl_exec_destroy_all(rl_cw_t *cw);
 
 #endif

@@ -127,8 +127,60 @@ void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
     if (rl_id_eq(&in->pub.task_id, &id)) in->pub.cancelled = true;
 }
 
+/* A queued task the owner that sent `identity` may take back: a plain task of that
+ * owner, not cancelled, not carrying a function body (tasks queued before it may use it). */
+static bool s_stealable(rl_incoming_t *in, zmq_msg_t *identity) {
+  size_t n = zmq_msg_size(identity);
+  return in->pub.kind == RL_KIND_TASK && !in->pub.cancelled && !in->pub.fn && n == zmq_msg_size(&in->identity) &&
+         !memcmp(zmq_msg_data(identity), zmq_msg_data(&in->identity), n);
+}
+
+void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m) {
+  uint64_t max;
+  if (!rl_field_u64(m, 0, &max)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed steal request");
+    return;
+  }
+  size_t n = 0, keep;
+  for (rl_incoming_t *in = cw->in_head; in; in = in->next) n++;
+  rl_incoming_t **queue = malloc((n ? n : 1) * sizeof *queue);
+  if (!queue) return; /* the owner's steal stays unanswered: its tasks run here */
+  n = 0;
+  for (rl_incoming_t *in = cw->in_head; in; in = in->next) queue[n++] = in;
+  /* From the tail: the tasks that would wait longest here. */
+  for (keep = n; keep > 0 && n - keep < max && s_stealable(queue[keep - 1], &m->identity);) keep--;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_STOLEN, 1);
+  msgpack_pack_array(&b.pk, (uint32_t)(n - keep));
+  for (size_t i = keep; i < n; i++) rl_pack_id(&b.pk, &queue[i]->pub.task_id);
+  if (rl_msg_send(cw->router, &m->identity, &b) != 0) {
+    rl_log(RL_LOG_WARN, "could not give tasks back to their owner");
+    free(queue);
+    return; /* they run here after all */
+  }
+  if (keep == 0) cw->in_head = cw->in_tail = NULL;
+  else {
+    queue[keep - 1]->next = NULL;
+    cw->in_tail = queue[keep - 1];
+  }
+  for (size_t i = keep; i < n; i++) s_incoming_free(queue[i]);
+  free(queue);
+}
+
+/* Whether messages wait on our own socket (pushes, steal requests). */
+static bool s_router_readable(rl_cw_t *cw) {
+  int events = 0;
+  size_t len = sizeof events;
+  return zmq_getsockopt(cw->router, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
 const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
   RL_CW_HOLD(cw);
+  /* Before tasks that waited their turn here start, their owner may have taken some
+   * back for an idle worker: read what came (only when more than one waits: the next
+   * one starts now, taking it back would gain nothing). */
+  if (cw->in_head && cw->in_head->next && cw->in_head->pub.kind == RL_KIND_TASK && s_router_readable(cw))
+    rl_cw_poll(cw, 0);
   if (!cw->in_head) return NULL;
   rl_incoming_t *in = cw->in_head;
   cw->in_head = in->next;

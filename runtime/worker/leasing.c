@@ -129,9 +129,10 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     rl_actor_lease_granted(cw, c);
     return;
   }
-  if (!c->queue_head) {
-    /* The work it was asked for is done already, or is pipelined on other workers:
-     * let someone else have it. */
+  if (!c->queue_head && !rl_sub_can_steal(cw, c)) {
+    /* The work it was asked for is done already, or is pipelined on other workers
+     * that will soon get to it: let someone else have it. (Else it takes over tasks
+     * waiting their turn elsewhere: rl_sub_tick steals them for it.) */
     free(l);
     c->spare_unused = true;
     s_send_return(cw, &worker, from, false);

@@ -9,16 +9,23 @@
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
-/* How many tasks to push to one leased worker before its results come back: enough
- * to hide the round trip for tiny tasks, few for long ones so that workers leased
- * later still get a share. */
+/* How many tasks to push to one leased worker before its results come back. A task
+ * waits its turn behind another on a worker only when its class is known to be short
+ * (then the wait is shorter than getting another worker, and pipelining hides the
+ * round trip); a task of unknown or long run time stays here until a worker is free,
+ * so that it never queues behind a long one while another worker could run it. */
 static int s_pipeline_depth(const rl_class_t *c) {
   if (!strcmp(c->strategy, "SPREAD")) return 1; /* more leases, on more nodes */
-  if (c->service_us <= 0) return 4;
+  if (c->service_us <= 0 || c->service_us >= 2000) return 1;
   if (c->service_us < 200) return 128;
-  if (c->service_us < 2000) return 16;
-  return 2;
+  return 16;
 }
+/* How much longer than its class's tasks usually take a task may run before the tasks
+ * behind it on its worker count as held up (twice the usual time, plus this). */
+#define S_STALL_SLACK_US 2000
+/* Tasks waiting on a worker are taken back for an idle one when they would wait at
+ * least this long there (else a steal costs more than it saves). */
+#define S_STEAL_MIN_US 1000
 /* A lease with nothing to do is given back after this long. */
 #define S_IDLE_LEASE_MS 500
 
@@ -114,7 +121,9 @@ static void s_run_push(rl_cw_t *cw, rl_lease_t *l, rl_task_t *t) {
   if (l->run_tail) l->run_tail->run_next = t;
   else l->run_head = t;
   l->run_tail = t;
-  if (l->run_head == t) rl_ev_task_running(cw, t, l);
+  if (l->run_head != t) return;
+  l->head_since_us = t->pushed_us;
+  rl_ev_task_running(cw, t, l);
 }
 
 /* Takes t off its lease (t->lease is cleared); the next one there runs now. */
@@ -128,7 +137,10 @@ static void s_run_remove(rl_cw_t *cw, rl_task_t *t) {
   else if (l->run_tail == t) l->run_tail = t->run_prev;
   t->run_prev = t->run_next = NULL;
   t->lease = NULL;
-  if (was_running && l->run_head) rl_ev_task_running(cw, l->run_head, l);
+  if (!was_running || !l->run_head) return;
+  l->steal_dry = false;
+  l->head_since_us = rl_now_us();
+  rl_ev_task_running(cw, l->run_head, l);
 }
 
 static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
@@ -480,19 +492,126 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   t->lease = l;
   t->pushed_us = rl_now_us();
   l->inflight++;
-  s_run_push(cw, l, t);
+  l->steal_dry = false;
+  s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
+}
+
+/* Lease l's running task has run far longer than its class's tasks do, as of the last
+ * poll (which read every result sent before it): tasks behind it may wait long. */
+static bool s_stalled(const rl_cw_t *cw, const rl_lease_t *l) {
+  return l->inflight > 0 && cw->polled_us - l->head_since_us > 2 * l->cls->service_us + S_STALL_SLACK_US;
+}
+
+/* The lease to push c's next task to: an idle one, else (an actor's, or a short class)
+ * the least loaded one below the pipeline depth whose running task is not held up.
+ * NULL: the task waits here for a worker. */
+static rl_lease_t *s_pick_lease(rl_cw_t *cw, rl_class_t *c) {
+  rl_lease_t *best = NULL;
+  int depth = c->actor ? INT32_MAX : s_pipeline_depth(c);
+  for (rl_lease_t *l = c->leases; l; l = l->next) {
+    if (l->inflight >= depth || (best && l->inflight >= best->inflight)) continue;
+    if (!c->actor && s_stalled(cw, l)) continue;
+    best = l;
+    if (l->inflight == 0) break;
+  }
+  return best;
+}
+
+/* How many of the tasks waiting their turn on lease l an idle worker should take:
+ * all when l is held up by a long task, half when they would wait long enough there
+ * to be worth a round trip, else none. */
+static int s_stealable(const rl_cw_t *cw, const rl_lease_t *l) {
+  int waiting = l->inflight - 1;
+  if (waiting < 1 || l->steal_dry) return 0;
+  if (s_stalled(cw, l)) return waiting;
+  return waiting * l->cls->service_us >= S_STEAL_MIN_US ? (waiting + 1) / 2 : 0;
+}
+
+/* The lease of c to steal tasks from, with how many (*n), or NULL: none, or a steal
+ * is under way (one at a time per class). */
+static rl_lease_t *s_steal_victim(rl_cw_t *cw, rl_class_t *c, int *n) {
+  rl_lease_t *victim = NULL;
+  *n = 0;
+  for (rl_lease_t *l = c->leases; l; l = l->next) {
+    if (l->stealing) return NULL;
+    int k = s_stealable(cw, l);
+    if (k > *n) {
+      *n = k;
+      victim = l;
+    }
+  }
+  return victim;
+}
+
+bool rl_sub_can_steal(rl_cw_t *cw, rl_class_t *c) {
+  int n;
+  return !c->actor && s_steal_victim(cw, c, &n) != NULL;
+}
+
+/* Work stealing (Ray's): with nothing queued here and a worker of c idle, ask the
+ * worker with the most tasks waiting their turn to give some back (RL_CW_STOLEN);
+ * they are pushed to the idle one. */
+static void s_steal(rl_cw_t *cw, rl_class_t *c) {
+  bool idle = false;
+  for (rl_lease_t *l = c->leases; l && !idle; l = l->next) idle = l->inflight == 0;
+  int n;
+  rl_lease_t *victim = idle ? s_steal_victim(cw, c, &n) : NULL;
+  if (!victim) return;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_STEAL_TASKS, 1);
+  msgpack_pack_uint64(&b.pk, (uint64_t)n);
+  if (rl_msg_send(victim->peer->sock, NULL, &b) == 0) victim->stealing = true;
+}
+
+void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
+  const msgpack_object *ids = rl_field(m, 0);
+  if (!ids || ids->type != MSGPACK_OBJECT_ARRAY) {
+    rl_log(RL_LOG_WARN, "dropped a malformed list of tasks given back");
+    return;
+  }
+  for (rl_class_t *c = cw->classes; c; c = c->next)
+    for (rl_lease_t *l = c->leases; l; l = l->next)
+      if (l->peer == from && l->stealing) {
+        l->stealing = false;
+        /* Nothing came back (what waits there may not move): not asked again until
+         * its tasks change, and no more spare workers are asked for until a task is
+         * queued (no lease, return, lease...). */
+        if (ids->via.array.size == 0) l->steal_dry = c->spare_unused = true;
+      }
+  /* Last first: each goes to the front of its queue, so they keep their order. */
+  for (uint32_t i = ids->via.array.size; i-- > 0;) {
+    rl_id_t id;
+    rl_task_t *t = rl_obj_id(&ids->via.array.ptr[i], &id) ? rl_idmap_get(cw->tasks, &id) : NULL;
+    if (!t || t->finished || !t->lease || t->lease->peer != from) continue;
+    if (--t->lease->inflight == 0) t->lease->idle_since_ms = rl_now_ms();
+    s_run_remove(cw, t);
+    if (t->cancelled) {
+      s_task_free(cw, t); /* its returns failed when it was cancelled */
+      continue;
+    }
+    rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
+    s_enqueue(t, true);
+  }
+}
+
+/* Tasks of c wait for a worker: the idle workers other classes keep for their next
+ * tasks go back now (the node may need them for c's; a worker is not kept idle while
+ * a task waits). */
+static void s_return_idle_others(rl_cw_t *cw, rl_class_t *c) {
+  for (rl_class_t *o = cw->classes; o; o = o->next)
+    for (rl_lease_t *l = o == c || o->actor || o->queue_head ? NULL : o->leases, *next; l; l = next) {
+      next = l->next;
+      if (l->inflight == 0) rl_sub_return_lease(cw, o, l, false);
+    }
 }
 
 static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   while (c->queue_head) {
     if (c->actor && c->queue_head->unresolved) break; /* calls run in order */
     if (c->actor && c->actor->killed) break;         /* calls wait for the restart */
-    rl_lease_t *best = NULL;
-    int depth = c->actor ? INT32_MAX : s_pipeline_depth(c);
-    for (rl_lease_t *l = c->leases; l; l = l->next)
-      if (l->inflight < depth && (!best || l->inflight < best->inflight)) best = l;
+    rl_lease_t *best = s_pick_lease(cw, c);
     if (!best) break;
     rl_task_t *t = c->queue_head;
     c->queue_head = t->next;
@@ -507,7 +626,11 @@ static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   bool backlog = c->queue_head != NULL, idle = false;
   for (rl_lease_t *l = c->leases; l; l = l->next) idle = idle || l->inflight == 0;
   for (rl_lease_t *l = c->leases; l && !backlog && !idle && !c->spare_unused; l = l->next) backlog = l->inflight > 1;
-  if (backlog && !c->lease_request) rl_sub_request_lease(cw, c, false, NULL);
+  if (backlog && !c->lease_request) {
+    if (c->queue_head) s_return_idle_others(cw, c);
+    rl_sub_request_lease(cw, c, false, NULL);
+  }
+  if (!c->queue_head && idle) s_steal(cw, c);
 }
 
 void rl_sub_tick(rl_cw_t *cw) {
@@ -845,4 +968,60 @@ void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
   if (t->retries_left > 0) t->retries_left--;
   rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
   s_enqueue(t, true);
+}
+
+/* ---- selftest: where tasks go (no sockets: leases and classes built by hand) ---- */
+#include "common/selftest.h"
+
+int rl_submitter_selftest(void) {
+  rl_cw_t cw = {0};
+  rl_class_t c = {0};
+  rl_lease_t a = {0}, b = {0};
+  a.cls = b.cls = &c;
+  c.leases = &a;
+  a.next = &b;
+  cw.polled_us = 1000000;
+  /* Run time unknown: a task waits here rather than behind a busy worker. */
+  a.inflight = 1;
+  a.head_since_us = cw.polled_us;
+  RL_CHECK_RETURN(s_pipeline_depth(&c) == 1);
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b); /* the idle one */
+  b.inflight = 1;
+  b.head_since_us = cw.polled_us;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  /* Long tasks (10 ms): never pipelined either. */
+  c.service_us = 10000;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  /* Short tasks (50 us) pipeline deep, onto the least loaded worker... */
+  c.service_us = 50;
+  RL_CHECK_RETURN(s_pipeline_depth(&c) == 128);
+  a.inflight = 5;
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b);
+  /* ... but not behind a task that has run far longer than they do. */
+  b.head_since_us = cw.polled_us - 3000;
+  RL_CHECK_RETURN(s_stalled(&cw, &b) && !s_stalled(&cw, &a));
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &a);
+  /* SPREAD: one task per worker, for more workers. */
+  snprintf(c.strategy, sizeof c.strategy, "SPREAD");
+  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
+  c.strategy[0] = 0;
+  /* Stealing: all that waits behind a held-up task; half of a long enough queue;
+   * nothing when the wait is shorter than a round trip, or none waits. */
+  b.inflight = 4;
+  RL_CHECK_RETURN(s_stealable(&cw, &b) == 3);
+  a.inflight = 41; /* 40 waiting x 50 us = 2 ms */
+  RL_CHECK_RETURN(s_stealable(&cw, &a) == 20);
+  a.inflight = 11; /* 0.5 ms */
+  RL_CHECK_RETURN(s_stealable(&cw, &a) == 0);
+  int n;
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == &b && n == 3);
+  b.steal_dry = true; /* it gave nothing back last time */
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL);
+  b.steal_dry = false;
+  a.stealing = true; /* one steal at a time */
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL);
+  b.inflight = 1;
+  a.stealing = false;
+  RL_CHECK_RETURN(s_stealable(&cw, &b) == 0);
+  return 0;
 }
