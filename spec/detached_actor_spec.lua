@@ -16,9 +16,8 @@ local CLASS = [[
     incr = function(self) self.n = self.n + 1; return self.n end,
     where = function()
       local ctx = require("rayl").get_runtime_context()
-      return ctx.pid, ctx.node_id
+      return { ctx.pid, ctx.node_id }
     end,
-    __options = { where = { num_returns = 2 } },
   })
 ]]
 
@@ -39,7 +38,7 @@ describe("a detached named actor whose driver has exited", function()
       local k = rayl.get_actor(%q)
       local t0 = require("rayl.core").now()
       local n = rayl.get(k.incr:remote(), { timeout = 60 })
-      local w = rayl.get({ k.where:remote() })
+      local w = rayl.get(k.where:remote())
       print(("n=%%d pid=%%d node=%%s secs=%%.1f"):format(n, w[1], w[2], require("rayl.core").now() - t0))
     ]]):format(name))
   end
@@ -91,7 +90,7 @@ describe("a detached named actor whose driver has exited", function()
       local rayl = require "rayl"
       local core = require "rayl.core"
       local k = rayl.get_actor("spent")
-      local w = rayl.get({ k.where:remote() })
+      local w = rayl.get(k.where:remote())
       os.execute("kill -9 " .. w[1])
       os.execute("sleep 2") -- the head hears of the death with the next heartbeat
       local t0 = core.now()
@@ -112,7 +111,7 @@ describe("a detached named actor whose driver has exited", function()
       local k = K:options{ name = "node_killed", lifetime = "detached", max_restarts = 2,
                            scheduling_strategy = { node_id = node2, soft = true } }:remote()
       print("created", rayl.get(k.incr:remote(), { timeout = 60 }))
-      local w = rayl.get({ k.where:remote() })
+      local w = rayl.get(k.where:remote())
       print("on node 2:", w[2] == node2)
     ]])
     assert.truthy(out:find("on node 2:\ttrue", 1, true), out)
@@ -125,6 +124,7 @@ describe("a detached named actor whose driver has exited", function()
     -- Calls made before the head sees the node dead go to the dead worker and fail
     -- (ActorDiedError, as calls in flight do without max_task_retries): wait for it.
     assert.truthy(h.wait_until(function()
+      os.execute("sleep 0.2")
       return cluster.run("status --format json"):find('"alive": false', 1, true) ~= nil
     end, 20), "the head did not see node 2 die")
     out = call("node_killed")

@@ -323,6 +323,13 @@ static void s_on_granted(rl_actor_service_t *s, const rl_msg_t *m) {
   s_push(s, c, a);
 }
 
+static bool s_node_alive(rl_actor_service_t *s, const char *endpoint) {
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));)
+    if (!strcmp(n->endpoint, endpoint)) return n->alive;
+  return false;
+}
+
 /* [request, node_endpoint] : ask that node instead */
 static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
   uint64_t request;
@@ -330,7 +337,10 @@ static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
   if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, node, sizeof node)) return;
   s_creation_t *c = s_creation_by_request(s, request);
   rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
-  if (a && s_lease(s, c, a, node, true) != 0) s_drop_creation(s, c);
+  if (!a) return;
+  /* A node manager's view lags the head's by up to a poll: a node the head knows dead
+   * would never answer; the next scan asks again (by then the view is current). */
+  if (!s_node_alive(s, node) || s_lease(s, c, a, node, true) != 0) s_drop_creation(s, c);
 }
 
 /* [request, reason] (INFEASIBLE) or [request, pg_id] (PG_REMOVED) */
