@@ -121,13 +121,16 @@ end
 -- comes first, so no (namespace, name) pair can spell another's key.
 local function name_key(name, namespace) return ("actor:%d:%s:%s"):format(#namespace, namespace, name) end
 
-local function encode_handle(h, worker, endpoint)
+-- The owner a detached actor's handles name (RL_ACTOR_OWNER_HEAD in core_worker.h).
+local HEAD_OWNER = "head"
+
+local function encode_handle(h)
   local names = {}
   for m in pairs(rawget(h, "_methods")) do names[#names + 1] = m end
   table.sort(names)
   return table.concat({ rawget(h, "_id"), rawget(h, "_owner"), rawget(h, "_class"),
     tostring(rawget(h, "_max_task_retries")), table.concat(names, ","), rawget(h, "_name") or "",
-    rawget(h, "_namespace") or "", worker or "", endpoint or "" }, "\n")
+    rawget(h, "_namespace") or "" }, "\n")
 end
 
 local function decode_handle(s)
@@ -135,11 +138,9 @@ local function decode_handle(s)
   for part in (s .. "\n"):gmatch("(.-)\n") do f[#f + 1] = part end
   local methods = {}
   for m in f[5]:gmatch("[^,]+") do methods[m] = true end
-  local h = setmetatable({ _id = f[1], _owner = f[2], _class = f[3], _max_task_retries = tonumber(f[4]) or 0,
+  -- A detached actor's handle names the head as its owner: the head knows where it runs.
+  return setmetatable({ _id = f[1], _owner = f[2], _class = f[3], _max_task_retries = tonumber(f[4]) or 0,
     _methods = methods, _name = f[6] ~= "" and f[6] or nil, _namespace = f[7] ~= "" and f[7] or nil }, ActorHandle)
-  -- A detached actor's record says where it runs: its owner may be gone.
-  if f[8] and f[8] ~= "" and f[9] and f[9] ~= "" then core.actor_bind(f[1], f[2], f[8], f[9]) end
-  return h
 end
 
 local function get_named(name, namespace)
@@ -194,7 +195,9 @@ function ActorClass:remote(...)
     runtime_env = M.runtime_env_string(opts.runtime_env, 2),
     actor_name = opts.name, namespace = namespace,
   }, { max_concurrency = concurrency, concurrency_groups = opts.concurrency_groups }, ...)
-  local h = setmetatable({ _id = id, _owner = core.endpoint(), _class = shared.name, _methods = shared.methods,
+  -- Callers of a detached actor ask the head where it runs (it outlives this process).
+  local owner = opts.lifetime == "detached" and HEAD_OWNER or core.endpoint()
+  local h = setmetatable({ _id = id, _owner = owner, _class = shared.name, _methods = shared.methods,
     _max_task_retries = opts.max_task_retries or 0, _method_options = shared.method_options,
     _name = opts.name, _namespace = opts.name and namespace or nil }, ActorHandle)
   if not opts.name and opts.lifetime ~= "detached" then
@@ -204,16 +207,6 @@ function ActorClass:remote(...)
     core.actor_tie(id, h._life)
   end
   if opts.name then core.kv_put(name_key(opts.name, namespace), encode_handle(h)) end
-  if opts.lifetime == "detached" and opts.name then
-    -- Record where it runs once it is alive, for callers after its owner exits.
-    local deadline = core.now() + 30
-    local worker, endpoint = core.actor_where(id)
-    while not worker and core.now() < deadline and core.actor_state(id) ~= "dead" do
-      core.poll(10)
-      worker, endpoint = core.actor_where(id)
-    end
-    if worker then core.kv_put(name_key(opts.name, namespace), encode_handle(h, worker, endpoint)) end
-  end
   return h
 end
 

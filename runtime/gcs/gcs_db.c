@@ -20,11 +20,11 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 
-#define S_SCHEMA_VERSION 2 /* 2 added the jobs and placement group tables; a version 1 file gains them */
+#define S_SCHEMA_VERSION 3 /* 2 added the jobs and placement group tables, 3 the actors; older files gain them */
 
 struct rl_gcs_db_t {
   sqlite3 *sql;
-  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del, *job_put, *pg_put, *pg_del;
+  sqlite3_stmt *node_put, *node_del, *kv_put, *kv_del, *job_put, *pg_put, *pg_del, *actor_put, *actor_del;
 };
 
 static const char *s_schema =
@@ -34,7 +34,9 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL);"
     /* body: msgpack [name, strategy, detached, creator, [[resources, node id | nil]...]] */
     "CREATE TABLE IF NOT EXISTS pgs (id BLOB PRIMARY KEY NOT NULL, body BLOB NOT NULL);"
-    "PRAGMA user_version = 2;";
+    /* record: rl_gcs_actor_encode (gcs/actor_table.c) */
+    "CREATE TABLE IF NOT EXISTS actors (id BLOB PRIMARY KEY NOT NULL, record BLOB NOT NULL);"
+    "PRAGMA user_version = 3;";
 
 /* Fills err with what and SQLite's message; returns -1. */
 static int s_fail(sqlite3 *sql, const char *what, char *err, size_t errlen) {
@@ -114,7 +116,7 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
     goto err;
   }
   long long version = s_pragma_int(db->sql, "PRAGMA user_version");
-  if (version != 0 && version != 1 && version != S_SCHEMA_VERSION) {
+  if (version < 0 || version > S_SCHEMA_VERSION) {
     snprintf(err, errlen, "%s was written by another version of rayl (schema %lld, this one reads %d)", path,
              version, S_SCHEMA_VERSION);
     sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
@@ -142,7 +144,11 @@ rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
       s_prepare(db->sql,
                 "INSERT INTO pgs (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 &db->pg_put, err, errlen) ||
-      s_prepare(db->sql, "DELETE FROM pgs WHERE id = ?1", &db->pg_del, err, errlen))
+      s_prepare(db->sql, "DELETE FROM pgs WHERE id = ?1", &db->pg_del, err, errlen) ||
+      s_prepare(db->sql,
+                "INSERT INTO actors (id, record) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+                &db->actor_put, err, errlen) ||
+      s_prepare(db->sql, "DELETE FROM actors WHERE id = ?1", &db->actor_del, err, errlen))
     goto err;
   return db;
 err:
@@ -160,6 +166,8 @@ void rl_gcs_db_destroy(rl_gcs_db_t **p) {
   sqlite3_finalize(db->job_put);
   sqlite3_finalize(db->pg_put);
   sqlite3_finalize(db->pg_del);
+  sqlite3_finalize(db->actor_put);
+  sqlite3_finalize(db->actor_del);
   sqlite3_close(db->sql); /* NULL is a no-op */
   free(db);
   *p = NULL;
@@ -393,6 +401,32 @@ int rl_gcs_db_load_pgs(rl_gcs_db_t *db, rl_pg_table_t *pgs, char *err, size_t er
   return 0;
 }
 
+int rl_gcs_db_actor(rl_gcs_db_t *db, const rl_id_t *id, const void *record, size_t len, char *err, size_t errlen) {
+  sqlite3_stmt *st = record ? db->actor_put : db->actor_del;
+  sqlite3_bind_blob(st, 1, id->b, RL_ID_SIZE, SQLITE_STATIC);
+  if (record) sqlite3_bind_blob(st, 2, record, (int)len, SQLITE_STATIC);
+  return s_run(db, st, record ? "cannot save an actor" : "cannot delete an actor", err, errlen);
+}
+
+int rl_gcs_db_load_actors(rl_gcs_db_t *db, rl_gcs_db_actor_fn fn, void *arg, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db->sql, "SELECT id, record FROM actors ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
+    return s_fail(db->sql, "cannot read the actors", err, errlen);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rl_id_t id;
+    if (sqlite3_column_bytes(st, 0) != RL_ID_SIZE || sqlite3_column_type(st, 1) != SQLITE_BLOB) {
+      rl_log(RL_LOG_WARN, "skipped an actor of the head's database: its id or record is malformed");
+      continue;
+    }
+    memcpy(id.b, sqlite3_column_blob(st, 0), RL_ID_SIZE);
+    fn(arg, &id, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return s_fail(db->sql, "cannot read the actors", err, errlen);
+  return 0;
+}
+
 void rl_gcs_db_remove(const char *path) {
   char p[300];
   unlink(path);
@@ -425,6 +459,13 @@ static void s_collect_job(void *arg, const void *record, size_t len) {
   memcpy(out + n, record, len);
   out[n + len] = ',';
   out[n + len + 1] = 0;
+}
+
+/* Counts loaded actors, checking the one record the selftest keeps. */
+static void s_collect_actor(void *arg, const rl_id_t *id, const void *record, size_t len) {
+  (void)id;
+  int *n = arg;
+  *n += len == 3 && !memcmp(record, "rec", 3) ? 1 : 100;
 }
 
 int rl_gcs_db_selftest(void) {
@@ -482,6 +523,9 @@ int rl_gcs_db_selftest(void) {
   S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0);
   pg.id = g3;
   S_CHECK(rl_gcs_db_pg(db, &pg, false, err, sizeof err) == 0 && rl_gcs_db_pg(db, &pg, true, err, sizeof err) == 0);
+  /* Actors: one kept (saved twice, the second replacing the first), one deleted. */
+  S_CHECK(rl_gcs_db_actor(db, &a, "old", 3, err, sizeof err) == 0 && rl_gcs_db_actor(db, &a, "rec", 3, err, sizeof err) == 0);
+  S_CHECK(rl_gcs_db_actor(db, &b, "x", 1, err, sizeof err) == 0 && rl_gcs_db_actor(db, &b, NULL, 0, err, sizeof err) == 0);
   S_CHECK(sqlite3_exec(db->sql, "INSERT INTO pgs VALUES (x'00112233445566778899aabbccddeeff', x'93');", NULL, NULL,
                        NULL) == SQLITE_OK);
   /* Rows a reader must skip: a short id, a resource blob that is not a map. */
@@ -532,6 +576,8 @@ int rl_gcs_db_selftest(void) {
   S_CHECK(rl_res_equal(&l1->bundles[0].resources, &total));
   S_CHECK(l2 && l2->state == RL_PG_PENDING && !l2->detached && l2->strategy == RL_PG_SPREAD && l2->n == 1);
   S_CHECK(rl_pg_table_get(pgs, &g3) == NULL);
+  int actors = 0;
+  S_CHECK(rl_gcs_db_load_actors(db, s_collect_actor, &actors, err, sizeof err) == 0 && actors == 1);
   rl_gcs_db_destroy(&db);
 
   /* A file that is not a database is refused with a message. */

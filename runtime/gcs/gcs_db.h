@@ -1,7 +1,7 @@
 /* gcs_db.h: the head's tables kept in a SQLite file so they survive a restart of the
  * head: the node table (id, endpoint, pid, total resources, alive), the KV store and
  * the placement groups (their bundles and where each is reserved), the jobs (records
- * encoded by gcs/jobs.c).
+ * encoded by gcs/jobs.c), the actors the head owns (records of gcs/actor_table.c).
  * Written through on every change; read back once at start. */
 #ifndef RL_GCS_DB_H
 #define RL_GCS_DB_H
@@ -53,5 +53,13 @@ int rl_gcs_db_pg(rl_gcs_db_t *db, const rl_pg_t *pg, bool removed, char *err, si
 /* Reads every placement group into pgs (rl_pg_table_load). Bad rows are logged and
  * skipped. Returns 0, or -1 with err if the database can't be read. */
 int rl_gcs_db_load_pgs(rl_gcs_db_t *db, rl_pg_table_t *pgs, char *err, size_t errlen);
+/* Saves an actor's record (len bytes) under its id, replacing the previous one, or
+ * deletes it if record is NULL. Returns 0, or -1 with err. */
+int rl_gcs_db_actor(rl_gcs_db_t *db, const rl_id_t *id, const void *record, size_t len, char *err, size_t errlen);
+/* Calls fn(arg, id, record, len) for every saved actor, oldest first (rows whose id is
+ * not 16 bytes are logged and skipped). Returns 0, or -1 with err if the database can't
+ * be read. */
+typedef void (*rl_gcs_db_actor_fn)(void *arg, const rl_id_t *id, const void *record, size_t len);
+int rl_gcs_db_load_actors(rl_gcs_db_t *db, rl_gcs_db_actor_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -240,6 +240,7 @@ int rl_gcs_main(int argc, char **argv) {
          rl_net_key_held() ? "CURVE with the cluster key" : "no security");
   atomic_int stop;
   atomic_init(&stop, 0);
+  a.opts.zctx = ctx;
   rc = rl_gcs_serve(sock, &a.opts, &stop) == 0 ? 0 : 1;
 done:
   if (sock) zmq_close(sock);

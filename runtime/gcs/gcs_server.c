@@ -17,6 +17,7 @@
 #include "common/interrupt.h"
 #include "common/idmap.h"
 #include "common/log.h"
+#include "gcs/actor_service.h"
 #include "gcs/dead_clients.h"
 #include "gcs/gcs_db.h"
 #include "gcs/jobs.h"
@@ -50,6 +51,7 @@ typedef struct {
   rl_gcs_db_t *db;        /* NULL: memory only */
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;   /* placement groups */
+  rl_actor_service_t *actors; /* detached actors (NULL until started) */
   int64_t warn_window_ms; /* start of the current one-second window */
   int warn_count;         /* warnings logged in it */
   long warn_suppressed;   /* warnings not logged since the last summary */
@@ -183,6 +185,7 @@ static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object
     rl_log(RL_LOG_INFO, "client %s died (seen by node %s)", rl_id_hex(&ids[i], hex), rl_id_hex(node, nhex));
   }
   rl_state_table_clients_died(g->state, ids, n);
+  if (g->actors) rl_actor_service_clients_gone(g->actors, ids, n);
   free(ids);
 }
 
@@ -388,6 +391,12 @@ static void s_on_kv_exists(s_gcs_t *g, const rl_msg_t *m) {
 }
 
 static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
+  if (rl_actor_service_accepts(m->type)) {
+    rl_actor_service_handle(g->actors, m);
+    return;
+  }
+  rl_id_t gone;
+  if (m->type == RL_GCS_CLIENT_GONE && rl_field_id(m, 0, &gone)) rl_actor_service_clients_gone(g->actors, &gone, 1);
   if (rl_pg_service_accepts(m->type)) {
     rl_pg_service_handle(g->pgs, m, rl_now_ms());
     return;
@@ -425,6 +434,7 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
   char err[300];
   if (g->db && rl_gcs_db_node(g->db, node, forgotten, err, sizeof err) != 0) rl_log(RL_LOG_ERROR, "%s", err);
   rl_pg_service_node_changed(g->pgs, node, forgotten);
+  if (g->actors && !forgotten && !node->alive && !node->pending) rl_actor_service_node_died(g->actors, node->endpoint);
 }
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
@@ -477,6 +487,13 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
       goto done;
     }
   }
+  char aerr[300];
+  if (!(g.actors = rl_actor_service_new(router, opts->zctx, g.nodes, g.kv, g.db, opts->address, aerr, sizeof aerr))) {
+    rl_log(RL_LOG_ERROR, "cannot load the actors of the head's database: %s", aerr);
+    goto done;
+  }
+  if (rl_actor_service_count(g.actors))
+    rl_log(RL_LOG_INFO, "loaded %zu detached actors", rl_actor_service_count(g.actors));
   rl_node_table_set_hook(g.nodes, s_node_changed, &g);
   bool was_ppid = opts->parent_pid > 0 && getppid() == opts->parent_pid;
   int64_t next_tick = rl_now_ms() + RL_GCS_TICK_MS;
@@ -503,6 +520,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
       rl_pg_service_schedule(g.pgs, now);
     }
     long wait = (long)(next_tick - now);
+    if (rl_actor_service_busy(g.actors) && wait > 10) wait = 10; /* its sockets are read between polls */
     int n = zmq_poll(&item, 1, wait < 0 ? 0 : wait);
     if (n < 0) {
       if (zmq_errno() == EINTR) continue;
@@ -519,12 +537,14 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     }
     rl_pg_service_schedule(g.pgs, rl_now_ms());
     rl_pg_service_flush(g.pgs);
+    rl_actor_service_tick(g.actors, rl_now_ms());
   }
   rc = 0;
   /* Leaving for good (stopped, or its parent is gone): jobs end with it. A head that is
    * killed leaves them running for the next one to find. */
   rl_jobs_stop_all(g.jobs);
 done:
+  rl_actor_service_destroy(&g.actors);
   rl_jobs_destroy(&g.jobs);
   if (g.pgs) rl_pg_service_flush(g.pgs);
   rl_pg_service_destroy(&g.pgs);

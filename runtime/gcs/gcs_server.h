@@ -17,6 +17,8 @@ typedef struct {
   const char *session_dir;      /* jobs' logs and working dirs; NULL: no jobs */
   const char *rayl_bin;         /* the rayl program, to start job drivers with */
   const char *address;          /* the head's endpoint as job drivers reach it */
+  void *zctx;                   /* router's ZeroMQ context, for the sockets the head opens
+                                 * to restart detached actors; NULL: it restarts none */
 } rl_gcs_opts_t;
 
 #define RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS 5000

@@ -121,8 +121,10 @@ enum rl_msg_type {
   /* [request u64, actor_id id] : where does this actor run? (to its owner; answered
    * once the actor is alive or dead) */
   RL_CW_ACTOR_LOCATE = 47,
-  /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin]
-   * cause: when dead, the encoded ActorDiedError */
+  /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin,
+   *  message str?, node_endpoint str?] cause: when dead, the encoded ActorDiedError;
+   * message: when dead and cause is empty (from the head, which encodes no values), why;
+   * node_endpoint: the node manager the worker runs on (from the head) */
   RL_CW_ACTOR_LOCATION = 48,
   /* [actor_id id, no_restart bool] : kill this actor (to its owner, or to the actor's
    * worker itself when its owner is gone: a detached actor) */
@@ -276,6 +278,27 @@ enum rl_msg_type {
    * dropped: task events owners could not report; evicted: tasks the head forgot to
    * stay within its bounds (both since the head started). */
   RL_GCS_STATE = 142,
+  /* ---- actors the head owns: a detached actor's owner hands it to the head, which
+   * restarts it once the owner is gone (gcs/actor_service.c) ---- */
+  /* core worker -> head, no reply: [actor_id id, class_name str, name_key str,
+   *  function_key bin, function bin, args [[kind u64, data bin, size u64]...],
+   *  args_have_refs bool, resources map, placement map, strategy str, runtime_env str,
+   *  max_restarts i64 (-1: forever), owner_id id, owner_endpoint str, owner_node str]
+   * : a detached actor was created (its spec, as its creation task is pushed; args are
+   * the inline ones; args_have_refs: some were object refs, so the head can't create it
+   * again). owner_node: the owner's node manager (its death is the owner's). */
+  RL_GCS_ACTOR_REGISTER = 150,
+  /* core worker -> head, no reply: [actor_id id, state u64 (RL_AS_*), restarts_used u64,
+   *  worker_id id, endpoint str, node_endpoint str, message str] : the owner's news of
+   * its detached actor (alive on that worker, restarting, dead: message says why) */
+  RL_GCS_ACTOR_UPDATE = 151,
+  /* any client -> head: [request u64, actor_id id, dead_worker id] : where does this
+   * detached actor run? Answered with RL_CW_ACTOR_LOCATION once it is alive on a worker
+   * other than dead_worker, or dead (or unknown to the head) */
+  RL_GCS_ACTOR_LOCATE = 152,
+  /* any client -> head, no reply: [actor_id id, no_restart bool] : rayl.kill of a
+   * detached actor; the head tells its worker to exit and, with no_restart, marks it dead */
+  RL_GCS_ACTOR_KILL = 153,
   /* any process -> node manager (registered or not; routing id of 16 bytes):
    * [request u64] : what the node's object store holds */
   RL_NM_LIST_OBJECTS = 143,

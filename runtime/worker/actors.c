@@ -36,6 +36,80 @@ static rl_actor_t *s_new(rl_cw_t *cw, const rl_id_t *id, bool owned, const char 
   return a;
 }
 
+/* The owner a handle names when the head resolves the actor (a detached one). */
+static bool s_head_owned(const rl_actor_t *a) { return !strcmp(a->owner, RL_ACTOR_OWNER_HEAD); }
+
+/* The node manager the actor's worker runs on ("" if not known). */
+static const char *s_actor_node(rl_cw_t *cw, const rl_actor_t *a) {
+  const rl_lease_t *l = a->cls->leases;
+  if (l && l->node_endpoint) return l->node_endpoint;
+  if (l && l->node) return l->node->endpoint;
+  return l ? cw->node_endpoint : "";
+}
+
+/* Tells the head how a detached actor we own is doing (RL_GCS_ACTOR_UPDATE): it
+ * answers callers with it and takes the actor over once we are gone. */
+static void s_head_update(rl_cw_t *cw, rl_actor_t *a, int state, const char *message) {
+  static const rl_id_t nil;
+  void *gcs = a->owned && a->detached ? rl_cw_gcs_socket(cw) : NULL;
+  if (!gcs) return;
+  bool alive = state == RL_AS_ALIVE;
+  int max = a->opts.max_restarts;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_GCS_ACTOR_UPDATE, 7);
+  rl_pack_id(&b.pk, &a->id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)state);
+  msgpack_pack_uint64(&b.pk, max > 0 && a->restarts_left >= 0 ? (uint64_t)(max - a->restarts_left) : 0);
+  rl_pack_id(&b.pk, alive ? &a->worker_id : &nil);
+  rl_pack_str(&b.pk, alive ? a->endpoint : "");
+  rl_pack_str(&b.pk, alive ? s_actor_node(cw, a) : "");
+  rl_pack_str(&b.pk, message ? message : "");
+  rl_msg_send(gcs, NULL, &b);
+}
+
+/* Gives the head a detached actor's spec (RL_GCS_ACTOR_REGISTER), so that it can create
+ * the actor again once we, its owner, are gone. */
+static void s_head_register(rl_cw_t *cw, rl_actor_t *a) {
+  void *gcs = rl_cw_gcs_socket(cw);
+  if (!gcs) {
+    rl_log(RL_LOG_WARN, "cannot reach the head: detached actor %s is not restarted after this process exits",
+           a->name);
+    return;
+  }
+  bool refs = false;
+  uint32_t inline_args = 0;
+  for (size_t i = 0; i < a->ninit; i++) {
+    bool by_value = !a->init_args[i].is_ref && !a->init_args[i].ncontained;
+    refs = refs || !by_value;
+    inline_args += by_value;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_GCS_ACTOR_REGISTER, 15, a->class_fn->len + 1024);
+  rl_pack_id(&b.pk, &a->id);
+  rl_pack_str(&b.pk, a->name);
+  rl_pack_str(&b.pk, a->name_key);
+  rl_pack_bin(&b.pk, a->class_fn->key, a->class_fn->key_len);
+  rl_pack_bin(&b.pk, a->class_fn->blob, a->class_fn->len);
+  msgpack_pack_array(&b.pk, refs ? 0 : inline_args);
+  for (size_t i = 0; !refs && i < a->ninit; i++) {
+    msgpack_pack_array(&b.pk, 3);
+    msgpack_pack_uint64(&b.pk, RL_RET_INLINE);
+    rl_pack_bin(&b.pk, a->init_args[i].data, a->init_args[i].len);
+    msgpack_pack_uint64(&b.pk, a->init_args[i].len);
+  }
+  if (refs) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_res_pack(&b.pk, &a->cls->resources);
+  rl_res_pack(&b.pk, &a->opts.placement);
+  rl_pack_str(&b.pk, a->cls->strategy);
+  rl_pack_str(&b.pk, a->cls->runtime_env);
+  msgpack_pack_int64(&b.pk, a->opts.max_restarts);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  rl_pack_str(&b.pk, cw->endpoint);
+  rl_pack_str(&b.pk, cw->node_endpoint);
+  rl_msg_send(gcs, NULL, &b);
+}
+
 static void s_locate_reply(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_actor_t *a) {
   static const rl_id_t nil;
   bool alive = a->state == RL_ACTOR_ALIVE;
@@ -99,6 +173,7 @@ static void s_make_dead(rl_cw_t *cw, rl_actor_t *a, const char *message) {
   if (!a->cause) a->cause = rl_cw_encode_error(cw, "ActorDiedError", message, &a->cause_len);
   a->state = RL_ACTOR_DEAD;
   rl_ev_actor(cw, a, RL_AS_DEAD, message);
+  s_head_update(cw, a, RL_AS_DEAD, message);
   s_forget_name(cw, a);
   rl_log(RL_LOG_INFO, "actor %s is dead: %s", a->name, message);
   size_t n;
@@ -188,6 +263,7 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   rl_cw_ref_drop(cw, &ret);
   rl_sub_request_lease(cw, a->cls, true, &a->opts.placement);
   rl_ev_actor(cw, a, RL_AS_PENDING, NULL);
+  if (a->detached) s_head_register(cw, a);
   *id_out = id;
   return 0;
 oom:
@@ -196,6 +272,21 @@ oom:
 }
 
 static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
+  if (s_head_owned(a)) {
+    void *gcs = rl_cw_gcs_socket(cw);
+    if (!gcs) {
+      s_make_dead(cw, a, "cannot reach the head, which knows where the actor runs");
+      return;
+    }
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_GCS_ACTOR_LOCATE, 3);
+    msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
+    rl_pack_id(&b.pk, &a->id);
+    rl_pack_id(&b.pk, &a->dead_worker);
+    rl_msg_send(gcs, NULL, &b);
+    a->state = RL_ACTOR_LOCATING;
+    return;
+  }
   rl_peer_t *peer = rl_cw_peer(cw, a->owner);
   if (!peer) {
     s_make_dead(cw, a, "cannot reach the actor's owner");
@@ -244,6 +335,18 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart) {
   RL_CW_HOLD(cw);
   rl_actor_t *a = s_find(cw, id);
+  if (!a ? !strcmp(owner, RL_ACTOR_OWNER_HEAD) : !a->owned && s_head_owned(a)) {
+    /* The head tells its worker (and its owner, through the worker's exit). */
+    void *gcs = rl_cw_gcs_socket(cw);
+    if (!gcs) return;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_GCS_ACTOR_KILL, 2);
+    rl_pack_id(&b.pk, id);
+    if (no_restart) msgpack_pack_true(&b.pk);
+    else msgpack_pack_false(&b.pk);
+    rl_msg_send(gcs, NULL, &b);
+    return;
+  }
   if (!a || !a->owned) {
     /* Ask its owner; and tell its worker too, in case the owner is gone (detached). */
     const char *to[2] = {a ? a->owner : owner, a && a->bound && a->state == RL_ACTOR_ALIVE ? a->endpoint : NULL};
@@ -361,6 +464,7 @@ void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, 
   if (!failed) {
     a->state = RL_ACTOR_ALIVE;
     rl_ev_actor(cw, a, RL_AS_ALIVE, NULL);
+    s_head_update(cw, a, RL_AS_ALIVE, NULL);
     s_answer_locates(cw, a);
     return;
   }
@@ -420,6 +524,7 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
     if (a->restarts_left > 0) a->restarts_left--;
     a->state = RL_ACTOR_RESTARTING;
     rl_ev_actor(cw, a, RL_AS_RESTARTING, NULL);
+    s_head_update(cw, a, RL_AS_RESTARTING, NULL);
     a->killed = false;
     rl_log(RL_LOG_INFO, "restarting actor %s (its worker pid %d %s)", a->name, pid, reason);
     char err[200];
@@ -462,6 +567,25 @@ void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m) {
   a->dead_worker = dead;
 }
 
+/* The node manager of another node an actor runs on, registered with as a remote client
+ * so that we hear of its workers' deaths (and its own, through the lease's node); NULL
+ * for ours or an unknown one. */
+static rl_peer_t *s_node_peer(rl_cw_t *cw, const char *node) {
+  if (!*node || !strcmp(node, cw->node_endpoint)) return NULL;
+  rl_peer_t *peer = rl_cw_peer(cw, node);
+  if (!peer || peer->registered) return peer;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  rl_pack_str(&b.pk, cw->endpoint);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(peer->sock, NULL, &b);
+  peer->registered = true;
+  return peer;
+}
+
 void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t id, worker;
   bool alive;
@@ -475,11 +599,14 @@ void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
   }
   rl_actor_t *a = s_find(cw, &id);
   if (!a || a->owned || a->state != RL_ACTOR_LOCATING) return;
+  char message[300] = "the actor is dead", node[RL_ENDPOINT_MAX] = "";
+  if (rl_field(m, 6)) rl_field_strcpy(m, 6, message, sizeof message); /* from the head */
+  if (rl_field(m, 7)) rl_field_strcpy(m, 7, node, sizeof node);
   if (!alive) {
-    s_make_dead_with(cw, a, cause, len, "the actor is dead");
+    s_make_dead_with(cw, a, cause, len, message);
     return;
   }
-  rl_sub_add_lease(cw, a->cls, &worker, endpoint, NULL);
+  rl_sub_add_lease(cw, a->cls, &worker, endpoint, s_node_peer(cw, node));
   a->state = RL_ACTOR_ALIVE;
   a->worker_id = worker;
   snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);

@@ -132,6 +132,8 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen);
 /* ---- actors ---- */
+/* The owner a detached actor's handles name: callers ask the head where it runs. */
+#define RL_ACTOR_OWNER_HEAD "head"
 typedef struct {
   rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */

@@ -176,6 +176,7 @@ void rl_pg_handle_gcs(rl_cw_t *cw, rl_msg_t *m) {
   switch (m->type) {
     case RL_GCS_PG_REPLY: s_on_reply(cw, m); break;
     case RL_GCS_PG_READY: s_on_ready(cw, m); break;
+    case RL_CW_ACTOR_LOCATION: rl_actor_handle_location(cw, m); break; /* a detached actor's */
     default: break; /* a late answer to a call that timed out */
   }
 }

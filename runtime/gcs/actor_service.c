@@ -1,0 +1,690 @@
+/* actor_service.c: the head's actor manager (actor_service.h): detached actors' specs
+ * and states, locations for callers, and the restarts the head makes once their owner
+ * is gone: a lease from a node manager, then the creation task pushed to that worker. */
+#include "gcs/actor_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "gcs/actor_table.h"
+#include "net/secure.h"
+#include "sched/resources.h"
+#include "wire/proto.h"
+
+#define S_CREATE_TIMEOUT_MS 60000 /* a creation with no answer this long is started again */
+#define S_SCAN_MS 100             /* how often actors waiting for a creation are looked at */
+
+/* A DEALER to a node manager, where the head is a client (RL_CLIENT_REMOTE). */
+typedef struct s_link {
+  char endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
+  void *sock;
+  struct s_link *next;
+} s_link_t;
+
+/* A creation under way: a lease asked for, then the creation task pushed. */
+typedef struct s_creation {
+  rl_id_t actor, task_id, worker_id;
+  uint64_t request;
+  char node[RL_GCS_ACTOR_ENDPOINT_MAX]; /* the node manager asked (and granting) */
+  char worker_endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
+  void *worker_sock; /* once granted */
+  int64_t started_ms;
+  struct s_creation *next;
+} s_creation_t;
+
+/* A caller waiting to learn where an actor runs. */
+typedef struct s_waiter {
+  zmq_msg_t identity;
+  uint64_t request;
+  rl_id_t actor, dead;
+  struct s_waiter *next;
+} s_waiter_t;
+
+struct rl_actor_service_t {
+  void *router, *zctx;
+  rl_node_table_t *nodes;
+  rl_kv_t *kv;
+  rl_gcs_db_t *db;
+  rl_actor_table_t *table;
+  rl_id_t self; /* the head's client id at node managers */
+  char address[RL_GCS_ACTOR_ENDPOINT_MAX];
+  s_link_t *links;
+  s_creation_t *creations;
+  s_waiter_t *waiters;
+  uint64_t next_request;
+  int64_t next_scan_ms;
+};
+
+static const rl_id_t s_nil;
+
+static void s_save(rl_actor_service_t *s, const rl_gcs_actor_t *a) {
+  if (!s->db) return;
+  size_t len;
+  char *blob = rl_gcs_actor_encode(a, &len), err[300];
+  if (!blob || rl_gcs_db_actor(s->db, &a->id, blob, len, err, sizeof err) != 0)
+    rl_log(RL_LOG_ERROR, "cannot save actor %s: %s", a->class_name, blob ? err : "out of memory");
+  free(blob);
+}
+
+static void s_close(void **sock) {
+  if (!*sock) return;
+  int linger = 0;
+  zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_close(*sock);
+  *sock = NULL;
+}
+
+/* [request, actor_id, alive, worker_id, endpoint, cause, message, node_endpoint] */
+static void s_reply(rl_actor_service_t *s, const zmq_msg_t *identity, uint64_t request, const rl_id_t *id,
+                    const rl_gcs_actor_t *a) {
+  bool alive = a && a->state == RL_AS_ALIVE;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATION, 8);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, id);
+  if (alive) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_id(&b.pk, alive ? &a->worker_id : &s_nil);
+  rl_pack_str(&b.pk, alive ? a->worker_endpoint : "");
+  rl_pack_bin(&b.pk, NULL, 0);
+  rl_pack_str(&b.pk, alive ? "" : a ? a->message : "the actor is unknown to the head");
+  rl_pack_str(&b.pk, alive ? a->node_endpoint : "");
+  rl_msg_send(s->router, identity, &b);
+}
+
+/* Answers the callers waiting for a that can be answered now: it is dead, or alive on
+ * a worker other than the one they saw die. */
+static void s_answer(rl_actor_service_t *s, const rl_gcs_actor_t *a) {
+  for (s_waiter_t **pp = &s->waiters; *pp;) {
+    s_waiter_t *w = *pp;
+    bool ready = rl_id_eq(&w->actor, &a->id) &&
+                 (a->state == RL_AS_DEAD || (a->state == RL_AS_ALIVE && !rl_id_eq(&a->worker_id, &w->dead)));
+    if (!ready) {
+      pp = &w->next;
+      continue;
+    }
+    s_reply(s, &w->identity, w->request, &a->id, a);
+    *pp = w->next;
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+}
+
+static s_creation_t *s_creation_of(rl_actor_service_t *s, const rl_id_t *actor) {
+  for (s_creation_t *c = s->creations; c; c = c->next)
+    if (rl_id_eq(&c->actor, actor)) return c;
+  return NULL;
+}
+
+static void s_drop_creation(rl_actor_service_t *s, s_creation_t *c) {
+  for (s_creation_t **pp = &s->creations; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  s_close(&c->worker_sock);
+  free(c);
+}
+
+/* The name means this actor no more (if it still means it: a new actor may hold it). */
+static void s_forget_name(rl_actor_service_t *s, rl_gcs_actor_t *a) {
+  size_t klen = strlen(a->name_key), vlen;
+  char hex[RL_ID_HEX], err[128];
+  const char *v = klen ? rl_kv_get(s->kv, a->name_key, klen, &vlen) : NULL;
+  if (!v || vlen < 32 || memcmp(v, rl_id_hex(&a->id, hex), 32)) return;
+  void *prev = NULL;
+  size_t plen;
+  if (rl_kv_put(s->kv, a->name_key, klen, NULL, 0, &prev, &plen, err, sizeof err) == 0 && s->db &&
+      rl_gcs_db_kv(s->db, a->name_key, klen, NULL, 0, err, sizeof err) != 0)
+    rl_log(RL_LOG_ERROR, "cannot forget the name of actor %s: %s", a->class_name, err);
+  free(prev);
+}
+
+/* The actor is gone for good: callers get ActorDiedError with message. */
+static void s_dead(rl_actor_service_t *s, rl_gcs_actor_t *a, const char *message) {
+  s_creation_t *c = s_creation_of(s, &a->id);
+  if (c) s_drop_creation(s, c);
+  a->state = RL_AS_DEAD;
+  snprintf(a->message, sizeof a->message, "%s", message);
+  a->worker_id = s_nil;
+  a->worker_endpoint[0] = 0;
+  rl_log(RL_LOG_INFO, "actor %s is dead: %s", a->class_name, message);
+  s_forget_name(s, a);
+  s_save(s, a);
+  s_answer(s, a);
+}
+
+static s_link_t *s_link(rl_actor_service_t *s, const char *endpoint) {
+  for (s_link_t *l = s->links; l; l = l->next)
+    if (!strcmp(l->endpoint, endpoint)) return l;
+  s_link_t *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->sock = zmq_socket(s->zctx, ZMQ_DEALER);
+  if (!l->sock || zmq_setsockopt(l->sock, ZMQ_ROUTING_ID, s->self.b, RL_ID_SIZE) != 0 ||
+      rl_net_connect(l->sock, endpoint) != 0) {
+    rl_log(RL_LOG_WARN, "cannot reach node manager %s to create actors there", endpoint);
+    s_close(&l->sock);
+    free(l);
+    return NULL;
+  }
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+  rl_pack_id(&b.pk, &s->self);
+  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  rl_pack_str(&b.pk, s->address);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(l->sock, NULL, &b);
+  l->next = s->links;
+  s->links = l;
+  return l;
+}
+
+static void s_drop_link(rl_actor_service_t *s, const char *endpoint) {
+  for (s_link_t **pp = &s->links; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->endpoint, endpoint)) {
+      s_link_t *l = *pp;
+      *pp = l->next;
+      s_close(&l->sock);
+      free(l);
+      return;
+    }
+}
+
+/* [request, resources, dedicated, placement, spilled, strategy, detached, runtime_env] */
+static int s_lease(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a, const char *node, bool spilled) {
+  s_link_t *l = s_link(s, node);
+  if (!l) return -1;
+  snprintf(c->node, sizeof c->node, "%s", node);
+  c->request = ++s->next_request;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE, 8);
+  msgpack_pack_uint64(&b.pk, c->request);
+  rl_res_pack(&b.pk, &a->resources);
+  msgpack_pack_true(&b.pk);
+  rl_res_pack(&b.pk, &a->placement);
+  if (spilled) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_str(&b.pk, a->strategy);
+  msgpack_pack_true(&b.pk);
+  rl_pack_str(&b.pk, a->runtime_env);
+  return rl_msg_send(l->sock, NULL, &b);
+}
+
+/* A live node that can hold the actor: one with the resources free now if any, else
+ * one that has them at all; NULL if none (it waits for one). */
+static const char *s_pick_node(rl_actor_service_t *s, const rl_gcs_actor_t *a) {
+  rl_resources_t need = a->resources;
+  rl_res_add(&need, &a->placement);
+  const char *fallback = NULL;
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));) {
+    if (!n->alive || !rl_res_fits(&n->total, &need)) continue;
+    if (rl_res_fits(&n->available, &need)) return n->endpoint;
+    if (!fallback) fallback = n->endpoint;
+  }
+  return fallback;
+}
+
+/* Starts creating a (a lease first), unless a creation is under way or no node fits. */
+static void s_start(rl_actor_service_t *s, rl_gcs_actor_t *a, int64_t now) {
+  if (!s->zctx || s_creation_of(s, &a->id)) return;
+  const char *node = s_pick_node(s, a);
+  if (!node) return; /* looked at again on the next scan */
+  s_creation_t *c = calloc(1, sizeof *c);
+  if (!c) return;
+  c->actor = a->id;
+  c->task_id = rl_id_random();
+  c->started_ms = now;
+  c->next = s->creations;
+  s->creations = c;
+  char hex[RL_ID_HEX];
+  rl_log(RL_LOG_INFO, "creating actor %s (%s) again, restart %llu, asking node %s", a->class_name,
+         rl_id_hex(&a->id, hex), (unsigned long long)a->restarts_used, node);
+  if (s_lease(s, c, a, node, false) != 0) s_drop_creation(s, c);
+}
+
+/* The head owns a and its worker is gone: create it again, or it is dead for good. */
+static void s_restart(rl_actor_service_t *s, rl_gcs_actor_t *a, const char *why, int64_t now) {
+  if (a->state == RL_AS_DEAD) return;
+  char msg[400];
+  if (!rl_gcs_actor_can_restart(a)) {
+    snprintf(msg, sizeof msg, "the actor %s died: %s%s", a->class_name, why,
+             a->max_restarts ? " (no restarts left)" : "; set max_restarts to restart it");
+    s_dead(s, a, msg);
+    return;
+  }
+  if (a->args_have_refs) {
+    snprintf(msg, sizeof msg,
+             "the actor %s died: %s; the head cannot create it again: its __init arguments were object refs, "
+             "which went with its owner (pass plain values to restart it)",
+             a->class_name, why);
+    s_dead(s, a, msg);
+    return;
+  }
+  a->restarts_used++;
+  a->state = RL_AS_RESTARTING;
+  a->worker_id = s_nil;
+  a->worker_endpoint[0] = 0;
+  rl_log(RL_LOG_INFO, "restarting actor %s (%s)", a->class_name, why);
+  s_save(s, a);
+  s_start(s, a, now);
+}
+
+/* [task_id, owner_id, owner_endpoint, function_key, function, args, num_returns,
+ *  attempt, name, kind, method, actor_id] */
+static void s_push(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 12);
+  rl_pack_id(&b.pk, &c->task_id);
+  rl_pack_id(&b.pk, &s->self);
+  rl_pack_str(&b.pk, s->address);
+  rl_pack_bin(&b.pk, a->fn_key, a->fn_key_len);
+  rl_pack_bin(&b.pk, a->fn, a->fn_len);
+  msgpack_sbuffer_write(&b.sb, a->args, a->args_len); /* a whole msgpack array */
+  msgpack_pack_uint64(&b.pk, 1);
+  msgpack_pack_uint64(&b.pk, a->restarts_used);
+  rl_pack_str(&b.pk, a->class_name);
+  msgpack_pack_uint64(&b.pk, RL_KIND_ACTOR_CREATE);
+  rl_pack_str(&b.pk, "");
+  rl_pack_id(&b.pk, &a->id);
+  rl_msg_send(c->worker_sock, NULL, &b);
+}
+
+static s_creation_t *s_creation_by_request(rl_actor_service_t *s, uint64_t request) {
+  for (s_creation_t *c = s->creations; c; c = c->next)
+    if (c->request == request && !c->worker_sock) return c;
+  return NULL;
+}
+
+/* [request, worker_id, endpoint, pid] */
+static void s_on_granted(rl_actor_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) return;
+  s_creation_t *c = s_creation_by_request(s, request);
+  rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
+  if (!a || !rl_field_id(m, 1, &c->worker_id) ||
+      !rl_field_strcpy(m, 2, c->worker_endpoint, sizeof c->worker_endpoint)) {
+    rl_log(RL_LOG_WARN, "dropped a lease grant for no actor the head creates");
+    return;
+  }
+  c->worker_sock = zmq_socket(s->zctx, ZMQ_DEALER);
+  if (!c->worker_sock || rl_net_connect(c->worker_sock, c->worker_endpoint) != 0) {
+    rl_log(RL_LOG_WARN, "cannot reach the worker %s leased for actor %s", c->worker_endpoint, a->class_name);
+    s_close(&c->worker_sock);
+    return; /* the creation times out and starts again */
+  }
+  s_push(s, c, a);
+}
+
+static bool s_node_alive(rl_actor_service_t *s, const char *endpoint) {
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));)
+    if (!strcmp(n->endpoint, endpoint)) return n->alive;
+  return false;
+}
+
+/* [request, node_endpoint] : ask that node instead */
+static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  char node[RL_GCS_ACTOR_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, node, sizeof node)) return;
+  s_creation_t *c = s_creation_by_request(s, request);
+  rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
+  if (!a) return;
+  /* A node manager's view lags the head's by up to a poll: a node the head knows dead
+   * would never answer; the next scan asks again (by then the view is current). */
+  if (!s_node_alive(s, node) || s_lease(s, c, a, node, true) != 0) s_drop_creation(s, c);
+}
+
+/* [request, reason] (INFEASIBLE) or [request, pg_id] (PG_REMOVED) */
+static void s_on_refused(rl_actor_service_t *s, const rl_msg_t *m, const char *why) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) return;
+  s_creation_t *c = s_creation_by_request(s, request);
+  rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
+  if (!a) return;
+  char reason[200] = "", msg[400];
+  if (m->type == RL_NM_LEASE_INFEASIBLE) rl_field_strcpy(m, 1, reason, sizeof reason);
+  snprintf(msg, sizeof msg, "the actor %s cannot be created again: %s%s%s", a->class_name, why, *reason ? ": " : "",
+           reason);
+  s_dead(s, a, msg);
+}
+
+/* A worker is gone: a creation on it fails, and an actor the head owns that ran on it
+ * restarts. */
+static void s_worker_gone(rl_actor_service_t *s, const rl_id_t *worker, const char *why, int64_t now) {
+  for (s_creation_t *c = s->creations, *next; c; c = next) {
+    next = c->next;
+    if (!c->worker_sock || !rl_id_eq(&c->worker_id, worker)) continue;
+    rl_gcs_actor_t *a = rl_actor_table_get(s->table, &c->actor);
+    s_drop_creation(s, c);
+    if (a) s_restart(s, a, why, now);
+  }
+  size_t cur = 0;
+  for (rl_gcs_actor_t *a; (a = rl_actor_table_next(s->table, &cur));)
+    if (!a->owner_alive && a->state == RL_AS_ALIVE && rl_id_eq(&a->worker_id, worker)) s_restart(s, a, why, now);
+}
+
+/* [task_id, status, returns, ...] from the worker a creation was pushed to */
+static void s_on_done(rl_actor_service_t *s, s_creation_t *c, const rl_msg_t *m) {
+  rl_id_t task;
+  uint64_t status;
+  if (!rl_field_id(m, 0, &task) || !rl_field_u64(m, 1, &status) || !rl_id_eq(&task, &c->task_id)) return;
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &c->actor);
+  if (!a) {
+    s_drop_creation(s, c);
+    return;
+  }
+  if (status != RL_TASK_OK) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "the actor %s died: its __init raised an error when the head created it again",
+             a->class_name);
+    s_dead(s, a, msg); /* drops c */
+    return;
+  }
+  a->state = RL_AS_ALIVE;
+  a->worker_id = c->worker_id;
+  snprintf(a->worker_endpoint, sizeof a->worker_endpoint, "%s", c->worker_endpoint);
+  snprintf(a->node_endpoint, sizeof a->node_endpoint, "%s", c->node);
+  rl_log(RL_LOG_INFO, "actor %s is alive again at %s", a->class_name, a->worker_endpoint);
+  s_drop_creation(s, c);
+  s_save(s, a);
+  s_answer(s, a);
+}
+
+/* Drains a socket of the service: node manager news, or a creation's result. */
+static void s_drain(rl_actor_service_t *s, void *sock, s_creation_t *c, int64_t now) {
+  rl_msg_t m;
+  for (int k = 0; k < 256; k++) {
+    int got = rl_msg_recv(sock, false, &m);
+    if (got == 0) break;
+    if (got < 0) continue;
+    switch (m.type) {
+      case RL_NM_LEASE_GRANTED: s_on_granted(s, &m); break;
+      case RL_NM_LEASE_SPILLBACK: s_on_spillback(s, &m); break;
+      case RL_NM_LEASE_INFEASIBLE: s_on_refused(s, &m, "no node can hold it"); break;
+      case RL_NM_LEASE_PG_REMOVED: s_on_refused(s, &m, "its placement group was removed"); break;
+      case RL_NM_WORKER_DIED: {
+        rl_id_t worker;
+        char reason[200] = "it died", why[260];
+        if (!rl_field_id(&m, 0, &worker)) break;
+        rl_field_strcpy(&m, 2, reason, sizeof reason);
+        snprintf(why, sizeof why, "its worker died: %s", reason);
+        s_worker_gone(s, &worker, why, now);
+        break;
+      }
+      case RL_CW_TASK_DONE:
+        if (c) {
+          s_on_done(s, c, &m);
+          rl_msg_close(&m);
+          return; /* c may be freed */
+        }
+        break;
+      default: break; /* welcome, logs, borrower news: nothing for the head */
+    }
+    rl_msg_close(&m);
+  }
+}
+
+/* REGISTER (wire/proto.h) */
+static void s_on_register(rl_actor_service_t *s, const rl_msg_t *m) {
+  rl_gcs_actor_t *a = rl_gcs_actor_new();
+  const char *p;
+  size_t n;
+  const msgpack_object *args = rl_field(m, 5);
+  bool ok = a && rl_field_id(m, 0, &a->id) && rl_field_strcpy(m, 1, a->class_name, sizeof a->class_name) &&
+            rl_field_bytes(m, 2, &p, &n) && rl_gcs_actor_set(&a->name_key, NULL, p, n) == 0 &&
+            rl_field_bytes(m, 3, &p, &n) && rl_gcs_actor_set(&a->fn_key, &a->fn_key_len, p, n) == 0 &&
+            rl_field_bytes(m, 4, &p, &n) && rl_gcs_actor_set(&a->fn, &a->fn_len, p, n) == 0 && args &&
+            args->type == MSGPACK_OBJECT_ARRAY && rl_field_bool(m, 6, &a->args_have_refs) &&
+            rl_res_unpack(rl_field(m, 7), &a->resources) == 0 && rl_res_unpack(rl_field(m, 8), &a->placement) == 0 &&
+            rl_field_strcpy(m, 9, a->strategy, sizeof a->strategy) && rl_field_bytes(m, 10, &p, &n) &&
+            rl_gcs_actor_set(&a->runtime_env, NULL, p, n) == 0 && rl_field_i64(m, 11, &a->max_restarts) &&
+            a->max_restarts >= -1 && rl_field_id(m, 12, &a->owner_id) &&
+            rl_field_strcpy(m, 13, a->owner_endpoint, sizeof a->owner_endpoint) &&
+            rl_field_strcpy(m, 14, a->owner_node, sizeof a->owner_node);
+  if (ok) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *args);
+    ok = rl_gcs_actor_set(&a->args, &a->args_len, sb.data ? sb.data : "", sb.size) == 0;
+    msgpack_sbuffer_destroy(&sb);
+  }
+  if (!ok) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor registration");
+    rl_gcs_actor_destroy(&a);
+    return;
+  }
+  a->state = RL_AS_PENDING;
+  a->owner_alive = true;
+  s_save(s, a);
+  rl_gcs_actor_t *kept = a;
+  if (rl_actor_table_put(s->table, &a) != 0) rl_log(RL_LOG_ERROR, "out of memory keeping an actor");
+  else rl_log(RL_LOG_INFO, "detached actor %s registered", kept->class_name);
+}
+
+/* UPDATE: [actor_id, state, restarts_used, worker_id, endpoint, node_endpoint, message] */
+static void s_on_update(rl_actor_service_t *s, const rl_msg_t *m) {
+  rl_id_t id;
+  uint64_t state, used;
+  rl_gcs_actor_t *a = rl_field_id(m, 0, &id) ? rl_actor_table_get(s->table, &id) : NULL;
+  if (!a) return; /* registered with a head that kept no database */
+  char message[300];
+  if (!rl_field_u64(m, 1, &state) || state > RL_AS_DEAD || !rl_field_u64(m, 2, &used) ||
+      !rl_field_id(m, 3, &a->worker_id) || !rl_field_strcpy(m, 4, a->worker_endpoint, sizeof a->worker_endpoint) ||
+      !rl_field_strcpy(m, 5, a->node_endpoint, sizeof a->node_endpoint) ||
+      !rl_field_strcpy(m, 6, message, sizeof message)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor update");
+    return;
+  }
+  if (a->state == RL_AS_DEAD) return;
+  a->restarts_used = used;
+  if (state == RL_AS_DEAD) {
+    s_dead(s, a, message);
+    return;
+  }
+  a->state = (int)state;
+  s_save(s, a);
+  s_answer(s, a);
+}
+
+/* LOCATE: [request, actor_id, dead_worker] */
+static void s_on_locate(rl_actor_service_t *s, const rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id, dead;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_id(m, 2, &dead)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor locate request");
+    return;
+  }
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &id);
+  if (!a || a->state == RL_AS_DEAD || (a->state == RL_AS_ALIVE && !rl_id_eq(&a->worker_id, &dead))) {
+    s_reply(s, &m->identity, request, &id, a);
+    return;
+  }
+  s_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return;
+  zmq_msg_init(&w->identity);
+  zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
+  w->request = request;
+  w->actor = id;
+  w->dead = dead;
+  w->next = s->waiters;
+  s->waiters = w;
+}
+
+/* KILL: [actor_id, no_restart] */
+static void s_on_kill(rl_actor_service_t *s, const rl_msg_t *m) {
+  rl_id_t id;
+  bool no_restart;
+  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &no_restart)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed actor kill");
+    return;
+  }
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &id);
+  if (!a || a->state == RL_AS_DEAD) return;
+  if (s->zctx && a->worker_endpoint[0]) {
+    void *sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    if (sock && rl_net_connect(sock, a->worker_endpoint) == 0) {
+      rl_msgbuf_t b;
+      rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
+      rl_pack_id(&b.pk, &id);
+      msgpack_pack_true(&b.pk);
+      rl_msg_send(sock, NULL, &b);
+    }
+    if (sock) {
+      int linger = 1000; /* the message leaves before the socket goes */
+      zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+      zmq_close(sock);
+    }
+  }
+  if (no_restart && !a->owner_alive) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "the actor %s was killed by rayl.kill", a->class_name);
+    s_dead(s, a, msg);
+  }
+}
+
+bool rl_actor_service_accepts(int type) {
+  return type == RL_GCS_ACTOR_REGISTER || type == RL_GCS_ACTOR_UPDATE || type == RL_GCS_ACTOR_LOCATE ||
+         type == RL_GCS_ACTOR_KILL;
+}
+
+void rl_actor_service_handle(rl_actor_service_t *s, const rl_msg_t *m) {
+  switch (m->type) {
+    case RL_GCS_ACTOR_REGISTER: s_on_register(s, m); break;
+    case RL_GCS_ACTOR_UPDATE: s_on_update(s, m); break;
+    case RL_GCS_ACTOR_LOCATE: s_on_locate(s, m); break;
+    case RL_GCS_ACTOR_KILL: s_on_kill(s, m); break;
+    default: break;
+  }
+}
+
+/* The owner of a is gone: the head owns it from now on. */
+static void s_take_over(rl_actor_service_t *s, rl_gcs_actor_t *a) {
+  a->owner_alive = false;
+  char hex[RL_ID_HEX];
+  if (a->state != RL_AS_DEAD)
+    rl_log(RL_LOG_INFO, "the owner of detached actor %s (%s) is gone: the head owns it", a->class_name,
+           rl_id_hex(&a->id, hex));
+  s_save(s, a); /* a creation it left unfinished starts on the next scan */
+}
+
+void rl_actor_service_clients_gone(rl_actor_service_t *s, const rl_id_t *ids, size_t n) {
+  int64_t now = rl_now_ms();
+  size_t cur = 0;
+  for (rl_gcs_actor_t *a; (a = rl_actor_table_next(s->table, &cur));) {
+    if (!a->owner_alive) continue;
+    for (size_t i = 0; i < n; i++)
+      if (rl_id_eq(&a->owner_id, &ids[i])) {
+        s_take_over(s, a);
+        break;
+      }
+  }
+  for (size_t i = 0; i < n; i++) s_worker_gone(s, &ids[i], "its worker died", now);
+}
+
+void rl_actor_service_node_died(rl_actor_service_t *s, const char *endpoint) {
+  int64_t now = rl_now_ms();
+  s_drop_link(s, endpoint);
+  size_t cur = 0;
+  for (rl_gcs_actor_t *a; (a = rl_actor_table_next(s->table, &cur));)
+    if (a->owner_alive && !strcmp(a->owner_node, endpoint)) s_take_over(s, a);
+  for (s_creation_t *c = s->creations, *next; c; c = next) {
+    next = c->next;
+    if (strcmp(c->node, endpoint)) continue;
+    rl_gcs_actor_t *a = rl_actor_table_get(s->table, &c->actor);
+    bool granted = c->worker_sock != NULL;
+    s_drop_creation(s, c);
+    if (a && granted) s_restart(s, a, "its node died", now);
+    /* not granted yet: asked again elsewhere on the next scan */
+  }
+  cur = 0;
+  char why[300];
+  snprintf(why, sizeof why, "its node (%s) died", endpoint);
+  for (rl_gcs_actor_t *a; (a = rl_actor_table_next(s->table, &cur));)
+    if (!a->owner_alive && a->state == RL_AS_ALIVE && !strcmp(a->node_endpoint, endpoint)) s_restart(s, a, why, now);
+}
+
+void rl_actor_service_tick(rl_actor_service_t *s, int64_t now) {
+  for (s_link_t *l = s->links; l; l = l->next) s_drain(s, l->sock, NULL, now);
+  for (s_creation_t *c = s->creations, *next; c; c = next) {
+    next = c->next;
+    if (c->worker_sock) s_drain(s, c->worker_sock, c, now); /* may free c */
+  }
+  if (now < s->next_scan_ms) return;
+  s->next_scan_ms = now + S_SCAN_MS;
+  for (s_creation_t *c = s->creations, *next; c; c = next) {
+    next = c->next;
+    if (now - c->started_ms < S_CREATE_TIMEOUT_MS) continue;
+    rl_log(RL_LOG_WARN, "a creation of an actor got no answer in %d s: starting it again", S_CREATE_TIMEOUT_MS / 1000);
+    s_drop_creation(s, c);
+  }
+  size_t cur = 0;
+  for (rl_gcs_actor_t *a; (a = rl_actor_table_next(s->table, &cur));)
+    if (!a->owner_alive && (a->state == RL_AS_PENDING || a->state == RL_AS_RESTARTING)) s_start(s, a, now);
+}
+
+size_t rl_actor_service_count(const rl_actor_service_t *s) { return rl_actor_table_size(s->table); }
+
+bool rl_actor_service_busy(const rl_actor_service_t *s) { return s->creations != NULL; }
+
+static void s_load_one(void *arg, const rl_id_t *id, const void *record, size_t len) {
+  rl_actor_service_t *s = arg;
+  char why[160];
+  rl_gcs_actor_t *a = rl_gcs_actor_decode(id, record, len, why, sizeof why);
+  if (!a) {
+    rl_log(RL_LOG_WARN, "skipped an actor of the head's database: %s", why);
+    return;
+  }
+  if (rl_actor_table_put(s->table, &a) != 0) rl_log(RL_LOG_ERROR, "out of memory loading an actor");
+}
+
+rl_actor_service_t *rl_actor_service_new(void *router, void *zctx, rl_node_table_t *nodes, rl_kv_t *kv,
+                                         rl_gcs_db_t *db, const char *address, char *err, size_t errlen) {
+  rl_actor_service_t *s = calloc(1, sizeof *s);
+  if (!s || !(s->table = rl_actor_table_new())) {
+    free(s);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->router = router;
+  s->zctx = zctx;
+  s->nodes = nodes;
+  s->kv = kv;
+  s->db = db;
+  s->self = rl_id_random();
+  snprintf(s->address, sizeof s->address, "%s", address ? address : "");
+  if (db && rl_gcs_db_load_actors(db, s_load_one, s, err, errlen) != 0) {
+    rl_actor_service_destroy(&s);
+    return NULL;
+  }
+  return s;
+}
+
+void rl_actor_service_destroy(rl_actor_service_t **p) {
+  if (!p || !*p) return;
+  rl_actor_service_t *s = *p;
+  while (s->creations) s_drop_creation(s, s->creations);
+  for (s_link_t *l = s->links, *next; l; l = next) {
+    next = l->next;
+    s_close(&l->sock);
+    free(l);
+  }
+  for (s_waiter_t *w = s->waiters, *next; w; w = next) {
+    next = w->next;
+    zmq_msg_close(&w->identity);
+    free(w);
+  }
+  rl_actor_table_destroy(&s->table);
+  free(s);
+  *p = NULL;
+}
