@@ -122,24 +122,6 @@ static int l_actor_state(lua_State *L) {
   return 1;
 }
 
-/* core.actor_where(id) -> worker id (hex), endpoint | nil while it is not alive */
-static int l_actor_where(lua_State *L) {
-  rl_id_t id = rl_host_check_id(L, 1, "not an actor id"), worker;
-  const char *endpoint;
-  if (rl_cw_actor_where(rl_host_cw(L), &id, &worker, &endpoint) != 0) return 0;
-  char hex[RL_ID_HEX];
-  lua_pushstring(L, rl_id_hex(&worker, hex));
-  lua_pushstring(L, endpoint);
-  return 2;
-}
-
-/* core.actor_bind(id, owner, worker_id, endpoint): calls go straight to that worker */
-static int l_actor_bind(lua_State *L) {
-  rl_id_t id = rl_host_check_id(L, 1, "not an actor id"), worker = rl_host_check_id(L, 3, "not an actor id");
-  rl_cw_actor_bind(rl_host_cw(L), &id, luaL_checkstring(L, 2), &worker, luaL_checkstring(L, 4));
-  return 0;
-}
-
 /* core.endpoint() -> this process's address (owners of actors and objects) */
 static int l_endpoint(lua_State *L) {
   lua_pushstring(L, rl_cw_endpoint(rl_host_cw(L)));
@@ -187,7 +169,6 @@ static int l_kv_get(lua_State *L) { return s_kv(L, RL_GCS_KV_GET, luaL_checkstri
 static const luaL_Reg s_funcs[] = {
     {"actor_create", l_actor_create}, {"actor_call", l_actor_call}, {"actor_kill", l_actor_kill},
     {"actor_state", l_actor_state},   {"actor_tie", l_actor_tie},   {"endpoint", l_endpoint},     {"kv_put", l_kv_put},
-    {"actor_where", l_actor_where},   {"actor_bind", l_actor_bind},
     {"kv_get", l_kv_get},             {NULL, NULL},
 };
 

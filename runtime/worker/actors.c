@@ -348,18 +348,16 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
     return;
   }
   if (!a || !a->owned) {
-    /* Ask its owner; and tell its worker too, in case the owner is gone (detached). */
-    const char *to[2] = {a ? a->owner : owner, a && a->bound && a->state == RL_ACTOR_ALIVE ? a->endpoint : NULL};
-    for (int i = 0; i < 2; i++) {
-      rl_peer_t *peer = to[i] ? rl_cw_peer(cw, to[i]) : NULL;
-      if (!peer) continue;
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
-      rl_pack_id(&b.pk, id);
-      if (no_restart) msgpack_pack_true(&b.pk);
-      else msgpack_pack_false(&b.pk);
-      rl_msg_send(peer->sock, NULL, &b);
-    }
+    /* Ask its owner. */
+    const char *to = a ? a->owner : owner;
+    rl_peer_t *peer = to ? rl_cw_peer(cw, to) : NULL;
+    if (!peer) return;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
+    rl_pack_id(&b.pk, id);
+    if (no_restart) msgpack_pack_true(&b.pk);
+    else msgpack_pack_false(&b.pk);
+    rl_msg_send(peer->sock, NULL, &b);
     return;
   }
   if (a->state == RL_ACTOR_DEAD) return;
@@ -412,29 +410,6 @@ void rl_actor_retire(rl_cw_t *cw) {
     rl_log(RL_LOG_INFO, "actor %s has no handle left: freeing it", a->name);
     rl_cw_actor_kill(cw, &a->id, NULL, true);
   }
-}
-
-int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint) {
-  RL_CW_HOLD(cw);
-  rl_actor_t *a = s_find(cw, id);
-  if (!a || a->state != RL_ACTOR_ALIVE) return -1;
-  *worker = a->worker_id;
-  *endpoint = a->endpoint;
-  return 0;
-}
-
-void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
-                      const char *endpoint) {
-  RL_CW_HOLD(cw);
-  if (s_find(cw, id) || !strcmp(owner, cw->endpoint)) return;
-  rl_actor_t *a = s_new(cw, id, false, owner);
-  if (!a) return;
-  snprintf(a->name, sizeof a->name, "actor");
-  rl_sub_add_lease(cw, a->cls, worker, endpoint, NULL);
-  a->bound = true;
-  a->state = RL_ACTOR_ALIVE;
-  a->worker_id = *worker;
-  snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
 }
 
 const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id) {

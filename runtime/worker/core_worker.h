@@ -169,14 +169,6 @@ int rl_cw_actor_tie(rl_cw_t *cw, const rl_id_t *actor, const rl_id_t *handle_ref
 void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no_restart);
 /* The actor's state as seen here: "pending", "alive", "restarting", "dead"... */
 const char *rl_cw_actor_state(rl_cw_t *cw, const rl_id_t *id);
-/* Where the actor runs once alive: its worker's id and address. Returns 0, or -1 if it
- * is not alive (yet). */
-int rl_cw_actor_where(rl_cw_t *cw, const rl_id_t *id, rl_id_t *worker, const char **endpoint);
-/* Calls will go straight to this worker (a handle that knows where its actor runs,
- * e.g. a detached actor whose owner has exited). */
-void rl_cw_actor_bind(rl_cw_t *cw, const rl_id_t *id, const char *owner, const rl_id_t *worker,
-                      const char *endpoint);
-
 /* Cancels the task producing object id: its results fail with TaskCancelledError at
  * once. A queued task never runs; a running one is killed if force, else it is stopped
  * at its next wait in rayl (get, wait, poll raise TaskCancelledError in it; a task

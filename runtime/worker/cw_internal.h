@@ -183,7 +183,6 @@ typedef struct rl_actor {
   bool no_restart, killed;
   bool out_of_scope;           /* its handles are all gone: freed once its calls finish */
   bool retired;                /* out of scope and no longer waited on */
-  bool bound;                  /* a caller told where it runs (a detached actor's handle) */
   char name_key[192];          /* owned and named: its key in the head's KV */
   bool detached;
   rl_waiter_t *locate_waiters;
