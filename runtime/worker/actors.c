@@ -547,18 +547,7 @@ void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m) {
  * for ours or an unknown one. */
 static rl_peer_t *s_node_peer(rl_cw_t *cw, const char *node) {
   if (!*node || !strcmp(node, cw->node_endpoint)) return NULL;
-  rl_peer_t *peer = rl_cw_peer(cw, node);
-  if (!peer || peer->registered) return peer;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  rl_pack_str(&b.pk, cw->endpoint);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_msg_send(peer->sock, NULL, &b);
-  peer->registered = true;
-  return peer;
+  return rl_cw_remote_node(cw, node);
 }
 
 void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {

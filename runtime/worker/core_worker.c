@@ -268,6 +268,21 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
   return p;
 }
 
+rl_peer_t *rl_cw_remote_node(rl_cw_t *cw, const char *endpoint) {
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  if (!peer || peer->registered) return peer;
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
+  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
+  rl_pack_id(&b.pk, &cw->worker_id);
+  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+  rl_pack_str(&b.pk, cw->endpoint);
+  msgpack_pack_uint64(&b.pk, 0);
+  rl_msg_send(peer->sock, NULL, &b);
+  peer->registered = true;
+  return peer;
+}
+
 static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
   uint64_t pid;
   const char *stream, *text;

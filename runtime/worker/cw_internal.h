@@ -304,7 +304,13 @@ struct rl_cw_t {
 /* Tells the host's ready hook that object id is ready or failed: now on the owner
  * thread, else at the owner's next call into the core worker. */
 void rl_cw_notify_ready(rl_cw_t *cw, const rl_id_t *id);
+/* The connection to the core worker or node manager at endpoint (opened on first use);
+ * NULL if it cannot be opened. */
 rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
+/* The connection to another node's manager, registered with as a remote client on
+ * first use (to lease there, and to hear of its workers' deaths); NULL if it cannot be
+ * opened. */
+rl_peer_t *rl_cw_remote_node(rl_cw_t *cw, const char *endpoint);
 /* The DEALER to the head, connected on first use; NULL if it cannot be opened. */
 void *rl_cw_gcs_socket(rl_cw_t *cw);
 /* Sends a request to the node manager and waits for the reply with the same request

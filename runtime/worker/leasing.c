@@ -51,21 +51,10 @@ void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
     s_send_lease(c, cw->nm, true);
     return;
   }
-  rl_peer_t *node = rl_cw_peer(cw, endpoint);
+  rl_peer_t *node = rl_cw_remote_node(cw, endpoint);
   if (!node) {
     s_send_lease(c, cw->nm, true); /* cannot reach it: wait here instead */
     return;
-  }
-  if (!node->registered) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-    msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
-    rl_pack_id(&b.pk, &cw->worker_id);
-    msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-    rl_pack_str(&b.pk, cw->endpoint);
-    msgpack_pack_uint64(&b.pk, 0);
-    rl_msg_send(node->sock, NULL, &b);
-    node->registered = true;
   }
   s_send_lease(c, node->sock, true);
 }
