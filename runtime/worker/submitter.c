@@ -559,6 +559,7 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
   }
   rl_log(RL_LOG_WARN, "node %s died", node);
   rl_obj_node_died(cw, node);
+  rl_sub_leases_node_died(cw, node); /* first: the retries below may need a new lease */
   /* Every worker leased there died with it. */
   for (;;) {
     rl_lease_t *found = NULL;
