@@ -382,6 +382,7 @@ void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed)
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
 /* The tasks pushed to lease l, still in flight (caller frees the array). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);
+/* Takes t off its lease and retries it (the caller checked that it may be retried). */
 void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t);
 
 /* actors.c */
