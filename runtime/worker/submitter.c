@@ -577,8 +577,9 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
     if (!found) break;
     char endpoint[RL_ENDPOINT_MAX];
     rl_id_t worker = found->worker_id;
+    int pid = (int)found->pid;
     snprintf(endpoint, sizeof endpoint, "%s", found->endpoint);
-    s_worker_died(cw, &worker, 0, "its node died", endpoint, "WorkerCrashedError");
+    s_worker_died(cw, &worker, pid, "its node died", endpoint, "WorkerCrashedError");
   }
   for (rl_peer_t *p = cw->peers; p; p = p->next)
     if (!strcmp(p->endpoint, node)) p->registered = false; /* if it comes back, register again */
