@@ -22,7 +22,8 @@ describe("a node that dies holding results", function()
   -- Runs a driver; PRELUDE gives it `doomed` (node 2's id), `kill_node2()` and `runs(tag)`
   -- (how many times tasks noted `tag` in a file, across processes).
   local function driver(code)
-    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. "' | sort -n | tail -1"):match("%d+")
+    -- Node 2's manager offers "doomed" (not the newest pid: pids wrap around).
+    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. ".*--resource doomed=' | tail -1"):match("%d+")
     assert.truthy(node2)
     local prelude = ([[
       local rayl = require "rayl"
