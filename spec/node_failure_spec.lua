@@ -22,7 +22,8 @@ describe("a node that dies holding results", function()
   -- Runs a driver; PRELUDE gives it `doomed` (node 2's id), `kill_node2()` and `runs(tag)`
   -- (how many times tasks noted `tag` in a file, across processes).
   local function driver(code)
-    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. "' | sort -n | tail -1"):match("%d+")
+    -- Node 2's manager offers "doomed" (not the newest pid: pids wrap around).
+    local node2 = sh("pgrep -f 'rayl [n]ode .*" .. dir .. ".*--resource doomed=' | tail -1"):match("%d+")
     assert.truthy(node2)
     local prelude = ([[
       local rayl = require "rayl"
@@ -119,6 +120,30 @@ describe("a node that dies holding results", function()
     ]])
     assert.truthy(out:find("lost:\ttrue", 1, true), out)
     assert.truthy(out:find("which died", 1, true), out)
+  end)
+
+  it("a task running on the dead node with max_retries = 0 raises WorkerCrashedError naming its worker", function()
+    local out = driver([[
+      local stuck = rayl.remote({ max_retries = 0 }, function()
+        local ffi = require "ffi"
+        pcall(ffi.cdef, "int getpid(void);")
+        local f = io.open(RUNS .. "pid", "w"); f:write(tostring(ffi.C.getpid())); f:close()
+        note("stuck")
+        os.execute("sleep 60")
+      end)
+      local ref = stuck:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote()
+      local t = os.time()
+      -- (waiting in rayl.wait: the driver answers its lease replies only inside rayl calls)
+      while runs("stuck") == 0 and os.time() - t < 10 do rayl.wait({ ref }, { timeout = 0.05 }) end
+      local f = io.open(RUNS .. "pid"); local pid = f:read("*a"); f:close()
+      kill_node2()
+      local ok, err = pcall(rayl.get, ref, { timeout = 30 })
+      print("crashed:", not ok and rayl.errors.is(err, "WorkerCrashedError"), "pid:", pid, tostring(err))
+    ]])
+    local pid = out:match("pid:\t(%d+)")
+    assert.truthy(out:find("crashed:\ttrue", 1, true), out)
+    assert.truthy(pid, out)
+    assert.truthy(out:find("(pid " .. pid .. ") running task", 1, true), out)
   end)
 
   it("an actor on the dead node restarts on another (max_restarts)", function()

@@ -97,6 +97,7 @@ typedef struct rl_class {
   size_t queued;
   rl_lease_t *leases;
   uint64_t lease_request; /* outstanding lease request id, or 0 */
+  struct rl_peer *lease_at; /* the remote node manager it waits at (spilled), NULL: ours */
   bool dedicated;         /* its leases are actors' workers */
   char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
   char *runtime_env;      /* canonical runtime_env, "" for none (owned) */
@@ -399,12 +400,16 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
                            bool front, char *err, size_t errlen);
 void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len);
 void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement);
+/* The node manager at node died: lease requests waiting there are asked again of ours
+ * (an actor's at once, tasks' by the next dispatch), since no answer will come. */
+void rl_sub_leases_node_died(rl_cw_t *cw, const char *node);
 void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node);
 /* Removes lease l from class c, giving the worker back unless it failed. */
 void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed);
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
 /* The tasks pushed to lease l, still in flight (caller frees the array). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);
+/* Takes t off its lease and retries it (the caller checked that it may be retried). */
 void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t);
 
 /* actors.c */

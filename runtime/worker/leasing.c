@@ -32,6 +32,7 @@ void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_r
   c->dedicated = dedicated;
   if (placement) c->placement = *placement;
   else rl_res_clear(&c->placement);
+  c->lease_at = NULL;
   s_send_lease(c, cw->nm, false);
 }
 
@@ -48,10 +49,12 @@ void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
   if (!strcmp(endpoint, cw->node_endpoint)) {
     /* Back to our own node manager (another node that held it is busy now): on our
      * connection to it, not a second one under the same routing id. */
+    c->lease_at = NULL;
     s_send_lease(c, cw->nm, true);
     return;
   }
   rl_peer_t *node = rl_cw_remote_node(cw, endpoint);
+  c->lease_at = node;
   if (!node) {
     s_send_lease(c, cw->nm, true); /* cannot reach it: wait here instead */
     return;
@@ -208,5 +211,18 @@ void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node) {
     if (tell_node) s_send_return(cw, &l->worker_id, l->node, true); /* an actor's worker is killed */
     free(l->fn_sent);
     free(l);
+  }
+}
+
+void rl_sub_leases_node_died(rl_cw_t *cw, const char *node) {
+  for (rl_class_t *c = cw->classes; c; c = c->next) {
+    if (!c->lease_request || !c->lease_at || strcmp(c->lease_at->endpoint, node)) continue;
+    rl_log(RL_LOG_INFO, "lease request %llu waited at %s, which died: asking our node manager again",
+           (unsigned long long)c->lease_request, node);
+    c->lease_request = 0;
+    c->lease_at = NULL;
+    if (!c->actor && !c->queue_head) continue; /* nothing waits for it now */
+    rl_resources_t placement = c->placement;
+    rl_sub_request_lease(cw, c, c->dedicated, &placement);
   }
 }

@@ -143,6 +143,17 @@ static void s_run_remove(rl_cw_t *cw, rl_task_t *t) {
   rl_ev_task_running(cw, l->run_head, l);
 }
 
+/* The one retry path: counts another attempt of t (which is on no lease now and may
+ * be retried), says why, and queues it ahead of tasks submitted after it (once its
+ * arguments are ready; an actor's call at once, to keep the calls' order). */
+static void s_retry(rl_cw_t *cw, rl_task_t *t, const char *why) {
+  if (t->retries_left > 0) t->retries_left--;
+  t->attempt++;
+  rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
+  rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): %s", t->name, t->attempt + 1, why);
+  if (t->unresolved == 0 || t->cls->actor) s_enqueue(t, true);
+}
+
 static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o) return;
@@ -240,8 +251,6 @@ bool rl_sub_reconstruct(rl_cw_t *cw, rl_object_t *o) {
   if (!t || (t->finished && t->retries_left == 0)) return false;
   o->producer = t;
   if (!t->finished) return true; /* already running again for another of its results */
-  if (t->retries_left > 0) t->retries_left--;
-  t->attempt++;
   t->finished = false;
   /* Arguments are resolved again: one may itself be being made again. */
   for (size_t i = 0; i < t->nargs; i++) {
@@ -261,10 +270,9 @@ bool rl_sub_reconstruct(rl_cw_t *cw, rl_object_t *o) {
     arg->dependents[arg->ndependents++] = t;
     t->unresolved++;
   }
-  char hex[RL_ID_HEX];
-  rl_log(RL_LOG_INFO, "rebuilding object %s: running task %s again (attempt %d)", rl_id_hex(&o->id, hex), t->name,
-         t->attempt + 1);
-  if (t->unresolved == 0) s_enqueue(t, true);
+  char hex[RL_ID_HEX], why[100];
+  snprintf(why, sizeof why, "rebuilding its lost result %s", rl_id_hex(&o->id, hex));
+  s_retry(cw, t, why);
   return true;
 }
 
@@ -686,6 +694,7 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
   }
   rl_log(RL_LOG_WARN, "node %s died", node);
   rl_obj_node_died(cw, node);
+  rl_sub_leases_node_died(cw, node); /* first: the retries below may need a new lease */
   /* Every worker leased there died with it. */
   for (;;) {
     rl_lease_t *found = NULL;
@@ -695,8 +704,9 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
     if (!found) break;
     char endpoint[RL_ENDPOINT_MAX];
     rl_id_t worker = found->worker_id;
+    int pid = (int)found->pid;
     snprintf(endpoint, sizeof endpoint, "%s", found->endpoint);
-    s_worker_died(cw, &worker, 0, "its node died", endpoint, "WorkerCrashedError");
+    s_worker_died(cw, &worker, pid, "its node died", endpoint, "WorkerCrashedError");
   }
   for (rl_peer_t *p = cw->peers; p; p = p->next)
     if (!strcmp(p->endpoint, node)) p->registered = false; /* if it comes back, register again */
@@ -730,12 +740,9 @@ static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const cha
     if (t->cancelled) {
       s_task_free(cw, t);
     } else if (t->retries_left != 0) {
-      if (t->retries_left > 0) t->retries_left--;
-      t->attempt++;
-      rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
-      rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): worker pid %llu died: %s", t->name, t->attempt + 1,
-             (unsigned long long)pid, reason);
-      s_enqueue(t, true);
+      char why[400];
+      snprintf(why, sizeof why, "worker pid %llu died: %s", (unsigned long long)pid, reason);
+      s_retry(cw, t, why);
     } else {
       char msg[600];
       snprintf(msg, sizeof msg, "the worker (pid %llu) running task '%s' died: %s%s", (unsigned long long)pid,
@@ -820,10 +827,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   if (status != RL_TASK_OK && t->opts.retry_exceptions && t->retries_left != 0) {
-    if (t->retries_left > 0) t->retries_left--;
-    t->attempt++;
-    rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
-    s_enqueue(t, true);
+    s_retry(cw, t, "it raised an error (retry_exceptions)");
     return;
   }
   uint32_t n = rets->via.array.size;
@@ -964,10 +968,7 @@ void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
     t->lease->inflight--;
     s_run_remove(cw, t);
   }
-  t->attempt++;
-  if (t->retries_left > 0) t->retries_left--;
-  rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
-  s_enqueue(t, true);
+  s_retry(cw, t, "its actor's worker died");
 }
 
 /* ---- selftest: where tasks go (no sockets: leases and classes built by hand) ---- */
