@@ -3,9 +3,10 @@
  * Design (see io_thread.h). Ray splits its core worker between an io_service thread that
  * owns every socket and the task thread, with queues between them; each synchronous
  * round trip then costs two thread hand-offs, which on a small machine is most of a
- * task's cost. Here the lock moves instead of the messages: the owner thread, in a call,
- * holds the lock and polls the sockets itself, exactly as a single-threaded core worker
- * would, so rayl.get and actor calls pay one uncontended mutex and a few atomics. The
+ * task's cost. Here the right to the state moves instead of the messages: the owner
+ * thread, in a call, holds it and polls the sockets itself, exactly as a single-threaded
+ * core worker would, so rayl.get and actor calls pay two atomic exchanges (owner_in up
+ * and down) and no mutex while the I/O thread is not serving. The
  * I/O thread only steps in when the owner has been away for S_GRACE_MS without polling
  * (a driver in a compiled loop, a worker running a long task), and steps out as soon as
  * the owner comes back. Its states:
@@ -16,8 +17,11 @@
  *  - serving: the owner stayed outside and did not poll: it takes the lock (trylock:
  *    never waits on a busy owner) and serves rounds until the owner wants it back.
  * owner_in/serving and owner_in/parked are Dekker pairs (sequentially consistent
- * atomics): of the two threads, at least one sees the other's flag, so the owner never
- * waits on a thread that does not know it is wanted. */
+ * atomics): of the two threads, at least one sees the other's flag. So the owner, having
+ * raised owner_in, may go on at once when it sees serving down (the thread then sees
+ * owner_in up and does not serve); only when it sees serving up does it wake the thread
+ * and wait on the mutex the thread holds while it serves. The owner never waits on a
+ * thread that does not know it is wanted. There is one owner thread per core worker. */
 #include "worker/io_thread.h"
 
 #include <errno.h>
@@ -43,7 +47,7 @@ struct rl_io {
   rl_io_serve_fn serve;
   void *ctx;
   int grace_ms;
-  atomic_int owner_in; /* the owner holds the lock or waits for it */
+  atomic_int owner_in; /* the owner is in a call (holds the state or waits for it) */
   atomic_int serving;  /* the I/O thread holds the lock */
   atomic_int parked;   /* the I/O thread sleeps until the owner leaves */
   atomic_int stop;
@@ -160,8 +164,13 @@ rl_io_hold_t rl_io_enter(rl_io_t *io) {
   rl_io_hold_t h = {io, false};
   if (!io || s_held == io) return h;
   atomic_store(&io->owner_in, 1);
-  if (atomic_load(&io->serving)) s_kick(io);
-  pthread_mutex_lock(&io->mu);
+  if (atomic_load(&io->serving)) {
+    /* The thread serves: wake it out of its poll and wait until its round ends (it
+     * holds the mutex while serving and, seeing owner_in, does not serve again). */
+    s_kick(io);
+    pthread_mutex_lock(&io->mu);
+    pthread_mutex_unlock(&io->mu);
+  }
   s_held = io;
   h.taken = true;
   return h;
@@ -172,7 +181,6 @@ void rl_io_leave(rl_io_hold_t *h) {
   rl_io_t *io = h->io;
   h->taken = false;
   s_held = NULL;
-  pthread_mutex_unlock(&io->mu);
   atomic_store(&io->owner_in, 0);
   if (atomic_load(&io->parked)) s_kick(io);
 }
