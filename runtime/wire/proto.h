@@ -136,7 +136,9 @@ enum rl_msg_type {
    * RL_CW_STOLEN, also when nothing is given back. */
   RL_CW_STEAL_TASKS = 50,
   /* [task_ids [id...]] : worker -> owner: these tasks, in push order, will not run
-   * here; the owner runs them elsewhere (not a retry: they never started) */
+   * here; the owner runs them elsewhere (not a retry: they never started). It speaks of
+   * the tasks the worker held when it read the request: tasks pushed after the request
+   * were not there yet (an empty answer says nothing of them). */
   RL_CW_STOLEN = 51,
 
   /* ---- node manager -> head (GCS) ---- */

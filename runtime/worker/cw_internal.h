@@ -78,6 +78,7 @@ typedef struct rl_lease {
   int64_t head_since_us; /* when the task it runs now started, as far as we saw */
   bool stealing;         /* an RL_CW_STEAL_TASKS to it is not answered yet */
   bool steal_dry;        /* it gave nothing back: not asked again until its tasks change */
+  bool pushed_since_steal; /* tasks were pushed to it after the last steal request was sent */
   uint64_t *fn_sent; /* hashes of functions this worker has received */
   size_t nfn, capfn;
   struct rl_class *cls;

@@ -149,6 +149,7 @@ void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m) {
   for (rl_incoming_t *in = cw->in_head; in; in = in->next) queue[n++] = in;
   /* From the tail: the tasks that would wait longest here. */
   for (keep = n; keep > 0 && n - keep < max && s_stealable(queue[keep - 1], &m->identity);) keep--;
+  rl_log(RL_LOG_DEBUG, "steal: asked for %llu, %zu queued, giving back %zu", (unsigned long long)max, n, n - keep);
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_CW_STOLEN, 1);
   msgpack_pack_array(&b.pk, (uint32_t)(n - keep));

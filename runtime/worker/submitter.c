@@ -501,6 +501,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   t->pushed_us = rl_now_us();
   l->inflight++;
   l->steal_dry = false;
+  l->pushed_since_steal = true;
   s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
@@ -570,7 +571,24 @@ static void s_steal(rl_cw_t *cw, rl_class_t *c) {
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_CW_STEAL_TASKS, 1);
   msgpack_pack_uint64(&b.pk, (uint64_t)n);
-  if (rl_msg_send(victim->peer->sock, NULL, &b) == 0) victim->stealing = true;
+  if (rl_msg_send(victim->peer->sock, NULL, &b) != 0) return;
+  victim->stealing = true;
+  victim->pushed_since_steal = false;
+  rl_log(RL_LOG_DEBUG, "steal: asked %s for %d of its %d tasks (held up: %d)", victim->endpoint, n,
+         victim->inflight, s_stalled(cw, victim));
+}
+
+/* Lease l of c answered our steal request with `given` tasks. Its answer speaks of the
+ * tasks it had when it read the request: those pushed to it since were not there yet. */
+static void s_steal_answered(rl_class_t *c, rl_lease_t *l, uint32_t given) {
+  l->stealing = false;
+  rl_log(RL_LOG_DEBUG, "steal: %s gave back %u of its %d tasks%s", l->endpoint, given, l->inflight,
+         l->pushed_since_steal ? " (more were pushed to it since the request)" : "");
+  /* Nothing came back of tasks it had (what waits there may not move): not asked again
+   * until its tasks change, and no more spare workers are asked for until a task is
+   * queued (no lease, return, lease...). Tasks pushed after the request are a change it
+   * did not see: it may be asked for those. */
+  if (given == 0 && !l->pushed_since_steal) l->steal_dry = c->spare_unused = true;
 }
 
 void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
@@ -581,13 +599,7 @@ void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   }
   for (rl_class_t *c = cw->classes; c; c = c->next)
     for (rl_lease_t *l = c->leases; l; l = l->next)
-      if (l->peer == from && l->stealing) {
-        l->stealing = false;
-        /* Nothing came back (what waits there may not move): not asked again until
-         * its tasks change, and no more spare workers are asked for until a task is
-         * queued (no lease, return, lease...). */
-        if (ids->via.array.size == 0) l->steal_dry = c->spare_unused = true;
-      }
+      if (l->peer == from && l->stealing) s_steal_answered(c, l, ids->via.array.size);
   /* Last first: each goes to the front of its queue, so they keep their order. */
   for (uint32_t i = ids->via.array.size; i-- > 0;) {
     rl_id_t id;
@@ -1021,8 +1033,21 @@ int rl_submitter_selftest(void) {
   b.steal_dry = false;
   a.stealing = true; /* one steal at a time */
   RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL);
-  b.inflight = 1;
   a.stealing = false;
+  /* A steal answered with nothing: that worker is not asked again until its tasks
+   * change, and no spare worker is asked for... */
+  b.stealing = true;
+  s_steal_answered(&c, &b, 0);
+  RL_CHECK_RETURN(!b.stealing && b.steal_dry && c.spare_unused);
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == NULL); /* a: too short a wait to steal */
+  /* ... unless tasks were pushed to it after the request was sent: the answer did not
+   * count them (it was idle when it read the request, then got a long task and more). */
+  b.steal_dry = c.spare_unused = false;
+  b.stealing = b.pushed_since_steal = true;
+  s_steal_answered(&c, &b, 0);
+  RL_CHECK_RETURN(!b.stealing && !b.steal_dry && !c.spare_unused);
+  RL_CHECK_RETURN(s_steal_victim(&cw, &c, &n) == &b && n == 3);
+  b.inflight = 1;
   RL_CHECK_RETURN(s_stealable(&cw, &b) == 0);
   return 0;
 }
