@@ -4,12 +4,13 @@
  * One lock guards the core worker's state and sockets. The owner thread (one per core
  * worker) takes it for each call into the core worker (rl_io_enter/rl_io_leave, nesting
  * allowed) and, while it waits in a call (get, wait, poll), polls the sockets itself:
- * the hot path has no hand-off between threads and no mutex, only two atomic exchanges.
+ * the hot path has no hand-off between threads, no mutex and no locked instruction.
  * The I/O thread takes the lock only when the owner has been outside the core worker
  * without polling for a grace period; it then polls the sockets plus an eventfd until
  * the owner comes back (its enter writes the eventfd and waits for the round to end).
- * The sequentially consistent atomics (and the mutex, when the owner waits) give ZeroMQ
- * the full barrier it needs when a socket passes between threads. Hooks the host set
+ * The I/O thread's membarrier when it starts serving, its release of `serving` and the
+ * owner's acquire of it (and the mutex, when the owner waits) give ZeroMQ the barrier it
+ * needs when a socket passes between threads. Hooks the host set
  * (ready, log) run on the owner thread only. */
 #ifndef RL_IO_THREAD_H
 #define RL_IO_THREAD_H
@@ -21,7 +22,7 @@ typedef struct rl_io rl_io_t;
  * to timeout_ms, handle what came, and return (early once wake_fd is readable). */
 typedef void (*rl_io_serve_fn)(void *ctx, int wake_fd, int timeout_ms);
 
-/* A new lock with no thread yet (every enter is then just two atomics). NULL on failure. */
+/* A new lock with no thread yet (every enter then fences fully). NULL on failure. */
 rl_io_t *rl_io_new(void);
 /* Starts the I/O thread (with every signal blocked, so they reach the owner thread):
  * after grace_ms of the owner outside without polling, it serves through serve(ctx).
