@@ -5,8 +5,8 @@
  * round trip then costs two thread hand-offs, which on a small machine is most of a
  * task's cost. Here the right to the state moves instead of the messages: the owner
  * thread, in a call, holds it and polls the sockets itself, exactly as a single-threaded
- * core worker would, so rayl.get and actor calls pay two atomic exchanges (owner_in up
- * and down) and no mutex while the I/O thread is not serving. The
+ * core worker would, so rayl.get and actor calls pay a plain store and load of owner_in
+ * (no locked instruction, see below) and no mutex while the I/O thread is not serving. The
  * I/O thread only steps in when the owner has been away for S_GRACE_MS without polling
  * (a driver in a compiled loop, a worker running a long task), and steps out as soon as
  * the owner comes back. Its states:
