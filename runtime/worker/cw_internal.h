@@ -1,6 +1,7 @@
 /* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
  * sockets and the event loop; objects.c: the object table; submitter.c: tasks and
- * leases; executor.c: tasks pushed to this worker; pgroups.c: placement groups). */
+ * leases; stealing.c: work stealing; executor.c: tasks pushed to this worker; pgroups.c:
+ * placement groups). */
 #ifndef RL_CW_INTERNAL_H
 #define RL_CW_INTERNAL_H
 #include <zmq.h>
@@ -376,6 +377,16 @@ void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 /* Whether a worker granted to c with none of its tasks queued can take over tasks
  * waiting their turn on c's other leases (else it is given back). */
 bool rl_sub_can_steal(rl_cw_t *cw, rl_class_t *c);
+/* stealing.c: with nothing queued here and a worker of c idle, asks the worker with
+ * the most tasks waiting their turn to give some back (RL_CW_STOLEN); they are then
+ * pushed to the idle one. */
+void rl_sub_steal(rl_cw_t *cw, rl_class_t *c);
+/* Lease l's running task has run far longer than its class's tasks do, as of the last
+ * poll (which read every result sent before it): tasks behind it may wait long. */
+bool rl_sub_stalled(const rl_cw_t *cw, const rl_lease_t *l);
+/* Task t, pushed to its lease's worker and given back unstarted, goes back to the front
+ * of its class's queue (freed instead if it was cancelled meanwhile). */
+void rl_sub_take_back(rl_cw_t *cw, rl_task_t *t);
 void rl_sub_tick(rl_cw_t *cw);
 /* Gives back every lease with nothing in flight or queued (a worker does this when its
  * task ends, so the workers it borrowed serve others at once). */
