@@ -37,6 +37,7 @@ struct rl_kcache {
   int dir_state; /* 0 not made yet, 1 usable, -1 unusable (memory only) */
   s_entry_t *e;
   size_t n, cap;
+  rl_kcache_stats_t stats;
 };
 
 int rl_kcache_default_dir(char *out, size_t n) {
@@ -185,22 +186,30 @@ static void s_write(const char *path, const char *image, size_t len) {
   free(data);
 }
 
-int rl_kcache_get(rl_kcache_t *c, const rl_gpu_backend_t *b, const char *source, const char *name,
-                  const char *const *options, size_t noptions, const char **image, size_t *image_len,
-                  rl_kcache_from_t *from, char **log, char *err, size_t errlen) {
-  char key[RL_KCACHE_KEY], path[PATH_MAX];
+int rl_kcache_key_for(const rl_gpu_backend_t *b, const char *source, const char *name, const char *const *options,
+                      size_t noptions, char key[RL_KCACHE_KEY], char *err, size_t errlen) {
   const char *target = b->arch();
   const char *compiler = strcmp(b->mode, "gpu") == 0 ? rl_nvrtc_version() : b->mode;
-  *log = NULL;
-  if (!target) {
+  if (!target || !compiler) {
     if (b->available(err, errlen)) snprintf(err, errlen, "the %s backend names no target", b->mode);
     return -1;
   }
   rl_kcache_key(source, name, options, noptions, compiler, target, key);
+  return 0;
+}
+
+rl_kcache_stats_t rl_kcache_stats(const rl_kcache_t *c) { return c->stats; }
+
+int rl_kcache_get(rl_kcache_t *c, const rl_gpu_backend_t *b, const char *source, const char *name,
+                  const char *const *options, size_t noptions, const char **image, size_t *image_len,
+                  rl_kcache_from_t *from, char **log, char *err, size_t errlen) {
+  char key[RL_KCACHE_KEY], path[PATH_MAX];
+  *log = NULL;
+  if (rl_kcache_key_for(b, source, name, options, noptions, key, err, errlen) != 0) return -1;
   s_entry_t *e = s_find(c, key);
   rl_kcache_from_t got = RL_KCACHE_MEMORY;
-  bool disk = s_dir_ok(c) && s_path(c, key, b->mode, path, sizeof path) == 0;
-  if (!e && disk) {
+  bool disk = !e && s_dir_ok(c) && s_path(c, key, b->mode, path, sizeof path) == 0;
+  if (disk) {
     size_t len;
     char *img = s_read(path, &len);
     if (img && !(e = s_keep(c, key, img, len))) goto oom;
@@ -217,6 +226,9 @@ int rl_kcache_get(rl_kcache_t *c, const rl_gpu_backend_t *b, const char *source,
   *image = e->image;
   *image_len = e->len;
   *from = got;
+  if (got == RL_KCACHE_MEMORY) c->stats.memory++;
+  else if (got == RL_KCACHE_DISK) c->stats.disk++;
+  else c->stats.compiled++;
   return 0;
 oom:
   snprintf(err, errlen, "out of memory keeping a compiled kernel");
@@ -356,6 +368,8 @@ int rl_kernel_cache_selftest(void) {
   S_CHECK(from == RL_KCACHE_COMPILED && s_compiles == before + 1 && len == s_image_size);
   S_CHECK(rl_kcache_get(c, &s_test_backend, "src", "k", NULL, 0, &img, &len, &from, &log, err, sizeof err) == 0);
   S_CHECK(from == RL_KCACHE_MEMORY && s_compiles == before + 1);
+  rl_kcache_stats_t stats = rl_kcache_stats(c);
+  S_CHECK(stats.compiled == 1 && stats.memory == 1 && stats.disk == 0);
   struct stat st;
   S_CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
   rl_kcache_destroy(&c);

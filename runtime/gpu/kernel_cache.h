@@ -34,9 +34,20 @@ const char *rl_kcache_dir(const rl_kcache_t *c);
 void rl_kcache_key(const char *source, const char *name, const char *const *options, size_t noptions,
                    const char *compiler, const char *target, char key[RL_KCACHE_KEY]);
 
+/* The key rl_kcache_get uses for this compile by b: the compiler is NVRTC's version for
+ * the GPU backend (b->mode otherwise), the target b->arch(). Returns 0, or -1 with err
+ * when b cannot compile here (b->available's reason). */
+int rl_kcache_key_for(const rl_gpu_backend_t *b, const char *source, const char *name, const char *const *options,
+                      size_t noptions, char key[RL_KCACHE_KEY], char *err, size_t errlen);
+
+/* How many gets each source served, since the cache was made. */
+typedef struct {
+  unsigned long memory, disk, compiled;
+} rl_kcache_stats_t;
+rl_kcache_stats_t rl_kcache_stats(const rl_kcache_t *c);
+
 /* The image of kernel `name` compiled by b: from memory, else from disk (kept in memory
- * then), else compiled by b->compile and stored in both. The compiler in the key is
- * NVRTC's version for the GPU backend, and b->arch() always. *image is borrowed (valid
+ * then), else compiled by b->compile and stored in both (key: rl_kcache_key_for). *image is borrowed (valid
  * until the cache is destroyed). Returns 0 with *from saying where it came from; or -1
  * with err and, for a compile error, *log (the caller's, free it). A disk write that
  * fails is logged, not an error. */
