@@ -3,6 +3,7 @@
 -- (RAYL_CUDA=sim) that runs the same kernels where there is no GPU.
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+require "rayl" -- registers the error class, so errors raised in C read well
 
 local C = core.cuda
 local raise = errors.raise

@@ -687,7 +687,9 @@ static int l_cuda_launch(lua_State *L) {
   if (!fn->k && !(fn->k = fn->b->load(fn->image, fn->image_len, fn->name, ls->err, sizeof ls->err)))
     return rl_host_raise(L, "CudaError", "%s", ls->err);
   if (s_tmps_in(ls) != 0) return rl_host_raise(L, "CudaError", "kernel '%s': %s", fn->name, ls->err);
-  if (fn->b->launch(fn->k, &l, ls->err, sizeof ls->err) != 0) {
+  /* With rayl.arrays to copy back, wait for the kernel: its failure is the error, not the copy's. */
+  if (fn->b->launch(fn->k, &l, ls->err, sizeof ls->err) != 0 ||
+      (ls->ntmps && fn->b->synchronize(ls->err, sizeof ls->err) != 0)) {
     s_tmps_free(ls);
     return rl_host_raise(L, "CudaError", "%s", ls->err);
   }

@@ -98,7 +98,7 @@ function Kernel.new(source, name, opts, level)
   local options = {}
   for i, o in ipairs(opts.options or {}) do options[i] = o end
   local k = setmetatable({ source = source, name = name, options = options, sim = opts.sim == true,
-                           signature = opts.signature }, Kernel)
+                           params = opts.signature }, Kernel)
   if k.sim or require("rayl.cuda").mode() ~= "none" then k:compile(level + 1) end
   return k
 end
@@ -110,7 +110,7 @@ function Kernel:compile(level)
   if h then return h end
   level = level or 2
   local mode = require("rayl.cuda").backend_mode(self.sim, level + 1)
-  local sigsrc = self.signature and ('extern "C" __global__ void %s(%s);'):format(self.name, self.signature)
+  local sigsrc = self.params and ('extern "C" __global__ void %s(%s);'):format(self.name, self.params)
   local fn, how, log = C.compile(mode, self.source, self.name, self.options, sigsrc)
   if not fn then
     if log then error(Kernel.compile_error(self.name, self.source, how, log), level + 1) end
