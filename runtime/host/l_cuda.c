@@ -18,9 +18,6 @@
 #define S_FUNCTIONS "rayl.cuda.functions" /* registry: key -> Function (this process's) */
 #define S_ERR 1024
 
-/* Until the simulator is part of every build, it is looked up weakly. */
-__attribute__((weak)) const rl_gpu_backend_t *rl_gpu_sim_backend(void);
-
 /* A device buffer: n elements of dtype at ptr on backend b (ptr 0 when n is 0). */
 typedef struct {
   const rl_gpu_backend_t *b;
@@ -51,22 +48,13 @@ static unsigned long s_fn_hits; /* compiles answered by this process's Functions
 static const rl_gpu_backend_t *s_backend(lua_State *L, int idx) {
   const char *mode = luaL_checkstring(L, idx);
   if (strcmp(mode, "gpu") == 0) return rl_gpu_cuda_backend();
-  if (strcmp(mode, "sim") == 0) {
-    const rl_gpu_backend_t *b = rl_gpu_sim_backend ? rl_gpu_sim_backend() : NULL;
-    if (!b) rl_host_raise(L, "CudaError", "this rayl is built without the CUDA simulator");
-    return b;
-  }
+  if (strcmp(mode, "sim") == 0) return rl_gpu_sim_backend();
   rl_host_raise(L, "ValueError", "unknown rayl.cuda mode '%s': expected \"gpu\" or \"sim\"", mode);
   return NULL;
 }
 
 /* core.cuda.available(mode) -> true | false, why */
 static int l_cuda_available(lua_State *L) {
-  if (strcmp(luaL_checkstring(L, 1), "sim") == 0 && !(rl_gpu_sim_backend && rl_gpu_sim_backend())) {
-    lua_pushboolean(L, 0);
-    lua_pushstring(L, "this rayl is built without the CUDA simulator");
-    return 2;
-  }
   const rl_gpu_backend_t *b = s_backend(L, 1);
   char why[S_ERR];
   bool ok = b->available(why, sizeof why);
