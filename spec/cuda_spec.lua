@@ -362,6 +362,14 @@ KERNEL(fill7) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i]
     assert.are.equal(1, #r.ids)
   end)
 
+  it("runs the examples in examples/gpu in the simulator", function()
+    if not need_sim() then return end
+    local out = run("RAYL_CUDA=sim", "dofile('examples/gpu/block_reduce.lua')")
+    assert.matches("sum of 1000000 numbers: 62437500.0 on the device, 62437500.0 in Lua", out)
+    out = run("RAYL_CUDA=sim", "dofile('examples/gpu/monte_carlo.lua')")
+    assert.matches("pi is about 3%.14%d* %(16 tasks x 1000000 points, rayl.cuda mode: sim%)", out)
+  end)
+
   it("with no driver and no simulator, a kernel call says what is missing and how to simulate", function()
     local out = run("env -u RAYL_CUDA RAYL_CUDA_DRIVER=libcuda-none.so.1", ([[
       local cuda = require "rayl.cuda"

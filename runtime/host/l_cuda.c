@@ -10,7 +10,9 @@
 
 #include "gpu/backend.h"
 #include "gpu/kernel_cache.h"
+#include "gpu/nvrtc.h"
 #include "gpu/signature.h"
+#include "common/clock.h"
 #include "host/host.h"
 
 #define S_BUF_MT "rayl.cuda.Buffer"
@@ -685,6 +687,57 @@ static int l_cuda_launch(lua_State *L) {
   return 0;
 }
 
+/* core.cuda.bench_launch(fn, reps, grid, block, args...) -> seconds for reps launches from
+ * a C loop and a synchronize (tools/gpu-check compares it with launches from Lua). The
+ * arguments are checked once; device buffers and numbers only. */
+static int l_cuda_bench_launch(lua_State *L) {
+  static __thread s_launch_t s_ls;
+  s_launch_t *ls = &s_ls;
+  ls->fn = s_check_fn(L, 1);
+  ls->ntmps = 0;
+  s_fn_t *fn = ls->fn;
+  lua_Integer reps = luaL_checkinteger(L, 2);
+  rl_gpu_launch_t l = {.args = ls->args};
+  s_dims(L, fn, 3, "grid", s_max_grid, l.grid);
+  s_dims(L, fn, 4, "block", s_max_block, l.block);
+  int n = lua_gettop(L) - 4;
+  if (s_args(L, ls, 5, n) != 0) return rl_host_raise(L, "ValueError", "%s", ls->err);
+  if (ls->ntmps) return rl_host_raise(L, "ValueError", "bench_launch takes device buffers, not rayl.arrays");
+  l.nargs = (size_t)n;
+  if (!fn->k && !(fn->k = fn->b->load(fn->image, fn->image_len, fn->name, ls->err, sizeof ls->err)))
+    return rl_host_raise(L, "CudaError", "%s", ls->err);
+  uint64_t t0 = rl_now_us();
+  for (lua_Integer i = 0; i < reps; i++)
+    if (fn->b->launch(fn->k, &l, ls->err, sizeof ls->err) != 0) return rl_host_raise(L, "CudaError", "%s", ls->err);
+  if (fn->b->synchronize(ls->err, sizeof ls->err) != 0) return rl_host_raise(L, "CudaError", "%s", ls->err);
+  lua_pushnumber(L, (lua_Number)(rl_now_us() - t0) / 1e6);
+  return 1;
+}
+
+/* core.cuda.nvrtc(source, name, arch, options) -> ptx, cubin|nil | nil, message, log:
+ * NVRTC alone, for a target given by hand ("sm_90", "compute_90"), with no device. */
+static int l_cuda_nvrtc(lua_State *L) {
+  const char *source = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2), *arch = luaL_checkstring(L, 3);
+  size_t nopts;
+  const char **opts = s_options(L, 4, &nopts);
+  char err[S_ERR], *log = NULL;
+  rl_nvrtc_out_t o;
+  if (rl_nvrtc_load(err, sizeof err) != 0 ||
+      rl_nvrtc_compile(source, name, opts, nopts, arch, &o, &log, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    if (log) lua_pushstring(L, log);
+    else lua_pushnil(L);
+    free(log);
+    return 3;
+  }
+  lua_pushlstring(L, o.ptx ? o.ptx : "", o.ptx_len ? o.ptx_len - 1 : 0);
+  if (o.cubin) lua_pushlstring(L, o.cubin, o.cubin_len);
+  else lua_pushnil(L);
+  rl_nvrtc_out_free(&o);
+  return 2;
+}
+
 /* core.cuda.cache_stats() -> { memory =, disk =, compiled = }, folder */
 static int l_cuda_cache_stats(lua_State *L) {
   if (!s_cache && !(s_cache = rl_kcache_new(NULL))) return rl_host_raise(L, "OutOfMemoryError", "no memory");
@@ -720,6 +773,8 @@ static const luaL_Reg s_funcs[] = {
     {"buffer_methods", l_cuda_buffer_methods},
     {"is_buffer", l_cuda_is_buffer},
     {"is_array", l_cuda_is_array},
+    {"bench_launch", l_cuda_bench_launch},
+    {"nvrtc", l_cuda_nvrtc},
     {NULL, NULL},
 };
 
