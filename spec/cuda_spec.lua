@@ -119,6 +119,19 @@ describe("rayl.cuda", function()
     for i = 1, n do assert.are.equal(i + 1, out[i]) end
   end)
 
+  it("frees a device buffer's memory when the garbage collector takes it", function()
+    if not need_sim() then return end
+    collectgarbage()
+    local base = cuda.memory_allocated()
+    local keep = cuda.zeros(1000, "float64")
+    for _ = 1, 50 do cuda.ones(100000, "int32") end
+    assert.is_true(cuda.memory_allocated() >= base + 8000)
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(base + 8000, cuda.memory_allocated())
+    assert.are.equal(1000, #keep)
+  end)
+
   it("copies rayl.arrays passed to a kernel in, and back out unless the parameter is const", function()
     if not need_sim() then return end
     local saxpy = cuda.kernel(SAXPY, "saxpy")

@@ -136,6 +136,10 @@ function cuda.elementwise(in_params, out_params, body, name, opts)
   return require("rayl.cuda.elementwise").new(in_params, out_params, body, name, opts, 3)
 end
 
+--- cuda.memory_allocated() -> bytes this process's device buffers hold (a buffer's memory
+--- is freed when the garbage collector takes the buffer).
+cuda.memory_allocated = C.memory_allocated
+
 --- cuda.cache_stats() -> { memory =, disk =, compiled = }, folder: how this process's
 --- kernels were found (a hit compiles nothing), and where compiled kernels are kept.
 function cuda.cache_stats()

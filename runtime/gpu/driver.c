@@ -212,7 +212,7 @@ int rl_cu_context(char *err, size_t errlen) {
 
 /* No library, or the toolkit's stub in its place: "no CUDA driver" with the way to the
  * simulator, never a crash. On a machine with a driver, device 0's facts are sane. */
-int rl_driver_selftest(void) {
+int rl_cuda_driver_selftest(void) {
   s_state_t st;
   s_try("libcuda-none.so.1", &st);
   S_CHECK(!st.ok && strstr(st.err, "no CUDA driver: libcuda-none.so.1 cannot be loaded") && strstr(st.err, "RAYL_CUDA=sim"));

@@ -43,6 +43,7 @@ typedef struct {
 
 static rl_kcache_t *s_cache;
 static unsigned long s_fn_hits; /* compiles answered by this process's Functions */
+static size_t s_live_bytes;     /* held by this process's device buffers */
 
 /* ---- backends ---- */
 
@@ -107,6 +108,7 @@ static s_buf_t *s_push_buf(lua_State *L, const rl_gpu_backend_t *b, size_t n, in
   lua_setmetatable(L, -2);
   if (n && b->alloc(n * esz, &buf->ptr, err, sizeof err) != 0) rl_host_raise(L, "CudaError", "%s", err);
   buf->n = n;
+  s_live_bytes += n * esz;
   return buf;
 }
 
@@ -230,6 +232,7 @@ static int l_cuda_is_array(lua_State *L) {
 static int l_buf_gc(lua_State *L) {
   s_buf_t *buf = s_check_buf(L, 1);
   if (buf->ptr) buf->b->free(buf->ptr);
+  s_live_bytes -= buf->n * rl_dtype_size(buf->dtype);
   buf->ptr = 0;
   buf->n = 0;
   return 0;
@@ -753,6 +756,12 @@ static int l_cuda_cache_stats(lua_State *L) {
   return 2;
 }
 
+/* core.cuda.memory_allocated() -> bytes held by this process's device buffers */
+static int l_cuda_memory_allocated(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)s_live_bytes);
+  return 1;
+}
+
 /* core.cuda.buffer_methods() -> the methods table of device buffers (for the Lua layer) */
 static int l_cuda_buffer_methods(lua_State *L) {
   luaL_getmetatable(L, S_BUF_MT);
@@ -773,6 +782,7 @@ static const luaL_Reg s_funcs[] = {
     {"buffer_methods", l_cuda_buffer_methods},
     {"is_buffer", l_cuda_is_buffer},
     {"is_array", l_cuda_is_array},
+    {"memory_allocated", l_cuda_memory_allocated},
     {"bench_launch", l_cuda_bench_launch},
     {"nvrtc", l_cuda_nvrtc},
     {NULL, NULL},
