@@ -71,9 +71,10 @@ void rl_objtab_destroy(rl_objtab_t **p);
 /* The object id, or NULL: a single id-map lookup (called on every get and put). */
 rl_object_t *rl_objtab_find(const rl_objtab_t *t, const rl_id_t *id);
 /* Adds a new object id (no refs, state RL_OBJ_PENDING, all else zero), owned or borrowed
- * from owner (an endpoint, copied; truncated to RL_ENDPOINT_MAX). Returns it, or NULL if
- * id is in the table already (that one is left alone) or out of memory. It stays until
- * rl_objtab_maybe_free (or a function that calls it) finds nothing holding it. */
+ * from owner (an endpoint, copied; truncated to RL_ENDPOINT_MAX). id must not be in the
+ * table (the caller made it fresh or did not find it: asserted, without a second
+ * lookup). Returns it, or NULL if out of memory. It stays until rl_objtab_maybe_free (or
+ * a function that calls it) finds nothing holding it. */
 rl_object_t *rl_objtab_insert(rl_objtab_t *t, const rl_id_t *id, bool owned, const char *owner);
 /* Objects in the table. */
 size_t rl_objtab_size(const rl_objtab_t *t);
