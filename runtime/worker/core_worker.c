@@ -79,7 +79,7 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
   cw->worker_id = rl_id_random();
   snprintf(cw->node_endpoint, sizeof cw->node_endpoint, "%s", node_endpoint);
   cw->zctx = zmq_ctx_new();
-  cw->objects = rl_idmap_new();
+  cw->objects = rl_obj_table_new(cw);
   cw->tasks = rl_idmap_new();
   cw->next_request = 1;
   cw->io = rl_io_new();
@@ -216,7 +216,6 @@ void rl_cw_destroy(rl_cw_t **p) {
   if (!strncmp(cw->endpoint, "ipc://", 6)) unlink(cw->endpoint + 6);
   rl_net_ctx_term(&cw->zctx);
   rl_region_unmap(cw->store_base, cw->store_size);
-  rl_idmap_destroy(&cw->objects);
   rl_idmap_destroy(&cw->tasks);
   free(cw->ready_later);
   free(cw);

@@ -1,7 +1,7 @@
 /* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
- * sockets and the event loop; objects.c: the object table; submitter.c: tasks and
- * leases; stealing.c: work stealing; executor.c: tasks pushed to this worker; pgroups.c:
- * placement groups). */
+ * sockets and the event loop; objects.c: the object protocol over the object table,
+ * object_table.c; submitter.c: tasks and leases; stealing.c: work stealing; executor.c:
+ * tasks pushed to this worker; pgroups.c: placement groups). */
 #ifndef RL_CW_INTERNAL_H
 #define RL_CW_INTERNAL_H
 #include <zmq.h>
@@ -10,6 +10,7 @@
 #include "wire/msg.h"
 #include "worker/core_worker.h"
 #include "worker/io_thread.h"
+#include "worker/object_table.h"
 
 /* Holds the core worker's lock until the end of the enclosing block (every public
  * rl_cw_* function that touches its state starts with it; nesting is free). The I/O
@@ -33,35 +34,6 @@ typedef struct rl_waiter {
 } rl_waiter_t;
 
 typedef struct rl_task rl_task_t;
-
-/* An object this process owns or borrows. */
-typedef struct {
-  rl_id_t id;
-  bool owned;
-  char owner[RL_ENDPOINT_MAX]; /* borrowed: the owner's endpoint */
-  int state;                   /* RL_OBJ_* */
-  int kind;                    /* RL_RET_* once ready */
-  char *data;                  /* inline encoding or encoded error (malloc) */
-  size_t len;                  /* bytes of data, or of the stored value */
-  char location[RL_ENDPOINT_MAX]; /* in a store: the node manager holding it */
-  int64_t local_refs;          /* handles in this process */
-  int64_t task_refs;           /* pending tasks of ours that carry it */
-  char (*borrowers)[RL_ENDPOINT_MAX]; /* owned: processes that hold it */
-  size_t nborrowers;
-  bool borrow_told;            /* borrowed: the owner counts us as a borrower */
-  bool fetching;               /* borrowed: GET_OBJECT sent */
-  bool sealed;                 /* owned, in store: sealed */
-  rl_id_t *contained;          /* refs inside the value, held while it lives */
-  size_t ncontained;
-  rl_task_t *producer;         /* owned, pending: the task making it */
-  bool ties_actor;             /* owned: the handle ref of actor `actor` (rl_cw_actor_tie) */
-  rl_id_t actor;
-  rl_task_t *lineage;          /* owned, in a store: the finished task that made it,
-                                * kept to run again if the store's node dies */
-  rl_waiter_t *waiters;        /* borrowers waiting for the value */
-  rl_task_t **dependents;      /* our tasks waiting for it as an argument */
-  size_t ndependents, capdependents;
-} rl_object_t;
 
 /* A leased worker. */
 typedef struct rl_lease {
@@ -262,7 +234,7 @@ struct rl_cw_t {
   void *nm;     /* DEALER to the node manager */
   void *gcs;    /* DEALER to the head, opened on first use */
   rl_peer_t *peers;
-  rl_idmap_t *objects;
+  rl_objtab_t *objects; /* what we own or borrow (objects.c answers for it) */
   rl_idmap_t *tasks; /* owned pending tasks by task id */
   rl_class_t *classes;
   rl_fn_t *fns;
@@ -325,22 +297,31 @@ void rl_cw_blocked(rl_cw_t *cw, bool blocked);
 /* The DEALER to the head, opened on first use (NULL if it cannot be). */
 void *rl_cw_gcs_socket(rl_cw_t *cw);
 
-/* objects.c */
+/* objects.c: the object protocol over the table cw->objects (object_table.h). */
 /* A waiter for a reply to `request` on the connection `identity` (copied). */
 rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request);
-rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id);
+/* The object table of cw, its hooks answering for freed objects; NULL if out of memory. */
+rl_objtab_t *rl_obj_table_new(rl_cw_t *cw);
+/* The object id, or NULL (one id-map lookup). */
+static inline rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id) { return rl_objtab_find(cw->objects, id); }
+/* A new object id owned by us (no refs yet), or NULL if out of memory. */
 rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id);
+/* Frees o if nothing holds it (rl_objtab_held), telling the store, its owner and its
+ * waiters, and releasing its lineage task, its actor and its contained refs. */
 void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o);
 void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len);
 void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message);
 /* The value is sealed in a store: size bytes at the node manager `location` (loclen
  * bytes; NULL: this node's). */
 void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen);
+/* Adds delta to the task refs of object id (if known), then frees it if nothing holds it. */
 void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta);
+/* The process at endpoint holds o (owned). */
 void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint);
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add);
+/* Frees the object table and everything in it, telling nobody. */
 void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
