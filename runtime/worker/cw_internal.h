@@ -1,7 +1,8 @@
 /* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
  * sockets and the event loop; objects.c: the object protocol over the object table,
- * object_table.c; submitter.c: tasks and leases; stealing.c: work stealing; executor.c:
- * tasks pushed to this worker; pgroups.c: placement groups). */
+ * object_table.c; submitter.c: tasks and leases, over the task table (task_table.c)
+ * and the dispatch decisions (dispatch.c); stealing.c: work stealing; executor.c: tasks
+ * pushed to this worker; pgroups.c: placement groups). */
 #ifndef RL_CW_INTERNAL_H
 #define RL_CW_INTERNAL_H
 #include <zmq.h>
@@ -9,8 +10,10 @@
 #include "common/idmap.h"
 #include "wire/msg.h"
 #include "worker/core_worker.h"
+#include "worker/dispatch.h"
 #include "worker/io_thread.h"
 #include "worker/object_table.h"
+#include "worker/task_table.h"
 
 /* Holds the core worker's lock until the end of the enclosing block (every public
  * rl_cw_* function that touches its state starts with it; nesting is free). The I/O
@@ -35,69 +38,7 @@ typedef struct rl_waiter {
 
 typedef struct rl_task rl_task_t;
 
-/* A leased worker. */
-typedef struct rl_lease {
-  rl_id_t worker_id;
-  char endpoint[RL_ENDPOINT_MAX];
-  rl_peer_t *peer;
-  rl_peer_t *node; /* the node manager that granted it; NULL: ours */
-  const char *node_endpoint; /* that node manager's address (a string that lives as long
-                              * as the core worker), NULL if not known (a handle's) */
-  uint32_t pid;              /* the worker's pid, 0 if not known */
-  struct rl_task *run_head, *run_tail; /* tasks pushed to it, in the order it runs them */
-  int inflight;
-  int64_t idle_since_ms;
-  int64_t last_done_us;
-  int64_t head_since_us; /* when the task it runs now started, as far as we saw */
-  bool stealing;         /* an RL_CW_STEAL_TASKS to it is not answered yet */
-  bool steal_dry;        /* it gave nothing back: not asked again until its tasks change */
-  bool pushed_since_steal; /* tasks were pushed to it after the last steal request was sent */
-  uint64_t *fn_sent; /* hashes of functions this worker has received */
-  size_t nfn, capfn;
-  struct rl_class *cls;
-  struct rl_lease *next;
-} rl_lease_t;
-
 struct rl_actor;
-
-/* Tasks of one function with the same resource shape, strategy and runtime_env share
- * leases (Ray's scheduling class). An actor's calls form a class of their own whose one
- * lease is the actor's worker. */
-typedef struct rl_class {
-  struct rl_actor *actor; /* NULL for tasks */
-  const struct rl_fn *fn; /* tasks: the function they run */
-  rl_resources_t resources;
-  rl_task_t *queue_head, *queue_tail; /* ready to dispatch */
-  size_t queued;
-  rl_lease_t *leases;
-  uint64_t lease_request; /* outstanding lease request id, or 0 */
-  struct rl_peer *lease_at; /* the remote node manager it waits at (spilled), NULL: ours */
-  bool dedicated;         /* its leases are actors' workers */
-  char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
-  char *runtime_env;      /* canonical runtime_env, "" for none (owned) */
-  bool detached;          /* its lease outlives us (a detached actor) */
-  rl_resources_t placement;
-  double service_us;      /* moving average of a task's run time, 0 until known */
-  bool infeasible_warned;
-  /* A worker leased for tasks pipelined behind others came when none was left to give
-   * it: no more such requests until a task is queued (else lease, return, lease...). */
-  bool spare_unused;
-  struct rl_class *next;
-} rl_class_t;
-
-typedef struct {
-  bool is_ref;
-  rl_id_t ref;
-  char *data;
-  size_t len;
-  rl_id_t *contained;
-  size_t ncontained;
-  /* once resolved (is_ref): */
-  int kind;
-  char *rdata;     /* INLINE: the value; STORE: its id and location */
-  size_t rdata_len;
-  size_t rlen;     /* the value's size */
-} rl_arg_t;
 
 /* A function exported by this process (kept for the life of the process). */
 typedef struct rl_fn {
@@ -108,30 +49,6 @@ typedef struct rl_fn {
   size_t len;
   struct rl_fn *next;
 } rl_fn_t;
-
-struct rl_task {
-  rl_id_t id;
-  rl_fn_t *fn; /* NULL for actor methods */
-  int kind;    /* RL_KIND_* */
-  char method[64];
-  rl_arg_t *args;
-  size_t nargs;
-  int unresolved;
-  rl_task_opts_t opts;
-  char name[64];
-  int attempt;
-  int retries_left;
-  bool cancelled, finished;
-  int lineage_refs; /* finished: its return objects that still point at it (lineage) */
-  int64_t pushed_us;
-  rl_class_t *cls;
-  rl_lease_t *lease;
-  rl_task_t *next; /* in the class queue */
-  rl_task_t *run_prev, *run_next; /* on its lease, in running order */
-  bool ev_on;      /* its events are reported (its first one was not dropped) */
-  uint32_t ev_gen; /* the batch holding its last event ... */
-  uint32_t ev_slot; /* ... at this index (updated in place while that batch waits) */
-};
 
 enum { RL_ACTOR_PENDING, RL_ACTOR_ALIVE, RL_ACTOR_RESTARTING, RL_ACTOR_LOCATING, RL_ACTOR_DEAD };
 
@@ -235,7 +152,7 @@ struct rl_cw_t {
   void *gcs;    /* DEALER to the head, opened on first use */
   rl_peer_t *peers;
   rl_objtab_t *objects; /* what we own or borrow (objects.c answers for it) */
-  rl_idmap_t *tasks; /* owned pending tasks by task id */
+  rl_task_table_t *tasks; /* owned tasks by task id (pending, or kept as lineage) */
   rl_class_t *classes;
   rl_fn_t *fns;
   uint64_t lease_request_seq;
@@ -362,9 +279,6 @@ bool rl_sub_can_steal(rl_cw_t *cw, rl_class_t *c);
  * the most tasks waiting their turn to give some back (RL_CW_STOLEN); they are then
  * pushed to the idle one. */
 void rl_sub_steal(rl_cw_t *cw, rl_class_t *c);
-/* Lease l's running task has run far longer than its class's tasks do, as of the last
- * poll (which read every result sent before it): tasks behind it may wait long. */
-bool rl_sub_stalled(const rl_cw_t *cw, const rl_lease_t *l);
 /* Task t, pushed to its lease's worker and given back unstarted, goes back to the front
  * of its class's queue (freed instead if it was cancelled meanwhile). */
 void rl_sub_take_back(rl_cw_t *cw, rl_task_t *t);
@@ -400,10 +314,15 @@ void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const c
 /* Removes lease l from class c, giving the worker back unless it failed. */
 void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed);
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
-/* The tasks pushed to lease l, still in flight (caller frees the array). */
+/* The tasks pushed to c's leases, still in flight, in running order per lease (caller
+ * frees the array; NULL if out of memory). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);
-/* Takes t off its lease and retries it (the caller checked that it may be retried). */
-void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t);
+/* The one retry path: if t may run again after cause (rl_task_retry decides, and
+ * counts the attempt), takes it off its lease, reports and logs why, and queues it
+ * ahead of tasks submitted after it (once its arguments are ready; an actor's call at
+ * once, to keep the calls' order) and returns true. Else changes nothing and returns
+ * false: the caller fails t. */
+bool rl_sub_retry(rl_cw_t *cw, rl_task_t *t, rl_retry_cause_t cause, const char *why);
 
 /* actors.c */
 void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, size_t len);
