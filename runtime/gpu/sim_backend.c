@@ -26,7 +26,7 @@
 #define S_GRID_X_MAX 2147483647u
 #define S_GRID_YZ_MAX 65535u
 #define S_SHARED_MAX (48u * 1024u) /* per block, without opting in to more */
-#define S_FIBER_STACK (64u * 1024u)
+#define S_FIBER_STACK (256u * 1024u) /* CUDA lets a thread use far more than its 1 KiB default */
 
 struct rl_gpu_kernel {
   void *dl;

@@ -58,7 +58,8 @@ static const char *const s_flags[] = {"-O2",
                                       "-fno-gnu-unique",
                                       NULL};
 
-/* Appended to the source: the entry point for kernel NAME (used 3 times) with FLAGS. */
+/* Appended to the source: the entry point for kernel NAME (5 times), then its RL_SIM_USES_* as
+ * the source shows them (the loader narrows them down from what the linker kept). */
 static const char s_trampoline[] =
     "\n#line 1 \"rayl-sim-entry\"\n"
     "static_assert(::rl_sim::entry<decltype(&%s), &%s>::is_kernel,\n"
