@@ -183,6 +183,18 @@ describe("actors", function()
       assert.are.equal(1002, rayl.get(c.incr:remote(), { timeout = 10 }))
     end)
 
+    it("a call cancelled while it waits for its argument fails with TaskCancelledError; later calls run", function()
+      local c = Counter:remote(0)
+      assert.are.equal(0, rayl.get(c.value:remote(), { timeout = 10 }))
+      local slow = rayl.remote(function() os.execute("sleep 0.5"); return 5 end)
+      local waiting = c.incr:remote(slow:remote()) -- first in the actor's queue, until its argument is ready
+      local after = c.incr:remote(1)
+      rayl.cancel(waiting)
+      h.expect_error("TaskCancelledError", rayl.get, waiting, { timeout = 5 })
+      assert.are.equal(1, rayl.get(after, { timeout = 10 }))
+      assert.are.equal(2, rayl.get(c.incr:remote(1), { timeout = 10 }))
+    end)
+
     it("calling a method that does not exist raises ValueError at once, naming class and method", function()
       local c = Counter:remote()
       local err = h.expect_error("ValueError", function() return c.no_such_method:remote() end)

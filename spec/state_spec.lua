@@ -202,9 +202,9 @@ describe("rayl list and rayl status on a cluster started with rayl start", funct
     port = free_port()
     addr = "127.0.0.1:" .. port
     env = ("RAYL_TMPDIR=%s "):format(dir)
-    local out = run("start --head --port " .. port .. " --num-cpus 2")
+    local out = run("start --head --port " .. port .. " --num-cpus 2 --num-gpus 0")
     assert.truthy(out:find("Started a rayl head", 1, true), out)
-    out = run("start --address " .. addr .. " --num-cpus 1")
+    out = run("start --address " .. addr .. " --num-cpus 1 --num-gpus 0")
     assert.truthy(out:find("Joined the cluster", 1, true), out)
     background("driver", [[
       local rayl = require "rayl"

@@ -46,7 +46,8 @@ end
 -- its options() are made, so nothing is created with them).
 local function check_class_options(opts, level)
   local what = "an actor class"
-  options.amounts(what, opts, { "num_cpus", "num_gpus", "memory" }, level + 1)
+  options.amounts(what, opts, { "num_cpus", "memory" }, level + 1)
+  options.gpus(what, "num_gpus", opts.num_gpus, level + 1)
   options.resources(what, "resources", opts.resources, level + 1)
   for _, k in ipairs { "max_restarts", "max_task_retries" } do -- -1: without limit
     if opts[k] ~= nil then options.count(what, k, opts[k], -1, nil, level + 1) end

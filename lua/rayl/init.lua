@@ -97,7 +97,8 @@ function rayl.init(opts)
   if core.is_initialized() then
     raise("ValueError", "rayl.init was called twice; call rayl.shutdown() first", 2)
   end
-  options.amounts("rayl.init", opts, { "num_cpus", "num_gpus" }, 2)
+  options.amounts("rayl.init", opts, { "num_cpus" }, 2)
+  if opts.num_gpus ~= nil then options.count("rayl.init", "num_gpus", opts.num_gpus, 0, 64, 2) end
   if opts.object_store_memory ~= nil then
     options.count("rayl.init", "object_store_memory", opts.object_store_memory, options.STORE_MIN, nil, 2)
   end
@@ -113,7 +114,7 @@ function rayl.init(opts)
   if address == "" then address = nil end
   actor.set_default_namespace(opts.namespace)
   local started, dir = pcall(core.init, {
-    address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus or 0,
+    address = address, num_cpus = opts.num_cpus, num_gpus = opts.num_gpus,
     resources = opts.resources, object_store_memory = opts.object_store_memory,
     print_worker_logs = opts.print_worker_logs,
   })
@@ -167,7 +168,8 @@ end
 -- Turns user options into what rayl.core.submit takes.
 local function submit_options(opts, level)
   local what = "a remote function"
-  options.amounts(what, opts, { "num_cpus", "num_gpus", "memory" }, level + 1)
+  options.amounts(what, opts, { "num_cpus", "memory" }, level + 1)
+  options.gpus(what, "num_gpus", opts.num_gpus, level + 1)
   local res = {}
   for k, v in pairs(options.resources(what, "resources", opts.resources, level + 1) or {}) do res[k] = v end
   local cpus = opts.num_cpus == nil and 1 or opts.num_cpus
@@ -453,9 +455,13 @@ function rayl.get_runtime_context()
   return core.context()
 end
 
+--- rayl.get_gpu_ids() -> the ids of the GPUs the node manager gave this worker (the
+--- devices its CUDA_VISIBLE_DEVICES lists), e.g. { 0 }; {} in a task or actor without
+--- num_gpus, and in a driver (as Ray: the driver's GPUs are not managed).
 function rayl.get_gpu_ids()
   local ids = {}
-  for id in (os.getenv("CUDA_VISIBLE_DEVICES") or ""):gmatch("%d+") do ids[#ids + 1] = tonumber(id) end
+  if not core.is_worker() then return ids end
+  for id in (os.getenv("RAYL_GPU_IDS") or ""):gmatch("%d+") do ids[#ids + 1] = tonumber(id) end
   return ids
 end
 

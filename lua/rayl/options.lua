@@ -47,6 +47,16 @@ function M.amount(what, name, v, level)
   return v
 end
 
+--- M.gpus(what, name, v, level) -> v: a GPU amount: a fraction of one device (0.5) or
+--- whole devices (2); over 1 it must be whole, as Ray requires (nil passes).
+function M.gpus(what, name, v, level)
+  if v == nil then return nil end
+  if not finite(v) or v < 0 or (v > 1 and v ~= math.floor(v)) then
+    fail(what, name, "a fraction of one GPU (0.5) or a whole number of GPUs (2)", v, level + 1)
+  end
+  return v
+end
+
 --- M.timeout(what, name, v, level) -> seconds, or nil for no limit (nil or math.huge).
 function M.timeout(what, name, v, level)
   if v == nil or v == math.huge then return nil end

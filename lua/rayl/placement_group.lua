@@ -65,6 +65,10 @@ local function check_bundles(bundles, level)
         raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, tostring(v)),
           level + 1)
       end
+      if k == "GPU" and v > 1 and v ~= math.floor(v) then
+        raise("ValueError", ("bundle %d: GPU must be a fraction of one GPU (0.5) or a whole number of GPUs (2), "
+          .. "got %s"):format(i, tostring(v)), level + 1)
+      end
       copy[i][k] = v
       something = something or v > 0
     end

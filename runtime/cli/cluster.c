@@ -21,6 +21,7 @@
 #include "common/sessions.h"
 #include "net/key.h"
 #include "renv/package.h"
+#include "sched/gpus.h"
 #include "sched/resources.h"
 #include "worker/cluster_client.h"
 
@@ -37,7 +38,7 @@ static const char *s_start_usage =
     "  --address HOST:PORT      join the cluster whose head is there\n"
     "  --node-ip-address IP     address other nodes reach this node on (default 127.0.0.1)\n"
     "  --num-cpus N             CPUs to offer (default: all cores)\n"
-    "  --num-gpus N             GPUs to offer (default 0)\n"
+    "  --num-gpus N             GPUs to offer (default: those the CUDA driver finds)\n"
     "  --resources '{\"k\": n}'   custom resources\n"
     "  --object-store-memory B  bytes of shared memory for objects\n"
     "  --heartbeat-timeout-ms N with --head: a node silent this long is dead (default 5000)\n"
@@ -404,7 +405,7 @@ static int s_head_key(const char *key_file, bool restart, char *err, size_t errl
 
 int rl_cli_start(int argc, char **argv) {
   bool head = false, no_security = false;
-  const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = "0", *store = NULL,
+  const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = NULL, *store = NULL,
              *resources = NULL, *heartbeat = "5000", *key_file = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -465,6 +466,11 @@ int rl_cli_start(int argc, char **argv) {
   }
   if (s_check_resources(specs, nres) != 0) return 2;
   char gcs[200], err[S_ERR], addr[160];
+  int ngpus;
+  if (gpus && rl_gpus_parse_count(gpus, &ngpus, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl start: %s\n", err);
+    return 2;
+  }
   if (head) snprintf(addr, sizeof addr, "%s:%s", ip, port);
   else snprintf(addr, sizeof addr, "%s", address);
   if (rl_cluster_resolve(addr, gcs, sizeof gcs, err, sizeof err) != 0) {
@@ -543,10 +549,10 @@ int rl_cli_start(int argc, char **argv) {
   }
   char node_ep[200];
   snprintf(node_ep, sizeof node_ep, "tcp://%s:*", ip);
-  char *nargv[56] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, "--num-gpus",
-                     (char *)gpus, security[0]};
-  int n = 11;
+  char *nargv[56] = {"rayl", "node", "--endpoint", node_ep, "--gcs", gcs, "--session", session, security[0]};
+  int n = 9;
   if (security[1]) nargv[n++] = security[1];
+  if (gpus) nargv[n++] = "--num-gpus", nargv[n++] = (char *)gpus;
   if (cpus) nargv[n++] = "--num-cpus", nargv[n++] = (char *)cpus;
   if (store) nargv[n++] = "--object-store-memory", nargv[n++] = (char *)store;
   for (int i = 0; i < nres; i++) nargv[n++] = "--resource", nargv[n++] = specs[i];
@@ -670,6 +676,28 @@ static void s_res_shown(const rl_resources_t *m, bool json, char *buf, size_t n)
   if (used < n) snprintf(buf + used, n - used, "}");
 }
 
+/* Writes a node's GPU line for `rayl status`: how it found them (its own words, e.g.
+ * "none (no CUDA driver: libcuda.so.1 not found)") and, if it has any, what is free. */
+static void s_gpus_shown(const rl_node_info_t *node, char *buf, size_t n) {
+  double total = rl_res_get(&node->total, "GPU"), avail = rl_res_get(&node->available, "GPU");
+  const char *how = node->gpus[0] ? node->gpus : total > 0 ? "" : "none";
+  if (total > 0)
+    snprintf(buf, n, "%s%s%g of %g available", how, *how ? ", " : "", avail, total);
+  else
+    snprintf(buf, n, "%s", how);
+}
+
+/* Prints s as a JSON string (quotes, backslashes and control characters escaped). */
+static void s_print_json_str(const char *s) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') printf("\\%c", *p);
+    else if (*p < 0x20) printf("\\u%04x", *p);
+    else putchar(*p);
+  }
+  putchar('"');
+}
+
 int rl_cli_status(int argc, char **argv) {
   const char *address = getenv("RAYL_ADDRESS"), *key_file = NULL;
   if (!address || !*address) address = "auto";
@@ -715,19 +743,24 @@ int rl_cli_status(int argc, char **argv) {
   if (json) printf("{\"nodes\": [");
   else printf("Cluster at %s: %d node%s\n", gcs + 6, n, n == 1 ? "" : "s");
   for (int i = 0; i < n; i++) {
-    char hex[RL_ID_HEX], total[1200], avail[1200];
+    char hex[RL_ID_HEX], total[1200], avail[1200], gpus[400];
     rl_id_hex(&nodes[i].id, hex);
+    s_gpus_shown(&nodes[i], gpus, sizeof gpus);
     bool is_head = rl_res_get(&nodes[i].total, S_HEAD_RESOURCE) > 0;
     s_res_shown(&nodes[i].total, json, total, sizeof total);
     s_res_shown(&nodes[i].available, json, avail, sizeof avail);
-    if (json)
+    if (json) {
       printf("%s{\"node_id\": \"%s\", \"address\": \"%s\", \"alive\": %s, \"is_head\": %s, \"total\": %s, "
-             "\"available\": %s}",
+             "\"available\": %s, \"gpus\": ",
              i ? ", " : "", hex, nodes[i].endpoint, nodes[i].alive ? "true" : "false", is_head ? "true" : "false",
              total, avail);
-    else
+      s_print_json_str(gpus);
+      printf("}");
+    } else {
       printf("  %.12s  %-28s %-5s%-7s total {%s}  available {%s}\n", hex, nodes[i].endpoint,
              nodes[i].alive ? "alive" : "DEAD", is_head ? " (head)" : "", total, avail);
+      printf("                GPUs: %s\n", gpus);
+    }
   }
   /* What waits for resources: pending (the cluster is busy) or infeasible (no node
    * has that much: it waits until such a node joins). */

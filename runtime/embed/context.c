@@ -102,7 +102,7 @@ static int s_connect(rayl_ctx *ctx, const rayl_config *config) {
                          "to the rayl executable",
                          program, strerror(errno));
   rl_local_opts_t o = {.rayl_bin = program, .num_cpus = config->num_cpus > 0 ? config->num_cpus : -1,
-                       .object_store_memory = config->object_store_memory, .nice = config->nice};
+                       .num_gpus = -1, .object_store_memory = config->object_store_memory, .nice = config->nice};
   ctx->cluster = rl_local_cluster_start(&o, err, sizeof err);
   if (ctx->cluster) ctx->cw = rl_cw_new(rl_local_cluster_node(ctx->cluster), RL_CLIENT_DRIVER, 10000, err, sizeof err);
   if (ctx->cw) return RAYL_OK;

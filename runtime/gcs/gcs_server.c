@@ -131,14 +131,18 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
     return s_drop(g, m, "field 2 (node_endpoint) is not a string of at most 255 bytes");
   if (rl_res_unpack(rl_field(m, 2), &total) != 0) return s_drop(g, m, "field 3 (resources) is not a resource map");
   if (!rl_field_u64(m, 3, &pid)) return s_drop(g, m, "field 4 (pid) is not an unsigned integer");
+  char gpus[RL_NODE_GPUS_MAX] = "";
+  if (rl_field(m, 4) && !rl_field_strcpy(m, 4, gpus, sizeof gpus))
+    return s_drop(g, m, "field 5 (gpus) is not a string of at most 299 bytes");
   bool known = rl_node_table_get(g->nodes, &id) != NULL;
   if (rl_node_table_register(g->nodes, &id, endpoint, &total, pid, rl_now_ms(), err, sizeof err) != 0) {
     s_warn(g, "refused node %s at %s: %s", rl_id_hex(&id, hex), endpoint, err);
     return;
   }
+  rl_node_table_set_gpus(g->nodes, &id, gpus);
   rl_res_format(&total, res, sizeof res);
-  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s", rl_id_hex(&id, hex), known ? "re-" : "",
-         endpoint, (unsigned long long)pid, res);
+  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s%s%s", rl_id_hex(&id, hex), known ? "re-" : "",
+         endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
 /* True if o is [[shape map, count u64, infeasible bool]...] of at most S_MAX_DEMANDS. */
@@ -224,7 +228,7 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
 }
 
 /* [request u64, pg_version u64?, dead_since u64|nil?] -> NODES [request u64,
- * [[node_id, endpoint, alive, total, available, demands]...], pg_version?, groups?,
+ * [[node_id, endpoint, alive, total, available, demands, gpus]...], pg_version?, groups?,
  * dead_seq?, dead_clients?]: pg_version and groups when asked with a version (groups nil
  * when the asker's is current); dead_seq and dead_clients when asked with dead_since.
  * Nodes pending since a restart are left out: neither alive nor dead yet (a node
@@ -248,7 +252,7 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) {
     if (n->pending) continue;
-    msgpack_pack_array(&b.pk, 6);
+    msgpack_pack_array(&b.pk, 7);
     rl_pack_id(&b.pk, &n->id);
     rl_pack_str(&b.pk, n->endpoint);
     if (n->alive) msgpack_pack_true(&b.pk);
@@ -258,6 +262,7 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
     const s_demands_t *d = n->alive ? rl_idmap_get(g->demands, &n->id) : NULL;
     if (d) msgpack_sbuffer_write(&b.sb, d->data, d->len); /* a whole msgpack array */
     else msgpack_pack_array(&b.pk, 0);
+    rl_pack_str(&b.pk, n->gpus);
   }
   if (with_pgs) {
     rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);

@@ -76,14 +76,21 @@ static void s_send_truncated(void *dealer, rl_msgbuf_t *b, size_t len) {
   rl_msgbuf_reset(b);
 }
 
+/* The GPU description a node registers with (NULL: none, as an older node). */
+static const char *s_gpus = "2 (declared with --num-gpus; device ids 0,1)";
+
 static void s_build_register(rl_msgbuf_t *b, const rl_id_t *id, const char *ep, const rl_resources_t *r,
                              uint64_t pid) {
-  rl_msgbuf_init(b, RL_GCS_REGISTER_NODE, 4);
+  rl_msgbuf_init(b, RL_GCS_REGISTER_NODE, s_gpus ? 5 : 4);
   rl_pack_id(&b->pk, id);
   rl_pack_str(&b->pk, ep);
   rl_res_pack(&b->pk, r);
   msgpack_pack_uint64(&b->pk, pid);
+  if (s_gpus) rl_pack_str(&b->pk, s_gpus);
 }
+
+/* The first node's GPU description in the last GET_NODES reply. */
+static char s_listed_gpus[300];
 
 static void s_send_heartbeat(void *dealer, const rl_id_t *id, const rl_resources_t *avail) {
   rl_msgbuf_t b;
@@ -115,13 +122,19 @@ static int s_get_nodes(void *dealer, uint64_t request, rl_id_t *id, char *ep, si
     const char *p;
     size_t len;
     rl_resources_t t, a;
-    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size != 6 || n->via.array.ptr[5].type != MSGPACK_OBJECT_ARRAY)
+    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size != 7 || n->via.array.ptr[5].type != MSGPACK_OBJECT_ARRAY ||
+        n->via.array.ptr[6].type != MSGPACK_OBJECT_STR)
       goto out;
     const msgpack_object *f = n->via.array.ptr;
+    const char *g;
+    size_t glen;
     if (!rl_obj_id(&f[0], id) || !rl_obj_bytes(&f[1], &p, &len) || len >= epsize ||
-        f[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&f[3], &t) || rl_res_unpack(&f[4], &a))
+        f[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&f[3], &t) || rl_res_unpack(&f[4], &a) ||
+        !rl_obj_bytes(&f[6], &g, &glen) || glen >= sizeof s_listed_gpus)
       goto out;
     if (i == 0) {
+      memcpy(s_listed_gpus, g, glen);
+      s_listed_gpus[glen] = 0;
       memcpy(ep, p, len);
       ep[len] = 0;
       *alive = f[2].via.boolean;
@@ -322,6 +335,11 @@ int rl_gcs_selftest(void) {
   S_CHECK(s_get_nodes(dealer, 2, &id, epout, sizeof epout, &alive, &t, &a) == 1);
   S_CHECK(rl_id_eq(&id, &node) && !strcmp(epout, "tcp://127.0.0.1:7001") && alive);
   S_CHECK(rl_res_equal(&t, &total) && rl_res_equal(&a, &total));
+  S_CHECK(!strcmp(s_listed_gpus, s_gpus)); /* for rayl status */
+  s_gpus = NULL; /* registering without one (an older node): "" */
+  s_build_register(&b, &node, "tcp://127.0.0.1:7001", &total, 4242);
+  S_CHECK(rl_msg_send(dealer, NULL, &b) == 0);
+  S_CHECK(s_get_nodes(dealer, 2, &id, epout, sizeof epout, &alive, &t, &a) == 1 && !strcmp(s_listed_gpus, ""));
   avail = total;
   rl_res_set(&avail, "CPU", 2.5, NULL, 0);
   s_send_heartbeat(dealer, &node, &avail);

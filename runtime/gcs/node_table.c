@@ -145,6 +145,13 @@ int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *en
   return 0;
 }
 
+int rl_node_table_set_gpus(rl_node_table_t *t, const rl_id_t *id, const char *gpus) {
+  rl_node_t *node = rl_idmap_get(t->index, id);
+  if (!node) return -1;
+  snprintf(node->gpus, sizeof node->gpus, "%s", gpus);
+  return 0;
+}
+
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,
                             int64_t now_ms) {
   rl_node_t *node = rl_idmap_get(t->index, id);
@@ -230,6 +237,10 @@ int rl_node_table_selftest(void) {
   S_CHECK(n && n->alive && n->pid == 11 && !strcmp(n->endpoint, "tcp://10.0.0.1:7000"));
   S_CHECK(rl_res_equal(&n->total, &total) && rl_res_equal(&n->available, &total));
   S_CHECK(rl_node_table_get(t, &c) == NULL);
+  /* The GPU description, for rayl status; unknown nodes are refused. */
+  S_CHECK(!n->gpus[0] && rl_node_table_set_gpus(t, &a, "none (no CUDA driver: libcuda.so.1 not found)") == 0);
+  S_CHECK(!strcmp(n->gpus, "none (no CUDA driver: libcuda.so.1 not found)"));
+  S_CHECK(rl_node_table_set_gpus(t, &c, "2") == -1);
   /* Bad endpoints. */
   S_CHECK(rl_node_table_register(t, &c, "", &total, 13, 0, err, sizeof err) == -1 && strstr(err, "empty"));
   char longep[400];

@@ -11,6 +11,7 @@
 
 #define RL_NODE_ENDPOINT_MAX 256 /* longest node endpoint, with its NUL */
 #define RL_NODE_TABLE_MAX 4096   /* nodes the table holds, dead ones included */
+#define RL_NODE_GPUS_MAX 300     /* longest GPU description, with its NUL */
 
 typedef struct {
   rl_id_t id;
@@ -22,6 +23,8 @@ typedef struct {
   int64_t last_seen_ms; /* rl_now_ms() time of the last registration or heartbeat (or load) */
   rl_resources_t total;
   rl_resources_t available;
+  char gpus[RL_NODE_GPUS_MAX]; /* how the node found its GPUs, for rayl status ("" unknown:
+                                * not kept across a head restart until it registers) */
 } rl_node_t;
 
 typedef struct rl_node_table_t rl_node_table_t;
@@ -52,6 +55,9 @@ int rl_node_table_load(rl_node_table_t *t, const rl_id_t *id, const char *endpoi
 int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *endpoint,
                            const rl_resources_t *total, uint64_t pid, int64_t now_ms, char *err,
                            size_t errlen);
+/* Sets the node's GPU description (cut to RL_NODE_GPUS_MAX - 1 bytes). Returns 0, or -1
+ * if the node is unknown. */
+int rl_node_table_set_gpus(rl_node_table_t *t, const rl_id_t *id, const char *gpus);
 /* Records a heartbeat: available resources, alive as of now_ms. A node marked dead or
  * pending is alive again (it was heard from). Returns 0, or -1 if the node is unknown. */
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,

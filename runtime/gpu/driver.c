@@ -103,6 +103,10 @@ static void s_try(const char *lib, s_state_t *st) {
     const char *vis = getenv("CUDA_VISIBLE_DEVICES");
     snprintf(st->err, sizeof st->err, "no CUDA driver: the NVIDIA driver finds no GPU%s%s%s; " S_ADVICE,
              vis ? " (CUDA_VISIBLE_DEVICES=\"" : "", vis ? vis : "", vis ? "\")" : "");
+  } else if (r == RL_CU_ERROR_INSUFFICIENT_DRIVER) {
+    snprintf(st->err, sizeof st->err,
+             "the NVIDIA driver behind %s is too old for this CUDA (cuInit returned 35): update the driver; " S_ADVICE,
+             name);
   } else if (r != RL_CU_SUCCESS) {
     snprintf(st->err, sizeof st->err, "the CUDA driver did not start: cuInit failed with CUDA error %d; " S_ADVICE, r);
   } else {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
 #include "common/log.h"
 #include "gpu/backend.h"
 #include "gpu/sim_abi.h"
@@ -25,7 +26,7 @@
 #define S_GRID_X_MAX 2147483647u
 #define S_GRID_YZ_MAX 65535u
 #define S_SHARED_MAX (48u * 1024u) /* per block, without opting in to more */
-#define S_FIBER_STACK (64u * 1024u)
+#define S_FIBER_STACK (256u * 1024u) /* CUDA lets a thread use far more than its 1 KiB default */
 
 struct rl_gpu_kernel {
   void *dl;
@@ -412,6 +413,7 @@ const rl_gpu_backend_t *rl_gpu_sim_backend(void) { return &s_backend; }
 
 /* ---- selftest ---- */
 #include <time.h>
+
 #include "common/selftest.h"
 
 static const char s_test_src[] =
@@ -457,8 +459,7 @@ static rl_gpu_kernel_t *s_test_kernel(const rl_gpu_backend_t *b, const char *src
   char err[600] = "", *log = NULL, *img = NULL;
   size_t n = 0;
   rl_gpu_kernel_t *k = NULL;
-  if (b->compile(src, name, NULL, 0, &img, &n, &log, err, sizeof err) == 0)
-    k = b->load(img, n, name, err, sizeof err);
+  if (b->compile(src, name, NULL, 0, &img, &n, &log, err, sizeof err) == 0) k = b->load(img, n, name, err, sizeof err);
   if (!k) fprintf(stderr, "sim_backend: %s\n%s", err, log ? log : "");
   if (image) {
     *image = img;
@@ -522,12 +523,103 @@ static void s_test_timing(rl_gpu_kernel_t *saxpy, rl_gpu_kernel_t *sum) {
     s_test_time(saxpy, (unsigned)n / 256, sargs, 4, &w1, &c1);
     s_test_time(sum, (unsigned)n / 256, rargs, 3, &w2, &c2);
   }
-  printf("[1M-element saxpy (4096 blocks of 256, plain loop): %.1f ms (%.1f ms CPU); "
-         "1M-element block_sum (fibers, 10 barriers a thread): %.1f ms (%.1f ms CPU)] ",
-         w1, c1, w2, c2);
+  printf(
+      "[1M-element saxpy (4096 blocks of 256, plain loop): %.1f ms (%.1f ms CPU); "
+      "1M-element block_sum (fibers, 10 barriers a thread): %.1f ms (%.1f ms CPU)] ",
+      w1, c1, w2, c2);
   free(x);
   free(y);
   free(out);
+}
+
+/* Much of the prelude in one kernel (a template, launched by its C++ name). */
+static const char s_test_features[] =
+    "#include <cuda_runtime.h>\n"
+    "#include <cassert>\n"
+    "static_assert(alignof(float4) == 16 && sizeof(double2) == 16 && alignof(int2) == 8 && sizeof(float3) == 12, "
+    "\"\");\n"
+    "__constant__ float table[4] = {1.f, 2.f, 3.f, 4.f};\n"
+    "__device__ int counter;\n"
+    "namespace ns {\n"
+    "template <class T> __device__ __forceinline__ T twice(T v) { return v * 2; }\n"
+    "}\n"
+    "template <class T>\n"
+    "__global__ void __launch_bounds__(64) features(T *out, unsigned *u, unsigned long long *ull, double *d, int *iv) "
+    "{\n"
+    "  __shared__ __align__(16) T tile[64];\n"
+    "  extern __shared__ __align__(16) unsigned char dyn[];\n"
+    "  unsigned t = threadIdx.x;\n"
+    "  tile[t] = ns::twice((T)t);\n"
+    "  ((int *)dyn)[t] = (int)t;\n"
+    "  __syncthreads();\n"
+    "  int all = __syncthreads_and(tile[t] >= 0), any = __syncthreads_or(t == 5);\n"
+    "  if (t == 0) {\n"
+    "    float4 f = make_float4(1, 2, 3, 4);\n"
+    "    int2 i2 = make_int2(3, 4);\n"
+    "    dim3 g = gridDim;\n"
+    "    out[0] = tile[63] + ((int *)dyn)[10];\n"
+    "    out[1] = min(3u, 4) + max(2.5f, 1) + table[2];\n"
+    "    out[2] = rsqrtf(4.0f) + __saturatef(2.0f) + __fdividef(1.0f, 4.0f);\n"
+    "    out[3] = f.w + i2.y + g.x + blockDim.x + warpSize;\n"
+    "    out[4] = __popc(0xF0u) + __clz(1) + __ffs(8) + __brev(1u) / 0x80000000u;\n"
+    "    out[5] = all + 2 * any + __ldg(&table[3]);\n"
+    "    out[6] = expf(0.f) + sqrtf(16.f) + fabsf(-1.f) + floorf(2.5f) + __expf(0.f);\n"
+    "    out[7] = normcdff(0.0f) + umax(3u, 7u) + __umulhi(0x80000000u, 4u);\n"
+    "    __threadfence();\n"
+    "  }\n"
+    "  atomicAdd(&u[0], 1u); atomicSub(&u[1], 1u); atomicMax(&u[2], t); atomicMin(&u[3], t);\n"
+    "  atomicExch(&u[4], 7u); atomicCAS(&u[5], 0u, 9u); atomicInc(&u[6], 10u); atomicAnd(&u[7], ~1u);\n"
+    "  atomicOr(&u[8], 1u << (t % 32)); atomicXor(&u[9], 1u); atomicAdd(ull, 2ull); atomicAdd(d, 0.25);\n"
+    "  atomicMax(&iv[0], (int)t - 10); atomicMin(&iv[1], (int)t - 10); atomicAdd_block(&iv[2], 1);\n"
+    "  atomicAdd(&counter, 1);\n"
+    "  if (t == 63) __syncwarp();\n"
+    "  (void)clock64();\n"
+    "}\n";
+
+/* Runs features<float> and checks what each part computed. Returns the failed checks. */
+static int s_test_prelude(const rl_gpu_backend_t *b) {
+  int failed = 0;
+  char err[600] = "";
+  rl_gpu_kernel_t *k = s_test_kernel(b, s_test_features, "features<float>", NULL, NULL);
+  rl_gpu_ptr_t dout = 0, du = 0, dull = 0, dd = 0, div = 0;
+  float out[8];
+  unsigned u[10] = {0, 100, 0, 1000, 0, 0, 0, 0xFF, 0, 0};
+  unsigned long long ull = 0;
+  double d = 0;
+  int iv[3] = {-100, 100, 0};
+  RL_CHECK_GOTO(k && b->alloc(sizeof out, &dout, err, sizeof err) == 0 &&
+                b->alloc(sizeof u, &du, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->alloc(8, &dull, err, sizeof err) == 0 && b->alloc(8, &dd, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->alloc(sizeof iv, &div, err, sizeof err) == 0 && b->copy_in(du, u, sizeof u, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->copy_in(dull, &ull, 8, err, sizeof err) == 0 && b->copy_in(dd, &d, 8, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->copy_in(div, iv, sizeof iv, err, sizeof err) == 0);
+  void *args[] = {&dout, &du, &dull, &dd, &div};
+  RL_CHECK_GOTO(s_test_launch(k, 1, 1, 1, 64, 1, 1, 256, args, 5, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->copy_out(out, dout, sizeof out, err, sizeof err) == 0 &&
+                b->copy_out(u, du, sizeof u, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->copy_out(&ull, dull, 8, err, sizeof err) == 0 && b->copy_out(&d, dd, 8, err, sizeof err) == 0);
+  RL_CHECK_GOTO(b->copy_out(iv, div, sizeof iv, err, sizeof err) == 0);
+  static const float want[8] = {136, 8.5f, 1.75f, 105, 40, 7, 9, 9.5f};
+  for (int i = 0; i < 8; i++)
+    if (out[i] != want[i]) {
+      fprintf(stderr, "sim_backend: features: out[%d] = %g, not %g\n", i, out[i], want[i]);
+      failed++;
+    }
+  static const unsigned wu[10] = {64, 36, 63, 0, 7, 9, 9, 0xFE, 0xFFFFFFFFu, 0};
+  RL_CHECK_COUNT(memcmp(u, wu, sizeof u) == 0, failed);
+  RL_CHECK_COUNT(ull == 128 && d == 16.0 && iv[0] == 53 && iv[1] == -10 && iv[2] == 64, failed);
+  goto done;
+fail:
+  fprintf(stderr, "sim_backend: features: %s\n", err);
+  failed++;
+done:
+  b->free(dout);
+  b->free(du);
+  b->free(dull);
+  b->free(dd);
+  b->free(div);
+  b->unload(k);
+  return failed;
 }
 
 int rl_sim_backend_selftest(void) {
@@ -559,7 +651,10 @@ int rl_sim_backend_selftest(void) {
   RL_CHECK_COUNT(again != NULL, failed);
   b->unload(again);
   RL_CHECK_COUNT(!b->load(img, imglen, "histogram", err, sizeof err) && strstr(err, "holds kernel saxpy"), failed);
-  RL_CHECK_COUNT(!b->load("\x7f" "CUBIN", 6, "saxpy", err, sizeof err) && strstr(err, "not one the CPU simulator"),
+  RL_CHECK_COUNT(!b->load("\x7f"
+                          "CUBIN",
+                          6, "saxpy", err, sizeof err) &&
+                     strstr(err, "not one the CPU simulator"),
                  failed);
 
   /* Device memory. */
@@ -665,8 +760,9 @@ int rl_sim_backend_selftest(void) {
   RL_CHECK_GOTO(b->copy_in(din, in, sizeof in, err, sizeof err) == 0);
   void *cargs[] = {&din, &n};
   RL_CHECK_COUNT(s_test_launch(chk, 4, 1, 1, 256, 1, 1, 0, cargs, 2, err, sizeof err) == -1, failed);
-  RL_CHECK_COUNT(strstr(err, "kernel checked: assertion failed: v[i] >= 0 (kernel.cu:35), in block (1, 0, 0) thread "
-                             "(44, 0, 0)") != NULL,
+  RL_CHECK_COUNT(strstr(err,
+                        "kernel checked: assertion failed: v[i] >= 0 (kernel.cu:35), in block (1, 0, 0) thread "
+                        "(44, 0, 0)") != NULL,
                  failed);
   RL_CHECK_COUNT(b->synchronize(err, sizeof err) == -1 && strstr(err, "thread (44, 0, 0)"), failed);
   RL_CHECK_COUNT(b->synchronize(err, sizeof err) == 0, failed);
@@ -676,20 +772,25 @@ int rl_sim_backend_selftest(void) {
 
   /* Compile errors and unsupported features, named with the kernel's line. */
   failed += s_test_refused("extern \"C\" __global__ void broken(float *x) {\n  x[0] = undefined_thing;\n}\n", "broken",
-                           "compile error (c++): kernel.cu:2:10: error: 'undefined_thing' was not declared",
-                           "kernel.cu:2:10");
-  failed += s_test_refused(s_test_src, "saxpyy", "'saxpyy' was not declared", NULL);
-  failed += s_test_refused("extern \"C\" __global__ void w(float *x) {\n  float v = x[threadIdx.x];\n"
-                           "  x[0] = v + __shfl_down_sync(0xffffffffu, v, 16);\n}\n",
-                           "w", "does not support warp shuffles (__shfl_down_sync): run this kernel on a GPU (at kernel.cu:3",
-                           "static assertion failed");
+                           "kernel broken: compile error (", "kernel.cu:2:10: error: ");
+  failed += s_test_refused("extern \"C\" __global__ void broken(float *x) {\n  x[0] = undefined_thing;\n}\n", "broken",
+                           "kernel.cu:2:10: error: ", "undefined_thing");
+  failed +=
+      s_test_refused(s_test_src, "saxpyy", "kernel saxpyy: the source has no __global__ function named saxpyy", NULL);
+  failed += s_test_refused(
+      "extern \"C\" __global__ void w(float *x) {\n  float v = x[threadIdx.x];\n"
+      "  x[0] = v + __shfl_down_sync(0xffffffffu, v, 16);\n}\n",
+      "w", "does not support warp shuffles (__shfl_down_sync): run this kernel on a GPU (at kernel.cu:3",
+      "__shfl_down_sync");
   failed += s_test_refused("#include <cooperative_groups.h>\nextern \"C\" __global__ void c(int *x) {}\n", "c",
                            "does not support cooperative groups (cooperative_groups.h)", NULL);
-  failed += s_test_refused("extern \"C\" __global__ void c(int *x) {}\nextern \"C\" __global__ void p(int *x) {\n"
-                           "  c<<<1, 1>>>(x);\n}\n",
-                           "p", "kernel p: line 3: rayl's CPU simulator does not support dynamic parallelism", "line 3");
+  failed += s_test_refused(
+      "extern \"C\" __global__ void c(int *x) {}\nextern \"C\" __global__ void p(int *x) {\n"
+      "  c<<<1, 1>>>(x);\n}\n",
+      "p", "kernel p: line 3: rayl's CPU simulator does not support dynamic parallelism", "line 3");
   failed += s_test_refused(s_test_src, "a;b", "is not a C++ function name", NULL);
 
+  failed += s_test_prelude(b);
   s_test_timing(saxpy, sum);
   b->free(dx);
   b->free(dy);

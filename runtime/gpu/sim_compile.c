@@ -1,10 +1,12 @@
 /* sim_compile.c: the CPU simulator's compiler: finds the host's C++ compiler, builds a
  * kernel's CUDA C source against the prelude into a shared object, reports its errors. */
 #include "gpu/sim_compile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
 #include "gpu/sim_abi.h"
 #include "gpu/sim_prelude.h"
 #include "gpu/sim_source.h"
@@ -55,12 +58,14 @@ static const char *const s_flags[] = {"-O2",
                                       "-fno-gnu-unique",
                                       NULL};
 
-/* Appended to the source: the entry point for kernel NAME (used 3 times) with FLAGS. */
+/* Appended to the source: the entry point for kernel NAME (5 times), then its RL_SIM_USES_* as
+ * the source shows them (the loader narrows them down from what the linker kept). */
 static const char s_trampoline[] =
     "\n#line 1 \"rayl-sim-entry\"\n"
     "static_assert(::rl_sim::entry<decltype(&%s), &%s>::is_kernel,\n"
     "              \"the CPU simulator runs a __global__ function returning void: check the kernel's name\");\n"
-    "extern \"C\" __attribute__((visibility(\"default\"))) rl_sim_abi *" RL_SIM_ABI_SYMBOL "(void) {\n"
+    "extern \"C\" __attribute__((visibility(\"default\"))) rl_sim_abi *" RL_SIM_ABI_SYMBOL
+    "(void) {\n"
     "  return ::rl_sim::abi< ::rl_sim::entry<decltype(&%s), &%s> >(\"%s\", %uu);\n"
     "}\n";
 
@@ -181,29 +186,107 @@ static bool s_name_ok(const char *name) {
   return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:<>, *&") == n;
 }
 
-
 /* ---- options ---- */
 
 /* NVRTC options that only steer GPU code generation: ignored here (each matched alone or
  * as name=value). */
-static const char *const s_ignored[] = {
-    "-arch", "--gpu-architecture", "-rdc", "--relocatable-device-code", "-G", "--device-debug", "-lineinfo",
-    "--generate-line-info", "-maxrregcount", "--maxrregcount", "-ftz", "--ftz", "-prec-sqrt", "--prec-sqrt",
-    "-prec-div", "--prec-div", "-fmad", "--fmad", "-use_fast_math", "--use_fast_math", "-extra-device-vectorization",
-    "--extra-device-vectorization", "-dopt", "--dopt", "-default-device", "--device-as-default-execution-space", "-w",
-    "--disable-warnings", "-restrict", "--restrict", "-dlto", "--dlink-time-opt", "-lto", "-gen-lto", "--gen-opt-lto",
-    "-Werror", "-Wreorder", "--Wreorder", "-Wno-deprecated-gpu-targets", "--Wno-deprecated-gpu-targets",
-    "-Wno-deprecated-declarations", "--Wno-deprecated-declarations", "-time", "--time", "-split-compile",
-    "--split-compile", "-diag-suppress", "--diag-suppress", "-diag-error", "--diag-error", "-diag-warn",
-    "--diag-warn", "-ewp", "--extensible-whole-program", "-no-source-include", "--no-source-include", "-opt-info",
-    "--optimization-info", "-err-no", "--display-error-number", "-no-err-no", "--no-display-error-number", "-pch",
-    "--pch", "-create-pch", "--create-pch", "-use-pch", "--use-pch", "-pch-dir", "--pch-dir", "-pch-verbose",
-    "--pch-verbose", "-pch-messages", "--pch-messages", "-instantiate-templates-in-pch",
-    "--instantiate-templates-in-pch", "-builtin-move-forward", "--builtin-move-forward", "-builtin-initializer-list",
-    "--builtin-initializer-list", "-device-stack-protector", "--device-stack-protector", "-fdevice-time-trace",
-    "--fdevice-time-trace", "-jump-table-density", "--jump-table-density", "-minimal", "--minimal",
-    "-fdevice-syntax-only", "--fdevice-syntax-only", "-Xptxas", "--ptxas-options", "-ofast-compile",
-    "--Ofast-compile", "-modify-stack-limit", "--modify-stack-limit", NULL};
+static const char *const s_ignored[] = {"-arch",
+                                        "--gpu-architecture",
+                                        "-rdc",
+                                        "--relocatable-device-code",
+                                        "-G",
+                                        "--device-debug",
+                                        "-lineinfo",
+                                        "--generate-line-info",
+                                        "-maxrregcount",
+                                        "--maxrregcount",
+                                        "-ftz",
+                                        "--ftz",
+                                        "-prec-sqrt",
+                                        "--prec-sqrt",
+                                        "-prec-div",
+                                        "--prec-div",
+                                        "-fmad",
+                                        "--fmad",
+                                        "-use_fast_math",
+                                        "--use_fast_math",
+                                        "-extra-device-vectorization",
+                                        "--extra-device-vectorization",
+                                        "-dopt",
+                                        "--dopt",
+                                        "-default-device",
+                                        "--device-as-default-execution-space",
+                                        "-w",
+                                        "--disable-warnings",
+                                        "-restrict",
+                                        "--restrict",
+                                        "-dlto",
+                                        "--dlink-time-opt",
+                                        "-lto",
+                                        "-gen-lto",
+                                        "--gen-opt-lto",
+                                        "-Werror",
+                                        "-Wreorder",
+                                        "--Wreorder",
+                                        "-Wno-deprecated-gpu-targets",
+                                        "--Wno-deprecated-gpu-targets",
+                                        "-Wno-deprecated-declarations",
+                                        "--Wno-deprecated-declarations",
+                                        "-time",
+                                        "--time",
+                                        "-split-compile",
+                                        "--split-compile",
+                                        "-diag-suppress",
+                                        "--diag-suppress",
+                                        "-diag-error",
+                                        "--diag-error",
+                                        "-diag-warn",
+                                        "--diag-warn",
+                                        "-ewp",
+                                        "--extensible-whole-program",
+                                        "-no-source-include",
+                                        "--no-source-include",
+                                        "-opt-info",
+                                        "--optimization-info",
+                                        "-err-no",
+                                        "--display-error-number",
+                                        "-no-err-no",
+                                        "--no-display-error-number",
+                                        "-pch",
+                                        "--pch",
+                                        "-create-pch",
+                                        "--create-pch",
+                                        "-use-pch",
+                                        "--use-pch",
+                                        "-pch-dir",
+                                        "--pch-dir",
+                                        "-pch-verbose",
+                                        "--pch-verbose",
+                                        "-pch-messages",
+                                        "--pch-messages",
+                                        "-instantiate-templates-in-pch",
+                                        "--instantiate-templates-in-pch",
+                                        "-builtin-move-forward",
+                                        "--builtin-move-forward",
+                                        "-builtin-initializer-list",
+                                        "--builtin-initializer-list",
+                                        "-device-stack-protector",
+                                        "--device-stack-protector",
+                                        "-fdevice-time-trace",
+                                        "--fdevice-time-trace",
+                                        "-jump-table-density",
+                                        "--jump-table-density",
+                                        "-minimal",
+                                        "--minimal",
+                                        "-fdevice-syntax-only",
+                                        "--fdevice-syntax-only",
+                                        "-Xptxas",
+                                        "--ptxas-options",
+                                        "-ofast-compile",
+                                        "--Ofast-compile",
+                                        "-modify-stack-limit",
+                                        "--modify-stack-limit",
+                                        NULL};
 
 typedef struct {
   char **argv; /* NULL-terminated */
@@ -383,8 +466,15 @@ static int s_run(char *const argv[], const char *dir, char *err, size_t errlen) 
   posix_spawn_file_actions_addopen(&fa, 1, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_addchdir_np(&fa, dir);
+  posix_spawnattr_t at; /* the compiler starts with no signal blocked (a caller may block SIGCHLD) */
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
+  posix_spawnattr_destroy(&at);
   posix_spawn_file_actions_destroy(&fa);
   free(envp);
   if (rc != 0) {
@@ -400,25 +490,28 @@ static int s_run(char *const argv[], const char *dir, char *err, size_t errlen) 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* One line saying why the compile failed: an unsupported feature's static_assert (with
- * the kernel's line that used it), else the first error. */
+/* One line saying why the compile failed: a feature the simulator lacks (a static_assert
+ * or #error of the prelude's), with the kernel's line that used it; else the first error. */
 static void s_summary(const char *log, const char *name, const char *cxx, int status, char *err, size_t errlen) {
-  const char *sa = strstr(log, "static assertion failed: ");
-  const char *at = strstr(log, "\n" S_SOURCE ":");
-  at = !strncmp(log, S_SOURCE ":", strlen(S_SOURCE) + 1) ? log : at ? at + 1 : NULL;
-  if (sa && strstr(sa, "rayl's CPU simulator")) {
-    sa += strlen("static assertion failed: ");
+  const char *lacks = strstr(log, "rayl's CPU simulator does not support");
+  if (lacks) {
+    const char *at = !strncmp(log, S_SOURCE ":", strlen(S_SOURCE) + 1) ? log : strstr(log, "\n" S_SOURCE ":");
+    if (at && at != log) at++;
+    if (!at && (at = strstr(log, "from " S_SOURCE ":"))) at += 5;
     int where = at ? (int)strcspn(at, " \n") : 0;
     if (where > 0 && at[where - 1] == ':') where--;
-    snprintf(err, errlen, "kernel %s: %.*s%s%.*s%s", name, (int)strcspn(sa, "\n"), sa, where ? " (at " : "", where,
-             at ? at : "", where ? ")" : "");
+    snprintf(err, errlen, "kernel %s: %.*s%s%.*s%s", name, (int)strcspn(lacks, "\"\n"), lacks, where ? " (at " : "",
+             where, at ? at : "", where ? ")" : "");
     return;
   }
   const char *e = strstr(log, "error:");
   while (e && e > log && e[-1] != '\n') e--;
   if (!e) e = log;
   int len = (int)strcspn(e, "\n");
-  if (len == 0)
+  if (!strncmp(e, "rayl-sim-entry:", 15))
+    snprintf(err, errlen, "kernel %s: the source has no __global__ function named %s (%s: %.*s)", name, name, cxx,
+             len > 300 ? 300 : len, e);
+  else if (len == 0)
     snprintf(err, errlen, "kernel %s: the C++ compiler %s failed (exit status %d) and said nothing", name, cxx, status);
   else
     snprintf(err, errlen, "kernel %s: compile error (%s): %.*s", name, cxx, len > 400 ? 400 : len, e);
@@ -539,8 +632,9 @@ int rl_sim_compile_selftest(void) {
 
   /* NVRTC's options: definitions and paths passed on, code generation ignored. */
   s_args_t a;
-  const char *opts[] = {"-DN=4", "--define-macro=M", "--use_fast_math", "-arch=sm_90", "--gpu-architecture=compute_90",
-                        "-Iinc", "--include-path=/abs", "--std=c++14", "-lineinfo", "-UX"};
+  const char *opts[] = {
+      "-DN=4", "--define-macro=M",    "--use_fast_math", "-arch=sm_90", "--gpu-architecture=compute_90",
+      "-Iinc", "--include-path=/abs", "--std=c++14",     "-lineinfo",   "-UX"};
   RL_CHECK_COUNT(s_args_build(&a, &c, opts, sizeof opts / sizeof *opts, "k", err, sizeof err) == 0, failed);
   if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
   snprintf(want, sizeof want, "-I%s/inc", cwd);
@@ -559,12 +653,32 @@ int rl_sim_compile_selftest(void) {
   s_summary("kernel.cu: In function 'void k()':\nkernel.cu:2:3: error: 'y' was not declared\n  2 | y;\n", "k", "g++", 1,
             err, sizeof err);
   RL_CHECK_COUNT(!strcmp(err, "kernel k: compile error (g++): kernel.cu:2:3: error: 'y' was not declared"), failed);
-  s_summary("./rl_sim_prelude.h: In instantiation of 'int __shfl_sync(A ...)':\nkernel.cu:3:24:   required from "
-            "here\n./rl_sim_prelude.h:375:46: error: static assertion failed: rayl's CPU simulator does not support "
-            "warp shuffles (__shfl_sync): run this kernel on a GPU\n",
-            "k", "g++", 1, err, sizeof err);
-  RL_CHECK_COUNT(!strcmp(err, "kernel k: rayl's CPU simulator does not support warp shuffles (__shfl_sync): run this "
-                              "kernel on a GPU (at kernel.cu:3:24)"),
+  s_summary(
+      "./rl_sim_prelude.h: In instantiation of 'int __shfl_sync(A ...)':\nkernel.cu:3:24:   required from "
+      "here\n./rl_sim_prelude.h:375:46: error: static assertion failed: rayl's CPU simulator does not support "
+      "warp shuffles (__shfl_sync): run this kernel on a GPU\n",
+      "k", "g++", 1, err, sizeof err);
+  RL_CHECK_COUNT(!strcmp(err,
+                         "kernel k: rayl's CPU simulator does not support warp shuffles (__shfl_sync): run this "
+                         "kernel on a GPU (at kernel.cu:3:24)"),
+                 failed);
+  s_summary(
+      "In file included from <built-in>:1:\n./rl_sim_prelude.h:396:1: error: static_assert failed due to "
+      "requirement 'x' \"rayl's CPU simulator does not support warp votes (__any_sync): run this kernel on a "
+      "GPU\"\nkernel.cu:3:14: note: in instantiation of function template\n",
+      "k", "clang++", 1, err, sizeof err);
+  RL_CHECK_COUNT(!strcmp(err,
+                         "kernel k: rayl's CPU simulator does not support warp votes (__any_sync): run this "
+                         "kernel on a GPU (at kernel.cu:3:14)"),
+                 failed);
+  s_summary(
+      "In file included from kernel.cu:1:\n./mma.h:1:2: error: #error \"rayl's CPU simulator does not support "
+      "tensor core operations (wmma) (mma.h): run this kernel on a GPU\"\n",
+      "k", "g++", 1, err, sizeof err);
+  RL_CHECK_COUNT(strstr(err, "(wmma) (mma.h): run this kernel on a GPU (at kernel.cu:1)"), failed);
+  s_summary("rayl-sim-entry:1:41: error: 'kk' was not declared in this scope; did you mean 'k'?\n", "kk", "g++", 1, err,
+            sizeof err);
+  RL_CHECK_COUNT(strstr(err, "kernel kk: the source has no __global__ function named kk (g++: rayl-sim-entry:1:41: "),
                  failed);
   s_summary("", "k", "g++", 139, err, sizeof err);
   RL_CHECK_COUNT(strstr(err, "exit status 139"), failed);

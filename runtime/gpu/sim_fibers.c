@@ -1,6 +1,7 @@
 /* sim_fibers.c: cooperative fibers for the CPU simulator: a small context switch on x86-64
  * (ucontext elsewhere), with the AddressSanitizer annotations stack switches need. */
 #include "gpu/sim_fibers.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
@@ -45,44 +46,45 @@ typedef struct {
  * rl_sim_ctx_start: where a new fiber's first switch returns to; calls r13(r12). */
 void rl_sim_ctx_switch(void **save, void *to);
 void rl_sim_ctx_start(void);
-__asm__(".pushsection .text\n"
-        ".p2align 4\n"
-        ".globl rl_sim_ctx_switch\n"
-        ".hidden rl_sim_ctx_switch\n"
-        ".type rl_sim_ctx_switch,@function\n"
-        "rl_sim_ctx_switch:\n"
-        "  pushq %rbp\n"
-        "  pushq %rbx\n"
-        "  pushq %r12\n"
-        "  pushq %r13\n"
-        "  pushq %r14\n"
-        "  pushq %r15\n"
-        "  subq $8, %rsp\n"
-        "  stmxcsr (%rsp)\n"
-        "  fnstcw 4(%rsp)\n"
-        "  movq %rsp, (%rdi)\n"
-        "  movq %rsi, %rsp\n"
-        "  ldmxcsr (%rsp)\n"
-        "  fldcw 4(%rsp)\n"
-        "  addq $8, %rsp\n"
-        "  popq %r15\n"
-        "  popq %r14\n"
-        "  popq %r13\n"
-        "  popq %r12\n"
-        "  popq %rbx\n"
-        "  popq %rbp\n"
-        "  ret\n"
-        ".size rl_sim_ctx_switch,.-rl_sim_ctx_switch\n"
-        ".p2align 4\n"
-        ".globl rl_sim_ctx_start\n"
-        ".hidden rl_sim_ctx_start\n"
-        ".type rl_sim_ctx_start,@function\n"
-        "rl_sim_ctx_start:\n"
-        "  movq %r12, %rdi\n"
-        "  callq *%r13\n"
-        "  ud2\n"
-        ".size rl_sim_ctx_start,.-rl_sim_ctx_start\n"
-        ".popsection\n");
+__asm__(
+    ".pushsection .text\n"
+    ".p2align 4\n"
+    ".globl rl_sim_ctx_switch\n"
+    ".hidden rl_sim_ctx_switch\n"
+    ".type rl_sim_ctx_switch,@function\n"
+    "rl_sim_ctx_switch:\n"
+    "  pushq %rbp\n"
+    "  pushq %rbx\n"
+    "  pushq %r12\n"
+    "  pushq %r13\n"
+    "  pushq %r14\n"
+    "  pushq %r15\n"
+    "  subq $8, %rsp\n"
+    "  stmxcsr (%rsp)\n"
+    "  fnstcw 4(%rsp)\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  ldmxcsr (%rsp)\n"
+    "  fldcw 4(%rsp)\n"
+    "  addq $8, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    ".size rl_sim_ctx_switch,.-rl_sim_ctx_switch\n"
+    ".p2align 4\n"
+    ".globl rl_sim_ctx_start\n"
+    ".hidden rl_sim_ctx_start\n"
+    ".type rl_sim_ctx_start,@function\n"
+    "rl_sim_ctx_start:\n"
+    "  movq %r12, %rdi\n"
+    "  callq *%r13\n"
+    "  ud2\n"
+    ".size rl_sim_ctx_start,.-rl_sim_ctx_start\n"
+    ".popsection\n");
 
 /* A new context on [stack, stack+size) whose first switch calls fn(arg): the frame
  * rl_sim_ctx_switch pops, returning into rl_sim_ctx_start with the stack 16-aligned. */
@@ -177,8 +179,8 @@ static int s_grow(rl_sim_fibers_t *f, unsigned n, char *err, size_t errlen) {
   char *r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   s_fiber_t *fib = calloc(n, sizeof *fib);
   if (r == MAP_FAILED || !fib) {
-    snprintf(err, errlen, "cannot map %u fiber stacks of %zu KiB for the CPU simulator: %s", n,
-             f->stack_size / 1024, strerror(r == MAP_FAILED ? errno : ENOMEM));
+    snprintf(err, errlen, "cannot map %u fiber stacks of %zu KiB for the CPU simulator: %s", n, f->stack_size / 1024,
+             strerror(r == MAP_FAILED ? errno : ENOMEM));
     if (r != MAP_FAILED) munmap(r, len);
     free(fib);
     return -1;
@@ -212,7 +214,7 @@ static void s_leave(rl_sim_fibers_t *f, s_fiber_t *t, int final) {
 #ifdef S_ASAN
   __sanitizer_start_switch_fiber(final ? NULL : &t->fake, f->sched_lo, f->sched_size);
 #else
-  (void)final;
+  (void) final;
 #endif
   s_ctx_switch(&t->ctx, &f->sched);
 #ifdef S_ASAN

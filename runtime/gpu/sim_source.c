@@ -1,12 +1,14 @@
 /* sim_source.c: reads CUDA C source for the CPU simulator: finds the barriers and asserts
  * it uses, rejects what cannot run on the host, rewrites extern __shared__ declarations. */
 #include "gpu/sim_source.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "gpu/sim_abi.h"
 
 typedef struct {
@@ -168,16 +170,16 @@ static size_t s_extern_shared(s_buf_t *o, const char *s, size_t from, size_t d, 
 
 /* What an identifier means to the simulator: flags it sets, or an error. */
 static int s_word_check(const char *w, size_t n, unsigned *flags, unsigned line, char *err, size_t errlen) {
-  static const char *const sync[] = {"__syncthreads", "__syncthreads_count", "__syncthreads_and",
-                                     "__syncthreads_or", "__syncwarp"};
+  static const char *const sync[] = {"__syncthreads", "__syncthreads_count", "__syncthreads_and", "__syncthreads_or",
+                                     "__syncwarp"};
   static const char *const trap[] = {"assert", "__trap", "__brkpt"};
   for (size_t k = 0; k < sizeof sync / sizeof *sync; k++)
     if (s_word(w, n, sync[k])) *flags |= RL_SIM_USES_SYNC;
   for (size_t k = 0; k < sizeof trap / sizeof *trap; k++)
     if (s_word(w, n, trap[k])) *flags |= RL_SIM_USES_TRAP;
   if (s_word(w, n, "asm") || s_word(w, n, "__asm__") || s_word(w, n, "__asm")) {
-    s_err(err, errlen, line,
-          "rayl's CPU simulator does not support inline assembly (%.*s): run this kernel on a GPU", (int)n, w);
+    s_err(err, errlen, line, "rayl's CPU simulator does not support inline assembly (%.*s): run this kernel on a GPU",
+          (int)n, w);
     return -1;
   }
   return 0;
@@ -282,25 +284,26 @@ int rl_sim_source_selftest(void) {
   RL_CHECK_COUNT(out && strcmp(out, saxpy) == 0 && flags == 0, failed);
   free(out);
 
-  const char *red = "__global__ void r(float *o) {\n  extern __shared__ __align__(16) unsigned char smem[];\n"
-                    "  extern __shared__\n    float s[ ]; // two lines\n  static __shared__ int t[4];\n"
-                    "  __syncthreads(); assert(o);\n  float v = 1.5e+3f + 0x1fu + 1'000;\n}\n";
+  const char *red =
+      "__global__ void r(float *o) {\n  extern __shared__ __align__(16) unsigned char smem[];\n"
+      "  extern __shared__\n    float s[ ]; // two lines\n  static __shared__ int t[4];\n"
+      "  __syncthreads(); assert(o);\n  float v = 1.5e+3f + 0x1fu + 1'000;\n}\n";
   out = rl_sim_source_rewrite(red, &flags, err, sizeof err);
   RL_CHECK_COUNT(out != NULL, failed);
   if (out) {
-    RL_CHECK_COUNT(strstr(out, "unsigned char (*const smem) = reinterpret_cast<unsigned char (*)>(::rl_sim::dyn_smem);"),
-                   failed);
-    RL_CHECK_COUNT(strstr(out, "float (*const s) = reinterpret_cast<float (*)>(::rl_sim::dyn_smem);\n // two"),
-                   failed);
+    RL_CHECK_COUNT(
+        strstr(out, "unsigned char (*const smem) = reinterpret_cast<unsigned char (*)>(::rl_sim::dyn_smem);"), failed);
+    RL_CHECK_COUNT(strstr(out, "float (*const s) = reinterpret_cast<float (*)>(::rl_sim::dyn_smem);\n // two"), failed);
     RL_CHECK_COUNT(strstr(out, "         __shared__ int t[4];"), failed);
     RL_CHECK_COUNT(s_count(out, '\n') == s_count(red, '\n'), failed);
     RL_CHECK_COUNT(flags == (RL_SIM_USES_SYNC | RL_SIM_USES_TRAP), failed);
   }
   free(out);
 
-  out = rl_sim_source_rewrite("template <int N> __global__ void k(float (*p)[N]) {\n"
-                              "  extern __shared__ float m[][32];\n  auto r = R\"x(<<<)x\";\n}\n",
-                              &flags, err, sizeof err);
+  out = rl_sim_source_rewrite(
+      "template <int N> __global__ void k(float (*p)[N]) {\n"
+      "  extern __shared__ float m[][32];\n  auto r = R\"x(<<<)x\";\n}\n",
+      &flags, err, sizeof err);
   RL_CHECK_COUNT(out && strstr(out, "float (*const m)[32] = reinterpret_cast<float (*)[32]>(::rl_sim::dyn_smem);"),
                  failed);
   RL_CHECK_COUNT(flags == 0, failed);

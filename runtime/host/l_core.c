@@ -47,13 +47,13 @@ static int l_init(lua_State *L) {
     if (rl_cluster_local_node(address, node, sizeof node, err, sizeof err) == 0)
       cw = rl_cw_new(node, RL_CLIENT_DRIVER, 10000, err, sizeof err);
   } else {
-    rl_local_opts_t o = {.num_cpus = -1};
+    rl_local_opts_t o = {.num_cpus = -1, .num_gpus = -1};
     const char *bin = getenv("RAYL_BIN");
     o.rayl_bin = bin && *bin ? bin : RL_BIN_DIR "/rayl";
     lua_getfield(L, 1, "num_cpus");
     if (!lua_isnil(L, -1)) o.num_cpus = lua_tonumber(L, -1);
     lua_getfield(L, 1, "num_gpus");
-    o.num_gpus = lua_tonumber(L, -1);
+    if (!lua_isnil(L, -1)) o.num_gpus = lua_tonumber(L, -1);
     lua_getfield(L, 1, "object_store_memory");
     o.object_store_memory = (size_t)lua_tonumber(L, -1);
     lua_pop(L, 3);

@@ -13,11 +13,15 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "gpu/visible.h"
+#include "sched/gpus.h"
 
-#define S_PACKET_MAX ((64 << 10) + 2) /* 'w' and the runtime_env (RL_NM_RUNTIME_ENV_MAX) */
+/* 'w', GPU ids, '\n' and the runtime_env (RL_NM_RUNTIME_ENV_MAX) */
+#define S_PACKET_MAX ((64 << 10) + 2 + RL_GPU_MAX * 8)
 
 /* Receives one request: two descriptors (stdout, stderr of the new worker) and, after a
- * 'w', the runtime_env it is for (NUL-terminated into packet). */
+ * 'w', the GPU ids it is bound to, a newline and the runtime_env it is for
+ * (NUL-terminated into packet). */
 static int s_recv_fds(int sock, int fds[2], char *packet) {
   struct iovec io = {packet, S_PACKET_MAX - 1};
   char control[CMSG_SPACE(2 * sizeof(int))];
@@ -31,10 +35,15 @@ static int s_recv_fds(int sock, int fds[2], char *packet) {
   return 0;
 }
 
-/* In the new worker: take its output descriptors and runtime_env, and wait to become
- * the node manager's child (it is the subreaper once the middle process exits). */
-static void s_become_worker(int sock, int fds[2], pid_t manager, const char *runtime_env) {
+/* In the new worker: take its output descriptors, GPU devices and runtime_env (spec:
+ * "ids\nruntime_env"), and wait to become the node manager's child (it is the
+ * subreaper once the middle process exits). */
+static void s_become_worker(int sock, int fds[2], pid_t manager, char *spec) {
   close(sock);
+  char *newline = strchr(spec, '\n');
+  const char *runtime_env = newline ? newline + 1 : spec;
+  if (newline) *newline = 0;
+  rl_gpu_env_set(newline ? spec : "");
   if (*runtime_env) setenv("RAYL_RUNTIME_ENV", runtime_env, 1);
   else unsetenv("RAYL_RUNTIME_ENV");
   dup2(fds[0], 1);

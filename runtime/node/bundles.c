@@ -47,11 +47,13 @@ static void s_release(rl_nm_t *nm, rl_bundle_t **pp, const char *why) {
   char hex[RL_ID_HEX];
   *pp = b->next;
   rl_res_add(&nm->available, &b->total);
+  rl_gpus_unreserve(&nm->gpus, &b->gpus);
   int killed = 0;
   for (rl_worker_t *w = nm->workers; w; w = w->next) {
     if (!w->in_bundle || w->bundle_index != b->index || !rl_id_eq(&w->bundle_pg, &b->pg)) continue;
     kill(w->pid, SIGKILL);
     rl_res_clear(&w->held); /* came from the bundle, which is gone */
+    w->gpu_share = 0;
     w->in_bundle = false;
     w->killed = true;
     killed++;
@@ -88,17 +90,22 @@ static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
     return;
   }
   rl_bundle_t *b = rl_bundles_find(nm, &pg, (int)index);
+  rl_gpu_ask_t gpu;
   bool ok;
   if (b) {
     ok = rl_res_equal(&b->total, &res); /* asked again (a retry, or a head restart) */
-  } else if ((ok = rl_res_fits(&nm->available, &res))) {
+  } else if ((ok = rl_res_fits(&nm->available, &res) && rl_gpus_ask(rl_res_fixed(&res, "GPU"), &gpu, NULL, 0) == 0)) {
+    /* Its GPUs are devices (or the share of one), taken out of the node's now. */
+    rl_gpus_t gpus;
     b = calloc(1, sizeof *b);
-    if (!b) {
+    if (!b || rl_gpus_reserve(&nm->gpus, &gpu, &gpus) != 0) {
+      free(b);
       ok = false;
     } else {
       b->pg = pg;
       b->index = (int)index;
       b->total = b->available = res;
+      b->gpus = gpus;
       b->since_ms = rl_now_ms();
       rl_res_sub(&nm->available, &res);
       b->next = nm->bundles;

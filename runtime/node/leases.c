@@ -144,6 +144,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->client = *client;
   r->request = request;
   r->resources = res;
+  r->gpu_bad = rl_gpus_ask(rl_res_fixed(&res, "GPU"), &r->gpu, NULL, 0) != 0;
   r->placement = placement;
   r->dedicated = dedicated;
   r->detached = detached;
@@ -177,15 +178,29 @@ static void s_free_req(rl_lease_req_t *r) {
   free(r);
 }
 
-/* An idle worker set up for exactly this runtime_env (Ray's per-runtime_env pool). */
-static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client, const char *runtime_env) {
-  for (rl_worker_t *w = nm->workers; w; w = w->next)
+/* An idle worker set up for exactly this runtime_env (Ray's per-runtime_env pool) that
+ * can take the GPUs asked for from gpus: one without devices for a lease without GPUs;
+ * else one bound to ask->count devices that have the share free, the fullest first (so
+ * fractions pack). */
+static rl_worker_t *s_idle_worker(rl_nm_t *nm, const rl_id_t *client, const char *runtime_env, const rl_gpus_t *gpus,
+                                  const rl_gpu_ask_t *ask) {
+  rl_worker_t *best = NULL;
+  int64_t best_free = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
     /* An actor's worker is never handed out again (it is being killed), nor one whose
      * bundle was released (killed too). */
-    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !w->killed && !rl_id_eq(&w->id, client) &&
-        !strcmp(w->runtime_env, runtime_env))
-      return w;
-  return NULL;
+    if (w->state != RL_W_IDLE || !w->registered || w->dedicated || w->killed || rl_id_eq(&w->id, client) ||
+        strcmp(w->runtime_env, runtime_env))
+      continue;
+    if (ask->count == 0) {
+      if (w->gpus.n == 0) return w;
+      continue;
+    }
+    if (!rl_gpus_fits(gpus, ask, &w->gpus)) continue;
+    int64_t free_share = rl_gpus_least_free(gpus, &w->gpus);
+    if (!best || free_share < best_free) best = w, best_free = free_share;
+  }
+  return best;
 }
 
 /* Where the worker's lease took its resources from: the node's, its bundle's, or
@@ -196,49 +211,154 @@ static rl_resources_t *s_pool_of(rl_nm_t *nm, rl_worker_t *w) {
   return b ? &b->available : NULL;
 }
 
-/* Workers of this runtime_env still starting. */
-static int s_starting(rl_nm_t *nm, const char *runtime_env) {
+/* The devices the worker's lease took its GPUs from, as s_pool_of. */
+static rl_gpus_t *s_gpus_of(rl_nm_t *nm, rl_worker_t *w) {
+  if (!w->in_bundle) return &nm->gpus;
+  rl_bundle_t *b = rl_bundles_find(nm, &w->bundle_pg, w->bundle_index);
+  return b ? &b->gpus : NULL;
+}
+
+/* Workers of this runtime_env and these devices still starting. */
+static int s_starting(rl_nm_t *nm, const char *runtime_env, const rl_gpu_set_t *gpus) {
   int n = 0;
   for (rl_worker_t *w = nm->workers; w; w = w->next)
-    n += w->state == RL_W_STARTING && !strcmp(w->runtime_env, runtime_env);
+    n += w->state == RL_W_STARTING && !strcmp(w->runtime_env, runtime_env) && rl_gpu_set_equal(&w->gpus, gpus);
   return n;
 }
 
-/* An idle worker of another runtime_env to make room for one of this runtime_env when
- * the pool is full, or NULL. */
-static rl_worker_t *s_idle_other(rl_nm_t *nm, const char *runtime_env) {
+/* An idle worker of another runtime_env or other devices to make room for one of this
+ * runtime_env and devices when the pool is full, or NULL. */
+static rl_worker_t *s_idle_other(rl_nm_t *nm, const char *runtime_env, const rl_gpu_set_t *gpus) {
   for (rl_worker_t *w = nm->workers; w; w = w->next)
-    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !w->killed && strcmp(w->runtime_env, runtime_env)) return w;
+    if (w->state == RL_W_IDLE && w->registered && !w->dedicated && !w->killed &&
+        (strcmp(w->runtime_env, runtime_env) || !rl_gpu_set_equal(&w->gpus, gpus)))
+      return w;
   return NULL;
+}
+
+/* Requests that fit but have no idle worker, by the worker they need (runtime_env and
+ * devices). */
+#define S_WANT_MAX 32
+typedef struct {
+  int n;
+  struct {
+    const char *env; /* the request's string: the queue lives through one serve */
+    rl_gpu_set_t gpus;
+    int waiting;
+  } w[S_WANT_MAX];
+} s_wants_t;
+
+static void s_want(s_wants_t *wants, const char *env, const rl_gpu_set_t *gpus) {
+  int k = 0;
+  while (k < wants->n && (strcmp(wants->w[k].env, env) || !rl_gpu_set_equal(&wants->w[k].gpus, gpus))) k++;
+  if (k == wants->n) {
+    if (k == S_WANT_MAX) return;
+    wants->w[k].env = env;
+    wants->w[k].gpus = *gpus;
+    wants->w[k].waiting = 0;
+    wants->n++;
+  }
+  wants->w[k].waiting++;
+}
+
+/* The devices requests waiting for a worker are planned on in one serve, per device
+ * pool (the node's, or a bundle's): a copy of the pool less those plans, so that
+ * waiting requests are planned on different devices and each gets its own worker. */
+#define S_PLANS_MAX 8
+typedef struct {
+  int n;
+  const rl_gpus_t *pool[S_PLANS_MAX];
+  rl_gpus_t plan[S_PLANS_MAX];
+} s_plans_t;
+
+/* The plan of pool (made now from it if new), or NULL if there is no room for one. */
+static rl_gpus_t *s_plan_of(s_plans_t *p, const rl_gpus_t *pool, bool make) {
+  for (int i = 0; i < p->n; i++)
+    if (p->pool[i] == pool) return &p->plan[i];
+  if (!make || p->n == S_PLANS_MAX) return NULL;
+  p->pool[p->n] = pool;
+  p->plan[p->n] = *pool;
+  return &p->plan[p->n++];
+}
+
+/* A grant took share of the devices on from a pool: its plan loses it too (as much as
+ * the plan still has: a plan made on those devices is stale now). */
+static void s_plan_granted(s_plans_t *p, const rl_gpus_t *pool, const rl_gpu_set_t *on, int64_t share) {
+  rl_gpus_t *plan = s_plan_of(p, pool, false);
+  for (int k = 0; plan && k < on->n; k++)
+    for (int i = 0; i < plan->n; i++)
+      if (plan->id[i] == on->id[k]) plan->free[i] = plan->free[i] > share ? plan->free[i] - share : 0;
+}
+
+/* For a request that fits but has no idle worker: the devices its new worker is to be
+ * bound to (none for a request without GPUs). Returns false if no devices can take it
+ * now (it waits; no worker is started for it). */
+static bool s_plan(s_plans_t *plans, const rl_gpus_t *pool, const rl_lease_req_t *r, rl_gpu_set_t *on) {
+  on->n = 0;
+  if (r->gpu.count == 0) return true;
+  rl_gpus_t *plan = s_plan_of(plans, pool, true);
+  if (rl_gpus_pick(plan ? plan : pool, &r->gpu, on) != 0) return false;
+  if (plan) rl_gpus_take(plan, on, r->gpu.share);
+  return true;
+}
+
+/* Starts the workers wanted (bounded by max_workers for tasks; idle workers of another
+ * kind make room). */
+static void s_start_wanted(rl_nm_t *nm, const s_wants_t *wants, int waiting_actors) {
+  int pool = 0, actors = 0;
+  for (rl_worker_t *w = nm->workers; w; w = w->next) {
+    if (w->dedicated) actors++;
+    else pool++;
+  }
+  int cap = nm->max_workers + (actors + waiting_actors < RL_NM_MAX_ACTORS ? actors + waiting_actors : RL_NM_MAX_ACTORS);
+  for (int k = 0; k < wants->n; k++) {
+    int starting = s_starting(nm, wants->w[k].env, &wants->w[k].gpus);
+    while (starting < wants->w[k].waiting && nm->failed_starts < 5) {
+      if (pool + actors >= cap) {
+        rl_worker_t *other = s_idle_other(nm, wants->w[k].env, &wants->w[k].gpus);
+        if (!other) break;
+        other->dedicated = true; /* never handed out again; reaped when it dies */
+        kill(other->pid, SIGKILL);
+        pool--;
+      }
+      if (!rl_pool_spawn(nm, wants->w[k].env, &wants->w[k].gpus)) break;
+      starting++;
+      pool++;
+    }
+  }
 }
 
 void rl_leases_serve(rl_nm_t *nm) {
   int waiting_actors = 0;
-  /* Requests that fit but have no idle worker of their runtime_env, per runtime_env. */
-  struct {
-    const char *env;
-    int waiting;
-  } want[32];
-  int nwant = 0;
+  s_wants_t wants = {.n = 0};
+  s_plans_t plans = {.n = 0};
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
     rl_bundle_t *bundle = r->in_pg ? rl_bundles_pick(nm, &r->pg, r->bundle, &r->resources, &r->placement) : NULL;
     rl_resources_t *pool = r->in_pg ? (bundle ? &bundle->available : NULL) : &nm->available;
-    if (!pool || r->elsewhere || !rl_res_fits(pool, &r->resources) || !rl_res_fits(pool, &r->placement)) {
+    if (!pool || r->elsewhere || r->gpu_bad || !rl_res_fits(pool, &r->resources) ||
+        !rl_res_fits(pool, &r->placement)) {
       pp = &r->next;
       continue;
     }
-    rl_worker_t *w = s_idle_worker(nm, &r->client, r->runtime_env);
+    rl_gpus_t *gpus = bundle ? &bundle->gpus : &nm->gpus;
+    rl_worker_t *w = s_idle_worker(nm, &r->client, r->runtime_env, gpus, &r->gpu);
     if (!w) {
-      int k = 0;
-      while (k < nwant && strcmp(want[k].env, r->runtime_env)) k++;
-      if (k == nwant && nwant < 32) want[nwant++] = (typeof(want[0])){r->runtime_env, 0};
-      if (k < nwant) want[k].waiting++;
-      waiting_actors += r->dedicated;
+      /* Resources are free but no worker of the right runtime_env and devices is. */
+      rl_gpu_set_t on;
+      if (s_plan(&plans, gpus, r, &on)) {
+        s_want(&wants, r->runtime_env, &on);
+        waiting_actors += r->dedicated;
+      }
       pp = &r->next;
       continue;
     }
     rl_res_sub(pool, &r->resources);
+    if (r->gpu.count) {
+      rl_gpus_take(gpus, &w->gpus, r->gpu.share);
+      s_plan_granted(&plans, gpus, &w->gpus, r->gpu.share);
+    }
+    w->gpu_share = r->gpu.share;
     w->in_bundle = bundle != NULL;
     if (bundle) {
       w->bundle_pg = bundle->pg;
@@ -260,38 +380,27 @@ void rl_leases_serve(rl_nm_t *nm) {
     *pp = r->next;
     s_free_req(r);
   }
-  /* Resources are free but no worker of the right runtime_env is: start more. Task
-   * workers are bounded by max_workers (idle ones of another runtime_env make room);
-   * each actor has its own process (up to RL_NM_MAX_ACTORS). */
-  int pool = 0, actors = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) {
-    if (w->dedicated) actors++;
-    else pool++;
-  }
-  int cap = nm->max_workers + (actors + waiting_actors < RL_NM_MAX_ACTORS ? actors + waiting_actors : RL_NM_MAX_ACTORS);
-  for (int k = 0; k < nwant; k++) {
-    /* The request strings live in the queue, which nothing below changes. */
-    int starting = s_starting(nm, want[k].env);
-    while (starting < want[k].waiting && nm->failed_starts < 5) {
-      if (pool + actors >= cap) {
-        rl_worker_t *other = s_idle_other(nm, want[k].env);
-        if (!other) break;
-        other->dedicated = true; /* never handed out again; reaped when it dies */
-        kill(other->pid, SIGKILL);
-        pool--;
-      }
-      if (!rl_pool_spawn(nm, want[k].env)) break;
-      starting++;
-      pool++;
-    }
-  }
+  /* Each actor has its own process (up to RL_NM_MAX_ACTORS). */
+  s_start_wanted(nm, &wants, waiting_actors);
   rl_pool_top_up(nm); /* workers that became actors are replaced in the pool */
+}
+
+/* Adds the GPUs of held to pool (what a blocked worker did not lend). */
+static void s_add_gpus_of(rl_resources_t *pool, const rl_resources_t *held) {
+  rl_resources_t gpus;
+  rl_res_clear(&gpus);
+  rl_res_set(&gpus, "GPU", rl_res_get(held, "GPU"), NULL, 0);
+  rl_res_add(pool, &gpus);
 }
 
 void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w) {
   if (w->state != RL_W_LEASED) return;
   rl_resources_t *pool = s_pool_of(nm, w);
+  rl_gpus_t *gpus = s_gpus_of(nm, w);
   if (!w->released && pool) rl_res_add(pool, &w->held);
+  else if (pool) s_add_gpus_of(pool, &w->held); /* the rest was lent while it was blocked */
+  if (gpus && w->gpu_share) rl_gpus_give(gpus, &w->gpus, w->gpu_share);
+  w->gpu_share = 0;
   rl_res_clear(&w->held);
   w->released = false;
   w->in_bundle = false;
@@ -319,8 +428,11 @@ void rl_leases_blocked(rl_nm_t *nm, const rl_id_t *client, bool blocked) {
   rl_resources_t *pool = s_pool_of(nm, w);
   if (blocked && !w->released && pool) {
     /* Lend its resources to others while it waits (Ray does the same). Once it runs
-     * again it goes on without them until its lease ends. */
-    rl_res_add(pool, &w->held);
+     * again it goes on without them until its lease ends. Not its GPUs: its devices
+     * are still its own (their memory, their context). */
+    rl_resources_t lent = w->held;
+    rl_res_set(&lent, "GPU", 0, NULL, 0);
+    rl_res_add(pool, &lent);
     w->released = true;
     rl_leases_serve(nm);
   }
@@ -362,7 +474,7 @@ static void s_shape(const rl_lease_req_t *r, rl_resources_t *shape) {
 }
 
 static bool s_infeasible(rl_nm_t *nm, const rl_lease_req_t *r) {
-  if (r->elsewhere) return true;
+  if (r->elsewhere || r->gpu_bad) return true;
   if (rl_res_fits(&nm->total, &r->resources) && rl_res_fits(&nm->total, &r->placement)) return false;
   for (int i = 0; i < nm->npeers; i++)
     if (rl_res_fits(&nm->peers[i].total, &r->resources) && rl_res_fits(&nm->peers[i].total, &r->placement))
@@ -417,6 +529,13 @@ static void s_send_infeasible(rl_nm_t *nm, rl_lease_req_t *r, const char *reason
 static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
   char want[200], have[200], reason[480];
   if (r->warned) return;
+  if (r->gpu_bad) {
+    rl_gpu_ask_t ask;
+    rl_gpus_ask(rl_res_fixed(&r->resources, "GPU"), &ask, want, sizeof want);
+    snprintf(reason, sizeof reason, "it can never run: %s", want);
+    s_send_infeasible(nm, r, reason);
+    return;
+  }
   if (r->in_pg) {
     if (rl_bundles_too_big(nm, &r->pg, r->bundle, &r->resources, &r->placement, reason, sizeof reason))
       s_send_infeasible(nm, r, reason);

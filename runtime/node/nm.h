@@ -9,6 +9,7 @@
 #include "common/id.h"
 #include "common/idmap.h"
 #include "node/store_service.h"
+#include "sched/gpus.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include <zmq.h>
@@ -42,6 +43,10 @@ typedef struct rl_worker {
   size_t partial_len[2];
   rl_id_t lessee;          /* who leases it */
   rl_resources_t held;     /* what the lease holds */
+  rl_gpu_set_t gpus;       /* the devices it was started for (CUDA_VISIBLE_DEVICES): it
+                            * serves only leases on exactly these, for life; none: only
+                            * leases without GPUs */
+  int64_t gpu_share;       /* what its lease holds of each of them (0: nothing) */
   bool released;           /* held was given back while it was blocked */
   bool dedicated;          /* an actor's: killed, never reused, when its lease ends */
   bool detached;           /* an actor's that outlives its lessee */
@@ -59,6 +64,8 @@ typedef struct rl_lease_req {
   uint64_t request;
   rl_resources_t resources;
   rl_resources_t placement; /* must be free, not held */
+  rl_gpu_ask_t gpu;          /* the devices its GPU amount takes */
+  bool gpu_bad;              /* that amount is over 1 and not whole: never served */
   bool dedicated;
   bool spilled; /* sent here by another node: stays */
   bool warned;  /* the client was told no node can take it */
@@ -78,6 +85,7 @@ typedef struct rl_bundle {
   rl_id_t pg;
   int index;
   rl_resources_t total, available;
+  rl_gpus_t gpus;   /* the devices (or share of one) it reserved, and what is free */
   bool committed;   /* the head listed it here: leases may use it */
   int64_t since_ms; /* when it was reserved */
   struct rl_bundle *next;
@@ -111,6 +119,8 @@ typedef struct {
   char key_path[512]; /* the cluster key file its workers load too, or "" (no security) */
   rl_id_t node_id;
   rl_resources_t total, available;
+  rl_gpus_t gpus;        /* the node's devices, less what bundles reserved and leases hold */
+  char gpu_note[300];    /* how the GPUs were found, for rayl status (RL_NODE_GPUS_MAX) */
   rl_store_service_t *store;
   rl_client_t *clients;
   uint64_t next_client_key;
@@ -165,9 +175,10 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how);
 /* worker_pool.c */
 /* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */
 void rl_pool_start_zygote(rl_nm_t *nm);
-/* Starts one worker process set up for runtime_env ("" for none), in a process group
- * of its own. Returns it, or NULL (logged). */
-rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env);
+/* Starts one worker process set up for runtime_env ("" for none) and bound to the
+ * devices gpus (CUDA_VISIBLE_DEVICES and RAYL_GPU_IDS in its environment; none: both
+ * empty), in a process group of its own. Returns it, or NULL (logged). */
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env, const rl_gpu_set_t *gpus);
 /* Reaps dead children: tells lessees, frees resources, starts replacements. A dead
  * worker's process group is killed: what its tasks started ends with it (as in Ray). */
 void rl_pool_reap(rl_nm_t *nm);
@@ -182,7 +193,7 @@ rl_worker_t *rl_pool_by_id(rl_nm_t *nm, const rl_id_t *id);
 rl_worker_t *rl_pool_by_pid(rl_nm_t *nm, pid_t pid);
 /* Kills every worker and its process group and waits for the workers (at exit). */
 void rl_pool_stop_all(rl_nm_t *nm);
-/* Keeps at least min_workers without a runtime_env alive or starting. */
+/* Keeps at least min_workers without a runtime_env or GPUs alive or starting. */
 void rl_pool_top_up(rl_nm_t *nm);
 
 /* leases.c */

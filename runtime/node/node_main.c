@@ -17,6 +17,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/memory.h"
+#include "gpu/detect.h"
 #include "node/nm.h"
 #include "node/transfer.h"
 #include "net/key.h"
@@ -31,7 +32,8 @@ static const char *s_usage =
     "  --gcs G                   the head's address\n"
     "  --session DIR             session folder (logs/, sockets/)\n"
     "  --num-cpus N              CPUs to offer (default: all cores)\n"
-    "  --num-gpus N              GPUs to offer (default 0)\n"
+    "  --num-gpus N              GPUs to offer, a whole number (default: those the CUDA\n"
+    "                            driver finds; device ids from CUDA_VISIBLE_DEVICES if set)\n"
     "  --resource NAME=AMOUNT    a custom resource (repeatable)\n"
     "  --object-store-memory B   bytes of shared memory for objects\n"
     "  --parent-pid PID          exit when this process exits\n"
@@ -202,11 +204,12 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
 static void s_heartbeat(rl_nm_t *nm, bool first) {
   rl_msgbuf_t b;
   if (first) {
-    rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 4);
+    rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 5);
     rl_pack_id(&b.pk, &nm->node_id);
     rl_pack_str(&b.pk, nm->endpoint);
     rl_res_pack(&b.pk, &nm->total);
     msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
+    rl_pack_str(&b.pk, nm->gpu_note);
   } else {
     rl_resources_t reserved;
     rl_bundles_reserved(nm, &reserved);
@@ -333,10 +336,36 @@ static void s_reap_gone_drivers(rl_nm_t *nm) {
   }
 }
 
+/* Sets the node's GPU devices: declared (--num-gpus, declared >= 0) or found by the CUDA
+ * driver, with the ids CUDA_VISIBLE_DEVICES gives them (else 0..n-1), and the line
+ * rayl status shows about them. */
+static void s_gpus(rl_nm_t *nm, int declared) {
+  char why[300] = "", shown[RL_GPU_MAX * 8], unlisted[200] = "";
+  int n = declared >= 0 ? declared : rl_gpu_detect(why, sizeof why);
+  int ids[RL_GPU_MAX];
+  const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+  int listed = visible && *visible ? rl_gpu_ids_parse(visible, ids, RL_GPU_MAX) : -1;
+  if (n > 0 && visible && *visible && listed < n)
+    snprintf(unlisted, sizeof unlisted, "; CUDA_VISIBLE_DEVICES=%.80s does not list %d device numbers", visible, n);
+  rl_gpus_init(&nm->gpus, n, listed >= n ? ids : NULL);
+  rl_gpu_set_t all = {.n = n};
+  for (int i = 0; i < n; i++) all.id[i] = nm->gpus.id[i];
+  rl_gpu_set_format(&all, shown, sizeof shown);
+  if (n == 0 && declared < 0)
+    snprintf(nm->gpu_note, sizeof nm->gpu_note, "none (%.280s)", why);
+  else if (n == 0)
+    snprintf(nm->gpu_note, sizeof nm->gpu_note, "none (--num-gpus 0)");
+  else
+    snprintf(nm->gpu_note, sizeof nm->gpu_note, "%d (%s; device id%s %.100s%.120s)", n,
+             declared >= 0 ? "declared with --num-gpus" : "found by the CUDA driver", n == 1 ? "" : "s", shown,
+             unlisted);
+}
+
 static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
   char err[200];
   bool no_security = false;
-  double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN), gpus = 0;
+  double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN);
+  int gpus = -1; /* found by the driver */
   rl_resources_t custom;
   rl_res_clear(&custom);
   for (int i = 1; i < argc; i++) {
@@ -357,7 +386,12 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     else if (!strcmp(a, "--gcs")) snprintf(nm->gcs_endpoint, sizeof nm->gcs_endpoint, "%s", v);
     else if (!strcmp(a, "--session")) snprintf(nm->session_dir, sizeof nm->session_dir, "%s", v);
     else if (!strcmp(a, "--num-cpus")) cpus = atof(v);
-    else if (!strcmp(a, "--num-gpus")) gpus = atof(v);
+    else if (!strcmp(a, "--num-gpus")) {
+      if (rl_gpus_parse_count(v, &gpus, err, sizeof err) != 0) {
+        fprintf(stderr, "rayl node: %s\n", err);
+        return 2;
+      }
+    }
     else if (!strcmp(a, "--object-store-memory")) *store_bytes = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--parent-pid")) nm->parent_pid = (pid_t)atoi(v);
     else if (!strcmp(a, "--cluster-key")) snprintf(nm->key_path, sizeof nm->key_path, "%s", v);
@@ -398,8 +432,9 @@ static int s_parse(rl_nm_t *nm, int argc, char **argv, size_t *store_bytes) {
     return 2;
   }
   rl_res_clear(&nm->total);
+  s_gpus(nm, gpus);
   if (rl_res_set(&nm->total, "CPU", cpus, err, sizeof err) != 0 ||
-      rl_res_set(&nm->total, "GPU", gpus, err, sizeof err) != 0) {
+      rl_res_set(&nm->total, "GPU", nm->gpus.n, err, sizeof err) != 0) {
     fprintf(stderr, "rayl node: %s\n", err);
     return 2;
   }
@@ -578,8 +613,9 @@ int rl_node_main(int argc, char **argv) {
   if (nm->router && nm->sigchld_fd >= 0 && nm->pg_routes && rl_net_connect(nm->gcs, nm->gcs_endpoint) == 0) {
     char res[200];
     rl_res_format(&nm->total, res, sizeof res);
-    rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB, %s", nm->endpoint, res,
-           rl_store_service_capacity(nm->store) >> 20, rl_net_key_held() ? "CURVE with the cluster key" : "no security");
+    rl_log(RL_LOG_INFO, "node manager on %s with {%s}, store %zu MiB, %s; GPUs: %s", nm->endpoint, res,
+           rl_store_service_capacity(nm->store) >> 20, rl_net_key_held() ? "CURVE with the cluster key" : "no security",
+           nm->gpu_note);
     rl_pool_start_zygote(nm);
     rl_pool_top_up(nm);
     s_loop(nm);

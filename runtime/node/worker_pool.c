@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/memory.h"
+#include "gpu/visible.h"
 #include "node/nm.h"
 #include "renv/redact.h"
 #include "wire/proto.h"
@@ -47,16 +48,19 @@ void rl_pool_start_zygote(rl_nm_t *nm) {
   nm->zygote_pid = pid;
 }
 
-/* Asks the zygote for a worker writing to out and err, set up for runtime_env (sent
- * after a 'w' in the same packet). Returns its pid, or -1. */
-static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runtime_env) {
+/* Asks the zygote for a worker writing to out and err, bound to the devices gpus (their
+ * ids as text) and set up for runtime_env: the packet is 'w', gpus, '\n', runtime_env.
+ * Returns its pid, or -1. */
+static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runtime_env, const char *gpus) {
   if (nm->zygote_fd < 0) return -1;
-  size_t envlen = strlen(runtime_env);
-  char *packet = malloc(envlen + 1);
+  size_t envlen = strlen(runtime_env), gpulen = strlen(gpus), len = 2 + gpulen + envlen;
+  char *packet = malloc(len);
   if (!packet) return -1;
   packet[0] = 'w';
-  memcpy(packet + 1, runtime_env, envlen);
-  struct iovec io = {packet, envlen + 1};
+  memcpy(packet + 1, gpus, gpulen);
+  packet[1 + gpulen] = '\n';
+  memcpy(packet + 2 + gpulen, runtime_env, envlen);
+  struct iovec io = {packet, len};
   char control[CMSG_SPACE(2 * sizeof(int))];
   memset(control, 0, sizeof control);
   struct msghdr msg = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
@@ -68,7 +72,7 @@ static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runti
   memcpy(CMSG_DATA(c), fds, sizeof fds);
   int32_t pid = -1;
   struct pollfd p = {nm->zygote_fd, POLLIN, 0};
-  bool sent = sendmsg(nm->zygote_fd, &msg, MSG_NOSIGNAL) == (ssize_t)(envlen + 1);
+  bool sent = sendmsg(nm->zygote_fd, &msg, MSG_NOSIGNAL) == (ssize_t)len;
   free(packet);
   if (!sent || poll(&p, 1, 2000) != 1 || recv(nm->zygote_fd, &pid, sizeof pid, 0) != sizeof pid || pid <= 0) {
     rl_log(RL_LOG_WARN, "the worker zygote did not answer; starting workers by exec from now on");
@@ -79,8 +83,10 @@ static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runti
   return pid;
 }
 
-rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
+rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env, const rl_gpu_set_t *gpus) {
   int out[2], err[2];
+  char gpu_ids[RL_GPU_MAX * 8];
+  rl_gpu_set_format(gpus, gpu_ids, sizeof gpu_ids);
   char *env_copy = strdup(runtime_env);
   if (!env_copy) return NULL;
   if (pipe2(out, O_CLOEXEC) != 0) {
@@ -94,7 +100,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
     return NULL;
   }
   pid_t parent = getpid();
-  pid_t pid = s_fork_from_zygote(nm, out[1], err[1], runtime_env);
+  pid_t pid = s_fork_from_zygote(nm, out[1], err[1], runtime_env, gpu_ids);
   if (pid <= 0) pid = fork();
   if (pid < 0) {
     rl_log(RL_LOG_ERROR, "cannot start a worker: fork: %s", strerror(errno));
@@ -105,6 +111,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
   if (pid == 0) {
     if (*runtime_env) setenv("RAYL_RUNTIME_ENV", runtime_env, 1);
     else unsetenv("RAYL_RUNTIME_ENV");
+    rl_gpu_env_set(gpu_ids);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     setpgid(0, 0); /* its own process group: what its tasks start ends with it */
@@ -131,6 +138,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
     return NULL;
   }
   w->runtime_env = env_copy;
+  w->gpus = *gpus;
   w->pid = pid;
   w->state = RL_W_STARTING;
   w->out_fd = out[0];
@@ -139,8 +147,9 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env) {
   nm->workers = w;
   char shown[512];
   if (*runtime_env)
-    rl_log(RL_LOG_INFO, "started worker pid %d for runtime_env {%s}", (int)pid,
-           rl_renv_redact(runtime_env, shown, sizeof shown));
+    rl_log(RL_LOG_INFO, "started worker pid %d for runtime_env {%s}%s%s", (int)pid,
+           rl_renv_redact(runtime_env, shown, sizeof shown), gpus->n ? " on GPUs " : "", gpu_ids);
+  else if (gpus->n) rl_log(RL_LOG_INFO, "started worker pid %d on GPUs %s", (int)pid, gpu_ids);
   else rl_log(RL_LOG_DEBUG, "started worker pid %d", (int)pid);
   return w;
 }
@@ -311,8 +320,9 @@ void rl_pool_reap(rl_nm_t *nm) {
 
 void rl_pool_top_up(rl_nm_t *nm) {
   int alive = 0;
-  for (rl_worker_t *w = nm->workers; w; w = w->next) alive += !w->dedicated && !*w->runtime_env;
-  while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm, "")) alive++;
+  rl_gpu_set_t none = {.n = 0};
+  for (rl_worker_t *w = nm->workers; w; w = w->next) alive += !w->dedicated && !*w->runtime_env && !w->gpus.n;
+  while (alive < nm->min_workers && nm->failed_starts < 5 && rl_pool_spawn(nm, "", &none)) alive++;
 }
 
 void rl_pool_stop_all(rl_nm_t *nm) {

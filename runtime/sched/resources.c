@@ -124,6 +124,8 @@ double rl_res_get(const rl_resources_t *m, const char *name) {
   return (double)s_get_fixed(m, name) / RL_RES_UNIT;
 }
 
+int64_t rl_res_fixed(const rl_resources_t *m, const char *name) { return s_get_fixed(m, name); }
+
 bool rl_res_fits(const rl_resources_t *avail, const rl_resources_t *req) {
   for (int i = 0; i < req->n; i++)
     if (req->r[i].amount > s_get_fixed(avail, req->r[i].name)) return false;
@@ -279,6 +281,7 @@ int rl_resources_selftest(void) {
   S_CHECK(a.n == 0 && !rl_res_fits(&a, &b)); /* back to exactly nothing, not 1e-17 */
   /* Rounding to 1/10000. */
   S_CHECK(rl_res_set(&a, "GPU", 0.33333, err, sizeof err) == 0 && a.r[0].amount == 3333);
+  S_CHECK(rl_res_fixed(&a, "GPU") == 3333 && rl_res_fixed(&a, "CPU") == 0);
   S_CHECK(rl_res_set(&a, "GPU", 0.00004, err, sizeof err) == 0 && a.n == 0); /* rounds to 0: removed */
 
   /* fits / sub / add over several names, with the 0-removes rule. */

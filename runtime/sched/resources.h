@@ -29,6 +29,8 @@ void rl_res_clear(rl_resources_t *m);
 int rl_res_set(rl_resources_t *m, const char *name, double amount, char *err, size_t errlen);
 /* The amount of name (0 if absent), in whole units. */
 double rl_res_get(const rl_resources_t *m, const char *name);
+/* The amount of name (0 if absent), exactly: in 1/RL_RES_UNIT units. */
+int64_t rl_res_fixed(const rl_resources_t *m, const char *name);
 /* True if every amount in req is available in avail. */
 bool rl_res_fits(const rl_resources_t *avail, const rl_resources_t *req);
 /* avail -= req (caller checked rl_res_fits; asserts it). */

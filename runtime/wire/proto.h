@@ -142,7 +142,9 @@ enum rl_msg_type {
   RL_CW_STOLEN = 51,
 
   /* ---- node manager -> head (GCS) ---- */
-  /* [node_id id, node_endpoint str, resources map, pid u64] */
+  /* [node_id id, node_endpoint str, resources map, pid u64, gpus str?]
+   * gpus: how the node found its GPUs, one line for rayl status ("2 (detected by the
+   * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
    *  infeasible bool]...]?, dead_clients [id...]?]
@@ -159,7 +161,7 @@ enum rl_msg_type {
    * dead_since: the last dead-client sequence number seen, nil the first time */
   RL_GCS_GET_NODES = 62,
   /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
-   *  available map, demands [[shape map, count u64, infeasible bool]...]]...],
+   *  available map, demands [[shape map, count u64, infeasible bool]...], gpus str]...],
    *  pg_version u64?, groups [[pg_id id, bundles]...]?, dead_seq u64?, dead_clients [id...]?]
    * groups: every created (or rescheduling) placement group, bundles as in
    * RL_GCS_PG_PLACEMENT; nil when the asker's pg_version is current. dead_seq and

@@ -473,15 +473,8 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
   rl_task_t **inflight = rl_sub_inflight(cw, c, &n);
   if (inflight) qsort(inflight, n, sizeof *inflight, s_by_id_desc);
   for (size_t i = 0; inflight && i < n; i++) {
-    rl_task_t *t = inflight[i];
-    if (t->kind == RL_KIND_ACTOR_CREATE) {
-      size_t len;
-      char *cause = rl_cw_encode_error(cw, "ActorDiedError", msg, &len);
-      rl_sub_task_fail(cw, t, RL_RET_ERROR, cause, len);
-      free(cause);
-    } else if (goes_on && t->retries_left != 0) {
-      rl_sub_requeue(cw, t);
-    } else {
+    rl_task_t *t = inflight[i]; /* its creation is never retried (the actor restarts) */
+    if (!goes_on || !rl_sub_retry(cw, t, RL_RETRY_ACTOR_DIED, "its actor's worker died")) {
       size_t len;
       char *cause = rl_cw_encode_error(cw, "ActorDiedError", msg, &len);
       rl_sub_task_fail(cw, t, RL_RET_ERROR, cause, len);

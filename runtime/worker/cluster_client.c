@@ -116,6 +116,15 @@ static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max, rl_demand_t 
     memcpy(info->endpoint, ep, len);
     info->endpoint[len] = 0;
     info->alive = e->via.array.ptr[2].via.boolean;
+    const char *gpus = "";
+    size_t gpulen = 0;
+    if (e->via.array.size > 6 && rl_obj_bytes(&e->via.array.ptr[6], &gpus, &gpulen) && gpulen < sizeof info->gpus &&
+        !memchr(gpus, 0, gpulen)) {
+      memcpy(info->gpus, gpus, gpulen);
+      info->gpus[gpulen] = 0;
+    } else {
+      info->gpus[0] = 0;
+    }
     if (info->alive && demands && e->via.array.size > 5)
       s_add_demands(&e->via.array.ptr[5], demands, max_demands, ndemands);
     count++;

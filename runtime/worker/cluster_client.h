@@ -13,6 +13,7 @@ typedef struct {
   char endpoint[120];
   bool alive;
   rl_resources_t total, available;
+  char gpus[300]; /* how the node found its GPUs ("" if the head does not know) */
 } rl_node_info_t;
 
 /* Resource demands waiting in the live nodes' queues, by shape: count lease requests

@@ -79,8 +79,8 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
   cw->worker_id = rl_id_random();
   snprintf(cw->node_endpoint, sizeof cw->node_endpoint, "%s", node_endpoint);
   cw->zctx = zmq_ctx_new();
-  cw->objects = rl_idmap_new();
-  cw->tasks = rl_idmap_new();
+  cw->objects = rl_obj_table_new(cw);
+  cw->tasks = rl_task_table_new();
   cw->next_request = 1;
   cw->io = rl_io_new();
   if (!cw->zctx || !cw->objects || !cw->tasks || !cw->io || s_bind_router(cw) != 0) {
@@ -216,8 +216,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   if (!strncmp(cw->endpoint, "ipc://", 6)) unlink(cw->endpoint + 6);
   rl_net_ctx_term(&cw->zctx);
   rl_region_unmap(cw->store_base, cw->store_size);
-  rl_idmap_destroy(&cw->objects);
-  rl_idmap_destroy(&cw->tasks);
+  rl_task_table_destroy(&cw->tasks);
   free(cw->ready_later);
   free(cw);
   *p = NULL;

@@ -1,7 +1,8 @@
 /* cw_internal.h: the core worker's private state, shared by its files (core_worker.c:
- * sockets and the event loop; objects.c: the object table; submitter.c: tasks and
- * leases; stealing.c: work stealing; executor.c: tasks pushed to this worker; pgroups.c:
- * placement groups). */
+ * sockets and the event loop; objects.c: the object protocol over the object table,
+ * object_table.c; submitter.c: tasks and leases, over the task table (task_table.c)
+ * and the dispatch decisions (dispatch.c); stealing.c: work stealing; executor.c: tasks
+ * pushed to this worker; pgroups.c: placement groups). */
 #ifndef RL_CW_INTERNAL_H
 #define RL_CW_INTERNAL_H
 #include <zmq.h>
@@ -9,7 +10,10 @@
 #include "common/idmap.h"
 #include "wire/msg.h"
 #include "worker/core_worker.h"
+#include "worker/dispatch.h"
 #include "worker/io_thread.h"
+#include "worker/object_table.h"
+#include "worker/task_table.h"
 
 /* Holds the core worker's lock until the end of the enclosing block (every public
  * rl_cw_* function that touches its state starts with it; nesting is free). The I/O
@@ -34,98 +38,7 @@ typedef struct rl_waiter {
 
 typedef struct rl_task rl_task_t;
 
-/* An object this process owns or borrows. */
-typedef struct {
-  rl_id_t id;
-  bool owned;
-  char owner[RL_ENDPOINT_MAX]; /* borrowed: the owner's endpoint */
-  int state;                   /* RL_OBJ_* */
-  int kind;                    /* RL_RET_* once ready */
-  char *data;                  /* inline encoding or encoded error (malloc) */
-  size_t len;                  /* bytes of data, or of the stored value */
-  char location[RL_ENDPOINT_MAX]; /* in a store: the node manager holding it */
-  int64_t local_refs;          /* handles in this process */
-  int64_t task_refs;           /* pending tasks of ours that carry it */
-  char (*borrowers)[RL_ENDPOINT_MAX]; /* owned: processes that hold it */
-  size_t nborrowers;
-  bool borrow_told;            /* borrowed: the owner counts us as a borrower */
-  bool fetching;               /* borrowed: GET_OBJECT sent */
-  bool sealed;                 /* owned, in store: sealed */
-  rl_id_t *contained;          /* refs inside the value, held while it lives */
-  size_t ncontained;
-  rl_task_t *producer;         /* owned, pending: the task making it */
-  bool ties_actor;             /* owned: the handle ref of actor `actor` (rl_cw_actor_tie) */
-  rl_id_t actor;
-  rl_task_t *lineage;          /* owned, in a store: the finished task that made it,
-                                * kept to run again if the store's node dies */
-  rl_waiter_t *waiters;        /* borrowers waiting for the value */
-  rl_task_t **dependents;      /* our tasks waiting for it as an argument */
-  size_t ndependents, capdependents;
-} rl_object_t;
-
-/* A leased worker. */
-typedef struct rl_lease {
-  rl_id_t worker_id;
-  char endpoint[RL_ENDPOINT_MAX];
-  rl_peer_t *peer;
-  rl_peer_t *node; /* the node manager that granted it; NULL: ours */
-  const char *node_endpoint; /* that node manager's address (a string that lives as long
-                              * as the core worker), NULL if not known (a handle's) */
-  uint32_t pid;              /* the worker's pid, 0 if not known */
-  struct rl_task *run_head, *run_tail; /* tasks pushed to it, in the order it runs them */
-  int inflight;
-  int64_t idle_since_ms;
-  int64_t last_done_us;
-  int64_t head_since_us; /* when the task it runs now started, as far as we saw */
-  bool stealing;         /* an RL_CW_STEAL_TASKS to it is not answered yet */
-  bool steal_dry;        /* it gave nothing back: not asked again until its tasks change */
-  bool pushed_since_steal; /* tasks were pushed to it after the last steal request was sent */
-  uint64_t *fn_sent; /* hashes of functions this worker has received */
-  size_t nfn, capfn;
-  struct rl_class *cls;
-  struct rl_lease *next;
-} rl_lease_t;
-
 struct rl_actor;
-
-/* Tasks of one function with the same resource shape, strategy and runtime_env share
- * leases (Ray's scheduling class). An actor's calls form a class of their own whose one
- * lease is the actor's worker. */
-typedef struct rl_class {
-  struct rl_actor *actor; /* NULL for tasks */
-  const struct rl_fn *fn; /* tasks: the function they run */
-  rl_resources_t resources;
-  rl_task_t *queue_head, *queue_tail; /* ready to dispatch */
-  size_t queued;
-  rl_lease_t *leases;
-  uint64_t lease_request; /* outstanding lease request id, or 0 */
-  struct rl_peer *lease_at; /* the remote node manager it waits at (spilled), NULL: ours */
-  bool dedicated;         /* its leases are actors' workers */
-  char strategy[64];      /* scheduling strategy (rl_task_opts_t) */
-  char *runtime_env;      /* canonical runtime_env, "" for none (owned) */
-  bool detached;          /* its lease outlives us (a detached actor) */
-  rl_resources_t placement;
-  double service_us;      /* moving average of a task's run time, 0 until known */
-  bool infeasible_warned;
-  /* A worker leased for tasks pipelined behind others came when none was left to give
-   * it: no more such requests until a task is queued (else lease, return, lease...). */
-  bool spare_unused;
-  struct rl_class *next;
-} rl_class_t;
-
-typedef struct {
-  bool is_ref;
-  rl_id_t ref;
-  char *data;
-  size_t len;
-  rl_id_t *contained;
-  size_t ncontained;
-  /* once resolved (is_ref): */
-  int kind;
-  char *rdata;     /* INLINE: the value; STORE: its id and location */
-  size_t rdata_len;
-  size_t rlen;     /* the value's size */
-} rl_arg_t;
 
 /* A function exported by this process (kept for the life of the process). */
 typedef struct rl_fn {
@@ -136,30 +49,6 @@ typedef struct rl_fn {
   size_t len;
   struct rl_fn *next;
 } rl_fn_t;
-
-struct rl_task {
-  rl_id_t id;
-  rl_fn_t *fn; /* NULL for actor methods */
-  int kind;    /* RL_KIND_* */
-  char method[64];
-  rl_arg_t *args;
-  size_t nargs;
-  int unresolved;
-  rl_task_opts_t opts;
-  char name[64];
-  int attempt;
-  int retries_left;
-  bool cancelled, finished;
-  int lineage_refs; /* finished: its return objects that still point at it (lineage) */
-  int64_t pushed_us;
-  rl_class_t *cls;
-  rl_lease_t *lease;
-  rl_task_t *next; /* in the class queue */
-  rl_task_t *run_prev, *run_next; /* on its lease, in running order */
-  bool ev_on;      /* its events are reported (its first one was not dropped) */
-  uint32_t ev_gen; /* the batch holding its last event ... */
-  uint32_t ev_slot; /* ... at this index (updated in place while that batch waits) */
-};
 
 enum { RL_ACTOR_PENDING, RL_ACTOR_ALIVE, RL_ACTOR_RESTARTING, RL_ACTOR_LOCATING, RL_ACTOR_DEAD };
 
@@ -262,8 +151,8 @@ struct rl_cw_t {
   void *nm;     /* DEALER to the node manager */
   void *gcs;    /* DEALER to the head, opened on first use */
   rl_peer_t *peers;
-  rl_idmap_t *objects;
-  rl_idmap_t *tasks; /* owned pending tasks by task id */
+  rl_objtab_t *objects; /* what we own or borrow (objects.c answers for it) */
+  rl_task_table_t *tasks; /* owned tasks by task id (pending, or kept as lineage) */
   rl_class_t *classes;
   rl_fn_t *fns;
   uint64_t lease_request_seq;
@@ -325,22 +214,31 @@ void rl_cw_blocked(rl_cw_t *cw, bool blocked);
 /* The DEALER to the head, opened on first use (NULL if it cannot be). */
 void *rl_cw_gcs_socket(rl_cw_t *cw);
 
-/* objects.c */
+/* objects.c: the object protocol over the table cw->objects (object_table.h). */
 /* A waiter for a reply to `request` on the connection `identity` (copied). */
 rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request);
-rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id);
+/* The object table of cw, its hooks answering for freed objects; NULL if out of memory. */
+rl_objtab_t *rl_obj_table_new(rl_cw_t *cw);
+/* The object id, or NULL (one id-map lookup). */
+static inline rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id) { return rl_objtab_find(cw->objects, id); }
+/* A new object id owned by us (no refs yet), or NULL if out of memory. */
 rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id);
+/* Frees o if nothing holds it (rl_objtab_held), telling the store, its owner and its
+ * waiters, and releasing its lineage task, its actor and its contained refs. */
 void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o);
 void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len);
 void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *message);
 /* The value is sealed in a store: size bytes at the node manager `location` (loclen
  * bytes; NULL: this node's). */
 void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen);
+/* Adds delta to the task refs of object id (if known), then frees it if nothing holds it. */
 void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta);
+/* The process at endpoint holds o (owned). */
 void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint);
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m);
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add);
+/* Frees the object table and everything in it, telling nobody. */
 void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
@@ -381,9 +279,6 @@ bool rl_sub_can_steal(rl_cw_t *cw, rl_class_t *c);
  * the most tasks waiting their turn to give some back (RL_CW_STOLEN); they are then
  * pushed to the idle one. */
 void rl_sub_steal(rl_cw_t *cw, rl_class_t *c);
-/* Lease l's running task has run far longer than its class's tasks do, as of the last
- * poll (which read every result sent before it): tasks behind it may wait long. */
-bool rl_sub_stalled(const rl_cw_t *cw, const rl_lease_t *l);
 /* Task t, pushed to its lease's worker and given back unstarted, goes back to the front
  * of its class's queue (freed instead if it was cancelled meanwhile). */
 void rl_sub_take_back(rl_cw_t *cw, rl_task_t *t);
@@ -419,10 +314,15 @@ void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const c
 /* Removes lease l from class c, giving the worker back unless it failed. */
 void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed);
 void rl_sub_drop_lease(rl_cw_t *cw, rl_class_t *c, bool tell_node);
-/* The tasks pushed to lease l, still in flight (caller frees the array). */
+/* The tasks pushed to c's leases, still in flight, in running order per lease (caller
+ * frees the array; NULL if out of memory). */
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n);
-/* Takes t off its lease and retries it (the caller checked that it may be retried). */
-void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t);
+/* The one retry path: if t may run again after cause (rl_task_retry decides, and
+ * counts the attempt), takes it off its lease, reports and logs why, and queues it
+ * ahead of tasks submitted after it (once its arguments are ready; an actor's call at
+ * once, to keep the calls' order) and returns true. Else changes nothing and returns
+ * false: the caller fails t. */
+bool rl_sub_retry(rl_cw_t *cw, rl_task_t *t, rl_retry_cause_t cause, const char *why);
 
 /* actors.c */
 void rl_actor_created(rl_cw_t *cw, rl_task_t *t, bool failed, const char *data, size_t len);

@@ -231,7 +231,7 @@ void rl_ev_leaving(rl_cw_t *cw) {
     if (a->owned && !a->detached && a->state != RL_ACTOR_DEAD) rl_ev_actor(cw, a, RL_AS_DEAD, cause);
   size_t cur = 0;
   rl_task_t *t;
-  while (cw->tasks && (t = rl_idmap_next(cw->tasks, &cur, NULL)))
+  while (cw->tasks && (t = rl_task_table_next(cw->tasks, &cur)))
     if (!t->finished && !t->cancelled) rl_ev_task(cw, t, RL_TS_FAILED, "OwnerDiedError");
   rl_ev_flush(cw);
 }

@@ -87,8 +87,24 @@ void rl_sub_return_idle_leases(rl_cw_t *cw) {
   for (rl_class_t *c = cw->classes; c; c = c->next)
     for (rl_lease_t *l = c->actor ? NULL : c->leases, *next; l; l = next) {
       next = l->next;
-      if (l->inflight == 0 && !c->queue_head) rl_sub_return_lease(cw, c, l, false);
+      if (rl_dispatch_idle(c, l, false, false, 0) == RL_IDLE_RETURN) rl_sub_return_lease(cw, c, l, false);
     }
+}
+
+/* A lease of c on worker (at endpoint, granted by node; NULL: ours), not yet in c's
+ * list; NULL if out of memory or the worker cannot be reached. */
+static rl_lease_t *s_lease_new(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint,
+                               rl_peer_t *node) {
+  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
+  rl_lease_t *l = peer ? calloc(1, sizeof *l) : NULL;
+  if (!l) return NULL;
+  l->worker_id = *worker;
+  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
+  l->peer = peer;
+  l->node = node;
+  l->cls = c;
+  l->idle_since_ms = rl_now_ms();
+  return l;
 }
 
 void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
@@ -102,26 +118,15 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   }
   rl_class_t *c = cw->classes;
   while (c && c->lease_request != request) c = c->next;
-  rl_lease_t *l = calloc(1, sizeof *l);
-  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
-  if (!c || !l || !peer) {
-    free(l);
+  rl_lease_t *l = c ? s_lease_new(cw, c, &worker, endpoint, from) : NULL;
+  if (!l) {
     s_send_return(cw, &worker, from, false);
     return;
   }
   c->lease_request = 0;
-  const char *node_endpoint = from ? from->endpoint : cw->node_endpoint;
-  if (c->actor) {
-    free(l);
-    rl_sub_add_lease(cw, c, &worker, endpoint, from);
-    if (c->leases && rl_id_eq(&c->leases->worker_id, &worker)) {
-      c->leases->node_endpoint = node_endpoint;
-      c->leases->pid = (uint32_t)pid;
-    }
-    rl_actor_lease_granted(cw, c);
-    return;
-  }
-  if (!c->queue_head && !rl_sub_can_steal(cw, c)) {
+  l->node_endpoint = from ? from->endpoint : cw->node_endpoint;
+  l->pid = (uint32_t)pid;
+  if (!c->actor && rl_dispatch_idle(c, l, rl_sub_can_steal(cw, c), false, 0) == RL_IDLE_RETURN) {
     /* The work it was asked for is done already, or is pipelined on other workers
      * that will soon get to it: let someone else have it. (Else it takes over tasks
      * waiting their turn elsewhere: rl_sub_tick steals them for it.) */
@@ -130,16 +135,9 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     s_send_return(cw, &worker, from, false);
     return;
   }
-  l->worker_id = worker;
-  l->node = from;
-  l->node_endpoint = node_endpoint;
-  l->pid = (uint32_t)pid;
-  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
-  l->peer = peer;
-  l->cls = c;
-  l->idle_since_ms = rl_now_ms();
   l->next = c->leases;
   c->leases = l;
+  if (c->actor) rl_actor_lease_granted(cw, c);
 }
 
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
@@ -188,18 +186,8 @@ void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 void rl_sub_add_lease(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint, rl_peer_t *node) {
-  rl_lease_t *l = calloc(1, sizeof *l);
-  rl_peer_t *peer = rl_cw_peer(cw, endpoint);
-  if (!l || !peer) {
-    free(l);
-    return;
-  }
-  l->worker_id = *worker;
-  snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
-  l->peer = peer;
-  l->node = node;
-  l->cls = c;
-  l->idle_since_ms = rl_now_ms();
+  rl_lease_t *l = s_lease_new(cw, c, worker, endpoint, node);
+  if (!l) return;
   l->next = c->leases;
   c->leases = l;
 }

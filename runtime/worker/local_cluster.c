@@ -129,9 +129,11 @@ rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *er
     node_argv[n++] = "--num-cpus";
     node_argv[n++] = cpus;
   }
-  snprintf(gpus, sizeof gpus, "%g", opts->num_gpus);
-  node_argv[n++] = "--num-gpus";
-  node_argv[n++] = gpus;
+  if (opts->num_gpus >= 0) {
+    snprintf(gpus, sizeof gpus, "%g", opts->num_gpus);
+    node_argv[n++] = "--num-gpus";
+    node_argv[n++] = gpus;
+  }
   if (opts->object_store_memory) {
     snprintf(store, sizeof store, "%zu", opts->object_store_memory);
     node_argv[n++] = "--object-store-memory";

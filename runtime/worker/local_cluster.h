@@ -9,7 +9,7 @@ typedef struct rl_local_cluster_t rl_local_cluster_t;
 typedef struct {
   const char *rayl_bin;        /* the rayl program that runs the daemons */
   double num_cpus;             /* < 0: all cores */
-  double num_gpus;
+  double num_gpus;             /* < 0: those the CUDA driver finds; else a whole number */
   const char *resources[16];   /* "name=amount" strings, NULL-terminated */
   size_t object_store_memory;  /* 0: the node's default */
   int nice;                    /* added to the daemons' (and so the workers') nice value */

@@ -1,5 +1,6 @@
-/* objects.c: the core worker's object table: owned and borrowed objects, reference
- * counts, put, get, wait, and answering borrowers. */
+/* objects.c: the core worker's object protocol over its object table (object_table.h):
+ * put, get, wait, store pins and writes, fetching from owners, answering borrowers, and
+ * what an owner, a borrower or a node dying means for our objects. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,8 @@ rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request) {
   return w;
 }
 
-rl_object_t *rl_obj_find(rl_cw_t *cw, const rl_id_t *id) { return rl_idmap_get(cw->objects, id); }
-
 rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id) {
-  rl_object_t *o = calloc(1, sizeof *o);
-  if (!o) return NULL;
-  o->id = *id;
-  o->owned = true;
-  snprintf(o->owner, sizeof o->owner, "%s", cw->endpoint);
-  if (rl_idmap_put(cw->objects, id, o) != 0) {
-    free(o);
-    return NULL;
-  }
-  return o;
+  return rl_objtab_insert(cw->objects, id, true, cw->endpoint);
 }
 
 char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, size_t *len) {
@@ -81,9 +71,20 @@ static void s_reply_lost(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t reques
   free(lost.data);
 }
 
-void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
-  if (o->local_refs > 0 || o->task_refs > 0 || o->nborrowers > 0 || o->producer || o->ndependents) return;
-  rl_idmap_remove(cw->objects, &o->id);
+static void s_waiter_free(rl_waiter_t *w) {
+  zmq_msg_close(&w->identity);
+  free(w);
+}
+
+/* The table's drop_waiter hook. */
+static void s_drop_waiter(void *arg, struct rl_waiter *w) {
+  (void)arg;
+  s_waiter_free(w);
+}
+
+/* The table's freed hook: o is out of the table, nothing holds it. */
+static void s_freed(void *arg, rl_object_t *o) {
+  rl_cw_t *cw = arg;
   if (o->lineage) rl_sub_lineage_release(cw, o);
   if (o->ties_actor) rl_actor_out_of_scope(cw, &o->actor);
   if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
@@ -93,37 +94,35 @@ void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) {
     rl_msg_send(cw->nm, NULL, &b);
   }
   if (!o->owned && o->borrow_told) s_send_to_owner(cw, o->owner, RL_CW_REMOVE_BORROWER, &o->id);
-  for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
-    next = w->next;
-    s_reply_lost(cw, &w->identity, w->request, &o->id);
-    zmq_msg_close(&w->identity);
-    free(w);
+  size_t n;
+  rl_waiter_t **waiters = rl_objtab_waiters_take(o, &n);
+  for (size_t i = 0; i < n; i++) {
+    s_reply_lost(cw, &waiters[i]->identity, waiters[i]->request, &o->id);
+    s_waiter_free(waiters[i]);
   }
-  rl_id_t *contained = o->contained;
-  size_t ncontained = o->ncontained;
-  free(o->data);
-  free(o->borrowers);
-  free(o->dependents);
-  free(o);
-  for (size_t i = 0; i < ncontained; i++) rl_cw_ref_drop(cw, &contained[i]);
-  free(contained);
+  free(waiters);
 }
+
+rl_objtab_t *rl_obj_table_new(rl_cw_t *cw) {
+  rl_objtab_hooks_t hooks = {.freed = s_freed, .drop_waiter = s_drop_waiter, .arg = cw};
+  return rl_objtab_new(&hooks);
+}
+
+void rl_obj_maybe_free(rl_cw_t *cw, rl_object_t *o) { rl_objtab_maybe_free(cw->objects, o); }
 
 void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
   RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (o) {
-    o->local_refs++;
+    rl_objtab_ref_add(o);
     return;
   }
-  o = calloc(1, sizeof *o);
+  bool ours = !strcmp(owner, cw->endpoint);
+  o = rl_objtab_insert(cw->objects, id, ours, owner);
   if (!o) return;
-  o->id = *id;
-  o->local_refs = 1;
-  snprintf(o->owner, sizeof o->owner, "%s", owner);
-  if (!strcmp(owner, cw->endpoint)) {
+  rl_objtab_ref_add(o);
+  if (ours) {
     /* A ref to something we owned and already freed came back to us. */
-    o->owned = true;
     o->kind = RL_RET_ERROR;
     o->state = RL_OBJ_FAILED;
     char hex[RL_ID_HEX], msg[200];
@@ -145,31 +144,18 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
       if (in->nheld < in->capheld) in->held[in->nheld++] = *id;
     }
   }
-  if (rl_idmap_put(cw->objects, id, o) != 0) {
-    free(o->data);
-    free(o);
-  }
 }
 
 void rl_cw_ref_drop(rl_cw_t *cw, const rl_id_t *id) {
   RL_CW_HOLD(cw);
-  rl_object_t *o = rl_obj_find(cw, id);
-  if (!o) return;
-  if (o->local_refs > 0) o->local_refs--;
-  rl_obj_maybe_free(cw, o);
+  rl_objtab_ref_drop(cw->objects, id);
 }
 
-void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta) {
-  rl_object_t *o = rl_obj_find(cw, id);
-  if (!o) return;
-  o->task_refs += delta;
-  if (o->task_refs < 0) o->task_refs = 0;
-  rl_obj_maybe_free(cw, o);
-}
+void rl_obj_task_ref(rl_cw_t *cw, const rl_id_t *id, int delta) { rl_objtab_task_ref(cw->objects, id, delta); }
 
 size_t rl_cw_object_count(const rl_cw_t *cw) {
   RL_CW_HOLD(cw);
-  return rl_idmap_size(cw->objects);
+  return rl_objtab_size(cw->objects);
 }
 
 void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, size_t len) {
@@ -184,13 +170,13 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
   o->state = kind == RL_RET_ERROR ? RL_OBJ_FAILED : RL_OBJ_READY;
   o->sealed = true;
   o->fetching = false;
-  for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
-    next = w->next;
-    s_reply_object(cw, &w->identity, w->request, o);
-    zmq_msg_close(&w->identity);
-    free(w);
+  size_t n;
+  rl_waiter_t **waiters = rl_objtab_waiters_take(o, &n);
+  for (size_t i = 0; i < n; i++) {
+    s_reply_object(cw, &waiters[i]->identity, waiters[i]->request, o);
+    s_waiter_free(waiters[i]);
   }
-  o->waiters = NULL;
+  free(waiters);
   rl_cw_notify_ready(cw, &o->id);
   rl_sub_object_ready(cw, o); /* may free o */
 }
@@ -214,39 +200,10 @@ void rl_obj_fail(rl_cw_t *cw, rl_object_t *o, const char *type, const char *mess
 
 void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
   (void)cw;
-  for (size_t i = 0; i < o->nborrowers; i++)
-    if (!strcmp(o->borrowers[i], endpoint)) return;
-  void *grown = realloc(o->borrowers, (o->nborrowers + 1) * sizeof *o->borrowers);
-  if (!grown) return;
-  o->borrowers = grown;
-  snprintf(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, "%s", endpoint);
+  rl_objtab_borrower_add(o, endpoint);
 }
 
-/* endpoint no longer holds o (it said so, or it died). */
-static void s_remove_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
-  for (size_t i = 0; i < o->nborrowers; i++) {
-    if (strcmp(o->borrowers[i], endpoint)) continue;
-    memmove(o->borrowers[i], o->borrowers[i + 1], (o->nborrowers - i - 1) * sizeof *o->borrowers);
-    o->nborrowers--;
-    break;
-  }
-  rl_obj_maybe_free(cw, o);
-}
-
-void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint) {
-  size_t cur = 0, n = 0;
-  rl_object_t *o, **held = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *held);
-  if (!held) return;
-  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
-    for (size_t i = 0; o->owned && i < o->nborrowers; i++)
-      if (!strcmp(o->borrowers[i], endpoint)) {
-        held[n++] = o;
-        break;
-      }
-  /* Removing may free objects (and through them others): collected first. */
-  for (size_t i = 0; i < n; i++) s_remove_borrower(cw, held[i], endpoint);
-  free(held);
-}
+void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint) { rl_objtab_borrower_died(cw->objects, endpoint); }
 
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
   rl_id_t id;
@@ -257,8 +214,8 @@ void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
   }
   rl_object_t *o = rl_obj_find(cw, &id);
   if (!o || !o->owned) return;
-  if (add) rl_obj_add_borrower(cw, o, endpoint);
-  else s_remove_borrower(cw, o, endpoint);
+  if (add) rl_objtab_borrower_add(o, endpoint);
+  else rl_objtab_borrower_remove(cw->objects, o, endpoint);
 }
 
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
@@ -278,9 +235,7 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   rl_waiter_t *w = rl_waiter_new(&m->identity, request);
-  if (!w) return;
-  w->next = o->waiters;
-  o->waiters = w;
+  if (w && rl_objtab_waiter_add(o, w) != 0) s_waiter_free(w);
 }
 
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m) {
@@ -376,16 +331,8 @@ int rl_cw_put(rl_cw_t *cw, size_t len, const rl_id_t *contained, const char (*co
     o->sealed = false;
     *dst = (char *)cw->store_base + offset;
   }
-  if (ncontained) {
-    o->contained = malloc(ncontained * sizeof *o->contained);
-    if (o->contained) {
-      for (size_t i = 0; i < ncontained; i++) {
-        o->contained[i] = contained[i];
-        rl_cw_ref_add(cw, &contained[i], contained_owner[i]);
-      }
-      o->ncontained = ncontained;
-    }
-  }
+  if (ncontained && rl_objtab_contain(o, contained, ncontained) == 0)
+    for (size_t i = 0; i < ncontained; i++) rl_cw_ref_add(cw, &contained[i], contained_owner[i]);
   *id_out = id;
   return 0;
 fail:
@@ -520,23 +467,7 @@ int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int 
   return rc;
 }
 
-void rl_obj_destroy_all(rl_cw_t *cw) {
-  if (!cw->objects) return;
-  size_t cur = 0;
-  rl_object_t *o;
-  while ((o = rl_idmap_next(cw->objects, &cur, NULL))) {
-    for (rl_waiter_t *w = o->waiters, *next; w; w = next) {
-      next = w->next;
-      zmq_msg_close(&w->identity);
-      free(w);
-    }
-    free(o->data);
-    free(o->borrowers);
-    free(o->contained);
-    free(o->dependents);
-    free(o);
-  }
-}
+void rl_obj_destroy_all(rl_cw_t *cw) { rl_objtab_destroy(&cw->objects); }
 
 int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len,
                        void (*copy)(void *ctx, size_t i, void *dst), void *ctx, size_t i, char *err, size_t errlen) {
@@ -556,9 +487,9 @@ int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, siz
 
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
   size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *lost);
+  rl_object_t *o, **lost = malloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
   if (!lost) return;
-  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
+  while ((o = rl_objtab_next(cw->objects, &cur)))
     if (!o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint)) lost[n++] = o;
   for (size_t i = 0; i < n; i++) {
     char msg[400];
@@ -571,9 +502,9 @@ void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *r
 
 void rl_obj_node_died(rl_cw_t *cw, const char *node) {
   size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = malloc((rl_idmap_size(cw->objects) + 1) * sizeof *lost);
+  rl_object_t *o, **lost = malloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
   if (!lost) return;
-  while ((o = rl_idmap_next(cw->objects, &cur, NULL)))
+  while ((o = rl_objtab_next(cw->objects, &cur)))
     if (o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node)) lost[n++] = o;
   /* All lost objects are pending first, so a task run again to rebuild one waits for
    * the others it takes as arguments. Nothing is left in a store to delete. */

@@ -14,7 +14,7 @@
 static int s_stealable(const rl_cw_t *cw, const rl_lease_t *l) {
   int waiting = l->inflight - 1;
   if (waiting < 1 || l->steal_dry) return 0;
-  if (rl_sub_stalled(cw, l)) return waiting;
+  if (rl_dispatch_stalled(l, cw->polled_us)) return waiting;
   return waiting * l->cls->service_us >= S_STEAL_MIN_US ? (waiting + 1) / 2 : 0;
 }
 
@@ -52,7 +52,7 @@ void rl_sub_steal(rl_cw_t *cw, rl_class_t *c) {
   victim->stealing = true;
   victim->pushed_since_steal = false;
   rl_log(RL_LOG_DEBUG, "steal: asked %s for %d of its %d tasks (held up: %d)", victim->endpoint, n,
-         victim->inflight, rl_sub_stalled(cw, victim));
+         victim->inflight, rl_dispatch_stalled(victim, cw->polled_us));
 }
 
 /* Lease l of c answered our steal request with `given` tasks. Its answer speaks of the
@@ -80,7 +80,7 @@ void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   /* Last first: each goes to the front of its queue, so they keep their order. */
   for (uint32_t i = ids->via.array.size; i-- > 0;) {
     rl_id_t id;
-    rl_task_t *t = rl_obj_id(&ids->via.array.ptr[i], &id) ? rl_idmap_get(cw->tasks, &id) : NULL;
+    rl_task_t *t = rl_obj_id(&ids->via.array.ptr[i], &id) ? rl_task_table_find(cw->tasks, &id) : NULL;
     if (t && !t->finished && t->lease && t->lease->peer == from) rl_sub_take_back(cw, t);
   }
 }

@@ -1,5 +1,7 @@
-/* submitter.c: tasks this process submits: dependency resolution, dispatch to leased
- * workers per scheduling class (pipelined), results, retries and cancellation. */
+/* submitter.c: tasks this process submits, as messages and glue: building them,
+ * resolving their arguments, pushing each to the lease dispatch.c picks, their
+ * results, worker and node deaths, the one retry path, cancellation. The tasks
+ * themselves are a task table (task_table.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,23 +10,6 @@
 #include "common/log.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
-
-/* How many tasks to push to one leased worker before its results come back. A task
- * waits its turn behind another on a worker only when its class is known to be short
- * (then the wait is shorter than getting another worker, and pipelining hides the
- * round trip); a task of unknown or long run time stays here until a worker is free,
- * so that it never queues behind a long one while another worker could run it. */
-static int s_pipeline_depth(const rl_class_t *c) {
-  if (!strcmp(c->strategy, "SPREAD")) return 1; /* more leases, on more nodes */
-  if (c->service_us <= 0 || c->service_us >= 2000) return 1;
-  if (c->service_us < 200) return 128;
-  return 16;
-}
-/* How much longer than its class's tasks usually take a task may run before the tasks
- * behind it on its worker count as held up (twice the usual time, plus this). */
-#define S_STALL_SLACK_US 2000
-/* A lease with nothing to do is given back after this long. */
-#define S_IDLE_LEASE_MS 500
 
 static uint64_t s_hash(const void *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -82,89 +67,73 @@ static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *s
   return c;
 }
 
-static void s_enqueue(rl_task_t *t, bool front) {
-  rl_class_t *c = t->cls;
-  t->lease = NULL;
-  if (front) {
-    t->next = c->queue_head;
-    c->queue_head = t;
-    if (!c->queue_tail) c->queue_tail = t;
-  } else {
-    t->next = NULL;
-    if (c->queue_tail) c->queue_tail->next = t;
-    else c->queue_head = t;
-    c->queue_tail = t;
-  }
-  c->queued++;
-  c->spare_unused = false;
-}
-
-static void s_unqueue(rl_task_t *t) {
-  rl_class_t *c = t->cls;
-  for (rl_task_t **pp = &c->queue_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
-    if (*pp != t) continue;
-    *pp = t->next;
-    if (c->queue_tail == t) c->queue_tail = prev;
-    c->queued--;
-    return;
-  }
-}
-
-/* Tasks pushed to a lease run in push order (one at a time in a task worker): the
- * first still on it runs now, the others wait their turn. */
+/* Pushes t onto lease l; reports it running if nothing ran there before it. */
 static void s_run_push(rl_cw_t *cw, rl_lease_t *l, rl_task_t *t) {
-  t->run_prev = l->run_tail;
-  t->run_next = NULL;
-  if (l->run_tail) l->run_tail->run_next = t;
-  else l->run_head = t;
-  l->run_tail = t;
-  if (l->run_head != t) return;
-  l->head_since_us = t->pushed_us;
-  rl_ev_task_running(cw, t, l);
+  if (rl_dispatch_run_push(l, t, rl_now_us())) rl_ev_task_running(cw, t, l);
 }
 
 /* Takes t off its lease (t->lease is cleared); the next one there runs now. */
 static void s_run_remove(rl_cw_t *cw, rl_task_t *t) {
   rl_lease_t *l = t->lease;
-  if (!l) return;
-  bool was_running = l->run_head == t;
-  if (t->run_prev) t->run_prev->run_next = t->run_next;
-  else if (l->run_head == t) l->run_head = t->run_next;
-  if (t->run_next) t->run_next->run_prev = t->run_prev;
-  else if (l->run_tail == t) l->run_tail = t->run_prev;
-  t->run_prev = t->run_next = NULL;
-  t->lease = NULL;
-  if (!was_running || !l->run_head) return;
-  l->steal_dry = false;
-  l->head_since_us = rl_now_us();
-  rl_ev_task_running(cw, l->run_head, l);
+  rl_task_t *next = rl_dispatch_run_remove(t);
+  if (next) rl_ev_task_running(cw, next, l);
 }
 
-/* The one retry path: counts another attempt of t (which is on no lease now and may
- * be retried), says why, and queues it ahead of tasks submitted after it (once its
- * arguments are ready; an actor's call at once, to keep the calls' order). */
-static void s_retry(rl_cw_t *cw, rl_task_t *t, const char *why) {
-  if (t->retries_left > 0) t->retries_left--;
-  t->attempt++;
-  rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
-  rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): %s", t->name, t->attempt + 1, why);
-  if (t->unresolved == 0 || t->cls->actor) s_enqueue(t, true);
+/* t leaves its lease with no result from it (given back, failed, retried): one task
+ * less in flight there. No-op if it is on none. */
+static void s_off_lease(rl_cw_t *cw, rl_task_t *t) {
+  rl_lease_t *l = t->lease;
+  if (!l) return;
+  if (--l->inflight == 0) l->idle_since_ms = rl_now_ms();
+  s_run_remove(cw, t);
+}
+
+/* t, on no lease, leaves its class's queue (where it waits if its arguments are ready,
+ * or at once if it is an actor's call, which keeps its place while they are not). */
+static void s_off_queue(rl_task_t *t) {
+  if (t->unresolved == 0 || t->cls->actor) rl_dispatch_unqueue(t);
+}
+
+/* t waits for o (pending) as an argument. Returns false if out of memory. */
+static bool s_depend(rl_object_t *o, rl_task_t *t) {
+  if (rl_objtab_dependent_add(o, t) != 0) return false;
+  t->unresolved++;
+  return true;
 }
 
 static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
   rl_object_t *o = rl_obj_find(cw, id);
-  if (!o) return;
-  for (size_t i = 0; i < o->ndependents; i++) {
-    if (o->dependents[i] != t) continue;
-    o->dependents[i] = o->dependents[--o->ndependents];
-    break;
+  if (o) rl_objtab_dependent_remove(o, t);
+}
+
+/* A task run again to rebuild a lost result resolves its ref arguments again: one may
+ * itself be being made again. */
+static void s_rewait_args(rl_cw_t *cw, rl_task_t *t) {
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    if (!a->is_ref) continue;
+    free(a->rdata);
+    a->rdata = NULL;
+    rl_object_t *arg = rl_obj_find(cw, &a->ref);
+    /* Out of memory: resolved as it is (the task fails if it is gone). */
+    if (arg && arg->state == RL_OBJ_PENDING) s_depend(arg, t);
   }
+}
+
+bool rl_sub_retry(rl_cw_t *cw, rl_task_t *t, rl_retry_cause_t cause, const char *why) {
+  if (!rl_task_retry(t, cause)) return false;
+  s_off_lease(cw, t);
+  if (cause == RL_RETRY_LINEAGE) s_rewait_args(cw, t);
+  rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
+  rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): %s", t->name, t->attempt + 1, why);
+  if (t->unresolved == 0 || t->cls->actor) rl_dispatch_enqueue(t, true);
+  return true;
 }
 
 /* Frees a finished task and drops the references it held. */
 static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
   s_run_remove(cw, t);
-  rl_idmap_remove(cw->tasks, &t->id);
+  rl_task_table_remove(cw->tasks, t);
   for (int i = 0; i < t->opts.num_returns; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
@@ -181,12 +150,8 @@ static void s_task_free(rl_cw_t *cw, rl_task_t *t) {
       rl_obj_task_ref(cw, &a->ref, -1);
     }
     for (size_t k = 0; k < a->ncontained; k++) rl_obj_task_ref(cw, &a->contained[k], -1);
-    free(a->data);
-    free(a->rdata);
-    free(a->contained);
   }
-  free(t->args);
-  free(t);
+  rl_task_delete(t);
 }
 
 /* Gives every return of t the value kind/data (an error for all returns if kind is
@@ -213,7 +178,7 @@ static void s_task_succeeded(rl_cw_t *cw, rl_task_t *t) {
     s_task_free(cw, t);
     return;
   }
-  bool keep = t->kind == RL_KIND_TASK && t->retries_left != 0;
+  bool keep = rl_task_keeps_lineage(t);
   for (int i = 0; i < n; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
@@ -227,8 +192,7 @@ static void s_task_succeeded(rl_cw_t *cw, rl_task_t *t) {
     s_task_free(cw, t);
     return;
   }
-  t->finished = true;
-  t->lineage_refs = kept;
+  rl_task_lineage_hold(t, kept);
   for (int i = 0; i < n; i++)
     if (rets[i]) rets[i]->producer = NULL;
   /* The last of these may free t (rl_sub_lineage_release). */
@@ -240,36 +204,20 @@ static void s_task_succeeded(rl_cw_t *cw, rl_task_t *t) {
 void rl_sub_lineage_release(rl_cw_t *cw, rl_object_t *o) {
   rl_task_t *t = o->lineage;
   o->lineage = NULL;
-  if (--t->lineage_refs == 0 && t->finished) s_task_free(cw, t);
+  if (rl_task_lineage_drop(t)) s_task_free(cw, t);
 }
 
 bool rl_sub_reconstruct(rl_cw_t *cw, rl_object_t *o) {
   rl_task_t *t = o->lineage;
-  if (!t || (t->finished && t->retries_left == 0)) return false;
-  o->producer = t;
-  if (!t->finished) return true; /* already running again for another of its results */
-  t->finished = false;
-  /* Arguments are resolved again: one may itself be being made again. */
-  for (size_t i = 0; i < t->nargs; i++) {
-    rl_arg_t *a = &t->args[i];
-    if (!a->is_ref) continue;
-    free(a->rdata);
-    a->rdata = NULL;
-    rl_object_t *arg = rl_obj_find(cw, &a->ref);
-    if (!arg || arg->state != RL_OBJ_PENDING) continue;
-    if (arg->ndependents == arg->capdependents) {
-      size_t cap = arg->capdependents ? 2 * arg->capdependents : 4;
-      void *grown = realloc(arg->dependents, cap * sizeof *arg->dependents);
-      if (!grown) continue; /* resolved as it is: fails if it is gone */
-      arg->dependents = grown;
-      arg->capdependents = cap;
-    }
-    arg->dependents[arg->ndependents++] = t;
-    t->unresolved++;
+  if (!t) return false;
+  if (!t->finished) { /* already running again for another of its results */
+    o->producer = t;
+    return true;
   }
   char hex[RL_ID_HEX], why[100];
   snprintf(why, sizeof why, "rebuilding its lost result %s", rl_id_hex(&o->id, hex));
-  s_retry(cw, t, why);
+  if (!rl_sub_retry(cw, t, RL_RETRY_LINEAGE, why)) return false;
+  o->producer = t;
   return true;
 }
 
@@ -282,7 +230,7 @@ static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char 
 
 size_t rl_cw_task_count(const rl_cw_t *cw) {
   RL_CW_HOLD(cw);
-  return rl_idmap_size(cw->tasks);
+  return rl_task_table_size(cw->tasks);
 }
 
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
@@ -312,20 +260,11 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
     snprintf(err, errlen, "num_returns must be between 1 and 1024 (got %d)", opts->num_returns);
     return NULL;
   }
-  rl_task_t *t = calloc(1, sizeof *t);
+  rl_id_t id = rl_id_for_task(cw->worker_id, ++cw->seq);
+  rl_task_t *t = rl_task_new(&id, kind, method, opts, nargs);
   if (!t) goto oom;
-  t->id = rl_id_for_task(cw->worker_id, ++cw->seq);
   t->fn = fn;
-  t->kind = kind;
-  snprintf(t->method, sizeof t->method, "%s", method ? method : "");
-  t->opts = *opts;
-  t->opts.name = NULL;
-  snprintf(t->name, sizeof t->name, "%s", opts->name ? opts->name : "task");
-  t->retries_left = opts->max_retries;
   t->cls = cls;
-  t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
-  if (!t->args) goto oom;
-  t->nargs = nargs;
   for (size_t i = 0; i < nargs; i++) {
     rl_arg_t *a = &t->args[i];
     a->is_ref = args[i].is_ref;
@@ -338,17 +277,7 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
         o = rl_obj_find(cw, &a->ref);
       }
       rl_obj_task_ref(cw, &a->ref, +1);
-      if (o && rl_cw_object_state(cw, &a->ref) == RL_OBJ_PENDING) {
-        if (o->ndependents == o->capdependents) {
-          size_t cap = o->capdependents ? 2 * o->capdependents : 4;
-          void *grown = realloc(o->dependents, cap * sizeof *o->dependents);
-          if (!grown) goto oom;
-          o->dependents = grown;
-          o->capdependents = cap;
-        }
-        o->dependents[o->ndependents++] = t;
-        t->unresolved++;
-      }
+      if (o && rl_cw_object_state(cw, &a->ref) == RL_OBJ_PENDING && !s_depend(o, t)) goto oom;
     } else if (args[i].len >= RL_INLINE_MAX) {
       /* A large argument goes through the store, like a put, instead of inline. */
       void *dst;
@@ -385,11 +314,11 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
     o->local_refs = 1;
     o->producer = t;
   }
-  rl_idmap_put(cw->tasks, &t->id, t);
+  if (rl_task_table_insert(cw->tasks, t) != 0) goto oom;
   rl_ev_task_new(cw, t);
   /* An actor's calls keep their order: they queue at once and wait at the head of
    * the queue for their arguments. */
-  if (t->unresolved == 0 || cls->actor) s_enqueue(t, front);
+  if (t->unresolved == 0 || cls->actor) rl_dispatch_enqueue(t, front);
   return t;
 oom:
   snprintf(err, errlen, "out of memory while submitting a task");
@@ -432,13 +361,11 @@ static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
 
 void rl_sub_object_ready(rl_cw_t *cw, rl_object_t *o) {
   if (!o->ndependents) return;
-  rl_task_t **deps = o->dependents;
-  size_t n = o->ndependents;
-  o->dependents = NULL;
-  o->ndependents = o->capdependents = 0;
+  size_t n;
+  rl_task_t **deps = rl_objtab_dependents_take(o, &n);
   for (size_t i = 0; i < n; i++) {
     rl_task_t *t = deps[i];
-    if (--t->unresolved == 0 && !t->cancelled && !t->cls->actor) s_enqueue(t, false);
+    if (--t->unresolved == 0 && !t->cancelled && !t->cls->actor) rl_dispatch_enqueue(t, false);
   }
   free(deps);
   rl_obj_maybe_free(cw, o);
@@ -494,44 +421,19 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
     rl_pack_str(&b.pk, t->method);
     rl_pack_id(&b.pk, &t->cls->actor->id);
   }
-  t->lease = l;
-  t->pushed_us = rl_now_us();
-  l->inflight++;
-  l->steal_dry = false;
-  l->pushed_since_steal = true;
-  s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
+  s_run_push(cw, l, t);
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
-bool rl_sub_stalled(const rl_cw_t *cw, const rl_lease_t *l) {
-  return l->inflight > 0 && cw->polled_us - l->head_since_us > 2 * l->cls->service_us + S_STALL_SLACK_US;
-}
-
-/* The lease to push c's next task to: an idle one, else (an actor's, or a short class)
- * the least loaded one below the pipeline depth whose running task is not held up.
- * NULL: the task waits here for a worker. */
-static rl_lease_t *s_pick_lease(rl_cw_t *cw, rl_class_t *c) {
-  rl_lease_t *best = NULL;
-  int depth = c->actor ? INT32_MAX : s_pipeline_depth(c);
-  for (rl_lease_t *l = c->leases; l; l = l->next) {
-    if (l->inflight >= depth || (best && l->inflight >= best->inflight)) continue;
-    if (!c->actor && rl_sub_stalled(cw, l)) continue;
-    best = l;
-    if (l->inflight == 0) break;
-  }
-  return best;
-}
-
 void rl_sub_take_back(rl_cw_t *cw, rl_task_t *t) {
-  if (--t->lease->inflight == 0) t->lease->idle_since_ms = rl_now_ms();
-  s_run_remove(cw, t);
+  s_off_lease(cw, t);
   if (t->cancelled) {
     s_task_free(cw, t); /* its returns failed when it was cancelled */
     return;
   }
   rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
-  s_enqueue(t, true);
+  rl_dispatch_enqueue(t, true);
 }
 
 /* Tasks of c wait for a worker: the idle workers other classes keep for their next
@@ -539,36 +441,30 @@ void rl_sub_take_back(rl_cw_t *cw, rl_task_t *t) {
  * a task waits). */
 static void s_return_idle_others(rl_cw_t *cw, rl_class_t *c) {
   for (rl_class_t *o = cw->classes; o; o = o->next)
-    for (rl_lease_t *l = o == c || o->actor || o->queue_head ? NULL : o->leases, *next; l; l = next) {
+    for (rl_lease_t *l = o == c || o->actor ? NULL : o->leases, *next; l; l = next) {
       next = l->next;
-      if (l->inflight == 0) rl_sub_return_lease(cw, o, l, false);
+      if (rl_dispatch_idle(o, l, false, false, 0) == RL_IDLE_RETURN) rl_sub_return_lease(cw, o, l, false);
     }
 }
 
+/* Pushes c's queued tasks to the leases dispatch.c picks, then asks for another worker
+ * or has an idle one steal, as it decides. */
 static void s_dispatch(rl_cw_t *cw, rl_class_t *c) {
   while (c->queue_head) {
     if (c->actor && c->queue_head->unresolved) break; /* calls run in order */
     if (c->actor && c->actor->killed) break;         /* calls wait for the restart */
-    rl_lease_t *best = s_pick_lease(cw, c);
-    if (!best) break;
-    rl_task_t *t = c->queue_head;
-    c->queue_head = t->next;
-    if (!c->queue_head) c->queue_tail = NULL;
-    c->queued--;
+    rl_lease_t *l = rl_dispatch_pick(c, cw->polled_us);
+    if (!l) break;
+    rl_task_t *t = rl_dispatch_dequeue(c);
     if (!s_resolve_args(cw, t)) continue;
-    s_push(cw, t, best);
+    s_push(cw, t, l);
   }
   if (c->actor) return; /* an actor's one worker is leased when it is created */
-  /* Queued tasks want a worker; tasks waiting behind others on a pipelined lease do
-   * too, for the ones submitted next, while no lease of ours is idle. */
-  bool backlog = c->queue_head != NULL, idle = false;
-  for (rl_lease_t *l = c->leases; l; l = l->next) idle = idle || l->inflight == 0;
-  for (rl_lease_t *l = c->leases; l && !backlog && !idle && !c->spare_unused; l = l->next) backlog = l->inflight > 1;
-  if (backlog && !c->lease_request) {
+  if (rl_dispatch_wants_lease(c)) {
     if (c->queue_head) s_return_idle_others(cw, c);
     rl_sub_request_lease(cw, c, false, NULL);
   }
-  if (!c->queue_head && idle) rl_sub_steal(cw, c);
+  if (!c->queue_head) rl_sub_steal(cw, c); /* if one of its workers is idle */
 }
 
 void rl_sub_tick(rl_cw_t *cw) {
@@ -578,11 +474,11 @@ void rl_sub_tick(rl_cw_t *cw) {
   if (check_idle) cw->last_lease_check_ms = now;
   for (rl_class_t *c = cw->classes; c; c = c->next) {
     s_dispatch(cw, c);
-    if (!check_idle || c->actor) continue;
+    if (!check_idle || c->actor || !c->leases) continue;
+    bool can_steal = rl_sub_can_steal(cw, c);
     for (rl_lease_t *l = c->leases, *next; l; l = next) {
       next = l->next;
-      if (l->inflight == 0 && !c->queue_head && now - l->idle_since_ms >= S_IDLE_LEASE_MS)
-        rl_sub_return_lease(cw, c, l, false);
+      if (rl_dispatch_idle(c, l, can_steal, true, now) == RL_IDLE_RETURN) rl_sub_return_lease(cw, c, l, false);
     }
   }
   rl_ev_tick(cw, now); /* last: with what this tick changed */
@@ -599,7 +495,7 @@ static rl_lease_t *s_find_lease(rl_cw_t *cw, const rl_id_t *worker, rl_class_t *
 }
 
 static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint,
-                          const char *error_type);
+                          const char *error_type, rl_retry_cause_t cause);
 
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_id_t worker;
@@ -613,7 +509,7 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
   }
   /* Only these two: the type names what the caller's tasks fail with. */
   if (strcmp(type, "OutOfMemoryError")) snprintf(type, sizeof type, "WorkerCrashedError");
-  s_worker_died(cw, &worker, (int)pid, reason, endpoint, type);
+  s_worker_died(cw, &worker, (int)pid, reason, endpoint, type, RL_RETRY_WORKER_DIED);
 }
 
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
@@ -636,52 +532,56 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
     rl_id_t worker = found->worker_id;
     int pid = (int)found->pid;
     snprintf(endpoint, sizeof endpoint, "%s", found->endpoint);
-    s_worker_died(cw, &worker, pid, "its node died", endpoint, "WorkerCrashedError");
+    s_worker_died(cw, &worker, pid, "its node died", endpoint, "WorkerCrashedError", RL_RETRY_NODE_DIED);
   }
   for (rl_peer_t *p = cw->peers; p; p = p->next)
     if (!strcmp(p->endpoint, node)) p->registered = false; /* if it comes back, register again */
 }
 
+/* t was lost with its worker (pid, reason) and is not retried: it fails with
+ * error_type, or is freed if it was cancelled (its returns failed then). */
+static void s_lost_for_good(rl_cw_t *cw, rl_task_t *t, int pid, const char *reason, const char *error_type) {
+  if (t->cancelled) {
+    s_task_free(cw, t);
+    return;
+  }
+  char msg[600];
+  snprintf(msg, sizeof msg, "the worker (pid %d) running task '%s' died: %s%s", pid, t->name, reason,
+           t->attempt ? " (after retries; raise max_retries to retry more)" : "");
+  s_task_fail(cw, t, error_type, msg);
+}
+
+/* Lease l of c is gone with its worker (pid, reason): no task runs on it any more.
+ * The tasks that were on it are retried (after cause) ahead of the queue, in the order
+ * they were pushed, or are lost for good. */
+static void s_lease_lost(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, int pid, const char *reason,
+                         const char *error_type, rl_retry_cause_t cause) {
+  rl_task_t *t = l->run_tail;
+  for (rl_task_t *u = t; u; u = u->run_prev) u->lease = NULL;
+  l->run_head = l->run_tail = NULL;
+  rl_sub_return_lease(cw, c, l, true);
+  char why[400];
+  snprintf(why, sizeof why, "worker pid %d died: %s", pid, reason);
+  while (t) { /* last first: each goes to the front of the queue */
+    rl_task_t *prev = t->run_prev;
+    t->run_prev = t->run_next = NULL;
+    if (!rl_sub_retry(cw, t, cause, why)) s_lost_for_good(cw, t, pid, reason, error_type);
+    t = prev;
+  }
+}
+
 /* The worker (at endpoint) is gone: what it owned is lost, what ran there is retried
  * or fails (with error_type), an actor there restarts or dies. */
 static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const char *reason, const char *endpoint,
-                          const char *error_type) {
+                          const char *error_type, rl_retry_cause_t cause) {
   rl_obj_owner_died(cw, endpoint, pid, reason);
   rl_obj_borrower_died(cw, endpoint);
   rl_actor_owner_died(cw, endpoint, pid, reason);
   rl_class_t *c;
   rl_lease_t *l = s_find_lease(cw, worker, &c);
   if (!l) return;
-  if (c->actor) {
-    rl_actor_worker_died(cw, c, (int)pid, reason);
-    rl_sub_tick(cw);
-    return;
-  }
-  /* Collect the tasks that were on it, then retry or fail each. */
-  size_t cur = 0, n = 0;
-  rl_task_t *t, **lost = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *lost);
-  if (!lost) return;
-  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
-    if (t->lease == l) lost[n++] = t;
-  for (size_t i = n; i-- > 0;) {
-    t = lost[i];
-    t->lease = NULL; /* the lease goes with the worker: no other task runs on it */
-    t->run_prev = t->run_next = NULL;
-    if (t->cancelled) {
-      s_task_free(cw, t);
-    } else if (t->retries_left != 0) {
-      char why[400];
-      snprintf(why, sizeof why, "worker pid %llu died: %s", (unsigned long long)pid, reason);
-      s_retry(cw, t, why);
-    } else {
-      char msg[600];
-      snprintf(msg, sizeof msg, "the worker (pid %llu) running task '%s' died: %s%s", (unsigned long long)pid,
-               t->name, reason, t->attempt ? " (after retries; raise max_retries to retry more)" : "");
-      s_task_fail(cw, t, error_type, msg);
-    }
-  }
-  free(lost);
-  rl_sub_return_lease(cw, c, l, true);
+  if (c->actor) rl_actor_worker_died(cw, c, pid, reason);
+  else s_lease_lost(cw, c, l, pid, reason, error_type, cause);
   rl_sub_tick(cw);
 }
 
@@ -731,16 +631,11 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     rl_log(RL_LOG_WARN, "dropped a malformed task result");
     return;
   }
-  rl_task_t *t = rl_idmap_get(cw->tasks, &id);
+  rl_task_t *t = rl_task_table_find(cw->tasks, &id);
   if (!t || t->finished) return; /* finished: kept as lineage; a late duplicate */
-  if (t->lease) s_note_borrowers(cw, rl_field(m, 4), t->lease->endpoint);
   if (t->lease) {
-    rl_lease_t *l = t->lease;
-    int64_t now = rl_now_us(), start = t->pushed_us > l->last_done_us ? t->pushed_us : l->last_done_us;
-    double service = (double)(now - start);
-    t->cls->service_us = t->cls->service_us > 0 ? 0.8 * t->cls->service_us + 0.2 * service : service;
-    l->last_done_us = now;
-    if (--l->inflight == 0) l->idle_since_ms = now / 1000;
+    s_note_borrowers(cw, rl_field(m, 4), t->lease->endpoint);
+    rl_dispatch_done(t->lease, t, rl_now_us());
     s_run_remove(cw, t);
   }
   if (t->cancelled) {
@@ -756,10 +651,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     s_task_complete(cw, t, status != RL_TASK_OK ? RL_RET_ERROR : RL_RET_INLINE, data, len);
     return;
   }
-  if (status != RL_TASK_OK && t->opts.retry_exceptions && t->retries_left != 0) {
-    s_retry(cw, t, "it raised an error (retry_exceptions)");
-    return;
-  }
+  if (status != RL_TASK_OK && rl_sub_retry(cw, t, RL_RETRY_EXCEPTION, "it raised an error (retry_exceptions)")) return;
   uint32_t n = rets->via.array.size;
   s_attach_contained(cw, t, rl_field(m, 3));
   for (uint32_t i = 0; i < n && i < (uint32_t)t->opts.num_returns; i++) {
@@ -793,18 +685,13 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
 int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
   RL_CW_HOLD(cw);
   rl_id_t tid = rl_id_task_of(*id);
-  rl_task_t *t = rl_idmap_get(cw->tasks, &tid);
+  rl_task_t *t = rl_task_table_find(cw->tasks, &tid);
   if (!t || t->finished) return -1;
   if (t->cancelled) return 0;
   t->cancelled = true;
   const char *msg = "the task was cancelled (rayl.cancel) before it finished";
   if (!t->lease) {
-    if (t->unresolved) {
-      for (size_t i = 0; i < t->nargs; i++)
-        if (t->args[i].is_ref) s_drop_dependent(cw, t, &t->args[i].ref);
-    } else {
-      s_unqueue(t);
-    }
+    s_off_queue(t); /* it stops waiting for its arguments as it is freed */
     s_task_fail(cw, t, "TaskCancelledError", msg);
     return 0;
   }
@@ -828,9 +715,9 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
 
 void rl_sub_cancel_children(rl_cw_t *cw, bool force) {
   size_t cur = 0, n = 0;
-  rl_task_t *t, **all = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *all);
+  rl_task_t *t, **all = malloc((rl_task_table_size(cw->tasks) + 1) * sizeof *all);
   if (!all) return;
-  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
+  while ((t = rl_task_table_next(cw->tasks, &cur)))
     if (t->kind == RL_KIND_TASK && !t->finished && !t->cancelled) all[n++] = t;
   for (size_t i = 0; i < n; i++) {
     rl_id_t ret = rl_id_for_object(all[i]->id, 1);
@@ -840,19 +727,7 @@ void rl_sub_cancel_children(rl_cw_t *cw, bool force) {
 }
 
 void rl_sub_destroy_all(rl_cw_t *cw) {
-  if (cw->tasks) {
-    size_t cur = 0;
-    rl_task_t *t;
-    while ((t = rl_idmap_next(cw->tasks, &cur, NULL))) {
-      for (size_t i = 0; i < t->nargs; i++) {
-        free(t->args[i].data);
-        free(t->args[i].rdata);
-        free(t->args[i].contained);
-      }
-      free(t->args);
-      free(t);
-    }
-  }
+  rl_task_table_destroy(&cw->tasks);
   for (rl_class_t *c = cw->classes, *next; c; c = next) {
     next = c->next;
     for (rl_lease_t *l = c->leases, *ln; l; l = ln) {
@@ -874,67 +749,108 @@ void rl_sub_destroy_all(rl_cw_t *cw) {
 }
 
 void rl_sub_task_fail(rl_cw_t *cw, rl_task_t *t, int kind, const char *data, size_t len) {
-  if (t->lease) {
-    t->lease->inflight--;
-    s_run_remove(cw, t);
-  } else if (t->unresolved == 0 || t->cls->actor) {
-    s_unqueue(t);
-  }
+  if (t->lease) s_off_lease(cw, t);
+  else s_off_queue(t);
   s_task_complete(cw, t, kind, data, len);
 }
 
 rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n) {
-  size_t cur = 0;
-  rl_task_t *t, **out = malloc((rl_idmap_size(cw->tasks) + 1) * sizeof *out);
+  (void)cw;
+  size_t count = 0;
+  for (const rl_lease_t *l = c->leases; l; l = l->next)
+    for (rl_task_t *t = l->run_head; t; t = t->run_next) count++;
+  rl_task_t **out = malloc((count + 1) * sizeof *out);
   *n = 0;
   if (!out) return NULL;
-  while ((t = rl_idmap_next(cw->tasks, &cur, NULL)))
-    if (t->cls == c && t->lease) out[(*n)++] = t;
+  for (const rl_lease_t *l = c->leases; l; l = l->next)
+    for (rl_task_t *t = l->run_head; t; t = t->run_next) out[(*n)++] = t;
   return out;
 }
 
-void rl_sub_requeue(rl_cw_t *cw, rl_task_t *t) {
-  if (t->lease) {
-    t->lease->inflight--;
-    s_run_remove(cw, t);
-  }
-  s_retry(cw, t, "its actor's worker died");
-}
-
-/* ---- selftest: where tasks go (no sockets: leases and classes built by hand) ---- */
+/* ---- selftest: a worker's death and the retry path, on a core worker with no
+ * sockets (its task table and object table only; classes and leases built by hand) ---- */
 #include "common/selftest.h"
 
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+/* A task of c owned by cw, pushed to lease l (NULL: queued), with one return object
+ * held by the caller. */
+static rl_task_t *s_test_task(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, int max_retries) {
+  rl_task_opts_t o = {.max_retries = max_retries, .num_returns = 1, .name = "f"};
+  rl_id_t id = rl_id_for_task(cw->worker_id, ++cw->seq), ret = rl_id_for_object(id, 1);
+  rl_task_t *t = rl_task_new(&id, RL_KIND_TASK, NULL, &o, 0);
+  rl_object_t *r = t ? rl_obj_new_owned(cw, &ret) : NULL;
+  if (!r || rl_task_table_insert(cw->tasks, t) != 0) return NULL;
+  r->local_refs = 1;
+  r->producer = t;
+  t->cls = c;
+  if (l) s_run_push(cw, l, t);
+  else rl_dispatch_enqueue(t, false);
+  return t;
+}
+
+static int s_obj_state(rl_cw_t *cw, const rl_task_t *t) {
+  rl_id_t ret = rl_id_for_object(t->id, 1);
+  rl_object_t *o = rl_obj_find(cw, &ret);
+  return o ? o->state : -1;
+}
+
 int rl_submitter_selftest(void) {
+  int rc = 1;
   rl_cw_t cw = {0};
   rl_class_t c = {0};
-  rl_lease_t a = {0}, b = {0};
-  a.cls = b.cls = &c;
-  c.leases = &a;
-  a.next = &b;
-  cw.polled_us = 1000000;
-  /* Run time unknown: a task waits here rather than behind a busy worker. */
-  a.inflight = 1;
-  a.head_since_us = cw.polled_us;
-  RL_CHECK_RETURN(s_pipeline_depth(&c) == 1);
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b); /* the idle one */
-  b.inflight = 1;
-  b.head_since_us = cw.polled_us;
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
-  /* Long tasks (10 ms): never pipelined either. */
-  c.service_us = 10000;
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
-  /* Short tasks (50 us) pipeline deep, onto the least loaded worker... */
+  cw.worker_id = rl_id_random();
+  cw.objects = rl_obj_table_new(&cw);
+  cw.tasks = rl_task_table_new();
+  rl_lease_t *l = calloc(1, sizeof *l);
+  S_CHECK(cw.objects && cw.tasks && l);
+  l->cls = &c;
+  c.leases = l;
   c.service_us = 50;
-  RL_CHECK_RETURN(s_pipeline_depth(&c) == 128);
-  a.inflight = 5;
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &b);
-  /* ... but not behind a task that has run far longer than they do. */
-  b.head_since_us = cw.polled_us - 3000;
-  RL_CHECK_RETURN(rl_sub_stalled(&cw, &b) && !rl_sub_stalled(&cw, &a));
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == &a);
-  /* SPREAD: one task per worker, for more workers. */
-  snprintf(c.strategy, sizeof c.strategy, "SPREAD");
-  RL_CHECK_RETURN(s_pick_lease(&cw, &c) == NULL);
-  c.strategy[0] = 0;
-  return 0;
+  /* Queued: q. On the lease, in running order: a (retries left), b (none), x
+   * (cancelled), d (retries left). */
+  rl_task_t *q = s_test_task(&cw, &c, NULL, 3);
+  rl_task_t *a = s_test_task(&cw, &c, l, 1), *b = s_test_task(&cw, &c, l, 0);
+  rl_task_t *x = s_test_task(&cw, &c, l, 2), *d = s_test_task(&cw, &c, l, -1);
+  S_CHECK(q && a && b && x && d && l->inflight == 4 && l->run_head == a);
+  x->cancelled = true;
+  /* Its worker dies: the lease goes; a and d are retried ahead of q, in their order;
+   * b fails (WorkerCrashedError), x is freed. */
+  s_lease_lost(&cw, &c, l, 42, "killed", "WorkerCrashedError", RL_RETRY_WORKER_DIED);
+  l = NULL;
+  S_CHECK(c.leases == NULL);
+  S_CHECK(c.queue_head == a && a->next == d && d->next == q && c.queue_tail == q && c.queued == 3);
+  S_CHECK(a->lease == NULL && a->attempt == 1 && a->retries_left == 0 && d->attempt == 1 && d->retries_left == -1);
+  S_CHECK(s_obj_state(&cw, a) == RL_OBJ_PENDING && rl_task_table_size(cw.tasks) == 3);
+  rl_id_t bret = rl_id_for_object(rl_id_for_task(cw.worker_id, 3), 1);
+  rl_object_t *bo = rl_obj_find(&cw, &bret);
+  S_CHECK(bo && bo->state == RL_OBJ_FAILED && bo->data && memmem(bo->data, bo->len, "WorkerCrashedError", 18) &&
+          memmem(bo->data, bo->len, "pid 42", 6));
+  /* The retry path again, from a new lease: a has no retries left and fails as the
+   * caller decides; d goes back to the front and the lease is free. */
+  l = calloc(1, sizeof *l);
+  S_CHECK(l);
+  l->cls = &c;
+  c.leases = l;
+  rl_dispatch_dequeue(&c);
+  rl_dispatch_dequeue(&c);
+  s_run_push(&cw, l, a);
+  s_run_push(&cw, l, d);
+  S_CHECK(!rl_sub_retry(&cw, a, RL_RETRY_WORKER_DIED, "test") && a->lease == l && l->inflight == 2);
+  S_CHECK(rl_sub_retry(&cw, d, RL_RETRY_WORKER_DIED, "test") && d->lease == NULL && d->attempt == 2);
+  S_CHECK(l->inflight == 1 && l->run_head == a && l->run_tail == a && c.queue_head == d && d->next == q);
+  /* A task given back unstarted is queued again with no attempt counted. */
+  rl_sub_take_back(&cw, a);
+  S_CHECK(l->inflight == 0 && l->run_head == NULL && c.queue_head == a && a->attempt == 1);
+  /* Cancelling a queued task takes it off the queue. */
+  rl_id_t qret = rl_id_for_object(q->id, 1);
+  S_CHECK(rl_cw_cancel(&cw, &qret, false, false) == 0 && c.queue_tail == d && c.queued == 2);
+  S_CHECK(rl_obj_find(&cw, &qret)->state == RL_OBJ_FAILED);
+  rc = 0;
+fail:
+  if (c.leases) rl_sub_return_lease(&cw, &c, c.leases, true);
+  rl_task_table_destroy(&cw.tasks);
+  rl_obj_destroy_all(&cw);
+  rl_ev_destroy(&cw);
+  return rc;
 }
