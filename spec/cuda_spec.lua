@@ -282,6 +282,29 @@ KERNEL(fill7) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i]
     assert.are.same({ 3 }, e.lines)
   end)
 
+  it("NVRTC compiles kernels to PTX and a cubin here; its errors make a CompileError with its line", function()
+    local C = require("rayl.core").cuda
+    local ptx, cubin = C.nvrtc(SAXPY, "saxpy", "sm_90", { "--use_fast_math" })
+    if not ptx and cubin:find("not installed", 1, true) then
+      pending("NVRTC is not installed here: " .. cubin)
+      return
+    end
+    assert.matches("%.entry saxpy", ptx)
+    assert.are.equal("\127ELF", cubin:sub(1, 4))
+    local only_ptx, none = C.nvrtc(SAXPY, "saxpy", "compute_90", {})
+    assert.matches("%.version", only_ptx)
+    assert.is_nil(none)
+    local src = 'extern "C" __global__ void broken(float *x) {\n  x[0] = 1.0f;\n  undefined_thing(x);\n}\n'
+    local ok, msg, log = C.nvrtc(src, "broken", "sm_90", {})
+    assert.is_nil(ok)
+    assert.matches("could not compile broken.cu", msg)
+    local e = require("rayl.cuda.kernel").compile_error("broken", src, msg, log)
+    assert.are.equal("CompileError", e.type)
+    assert.matches('broken.cu%(3%): error: identifier "undefined_thing" is undefined', e.message)
+    assert.matches(">   3 |   undefined_thing%(x%);", e.message)
+    assert.are.same({ 3 }, e.lines)
+  end)
+
   it("keeps compiled kernels: a second kernel() compiles nothing, a new process reads the disk", function()
     if not need_sim() then return end
     local src = SAXPY .. "\n// cache test " .. tostring(os.time()) .. tostring(math.random())
