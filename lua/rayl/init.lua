@@ -521,12 +521,13 @@ actor.install(rayl, { check_options = check_options, ensure_init = ensure_init }
 pgroup.install(rayl, { ensure_init = ensure_init })
 
 -- rayl.util (stdlib: ActorPool, Queue, Pool, placement groups) loads on first use: it
--- requires rayl itself.
+-- requires rayl itself; rayl.cuda too (most programs never use it).
+local LAZY = { util = "rayl.util", cuda = "rayl.cuda" }
 setmetatable(rayl, { __index = function(t, k)
-  if k ~= "util" then return nil end
-  local util = require "rayl.util"
-  rawset(t, "util", util)
-  return util
+  if not LAZY[k] then return nil end
+  local m = require(LAZY[k])
+  rawset(t, k, m)
+  return m
 end })
 
 -- Values of these classes keep their class when they cross processes.

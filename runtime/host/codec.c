@@ -136,7 +136,7 @@ int rl_encoded_append(rl_encoded_t *e, const void *p, size_t n) {
   return 0;
 }
 
-int rl_encoded_blob(rl_encoded_t *e, const void *p, size_t n) {
+static int s_blob(rl_encoded_t *e, const void *p, size_t n, int owned) {
   if (e->nblobs == e->blobcap) {
     size_t ncap = e->blobcap ? e->blobcap * 2 : 4;
     rl_blob_t *nb = realloc(e->blobs, ncap * sizeof *nb);
@@ -147,9 +147,17 @@ int rl_encoded_blob(rl_encoded_t *e, const void *p, size_t n) {
     e->blobs = nb;
     e->blobcap = ncap;
   }
-  e->blobs[e->nblobs++] = (rl_blob_t){e->len, p, n};
+  e->blobs[e->nblobs++] = (rl_blob_t){e->len, p, n, owned};
   e->total += n;
   return 0;
+}
+
+int rl_encoded_blob(rl_encoded_t *e, const void *p, size_t n) { return s_blob(e, p, n, 0); }
+
+int rl_encoded_blob_owned(rl_encoded_t *e, void *p, size_t n) {
+  if (s_blob(e, p, n, 1) == 0) return 0;
+  free(p);
+  return -1;
 }
 
 size_t rl_encoded_size(const rl_encoded_t *e) { return e->total; }
@@ -172,6 +180,8 @@ void rl_encoded_destroy(rl_encoded_t **p) {
   if (!p || !*p) return;
   rl_encoded_t *e = *p;
   if (e->buf != e->inl) free(e->buf);
+  for (size_t i = 0; i < e->nblobs; i++)
+    if (e->blobs[i].owned) free((void *)e->blobs[i].p);
   free(e->blobs);
   free(e);
   *p = NULL;

@@ -12,6 +12,7 @@
 
 #include "host/array.h"
 #include "host/codec_int.h"
+#include "host/host.h"
 
 #define S_UNNAMED 0xffffffffu /* a module slot whose name is not looked up yet */
 
@@ -407,21 +408,32 @@ static int s_function(s_enc_t *s, int idx) {
   return 0;
 }
 
-static int s_array(s_enc_t *s, int idx, const rl_array_t *a) {
+/* An array's bytes; owned: a->data is a malloc'd copy the encoding takes (freed on
+ * every path). */
+static int s_array_bytes(s_enc_t *s, int idx, const rl_array_t *a, int owned) {
   const void *p = lua_topointer(s->L, idx);
   rl_pslot_t *sl = rl_pmap_find(&s->cx->refs, p);
-  if (sl) return s_ref(s, sl->a), 0;
-  if (s_enter(s, p)) return -1;
   size_t bytes = a->n * rl_dtype_size(a->dtype);
   size_t pad = (16 - (s->e->total + 8) % 16) % 16;
-  if (bytes > 0xffffffffu - 2 - pad) return s_fail(s, "rayl.array bigger than 4 GB");
+  int rc = 0;
+  if (sl) s_ref(s, sl->a);
+  else if (s_enter(s, p)) rc = -1;
+  else if (bytes > 0xffffffffu - 2 - pad) rc = s_fail(s, "rayl.array bigger than 4 GB");
+  if (sl || rc) {
+    if (owned) free(a->data);
+    return rc;
+  }
   uint32_t len = (uint32_t)(2 + pad + bytes);
   unsigned char h[8 + 15] = {0xc9, len >> 24, len >> 16, len >> 8, len, RL_EXT_ARRAY, a->dtype, (unsigned char)pad};
   rl_encoded_append(s->e, h, 8 + pad);
+  if (bytes >= RL_CODEC_BIG && owned) return rl_encoded_blob_owned(s->e, a->data, bytes), 0;
   if (bytes >= RL_CODEC_BIG) rl_encoded_blob(s->e, a->data, bytes);
   else rl_encoded_append(s->e, a->data, bytes);
+  if (owned) free(a->data);
   return 0;
 }
+
+static int s_array(s_enc_t *s, int idx, const rl_array_t *a) { return s_array_bytes(s, idx, a, 0); }
 
 /* FFI cdata: numeric arrays travel like rayl.array (raw bytes); the Lua layer's
  * describer (registry RL_CDATA_DESCRIBER) names the element type and count. */
@@ -449,6 +461,14 @@ static int s_cdata(s_enc_t *s, int idx) {
 static int s_userdata(s_enc_t *s, int idx) {
   const rl_array_t *a = rl_array_test(s->L, idx);
   if (a) return s_array(s, idx, a);
+  if (rl_cuda_buffer_test(s->L, idx)) { /* a device buffer travels as the rayl.array of its contents */
+    rl_pslot_t *sl = rl_pmap_find(&s->cx->refs, lua_topointer(s->L, idx));
+    if (sl) return s_ref(s, sl->a), 0;
+    rl_array_t dev;
+    char why[400];
+    if (rl_cuda_buffer_copy_out(s->L, idx, &dev, why, sizeof why) != 0) return s_fail(s, why);
+    return s_array_bytes(s, idx, &dev, 1);
+  }
   const rl_objref_t *r = luaL_testudata(s->L, idx, RL_OBJREF_MT);
   if (!r) return s_fail(s, "userdata");
   if (!s->hooks) return s_fail(s, "ObjectRef (not allowed here)");

@@ -68,6 +68,7 @@ typedef struct {
   size_t at; /* the blob goes after this many bytes of buf */
   const void *p;
   size_t n;
+  int owned; /* p is the encoding's (malloc'd): freed with it */
 } rl_blob_t;
 struct rl_encoded_t {
   char *buf;
@@ -82,6 +83,8 @@ struct rl_encoded_t {
 int rl_encoded_append(rl_encoded_t *e, const void *p, size_t n);
 /* References n bytes at p in place (0, or -1 out of memory). */
 int rl_encoded_blob(rl_encoded_t *e, const void *p, size_t n);
+/* As rl_encoded_blob, taking p (malloc'd): freed with the encoding, or at once on -1. */
+int rl_encoded_blob_owned(rl_encoded_t *e, void *p, size_t n);
 rl_encoded_t *rl_encoded_new(void);
 
 /* The protected halves (lua_CFunction: value or keeper at 1, state pointer at 2). */

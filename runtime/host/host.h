@@ -3,7 +3,9 @@
 #ifndef RL_HOST_H
 #define RL_HOST_H
 #include <lua.h>
+#include <stdbool.h>
 
+#include "host/array.h"
 #include "host/codec.h"
 #include "worker/core_worker.h"
 #include "worker/local_cluster.h"
@@ -75,6 +77,16 @@ void rl_l_renv_open(lua_State *L);
 void rl_l_pg_open(lua_State *L);
 /* Adds the state API's state_list to it (l_state.c). */
 void rl_l_state_open(lua_State *L);
+
+/* l_cuda.c: the rayl.cuda bindings (core.cuda) added to the rayl.core table at the top
+ * of the stack. */
+void rl_l_cuda_open(lua_State *L);
+/* Whether the value at idx is a rayl.cuda device buffer. */
+bool rl_cuda_buffer_test(lua_State *L, int idx);
+/* Copies the device buffer at idx to host memory: out->data (malloc'd, the caller's),
+ * out->n, out->dtype. Returns 0, or -1 with err ("rayl.cuda buffer (copying it from the
+ * GPU failed: ...)"). Never raises. */
+int rl_cuda_buffer_copy_out(lua_State *L, int idx, rl_array_t *out, char *err, size_t errlen);
 
 /* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the
  * task runs), other values are encoded (refs nested in them are listed). */

@@ -488,6 +488,7 @@ int luaopen_rayl_core(lua_State *L) {
   rl_l_renv_open(L);
   rl_l_pg_open(L);
   rl_l_state_open(L);
+  rl_l_cuda_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");

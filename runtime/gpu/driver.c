@@ -1,0 +1,249 @@
+/* driver.c: the CUDA driver through dlopen("libcuda.so.1"): binds the functions rayl uses,
+ * runs cuInit, keeps device 0's primary context, and says clearly when there is no driver. */
+#include "gpu/driver.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/selftest.h"
+
+typedef struct {
+  rl_cu_api_t api;
+  bool ok;
+  bool forked; /* this is a child forked after cuInit ran in its parent */
+  pid_t pid;   /* the process that ran cuInit */
+  char err[768];
+} s_state_t;
+
+static s_state_t s_drv;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t s_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static rl_cu_context_t s_ctx;     /* device 0's primary context, retained once */
+static __thread rl_cu_context_t s_current; /* what this thread made current */
+
+#define S_ADVICE "to run kernels on the CPU instead, use the simulator: RAYL_CUDA=sim (or cuda.kernel(src, name, { sim = true }))"
+
+char *rl_cu_strerror(rl_cu_result_t r, const char *what, char *buf, size_t n) {
+  const char *name = NULL, *desc = NULL;
+  if (!s_drv.ok || s_drv.api.GetErrorName(r, &name) != RL_CU_SUCCESS) name = NULL;
+  if (!s_drv.ok || s_drv.api.GetErrorString(r, &desc) != RL_CU_SUCCESS) desc = NULL;
+  if (name) snprintf(buf, n, "%s: %s (%s)", what, name, desc ? desc : "no description");
+  else snprintf(buf, n, "%s: CUDA error %d", what, r);
+  return buf;
+}
+
+/* Binds every function of rl_cu_api_t from h; -1 with err naming a missing one. */
+static int s_bind(void *h, rl_cu_api_t *a, char *err, size_t errlen) {
+  static const struct {
+    const char *sym;
+    size_t off;
+  } syms[] = {
+#define S_SYM(field, sym) {sym, offsetof(rl_cu_api_t, field)}
+      S_SYM(Init, "cuInit"),
+      S_SYM(DriverGetVersion, "cuDriverGetVersion"),
+      S_SYM(GetErrorName, "cuGetErrorName"),
+      S_SYM(GetErrorString, "cuGetErrorString"),
+      S_SYM(DeviceGetCount, "cuDeviceGetCount"),
+      S_SYM(DeviceGet, "cuDeviceGet"),
+      S_SYM(DeviceGetName, "cuDeviceGetName"),
+      S_SYM(DeviceGetAttribute, "cuDeviceGetAttribute"),
+      S_SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
+      S_SYM(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"),
+      S_SYM(CtxSetCurrent, "cuCtxSetCurrent"),
+      S_SYM(CtxSynchronize, "cuCtxSynchronize"),
+      S_SYM(MemAlloc, "cuMemAlloc_v2"),
+      S_SYM(MemFree, "cuMemFree_v2"),
+      S_SYM(MemcpyHtoD, "cuMemcpyHtoD_v2"),
+      S_SYM(MemcpyDtoH, "cuMemcpyDtoH_v2"),
+      S_SYM(MemsetD8, "cuMemsetD8_v2"),
+      S_SYM(ModuleLoadDataEx, "cuModuleLoadDataEx"),
+      S_SYM(ModuleUnload, "cuModuleUnload"),
+      S_SYM(ModuleGetFunction, "cuModuleGetFunction"),
+      S_SYM(FuncGetAttribute, "cuFuncGetAttribute"),
+      S_SYM(FuncSetAttribute, "cuFuncSetAttribute"),
+      S_SYM(LaunchKernel, "cuLaunchKernel"),
+#undef S_SYM
+  };
+  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+    void *f = dlsym(h, syms[i].sym);
+    if (!f) {
+      snprintf(err, errlen, "the CUDA driver has no %s: it is too old for rayl (update the NVIDIA driver)", syms[i].sym);
+      return -1;
+    }
+    memcpy((char *)a + syms[i].off, &f, sizeof f);
+  }
+  return 0;
+}
+
+/* Loads lib (NULL: libcuda.so.1) and runs cuInit into st. */
+static void s_try(const char *lib, s_state_t *st) {
+  const char *name = lib ? lib : "libcuda.so.1";
+  memset(st, 0, sizeof *st);
+  void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    snprintf(st->err, sizeof st->err, "no CUDA driver: %s cannot be loaded (%s); " S_ADVICE, name, dlerror());
+    return;
+  }
+  char why[300];
+  if (s_bind(h, &st->api, why, sizeof why) != 0) {
+    snprintf(st->err, sizeof st->err, "no CUDA driver: %s; " S_ADVICE, why);
+    dlclose(h);
+    return;
+  }
+  rl_cu_result_t r = st->api.Init(0);
+  if (r == RL_CU_ERROR_STUB_LIBRARY) {
+    snprintf(st->err, sizeof st->err,
+             "no CUDA driver: %s is the CUDA toolkit's stub library, not an NVIDIA driver; " S_ADVICE, name);
+  } else if (r == RL_CU_ERROR_NO_DEVICE) {
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+    snprintf(st->err, sizeof st->err, "no CUDA driver: the NVIDIA driver finds no GPU%s%s%s; " S_ADVICE,
+             vis ? " (CUDA_VISIBLE_DEVICES=\"" : "", vis ? vis : "", vis ? "\")" : "");
+  } else if (r == RL_CU_ERROR_INSUFFICIENT_DRIVER) {
+    snprintf(st->err, sizeof st->err,
+             "the NVIDIA driver behind %s is too old for this CUDA (cuInit returned 35): update the driver; " S_ADVICE,
+             name);
+  } else if (r != RL_CU_SUCCESS) {
+    snprintf(st->err, sizeof st->err, "the CUDA driver did not start: cuInit failed with CUDA error %d; " S_ADVICE, r);
+  } else {
+    st->ok = true;
+    st->pid = getpid();
+    return;
+  }
+  dlclose(h);
+}
+
+/* A child forked after cuInit cannot use the driver (CUDA's rule); say so rather than
+ * let it fail with CUDA_ERROR_NOT_INITIALIZED. */
+static void s_atfork_child(void) {
+  s_drv.forked = true;
+  s_current = NULL;
+}
+
+static void s_load_once(void) {
+  const char *lib = getenv("RAYL_CUDA_DRIVER");
+  s_try(lib && *lib ? lib : NULL, &s_drv);
+  if (s_drv.ok) pthread_atfork(NULL, NULL, s_atfork_child);
+}
+
+const rl_cu_api_t *rl_cu_load(char *err, size_t errlen) {
+  pthread_once(&s_once, s_load_once);
+  if (!s_drv.ok) {
+    snprintf(err, errlen, "%s", s_drv.err);
+    return NULL;
+  }
+  if (s_drv.forked) {
+    snprintf(err, errlen,
+             "the CUDA driver was set up in process %d, which then forked this one; CUDA cannot be used in a forked "
+             "child: use rayl.cuda only in the tasks and actors that run the kernels",
+             (int)s_drv.pid);
+    return NULL;
+  }
+  return &s_drv.api;
+}
+
+static int s_attr(int attr, int *out, char *err, size_t errlen) {
+  rl_cu_device_t dev;
+  rl_cu_result_t r = s_drv.api.DeviceGet(&dev, 0);
+  if (r == RL_CU_SUCCESS) r = s_drv.api.DeviceGetAttribute(out, attr, dev);
+  if (r == RL_CU_SUCCESS) return 0;
+  rl_cu_strerror(r, "cuDeviceGetAttribute", err, errlen);
+  return -1;
+}
+
+int rl_cu_device_info(rl_cu_device_info_t *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (!rl_cu_load(err, errlen)) return -1;
+  rl_cu_result_t r = s_drv.api.DeviceGetCount(&out->count);
+  if (r != RL_CU_SUCCESS) {
+    rl_cu_strerror(r, "cuDeviceGetCount", err, errlen);
+    return -1;
+  }
+  if (out->count < 1) {
+    snprintf(err, errlen, "no CUDA driver: the NVIDIA driver finds no GPU; " S_ADVICE);
+    return -1;
+  }
+  int major = 0, minor = 0;
+  rl_cu_device_t dev;
+  if (s_attr(RL_CU_DEV_COMPUTE_CAPABILITY_MAJOR, &major, err, errlen) ||
+      s_attr(RL_CU_DEV_COMPUTE_CAPABILITY_MINOR, &minor, err, errlen) ||
+      s_attr(RL_CU_DEV_MAX_THREADS_PER_BLOCK, &out->max_threads, err, errlen) ||
+      s_attr(RL_CU_DEV_MAX_SHARED_MEMORY_PER_BLOCK, &out->max_shared, err, errlen))
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (s_attr(RL_CU_DEV_MAX_BLOCK_DIM_X + i, &out->max_block[i], err, errlen) ||
+        s_attr(RL_CU_DEV_MAX_GRID_DIM_X + i, &out->max_grid[i], err, errlen))
+      return -1;
+  if (s_attr(RL_CU_DEV_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &out->max_shared_optin, err, errlen) != 0)
+    out->max_shared_optin = out->max_shared;
+  out->cc = major * 10 + minor;
+  s_drv.api.DriverGetVersion(&out->driver);
+  if (s_drv.api.DeviceGet(&dev, 0) != RL_CU_SUCCESS || s_drv.api.DeviceGetName(out->name, sizeof out->name, dev) != 0)
+    snprintf(out->name, sizeof out->name, "GPU 0");
+  return 0;
+}
+
+int rl_cu_context(char *err, size_t errlen) {
+  if (s_current) return 0; /* set on this thread (a fork clears it) */
+  if (!rl_cu_load(err, errlen)) return -1;
+  rl_cu_result_t r = RL_CU_SUCCESS;
+  pthread_mutex_lock(&s_ctx_lock);
+  if (!s_ctx) {
+    rl_cu_device_t dev;
+    r = s_drv.api.DeviceGet(&dev, 0);
+    if (r == RL_CU_SUCCESS) r = s_drv.api.DevicePrimaryCtxRetain(&s_ctx, dev);
+  }
+  pthread_mutex_unlock(&s_ctx_lock);
+  if (r != RL_CU_SUCCESS) {
+    rl_cu_strerror(r, "cannot open a context on GPU 0 (cuDevicePrimaryCtxRetain)", err, errlen);
+    return -1;
+  }
+  if ((r = s_drv.api.CtxSetCurrent(s_ctx)) != RL_CU_SUCCESS) {
+    rl_cu_strerror(r, "cuCtxSetCurrent", err, errlen);
+    return -1;
+  }
+  s_current = s_ctx;
+  return 0;
+}
+
+/* ---- selftest ---- */
+
+#define S_CHECK(c) RL_CHECK_RETURN(c)
+
+/* No library, or the toolkit's stub in its place: "no CUDA driver" with the way to the
+ * simulator, never a crash. On a machine with a driver, device 0's facts are sane. */
+int rl_cuda_driver_selftest(void) {
+  s_state_t st;
+  s_try("libcuda-none.so.1", &st);
+  S_CHECK(!st.ok && strstr(st.err, "no CUDA driver: libcuda-none.so.1 cannot be loaded") && strstr(st.err, "RAYL_CUDA=sim"));
+  const char *stub = "/usr/local/cuda/lib64/stubs/libcuda.so";
+  if (access(stub, R_OK) == 0) {
+    s_try(stub, &st);
+    S_CHECK(!st.ok && strstr(st.err, "stub library") && strstr(st.err, "RAYL_CUDA=sim"));
+  } else {
+    fprintf(stderr, "driver selftest: no toolkit stub at %s, its check skipped\n", stub);
+  }
+  char err[1024];
+  char buf[200];
+  const rl_cu_api_t *api = rl_cu_load(err, sizeof err);
+  if (!api) {
+    fprintf(stderr, "driver selftest: %s\n", err);
+    S_CHECK(strstr(err, "no CUDA driver") || strstr(err, "did not start"));
+    S_CHECK(rl_cu_context(err, sizeof err) == -1);
+    rl_cu_device_info_t info;
+    S_CHECK(rl_cu_device_info(&info, err, sizeof err) == -1);
+    S_CHECK(strstr(rl_cu_strerror(700, "cuLaunchKernel", buf, sizeof buf), "CUDA error 700"));
+    return 0;
+  }
+  rl_cu_device_info_t info;
+  S_CHECK(rl_cu_device_info(&info, err, sizeof err) == 0);
+  S_CHECK(info.count >= 1 && info.cc >= 30 && info.max_threads >= 512 && info.max_block[0] >= 512);
+  S_CHECK(info.max_grid[0] >= 65535 && info.max_shared >= 16384 && info.driver > 0);
+  S_CHECK(rl_cu_context(err, sizeof err) == 0 && rl_cu_context(err, sizeof err) == 0);
+  S_CHECK(strstr(rl_cu_strerror(2, "cuMemAlloc", buf, sizeof buf), "CUDA_ERROR_OUT_OF_MEMORY"));
+  return 0;
+}
