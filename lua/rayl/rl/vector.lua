@@ -388,10 +388,12 @@ local RUNNER = {
     return { obs, infos }
   end,
   step = function(self, actions)
+    self.step_calls = (self.step_calls or 0) + 1
     local obs, rew, term, trunc, infos = self.venv:step(actions)
     return { obs, rew, term, trunc, infos }
   end,
   pid = function(self) return require("rayl").get_runtime_context().pid end,
+  stats = function(self) return { pid = require("rayl").get_runtime_context().pid, step_calls = self.step_calls or 0 } end,
 }
 
 local REMOTE_OPTS = {
@@ -632,6 +634,13 @@ end
 function RemoteVectorEnv:runner_pids()
   local refs = {}
   for r = 1, self.num_runners do refs[r] = self.runners[r].pid:remote() end
+  return self.rayl.get(refs)
+end
+
+--- venv:runner_stats() -> per runner { pid =, step_calls = } (step calls since it started)
+function RemoteVectorEnv:runner_stats()
+  local refs = {}
+  for r = 1, self.num_runners do refs[r] = self.runners[r].stats:remote() end
   return self.rayl.get(refs)
 end
 
