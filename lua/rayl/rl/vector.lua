@@ -47,6 +47,8 @@ local function is_rayl_array(x)
   return type(x) == "userdata" and getmetatable(x) == "rayl.array"
 end
 
+local function to_array(x) return x:to_array() end -- a tensor's array (called under pcall)
+
 ------------------------------------------------------------------------------
 -- Infos, as Gymnasium's vector _add_info
 ------------------------------------------------------------------------------
@@ -116,11 +118,13 @@ end
 -- Actions: a table of per-env actions, a rayl.array or a tensor (flat rows).
 ------------------------------------------------------------------------------
 
--- Returns a function(i) -> env i's action: a Lua table holds one action per env; a
--- rayl.array (or a tensor, through to_array) holds them flat, one row per env.
-local function action_getter(actions, n, space)
+-- Checks a batch of actions: a Lua table holds one action per env; a rayl.array (or a
+-- tensor, through to_array) holds them flat, one row of `per` values per env. Returns
+-- the actions and per (0 for a table of actions, 1 for scalars in an array). No
+-- closures here: this runs every step, and closures stop LuaJIT's compiler.
+local function check_actions(actions, n, space)
   if type(actions) ~= "table" and not is_rayl_array(actions) then
-    local ok, arr = pcall(function() return actions:to_array() end)
+    local ok, arr = pcall(to_array, actions)
     if not ok or not is_rayl_array(arr) then
       error(("step: actions must be a table of %d actions, a rayl.array or a tensor, got %s"):format(n, type(actions)), 3)
     end
@@ -128,21 +132,26 @@ local function action_getter(actions, n, space)
   end
   if type(actions) == "table" then
     if #actions ~= n then error(("step: expected %d actions (one per env), got %d"):format(n, #actions), 3) end
-    return function(i) return actions[i] end
+    return actions, 0
   end
   local per = spaces.flatdim(space)
   if per == nil then error("step: an array of actions needs a Box, Discrete or MultiDiscrete action space", 3) end
   if #actions ~= n * per then
     error(("step: expected %d action values (%d envs x %d), got %d"):format(n * per, n, per, #actions), 3)
   end
-  if getmetatable(space) == spaces.Discrete then return function(i) return actions[i] end end
-  return function(i)
-    local a = {}
-    for j = 1, per do a[j] = actions[(i - 1) * per + j] end
-    return a
-  end
+  if getmetatable(space) == spaces.Discrete then return actions, 1 end
+  return actions, per
 end
-M.action_getter = action_getter
+
+-- Env i's action from checked actions.
+local function action_at(actions, per, i)
+  if per <= 1 then return actions[i] end
+  local a = {}
+  for j = 1, per do a[j] = actions[(i - 1) * per + j] end
+  return a
+end
+M.action_at = action_at
+
 
 ------------------------------------------------------------------------------
 -- SyncVectorEnv: n envs stepped one after another in this process.
@@ -284,7 +293,7 @@ end
 --- venv:step(actions) -> obs, rewards, terminated, truncated, infos (see the file's head)
 function SyncVectorEnv:step(actions)
   local n = self.num_envs
-  local get = action_getter(actions, n, self.single_action_space)
+  local acts, per = check_actions(actions, n, self.single_action_space)
   local batch, p = new_batch(self)
   local rewards = new_array("float64", n)
   local rp = array_ptr(rewards, "double *")
@@ -297,7 +306,7 @@ function SyncVectorEnv:step(actions)
       obs, info = env:reset()
       r, te, tr = 0, false, false
     else
-      obs, r, te, tr, info = env:step(get(i))
+      obs, r, te, tr, info = env:step(action_at(acts, per, i))
       if not next_step and (te or tr) then
         add_info(infos, { final_obs = obs, final_info = info or {} }, i, n)
         obs, info = env:reset()
@@ -555,7 +564,7 @@ end
 function RemoteVectorEnv:_split(actions)
   local per, nr = self.envs_per_runner, self.num_runners
   if type(actions) ~= "table" and not is_rayl_array(actions) then
-    local ok, arr = pcall(function() return actions:to_array() end)
+    local ok, arr = pcall(to_array, actions)
     if not ok or not is_rayl_array(arr) then
       error(("step: actions must be a table of %d actions, a rayl.array or a tensor, got %s"):format(self.num_envs, type(actions)), 3)
     end
