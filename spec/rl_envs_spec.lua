@@ -716,6 +716,28 @@ describe("rl.vector in process", function()
   end)
 end)
 
+describe("rl.vector with rayl.torch", function()
+  it("gives observations as tensors {num_envs, ...} and takes tensors of actions", function()
+    local ok, torch = pcall(require, "rayl.torch")
+    if not ok then return pending("rayl.torch is not in this tree (it comes with the torch-core branch)") end
+    local avail, why = torch.available()
+    if not avail then return pending("rayl.torch cannot load libtorch here: " .. tostring(why)) end
+    local venv = rl.vector.make("CartPole-v1", 3, { seed = 0 })
+    local plain = rl.vector.make("CartPole-v1", 3, { seed = 0, torch = false })
+    local obs, arr = venv:reset(), plain:reset()
+    assert.are.same({ 3, 4 }, obs:shape())
+    assert.are.equal("float32", obs:dtype())
+    local rows = obs:totable()
+    for i = 1, 3 do for j = 1, 4 do assert.are.equal(arr[(i - 1) * 4 + j], rows[i][j]) end end
+    local o2 = venv:step(torch.tensor({ 1, 0, 1 }, { dtype = "int64" }))
+    local a2 = plain:step({ 1, 0, 1 })
+    assert.are.same(a2:totable(), o2:reshape({ 12 }):totable())
+    local pend = rl.vector.make("Pendulum-v1", 2, { seed = 0 })
+    pend:reset()
+    assert.are.same({ 2, 3 }, pend:step(torch.tensor({ { 0.5 }, { -1 } }, { dtype = "float32" })):shape())
+  end)
+end)
+
 describe("rl.vector.remote", function()
   local ah = require "spec.actor_helpers"
 
