@@ -5,7 +5,7 @@ local TYPES = {
   "TaskError", "WorkerCrashedError", "ActorDiedError", "ActorUnavailableError",
   "GetTimeoutError", "ObjectLostError", "OwnerDiedError", "TaskCancelledError",
   "NodeDiedError", "OutOfMemoryError", "ValueError", "SerializationError",
-  "RuntimeEnvSetupError", "TaskPlacementGroupRemoved", "ConnectionError",
+  "RuntimeEnvSetupError", "TaskPlacementGroupRemoved", "ConnectionError", "TorchError",
 }
 
 -- The metatable of every rayl error: a table with type, message and, for errors

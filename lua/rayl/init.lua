@@ -496,17 +496,24 @@ function rayl.available_resources()
   return sum_resources("available")
 end
 
--- FFI arrays of numbers travel as raw bytes and arrive as rayl.array.
+-- FFI arrays of numbers travel as raw bytes and arrive as rayl.array; tensors
+-- (rayl.torch) travel as raw bytes with their dtype and shape and arrive as tensors
+-- (over the shared memory, on the same node). Decoding a tensor loads rayl.torch.
 do
   local ok, ffi = pcall(require, "ffi")
   if ok then
     local DTYPES = { double = "float64", float = "float32", int = "int32", int32_t = "int32",
                      int64_t = "int64", ["unsigned char"] = "uint8", uint8_t = "uint8" }
     core.set_cdata_describer(function(v)
+      local tensor = package.loaded["rayl.torch.tensor"]
+      if tensor and tensor.is_tensor(v) then return tensor.wire_describe(v) end
       local elem = tostring(ffi.typeof(v)):match("^ctype<(.-) %[")
       local dtype = elem and DTYPES[elem]
       if not dtype then return nil end
       return dtype, ffi.sizeof(v) / ffi.sizeof(elem)
+    end)
+    core.set_tensor_decoder(function(arr, dtype, shape, flags)
+      return require("rayl.torch.tensor").wire_decode(arr, dtype, shape, flags)
     end)
   end
 end
@@ -516,11 +523,13 @@ pgroup.install(rayl, { ensure_init = ensure_init })
 
 -- rayl.util (stdlib: ActorPool, Queue, Pool, placement groups) loads on first use: it
 -- requires rayl itself.
+-- rayl.torch too (requiring it is cheap: libtorch loads on its first use).
+local LAZY = { util = "rayl.util", torch = "rayl.torch" }
 setmetatable(rayl, { __index = function(t, k)
-  if k ~= "util" then return nil end
-  local util = require "rayl.util"
-  rawset(t, "util", util)
-  return util
+  if not LAZY[k] then return nil end
+  local m = require(LAZY[k])
+  rawset(t, k, m)
+  return m
 end })
 
 -- Values of these classes keep their class when they cross processes.
