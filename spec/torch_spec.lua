@@ -495,6 +495,23 @@ describe("rayl.torch tensors", function()
     h.expect_error("ValueError", torch.save, { w = 1 }, path)
   end)
 
+  it("dropped tensors are collected as their bytes add up, not only as Lua's heap grows", function()
+    local function rss_anon_mb()
+      local f = assert(io.open("/proc/self/status"))
+      local kb = tonumber(f:read("*a"):match("RssAnon:%s*(%d+)"))
+      f:close()
+      return kb / 1024
+    end
+    collectgarbage()
+    local before, peak = rss_anon_mb(), 0
+    for _ = 1, 200 do -- 200 x 16 MiB made and dropped: 3.2 GB if nothing were collected
+      local t = torch.ones(4 * 1024 * 1024) + 1
+      peak = math.max(peak, rss_anon_mb() - before)
+      t = nil
+    end
+    assert.is_true(peak < 400, ("anonymous memory grew by %d MiB"):format(peak))
+  end)
+
   it("tostring shows dtype, shape and small tensors' values", function()
     assert.are.equal("tensor(int64, shape {2, 2}: {{1, 2}, {3, 4}})", tostring(torch.tensor({ { 1, 2 }, { 3, 4 } }, "int64")))
     assert.are.equal("tensor(float32, shape {1000})", tostring(torch.zeros(1000)))

@@ -154,9 +154,11 @@ struct s_pin {
 };
 std::mutex s_released_mu;
 std::vector<uint64_t> s_released;
+thread_local int s_released_here; // pins released on this thread (rl_torch_free's answer)
 
 void s_pin_release(void *ctx) {
   s_pin *p = static_cast<s_pin *>(ctx);
+  s_released_here++;
   try {
     std::lock_guard<std::mutex> g(s_released_mu);
     s_released.push_back(p->id);
@@ -408,7 +410,13 @@ int rl_torch_is_grad_enabled(void) { S_TRY_OR(-1, return c10::GradMode::is_enabl
 
 // ---- handles ----
 
-void rl_torch_free(rl_tensor_t *t) { delete t; }
+int rl_torch_free(rl_tensor_t *t) {
+  S_TRY_OR(0, s_released_here = 0; delete t; return s_released_here > 0;)
+}
+
+double rl_torch_new_bytes(const rl_tensor_t *t) {
+  S_TRY_OR(0, const at::Tensor &x = s_t(t); return x.is_view() ? 0 : (double)x.nbytes();)
+}
 
 int rl_torch_dim(const rl_tensor_t *t) { S_TRY_OR(-1, return (int)s_t(t).dim();) }
 
@@ -824,10 +832,11 @@ void s_selftest() {
   // Pins come back once no tensor uses the memory (views included).
   rl_tensor_t *view = nullptr;
   s_check(rl_torch_select(ta, 0, 1, &view) == 0, "select");
-  rl_torch_free(ta);
-  rl_torch_free(tb);
+  s_check(rl_torch_free(ta) == 0, "a's view keeps its memory");
+  s_check(rl_torch_free(tb) == 1, "b's memory released");
   uint64_t pins[4];
   s_check(rl_torch_released(pins, 4) == 1 && pins[0] == 12, "pin of b released");
+  s_check(rl_torch_new_bytes(view) == 0 && rl_torch_new_bytes(tc) == 16, "new bytes");
   rl_torch_free(view);
   s_check(rl_torch_released(pins, 4) == 1 && pins[0] == 11, "pin of a released with its last view");
   // d(sum(x^2))/dx = 2x.

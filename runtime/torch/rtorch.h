@@ -86,8 +86,13 @@ int rl_torch_set_grad_enabled(int enabled);
 int rl_torch_is_grad_enabled(void);
 
 /* ---- handles and what they hold (these cannot fail for a valid handle) ---- */
-/* Frees a handle (NULL is fine). The data lives on while other tensors share it. */
-void rl_torch_free(rl_tensor_t *t);
+/* Frees a handle (NULL is fine). The data lives on while other tensors share it.
+ * Returns 1 when this freed memory lent by rl_torch_from_blob (rl_torch_released has
+ * pins to give back), else 0. */
+int rl_torch_free(rl_tensor_t *t);
+/* The bytes of t's elements when t is not a view of another tensor's data, else 0: what
+ * a garbage-collected caller counts to know when to collect dropped handles. */
+double rl_torch_new_bytes(const rl_tensor_t *t);
 int rl_torch_dim(const rl_tensor_t *t);
 /* Its RL_TORCH_* dtype, or 0 for a type rayl does not name (e.g. float16). */
 int rl_torch_dtype(const rl_tensor_t *t);

@@ -50,10 +50,25 @@ local function bad(msg, level)
   errors.raise("ValueError", msg, (level or 2) + 1)
 end
 
+-- The collector sees a tensor as a few bytes, whatever its elements take: so rayl.torch
+-- counts the bytes of the tensors it makes and collects dropped ones once they add up to
+-- 64 MiB or twice the Lua heap (whichever is more, so that collecting stays cheap).
+local fresh, collect_at = 0, 64 * 2 ^ 20
+
+local function made(h)
+  fresh = fresh + C.rl_torch_new_bytes(h)
+  if fresh > collect_at then
+    fresh = 0
+    collectgarbage()
+    collect_at = math.max(64 * 2 ^ 20, collectgarbage("count") * 2048)
+  end
+  return tensor_t(h)
+end
+
 -- The new tensor a shim call left in OUT[0] (rc 0), freed by the garbage collector.
 local function wrap(rc)
   if rc ~= 0 then torch_error() end
-  return tensor_t(OUT[0])
+  return made(OUT[0])
 end
 
 local function check(rc)
@@ -649,7 +664,7 @@ local function minmax(is_min, name)
     if istype(tensor_t, dim) then return (is_min and T.minimum or T.maximum)(t, dim) end
     need_dim(dim, name)
     check(C.rl_torch_max_dim(t.h, dim, bool_arg(keepdim), bool_arg(is_min), OUT, OUT + 1))
-    return tensor_t(OUT[0]), tensor_t(OUT[1])
+    return made(OUT[0]), made(OUT[1])
   end
 end
 --- t:max() -> the largest element (0-dim); t:max(dim [, keepdim]) -> values, indices;
@@ -798,7 +813,7 @@ end
 function T.grad(t)
   check(C.rl_torch_grad(t.h, OUT))
   if OUT[0] == nil then return nil end
-  return tensor_t(OUT[0])
+  return made(OUT[0])
 end
 
 function T.set_grad(t, g)
@@ -945,7 +960,7 @@ function M.load(path)
   local out, NAMEP = {}, ffi.new("const char *[1]")
   for i = 0, C.rl_torch_dict_size(d) - 1 do
     check(C.rl_torch_dict_item(d, i, NAMEP, OUT))
-    out[ffistring(NAMEP[0])] = tensor_t(OUT[0])
+    out[ffistring(NAMEP[0])] = made(OUT[0])
   end
   return out
 end
@@ -1021,7 +1036,10 @@ T.index_put_ = function(t, key, value)
   return t
 end
 
-function mt.__gc(t) free(t.h) end
+-- Freeing the last tensor over lent memory lets its lender go at once.
+function mt.__gc(t)
+  if free(t.h) ~= 0 then drain() end
+end
 
 function mt.__index(t, k)
   local m = T[k]
