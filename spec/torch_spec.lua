@@ -641,20 +641,36 @@ describe("rayl.torch across processes", function()
         f:close()
         return s
       end
-      local node = read("/proc/self/stat"):match("^%d+ %b() %S+ (%d+)")
-      local zygote
+      -- The zygote and the workers it forked share its command line and (once reparented)
+      -- their parent, the node manager; the zygote started first.
+      local function parent_and_start(stat)
+        local rest = stat:match("^%d+ %b() (.*)$")
+        local fields = {}
+        for f in rest:gmatch("%S+") do fields[#fields + 1] = f end
+        return fields[2], tonumber(fields[20])
+      end
+      local node = parent_and_start(read("/proc/self/stat"))
+      local zygote, first, with_torch = nil, nil, {}
       for pid in io.popen("ls /proc"):read("*a"):gmatch("%d+") do
         local stat, cmd = read("/proc/" .. pid .. "/stat"), read("/proc/" .. pid .. "/cmdline")
-        if stat and cmd and stat:match("^%d+ %b() %S+ (%d+)") == node and cmd:find("--zygote", 1, true) then
-          zygote = pid
+        if stat and cmd and cmd:find("--zygote", 1, true) then
+          local parent, start = parent_and_start(stat)
+          if parent == node and (not first or start < first) then zygote, first = pid, start end
+          if parent == node then
+            with_torch[pid] = (read("/proc/" .. pid .. "/maps") or ""):find("libtorch_cpu", 1, true) ~= nil
+          end
         end
       end
-      local zmaps = zygote and read("/proc/" .. zygote .. "/maps") or ""
-      return { zygote ~= nil, zmaps:find("libtorch_cpu", 1, true) ~= nil }
+      local workers_with_torch = 0
+      for pid, yes in pairs(with_torch) do
+        if yes and pid ~= zygote then workers_with_torch = workers_with_torch + 1 end
+      end
+      return { zygote ~= nil, with_torch[zygote] == true, workers_with_torch }
     end)
     local seen = rayl.get(inspect:remote())
     assert.is_true(seen[1], "found the zygote")
     assert.is_false(seen[2], "the zygote has no libtorch")
+    assert.is_true(seen[3] >= 1, "the worker that ran torch has it (so the check can see it)")
     local Fresh = rayl.remote({
       run = function() return torch.randn(128, 128):matmul(torch.randn(128, 128)):numel() end,
     })
