@@ -510,6 +510,14 @@ int rl_torch_released(uint64_t *pins, int max) {
            } return n;)
 }
 
+uint64_t rl_torch_pin_of(const rl_tensor_t *t) {
+  S_TRY_OR(0, const at::Tensor &x = s_t(t); if (!x.has_storage()) return 0;
+           const c10::DataPtr &dp = x.storage().data_ptr();
+           if (dp.get_deleter() != &s_pin_release || !x.is_contiguous() || x.storage_offset() != 0 ||
+               x.nbytes() != x.storage().nbytes()) return 0;
+           return static_cast<s_pin *>(dp.get_context())->id;)
+}
+
 // ---- shape and layout ----
 
 int rl_torch_reshape(const rl_tensor_t *t, const int64_t *shape, int ndim, rl_tensor_t **out) {
@@ -832,6 +840,7 @@ void s_selftest() {
   // Pins come back once no tensor uses the memory (views included).
   rl_tensor_t *view = nullptr;
   s_check(rl_torch_select(ta, 0, 1, &view) == 0, "select");
+  s_check(rl_torch_pin_of(ta) == 11 && rl_torch_pin_of(view) == 0 && rl_torch_pin_of(tc) == 0, "pin_of");
   s_check(rl_torch_free(ta) == 0, "a's view keeps its memory");
   s_check(rl_torch_free(tb) == 1, "b's memory released");
   uint64_t pins[4];

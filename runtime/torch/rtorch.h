@@ -136,6 +136,9 @@ int rl_torch_from_blob(void *data, const int64_t *shape, int ndim, int dtype, ui
                        rl_tensor_t **out);
 /* Takes up to max pins whose memory no tensor uses any more; returns how many. */
 int rl_torch_released(uint64_t *pins, int max);
+/* The pin of the memory under t when t is exactly that memory (made by
+ * rl_torch_from_blob, or a contiguous view of all of it), else 0. */
+uint64_t rl_torch_pin_of(const rl_tensor_t *t);
 
 /* ---- shape and layout (views share memory with their input) ---- */
 int rl_torch_reshape(const rl_tensor_t *t, const int64_t *shape, int ndim, rl_tensor_t **out);

@@ -454,10 +454,14 @@ function M.from_array(arr, shape)
   return over_array(arr, code, nshape)
 end
 
---- t:to_array() -> a new rayl.array with a copy of the elements (bool as uint8).
+--- t:to_array() -> the rayl.array under t when t is exactly one (made by from_array, or
+--- read in place from the store): no copy, they share their elements; else a new
+--- rayl.array with a copy of the elements (bool as uint8).
 function T.to_array(t)
   local code = C.rl_torch_dtype(t.h)
   if code == 0 then bad("to_array: unsupported dtype") end
+  local under = pins[tonumber(C.rl_torch_pin_of(t.h))]
+  if under and under.dtype == ARRAY_DTYPE[code] then return under end
   local c = contiguous(t)
   local n = T.numel(c)
   local arr = core.array(ARRAY_DTYPE[code], n)
