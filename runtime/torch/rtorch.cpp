@@ -354,14 +354,25 @@ void s_orthogonal(at::Tensor &t, double gain) {
   t.mul_(gain);
 }
 
-using s_openblas_threads_fn = void (*)(int);
+// A function of the BLAS libtorch loaded, or NULL. The BLAS is not in the global scope
+// when libtorch came in through dlopen (LuaJIT's ffi.load): ask the loaded library.
+void *s_blas_sym(const char *name) {
+  if (void *f = dlsym(RTLD_DEFAULT, name)) return f;
+  for (const char *lib : {"libblas.so.3", "libopenblas.so.0"}) {
+    void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) continue;
+    void *f = dlsym(h, name);
+    dlclose(h);
+    if (f) return f;
+  }
+  return nullptr;
+}
 
 void s_set_threads(int n) {
   if (n < 1) throw s_arg_error("the number of threads must be 1 or more, not " + std::to_string(n));
   at::set_num_threads(n);
   // OpenBLAS keeps its own pool, which libtorch's setting does not reach.
-  auto f = reinterpret_cast<s_openblas_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (f) f(n);
+  if (void *f = s_blas_sym("openblas_set_num_threads")) reinterpret_cast<void (*)(int)>(f)(n);
 }
 
 std::vector<char> s_read_file(const char *path) {
@@ -399,6 +410,11 @@ const char *rl_torch_version(void) { return TORCH_VERSION; }
 int rl_torch_set_num_threads(int n) { S_TRY(s_set_threads(n);) }
 
 int rl_torch_get_num_threads(void) { S_TRY_OR(-1, return at::get_num_threads();) }
+
+int rl_torch_blas_threads(void) {
+  S_TRY_OR(0, void *f = s_blas_sym("openblas_get_num_threads");
+           return f ? reinterpret_cast<int (*)(void)>(f)() : 0;)
+}
 
 int rl_torch_manual_seed(uint64_t seed) { S_TRY(at::manual_seed(seed);) }
 

@@ -79,6 +79,8 @@ int rl_torch_selftest(void);
  * OpenBLAS's (which libtorch does not control). n >= 1. */
 int rl_torch_set_num_threads(int n);
 int rl_torch_get_num_threads(void);
+/* OpenBLAS's thread count, or 0 when libtorch's BLAS is not OpenBLAS. */
+int rl_torch_blas_threads(void);
 /* Seeds libtorch's default CPU generator. */
 int rl_torch_manual_seed(uint64_t seed);
 /* Turns gradient recording on this thread on or off; returns the previous setting. */

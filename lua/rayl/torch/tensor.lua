@@ -875,6 +875,8 @@ function M.set_num_threads(n)
 end
 
 function M.get_num_threads() return C.rl_torch_get_num_threads() end
+--- OpenBLAS's threads (0 when libtorch's BLAS is another).
+function M.blas_threads() return C.rl_torch_blas_threads() end
 function M.version() return ffistring(C.rl_torch_version()) end
 
 --- Runs the shim's own checks; raises TorchError if one fails.
