@@ -1075,7 +1075,10 @@ ffi.metatype(tensor_t, mt)
 --- and the contiguous copy made when t was not contiguous.
 function M.wire_describe(t)
   local code = C.rl_torch_dtype(t.h)
-  if code == 0 then error("a tensor of an unsupported dtype") end
+  if code == 0 then
+    error("a tensor of a dtype rayl does not send (float32, float64, int32, int64, uint8, bool): convert it "
+      .. "first, e.g. t:float()", 0)
+  end
   local src, tmp = t, nil
   if C.rl_torch_is_contiguous(t.h) == 0 then
     tmp = contiguous(t)
