@@ -2,10 +2,12 @@
  * results or error encoded and sent back. */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/host.h"
 #include "host/task_runner.h"
 #include "wire/proto.h"
@@ -61,9 +63,34 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
   return 0;
 }
 
+/* A task holding another number of CPUs than the last one: size the math libraries'
+ * thread pools to it (unless the user set them), in the environment (for libraries
+ * loaded from now on, and child processes) and through the Lua layer's hook (rayl.torch,
+ * once loaded). */
+static void s_task_cpus(lua_State *L, double cpus) {
+  rl_host.task_cpus = cpus;
+  if (rl_host.threads_auto) {
+    char n[32];
+    snprintf(n, sizeof n, "%d", cpus > 1 ? (int)ceil(cpus) : 1);
+    setenv("OMP_NUM_THREADS", n, 1);
+    setenv("OPENBLAS_NUM_THREADS", n, 1);
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, RL_TASK_CPUS_HOOK);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushnumber(L, cpus);
+  if (lua_pcall(L, 1, 0, 0) != 0) {
+    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
 int rl_task_prepare(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
   char err[S_ERR];
+  if (t->num_cpus >= 0 && t->num_cpus != rl_host.task_cpus) s_task_cpus(L, t->num_cpus);
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
   if (lua_isstring(L, -1)) {
     snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
