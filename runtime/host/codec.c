@@ -397,8 +397,8 @@ static void s_tensor_tests(lua_State *A, lua_State *B) {
    * elements as an array (copied when the describer made a temporary copy), identity kept;
    * the receiver's decoder makes the tensor. */
   S_CHECK(rl_codec_test_run(A, "local ffi = require 'ffi' ffi.cdef 'typedef struct { int k; } fake_tensor;'"
-                               " local keep = {} debug.getregistry()['" RL_CDATA_DESCRIBER "'] = function(t)"
-                               "   local k = keep[t.k] local a = k.tmp or k.a"
+                               " keep = {} debug.getregistry()['" RL_CDATA_DESCRIBER "'] = function(t)"
+                               "   local k = keep[t.k] if k.fail then error(k.fail, 0) end local a = k.tmp or k.a"
                                "   return 'tensor', k.dtype, k.shape, tonumber(ffi.cast('uintptr_t', a:ptr())),"
                                "     a:bytes(), k.flags, k.tmp end"
                                " function fake(k, a, dtype, shape, flags, tmp) keep[k] = {a = a, dtype = dtype,"
@@ -423,6 +423,11 @@ static void s_tensor_tests(lua_State *A, lua_State *B) {
   char err0[256];
   rl_encoded_t *e0 = rl_codec_encode(A, -1, "argument 1", NULL, err0, sizeof err0);
   S_CHECK(!e0 && strstr(err0, "tensor whose size does not match its shape"));
+  lua_pop(A, 1);
+  S_CHECK(rl_codec_test_run(A, "local t = fake(8, rayl.array('float32', 1), 1, {1}, 0) keep[8].fail = 'no such dtype'"
+                               " return {t}") == 0);
+  e0 = rl_codec_encode(A, -1, "argument 1", NULL, err0, sizeof err0);
+  S_CHECK(!e0 && !strcmp(err0, "cannot serialize argument 1[1]: cdata: no such dtype"));
   lua_pop(A, 1);
   S_CHECK(rl_codec_test_run(A, "return fake(7, rayl.array('float32', 1), 1, {}, 0)") == 0);
   size_t n = 0;

@@ -470,8 +470,10 @@ static int s_cdata(s_enc_t *s, int idx) {
   }
   lua_pushvalue(L, idx);
   if (lua_pcall(L, 1, 7, 0) != 0) {
+    char leaf[256];
+    snprintf(leaf, sizeof leaf, "cdata: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "its describer failed");
     lua_settop(L, base);
-    return s_fail(s, "cdata that could not be described");
+    return s_fail(s, leaf);
   }
   if (lua_type(L, base + 1) == LUA_TSTRING && !strcmp(lua_tostring(L, base + 1), "tensor")) {
     int rc = s_tensor(s, idx, base);

@@ -354,14 +354,25 @@ void s_orthogonal(at::Tensor &t, double gain) {
   t.mul_(gain);
 }
 
-using s_openblas_threads_fn = void (*)(int);
+// A function of the BLAS libtorch loaded, or NULL. The BLAS is not in the global scope
+// when libtorch came in through dlopen (LuaJIT's ffi.load): ask the loaded library.
+void *s_blas_sym(const char *name) {
+  if (void *f = dlsym(RTLD_DEFAULT, name)) return f;
+  for (const char *lib : {"libblas.so.3", "libopenblas.so.0"}) {
+    void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) continue;
+    void *f = dlsym(h, name);
+    dlclose(h);
+    if (f) return f;
+  }
+  return nullptr;
+}
 
 void s_set_threads(int n) {
   if (n < 1) throw s_arg_error("the number of threads must be 1 or more, not " + std::to_string(n));
   at::set_num_threads(n);
   // OpenBLAS keeps its own pool, which libtorch's setting does not reach.
-  auto f = reinterpret_cast<s_openblas_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (f) f(n);
+  if (void *f = s_blas_sym("openblas_set_num_threads")) reinterpret_cast<void (*)(int)>(f)(n);
 }
 
 std::vector<char> s_read_file(const char *path) {
@@ -399,6 +410,11 @@ const char *rl_torch_version(void) { return TORCH_VERSION; }
 int rl_torch_set_num_threads(int n) { S_TRY(s_set_threads(n);) }
 
 int rl_torch_get_num_threads(void) { S_TRY_OR(-1, return at::get_num_threads();) }
+
+int rl_torch_blas_threads(void) {
+  S_TRY_OR(0, void *f = s_blas_sym("openblas_get_num_threads");
+           return f ? reinterpret_cast<int (*)(void)>(f)() : 0;)
+}
 
 int rl_torch_manual_seed(uint64_t seed) { S_TRY(at::manual_seed(seed);) }
 
@@ -508,6 +524,14 @@ int rl_torch_released(uint64_t *pins, int max) {
              pins[n++] = s_released.back();
              s_released.pop_back();
            } return n;)
+}
+
+uint64_t rl_torch_pin_of(const rl_tensor_t *t) {
+  S_TRY_OR(0, const at::Tensor &x = s_t(t); if (!x.has_storage()) return 0;
+           const c10::DataPtr &dp = x.storage().data_ptr();
+           if (dp.get_deleter() != &s_pin_release || !x.is_contiguous() || x.storage_offset() != 0 ||
+               x.nbytes() != x.storage().nbytes()) return 0;
+           return static_cast<s_pin *>(dp.get_context())->id;)
 }
 
 // ---- shape and layout ----
@@ -832,6 +856,7 @@ void s_selftest() {
   // Pins come back once no tensor uses the memory (views included).
   rl_tensor_t *view = nullptr;
   s_check(rl_torch_select(ta, 0, 1, &view) == 0, "select");
+  s_check(rl_torch_pin_of(ta) == 11 && rl_torch_pin_of(view) == 0 && rl_torch_pin_of(tc) == 0, "pin_of");
   s_check(rl_torch_free(ta) == 0, "a's view keeps its memory");
   s_check(rl_torch_free(tb) == 1, "b's memory released");
   uint64_t pins[4];

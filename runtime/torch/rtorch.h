@@ -79,6 +79,8 @@ int rl_torch_selftest(void);
  * OpenBLAS's (which libtorch does not control). n >= 1. */
 int rl_torch_set_num_threads(int n);
 int rl_torch_get_num_threads(void);
+/* OpenBLAS's thread count, or 0 when libtorch's BLAS is not OpenBLAS. */
+int rl_torch_blas_threads(void);
 /* Seeds libtorch's default CPU generator. */
 int rl_torch_manual_seed(uint64_t seed);
 /* Turns gradient recording on this thread on or off; returns the previous setting. */
@@ -136,6 +138,9 @@ int rl_torch_from_blob(void *data, const int64_t *shape, int ndim, int dtype, ui
                        rl_tensor_t **out);
 /* Takes up to max pins whose memory no tensor uses any more; returns how many. */
 int rl_torch_released(uint64_t *pins, int max);
+/* The pin of the memory under t when t is exactly that memory (made by
+ * rl_torch_from_blob, or a contiguous view of all of it), else 0. */
+uint64_t rl_torch_pin_of(const rl_tensor_t *t);
 
 /* ---- shape and layout (views share memory with their input) ---- */
 int rl_torch_reshape(const rl_tensor_t *t, const int64_t *shape, int ndim, rl_tensor_t **out);

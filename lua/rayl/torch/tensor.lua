@@ -38,6 +38,7 @@ local NAME = { "float32", "float64", "int32", "int64", "uint8", "bool" }
 local PTR = { "float *", "double *", "int32_t *", "int64_t *", "uint8_t *", "bool *" }
 local ESIZE = { 4, 8, 4, 8, 1, 1 }
 local ARRAY_DTYPE = { "float32", "float64", "int32", "int64", "uint8", "uint8" }
+local FLOAT32, INT64, BOOL = CODE.float32, CODE.int64, CODE.bool
 
 ---------------------------------------------------------------------------------------
 -- errors and handles
@@ -238,7 +239,7 @@ end
 --- The one element as a number (a boolean for bool tensors).
 function T.item(t)
   check(C.rl_torch_item(t.h, DBL))
-  if C.rl_torch_dtype(t.h) == 6 then return DBL[0] ~= 0 end
+  if C.rl_torch_dtype(t.h) == BOOL then return DBL[0] ~= 0 end
   return DBL[0]
 end
 
@@ -253,7 +254,7 @@ function T.totable(t)
   local c = contiguous(t)
   local shape = T.shape(c)
   local p = cast(PTR[code], C.rl_torch_data(c.h))
-  local conv = (code == 4) and tonumber or function(x) return x end
+  local conv = (code == INT64) and tonumber or function(x) return x end
   if #shape == 0 then return conv(p[0]) end
   local k = 0
   local function build(d)
@@ -312,13 +313,13 @@ function M.tensor(data, opts)
     shape[#shape + 1] = #leaf
     leaf = leaf[1]
   end
-  local code, rg = options(opts, type(leaf) == "boolean" and 6 or 1)
+  local code, rg = options(opts, type(leaf) == "boolean" and BOOL or FLOAT32)
   if leaf ~= nil and type(leaf) ~= "number" and type(leaf) ~= "boolean" then
     bad("torch.tensor takes numbers, booleans or nested tables of them, not " .. type(leaf))
   end
   local t = wrap(C.rl_torch_empty(SHAPE, fill_shape(SHAPE, shape, "shape"), code, OUT))
   local p = cast(PTR[code], C.rl_torch_data(t.h))
-  local isbool = code == 6
+  local isbool = code == BOOL
   local k = 0
   local function put(x, d, path)
     if d > #shape then
@@ -345,19 +346,19 @@ end
 
 function M.zeros(...)
   local n, opts = shape_args("zeros shape", ...)
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_full(SHAPE, n, 0, code, OUT)), rg)
 end
 
 function M.ones(...)
   local n, opts = shape_args("ones shape", ...)
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_full(SHAPE, n, 1, code, OUT)), rg)
 end
 
 function M.empty(...)
   local n, opts = shape_args("empty shape", ...)
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_empty(SHAPE, n, code, OUT)), rg)
 end
 
@@ -365,7 +366,7 @@ end
 function M.full(shape, value, opts)
   if type(shape) ~= "table" then bad("torch.full(shape, value): shape must be a table") end
   if type(value) ~= "number" and type(value) ~= "boolean" then bad("torch.full: value must be a number") end
-  local code, rg = options(opts, type(value) == "boolean" and 6 or 1)
+  local code, rg = options(opts, type(value) == "boolean" and BOOL or FLOAT32)
   if type(value) == "boolean" then value = value and 1 or 0 end
   return finish(wrap(C.rl_torch_full(SHAPE, fill_shape(SHAPE, shape, "shape"), value, code, OUT)), rg)
 end
@@ -384,7 +385,7 @@ function M.arange(a, b, c, opts)
   if type(b) ~= "number" then a, b, c, opts = 0, a, 1, b
   elseif type(c) ~= "number" then c, opts = 1, c end
   if type(a) ~= "number" or type(b) ~= "number" then bad("torch.arange takes numbers") end
-  local code, rg = options(opts, integral(a, b, c) and 4 or 1)
+  local code, rg = options(opts, integral(a, b, c) and INT64 or FLOAT32)
   return finish(wrap(C.rl_torch_arange(a, b, c, code, OUT)), rg)
 end
 
@@ -392,19 +393,19 @@ function M.linspace(a, b, steps, opts)
   if type(a) ~= "number" or type(b) ~= "number" or type(steps) ~= "number" then
     bad("torch.linspace(start, end, steps) takes numbers")
   end
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_linspace(a, b, steps, code, OUT)), rg)
 end
 
 function M.rand(...)
   local n, opts = shape_args("rand shape", ...)
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_rand(SHAPE, n, code, OUT)), rg)
 end
 
 function M.randn(...)
   local n, opts = shape_args("randn shape", ...)
-  local code, rg = options(opts, 1)
+  local code, rg = options(opts, FLOAT32)
   return finish(wrap(C.rl_torch_randn(SHAPE, n, code, OUT)), rg)
 end
 
@@ -414,7 +415,7 @@ function M.randint(a, b, c, opts)
   if type(a) ~= "number" or type(b) ~= "number" or type(c) ~= "table" then
     bad("torch.randint(low, high, shape) takes two numbers and a table")
   end
-  local code, rg = options(opts, 4)
+  local code, rg = options(opts, INT64)
   return finish(wrap(C.rl_torch_randint(a, b, SHAPE, fill_shape(SHAPE, c, "shape"), code, OUT)), rg)
 end
 
@@ -453,10 +454,14 @@ function M.from_array(arr, shape)
   return over_array(arr, code, nshape)
 end
 
---- t:to_array() -> a new rayl.array with a copy of the elements (bool as uint8).
+--- t:to_array() -> the rayl.array under t when t is exactly one (made by from_array, or
+--- read in place from the store): no copy, they share their elements; else a new
+--- rayl.array with a copy of the elements (bool as uint8).
 function T.to_array(t)
   local code = C.rl_torch_dtype(t.h)
   if code == 0 then bad("to_array: unsupported dtype") end
+  local under = pins[tonumber(C.rl_torch_pin_of(t.h))]
+  if under and under.dtype == ARRAY_DTYPE[code] then return under end
   local c = contiguous(t)
   local n = T.numel(c)
   local arr = core.array(ARRAY_DTYPE[code], n)
@@ -526,7 +531,6 @@ function T.to(t, dtype, copy)
   if copy and C.rl_torch_dtype(t.h) == code then return T.clone(t) end
   return wrap(C.rl_torch_to_dtype(t.h, code, OUT))
 end
-T.type = T.to
 function T.float(t) return T.to(t, "float32") end
 function T.double(t) return T.to(t, "float64") end
 function T.long(t) return T.to(t, "int64") end
@@ -550,8 +554,11 @@ end
 local UNARY = { "neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "cos", "floor",
                 "ceil", "round", "sign", "reciprocal", "log1p", "expm1", "square", "logical_not", "softplus",
                 "elu", "gelu", "silu", "log2", "erf", "trunc" }
-for i, name in ipairs(UNARY) do
-  local op = i - 1
+-- The shim's op code for a name: RL_TORCH_<NAME> (rtorch.h).
+local function op_code(name) return C["RL_TORCH_" .. name:upper()] end
+
+for _, name in ipairs(UNARY) do
+  local op = op_code(name)
   T[name] = function(t) return wrap(C.rl_torch_unary(op, t.h, OUT)) end
   T[name .. "_"] = function(t)
     check(C.rl_torch_unary_(op, t.h))
@@ -563,7 +570,7 @@ T.negative = T.neg
 local BINARY = { "add", "sub", "mul", "div", "pow", "remainder", "floor_divide", "maximum", "minimum", "atan2",
                  "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor" }
 local BIN = {}
-for i, name in ipairs(BINARY) do BIN[name] = i - 1 end
+for _, name in ipairs(BINARY) do BIN[name] = op_code(name) end
 
 -- a op b where either may be a number (PyTorch's scalar rules) or a tensor.
 local function binop(op, name)
@@ -603,7 +610,8 @@ mt.__mul = binop(BIN.mul, "*")
 mt.__div = binop(BIN.div, "/")
 mt.__pow = binop(BIN.pow, "^")
 mt.__mod = binop(BIN.remainder, "%")
-function mt.__unm(t) return wrap(C.rl_torch_unary(0, t.h, OUT)) end
+local NEG = op_code("neg")
+function mt.__unm(t) return wrap(C.rl_torch_unary(NEG, t.h, OUT)) end
 
 --- t:clamp([min] [, max]): nil bounds are absent.
 function T.clamp(t, lo, hi)
@@ -632,7 +640,7 @@ local function as_tensor(x, like)
   if istype(tensor_t, x) then return x end
   if type(x) == "boolean" then x = x and 1 or 0 end
   if type(x) ~= "number" then bad("expected a tensor or a number, not " .. type(x), 4) end
-  return wrap(C.rl_torch_scalar(x, like and C.rl_torch_dtype(like.h) or 1, OUT))
+  return wrap(C.rl_torch_scalar(x, like and C.rl_torch_dtype(like.h) or FLOAT32, OUT))
 end
 
 --- torch.where(cond, a, b): a where cond holds, else b (numbers take the other's dtype).
@@ -650,8 +658,8 @@ end
 ---------------------------------------------------------------------------------------
 -- reductions: dim is nil (all), a number or a table of numbers
 
-local RED = { sum = 0, mean = 1, prod = 2, amax = 3, amin = 4, logsumexp = 5, any = 6, all = 7 }
-for name, op in pairs(RED) do
+for _, name in ipairs({ "sum", "mean", "prod", "amax", "amin", "logsumexp", "any", "all" }) do
+  local op = op_code(name)
   T[name] = function(t, dim, keepdim)
     local n = dims_arg(dim)
     return wrap(C.rl_torch_reduce(op, t.h, DIMS, n, bool_arg(keepdim), OUT))
@@ -660,7 +668,7 @@ end
 
 local function minmax(is_min, name)
   return function(t, dim, keepdim)
-    if dim == nil then return wrap(C.rl_torch_reduce(is_min and 4 or 3, t.h, DIMS, 0, 0, OUT)) end
+    if dim == nil then return wrap(C.rl_torch_reduce(op_code(is_min and "amin" or "amax"), t.h, DIMS, 0, 0, OUT)) end
     if istype(tensor_t, dim) then return (is_min and T.minimum or T.maximum)(t, dim) end
     need_dim(dim, name)
     check(C.rl_torch_max_dim(t.h, dim, bool_arg(keepdim), bool_arg(is_min), OUT, OUT + 1))
@@ -706,7 +714,10 @@ end
 ---------------------------------------------------------------------------------------
 -- in place (they return t)
 
-local SCALAR_ = { add_ = 0, sub_ = 1, mul_ = 2, div_ = 3, pow_ = 4, fill_ = 5 }
+local SCALAR_ = {}
+for _, name in ipairs({ "add_", "sub_", "mul_", "div_", "pow_", "fill_", "clamp_min_", "clamp_max_" }) do
+  SCALAR_[name] = op_code(name)
+end
 
 --- t:add_(other [, alpha]): t += alpha * other (other a tensor or a number).
 function T.add_(t, o, alpha)
@@ -751,8 +762,8 @@ function T.zero_(t)
 end
 
 function T.clamp_(t, lo, hi)
-  if lo ~= nil then check(C.rl_torch_scalar_(6, t.h, lo)) end
-  if hi ~= nil then check(C.rl_torch_scalar_(7, t.h, hi)) end
+  if lo ~= nil then check(C.rl_torch_scalar_(SCALAR_.clamp_min_, t.h, lo)) end
+  if hi ~= nil then check(C.rl_torch_scalar_(SCALAR_.clamp_max_, t.h, hi)) end
   return t
 end
 
@@ -813,7 +824,7 @@ end
 function T.grad(t)
   check(C.rl_torch_grad(t.h, OUT))
   if OUT[0] == nil then return nil end
-  return made(OUT[0])
+  return tensor_t(OUT[0]) -- the gradient's own memory: nothing new to count
 end
 
 function T.set_grad(t, g)
@@ -864,6 +875,8 @@ function M.set_num_threads(n)
 end
 
 function M.get_num_threads() return C.rl_torch_get_num_threads() end
+--- OpenBLAS's threads (0 when libtorch's BLAS is another).
+function M.blas_threads() return C.rl_torch_blas_threads() end
 function M.version() return ffistring(C.rl_torch_version()) end
 
 --- Runs the shim's own checks; raises TorchError if one fails.
@@ -902,7 +915,7 @@ function M.max_pool2d(x, kernel, o)
     pair(2, o.stride, kernel, "stride"), pair(3, o.padding, 0, "padding"), OUT))
 end
 
-local REDUCTION = { none = 0, mean = 1, sum = 2 }
+local REDUCTION = { none = C.RL_TORCH_REDUCE_NONE, mean = C.RL_TORCH_REDUCE_MEAN, sum = C.RL_TORCH_REDUCE_SUM }
 local function loss(op, name, has_beta)
   return function(input, target, reduction, beta)
     local r = REDUCTION[reduction or "mean"]
@@ -912,13 +925,13 @@ local function loss(op, name, has_beta)
   end
 end
 --- Losses (input, target [, reduction "mean" | "sum" | "none"] [, beta]).
-M.mse_loss = loss(0, "mse_loss")
-M.l1_loss = loss(1, "l1_loss")
-M.smooth_l1_loss = loss(2, "smooth_l1_loss", true)
-M.huber_loss = loss(3, "huber_loss", true)
-M.cross_entropy = loss(4, "cross_entropy")
-M.nll_loss = loss(5, "nll_loss")
-M.binary_cross_entropy_with_logits = loss(6, "binary_cross_entropy_with_logits")
+M.mse_loss = loss(C.RL_TORCH_MSE_LOSS, "mse_loss")
+M.l1_loss = loss(C.RL_TORCH_L1_LOSS, "l1_loss")
+M.smooth_l1_loss = loss(C.RL_TORCH_SMOOTH_L1_LOSS, "smooth_l1_loss", true)
+M.huber_loss = loss(C.RL_TORCH_HUBER_LOSS, "huber_loss", true)
+M.cross_entropy = loss(C.RL_TORCH_CROSS_ENTROPY, "cross_entropy")
+M.nll_loss = loss(C.RL_TORCH_NLL_LOSS, "nll_loss")
+M.binary_cross_entropy_with_logits = loss(C.RL_TORCH_BCE_WITH_LOGITS, "binary_cross_entropy_with_logits")
 
 --- torch.multinomial(probs, n [, replacement]) -> int64 indices sampled from each row.
 function M.multinomial(probs, n, replacement)
@@ -1062,7 +1075,10 @@ ffi.metatype(tensor_t, mt)
 --- and the contiguous copy made when t was not contiguous.
 function M.wire_describe(t)
   local code = C.rl_torch_dtype(t.h)
-  if code == 0 then error("a tensor of an unsupported dtype") end
+  if code == 0 then
+    error("a tensor of a dtype rayl does not send (float32, float64, int32, int64, uint8, bool): convert it "
+      .. "first, e.g. t:float()", 0)
+  end
   local src, tmp = t, nil
   if C.rl_torch_is_contiguous(t.h) == 0 then
     tmp = contiguous(t)
