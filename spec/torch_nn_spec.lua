@@ -632,4 +632,23 @@ describe("rayl.torch models across tasks", function()
     here:load_state_dict(rayl.get(sd_ref))
     assert.is_true(here(x):equal(there))
   end)
+
+  it("a libtorch error from a call LuaJIT compiled (a hot training loop) is a TorchError, not a crash", function()
+    local hot = rayl.remote(function()
+      local t = require "rayl.torch"
+      local a, b, wrong = t.ones(2, 3), t.ones(3, 2), t.ones(2, 2)
+      local function mm(x, y) return x:matmul(y) end
+      for _ = 1, 5000 do mm(a, b) end -- compiled by now
+      local failed, message = 0, nil
+      for i = 1, 200 do
+        local ok, err = pcall(mm, a, i % 2 == 0 and wrong or b)
+        if not ok then failed, message = failed + 1, err.type .. ": " .. err.message end
+      end
+      return failed, message
+    end)
+    local got = rayl.get({ hot:options({ num_returns = 2 }):remote() })
+    local failed, message = got[1], got[2]
+    assert.are.equal(100, failed)
+    assert.truthy(message:find("TorchError: mat1 and mat2 shapes cannot be multiplied", 1, true), message)
+  end)
 end)

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
+#include <c10/util/Logging.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/version.h>
 
@@ -825,6 +826,73 @@ int rl_torch_dict_item(const rl_tensor_dict_t *d, int i, const char **name, rl_t
 }
 
 void rl_torch_dict_free(rl_tensor_dict_t *d) { delete d; }
+
+// ---- libtorch's errors without C++ backtraces ----
+
+namespace {
+
+// A c10::Error collects a backtrace when it is made; from a call that LuaJIT compiled,
+// the unwinder meets machine code without unwind tables and aborts the process. rayl
+// reports libtorch's message without the backtrace, so none is collected.
+const bool s_no_backtraces = (c10::SetStackTraceFetcher([] { return std::string(); }), true);
+
+}  // namespace
+
+// ---- optimizer steps ----
+
+namespace {
+
+// The state tensor i of an optimizer: writable and of its parameter's shape.
+at::Tensor &s_state(rl_tensor_t *const *list, int i, const at::Tensor &p, const char *what) {
+  if (!list || !list[i]) throw s_arg_error(std::string("adam_step: ") + what + " " + std::to_string(i) + " is NULL");
+  at::Tensor &t = s_writable(list[i]);
+  if (!t.sizes().equals(p.sizes()))
+    throw s_arg_error(std::string("adam_step: ") + what + " " + std::to_string(i) + " does not have its parameter's shape");
+  return t;
+}
+
+void s_adam_param(at::Tensor &p, at::Tensor &m, at::Tensor &v, at::Tensor *mx, int64_t step, double lr, double b1,
+                  double b2, double eps, double wd, int flags) {
+  at::Tensor g = p.grad();
+  if (flags & RL_TORCH_ADAM_MAXIMIZE) g = -g;
+  if (wd != 0) {
+    if (flags & RL_TORCH_ADAM_DECOUPLED) p.mul_(1 - lr * wd);
+    else g = g.add(p, wd);
+  }
+  m.lerp_(g, 1 - b1);
+  v.mul_(b2).addcmul_(g, g, 1 - b2);
+  double bc1 = 1 - std::pow(b1, (double)step), bc2 = 1 - std::pow(b2, (double)step);
+  const at::Tensor *vv = &v;
+  if (mx) {
+    at::maximum_out(*mx, *mx, v);
+    vv = mx;
+  }
+  at::Tensor denom = (vv->sqrt() / std::sqrt(bc2)).add_(eps);
+  p.addcdiv_(m, denom, -lr / bc1);
+}
+
+}  // namespace
+
+int rl_torch_adam_step(rl_tensor_t *const *params, rl_tensor_t *const *exp_avg, rl_tensor_t *const *exp_avg_sq,
+                       rl_tensor_t *const *max_exp_avg_sq, int64_t *steps, int n, double lr, double beta1,
+                       double beta2, double eps, double weight_decay, int flags) {
+  S_TRY(if (n < 0 || (n > 0 && (!params || !steps))) throw s_arg_error("adam_step: bad arguments");
+        bool ams = flags & RL_TORCH_ADAM_AMSGRAD; at::NoGradGuard no_grad;
+        // Every argument is checked before any parameter changes.
+        for (int i = 0; i < n; i++) {
+          at::Tensor &p = s_writable(params[i]);
+          if (!p.grad().defined()) continue;
+          if (!p.grad().sizes().equals(p.sizes())) throw s_arg_error("adam_step: a gradient's shape differs from its parameter's");
+          s_state(exp_avg, i, p, "exp_avg");
+          s_state(exp_avg_sq, i, p, "exp_avg_sq");
+          if (ams) s_state(max_exp_avg_sq, i, p, "max_exp_avg_sq");
+        } for (int i = 0; i < n; i++) {
+          at::Tensor &p = s_mt(params[i]);
+          if (!p.grad().defined()) continue;
+          s_adam_param(p, s_mt(exp_avg[i]), s_mt(exp_avg_sq[i]), ams ? &s_mt(max_exp_avg_sq[i]) : nullptr, ++steps[i], lr,
+                       beta1, beta2, eps, weight_decay, flags);
+        })
+}
 
 // ---- selftest ----
 

@@ -3,7 +3,10 @@
 -- libtorch; it raises TorchError when libtorch is not available.
 local ffi = require "ffi"
 local core = require "rayl.core"
-local errors = require "rayl.errors"
+-- rayl.errors as loaded at each raise: the tensor type's metatable is set once per process,
+-- so after a runner reloads modules (busted does per spec file) these functions still
+-- raise errors that the reloaded rayl.errors recognizes.
+local errors = setmetatable({}, { __index = function(_, k) return require("rayl.errors")[k] end })
 local lib = require "rayl.torch.lib"
 
 if not lib.ok then errors.raise("TorchError", "rayl.torch is not available: " .. lib.reason, 2) end
