@@ -431,6 +431,12 @@ int rl_torch_free(rl_tensor_t *t) {
   S_TRY_OR(0, s_released_here = 0; delete t; return s_released_here > 0;)
 }
 
+void rl_torch_release(rl_tensor_ref_t *ref) {
+  if (!ref) return;
+  rl_torch_free(ref->h);
+  ref->h = nullptr;
+}
+
 double rl_torch_new_bytes(const rl_tensor_t *t) {
   S_TRY_OR(0, const at::Tensor &x = s_t(t); return x.is_view() ? 0 : (double)x.nbytes();)
 }
@@ -942,7 +948,11 @@ void s_selftest() {
   s_check(rl_torch_grad(x, &g) == 0 && g, "grad");
   const double *gd = static_cast<const double *>(rl_torch_data(g));
   s_check(gd[0] == 2 && gd[1] == 4 && gd[2] == 6, "grad values");
-  for (rl_tensor_t *p : {tc, row, x, y, s, g}) rl_torch_free(p);
+  for (rl_tensor_t *p : {tc, row, y, s, g}) rl_torch_free(p);
+  rl_tensor_ref_t ref = {x};
+  rl_torch_release(&ref);
+  s_check(ref.h == nullptr, "release clears the box");
+  rl_torch_release(&ref); // safe twice
 }
 
 }  // namespace

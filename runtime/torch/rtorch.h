@@ -26,6 +26,8 @@ extern "C" {
 /* FFI-BEGIN */
 typedef struct rl_tensor rl_tensor_t;
 typedef struct rl_tensor_dict rl_tensor_dict_t;
+/* A handle in a struct: what a garbage-collected binding boxes (rl_torch_release frees it). */
+typedef struct rl_tensor_ref { rl_tensor_t *h; } rl_tensor_ref_t;
 
 enum { RL_TORCH_MAXDIM = 16 };
 /* Return codes. */
@@ -92,6 +94,8 @@ int rl_torch_is_grad_enabled(void);
  * Returns 1 when this freed memory lent by rl_torch_from_blob (rl_torch_released has
  * pins to give back), else 0. */
 int rl_torch_free(rl_tensor_t *t);
+/* Frees ref->h and sets it NULL (safe twice): a finalizer for boxed handles. */
+void rl_torch_release(rl_tensor_ref_t *ref);
 /* The bytes of t's elements when t is not a view of another tensor's data, else 0: what
  * a garbage-collected caller counts to know when to collect dropped handles. */
 double rl_torch_new_bytes(const rl_tensor_t *t);
