@@ -900,6 +900,36 @@ int rl_torch_adam_step(rl_tensor_t *const *params, rl_tensor_t *const *exp_avg, 
         })
 }
 
+namespace {
+
+// One Adam step from C against the rule by hand; a wrong state shape changes nothing.
+void s_adam_selftest() {
+  int64_t two = 2;
+  double pv[] = {1, -2}, gv[] = {0.5, -1};
+  rl_tensor_t *p = nullptr, *q = nullptr, *g = nullptr, *m = nullptr, *v = nullptr, *bad = nullptr;
+  bool ok = rl_torch_from_blob(pv, &two, 1, RL_TORCH_FLOAT64, 21, 0, &p) == 0 &&
+            rl_torch_from_blob(gv, &two, 1, RL_TORCH_FLOAT64, 22, 1, &g) == 0 &&
+            rl_torch_full(&two, 1, 0, RL_TORCH_FLOAT64, &m) == 0 && rl_torch_full(&two, 1, 0, RL_TORCH_FLOAT64, &v) == 0 &&
+            rl_torch_full(&two, 1, 3, RL_TORCH_FLOAT64, &q) == 0 && rl_torch_full(&two, 0, 0, RL_TORCH_FLOAT64, &bad) == 0 &&
+            rl_torch_set_grad(p, g) == 0;
+  if (!ok) throw std::runtime_error(std::string("selftest: adam set-up: ") + s_err);
+  rl_tensor_t *ps[] = {p, q}, *ms[] = {m, m}, *vs[] = {v, v}, *badv[] = {bad, v};
+  int64_t steps[] = {0, 0};
+  // p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = g, sqrt(v_hat) = |g| after one step; q has no grad.
+  if (rl_torch_adam_step(ps, badv, vs, nullptr, steps, 2, 0.1, 0.9, 0.999, 1e-8, 0, 0) != RL_TORCH_EARG || pv[0] != 1 ||
+      steps[0] != 0)
+    throw std::runtime_error("selftest: adam_step with a wrong state shape changed something");
+  if (rl_torch_adam_step(ps, ms, vs, nullptr, steps, 2, 0.1, 0.9, 0.999, 1e-8, 0, 0) != 0)
+    throw std::runtime_error("selftest: adam_step: " + s_err);
+  if (std::fabs(pv[0] - 0.9) > 1e-6 || std::fabs(pv[1] + 1.9) > 1e-6 || steps[0] != 1 || steps[1] != 0)
+    throw std::runtime_error("selftest: adam_step's update differs from Adam's rule");
+  for (rl_tensor_t *t : {p, q, g, m, v, bad}) rl_torch_free(t);
+  uint64_t pins[4];
+  rl_torch_released(pins, 4);
+}
+
+}  // namespace
+
 // ---- selftest ----
 
 namespace {
@@ -957,4 +987,4 @@ void s_selftest() {
 
 }  // namespace
 
-int rl_torch_selftest(void) { S_TRY(s_selftest();) }
+int rl_torch_selftest(void) { S_TRY(s_selftest(); s_adam_selftest();) }
