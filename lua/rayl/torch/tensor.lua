@@ -3,10 +3,19 @@
 -- libtorch; it raises TorchError when libtorch is not available.
 local ffi = require "ffi"
 local core = require "rayl.core"
-local errors = require "rayl.errors"
+-- rayl.errors as loaded at each raise: this layer lives as long as the process (see
+-- SINGLETON), so after a runner reloads modules its errors are still the ones the
+-- reloaded rayl.errors recognizes.
+local errors = setmetatable({}, { __index = function(_, k) return require("rayl.errors")[k] end })
 local lib = require "rayl.torch.lib"
 
 if not lib.ok then errors.raise("TorchError", "rayl.torch is not available: " .. lib.reason, 2) end
+
+-- One tensor layer per process: the tensor type's metatable is set once, so a runner that
+-- reloads modules (busted does per spec file) gets the first layer back, whose methods
+-- and lent-memory pins the tensors already use.
+local SINGLETON = "rayl.torch.tensor"
+if debug.getregistry()[SINGLETON] then return debug.getregistry()[SINGLETON] end
 
 local C = lib.C
 local gc, istype, cast, ffistring = ffi.gc, ffi.istype, ffi.cast, ffi.string
@@ -1099,4 +1108,5 @@ for name, f in pairs(T) do
 end
 M.Tensor = T
 
+debug.getregistry()[SINGLETON] = M
 return M
