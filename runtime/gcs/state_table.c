@@ -402,6 +402,38 @@ void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
   msgpack_pack_uint64(pk, t->evicted);
 }
 
+/* ---- readers in the head ---- */
+
+size_t rl_state_table_max_tasks_env(void) {
+  const char *v = getenv("RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS");
+  char *end;
+  unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+  if (!v || !*v || *end || n < 1 || n > 10000000) return RL_STATE_MAX_TASKS;
+  return (size_t)n;
+}
+
+void rl_state_table_each_task(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_task_view_t *v), void *ctx) {
+  for (size_t k = t->ntasks; k-- > 0;) {
+    const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
+    rl_task_view_t v = {&x->id, &x->actor_id, &x->node_id, &x->owner_id, x->worker_pid, x->owner_pid,
+                        x->attempt, x->state, x->kind, x->name, x->error_type};
+    if (!fn(ctx, &v)) return;
+  }
+}
+
+void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_actor_view_t *v),
+                               void *ctx) {
+  for (size_t i = t->nactors; i-- > 0;) {
+    const s_actor_t *a = t->actors[i];
+    rl_actor_view_t v = {&a->id, &a->node_id, &a->owner_id, a->pid, a->owner_pid, a->state, a->detached,
+                         a->class_name, a->name, a->ns, a->cause};
+    if (!fn(ctx, &v)) return;
+  }
+}
+
+uint64_t rl_state_table_evicted(const rl_state_table_t *t) { return t->evicted; }
+uint64_t rl_state_table_dropped(const rl_state_table_t *t) { return t->dropped; }
+
 /* ---- selftest ---- */
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)

@@ -147,13 +147,16 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool]...]?, dead_clients [id...]?]
+   *  infeasible bool]...]?, dead_clients [id...]?, stats map?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
    * actor); infeasible: no node of the cluster has that much. dead_clients: clients
    * of this node (drivers, workers) that died since the last heartbeat; the head passes
-   * them to every node manager (RL_GCS_NODES), which release what they held there. */
+   * them to every node manager (RL_GCS_NODES), which release what they held there.
+   * stats: what the dashboard and /metrics show of the node, name -> number
+   * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
+   * mem_total, mem_available, load1, cpus); unknown names are ignored. */
   RL_GCS_HEARTBEAT = 61,
   /* [request u64, pg_version u64?, dead_since u64|nil?] (node managers send both)
    * pg_version: a node manager's version of the placement group table
