@@ -53,12 +53,12 @@ int rl_cli_dashboard_record(const char *gcs, char *url, size_t un, char *token, 
 /* A dashboard bound to every interface is reached where the head is. */
 static void s_reachable(const char *gcs, char *url, size_t n) {
   if (strncmp(url, "http://0.0.0.0:", 15) || strncmp(gcs, "tcp://", 6)) return;
-  char host[200], port[16];
+  char host[128], port[8];
   const char *colon = strrchr(gcs + 6, ':');
-  if (!colon || (size_t)(colon - gcs - 6) >= sizeof host) return;
+  if (!colon || (size_t)(colon - gcs - 6) >= sizeof host || strlen(url + 15) >= sizeof port) return;
   snprintf(host, sizeof host, "%.*s", (int)(colon - gcs - 6), gcs + 6);
-  snprintf(port, sizeof port, "%s", url + 15);
-  snprintf(url, n, "http://%s:%s", !strcmp(host, "0.0.0.0") ? "127.0.0.1" : host, port);
+  snprintf(port, sizeof port, "%.7s", url + 15);
+  snprintf(url, n, "http://%.127s:%.7s", !strcmp(host, "0.0.0.0") ? "127.0.0.1" : host, port);
 }
 
 int rl_cli_dashboard(int argc, char **argv) {

@@ -240,6 +240,7 @@ static void s_task_row(rl_json_t *j, const rl_task_view_t *v) {
   rl_json_key(j, "error_type");
   if (v->error_type[0]) rl_json_str(j, v->error_type);
   else rl_json_null(j);
+  rl_json_kstr(j, "error_message", v->error); /* message and remote traceback, or null */
   s_id(j, "owner_id", v->owner_id);
   rl_json_kint(j, "owner_pid", v->owner_pid);
   rl_json_end(j);

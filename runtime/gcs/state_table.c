@@ -19,6 +19,7 @@ typedef struct {
   uint8_t state, kind;
   char name[64];
   char error_type[32];
+  char *error; /* a failure's message and traceback (malloc'd), or NULL */
 } s_task_t;
 
 typedef struct {
@@ -40,6 +41,7 @@ struct rl_state_table_t {
   uint64_t dead_seq;
   rl_idmap_t *actor_index;
   uint64_t dropped, evicted;
+  size_t error_bytes; /* held by tasks' error texts (at most RL_STATE_MAX_ERROR_BYTES) */
 };
 
 rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors) {
@@ -60,6 +62,7 @@ void rl_state_table_destroy(rl_state_table_t **p) {
   rl_state_table_t *t = *p;
   for (size_t i = 0; i < t->nactors; i++) free(t->actors[i]);
   free(t->actors);
+  for (size_t k = 0; t->tasks && k < t->ntasks; k++) free(t->tasks[(t->first + k) % t->max_tasks].error);
   free(t->tasks);
   rl_idmap_destroy(&t->task_index);
   rl_idmap_destroy(&t->actor_index);
@@ -107,7 +110,8 @@ typedef struct {
 /* Reads a task row into *x (owner fields not set). node: 1 + index, 0 unknown. */
 static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, s_task_t *x, bool *has_node) {
   uint64_t v, node, pid, attempt;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) return "a task row is not an array of 9 fields";
+  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 9 && o->via.array.size != 10))
+    return "a task row is not an array of 9 or 10 fields";
   const msgpack_object *f = o->via.array.ptr;
   if (!rl_obj_id(&f[0], &x->id)) return "a task id is not a 16-byte id";
   if (!s_u64_max(&f[1], RL_TS_FAILED, &v)) return "a task state is not one of RL_TS_*";
@@ -122,6 +126,10 @@ static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, 
   if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "a task's worker pid is not a 32-bit number";
   x->worker_pid = (uint32_t)pid;
   if (!s_str(&f[8], x->error_type, sizeof x->error_type, true)) return "a task's error type is neither a string nor nil";
+  const char *p;
+  size_t n;
+  if (o->via.array.size == 10 && f[9].type != MSGPACK_OBJECT_NIL && !rl_obj_bytes(&f[9], &p, &n))
+    return "a task's error is neither a string nor nil";
   *has_node = node > 0;
   if (node > 0) x->node_id = nodes->ids[node - 1];
   return NULL;
@@ -151,12 +159,30 @@ static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes,
 
 /* ---- applying it ---- */
 
+/* Replaces x's error text (n bytes of p, at most RL_TASK_ERROR_MAX; NULL: none). Not
+ * kept when the table's error texts would pass RL_STATE_MAX_ERROR_BYTES. */
+static void s_set_error(rl_state_table_t *t, s_task_t *x, const char *p, size_t n) {
+  if (x->error) {
+    t->error_bytes -= strlen(x->error) + 1;
+    free(x->error);
+    x->error = NULL;
+  }
+  if (!p || !n) return;
+  if (n > RL_TASK_ERROR_MAX) n = RL_TASK_ERROR_MAX;
+  if (t->error_bytes + n + 1 > RL_STATE_MAX_ERROR_BYTES || !(x->error = malloc(n + 1))) return;
+  memcpy(x->error, p, n);
+  x->error[n] = 0;
+  for (char *c = x->error; (c = memchr(c, 0, (size_t)(x->error + n - c)));) *c++ = '?';
+  t->error_bytes += n + 1;
+}
+
 static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   s_task_t *x = rl_idmap_get(t->task_index, id);
   if (x) return x;
   if (t->ntasks == t->max_tasks) { /* forget the first reported */
     s_task_t *old = &t->tasks[t->first];
     rl_idmap_remove(t->task_index, &old->id);
+    s_set_error(t, old, NULL, 0);
     t->first = (t->first + 1) % t->max_tasks;
     t->ntasks--;
     t->evicted++;
@@ -169,13 +195,19 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   return x;
 }
 
-static void s_apply_task(rl_state_table_t *t, const s_task_t *in, bool has_node, const rl_id_t *owner,
-                         uint32_t owner_pid) {
+static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const msgpack_object *row, bool has_node,
+                         const rl_id_t *owner, uint32_t owner_pid) {
   s_task_t *x = s_task_slot(t, &in->id);
   if (!x) return; /* out of memory: this row is not kept */
   rl_id_t node = x->node_id;
   uint32_t pid = x->worker_pid;
+  char *error = x->error;
   *x = *in;
+  x->error = error;
+  const char *p = NULL;
+  size_t n = 0;
+  if (row->via.array.size == 10) rl_obj_bytes(&row->via.array.ptr[9], &p, &n);
+  if (p || in->state != RL_TS_FAILED) s_set_error(t, x, p, n);
   if (!has_node) x->node_id = node; /* keep where it ran (a retry may not have a node yet) */
   if (!in->worker_pid) x->worker_pid = pid;
   x->owner_id = *owner;
@@ -297,7 +329,7 @@ int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_
     for (uint32_t i = 0; i < tasks->via.array.size; i++) {
       memset(&task, 0, sizeof task);
       s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
-      s_apply_task(t, &task, has_node, &owner, (uint32_t)pid);
+      s_apply_task(t, &task, &tasks->via.array.ptr[i], has_node, &owner, (uint32_t)pid);
     }
     for (uint32_t i = 0; i < actors->via.array.size; i++) {
       memset(actor, 0, sizeof *actor);
@@ -416,7 +448,7 @@ void rl_state_table_each_task(const rl_state_table_t *t, bool (*fn)(void *ctx, c
   for (size_t k = t->ntasks; k-- > 0;) {
     const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
     rl_task_view_t v = {&x->id, &x->actor_id, &x->node_id, &x->owner_id, x->worker_pid, x->owner_pid,
-                        x->attempt, x->state, x->kind, x->name, x->error_type};
+                        x->attempt, x->state, x->kind, x->name, x->error_type, x->error};
     if (!fn(ctx, &v)) return;
   }
 }
@@ -458,7 +490,8 @@ static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, const s_trow_t *tasks
   rl_pack_str(&b->pk, "tcp://elsewhere:1");
   msgpack_pack_array(&b->pk, (uint32_t)ntasks);
   for (int i = 0; i < ntasks; i++) {
-    msgpack_pack_array(&b->pk, 9);
+    bool detail = tasks[i].state == RL_TS_FAILED && tasks[i].error;
+    msgpack_pack_array(&b->pk, detail ? 10 : 9);
     rl_pack_id(&b->pk, tasks[i].id);
     msgpack_pack_uint64(&b->pk, (uint64_t)tasks[i].state);
     msgpack_pack_uint64(&b->pk, 0);
@@ -469,6 +502,7 @@ static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, const s_trow_t *tasks
     msgpack_pack_uint64(&b->pk, tasks[i].node ? 777 : 0);
     if (tasks[i].error) rl_pack_str(&b->pk, tasks[i].error);
     else msgpack_pack_nil(&b->pk);
+    if (detail) rl_pack_str(&b->pk, "it broke\nremote traceback:\n\tx.lua:1");
   }
   msgpack_pack_array(&b->pk, actor ? 1 : 0);
   if (actor) {
@@ -526,6 +560,12 @@ static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sb
   else rl_state_table_pack_actors(t, &pk);
   msgpack_unpack_next(up, sb->data, sb->size, NULL);
   return up->data;
+}
+
+/* Keeps the first (most recent) task visited. */
+static bool s_first_view(void *ctx, const rl_task_view_t *v) {
+  *(rl_task_view_t *)ctx = *v;
+  return false;
 }
 
 int rl_state_table_selftest(void) {
@@ -643,6 +683,23 @@ int rl_state_table_selftest(void) {
   S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
   rl_msg_close(&m);
   S_CHECK(rl_idmap_get(t->task_index, &tid[4]) == NULL && rl_state_table_tasks(t) == 3);
+
+  /* A failure's text is kept and shown to readers; a retry drops it. */
+  rl_id_t failed = rl_id_random();
+  r = (s_trow_t){&failed, RL_TS_FAILED, "breaks", 1, "TaskError"};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_task_view_t seen = {0};
+  rl_state_table_each_task(t, s_first_view, &seen);
+  S_CHECK(seen.error && !strcmp(seen.error, "it broke\nremote traceback:\n\tx.lua:1"));
+  S_CHECK(!strcmp(seen.error_type, "TaskError") && t->error_bytes > 0);
+  r = (s_trow_t){&failed, RL_TS_SUBMITTED, "breaks", 0, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_state_table_each_task(t, s_first_view, &seen);
+  S_CHECK(!seen.error && t->error_bytes == 0);
 
   msgpack_unpacked_destroy(&up);
   msgpack_sbuffer_destroy(&sb);

@@ -14,6 +14,7 @@
 
 #define RL_STATE_MAX_TASKS 100000 /* as Ray's RAY_task_events_max_num_task_in_gcs */
 #define RL_STATE_MAX_DEAD_ACTORS 10000
+#define RL_STATE_MAX_ERROR_BYTES ((size_t)16 << 20) /* failed tasks' error texts kept */
 
 typedef struct rl_state_table_t rl_state_table_t;
 
@@ -54,6 +55,7 @@ typedef struct {
   uint32_t worker_pid, owner_pid, attempt;
   uint8_t state, kind; /* RL_TS_*, RL_KIND_* */
   const char *name, *error_type; /* error_type: "" if none */
+  const char *error;             /* a failure's message and traceback, or NULL */
 } rl_task_view_t;
 
 typedef struct {

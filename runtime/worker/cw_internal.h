@@ -91,6 +91,7 @@ typedef struct {
   uint8_t state, kind; /* RL_TS_*, RL_KIND_* */
   char name[64];
   char error[32];
+  char *detail; /* a failure's message and traceback (malloc'd), or NULL */
 } rl_task_event_t;
 
 /* An actor's state change waiting to be reported. */
