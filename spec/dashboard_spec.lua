@@ -363,6 +363,30 @@ assert(rayl.get(f:remote()) == 1)
   end)
 end)
 
+describe("a private cluster's dashboard", function()
+  it("is served only when RAYL_DASHBOARD_PORT asks for it", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local port = h.free_port()
+    local script = dir .. "-private.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+local rayl = require "rayl"
+rayl.init { num_cpus = 1 }
+local p = io.popen("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/api/nodes")
+print("status " .. p:read("*a"))
+p:close()
+]]):format(port))
+    f:close()
+    local env = "RAYL_TMPDIR=" .. dir .. " "
+    local asked = h.sh(env .. "RAYL_DASHBOARD_PORT=" .. port .. " timeout 60 " .. RAYL .. " " .. script)
+    local not_asked = h.sh(env .. "timeout 60 " .. RAYL .. " " .. script)
+    os.execute("rm -rf " .. dir .. " " .. script)
+    assert.matches("status 200", asked)
+    assert.matches("status 000", not_asked)
+  end)
+end)
+
 describe("a dashboard bound beyond localhost", function()
   local c, dport, base, token
 

@@ -150,18 +150,6 @@ static void s_api_nodes(s_call_t *c) {
 
 /* ---- /api/cluster: the overview's numbers ---- */
 
-static bool s_count_task(void *ctx, const rl_task_view_t *v) {
-  size_t *counts = ctx;
-  if (v->state < S_NTASK_STATES) counts[v->state]++;
-  return true;
-}
-
-static bool s_count_actor(void *ctx, const rl_actor_view_t *v) {
-  size_t *counts = ctx;
-  if (v->state < S_NACTOR_STATES) counts[v->state]++;
-  return true;
-}
-
 /* Counts by state, as a JSON object under key. */
 static void s_counts(rl_json_t *j, const char *key, const char *const *names, const size_t *counts, int n) {
   rl_json_key(j, key);
@@ -201,8 +189,7 @@ static void s_api_cluster(s_call_t *c) {
   s_totals_t t;
   size_t tasks[S_NTASK_STATES] = {0}, actors[S_NACTOR_STATES] = {0};
   s_totals(c->d, &t);
-  rl_state_table_each_task(c->d->t.state, s_count_task, tasks);
-  rl_state_table_each_actor(c->d->t.state, s_count_actor, actors);
+  rl_state_table_counts(c->d->t.state, tasks, actors);
   rl_json_obj(j);
   rl_json_kint(j, "time_ms", s_wall_ms());
   rl_json_kint(j, "nodes_alive", t.alive);
@@ -246,14 +233,15 @@ static void s_task_row(rl_json_t *j, const rl_task_view_t *v) {
   rl_json_end(j);
 }
 
+/* Writes the rows of the page; scans on only while the total is not known otherwise (a
+ * name filter needs every row). */
 static bool s_task_visit(void *ctx, const rl_task_view_t *v) {
   s_task_query_t *q = ctx;
-  if (v->state < S_NTASK_STATES) q->counts[v->state]++;
   if (q->state >= 0 && v->state != q->state) return true;
   if (q->name && !strstr(v->name, q->name)) return true;
   size_t k = q->matched++;
   if ((long)k >= q->offset && (long)k < q->offset + q->limit) s_task_row(q->j, v);
-  return true;
+  return q->name || (long)q->matched < q->offset + q->limit;
 }
 
 static void s_api_tasks(s_call_t *c) {
@@ -268,7 +256,10 @@ static void s_api_tasks(s_call_t *c) {
   rl_json_obj(j);
   rl_json_key(j, "tasks");
   rl_json_arr(j);
+  size_t actors[S_NACTOR_STATES];
+  rl_state_table_counts(c->d->t.state, q.counts, actors);
   rl_state_table_each_task(c->d->t.state, s_task_visit, &q);
+  if (!q.name) q.matched = q.state >= 0 ? q.counts[q.state] : rl_state_table_tasks(c->d->t.state);
   rl_json_end(j);
   rl_json_kint(j, "total", (int64_t)q.matched);
   rl_json_kint(j, "offset", q.offset);
@@ -580,8 +571,7 @@ static void s_metric_head(rl_json_t *m, const char *name, const char *type, cons
 static void s_metrics(s_call_t *c) {
   rl_json_t *m = c->j;
   size_t tasks[S_NTASK_STATES] = {0}, actors[S_NACTOR_STATES] = {0};
-  rl_state_table_each_task(c->d->t.state, s_count_task, tasks);
-  rl_state_table_each_actor(c->d->t.state, s_count_actor, actors);
+  rl_state_table_counts(c->d->t.state, tasks, actors);
   s_metric_head(m, "rayl_tasks", "gauge", "Tasks the head keeps, by state.");
   for (int i = 0; i < S_NTASK_STATES; i++) rl_json_rawf(m, "rayl_tasks{State=\"%s\"} %zu\n", s_task_states[i], tasks[i]);
   s_metric_head(m, "rayl_tasks_evicted_total", "counter", "Tasks forgotten to keep the head's table bounded.");

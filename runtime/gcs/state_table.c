@@ -42,6 +42,7 @@ struct rl_state_table_t {
   rl_idmap_t *actor_index;
   uint64_t dropped, evicted;
   size_t error_bytes; /* held by tasks' error texts (at most RL_STATE_MAX_ERROR_BYTES) */
+  size_t task_counts[RL_TS_FAILED + 1], actor_counts[RL_AS_DEAD + 1]; /* by state, kept as they change */
 };
 
 rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors) {
@@ -183,6 +184,7 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
     s_task_t *old = &t->tasks[t->first];
     rl_idmap_remove(t->task_index, &old->id);
     s_set_error(t, old, NULL, 0);
+    t->task_counts[old->state]--;
     t->first = (t->first + 1) % t->max_tasks;
     t->ntasks--;
     t->evicted++;
@@ -192,6 +194,7 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   x->id = *id;
   if (rl_idmap_put(t->task_index, id, x) != 0) return NULL;
   t->ntasks++;
+  t->task_counts[RL_TS_SUBMITTED]++; /* its state until the row is applied */
   return x;
 }
 
@@ -202,7 +205,9 @@ static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const msgpack_
   rl_id_t node = x->node_id;
   uint32_t pid = x->worker_pid;
   char *error = x->error;
+  t->task_counts[x->state]--;
   *x = *in;
+  t->task_counts[x->state]++;
   x->error = error;
   const char *p = NULL;
   size_t n = 0;
@@ -226,12 +231,15 @@ static void s_forget_longest_dead(rl_state_table_t *t) {
   memmove(&t->actors[victim], &t->actors[victim + 1], (t->nactors - victim - 1) * sizeof *t->actors);
   t->nactors--;
   t->ndead--;
+  t->actor_counts[RL_AS_DEAD]--;
   free(a);
 }
 
 /* Sets the state, counting the dead (s_trim_dead keeps them within bounds). */
 static void s_set_actor_state(rl_state_table_t *t, s_actor_t *a, uint8_t state) {
   bool was_dead = a->state == RL_AS_DEAD, dead = state == RL_AS_DEAD;
+  t->actor_counts[a->state]--;
+  t->actor_counts[state]++;
   a->state = state;
   if (was_dead == dead) return;
   if (!dead) {
@@ -260,6 +268,7 @@ static void s_apply_actor(rl_state_table_t *t, const s_actor_t *in, bool has_nod
     if (!(a = calloc(1, sizeof *a))) return;
     a->id = in->id;
     a->state = RL_AS_PENDING;
+    t->actor_counts[RL_AS_PENDING]++;
     if (rl_idmap_put(t->actor_index, &a->id, a) != 0) {
       free(a);
       return;
@@ -362,6 +371,8 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
   for (size_t k = 0; k < t->ntasks; k++) {
     s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
     if (x->state >= RL_TS_FINISHED || !s_in(&x->owner_id, dead, n)) continue;
+    t->task_counts[x->state]--;
+    t->task_counts[RL_TS_FAILED]++;
     x->state = RL_TS_FAILED;
     snprintf(x->error_type, sizeof x->error_type, "OwnerDiedError");
   }
@@ -464,6 +475,12 @@ void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, 
 }
 
 uint64_t rl_state_table_evicted(const rl_state_table_t *t) { return t->evicted; }
+
+void rl_state_table_counts(const rl_state_table_t *t, size_t tasks[RL_TS_FAILED + 1],
+                           size_t actors[RL_AS_DEAD + 1]) {
+  memcpy(tasks, t->task_counts, sizeof t->task_counts);
+  memcpy(actors, t->actor_counts, sizeof t->actor_counts);
+}
 uint64_t rl_state_table_dropped(const rl_state_table_t *t) { return t->dropped; }
 
 /* ---- selftest ---- */
@@ -560,6 +577,11 @@ static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sb
   else rl_state_table_pack_actors(t, &pk);
   msgpack_unpack_next(up, sb->data, sb->size, NULL);
   return up->data;
+}
+
+static bool s_count_view(void *ctx, const rl_task_view_t *v) {
+  ((size_t *)ctx)[v->state]++;
+  return true;
 }
 
 /* Keeps the first (most recent) task visited. */
@@ -700,6 +722,11 @@ int rl_state_table_selftest(void) {
   rl_msg_close(&m);
   rl_state_table_each_task(t, s_first_view, &seen);
   S_CHECK(!seen.error && t->error_bytes == 0);
+  size_t tc[RL_TS_FAILED + 1], ac[RL_AS_DEAD + 1], scan[RL_TS_FAILED + 1] = {0};
+  rl_state_table_counts(t, tc, ac);
+  rl_state_table_each_task(t, s_count_view, scan);
+  S_CHECK(!memcmp(tc, scan, sizeof tc) && tc[RL_TS_SUBMITTED] == 1 && tc[RL_TS_FAILED] == 2); /* as a scan says */
+  S_CHECK(ac[RL_AS_DEAD] == 2 && ac[RL_AS_ALIVE] == 0 && ac[RL_AS_PENDING] == 0);
 
   msgpack_unpacked_destroy(&up);
   msgpack_sbuffer_destroy(&sb);

@@ -11,6 +11,7 @@
 
 #include "common/id.h"
 #include "wire/msg.h"
+#include "wire/proto.h"
 
 #define RL_STATE_MAX_TASKS 100000 /* as Ray's RAY_task_events_max_num_task_in_gcs */
 #define RL_STATE_MAX_DEAD_ACTORS 10000
@@ -71,6 +72,8 @@ void rl_state_table_each_task(const rl_state_table_t *t, bool (*fn)(void *ctx, c
 /* Calls fn for each actor, the most recently created first, until it returns false. */
 void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_actor_view_t *v),
                                void *ctx);
+/* How many tasks and actors are in each state (RL_TS_*, RL_AS_*), without a scan. */
+void rl_state_table_counts(const rl_state_table_t *t, size_t tasks[RL_TS_FAILED + 1], size_t actors[RL_AS_DEAD + 1]);
 /* Tasks evicted to keep the table bounded, and rows owners could not report. */
 uint64_t rl_state_table_evicted(const rl_state_table_t *t);
 uint64_t rl_state_table_dropped(const rl_state_table_t *t);

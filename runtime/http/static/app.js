@@ -101,7 +101,7 @@ async function overview() {
       n.stats.workers_leased + " / " + n.stats.workers, n.stats.queued, n.stats.load1.toFixed(2)];
   }));
   fill("recent-tasks", recent.tasks.map((x) => [{ text: short(x.task_id), cls: "mono" }, x.name,
-    { text: x.state, cls: "state-" + x.state }, { text: short(x.node_id), cls: "mono" }, x.error_type]));
+    { text: x.state, cls: "state-" + x.state }, { text: short(x.node_id), cls: "mono" }, errorCell(x)]));
 }
 
 // ---- jobs ----
@@ -158,7 +158,26 @@ async function tasks() {
     Math.min(taskOffset + TASK_PAGE, r.total) + " of " + r.total : "none";
   fill("tasks-table", r.tasks.map((x) => [{ text: short(x.task_id), cls: "mono" }, x.name, x.type,
     { text: x.state, cls: "state-" + x.state }, x.attempt_number, { text: short(x.node_id), cls: "mono" },
-    x.worker_pid || "-", x.error_type]));
+    x.worker_pid || "-", errorCell(x)]));
+}
+
+// A failed task's error type, with its message and remote traceback unfolded on a click
+// (and kept unfolded across redraws).
+const openErrors = new Set();
+function errorCell(x) {
+  if (!x.error_type) return "-";
+  if (!x.error_message) return { text: x.error_type, cls: "state-FAILED" };
+  const d = document.createElement("details");
+  const s = document.createElement("summary");
+  s.textContent = x.error_type;
+  s.className = "state-FAILED";
+  const pre = document.createElement("pre");
+  pre.className = "traceback";
+  pre.textContent = x.error_message;
+  d.append(s, pre);
+  d.open = openErrors.has(x.task_id);
+  d.ontoggle = () => { if (d.open) openErrors.add(x.task_id); else openErrors.delete(x.task_id); };
+  return d;
 }
 
 async function objects() {
