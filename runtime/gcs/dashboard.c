@@ -354,7 +354,7 @@ static bool s_job_find(void *ctx, const rl_job_view_t *v) {
   return false;
 }
 
-static void s_tail(s_call_t *c, const char *path, const char *name);
+static void s_tail(s_call_t *c, const char *path, const char *name, bool missing_ok);
 
 /* /api/jobs, /api/jobs/ID, GET /api/jobs/ID/logs, POST /api/jobs/ID/stop */
 static void s_api_jobs(s_call_t *c) {
@@ -385,7 +385,7 @@ static void s_api_jobs(s_call_t *c) {
     return;
   }
   if (post) return rl_http_error(c->out, 405, "only POST /api/jobs/ID/stop changes a job");
-  if (!strcmp(what, "logs")) return s_tail(c, f.log_path, id);
+  if (!strcmp(what, "logs")) return s_tail(c, f.log_path, id, true); /* none yet: empty */
   if (*what) return rl_http_error(c->out, 404, "no such route");
   s_job_row(c->j, &f.v);
 }
@@ -458,14 +458,25 @@ static bool s_log_name_ok(const char *name) {
   return true;
 }
 
-/* The last `lines` lines of path holding `search` (NULL: any), as JSON. */
-static void s_tail(s_call_t *c, const char *path, const char *name) {
+/* The last `lines` lines of path holding `search` (NULL: any), as JSON; a file that
+ * does not exist is empty with missing_ok, else 404. */
+static void s_tail(s_call_t *c, const char *path, const char *name, bool missing_ok) {
   long lines;
   if (!s_arg_int(c, "lines", 1, 100000, S_LOG_LINES_DEFAULT, &lines)) return;
   const char *search = rl_http_arg(c->req, "search");
   if (search && !*search) search = NULL;
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
+  if (fd < 0 && errno == ENOENT && missing_ok) {
+    rl_json_obj(c->j);
+    rl_json_kstr(c->j, "name", name);
+    rl_json_kint(c->j, "size", 0);
+    rl_json_key(c->j, "lines");
+    rl_json_arr(c->j);
+    rl_json_end(c->j);
+    rl_json_end(c->j);
+    return;
+  }
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (fd >= 0) close(fd);
     return rl_http_error(c->out, 404, "no such log file (see /api/logs)");
@@ -527,7 +538,7 @@ static void s_api_logs(s_call_t *c) {
     const char *name = c->rest + 1;
     if (c->rest[0] != '/' || !s_log_name_ok(name)) return rl_http_error(c->out, 400, "bad log file name");
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return s_tail(c, path, name);
+    return s_tail(c, path, name, false);
   }
   DIR *d = opendir(dir);
   char **names = NULL;
