@@ -191,6 +191,12 @@ local a = A:options { name = "dash_actor" }:remote()
 assert(rayl.get(a.get:remote()) == 0)
 local pg = rayl.util.placement_group({ { CPU = 0.01 } }, { name = "dash_pg", lifetime = "detached" })
 assert(pg:wait(30))
+local B = rayl.remote({ __name = "DashPhoenix", __init = function() end, die = function() os.exit(1) end,
+  ping = function() return "pong" end })
+local b = B:options { name = "dash_phoenix", max_restarts = 1 }:remote()
+assert(rayl.get(b.ping:remote()) == "pong")
+assert(not pcall(rayl.get, b.die:remote()))
+assert(rayl.get(b.ping:remote()) == "pong") -- restarted once
 ]])
     local actor
     assert(h.wait_until(function()
@@ -202,6 +208,12 @@ assert(pg:wait(30))
     assert.are.equal("DashCounter", actor.class_name)
     assert.matches("owner", actor.death_cause)
     assert.is_true(actor.pid > 0)
+    assert.are.equal(0, actor.num_restarts)
+    local phoenix
+    for _, a in ipairs(get_json(base .. "/api/actors").actors) do
+      if a.name == "dash_phoenix" then phoenix = a end
+    end
+    assert.are.equal(1, phoenix.num_restarts)
     local pg
     for _, g in ipairs(get_json(base .. "/api/placement_groups")) do
       if g.name == "dash_pg" then pg = g end

@@ -293,6 +293,7 @@ static bool s_actor_visit(void *ctx, const rl_actor_view_t *v) {
   s_id(j, "node_id", v->node_id);
   rl_json_kint(j, "pid", v->pid);
   rl_json_kbool(j, "is_detached", v->detached);
+  rl_json_kint(j, "num_restarts", v->restarts);
   rl_json_key(j, "death_cause");
   if (v->cause[0]) rl_json_str(j, v->cause);
   else rl_json_null(j);

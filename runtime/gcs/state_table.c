@@ -27,6 +27,7 @@ typedef struct {
   uint32_t pid, owner_pid;
   uint8_t state;
   bool detached;
+  uint32_t restarts;
   uint64_t dead_seq; /* when it died, in the order deaths were recorded */
   char class_name[64], name[64], ns[64];
   char cause[256];
@@ -138,7 +139,8 @@ static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, 
 
 static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes, s_actor_t *x, bool *has_node) {
   uint64_t v, node, pid;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10) return "an actor row is not an array of 10 fields";
+  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 10 && o->via.array.size != 11))
+    return "an actor row is not an array of 10 or 11 fields";
   const msgpack_object *f = o->via.array.ptr;
   if (!rl_obj_id(&f[0], &x->id)) return "an actor id is not a 16-byte id";
   if (!s_u64_max(&f[1], RL_AS_DEAD, &v)) return "an actor state is not one of RL_AS_*";
@@ -153,6 +155,10 @@ static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes,
   x->pid = (uint32_t)pid;
   if (!s_id_or_nil(&f[8], &x->worker_id)) return "an actor's worker id is neither an id nor nil";
   if (!s_str(&f[9], x->cause, sizeof x->cause, true)) return "an actor's death cause is neither a string nor nil";
+  uint64_t restarts = 0;
+  if (o->via.array.size == 11 && !s_u64_max(&f[10], UINT32_MAX, &restarts))
+    return "an actor's restarts is not a 32-bit number";
+  x->restarts = (uint32_t)restarts;
   *has_node = node > 0;
   if (node > 0) x->node_id = nodes->ids[node - 1];
   return NULL;
@@ -469,7 +475,7 @@ void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, 
   for (size_t i = t->nactors; i-- > 0;) {
     const s_actor_t *a = t->actors[i];
     rl_actor_view_t v = {&a->id, &a->node_id, &a->owner_id, a->pid, a->owner_pid, a->state, a->detached,
-                         a->class_name, a->name, a->ns, a->cause};
+                         a->class_name, a->name, a->ns, a->cause, a->restarts};
     if (!fn(ctx, &v)) return;
   }
 }

@@ -65,6 +65,7 @@ typedef struct {
   uint8_t state; /* RL_AS_* */
   bool detached;
   const char *class_name, *name, *ns, *cause;
+  uint32_t restarts; /* times its owner restarted it */
 } rl_actor_view_t;
 
 /* Calls fn for each task, the most recently reported first, until it returns false. */

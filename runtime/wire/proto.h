@@ -268,7 +268,8 @@ enum rl_msg_type {
    *  tasks [[task_id id, state u64 (RL_TS_*), attempt u64, name str, kind u64 (RL_KIND_*),
    *          actor_id id?, node u64, worker_pid u64, error_type str?, error str?]...],
    *  actors [[actor_id id, state u64 (RL_AS_*), class_name str, name str, namespace str,
-   *           detached bool, node u64, pid u64, worker_id id?, death_cause str?]...],
+   *           detached bool, node u64, pid u64, worker_id id?, death_cause str?,
+   *           restarts u64?]...],
    *  dropped u64]
    * node: 1 + an index into nodes (the node managers the tasks and actors run on), or 0
    * when not known. error: a failed task's message and remote traceback (at most

@@ -185,6 +185,7 @@ void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause) {
   e->id = a->id;
   e->state = (uint8_t)state;
   e->detached = a->detached;
+  e->restarts = a->restarts;
   s_copy(e->class_name, sizeof e->class_name, a->name);
   s_copy(e->name, sizeof e->name, a->user_name);
   s_copy(e->ns, sizeof e->ns, a->ns);
@@ -250,7 +251,7 @@ void rl_ev_flush(rl_cw_t *cw) {
   msgpack_pack_array(&b.pk, (uint32_t)ev->nactors);
   for (size_t i = 0; i < ev->nactors; i++) {
     const rl_actor_event_t *e = &ev->actors[i];
-    msgpack_pack_array(&b.pk, 10);
+    msgpack_pack_array(&b.pk, 11);
     rl_pack_id(&b.pk, &e->id);
     msgpack_pack_uint64(&b.pk, e->state);
     rl_pack_str(&b.pk, e->class_name);
@@ -263,6 +264,7 @@ void rl_ev_flush(rl_cw_t *cw) {
     s_pack_id_or_nil(&b.pk, &e->worker_id);
     if (e->cause[0]) rl_pack_str(&b.pk, e->cause);
     else msgpack_pack_nil(&b.pk);
+    msgpack_pack_uint64(&b.pk, e->restarts);
   }
   msgpack_pack_uint64(&b.pk, ev->dropped);
   if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");

@@ -142,7 +142,7 @@ async function actors() {
   const state = document.getElementById("actor-state").value;
   const r = await api("/api/actors?limit=1000" + (state ? "&state=" + state : ""));
   fill("actors-table", r.actors.map((a) => [{ text: short(a.actor_id), cls: "mono" }, a.class_name, a.name,
-    { text: a.state, cls: "state-" + a.state }, { text: short(a.node_id), cls: "mono" }, a.pid,
+    { text: a.state, cls: "state-" + a.state }, a.num_restarts, { text: short(a.node_id), cls: "mono" }, a.pid,
     a.is_detached ? "yes" : "no", a.death_cause]));
 }
 
