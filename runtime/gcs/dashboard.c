@@ -650,7 +650,10 @@ static void s_metrics(s_call_t *c) {
 
 typedef void(s_route_fn)(s_call_t *c);
 
-/* A route: the path, exact or as a prefix followed by "/..." (the rest is passed on). */
+/* A route: the path, exact or as a prefix followed by "/..." (the rest is passed on as
+ * c->rest). A new route is one function s_api_x(s_call_t *c) that writes JSON into
+ * c->j (or calls rl_http_error on c->out), and one row here. Only s_api_jobs takes a
+ * POST (which the server lets through only with the token in a header). */
 static const struct {
   const char *path;
   bool prefix;
