@@ -8,7 +8,7 @@ local USAGE = [[
 usage: rayl list nodes|tasks|actors|objects [--format table|json] [--address HOST:PORT]
                  [--filter KEY=VALUE]... [--filter KEY!=VALUE]... [--limit N]
 Lists what the cluster knows (Ray's `ray list`). Tasks and actors are reported by
-their owners at most about once a second; the head keeps the last 10,000 tasks.
+their owners at most about once a second; the head keeps the last 100,000 tasks.
   --format table|json   an aligned table (default), or a JSON array of every field
   --address HOST:PORT   the cluster's head (default: RAYL_ADDRESS, else the cluster
                         `rayl start` runs on this machine)
@@ -198,7 +198,7 @@ function M.main(args)
   end
   local notes = {}
   if (info.evicted or 0) > 0 then
-    notes[#notes + 1] = ("the head keeps the last 10,000 tasks: %d older ones are gone"):format(info.evicted)
+    notes[#notes + 1] = ("the head keeps the last 100,000 tasks: %d older ones are gone"):format(info.evicted)
   end
   if (info.dropped or 0) > 0 then
     notes[#notes + 1] = ("%d task events were not reported (owners report at most 10,000 a second each): "

@@ -25,6 +25,12 @@ int rl_cli_start(int argc, char **argv);
 int rl_cli_stop(int argc, char **argv);
 int rl_cli_status(int argc, char **argv);
 
+/* rayl dashboard (dashboard.c): prints the dashboard's URL. Returns the exit code. */
+int rl_cli_dashboard(int argc, char **argv);
+/* Reads where the head at gcs (an endpoint) serves its dashboard: its URL and token.
+ * Returns 0, or -1 with err (no answer, no dashboard, or why the head could not serve it). */
+int rl_cli_dashboard_record(const char *gcs, char *url, size_t un, char *token, size_t tn, char *err, size_t errlen);
+
 /* rayl job-supervisor (job_supervisor.c): runs one job's driver for the head. Returns
  * the process exit code. */
 int rl_cli_job_supervisor(int argc, char **argv);

@@ -45,7 +45,12 @@ static const char *s_start_usage =
     "  --cluster-key FILE       the cluster key (CURVE): with --address, the key the head's\n"
     "                           machine keeps in <session>/cluster.key (found by itself on that\n"
     "                           machine); with --head, use this key instead of making one\n"
-    "  --no-security            with --head: no key; anyone who reaches the ports gets in\n";
+    "  --no-security            with --head: no key; anyone who reaches the ports gets in\n"
+    "  --dashboard-host H       with --head: serve the dashboard on this IPv4 address (default\n"
+    "                           127.0.0.1; another, e.g. 0.0.0.0, needs the token for every\n"
+    "                           request: `rayl dashboard` prints the URL with it)\n"
+    "  --dashboard-port P       with --head: the dashboard's port (default 8265, or the next\n"
+    "                           free one; a given port that is busy leaves the head without it)\n";
 
 static const char *s_stop_usage =
     "usage: rayl stop\n"
@@ -406,7 +411,7 @@ static int s_head_key(const char *key_file, bool restart, char *err, size_t errl
 int rl_cli_start(int argc, char **argv) {
   bool head = false, no_security = false;
   const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = NULL, *store = NULL,
-             *resources = NULL, *heartbeat = "5000", *key_file = NULL;
+             *resources = NULL, *heartbeat = "5000", *key_file = NULL, *dash_host = "127.0.0.1", *dash_port = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -423,7 +428,7 @@ int rl_cli_start(int argc, char **argv) {
     }
     static const char *const valued[] = {"--port", "--address", "--node-ip-address", "--num-cpus", "--num-gpus",
                                          "--object-store-memory", "--resources", "--heartbeat-timeout-ms",
-                                         "--cluster-key"};
+                                         "--cluster-key", "--dashboard-host", "--dashboard-port"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known = known || !strcmp(a, valued[k]);
     if (!known) {
@@ -443,6 +448,8 @@ int rl_cli_start(int argc, char **argv) {
     else if (!strcmp(a, "--resources")) resources = v;
     else if (!strcmp(a, "--heartbeat-timeout-ms")) heartbeat = v;
     else if (!strcmp(a, "--cluster-key")) key_file = v;
+    else if (!strcmp(a, "--dashboard-host")) dash_host = v;
+    else if (!strcmp(a, "--dashboard-port")) dash_port = v;
     else {
       fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
       return 2;
@@ -457,6 +464,14 @@ int rl_cli_start(int argc, char **argv) {
     fprintf(stderr, "rayl start: --no-security goes with --head and no --cluster-key (a joining node follows its "
                     "cluster)\n");
     return 2;
+  }
+  if (dash_port) {
+    char *end;
+    long p = strtol(dash_port, &end, 10);
+    if (!*dash_port || *end || p < 1 || p > 65535) {
+      fprintf(stderr, "rayl start: --dashboard-port must be a port number in 1..65535, not '%s'\n", dash_port);
+      return 2;
+    }
   }
   char specs[16][80];
   int nres = resources ? s_parse_resources(resources, specs, 16) : 0;
@@ -508,7 +523,12 @@ int rl_cli_start(int argc, char **argv) {
       security[0] = "--cluster-key", security[1] = key;
     }
     char *hargv[] = {"rayl", "head", "--endpoint", bind, "--session", session, "--db", db,
-                     "--heartbeat-timeout-ms", (char *)heartbeat, security[0], security[1], NULL};
+                     "--heartbeat-timeout-ms", (char *)heartbeat, "--dashboard-host", (char *)dash_host,
+                     security[0], security[1], NULL, NULL, NULL};
+    if (dash_port) {
+      int k = security[1] ? 14 : 13;
+      hargv[k] = "--dashboard-port", hargv[k + 1] = (char *)dash_port;
+    }
     snprintf(log, sizeof log, "%s/head.out", logs);
     s_start_daemon(&started, "head", hargv, log);
     if (nodes > 0) {
@@ -578,6 +598,11 @@ int rl_cli_start(int argc, char **argv) {
     printf("To run a script:    RAYL_ADDRESS=%s rayl script.lua   (or rayl.init{address = \"auto\"})\n", addr);
     if (security[1]) printf("  on another machine: found once its node joined, or set RAYL_CLUSTER_KEY_FILE=FILE\n");
     printf("To see the cluster: rayl status\n");
+    char url[200], token[80];
+    if (rl_cli_dashboard_record(gcs, url, sizeof url, token, sizeof token, err, sizeof err) == 0)
+      printf("The dashboard:      %s   (`rayl dashboard` prints it with its token)\n", url);
+    else
+      printf("No dashboard:       %s\n", err);
     printf("To stop it:         rayl stop\n");
   } else {
     /* Drivers and `rayl status` on this machine find the cluster (and its key) the way

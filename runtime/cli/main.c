@@ -57,6 +57,8 @@ void rl_cli_usage(FILE *out) {
       "                              the cluster's nodes, their resources, waiting demands\n"
       "  list nodes|tasks|actors|objects [--format json] [--filter KEY=VALUE] [--limit N]\n"
       "                              the state API (see rayl list --help)\n"
+      "  dashboard [--address HOST:PORT] [--no-token]\n"
+      "                              the URL of the dashboard the head serves\n"
       "  stop                        stop this machine's head/node processes\n"
       "  path                        LUA_PATH/LUA_CPATH exports for other LuaJIT hosts\n"
       "                              (eval \"$(rayl path)\"; then require \"rayl\" works)\n"
@@ -99,6 +101,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "start") == 0) return rl_cli_start(argc - 1, argv + 1);
   if (strcmp(cmd, "stop") == 0) return rl_cli_stop(argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) return rl_cli_status(argc - 1, argv + 1);
+  if (strcmp(cmd, "dashboard") == 0) return rl_cli_dashboard(argc - 1, argv + 1);
   if (strcmp(cmd, "path") == 0) return rl_cli_path(argc - 1, argv + 1);
   if (strcmp(cmd, "job") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.job_cli");
   if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);

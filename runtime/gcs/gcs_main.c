@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "gcs/dashboard.h"
 #include "gcs/gcs_db.h"
 #include "gcs/gcs_server.h"
 #include "net/key.h"
@@ -34,6 +35,7 @@ typedef struct {
   const char *db; /* the database, or "none" */
   const char *key; /* the cluster key file, or NULL */
   bool no_security;
+  const char *dashboard_port; /* NULL: not given */
   rl_gcs_opts_t opts;
 } s_args_t;
 
@@ -41,6 +43,7 @@ static void s_usage(FILE *out) {
   fprintf(out,
           "usage: rayl head --endpoint ENDPOINT [--session DIR] [--db PATH] [--parent-pid PID]\n"
           "                 [--heartbeat-timeout-ms N] [--cluster-key FILE | --no-security]\n"
+          "                 [--dashboard-host H] [--dashboard-port P]\n"
           "Runs a cluster's head (its control store). rayl starts it itself (`rayl start\n"
           "--head`, `rayl script.lua`); run it by hand only to debug.\n"
           "  --endpoint ENDPOINT       address to bind (ipc://PATH or tcp://HOST:PORT)\n"
@@ -53,8 +56,13 @@ static void s_usage(FILE *out) {
           "                            (default %d)\n"
           "  --cluster-key FILE        secure a tcp endpoint with this cluster key (CURVE):\n"
           "                            only peers holding it get in\n"
-          "  --no-security             serve a tcp endpoint to anyone who reaches it\n",
-          RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS);
+          "  --no-security             serve a tcp endpoint to anyone who reaches it\n"
+          "  --dashboard-host H        serve the dashboard on this IPv4 address (127.0.0.1: only\n"
+          "                            changes need its token; another: every request does)\n"
+          "  --dashboard-port P        its port (default %d, or the next free one); without\n"
+          "                            either option, RAYL_DASHBOARD_HOST/RAYL_DASHBOARD_PORT\n"
+          "                            ask for it, else there is none\n",
+          RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS, RL_DASHBOARD_DEFAULT_PORT);
 }
 
 /* Parses a decimal integer in [lo, hi]. Returns 0, or -1. */
@@ -83,10 +91,10 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
       continue;
     }
     static const char *const names[] = {"--endpoint", "--session", "--parent-pid", "--heartbeat-timeout-ms",
-                                        "--db", "--cluster-key"};
+                                        "--db", "--cluster-key", "--dashboard-host", "--dashboard-port"};
     int which = -1;
     const char *val = NULL;
-    for (int k = 0; k < 6 && which < 0; k++) {
+    for (int k = 0; k < 8 && which < 0; k++) {
       size_t n = strlen(names[k]);
       if (!strcmp(arg, names[k])) {
         which = k;
@@ -124,7 +132,25 @@ static int s_parse_args(int argc, char **argv, s_args_t *a) {
         break;
       case 4: a->db = val; break;
       case 5: a->key = val; break;
+      case 6: a->opts.dashboard_host = val; break;
+      case 7: a->dashboard_port = val; break;
     }
+  }
+  /* A private cluster's head serves a dashboard only when asked to (RAYL_DASHBOARD_*). */
+  const char *env_host = getenv("RAYL_DASHBOARD_HOST"), *env_port = getenv("RAYL_DASHBOARD_PORT");
+  if (!a->opts.dashboard_host && !a->dashboard_port && ((env_host && *env_host) || (env_port && *env_port))) {
+    a->opts.dashboard_host = env_host && *env_host ? env_host : NULL;
+    a->dashboard_port = env_port && *env_port ? env_port : NULL;
+  }
+  if (a->dashboard_port && !a->opts.dashboard_host) a->opts.dashboard_host = "127.0.0.1";
+  if (a->dashboard_port) {
+    long long v;
+    if (s_parse_int(a->dashboard_port, 0, 65535, &v) != 0) {
+      fprintf(stderr, "rayl head: --dashboard-port '%s' is not a port number in 0..65535 (0: %d or the next free)\n",
+              a->dashboard_port, RL_DASHBOARD_DEFAULT_PORT);
+      goto usage;
+    }
+    a->opts.dashboard_port = (int)v;
   }
   if (!a->endpoint) {
     fprintf(stderr, "rayl head: --endpoint is required\n");
@@ -193,6 +219,10 @@ int rl_gcs_main(int argc, char **argv) {
     fprintf(stderr, "rayl head: %s\n", err);
     return 2;
   }
+
+  char token[RL_DASHBOARD_TOKEN_LEN + 1];
+  rl_dashboard_token(token); /* from the key when one is held */
+  a.opts.dashboard_token = token;
 
   rl_interrupt_install();
   rl_log_open("gcs", NULL);

@@ -18,6 +18,7 @@
 #include "common/idmap.h"
 #include "common/log.h"
 #include "gcs/actor_service.h"
+#include "gcs/dashboard.h"
 #include "gcs/dead_clients.h"
 #include "gcs/gcs_db.h"
 #include "gcs/jobs.h"
@@ -52,6 +53,7 @@ typedef struct {
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;   /* placement groups */
   rl_actor_service_t *actors; /* detached actors (NULL until started) */
+  rl_dashboard_t *dash;       /* NULL: not serving one */
   int64_t warn_window_ms; /* start of the current one-second window */
   int warn_count;         /* warnings logged in it */
   long warn_suppressed;   /* warnings not logged since the last summary */
@@ -193,13 +195,45 @@ static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object
   free(ids);
 }
 
+/* Reads a heartbeat's stats map (name -> number; unknown names ignored) into *out.
+ * Returns false if it is not such a map. */
+static bool s_read_stats(const msgpack_object *o, rl_node_stats_t *out) {
+  if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > 64) return false;
+  const struct {
+    const char *name;
+    double *v;
+  } known[] = {{"store_used", &out->store_used},   {"store_capacity", &out->store_capacity},
+               {"objects", &out->objects},         {"spilled", &out->spilled},
+               {"workers", &out->workers},         {"workers_leased", &out->workers_leased},
+               {"queued", &out->queued},           {"mem_total", &out->mem_total},
+               {"mem_available", &out->mem_available}, {"load1", &out->load1},
+               {"cpus", &out->cpus}};
+  memset(out, 0, sizeof *out);
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    const char *name;
+    size_t len;
+    double d;
+    if (!rl_obj_bytes(k, &name, &len)) return false;
+    if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32) d = v->via.f64;
+    else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) d = (double)v->via.u64;
+    else return false;
+    if (!(d >= 0 && d < 1e300)) return false;
+    for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+      if (strlen(known[j].name) == len && !memcmp(known[j].name, name, len)) *known[j].v = d;
+  }
+  return true;
+}
+
 /* [node_id id, available map, reserved map?, demands [[shape, count, infeasible]...]?,
- *  dead_clients [id...]?] */
+ *  dead_clients [id...]?, stats map?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   rl_id_t id;
   rl_resources_t avail, reserved;
   char hex[RL_ID_HEX];
-  const msgpack_object *demands = rl_field(m, 3), *dead = rl_field(m, 4);
+  const msgpack_object *demands = rl_field(m, 3), *dead = rl_field(m, 4), *stats = rl_field(m, 5);
+  rl_node_stats_t st;
+  if (stats && !s_read_stats(stats, &st)) return s_drop(g, m, "field 6 (stats) is not a map of names to numbers");
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
   if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
   bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
@@ -217,6 +251,7 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
     rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
     if (demands) s_keep_demands(g, &id, demands);
     if (dead) s_clients_died(g, &id, dead);
+    if (stats) rl_node_table_set_stats(g->nodes, &id, &st);
     return;
   }
   /* Not known: registered with a head that kept no database (or lost it). */
@@ -444,6 +479,31 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
+/* Starts the dashboard when asked to, and records where it is (or why not) in the KV
+ * store for `rayl dashboard`. A busy port is logged; the head goes on without it. */
+static void s_start_dashboard(s_gcs_t *g, const rl_gcs_opts_t *opts) {
+  if (!opts->dashboard_host) return;
+  char err[300], rec[600];
+  rl_dashboard_tables_t t = {.nodes = g->nodes, .state = g->state, .jobs = g->jobs, .pgs = g->pgs,
+                             .session_dir = opts->session_dir};
+  rl_dashboard_opts_t o = {.host = opts->dashboard_host, .port = opts->dashboard_port,
+                           .token = opts->dashboard_token ? opts->dashboard_token : ""};
+  g->dash = rl_dashboard_new(&t, &o, err, sizeof err);
+  if (g->dash) {
+    rl_log(RL_LOG_INFO, "dashboard at %s", rl_dashboard_url(g->dash));
+    snprintf(rec, sizeof rec, "%s\n%s\n", rl_dashboard_url(g->dash), o.token);
+  } else {
+    rl_log(RL_LOG_WARN, "not serving the dashboard: %s", err);
+    snprintf(rec, sizeof rec, "\n\n%s", err);
+  }
+  void *prev;
+  size_t plen;
+  char ignored[128];
+  if (rl_kv_put(g->kv, RL_DASHBOARD_KV_KEY, strlen(RL_DASHBOARD_KV_KEY), rec, strlen(rec), &prev, &plen, ignored,
+                sizeof ignored) == 0)
+    free(prev);
+}
+
 /* Opens opts->db_path and loads it into g's tables, then saves every change. */
 static int s_open_db(s_gcs_t *g, const char *path) {
   char err[400];
@@ -472,7 +532,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.kv = rl_kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : RL_GCS_DEFAULT_KV_MAX_BYTES);
   g.demands = rl_idmap_new();
   g.dead = rl_dead_clients_new();
-  g.state = rl_state_table_new(RL_STATE_MAX_TASKS, RL_STATE_MAX_DEAD_ACTORS);
+  g.state = rl_state_table_new(rl_state_table_max_tasks_env(), RL_STATE_MAX_DEAD_ACTORS);
   if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
@@ -500,9 +560,10 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   if (rl_actor_service_count(g.actors))
     rl_log(RL_LOG_INFO, "loaded %zu detached actors", rl_actor_service_count(g.actors));
   rl_node_table_set_hook(g.nodes, s_node_changed, &g);
+  s_start_dashboard(&g, opts);
   bool was_ppid = opts->parent_pid > 0 && getppid() == opts->parent_pid;
   int64_t next_tick = rl_now_ms() + RL_GCS_TICK_MS;
-  zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+  zmq_pollitem_t items[2] = {{router, 0, ZMQ_POLLIN, 0}, {NULL, g.dash ? rl_dashboard_fd(g.dash) : -1, ZMQ_POLLIN, 0}};
   for (;;) {
     if (atomic_load(stop)) {
       rl_log(RL_LOG_INFO, "head stopping");
@@ -526,13 +587,16 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
     }
     long wait = (long)(next_tick - now);
     if (rl_actor_service_busy(g.actors) && wait > 10) wait = 10; /* its sockets are read between polls */
-    int n = zmq_poll(&item, 1, wait < 0 ? 0 : wait);
+    long http_wait = g.dash ? rl_dashboard_timeout_ms(g.dash) : -1;
+    if (http_wait >= 0 && http_wait < wait) wait = http_wait;
+    int n = zmq_poll(items, g.dash ? 2 : 1, wait < 0 ? 0 : wait);
     if (n < 0) {
       if (zmq_errno() == EINTR) continue;
       rl_log(RL_LOG_ERROR, "head socket failed: %s", zmq_strerror(zmq_errno()));
       goto done;
     }
-    for (int i = 0; n > 0 && i < S_BATCH; i++) {
+    if (g.dash && (items[1].revents || n == 0)) rl_dashboard_run(g.dash); /* ready, or its deadline */
+    for (int i = 0; n > 0 && (items[0].revents & ZMQ_POLLIN) && i < S_BATCH; i++) {
       rl_msg_t m;
       int got = rl_msg_recv(router, true, &m);
       if (got == 0) break;
@@ -549,6 +613,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
    * killed leaves them running for the next one to find. */
   rl_jobs_stop_all(g.jobs);
 done:
+  rl_dashboard_destroy(&g.dash);
   rl_actor_service_destroy(&g.actors);
   rl_jobs_destroy(&g.jobs);
   if (g.pgs) rl_pg_service_flush(g.pgs);

@@ -19,6 +19,9 @@ typedef struct {
   const char *address;          /* the head's endpoint as job drivers reach it */
   void *zctx;                   /* router's ZeroMQ context, for the sockets the head opens
                                  * to restart detached actors; NULL: it restarts none */
+  const char *dashboard_host;   /* serve the dashboard (gcs/dashboard.h) there; NULL: don't */
+  int dashboard_port;           /* 0: the default port (or the next free one) */
+  const char *dashboard_token;  /* its access token */
 } rl_gcs_opts_t;
 
 #define RL_GCS_DEFAULT_HEARTBEAT_TIMEOUT_MS 5000

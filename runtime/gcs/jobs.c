@@ -586,6 +586,23 @@ static void s_on_logs(void *sock, const rl_msg_t *m, uint64_t request, const s_j
   if (rl_msg_send(sock, &m->identity, &b) != 0) rl_log(RL_LOG_WARN, "could not send a job's logs");
 }
 
+void rl_jobs_each(const rl_jobs_t *j, bool (*fn)(void *ctx, const rl_job_view_t *v), void *ctx) {
+  for (size_t i = j->n; i-- > 0;) {
+    const s_job_t *job = j->v[i];
+    rl_job_view_t v = {job->id, s_status_names[job->status], job->entrypoint, job->message, job->runtime_env,
+                       job->log_path, job->start_ms, job->end_ms, job->pid};
+    if (!fn(ctx, &v)) return;
+  }
+}
+
+int rl_jobs_stop(rl_jobs_t *j, const char *id) {
+  s_job_t *job = s_find(j, id, strlen(id));
+  if (!job) return -1;
+  if (!s_terminal(job) && job->pid > 0 && s_gone(job)) s_finished(j, job);
+  s_on_stop(j, job);
+  return 0;
+}
+
 int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_t whylen) {
   if (m->type < RL_GCS_JOB_SUBMIT || m->type > RL_GCS_JOB_LOGS_REQUEST) return 0;
   uint64_t request;

@@ -3,6 +3,7 @@
  * restarted head still knows them. */
 #ifndef RL_JOBS_H
 #define RL_JOBS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,19 @@ void rl_jobs_destroy(rl_jobs_t **p);
  * handled, 0 if m is not a job request, -1 if it is one but malformed (why says how;
  * nothing was changed or sent). */
 int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_t whylen);
+
+/* A job as the table holds it, for readers in the head (the dashboard): borrowed,
+ * valid during the visit. */
+typedef struct {
+  const char *id, *status, *entrypoint, *message, *runtime_env, *log_path;
+  int64_t start_ms, end_ms, pid; /* wall clock ms; pid 0: none */
+} rl_job_view_t;
+
+/* Calls fn for each job, the most recently submitted first, until it returns false. */
+void rl_jobs_each(const rl_jobs_t *j, bool (*fn)(void *ctx, const rl_job_view_t *v), void *ctx);
+/* Stops the job with this submission id (as `rayl job stop`). Returns 0 (also when it
+ * had ended already), or -1 if there is no such job. */
+int rl_jobs_stop(rl_jobs_t *j, const char *id);
 
 /* Notices drivers that ended and stops those past their grace time. Call it often
  * (every RL_GCS_TICK_MS). */

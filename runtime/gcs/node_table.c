@@ -152,6 +152,13 @@ int rl_node_table_set_gpus(rl_node_table_t *t, const rl_id_t *id, const char *gp
   return 0;
 }
 
+int rl_node_table_set_stats(rl_node_table_t *t, const rl_id_t *id, const rl_node_stats_t *stats) {
+  rl_node_t *node = rl_idmap_get(t->index, id);
+  if (!node) return -1;
+  node->stats = *stats;
+  return 0;
+}
+
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,
                             int64_t now_ms) {
   rl_node_t *node = rl_idmap_get(t->index, id);
@@ -241,6 +248,9 @@ int rl_node_table_selftest(void) {
   S_CHECK(!n->gpus[0] && rl_node_table_set_gpus(t, &a, "none (no CUDA driver: libcuda.so.1 not found)") == 0);
   S_CHECK(!strcmp(n->gpus, "none (no CUDA driver: libcuda.so.1 not found)"));
   S_CHECK(rl_node_table_set_gpus(t, &c, "2") == -1);
+  rl_node_stats_t stats = {.workers = 3};
+  S_CHECK(rl_node_table_set_stats(t, &a, &stats) == 0 && n->stats.workers == 3);
+  S_CHECK(rl_node_table_set_stats(t, &c, &stats) == -1);
   /* Bad endpoints. */
   S_CHECK(rl_node_table_register(t, &c, "", &total, 13, 0, err, sizeof err) == -1 && strstr(err, "empty"));
   char longep[400];

@@ -13,6 +13,13 @@
 #define RL_NODE_TABLE_MAX 4096   /* nodes the table holds, dead ones included */
 #define RL_NODE_GPUS_MAX 300     /* longest GPU description, with its NUL */
 
+/* What a node last reported of its store, workers, queue and machine (RL_GCS_HEARTBEAT's
+ * stats; all 0 until it does). */
+typedef struct {
+  double store_used, store_capacity, objects, spilled, workers, workers_leased, queued, mem_total, mem_available,
+      load1, cpus;
+} rl_node_stats_t;
+
 typedef struct {
   rl_id_t id;
   char endpoint[RL_NODE_ENDPOINT_MAX];
@@ -25,6 +32,7 @@ typedef struct {
   rl_resources_t available;
   char gpus[RL_NODE_GPUS_MAX]; /* how the node found its GPUs, for rayl status ("" unknown:
                                 * not kept across a head restart until it registers) */
+  rl_node_stats_t stats;       /* memory only: the dashboard's */
 } rl_node_t;
 
 typedef struct rl_node_table_t rl_node_table_t;
@@ -58,6 +66,8 @@ int rl_node_table_register(rl_node_table_t *t, const rl_id_t *id, const char *en
 /* Sets the node's GPU description (cut to RL_NODE_GPUS_MAX - 1 bytes). Returns 0, or -1
  * if the node is unknown. */
 int rl_node_table_set_gpus(rl_node_table_t *t, const rl_id_t *id, const char *gpus);
+/* Replaces the node's stats. Returns 0, or -1 if the node is unknown. */
+int rl_node_table_set_stats(rl_node_table_t *t, const rl_id_t *id, const rl_node_stats_t *stats);
 /* Records a heartbeat: available resources, alive as of now_ms. A node marked dead or
  * pending is alive again (it was heard from). Returns 0, or -1 if the node is unknown. */
 int rl_node_table_heartbeat(rl_node_table_t *t, const rl_id_t *id, const rl_resources_t *available,

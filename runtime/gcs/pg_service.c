@@ -216,6 +216,8 @@ void rl_pg_service_flush(rl_pg_service_t *s) {
   s->unsaved = fresh;
 }
 
+const struct rl_pg_table_t *rl_pg_service_table(const rl_pg_service_t *s) { return s->table; }
+
 size_t rl_pg_service_count(const rl_pg_service_t *s) { return rl_pg_table_size(s->table); }
 
 bool rl_pg_service_accepts(uint8_t type) {

@@ -24,6 +24,8 @@ rl_pg_service_t *rl_pg_service_new(void *sock, rl_node_table_t *nodes, rl_gcs_db
 /* Frees it and nulls *p; safe twice. */
 void rl_pg_service_destroy(rl_pg_service_t **p);
 size_t rl_pg_service_count(const rl_pg_service_t *s);
+/* The groups, for readers in the head (the dashboard): borrowed. */
+const struct rl_pg_table_t *rl_pg_service_table(const rl_pg_service_t *s);
 
 /* True for the message types handled here (RL_GCS_PG_*, RL_GCS_CLIENT_GONE). */
 bool rl_pg_service_accepts(uint8_t type);

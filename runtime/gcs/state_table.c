@@ -19,6 +19,7 @@ typedef struct {
   uint8_t state, kind;
   char name[64];
   char error_type[32];
+  char *error; /* a failure's message and traceback (malloc'd), or NULL */
 } s_task_t;
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
   uint32_t pid, owner_pid;
   uint8_t state;
   bool detached;
+  uint32_t restarts;
   uint64_t dead_seq; /* when it died, in the order deaths were recorded */
   char class_name[64], name[64], ns[64];
   char cause[256];
@@ -40,6 +42,8 @@ struct rl_state_table_t {
   uint64_t dead_seq;
   rl_idmap_t *actor_index;
   uint64_t dropped, evicted;
+  size_t error_bytes; /* held by tasks' error texts (at most RL_STATE_MAX_ERROR_BYTES) */
+  size_t task_counts[RL_TS_FAILED + 1], actor_counts[RL_AS_DEAD + 1]; /* by state, kept as they change */
 };
 
 rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors) {
@@ -60,6 +64,7 @@ void rl_state_table_destroy(rl_state_table_t **p) {
   rl_state_table_t *t = *p;
   for (size_t i = 0; i < t->nactors; i++) free(t->actors[i]);
   free(t->actors);
+  for (size_t k = 0; t->tasks && k < t->ntasks; k++) free(t->tasks[(t->first + k) % t->max_tasks].error);
   free(t->tasks);
   rl_idmap_destroy(&t->task_index);
   rl_idmap_destroy(&t->actor_index);
@@ -107,7 +112,8 @@ typedef struct {
 /* Reads a task row into *x (owner fields not set). node: 1 + index, 0 unknown. */
 static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, s_task_t *x, bool *has_node) {
   uint64_t v, node, pid, attempt;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) return "a task row is not an array of 9 fields";
+  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 9 && o->via.array.size != 10))
+    return "a task row is not an array of 9 or 10 fields";
   const msgpack_object *f = o->via.array.ptr;
   if (!rl_obj_id(&f[0], &x->id)) return "a task id is not a 16-byte id";
   if (!s_u64_max(&f[1], RL_TS_FAILED, &v)) return "a task state is not one of RL_TS_*";
@@ -122,6 +128,10 @@ static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, 
   if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "a task's worker pid is not a 32-bit number";
   x->worker_pid = (uint32_t)pid;
   if (!s_str(&f[8], x->error_type, sizeof x->error_type, true)) return "a task's error type is neither a string nor nil";
+  const char *p;
+  size_t n;
+  if (o->via.array.size == 10 && f[9].type != MSGPACK_OBJECT_NIL && !rl_obj_bytes(&f[9], &p, &n))
+    return "a task's error is neither a string nor nil";
   *has_node = node > 0;
   if (node > 0) x->node_id = nodes->ids[node - 1];
   return NULL;
@@ -129,7 +139,8 @@ static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, 
 
 static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes, s_actor_t *x, bool *has_node) {
   uint64_t v, node, pid;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10) return "an actor row is not an array of 10 fields";
+  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 10 && o->via.array.size != 11))
+    return "an actor row is not an array of 10 or 11 fields";
   const msgpack_object *f = o->via.array.ptr;
   if (!rl_obj_id(&f[0], &x->id)) return "an actor id is not a 16-byte id";
   if (!s_u64_max(&f[1], RL_AS_DEAD, &v)) return "an actor state is not one of RL_AS_*";
@@ -144,6 +155,10 @@ static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes,
   x->pid = (uint32_t)pid;
   if (!s_id_or_nil(&f[8], &x->worker_id)) return "an actor's worker id is neither an id nor nil";
   if (!s_str(&f[9], x->cause, sizeof x->cause, true)) return "an actor's death cause is neither a string nor nil";
+  uint64_t restarts = 0;
+  if (o->via.array.size == 11 && !s_u64_max(&f[10], UINT32_MAX, &restarts))
+    return "an actor's restarts is not a 32-bit number";
+  x->restarts = (uint32_t)restarts;
   *has_node = node > 0;
   if (node > 0) x->node_id = nodes->ids[node - 1];
   return NULL;
@@ -151,12 +166,31 @@ static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes,
 
 /* ---- applying it ---- */
 
+/* Replaces x's error text (n bytes of p, at most RL_TASK_ERROR_MAX; NULL: none). Not
+ * kept when the table's error texts would pass RL_STATE_MAX_ERROR_BYTES. */
+static void s_set_error(rl_state_table_t *t, s_task_t *x, const char *p, size_t n) {
+  if (x->error) {
+    t->error_bytes -= strlen(x->error) + 1;
+    free(x->error);
+    x->error = NULL;
+  }
+  if (!p || !n) return;
+  if (n > RL_TASK_ERROR_MAX) n = RL_TASK_ERROR_MAX;
+  if (t->error_bytes + n + 1 > RL_STATE_MAX_ERROR_BYTES || !(x->error = malloc(n + 1))) return;
+  memcpy(x->error, p, n);
+  x->error[n] = 0;
+  for (char *c = x->error; (c = memchr(c, 0, (size_t)(x->error + n - c)));) *c++ = '?';
+  t->error_bytes += n + 1;
+}
+
 static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   s_task_t *x = rl_idmap_get(t->task_index, id);
   if (x) return x;
   if (t->ntasks == t->max_tasks) { /* forget the first reported */
     s_task_t *old = &t->tasks[t->first];
     rl_idmap_remove(t->task_index, &old->id);
+    s_set_error(t, old, NULL, 0);
+    t->task_counts[old->state]--;
     t->first = (t->first + 1) % t->max_tasks;
     t->ntasks--;
     t->evicted++;
@@ -166,16 +200,25 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   x->id = *id;
   if (rl_idmap_put(t->task_index, id, x) != 0) return NULL;
   t->ntasks++;
+  t->task_counts[RL_TS_SUBMITTED]++; /* its state until the row is applied */
   return x;
 }
 
-static void s_apply_task(rl_state_table_t *t, const s_task_t *in, bool has_node, const rl_id_t *owner,
-                         uint32_t owner_pid) {
+static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const msgpack_object *row, bool has_node,
+                         const rl_id_t *owner, uint32_t owner_pid) {
   s_task_t *x = s_task_slot(t, &in->id);
   if (!x) return; /* out of memory: this row is not kept */
   rl_id_t node = x->node_id;
   uint32_t pid = x->worker_pid;
+  char *error = x->error;
+  t->task_counts[x->state]--;
   *x = *in;
+  t->task_counts[x->state]++;
+  x->error = error;
+  const char *p = NULL;
+  size_t n = 0;
+  if (row->via.array.size == 10) rl_obj_bytes(&row->via.array.ptr[9], &p, &n);
+  if (p || in->state != RL_TS_FAILED) s_set_error(t, x, p, n);
   if (!has_node) x->node_id = node; /* keep where it ran (a retry may not have a node yet) */
   if (!in->worker_pid) x->worker_pid = pid;
   x->owner_id = *owner;
@@ -194,12 +237,15 @@ static void s_forget_longest_dead(rl_state_table_t *t) {
   memmove(&t->actors[victim], &t->actors[victim + 1], (t->nactors - victim - 1) * sizeof *t->actors);
   t->nactors--;
   t->ndead--;
+  t->actor_counts[RL_AS_DEAD]--;
   free(a);
 }
 
 /* Sets the state, counting the dead (s_trim_dead keeps them within bounds). */
 static void s_set_actor_state(rl_state_table_t *t, s_actor_t *a, uint8_t state) {
   bool was_dead = a->state == RL_AS_DEAD, dead = state == RL_AS_DEAD;
+  t->actor_counts[a->state]--;
+  t->actor_counts[state]++;
   a->state = state;
   if (was_dead == dead) return;
   if (!dead) {
@@ -228,6 +274,7 @@ static void s_apply_actor(rl_state_table_t *t, const s_actor_t *in, bool has_nod
     if (!(a = calloc(1, sizeof *a))) return;
     a->id = in->id;
     a->state = RL_AS_PENDING;
+    t->actor_counts[RL_AS_PENDING]++;
     if (rl_idmap_put(t->actor_index, &a->id, a) != 0) {
       free(a);
       return;
@@ -297,7 +344,7 @@ int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_
     for (uint32_t i = 0; i < tasks->via.array.size; i++) {
       memset(&task, 0, sizeof task);
       s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
-      s_apply_task(t, &task, has_node, &owner, (uint32_t)pid);
+      s_apply_task(t, &task, &tasks->via.array.ptr[i], has_node, &owner, (uint32_t)pid);
     }
     for (uint32_t i = 0; i < actors->via.array.size; i++) {
       memset(actor, 0, sizeof *actor);
@@ -330,6 +377,8 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
   for (size_t k = 0; k < t->ntasks; k++) {
     s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
     if (x->state >= RL_TS_FINISHED || !s_in(&x->owner_id, dead, n)) continue;
+    t->task_counts[x->state]--;
+    t->task_counts[RL_TS_FAILED]++;
     x->state = RL_TS_FAILED;
     snprintf(x->error_type, sizeof x->error_type, "OwnerDiedError");
   }
@@ -402,6 +451,44 @@ void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
   msgpack_pack_uint64(pk, t->evicted);
 }
 
+/* ---- readers in the head ---- */
+
+size_t rl_state_table_max_tasks_env(void) {
+  const char *v = getenv("RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS");
+  char *end;
+  unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+  if (!v || !*v || *end || n < 1 || n > 10000000) return RL_STATE_MAX_TASKS;
+  return (size_t)n;
+}
+
+void rl_state_table_each_task(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_task_view_t *v), void *ctx) {
+  for (size_t k = t->ntasks; k-- > 0;) {
+    const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
+    rl_task_view_t v = {&x->id, &x->actor_id, &x->node_id, &x->owner_id, x->worker_pid, x->owner_pid,
+                        x->attempt, x->state, x->kind, x->name, x->error_type, x->error};
+    if (!fn(ctx, &v)) return;
+  }
+}
+
+void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_actor_view_t *v),
+                               void *ctx) {
+  for (size_t i = t->nactors; i-- > 0;) {
+    const s_actor_t *a = t->actors[i];
+    rl_actor_view_t v = {&a->id, &a->node_id, &a->owner_id, a->pid, a->owner_pid, a->state, a->detached,
+                         a->class_name, a->name, a->ns, a->cause, a->restarts};
+    if (!fn(ctx, &v)) return;
+  }
+}
+
+uint64_t rl_state_table_evicted(const rl_state_table_t *t) { return t->evicted; }
+
+void rl_state_table_counts(const rl_state_table_t *t, size_t tasks[RL_TS_FAILED + 1],
+                           size_t actors[RL_AS_DEAD + 1]) {
+  memcpy(tasks, t->task_counts, sizeof t->task_counts);
+  memcpy(actors, t->actor_counts, sizeof t->actor_counts);
+}
+uint64_t rl_state_table_dropped(const rl_state_table_t *t) { return t->dropped; }
+
 /* ---- selftest ---- */
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
@@ -426,7 +513,8 @@ static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, const s_trow_t *tasks
   rl_pack_str(&b->pk, "tcp://elsewhere:1");
   msgpack_pack_array(&b->pk, (uint32_t)ntasks);
   for (int i = 0; i < ntasks; i++) {
-    msgpack_pack_array(&b->pk, 9);
+    bool detail = tasks[i].state == RL_TS_FAILED && tasks[i].error;
+    msgpack_pack_array(&b->pk, detail ? 10 : 9);
     rl_pack_id(&b->pk, tasks[i].id);
     msgpack_pack_uint64(&b->pk, (uint64_t)tasks[i].state);
     msgpack_pack_uint64(&b->pk, 0);
@@ -437,6 +525,7 @@ static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, const s_trow_t *tasks
     msgpack_pack_uint64(&b->pk, tasks[i].node ? 777 : 0);
     if (tasks[i].error) rl_pack_str(&b->pk, tasks[i].error);
     else msgpack_pack_nil(&b->pk);
+    if (detail) rl_pack_str(&b->pk, "it broke\nremote traceback:\n\tx.lua:1");
   }
   msgpack_pack_array(&b->pk, actor ? 1 : 0);
   if (actor) {
@@ -494,6 +583,17 @@ static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sb
   else rl_state_table_pack_actors(t, &pk);
   msgpack_unpack_next(up, sb->data, sb->size, NULL);
   return up->data;
+}
+
+static bool s_count_view(void *ctx, const rl_task_view_t *v) {
+  ((size_t *)ctx)[v->state]++;
+  return true;
+}
+
+/* Keeps the first (most recent) task visited. */
+static bool s_first_view(void *ctx, const rl_task_view_t *v) {
+  *(rl_task_view_t *)ctx = *v;
+  return false;
 }
 
 int rl_state_table_selftest(void) {
@@ -611,6 +711,28 @@ int rl_state_table_selftest(void) {
   S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
   rl_msg_close(&m);
   S_CHECK(rl_idmap_get(t->task_index, &tid[4]) == NULL && rl_state_table_tasks(t) == 3);
+
+  /* A failure's text is kept and shown to readers; a retry drops it. */
+  rl_id_t failed = rl_id_random();
+  r = (s_trow_t){&failed, RL_TS_FAILED, "breaks", 1, "TaskError"};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_task_view_t seen = {0};
+  rl_state_table_each_task(t, s_first_view, &seen);
+  S_CHECK(seen.error && !strcmp(seen.error, "it broke\nremote traceback:\n\tx.lua:1"));
+  S_CHECK(!strcmp(seen.error_type, "TaskError") && t->error_bytes > 0);
+  r = (s_trow_t){&failed, RL_TS_SUBMITTED, "breaks", 0, NULL};
+  s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
+  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  rl_state_table_each_task(t, s_first_view, &seen);
+  S_CHECK(!seen.error && t->error_bytes == 0);
+  size_t tc[RL_TS_FAILED + 1], ac[RL_AS_DEAD + 1], scan[RL_TS_FAILED + 1] = {0};
+  rl_state_table_counts(t, tc, ac);
+  rl_state_table_each_task(t, s_count_view, scan);
+  S_CHECK(!memcmp(tc, scan, sizeof tc) && tc[RL_TS_SUBMITTED] == 1 && tc[RL_TS_FAILED] == 2); /* as a scan says */
+  S_CHECK(ac[RL_AS_DEAD] == 2 && ac[RL_AS_ALIVE] == 0 && ac[RL_AS_PENDING] == 0);
 
   msgpack_unpacked_destroy(&up);
   msgpack_sbuffer_destroy(&sb);

@@ -11,15 +11,21 @@
 
 #include "common/id.h"
 #include "wire/msg.h"
+#include "wire/proto.h"
 
-#define RL_STATE_MAX_TASKS 10000
+#define RL_STATE_MAX_TASKS 100000 /* as Ray's RAY_task_events_max_num_task_in_gcs */
 #define RL_STATE_MAX_DEAD_ACTORS 10000
+#define RL_STATE_MAX_ERROR_BYTES ((size_t)16 << 20) /* failed tasks' error texts kept */
 
 typedef struct rl_state_table_t rl_state_table_t;
 
 /* Finds the node id of the node manager at endpoint (len bytes, not NUL-terminated).
  * Returns true with *out set, or false if no node has that endpoint. */
 typedef bool(rl_state_node_fn)(void *ctx, const char *endpoint, size_t len, rl_id_t *out);
+
+/* The cap on kept tasks: $RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS if it is a whole number in
+ * 1..10,000,000, else RL_STATE_MAX_TASKS. */
+size_t rl_state_table_max_tasks_env(void);
 
 /* A new empty table holding at most max_tasks tasks (> 0) and max_dead_actors dead
  * actors, or NULL if out of memory. */
@@ -42,6 +48,36 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
  * array, dropped and evicted. */
 void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk);
 void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk);
+
+/* A task or actor as the table holds it, for readers in the head (the dashboard):
+ * borrowed, valid during the visit. */
+typedef struct {
+  const rl_id_t *id, *actor_id, *node_id, *owner_id; /* actor_id, node_id: nil if none */
+  uint32_t worker_pid, owner_pid, attempt;
+  uint8_t state, kind; /* RL_TS_*, RL_KIND_* */
+  const char *name, *error_type; /* error_type: "" if none */
+  const char *error;             /* a failure's message and traceback, or NULL */
+} rl_task_view_t;
+
+typedef struct {
+  const rl_id_t *id, *node_id, *owner_id;
+  uint32_t pid, owner_pid;
+  uint8_t state; /* RL_AS_* */
+  bool detached;
+  const char *class_name, *name, *ns, *cause;
+  uint32_t restarts; /* times its owner restarted it */
+} rl_actor_view_t;
+
+/* Calls fn for each task, the most recently reported first, until it returns false. */
+void rl_state_table_each_task(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_task_view_t *v), void *ctx);
+/* Calls fn for each actor, the most recently created first, until it returns false. */
+void rl_state_table_each_actor(const rl_state_table_t *t, bool (*fn)(void *ctx, const rl_actor_view_t *v),
+                               void *ctx);
+/* How many tasks and actors are in each state (RL_TS_*, RL_AS_*), without a scan. */
+void rl_state_table_counts(const rl_state_table_t *t, size_t tasks[RL_TS_FAILED + 1], size_t actors[RL_AS_DEAD + 1]);
+/* Tasks evicted to keep the table bounded, and rows owners could not report. */
+uint64_t rl_state_table_evicted(const rl_state_table_t *t);
+uint64_t rl_state_table_dropped(const rl_state_table_t *t);
 
 /* Counts, for tests and logs. */
 size_t rl_state_table_tasks(const rl_state_table_t *t);

@@ -201,6 +201,53 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
   }
 }
 
+/* The number after key in /proc/meminfo's text (kB, returned in bytes), or 0. */
+static uint64_t s_meminfo(const char *text, const char *key) {
+  const char *p = strstr(text, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
+}
+
+/* RL_GCS_HEARTBEAT's stats: the store, the workers, the queue and the machine. */
+static void s_pack_stats(rl_nm_t *nm, msgpack_packer *pk) {
+  size_t used = 0, objects = 0, spilled = 0, workers = 0, leased = 0, queued = 0;
+  rl_store_service_stats(nm->store, &used, &objects, &spilled);
+  for (const rl_worker_t *w = nm->workers; w; w = w->next) {
+    workers++;
+    leased += w->state == RL_W_LEASED;
+  }
+  for (const rl_lease_req_t *q = nm->queue; q; q = q->next) queued++;
+  char text[4096] = "";
+  double load1 = 0;
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f) {
+    text[fread(text, 1, sizeof text - 1, f)] = 0;
+    fclose(f);
+  }
+  if ((f = fopen("/proc/loadavg", "r"))) {
+    if (fscanf(f, "%lf", &load1) != 1) load1 = 0;
+    fclose(f);
+  }
+  const struct {
+    const char *name;
+    double v;
+  } s[] = {{"store_used", (double)used},
+           {"store_capacity", (double)rl_store_service_capacity(nm->store)},
+           {"objects", (double)objects},
+           {"spilled", (double)spilled},
+           {"workers", (double)workers},
+           {"workers_leased", (double)leased},
+           {"queued", (double)queued},
+           {"mem_total", (double)s_meminfo(text, "MemTotal:")},
+           {"mem_available", (double)s_meminfo(text, "MemAvailable:")},
+           {"load1", load1},
+           {"cpus", (double)sysconf(_SC_NPROCESSORS_ONLN)}};
+  msgpack_pack_map(pk, sizeof s / sizeof s[0]);
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    rl_pack_str(pk, s[i].name);
+    msgpack_pack_double(pk, s[i].v);
+  }
+}
+
 static void s_heartbeat(rl_nm_t *nm, bool first) {
   rl_msgbuf_t b;
   if (first) {
@@ -213,13 +260,14 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   } else {
     rl_resources_t reserved;
     rl_bundles_reserved(nm, &reserved);
-    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 5);
+    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 6);
     rl_pack_id(&b.pk, &nm->node_id);
     rl_res_pack(&b.pk, &nm->available);
     rl_res_pack(&b.pk, &reserved);
     rl_leases_pack_demands(nm, &b.pk);
     msgpack_pack_array(&b.pk, (uint32_t)nm->ndied);
     for (size_t i = 0; i < nm->ndied; i++) rl_pack_id(&b.pk, &nm->died[i]);
+    s_pack_stats(nm, &b.pk);
     if (rl_msg_send(nm->gcs, NULL, &b) == 0) nm->ndied = 0;
   }
   if (first) rl_msg_send(nm->gcs, NULL, &b);

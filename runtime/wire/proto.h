@@ -149,13 +149,16 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool]...]?, dead_clients [id...]?]
+   *  infeasible bool]...]?, dead_clients [id...]?, stats map?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
    * actor); infeasible: no node of the cluster has that much. dead_clients: clients
    * of this node (drivers, workers) that died since the last heartbeat; the head passes
-   * them to every node manager (RL_GCS_NODES), which release what they held there. */
+   * them to every node manager (RL_GCS_NODES), which release what they held there.
+   * stats: what the dashboard and /metrics show of the node, name -> number
+   * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
+   * mem_total, mem_available, load1, cpus); unknown names are ignored. */
   RL_GCS_HEARTBEAT = 61,
   /* [request u64, pg_version u64?, dead_since u64|nil?] (node managers send both)
    * pg_version: a node manager's version of the placement group table
@@ -265,12 +268,14 @@ enum rl_msg_type {
    * owns, batched (sent at most about once a second, and when it leaves):
    * [worker_id id, pid u64, nodes [endpoint str...],
    *  tasks [[task_id id, state u64 (RL_TS_*), attempt u64, name str, kind u64 (RL_KIND_*),
-   *          actor_id id?, node u64, worker_pid u64, error_type str?]...],
+   *          actor_id id?, node u64, worker_pid u64, error_type str?, error str?]...],
    *  actors [[actor_id id, state u64 (RL_AS_*), class_name str, name str, namespace str,
-   *           detached bool, node u64, pid u64, worker_id id?, death_cause str?]...],
+   *           detached bool, node u64, pid u64, worker_id id?, death_cause str?,
+   *           restarts u64?]...],
    *  dropped u64]
    * node: 1 + an index into nodes (the node managers the tasks and actors run on), or 0
-   * when not known. dropped: task events this process did not report (its buffer was
+   * when not known. error: a failed task's message and remote traceback (at most
+   * RL_TASK_ERROR_MAX bytes; optional). dropped: task events this process did not report (its buffer was
    * full) since the last batch. The last event of a task or actor wins. */
   RL_GCS_STATE_REPORT = 140,
   /* [request u64, what str ("tasks" | "actors")] */
@@ -315,6 +320,7 @@ enum rl_msg_type {
 
 /* Task states in the state API: submitted (waiting for its arguments, a worker, or
  * its turn on the worker), running, finished, failed. */
+#define RL_TASK_ERROR_MAX 1024 /* bytes of a failed task's error text in STATE_REPORT */
 enum { RL_TS_SUBMITTED = 0, RL_TS_RUNNING = 1, RL_TS_FINISHED = 2, RL_TS_FAILED = 3 };
 /* Actor states: waiting for its worker and __init, alive, restarting, dead. */
 enum { RL_AS_PENDING = 0, RL_AS_ALIVE = 1, RL_AS_RESTARTING = 2, RL_AS_DEAD = 3 };

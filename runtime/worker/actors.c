@@ -490,6 +490,7 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
   }
   if (restart) {
     if (a->restarts_left > 0) a->restarts_left--;
+    a->restarts++;
     a->state = RL_ACTOR_RESTARTING;
     rl_ev_actor(cw, a, RL_AS_RESTARTING, NULL);
     s_head_update(cw, a, RL_AS_RESTARTING, NULL);

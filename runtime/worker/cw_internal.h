@@ -72,6 +72,7 @@ typedef struct rl_actor {
   char user_name[64];          /* owner only: the name it was given, if any */
   char ns[64];                 /* ... and its namespace */
   int restarts_left;
+  uint32_t restarts;           /* owner only: times it was restarted */
   bool no_restart, killed;
   bool out_of_scope;           /* its handles are all gone: freed once its calls finish */
   bool retired;                /* out of scope and no longer waited on */
@@ -91,6 +92,7 @@ typedef struct {
   uint8_t state, kind; /* RL_TS_*, RL_KIND_* */
   char name[64];
   char error[32];
+  char *detail; /* a failure's message and traceback (malloc'd), or NULL */
 } rl_task_event_t;
 
 /* An actor's state change waiting to be reported. */
@@ -100,6 +102,7 @@ typedef struct {
   uint32_t pid;
   uint8_t state; /* RL_AS_* */
   bool detached;
+  uint32_t restarts;
   char class_name[64], name[64], ns[64];
   char cause[256];
 } rl_actor_event_t;

@@ -55,6 +55,7 @@ static rl_task_event_t *s_task_slot(rl_cw_t *cw, rl_task_t *t, bool first) {
   e->kind = (uint8_t)t->kind;
   memcpy(e->name, t->name, sizeof e->name);
   e->error[0] = 0;
+  e->detail = NULL;
   return e;
 }
 
@@ -71,6 +72,10 @@ void rl_ev_task(rl_cw_t *cw, rl_task_t *t, int state, const char *error_type) {
   e->state = (uint8_t)state;
   e->attempt = (uint32_t)t->attempt;
   if (error_type) s_copy(e->error, sizeof e->error, error_type);
+  if (state != RL_TS_FAILED) { /* retried: the last failure's text is no longer the news */
+    free(e->detail);
+    e->detail = NULL;
+  }
 }
 
 void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l) {
@@ -78,6 +83,8 @@ void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l) {
   if (!e) return;
   e->state = RL_TS_RUNNING;
   e->attempt = (uint32_t)t->attempt;
+  free(e->detail);
+  e->detail = NULL;
   e->node = l->node_endpoint;
   e->pid = l->pid;
 }
@@ -109,11 +116,58 @@ static void s_error_type(const char *data, size_t len, char *out, size_t n) {
   msgpack_unpacked_destroy(&up);
 }
 
+/* The string value of key in map o, or NULL (length in *n). */
+static const char *s_map_str(const msgpack_object *o, const char *key, size_t *n) {
+  size_t klen = strlen(key);
+  for (uint32_t k = 0; k < o->via.map.size; k++) {
+    const msgpack_object *kk = &o->via.map.ptr[k].key, *v = &o->via.map.ptr[k].val;
+    if (kk->type == MSGPACK_OBJECT_STR && kk->via.str.size == klen && !memcmp(kk->via.str.ptr, key, klen) &&
+        v->type == MSGPACK_OBJECT_STR) {
+      *n = v->via.str.size;
+      return v->via.str.ptr;
+    }
+  }
+  return NULL;
+}
+
+/* A failure's text for the dashboard: the error's message and remote traceback (or the
+ * string raised), at most RL_TASK_ERROR_MAX bytes; NULL if there is none. Malloc'd. */
+static char *s_error_detail(const char *data, size_t len) {
+  msgpack_unpacked up;
+  msgpack_unpacked_init(&up);
+  size_t off = 0;
+  char *out = NULL;
+  for (int i = 0; i < 4 && msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS; i++) {
+    const msgpack_object *o = &up.data;
+    if (o->type == MSGPACK_OBJECT_EXT) continue;
+    const char *msg = NULL, *tb = NULL;
+    size_t mlen = 0, tlen = 0;
+    if (o->type == MSGPACK_OBJECT_STR) msg = o->via.str.ptr, mlen = o->via.str.size;
+    else if (o->type == MSGPACK_OBJECT_MAP) {
+      msg = s_map_str(o, "message", &mlen);
+      tb = s_map_str(o, "traceback", &tlen);
+    }
+    if (msg || tb) {
+      out = malloc(RL_TASK_ERROR_MAX + 1);
+      if (out)
+        snprintf(out, RL_TASK_ERROR_MAX + 1, "%.*s%s%.*s", (int)mlen, msg ? msg : "", tb && tlen ? "\nremote traceback:" : "",
+                 (int)tlen, tb ? tb : "");
+    }
+    break;
+  }
+  msgpack_unpacked_destroy(&up);
+  return out;
+}
+
 void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len) {
   if (!t->ev_on) return;
   char type[32];
   s_error_type(data, len, type, sizeof type);
   rl_ev_task(cw, t, RL_TS_FAILED, type);
+  rl_task_event_t *e = s_task_slot(cw, t, false);
+  if (!e) return;
+  free(e->detail);
+  e->detail = s_error_detail(data, len);
 }
 
 void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause) {
@@ -131,6 +185,7 @@ void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause) {
   e->id = a->id;
   e->state = (uint8_t)state;
   e->detached = a->detached;
+  e->restarts = a->restarts;
   s_copy(e->class_name, sizeof e->class_name, a->name);
   s_copy(e->name, sizeof e->name, a->user_name);
   s_copy(e->ns, sizeof e->ns, a->ns);
@@ -180,7 +235,7 @@ void rl_ev_flush(rl_cw_t *cw) {
   msgpack_pack_array(&b.pk, (uint32_t)ev->ntasks);
   for (size_t i = 0; i < ev->ntasks; i++) {
     const rl_task_event_t *e = &ev->tasks[i];
-    msgpack_pack_array(&b.pk, 9);
+    msgpack_pack_array(&b.pk, e->detail ? 10 : 9);
     rl_pack_id(&b.pk, &e->id);
     msgpack_pack_uint64(&b.pk, e->state);
     msgpack_pack_uint64(&b.pk, e->attempt);
@@ -191,11 +246,12 @@ void rl_ev_flush(rl_cw_t *cw) {
     msgpack_pack_uint64(&b.pk, e->pid);
     if (e->error[0]) rl_pack_str(&b.pk, e->error);
     else msgpack_pack_nil(&b.pk);
+    if (e->detail) rl_pack_str(&b.pk, e->detail);
   }
   msgpack_pack_array(&b.pk, (uint32_t)ev->nactors);
   for (size_t i = 0; i < ev->nactors; i++) {
     const rl_actor_event_t *e = &ev->actors[i];
-    msgpack_pack_array(&b.pk, 10);
+    msgpack_pack_array(&b.pk, 11);
     rl_pack_id(&b.pk, &e->id);
     msgpack_pack_uint64(&b.pk, e->state);
     rl_pack_str(&b.pk, e->class_name);
@@ -208,12 +264,14 @@ void rl_ev_flush(rl_cw_t *cw) {
     s_pack_id_or_nil(&b.pk, &e->worker_id);
     if (e->cause[0]) rl_pack_str(&b.pk, e->cause);
     else msgpack_pack_nil(&b.pk);
+    msgpack_pack_uint64(&b.pk, e->restarts);
   }
   msgpack_pack_uint64(&b.pk, ev->dropped);
   if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
 done:
   /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
   free(task_node);
+  for (size_t i = 0; i < ev->ntasks; i++) free(ev->tasks[i].detail);
   ev->ntasks = ev->nactors = 0;
   ev->dropped = 0;
   ev->gen++;
@@ -237,6 +295,7 @@ void rl_ev_leaving(rl_cw_t *cw) {
 }
 
 void rl_ev_destroy(rl_cw_t *cw) {
+  for (size_t i = 0; i < cw->ev.ntasks; i++) free(cw->ev.tasks[i].detail);
   free(cw->ev.tasks);
   free(cw->ev.actors);
   memset(&cw->ev, 0, sizeof cw->ev);

@@ -1,0 +1,102 @@
+/* dashboard.c: `rayl dashboard`: the URL of the dashboard the cluster's head serves, with
+ * its access token, read from the head's KV store (gcs/dashboard.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gcs/dashboard.h"
+#include "wire/proto.h"
+#include "worker/cluster_client.h"
+#include "worker/state_client.h"
+
+#define S_ERR 1200
+
+static const char *s_usage =
+    "usage: rayl dashboard [--address HOST:PORT] [--cluster-key FILE] [--no-token]\n"
+    "Prints the URL of the dashboard the cluster's head serves (http://127.0.0.1:8265 by\n"
+    "default), with ?token=... : the token opens a dashboard bound beyond localhost and lets\n"
+    "the page stop jobs. It is derived from the cluster key, so only key holders get it\n"
+    "(a --no-security cluster's is random, and anyone who reaches the head can read it).\n"
+    "  --address HOST:PORT  the cluster's head (default: RAYL_ADDRESS, else the cluster\n"
+    "                       `rayl start` runs on this machine)\n"
+    "  --cluster-key FILE   the cluster key, on a machine that has not recorded it\n"
+    "  --no-token           print the URL alone\n";
+
+int rl_cli_dashboard_record(const char *gcs, char *url, size_t un, char *token, size_t tn, char *err, size_t errlen) {
+  rl_msgbuf_t b;
+  rl_msg_t reply;
+  rl_msgbuf_init(&b, RL_GCS_KV_GET, 2);
+  msgpack_pack_uint64(&b.pk, 1);
+  rl_pack_str(&b.pk, RL_DASHBOARD_KV_KEY);
+  if (rl_state_request(gcs, &b, 1, &reply, 3000, err, errlen) != 0) return -1;
+  const char *v;
+  size_t n;
+  char rec[700] = "";
+  if (rl_field_bytes(&reply, 1, &v, &n) && n < sizeof rec) memcpy(rec, v, n), rec[n] = 0;
+  rl_msg_close(&reply);
+  char *nl1 = strchr(rec, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+  if (!nl1 || !nl2) {
+    snprintf(err, errlen, "the head at %s serves no dashboard (a private cluster serves one when "
+                          "RAYL_DASHBOARD_PORT is set)", gcs + 6);
+    return -1;
+  }
+  *nl1 = *nl2 = 0;
+  if (!rec[0]) {
+    snprintf(err, errlen, "the head at %s could not serve its dashboard: %s", gcs + 6, nl2 + 1);
+    return -1;
+  }
+  snprintf(url, un, "%s", rec);
+  snprintf(token, tn, "%s", nl1 + 1);
+  return 0;
+}
+
+/* A dashboard bound to every interface is reached where the head is. */
+static void s_reachable(const char *gcs, char *url, size_t n) {
+  if (strncmp(url, "http://0.0.0.0:", 15) || strncmp(gcs, "tcp://", 6)) return;
+  char host[128], port[8];
+  const char *colon = strrchr(gcs + 6, ':');
+  if (!colon || (size_t)(colon - gcs - 6) >= sizeof host || strlen(url + 15) >= sizeof port) return;
+  snprintf(host, sizeof host, "%.*s", (int)(colon - gcs - 6), gcs + 6);
+  snprintf(port, sizeof port, "%.7s", url + 15);
+  snprintf(url, n, "http://%.127s:%.7s", !strcmp(host, "0.0.0.0") ? "127.0.0.1" : host, port);
+}
+
+int rl_cli_dashboard(int argc, char **argv) {
+  const char *address = getenv("RAYL_ADDRESS"), *key_file = NULL;
+  bool with_token = true;
+  if (!address || !*address) address = "auto";
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(s_usage, stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--no-token")) {
+      with_token = false;
+      continue;
+    }
+    if (strcmp(a, "--address") && strcmp(a, "--cluster-key")) {
+      fprintf(stderr, "rayl dashboard: unknown option '%s'\n%s", a, s_usage);
+      return 2;
+    }
+    if (!v) {
+      fprintf(stderr, "rayl dashboard: %s needs a value\n%s", a, s_usage);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--address")) address = v;
+    else key_file = v;
+  }
+  char gcs[200], err[S_ERR], url[200], token[80];
+  if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0 ||
+      rl_cluster_use_key(gcs, key_file, err, sizeof err) < 0 ||
+      rl_cli_dashboard_record(gcs, url, sizeof url, token, sizeof token, err, sizeof err) != 0) {
+    fprintf(stderr, "rayl dashboard: %s\n", err);
+    return 1;
+  }
+  s_reachable(gcs, url, sizeof url);
+  if (with_token) printf("%s/?token=%s\n", url, token);
+  else printf("%s\n", url);
+  return 0;
+}
