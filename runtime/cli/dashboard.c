@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "gcs/dashboard.h"
+#include "head/dashboard.h"
 #include "wire/proto.h"
 #include "worker/cluster_client.h"
 #include "worker/state_client.h"

@@ -3,7 +3,7 @@
  * the KV store, placement groups (pg_service.c), jobs (jobs.h) and the state API's task
  * and actor table (state_table.h), over one ROUTER socket, kept in a database when one
  * is given (gcs_db.h). */
-#include "gcs/gcs_server.h"
+#include "head/gcs_server.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "common/idmap.h"
 #include "common/log.h"
 #include "gcs/actor_service.h"
-#include "gcs/dashboard.h"
+#include "head/dashboard.h"
 #include "gcs/dead_clients.h"
 #include "gcs/gcs_db.h"
 #include "gcs/jobs.h"

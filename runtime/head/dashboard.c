@@ -2,7 +2,7 @@
  * s_routes reading the head's tables into JSON; /metrics writes Prometheus text; any
  * other GET is an embedded file. */
 #include "common/selftest.h"
-#include "gcs/dashboard.h"
+#include "head/dashboard.h"
 
 #include <dirent.h>
 #include <errno.h>

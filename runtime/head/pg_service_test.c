@@ -10,8 +10,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "gcs/gcs_server.h"
-#include "gcs/test_head.h"
+#include "head/gcs_server.h"
+#include "head/test_head.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <zmq.h>
 
-#include "gcs/gcs_server.h"
+#include "head/gcs_server.h"
 
 typedef struct {
   void *router;
