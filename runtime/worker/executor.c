@@ -80,8 +80,10 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
   cw->in_tail = in;
 }
 
+/* Results go out batched (wire/msg.h): a worker running queued tasks back to back sends
+ * theirs together once its queue is empty (or the batch is full or old). */
 static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
-  if (rl_msg_send(cw->router, &in->identity, b) != 0)
+  if (rl_msg_send_batched(cw->router, &in->identity, b, cw) != 0)
     rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
 }
 

@@ -500,7 +500,8 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   l->steal_dry = false;
   l->pushed_since_steal = true;
   s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
-  if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
+  /* Batched: tasks pushed back to back wake the worker once (sent at our next wait). */
+  if (rl_msg_send_batched(l->peer->sock, NULL, &b, cw) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
