@@ -28,6 +28,7 @@
  *   8 OBJREF  16-byte object id, then the owner endpoint (up to 119 bytes)
  */
 #include "common/selftest.h"
+#include "common/str.h"
 #include "host/codec_int.h"
 
 #include <assert.h>
@@ -324,7 +325,7 @@ static int s_ref_in(lua_State *L, void *ctx, const rl_id_t *id, const char *owne
   (void)ctx;
   rl_objref_t *r = lua_newuserdata(L, sizeof *r);
   r->id = *id;
-  snprintf(r->owner, sizeof r->owner, "%s", owner);
+  rl_str_copy(r->owner, sizeof r->owner, owner);
   luaL_newmetatable(L, RL_OBJREF_MT);
   lua_setmetatable(L, -2);
   return 0;

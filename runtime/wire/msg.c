@@ -10,22 +10,27 @@
 #include "common/log.h"
 #include "common/selftest.h"
 
-void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields) {
+/* A message's buffer starts at S_BUF bytes (msgpack's first size is 8 KiB: a large
+ * allocation for each small message), and grows by doubling. */
+#define S_BUF 512
+/* Messages up to this size are copied into ZeroMQ's frame (one small allocation, and
+ * ours freed at once by this thread) instead of lent to it. */
+#define S_COPY_MAX 1024
+
+static void s_msgbuf_start(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity) {
   msgpack_sbuffer_init(&b->sb);
+  b->sb.data = malloc(capacity);
+  b->sb.alloc = b->sb.data ? capacity : 0;
   const char hdr[RL_MSG_HEADER] = {RL_WIRE_VERSION, (char)type, 0, 0};
   msgpack_sbuffer_write(&b->sb, hdr, sizeof hdr);
   msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
   msgpack_pack_array(&b->pk, nfields);
 }
 
+void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields) { s_msgbuf_start(b, type, nfields, S_BUF); }
+
 void rl_msgbuf_init_sized(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity) {
-  msgpack_sbuffer_init(&b->sb);
-  b->sb.data = malloc(capacity + 64);
-  b->sb.alloc = b->sb.data ? capacity + 64 : 0;
-  const char hdr[RL_MSG_HEADER] = {RL_WIRE_VERSION, (char)type, 0, 0};
-  msgpack_sbuffer_write(&b->sb, hdr, sizeof hdr);
-  msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&b->pk, nfields);
+  s_msgbuf_start(b, type, nfields, capacity + 64);
 }
 
 void rl_msgbuf_reset(rl_msgbuf_t *b) {
@@ -55,8 +60,13 @@ static void s_free_buffer(void *data, void *hint) {
 static int s_send_frame(void *sock, rl_msgbuf_t *b, int flags) {
   zmq_msg_t frame;
   size_t size = b->sb.size;
-  char *data = msgpack_sbuffer_release(&b->sb);
-  zmq_msg_init_data(&frame, data, size, s_free_buffer, NULL);
+  if (size <= S_COPY_MAX && zmq_msg_init_size(&frame, size) == 0) {
+    memcpy(zmq_msg_data(&frame), b->sb.data, size);
+    rl_msgbuf_reset(b);
+  } else {
+    char *data = msgpack_sbuffer_release(&b->sb);
+    zmq_msg_init_data(&frame, data, size, s_free_buffer, NULL);
+  }
   if (zmq_msg_send(&frame, sock, flags | ZMQ_DONTWAIT) < 0) {
     zmq_msg_close(&frame);
     return -1;
@@ -273,6 +283,12 @@ static void s_drain(void *sock) {
   }
 }
 
+/* Messages below S_SMALL_ZONE_FROM bytes unpack into a zone of S_SMALL_ZONE bytes to
+ * start with (a small allocation; a msgpack object takes 24 bytes, and the zone grows
+ * if it needs more). */
+#define S_SMALL_ZONE_FROM 400
+#define S_SMALL_ZONE 1000
+
 /* Checks and unpacks the frame just received into m (m->more says whether more parts of
  * a batch follow it). Returns 1, or -1 (logged; the rest of its batch is dropped). */
 static int s_parse(void *sock, rl_msg_t *m) {
@@ -284,9 +300,12 @@ static int s_parse(void *sock, rl_msg_t *m) {
   if (data[0] != RL_WIRE_VERSION) goto bad;
   m->type = data[1];
   if (!rl_msgpack_plausible(data + RL_MSG_HEADER, size - RL_MSG_HEADER)) goto bad;
+  /* The objects go into a zone sized for this message (msgpack_unpack_next's is 8 KiB
+   * whatever the size: a large allocation for each small message). */
   size_t off = 0;
-  if (msgpack_unpack_next(&m->up, (const char *)data + RL_MSG_HEADER, size - RL_MSG_HEADER, &off) !=
-      MSGPACK_UNPACK_SUCCESS)
+  m->up.zone = msgpack_zone_new(size < S_SMALL_ZONE_FROM ? S_SMALL_ZONE : MSGPACK_ZONE_CHUNK_SIZE);
+  if (!m->up.zone || msgpack_unpack((const char *)data + RL_MSG_HEADER, size - RL_MSG_HEADER, &off, m->up.zone,
+                                    &m->up.data) != MSGPACK_UNPACK_SUCCESS)
     goto bad;
   if (off != size - RL_MSG_HEADER || m->up.data.type != MSGPACK_OBJECT_ARRAY) goto bad;
   m->fields = m->up.data.via.array.ptr;

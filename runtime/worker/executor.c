@@ -81,7 +81,7 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 /* Results go out batched (wire/msg.h): a worker running queued tasks back to back sends
- * theirs together once its queue is empty (or the batch is full or old). */
+ * theirs together once its queue is empty (or the batch is full or old, or it waits). */
 static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
   if (rl_msg_send_batched(cw->router, &in->identity, b, cw) != 0)
     rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
@@ -307,6 +307,9 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
       break;
     }
   s_incoming_free(in);
+  /* Nothing queued here runs next: the results batched so far go now, not after what
+   * the host does before it waits (a collection, say). */
+  if (!cw->in_head) rl_msg_flush(cw);
   rl_sub_return_idle_leases(cw);
   return rc;
 }

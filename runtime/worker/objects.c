@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -25,7 +26,7 @@ rl_object_t *rl_obj_new_owned(rl_cw_t *cw, const rl_id_t *id) {
   if (!o) return NULL;
   o->id = *id;
   o->owned = true;
-  snprintf(o->owner, sizeof o->owner, "%s", cw->endpoint);
+  rl_str_copy(o->owner, sizeof o->owner, cw->endpoint);
   if (rl_idmap_put(cw->objects, id, o) != 0) {
     free(o);
     return NULL;
@@ -120,7 +121,7 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
   if (!o) return;
   o->id = *id;
   o->local_refs = 1;
-  snprintf(o->owner, sizeof o->owner, "%s", owner);
+  rl_str_copy(o->owner, sizeof o->owner, owner);
   if (!strcmp(owner, cw->endpoint)) {
     /* A ref to something we owned and already freed came back to us. */
     o->owned = true;

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -317,10 +318,10 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
   t->id = rl_id_for_task(cw->worker_id, ++cw->seq);
   t->fn = fn;
   t->kind = kind;
-  snprintf(t->method, sizeof t->method, "%s", method ? method : "");
+  rl_str_copy(t->method, sizeof t->method, method ? method : "");
   t->opts = *opts;
   t->opts.name = NULL;
-  snprintf(t->name, sizeof t->name, "%s", opts->name ? opts->name : "task");
+  rl_str_copy(t->name, sizeof t->name, opts->name ? opts->name : "task");
   t->retries_left = opts->max_retries;
   t->cls = cls;
   t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
