@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,8 +152,10 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
     int64_t before = rl_now_ms();
     rl_cw_poll(cw, 1000);
     if (!collected && rl_now_ms() - before >= 900) {
-      /* Idle for a while: give back what the last tasks left behind. */
+      /* Idle for a while: give back what the last tasks left behind, Lua's garbage and
+       * then the free pages malloc keeps (in every thread's arena). */
       lua_gc(L, LUA_GCCOLLECT, 0);
+      malloc_trim(0);
       collected = true;
     }
   }
