@@ -31,6 +31,8 @@ typedef struct {
 } s_call_t;
 
 #define S_MAX_CONCURRENCY 1024
+/* How often the task loop looks whether its node manager (its parent) is gone. */
+#define S_PARENT_CHECK_MS 100
 
 typedef struct {
   s_call_t calls[S_MAX_CONCURRENCY];
@@ -123,7 +125,15 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
   static s_calls_t calls = {.max = 1};
   pid_t parent = getppid();
   bool collected = true;
-  while (getppid() == parent) {
+  int64_t parent_checked_ms = 0;
+  for (;;) {
+    /* The node manager still there? (a system call: looked at every S_PARENT_CHECK_MS,
+     * not between every two tasks) */
+    int64_t now_ms = rl_now_ms();
+    if (now_ms - parent_checked_ms >= S_PARENT_CHECK_MS) {
+      if (getppid() != parent) break;
+      parent_checked_ms = now_ms;
+    }
     const rl_cw_task_t *t = NULL;
     if (calls.n < calls.max && (t = rl_cw_next_task(cw))) {
       if (calls.max == 1) {

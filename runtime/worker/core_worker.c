@@ -201,6 +201,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   /* What was just sent to peers (a kill, a borrower's release) is not dropped at exit;
    * a peer that is gone costs at most this long, once for all of them. */
   int peer_linger = 100;
+  rl_msg_flush(cw); /* no batch outlives its socket */
   for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
     next = peer->next;
     zmq_setsockopt(peer->sock, ZMQ_LINGER, &peer_linger, sizeof peer_linger);
