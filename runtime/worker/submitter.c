@@ -24,6 +24,8 @@ static int s_pipeline_depth(const rl_class_t *c) {
 /* How much longer than its class's tasks usually take a task may run before the tasks
  * behind it on its worker count as held up (twice the usual time, plus this). */
 #define S_STALL_SLACK_US 2000
+/* A push this soon after the one before it on the same worker is batched with it. */
+#define S_BURST_US 200
 /* A lease with nothing to do is given back after this long. */
 #define S_IDLE_LEASE_MS 500
 
@@ -497,12 +499,15 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   }
   t->lease = l;
   t->pushed_us = rl_now_us();
+  /* Tasks pushed back to back (the one before still on the worker, pushed moments ago)
+   * are batched: they wake the worker once, sent at our next wait. A lone one goes at
+   * once, so that a round trip does not wait for it. */
+  bool burst = l->run_tail && t->pushed_us - l->run_tail->pushed_us < S_BURST_US;
   l->inflight++;
   l->steal_dry = false;
   l->pushed_since_steal = true;
   s_run_push(cw, l, t); /* after pushed_us: the time the task starts if l was idle */
-  /* Batched: tasks pushed back to back wake the worker once (sent at our next wait). */
-  if (rl_msg_send_batched(l->peer->sock, NULL, &b, cw) != 0)
+  if ((burst ? rl_msg_send_batched(l->peer->sock, NULL, &b, cw) : rl_msg_send(l->peer->sock, NULL, &b)) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
