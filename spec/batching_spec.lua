@@ -67,10 +67,11 @@ describe("batched calls and results", function()
     rayl.get(long, { timeout = 10 })
   end)
 
-  it("a call made just before the driver computes starts while it computes, not at its next wait", function()
+  it("calls made just before the driver computes start while it computes, not at its next wait", function()
     local a = Log:remote()
     rayl.get(a.now:remote())
     local t0 = core.now()
+    for i = 1, 20 do a.add:remote(i) end -- back to back: these and the next go batched
     local ref = a.busy:remote(0)
     spin(2)
     local started = rayl.get(ref, { timeout = 10 })
