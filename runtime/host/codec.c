@@ -27,6 +27,7 @@
  *             upvalue is shared with that upvalue of an earlier function
  *   8 OBJREF  16-byte object id, then the owner endpoint (up to 119 bytes)
  */
+#include "common/copy.h"
 #include "common/selftest.h"
 #include "common/str.h"
 #include "host/codec_int.h"
@@ -163,7 +164,7 @@ void rl_encoded_copy(const rl_encoded_t *e, void *dst) {
     memcpy(d, e->buf + at, b->at - at);
     d += b->at - at;
     at = b->at;
-    memcpy(d, b->p, b->n);
+    rl_copy(d, b->p, b->n); /* a large blob (an array's data) on two cores */
     d += b->n;
   }
   memcpy(d, e->buf + at, e->len - at);
