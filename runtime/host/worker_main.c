@@ -33,6 +33,8 @@ typedef struct {
 #define S_MAX_CONCURRENCY 1024
 /* How often the task loop looks whether its node manager (its parent) is gone. */
 #define S_PARENT_CHECK_MS 100
+/* A worker this long without a task collects its garbage and trims its heap. */
+#define S_IDLE_MS 900
 
 typedef struct {
   s_call_t calls[S_MAX_CONCURRENCY];
@@ -125,7 +127,7 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
   static s_calls_t calls = {.max = 1};
   pid_t parent = getppid();
   bool collected = true;
-  int64_t parent_checked_ms = 0;
+  int64_t parent_checked_ms = 0, busy_ms = 0; /* busy_ms: when the last task ran */
   for (;;) {
     /* The node manager still there? (a system call: looked at every S_PARENT_CHECK_MS,
      * not between every two tasks) */
@@ -147,6 +149,7 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
         s_start(cw, L, &calls, t);
       }
       collected = false;
+      busy_ms = rl_now_ms();
       continue;
     }
     if (calls.n > 0) {
@@ -157,13 +160,14 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
         s_resume(cw, L, &calls, i, 0);
         if (calls.n == before) i++; /* still running; else the next one moved into i */
       }
+      busy_ms = rl_now_ms();
       continue;
     }
-    int64_t before = rl_now_ms();
     rl_cw_poll(cw, 1000);
-    if (!collected && rl_now_ms() - before >= 900) {
-      /* Idle for a while: give back what the last tasks left behind, Lua's garbage and
-       * then the free pages malloc keeps (in every thread's arena). */
+    if (!collected && rl_now_ms() - busy_ms >= S_IDLE_MS) {
+      /* No task for a while (messages may have come): give back what the last tasks
+       * left behind, Lua's garbage and then the free pages malloc keeps (in every
+       * thread's arena). */
       lua_gc(L, LUA_GCCOLLECT, 0);
       malloc_trim(0);
       collected = true;
