@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/copy.h"
 #include "embed/embed_int.h"
 
 #define S_ERR 512
@@ -316,7 +317,7 @@ int rayl_put(rayl_ctx *ctx, const void *data, size_t len, rayl_handle *out) {
     return rl_embed_fail(RAYL_E_NOMEM, "rayl_put of %zu bytes failed: %s", len, err);
   }
   memcpy(dst, head, hn);
-  if (len) memcpy((char *)dst + hn, data, len);
+  if (len) rl_copy((char *)dst + hn, data, len);
   rl_cw_put_seal(ctx->cw, &id);
   ctx->slots[i].kind = RL_SLOT_PUT;
   ctx->slots[i].id = id;

@@ -31,7 +31,9 @@
  *             an ARRAY of its elements in row-major order (bool as uint8), which gets the
  *             reference index: the decoded tensor takes that index's place
  */
+#include "common/copy.h"
 #include "common/selftest.h"
+#include "common/str.h"
 #include "host/codec_int.h"
 
 #include <assert.h>
@@ -174,7 +176,7 @@ void rl_encoded_copy(const rl_encoded_t *e, void *dst) {
     memcpy(d, e->buf + at, b->at - at);
     d += b->at - at;
     at = b->at;
-    memcpy(d, b->p, b->n);
+    rl_copy(d, b->p, b->n); /* a large blob (an array's data) on two cores */
     d += b->n;
   }
   memcpy(d, e->buf + at, e->len - at);
@@ -338,7 +340,7 @@ static int s_ref_in(lua_State *L, void *ctx, const rl_id_t *id, const char *owne
   (void)ctx;
   rl_objref_t *r = lua_newuserdata(L, sizeof *r);
   r->id = *id;
-  snprintf(r->owner, sizeof r->owner, "%s", owner);
+  rl_str_copy(r->owner, sizeof r->owner, owner);
   luaL_newmetatable(L, RL_OBJREF_MT);
   lua_setmetatable(L, -2);
   return 0;

@@ -9,6 +9,7 @@
 
 #include <msgpack.h>
 
+#include "common/str.h"
 #include "host/codec_int.h"
 #include "host/host.h"
 
@@ -19,7 +20,7 @@ rl_host_t rl_host = {.error_mt_ref = LUA_NOREF, .task_cpus = 1};
 void rl_objref_push(lua_State *L, const rl_id_t *id, const char *owner) {
   rl_objref_t *r = lua_newuserdata(L, sizeof *r);
   r->id = *id;
-  snprintf(r->owner, sizeof r->owner, "%s", owner);
+  rl_str_copy(r->owner, sizeof r->owner, owner);
   luaL_getmetatable(L, RL_OBJREF_MT);
   lua_setmetatable(L, -2);
   if (rl_host.cw) rl_cw_ref_add(rl_host.cw, id, owner);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/str.h"
 #include "host/host.h"
 
 int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char *err, size_t errlen) {
@@ -25,7 +26,7 @@ int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char 
     if (r) {
       a->args[i].is_ref = true;
       a->args[i].ref = r->id;
-      snprintf(a->args[i].owner, sizeof a->args[i].owner, "%s", r->owner);
+      rl_str_copy(a->args[i].owner, sizeof a->args[i].owner, r->owner);
       continue;
     }
     char what[32];

@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@ typedef struct {
 } s_call_t;
 
 #define S_MAX_CONCURRENCY 1024
+/* How often the task loop looks whether its node manager (its parent) is gone. */
+#define S_PARENT_CHECK_MS 100
+/* A worker this long without a task collects its garbage and trims its heap. */
+#define S_IDLE_MS 900
 
 typedef struct {
   s_call_t calls[S_MAX_CONCURRENCY];
@@ -122,7 +127,15 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
   static s_calls_t calls = {.max = 1};
   pid_t parent = getppid();
   bool collected = true;
-  while (getppid() == parent) {
+  int64_t parent_checked_ms = 0, busy_ms = 0; /* busy_ms: when the last task ran */
+  for (;;) {
+    /* The node manager still there? (a system call: looked at every S_PARENT_CHECK_MS,
+     * not between every two tasks) */
+    int64_t now_ms = rl_now_ms();
+    if (now_ms - parent_checked_ms >= S_PARENT_CHECK_MS) {
+      if (getppid() != parent) break;
+      parent_checked_ms = now_ms;
+    }
     const rl_cw_task_t *t = NULL;
     if (calls.n < calls.max && (t = rl_cw_next_task(cw))) {
       if (calls.max == 1) {
@@ -136,6 +149,7 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
         s_start(cw, L, &calls, t);
       }
       collected = false;
+      busy_ms = rl_now_ms();
       continue;
     }
     if (calls.n > 0) {
@@ -146,13 +160,16 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
         s_resume(cw, L, &calls, i, 0);
         if (calls.n == before) i++; /* still running; else the next one moved into i */
       }
+      busy_ms = rl_now_ms();
       continue;
     }
-    int64_t before = rl_now_ms();
     rl_cw_poll(cw, 1000);
-    if (!collected && rl_now_ms() - before >= 900) {
-      /* Idle for a while: give back what the last tasks left behind. */
+    if (!collected && rl_now_ms() - busy_ms >= S_IDLE_MS) {
+      /* No task for a while (messages may have come): give back what the last tasks
+       * left behind, Lua's garbage and then the free pages malloc keeps (in every
+       * thread's arena). */
       lua_gc(L, LUA_GCCOLLECT, 0);
+      malloc_trim(0);
       collected = true;
     }
   }

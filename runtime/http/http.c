@@ -5,6 +5,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -23,6 +24,65 @@
 #define S_CONN_MEMORY (32 << 10) /* per connection: headers beyond it get 431 */
 #define S_CONN_LIMIT 128
 #define S_CONN_TIMEOUT_S 15
+
+/* libmicrohttpd, opened with dlopen when a dashboard starts: only the head loads it (and
+ * the GnuTLS it brings), so workers forked from the same program stay small. After the
+ * table, the MHD_ names below call through it. */
+#define S_MHD_LIB "libmicrohttpd.so.12"
+static struct {
+  __typeof__(MHD_start_daemon) *start_daemon;
+  __typeof__(MHD_stop_daemon) *stop_daemon;
+  __typeof__(MHD_run) *run;
+  __typeof__(MHD_get_timeout) *get_timeout;
+  __typeof__(MHD_get_daemon_info) *get_daemon_info;
+  __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+  __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+  __typeof__(MHD_add_response_header) *add_response_header;
+  __typeof__(MHD_queue_response) *queue_response;
+  __typeof__(MHD_destroy_response) *destroy_response;
+} s_mhd;
+
+/* Loads libmicrohttpd once. Returns 0, or -1 with err. */
+static int s_mhd_load(char *err, size_t errlen) {
+  if (s_mhd.run) return 0;
+  void *lib = dlopen(S_MHD_LIB, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    snprintf(err, errlen, "the dashboard needs %s (Debian's libmicrohttpd12): %s", S_MHD_LIB, dlerror());
+    return -1;
+  }
+  struct { void **slot; const char *name; } syms[] = {
+    {(void **)&s_mhd.start_daemon, "MHD_start_daemon"},
+    {(void **)&s_mhd.stop_daemon, "MHD_stop_daemon"},
+    {(void **)&s_mhd.get_timeout, "MHD_get_timeout"},
+    {(void **)&s_mhd.get_daemon_info, "MHD_get_daemon_info"},
+    {(void **)&s_mhd.lookup_connection_value, "MHD_lookup_connection_value"},
+    {(void **)&s_mhd.create_response_from_buffer, "MHD_create_response_from_buffer"},
+    {(void **)&s_mhd.add_response_header, "MHD_add_response_header"},
+    {(void **)&s_mhd.queue_response, "MHD_queue_response"},
+    {(void **)&s_mhd.destroy_response, "MHD_destroy_response"},
+    {(void **)&s_mhd.run, "MHD_run"}, /* last: set means all are */
+  };
+  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+    *syms[i].slot = dlsym(lib, syms[i].name);
+    if (!*syms[i].slot) {
+      snprintf(err, errlen, "%s has no %s", S_MHD_LIB, syms[i].name);
+      memset(&s_mhd, 0, sizeof s_mhd);
+      dlclose(lib);
+      return -1;
+    }
+  }
+  return 0;
+}
+#define MHD_start_daemon (*s_mhd.start_daemon)
+#define MHD_stop_daemon (*s_mhd.stop_daemon)
+#define MHD_run (*s_mhd.run)
+#define MHD_get_timeout (*s_mhd.get_timeout)
+#define MHD_get_daemon_info (*s_mhd.get_daemon_info)
+#define MHD_lookup_connection_value (*s_mhd.lookup_connection_value)
+#define MHD_create_response_from_buffer (*s_mhd.create_response_from_buffer)
+#define MHD_add_response_header (*s_mhd.add_response_header)
+#define MHD_queue_response (*s_mhd.queue_response)
+#define MHD_destroy_response (*s_mhd.destroy_response)
 
 struct rl_http_t {
   struct MHD_Daemon *d;
@@ -202,7 +262,7 @@ rl_http_t *rl_http_new(const rl_http_opts_t *o, rl_http_handler_fn *fn, void *ct
     snprintf(err, errlen, "bad dashboard options (port %d)", o->port);
     return NULL;
   }
-  if (s_resolve(o->host, &addr, err, errlen) != 0) return NULL;
+  if (s_resolve(o->host, &addr, err, errlen) != 0 || s_mhd_load(err, errlen) != 0) return NULL;
   rl_http_t *h = calloc(1, sizeof *h);
   if (!h) {
     snprintf(err, errlen, "out of memory");

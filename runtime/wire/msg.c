@@ -1,27 +1,36 @@
 /* msg.c: framing, zero-copy send, and validated receive of rayl messages. */
 #include "wire/msg.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/selftest.h"
 
-void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields) {
+/* A message's buffer starts at S_BUF bytes (msgpack's first size is 8 KiB: a large
+ * allocation for each small message), and grows by doubling. */
+#define S_BUF 512
+/* Messages up to this size are copied into ZeroMQ's frame (one small allocation, and
+ * ours freed at once by this thread) instead of lent to it. */
+#define S_COPY_MAX 1024
+
+static void s_msgbuf_start(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity) {
   msgpack_sbuffer_init(&b->sb);
+  b->sb.data = malloc(capacity);
+  b->sb.alloc = b->sb.data ? capacity : 0;
   const char hdr[RL_MSG_HEADER] = {RL_WIRE_VERSION, (char)type, 0, 0};
   msgpack_sbuffer_write(&b->sb, hdr, sizeof hdr);
   msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
   msgpack_pack_array(&b->pk, nfields);
 }
 
+void rl_msgbuf_init(rl_msgbuf_t *b, uint8_t type, uint32_t nfields) { s_msgbuf_start(b, type, nfields, S_BUF); }
+
 void rl_msgbuf_init_sized(rl_msgbuf_t *b, uint8_t type, uint32_t nfields, size_t capacity) {
-  msgpack_sbuffer_init(&b->sb);
-  b->sb.data = malloc(capacity + 64);
-  b->sb.alloc = b->sb.data ? capacity + 64 : 0;
-  const char hdr[RL_MSG_HEADER] = {RL_WIRE_VERSION, (char)type, 0, 0};
-  msgpack_sbuffer_write(&b->sb, hdr, sizeof hdr);
-  msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&b->pk, nfields);
+  s_msgbuf_start(b, type, nfields, capacity + 64);
 }
 
 void rl_msgbuf_reset(rl_msgbuf_t *b) {
@@ -47,26 +56,154 @@ static void s_free_buffer(void *data, void *hint) {
   free(data);
 }
 
-int rl_msg_send(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b) {
-  if (identity) {
-    zmq_msg_t id;
-    zmq_msg_init(&id);
-    zmq_msg_copy(&id, (zmq_msg_t *)identity);
-    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&id);
-      rl_msgbuf_reset(b);
-      return -1;
-    }
-  }
+/* Sends b's frame (consumed) with flags (ZMQ_SNDMORE or 0). */
+static int s_send_frame(void *sock, rl_msgbuf_t *b, int flags) {
   zmq_msg_t frame;
   size_t size = b->sb.size;
-  char *data = msgpack_sbuffer_release(&b->sb);
-  zmq_msg_init_data(&frame, data, size, s_free_buffer, NULL);
-  if (zmq_msg_send(&frame, sock, ZMQ_DONTWAIT) < 0) {
+  if (size <= S_COPY_MAX && zmq_msg_init_size(&frame, size) == 0) {
+    memcpy(zmq_msg_data(&frame), b->sb.data, size);
+    rl_msgbuf_reset(b);
+  } else {
+    char *data = msgpack_sbuffer_release(&b->sb);
+    zmq_msg_init_data(&frame, data, size, s_free_buffer, NULL);
+  }
+  if (zmq_msg_send(&frame, sock, flags | ZMQ_DONTWAIT) < 0) {
     zmq_msg_close(&frame);
     return -1;
   }
   return 0;
+}
+
+static int s_send_identity(void *sock, const zmq_msg_t *identity) {
+  zmq_msg_t id;
+  zmq_msg_init(&id);
+  zmq_msg_copy(&id, (zmq_msg_t *)identity);
+  if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    zmq_msg_close(&id);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- batches ---- */
+
+/* An open batch: `parts` messages went to the socket with ZMQ_SNDMORE (after the
+ * identity, on a ROUTER); the last one added is held here, and goes last, without it. */
+typedef struct {
+  void *sock; /* NULL: a free slot */
+  const void *owner;
+  zmq_msg_t identity;
+  bool has_identity;
+  rl_msgbuf_t held;
+  unsigned parts;
+  size_t bytes;
+  int64_t since_us;
+} s_batch_t;
+
+#define S_BATCHES 64
+static s_batch_t s_batches[S_BATCHES];
+static pthread_mutex_t s_batches_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Open batches: rl_msg_send looks for one on its socket only when there are some. A
+ * plain load is enough: a batch on a socket is opened by the thread that uses the
+ * socket (or one that took it over through a lock, which orders the two). */
+static atomic_int s_open;
+
+static bool s_same_identity(const s_batch_t *e, const zmq_msg_t *identity) {
+  if (!identity) return !e->has_identity;
+  size_t n = zmq_msg_size((zmq_msg_t *)identity);
+  return e->has_identity && n == zmq_msg_size((zmq_msg_t *)&e->identity) &&
+         !memcmp(zmq_msg_data((zmq_msg_t *)identity), zmq_msg_data((zmq_msg_t *)&e->identity), n);
+}
+
+/* Sends e's held message (with ZMQ_SNDMORE if `more`), the identity first if it is the
+ * batch's first part. */
+static int s_batch_send_held(s_batch_t *e, bool more) {
+  if (e->parts == 0 && e->has_identity && s_send_identity(e->sock, &e->identity) != 0) {
+    rl_msgbuf_reset(&e->held);
+    return -1;
+  }
+  e->parts++;
+  return s_send_frame(e->sock, &e->held, more ? ZMQ_SNDMORE : 0);
+}
+
+/* Ends e's batch (its held message goes last) and frees the slot. Lock held. */
+static void s_batch_close(s_batch_t *e) {
+  if (s_batch_send_held(e, false) != 0)
+    rl_log(RL_LOG_WARN, "could not send a batch of %u messages (the peer is gone?)", e->parts);
+  zmq_msg_close(&e->identity);
+  e->sock = NULL;
+  e->owner = NULL;
+  atomic_fetch_sub_explicit(&s_open, 1, memory_order_relaxed);
+}
+
+static s_batch_t *s_batch_find(const void *sock) {
+  for (int i = 0; i < S_BATCHES; i++)
+    if (s_batches[i].sock == sock) return &s_batches[i];
+  return NULL;
+}
+
+/* Ends the batch open on sock, if any. */
+static void s_flush_socket(void *sock) {
+  pthread_mutex_lock(&s_batches_mu);
+  s_batch_t *e = s_batch_find(sock);
+  if (e) s_batch_close(e);
+  pthread_mutex_unlock(&s_batches_mu);
+}
+
+int rl_msg_send(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b) {
+  if (atomic_load_explicit(&s_open, memory_order_relaxed)) s_flush_socket(sock);
+  if (identity && s_send_identity(sock, identity) != 0) {
+    rl_msgbuf_reset(b);
+    return -1;
+  }
+  return s_send_frame(sock, b, 0);
+}
+
+int rl_msg_send_batched(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b, const void *owner) {
+  int rc = 0;
+  pthread_mutex_lock(&s_batches_mu);
+  s_batch_t *e = s_batch_find(sock);
+  if (e && !s_same_identity(e, identity)) {
+    s_batch_close(e);
+    e = NULL;
+  }
+  if (!e) {
+    e = s_batch_find(NULL);
+    if (!e) { /* every slot taken: this one goes alone */
+      pthread_mutex_unlock(&s_batches_mu);
+      return rl_msg_send(sock, identity, b);
+    }
+    e->sock = sock;
+    e->owner = owner;
+    e->parts = 0;
+    e->bytes = b->sb.size;
+    e->since_us = rl_now_us();
+    e->has_identity = identity != NULL;
+    zmq_msg_init(&e->identity);
+    if (identity) zmq_msg_copy(&e->identity, (zmq_msg_t *)identity);
+    e->held = *b;
+    memset(&b->sb, 0, sizeof b->sb);
+    atomic_fetch_add_explicit(&s_open, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&s_batches_mu);
+    return 0;
+  }
+  rc = s_batch_send_held(e, true);
+  e->held = *b;
+  memset(&b->sb, 0, sizeof b->sb);
+  e->bytes += e->held.sb.size;
+  if (rc != 0 || e->parts + 1 >= RL_MSG_BATCH_PARTS || e->bytes >= RL_MSG_BATCH_BYTES ||
+      rl_now_us() - e->since_us >= RL_MSG_BATCH_US)
+    s_batch_close(e);
+  pthread_mutex_unlock(&s_batches_mu);
+  return rc;
+}
+
+void rl_msg_flush(const void *owner) {
+  if (!atomic_load_explicit(&s_open, memory_order_relaxed)) return;
+  pthread_mutex_lock(&s_batches_mu);
+  for (int i = 0; i < S_BATCHES; i++)
+    if (s_batches[i].sock && s_batches[i].owner == owner) s_batch_close(&s_batches[i]);
+  pthread_mutex_unlock(&s_batches_mu);
 }
 
 static uint64_t s_be(const uint8_t *p, int n) {
@@ -146,10 +283,45 @@ static void s_drain(void *sock) {
   }
 }
 
+/* Messages below S_SMALL_ZONE_FROM bytes unpack into a zone of S_SMALL_ZONE bytes to
+ * start with (a small allocation; a msgpack object takes 24 bytes, and the zone grows
+ * if it needs more). */
+#define S_SMALL_ZONE_FROM 400
+#define S_SMALL_ZONE 1000
+
+/* Checks and unpacks the frame just received into m (m->more says whether more parts of
+ * a batch follow it). Returns 1, or -1 (logged; the rest of its batch is dropped). */
+static int s_parse(void *sock, rl_msg_t *m) {
+  m->more = zmq_msg_more(&m->frame);
+  m->sock = sock;
+  size_t size = zmq_msg_size(&m->frame);
+  const uint8_t *data = zmq_msg_data(&m->frame);
+  if (size < RL_MSG_HEADER + 1 || size > RL_MSG_MAX) goto bad;
+  if (data[0] != RL_WIRE_VERSION) goto bad;
+  m->type = data[1];
+  if (!rl_msgpack_plausible(data + RL_MSG_HEADER, size - RL_MSG_HEADER)) goto bad;
+  /* The objects go into a zone sized for this message (msgpack_unpack_next's is 8 KiB
+   * whatever the size: a large allocation for each small message). */
+  size_t off = 0;
+  m->up.zone = msgpack_zone_new(size < S_SMALL_ZONE_FROM ? S_SMALL_ZONE : MSGPACK_ZONE_CHUNK_SIZE);
+  if (!m->up.zone || msgpack_unpack((const char *)data + RL_MSG_HEADER, size - RL_MSG_HEADER, &off, m->up.zone,
+                                    &m->up.data) != MSGPACK_UNPACK_SUCCESS)
+    goto bad;
+  if (off != size - RL_MSG_HEADER || m->up.data.type != MSGPACK_OBJECT_ARRAY) goto bad;
+  m->fields = m->up.data.via.array.ptr;
+  m->nfields = m->up.data.via.array.size;
+  return 1;
+bad:
+  rl_log(RL_LOG_WARN, "dropped a malformed message (%zu bytes)", size);
+  rl_msg_close(m);
+  return -1;
+}
+
 int rl_msg_recv(void *sock, bool router, rl_msg_t *m) {
   memset(m, 0, sizeof *m);
   zmq_msg_init(&m->identity);
   zmq_msg_init(&m->frame);
+  zmq_msg_init(&m->batch_identity);
   msgpack_unpacked_init(&m->up);
   if (router) {
     if (zmq_msg_recv(&m->identity, sock, ZMQ_DONTWAIT) < 0) {
@@ -164,21 +336,8 @@ int rl_msg_recv(void *sock, bool router, rl_msg_t *m) {
     rl_msg_close(m);
     return 0;
   }
-  if (zmq_msg_more(&m->frame)) goto bad;
-  size_t size = zmq_msg_size(&m->frame);
-  const uint8_t *data = zmq_msg_data(&m->frame);
-  if (size < RL_MSG_HEADER + 1 || size > RL_MSG_MAX) goto bad;
-  if (data[0] != RL_WIRE_VERSION) goto bad;
-  m->type = data[1];
-  if (!rl_msgpack_plausible(data + RL_MSG_HEADER, size - RL_MSG_HEADER)) goto bad;
-  size_t off = 0;
-  if (msgpack_unpack_next(&m->up, (const char *)data + RL_MSG_HEADER, size - RL_MSG_HEADER, &off) !=
-      MSGPACK_UNPACK_SUCCESS)
-    goto bad;
-  if (off != size - RL_MSG_HEADER || m->up.data.type != MSGPACK_OBJECT_ARRAY) goto bad;
-  m->fields = m->up.data.via.array.ptr;
-  m->nfields = m->up.data.via.array.size;
-  return 1;
+  if (router && zmq_msg_more(&m->frame)) zmq_msg_copy(&m->batch_identity, &m->identity);
+  return s_parse(sock, m);
 bad:
   s_drain(sock);
   rl_log(RL_LOG_WARN, "dropped a malformed message (%zu bytes)", zmq_msg_size(&m->frame));
@@ -186,13 +345,34 @@ bad:
   return -1;
 }
 
+int rl_msg_next(rl_msg_t *m) {
+  if (!m->more) return 0;
+  m->more = false; /* the rest is read here, not dropped */
+  msgpack_unpacked_destroy(&m->up);
+  msgpack_unpacked_init(&m->up);
+  zmq_msg_close(&m->frame);
+  zmq_msg_init(&m->frame);
+  zmq_msg_close(&m->identity);
+  zmq_msg_init(&m->identity);
+  if (m->has_identity) zmq_msg_copy(&m->identity, &m->batch_identity);
+  m->fields = NULL;
+  m->nfields = 0;
+  /* The parts of a multipart message arrive together: the next one is there. */
+  if (zmq_msg_recv(&m->frame, m->sock, ZMQ_DONTWAIT) < 0) return 0;
+  return s_parse(m->sock, m);
+}
+
 void rl_msg_close(rl_msg_t *m) {
+  if (m->more) s_drain(m->sock);
+  m->more = false;
   msgpack_unpacked_destroy(&m->up);
   msgpack_unpacked_init(&m->up);
   zmq_msg_close(&m->frame);
   zmq_msg_close(&m->identity);
+  zmq_msg_close(&m->batch_identity);
   zmq_msg_init(&m->frame);
   zmq_msg_init(&m->identity);
+  zmq_msg_init(&m->batch_identity);
   m->fields = NULL;
   m->nfields = 0;
 }
@@ -286,6 +466,91 @@ bool rl_field_is_nil(const rl_msg_t *m, uint32_t i) {
   return o && o->type == MSGPACK_OBJECT_NIL;
 }
 
+/* A message of type 9 whose one field is n. */
+static void s_test_msg(rl_msgbuf_t *b, uint64_t n) {
+  rl_msgbuf_init(b, 9, 1);
+  msgpack_pack_uint64(&b->pk, n);
+}
+
+/* Reads what waits on sock (batches too), each message's field appended to got. */
+static int s_test_read(void *sock, bool router, uint64_t *got, int max) {
+  int n = 0;
+  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+  rl_msg_t m;
+  while (zmq_poll(&it, 1, 100) == 1 && rl_msg_recv(sock, router, &m) == 1) {
+    do {
+      uint64_t v;
+      if (n < max && rl_field_u64(&m, 0, &v) && (!router || zmq_msg_size(&m.identity) == 2)) got[n++] = v;
+    } while (rl_msg_next(&m) > 0);
+    rl_msg_close(&m);
+  }
+  return n;
+}
+
+/* Batched messages arrive only once flushed, all of them, in order, after nothing sent
+ * before them and before what is sent plainly after them; a ROUTER's batch for one peer
+ * ends when another peer's begins; a full batch goes by itself; a batch left unread is
+ * dropped by rl_msg_close, not read as messages. */
+static int s_batch_selftest(void *ctx) {
+  int owner, fails = 0;
+  uint64_t got[200];
+  void *router = zmq_socket(ctx, ZMQ_ROUTER), *d1 = zmq_socket(ctx, ZMQ_DEALER), *d2 = zmq_socket(ctx, ZMQ_DEALER);
+  zmq_setsockopt(d1, ZMQ_ROUTING_ID, "d1", 2);
+  zmq_setsockopt(d2, ZMQ_ROUTING_ID, "d2", 2);
+  zmq_bind(router, "inproc://batchtest");
+  zmq_connect(d1, "inproc://batchtest");
+  zmq_connect(d2, "inproc://batchtest");
+  rl_msgbuf_t b;
+  for (uint64_t i = 1; i <= 3; i++) {
+    s_test_msg(&b, i);
+    RL_CHECK_COUNT(rl_msg_send_batched(d1, NULL, &b, &owner) == 0, fails);
+  }
+  zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};
+  RL_CHECK_COUNT(zmq_poll(&it, 1, 20) == 0, fails); /* held until flushed */
+  s_test_msg(&b, 4);
+  rl_msg_send(d1, NULL, &b); /* ends the batch first */
+  int n = s_test_read(router, true, got, 200);
+  RL_CHECK_COUNT(n == 4 && got[0] == 1 && got[1] == 2 && got[2] == 3 && got[3] == 4, fails);
+  /* The router answers d1 and d2 in batches: d2's first message ends d1's batch. */
+  zmq_msg_t id1, id2;
+  zmq_msg_init_data(&id1, "d1", 2, NULL, NULL);
+  zmq_msg_init_data(&id2, "d2", 2, NULL, NULL);
+  for (uint64_t i = 10; i < 13; i++) {
+    s_test_msg(&b, i);
+    rl_msg_send_batched(router, &id1, &b, &owner);
+  }
+  s_test_msg(&b, 20);
+  rl_msg_send_batched(router, &id2, &b, &owner);
+  rl_msg_flush(&owner);
+  RL_CHECK_COUNT(s_test_read(d1, false, got, 200) == 3 && got[0] == 10 && got[2] == 12, fails);
+  RL_CHECK_COUNT(s_test_read(d2, false, got, 200) == 1 && got[0] == 20, fails);
+  /* A full batch goes without a flush. */
+  for (uint64_t i = 0; i < RL_MSG_BATCH_PARTS; i++) {
+    s_test_msg(&b, i);
+    rl_msg_send_batched(d2, NULL, &b, &owner);
+  }
+  n = s_test_read(router, true, got, 200);
+  RL_CHECK_COUNT(n == RL_MSG_BATCH_PARTS && got[RL_MSG_BATCH_PARTS - 1] == RL_MSG_BATCH_PARTS - 1, fails);
+  /* Closing a batch after its first message drops the rest; the next message is whole. */
+  for (uint64_t i = 0; i < 3; i++) {
+    s_test_msg(&b, i);
+    rl_msg_send_batched(d1, NULL, &b, &owner);
+  }
+  rl_msg_flush(&owner);
+  s_test_msg(&b, 7);
+  rl_msg_send(d1, NULL, &b);
+  zmq_poll(&it, 1, 100);
+  rl_msg_t m;
+  RL_CHECK_COUNT(rl_msg_recv(router, true, &m) == 1 && m.more, fails);
+  rl_msg_close(&m);
+  RL_CHECK_COUNT(s_test_read(router, true, got, 200) == 1 && got[0] == 7, fails);
+  RL_CHECK_COUNT(atomic_load(&s_open) == 0, fails);
+  zmq_close(router);
+  zmq_close(d1);
+  zmq_close(d2);
+  return fails;
+}
+
 int rl_msg_selftest(void) {
   void *ctx = zmq_ctx_new();
   void *a = zmq_socket(ctx, ZMQ_PAIR), *b = zmq_socket(ctx, ZMQ_PAIR);
@@ -323,6 +588,7 @@ int rl_msg_selftest(void) {
   ok = ok && rl_msg_recv(b, false, &m) == 0;
   zmq_close(a);
   zmq_close(b);
+  ok = ok && s_batch_selftest(ctx) == 0;
   zmq_ctx_term(ctx);
   return ok ? 0 : 1;
 }

@@ -41,6 +41,24 @@ void rl_pack_bin(msgpack_packer *pk, const void *p, size_t n);
  * dropped). */
 int rl_msg_send(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b);
 
+/* Batches: messages for one socket (on a ROUTER, for one peer) given to
+ * rl_msg_send_batched travel as the parts of one ZeroMQ multipart message, so both
+ * sides' ZeroMQ I/O threads and the receiving process wake once for all of them instead
+ * of once each (rl_msg_recv returns the first part, rl_msg_next the others). A batch
+ * goes out when it is full (RL_MSG_BATCH_PARTS or RL_MSG_BATCH_BYTES), at the first add
+ * after it is RL_MSG_BATCH_US old, when its owner calls rl_msg_flush, when a message for
+ * another peer is batched on its socket, and before any rl_msg_send on its socket (the
+ * order of messages on a socket is kept). Its owner flushes before it waits for
+ * anything and before it closes the socket. Any thread may batch for its own sockets. */
+#define RL_MSG_BATCH_PARTS 64
+#define RL_MSG_BATCH_BYTES ((size_t)64 << 10)
+#define RL_MSG_BATCH_US 500
+/* Adds b (consumed) to the batch of owner for sock and identity (NULL: not a ROUTER).
+ * Returns 0, or -1 if the socket refused a message (dropped, as rl_msg_send's). */
+int rl_msg_send_batched(void *sock, const zmq_msg_t *identity, rl_msgbuf_t *b, const void *owner);
+/* Sends every batch of owner now. Can't fail (a message the socket refuses is logged). */
+void rl_msg_flush(const void *owner);
+
 /* A received, validated message. body is the msgpack array of fields. */
 typedef struct {
   uint8_t type;
@@ -50,6 +68,9 @@ typedef struct {
   msgpack_unpacked up;
   const msgpack_object *fields;
   uint32_t nfields;
+  bool more;                 /* more parts of a batch follow (rl_msg_next) */
+  void *sock;                /* where they are */
+  zmq_msg_t batch_identity;  /* the sender of a batch that came on a ROUTER */
 } rl_msg_t;
 
 /* Receives one message without blocking. Returns 1 with *m filled (release it with
@@ -57,6 +78,12 @@ typedef struct {
  * (wrong frame count, version, size, or msgpack body): it is logged and dropped.
  * `router`: the socket is a ROUTER, so an identity frame comes first. */
 int rl_msg_recv(void *sock, bool router, rl_msg_t *m);
+/* The next message of the batch m came in (m's current message is released first, so
+ * take what you keep of it before): 1 with *m filled, 0 at the end of the batch (or if
+ * m was a lone message), -1 if it was malformed (logged; the rest of the batch is
+ * dropped). Loop `do { ... } while (rl_msg_next(&m) > 0)`; then rl_msg_close. */
+int rl_msg_next(rl_msg_t *m);
+/* Releases m; parts of its batch not read yet are dropped. */
 void rl_msg_close(rl_msg_t *m);
 
 /* True if the msgpack bytes are one complete object whose declared lengths and counts

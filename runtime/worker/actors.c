@@ -6,9 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
+
+/* How long calls made back to back go without reading what came (a death notice). */
+#define S_CALL_POLL_US 1000
 
 static rl_actor_t *s_find(rl_cw_t *cw, const rl_id_t *id) {
   for (rl_actor_t *a = cw->actors; a; a = a->next)
@@ -306,8 +310,10 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
                      char *err, size_t errlen) {
   RL_CW_HOLD(cw);
   /* Notice a death that has already arrived, so this call waits for the restart
-   * instead of going to a worker known to be gone. */
-  rl_cw_poll(cw, 0);
+   * instead of going to a worker known to be gone. Calls made back to back look at
+   * most every S_CALL_POLL_US (a poll would also send the calls batched so far). */
+  if (rl_now_us() - cw->polled_us >= S_CALL_POLL_US) rl_cw_poll(cw, 0);
+  else rl_io_polled(cw->io);
   rl_actor_t *a = s_find(cw, id);
   if (!a) {
     if (!strcmp(owner, cw->endpoint)) {

@@ -185,6 +185,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   if (!p || !*p) return;
   rl_cw_t *cw = *p;
   rl_io_destroy(&cw->io); /* from here on this thread alone uses the sockets */
+  rl_msg_flush(cw);
   if (cw->nm && cw->store_base) {
     rl_actor_forget_names(cw);
     rl_ev_leaving(cw);
@@ -200,6 +201,7 @@ void rl_cw_destroy(rl_cw_t **p) {
   /* What was just sent to peers (a kill, a borrower's release) is not dropped at exit;
    * a peer that is gone costs at most this long, once for all of them. */
   int peer_linger = 100;
+  rl_msg_flush(cw); /* no batch outlives its socket */
   for (rl_peer_t *peer = cw->peers, *next; peer; peer = next) {
     next = peer->next;
     zmq_setsockopt(peer->sock, ZMQ_LINGER, &peer_linger, sizeof peer_linger);
@@ -395,6 +397,7 @@ void rl_cw_notify_ready(rl_cw_t *cw, const rl_id_t *id) {
 static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   RL_CW_HOLD(cw);
   rl_io_polled(cw->io);
+  rl_msg_flush(cw); /* what was batched goes before we wait */
   if (cw->nready_later && !rl_io_on_io_thread(cw->io)) s_ready_later(cw);
   zmq_pollitem_t items[S_MAX_POLL + 1];
   rl_peer_t *peers[S_MAX_POLL];
@@ -424,17 +427,20 @@ static int s_poll(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
         int got = rl_msg_recv(items[i].socket, i == 0, &m);
         if (got == 0) break;
         if (got < 0) continue;
-        cw->messages++;
-        if (i == 0) s_handle_router(cw, &m);
-        else if (i == 1) s_handle_nm(cw, &m);
-        else if (i == gcs_at) rl_pg_handle_gcs(cw, &m);
-        else s_handle_peer(cw, peers[i], &m);
+        do { /* each message of a batch */
+          cw->messages++;
+          if (i == 0) s_handle_router(cw, &m);
+          else if (i == 1) s_handle_nm(cw, &m);
+          else if (i == gcs_at) rl_pg_handle_gcs(cw, &m);
+          else s_handle_peer(cw, peers[i], &m);
+        } while (rl_msg_next(&m) > 0);
         rl_msg_close(&m);
       }
     }
   }
   rl_pg_apply(cw);
   rl_sub_tick(cw);
+  rl_msg_flush(cw);
   return rl_interrupted || rl_cw_running_cancelled(cw) ? 1 : 0;
 }
 
@@ -513,6 +519,7 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
     return -1;
   }
   if (rl_msg_send(cw->gcs, NULL, b) != 0) return -1;
+  rl_msg_flush(cw); /* batched messages do not wait for the head's answer */
   int64_t deadline = rl_now_ms() + timeout_ms;
   zmq_pollitem_t it = {cw->gcs, 0, ZMQ_POLLIN, 0};
   while (rl_now_ms() < deadline && !rl_interrupted) {

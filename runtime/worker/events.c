@@ -18,6 +18,7 @@
 #define S_FLUSH_MS 1000
 #define S_MAX_ACTORS 10000 /* actor events in one batch (actors change state rarely) */
 #define S_MAX_NODES 64     /* distinct nodes one batch names; others are "not known" */
+#define S_KEEP_TASKS 1024  /* task event slots kept after a batch is sent */
 
 static void s_copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
@@ -272,6 +273,11 @@ done:
   /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
   free(task_node);
   for (size_t i = 0; i < ev->ntasks; i++) free(ev->tasks[i].detail);
+  if (ev->captasks > S_KEEP_TASKS) { /* a burst's array is not kept for an idle process */
+    free(ev->tasks);
+    ev->tasks = NULL;
+    ev->captasks = 0;
+  }
   ev->ntasks = ev->nactors = 0;
   ev->dropped = 0;
   ev->gen++;

@@ -50,7 +50,9 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
   if (!rl_obj_bytes(fn, (const char **)&in->pub.fn, &in->pub.fn_len)) in->pub.fn = NULL;
   in->pub.nargs = args->via.array.size;
   in->pub.num_returns = (int)num_returns;
-  snprintf(in->name, sizeof in->name, "%.*s", (int)name_len, name);
+  size_t shown = name_len < sizeof in->name ? name_len : sizeof in->name - 1;
+  memcpy(in->name, name, shown); /* as snprintf "%.*s", without its cost on every task */
+  in->name[shown] = 0;
   in->pub.name = in->name;
   in->args = args->via.array.ptr;
   uint64_t kind = RL_KIND_TASK;
@@ -82,8 +84,10 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
   cw->in_tail = in;
 }
 
+/* Results go out batched (wire/msg.h): a worker running queued tasks back to back sends
+ * theirs together once its queue is empty (or the batch is full or old, or it waits). */
 static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
-  if (rl_msg_send(cw->router, &in->identity, b) != 0)
+  if (rl_msg_send_batched(cw->router, &in->identity, b, cw) != 0)
     rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
 }
 
@@ -232,6 +236,18 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
   return 0;
 }
 
+/* Room for n more bytes at the end of b's buffer. Returns 0, or -1 (out of memory). */
+static int s_reserve(rl_msgbuf_t *b, size_t n) {
+  if (b->sb.alloc - b->sb.size >= n) return 0;
+  size_t want = b->sb.size + n, cap = b->sb.alloc ? b->sb.alloc : 64;
+  while (cap < want) cap *= 2;
+  char *grown = realloc(b->sb.data, cap);
+  if (!grown) return -1;
+  b->sb.data = grown;
+  b->sb.alloc = cap;
+  return 0;
+}
+
 int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
                       rl_cw_copy_fn copy, void *ctx, const rl_id_t *contained,
                       const char (*contained_owner)[RL_ENDPOINT_MAX], size_t ncontained, char *err, size_t errlen) {
@@ -263,15 +279,13 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
     msgpack_pack_uint64(&b.pk, failed ? RL_RET_ERROR : RL_RET_INLINE);
     msgpack_pack_bin(&b.pk, lens[i]);
     /* Write the value straight into the message buffer. */
-    char *tmp = malloc(lens[i] ? lens[i] : 1);
-    if (!tmp) {
+    if (s_reserve(&b, lens[i]) != 0) {
       snprintf(err, errlen, "out of memory");
       rc = -1;
       break;
     }
-    copy(ctx, i, tmp);
-    msgpack_pack_bin_body(&b.pk, tmp, lens[i]);
-    free(tmp);
+    copy(ctx, i, b.sb.data + b.sb.size);
+    b.sb.size += lens[i];
     msgpack_pack_uint64(&b.pk, lens[i]);
   }
   if (rc != 0) {
@@ -307,6 +321,9 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
       break;
     }
   s_incoming_free(in);
+  /* Nothing queued here runs next: the results batched so far go now, not after what
+   * the host does before it waits (a collection, say). */
+  if (!cw->in_head) rl_msg_flush(cw);
   rl_sub_return_idle_leases(cw);
   return rc;
 }

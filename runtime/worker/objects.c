@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 

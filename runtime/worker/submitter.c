@@ -8,8 +8,12 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
+
+/* A push this soon after the one before it on the same worker is batched with it. */
+#define S_BURST_US 200
 
 static uint64_t s_hash(const void *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -424,8 +428,12 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   rl_pack_str(&b.pk, t->kind == RL_KIND_TASK ? "" : t->method);
   rl_pack_id(&b.pk, t->cls->actor ? &t->cls->actor->id : &no_actor);
   if (!method) msgpack_pack_double(&b.pk, rl_res_get(&t->cls->resources, "CPU"));
+  /* Tasks pushed back to back (the one before still on the worker, pushed moments ago)
+   * are batched: they wake the worker once, sent at our next wait. A lone one goes at
+   * once, so that a round trip does not wait for it. */
+  bool burst = l->run_tail && rl_now_us() - l->run_tail->pushed_us < S_BURST_US;
   s_run_push(cw, l, t);
-  if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
+  if ((burst ? rl_msg_send_batched(l->peer->sock, NULL, &b, cw) : rl_msg_send(l->peer->sock, NULL, &b)) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
 
