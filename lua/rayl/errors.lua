@@ -6,7 +6,7 @@ local TYPES = {
   "GetTimeoutError", "ObjectLostError", "OwnerDiedError", "TaskCancelledError",
   "NodeDiedError", "OutOfMemoryError", "ValueError", "SerializationError",
   "RuntimeEnvSetupError", "TaskPlacementGroupRemoved", "ConnectionError",
-  "CompileError", "CudaError",
+  "CompileError", "CudaError", "TorchError",
 }
 
 -- The metatable of every rayl error: a table with type, message and, for errors

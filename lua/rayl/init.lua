@@ -502,17 +502,24 @@ function rayl.available_resources()
   return sum_resources("available")
 end
 
--- FFI arrays of numbers travel as raw bytes and arrive as rayl.array.
+-- FFI arrays of numbers travel as raw bytes and arrive as rayl.array; tensors
+-- (rayl.torch) travel as raw bytes with their dtype and shape and arrive as tensors
+-- (over the shared memory, on the same node). Decoding a tensor loads rayl.torch.
 do
   local ok, ffi = pcall(require, "ffi")
   if ok then
     local DTYPES = { double = "float64", float = "float32", int = "int32", int32_t = "int32",
                      int64_t = "int64", ["unsigned char"] = "uint8", uint8_t = "uint8" }
     core.set_cdata_describer(function(v)
+      local tensor = package.loaded["rayl.torch.tensor"]
+      if tensor and tensor.is_tensor(v) then return tensor.wire_describe(v) end
       local elem = tostring(ffi.typeof(v)):match("^ctype<(.-) %[")
       local dtype = elem and DTYPES[elem]
       if not dtype then return nil end
       return dtype, ffi.sizeof(v) / ffi.sizeof(elem)
+    end)
+    core.set_tensor_decoder(function(arr, dtype, shape, flags)
+      return require("rayl.torch.tensor").wire_decode(arr, dtype, shape, flags)
     end)
   end
 end
@@ -521,8 +528,9 @@ actor.install(rayl, { check_options = check_options, ensure_init = ensure_init }
 pgroup.install(rayl, { ensure_init = ensure_init })
 
 -- rayl.util (stdlib: ActorPool, Queue, Pool, placement groups) loads on first use: it
--- requires rayl itself; rayl.cuda too (most programs never use it).
-local LAZY = { util = "rayl.util", cuda = "rayl.cuda" }
+-- requires rayl itself; rayl.cuda and rayl.torch too (most programs never use them;
+-- libtorch itself loads on rayl.torch's first use).
+local LAZY = { util = "rayl.util", cuda = "rayl.cuda", torch = "rayl.torch" }
 setmetatable(rayl, { __index = function(t, k)
   if not LAZY[k] then return nil end
   local m = require(LAZY[k])

@@ -278,10 +278,10 @@ static void s_restart(rl_actor_service_t *s, rl_gcs_actor_t *a, const char *why,
 }
 
 /* [task_id, owner_id, owner_endpoint, function_key, function, args, num_returns,
- *  attempt, name, kind, method, actor_id] */
+ *  attempt, name, kind, method, actor_id, num_cpus] */
 static void s_push(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 12);
+  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 13);
   rl_pack_id(&b.pk, &c->task_id);
   rl_pack_id(&b.pk, &s->self);
   rl_pack_str(&b.pk, s->address);
@@ -294,6 +294,7 @@ static void s_push(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t 
   msgpack_pack_uint64(&b.pk, RL_KIND_ACTOR_CREATE);
   rl_pack_str(&b.pk, "");
   rl_pack_id(&b.pk, &a->id);
+  msgpack_pack_double(&b.pk, rl_res_get(&a->resources, "CPU"));
   rl_msg_send(c->worker_sock, NULL, &b);
 }
 

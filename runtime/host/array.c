@@ -167,6 +167,8 @@ static int l_array_index(lua_State *L) {
     lua_pushnumber(L, (lua_Number)a->n);
   } else if (k && strcmp(k, "dtype") == 0) {
     lua_pushstring(L, s_names[a->dtype]);
+  } else if (k && strcmp(k, "readonly") == 0) {
+    lua_pushboolean(L, a->view);
   } else {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
@@ -301,7 +303,8 @@ int rl_array_selftest(void) {
   lua_setglobal(L, "v");
   lua_pop(L, 1);
   fails += s_check_lua(L, "local ok, e = pcall(function() v[1] = 5 end) local c = v:copy() c[1] = 5"
-                          " return v[4] == 4 and not ok and e:find('read%-only view') ~= nil and c[1] == 5");
+                          " return v[4] == 4 and not ok and e:find('read%-only view') ~= nil and c[1] == 5"
+                          " and v.readonly == true and c.readonly == false");
   lua_close(L);
   return fails ? 1 : 0;
 }

@@ -26,6 +26,10 @@
  *   7 UPJOIN  u32 function index, u8 upvalue number: only in an upvalue position; this
  *             upvalue is shared with that upvalue of an earlier function
  *   8 OBJREF  16-byte object id, then the owner endpoint (up to 119 bytes)
+ *   9 TENSOR  u8 dtype (RL_TORCH_*: 1-5 as RL_DT_*, 6 bool), u8 flags (bit 0:
+ *             requires_grad), u8 ndim (<= 16), ndim u64 sizes (big endian); followed by
+ *             an ARRAY of its elements in row-major order (bool as uint8), which gets the
+ *             reference index: the decoded tensor takes that index's place
  */
 #include "common/selftest.h"
 #include "host/codec_int.h"
@@ -397,6 +401,60 @@ unsigned char *rl_codec_test_encode(lua_State *A, size_t *n) {
   return b;
 }
 
+/* Tensors (faked: FFI structs a test describer describes) through the codec. */
+static void s_tensor_tests(lua_State *A, lua_State *B) {
+  /* As rayl.torch describes them, faked here with FFI structs): a header, their
+   * elements as an array (copied when the describer made a temporary copy), identity kept;
+   * the receiver's decoder makes the tensor. */
+  S_CHECK(rl_codec_test_run(A, "local ffi = require 'ffi' ffi.cdef 'typedef struct { int k; } fake_tensor;'"
+                               " keep = {} debug.getregistry()['" RL_CDATA_DESCRIBER "'] = function(t)"
+                               "   local k = keep[t.k] if k.fail then error(k.fail, 0) end local a = k.tmp or k.a"
+                               "   return 'tensor', k.dtype, k.shape, tonumber(ffi.cast('uintptr_t', a:ptr())),"
+                               "     a:bytes(), k.flags, k.tmp end"
+                               " function fake(k, a, dtype, shape, flags, tmp) keep[k] = {a = a, dtype = dtype,"
+                               "   shape = shape, flags = flags, tmp = tmp} return ffi.new('fake_tensor', k) end"
+                               " return true") == 0);
+  lua_pop(A, 1);
+  S_CHECK(rl_codec_test_run(B, "debug.getregistry()['" RL_TENSOR_DECODER "'] = function(a, dtype, shape, flags)"
+                               " return {a = a, dtype = dtype, shape = shape, flags = flags} end return true") == 0);
+  lua_pop(B, 1);
+  s_rt(A, B, "local t = fake(1, rayl.array('float32', {1, 2, 3, 4, 5, 6}), 1, {2, 3}, 1) return {t, t, 5}",
+       "local t = v[1] return v[2] == t and v[3] == 5 and t.dtype == 1 and #t.shape == 2 and t.shape[1] == 2"
+       " and t.shape[2] == 3 and t.flags == 1 and t.a.dtype == 'float32' and #t.a == 6 and t.a[6] == 6", 0);
+  s_rt(A, B, "local a = rayl.array('float64', 20000) a[20000] = 7 return fake(2, a, 2, {100, 200}, 0)",
+       "local p = tonumber(tostring(v.a:ptr()):match('0x%x+')) local k = tonumber(tostring(kbuf):match('0x%x+'))"
+       " return v.a[20000] == 7 and p >= k and p < k + klen and v.shape[2] == 200 and v.flags == 0", 1);
+  s_rt(A, B, "local a = rayl.array('float32', 30000) a[1] = 3 return fake(3, a, 1, {30000}, 0, a:copy())",
+       "return v.a[1] == 3 and #v.a == 30000", 0);
+  s_rt(A, B, "return fake(4, rayl.array('uint8', {1, 0}), 6, {2}, 0)",
+       "return v.dtype == 6 and v.a.dtype == 'uint8' and v.a[1] == 1 and v.a[2] == 0", 0);
+  s_rt(A, B, "return fake(5, rayl.array('float32', 0), 1, {0, 4}, 0)", "return #v.a == 0 and v.shape[2] == 4", 0);
+  S_CHECK(rl_codec_test_run(A, "return fake(6, rayl.array('float32', 3), 1, {2, 2}, 0)") == 0);
+  char err0[256];
+  rl_encoded_t *e0 = rl_codec_encode(A, -1, "argument 1", NULL, err0, sizeof err0);
+  S_CHECK(!e0 && strstr(err0, "tensor whose size does not match its shape"));
+  lua_pop(A, 1);
+  S_CHECK(rl_codec_test_run(A, "local t = fake(8, rayl.array('float32', 1), 1, {1}, 0) keep[8].fail = 'no such dtype'"
+                               " return {t}") == 0);
+  e0 = rl_codec_encode(A, -1, "argument 1", NULL, err0, sizeof err0);
+  S_CHECK(!e0 && !strcmp(err0, "cannot serialize argument 1[1]: cdata: no such dtype"));
+  lua_pop(A, 1);
+  S_CHECK(rl_codec_test_run(A, "return fake(7, rayl.array('float32', 1), 1, {}, 0)") == 0);
+  size_t n = 0;
+  unsigned char *tb = rl_codec_test_encode(A, &n);
+  lua_State *C0 = rl_codec_test_state();
+  S_CHECK(tb && tb[0] == 0xc7 && tb[1] == 3 && tb[2] == RL_EXT_TENSOR && tb[5] == 0);
+  if (tb) {
+    S_CHECK(rl_codec_decode(C0, tb, n, 0, NULL) == -1 && strstr(lua_tostring(C0, -1), "rayl.torch is not set up"));
+    lua_settop(C0, 0);
+    tb[6] = 0xc0; /* the elements replaced by nil */
+    S_CHECK(rl_codec_decode(B, tb, n, 0, NULL) == -1 && strstr(lua_tostring(B, -1), "tensor without its elements"));
+    lua_settop(B, 0);
+  }
+  free(tb);
+  lua_close(C0);
+}
+
 int rl_codec_selftest(void) {
   s_fails = 0;
   lua_State *A = rl_codec_test_state(), *B = rl_codec_test_state();
@@ -461,6 +519,7 @@ int rl_codec_selftest(void) {
        " local p = tonumber(tostring(v.a:ptr()):match('0x%x+')) local k = tonumber(tostring(kbuf):match('0x%x+'))"
        " return v.a[100000] == 100000 and not ok and e:find('read%-only view') and v.a:copy()[5] == 5"
        " and p >= k and p + v.a:bytes() <= k + klen and (p - k) % 16 == 0 and v.b[1] == 7 and v.c[1] == 0.5", 1);
+  s_tensor_tests(A, B);
   /* Registered classes, module metatables. */
   const char *cls = "local P = {} P.__index = P function P.sum(self) return self.x + self.y end"
                     " package.loaded.modmt = {__index = {hi = function() return 'hi' end}} return P";

@@ -60,8 +60,16 @@ int rl_codec_decode(lua_State *L, const void *data, size_t len, int keeper, cons
 void rl_codec_register_class(lua_State *L, const char *name, int mt);
 
 /* Registry key of a Lua function(cdata) -> element type name ("float64", ...), count,
- * set by the Lua layer so FFI arrays of numbers can travel as arrays. */
+ * set by the Lua layer so FFI arrays of numbers can travel as arrays; for a tensor it
+ * returns "tensor", dtype (RL_TORCH_*), shape {sizes}, data address (a number), bytes,
+ * flags (bit 0: requires_grad) and, when the elements were copied to be contiguous,
+ * that copy (the elements are then copied into the encoding). */
 #define RL_CDATA_DESCRIBER "rayl.cdata_describer"
+/* Registry key of a Lua function(array, dtype, shape, flags) -> tensor, set by the Lua
+ * layer, that makes a decoded tensor (rayl.torch) from its elements: a rayl.array
+ * (a view into shared memory when decoded in place), its RL_TORCH_* dtype, its sizes and
+ * its flags (bit 0: requires_grad). */
+#define RL_TENSOR_DECODER "rayl.tensor_decoder"
 
 /* Opens the codec's Lua-facing pieces into the table at the top of the stack: field
  * `array`, the rayl.array constructor (host/array.h). The wire format is described at

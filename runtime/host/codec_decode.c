@@ -341,6 +341,39 @@ static void s_array(s_dec_t *d, const unsigned char *b, size_t len) {
   s_addref(d, lua_gettop(L));
 }
 
+/* A tensor: its header here, its elements in the ARRAY that must follow (codec.c); the
+ * Lua layer's decoder (registry RL_TENSOR_DECODER) makes the tensor, which then takes
+ * the elements' reference index. */
+static void s_tensor(s_dec_t *d, const unsigned char *b, size_t len) {
+  lua_State *L = d->L;
+  if (len < 3 || b[0] < RL_TENSOR_FLOAT32 || b[0] > RL_TENSOR_BOOL || b[2] > RL_TENSOR_MAXDIM ||
+      len != 3 + 8 * (size_t)b[2])
+    s_error(d, "malformed tensor");
+  if (d->end - d->p < 6 || d->p[0] != 0xc9 || d->p[5] != RL_EXT_ARRAY) s_error(d, "tensor without its elements");
+  lua_getfield(L, LUA_REGISTRYINDEX, RL_TENSOR_DECODER);
+  if (!lua_isfunction(L, -1)) s_error(d, "a tensor arrived, but rayl.torch is not set up in this process");
+  s_value(d);
+  uint32_t ref = d->nrefs;
+  const rl_array_t *a = rl_array_test(L, -1);
+  if (!a || a->dtype != (b[0] == RL_TENSOR_BOOL ? RL_DT_UINT8 : b[0])) s_error(d, "tensor elements of the wrong type");
+  lua_pushinteger(L, b[0]);
+  lua_createtable(L, b[2], 0);
+  double numel = 1;
+  for (int i = 0; i < b[2]; i++) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v = v << 8 | b[3 + 8 * i + k];
+    if (v > (1ULL << 53)) s_error(d, "malformed tensor");
+    numel *= (double)v;
+    lua_pushnumber(L, (lua_Number)v);
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (numel != (double)a->n) s_error(d, "tensor shape does not match its elements");
+  lua_pushinteger(L, b[1]);
+  lua_call(L, 4, 1);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->reftab, (int)ref);
+}
+
 static void s_objref(s_dec_t *d, const unsigned char *b, size_t len) {
   if (!d->hooks || !d->hooks->ref_in) s_error(d, "ObjectRef not allowed here");
   if (len < RL_ID_SIZE || len - RL_ID_SIZE >= sizeof(((rl_objref_t *)0)->owner)) s_error(d, "malformed ObjectRef");
@@ -388,6 +421,7 @@ static void s_ext(s_dec_t *d, int type, size_t len) {
   case RL_EXT_FUNC: s_function(d, b, len); return;
   case RL_EXT_ARRAY: s_array(d, b, len); return;
   case RL_EXT_OBJREF: s_objref(d, b, len); return;
+  case RL_EXT_TENSOR: s_tensor(d, b, len); return;
   default: s_error(d, "unexpected ext type %d", type);
   }
 }

@@ -408,9 +408,10 @@ static int s_function(s_enc_t *s, int idx) {
   return 0;
 }
 
-/* An array's bytes; owned: a->data is a malloc'd copy the encoding takes (freed on
- * every path). */
-static int s_array_bytes(s_enc_t *s, int idx, const rl_array_t *a, int owned) {
+/* An array's bytes. owned: a->data is a malloc'd copy the encoding takes (freed on every
+ * path); borrow: big payloads are referenced in place (the value at idx keeps them alive
+ * until the encoding is flattened); otherwise they are copied. */
+static int s_array_bytes(s_enc_t *s, int idx, const rl_array_t *a, bool owned, bool borrow) {
   const void *p = lua_topointer(s->L, idx);
   rl_pslot_t *sl = rl_pmap_find(&s->cx->refs, p);
   size_t bytes = a->n * rl_dtype_size(a->dtype);
@@ -427,47 +428,94 @@ static int s_array_bytes(s_enc_t *s, int idx, const rl_array_t *a, int owned) {
   unsigned char h[8 + 15] = {0xc9, len >> 24, len >> 16, len >> 8, len, RL_EXT_ARRAY, a->dtype, (unsigned char)pad};
   rl_encoded_append(s->e, h, 8 + pad);
   if (bytes >= RL_CODEC_BIG && owned) return rl_encoded_blob_owned(s->e, a->data, bytes), 0;
-  if (bytes >= RL_CODEC_BIG) rl_encoded_blob(s->e, a->data, bytes);
-  else rl_encoded_append(s->e, a->data, bytes);
+  if (bytes >= RL_CODEC_BIG && borrow) rl_encoded_blob(s->e, a->data, bytes);
+  else if (bytes) rl_encoded_append(s->e, a->data, bytes);
   if (owned) free(a->data);
   return 0;
 }
 
-static int s_array(s_enc_t *s, int idx, const rl_array_t *a) { return s_array_bytes(s, idx, a, 0); }
+static int s_array(s_enc_t *s, int idx, const rl_array_t *a, bool borrow) {
+  return s_array_bytes(s, idx, a, false, borrow);
+}
 
-/* FFI cdata: numeric arrays travel like rayl.array (raw bytes); the Lua layer's
- * describer (registry RL_CDATA_DESCRIBER) names the element type and count. */
+/* A tensor, as the describer returned it below idx's results at base: "tensor", dtype
+ * (RL_TENSOR_*), shape {sizes}, data address, bytes, flags, and a temporary contiguous
+ * copy or nil. Encoded as a TENSOR header, then its elements as an ARRAY keyed by the
+ * tensor (so a tensor met twice is one value). */
+static int s_tensor(s_enc_t *s, int idx, int base) {
+  lua_State *L = s->L;
+  rl_pslot_t *sl = rl_pmap_find(&s->cx->refs, lua_topointer(L, idx));
+  if (sl) return s_ref(s, sl->a), 0;
+  int dtype = (int)lua_tonumber(L, base + 2);
+  size_t ndim = lua_istable(L, base + 3) ? lua_objlen(L, base + 3) : RL_TENSOR_MAXDIM + 1;
+  if (dtype < RL_TENSOR_FLOAT32 || dtype > RL_TENSOR_BOOL || ndim > RL_TENSOR_MAXDIM)
+    return s_fail(s, "tensor of an unsupported dtype or with too many dims");
+  unsigned char h[3 + 8 * RL_TENSOR_MAXDIM] = {(unsigned char)dtype, (unsigned char)lua_tonumber(L, base + 6),
+                                               (unsigned char)ndim};
+  double numel = 1;
+  for (size_t i = 0; i < ndim; i++) {
+    lua_rawgeti(L, base + 3, (int)i + 1);
+    double d = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(d >= 0 && d < 9e15)) return s_fail(s, "tensor with a bad shape");
+    numel *= d;
+    for (int b = 0; b < 8; b++) h[3 + 8 * i + b] = (unsigned char)((uint64_t)d >> (56 - 8 * b));
+  }
+  rl_array_t a = {0};
+  a.dtype = (uint8_t)(dtype == RL_TENSOR_BOOL ? RL_DT_UINT8 : dtype);
+  a.n = (size_t)lua_tonumber(L, base + 5) / rl_dtype_size(a.dtype);
+  a.data = (void *)(uintptr_t)lua_tonumber(L, base + 4);
+  if ((double)a.n != numel || (a.n && !a.data)) return s_fail(s, "tensor whose size does not match its shape");
+  s_ext(s, RL_EXT_TENSOR, h, 3 + 8 * ndim);
+  return s_array(s, idx, &a, lua_isnil(L, base + 7));
+}
+
+/* FFI cdata: numeric arrays travel like rayl.array (raw bytes), tensors as tensors; the
+ * Lua layer's describer (registry RL_CDATA_DESCRIBER) says which: element type name and
+ * count, or "tensor" and what s_tensor reads. */
 static int s_cdata(s_enc_t *s, int idx) {
   lua_State *L = s->L;
+  int base = lua_gettop(L);
   lua_getfield(L, LUA_REGISTRYINDEX, RL_CDATA_DESCRIBER);
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
     return s_fail(s, "cdata");
   }
   lua_pushvalue(L, idx);
-  if (lua_pcall(L, 1, 2, 0) != 0 || !lua_isstring(L, -2) || !lua_isnumber(L, -1)) {
-    lua_pop(L, 2);
-    return s_fail(s, "cdata that is not an array of numbers (float, double, int32_t, int64_t, uint8_t)");
+  if (lua_pcall(L, 1, 7, 0) != 0) {
+    char leaf[256];
+    snprintf(leaf, sizeof leaf, "cdata: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "its describer failed");
+    lua_settop(L, base);
+    return s_fail(s, leaf);
+  }
+  if (lua_type(L, base + 1) == LUA_TSTRING && !strcmp(lua_tostring(L, base + 1), "tensor")) {
+    int rc = s_tensor(s, idx, base);
+    lua_settop(L, base);
+    return rc;
+  }
+  if (!lua_isstring(L, base + 1) || !lua_isnumber(L, base + 2)) {
+    lua_settop(L, base);
+    return s_fail(s, "cdata that is not an array of numbers (float, double, int32_t, int64_t, uint8_t) or a tensor");
   }
   rl_array_t a = {0};
-  a.dtype = (uint8_t)rl_dtype_parse(lua_tostring(L, -2));
-  a.n = (size_t)lua_tonumber(L, -1);
-  lua_pop(L, 2);
+  a.dtype = (uint8_t)rl_dtype_parse(lua_tostring(L, base + 1));
+  a.n = (size_t)lua_tonumber(L, base + 2);
+  lua_settop(L, base);
   a.data = (void *)lua_topointer(L, idx);
   if (!a.dtype || !a.data) return s_fail(s, "cdata of an unsupported element type");
-  return s_array(s, idx, &a);
+  return s_array(s, idx, &a, true);
 }
 
 static int s_userdata(s_enc_t *s, int idx) {
   const rl_array_t *a = rl_array_test(s->L, idx);
-  if (a) return s_array(s, idx, a);
+  if (a) return s_array(s, idx, a, true);
   if (rl_cuda_buffer_test(s->L, idx)) { /* a device buffer travels as the rayl.array of its contents */
     rl_pslot_t *sl = rl_pmap_find(&s->cx->refs, lua_topointer(s->L, idx));
     if (sl) return s_ref(s, sl->a), 0;
     rl_array_t dev;
     char why[400];
     if (rl_cuda_buffer_copy_out(s->L, idx, &dev, why, sizeof why) != 0) return s_fail(s, why);
-    return s_array_bytes(s, idx, &dev, 1);
+    return s_array_bytes(s, idx, &dev, true, false);
   }
   const rl_objref_t *r = luaL_testudata(s->L, idx, RL_OBJREF_MT);
   if (!r) return s_fail(s, "userdata");

@@ -15,7 +15,13 @@ enum {
   RL_EXT_MODMT = 6,  /* metatable that is a module: "mod"; a table follows */
   RL_EXT_UPJOIN = 7, /* upvalue shared with an earlier function: u32 index, u8 upvalue */
   RL_EXT_OBJREF = 8, /* ObjectRef: 16-byte id, owner endpoint */
+  RL_EXT_TENSOR = 9, /* tensor: dtype, flags, shape; its elements follow as an ARRAY */
 };
+/* Tensor element types on the wire: rayl.array's RL_DT_* numbers, plus bool (sent as
+ * uint8 elements); the same numbers as rtorch.h's RL_TORCH_* dtypes. */
+enum { RL_TENSOR_FLOAT32 = 1, RL_TENSOR_BOOL = 6 };
+#define RL_TENSOR_MAXDIM 16
+#define RL_TENSOR_REQUIRES_GRAD 1 /* flags bit */
 #define RL_FUNC_HDR 7 /* u32 LUAJIT_VERSION_NUM, u8 bytecode version, u8 flags, u8 nups */
 #define RL_BC_FLAGS_MASK 0x09 /* the bytecode dump flags that matter: big-endian, FR2 (GC64) */
 #define RL_CODEC_MAXDEPTH 200

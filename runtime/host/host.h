@@ -15,7 +15,14 @@ typedef struct {
   rl_local_cluster_t *cluster;  /* the private cluster this driver started, if any */
   lua_State *L;                 /* the state that owns cw */
   int error_mt_ref;             /* registry ref of the rayl.Error metatable, or LUA_NOREF */
+  double task_cpus;             /* workers: the CPUs the running task (or actor) holds */
+  bool threads_auto;            /* workers: math thread pools follow task_cpus (the user
+                                   set no OMP_NUM_THREADS / OPENBLAS_NUM_THREADS) */
 } rl_host_t;
+
+/* Registry key of a Lua function(cpus) called in a worker when a task holding a
+ * different number of CPUs than the last one starts (rayl.torch resizes its pools). */
+#define RL_TASK_CPUS_HOOK "rayl.task_cpus_hook"
 
 extern rl_host_t rl_host;
 

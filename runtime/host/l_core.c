@@ -427,6 +427,31 @@ static int l_set_cdata_describer(lua_State *L) {
   return 0;
 }
 
+static int l_set_tensor_decoder(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, RL_TENSOR_DECODER);
+  return 0;
+}
+
+/* core.task_cpus() -> CPUs the running task holds (1 before any), whether the math
+ * thread pools follow it (a worker whose user set no thread counts); nil outside
+ * workers. */
+static int l_task_cpus(lua_State *L) {
+  if (!getenv("RAYL_WORKER")) return 0;
+  lua_pushnumber(L, rl_host.task_cpus);
+  lua_pushboolean(L, rl_host.threads_auto);
+  return 2;
+}
+
+/* core.on_task_cpus(fn): fn(cpus) runs when a task holding another number of CPUs starts. */
+static int l_on_task_cpus(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, RL_TASK_CPUS_HOOK);
+  return 0;
+}
+
 static int l_is_worker(lua_State *L) {
   lua_pushboolean(L, getenv("RAYL_WORKER") != NULL);
   return 1;
@@ -476,6 +501,9 @@ static const luaL_Reg s_funcs[] = {
     {"set_error_class", l_set_error_class},
     {"register_class", l_register_class},
     {"set_cdata_describer", l_set_cdata_describer},
+    {"set_tensor_decoder", l_set_tensor_decoder},
+    {"task_cpus", l_task_cpus},
+    {"on_task_cpus", l_on_task_cpus},
     {"objref_methods", l_objref_methods},
     {NULL, NULL},
 };
@@ -492,5 +520,8 @@ int luaopen_rayl_core(lua_State *L) {
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");
+  /* Where this build's libraries are (librayl_torch.so for rayl.torch). */
+  lua_pushstring(L, RL_BIN_DIR "/../lib");
+  lua_setfield(L, -2, "lib_dir");
   return 1;
 }

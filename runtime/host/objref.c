@@ -12,7 +12,7 @@
 #include "host/codec_int.h"
 #include "host/host.h"
 
-rl_host_t rl_host = {.error_mt_ref = LUA_NOREF};
+rl_host_t rl_host = {.error_mt_ref = LUA_NOREF, .task_cpus = 1};
 
 #define S_PIN_MT "rayl.StorePin"
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/host.h"
 #include "host/task_runner.h"
 #include "wire/proto.h"
@@ -61,9 +62,25 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
   return 0;
 }
 
+/* A task holding another number of CPUs than the last one: tell the Lua layer. */
+static void s_task_cpus(lua_State *L, double cpus) {
+  rl_host.task_cpus = cpus;
+  lua_getfield(L, LUA_REGISTRYINDEX, RL_TASK_CPUS_HOOK);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushnumber(L, cpus);
+  if (lua_pcall(L, 1, 0, 0) != 0) {
+    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
 int rl_task_prepare(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
   char err[S_ERR];
+  if (t->num_cpus >= 0 && t->num_cpus != rl_host.task_cpus) s_task_cpus(L, t->num_cpus);
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
   if (lua_isstring(L, -1)) {
     snprintf(err, sizeof err, "%s", lua_tostring(L, -1));

@@ -199,6 +199,17 @@ static void s_setup_runtime_env(lua_State *L, const char *spec, const char *sess
   lua_pop(L, 1);
 }
 
+/* OpenMP and OpenBLAS start a thread per core unless told otherwise, so N workers would
+ * start N x cores threads. Unless the user's environment (or runtime_env) sets their
+ * thread counts, a worker's start with one thread each and rayl.torch follows the CPUs
+ * each task holds (its num_cpus). Children of the worker inherit these. */
+static void s_default_threads(void) {
+  bool omp = getenv("OMP_NUM_THREADS") != NULL, blas = getenv("OPENBLAS_NUM_THREADS") != NULL;
+  if (!omp) setenv("OMP_NUM_THREADS", "1", 1);
+  if (!blas) setenv("OPENBLAS_NUM_THREADS", "1", 1);
+  rl_host.threads_auto = !omp && !blas;
+}
+
 /* Connects to the node manager and runs tasks until it goes away. */
 static int s_serve(lua_State *L, const char *node, const char *session) {
   char path[400], err[S_ERR];
@@ -214,6 +225,7 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
   const char *spec = getenv("RAYL_RUNTIME_ENV");
   if (spec && *spec) s_setup_runtime_env(L, spec, session);
+  s_default_threads();
   s_loop(cw, L);
   rl_cw_destroy(&rl_host.cw);
   return 0;

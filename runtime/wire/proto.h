@@ -93,6 +93,8 @@ enum rl_msg_type {
   /* [task_id id, owner_id id, owner_endpoint str, function_key bin, function bin?,
    *  args [[kind u64, data bin, size u64]...], num_returns u64, attempt u64, name str]
    * [kind u64 (RL_KIND_*), method str, actor_id id] (absent: a plain task)
+   * [num_cpus f64] (absent: as before; tasks and actor creations send it: the CPUs the
+   * task or actor holds, which size the worker's math thread pools)
    * : run this task (pipelined). Arg kinds are the RL_RET_* kinds: INLINE data is an
    * encoded value; STORE: the value is sealed in this node's store under object id
    * `data` (16 bytes), size bytes. For RL_KIND_ACTOR_CREATE the function is the actor's

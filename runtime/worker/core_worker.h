@@ -193,6 +193,7 @@ typedef struct {
   bool cancelled; /* cancelled before it started: load its function, then report it */
   int kind;       /* RL_KIND_*: a task, an actor's creation, or a method call */
   const char *method;
+  double num_cpus; /* the CPUs it holds (tasks, actor creations), or -1: not said */
 } rl_cw_task_t;
 /* The next task pushed to this worker, or NULL if none is waiting; it becomes the
  * current task. Valid until rl_cw_task_finish. Several may be started at once (a

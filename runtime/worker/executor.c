@@ -63,6 +63,8 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   in->pub.kind = (int)kind;
+  double cpus;
+  in->pub.num_cpus = m->nfields > 12 && rl_field_f64(m, 12, &cpus) && cpus >= 0 ? cpus : -1;
   rl_id_t actor;
   if (kind != RL_KIND_TASK && rl_field_id(m, 11, &actor)) cw->hosted_actor = actor;
   memcpy(in->method, method, method_len);

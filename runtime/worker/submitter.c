@@ -387,7 +387,10 @@ static bool s_lease_has_fn(rl_lease_t *l, uint64_t hash) {
 
 static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, t->kind == RL_KIND_TASK ? 9 : 12);
+  /* Tasks and actor creations say how many CPUs they hold (the worker sizes its math
+   * libraries' thread pools to it); method calls run with their actor's. */
+  bool method = t->kind == RL_KIND_ACTOR_METHOD;
+  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, method ? 12 : 13);
   rl_pack_id(&b.pk, &t->id);
   rl_pack_id(&b.pk, &cw->worker_id);
   rl_pack_str(&b.pk, cw->endpoint);
@@ -416,11 +419,11 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
   msgpack_pack_uint64(&b.pk, (uint64_t)t->opts.num_returns);
   msgpack_pack_uint64(&b.pk, (uint64_t)t->attempt);
   rl_pack_str(&b.pk, t->name);
-  if (t->kind != RL_KIND_TASK) {
-    msgpack_pack_uint64(&b.pk, (uint64_t)t->kind);
-    rl_pack_str(&b.pk, t->method);
-    rl_pack_id(&b.pk, &t->cls->actor->id);
-  }
+  rl_id_t no_actor = {{0}};
+  msgpack_pack_uint64(&b.pk, (uint64_t)t->kind);
+  rl_pack_str(&b.pk, t->kind == RL_KIND_TASK ? "" : t->method);
+  rl_pack_id(&b.pk, t->cls->actor ? &t->cls->actor->id : &no_actor);
+  if (!method) msgpack_pack_double(&b.pk, rl_res_get(&t->cls->resources, "CPU"));
   s_run_push(cw, l, t);
   if (rl_msg_send(l->peer->sock, NULL, &b) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
