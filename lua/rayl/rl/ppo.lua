@@ -191,6 +191,7 @@ M.Sampler = Sampler
 --- process), else a new one that sample() loads weights into.
 function Sampler.new(cfg, index, net)
   local torch = get_torch()
+  require "rayl.rl" -- the built-in envs' registrations (in a runner's process)
   if cfg.spec and not env_mod.registry[cfg.env] then env_mod.register(cfg.env, cfg.spec) end
   if cfg.torch_threads and not net then torch.set_num_threads(cfg.torch_threads) end
   torch.manual_seed(cfg.seed * 7919 + index)
@@ -403,6 +404,7 @@ function PPO:_get_rollout(r, ref, wref, T)
   while true do
     if not runner_died(res) then error(res, 0) end
     local msg = tostring(res.message or res)
+    if msg:find("could not start", 1, true) then error(res, 0) end -- its __init failed: it would again
     if msg:find("no restarts left", 1, true) or os.time() > deadline then
       error(("rl.PPO: env runner %d died and did not come back (max_restarts = %d, restart_timeout = %d s): %s"):format(
         r, self.opts.max_restarts, self.opts.restart_timeout, msg), 0)
