@@ -44,14 +44,14 @@ end
 -- where the option is not given (CONTINUOUS).
 local DEFAULTS = {
   num_env_runners = 0, envs_per_runner = 4, rollout_length = 128, lr = 2.5e-4, gamma = 0.99,
-  gae_lambda = 0.95, num_epochs = 4, num_minibatches = 4, clip_coef = 0.2, clip_vloss = true,
+  gae_lambda = 0.95, num_epochs = 4, minibatch_size = 128, clip_coef = 0.2, clip_vloss = true,
   ent_coef = 0.01, vf_coef = 0.5, max_grad_norm = 0.5, norm_adv = true, anneal_lr = true,
   total_timesteps = 500000, seed = 1, hiddens = { 64, 64 }, stats_window = 20, torch_threads = 1,
   max_restarts = 3, restart_timeout = 60,
 }
-local CONTINUOUS = { rollout_length = 2048, lr = 3e-4, num_epochs = 10, num_minibatches = 32, ent_coef = 0,
+local CONTINUOUS = { rollout_length = 2048, lr = 3e-4, num_epochs = 10, minibatch_size = 64, ent_coef = 0,
                      total_timesteps = 1000000 }
-local OTHER = { env = true, env_config = true, max_episode_steps = true, target_kl = true,
+local OTHER = { num_minibatches = true, env = true, env_config = true, max_episode_steps = true, target_kl = true,
                 runner_options = true }
 
 local function bad_opt(name, v, want)
@@ -68,7 +68,7 @@ end
 
 local function check_options(o)
   for _, k in ipairs({ "num_env_runners", "seed" }) do check_number(o, k, 0, nil, true) end
-  for _, k in ipairs({ "envs_per_runner", "rollout_length", "num_epochs", "num_minibatches", "total_timesteps",
+  for _, k in ipairs({ "envs_per_runner", "rollout_length", "num_epochs", "minibatch_size", "total_timesteps",
                        "stats_window", "torch_threads" }) do
     check_number(o, k, 1, nil, true)
   end
@@ -84,6 +84,12 @@ local function check_options(o)
     if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then bad_opt("hiddens", n, "layer sizes >= 1") end
   end
   local batch = o.num_envs * o.rollout_length
+  if o.num_minibatches == nil then -- the most minibatches of at least minibatch_size that split the batch
+    local k = math.max(1, math.floor(batch / o.minibatch_size))
+    while batch % k ~= 0 do k = k - 1 end
+    o.num_minibatches = k
+  end
+  check_number(o, "num_minibatches", 1, nil, true)
   if batch % o.num_minibatches ~= 0 then
     error(("rl.PPO: the batch (%d envs x rollout_length %d = %d) does not split into num_minibatches = %d"):format(
       o.num_envs, o.rollout_length, batch, o.num_minibatches), 3)
@@ -340,14 +346,16 @@ local function probe_env(o)
 end
 
 --- rl.PPO{ env = id, num_env_runners = 0, envs_per_runner = 4, rollout_length = 128,
----   lr = 2.5e-4, gamma = 0.99, gae_lambda = 0.95, num_epochs = 4, num_minibatches = 4,
+---   lr = 2.5e-4, gamma = 0.99, gae_lambda = 0.95, num_epochs = 4, minibatch_size = 128 (or
+---   num_minibatches = k: the batch of num_envs * rollout_length steps in k minibatches),
 ---   clip_coef = 0.2, clip_vloss = true, ent_coef = 0.01, vf_coef = 0.5, max_grad_norm = 0.5,
 ---   norm_adv = true, anneal_lr = true, total_timesteps = 500000 (the annealing horizon),
 ---   target_kl = nil, seed = 1, hiddens = {64, 64}, stats_window = 20 (episodes in the
 ---   return mean), torch_threads = 1, env_config =, max_episode_steps =, runner_options =
 ---   {actor options}, max_restarts = 3, restart_timeout = 60 } -> a PPO trainer.
---- Box action spaces default to ppo_continuous_action.py's settings (rollout_length 2048,
---- lr 3e-4, 10 epochs, 32 minibatches, ent_coef 0).
+--- The defaults are CleanRL's ppo.py's (its 4 envs x 128 steps make 4 minibatches of 128);
+--- Box action spaces default to ppo_continuous_action.py's (rollout_length 2048, lr 3e-4,
+--- 10 epochs, minibatches of 64, ent_coef 0).
 function M.new(opts)
   local torch = get_torch()
   if type(opts) ~= "table" then error("rl.PPO takes a table of options: rl.PPO{ env = \"CartPole-v1\" }", 2) end
