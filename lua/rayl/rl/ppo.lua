@@ -51,7 +51,7 @@ local DEFAULTS = {
 }
 local CONTINUOUS = { rollout_length = 2048, lr = 3e-4, num_epochs = 10, minibatch_size = 64, ent_coef = 0,
                      total_timesteps = 1000000 }
-local OTHER = { num_minibatches = true, env = true, env_config = true, max_episode_steps = true, target_kl = true,
+local OTHER = { num_minibatches = true, wrappers = true, env = true, env_config = true, max_episode_steps = true, target_kl = true,
                 runner_options = true }
 
 local function bad_opt(name, v, want)
@@ -75,6 +75,9 @@ local function check_options(o)
   check_number(o, "max_restarts", 0, nil, true)
   for _, k in ipairs({ "lr", "clip_coef", "ent_coef", "vf_coef", "max_grad_norm", "restart_timeout" }) do
     check_number(o, k, 0)
+  end
+  for _, k in ipairs({ "clip_vloss", "norm_adv", "anneal_lr" }) do
+    if type(o[k]) ~= "boolean" then bad_opt(k, o[k], "true or false") end
   end
   check_number(o, "gamma", 0, 1)
   check_number(o, "gae_lambda", 0, 1)
@@ -205,7 +208,7 @@ function Sampler.new(cfg, index, net)
     torch = torch, desc = cfg.desc, n = cfg.num_envs, index = index,
     net = net or new_net(torch, cfg.desc, cfg.hiddens),
     venv = vector.make(cfg.env, cfg.num_envs, { config = cfg.env_config, max_episode_steps = cfg.max_episode_steps,
-                                                autoreset_mode = "same_step" }),
+                                                wrappers = cfg.wrappers, autoreset_mode = "same_step" }),
     ep_ret = ffi.new("double[?]", cfg.num_envs), ep_len = ffi.new("int[?]", cfg.num_envs),
   }, Sampler)
   self.obs = self.venv:reset { seed = cfg.seed * 100003 + index * cfg.num_envs }
@@ -351,8 +354,9 @@ end
 ---   clip_coef = 0.2, clip_vloss = true, ent_coef = 0.01, vf_coef = 0.5, max_grad_norm = 0.5,
 ---   norm_adv = true, anneal_lr = true, total_timesteps = 500000 (the annealing horizon),
 ---   target_kl = nil, seed = 1, hiddens = {64, 64}, stats_window = 20 (episodes in the
----   return mean), torch_threads = 1, env_config =, max_episode_steps =, runner_options =
----   {actor options}, max_restarts = 3, restart_timeout = 60 } -> a PPO trainer.
+---   return mean), torch_threads = 1, env_config =, max_episode_steps =, wrappers = fn |
+---   {fn, ...} (around each env, as rl.vector.make's; runners receive them), runner_options
+---   = {actor options}, max_restarts = 3, restart_timeout = 60 } -> a PPO trainer.
 --- The defaults are CleanRL's ppo.py's (its 4 envs x 128 steps make 4 minibatches of 128);
 --- Box action spaces default to ppo_continuous_action.py's (rollout_length 2048, lr 3e-4,
 --- 10 epochs, minibatches of 64, ent_coef 0).
@@ -376,6 +380,7 @@ function M.new(opts)
   self.sampler_cfg = {
     env = o.env, spec = shipped, env_config = o.env_config, max_episode_steps = o.max_episode_steps,
     num_envs = o.envs_per_runner, seed = o.seed, hiddens = o.hiddens, desc = desc, torch_threads = o.torch_threads,
+    wrappers = o.wrappers,
   }
   if o.num_env_runners == 0 then
     self.sampler = Sampler.new(self.sampler_cfg, 0, self.net)
@@ -514,13 +519,16 @@ function PPO:_learn(ro)
   local b = self:_batch(ro)
   local size = b.logprobs:size(0)
   local mb = math.floor(size / o.num_minibatches)
-  local s = {}
+  local s, clipsum, n = {}, 0, 0
   for _ = 1, o.num_epochs do
     local perm = self:_permutation(size)
     for start = 0, size - 1, mb do
       local idx = torch.tensor({ unpack(perm, start + 1, start + mb) }, "int64")
-      s.policy_loss, s.value_loss, s.entropy, s.approx_kl, s.clipfrac = self:_minibatch(b, idx)
+      local clipfrac
+      s.policy_loss, s.value_loss, s.entropy, s.approx_kl, clipfrac = self:_minibatch(b, idx)
+      clipsum, n = clipsum + clipfrac, n + 1
     end
+    s.clipfrac = clipsum / n
     if o.target_kl and s.approx_kl > o.target_kl then break end
   end
   local y, v = b.returns, b.values
