@@ -348,21 +348,24 @@ describe("rayl.torch.optim", function()
 
   it("Adam (and AdamW) follow PyTorch's update rule: moments, bias correction, eps, weight decay", function()
     for _, o in ipairs({ { lr = 0.1 }, { lr = 0.01, betas = { 0.8, 0.99 }, eps = 1e-3, weight_decay = 0.1 },
-                         { lr = 0.05, weight_decay = 0.1, adamw = true } }) do
+                         { lr = 0.05, weight_decay = 0.1, adamw = true }, { lr = 0.1, amsgrad = true } }) do
       local got, opt = run(function(ps)
         if o.adamw then return torch.optim.AdamW(ps, { lr = o.lr, weight_decay = o.weight_decay }) end
-        return torch.optim.Adam(ps, { lr = o.lr, betas = o.betas, eps = o.eps, weight_decay = o.weight_decay })
+        return torch.optim.Adam(ps, { lr = o.lr, betas = o.betas, eps = o.eps, weight_decay = o.weight_decay,
+                                      amsgrad = o.amsgrad })
       end, grads, 3)
       local b1, b2 = (o.betas or { 0.9 })[1], (o.betas or { 0, 0.999 })[2]
       local eps, wd = o.eps or 1e-8, o.weight_decay or 0
-      local p, m, v = { 1.0, -2.0, 0.5 }, { 0, 0, 0 }, { 0, 0, 0 }
+      local p, m, v, vmax = { 1.0, -2.0, 0.5 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }
       for s = 1, 3 do
         for i = 1, 3 do
           local g = grads[s][i]
           if o.adamw then p[i] = p[i] * (1 - o.lr * wd) else g = g + wd * p[i] end
           m[i] = b1 * m[i] + (1 - b1) * g
           v[i] = b2 * v[i] + (1 - b2) * g * g
-          local mhat, vhat = m[i] / (1 - b1 ^ s), math.sqrt(v[i]) / math.sqrt(1 - b2 ^ s)
+          vmax[i] = math.max(vmax[i], v[i])
+          local vv = o.amsgrad and vmax[i] or v[i]
+          local mhat, vhat = m[i] / (1 - b1 ^ s), math.sqrt(vv) / math.sqrt(1 - b2 ^ s)
           p[i] = p[i] - o.lr * mhat / (vhat + eps)
         end
         near(got[s], p, 1e-12, ("Adam lr %g step %d"):format(o.lr, s))
@@ -372,6 +375,14 @@ describe("rayl.torch.optim", function()
       near(st.exp_avg:totable(), m, 1e-12)
       near(st.exp_avg_sq:totable(), v, 1e-12)
     end
+    -- A parameter without a gradient is left alone, and gets no state.
+    local a, b = nn.Parameter(torch.ones(2)), nn.Parameter(torch.ones(2))
+    local opt = torch.optim.Adam({ a, b }, { lr = 0.5 })
+    a:set_grad(torch.ones(2))
+    opt:step()
+    assert.are.same({ 1, 1 }, b:totable())
+    assert.is_nil(opt.state[b])
+    near(a:totable(), { 0.5, 0.5 }, 1e-6)
   end)
 
   it("the learning rate changes between steps through param_groups[1].lr and set_lr", function()
@@ -631,5 +642,24 @@ describe("rayl.torch models across tasks", function()
     local here = build()
     here:load_state_dict(rayl.get(sd_ref))
     assert.is_true(here(x):equal(there))
+  end)
+
+  it("a libtorch error from a call LuaJIT compiled (a hot training loop) is a TorchError, not a crash", function()
+    local hot = rayl.remote(function()
+      local t = require "rayl.torch"
+      local a, b, wrong = t.ones(2, 3), t.ones(3, 2), t.ones(2, 2)
+      local function mm(x, y) return x:matmul(y) end
+      for _ = 1, 5000 do mm(a, b) end -- compiled by now
+      local failed, message = 0, nil
+      for i = 1, 200 do
+        local ok, err = pcall(mm, a, i % 2 == 0 and wrong or b)
+        if not ok then failed, message = failed + 1, err.type .. ": " .. err.message end
+      end
+      return failed, message
+    end)
+    local got = rayl.get({ hot:options({ num_returns = 2 }):remote() })
+    local failed, message = got[1], got[2]
+    assert.are.equal(100, failed)
+    assert.truthy(message:find("TorchError: mat1 and mat2 shapes cannot be multiplied", 1, true), message)
   end)
 end)

@@ -626,6 +626,12 @@ describe("rayl.torch across processes", function()
   end)
 
   it("workers size libtorch's and OpenBLAS's threads by the task's num_cpus (default 1)", function()
+    local env = rayl.remote(function() return { os.getenv("OMP_NUM_THREADS"), os.getenv("OPENBLAS_NUM_THREADS") } end)
+    assert.are.same({ "2", "2" }, rayl.get(env:options { num_cpus = 1.5 }:remote()), "without rayl.torch too")
+    assert.are.same({ "1", "1" }, rayl.get(env:options { num_cpus = 0.5 }:remote()))
+    local user = rayl.remote(function() return os.getenv("OMP_NUM_THREADS") end)
+    assert.are.equal("3", rayl.get(user:options { num_cpus = 2, runtime_env = { env_vars = { OMP_NUM_THREADS = "3" } } }
+      :remote()), "a user's setting stands")
     local probe = rayl.remote(function()
       local blas = torch.blas_threads()
       return { torch.get_num_threads(), os.getenv("OMP_NUM_THREADS"), os.getenv("OPENBLAS_NUM_THREADS"),

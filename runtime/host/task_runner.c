@@ -2,6 +2,7 @@
  * results or error encoded and sent back. */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,18 @@ static int s_push_function(lua_State *L, const rl_cw_task_t *t, char *err, size_
   return 0;
 }
 
-/* A task holding another number of CPUs than the last one: tell the Lua layer. */
+/* A task holding another number of CPUs than the last one: size the math libraries'
+ * thread pools to it (unless the user set them), in the environment (for libraries
+ * loaded from now on, and child processes) and through the Lua layer's hook (rayl.torch,
+ * once loaded). */
 static void s_task_cpus(lua_State *L, double cpus) {
   rl_host.task_cpus = cpus;
+  if (rl_host.threads_auto) {
+    char n[32];
+    snprintf(n, sizeof n, "%d", cpus > 1 ? (int)ceil(cpus) : 1);
+    setenv("OMP_NUM_THREADS", n, 1);
+    setenv("OPENBLAS_NUM_THREADS", n, 1);
+  }
   lua_getfield(L, LUA_REGISTRYINDEX, RL_TASK_CPUS_HOOK);
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
+#include <c10/util/Logging.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/version.h>
 
@@ -430,6 +431,12 @@ int rl_torch_free(rl_tensor_t *t) {
   S_TRY_OR(0, s_released_here = 0; delete t; return s_released_here > 0;)
 }
 
+void rl_torch_release(rl_tensor_ref_t *ref) {
+  if (!ref) return;
+  rl_torch_free(ref->h);
+  ref->h = nullptr;
+}
+
 double rl_torch_new_bytes(const rl_tensor_t *t) {
   S_TRY_OR(0, const at::Tensor &x = s_t(t); return x.is_view() ? 0 : (double)x.nbytes();)
 }
@@ -826,6 +833,103 @@ int rl_torch_dict_item(const rl_tensor_dict_t *d, int i, const char **name, rl_t
 
 void rl_torch_dict_free(rl_tensor_dict_t *d) { delete d; }
 
+// ---- libtorch's errors without C++ backtraces ----
+
+namespace {
+
+// A c10::Error collects a backtrace when it is made; from a call that LuaJIT compiled,
+// the unwinder meets machine code without unwind tables and aborts the process. rayl
+// reports libtorch's message without the backtrace, so none is collected.
+const bool s_no_backtraces = (c10::SetStackTraceFetcher([] { return std::string(); }), true);
+
+}  // namespace
+
+// ---- optimizer steps ----
+
+namespace {
+
+// The state tensor i of an optimizer: writable and of its parameter's shape.
+at::Tensor &s_state(rl_tensor_t *const *list, int i, const at::Tensor &p, const char *what) {
+  if (!list || !list[i]) throw s_arg_error(std::string("adam_step: ") + what + " " + std::to_string(i) + " is NULL");
+  at::Tensor &t = s_writable(list[i]);
+  if (!t.sizes().equals(p.sizes()))
+    throw s_arg_error(std::string("adam_step: ") + what + " " + std::to_string(i) + " does not have its parameter's shape");
+  return t;
+}
+
+void s_adam_param(at::Tensor &p, at::Tensor &m, at::Tensor &v, at::Tensor *mx, int64_t step, double lr, double b1,
+                  double b2, double eps, double wd, int flags) {
+  at::Tensor g = p.grad();
+  if (flags & RL_TORCH_ADAM_MAXIMIZE) g = -g;
+  if (wd != 0) {
+    if (flags & RL_TORCH_ADAM_DECOUPLED) p.mul_(1 - lr * wd);
+    else g = g.add(p, wd);
+  }
+  m.lerp_(g, 1 - b1);
+  v.mul_(b2).addcmul_(g, g, 1 - b2);
+  double bc1 = 1 - std::pow(b1, (double)step), bc2 = 1 - std::pow(b2, (double)step);
+  const at::Tensor *vv = &v;
+  if (mx) {
+    at::maximum_out(*mx, *mx, v);
+    vv = mx;
+  }
+  at::Tensor denom = (vv->sqrt() / std::sqrt(bc2)).add_(eps);
+  p.addcdiv_(m, denom, -lr / bc1);
+}
+
+}  // namespace
+
+int rl_torch_adam_step(rl_tensor_t *const *params, rl_tensor_t *const *exp_avg, rl_tensor_t *const *exp_avg_sq,
+                       rl_tensor_t *const *max_exp_avg_sq, int64_t *steps, int n, double lr, double beta1,
+                       double beta2, double eps, double weight_decay, int flags) {
+  S_TRY(if (n < 0 || (n > 0 && (!params || !steps))) throw s_arg_error("adam_step: bad arguments");
+        bool ams = flags & RL_TORCH_ADAM_AMSGRAD; at::NoGradGuard no_grad;
+        // Every argument is checked before any parameter changes.
+        for (int i = 0; i < n; i++) {
+          at::Tensor &p = s_writable(params[i]);
+          if (!p.grad().defined()) continue;
+          if (!p.grad().sizes().equals(p.sizes())) throw s_arg_error("adam_step: a gradient's shape differs from its parameter's");
+          s_state(exp_avg, i, p, "exp_avg");
+          s_state(exp_avg_sq, i, p, "exp_avg_sq");
+          if (ams) s_state(max_exp_avg_sq, i, p, "max_exp_avg_sq");
+        } for (int i = 0; i < n; i++) {
+          at::Tensor &p = s_mt(params[i]);
+          if (!p.grad().defined()) continue;
+          s_adam_param(p, s_mt(exp_avg[i]), s_mt(exp_avg_sq[i]), ams ? &s_mt(max_exp_avg_sq[i]) : nullptr, ++steps[i], lr,
+                       beta1, beta2, eps, weight_decay, flags);
+        })
+}
+
+namespace {
+
+// One Adam step from C against the rule by hand; a wrong state shape changes nothing.
+void s_adam_selftest() {
+  int64_t two = 2;
+  double pv[] = {1, -2}, gv[] = {0.5, -1};
+  rl_tensor_t *p = nullptr, *q = nullptr, *g = nullptr, *m = nullptr, *v = nullptr, *bad = nullptr;
+  bool ok = rl_torch_from_blob(pv, &two, 1, RL_TORCH_FLOAT64, 21, 0, &p) == 0 &&
+            rl_torch_from_blob(gv, &two, 1, RL_TORCH_FLOAT64, 22, 1, &g) == 0 &&
+            rl_torch_full(&two, 1, 0, RL_TORCH_FLOAT64, &m) == 0 && rl_torch_full(&two, 1, 0, RL_TORCH_FLOAT64, &v) == 0 &&
+            rl_torch_full(&two, 1, 3, RL_TORCH_FLOAT64, &q) == 0 && rl_torch_full(&two, 0, 0, RL_TORCH_FLOAT64, &bad) == 0 &&
+            rl_torch_set_grad(p, g) == 0;
+  if (!ok) throw std::runtime_error(std::string("selftest: adam set-up: ") + s_err);
+  rl_tensor_t *ps[] = {p, q}, *ms[] = {m, m}, *vs[] = {v, v}, *badv[] = {bad, v};
+  int64_t steps[] = {0, 0};
+  // p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = g, sqrt(v_hat) = |g| after one step; q has no grad.
+  if (rl_torch_adam_step(ps, badv, vs, nullptr, steps, 2, 0.1, 0.9, 0.999, 1e-8, 0, 0) != RL_TORCH_EARG || pv[0] != 1 ||
+      steps[0] != 0)
+    throw std::runtime_error("selftest: adam_step with a wrong state shape changed something");
+  if (rl_torch_adam_step(ps, ms, vs, nullptr, steps, 2, 0.1, 0.9, 0.999, 1e-8, 0, 0) != 0)
+    throw std::runtime_error("selftest: adam_step: " + s_err);
+  if (std::fabs(pv[0] - 0.9) > 1e-6 || std::fabs(pv[1] + 1.9) > 1e-6 || steps[0] != 1 || steps[1] != 0)
+    throw std::runtime_error("selftest: adam_step's update differs from Adam's rule");
+  for (rl_tensor_t *t : {p, q, g, m, v, bad}) rl_torch_free(t);
+  uint64_t pins[4];
+  rl_torch_released(pins, 4);
+}
+
+}  // namespace
+
 // ---- selftest ----
 
 namespace {
@@ -874,9 +978,13 @@ void s_selftest() {
   s_check(rl_torch_grad(x, &g) == 0 && g, "grad");
   const double *gd = static_cast<const double *>(rl_torch_data(g));
   s_check(gd[0] == 2 && gd[1] == 4 && gd[2] == 6, "grad values");
-  for (rl_tensor_t *p : {tc, row, x, y, s, g}) rl_torch_free(p);
+  for (rl_tensor_t *p : {tc, row, y, s, g}) rl_torch_free(p);
+  rl_tensor_ref_t ref = {x};
+  rl_torch_release(&ref);
+  s_check(ref.h == nullptr, "release clears the box");
+  rl_torch_release(&ref); // safe twice
 }
 
 }  // namespace
 
-int rl_torch_selftest(void) { S_TRY(s_selftest();) }
+int rl_torch_selftest(void) { S_TRY(s_selftest(); s_adam_selftest();) }

@@ -26,6 +26,8 @@ extern "C" {
 /* FFI-BEGIN */
 typedef struct rl_tensor rl_tensor_t;
 typedef struct rl_tensor_dict rl_tensor_dict_t;
+/* A handle in a struct: what a garbage-collected binding boxes (rl_torch_release frees it). */
+typedef struct rl_tensor_ref { rl_tensor_t *h; } rl_tensor_ref_t;
 
 enum { RL_TORCH_MAXDIM = 16 };
 /* Return codes. */
@@ -92,6 +94,8 @@ int rl_torch_is_grad_enabled(void);
  * Returns 1 when this freed memory lent by rl_torch_from_blob (rl_torch_released has
  * pins to give back), else 0. */
 int rl_torch_free(rl_tensor_t *t);
+/* Frees ref->h and sets it NULL (safe twice): a finalizer for boxed handles. */
+void rl_torch_release(rl_tensor_ref_t *ref);
 /* The bytes of t's elements when t is not a view of another tensor's data, else 0: what
  * a garbage-collected caller counts to know when to collect dropped handles. */
 double rl_torch_new_bytes(const rl_tensor_t *t);
@@ -266,6 +270,20 @@ int rl_torch_dict_size(const rl_tensor_dict_t *d);
 /* Entry i (0-based): its name (borrowed from d) and a new handle to its tensor. */
 int rl_torch_dict_item(const rl_tensor_dict_t *d, int i, const char **name, rl_tensor_t **out);
 void rl_torch_dict_free(rl_tensor_dict_t *d);
+
+/* ---- optimizer steps (rayl.torch.optim: one call updates a whole parameter group) ---- */
+enum { RL_TORCH_ADAM_AMSGRAD = 1, RL_TORCH_ADAM_MAXIMIZE = 2, RL_TORCH_ADAM_DECOUPLED = 4 };
+/* One Adam step of n parameters by PyTorch's rule, without recording gradients: for each
+ * params[i] that has a gradient g: g += weight_decay * p (DECOUPLED, AdamW's: p *= 1 -
+ * lr * weight_decay instead); steps[i] += 1; exp_avg[i] lerps to g by 1 - beta1;
+ * exp_avg_sq[i] = beta2 * it + (1 - beta2) * g^2 (AMSGRAD: max_exp_avg_sq[i] keeps its
+ * running maximum and replaces it below); p -= lr / (1 - beta1^step) * exp_avg /
+ * (sqrt(exp_avg_sq) / sqrt(1 - beta2^step) + eps). MAXIMIZE: g is negated. Parameters
+ * without a gradient are left alone (their step too). max_exp_avg_sq may be NULL unless
+ * AMSGRAD. Nothing changes when an argument is wrong (shapes, read-only tensors). */
+int rl_torch_adam_step(rl_tensor_t *const *params, rl_tensor_t *const *exp_avg, rl_tensor_t *const *exp_avg_sq,
+                       rl_tensor_t *const *max_exp_avg_sq, int64_t *steps, int n, double lr, double beta1,
+                       double beta2, double eps, double weight_decay, int flags);
 /* FFI-END */
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -29,18 +29,13 @@ local function exists(path)
 end
 
 -- In a worker whose user set no thread counts, the math libraries get as many threads
--- as the running task holds CPUs (at least 1): OpenMP's and OpenBLAS's variables before
--- libtorch loads (they read them once), libtorch's and OpenBLAS's setting after, and
--- again whenever a task holding another number of CPUs starts.
+-- as the running task holds CPUs (at least 1). The worker keeps OMP_NUM_THREADS and
+-- OPENBLAS_NUM_THREADS at that (read once, when libtorch loads); libtorch's and
+-- OpenBLAS's own settings follow each task that holds another number of CPUs.
 local function task_threads()
   local cpus, auto = core.task_cpus()
   if not (cpus and auto) then return nil end
   return math.max(1, math.ceil(cpus))
-end
-
-local function set_env_threads(n)
-  core.setenv("OMP_NUM_THREADS", tostring(n))
-  core.setenv("OPENBLAS_NUM_THREADS", tostring(n))
 end
 
 local function load()
@@ -58,7 +53,6 @@ local function load()
   ok, err = pcall(ffi.cdef, decls)
   if not ok then return nil, "cannot declare the shim's functions: " .. tostring(err) end
   local threads = task_threads()
-  if threads then set_env_threads(threads) end
   local C
   ok, C = pcall(ffi.load, path)
   if not ok then return nil, "cannot load " .. path .. ": " .. tostring(C) end
@@ -68,7 +62,6 @@ local function load()
   if threads then
     core.on_task_cpus(function(cpus)
       local n = math.max(1, math.ceil(cpus))
-      set_env_threads(n)
       if C.rl_torch_set_num_threads(n) ~= 0 then error(ffi.string(C.rl_torch_last_error())) end
     end)
   end

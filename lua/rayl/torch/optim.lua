@@ -1,10 +1,16 @@
 -- rayl/torch/optim.lua: rayl.torch.optim: SGD, Adam and AdamW with PyTorch's update rules,
--- param_groups and state, written with in-place tensor ops.
+-- param_groups and state: SGD with in-place tensor ops, Adam's step in one shim call per
+-- parameter group (rl_torch_adam_step).
 local torch = require "rayl.torch"
 local errors = require "rayl.errors"
 
 local optim = {}
+local ffi = require "ffi"
+local C = require("rayl.torch.lib").C
 local is_tensor = torch.is_tensor
+local LIST_T = ffi.typeof("rl_tensor_t *[?]")
+local STEPS_T = ffi.typeof("int64_t[?]")
+local ADAM_AMSGRAD, ADAM_MAXIMIZE, ADAM_DECOUPLED = 1, 2, 4
 local sqrt = math.sqrt
 local set_grad_enabled = torch.set_grad_enabled
 
@@ -122,8 +128,12 @@ end
 function Optimizer.step(self, closure)
   local loss
   if closure ~= nil then loss = torch.enable_grad(closure) end
-  local was = set_grad_enabled(false)
-  finish_step(was, pcall(self.update, self))
+  if self.guarded == false then
+    self:update()
+  else
+    local was = set_grad_enabled(false)
+    finish_step(was, pcall(self.update, self))
+  end
   return loss
 end
 
@@ -221,46 +231,66 @@ function optim.Adam(params, opts)
     adam_validate)
 end
 
--- One Adam step of parameter p with gradient d; decoupled: AdamW's weight decay.
-local function adam_param(self, group, p, d, decoupled)
-  local lr, b = group.lr, group.betas
-  local b1, b2, wd = b[1], b[2], group.weight_decay
-  if group.maximize then d = -d end
-  if wd ~= 0 then
-    if decoupled then p:mul_(1 - lr * wd) else d = d:add(p, wd) end
+-- Adam's state for p (made the first time p has a gradient).
+local function adam_state(p, amsgrad)
+  local s = { step = 0, exp_avg = torch.zeros_like(p), exp_avg_sq = torch.zeros_like(p) }
+  if amsgrad then s.max_exp_avg_sq = torch.zeros_like(p) end
+  return s
+end
+
+-- The handle arrays one fused call takes, grown to hold n parameters.
+local function adam_buffers(self, n)
+  local b = self._buffers
+  if not b or b.cap < n then
+    b = { cap = n, P = LIST_T(n), M = LIST_T(n), V = LIST_T(n), MX = LIST_T(n), STEPS = STEPS_T(n), S = {} }
+    self._buffers = b
   end
-  local s = self.state[p]
-  if not s then
-    s = { step = 0, exp_avg = torch.zeros_like(p), exp_avg_sq = torch.zeros_like(p) }
-    if group.amsgrad then s.max_exp_avg_sq = torch.zeros_like(p) end
-    self.state[p] = s
+  return b
+end
+
+-- One Adam step of a group: the shim updates every parameter that has a gradient in one
+-- call (the same ops as PyTorch's, in C++); decoupled: AdamW's weight decay.
+local function adam_group(self, group, decoupled)
+  local ps, state = group.params, self.state
+  local amsgrad = group.amsgrad
+  local b = adam_buffers(self, #ps)
+  local P, M, V, MX, STEPS, S = b.P, b.M, b.V, b.MX, b.STEPS, b.S
+  local k = 0
+  for i = 1, #ps do
+    local p = ps[i]
+    local s = state[p]
+    if s == nil and p:grad() ~= nil then
+      s = adam_state(p, amsgrad)
+      state[p] = s
+    end
+    if s ~= nil then
+      if amsgrad and s.max_exp_avg_sq == nil then s.max_exp_avg_sq = torch.zeros_like(p) end
+      P[k], M[k], V[k], STEPS[k] = p.h, s.exp_avg.h, s.exp_avg_sq.h, s.step
+      MX[k] = amsgrad and s.max_exp_avg_sq.h or nil
+      k = k + 1
+      S[k] = s
+    end
   end
-  local step = s.step + 1
-  s.step = step
-  local m, v = s.exp_avg, s.exp_avg_sq
-  m:lerp_(d, 1 - b1)
-  v:mul_(b2):addcmul_(d, d, 1 - b2)
-  local bc1, bc2 = 1 - b1 ^ step, 1 - b2 ^ step
-  if group.amsgrad then
-    local mx = s.max_exp_avg_sq or torch.zeros_like(p)
-    s.max_exp_avg_sq = mx
-    mx:copy_(mx:maximum(v))
-    v = mx
+  if k == 0 then return end
+  local bt = group.betas
+  local flags = (amsgrad and ADAM_AMSGRAD or 0) + (group.maximize and ADAM_MAXIMIZE or 0)
+    + (decoupled and ADAM_DECOUPLED or 0)
+  if C.rl_torch_adam_step(P, M, V, MX, STEPS, k, group.lr, bt[1], bt[2], group.eps, group.weight_decay, flags) ~= 0 then
+    error(errors.new("TorchError", ffi.string(C.rl_torch_last_error())), 3)
   end
-  local denom = v:sqrt():div_(sqrt(bc2)):add_(group.eps)
-  p:addcdiv_(m, denom, -lr / bc1)
+  for j = 1, k do
+    S[j].step = tonumber(STEPS[j - 1])
+    S[j] = nil
+  end
 end
 
 local function adam_update(self, decoupled)
-  for _, group in ipairs(self.param_groups) do
-    local ps = group.params
-    for i = 1, #ps do
-      local p = ps[i]
-      local d = p:grad()
-      if d then adam_param(self, group, p, d, decoupled) end
-    end
-  end
+  local groups = self.param_groups
+  for i = 1, #groups do adam_group(self, groups[i], decoupled) end
 end
+
+-- The shim's step records no gradients itself: no guard needed around it.
+Adam.guarded = false
 
 function Adam.update(self) adam_update(self, false) end
 

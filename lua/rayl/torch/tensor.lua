@@ -3,25 +3,32 @@
 -- libtorch; it raises TorchError when libtorch is not available.
 local ffi = require "ffi"
 local core = require "rayl.core"
-local errors = require "rayl.errors"
+-- rayl.errors as loaded at each raise: this layer lives as long as the process (see
+-- SINGLETON), so after a runner reloads modules its errors are still the ones the
+-- reloaded rayl.errors recognizes.
+local errors = setmetatable({}, { __index = function(_, k) return require("rayl.errors")[k] end })
 local lib = require "rayl.torch.lib"
 
 if not lib.ok then errors.raise("TorchError", "rayl.torch is not available: " .. lib.reason, 2) end
 
+-- One tensor layer per process: the tensor type's metatable is set once, so a runner that
+-- reloads modules (busted does per spec file) gets the first layer back, whose methods
+-- and lent-memory pins the tensors already use.
+local SINGLETON = "rayl.torch.tensor"
+if debug.getregistry()[SINGLETON] then return debug.getregistry()[SINGLETON] end
+
 local C = lib.C
 local gc, istype, cast, ffistring = ffi.gc, ffi.istype, ffi.cast, ffi.string
-local free = C.rl_torch_free
 local type, select, tonumber, floor = type, select, tonumber, math.floor
 
 local M = {}       -- the module functions (rayl.torch copies them)
 local T = {}       -- tensor methods
 local mt = {}      -- the tensor type's metatable
 
--- A tensor is a box around the shim's handle: a struct, so that t[i] and the
--- arithmetic operators reach the metamethods below (a bare pointer would do pointer
--- arithmetic), and the handle is freed with the box.
-ffi.cdef "struct rayl_tensor { rl_tensor_t *h; };"
-local tensor_t = ffi.typeof("struct rayl_tensor")
+-- A tensor is a box around the shim's handle (rl_tensor_ref_t): a struct, so that t[i]
+-- and the arithmetic operators reach the metamethods below (a bare pointer would do
+-- pointer arithmetic), freed by the shim itself when the box is collected.
+local tensor_t = ffi.typeof("rl_tensor_ref_t")
 local OUT = ffi.new("rl_tensor_t *[2]")
 local SHAPE = ffi.new("int64_t[16]")
 local DIMS = ffi.new("int64_t[16]")
@@ -1049,10 +1056,9 @@ T.index_put_ = function(t, key, value)
   return t
 end
 
--- Freeing the last tensor over lent memory lets its lender go at once.
-function mt.__gc(t)
-  if free(t.h) ~= 0 then drain() end
-end
+-- Collected boxes go straight to the shim (lenders of memory are let go at the next
+-- drain: a new pin, or the end of the collection cycle).
+mt.__gc = C.rl_torch_release
 
 function mt.__index(t, k)
   local m = T[k]
@@ -1102,4 +1108,5 @@ for name, f in pairs(T) do
 end
 M.Tensor = T
 
+debug.getregistry()[SINGLETON] = M
 return M
