@@ -170,6 +170,19 @@ describe("rl.PPO on env runner actors", function()
     algo:stop()
   end)
 
+  it("wraps each env on the runners with the wrappers option", function()
+    local why = torch_missing()
+    if why then return pending(why) end
+    local algo = rl.PPO { env = "CartPole-v1", num_env_runners = 2, envs_per_runner = 2, rollout_length = 64, seed = 4,
+                          wrappers = function(e) return require("rayl.rl").TransformReward(e, function(r) return 2 * r end) end }
+    local r = algo:train()
+    assert.is_true(r.episodes_this_iter > 0)
+    -- CartPole pays 1 a step; doubled, an episode's return is twice its length
+    assert.is_true(math.abs(r.episode_return_mean - 2 * r.episode_len_mean) < 1e-9,
+      ("return %.2f, length %.2f"):format(r.episode_return_mean, r.episode_len_mean))
+    algo:stop()
+  end)
+
   it("a runner killed mid-training is restarted and train() goes on", function()
     local why = torch_missing()
     if why then return pending(why) end
