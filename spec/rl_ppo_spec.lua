@@ -1,7 +1,8 @@
 -- spec/rl_ppo_spec.lua: rl.PPO on rayl.torch: a short CartPole run beats a random policy
 -- clearly, save/restore keeps compute_action, a custom Lua env trains on env runner actors,
 -- a killed runner does not stop train(), Box actions train, bad options are named, and
--- `rayl rl train` prints a line per iteration and stops at --stop-return.
+-- `rayl rl train` prints a line per iteration and stops at --stop-return, and the LÖVE
+-- example trains its game headless and plays it.
 local rl = require "rayl.rl"
 local rayl = require "rayl"
 
@@ -249,5 +250,34 @@ describe("rayl rl train", function()
     out, rc = run("CartPole-v1 --seed x")
     assert.are.equal(2, rc, out)
     assert.truthy(out:find("--seed needs a whole number >= 0, not 'x'", 1, true), out)
+  end)
+end)
+
+describe("examples/love/catch", function()
+  it("trains the game's logic headless, then LÖVE plays it with the policy (virtual display)", function()
+    local why = torch_missing()
+    if why then return pending(why) end
+    local st = os.execute("command -v love >/dev/null && command -v xvfb-run >/dev/null")
+    if st ~= 0 and st ~= true then
+      return pending("love or xvfb-run is not installed")
+    end
+    local bin = os.getenv("RAYL_BIN") or "./build/bin/rayl"
+    local ckpt = os.tmpname()
+    local function sh(cmd)
+      local p = assert(io.popen(cmd .. " 2>&1; echo rc=$?", "r"))
+      local out = p:read("*a")
+      p:close()
+      return out, tonumber(out:match("rc=(%d+)%s*$"))
+    end
+    local out, rc = sh(("RAYL_CATCH_CKPT=%s timeout 120 %s examples/love/catch/train.lua 3"):format(ckpt, bin))
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("iter  3  steps   6144", 1, true), out)
+    out, rc = sh(("eval \"$(%s path 2>/dev/null)\" && RAYL_CATCH_CKPT=%s RAYL_DEMO_SECONDS=3 timeout 60 "
+      .. "xvfb-run -a -s '-screen 0 640x480x24' love examples/love/catch"):format(bin, ckpt))
+    local caught, missed = out:match("summary: caught=(%d+) missed=(%d+)")
+    assert.truthy(caught, out)
+    -- three seconds at 20 ticks a second drop two or more balls to the paddle
+    assert.is_true(tonumber(caught) + tonumber(missed) >= 2, out)
+    os.remove(ckpt)
   end)
 end)

@@ -4,7 +4,8 @@
 --
 --   eval "$(build/bin/rayl path)" && love examples/love/catch
 --
--- RAYL_DEMO_SECONDS=N quits after N seconds and prints a summary.
+-- RAYL_DEMO_SECONDS=N quits after N seconds and prints a summary; RAYL_CATCH_CKPT=path
+-- reads the policy from there instead of catch.ckpt here.
 local dir = love.filesystem.getSource()
 package.path = dir .. "/?.lua;" .. package.path
 local rl = require "rayl.rl"
@@ -21,7 +22,7 @@ function love.load()
   env = rl.make("Catch-v0")
   obs = env:reset { seed = os.time() }
   algo = rl.PPO { env = "Catch-v0", num_env_runners = 0, envs_per_runner = 1, rollout_length = 32 }
-  local ok, err = pcall(algo.restore, algo, dir .. "/catch.ckpt")
+  local ok, err = pcall(algo.restore, algo, os.getenv("RAYL_CATCH_CKPT") or dir .. "/catch.ckpt")
   if not ok then error("no trained policy: run `build/bin/rayl examples/love/catch/train.lua` first (" .. tostring(err) .. ")") end
   started = love.timer.getTime()
 end

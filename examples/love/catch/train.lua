@@ -1,8 +1,9 @@
 -- train.lua: trains the Catch game's policy headless with rl.PPO on env runner actors and
 -- saves it for the LÖVE game (main.lua plays it):
 --
---   build/bin/rayl examples/love/catch/train.lua          (writes examples/love/catch/catch.ckpt)
+--   build/bin/rayl examples/love/catch/train.lua [iterations]   (writes catch.ckpt here)
 --   eval "$(build/bin/rayl path)" && love examples/love/catch
+-- RAYL_CATCH_CKPT=path saves elsewhere (main.lua reads the same variable).
 local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = dir .. "/?.lua;" .. package.path
 local rl = require "rayl.rl"
@@ -16,5 +17,5 @@ for i = 1, tonumber(arg[1]) or 40 do
     r.episode_return_mean))
   if r.episode_return_mean >= 9 then break end
 end
-print("saved " .. algo:save(dir .. "/catch.ckpt"))
+print("saved " .. algo:save(os.getenv("RAYL_CATCH_CKPT") or dir .. "/catch.ckpt"))
 algo:stop()
