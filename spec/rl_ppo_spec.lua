@@ -272,8 +272,16 @@ describe("examples/love/catch", function()
     local out, rc = sh(("RAYL_CATCH_CKPT=%s timeout 120 %s examples/love/catch/train.lua 3"):format(ckpt, bin))
     assert.are.equal(0, rc, out)
     assert.truthy(out:find("iter  3  steps   6144", 1, true), out)
-    out, rc = sh(("eval \"$(%s path 2>/dev/null)\" && RAYL_CATCH_CKPT=%s RAYL_DEMO_SECONDS=3 timeout 60 "
-      .. "xvfb-run -a -s '-screen 0 640x480x24' love examples/love/catch"):format(bin, ckpt))
+    -- A sanitizer build's module would need its runtime preloaded into LÖVE (as in
+    -- hosts_spec); with libtorch loaded too, such a LÖVE process hung in a futex wait.
+    local cpath_dir = sh(bin .. " path"):match("LUA_CPATH='([^?]*)%?")
+    if cpath_dir and sh("ldd " .. cpath_dir .. "rayl/core.so"):find("libasan", 1, true) then
+      os.remove(ckpt)
+      return pending("trained headless; the LÖVE half needs a build without sanitizers (libtorch in an "
+        .. "ASan-preloaded LÖVE hangs): build/bin/rayl busted spec/rl_ppo_spec.lua runs it")
+    end
+    out, rc = sh(("eval \"$(%s path 2>/dev/null)\" && RAYL_CATCH_CKPT=%s RAYL_DEMO_SECONDS=3 "
+      .. "xvfb-run -a -s '-screen 0 640x480x24' timeout -s KILL 60 love examples/love/catch"):format(bin, ckpt))
     local caught, missed = out:match("summary: caught=(%d+) missed=(%d+)")
     assert.truthy(caught, out)
     -- three seconds at 20 ticks a second drop two or more balls to the paddle
