@@ -66,6 +66,9 @@ void rl_cli_usage(FILE *out) {
       "             [--submission-id ID] -- script.lua [args]\n"
       "  job status|logs|stop ID, job list [--format json]\n"
       "                              run drivers on a cluster (see rayl job --help)\n"
+      "  rl train ENV_ID [--stop-return R] [--runners N] [--envs-per-runner N]\n"
+      "           [--seed S] [--max-steps N] [--save PATH]\n"
+      "                              PPO on an environment, a line per iteration\n"
       "  Every command takes --help (its options); unknown options are errors (exit 2).\n"
       "\n"
       "Internal (started by rayl itself):\n"
@@ -104,6 +107,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "dashboard") == 0) return rl_cli_dashboard(argc - 1, argv + 1);
   if (strcmp(cmd, "path") == 0) return rl_cli_path(argc - 1, argv + 1);
   if (strcmp(cmd, "job") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.job_cli");
+  if (strcmp(cmd, "rl") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.rl_cli");
   if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);
   if (strcmp(cmd, "repl") == 0) return rl_cli_repl(argc - 1, argv + 1);
   if (strcmp(cmd, "list") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.list");

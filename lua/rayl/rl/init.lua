@@ -1,5 +1,6 @@
 -- rayl.rl: reinforcement learning in Lua: Gymnasium's environment API, spaces, wrappers,
--- the classic-control environments, an env checker and vector envs (in process and on actors).
+-- the classic-control environments, an env checker, vector envs (in process and on actors)
+-- and PPO (rl.PPO, on rayl.torch).
 local env_mod = require "rayl.rl.env"
 local spaces = require "rayl.rl.spaces"
 local wrappers = require "rayl.rl.wrappers"
@@ -22,6 +23,9 @@ local rl = {
   spec = function(id) return env_mod.spec(id, 2) end,
   check_env = checker.check_env,
 }
+
+--- rl.PPO{ env = id, ... } -> a PPO trainer (rayl.rl.ppo; needs rayl.torch)
+function rl.PPO(opts) return require("rayl.rl.ppo").new(opts) end
 
 -- The wrappers by name at the top as well: rl.RecordEpisodeStatistics(env), ...
 for name, w in pairs(wrappers) do rl[name] = w end

@@ -432,6 +432,7 @@ local function shipped_spec(id, level)
   for k, v in pairs(spec) do if k ~= "id" then out[k] = v end end
   return out
 end
+M.shipped_spec = shipped_spec
 
 --- rl.vector.remote(id[, { num_runners = 2, envs_per_runner = 1, seed =, max_restarts = 3,
 ---   max_episode_steps =, config =, autoreset_mode =, torch =, runner_options = {actor

@@ -1,0 +1,137 @@
+-- rayl.rl_cli: `rayl rl train ENV`: PPO on an environment from the command line, one
+-- progress line per iteration (as RLlib's and CleanRL's runs print).
+local M = {}
+
+local USAGE = [[
+usage: rayl rl train ENV_ID [--stop-return R] [--runners N] [--envs-per-runner N]
+                            [--seed S] [--max-steps N] [--save PATH] [--address A]
+                            [--rollout-length T] [--lr LR] [--require MODULE]
+
+Trains PPO (rayl.rl.PPO, CleanRL's settings) on ENV_ID (e.g. CartPole-v1), printing one
+line per iteration: iteration, env steps, mean episode return, env steps per second,
+policy and value losses, entropy and approximate KL. Stops when the mean return reaches
+--stop-return or after --max-steps env steps; exits 0 when --stop-return was reached (or
+none was given), 1 otherwise.
+  --stop-return R       stop once the mean return of recent episodes is >= R
+  --runners N           env runner actors (default 2; 0: envs in this process)
+  --envs-per-runner N   envs each runner steps (default 8)
+  --seed S              seed of the envs, the network and the sampling (default 1)
+  --max-steps N         stop after N env steps (default 500000)
+  --rollout-length T    steps per env per iteration (default 128)
+  --lr LR               Adam's learning rate (default 2.5e-4, annealed to 0 at --max-steps)
+  --save PATH           save the trained policy there at the end (rl.PPO's save)
+  --require MODULE      require a Lua module first (one that registers a custom env)
+  --address A           a cluster to run on (default: a private local one)
+]]
+
+local VALUED = {
+  ["stop-return"] = "number", runners = "whole", ["envs-per-runner"] = "whole", seed = "whole",
+  ["max-steps"] = "whole", ["rollout-length"] = "whole", lr = "number", save = "string",
+  address = "string", require = "string",
+}
+
+local function fail(msg, code) error({ cli_error = msg, code = code or 2 }, 0) end
+
+local function value_of(name, v)
+  local kind = VALUED[name]
+  if kind == "string" then return v end
+  local n = tonumber(v)
+  if not n or n ~= n or (kind == "whole" and (n < 0 or n ~= math.floor(n))) then
+    fail(("--%s needs %s, not '%s'"):format(name, kind == "whole" and "a whole number >= 0" or "a number", v))
+  end
+  return n
+end
+
+-- Options and the one positional word (the env id).
+local function parse(args)
+  local opts, words, i = {}, {}, 1
+  while i <= #args do
+    local a = args[i]
+    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w-]+)$")
+    if a == "-h" or a == "--help" then io.stdout:write(USAGE); error({ cli_done = true }, 0) end
+    if name and VALUED[name] then
+      local v = inline or args[i + 1]
+      if not v then fail("--" .. name .. " needs a value\n" .. USAGE) end
+      opts[name] = value_of(name, v)
+      if not inline then i = i + 1 end
+    elseif name or a:match("^%-") then
+      fail(("unknown option '%s'\n%s"):format(a, USAGE))
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  if #words ~= 1 then fail("rl train takes one env id (e.g. CartPole-v1)\n" .. USAGE) end
+  return opts, words[1]
+end
+
+local function fmt(x) return x ~= x and "nan" or ("%.1f"):format(x) end
+
+local function progress(r)
+  return ("iter %4d  steps %8d  return %6s  len %6s  fps %6d  policy_loss %8.4f  value_loss %8.3f  entropy %.3f  kl %.5f  time %.1fs")
+    :format(r.iteration, r.env_steps, fmt(r.episode_return_mean), fmt(r.episode_len_mean), math.floor(r.fps),
+      r.policy_loss, r.value_loss, r.entropy, r.approx_kl, r.time_s)
+end
+
+local function train(args)
+  local opts, id = parse(args)
+  local rayl = require "rayl"
+  local rl = require "rayl.rl"
+  if opts.require then require(opts.require) end
+  local runners = opts.runners or 2
+  if runners > 0 then rayl.init { address = opts.address, print_worker_logs = false } end
+  local max_steps = opts["max-steps"] or 500000
+  local ok, algo = pcall(rl.PPO, {
+    env = id, num_env_runners = runners, envs_per_runner = opts["envs-per-runner"] or 8,
+    seed = opts.seed or 1, rollout_length = opts["rollout-length"], lr = opts.lr, total_timesteps = max_steps,
+  })
+  if not ok then fail(tostring(algo), 1) end
+  local stop, reached = opts["stop-return"], false
+  io.stdout:write(("rayl rl train %s: PPO, %d runners x %d envs, seed %d\n"):format(id, runners,
+    algo.opts.envs_per_runner, algo.opts.seed))
+  while true do
+    local r = algo:train()
+    io.stdout:write(progress(r), "\n")
+    io.stdout:flush()
+    if stop and r.episode_return_mean >= stop then
+      reached = true
+      io.stdout:write(("reached mean return %.1f >= %g after %d env steps in %.1f s\n"):format(
+        r.episode_return_mean, stop, r.env_steps, r.time_s))
+      break
+    end
+    if r.env_steps >= max_steps then
+      io.stdout:write(("stopped at --max-steps %d (mean return %s)\n"):format(max_steps, fmt(r.episode_return_mean)))
+      break
+    end
+  end
+  if opts.save then io.stdout:write("saved ", algo:save(opts.save), "\n") end
+  algo:stop()
+  if rayl.is_initialized() then rayl.shutdown() end
+  return (reached or not stop) and 0 or 1
+end
+
+local COMMANDS = { train = train }
+
+--- M.main(args) -> exit code
+function M.main(args)
+  local name = table.remove(args, 1)
+  if name == nil then io.stderr:write(USAGE); return 2 end
+  if name == "-h" or name == "--help" or name == "help" then io.stdout:write(USAGE); return 0 end
+  local cmd = COMMANDS[name]
+  if not cmd then
+    io.stderr:write(("rayl rl: unknown command '%s'\n%s"):format(name, USAGE))
+    return 2
+  end
+  local ok, rc = pcall(cmd, args)
+  if ok then return rc end
+  if type(rc) == "table" and rc.cli_done then return 0 end
+  if type(rc) == "table" and rc.cli_error then
+    io.stderr:write("rayl rl: ", rc.cli_error, "\n")
+    return rc.code
+  end
+  if tostring(rc):find("interrupted") then return 130 end
+  error(rc, 0)
+end
+
+return M
