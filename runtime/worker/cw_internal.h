@@ -267,6 +267,10 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
+/* Called while a get or wait that began at since_ms blocks: once it has waited
+ * RAYL_PENDING_WARN_S (default 10 s), prints to stderr (once: sets *warned) which
+ * infeasible tasks this process waits on, naming the resources no node has. */
+void rl_sub_warn_pending(rl_cw_t *cw, int64_t since_ms, bool *warned);
 /* A lease for a removed placement group: the tasks (or the actor) waiting for it fail. */
 void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
