@@ -25,6 +25,7 @@
 #include "gcs/node_table.h"
 #include "gcs/pg_service.h"
 #include "gcs/state_table.h"
+#include "gcs/timeline_table.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -48,6 +49,7 @@ typedef struct {
   rl_idmap_t *demands; /* node id -> s_demands_t * */
   rl_dead_clients_t *dead;
   rl_state_table_t *state;
+  rl_timeline_table_t *timeline;
   rl_gcs_db_t *db;        /* NULL: memory only */
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;   /* placement groups */
@@ -107,6 +109,7 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_CLIENT_GONE: return "CLIENT_GONE";
     case RL_GCS_STATE_REPORT: return "STATE_REPORT";
     case RL_GCS_LIST_STATE: return "LIST_STATE";
+    case RL_GCS_TIMELINE_GET: return "TIMELINE_GET";
     default: return "message";
   }
 }
@@ -301,6 +304,18 @@ static bool s_node_at(void *arg, const char *endpoint, size_t len, rl_id_t *out)
 static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
   char err[160];
   if (rl_state_table_report(g->state, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  else if (rl_timeline_table_report(g->timeline, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+}
+
+/* [request u64] -> TIMELINE [request, events, evicted] */
+static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 3, 64 + rl_timeline_table_count(g->timeline) * 160);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_timeline_table_pack(g->timeline, &b.pk);
+  s_send(g, m, &b);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
@@ -419,6 +434,7 @@ static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
     case RL_GCS_KV_GET: s_on_kv_get(g, m); break;
     case RL_GCS_STATE_REPORT: s_on_state_report(g, m); break;
     case RL_GCS_LIST_STATE: s_on_list_state(g, m); break;
+    case RL_GCS_TIMELINE_GET: s_on_timeline(g, m); break;
     default: s_drop(g, m, "not a message the head accepts"); break;
   }
 }
@@ -473,7 +489,8 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.demands = rl_idmap_new();
   g.dead = rl_dead_clients_new();
   g.state = rl_state_table_new(RL_STATE_MAX_TASKS, RL_STATE_MAX_DEAD_ACTORS);
-  if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state) {
+  g.timeline = rl_timeline_table_new(RL_TIMELINE_MAX_EVENTS);
+  if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state || !g.timeline) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
   }
@@ -563,5 +580,6 @@ done:
   rl_idmap_destroy(&g.demands);
   rl_dead_clients_destroy(&g.dead);
   rl_state_table_destroy(&g.state);
+  rl_timeline_table_destroy(&g.timeline);
   return rc;
 }

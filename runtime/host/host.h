@@ -75,6 +75,13 @@ void rl_l_renv_open(lua_State *L);
 void rl_l_pg_open(lua_State *L);
 /* Adds the state API's state_list to it (l_state.c). */
 void rl_l_state_open(lua_State *L);
+/* l_obs.c: rayl.core.obs_* (rayl stack, memory, timeline, logs). */
+void rl_l_obs_open(lua_State *L);
+/* where.c: answers `rayl stack` for cw from the Lua thread of L (call on that thread). */
+void rl_where_install(lua_State *L, rl_cw_t *cw);
+/* where.c: the interned "file:line" of the first caller outside rayl's own modules, or
+ * NULL (not found, or RAYL_RECORD_REF_CREATION_SITES=0). */
+const char *rl_where_call_site(lua_State *L);
 
 /* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the
  * task runs), other values are encoded (refs nested in them are listed). */

@@ -31,6 +31,7 @@ static void s_attach(lua_State *L, rl_cw_t *cw) {
   rl_host.cw = cw;
   rl_host.L = L;
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
+  rl_where_install(L, cw);
 }
 
 /* core.init{num_cpus=, num_gpus=, resources={k=v}, object_store_memory=, address=,
@@ -175,6 +176,8 @@ static int l_submit(lua_State *L) {
   int submitted = ids ? rl_cw_submit(cw, key, key_len, blob, blob_len, a.args, (size_t)nargs, &o, ids, err, sizeof err)
                       : -1;
   rl_host_args_free(&a);
+  const char *site = submitted == 0 ? rl_where_call_site(L) : NULL;
+  for (int i = 0; site && i < o.num_returns; i++) rl_cw_set_call_site(cw, &ids[i], site);
   return rl_host_push_refs(L, ids, ids_stack, o.num_returns, submitted, err);
 }
 
@@ -221,6 +224,8 @@ static int l_put(lua_State *L) {
   rl_encoded_copy(enc, dst);
   rl_encoded_destroy(&enc);
   rl_cw_put_seal(cw, &id);
+  const char *site = rl_where_call_site(L);
+  if (site) rl_cw_set_call_site(cw, &id, site);
   rl_objref_push(L, &id, rl_cw_endpoint(cw));
   rl_cw_ref_drop(cw, &id); /* put counted the caller's handle already */
   return 1;
@@ -488,6 +493,7 @@ int luaopen_rayl_core(lua_State *L) {
   rl_l_renv_open(L);
   rl_l_pg_open(L);
   rl_l_state_open(L);
+  rl_l_obs_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");
