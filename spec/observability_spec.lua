@@ -1,0 +1,164 @@
+-- spec/observability_spec.lua: rayl stack, memory, timeline, logs, why-pending and human
+-- units in rayl status, against a real cluster of the spec's own.
+local helpers = require "spec.helpers"
+local json = require "rayl.json"
+
+local bin = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+describe("observability commands", function()
+  local c, dir
+
+  setup(function()
+    c = helpers.start_cluster(bin, "--num-cpus 4")
+    dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+  end)
+
+  teardown(function()
+    c.stop()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  -- Starts script (its text) as a driver of the cluster in the background; returns the
+  -- path its output goes to.
+  local function start_driver(name, text, env)
+    local path = dir .. "/" .. name .. ".lua"
+    write(path, text)
+    local out = dir .. "/" .. name .. ".out"
+    os.execute(("%s%s RAYL_ADDRESS=%s timeout 120 %s %s > %s 2>&1 &"):format(c.env, env or "", c.address, bin, path, out))
+    return out
+  end
+
+  local function wait_file(path, needle, seconds)
+    return helpers.wait_until(function() return (helpers.read_file(path) or ""):find(needle, 1, true) ~= nil end,
+      seconds or 30)
+  end
+
+  it("rayl stack shows a running task's functions, and the task of one in a compiled loop", function()
+    local out = start_driver("stack", [[
+local rayl = require "rayl"
+rayl.init()
+local busy = rayl.remote(function()
+  local function wait_in_lua_here()
+    local t = os.time()
+    while os.time() - t < 20 do for _ = 1, 1000 do end end
+  end
+  wait_in_lua_here()
+  return 1
+end)
+local spin = rayl.remote(function(n)
+  local x = 0
+  for i = 1, n do x = x + i % 7 end
+  return x
+end)
+local a, b = busy:remote(), spin:remote(2e10)
+print("submitted")
+io.stdout:flush()
+rayl.get(a)
+]])
+    assert.is_true(wait_file(out, "submitted"))
+    local text
+    assert.is_true(helpers.wait_until(function()
+      text = c.run("stack")
+      return text:find("wait_in_lua_here", 1, true) and text:find("in compiled code", 1, true)
+    end, 30), text)
+    assert.matches("task: [^\n]*stack%.lua:3", text)
+    assert.matches("task: [^\n]*stack%.lua:11", text) -- the spinning task, by name
+  end)
+
+  it("rayl memory shows a put object's size and call site", function()
+    local out = start_driver("memory", [[
+local rayl = require "rayl"
+rayl.init()
+local big = rayl.put(string.rep("m", 3 * 1024 * 1024))
+print("put done")
+io.stdout:flush()
+os.execute("sleep 30")
+]])
+    assert.is_true(wait_file(out, "put done"))
+    local text = c.run("memory --sort-by size")
+    assert.matches("3%.%d%dMiB", text)
+    assert.matches("memory%.lua:3", text)
+    assert.matches("local", text)
+    local bad = c.run("memory --sort-by color")
+    assert.matches("%-%-sort%-by must be size or age, not 'color'", bad)
+  end)
+
+  it("rayl timeline writes a Chrome trace with one event per task", function()
+    local out = start_driver("timeline", [[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote(function(i) return i end)
+local refs = {}
+for i = 1, 5 do refs[i] = f:options{name = "timeline_task"}:remote(i) end
+rayl.get(refs)
+print("done")
+]])
+    assert.is_true(wait_file(out, "done"))
+    local trace = dir .. "/trace.json"
+    local events, said
+    assert.is_true(helpers.wait_until(function()
+      said = c.run("timeline -o " .. trace)
+      events = json.decode(helpers.read_file(trace) or "") or {}
+      local n = 0
+      for _, e in ipairs(events) do n = n + (e.name == "timeline_task" and 1 or 0) end
+      return n == 5
+    end, 15) or error(said .. tostring(helpers.read_file(trace)):sub(1, 600)))
+    for _, e in ipairs(events) do
+      assert.equal("X", e.ph)
+      assert.is_true(e.dur >= 0 and e.ts > 0)
+    end
+  end)
+
+  it("rayl status names the missing resource; a blocked get warns after RAYL_PENDING_WARN_S", function()
+    local out = start_driver("infeasible", [[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote(function() return 1 end):options{resources = {unobtainium = 1}}
+print(pcall(rayl.get, f:remote(), {timeout = 6}))
+]], "RAYL_PENDING_WARN_S=2 ")
+    assert.is_true(wait_file(out, "this rayl.get has waited", 20), helpers.read_file(out))
+    assert.matches("unobtainium", helpers.read_file(out))
+    local status = c.run("status")
+    assert.matches("infeasible tasks/actors: need {[^}]*unobtainium: 1[^}]*}, no node has unobtainium", status)
+  end)
+
+  it("rayl status shows memory in human units; --format json keeps raw numbers", function()
+    local status = c.run("status")
+    assert.matches("memory: %d+%.%d%dGiB", status)
+    assert.is_nil(status:find("memory: %d%d%d%d%d%d%d"))
+    assert.matches('"memory": %d%d%d%d%d%d', c.run("status --format json"))
+  end)
+
+  it("rayl logs PATTERN finds a line a task printed", function()
+    local out = start_driver("logs", [[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote(function() print("needle-in-the-logs-42") return 1 end)
+rayl.get(f:remote())
+print("done")
+]])
+    assert.is_true(wait_file(out, "done"))
+    local text
+    assert.is_true(helpers.wait_until(function()
+      text = c.run("logs needle-in-the-logs")
+      return text:find("needle-in-the-logs-42", 1, true) ~= nil
+    end, 10), text)
+    assert.matches("worker%-%d+%.out:%d+: needle%-in%-the%-logs%-42", text)
+  end)
+
+  it("each command says when no cluster runs", function()
+    local env = "RAYL_TMPDIR=" .. dir .. "/none RAYL_ADDRESS= "
+    for _, cmd in ipairs({ "stack", "memory", "timeline -o -", "logs x" }) do
+      local text = helpers.sh(env .. bin .. " " .. cmd)
+      assert.matches("no cluster is running", text, 1, cmd)
+    end
+  end)
+end)
