@@ -48,29 +48,32 @@ rayl.init()
 local busy = rayl.remote(function()
   local function wait_in_lua_here()
     local t = os.time()
-    while os.time() - t < 20 do for _ = 1, 1000 do end end
+    while os.time() - t < 15 do end
   end
+  jit.off(wait_in_lua_here) -- interpreted: its stack is read at its next instruction
   wait_in_lua_here()
   return 1
 end)
-local spin = rayl.remote(function(n)
-  local x = 0
-  for i = 1, n do x = x + i % 7 end
+local spin = rayl.remote(function()
+  local x, t = 0, os.clock()
+  while os.clock() - t < 15 do x = x + 1 end -- a compiled loop: no Lua stack to read
   return x
 end)
-local a, b = busy:remote(), spin:remote(2e10)
+local a, b = busy:remote(), spin:remote()
 print("submitted")
 io.stdout:flush()
-rayl.get(a)
+rayl.get({a, b})
 ]])
     assert.is_true(wait_file(out, "submitted"))
     local text
     assert.is_true(helpers.wait_until(function()
       text = c.run("stack")
-      return text:find("wait_in_lua_here", 1, true) and text:find("in compiled code", 1, true)
-    end, 30), text)
-    assert.matches("task: [^\n]*stack%.lua:3", text)
-    assert.matches("task: [^\n]*stack%.lua:11", text) -- the spinning task, by name
+      return text:find("in function 'wait_in_lua_here'", 1, true) and text:find("in compiled code", 1, true)
+    end, 14) or error(text))
+    assert.matches("task: [^\n]*stack%.lua:3\n[^\n]*\n[^\n]*in function 'wait_in_lua_here'", text)
+    assert.matches("task: [^\n]*stack%.lua:12\n  %(in compiled code", text) -- the spinning task, by name
+    assert.matches("%(driver%)[^\n]*\n  task: %(idle%)\n  stack traceback:\n[^\n]*in function 'get'", text)
+    assert.matches("rayl stack: unknown option '%-%-bogus'", c.run("stack --bogus"))
   end)
 
   it("rayl memory shows a put object's size and call site", function()
