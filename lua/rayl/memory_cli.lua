@@ -11,8 +11,9 @@ usage: rayl memory [--group-by node|owner] [--sort-by size|age] [--address HOST:
 Lists the objects each driver and worker owns: id, size, owner pid, node, what holds it
 (local: a handle in the owner; borrowed: another process holds it; pinned by a task: a
 pending task carries it; captured: inside another object), and the call site that
-created it (file:line; RAYL_RECORD_REF_CREATION_SITES=0 turns recording off), with
-totals per group.
+created it (file:line, recorded when the owner runs with
+RAYL_RECORD_REF_CREATION_SITES=1, as Ray; it costs about half a put), with totals per
+group.
   --group-by node|owner   group the objects by node (default) or by owner process
   --sort-by size|age      largest first (default) or oldest first
   --address HOST:PORT     the cluster's head (default: RAYL_ADDRESS, else the cluster
@@ -49,7 +50,7 @@ local function print_group(title, rows)
   for _, r in ipairs(rows) do
     print(("%-34s %10s %8d %8s  %-26s %s"):format(r.object_id, obs.bytes(r.size), r.owner_pid,
       obs.duration(r.age_ms / 1000), r.refs ~= "" and r.refs or "-",
-      r.call_site ~= "" and r.call_site or "(not recorded)"))
+      r.call_site ~= "" and r.call_site or "?"))
   end
   print()
   return total
@@ -89,6 +90,12 @@ function M.main(args)
   local total = 0
   for _, key in ipairs(order) do total = total + print_group(key, groups[key]) end
   print(("Total: %d object%s, %s"):format(#rows, #rows == 1 and "" or "s", obs.bytes(total)))
+  local unknown = 0
+  for _, r in ipairs(rows) do unknown = unknown + (r.call_site == "" and 1 or 0) end
+  if unknown > 0 then
+    print("CALL_SITE ?: not recorded; run the driver with RAYL_RECORD_REF_CREATION_SITES=1 to record "
+      .. "where objects are created")
+  end
   return 0
 end
 

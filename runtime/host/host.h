@@ -80,7 +80,7 @@ void rl_l_obs_open(lua_State *L);
 /* where.c: answers `rayl stack` for cw from the Lua thread of L (call on that thread). */
 void rl_where_install(lua_State *L, rl_cw_t *cw);
 /* where.c: the interned "file:line" of the first caller outside rayl's own modules, or
- * NULL (not found, or RAYL_RECORD_REF_CREATION_SITES=0). */
+ * NULL (not found, or recording is off: it is on with RAYL_RECORD_REF_CREATION_SITES=1). */
 const char *rl_where_call_site(lua_State *L);
 
 /* Task arguments encoded from the Lua stack: ObjectRefs stay refs (resolved before the

@@ -115,12 +115,14 @@ static bool s_ours(const char *source) {
   return slash - source >= 5 && !strncmp(slash - 5, "/rayl", 5);
 }
 
-static int s_record = -1; /* RAYL_RECORD_REF_CREATION_SITES: 1 (default) or 0 */
+/* RAYL_RECORD_REF_CREATION_SITES=1 turns recording on (off by default, as Ray's
+ * RAY_record_ref_creation_sites: reading the caller's frame costs about half a put). */
+static int s_record = -1;
 
 const char *rl_where_call_site(lua_State *L) {
   if (s_record < 0) {
     const char *v = getenv("RAYL_RECORD_REF_CREATION_SITES");
-    s_record = !(v && !strcmp(v, "0"));
+    s_record = v && !strcmp(v, "1");
   }
   if (!s_record) return NULL;
   lua_Debug ar;
