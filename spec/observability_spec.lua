@@ -133,6 +133,28 @@ print(pcall(rayl.get, f:remote(), {timeout = 6}))
     assert.matches("infeasible tasks/actors: need {[^}]*unobtainium: 1[^}]*}, no node has unobtainium", status)
   end)
 
+  it("rayl status says what pending tasks wait for", function()
+    local out = start_driver("pending", [[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote(function() os.execute("sleep 6") return 1 end):options{resources = {slot = 1}}
+local refs = {}
+for i = 1, 3 do refs[i] = f:remote() end
+print("submitted")
+io.stdout:flush()
+rayl.get(refs)
+]])
+    c.join("--num-cpus 1 --resources '{\"slot\": 1}'")
+    assert.is_true(wait_file(out, "submitted"))
+    local status
+    assert.is_true(helpers.wait_until(function()
+      status = c.run("status")
+      return status:find("pending tasks/actors (waiting for these resources to be free)", 1, true) ~= nil
+    end, 10) or error(status))
+    assert.matches("{[^}]*slot: 1[^}]*}: %d%+ pending", status)
+    assert.matches('"waiting_for": "these resources to be free"', c.run("status --format json"))
+  end)
+
   it("rayl status shows memory in human units; --format json keeps raw numbers", function()
     local status = c.run("status")
     assert.matches("memory: %d+%.%d%dGiB", status)

@@ -24,6 +24,7 @@
 #include "renv/package.h"
 #include "sched/gpus.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 #include "worker/cluster_client.h"
 
 #define S_ERR 1200
@@ -734,6 +735,12 @@ static void s_print_json_str(const char *s) {
   putchar('"');
 }
 
+/* What a demand waits for, in words. */
+static const char *s_waiting_for(const rl_demand_t *d) {
+  if (d->infeasible) return "a node with these resources";
+  return d->waiting == RL_WAIT_WORKER ? "a worker to start" : "these resources to be free";
+}
+
 /* The line of an infeasible demand: what it needs and which resource no node has. */
 static void s_print_infeasible(const rl_demand_t *d, const char *shape, const rl_node_info_t *nodes, int n) {
   char missing[400];
@@ -820,12 +827,12 @@ int rl_cli_status(int argc, char **argv) {
     s_res_shown(&demands[i].shape, json, shape, sizeof shape);
     unsigned long long count = (unsigned long long)demands[i].count;
     if (json)
-      printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s}", i ? ", " : "", shape, count,
-             demands[i].infeasible ? "true" : "false");
+      printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s, \"waiting_for\": \"%s\"}", i ? ", " : "",
+             shape, count, demands[i].infeasible ? "true" : "false", s_waiting_for(&demands[i]));
     else if (demands[i].infeasible)
       s_print_infeasible(&demands[i], shape, nodes, n);
     else
-      printf("  {%s}: %llu+ pending tasks/actors (waiting for these resources to be free)\n", shape, count);
+      printf("  {%s}: %llu+ pending tasks/actors (waiting for %s)\n", shape, count, s_waiting_for(&demands[i]));
   }
   if (json)
     printf("], \"placement_groups\": {\"created\": %d, \"pending\": %d, \"rescheduling\": %d}}\n", pgs.created,

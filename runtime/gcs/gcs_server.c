@@ -148,15 +148,18 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
-/* True if o is [[shape map, count u64, infeasible bool]...] of at most S_MAX_DEMANDS. */
+/* True if o is [[shape map, count u64, infeasible bool, waiting u64?]...] of at most
+ * S_MAX_DEMANDS. */
 static bool s_demands_valid(const msgpack_object *o) {
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > S_MAX_DEMANDS) return false;
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const msgpack_object *d = &o->via.array.ptr[i];
     rl_resources_t shape;
     uint64_t count;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 3 || rl_res_unpack(&d->via.array.ptr[0], &shape) ||
-        !rl_obj_u64(&d->via.array.ptr[1], &count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || d->via.array.size > 4 ||
+        rl_res_unpack(&d->via.array.ptr[0], &shape) || !rl_obj_u64(&d->via.array.ptr[1], &count) ||
+        d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
+        (d->via.array.size == 4 && !rl_obj_u64(&d->via.array.ptr[3], &count)))
       return false;
   }
   return true;

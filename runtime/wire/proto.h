@@ -150,7 +150,7 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool]...]?, dead_clients [id...]?]
+   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
@@ -357,5 +357,8 @@ enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1, RL_CLIENT_REMOTE = 2 };
 enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
 enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
 enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
+/* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to
+ * start (its resources are free). */
+enum { RL_WAIT_RESOURCES = 0, RL_WAIT_WORKER = 1 };
 
 #endif
