@@ -22,6 +22,22 @@ describe("observability commands", function()
   end)
 
   teardown(function()
+    -- The drivers this spec started (timeout passes the signal on; a driver's first
+    -- SIGTERM raises in Lua, a second one ends it), then the cluster.
+    local pids = {}
+    for pid in (helpers.read_file(dir .. "/pids") or ""):gmatch("%d+") do pids[#pids + 1] = pid end
+    local function signal_all()
+      for _, pid in ipairs(pids) do os.execute("kill " .. pid .. " 2>/dev/null") end
+    end
+    local function all_gone()
+      for _, pid in ipairs(pids) do
+        if os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 then return false end
+      end
+      return true
+    end
+    signal_all()
+    if not helpers.wait_until(all_gone, 3) then signal_all() end
+    helpers.wait_until(all_gone, 3)
     c.stop()
     os.execute("rm -rf " .. dir)
   end)
@@ -32,7 +48,8 @@ describe("observability commands", function()
     local path = dir .. "/" .. name .. ".lua"
     write(path, text)
     local out = dir .. "/" .. name .. ".out"
-    os.execute(("%s%s RAYL_ADDRESS=%s timeout 120 %s %s > %s 2>&1 &"):format(c.env, env or "", c.address, bin, path, out))
+    os.execute(("%s%s RAYL_ADDRESS=%s timeout 120 %s %s > %s 2>&1 & echo $! >> %s/pids"):format(c.env, env or "",
+      c.address, bin, path, out, dir))
     return out
   end
 
@@ -71,7 +88,7 @@ rayl.get({a, b})
       return text:find("in function 'wait_in_lua_here'", 1, true) and text:find("in compiled code", 1, true)
     end, 14) or error(text))
     assert.matches("task: [^\n]*stack%.lua:3\n[^\n]*\n[^\n]*in function 'wait_in_lua_here'", text)
-    assert.matches("task: [^\n]*stack%.lua:12\n  %(in compiled code", text) -- the spinning task, by name
+    assert.matches("task: [^\n]*stack%.lua:12\n  %(in compiled code or a C function", text) -- the spinning task, by name
     assert.matches("%(driver%)[^\n]*\n  task: %(idle%)\n  stack traceback:\n[^\n]*in function 'get'", text)
     assert.matches("rayl stack: unknown option '%-%-bogus'", c.run("stack --bogus"))
   end)
@@ -102,6 +119,10 @@ local f = rayl.remote(function(i) return i end)
 local refs = {}
 for i = 1, 5 do refs[i] = f:options{name = "timeline_task"}:remote(i) end
 rayl.get(refs)
+local Counter = rayl.remote({ __init = function(self) self.n = 0 end,
+  incr = function(self) self.n = self.n + 1 return self.n end })
+local ctr = Counter:remote()
+rayl.get(ctr.incr:remote())
 print("done")
 ]])
     assert.is_true(wait_file(out, "done"))
@@ -112,7 +133,9 @@ print("done")
       events = json.decode(helpers.read_file(trace) or "") or {}
       local n = 0
       for _, e in ipairs(events) do n = n + (e.name == "timeline_task" and 1 or 0) end
-      return n == 5
+      local methods = 0
+      for _, e in ipairs(events) do methods = methods + (e.cat == "actor" and e.name:find("%.incr$") and 1 or 0) end
+      return n == 5 and methods == 1
     end, 15) or error(said .. tostring(helpers.read_file(trace)):sub(1, 600)))
     for _, e in ipairs(events) do
       assert.equal("X", e.ph)
@@ -177,6 +200,23 @@ print("done")
       return text:find("needle-in-the-logs-42", 1, true) ~= nil
     end, 10), text)
     assert.matches("worker%-%d+%.out:%d+: needle%-in%-the%-logs%-42", text)
+  end)
+
+  it("rayl logs --follow prints lines written after it started", function()
+    local follow = dir .. "/logs-follow.txt"
+    os.execute(("%stimeout 20 %s logs --follow needle-followed > %s 2>&1 & echo $! >> %s/pids"):format(c.env, bin,
+      follow, dir))
+    os.execute("sleep 1")
+    local out = start_driver("follow", [[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote(function() print("needle-followed-7") return 1 end)
+rayl.get(f:remote())
+print("done")
+]])
+    assert.is_true(wait_file(out, "done"))
+    assert.is_true(wait_file(follow, "needle-followed-7", 10), helpers.read_file(follow))
+    assert.matches("worker%-%d+%.out:%d+: needle%-followed%-7", helpers.read_file(follow))
   end)
 
   it("each command says when no cluster runs", function()

@@ -8,8 +8,9 @@ local M = {}
 local USAGE = [[
 usage: rayl stack [--node NODE] [--address HOST:PORT]
 Shows each driver's and worker's pid, node, the task or actor method it runs and its
-Lua traceback. A process running compiled code (a JIT-compiled loop) or C cannot show
-its Lua stack: it is listed with its task and "(in compiled code)".
+Lua traceback. A process running compiled code (a JIT-compiled loop) or a C function
+(os.execute, a long FFI call) cannot show its Lua stack: it is listed with its task and
+"(in compiled code or a C function ...)".
   --node NODE           only that node (a node id prefix, or its address)
   --address HOST:PORT   the cluster's head (default: RAYL_ADDRESS, else the cluster
                         `rayl start` runs on this machine)]]
@@ -36,7 +37,8 @@ function M.main(args)
     else
       print("  task: " .. (s.task ~= "" and s.task or "(idle)"))
       if s.compiled then
-        print("  (in compiled code: the Lua thread did not reach an instruction within 1 s)")
+        print("  (in compiled code or a C function: its Lua thread ran no interpreted instruction "
+          .. "within 1 s, so its stack cannot be read)")
       end
       if s.traceback ~= "" then
         for line in s.traceback:gmatch("[^\n]+") do print("  " .. line) end

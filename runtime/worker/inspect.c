@@ -27,12 +27,10 @@ void rl_cw_set_call_site(rl_cw_t *cw, const rl_id_t *id, const char *site) {
   if (o && o->owned) o->call_site = site;
 }
 
-/* The running task as `rayl stack` names it: "f", "Counter.incr" or "" when idle. */
+/* The running task as `rayl stack` names it (its name as `rayl list tasks` shows it,
+ * "Actor(file:line).method" for an actor method), or "" when idle. */
 static void s_task_name(const rl_cw_t *cw, char *out, size_t n) {
-  const rl_incoming_t *in = cw->running;
-  if (!in) snprintf(out, n, "%s", "");
-  else if (in->pub.kind == RL_KIND_ACTOR_METHOD && in->method[0]) snprintf(out, n, "%s.%s", in->name, in->method);
-  else snprintf(out, n, "%s", in->name);
+  snprintf(out, n, "%s", cw->running ? cw->running->name : "");
 }
 
 static void s_reply(rl_cw_t *cw, rl_msg_t *m, rl_msgbuf_t *b) {
