@@ -63,6 +63,10 @@ function M.main(args)
     io.stderr:write(("rayl timeline: note: the head keeps the last 100,000 runs: %d older ones are gone\n")
       :format(info.evicted))
   end
+  if (info.dropped or 0) > 0 then
+    io.stderr:write(("rayl timeline: note: %d runs were not reported (owners send at most 10,000 a second "
+      .. "each): some tasks are missing\n"):format(info.dropped))
+  end
   return 0
 end
 

@@ -310,12 +310,12 @@ static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
   else if (rl_timeline_table_report(g->timeline, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
 }
 
-/* [request u64] -> TIMELINE [request, events, evicted] */
+/* [request u64] -> TIMELINE [request, events, evicted, dropped] */
 static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
   uint64_t request;
   if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
   rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 3, 64 + rl_timeline_table_count(g->timeline) * 160);
+  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
   msgpack_pack_uint64(&b.pk, request);
   rl_timeline_table_pack(g->timeline, &b.pk);
   s_send(g, m, &b);

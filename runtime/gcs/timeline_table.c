@@ -12,7 +12,7 @@
 struct rl_timeline_table_t {
   rl_timeline_event_t *ring;
   size_t max, first, n;
-  uint64_t evicted;
+  uint64_t evicted, dropped;
 };
 
 rl_timeline_table_t *rl_timeline_table_new(size_t max_events) {
@@ -67,7 +67,15 @@ static const char *s_check(const msgpack_object *o, uint32_t nnodes) {
 int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx,
                              char *err, size_t errlen) {
   const msgpack_object *spans = rl_field(m, 6), *nodes = rl_field(m, 2);
-  if (!spans || spans->type == MSGPACK_OBJECT_NIL) return 0;
+  uint64_t dropped = 0;
+  if (rl_field(m, 7) && !rl_field_u64(m, 7, &dropped)) {
+    snprintf(err, errlen, "the report's spans_dropped is not a count");
+    return -1;
+  }
+  if (!spans || spans->type == MSGPACK_OBJECT_NIL) {
+    t->dropped += dropped;
+    return 0;
+  }
   rl_id_t owner;
   uint64_t owner_pid;
   if (spans->type != MSGPACK_OBJECT_ARRAY || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY ||
@@ -82,6 +90,7 @@ int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state
       return -1;
     }
   }
+  t->dropped += dropped;
   for (uint32_t i = 0; i < spans->via.array.size; i++) {
     const msgpack_object *f = spans->via.array.ptr[i].via.array.ptr;
     rl_timeline_event_t *e = s_push(t);
@@ -148,16 +157,18 @@ void rl_timeline_table_pack(const rl_timeline_table_t *t, msgpack_packer *pk) {
   msgpack_pack_array(pk, (uint32_t)t->n);
   rl_timeline_table_each(t, s_pack_one, pk);
   msgpack_pack_uint64(pk, t->evicted);
+  msgpack_pack_uint64(pk, t->dropped);
 }
 
 size_t rl_timeline_table_count(const rl_timeline_table_t *t) { return t->n; }
 uint64_t rl_timeline_table_evicted(const rl_timeline_table_t *t) { return t->evicted; }
+uint64_t rl_timeline_table_dropped(const rl_timeline_table_t *t) { return t->dropped; }
 
 /* ---- selftest ---- */
 
 /* A report of one owner with n spans named "f<i>" on node 1, starting at i * 10. */
 static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, int n, bool bad) {
-  rl_msgbuf_init(b, RL_GCS_STATE_REPORT, 7);
+  rl_msgbuf_init(b, RL_GCS_STATE_REPORT, 8);
   rl_pack_id(&b->pk, owner);
   msgpack_pack_uint64(&b->pk, 42);
   msgpack_pack_array(&b->pk, 1);
@@ -181,6 +192,7 @@ static void s_report(rl_msgbuf_t *b, const rl_id_t *owner, int n, bool bad) {
     msgpack_pack_uint64(&b->pk, (uint64_t)i * 10 + 5);
     msgpack_pack_false(&b->pk);
   }
+  msgpack_pack_uint64(&b->pk, 2); /* spans_dropped */
 }
 
 static int s_received(rl_msgbuf_t *b, rl_msg_t *m) {
@@ -241,6 +253,7 @@ int rl_timeline_table_selftest(void) {
   RL_CHECK_COUNT(s_received(&b, &m) == 0 && rl_timeline_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0, fails);
   rl_msg_close(&m);
   RL_CHECK_COUNT(rl_timeline_table_count(t) == 4 && rl_timeline_table_evicted(t) == 2, fails);
+  RL_CHECK_COUNT(rl_timeline_table_dropped(t) == 4, fails); /* 2 per report taken */
   rl_timeline_table_each(t, s_first_name, first);
   RL_CHECK_COUNT(!strcmp(first, "f2"), fails);
   /* Packed: [events, evicted], each event with the node id resolved. */
@@ -248,7 +261,7 @@ int rl_timeline_table_selftest(void) {
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 2);
+  msgpack_pack_array(&pk, 3);
   rl_timeline_table_pack(t, &pk);
   msgpack_unpacked up;
   msgpack_unpacked_init(&up);

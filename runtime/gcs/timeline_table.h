@@ -33,8 +33,9 @@ rl_timeline_table_t *rl_timeline_table_new(size_t max_events);
 void rl_timeline_table_destroy(rl_timeline_table_t **p);
 
 /* Adds the spans of a RL_GCS_STATE_REPORT (wire/proto.h; a report without them adds
- * nothing). Every span is checked first: one bad span adds none. resolve maps node
- * endpoints to node ids. Returns 0, or -1 with what was wrong in err. */
+ * nothing) and counts its spans_dropped. Every span is checked first: one bad span
+ * adds none (and counts nothing). resolve maps node endpoints to node ids. Returns 0,
+ * or -1 with what was wrong in err. */
 int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx,
                              char *err, size_t errlen);
 
@@ -42,11 +43,14 @@ int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state
 void rl_timeline_table_each(const rl_timeline_table_t *t, bool (*fn)(void *ctx, const rl_timeline_event_t *e),
                             void *ctx);
 
-/* Packs RL_GCS_TIMELINE's fields after the request: events (oldest first), evicted. */
+/* Packs RL_GCS_TIMELINE's fields after the request: events (oldest first), evicted,
+ * dropped. */
 void rl_timeline_table_pack(const rl_timeline_table_t *t, msgpack_packer *pk);
 
-/* Events kept now; events forgotten to stay within max_events since the head started. */
+/* Events kept now; events forgotten to stay within max_events; runs owners reported
+ * they could not send (both since the head started). */
 size_t rl_timeline_table_count(const rl_timeline_table_t *t);
 uint64_t rl_timeline_table_evicted(const rl_timeline_table_t *t);
+uint64_t rl_timeline_table_dropped(const rl_timeline_table_t *t);
 
 #endif

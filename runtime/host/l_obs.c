@@ -208,7 +208,8 @@ static const char *const s_task_kinds[] = {"NORMAL_TASK", "ACTOR_CREATION_TASK",
 
 /* core.obs_timeline(address|nil) -> events, info{evicted=}
  * events: {{task_id=, name=, type=, actor_id=, node_id=, pid=, start_us=, end_us=,
- * failed=, owner_id=, owner_pid=}...}, oldest first. */
+ * failed=, owner_id=, owner_pid=}...}, oldest first; info: evicted (forgotten at the
+ * head), dropped (owners could not send them). */
 static int l_obs_timeline(lua_State *L) {
   char gcs[256];
   s_head(L, 1, gcs, sizeof gcs);
@@ -246,6 +247,7 @@ static int l_obs_timeline(lua_State *L) {
   }
   lua_newtable(L);
   s_set_num(L, "evicted", rl_field(&reply, 2));
+  s_set_num(L, "dropped", rl_field(&reply, 3));
   rl_msg_close(&reply);
   return 2;
 }

@@ -270,9 +270,10 @@ enum rl_msg_type {
    *  actors [[actor_id id, state u64 (RL_AS_*), class_name str, name str, namespace str,
    *           detached bool, node u64, pid u64, worker_id id?, death_cause str?]...],
    *  dropped u64, spans [[task_id id, name str, kind u64, actor_id id?, node u64,
-   *  pid u64, start_us u64, end_us u64, failed bool]...]?]
+   *  pid u64, start_us u64, end_us u64, failed bool]...]?, spans_dropped u64?]
    * spans: runs of tasks that ended since the last batch, for the timeline (wall clock
-   * us since the epoch; gcs/timeline_table.c).
+   * us since the epoch; gcs/timeline_table.c); spans_dropped: runs not sent (the
+   * batch was full).
    * node: 1 + an index into nodes (the node managers the tasks and actors run on), or 0
    * when not known. dropped: task events this process did not report (its buffer was
    * full) since the last batch. The last event of a task or actor wins. */
@@ -320,7 +321,8 @@ enum rl_msg_type {
   RL_GCS_TIMELINE_GET = 170,
   /* [request u64, events [[task_id id, name str, kind u64, actor_id id?, node_id id?,
    *  pid u64, start_us u64, end_us u64, failed bool, owner_id id, owner_pid u64]...],
-   *  evicted u64] oldest first; times: wall clock us since the epoch */
+   *  evicted u64, dropped u64] oldest first; times: wall clock us since the epoch;
+   * evicted: runs forgotten to stay within bounds, dropped: runs owners could not send */
   RL_GCS_TIMELINE = 171,
   /* any process -> node manager (as RL_NM_LIST_OBJECTS): [request u64] : its drivers
    * and workers */

@@ -119,6 +119,7 @@ typedef struct {
 typedef struct {
   rl_span_event_t *spans;
   size_t nspans, capspans;
+  uint64_t spans_dropped; /* runs not recorded (the batch was full) */
   rl_task_event_t *tasks;
   size_t ntasks, captasks;
   rl_actor_event_t *actors;
@@ -389,7 +390,7 @@ void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len);
 /* t runs now on lease l's worker. */
 void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l);
 /* Records t's run on lease l from start_us to end_us (wall clock, from its TASK_DONE)
- * for the head's timeline; dropped (counted) beyond RL_EV_MAX_TASKS in a batch. */
+ * for the head's timeline; beyond RL_EV_MAX_TASKS in a batch, only counted. */
 void rl_ev_task_span(rl_cw_t *cw, const rl_task_t *t, const rl_lease_t *l, int64_t start_us, int64_t end_us,
                      bool failed);
 /* Owned actor a's state is now state (RL_AS_*); cause: why it died. */

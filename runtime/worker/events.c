@@ -113,7 +113,7 @@ void rl_ev_task_span(rl_cw_t *cw, const rl_task_t *t, const rl_lease_t *l, int64
                      bool failed) {
   rl_events_t *ev = &cw->ev;
   if (ev->nspans >= RL_EV_MAX_TASKS) {
-    ev->dropped++;
+    ev->spans_dropped++;
     return;
   }
   if (ev->nspans == ev->capspans) {
@@ -207,7 +207,7 @@ static void s_pack_spans(const rl_events_t *ev, msgpack_packer *pk, const uint64
 void rl_ev_flush(rl_cw_t *cw) {
   rl_events_t *ev = &cw->ev;
   ev->last_flush_ms = rl_now_ms();
-  if (!ev->ntasks && !ev->nactors && !ev->nspans && !ev->dropped) return;
+  if (!ev->ntasks && !ev->nactors && !ev->nspans && !ev->dropped && !ev->spans_dropped) return;
   void *sock = rl_cw_gcs_socket(cw);
   const char *nodes[S_MAX_NODES];
   int nnodes = 0;
@@ -220,7 +220,7 @@ void rl_ev_flush(rl_cw_t *cw) {
   for (size_t i = 0; i < ev->nspans; i++)
     task_node[ev->ntasks + ev->nactors + i] = s_node_index(nodes, &nnodes, ev->spans[i].node);
   rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 7, 256 + (ev->ntasks + ev->nspans) * 112 + ev->nactors * 256);
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 8, 256 + (ev->ntasks + ev->nspans) * 112 + ev->nactors * 256);
   rl_pack_id(&b.pk, &cw->worker_id);
   msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
   msgpack_pack_array(&b.pk, (uint32_t)nnodes);
@@ -259,18 +259,19 @@ void rl_ev_flush(rl_cw_t *cw) {
   }
   msgpack_pack_uint64(&b.pk, ev->dropped);
   s_pack_spans(ev, &b.pk, task_node + ev->ntasks + ev->nactors);
+  msgpack_pack_uint64(&b.pk, ev->spans_dropped);
   if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
 done:
   /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
   free(task_node);
   ev->ntasks = ev->nactors = ev->nspans = 0;
-  ev->dropped = 0;
+  ev->dropped = ev->spans_dropped = 0;
   ev->gen++;
 }
 
 void rl_ev_tick(rl_cw_t *cw, int64_t now_ms) {
   if (now_ms - cw->ev.last_flush_ms < S_FLUSH_MS ||
-      (!cw->ev.ntasks && !cw->ev.nactors && !cw->ev.nspans && !cw->ev.dropped))
+      (!cw->ev.ntasks && !cw->ev.nactors && !cw->ev.nspans && !cw->ev.dropped && !cw->ev.spans_dropped))
     return;
   rl_ev_flush(cw);
 }
