@@ -96,7 +96,8 @@ typedef struct {
  * value that cannot travel ("argument 2 ..."). Free a with rl_host_args_free either way. */
 int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char *err, size_t errlen);
 void rl_host_args_free(rl_host_args_t *a);
-/* Pushes the n new refs in ids (each already counted once for the caller) and returns
+/* Pushes the n new refs in ids (each already counted once for the caller; their call
+ * site recorded when RAYL_RECORD_REF_CREATION_SITES=1) and returns
  * n, or raises ValueError with err if rc != 0. Frees ids unless it is ids_stack. */
 int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int rc, const char *err);
 

@@ -176,8 +176,6 @@ static int l_submit(lua_State *L) {
   int submitted = ids ? rl_cw_submit(cw, key, key_len, blob, blob_len, a.args, (size_t)nargs, &o, ids, err, sizeof err)
                       : -1;
   rl_host_args_free(&a);
-  const char *site = submitted == 0 ? rl_where_call_site(L) : NULL;
-  for (int i = 0; site && i < o.num_returns; i++) rl_cw_set_call_site(cw, &ids[i], site);
   return rl_host_push_refs(L, ids, ids_stack, o.num_returns, submitted, err);
 }
 
