@@ -106,6 +106,15 @@ local Store = rayl.remote({ __init = function(self) end,
 local s = Store:remote()
 local blob = s.blob:remote()
 rayl.wait({ blob })
+local inner = rayl.put(string.rep("i", 150 * 1024))
+local outer = rayl.put({ inner })
+inner = nil
+local arg = rayl.put(string.rep("a", 120 * 1024))
+local slow = rayl.remote(function(x) os.execute("sleep 20") return #x end)
+local pending = slow:remote(arg)
+arg = nil
+collectgarbage()
+collectgarbage()
 print("put done")
 io.stdout:flush()
 os.execute("sleep 30")
@@ -115,6 +124,9 @@ os.execute("sleep 30")
     assert.matches("3%.%d%dMiB", text)
     assert.matches("memory%.lua:3", text)
     assert.matches("200%.%d%dKiB[^\n]*memory%.lua:7", text) -- an actor method's result
+    assert.matches("150%.00KiB[^\n]* captured +[^\n]*memory%.lua:9", text) -- only inside outer
+    assert.matches("120%.00KiB[^\n]* pinned by a task +[^\n]*memory%.lua:12", text) -- only slow's argument
+    assert.matches("pending[^\n]* local +[^\n]*memory%.lua:14", text) -- slow's result
     assert.matches("local", text)
     assert.matches("%-%-%- owner pid %d+ %(driver%) on node %x+: %d+ objects?, [%d.]+MiB", c.run("memory --group-by owner"))
     local bad = c.run("memory --sort-by color")

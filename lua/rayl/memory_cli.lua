@@ -44,11 +44,11 @@ end
 
 local function print_group(title, rows)
   local total = 0
-  for _, r in ipairs(rows) do total = total + r.size end
+  for _, r in ipairs(rows) do total = total + (r.size or 0) end
   print(("--- %s: %d object%s, %s ---"):format(title, #rows, #rows == 1 and "" or "s", obs.bytes(total)))
   print(("%-34s %10s %8s %8s  %-26s %s"):format("OBJECT_ID", "SIZE", "OWNER", "AGE", "REFERENCES", "CALL_SITE"))
   for _, r in ipairs(rows) do
-    print(("%-34s %10s %8d %8s  %-26s %s"):format(r.object_id, obs.bytes(r.size), r.owner_pid,
+    print(("%-34s %10s %8d %8s  %-26s %s"):format(r.object_id, r.size and obs.bytes(r.size) or "pending", r.owner_pid,
       obs.duration(r.age_ms / 1000), r.refs ~= "" and r.refs or "-",
       r.call_site ~= "" and r.call_site or "?"))
   end
@@ -74,7 +74,7 @@ function M.main(args)
   local rows = collect(procs)
   table.sort(rows, function(a, b)
     if sort_by == "age" then return a.age_ms > b.age_ms end
-    return a.size > b.size
+    return (a.size or -1) > (b.size or -1)
   end)
   local groups, order = {}, {}
   for _, r in ipairs(rows) do

@@ -338,7 +338,7 @@ enum rl_msg_type {
   RL_CW_STACK_REPLY = 175,
   /* any process -> core worker: [request u64] : the objects you own */
   RL_CW_LIST_OWNED = 176,
-  /* [request u64, pid u64, objects [[object_id id, size u64, refs str, local u64,
+  /* [request u64, pid u64, objects [[object_id id, size u64? (nil: pending), refs str, local u64,
    *  borrowers u64, submitted u64, contained u64, call_site str, age_ms u64]...]]
    * refs: the reference kinds held ("local", "borrowed", "pinned by a task",
    * "captured"), comma-separated; call_site: file:line that created it ("" unknown) */

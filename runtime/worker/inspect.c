@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/idmap.h"
 #include "common/log.h"
 #include "common/selftest.h"
 #include "wire/proto.h"
@@ -58,23 +59,33 @@ void rl_inspect_handle_stack(rl_cw_t *cw, rl_msg_t *m) {
   s_reply(cw, m, &b);
 }
 
-/* How many objects' values contain id (a scan: only when some value contains refs). */
-static size_t s_captured(const rl_cw_t *cw, const rl_id_t *id) {
-  size_t cur = 0, n = 0;
+/* For each id contained in some object's value, how many values contain it (the count
+ * as the map's value), or NULL when none (or out of memory: nothing is shown captured). */
+static rl_idmap_t *s_captured_counts(const rl_cw_t *cw) {
+  rl_idmap_t *m = NULL;
+  size_t cur = 0;
   rl_object_t *o;
   while ((o = rl_objtab_next(cw->objects, &cur)))
-    for (size_t i = 0; i < o->ncontained; i++) n += rl_id_eq(&o->contained[i], id);
-  return n;
+    for (size_t i = 0; i < o->ncontained; i++) {
+      if (!m && !(m = rl_idmap_new())) return NULL;
+      uintptr_t n = (uintptr_t)rl_idmap_get(m, &o->contained[i]);
+      if (rl_idmap_put(m, &o->contained[i], (void *)(n + 1)) != 0) {
+        rl_idmap_destroy(&m);
+        return NULL;
+      }
+    }
+  return m;
 }
 
-/* The reference kinds holding o, comma-separated, into buf. */
+/* The reference kinds holding o, comma-separated, into buf. Each object whose value
+ * contains o holds one of its local refs: those count as captured, not local. */
 static void s_refs(const rl_object_t *o, size_t captured, char *buf, size_t n) {
   size_t used = 0;
   buf[0] = 0;
   const struct {
     bool on;
     const char *what;
-  } kinds[] = {{o->local_refs > 0, "local"},
+  } kinds[] = {{o->local_refs > (int64_t)captured, "local"},
                {o->nborrowers > 0, "borrowed"},
                {o->task_refs > 0 || o->ndependents > 0, "pinned by a task"},
                {captured > 0, "captured"}};
@@ -82,14 +93,14 @@ static void s_refs(const rl_object_t *o, size_t captured, char *buf, size_t n) {
     if (kinds[i].on) used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", kinds[i].what);
 }
 
-static void s_pack_owned(const rl_cw_t *cw, const rl_object_t *o, int64_t now, bool any_contained,
-                         msgpack_packer *pk) {
+static void s_pack_owned(const rl_object_t *o, int64_t now, const rl_idmap_t *captured_counts, msgpack_packer *pk) {
   char refs[80];
-  size_t captured = any_contained ? s_captured(cw, &o->id) : 0;
+  size_t captured = captured_counts ? (size_t)(uintptr_t)rl_idmap_get(captured_counts, &o->id) : 0;
   s_refs(o, captured, refs, sizeof refs);
   msgpack_pack_array(pk, 9);
   rl_pack_id(pk, &o->id);
-  msgpack_pack_uint64(pk, o->state == RL_OBJ_READY ? o->len : 0);
+  if (o->state == RL_OBJ_READY) msgpack_pack_uint64(pk, o->len);
+  else msgpack_pack_nil(pk); /* pending: not made yet */
   rl_pack_str(pk, refs);
   msgpack_pack_uint64(pk, (uint64_t)(o->local_refs > 0 ? o->local_refs : 0));
   msgpack_pack_uint64(pk, o->nborrowers);
@@ -106,12 +117,9 @@ void rl_inspect_handle_owned(rl_cw_t *cw, rl_msg_t *m) {
     return;
   }
   size_t cur = 0, n = 0;
-  bool any_contained = false;
   rl_object_t *o;
-  while ((o = rl_objtab_next(cw->objects, &cur))) {
-    n += o->owned && !o->ties_actor;
-    any_contained |= o->ncontained > 0;
-  }
+  while ((o = rl_objtab_next(cw->objects, &cur))) n += o->owned && !o->ties_actor;
+  rl_idmap_t *captured = s_captured_counts(cw);
   rl_msgbuf_t b;
   rl_msgbuf_init_sized(&b, RL_CW_OWNED, 3, 64 + n * 128);
   msgpack_pack_uint64(&b.pk, request);
@@ -120,7 +128,8 @@ void rl_inspect_handle_owned(rl_cw_t *cw, rl_msg_t *m) {
   int64_t now = rl_now_ms();
   cur = 0;
   while ((o = rl_objtab_next(cw->objects, &cur)))
-    if (o->owned && !o->ties_actor) s_pack_owned(cw, o, now, any_contained, &b.pk);
+    if (o->owned && !o->ties_actor) s_pack_owned(o, now, captured, &b.pk);
+  rl_idmap_destroy(&captured);
   s_reply(cw, m, &b);
 }
 
@@ -133,10 +142,14 @@ int rl_inspect_selftest(void) {
   int fails = 0;
   s_refs(&o, 0, buf, sizeof buf);
   RL_CHECK_COUNT(!strcmp(buf, ""), fails);
-  o.local_refs = 1;
+  o.local_refs = 2;
   o.task_refs = 2;
   s_refs(&o, 1, buf, sizeof buf);
   RL_CHECK_COUNT(!strcmp(buf, "local, pinned by a task, captured"), fails);
+  o.local_refs = 1; /* the one local ref is the containing object's */
+  o.task_refs = 0;
+  s_refs(&o, 1, buf, sizeof buf);
+  RL_CHECK_COUNT(!strcmp(buf, "captured"), fails);
   o.local_refs = 0;
   o.nborrowers = 1;
   o.task_refs = 0;
