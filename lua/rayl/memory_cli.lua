@@ -26,12 +26,14 @@ end
 
 -- Every owned object, each with its owner's pid and node.
 local function collect(procs)
-  local rows = {}
-  for _, p in ipairs(procs) do
-    local owned, err = core.obs_owned(p.endpoint, 3000)
+  local rows, eps = {}, {}
+  for i, p in ipairs(procs) do eps[i] = p.endpoint end
+  local answers = core.obs_ask("owned", eps, 3000)
+  for i, p in ipairs(procs) do
+    local owned = answers[i]
     if not owned then
-      io.stderr:write(("rayl memory: note: process %d did not answer (%s): its objects are not listed\n")
-        :format(p.pid, tostring(err)))
+      io.stderr:write(("rayl memory: note: process %d did not answer within 3 s: its objects are not listed\n")
+        :format(p.pid))
     else
       for _, obj in ipairs(owned.objects) do
         obj.owner_pid, obj.node, obj.node_id, obj.owner_kind = p.pid, p.node, p.node_id, p.kind

@@ -29,11 +29,14 @@ function M.main(args)
     print(o.node and ("No node matches '%s' (or it runs no processes)."):format(o.node) or "No processes.")
     return 0
   end
-  for _, p in ipairs(procs) do
-    local s, err = core.obs_stack(p.endpoint, 3000)
+  local eps = {}
+  for i, p in ipairs(procs) do eps[i] = p.endpoint end
+  local answers = core.obs_ask("stack", eps, 3000)
+  for i, p in ipairs(procs) do
+    local s = answers[i]
     print(("Process %d (%s) on node %s  %s"):format(p.pid, p.kind, (p.node_id or "?"):sub(1, 12), p.node))
     if not s then
-      print("  (did not answer: " .. tostring(err) .. ")")
+      print("  (did not answer within 3 s)")
     else
       print("  task: " .. (s.task ~= "" and s.task or "(idle)"))
       if s.compiled then

@@ -148,46 +148,27 @@ static int l_obs_workers(lua_State *L) {
   return 2;
 }
 
-/* core.obs_stack(endpoint, timeout_ms) -> {pid=, task=, traceback=, compiled=} | nil, err
- * What the core worker at endpoint runs now (rayl stack). */
-static int l_obs_stack(lua_State *L) {
-  const char *ep = luaL_checkstring(L, 1);
-  int timeout_ms = (int)luaL_optinteger(L, 2, 3000);
-  rl_msg_t reply;
-  if (!s_ask(L, ep, RL_CW_STACK, timeout_ms, &reply)) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
+/* Pushes a STACK_REPLY as {pid=, task=, traceback=, compiled=}. */
+static void s_push_stack(lua_State *L, const rl_msg_t *reply) {
   lua_newtable(L);
-  s_set_num(L, "pid", rl_field(&reply, 1));
-  s_set_str(L, "task", rl_field(&reply, 2));
-  s_set_str(L, "traceback", rl_field(&reply, 3));
+  s_set_num(L, "pid", rl_field(reply, 1));
+  s_set_str(L, "task", rl_field(reply, 2));
+  s_set_str(L, "traceback", rl_field(reply, 3));
   bool compiled = false;
-  rl_field_bool(&reply, 4, &compiled);
+  rl_field_bool(reply, 4, &compiled);
   lua_pushboolean(L, compiled);
   lua_setfield(L, -2, "compiled");
-  rl_msg_close(&reply);
-  return 1;
 }
 
-/* core.obs_owned(endpoint, timeout_ms) -> {pid=, objects={{object_id=, size=, refs=,
- * local=, borrowers=, submitted=, captured=, call_site=, age_ms=}...}} | nil, err */
-static int l_obs_owned(lua_State *L) {
+/* Pushes an OWNED reply as {pid=, objects={{object_id=, size=, refs=, local=,
+ * borrowers=, submitted=, captured=, call_site=, age_ms=}...}} (size nil: pending). */
+static void s_push_owned(lua_State *L, const rl_msg_t *reply) {
   static const char *const keys[] = {"object_id", "size",     "refs",      "local", "borrowers",
                                      "submitted", "captured", "call_site", "age_ms"};
-  const char *ep = luaL_checkstring(L, 1);
-  int timeout_ms = (int)luaL_optinteger(L, 2, 3000);
-  rl_msg_t reply;
-  if (!s_ask(L, ep, RL_CW_LIST_OWNED, timeout_ms, &reply)) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
   lua_newtable(L);
-  s_set_num(L, "pid", rl_field(&reply, 1));
+  s_set_num(L, "pid", rl_field(reply, 1));
   lua_newtable(L);
-  const msgpack_object *objs = rl_field(&reply, 2);
+  const msgpack_object *objs = rl_field(reply, 2);
   for (uint32_t i = 0; objs && objs->type == MSGPACK_OBJECT_ARRAY && i < objs->via.array.size; i++) {
     const msgpack_object *o = &objs->via.array.ptr[i];
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9) continue;
@@ -200,7 +181,45 @@ static int l_obs_owned(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_setfield(L, -2, "objects");
-  rl_msg_close(&reply);
+}
+
+/* core.obs_ask(what, endpoints, timeout_ms) -> results
+ * Asks every core worker in the list at once: what = "stack" (rayl stack) or "owned"
+ * (rayl memory). results[i]: endpoints[i]'s answer as a table (see s_push_stack,
+ * s_push_owned), or false when it did not answer within timeout_ms. */
+static int l_obs_ask(lua_State *L) {
+  static const char *const whats[] = {"stack", "owned", NULL};
+  int what = luaL_checkoption(L, 1, NULL, whats);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int timeout_ms = (int)luaL_optinteger(L, 3, 3000);
+  int n = (int)lua_objlen(L, 2);
+  const char **eps = calloc(n > 0 ? (size_t)n : 1, sizeof *eps);
+  rl_msg_t *replies = calloc(n > 0 ? (size_t)n : 1, sizeof *replies);
+  bool *got = calloc(n > 0 ? (size_t)n : 1, sizeof *got);
+  if (!eps || !replies || !got) {
+    free(eps), free(replies), free(got);
+    return luaL_error(L, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, i + 1);
+    eps[i] = lua_tostring(L, -1); /* the list keeps the string alive */
+    lua_pop(L, 1);
+    if (!eps[i]) eps[i] = "";
+  }
+  rl_state_ask_all(eps, n, what ? RL_CW_LIST_OWNED : RL_CW_STACK, what ? RL_CW_OWNED : RL_CW_STACK_REPLY, replies, got,
+                   timeout_ms);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    if (!got[i]) {
+      lua_pushboolean(L, 0);
+    } else {
+      if (what) s_push_owned(L, &replies[i]);
+      else s_push_stack(L, &replies[i]);
+      rl_msg_close(&replies[i]);
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(eps), free(replies), free(got);
   return 1;
 }
 
@@ -253,8 +272,8 @@ static int l_obs_timeline(lua_State *L) {
 }
 
 static const luaL_Reg s_funcs[] = {
-    {"obs_base_dir", l_obs_base_dir}, {"obs_workers", l_obs_workers},   {"obs_stack", l_obs_stack},
-    {"obs_owned", l_obs_owned},       {"obs_timeline", l_obs_timeline}, {NULL, NULL},
+    {"obs_base_dir", l_obs_base_dir}, {"obs_workers", l_obs_workers}, {"obs_ask", l_obs_ask},
+    {"obs_timeline", l_obs_timeline}, {NULL, NULL},
 };
 
 void rl_l_obs_open(lua_State *L) { luaL_register(L, NULL, s_funcs); }
