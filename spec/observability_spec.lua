@@ -251,3 +251,18 @@ print("done")
     end
   end)
 end)
+
+describe("rayl.obs units", function()
+  local obs = require "rayl.obs"
+
+  it("writes bytes and durations as people read them", function()
+    assert.equal("16.48GiB", obs.bytes(17693336371))
+    assert.equal("512B", obs.bytes(512))
+    assert.equal("1.50KiB", obs.bytes(1536))
+    assert.equal("850ms", obs.duration(0.85))
+    assert.equal("12.3s", obs.duration(12.34))
+    assert.equal("4m05s", obs.duration(245))
+    assert.equal("2h03m", obs.duration(7380))
+    assert.equal("3d04h", obs.duration(273600))
+  end)
+end)
