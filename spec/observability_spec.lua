@@ -76,19 +76,23 @@ local spin = rayl.remote(function()
   while os.clock() - t < 15 do x = x + 1 end -- a compiled loop: no Lua stack to read
   return x
 end)
-local a, b = busy:remote(), spin:remote()
+local napper = rayl.remote(function() os.execute("sleep 15") return 1 end) -- in C: wait4
+local a, b, n = busy:remote(), spin:remote(), napper:remote()
 print("submitted")
 io.stdout:flush()
-rayl.get({a, b})
+rayl.get({a, b, n})
 ]])
     assert.is_true(wait_file(out, "submitted"))
     local text
     assert.is_true(helpers.wait_until(function()
       text = c.run("stack")
       return text:find("in function 'wait_in_lua_here'", 1, true) and text:find("in compiled code", 1, true)
+        and text:find("in wait4", 1, true)
     end, 14) or error(text))
     assert.matches("task: [^\n]*stack%.lua:3\n[^\n]*\n[^\n]*in function 'wait_in_lua_here'", text)
-    assert.matches("task: [^\n]*stack%.lua:12\n  %(in compiled code or a C function", text) -- the spinning task, by name
+    -- the spinning task, by name, on a CPU; the one in os.execute, blocked in wait4
+    assert.matches("task: [^\n]*stack%.lua:12\n  %(in compiled code or a C function[^\n]*\n  where: on a CPU", text)
+    assert.matches("task: [^\n]*stack%.lua:17\n[^\n]*\n  where: in C: blocked in system call %d+, in wait4", text)
     assert.matches("%(driver%)[^\n]*\n  task: %(idle%)\n  stack traceback:\n[^\n]*in function 'get'", text)
     assert.matches("rayl stack: unknown option '%-%-bogus'", c.run("stack --bogus"))
     assert.matches("No node matches 'ffffffffffff'", c.run("stack --node ffffffffffff"))

@@ -42,8 +42,8 @@ function M.main(args)
       if s.compiled then
         print("  (in compiled code or a C function: its Lua thread ran no interpreted instruction "
           .. "within 1 s, so its stack cannot be read)")
-      end
-      if s.traceback ~= "" then
+        if s.traceback ~= "" then print("  where: " .. s.traceback) end
+      elseif s.traceback ~= "" then
         for line in s.traceback:gmatch("[^\n]+") do print("  " .. line) end
       end
     end

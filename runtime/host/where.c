@@ -1,11 +1,15 @@
 /* where.c: the Lua side of `rayl stack` and `rayl memory`: the Lua thread's traceback
  * on request (a count hook set from the thread that asks, run by the Lua thread at its
  * next instruction), and the call site ("file:line") of the objects it creates. */
+#include <dlfcn.h>
+#include <inttypes.h>
 #include <lauxlib.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/selftest.h"
 #include "host/host.h"
@@ -16,6 +20,7 @@ static struct {
   pthread_cond_t cv;
   lua_State *L;
   pthread_t lua_thread;
+  pid_t lua_tid; /* its kernel thread id, for /proc/self/task/<tid>/syscall */
   uint64_t asked, answered;
   lua_Hook prev;
   int prev_mask, prev_count;
@@ -40,6 +45,44 @@ static void s_hook(lua_State *L, lua_Debug *ar) {
   s_w.answered = s_w.asked;
   pthread_cond_broadcast(&s_w.cv);
   pthread_mutex_unlock(&s_w.mu);
+}
+
+/* Turns a /proc/<pid>/task/<tid>/syscall line into words for rayl stack. */
+static void s_describe_syscall(const char *line, char *out, size_t n) {
+  long nr;
+  uint64_t a[6], sp, pc;
+  if (!strncmp(line, "running", 7)) {
+    snprintf(out, n, "on a CPU: compiled Lua (a JIT trace) or C code");
+    return;
+  }
+  if (sscanf(line, "%ld %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64
+                   " %" SCNx64,
+             &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &sp, &pc) != 9) {
+    snprintf(out, n, "position unknown (the kernel did not say)");
+    return;
+  }
+  Dl_info info;
+  if (pc && dladdr((void *)(uintptr_t)pc, &info) && info.dli_sname) {
+    const char *lib = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+    snprintf(out, n, "in C: blocked in system call %ld, in %s+0x%" PRIxPTR " (%s)", nr, info.dli_sname,
+             (uintptr_t)pc - (uintptr_t)info.dli_saddr, lib ? lib + 1 : info.dli_fname ? info.dli_fname : "?");
+  } else {
+    snprintf(out, n, "in C: blocked in system call %ld at 0x%" PRIx64, nr, pc);
+  }
+}
+
+/* Where a thread that ran no Lua instruction is, from the kernel's view of it
+ * (/proc/self/task/<tid>/syscall: "running", or the system call it is blocked in and
+ * its user-space pc, named with dladdr): written into out (n > 0). */
+static void s_c_position(pid_t tid, char *out, size_t n) {
+  char path[64], line[512] = "";
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    fclose(f);
+  }
+  s_describe_syscall(line, out, n);
 }
 
 /* rl_cw_stack_fn: on the Lua thread itself (it serves while it waits in a call) the
@@ -71,12 +114,14 @@ static bool s_stack(void *ctx, char *tb, size_t n, int timeout_ms) {
   bool got = s_w.answered >= want;
   if (got) snprintf(tb, n, "%s", s_w.tb);
   pthread_mutex_unlock(&s_w.mu);
+  if (!got) s_c_position(s_w.lua_tid, tb, n);
   return got;
 }
 
 void rl_where_install(lua_State *L, rl_cw_t *cw) {
   s_w.L = L;
   s_w.lua_thread = pthread_self();
+  s_w.lua_tid = gettid();
   rl_cw_set_stack_fn(cw, s_stack, NULL);
 }
 
@@ -144,5 +189,17 @@ int rl_where_selftest(void) {
   RL_CHECK_COUNT(!s_ours("@rayl.lua"), fails);
   const char *a = s_intern("job.lua:3"), *b = s_intern("job.lua:3"), *c = s_intern("job.lua:4");
   RL_CHECK_COUNT(a && a == b && a != c && !strcmp(c, "job.lua:4"), fails);
+  char out[300];
+  s_describe_syscall("running\n", out, sizeof out);
+  RL_CHECK_COUNT(!strcmp(out, "on a CPU: compiled Lua (a JIT trace) or C code"), fails);
+  char line[200];
+  snprintf(line, sizeof line, "61 0x1 0x0 0x0 0x0 0x0 0x0 0x7ffe0 0x%" PRIxPTR "\n", (uintptr_t)&fopen + 1);
+  s_describe_syscall(line, out, sizeof out);
+  RL_CHECK_COUNT(!strncmp(out, "in C: blocked in system call 61, in fopen", 40), fails);
+  s_describe_syscall("garbage", out, sizeof out);
+  RL_CHECK_COUNT(strstr(out, "unknown") != NULL, fails);
+  /* this thread, asked about itself, is in the read of that very file */
+  s_c_position(gettid(), out, sizeof out);
+  RL_CHECK_COUNT(!strncmp(out, "in C: blocked in system call 0", 30), fails);
   return fails ? 1 : 0;
 }

@@ -334,7 +334,8 @@ enum rl_msg_type {
   RL_CW_STACK = 174,
   /* [request u64, pid u64, task str, traceback str, compiled bool] task: the running
    * task or actor method ("" when idle); compiled: the Lua thread did not answer in
-   * time (it runs compiled code or C), traceback is then its last known one or "" */
+   * time (it runs compiled code or C); traceback then says where the thread is as far
+   * as the kernel tells (on a CPU, or the system call it is blocked in and where) */
   RL_CW_STACK_REPLY = 175,
   /* any process -> core worker: [request u64] : the objects you own */
   RL_CW_LIST_OWNED = 176,
