@@ -1,6 +1,7 @@
 -- rayl.list: `rayl list nodes|tasks|actors|objects`: the state API (rayl.util.state) as
 -- an aligned table (ids shortened) or, with --format json, a JSON array of every field.
 local state = require "rayl.util.state"
+local obs = require "rayl.obs"
 
 local M = {}
 
@@ -63,7 +64,7 @@ local function resources(r)
   for _, k in ipairs(names) do
     local v = r[k]
     if k == "memory" or k == "object_store_memory" then
-      parts[#parts + 1] = ("%s: %.1f GiB"):format(k, v / 2 ^ 30)
+      parts[#parts + 1] = ("%s: %s"):format(k, obs.bytes(v))
     else
       parts[#parts + 1] = ("%s: %g"):format(k, v)
     end
@@ -89,6 +90,7 @@ local function cell(row, key, widths)
   local v = row[key]
   if v == nil then return "" end
   if type(v) == "table" then return resources(v) end
+  if key == "object_size" then return obs.bytes(v) end -- raw bytes in --format json
   if widths[key] then return v:sub(1, widths[key]) end
   if type(v) == "number" then return ("%d"):format(v) end
   return tostring(v)

@@ -19,10 +19,12 @@
 #include "common/clock.h"
 #include "common/dirs.h"
 #include "common/sessions.h"
+#include "common/units.h"
 #include "net/key.h"
 #include "renv/package.h"
 #include "sched/gpus.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 #include "worker/cluster_client.h"
 
 #define S_ERR 1200
@@ -676,6 +678,41 @@ int rl_cli_stop(int argc, char **argv) {
   return 0;
 }
 
+/* Writes m as "CPU: 2, memory: 16.48GiB": byte-valued resources in human units. */
+static void s_res_human(const rl_resources_t *m, char *buf, size_t n) {
+  if (m->n == 0) {
+    snprintf(buf, n, "(none)");
+    return;
+  }
+  size_t used = 0;
+  buf[0] = 0;
+  for (int i = 0; i < m->n && used < n; i++) {
+    char one[160], v[32];
+    const char *name = m->r[i].name;
+    if (!strcmp(name, "memory") || !strcmp(name, "object_store_memory")) {
+      snprintf(one, sizeof one, "%s: %s", name, rl_units_bytes((double)m->r[i].amount / RL_RES_UNIT, v, sizeof v));
+    } else {
+      rl_resources_t single = {.n = 1};
+      single.r[0] = m->r[i];
+      rl_res_format(&single, one, sizeof one);
+    }
+    used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", one);
+  }
+}
+
+/* Names in buf the resources of shape that no live node has as much of: "GPU" or
+ * "GPU, big" ("" when some node has every one, by itself). */
+static void s_missing(const rl_resources_t *shape, const rl_node_info_t *nodes, int n, char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = 0;
+  for (int i = 0; i < shape->n && used < len; i++) {
+    bool somewhere = false;
+    for (int k = 0; k < n && !somewhere; k++)
+      somewhere = nodes[k].alive && rl_res_get(&nodes[k].total, shape->r[i].name) * RL_RES_UNIT >= shape->r[i].amount;
+    if (!somewhere) used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", shape->r[i].name);
+  }
+}
+
 /* Writes resources m as `rayl status` shows them, without the head's marker: a JSON
  * object {"CPU": 2, "sim": 0.5} (json), else "CPU: 2, sim: 0.5". Names are
  * [A-Za-z0-9_:.-] (rl_res_set), so they need no JSON escapes. */
@@ -685,7 +722,7 @@ static void s_res_shown(const rl_resources_t *m, bool json, char *buf, size_t n)
   for (int i = 0; i < m->n; i++)
     if (strcmp(m->r[i].name, S_HEAD_RESOURCE)) shown.r[shown.n++] = m->r[i];
   if (!json) {
-    rl_res_format(&shown, buf, n);
+    s_res_human(&shown, buf, n);
     return;
   }
   size_t used = (size_t)snprintf(buf, n, "{");
@@ -721,6 +758,25 @@ static void s_print_json_str(const char *s) {
     else putchar(*p);
   }
   putchar('"');
+}
+
+/* What a demand waits for, in words. */
+static const char *s_waiting_for(const rl_demand_t *d) {
+  if (d->infeasible) return "a node with these resources";
+  return d->waiting == RL_WAIT_WORKER ? "a worker to start" : "these resources to be free";
+}
+
+/* The line of an infeasible demand: what it needs and which resource no node has. */
+static void s_print_infeasible(const rl_demand_t *d, const char *shape, const rl_node_info_t *nodes, int n) {
+  char missing[400];
+  s_missing(&d->shape, nodes, n, missing, sizeof missing);
+  unsigned long long count = (unsigned long long)d->count;
+  if (*missing)
+    printf("  {%s}: %llu+ infeasible tasks/actors: need {%s}, no node has %s (they wait for one to join)\n",
+           shape, count, shape, missing);
+  else
+    printf("  {%s}: %llu+ infeasible tasks/actors: need {%s}, no single node has all of it (they wait for one "
+           "to join)\n", shape, count, shape);
 }
 
 int rl_cli_status(int argc, char **argv) {
@@ -796,13 +852,12 @@ int rl_cli_status(int argc, char **argv) {
     s_res_shown(&demands[i].shape, json, shape, sizeof shape);
     unsigned long long count = (unsigned long long)demands[i].count;
     if (json)
-      printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s}", i ? ", " : "", shape, count,
-             demands[i].infeasible ? "true" : "false");
+      printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s, \"waiting_for\": \"%s\"}", i ? ", " : "",
+             shape, count, demands[i].infeasible ? "true" : "false", s_waiting_for(&demands[i]));
     else if (demands[i].infeasible)
-      printf("  {%s}: %llu+ infeasible tasks/actors (no node has these resources; they wait for one to join)\n",
-             shape, count);
+      s_print_infeasible(&demands[i], shape, nodes, n);
     else
-      printf("  {%s}: %llu+ pending tasks/actors\n", shape, count);
+      printf("  {%s}: %llu+ pending tasks/actors (waiting for %s)\n", shape, count, s_waiting_for(&demands[i]));
   }
   if (json)
     printf("], \"placement_groups\": {\"created\": %d, \"pending\": %d, \"rescheduling\": %d}}\n", pgs.created,

@@ -59,6 +59,11 @@ void rl_cli_usage(FILE *out) {
       "                              the state API (see rayl list --help)\n"
       "  dashboard [--address HOST:PORT] [--no-token]\n"
       "                              the URL of the dashboard the head serves\n"
+      "  stack [--node N]            each driver's and worker's task and Lua traceback\n"
+      "  memory [--group-by node|owner] [--sort-by size|age]\n"
+      "                              objects: size, owner, references, call site\n"
+      "  timeline [-o trace.json]    task and actor-method runs as a Chrome trace\n"
+      "  logs [--follow] [PATTERN]   search (and follow) the cluster's logs\n"
       "  stop                        stop this machine's head/node processes\n"
       "  path                        LUA_PATH/LUA_CPATH exports for other LuaJIT hosts\n"
       "                              (eval \"$(rayl path)\"; then require \"rayl\" works)\n"
@@ -111,6 +116,10 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "job-supervisor") == 0) return rl_cli_job_supervisor(argc - 1, argv + 1);
   if (strcmp(cmd, "repl") == 0) return rl_cli_repl(argc - 1, argv + 1);
   if (strcmp(cmd, "list") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.list");
+  if (strcmp(cmd, "stack") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.stack_cli");
+  if (strcmp(cmd, "memory") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.memory_cli");
+  if (strcmp(cmd, "timeline") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.timeline_cli");
+  if (strcmp(cmd, "logs") == 0) return rl_cli_run_module(argc - 1, argv + 1, "rayl.logs_cli");
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {

@@ -7,5 +7,8 @@
 int64_t rl_now_us(void);
 /* Monotonic milliseconds. Can't fail. */
 int64_t rl_now_ms(void);
+/* Wall-clock microseconds since the epoch (comparable across processes, for timelines).
+ * Can't fail. */
+int64_t rl_wall_us(void);
 
 #endif

@@ -304,7 +304,7 @@ int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_
   const msgpack_object *nodes = rl_field(m, 2), *tasks = rl_field(m, 3), *actors = rl_field(m, 4);
   const char *why = NULL;
   s_nodes_t nv = {0};
-  if (m->nfields != 6) why = "it does not have 6 fields";
+  if (m->nfields < 6 || m->nfields > 8) why = "it does not have 6 to 8 fields"; /* 7, 8: timeline_table.c's */
   else if (!rl_field_id(m, 0, &owner)) why = "field 1 (worker_id) is not a 16-byte id";
   else if (!rl_field_u64(m, 1, &pid) || pid > UINT32_MAX) why = "field 2 (pid) is not a process id";
   else if (nodes->type != MSGPACK_OBJECT_ARRAY || nodes->via.array.size > 4096)

@@ -26,6 +26,7 @@
 #include "gcs/node_table.h"
 #include "gcs/pg_service.h"
 #include "gcs/state_table.h"
+#include "gcs/timeline_table.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -49,6 +50,7 @@ typedef struct {
   rl_idmap_t *demands; /* node id -> s_demands_t * */
   rl_dead_clients_t *dead;
   rl_state_table_t *state;
+  rl_timeline_table_t *timeline;
   rl_gcs_db_t *db;        /* NULL: memory only */
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;   /* placement groups */
@@ -109,6 +111,7 @@ static const char *s_type_name(uint8_t type) {
     case RL_GCS_CLIENT_GONE: return "CLIENT_GONE";
     case RL_GCS_STATE_REPORT: return "STATE_REPORT";
     case RL_GCS_LIST_STATE: return "LIST_STATE";
+    case RL_GCS_TIMELINE_GET: return "TIMELINE_GET";
     default: return "message";
   }
 }
@@ -147,15 +150,18 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
-/* True if o is [[shape map, count u64, infeasible bool]...] of at most S_MAX_DEMANDS. */
+/* True if o is [[shape map, count u64, infeasible bool, waiting u64?]...] of at most
+ * S_MAX_DEMANDS. */
 static bool s_demands_valid(const msgpack_object *o) {
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > S_MAX_DEMANDS) return false;
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const msgpack_object *d = &o->via.array.ptr[i];
     rl_resources_t shape;
     uint64_t count;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 3 || rl_res_unpack(&d->via.array.ptr[0], &shape) ||
-        !rl_obj_u64(&d->via.array.ptr[1], &count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || d->via.array.size > 4 ||
+        rl_res_unpack(&d->via.array.ptr[0], &shape) || !rl_obj_u64(&d->via.array.ptr[1], &count) ||
+        d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
+        (d->via.array.size == 4 && !rl_obj_u64(&d->via.array.ptr[3], &count)))
       return false;
   }
   return true;
@@ -336,6 +342,18 @@ static bool s_node_at(void *arg, const char *endpoint, size_t len, rl_id_t *out)
 static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
   char err[160];
   if (rl_state_table_report(g->state, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  else if (rl_timeline_table_report(g->timeline, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+}
+
+/* [request u64] -> TIMELINE [request, events, evicted, dropped] */
+static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_timeline_table_pack(g->timeline, &b.pk);
+  s_send(g, m, &b);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
@@ -454,6 +472,7 @@ static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
     case RL_GCS_KV_GET: s_on_kv_get(g, m); break;
     case RL_GCS_STATE_REPORT: s_on_state_report(g, m); break;
     case RL_GCS_LIST_STATE: s_on_list_state(g, m); break;
+    case RL_GCS_TIMELINE_GET: s_on_timeline(g, m); break;
     default: s_drop(g, m, "not a message the head accepts"); break;
   }
 }
@@ -533,7 +552,8 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.demands = rl_idmap_new();
   g.dead = rl_dead_clients_new();
   g.state = rl_state_table_new(rl_state_table_max_tasks_env(), RL_STATE_MAX_DEAD_ACTORS);
-  if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state) {
+  g.timeline = rl_timeline_table_new(RL_TIMELINE_MAX_EVENTS);
+  if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state || !g.timeline) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;
   }
@@ -628,5 +648,6 @@ done:
   rl_idmap_destroy(&g.demands);
   rl_dead_clients_destroy(&g.dead);
   rl_state_table_destroy(&g.state);
+  rl_timeline_table_destroy(&g.timeline);
   return rc;
 }

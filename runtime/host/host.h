@@ -84,6 +84,13 @@ void rl_l_renv_open(lua_State *L);
 void rl_l_pg_open(lua_State *L);
 /* Adds the state API's state_list to it (l_state.c). */
 void rl_l_state_open(lua_State *L);
+/* l_obs.c: rayl.core.obs_* (rayl stack, memory, timeline, logs). */
+void rl_l_obs_open(lua_State *L);
+/* where.c: answers `rayl stack` for cw from the Lua thread of L (call on that thread). */
+void rl_where_install(lua_State *L, rl_cw_t *cw);
+/* where.c: the interned "file:line" of the first caller outside rayl's own modules, or
+ * NULL (not found, or recording is off: it is on with RAYL_RECORD_REF_CREATION_SITES=1). */
+const char *rl_where_call_site(lua_State *L);
 
 /* l_cuda.c: the rayl.cuda bindings (core.cuda) added to the rayl.core table at the top
  * of the stack. */
@@ -108,7 +115,8 @@ typedef struct {
  * value that cannot travel ("argument 2 ..."). Free a with rl_host_args_free either way. */
 int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char *err, size_t errlen);
 void rl_host_args_free(rl_host_args_t *a);
-/* Pushes the n new refs in ids (each already counted once for the caller) and returns
+/* Pushes the n new refs in ids (each already counted once for the caller; their call
+ * site recorded when RAYL_RECORD_REF_CREATION_SITES=1) and returns
  * n, or raises ValueError with err if rc != 0. Frees ids unless it is ids_stack. */
 int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int rc, const char *err);
 

@@ -31,6 +31,7 @@ static void s_attach(lua_State *L, rl_cw_t *cw) {
   rl_host.cw = cw;
   rl_host.L = L;
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
+  rl_where_install(L, cw);
 }
 
 /* core.init{num_cpus=, num_gpus=, resources={k=v}, object_store_memory=, address=,
@@ -221,6 +222,8 @@ static int l_put(lua_State *L) {
   rl_encoded_copy(enc, dst);
   rl_encoded_destroy(&enc);
   rl_cw_put_seal(cw, &id);
+  const char *site = rl_where_call_site(L);
+  if (site) rl_cw_set_call_site(cw, &id, site);
   rl_objref_push(L, &id, rl_cw_endpoint(cw));
   rl_cw_ref_drop(cw, &id); /* put counted the caller's handle already */
   return 1;
@@ -517,6 +520,7 @@ int luaopen_rayl_core(lua_State *L) {
   rl_l_pg_open(L);
   rl_l_state_open(L);
   rl_l_cuda_open(L);
+  rl_l_obs_open(L);
   rl_codec_open(L);
   lua_pushstring(L, RL_VERSION);
   lua_setfield(L, -2, "version");

@@ -73,6 +73,8 @@ int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int
     if (ids != ids_stack) free(ids);
     return rl_host_raise(L, "ValueError", "%s", ids ? err : "out of memory");
   }
+  const char *site = rl_where_call_site(L); /* rayl memory's CALL_SITE (when recorded) */
+  for (int i = 0; site && i < n; i++) rl_cw_set_call_site(rl_host.cw, &ids[i], site);
   lua_settop(L, 0);
   luaL_checkstack(L, n, "too many returns");
   for (int i = 0; i < n; i++) {

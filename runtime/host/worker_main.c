@@ -240,6 +240,7 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
   rl_host.cw = cw;
   rl_host.L = L;
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
+  rl_where_install(L, cw);
   const char *spec = getenv("RAYL_RUNTIME_ENV");
   if (spec && *spec) s_setup_runtime_env(L, spec, session);
   s_default_threads();

@@ -482,36 +482,52 @@ static bool s_infeasible(rl_nm_t *nm, const rl_lease_req_t *r) {
   return true;
 }
 
+/* What a feasible request waits for (rayl status): RL_WAIT_WORKER when its resources
+ * are free here and workers are starting (it gets one once they register), else
+ * RL_WAIT_RESOURCES. */
+static int s_waiting_for(rl_nm_t *nm, const rl_lease_req_t *r) {
+  if (r->in_pg || !rl_res_fits(&nm->available, &r->resources)) return RL_WAIT_RESOURCES;
+  for (rl_worker_t *w = nm->workers; w; w = w->next)
+    if (w->state == RL_W_STARTING) return RL_WAIT_WORKER;
+  return RL_WAIT_RESOURCES;
+}
+
 void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk) {
   enum { S_MAX = 64 };
   struct {
     rl_resources_t shape;
     uint64_t count;
     bool infeasible;
+    int waiting;
   } groups[S_MAX];
   int n = 0;
   for (rl_lease_req_t *r = nm->queue; r; r = r->next) {
     rl_resources_t shape;
     s_shape(r, &shape);
     bool infeasible = s_infeasible(nm, r);
+    int waiting = infeasible ? RL_WAIT_RESOURCES : s_waiting_for(nm, r);
     int g = 0;
-    while (g < n && !(groups[g].infeasible == infeasible && rl_res_equal(&groups[g].shape, &shape))) g++;
+    while (g < n && !(groups[g].infeasible == infeasible && groups[g].waiting == waiting &&
+                      rl_res_equal(&groups[g].shape, &shape)))
+      g++;
     if (g == n) {
       if (n == S_MAX) continue; /* more shapes than a status line can use */
       groups[n].shape = shape;
       groups[n].count = 0;
       groups[n].infeasible = infeasible;
+      groups[n].waiting = waiting;
       n++;
     }
     groups[g].count++;
   }
   msgpack_pack_array(pk, (uint32_t)n);
   for (int g = 0; g < n; g++) {
-    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, 4);
     rl_res_pack(pk, &groups[g].shape);
     msgpack_pack_uint64(pk, groups[g].count);
     if (groups[g].infeasible) msgpack_pack_true(pk);
     else msgpack_pack_false(pk);
+    msgpack_pack_uint64(pk, (uint64_t)groups[g].waiting);
   }
 }
 

@@ -155,6 +155,32 @@ static void s_resources(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   rl_nm_send_to(nm, from, &b);
 }
 
+/* LIST_WORKERS -> WORKERS (wire/proto.h): the drivers and workers registered here. */
+static void s_list_workers(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request;
+  if (!rl_field_u64(m, 0, &request)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed worker listing request");
+    return;
+  }
+  uint32_t n = 0;
+  for (rl_client_t *c = nm->clients; c; c = c->next) n += c->kind != RL_CLIENT_REMOTE;
+  rl_msgbuf_t b;
+  rl_msgbuf_init_sized(&b, RL_NM_WORKERS, 3, 64 + (size_t)n * 96);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &nm->node_id);
+  msgpack_pack_array(&b.pk, n);
+  for (rl_client_t *c = nm->clients; c; c = c->next) {
+    if (c->kind == RL_CLIENT_REMOTE) continue;
+    msgpack_pack_array(&b.pk, 4);
+    rl_pack_id(&b.pk, &c->id);
+    msgpack_pack_uint64(&b.pk, (uint64_t)c->pid);
+    msgpack_pack_uint64(&b.pk, (uint64_t)c->kind);
+    rl_pack_str(&b.pk, c->endpoint);
+  }
+  if (rl_msg_send(nm->router, m->has_identity ? &m->identity : NULL, &b) != 0)
+    rl_log(RL_LOG_DEBUG, "worker listing for request %llu dropped (asker gone?)", (unsigned long long)request);
+}
+
 static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
   if (zmq_msg_size(&m->identity) != RL_ID_SIZE) {
     rl_log(RL_LOG_WARN, "dropped a message from a peer with an unexpected routing id");
@@ -164,6 +190,10 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
   memcpy(from.b, zmq_msg_data(&m->identity), RL_ID_SIZE);
   if (m->type == RL_NM_REGISTER) {
     s_register(nm, &from, m);
+    return;
+  }
+  if (m->type == RL_NM_LIST_WORKERS) { /* anyone may look (rayl stack, rayl memory) */
+    s_list_workers(nm, m);
     return;
   }
   if (m->type == RL_NM_LIST_OBJECTS) { /* anyone may look (rayl list objects) */

@@ -101,7 +101,10 @@ enum rl_msg_type {
    * class table; for RL_KIND_ACTOR_METHOD it is absent and `method` names the method. */
   RL_CW_PUSH_TASK = 40,
   /* [task_id id, status u64 (RL_TASK_*), returns [[kind u64, data bin, size u64]...],
-   *  borrowed [[object_id id, owner_endpoint str]...], held [object_id id...]?]
+   *  borrowed [[object_id id, owner_endpoint str]...], held [object_id id...]?,
+   *  start_us u64?, end_us u64?]
+   * start_us, end_us: when the task started and ended on the worker (wall clock, us
+   * since the epoch; start 0: it never started), for the timeline.
    * held: refs of the task's owner that the worker borrowed while running it and still
    * holds (the owner adds it as their borrower before releasing the task's args).
    * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
@@ -149,7 +152,7 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool]...]?, dead_clients [id...]?, stats map?]
+   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?, stats map?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
@@ -272,7 +275,11 @@ enum rl_msg_type {
    *  actors [[actor_id id, state u64 (RL_AS_*), class_name str, name str, namespace str,
    *           detached bool, node u64, pid u64, worker_id id?, death_cause str?,
    *           restarts u64?]...],
-   *  dropped u64]
+   *  dropped u64, spans [[task_id id, name str, kind u64, actor_id id?, node u64,
+   *  pid u64, start_us u64, end_us u64, failed bool]...]?, spans_dropped u64?]
+   * spans: runs of tasks that ended since the last batch, for the timeline (wall clock
+   * us since the epoch; gcs/timeline_table.c); spans_dropped: runs not sent (the
+   * batch was full).
    * node: 1 + an index into nodes (the node managers the tasks and actors run on), or 0
    * when not known. error: a failed task's message and remote traceback (at most
    * RL_TASK_ERROR_MAX bytes; optional). dropped: task events this process did not report (its buffer was
@@ -316,6 +323,34 @@ enum rl_msg_type {
   /* [request u64, node_id id, objects [[object_id id, size u64, state u64 (RL_OS_*),
    *  pins u64, owner_id id?]...]] */
   RL_NM_OBJECTS = 144,
+  /* ---- observability: rayl timeline, rayl stack, rayl memory ---- */
+  /* any client -> head: [request u64] : the kept task runs (gcs/timeline_table.h) */
+  RL_GCS_TIMELINE_GET = 170,
+  /* [request u64, events [[task_id id, name str, kind u64, actor_id id?, node_id id?,
+   *  pid u64, start_us u64, end_us u64, failed bool, owner_id id, owner_pid u64]...],
+   *  evicted u64, dropped u64] oldest first; times: wall clock us since the epoch;
+   * evicted: runs forgotten to stay within bounds, dropped: runs owners could not send */
+  RL_GCS_TIMELINE = 171,
+  /* any process -> node manager (as RL_NM_LIST_OBJECTS): [request u64] : its drivers
+   * and workers */
+  RL_NM_LIST_WORKERS = 172,
+  /* [request u64, node_id id, clients [[worker_id id, pid u64, kind u64 (RL_CLIENT_*),
+   *  endpoint str]...]] */
+  RL_NM_WORKERS = 173,
+  /* any process -> core worker: [request u64] : what does your Lua thread run now? */
+  RL_CW_STACK = 174,
+  /* [request u64, pid u64, task str, traceback str, compiled bool] task: the running
+   * task or actor method ("" when idle); compiled: the Lua thread did not answer in
+   * time (it runs compiled code or C); traceback then says where the thread is as far
+   * as the kernel tells (on a CPU, or the system call it is blocked in and where) */
+  RL_CW_STACK_REPLY = 175,
+  /* any process -> core worker: [request u64] : the objects you own */
+  RL_CW_LIST_OWNED = 176,
+  /* [request u64, pid u64, objects [[object_id id, size u64? (nil: pending), refs str, local u64,
+   *  borrowers u64, submitted u64, contained u64, call_site str, age_ms u64]...]]
+   * refs: the reference kinds held ("local", "borrowed", "pinned by a task",
+   * "captured"), comma-separated; call_site: file:line that created it ("" unknown) */
+  RL_CW_OWNED = 177,
 };
 
 /* Task states in the state API: submitted (waiting for its arguments, a worker, or
@@ -333,5 +368,8 @@ enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1, RL_CLIENT_REMOTE = 2 };
 enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
 enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
 enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
+/* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to
+ * start (its resources are free). */
+enum { RL_WAIT_RESOURCES = 0, RL_WAIT_WORKER = 1 };
 
 #endif

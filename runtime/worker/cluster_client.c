@@ -87,12 +87,17 @@ static void s_add_demands(const msgpack_object *o, rl_demand_t *demands, int max
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const msgpack_object *d = &o->via.array.ptr[i];
     rl_demand_t x;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 3 || rl_res_unpack(&d->via.array.ptr[0], &x.shape) ||
+    uint64_t waiting = 0;
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || rl_res_unpack(&d->via.array.ptr[0], &x.shape) ||
         !rl_obj_u64(&d->via.array.ptr[1], &x.count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
       continue;
+    if (d->via.array.size > 3) rl_obj_u64(&d->via.array.ptr[3], &waiting);
     x.infeasible = d->via.array.ptr[2].via.boolean;
+    x.waiting = (int)waiting;
     int k = 0;
-    while (k < *n && !(demands[k].infeasible == x.infeasible && rl_res_equal(&demands[k].shape, &x.shape))) k++;
+    while (k < *n && !(demands[k].infeasible == x.infeasible && demands[k].waiting == x.waiting &&
+                       rl_res_equal(&demands[k].shape, &x.shape)))
+      k++;
     if (k < *n) demands[k].count += x.count;
     else if (*n < max) demands[(*n)++] = x;
   }

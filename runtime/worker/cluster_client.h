@@ -22,6 +22,7 @@ typedef struct {
   rl_resources_t shape;
   uint64_t count;
   bool infeasible;
+  int waiting; /* feasible: what it waits for (RL_WAIT_*: resources, a worker to start) */
 } rl_demand_t;
 
 /* Asks the head at gcs (a ZeroMQ endpoint) for its nodes; fills up to max of them,

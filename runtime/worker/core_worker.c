@@ -343,6 +343,8 @@ static void s_handle_router(rl_cw_t *cw, rl_msg_t *m) {
     case RL_CW_REMOVE_BORROWER: rl_obj_handle_borrower(cw, m, false); break;
     case RL_CW_ACTOR_LOCATE: rl_actor_handle_locate(cw, m); break;
     case RL_CW_KILL_ACTOR: rl_actor_handle_kill(cw, m); break;
+    case RL_CW_STACK: rl_inspect_handle_stack(cw, m); break;
+    case RL_CW_LIST_OWNED: rl_inspect_handle_owned(cw, m); break;
     default: rl_log(RL_LOG_WARN, "unexpected message type %d on %s", m->type, cw->endpoint);
   }
 }

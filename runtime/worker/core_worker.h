@@ -266,4 +266,14 @@ void rl_cw_set_print_worker_logs(rl_cw_t *cw, bool on);
 typedef void (*rl_cw_log_hook)(void *ctx, bool before);
 void rl_cw_set_log_hook(rl_cw_t *cw, rl_cw_log_hook fn, void *ctx);
 
+/* `rayl stack`: fills tb (n > 0) with the Lua thread's traceback, waiting up to
+ * timeout_ms for it; returns false if it did not come (the thread runs compiled code
+ * or C), tb then says where the thread is as far as the kernel tells. Called on
+ * whichever thread serves the core worker (the I/O thread too). */
+typedef bool (*rl_cw_stack_fn)(void *ctx, char *tb, size_t n, int timeout_ms);
+void rl_cw_set_stack_fn(rl_cw_t *cw, rl_cw_stack_fn fn, void *ctx);
+/* `rayl memory`: records where the owned object id was created ("file:line", a string
+ * that must live as long as the process). Unknown ids are ignored. */
+void rl_cw_set_call_site(rl_cw_t *cw, const rl_id_t *id, const char *site);
+
 #endif

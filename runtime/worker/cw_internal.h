@@ -107,8 +107,22 @@ typedef struct {
   char cause[256];
 } rl_actor_event_t;
 
+/* A task's run on a worker, for the timeline (TASK_DONE's start and end). */
+typedef struct {
+  rl_id_t id, actor_id;
+  const char *node;
+  uint32_t pid;
+  uint8_t kind;
+  bool failed;
+  int64_t start_us, end_us;
+  char name[64];
+} rl_span_event_t;
+
 /* The batch of events waiting to be sent. */
 typedef struct {
+  rl_span_event_t *spans;
+  size_t nspans, capspans;
+  uint64_t spans_dropped; /* runs not recorded (the batch was full) */
   rl_task_event_t *tasks;
   size_t ntasks, captasks;
   rl_actor_event_t *actors;
@@ -130,6 +144,7 @@ typedef struct rl_incoming {
   msgpack_unpacked up;
   const msgpack_object *args;
   bool cancelled;      /* cancelled while it runs: its waits in rayl are interrupted */
+  int64_t start_us;    /* wall clock when it started here (rl_wall_us), 0: not yet */
   rl_id_t *held;      /* refs of its owner this task's run borrowed first (see TASK_DONE) */
   size_t nheld, capheld;
   struct rl_incoming *next;
@@ -178,6 +193,8 @@ struct rl_cw_t {
   rl_cw_ready_fn on_ready;
   void *on_ready_ctx;
   bool print_logs;
+  rl_cw_stack_fn stack_fn; /* rayl stack: the host's traceback (inspect.c) */
+  void *stack_ctx;
   rl_cw_log_hook log_hook;
   void *log_hook_ctx;
   int64_t last_lease_check_ms;
@@ -270,6 +287,10 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from);
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m);
+/* Called while a get or wait that began at since_ms blocks: once it has waited
+ * RAYL_PENDING_WARN_S (default 10 s), prints to stderr (once: sets *warned) which
+ * infeasible tasks this process waits on, naming the resources no node has. */
+void rl_sub_warn_pending(rl_cw_t *cw, int64_t since_ms, bool *warned);
 /* A lease for a removed placement group: the tasks (or the actor) waiting for it fail. */
 void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m);
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m);
@@ -360,6 +381,10 @@ void rl_pg_destroy_all(rl_cw_t *cw);
 /* Task t was submitted. Its event is not recorded (and counted as dropped) when the
  * batch holds RL_EV_MAX_TASKS events already; then none of its later ones are. */
 #define RL_EV_MAX_TASKS 10000
+/* inspect.c: RL_CW_STACK and RL_CW_LIST_OWNED (wire/proto.h), from anyone. */
+void rl_inspect_handle_stack(rl_cw_t *cw, rl_msg_t *m);
+void rl_inspect_handle_owned(rl_cw_t *cw, rl_msg_t *m);
+
 void rl_ev_task_new(rl_cw_t *cw, rl_task_t *t);
 /* Task t's state is now state (RL_TS_*); error_type names the error of a failed one. */
 void rl_ev_task(rl_cw_t *cw, rl_task_t *t, int state, const char *error_type);
@@ -367,6 +392,10 @@ void rl_ev_task(rl_cw_t *cw, rl_task_t *t, int state, const char *error_type);
 void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len);
 /* t runs now on lease l's worker. */
 void rl_ev_task_running(rl_cw_t *cw, rl_task_t *t, const rl_lease_t *l);
+/* Records t's run on lease l from start_us to end_us (wall clock, from its TASK_DONE)
+ * for the head's timeline; beyond RL_EV_MAX_TASKS in a batch, only counted. */
+void rl_ev_task_span(rl_cw_t *cw, const rl_task_t *t, const rl_lease_t *l, int64_t start_us, int64_t end_us,
+                     bool failed);
 /* Owned actor a's state is now state (RL_AS_*); cause: why it died. */
 void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause);
 /* Sends the batch if it holds anything and a second has passed since the last one

@@ -57,6 +57,7 @@ typedef struct rl_class {
   rl_resources_t placement;
   double service_us;       /* moving average of a task's run time, 0 until known */
   bool infeasible_warned;
+  char infeasible_why[160]; /* the node manager's reason, when infeasible_warned */
   /* A worker leased for tasks pipelined behind others came when none was left to give
    * it: no more such requests until a task is queued (else lease, return, lease...). */
   bool spare_unused;

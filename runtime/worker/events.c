@@ -160,6 +160,33 @@ static char *s_error_detail(const char *data, size_t len) {
   return out;
 }
 
+void rl_ev_task_span(rl_cw_t *cw, const rl_task_t *t, const rl_lease_t *l, int64_t start_us, int64_t end_us,
+                     bool failed) {
+  rl_events_t *ev = &cw->ev;
+  if (ev->nspans >= RL_EV_MAX_TASKS) {
+    ev->spans_dropped++;
+    return;
+  }
+  if (ev->nspans == ev->capspans) {
+    size_t cap = ev->capspans ? 2 * ev->capspans : 256;
+    rl_span_event_t *grown = realloc(ev->spans, cap * sizeof *grown);
+    if (!grown) return;
+    ev->spans = grown;
+    ev->capspans = cap;
+  }
+  rl_span_event_t *e = &ev->spans[ev->nspans++];
+  e->id = t->id;
+  memset(&e->actor_id, 0, sizeof e->actor_id);
+  if (t->cls && t->cls->actor) e->actor_id = t->cls->actor->id;
+  e->node = l->node_endpoint;
+  e->pid = l->pid;
+  e->kind = (uint8_t)t->kind;
+  e->failed = failed;
+  e->start_us = start_us;
+  e->end_us = end_us < start_us ? start_us : end_us;
+  memcpy(e->name, t->name, sizeof e->name);
+}
+
 void rl_ev_task_failed(rl_cw_t *cw, rl_task_t *t, const char *data, size_t len) {
   if (!t->ev_on) return;
   char type[32];
@@ -214,21 +241,42 @@ static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
   else rl_pack_id(pk, id);
 }
 
+/* The spans field of STATE_REPORT (wire/proto.h); node[i]: span i's node index. */
+static void s_pack_spans(const rl_events_t *ev, msgpack_packer *pk, const uint64_t *node) {
+  msgpack_pack_array(pk, (uint32_t)ev->nspans);
+  for (size_t i = 0; i < ev->nspans; i++) {
+    const rl_span_event_t *e = &ev->spans[i];
+    msgpack_pack_array(pk, 9);
+    rl_pack_id(pk, &e->id);
+    rl_pack_str(pk, e->name);
+    msgpack_pack_uint64(pk, e->kind);
+    s_pack_id_or_nil(pk, &e->actor_id);
+    msgpack_pack_uint64(pk, node[i]);
+    msgpack_pack_uint64(pk, e->pid);
+    msgpack_pack_uint64(pk, (uint64_t)e->start_us);
+    msgpack_pack_uint64(pk, (uint64_t)e->end_us);
+    if (e->failed) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+  }
+}
+
 void rl_ev_flush(rl_cw_t *cw) {
   rl_events_t *ev = &cw->ev;
   ev->last_flush_ms = rl_now_ms();
-  if (!ev->ntasks && !ev->nactors && !ev->dropped) return;
+  if (!ev->ntasks && !ev->nactors && !ev->nspans && !ev->dropped && !ev->spans_dropped) return;
   void *sock = rl_cw_gcs_socket(cw);
   const char *nodes[S_MAX_NODES];
   int nnodes = 0;
   /* Node indices first: the node list comes before the rows that refer to it. */
-  uint64_t *task_node = malloc((ev->ntasks + ev->nactors + 1) * sizeof *task_node);
+  uint64_t *task_node = malloc((ev->ntasks + ev->nactors + ev->nspans + 1) * sizeof *task_node);
   if (!sock || !task_node) goto done;
   for (size_t i = 0; i < ev->ntasks; i++) task_node[i] = s_node_index(nodes, &nnodes, ev->tasks[i].node);
   for (size_t i = 0; i < ev->nactors; i++)
     task_node[ev->ntasks + i] = s_node_index(nodes, &nnodes, ev->actors[i].node);
+  for (size_t i = 0; i < ev->nspans; i++)
+    task_node[ev->ntasks + ev->nactors + i] = s_node_index(nodes, &nnodes, ev->spans[i].node);
   rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 6, 256 + ev->ntasks * 112 + ev->nactors * 256);
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 8, 256 + (ev->ntasks + ev->nspans) * 112 + ev->nactors * 256);
   rl_pack_id(&b.pk, &cw->worker_id);
   msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
   msgpack_pack_array(&b.pk, (uint32_t)nnodes);
@@ -268,6 +316,8 @@ void rl_ev_flush(rl_cw_t *cw) {
     msgpack_pack_uint64(&b.pk, e->restarts);
   }
   msgpack_pack_uint64(&b.pk, ev->dropped);
+  s_pack_spans(ev, &b.pk, task_node + ev->ntasks + ev->nactors);
+  msgpack_pack_uint64(&b.pk, ev->spans_dropped);
   if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
 done:
   /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
@@ -278,13 +328,15 @@ done:
     ev->tasks = NULL;
     ev->captasks = 0;
   }
-  ev->ntasks = ev->nactors = 0;
-  ev->dropped = 0;
+  ev->ntasks = ev->nactors = ev->nspans = 0;
+  ev->dropped = ev->spans_dropped = 0;
   ev->gen++;
 }
 
 void rl_ev_tick(rl_cw_t *cw, int64_t now_ms) {
-  if (now_ms - cw->ev.last_flush_ms < S_FLUSH_MS || (!cw->ev.ntasks && !cw->ev.nactors && !cw->ev.dropped)) return;
+  if (now_ms - cw->ev.last_flush_ms < S_FLUSH_MS ||
+      (!cw->ev.ntasks && !cw->ev.nactors && !cw->ev.nspans && !cw->ev.dropped && !cw->ev.spans_dropped))
+    return;
   rl_ev_flush(cw);
 }
 
@@ -304,6 +356,7 @@ void rl_ev_destroy(rl_cw_t *cw) {
   for (size_t i = 0; i < cw->ev.ntasks; i++) free(cw->ev.tasks[i].detail);
   free(cw->ev.tasks);
   free(cw->ev.actors);
+  free(cw->ev.spans);
   memset(&cw->ev, 0, sizeof cw->ev);
 }
 

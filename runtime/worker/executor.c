@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
@@ -91,11 +92,17 @@ static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
     rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
 }
 
+/* TASK_DONE's last fields: when the task started and ended here (wall clock us). */
+static void s_pack_times(rl_msgbuf_t *b, const rl_incoming_t *in) {
+  msgpack_pack_uint64(&b->pk, (uint64_t)(in->start_us > 0 ? in->start_us : 0));
+  msgpack_pack_uint64(&b->pk, (uint64_t)rl_wall_us());
+}
+
 static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, const char *message) {
   size_t len;
   char *data = rl_cw_encode_error(cw, type, message, &len);
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 4);
+  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 7);
   rl_pack_id(&b.pk, &in->pub.task_id);
   msgpack_pack_uint64(&b.pk, RL_TASK_FAILED);
   msgpack_pack_array(&b.pk, 1);
@@ -104,6 +111,8 @@ static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, cons
   rl_pack_bin(&b.pk, data, len);
   msgpack_pack_uint64(&b.pk, len);
   msgpack_pack_array(&b.pk, 0);
+  msgpack_pack_array(&b.pk, 0);
+  s_pack_times(&b, in);
   s_reply(cw, in, &b);
   free(data);
 }
@@ -196,6 +205,7 @@ const rl_cw_task_t *rl_cw_next_task(rl_cw_t *cw) {
   in->next_active = cw->active;
   cw->active = in;
   cw->running = in;
+  in->start_us = rl_wall_us();
   return &in->pub;
 }
 
@@ -259,7 +269,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
   }
   int rc = 0;
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 5);
+  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 7);
   rl_pack_id(&b.pk, &in->pub.task_id);
   msgpack_pack_uint64(&b.pk, failed ? RL_TASK_FAILED : RL_TASK_OK);
   msgpack_pack_array(&b.pk, (uint32_t)n);
@@ -312,6 +322,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
     }
     msgpack_pack_array(&b.pk, (uint32_t)held);
     for (size_t i = 0; i < held; i++) rl_pack_id(&b.pk, &in->held[i]);
+    s_pack_times(&b, in);
     s_reply(cw, in, &b);
   }
   if (cw->running == in) cw->running = NULL;

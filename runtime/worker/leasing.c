@@ -155,7 +155,39 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
               "with those resources joins the cluster.\n",
               want, reason);
       c->infeasible_warned = true;
+      snprintf(c->infeasible_why, sizeof c->infeasible_why, "%s", reason);
     }
+  }
+}
+
+/* The wait after which a blocked get or wait warns of infeasible tasks:
+ * RAYL_PENDING_WARN_S seconds (default 10, as Ray). */
+static int64_t s_pending_warn_ms(void) {
+  static int64_t ms = -1;
+  if (ms < 0) {
+    const char *v = getenv("RAYL_PENDING_WARN_S");
+    char *end = NULL;
+    double s = v && *v ? strtod(v, &end) : 10;
+    if (v && *v && (*end || s < 0)) {
+      rl_log(RL_LOG_WARN, "RAYL_PENDING_WARN_S='%s' is not a number of seconds >= 0; using 10", v);
+      s = 10;
+    }
+    ms = (int64_t)(s * 1000);
+  }
+  return ms;
+}
+
+void rl_sub_warn_pending(rl_cw_t *cw, int64_t since_ms, bool *warned) {
+  if (*warned || rl_now_ms() - since_ms < s_pending_warn_ms()) return;
+  *warned = true;
+  for (rl_class_t *c = cw->classes; c; c = c->next) {
+    if (!c->infeasible_warned || c->leases || (!c->queued && !c->actor)) continue;
+    char want[200];
+    rl_res_format(&c->resources, want, sizeof want);
+    fprintf(stderr,
+            "rayl: warning: this rayl.get has waited %.0f s; %zu task%s {%s} and cannot be scheduled: "
+            "%s. Add a node with those resources, or ask for less.\n",
+            (double)(rl_now_ms() - since_ms) / 1000, c->queued, c->queued == 1 ? " needs" : "s need", want, c->infeasible_why);
   }
 }
 

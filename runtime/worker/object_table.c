@@ -1,5 +1,6 @@
 /* object_table.c: the objects a core worker owns or borrows (an id map of rl_object_t),
  * what holds each one, and the rule that frees it; its selftest at the end. */
+#include "common/clock.h"
 #include "worker/object_table.h"
 
 #include <assert.h>
@@ -59,6 +60,7 @@ rl_object_t *rl_objtab_insert(rl_objtab_t *t, const rl_id_t *id, bool owned, con
   if (!o) return NULL;
   o->id = *id;
   o->owned = owned;
+  o->created_ms = rl_now_ms();
   snprintf(o->owner, sizeof o->owner, "%s", owner ? owner : "");
   size_t before = rl_idmap_size(t->map);
   if (rl_idmap_put(t->map, id, o) != 0) {

@@ -44,6 +44,9 @@ typedef struct rl_object {
   size_t nwaiters;
   struct rl_task **dependents; /* our tasks waiting for it as an argument */
   size_t ndependents, capdependents;
+  int64_t created_ms;          /* rl_now_ms() when it entered the table (rayl memory) */
+  const char *call_site;       /* owned: "file:line" that created it (a string that lives
+                                * as long as the process; rl_cw_set_call_site), or NULL */
 } rl_object_t;
 
 /* What the table tells its owner. */

@@ -397,11 +397,12 @@ int rl_cw_get(rl_cw_t *cw, const rl_id_t *id, int timeout_ms, rl_cw_value_t *v, 
     snprintf(err, errlen, "object %s is unknown to this process", rl_id_hex(id, hex));
     return -1;
   }
-  int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
-  bool told = false;
+  int64_t since = rl_now_ms(), deadline = timeout_ms < 0 ? INT64_MAX : since + timeout_ms;
+  bool told = false, warned = false;
 again:
   while (rl_cw_object_state(cw, id) == RL_OBJ_PENDING) {
     if (!told) rl_cw_blocked(cw, told = true);
+    rl_sub_warn_pending(cw, since, &warned);
     int64_t left = deadline - rl_now_ms();
     if (left <= 0) {
       rl_cw_blocked(cw, false);
@@ -446,8 +447,8 @@ void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v) {
 
 int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int timeout_ms, bool *ready) {
   RL_CW_HOLD(cw);
-  int64_t deadline = timeout_ms < 0 ? INT64_MAX : rl_now_ms() + timeout_ms;
-  bool told = false;
+  int64_t since = rl_now_ms(), deadline = timeout_ms < 0 ? INT64_MAX : since + timeout_ms;
+  bool told = false, warned = false;
   int rc = 0;
   for (;;) {
     size_t count = 0;
@@ -459,6 +460,7 @@ int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int 
     int64_t left = deadline - rl_now_ms();
     if (left <= 0) break;
     if (!told) rl_cw_blocked(cw, told = true);
+    rl_sub_warn_pending(cw, since, &warned);
     if (rl_cw_poll(cw, left > 1000 ? 1000 : (int)left)) {
       rc = 2;
       break;

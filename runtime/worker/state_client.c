@@ -56,6 +56,11 @@ done:
 }
 
 int rl_state_objects(const char *const *endpoints, int n, rl_msg_t *replies, bool *got, int timeout_ms) {
+  return rl_state_ask_all(endpoints, n, RL_NM_LIST_OBJECTS, RL_NM_OBJECTS, replies, got, timeout_ms);
+}
+
+int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_type, rl_msg_t *replies, bool *got,
+                     int timeout_ms) {
   void *ctx = zmq_ctx_new();
   void **socks = calloc(n > 0 ? (size_t)n : 1, sizeof *socks);
   zmq_pollitem_t *items = calloc(n > 0 ? (size_t)n : 1, sizeof *items);
@@ -67,7 +72,7 @@ int rl_state_objects(const char *const *endpoints, int n, rl_msg_t *replies, boo
     items[i] = (zmq_pollitem_t){socks[i], 0, socks[i] ? ZMQ_POLLIN : 0, 0};
     if (!socks[i]) continue;
     rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_LIST_OBJECTS, 1);
+    rl_msgbuf_init(&b, (uint8_t)type, 1);
     msgpack_pack_uint64(&b.pk, (uint64_t)i + 1);
     rl_msg_send(socks[i], NULL, &b);
   }
@@ -78,7 +83,7 @@ int rl_state_objects(const char *const *endpoints, int n, rl_msg_t *replies, boo
       if (got[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
       while (!got[i] && rl_msg_recv(socks[i], false, &replies[i]) == 1) {
         uint64_t request;
-        if (replies[i].type == RL_NM_OBJECTS && rl_field_u64(&replies[i], 0, &request) && request == (uint64_t)i + 1) {
+        if (replies[i].type == reply_type && rl_field_u64(&replies[i], 0, &request) && request == (uint64_t)i + 1) {
           got[i] = true;
           answered++;
           items[i].events = 0;

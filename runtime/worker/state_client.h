@@ -21,4 +21,9 @@ int rl_state_request(const char *endpoint, rl_msgbuf_t *b, uint64_t request, rl_
  * answered. */
 int rl_state_objects(const char *const *endpoints, int n, rl_msg_t *replies, bool *got, int timeout_ms);
 
+/* The same for any request of one field [request u64] (type) answered by reply_type
+ * (rayl stack, rayl memory ask every core worker at once). */
+int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_type, rl_msg_t *replies, bool *got,
+                     int timeout_ms);
+
 #endif

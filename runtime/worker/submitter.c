@@ -646,6 +646,9 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   if (!t || t->finished) return; /* finished: kept as lineage; a late duplicate */
   if (t->lease) {
     s_note_borrowers(cw, rl_field(m, 4), t->lease->endpoint);
+    uint64_t start_us, end_us;
+    if (rl_field_u64(m, 5, &start_us) && rl_field_u64(m, 6, &end_us) && start_us > 0)
+      rl_ev_task_span(cw, t, t->lease, (int64_t)start_us, (int64_t)end_us, status != RL_TASK_OK);
     rl_dispatch_done(t->lease, t, rl_now_us());
     s_run_remove(cw, t);
   }

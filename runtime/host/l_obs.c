@@ -1,0 +1,279 @@
+/* l_obs.c: rayl.core.obs_*: what `rayl stack`, `rayl memory`, `rayl timeline` and
+ * `rayl logs` ask the cluster (its head, node managers and core workers), as Lua
+ * tables; lua/rayl/obs.lua turns them into the commands. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dirs.h"
+#include "host/host.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+#include "worker/cluster_client.h"
+#include "worker/state_client.h"
+
+#define S_TIMEOUT_MS 5000
+
+/* The head's endpoint: of the user's address (HOST:PORT or "auto"), else of this
+ * process's cluster (its unreported events sent first). Raises if neither. */
+static void s_head(lua_State *L, int idx, char *gcs, size_t n) {
+  const char *address = luaL_optstring(L, idx, NULL);
+  char err[300];
+  if (address) {
+    if (rl_cluster_resolve(address, gcs, n, err, sizeof err) != 0 || rl_cluster_use_key(gcs, NULL, err, sizeof err) < 0)
+      luaL_error(L, "%s", err);
+    return;
+  }
+  if (!rl_host.cw) luaL_error(L, "rayl is not initialized and no address was given");
+  rl_cw_flush_events(rl_host.cw);
+  snprintf(gcs, n, "%s", rl_cw_gcs_endpoint(rl_host.cw));
+}
+
+/* One request [request] of type to endpoint; false with the reason on the stack. */
+static bool s_ask(lua_State *L, const char *endpoint, int type, int timeout_ms, rl_msg_t *reply) {
+  rl_msgbuf_t b;
+  char err[300];
+  rl_msgbuf_init(&b, (uint8_t)type, 1);
+  msgpack_pack_uint64(&b.pk, 1);
+  if (rl_state_request(endpoint, &b, 1, reply, timeout_ms, err, sizeof err) == 0) return true;
+  lua_pushstring(L, err);
+  return false;
+}
+
+static void s_set_str(lua_State *L, const char *k, const msgpack_object *o) {
+  const char *p;
+  size_t n;
+  if (!rl_obj_bytes(o, &p, &n)) return;
+  lua_pushlstring(L, p, n);
+  lua_setfield(L, -2, k);
+}
+
+static void s_set_num(lua_State *L, const char *k, const msgpack_object *o) {
+  uint64_t v;
+  if (!rl_obj_u64(o, &v)) return;
+  lua_pushnumber(L, (lua_Number)v);
+  lua_setfield(L, -2, k);
+}
+
+static void s_set_id(lua_State *L, const char *k, const msgpack_object *o) {
+  rl_id_t id;
+  char hex[RL_ID_HEX];
+  if (!rl_obj_id(o, &id)) return;
+  lua_pushstring(L, rl_id_hex(&id, hex));
+  lua_setfield(L, -2, k);
+}
+
+/* Appends a new table to the list at the top and leaves it on top. */
+static void s_append(lua_State *L) {
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (int)lua_objlen(L, -3) + 1);
+}
+
+/* core.obs_base_dir() -> the folder rayl keeps this user's state in ($RAYL_TMPDIR) */
+static int l_obs_base_dir(lua_State *L) {
+  char path[512], err[300];
+  if (rl_base_dir(path, sizeof path, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+  lua_pushstring(L, path);
+  return 1;
+}
+
+/* The live nodes' endpoints from GET_NODES, as a Lua list at the top. */
+static void s_live_nodes(lua_State *L, const char *gcs) {
+  rl_msg_t reply;
+  if (!s_ask(L, gcs, RL_GCS_GET_NODES, S_TIMEOUT_MS, &reply))
+    luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
+  const msgpack_object *nodes = rl_field(&reply, 1);
+  lua_newtable(L);
+  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
+    const msgpack_object *e = &nodes->via.array.ptr[i];
+    const char *ep;
+    size_t len;
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
+        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || !e->via.array.ptr[2].via.boolean)
+      continue;
+    lua_pushlstring(L, ep, len);
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+  }
+  rl_msg_close(&reply);
+}
+
+static const char *const s_kinds[] = {"driver", "worker", "remote"};
+
+/* core.obs_workers(address|nil) -> nodes, unreachable
+ * nodes: {{node_id=, address=, clients={{worker_id=, pid=, kind=, endpoint=}...}}...};
+ * unreachable: the node managers that did not answer. */
+static int l_obs_workers(lua_State *L) {
+  char gcs[256];
+  s_head(L, 1, gcs, sizeof gcs);
+  s_live_nodes(L, gcs);
+  int eps = lua_gettop(L);
+  lua_newtable(L); /* nodes */
+  lua_newtable(L); /* unreachable */
+  for (int i = 1; i <= (int)lua_objlen(L, eps); i++) {
+    lua_rawgeti(L, eps, i);
+    const char *ep = lua_tostring(L, -1);
+    rl_msg_t reply;
+    if (!s_ask(L, ep, RL_NM_LIST_WORKERS, 3000, &reply)) {
+      lua_pop(L, 1);
+      lua_rawseti(L, eps + 2, (int)lua_objlen(L, eps + 2) + 1);
+      continue;
+    }
+    lua_pushvalue(L, eps + 1);
+    s_append(L);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "address");
+    s_set_id(L, "node_id", rl_field(&reply, 1));
+    lua_newtable(L);
+    const msgpack_object *cs = rl_field(&reply, 2);
+    for (uint32_t k = 0; cs && cs->type == MSGPACK_OBJECT_ARRAY && k < cs->via.array.size; k++) {
+      const msgpack_object *c = &cs->via.array.ptr[k];
+      uint64_t kind;
+      if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size < 4 || !rl_obj_u64(&c->via.array.ptr[2], &kind) ||
+          kind > 2)
+        continue;
+      s_append(L);
+      s_set_id(L, "worker_id", &c->via.array.ptr[0]);
+      s_set_num(L, "pid", &c->via.array.ptr[1]);
+      lua_pushstring(L, s_kinds[kind]);
+      lua_setfield(L, -2, "kind");
+      s_set_str(L, "endpoint", &c->via.array.ptr[3]);
+      lua_pop(L, 1);
+    }
+    lua_setfield(L, -2, "clients");
+    lua_pop(L, 3); /* node, nodes copy, endpoint */
+    rl_msg_close(&reply);
+  }
+  return 2;
+}
+
+/* Pushes a STACK_REPLY as {pid=, task=, traceback=, compiled=}. */
+static void s_push_stack(lua_State *L, const rl_msg_t *reply) {
+  lua_newtable(L);
+  s_set_num(L, "pid", rl_field(reply, 1));
+  s_set_str(L, "task", rl_field(reply, 2));
+  s_set_str(L, "traceback", rl_field(reply, 3));
+  bool compiled = false;
+  rl_field_bool(reply, 4, &compiled);
+  lua_pushboolean(L, compiled);
+  lua_setfield(L, -2, "compiled");
+}
+
+/* Pushes an OWNED reply as {pid=, objects={{object_id=, size=, refs=, local=,
+ * borrowers=, submitted=, captured=, call_site=, age_ms=}...}} (size nil: pending). */
+static void s_push_owned(lua_State *L, const rl_msg_t *reply) {
+  static const char *const keys[] = {"object_id", "size",     "refs",      "local", "borrowers",
+                                     "submitted", "captured", "call_site", "age_ms"};
+  lua_newtable(L);
+  s_set_num(L, "pid", rl_field(reply, 1));
+  lua_newtable(L);
+  const msgpack_object *objs = rl_field(reply, 2);
+  for (uint32_t i = 0; objs && objs->type == MSGPACK_OBJECT_ARRAY && i < objs->via.array.size; i++) {
+    const msgpack_object *o = &objs->via.array.ptr[i];
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9) continue;
+    s_append(L);
+    s_set_id(L, keys[0], &o->via.array.ptr[0]);
+    for (int k = 1; k < 9; k++) {
+      if (k == 2 || k == 7) s_set_str(L, keys[k], &o->via.array.ptr[k]);
+      else s_set_num(L, keys[k], &o->via.array.ptr[k]);
+    }
+    lua_pop(L, 1);
+  }
+  lua_setfield(L, -2, "objects");
+}
+
+/* core.obs_ask(what, endpoints, timeout_ms) -> results
+ * Asks every core worker in the list at once: what = "stack" (rayl stack) or "owned"
+ * (rayl memory). results[i]: endpoints[i]'s answer as a table (see s_push_stack,
+ * s_push_owned), or false when it did not answer within timeout_ms. */
+static int l_obs_ask(lua_State *L) {
+  static const char *const whats[] = {"stack", "owned", NULL};
+  int what = luaL_checkoption(L, 1, NULL, whats);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int timeout_ms = (int)luaL_optinteger(L, 3, 3000);
+  int n = (int)lua_objlen(L, 2);
+  const char **eps = calloc(n > 0 ? (size_t)n : 1, sizeof *eps);
+  rl_msg_t *replies = calloc(n > 0 ? (size_t)n : 1, sizeof *replies);
+  bool *got = calloc(n > 0 ? (size_t)n : 1, sizeof *got);
+  if (!eps || !replies || !got) {
+    free(eps), free(replies), free(got);
+    return luaL_error(L, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, i + 1);
+    eps[i] = lua_tostring(L, -1); /* the list keeps the string alive */
+    lua_pop(L, 1);
+    if (!eps[i]) eps[i] = "";
+  }
+  rl_state_ask_all(eps, n, what ? RL_CW_LIST_OWNED : RL_CW_STACK, what ? RL_CW_OWNED : RL_CW_STACK_REPLY, replies, got,
+                   timeout_ms);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    if (!got[i]) {
+      lua_pushboolean(L, 0);
+    } else {
+      if (what) s_push_owned(L, &replies[i]);
+      else s_push_stack(L, &replies[i]);
+      rl_msg_close(&replies[i]);
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(eps), free(replies), free(got);
+  return 1;
+}
+
+static const char *const s_task_kinds[] = {"NORMAL_TASK", "ACTOR_CREATION_TASK", "ACTOR_TASK"};
+
+/* core.obs_timeline(address|nil) -> events, info{evicted=}
+ * events: {{task_id=, name=, type=, actor_id=, node_id=, pid=, start_us=, end_us=,
+ * failed=, owner_id=, owner_pid=}...}, oldest first; info: evicted (forgotten at the
+ * head), dropped (owners could not send them). */
+static int l_obs_timeline(lua_State *L) {
+  char gcs[256];
+  s_head(L, 1, gcs, sizeof gcs);
+  rl_msg_t reply;
+  if (!s_ask(L, gcs, RL_GCS_TIMELINE_GET, S_TIMEOUT_MS, &reply))
+    return luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
+  const msgpack_object *evs = rl_field(&reply, 1);
+  if (reply.type != RL_GCS_TIMELINE || !evs || evs->type != MSGPACK_OBJECT_ARRAY) {
+    rl_msg_close(&reply);
+    return luaL_error(L, "the head sent a malformed timeline (is it an older rayl?)");
+  }
+  lua_createtable(L, (int)evs->via.array.size, 0);
+  for (uint32_t i = 0; i < evs->via.array.size; i++) {
+    const msgpack_object *e = &evs->via.array.ptr[i];
+    uint64_t kind;
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 11) continue;
+    const msgpack_object *f = e->via.array.ptr;
+    s_append(L);
+    s_set_id(L, "task_id", &f[0]);
+    s_set_str(L, "name", &f[1]);
+    if (rl_obj_u64(&f[2], &kind) && kind < 3) {
+      lua_pushstring(L, s_task_kinds[kind]);
+      lua_setfield(L, -2, "type");
+    }
+    s_set_id(L, "actor_id", &f[3]);
+    s_set_id(L, "node_id", &f[4]);
+    s_set_num(L, "pid", &f[5]);
+    s_set_num(L, "start_us", &f[6]);
+    s_set_num(L, "end_us", &f[7]);
+    lua_pushboolean(L, f[8].type == MSGPACK_OBJECT_BOOLEAN && f[8].via.boolean);
+    lua_setfield(L, -2, "failed");
+    s_set_id(L, "owner_id", &f[9]);
+    s_set_num(L, "owner_pid", &f[10]);
+    lua_pop(L, 1);
+  }
+  lua_newtable(L);
+  s_set_num(L, "evicted", rl_field(&reply, 2));
+  s_set_num(L, "dropped", rl_field(&reply, 3));
+  rl_msg_close(&reply);
+  return 2;
+}
+
+static const luaL_Reg s_funcs[] = {
+    {"obs_base_dir", l_obs_base_dir}, {"obs_workers", l_obs_workers}, {"obs_ask", l_obs_ask},
+    {"obs_timeline", l_obs_timeline}, {NULL, NULL},
+};
+
+void rl_l_obs_open(lua_State *L) { luaL_register(L, NULL, s_funcs); }
