@@ -1,5 +1,6 @@
 /* object_table.c: the objects a core worker owns or borrows (an id map of rl_object_t),
  * what holds each one, and the rule that frees it; its selftest at the end. */
+#include "common/str.h"
 #include "common/clock.h"
 #include "worker/object_table.h"
 
@@ -61,7 +62,7 @@ rl_object_t *rl_objtab_insert(rl_objtab_t *t, const rl_id_t *id, bool owned, con
   o->id = *id;
   o->owned = owned;
   o->created_ms = rl_now_ms();
-  snprintf(o->owner, sizeof o->owner, "%s", owner ? owner : "");
+  rl_str_copy(o->owner, sizeof o->owner, owner ? owner : "");
   size_t before = rl_idmap_size(t->map);
   if (rl_idmap_put(t->map, id, o) != 0) {
     free(o);
@@ -116,7 +117,7 @@ int rl_objtab_borrower_add(rl_object_t *o, const char *endpoint) {
   void *grown = realloc(o->borrowers, (o->nborrowers + 1) * sizeof *o->borrowers);
   if (!grown) return -1;
   o->borrowers = grown;
-  snprintf(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, "%s", endpoint);
+  rl_str_copy(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, endpoint);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 /* task_table.c: the tasks a process owns, by id; the one retry decision; lineage
  * reference counts (see task_table.h). */
+#include "common/str.h"
 #include "common/selftest.h"
 #include "worker/task_table.h"
 
@@ -25,10 +26,10 @@ rl_task_t *rl_task_new(const rl_id_t *id, int kind, const char *method, const rl
   t->nargs = nargs;
   t->id = *id;
   t->kind = kind;
-  snprintf(t->method, sizeof t->method, "%s", method ? method : "");
+  rl_str_copy(t->method, sizeof t->method, method ? method : "");
   t->opts = *opts;
   t->opts.name = NULL;
-  snprintf(t->name, sizeof t->name, "%s", opts->name ? opts->name : "task");
+  rl_str_copy(t->name, sizeof t->name, opts->name ? opts->name : "task");
   t->retries_left = opts->max_retries;
   return t;
 }
