@@ -515,7 +515,7 @@ static void s_fetched(s_call_t *c, const char *query, const char *const *eps, in
   c->out->body = body;
   c->out->len = len;
   c->out->type = "application/json";
-  if (strncmp(body, "{\"error\"", 9) == 0) c->out->status = 502;
+  if (strncmp(body, "{\"error\":", 9) == 0) c->out->status = 502;
 }
 
 /* /api/memory: every object the drivers and workers own (as `rayl memory`). */
