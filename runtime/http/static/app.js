@@ -284,9 +284,13 @@ async function logs() {
 // ---- timeline ----
 
 // Each worker a row, each run a bar placed by its start and end in the window shown.
+let headTimeUs = 0; // the head's clock at its last answer
 async function timeline() {
-  const r = await api("/api/timeline?limit=5000");
   const win = parseInt(document.getElementById("tl-window").value, 10);
+  // Only the runs of the window (by the head's clock) travel, at most 5,000.
+  const since = win && headTimeUs ? "&since_us=" + Math.floor(headTimeUs - (win + 5) * 1e6) : "";
+  const r = await api("/api/timeline?limit=5000" + since);
+  headTimeUs = r.time_us;
   const link = document.getElementById("tl-download");
   link.href = "/api/timeline/trace.json" + (token ? "?token=" + encodeURIComponent(token) : "");
   let events = r.events;
