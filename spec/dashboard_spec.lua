@@ -308,12 +308,15 @@ assert(rayl.get(b.ping:remote()) == "pong") -- restarted once
     assert(ok, err)
   end)
 
-  it("shows the overview in a headless browser, live: a task submitted later appears without a reload", function()
+  -- Opens url in a headless chromium and runs fn(page) with page.text(selector),
+  -- page.eval(js) and page.call(method, params) on it; closes it after (pending when
+  -- chromium is missing).
+  local function browser(url, fn)
     if not have("chromium") then
       pending("chromium is not installed (tools/setup --tests installs it): the browser test did not run")
       return
     end
-    local dir = c.dir .. "/browser"
+    local dir = c.dir .. "/browser" .. tostring(math.random(1e9))
     os.execute(("mkdir -p %s && mkfifo %s/in %s/out"):format(dir, dir, dir))
     local flags = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
       .. "--disable-sync --no-first-run --remote-debugging-pipe --user-data-dir=" .. dir .. "/profile"
@@ -342,18 +345,33 @@ assert(rayl.get(b.ping:remote()) == "pong") -- restarted once
       end
     end
     local ok, err = pcall(function()
-      local target = call("Target.createTarget", { url = url_with_token }).targetId
+      local target = call("Target.createTarget", { url = url }).targetId
       local session = call("Target.attachToTarget", { targetId = target, flatten = true }).sessionId
-      local function text(selector)
-        local r = call("Runtime.evaluate", { expression = ("(document.querySelector(%q) || {}).textContent || ''")
-          :format(selector), returnByValue = true }, session)
-        return r.result.value
+      local page = {}
+      function page.eval(js)
+        return call("Runtime.evaluate", { expression = js, returnByValue = true }, session).result.value
       end
+      function page.text(selector)
+        return page.eval(("(document.querySelector(%q) || {}).textContent || ''"):format(selector))
+      end
+      function page.call(method, params) return call(method, params, session) end
+      fn(page)
+      pcall(call, "Browser.close")
+    end)
+    to:close()
+    from:close()
+    local pid = h.read_file(dir .. "/pid")
+    if pid then os.execute("kill " .. pid:match("%d+") .. " 2>/dev/null") end
+    assert(ok, err)
+  end
+
+  it("shows the overview in a headless browser, live: a task submitted later appears without a reload", function()
+    browser(url_with_token, function(page)
+      local text = page.text
       assert(h.wait_until(function() return text("#node-count") == "2" end, 20), "node count: " .. text("#node-count"))
       assert.matches("updated", text("#status"))
       assert.is_nil(text("#recent-tasks tbody"):find("browser_marker_z9", 1, true))
-      local page_id = call("Runtime.evaluate", { expression = "window.__page_id = window.__page_id || Math.random()",
-        returnByValue = true }, session).result.value
+      local page_id = page.eval("window.__page_id = window.__page_id || Math.random()")
       driver(c, [[
 local rayl = require "rayl"
 rayl.init { address = "auto" }
@@ -363,15 +381,200 @@ assert(rayl.get(f:remote()) == 1)
       assert(h.wait_until(function() return text("#recent-tasks tbody"):find("browser_marker_z9", 1, true) ~= nil end,
         20), "the task never showed: " .. text("#recent-tasks tbody"))
       -- The same page (no reload) showed it.
-      assert.are.equal(page_id, call("Runtime.evaluate", { expression = "window.__page_id", returnByValue = true },
-        session).result.value)
-      pcall(call, "Browser.close")
+      assert.are.equal(page_id, page.eval("window.__page_id"))
     end)
-    to:close()
-    from:close()
-    local pid = h.read_file(dir .. "/pid")
-    if pid then os.execute("kill " .. pid:match("%d+") .. " 2>/dev/null") end
+  end)
+
+  -- Starts a driver in the background (killed after fn returns); fn gets its output path.
+  local function background_driver(text, name, env, fn)
+    local path = c.dir .. "/" .. name .. ".lua"
+    local f = assert(io.open(path, "w"))
+    f:write(text)
+    f:close()
+    local out = c.dir .. "/" .. name .. ".out"
+    local pid = h.sh(("%s%s timeout 120 %s --address %s %s > %s 2>&1 & echo $!"):format(c.env, env or "", RAYL,
+      c.address, path, out)):match("%d+")
+    local ok, err = pcall(fn, out)
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    h.wait_until(function() return os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= 0 end, 5)
     assert(ok, err)
+  end
+
+  it("shows why a task waits (the resource no node has) in the overview and the tasks view, live", function()
+    background_driver([[
+local rayl = require "rayl"
+rayl.init { address = "auto" }
+local f = rayl.remote({ resources = { unobtainium = 2 } }, function() return 1 end)
+local r = f:remote()
+print("submitted")
+io.stdout:flush()
+rayl.get(r)
+]], "pending_marker", nil, function(out)
+      assert(h.wait_until(function() return (h.read_file(out) or ""):find("submitted", 1, true) ~= nil end, 30))
+      -- The API first (as `rayl status` says it), then the pages.
+      local group
+      assert(h.wait_until(function()
+        for _, g in ipairs(get_json(base .. "/api/pending").groups) do
+          if g.shape.unobtainium then group = g end
+        end
+        return group ~= nil
+      end, 10), "no pending group")
+      assert.is_true(group.infeasible)
+      assert.are.equal("unobtainium", group.missing)
+      assert.are.equal("infeasible: no node has unobtainium", group.blocker)
+      browser(url_with_token, function(page)
+        assert(h.wait_until(function()
+          return page.text("#pending-table tbody"):find("no node has unobtainium", 1, true) ~= nil
+        end, 20), "overview: " .. page.text("#pending-table"))
+        assert.matches("unobtainium: 2", page.text("#pending-table tbody"), 1, true)
+        page.eval("location.hash = '#tasks'")
+        assert(h.wait_until(function()
+          return page.text("#tasks-pending tbody"):find("no node has unobtainium", 1, true) ~= nil
+        end, 20), "tasks view: " .. page.text("#tasks-pending"))
+      end)
+    end)
+  end)
+
+  it("shows each object with its size, owner and call site in the objects view, grouped and sorted", function()
+    background_driver([[
+local rayl = require "rayl"
+rayl.init { address = "auto" }
+local big = rayl.put(string.rep("x", 3 * 1024 * 1024))
+local small = rayl.put("a small one")
+print("put")
+io.stdout:flush()
+require("rayl.core").sleep(100)
+]], "memory_marker", "RAYL_RECORD_REF_CREATION_SITES=1 ", function(out)
+      assert(h.wait_until(function() return (h.read_file(out) or ""):find("put", 1, true) ~= nil end, 30))
+      local big
+      assert(h.wait_until(function()
+        local m = get_json(base .. "/api/memory")
+        for _, o in ipairs(m.objects or {}) do
+          if (o.call_site or ""):find("memory_marker.lua:3", 1, true) then big = o end
+        end
+        return big ~= nil
+      end, 10), "no object from memory_marker.lua:3 in /api/memory")
+      assert.is_true(big.size >= 3 * 1024 * 1024 and big.size < 3 * 1024 * 1024 + 4096)
+      assert.matches("local", big.refs)
+      browser(url_with_token .. "#objects", function(page)
+        local rows
+        assert(h.wait_until(function()
+          rows = page.text("#memory-table tbody")
+          return rows:find("memory_marker.lua:3", 1, true) ~= nil
+        end, 20), "objects view: " .. page.text("#memory-table"))
+        assert.matches("3.0 MiB", rows, 1, true)
+        assert.matches("memory_marker.lua:4", rows, 1, true)
+        -- Sorted by size: the big one before the small one; by age: the older (big) first too,
+        -- grouped by owner: a group title names the owner's pid.
+        assert.is_true(rows:find("memory_marker.lua:3", 1, true) < rows:find("memory_marker.lua:4", 1, true))
+        page.eval("document.getElementById('mem-group').value = 'owner';"
+          .. "document.getElementById('mem-group').dispatchEvent(new Event('change'))")
+        assert(h.wait_until(function() return page.text("#memory-table tbody"):find("owner pid %d+ %(driver%)") end,
+          10), page.text("#memory-table tbody"))
+      end)
+    end)
+  end)
+
+  it("draws each task run as a span on its worker's row in the timeline view, and serves the trace", function()
+    driver(c, [[
+local rayl = require "rayl"
+rayl.init { address = "auto" }
+local timeline_marker_q7 = rayl.remote(function() require("rayl.core").sleep(0.2) return 1 end)
+local refs = {}
+for i = 1, 3 do refs[i] = timeline_marker_q7:remote() end
+rayl.get(refs)
+]], "timeline_marker_q7")
+    -- Owners report runs about once a second.
+    local runs
+    assert(h.wait_until(function()
+      runs = 0
+      for _, e in ipairs(get_json(base .. "/api/timeline").events) do
+        if e.name:find("timeline_marker_q7", 1, true) then runs = runs + 1 end
+      end
+      return runs == 3
+    end, 10), "runs in /api/timeline: " .. tostring(runs))
+    local code, body = http(base .. "/api/timeline/trace.json")
+    assert.are.equal(200, code)
+    local n = 0
+    for _, e in ipairs(json.decode(body)) do
+      if e.name:find("timeline_marker_q7", 1, true) then
+        n = n + 1
+        assert.are.equal("X", e.ph)
+        assert.is_true(e.dur >= 150000, "dur " .. e.dur)
+      end
+    end
+    assert.are.equal(3, n)
+    browser(url_with_token .. "#timeline", function(page)
+      local js = "Array.from(document.querySelectorAll('.tl-span')).filter(" ..
+        "(e) => e.dataset.name.includes('timeline_marker_q7')).length"
+      assert(h.wait_until(function() return page.eval(js) == 3 end, 20),
+        "spans: " .. tostring(page.eval(js)) .. " " .. page.text("#timeline"))
+      assert.matches("/api/timeline/trace.json", page.eval("document.getElementById('tl-download').href"), 1, true)
+      -- A later run appears without a reload.
+      driver(c, [[
+local rayl = require "rayl"
+rayl.init { address = "auto" }
+local timeline_marker_q7 = rayl.remote(function() return 1 end)
+rayl.get(timeline_marker_q7:remote())
+]], "timeline_marker_q7")
+      assert(h.wait_until(function() return page.eval(js) == 4 end, 20), "spans: " .. tostring(page.eval(js)))
+    end)
+  end)
+
+  it("shows another node's logs, read by its node manager, searchable, in the logs view", function()
+    local other
+    local function find_other()
+      for _, n in ipairs(get_json(base .. "/api/nodes")) do
+        if not n.is_head and n.state == "ALIVE" then other = n end
+      end
+      return other ~= nil
+    end
+    if not find_other() then c.join("--num-cpus 1") end -- run alone, without the nodes test
+    assert(h.wait_until(find_other, 10), "no second node")
+    local files
+    assert(h.wait_until(function()
+      files = get_json(base .. "/api/logs?node=" .. other.node_id)
+      return files.files ~= nil
+    end, 10))
+    local names = {}
+    for _, f in ipairs(files.files) do names[f.name] = true end
+    assert.is_true(names["node.log"])
+    -- Its node.log is not the head node's: it names the other node's address.
+    local port = other.address:match(":(%d+)$")
+    local r
+    assert(h.wait_until(function()
+      r = get_json(base .. "/api/logs/node.log?node=" .. other.node_id .. "&search=" .. port)
+      return r.lines ~= nil
+    end, 10))
+    assert.is_true(#r.lines >= 1)
+    for _, line in ipairs(r.lines) do assert.matches(port, line, 1, true) end
+    local code = http(base .. "/api/logs?node=ffffffffffffffff")
+    assert.are.equal(404, code)
+    -- What the node manager refuses comes back as its error (the head's answer: 502).
+    local body
+    assert(h.wait_until(function()
+      code, body = http(base .. "/api/logs/nope.log?node=" .. other.node_id)
+      return code ~= 200
+    end, 10))
+    assert.are.equal(502, code)
+    assert.matches("no log file 'nope.log' on this node", body, 1, true)
+    browser(url_with_token .. "#logs", function(page)
+      assert(h.wait_until(function() return page.text("#log-node"):find(other.node_id:sub(1, 12), 1, true) end, 20))
+      page.eval(("const n = document.getElementById('log-node'); n.value = %q;"
+        .. "n.dispatchEvent(new Event('change'))"):format(other.node_id))
+      assert(h.wait_until(function() return page.text("#log-file"):find("node.log", 1, true) ~= nil end, 20),
+        page.text("#log-file"))
+      page.eval(("const f = document.getElementById('log-file'); f.value = 'node.log';"
+        .. "f.dispatchEvent(new Event('change'));"
+        .. "const s = document.getElementById('log-search'); s.value = %q; s.dispatchEvent(new Event('change'))")
+        :format(port))
+      assert(h.wait_until(function()
+        local t = page.text("#log-text")
+        if t == "" or not t:find(port, 1, true) then return false end
+        for line in t:gmatch("[^\n]+") do if not line:find(port, 1, true) then return false end end
+        return true
+      end, 20), page.text("#log-text"))
+    end)
   end)
 end)
 
@@ -396,6 +599,58 @@ p:close()
     os.execute("rm -rf " .. dir .. " " .. script)
     assert.matches("status 200", asked)
     assert.matches("status 000", not_asked)
+  end)
+end)
+
+describe("a head with a long history", function()
+  -- RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS (as Ray's RAY_task_events_max_num_task_in_gcs)
+  -- caps what the head keeps: tasks and their runs on the timeline.
+  it("keeps at most RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS tasks and runs, the newest, and says how many it forgot",
+    function()
+    local dport = h.free_port()
+    local c = h.start_cluster("RAYL_TASK_EVENTS_MAX_NUM_TASK_IN_GCS=300 " .. RAYL,
+      "--num-cpus 2 --dashboard-port " .. dport)
+    local base = "http://127.0.0.1:" .. dport
+    local ok, err = pcall(function()
+      local out = driver(c, [[
+local rayl = require "rayl"
+rayl.init { address = "auto" }
+local early = rayl.remote(function(i) return i end)
+local refs = {}
+for i = 1, 600 do refs[i] = early:remote(i) end
+rayl.get(refs)
+local cap_latest_x4 = rayl.remote(function(i) return i end)
+refs = {}
+for i = 1, 100 do refs[i] = cap_latest_x4:remote(i) end
+rayl.get(refs)
+print("ran 700")
+]], "cap")
+      assert.matches("ran 700", out)
+      local cl, tl
+      -- Owners report about once a second: wait for the last ones.
+      assert(h.wait_until(function()
+        cl = get_json(base .. "/api/cluster")
+        return cl.tasks_evicted >= 400 and get_json(base .. "/api/tasks?name=cap.lua:7&limit=0").total == 100
+      end, 15), "evicted " .. tostring(cl and cl.tasks_evicted))
+      local held = 0
+      for _, n in pairs(cl.tasks) do held = held + n end
+      assert.is_true(held <= 300, "held " .. held)
+      local all = get_json(base .. "/api/tasks?limit=0")
+      assert.is_true(all.total <= 300, "total " .. all.total)
+      assert.are.equal(100, get_json(base .. "/api/tasks?name=cap.lua:7&limit=0").total)
+      -- /metrics says the same
+      local code, text = http(base .. "/metrics")
+      assert.are.equal(200, code)
+      assert.is_true(tonumber(text:match("rayl_tasks_evicted_total (%d+)")) >= 400)
+      assert(h.wait_until(function()
+        tl = get_json(base .. "/api/timeline?limit=100000")
+        return tl.evicted >= 400
+      end, 15), "timeline evicted " .. tostring(tl and tl.evicted))
+      assert.is_true(tl.kept <= 300 and #tl.events <= 300, "timeline kept " .. tl.kept)
+      assert.matches("cap%.lua:7$", tl.events[#tl.events].name)
+    end)
+    c.stop()
+    assert(ok, err)
   end)
 end)
 

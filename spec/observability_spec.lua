@@ -256,6 +256,75 @@ print("done")
   end)
 end)
 
+describe("rayl logs across machines", function()
+  -- A second node manager with a RAYL_TMPDIR of its own: its session folder (and so its
+  -- workers' logs) is where the head's machine does not look, as on another machine.
+  local c, other, dir
+
+  setup(function()
+    c = helpers.start_cluster(bin, "--num-cpus 1")
+    other, dir = os.tmpname(), os.tmpname()
+    os.remove(other)
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+    local key = helpers.sh("ls " .. c.dir .. "/session_*/cluster.key"):match("[^\n]+")
+    local out = helpers.sh(("RAYL_TMPDIR=%s %s start --address %s --cluster-key %s --num-cpus 1 "
+      .. "--resources '{\"far\": 1}'"):format(other, bin, c.address, key))
+    assert(out:find("Joined the cluster", 1, true), out)
+  end)
+
+  teardown(function()
+    for pid in (helpers.read_file(dir .. "/pids") or ""):gmatch("%d+") do
+      os.execute("kill " .. pid .. " 2>/dev/null")
+    end
+    helpers.sh("RAYL_TMPDIR=" .. other .. " " .. bin .. " stop")
+    c.stop()
+    os.execute("rm -rf " .. other .. " " .. dir)
+  end)
+
+  local function far_task(needle)
+    local path = dir .. "/" .. needle .. ".lua"
+    local f = assert(io.open(path, "w"))
+    f:write(([[
+local rayl = require "rayl"
+rayl.init()
+local f = rayl.remote({ resources = { far = 1 } }, function() print("%s") return 1 end)
+rayl.get(f:remote())
+print("done")
+]]):format(needle))
+    f:close()
+    return helpers.sh(("%sRAYL_ADDRESS=%s timeout 60 %s %s"):format(c.env, c.address, bin, path))
+  end
+
+  it("finds a line a task printed on the other node, whose logs are not in this machine's folders", function()
+    assert.truthy(far_task("needle-far-node-77"):find("done", 1, true))
+    -- Not in any folder of the head's RAYL_TMPDIR: only the other node manager has it.
+    assert.equal("", helpers.sh("grep -rl needle-far-node-77 " .. c.dir .. " 2>/dev/null"))
+    assert.truthy(helpers.sh("grep -rl needle-far-node-77 " .. other):find("worker%-%d+%.out"))
+    local text
+    assert.is_true(helpers.wait_until(function()
+      text = c.run("logs needle-far-node")
+      return text:find("needle-far-node-77", 1, true) ~= nil
+    end, 10), text)
+    -- Two nodes: each line names its node (the other one's id) and file.
+    local nodes = json.decode(c.run("status --format json")).nodes
+    local far_id
+    for _, n in ipairs(nodes) do if n.total.far then far_id = n.node_id end end
+    assert.matches(far_id:sub(1, 12) .. "/worker%-%d+%.out:%d+: needle%-far%-node%-77", text)
+  end)
+
+  it("--follow prints what a task on the other node prints after it started", function()
+    local follow = dir .. "/far-follow.txt"
+    os.execute(("%stimeout 30 %s logs --follow needle-far-followed > %s 2>&1 & echo $! >> %s/pids"):format(c.env, bin,
+      follow, dir))
+    os.execute("sleep 1")
+    assert.truthy(far_task("needle-far-followed-9"):find("done", 1, true))
+    assert.is_true(helpers.wait_until(function()
+      return (helpers.read_file(follow) or ""):find("needle-far-followed-9", 1, true) ~= nil
+    end, 10), helpers.read_file(follow))
+  end)
+end)
+
 describe("rayl.obs units", function()
   local obs = require "rayl.obs"
 

@@ -700,19 +700,6 @@ static void s_res_human(const rl_resources_t *m, char *buf, size_t n) {
   }
 }
 
-/* Names in buf the resources of shape that no live node has as much of: "GPU" or
- * "GPU, big" ("" when some node has every one, by itself). */
-static void s_missing(const rl_resources_t *shape, const rl_node_info_t *nodes, int n, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = 0;
-  for (int i = 0; i < shape->n && used < len; i++) {
-    bool somewhere = false;
-    for (int k = 0; k < n && !somewhere; k++)
-      somewhere = nodes[k].alive && rl_res_get(&nodes[k].total, shape->r[i].name) * RL_RES_UNIT >= shape->r[i].amount;
-    if (!somewhere) used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", shape->r[i].name);
-  }
-}
-
 /* Writes resources m as `rayl status` shows them, without the head's marker: a JSON
  * object {"CPU": 2, "sim": 0.5} (json), else "CPU: 2, sim: 0.5". Names are
  * [A-Za-z0-9_:.-] (rl_res_set), so they need no JSON escapes. */
@@ -760,16 +747,14 @@ static void s_print_json_str(const char *s) {
   putchar('"');
 }
 
-/* What a demand waits for, in words. */
-static const char *s_waiting_for(const rl_demand_t *d) {
-  if (d->infeasible) return "a node with these resources";
-  return d->waiting == RL_WAIT_WORKER ? "a worker to start" : "these resources to be free";
-}
-
 /* The line of an infeasible demand: what it needs and which resource no node has. */
 static void s_print_infeasible(const rl_demand_t *d, const char *shape, const rl_node_info_t *nodes, int n) {
   char missing[400];
-  s_missing(&d->shape, nodes, n, missing, sizeof missing);
+  const rl_resources_t *totals[256];
+  int nt = 0;
+  for (int k = 0; k < n && nt < 256; k++)
+    if (nodes[k].alive) totals[nt++] = &nodes[k].total;
+  rl_demand_missing(d, totals, nt, missing, sizeof missing);
   unsigned long long count = (unsigned long long)d->count;
   if (*missing)
     printf("  {%s}: %llu+ infeasible tasks/actors: need {%s}, no node has %s (they wait for one to join)\n",
@@ -853,11 +838,11 @@ int rl_cli_status(int argc, char **argv) {
     unsigned long long count = (unsigned long long)demands[i].count;
     if (json)
       printf("%s{\"shape\": %s, \"count\": %llu, \"infeasible\": %s, \"waiting_for\": \"%s\"}", i ? ", " : "",
-             shape, count, demands[i].infeasible ? "true" : "false", s_waiting_for(&demands[i]));
+             shape, count, demands[i].infeasible ? "true" : "false", rl_demand_waiting_for(&demands[i]));
     else if (demands[i].infeasible)
       s_print_infeasible(&demands[i], shape, nodes, n);
     else
-      printf("  {%s}: %llu+ pending tasks/actors (waiting for %s)\n", shape, count, s_waiting_for(&demands[i]));
+      printf("  {%s}: %llu+ pending tasks/actors (waiting for %s)\n", shape, count, rl_demand_waiting_for(&demands[i]));
   }
   if (json)
     printf("], \"placement_groups\": {\"created\": %d, \"pending\": %d, \"rescheduling\": %d}}\n", pgs.created,

@@ -19,16 +19,22 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "gcs/pg_table.h"
+#include "head/dash_fetch.h"
+#include "head/log_tail.h"
 #include "http/http.h"
 #include "http/json.h"
 #include "net/key.h"
+#include "node/log_service.h"
 #include "wire/proto.h"
+#include "worker/cluster_client.h"
 
 #define S_LIMIT_DEFAULT 100
 #define S_LIMIT_MAX 10000
 #define S_LOG_READ_MAX ((size_t)8 << 20) /* a log's tail read for one request */
 #define S_LOG_LINES_DEFAULT 200
 #define S_HEAD_RESOURCE "node:__internal_head__"
+#define S_TIMELINE_DEFAULT 2000 /* runs in one /api/timeline answer */
+#define S_MAX_NODES 256
 
 static const char *const s_task_states[] = {"SUBMITTED", "RUNNING", "FINISHED", "FAILED"};
 static const char *const s_task_types[] = {"NORMAL_TASK", "ACTOR_CREATION_TASK", "ACTOR_TASK"};
@@ -39,6 +45,7 @@ static const char *const s_actor_states[] = {"PENDING_CREATION", "ALIVE", "RESTA
 struct rl_dashboard_t {
   rl_dashboard_tables_t t;
   rl_http_t *http;
+  rl_dash_fetch_t *fetch; /* started at the first page that needs other processes */
   char url[96];
 };
 
@@ -449,16 +456,6 @@ static void s_api_objects(s_call_t *c) {
 
 /* ---- /api/logs ---- */
 
-/* A log file's name as the API takes it: letters, digits, '.', '_', '-', not hidden. */
-static bool s_log_name_ok(const char *name) {
-  if (!name[0] || name[0] == '.' || strlen(name) > 200) return false;
-  for (const char *p = name; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-          *p == '_' || *p == '-'))
-      return false;
-  return true;
-}
-
 /* The last `lines` lines of path holding `search` (NULL: any), as JSON; a file that
  * does not exist is empty with missing_ok, else 404. */
 static void s_tail(s_call_t *c, const char *path, const char *name, bool missing_ok) {
@@ -469,14 +466,8 @@ static void s_tail(s_call_t *c, const char *path, const char *name, bool missing
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
   if (fd < 0 && errno == ENOENT && missing_ok) {
-    rl_json_obj(c->j);
-    rl_json_kstr(c->j, "name", name);
-    rl_json_kint(c->j, "size", 0);
-    rl_json_key(c->j, "lines");
-    rl_json_arr(c->j);
-    rl_json_end(c->j);
-    rl_json_end(c->j);
-    return;
+    char empty[1];
+    return rl_log_tail_json(c->j, name, 0, empty, 0, false, lines, search);
   }
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (fd >= 0) close(fd);
@@ -490,54 +481,90 @@ static void s_tail(s_call_t *c, const char *path, const char *name, bool missing
     free(buf);
     return rl_http_error(c->out, 500, "cannot read the log file");
   }
-  buf[got] = 0;
-  /* Walk back from the end, keeping matching lines until there are enough. */
-  size_t end = (size_t)got, kept = 0, start_of_kept = end;
-  if (end && buf[end - 1] == '\n') end--;
-  size_t line_end = end;
-  while (kept < (size_t)lines) {
-    size_t b = line_end;
-    while (b > 0 && buf[b - 1] != '\n') b--;
-    if (b == 0 && want < size) break; /* a partial first line: left out */
-    buf[line_end] = 0;
-    bool match = !search || strstr(buf + b, search);
-    buf[line_end] = '\n';
-    if (match) kept++;
-    if (b == 0) {
-      start_of_kept = 0;
-      break;
-    }
-    start_of_kept = b;
-    line_end = b - 1;
-  }
-  rl_json_t *j = c->j;
-  rl_json_obj(j);
-  rl_json_kstr(j, "name", name);
-  rl_json_kint(j, "size", (int64_t)size);
-  rl_json_key(j, "lines");
-  rl_json_arr(j);
-  for (size_t p = start_of_kept; p < end;) {
-    size_t e = p;
-    while (e < end && buf[e] != '\n') e++;
-    buf[e] = 0;
-    if (!search || strstr(buf + p, search)) rl_json_strn(j, buf + p, e - p);
-    p = e + 1;
-  }
-  rl_json_end(j);
-  rl_json_end(j);
+  rl_log_tail_json(c->j, name, size, buf, (size_t)got, want < size, lines, search);
   free(buf);
 }
 
 static int s_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* /api/logs (the session's log files) and /api/logs/NAME?lines=N&search=S */
+/* ---- what other processes answer (dash_fetch.h) ---- */
+
+/* The live nodes' endpoints (borrowed from the node table) into eps; their number. */
+static int s_live_endpoints(const rl_dashboard_t *d, const char **eps, int max) {
+  int n = 0;
+  size_t cur = 0;
+  for (const rl_node_t *node; n < max && (node = rl_node_table_next(d->t.nodes, &cur));)
+    if (node->alive) eps[n++] = node->endpoint;
+  return n;
+}
+
+/* Replies with the fetcher's latest answer to query (asked of the n endpoints), or
+ * {"pending": true} while the first one is being made. */
+static void s_fetched(s_call_t *c, const char *query, const char *const *eps, int n) {
+  if (!c->d->fetch && !(c->d->fetch = rl_dash_fetch_new()))
+    return rl_http_error(c->out, 503, "cannot start the thread that asks other processes");
+  size_t len;
+  int64_t age;
+  char *body = rl_dash_fetch_get(c->d->fetch, query, eps, n, &len, &age);
+  if (!body) {
+    rl_json_obj(c->j);
+    rl_json_kbool(c->j, "pending", true);
+    rl_json_end(c->j);
+    return;
+  }
+  c->out->body = body;
+  c->out->len = len;
+  c->out->type = "application/json";
+  if (strncmp(body, "{\"error\":", 9) == 0) c->out->status = 502;
+}
+
+/* /api/memory: every object the drivers and workers own (as `rayl memory`). */
+static void s_api_memory(s_call_t *c) {
+  const char *eps[S_MAX_NODES];
+  int n = s_live_endpoints(c->d, eps, S_MAX_NODES);
+  s_fetched(c, "memory", eps, n);
+}
+
+/* The endpoint of the live node whose id (or its first 12+ hex digits) is hex. */
+static const char *s_node_endpoint(const rl_dashboard_t *d, const char *hex) {
+  size_t cur = 0, len = strlen(hex);
+  if (len < 12 || len >= RL_ID_HEX) return NULL;
+  for (const rl_node_t *node; (node = rl_node_table_next(d->t.nodes, &cur));) {
+    char h[RL_ID_HEX];
+    if (node->alive && !strncmp(rl_id_hex(&node->id, h), hex, len)) return node->endpoint;
+  }
+  return NULL;
+}
+
+/* /api/logs?node=ID and /api/logs/NAME?node=ID&lines=N&search=S: a node's logs, read
+ * by its node manager (RL_NM_LOGS). */
+static void s_node_logs(s_call_t *c, const char *node) {
+  const char *ep = s_node_endpoint(c->d, node);
+  if (!ep) return rl_http_error(c->out, 404, "no live node with that id (see /api/nodes)");
+  if (!*c->rest) return s_fetched(c, "files", &ep, 1);
+  const char *name = c->rest + 1;
+  long lines;
+  const char *search = rl_http_arg(c->req, "search");
+  if (c->rest[0] != '/' || !rl_log_name_ok(name)) return rl_http_error(c->out, 400, "bad log file name");
+  if (!s_arg_int(c, "lines", 1, 100000, S_LOG_LINES_DEFAULT, &lines)) return;
+  if (search && (strlen(search) > 200 || strchr(search, '\n')))
+    return rl_http_error(c->out, 400, "query argument 'search' must be one line of at most 200 characters");
+  char query[512];
+  snprintf(query, sizeof query, "tail\n%s\n%ld\n%s", name, lines, search ? search : "");
+  s_fetched(c, query, &ep, 1);
+}
+
+/* /api/logs (the session's log files) and /api/logs/NAME?lines=N&search=S; with
+ * ?node=ID another node's (s_node_logs). */
 static void s_api_logs(s_call_t *c) {
   char dir[PATH_MAX], path[PATH_MAX + 256];
+  const char *node = rl_http_arg(c->req, "node");
+  if (node && *node) return s_node_logs(c, node);
   if (!c->d->t.session_dir) return rl_http_error(c->out, 404, "this head keeps no session folder, so no logs");
   snprintf(dir, sizeof dir, "%s/logs", c->d->t.session_dir);
   if (*c->rest) {
     const char *name = c->rest + 1;
-    if (c->rest[0] != '/' || !s_log_name_ok(name)) return rl_http_error(c->out, 400, "bad log file name");
+    if (c->rest[0] != '/' || !rl_log_name_ok(name)) return rl_http_error(c->out, 400, "bad log file name");
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return s_tail(c, path, name, false);
   }
@@ -545,7 +572,7 @@ static void s_api_logs(s_call_t *c) {
   char **names = NULL;
   size_t n = 0, cap = 0;
   for (struct dirent *e; d && (e = readdir(d));) {
-    if (!s_log_name_ok(e->d_name)) continue;
+    if (!rl_log_name_ok(e->d_name)) continue;
     if (n == cap) {
       size_t ncap = cap ? 2 * cap : 64;
       char **grown = realloc(names, ncap * sizeof *names);
@@ -571,6 +598,139 @@ static void s_api_logs(s_call_t *c) {
     free(names[i]);
   }
   free(names);
+  rl_json_end(j);
+}
+
+/* ---- /api/timeline: task runs per worker ---- */
+
+static const char *const s_kinds_short[] = {"task", "actor_creation", "actor_method"};
+
+typedef struct {
+  rl_json_t *j;
+  size_t skip;     /* the oldest ones left out */
+  int64_t since;   /* runs that ended before it left out */
+  bool trace;      /* as a Chrome trace */
+} s_timeline_query_t;
+
+static bool s_timeline_visit(void *ctx, const rl_timeline_event_t *e) {
+  s_timeline_query_t *q = ctx;
+  if (q->skip) {
+    q->skip--;
+    return true;
+  }
+  if (e->end_us < q->since) return true;
+  rl_json_t *j = q->j;
+  char hex[RL_ID_HEX], where[40], who[40];
+  rl_json_obj(j);
+  rl_json_kstr(j, "name", e->name);
+  if (q->trace) { /* a complete event: pid the node, tid the worker (as rayl timeline) */
+    snprintf(where, sizeof where, "node %.12s", rl_id_is_nil(&e->node_id) ? "?" : rl_id_hex(&e->node_id, hex));
+    snprintf(who, sizeof who, "worker %u", (unsigned)e->pid);
+    rl_json_kstr(j, "cat", e->kind == RL_KIND_TASK ? "task" : "actor");
+    rl_json_kstr(j, "ph", "X");
+    rl_json_kstr(j, "pid", where);
+    rl_json_kstr(j, "tid", who);
+    rl_json_kint(j, "ts", e->start_us);
+    rl_json_kint(j, "dur", e->end_us > e->start_us ? e->end_us - e->start_us : 0);
+    rl_json_key(j, "args");
+    rl_json_obj(j);
+  }
+  s_id(j, "task_id", &e->task_id);
+  s_id(j, "actor_id", &e->actor_id);
+  rl_json_kstr(j, "type", e->kind < 3 ? s_task_types[e->kind] : "?");
+  rl_json_kbool(j, "failed", e->failed);
+  rl_json_kint(j, "owner_pid", e->owner_pid);
+  if (!q->trace) {
+    rl_json_kstr(j, "kind", e->kind < 3 ? s_kinds_short[e->kind] : "?");
+    s_id(j, "node_id", &e->node_id);
+    rl_json_kint(j, "pid", e->pid);
+    rl_json_kint(j, "start_us", e->start_us);
+    rl_json_kint(j, "end_us", e->end_us);
+  } else {
+    rl_json_end(j);
+  }
+  rl_json_end(j);
+  return true;
+}
+
+/* /api/timeline?limit=N&since_us=T: the newest N runs (that ended at T or later),
+ * oldest first; /api/timeline/trace.json: every kept run as a Chrome trace. */
+static void s_api_timeline(s_call_t *c) {
+  const rl_timeline_table_t *t = c->d->t.timeline;
+  if (!t) return rl_http_error(c->out, 404, "this head keeps no timeline");
+  size_t count = rl_timeline_table_count(t);
+  s_timeline_query_t q = {.j = c->j};
+  if (!strcmp(c->rest, "/trace.json")) {
+    q.trace = true;
+    rl_json_arr(c->j);
+    rl_timeline_table_each(t, s_timeline_visit, &q);
+    rl_json_end(c->j);
+    return;
+  }
+  if (*c->rest) return rl_http_error(c->out, 404, "no such route (try /api/timeline/trace.json)");
+  long limit, since;
+  if (!s_arg_int(c, "limit", 0, RL_TIMELINE_MAX_EVENTS, S_TIMELINE_DEFAULT, &limit) ||
+      !s_arg_int(c, "since_us", 0, LONG_MAX, 0, &since))
+    return;
+  q.skip = count > (size_t)limit ? count - (size_t)limit : 0;
+  q.since = since;
+  rl_json_obj(c->j);
+  rl_json_kint(c->j, "time_us", s_wall_ms() * 1000);
+  rl_json_key(c->j, "events");
+  rl_json_arr(c->j);
+  rl_timeline_table_each(t, s_timeline_visit, &q);
+  rl_json_end(c->j);
+  rl_json_kint(c->j, "kept", (int64_t)count);
+  rl_json_kint(c->j, "evicted", (int64_t)rl_timeline_table_evicted(t));
+  rl_json_kint(c->j, "dropped", (int64_t)rl_timeline_table_dropped(t));
+  rl_json_end(c->j);
+}
+
+/* ---- /api/pending: why demands wait (as `rayl status`) ---- */
+
+static void s_api_pending(s_call_t *c) {
+  rl_json_t *j = c->j;
+  const rl_resources_t *totals[S_MAX_NODES];
+  int nt = 0;
+  size_t cur = 0;
+  for (const rl_node_t *n; nt < S_MAX_NODES && (n = rl_node_table_next(c->d->t.nodes, &cur));)
+    if (n->alive) totals[nt++] = &n->total;
+  rl_json_obj(j);
+  rl_json_key(j, "groups");
+  rl_json_arr(j);
+  cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(c->d->t.nodes, &cur));) {
+    const char *data;
+    size_t len;
+    if (!n->alive || !c->d->t.demands || !c->d->t.demands(c->d->t.demands_ctx, &n->id, &data, &len)) continue;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    rl_demand_t demands[64];
+    int nd = 0;
+    if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS)
+      rl_cluster_add_demands(&u.data, demands, 64, &nd);
+    msgpack_unpacked_destroy(&u);
+    for (int i = 0; i < nd; i++) {
+      char missing[400], blocker[600];
+      rl_json_obj(j);
+      s_id(j, "node_id", &n->id);
+      s_resources(j, "shape", &demands[i].shape);
+      rl_json_kint(j, "count", (int64_t)demands[i].count);
+      rl_json_kbool(j, "infeasible", demands[i].infeasible);
+      rl_json_kstr(j, "waiting_for", rl_demand_waiting_for(&demands[i]));
+      if (demands[i].infeasible) {
+        rl_demand_missing(&demands[i], totals, nt, missing, sizeof missing);
+        if (*missing) snprintf(blocker, sizeof blocker, "infeasible: no node has %s", missing);
+        else snprintf(blocker, sizeof blocker, "infeasible: no single node has all of it");
+        rl_json_kstr(j, "missing", missing);
+      } else {
+        snprintf(blocker, sizeof blocker, "waiting for %s", rl_demand_waiting_for(&demands[i]));
+      }
+      rl_json_kstr(j, "blocker", blocker);
+      rl_json_end(j);
+    }
+  }
+  rl_json_end(j);
   rl_json_end(j);
 }
 
@@ -663,6 +823,8 @@ static const struct {
     {"/api/jobs", true, s_api_jobs},             {"/api/actors", false, s_api_actors},
     {"/api/tasks", false, s_api_tasks},          {"/api/objects", false, s_api_objects},
     {"/api/placement_groups", false, s_api_pgs}, {"/api/logs", true, s_api_logs},
+    {"/api/timeline", true, s_api_timeline},     {"/api/pending", false, s_api_pending},
+    {"/api/memory", false, s_api_memory},
     {"/metrics", false, s_metrics},
 };
 
@@ -738,6 +900,7 @@ rl_dashboard_t *rl_dashboard_new(const rl_dashboard_tables_t *t, const rl_dashbo
 void rl_dashboard_destroy(rl_dashboard_t **p) {
   if (!p || !*p) return;
   rl_http_destroy(&(*p)->http);
+  rl_dash_fetch_destroy(&(*p)->fetch);
   free(*p);
   *p = NULL;
 }

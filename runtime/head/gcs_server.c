@@ -498,12 +498,21 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
+/* The dashboard's view of a node's waiting demands: the msgpack array it reported. */
+static bool s_dash_demands(void *ctx, const rl_id_t *node, const char **data, size_t *len) {
+  const s_demands_t *d = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
+  if (!d) return false;
+  *data = d->data, *len = d->len;
+  return true;
+}
+
 /* Starts the dashboard when asked to, and records where it is (or why not) in the KV
  * store for `rayl dashboard`. A busy port is logged; the head goes on without it. */
 static void s_start_dashboard(s_gcs_t *g, const rl_gcs_opts_t *opts) {
   if (!opts->dashboard_host) return;
   char err[300], rec[600];
   rl_dashboard_tables_t t = {.nodes = g->nodes, .state = g->state, .jobs = g->jobs, .pgs = g->pgs,
+                             .timeline = g->timeline, .demands = s_dash_demands, .demands_ctx = g,
                              .session_dir = opts->session_dir};
   rl_dashboard_opts_t o = {.host = opts->dashboard_host, .port = opts->dashboard_port,
                            .token = opts->dashboard_token ? opts->dashboard_token : ""};
@@ -552,7 +561,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.demands = rl_idmap_new();
   g.dead = rl_dead_clients_new();
   g.state = rl_state_table_new(rl_state_table_max_tasks_env(), RL_STATE_MAX_DEAD_ACTORS);
-  g.timeline = rl_timeline_table_new(RL_TIMELINE_MAX_EVENTS);
+  g.timeline = rl_timeline_table_new(rl_state_table_max_tasks_env()); /* runs: as many as tasks */
   if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state || !g.timeline) {
     rl_log(RL_LOG_ERROR, "out of memory starting the head");
     goto done;

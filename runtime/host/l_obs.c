@@ -271,9 +271,89 @@ static int l_obs_timeline(lua_State *L) {
   return 2;
 }
 
+/* core.obs_nodes(address|nil) -> {{node_id=, address=}...}: the live nodes */
+static int l_obs_nodes(lua_State *L) {
+  char gcs[256];
+  s_head(L, 1, gcs, sizeof gcs);
+  rl_msg_t reply;
+  if (!s_ask(L, gcs, RL_GCS_GET_NODES, S_TIMEOUT_MS, &reply))
+    return luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
+  const msgpack_object *nodes = rl_field(&reply, 1);
+  lua_newtable(L);
+  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
+    const msgpack_object *e = &nodes->via.array.ptr[i];
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3 ||
+        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || !e->via.array.ptr[2].via.boolean)
+      continue;
+    s_append(L);
+    s_set_id(L, "node_id", &e->via.array.ptr[0]);
+    s_set_str(L, "address", &e->via.array.ptr[1]);
+    lua_pop(L, 1);
+  }
+  rl_msg_close(&reply);
+  return 1;
+}
+
+/* core.obs_logs(node_endpoint, name|nil, offset|nil, max|nil, timeout_ms|nil)
+ *   -> {files={{name=, size=, modified_ms=}...}, offset=, data=} | nil, error
+ * RL_NM_LOGS: without name, the node's log files; with name, up to max bytes of that
+ * file from offset (negative: from the end). A node that does not answer raises. */
+static int l_obs_logs(lua_State *L) {
+  const char *ep = luaL_checkstring(L, 1);
+  const char *name = luaL_optstring(L, 2, NULL);
+  int64_t offset = (int64_t)luaL_optnumber(L, 3, 0);
+  lua_Number max = luaL_optnumber(L, 4, 0);
+  int timeout_ms = (int)luaL_optinteger(L, 5, 3000);
+  rl_msgbuf_t b;
+  char err[300];
+  rl_msgbuf_init(&b, RL_NM_LOGS, name ? 4 : 1);
+  msgpack_pack_uint64(&b.pk, 1);
+  if (name) {
+    rl_pack_str(&b.pk, name);
+    msgpack_pack_int64(&b.pk, offset);
+    msgpack_pack_uint64(&b.pk, max > 0 ? (uint64_t)max : 8u << 20);
+  }
+  rl_msg_t reply;
+  if (rl_state_request(ep, &b, 1, &reply, timeout_ms, err, sizeof err) != 0)
+    return luaL_error(L, "the node manager at %s did not answer: %s", ep, err);
+  const msgpack_object *files = rl_field(&reply, 2);
+  const char *data, *error;
+  size_t len, elen;
+  uint64_t at;
+  if (reply.type != RL_NM_LOG_DATA || !files || files->type != MSGPACK_OBJECT_ARRAY || !rl_field_u64(&reply, 3, &at) ||
+      !rl_field_bytes(&reply, 4, &data, &len) || !rl_field_bytes(&reply, 5, &error, &elen)) {
+    rl_msg_close(&reply);
+    return luaL_error(L, "the node manager at %s sent a malformed log reply (is it an older rayl?)", ep);
+  }
+  if (elen) {
+    lua_pushnil(L);
+    lua_pushlstring(L, error, elen);
+    rl_msg_close(&reply);
+    return 2;
+  }
+  lua_newtable(L);
+  lua_newtable(L);
+  for (uint32_t i = 0; i < files->via.array.size; i++) {
+    const msgpack_object *f = &files->via.array.ptr[i];
+    if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size < 3) continue;
+    s_append(L);
+    s_set_str(L, "name", &f->via.array.ptr[0]);
+    s_set_num(L, "size", &f->via.array.ptr[1]);
+    s_set_num(L, "modified_ms", &f->via.array.ptr[2]);
+    lua_pop(L, 1);
+  }
+  lua_setfield(L, -2, "files");
+  lua_pushnumber(L, (lua_Number)at);
+  lua_setfield(L, -2, "offset");
+  lua_pushlstring(L, data, len);
+  lua_setfield(L, -2, "data");
+  rl_msg_close(&reply);
+  return 1;
+}
+
 static const luaL_Reg s_funcs[] = {
     {"obs_base_dir", l_obs_base_dir}, {"obs_workers", l_obs_workers}, {"obs_ask", l_obs_ask},
-    {"obs_timeline", l_obs_timeline}, {NULL, NULL},
+    {"obs_timeline", l_obs_timeline}, {"obs_nodes", l_obs_nodes}, {"obs_logs", l_obs_logs}, {NULL, NULL},
 };
 
 void rl_l_obs_open(lua_State *L) { luaL_register(L, NULL, s_funcs); }

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/memory.h"
 #include "gpu/detect.h"
+#include "node/log_service.h"
 #include "node/nm.h"
 #include "node/transfer.h"
 #include "net/key.h"
@@ -194,6 +195,10 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
   }
   if (m->type == RL_NM_LIST_WORKERS) { /* anyone may look (rayl stack, rayl memory) */
     s_list_workers(nm, m);
+    return;
+  }
+  if (m->type == RL_NM_LOGS) { /* anyone may look (rayl logs, the dashboard) */
+    rl_log_service_handle(nm->router, m, nm->session_dir, &nm->node_id);
     return;
   }
   if (m->type == RL_NM_LIST_OBJECTS) { /* anyone may look (rayl list objects) */

@@ -351,6 +351,17 @@ enum rl_msg_type {
    * refs: the reference kinds held ("local", "borrowed", "pinned by a task",
    * "captured"), comma-separated; call_site: file:line that created it ("" unknown) */
   RL_CW_OWNED = 177,
+  /* ---- observability: rayl logs and the dashboard's logs of other nodes ---- */
+  /* any process -> node manager (as RL_NM_LIST_OBJECTS): [request u64, name str?,
+   * offset i64?, max u64?] : without name, the files of its session's logs/ folder;
+   * with name, up to max bytes (default and at most 8 MiB) of that file from offset
+   * (negative: that many bytes before its end) */
+  RL_NM_LOGS = 178,
+  /* [request u64, node_id id, files [[name str, size u64, modified_ms u64]...],
+   *  offset u64, data bin, error str] a listing has files (sorted by name) and no data;
+   * a read has the file (its size now; modified_ms 0) and the bytes from offset; error:
+   * "" or why nothing was read (a bad name, no such file) */
+  RL_NM_LOG_DATA = 179,
 };
 
 /* Task states in the state API: submitted (waiting for its arguments, a worker, or

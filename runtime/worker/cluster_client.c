@@ -81,8 +81,7 @@ int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size
   return 0;
 }
 
-/* Adds a node's demands [[shape, count, infeasible]...] to the totals by shape. */
-static void s_add_demands(const msgpack_object *o, rl_demand_t *demands, int max, int *n) {
+void rl_cluster_add_demands(const msgpack_object *o, rl_demand_t *demands, int max, int *n) {
   if (!o || o->type != MSGPACK_OBJECT_ARRAY) return;
   for (uint32_t i = 0; i < o->via.array.size; i++) {
     const msgpack_object *d = &o->via.array.ptr[i];
@@ -131,7 +130,7 @@ static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max, rl_demand_t 
       info->gpus[0] = 0;
     }
     if (info->alive && demands && e->via.array.size > 5)
-      s_add_demands(&e->via.array.ptr[5], demands, max_demands, ndemands);
+      rl_cluster_add_demands(&e->via.array.ptr[5], demands, max_demands, ndemands);
     count++;
   }
   return count;
@@ -154,6 +153,22 @@ static void s_refused(const char *gcs, char *err, size_t errlen) {
              "keep it mode 0600) and supply it: --cluster-key FILE for rayl start and rayl status, "
              "RAYL_CLUSTER_KEY_FILE=FILE for drivers",
              head);
+}
+
+const char *rl_demand_waiting_for(const rl_demand_t *d) {
+  if (d->infeasible) return "a node with these resources";
+  return d->waiting == RL_WAIT_WORKER ? "a worker to start" : "these resources to be free";
+}
+
+void rl_demand_missing(const rl_demand_t *d, const rl_resources_t *const *totals, int n, char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = 0;
+  for (int i = 0; i < d->shape.n && used < len; i++) {
+    bool somewhere = false;
+    for (int k = 0; k < n && !somewhere; k++)
+      somewhere = rl_res_get(totals[k], d->shape.r[i].name) * RL_RES_UNIT >= d->shape.r[i].amount;
+    if (!somewhere) used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", d->shape.r[i].name);
+  }
 }
 
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen) {

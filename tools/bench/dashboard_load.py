@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # dashboard_load.py: the client side of tools/bench/dashboard.
 #   poll BASE PAGES SECONDS: PAGES open overview pages, each asking what app.js asks every
-#     second (/api/cluster, /api/nodes, /api/tasks?limit=20) on a kept-alive connection.
-#   latency BASE PATH RUNS: RUNS GETs of PATH; prints median and max in ms.
+#     second on the overview (/api/cluster, /api/nodes, /api/tasks?limit=20, /api/pending)
+#     on a kept-alive connection.
+#   latency BASE PATH RUNS: RUNS GETs of PATH; prints median, min and max in ms.
 import http.client
 import sys
 import threading
 import time
 from urllib.parse import urlparse
 
-PAGE = ["/api/cluster", "/api/nodes", "/api/tasks?limit=20"]
+PAGE = ["/api/cluster", "/api/nodes", "/api/tasks?limit=20", "/api/pending"]
 
 
 def conn(base):
@@ -56,7 +57,7 @@ def latency(base, path, runs):
         size = len(get(c, path))
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    print(f"{times[len(times) // 2]:.1f} {times[-1]:.1f} {size}")
+    print(f"{times[len(times) // 2]:.2f} {times[0]:.2f} {times[-1]:.2f} {size}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,14 @@ function bytes(n) {
   return (i ? n.toFixed(1) : String(n)) + " " + units[i];
 }
 function when(ms) { return ms ? new Date(ms).toLocaleString() : "-"; }
+function age(ms) {
+  const s = ms / 1000;
+  if (s < 1) return Math.round(ms) + "ms";
+  if (s < 60) return s.toFixed(1) + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m" + String(Math.floor(s % 60)).padStart(2, "0") + "s";
+  return Math.floor(s / 3600) + "h" + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
+}
+function shape(res) { return Object.entries(res).map(([k, v]) => k + ": " + v).join(", "); }
 
 // Replaces tbody's rows: each row a list of cells, a cell a string or {text, cls} or a Node.
 function fill(tableId, rows) {
@@ -33,6 +41,15 @@ function fill(tableId, rows) {
   const out = document.createDocumentFragment();
   for (const row of rows) {
     const tr = document.createElement("tr");
+    if (row.group) { // a group's title over the whole row
+      const td = document.createElement("td");
+      td.colSpan = 99;
+      td.textContent = row.group;
+      tr.className = "group";
+      tr.appendChild(td);
+      out.appendChild(tr);
+      continue;
+    }
     for (const cell of row) {
       const td = document.createElement("td");
       if (cell instanceof Node) td.appendChild(cell);
@@ -81,7 +98,7 @@ function push(chart, label, values) {
 
 async function overview() {
   const [c, nodes, recent] = await Promise.all([api("/api/cluster"), api("/api/nodes"),
-    api("/api/tasks?limit=20")]);
+    api("/api/tasks?limit=20"), pending("pending-table", "pending-none")]);
   const cpuTotal = c.resources_total.CPU || 0, cpuFree = c.resources_available.CPU || 0;
   document.getElementById("node-count").textContent = c.nodes_alive;
   document.getElementById("cpu-used").textContent = (cpuTotal - cpuFree).toFixed(1) + " / " + cpuTotal;
@@ -102,6 +119,17 @@ async function overview() {
   }));
   fill("recent-tasks", recent.tasks.map((x) => [{ text: short(x.task_id), cls: "mono" }, x.name,
     { text: x.state, cls: "state-" + x.state }, { text: short(x.node_id), cls: "mono" }, errorCell(x)]));
+}
+
+// Why demands wait (as `rayl status`): each group's node, shape, count and blocker.
+async function pending(tableId, noneId) {
+  const r = await api("/api/pending");
+  document.getElementById(tableId).hidden = r.groups.length === 0;
+  if (noneId) document.getElementById(noneId).hidden = r.groups.length !== 0;
+  else document.getElementById("tasks-pending-box").hidden = r.groups.length === 0;
+  fill(tableId, r.groups.map((g) => [{ text: short(g.node_id), cls: "mono" }, "{" + shape(g.shape) + "}",
+    g.count + "+", { text: g.infeasible ? "INFEASIBLE" : "PENDING", cls: g.infeasible ? "state-FAILED" : "" },
+    g.blocker]));
 }
 
 // ---- jobs ----
@@ -153,7 +181,7 @@ async function tasks() {
   let q = "/api/tasks?limit=" + TASK_PAGE + "&offset=" + taskOffset;
   if (state) q += "&state=" + state;
   if (name) q += "&name=" + encodeURIComponent(name);
-  const r = await api(q);
+  const [r] = await Promise.all([api(q), pending("tasks-pending")]);
   document.getElementById("task-page").textContent = r.total ? (taskOffset + 1) + "–" +
     Math.min(taskOffset + TASK_PAGE, r.total) + " of " + r.total : "none";
   fill("tasks-table", r.tasks.map((x) => [{ text: short(x.task_id), cls: "mono" }, x.name, x.type,
@@ -186,11 +214,57 @@ async function objects() {
     " of " + bytes(r.store_capacity) + " in the stores, " + r.spilled + " spilled";
   fill("objects-table", r.nodes.map((n) => [{ text: short(n.node_id), cls: "mono" }, n.address,
     bytes(n.store_used), bytes(n.store_capacity), n.objects, n.spilled]));
+  const m = await api("/api/memory");
+  const summary = document.getElementById("mem-summary");
+  if (m.pending) { summary.textContent = "asking every driver and worker…"; return; }
+  const groupBy = document.getElementById("mem-group").value, sortBy = document.getElementById("mem-sort").value;
+  const groups = new Map();
+  for (const o of m.objects) {
+    const key = groupBy === "node" ? "node " + short(o.node_id) + "  " + o.address
+      : "owner pid " + o.owner_pid + " (" + o.owner_kind + ") on node " + short(o.node_id);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(o);
+  }
+  const rows = [];
+  let total = 0;
+  for (const key of Array.from(groups.keys()).sort()) {
+    const list = groups.get(key);
+    list.sort((a, b) => sortBy === "age" ? b.age_ms - a.age_ms : (b.size ?? -1) - (a.size ?? -1));
+    const sum = list.reduce((n, o) => n + (o.size || 0), 0);
+    total += sum;
+    rows.push({ group: key + ": " + list.length + " object" + (list.length === 1 ? "" : "s") + ", " + bytes(sum) });
+    for (const o of list)
+      rows.push([{ text: o.object_id, cls: "mono" }, o.size == null ? "pending" : bytes(o.size), o.owner_pid,
+        { text: short(o.node_id), cls: "mono" }, age(o.age_ms), o.refs || "-", o.call_site || "?"]);
+  }
+  summary.textContent = m.objects.length + " objects, " + bytes(total) + " owned by " + m.processes +
+    " processes" + (m.unanswered ? " (" + m.unanswered + " did not answer)" : "");
+  fill("memory-table", rows);
+}
+
+// The node select: the head's session (read by the head) and every live node's logs
+// (read by that node's node manager, wherever it runs).
+async function logNodes() {
+  const sel = document.getElementById("log-node");
+  const nodes = (await api("/api/nodes")).filter((n) => n.state === "ALIVE");
+  const opts = [["", "head (its session)"]].concat(nodes.map((n) => [n.node_id,
+    short(n.node_id) + " " + n.address + (n.is_head ? " (head)" : "")]));
+  if (opts.map((o) => o[0]).join() !== Array.from(sel.options).map((o) => o.value).join()) {
+    const keep = sel.value;
+    sel.replaceChildren(...opts.map(([v, t]) => { const o = document.createElement("option");
+      o.value = v; o.textContent = t; return o; }));
+    if (opts.some((o) => o[0] === keep)) sel.value = keep;
+  }
+  return sel.value;
 }
 
 async function logs() {
   const sel = document.getElementById("log-file");
-  const files = await api("/api/logs");
+  const node = await logNodes();
+  const nodeArg = node ? "node=" + node : "";
+  let files = await api("/api/logs" + (node ? "?" + nodeArg : ""));
+  if (files.pending) { document.getElementById("log-text").textContent = "asking the node…"; return; }
+  if (node) files = files.files;
   const names = files.map((f) => f.name);
   if (names.join() !== Array.from(sel.options).map((o) => o.value).join()) {
     const keep = sel.value;
@@ -202,13 +276,66 @@ async function logs() {
   const search = document.getElementById("log-search").value;
   const lines = parseInt(document.getElementById("log-lines").value, 10) || 200;
   const r = await api("/api/logs/" + encodeURIComponent(sel.value) + "?lines=" + lines +
-    (search ? "&search=" + encodeURIComponent(search) : ""));
+    (search ? "&search=" + encodeURIComponent(search) : "") + (node ? "&" + nodeArg : ""));
+  if (r.pending) return;
   document.getElementById("log-text").textContent = r.lines.join("\n");
+}
+
+// ---- timeline ----
+
+// Each worker a row, each run a bar placed by its start and end in the window shown.
+let headTimeUs = 0; // the head's clock at its last answer
+async function timeline() {
+  const win = parseInt(document.getElementById("tl-window").value, 10);
+  // Only the runs of the window (by the head's clock) travel, at most 5,000.
+  const since = win && headTimeUs ? "&since_us=" + Math.floor(headTimeUs - (win + 5) * 1e6) : "";
+  const r = await api("/api/timeline?limit=5000" + since);
+  headTimeUs = r.time_us;
+  const link = document.getElementById("tl-download");
+  link.href = "/api/timeline/trace.json" + (token ? "?token=" + encodeURIComponent(token) : "");
+  let events = r.events;
+  let t1 = events.reduce((m, e) => Math.max(m, e.end_us), 0);
+  if (win) { t1 = Math.max(t1, r.time_us); events = events.filter((e) => e.end_us >= t1 - win * 1e6); }
+  let t0 = win ? t1 - win * 1e6 : events.reduce((m, e) => Math.min(m, e.start_us), t1);
+  if (t1 - t0 < 1000) t0 = t1 - 1000;
+  const rows = new Map();
+  for (const e of events) {
+    const key = "node " + short(e.node_id) + " pid " + e.pid;
+    if (!rows.has(key)) rows.set(key, []);
+    rows.get(key).push(e);
+  }
+  document.getElementById("tl-summary").textContent = events.length + " runs on " + rows.size + " workers (" +
+    r.kept + " kept" + (r.evicted ? ", " + r.evicted + " older forgotten" : "") + ")";
+  const out = document.createDocumentFragment();
+  for (const key of Array.from(rows.keys()).sort()) {
+    const row = document.createElement("div");
+    row.className = "tl-row";
+    const label = document.createElement("div");
+    label.className = "tl-label";
+    label.textContent = key;
+    const lane = document.createElement("div");
+    lane.className = "tl-lane";
+    for (const e of rows.get(key)) {
+      const bar = document.createElement("div");
+      bar.className = "tl-span" + (e.kind !== "task" ? " actor" : "") + (e.failed ? " failed" : "");
+      const left = Math.max(0, (e.start_us - t0) / (t1 - t0));
+      bar.style.left = (left * 100).toFixed(3) + "%";
+      bar.style.width = (Math.max(0, Math.min(1 - left, (e.end_us - Math.max(e.start_us, t0)) / (t1 - t0))) * 100)
+        .toFixed(3) + "%";
+      bar.textContent = e.name;
+      bar.dataset.name = e.name;
+      bar.title = e.name + " (" + e.type + ") " + age((e.end_us - e.start_us) / 1000) + (e.failed ? ", failed" : "");
+      lane.appendChild(bar);
+    }
+    row.append(label, lane);
+    out.appendChild(row);
+  }
+  document.getElementById("timeline").replaceChildren(out);
 }
 
 // ---- the loop ----
 
-const views = { overview, jobs, actors, tasks, objects, logs };
+const views = { overview, jobs, actors, tasks, objects, timeline, logs };
 function current() { const v = location.hash.slice(1); return views[v] ? v : "overview"; }
 
 let busy = false;
@@ -241,7 +368,8 @@ function show() {
 window.addEventListener("hashchange", show);
 document.getElementById("task-prev").onclick = () => { taskOffset = Math.max(0, taskOffset - TASK_PAGE); refresh(); };
 document.getElementById("task-next").onclick = () => { taskOffset += TASK_PAGE; refresh(); };
-for (const id of ["task-state", "task-name", "actor-state", "log-file", "log-search", "log-lines"])
+for (const id of ["task-state", "task-name", "actor-state", "log-node", "log-file", "log-search", "log-lines",
+  "mem-group", "mem-sort", "tl-window"])
   document.getElementById(id).addEventListener("change", () => { taskOffset = 0; refresh(); });
 makeCharts();
 show();
