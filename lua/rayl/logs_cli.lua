@@ -1,6 +1,7 @@
 -- rayl.logs_cli: `rayl logs`: searches the logs of the cluster running on this machine
 -- (each node's session folder: logs/), and follows them.
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
 local obs = require "rayl.obs"
 
 local M = {}
@@ -72,13 +73,10 @@ end
 
 --- main(args): the `rayl logs` command; returns the exit code.
 function M.main(args)
-  local a2 = {}
-  for i, a in ipairs(args) do a2[i] = a == "-f" and "--follow" or a end
-  local o, rc = obs.parse("logs", USAGE, a2, { ["--follow"] = "flag", ["--all-sessions"] = "flag" })
+  local o, rc = cli_args.parse("logs", USAGE, args, { { "-f --follow", "flag" }, { "--all-sessions", "flag" } })
   if not o then return rc end
   if #o.args > 1 then
-    io.stderr:write(("rayl logs: give one PATTERN (quote it if it has spaces), not %d\n%s\n"):format(#o.args, USAGE))
-    return 2
+    return cli_args.fail("logs", USAGE, ("give one PATTERN (quote it if it has spaces), not %d"):format(#o.args))
   end
   local ok, base = obs.call("logs", core.obs_base_dir)
   if not ok then return 1 end
