@@ -10,7 +10,7 @@ local BAD_UTF8 = "ctr\255\254"
 local function case(what, fn, kind, words) return { what = what, fn = fn, kind = kind, words = words } end
 
 -- Runs each case: the call must raise a rayl error of its type whose message holds
--- every word (plain text), within `seconds` (nothing may hang). Every case runs; the
+-- every word (plain text) and stay short, within `seconds` (nothing may hang). Every case runs; the
 -- failures are reported together.
 local function check_cases(cases, seconds)
   local core, failed = require "rayl.core", {}
@@ -26,6 +26,8 @@ local function check_cases(cases, seconds)
         type(err) == "table" and tostring(err.type) .. ": " .. tostring(err.message) or tostring(err))
     elseif took > (seconds or 5) then
       why = ("took %.1f s"):format(took)
+    elseif #err.message > 2000 then
+      why = ("a message of %d bytes: a value is echoed whole"):format(#err.message)
     else
       for _, w in ipairs(c.words) do
         if not err.message:find(w, 1, true) then why = ("the message lacks %q: %s"):format(w, err.message) end
@@ -100,7 +102,7 @@ describe("the API refuses bad input and the cluster keeps working", function()
         { "num_cpus", "string" }),
       case("remote({num_cpu = 1}, f)", function() rayl.remote({ num_cpu = 1 }, square) end, "ValueError",
         { "num_cpu", "num_cpus" }),
-      case("remote({resources = {x = -1}}, f)", function() rayl.remote({ resources = { x = -1 } }, square) end,
+      case("remote({resources = {x = -1}}, f):remote()", function() rayl.remote({ resources = { x = -1 } }, square):remote(1) end,
         "ValueError", { "x", "-1" }),
       case("remote({max_retries = -2}, f)", function() rayl.remote({ max_retries = -2 }, square) end, "ValueError",
         { "max_retries", "-2" }),
@@ -162,8 +164,17 @@ describe("the API refuses bad input and the cluster keeps working", function()
     still_works()
   end)
 
-  it("a 1 GiB string: refused or stored, never a crash", function()
-    local big = string.rep("x", 2 ^ 30)
+  it("a 1 GiB string: refused or stored, never a crash; as a name, refused without echoing it", function()
+    local big = string.rep("x", 2 ^ 30) -- one of them only: the machine runs many specs at once
+    local Class = rayl.remote(Counter)
+    check_cases {
+      case("get_actor(1 GiB)", function() rayl.get_actor(big) end, "ValueError", { "name", "(1073741824 bytes)" }),
+      case("options{name = 1 GiB}", function() Class:options { name = big } end, "ValueError",
+        { "name", "(1073741824 bytes)" }),
+      case("placement_group(.., {name = 1 GiB})", function() rayl.util.placement_group({ { CPU = 1 } }, { name = big }) end,
+        "ValueError", { "name", "(1073741824 bytes)" }),
+      case("get(1 GiB)", function() rayl.get(big) end, "ValueError", { "rayl.get", "string" }),
+    }
     local ok, err = pcall(rayl.put, big)
     big = nil
     collectgarbage()
@@ -246,13 +257,6 @@ describe("the API refuses bad input and the cluster keeps working", function()
       case("rl.make('NoSuchEnv-v0')", function() require("rayl.rl").make("NoSuchEnv-v0") end, "ValueError",
         { "NoSuchEnv-v0" }),
     }
-    local cuda = require "rayl.cuda"
-    if cuda.available() then
-      cases[#cases + 1] = case("cuda.zeros(-1)", function() cuda.zeros(-1, "float32") end, "ValueError", { "-1" })
-      cases[#cases + 1] = case("cuda.zeros(4, 'float33')", function() cuda.zeros(4, "float33") end, "ValueError",
-        { "float33" })
-      cases[#cases + 1] = case("cuda.kernel(42)", function() cuda.kernel(42, "k") end, "ValueError", { "number" })
-    end
     local torch = require "rayl.torch"
     if torch.available() then
       cases[#cases + 1] = case("torch.zeros('x')", function() torch.zeros("x") end, "ValueError", { "x" })
@@ -265,5 +269,37 @@ describe("the API refuses bad input and the cluster keeps working", function()
     end
     check_cases(cases)
     still_works()
+  end)
+
+  it("rayl.cuda (on the CPU simulator, so every machine runs it)", function()
+    local bin = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+    local chunk = [[
+      local cuda = require "rayl.cuda"
+      local calls = {
+        { "zeros(-1)", function() cuda.zeros(-1, "float32") end },
+        { "zeros(4, 'float33')", function() cuda.zeros(4, "float33") end },
+        { "zeros(1e15)", function() cuda.zeros(1e15, "float32") end },
+        { "kernel(42)", function() cuda.kernel(42, "k") end },
+        { "array('x')", function() cuda.array("x") end },
+        { "elementwise(5, ...)", function() cuda.elementwise(5, "float32 y", "y = 1", "e") end },
+      }
+      for _, c in ipairs(calls) do
+        local ok, e = pcall(c[2])
+        print(c[1] .. " | " .. (ok and "ok" or type(e) == "table" and tostring(e.type) .. " | " .. tostring(e.message)
+          or "plain | " .. tostring(e)))
+      end
+      print(cuda.zeros(4, "float32"):to_array()[1])]]
+    local p = assert(io.popen(("RAYL_CUDA=sim %s -e '%s' 2>&1"):format(bin, chunk:gsub("'", "'\\''"))))
+    local out = p:read("*a")
+    p:close()
+    for what, words in pairs {
+      ["zeros(-1)"] = { "-1" }, ["zeros(4, 'float33')"] = { "float33" }, ["zeros(1e15)"] = { "1e+15" },
+      ["kernel(42)"] = { "source", "number" }, ["array('x')"] = { "string" }, ["elementwise(5, ...)"] = { "number" },
+    } do
+      local line = out:match("\n?(" .. what:gsub("%p", "%%%0") .. " | [^\n]*)")
+      assert.truthy(line and line:find(" | ValueError | ", 1, true), what .. ": " .. out)
+      for _, w in ipairs(words) do assert.truthy(line:find(w, 1, true), what .. ": " .. line) end
+    end
+    assert.truthy(out:find("\n0\n$"), "the simulator works after the bad calls: " .. out)
   end)
 end)

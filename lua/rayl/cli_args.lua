@@ -99,4 +99,38 @@ function M.parse(cmd, usage, args, spec, how)
   return r
 end
 
+--- M.exit(code): ends the subcommand M.subcommands runs with this exit code (what there
+--- was to say is said).
+function M.exit(code) error({ cli_exit = code }, 0) end
+
+--- M.error(msg, code): ends the subcommand M.subcommands runs, printing "rayl CMD: msg";
+--- exit code `code` (default 1).
+function M.error(msg, code) error({ cli_error = msg, code = code or 1 }, 0) end
+
+--- M.subcommands(cmd, usage, commands, args) -> exit code of `rayl CMD SUB args...`:
+--- commands[SUB](args) (which returns its exit code, or ends by M.exit / M.error); the
+--- usage for none (exit 2), -h, --help or help (exit 0), an unknown SUB (exit 2); 130 if
+--- interrupted (Ctrl-C). Other errors propagate.
+function M.subcommands(cmd, usage, commands, args)
+  local name = table.remove(args, 1)
+  if name == nil then
+    io.stderr:write(trimmed(usage), "\n")
+    return 2
+  end
+  if name == "-h" or name == "--help" or name == "help" then
+    io.stdout:write(trimmed(usage), "\n")
+    return 0
+  end
+  if not commands[name] then return M.fail(cmd, usage, ("unknown command '%s'"):format(name)) end
+  local ok, rc = pcall(commands[name], args)
+  if ok then return rc end
+  if type(rc) == "table" and rc.cli_exit then return rc.cli_exit end
+  if type(rc) == "table" and rc.cli_error then
+    io.stderr:write("rayl ", cmd, ": ", rc.cli_error, "\n")
+    return rc.code
+  end
+  if tostring(rc):find("interrupted") then return 130 end
+  error(rc, 0)
+end
+
 return M

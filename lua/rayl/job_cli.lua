@@ -34,7 +34,7 @@ States: PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED.
 local TERMINAL = { SUCCEEDED = true, FAILED = true, STOPPED = true }
 
 -- A failure the user should read: printed as "rayl job: msg", exit code 1 (2: usage).
-local function fail(msg, code) error({ cli_error = msg, code = code or 1 }, 0) end
+local function fail(msg, code) cli_args.error(msg, code or 1) end
 
 local function say(text) io.stdout:write(text, "\n"); io.stdout:flush() end
 
@@ -42,7 +42,7 @@ local function say(text) io.stdout:write(text, "\n"); io.stdout:flush() end
 -- the command with their exit code.
 local function parse(args, spec, how)
   local o, rc = cli_args.parse("job", USAGE, args, spec, how)
-  if not o then error({ cli_exit = rc }, 0) end
+  if not o then cli_args.exit(rc) end
   return o
 end
 
@@ -260,30 +260,6 @@ end
 
 local COMMANDS = { submit = cmd_submit, status = cmd_status, logs = cmd_logs, stop = cmd_stop, list = cmd_list }
 
-function M.main(args)
-  local name = table.remove(args, 1)
-  if name == nil then
-    io.stderr:write(USAGE)
-    return 2
-  end
-  if name == "-h" or name == "--help" or name == "help" then
-    io.stdout:write(USAGE)
-    return 0
-  end
-  local cmd = COMMANDS[name]
-  if not cmd then
-    io.stderr:write(("rayl job: unknown command '%s'\n%s"):format(name, USAGE))
-    return 2
-  end
-  local ok, rc = pcall(cmd, args)
-  if ok then return rc end
-  if type(rc) == "table" and rc.cli_exit then return rc.cli_exit end
-  if type(rc) == "table" and rc.cli_error then
-    io.stderr:write("rayl job: ", rc.cli_error, "\n")
-    return rc.code
-  end
-  if tostring(rc):find("interrupted") then return 130 end
-  error(rc, 0)
-end
+function M.main(args) return cli_args.subcommands("job", USAGE, COMMANDS, args) end
 
 return M

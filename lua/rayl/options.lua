@@ -23,8 +23,8 @@ local function show(v)
     return ("%.14g"):format(v)
   end
   if type(v) == "string" then
-    local long = #v > 64 and (" (%d bytes)"):format(#v)
-    local q = ("%q"):format(long and v:sub(1, 40) .. "..." or v):gsub("\\\n", "\\n")
+    local long = #v > 40 and (" (%d bytes)"):format(#v)
+    local q = ("%q"):format(long and v:sub(1, 32) .. "..." or v):gsub("\\\n", "\\n")
     -- control bytes always, other bytes where the text is not UTF-8, as \ddd
     q = q:gsub(utf8.bad(q) and "[%c\128-\255]" or "%c", function(c) return "\\" .. c:byte() end)
     return q .. (long or "")
@@ -75,11 +75,11 @@ function M.timeout(what, name, v, level)
   return v
 end
 
---- M.name(what, name, v, level) -> v: an actor, placement group or namespace name: 1 to
---- NAME_MAX bytes of UTF-8, no control characters (they would be cut or reshape the
---- records names are kept in, and the dashboard's JSON must stay valid).
+--- M.name(what, name, v, level) -> v: an actor name or namespace: 1 to NAME_MAX bytes of
+--- UTF-8, no control characters (they would be cut or reshape the records names are kept
+--- in, and the dashboard's JSON must stay valid).
 function M.name(what, name, v, level)
-  local bad = type(v) == "string" and utf8.bad(v)
+  local bad = type(v) == "string" and #v <= M.NAME_MAX and utf8.bad(v)
   if type(v) ~= "string" or #v == 0 or #v > M.NAME_MAX or v:find("[%z\1-\31\127]") or bad then
     local why = bad and (" (not UTF-8 at byte %d)"):format(bad) or ""
     raise("ValueError", ("option '%s' of %s must be a UTF-8 string of 1 to %d bytes without control characters, "
@@ -88,20 +88,12 @@ function M.name(what, name, v, level)
   return v
 end
 
---- M.resources(what, name, t, level) -> t: a table of custom resources {name = amount},
---- amounts finite and >= 0. CPU and GPU are asked for with num_cpus / num_gpus only (as Ray).
+--- M.resources(what, name, t, level) -> t: a table of custom resources. CPU and GPU are
+--- asked for with num_cpus / num_gpus only (as Ray); the entries themselves are checked
+--- where they are read (rayl.core: names, amounts).
 function M.resources(what, name, t, level)
   if t == nil then return nil end
   if type(t) ~= "table" then fail(what, name, "a table {name = amount}", t, level + 1) end
-  for k, v in pairs(t) do
-    if type(k) ~= "string" or k == "" or utf8.bad(k) then
-      fail(what, name, "a table {name = amount} with names that are UTF-8 strings", k, level + 1)
-    end
-    if not finite(v) or v < 0 then
-      raise("ValueError", ("option '%s' of %s must give each resource a finite amount >= 0, got '%s' = %s")
-        :format(name, what, k, show(v)), level + 1)
-    end
-  end
   for _, k in ipairs { "CPU", "GPU" } do
     if t[k] ~= nil then
       raise("ValueError", ("option '%s' of %s must not name %s (got %s = %s); use num_%s instead")

@@ -107,9 +107,11 @@ function M.placement_group(bundles, opts, level)
     raise("ValueError", ("unknown placement strategy %s: expected \"PACK\", \"SPREAD\", \"STRICT_PACK\" or "
       .. "\"STRICT_SPREAD\""):format(tostring(strategy)), level)
   end
-  if opts.name ~= nil and (type(opts.name) ~= "string" or #opts.name > 127 or utf8.bad(opts.name)) then
+  local name = opts.name
+  local bad = type(name) == "string" and #name <= 127 and utf8.bad(name)
+  if name ~= nil and (type(name) ~= "string" or #name > 127 or bad) then
     raise("ValueError", ("a placement group's name is a UTF-8 string of at most 127 bytes, got %s%s")
-      :format(show(opts.name), type(opts.name) == "string" and utf8.bad(opts.name) and " (not UTF-8)" or ""), level)
+      :format(show(name), bad and (" (not UTF-8 at byte %d)"):format(bad) or ""), level)
   end
   if opts.lifetime ~= nil and opts.lifetime ~= "detached" then
     raise("ValueError", ("lifetime must be nil (the group goes with its creator) or \"detached\", got %s")

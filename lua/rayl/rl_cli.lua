@@ -32,13 +32,13 @@ local SPEC = {
   { "--address", "value" }, { "--require", "value" },
 }
 
-local function fail(msg, code) error({ cli_error = msg, code = code or 2 }, 0) end
+local function fail(msg, code) cli_args.error(msg, code or 2) end
 
 -- Options and the one positional word (the env id); --help and bad options end the
 -- command with their exit code.
 local function parse(args)
   local opts, rc = cli_args.parse("rl", USAGE, args, SPEC)
-  if not opts then error({ cli_exit = rc }, 0) end
+  if not opts then cli_args.exit(rc) end
   if #opts.args ~= 1 then fail("rl train takes one env id (e.g. CartPole-v1)\n" .. USAGE) end
   return opts, opts.args[1]
 end
@@ -91,24 +91,6 @@ end
 local COMMANDS = { train = train }
 
 --- M.main(args) -> exit code
-function M.main(args)
-  local name = table.remove(args, 1)
-  if name == nil then io.stderr:write(USAGE); return 2 end
-  if name == "-h" or name == "--help" or name == "help" then io.stdout:write(USAGE); return 0 end
-  local cmd = COMMANDS[name]
-  if not cmd then
-    io.stderr:write(("rayl rl: unknown command '%s'\n%s"):format(name, USAGE))
-    return 2
-  end
-  local ok, rc = pcall(cmd, args)
-  if ok then return rc end
-  if type(rc) == "table" and rc.cli_exit then return rc.cli_exit end
-  if type(rc) == "table" and rc.cli_error then
-    io.stderr:write("rayl rl: ", rc.cli_error, "\n")
-    return rc.code
-  end
-  if tostring(rc):find("interrupted") then return 130 end
-  error(rc, 0)
-end
+function M.main(args) return cli_args.subcommands("rl", USAGE, COMMANDS, args) end
 
 return M
