@@ -278,6 +278,16 @@ describe("rayl's own flags and commands", function()
     assert.equal(2, code)
   end)
 
+  it("rayl status waiting on an unreachable head ends at once on SIGTERM, as before its options were read", function()
+    -- 192.0.2.1 (TEST-NET) never answers: status would wait 3 s for the head.
+    local p = assert(io.popen(("exec 2>/dev/null; s=$(date +%%s%%N); %s status --address 192.0.2.1:6380 >/dev/null 2>&1 & p=$!; "
+      .. "sleep 0.5; kill -TERM $p; wait $p; rc=$?; e=$(date +%%s%%N); echo \"$rc $(((e - s) / 1000000))\""):format(quote(bin))))
+    local rc, ms = p:read("*a"):match("(%d+) (%d+)")
+    p:close()
+    assert.are.equal("143", rc)
+    assert.truthy(tonumber(ms) < 2500, ms .. " ms")
+  end)
+
   it("rayl start without --head or --address explains what it needs", function()
     local _, err, code = rayl("start")
     assert.truthy(err:find("give either --head or --address HOST:PORT", 1, true), err)

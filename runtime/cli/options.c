@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <lauxlib.h>
+#include <signal.h>
 #include <string.h>
 
 /* Parses; returns nil (go on: the options are in the table it returns second) or the
@@ -79,10 +80,18 @@ static int s_parse(lua_State *L) {
 
 int rl_cli_options(const char *cmd, const char *usage, int argc, char **argv, const rl_cli_option_t *opts,
                    size_t n) {
+  /* rl_cli_open turns SIGINT/SIGTERM into a flag for Lua; the command itself (a wait for
+   * an unreachable head) must stay stoppable by Ctrl-C, so its handlers come back after. */
+  struct sigaction old_int, old_term;
+  sigaction(SIGINT, NULL, &old_int);
+  sigaction(SIGTERM, NULL, &old_term);
   lua_State *L = rl_cli_open();
-  if (!L) return 1;
   s_parse_t p = {cmd, usage, argc, argv, opts, n, 1};
-  int status = rl_cli_report(L, lua_cpcall(L, s_parse, &p));
-  lua_close(L);
+  int status = L ? rl_cli_report(L, lua_cpcall(L, s_parse, &p)) : 1;
+  if (L) lua_close(L);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  int sig = rl_cli_take_signal();
+  if (sig) raise(sig); /* what came while parsing ends the command as it would have */
   return status ? 1 : p.exit_code;
 }
