@@ -252,6 +252,7 @@ function ActorMethod:options(opts)
   for k, v in pairs(self._opts) do merged[k] = v end
   for k, v in pairs(opts) do merged[k] = v end
   check_num_returns("an actor method's options()", merged.num_returns, 2)
+  options.label("an actor method's options()", "name", opts.name, 2)
   return setmetatable({ _handle = self._handle, _method = self._method, _opts = merged }, ActorMethod)
 end
 

@@ -182,7 +182,7 @@ local function submit_options(opts, level)
     level + 1)
   if opts.runtime_env then renv.check(opts.runtime_env, level + 1) end
   return { resources = res, num_returns = n, max_retries = retries,
-           retry_exceptions = opts.retry_exceptions or false, name = opts.name,
+           retry_exceptions = opts.retry_exceptions or false, name = options.label(what, "name", opts.name, level + 1),
            strategy = pgroup.strategy_for(opts, res, nil, "the task", level + 1)
              or rayl.strategy(opts.scheduling_strategy, level + 1) }
 end
@@ -371,7 +371,9 @@ end
 --- rayl.wait(refs, {num_returns = 1, timeout = nil}) -> ready, pending
 function rayl.wait(refs, opts)
   ensure_init()
-  if type(refs) ~= "table" then raise("ValueError", "rayl.wait expects a list of ObjectRefs, got " .. options.show(refs), 2) end
+  if type(refs) ~= "table" then
+    raise("ValueError", "rayl.wait expects a list of ObjectRefs, got " .. options.show(refs), 2)
+  end
   opts = check_options(opts, { num_returns = "number", timeout = "number", fetch_local = "boolean" },
     "rayl.wait", 2)
   local n = options.count("rayl.wait", "num_returns", opts.num_returns or 1, 1, math.max(#refs, 1), 2)

@@ -88,6 +88,23 @@ function M.name(what, name, v, level)
   return v
 end
 
+--- Longest task or method name (what the dashboard, `rayl list` and logs show), in bytes.
+M.LABEL_MAX = 256
+
+--- M.label(what, name, v, level) -> v: a task or method name (nil passes): UTF-8 of at
+--- most LABEL_MAX bytes without control characters, as the dashboard's JSON and the
+--- one-line listings need.
+function M.label(what, name, v, level)
+  if v == nil then return nil end
+  local bad = type(v) == "string" and #v <= M.LABEL_MAX and utf8.bad(v)
+  if type(v) ~= "string" or #v > M.LABEL_MAX or v:find("[%z\1-\31\127]") or bad then
+    raise("ValueError", ("option '%s' of %s must be a UTF-8 string of at most %d bytes without control characters, "
+      .. "got %s%s"):format(name, what, M.LABEL_MAX, show(v), bad and (" (not UTF-8 at byte %d)"):format(bad) or ""),
+      level + 1)
+  end
+  return v
+end
+
 --- M.resources(what, name, t, level) -> t: a table of custom resources. CPU and GPU are
 --- asked for with num_cpus / num_gpus only (as Ray); the entries themselves are checked
 --- where they are read (rayl.core: names, amounts).

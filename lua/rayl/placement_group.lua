@@ -65,7 +65,7 @@ local function check_bundles(bundles, level)
           level + 1)
       end
       if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
-        raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, tostring(v)),
+        raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, show(v)),
           level + 1)
       end
       if k == "GPU" and v > 1 and v ~= math.floor(v) then
@@ -94,7 +94,9 @@ end
 function M.placement_group(bundles, opts, level)
   level = (level or 1) + 1
   local specs = check_bundles(bundles, level)
-  if opts ~= nil and type(opts) ~= "table" then raise("ValueError", ("placement_group's options must be a table, got %s"):format(show(opts)), level) end
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ValueError", ("placement_group's options must be a table, got %s"):format(show(opts)), level)
+  end
   opts = opts or {}
   for k in pairs(opts) do
     if k ~= "strategy" and k ~= "name" and k ~= "lifetime" then
@@ -132,7 +134,8 @@ end
 function PlacementGroup:wait(timeout_seconds)
   if timeout_seconds == nil then timeout_seconds = 30 end
   if type(timeout_seconds) ~= "number" or timeout_seconds < 0 then
-    raise("ValueError", ("pg:wait(timeout_seconds) expects a number of seconds >= 0, got %s"):format(show(timeout_seconds)), 2)
+    raise("ValueError", ("pg:wait(timeout_seconds) expects a number of seconds >= 0, got %s")
+      :format(show(timeout_seconds)), 2)
   end
   if removed[self.id] then return false end
   local ref = core.pg_ready(self.id, self)
@@ -148,7 +151,9 @@ function PlacementGroup.__eq(a, b) return a.id == b.id end
 
 --- remove_placement_group(pg): frees its bundles; tasks and actors running in them are killed.
 function M.remove_placement_group(pg)
-  if not is_pg(pg) then raise("ValueError", ("remove_placement_group expects a placement group, got %s"):format(show(pg)), 2) end
+  if not is_pg(pg) then
+    raise("ValueError", ("remove_placement_group expects a placement group, got %s"):format(show(pg)), 2)
+  end
   M.ensure_init()
   core.pg_remove(pg.id)
   removed[pg.id] = true
@@ -156,7 +161,9 @@ end
 
 --- get_placement_group(name) -> PlacementGroup, or raises ValueError
 function M.get_placement_group(name)
-  if type(name) ~= "string" or name == "" then raise("ValueError", ("get_placement_group expects a name, got %s"):format(show(name)), 2) end
+  if type(name) ~= "string" or name == "" then
+    raise("ValueError", ("get_placement_group expects a name, got %s"):format(show(name)), 2)
+  end
   M.ensure_init()
   local info = core.pg_get(nil, name)[1]
   if not info then raise("ValueError", ("no placement group named '%s'"):format(name), 2) end

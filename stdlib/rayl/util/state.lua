@@ -89,7 +89,8 @@ local function list(kind, opts, level)
         :format(tostring(k), kind), level + 1)
     end
     if type(v) ~= OPTIONS[k] then
-      raise("ValueError", ("option '%s' of list_%s must be a %s, got a %s"):format(k, kind, OPTIONS[k], type(v)), level + 1)
+      raise("ValueError", ("option '%s' of list_%s must be a %s, got a %s"):format(k, kind, OPTIONS[k], type(v)),
+        level + 1)
     end
   end
   local limit = opts.limit or M.DEFAULT_LIMIT
