@@ -105,8 +105,9 @@ describe("rayl job", function()
     assert.truthy(out:find(first_id .. "%s+SUCCEEDED"), out)
     assert.truthy(out:find("again%-1%s+SUCCEEDED"), out)
     out = job("list --format json")
-    assert.truthy(out:find('"submission_id": "' .. first_id .. '"', 1, true), out)
-    assert.truthy(out:find('"status": "SUCCEEDED"', 1, true), out)
+    local listed = {}
+    for _, j in ipairs(json.decode(out:match("^[^\n]*")) or {}) do listed[j.submission_id] = j.status end
+    assert.are.equal("SUCCEEDED", listed[first_id], out)
     out = job("status raylsubmit_nosuchjob")
     assert.truthy(out:find("no job with submission id 'raylsubmit_nosuchjob'", 1, true), out)
     assert.truthy(out:find("exit=1", 1, true), out)

@@ -252,6 +252,7 @@ function ActorMethod:options(opts)
   for k, v in pairs(self._opts) do merged[k] = v end
   for k, v in pairs(opts) do merged[k] = v end
   check_num_returns("an actor method's options()", merged.num_returns, 2)
+  options.label("an actor method's options()", "name", opts.name, 2)
   return setmetatable({ _handle = self._handle, _method = self._method, _opts = merged }, ActorMethod)
 end
 
@@ -268,7 +269,7 @@ local function is_handle(h) return getmetatable(h) == ActorHandle end
 --- rayl.kill(handle, {no_restart = true})
 function M.kill(h, opts)
   M.ensure_init()
-  if not is_handle(h) then raise("ValueError", "rayl.kill expects an actor handle", 2) end
+  if not is_handle(h) then raise("ValueError", "rayl.kill expects an actor handle, got " .. options.show(h), 2) end
   opts = check_options(opts, { no_restart = "boolean" }, "rayl.kill", 2)
   local no_restart = opts.no_restart ~= false
   local name, ns = rawget(h, "_name"), rawget(h, "_namespace")

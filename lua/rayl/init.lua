@@ -182,7 +182,7 @@ local function submit_options(opts, level)
     level + 1)
   if opts.runtime_env then renv.check(opts.runtime_env, level + 1) end
   return { resources = res, num_returns = n, max_retries = retries,
-           retry_exceptions = opts.retry_exceptions or false, name = opts.name,
+           retry_exceptions = opts.retry_exceptions or false, name = options.label(what, "name", opts.name, level + 1),
            strategy = pgroup.strategy_for(opts, res, nil, "the task", level + 1)
              or rayl.strategy(opts.scheduling_strategy, level + 1) }
 end
@@ -204,8 +204,8 @@ function rayl.strategy(strategy, level)
     return (soft and "NODE_SOFT:" or "NODE:") .. id:lower()
   end
   raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\", "
-    .. "{ node_id = <id from rayl.nodes()>, soft = false } or rayl.util.PlacementGroupSchedulingStrategy{...}",
-    level + 1)
+    .. "{ node_id = <id from rayl.nodes()>, soft = false } or rayl.util.PlacementGroupSchedulingStrategy{...}, got "
+    .. options.show(strategy), level + 1)
 end
 
 -- Alive nodes by id, with when the head last said so (a second's cache: submitting in a
@@ -371,7 +371,9 @@ end
 --- rayl.wait(refs, {num_returns = 1, timeout = nil}) -> ready, pending
 function rayl.wait(refs, opts)
   ensure_init()
-  if type(refs) ~= "table" then raise("ValueError", "rayl.wait expects a list of ObjectRefs", 2) end
+  if type(refs) ~= "table" then
+    raise("ValueError", "rayl.wait expects a list of ObjectRefs, got " .. options.show(refs), 2)
+  end
   opts = check_options(opts, { num_returns = "number", timeout = "number", fetch_local = "boolean" },
     "rayl.wait", 2)
   local n = options.count("rayl.wait", "num_returns", opts.num_returns or 1, 1, math.max(#refs, 1), 2)
@@ -403,7 +405,7 @@ end
 --- rayl.cancel(ref, {force = false, recursive = true})
 function rayl.cancel(ref, opts)
   ensure_init()
-  if not is_ref(ref) then raise("ValueError", "rayl.cancel expects an ObjectRef", 2) end
+  if not is_ref(ref) then raise("ValueError", "rayl.cancel expects an ObjectRef, got " .. options.show(ref), 2) end
   opts = check_options(opts, { force = "boolean", recursive = "boolean" }, "rayl.cancel", 2)
   return core.cancel(ref, opts.force or false, opts.recursive ~= false)
 end
@@ -423,7 +425,7 @@ end
 
 --- ref:on_ready(function(value, err) ... end): called from rayl.poll()
 function methods.on_ready(ref, fn)
-  if type(fn) ~= "function" then raise("ValueError", "on_ready expects a function", 2) end
+  if type(fn) ~= "function" then raise("ValueError", "on_ready expects a function, got " .. options.show(fn), 2) end
   callbacks[#callbacks + 1] = { ref, fn }
 end
 

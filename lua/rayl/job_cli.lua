@@ -1,6 +1,7 @@
 -- rayl.job_cli: `rayl job submit|status|logs|stop|list`: drivers run on a cluster's head
 -- node by the head (Ray's job submission). Everything goes through the head, so these
 -- commands work from any machine that reaches it.
+local cli_args = require "rayl.cli_args"
 local core = require "rayl.core"
 local errors = require "rayl.errors"
 local json = require "rayl.json"
@@ -33,39 +34,16 @@ States: PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED.
 local TERMINAL = { SUCCEEDED = true, FAILED = true, STOPPED = true }
 
 -- A failure the user should read: printed as "rayl job: msg", exit code 1 (2: usage).
-local function fail(msg, code) error({ cli_error = msg, code = code or 1 }, 0) end
+local function fail(msg, code) cli_args.error(msg, code or 1) end
 
 local function say(text) io.stdout:write(text, "\n"); io.stdout:flush() end
 
--- Parses args: options (a table of which take values), then positional words. Stops at
--- "--" (or, if stop_at_word, at the first positional word) and returns the rest too.
-local function parse(args, valued, flags, stop_at_word)
-  local opts, words, rest = {}, {}, nil
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--" then rest = { unpack(args, i + 1) }; break end
-    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w-]+)$")
-    if a == "-h" or a == "--help" then say(USAGE); error({ cli_done = true }, 0) end
-    if name and valued[name] then
-      local v = inline or args[i + 1]
-      if not v then fail("--" .. name .. " needs a value\n" .. USAGE, 2) end
-      opts[name] = v
-      if not inline then i = i + 1 end
-    elseif name and flags[name] then
-      opts[name] = true
-    elseif name or a:match("^%-") then
-      fail(("unknown option '%s'\n%s"):format(a, USAGE), 2)
-    elseif stop_at_word then
-      rest = { unpack(args, i) }
-      break
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
-  end
-  return opts, words, rest
+-- The options (cli_args's spec) and positional words of args; --help and bad options end
+-- the command with their exit code.
+local function parse(args, spec, how)
+  local o, rc = cli_args.parse("job", USAGE, args, spec, how)
+  if not o then cli_args.exit(rc) end
+  return o
 end
 
 -- The head's endpoint and a request function for it.
@@ -135,20 +113,19 @@ local function check_entrypoint(first, working_dir)
 end
 
 local function cmd_submit(args)
-  local opts, words, rest = parse(args,
-    { address = true, ["working-dir"] = true, ["runtime-env-json"] = true, ["submission-id"] = true },
-    { ["no-wait"] = true }, true)
-  local entry = rest or words
+  local opts = parse(args, { { "--address", "value" }, { "--working-dir", "value" }, { "--runtime-env-json", "value" },
+    { "--submission-id", "value" }, { "--no-wait", "flag" } }, { stop_at_word = true })
+  local entry = opts.args
   if #entry == 0 then fail("give the entrypoint after --, e.g. rayl job submit -- script.lua\n" .. USAGE, 2) end
   local env = {}
-  if opts["runtime-env-json"] then
-    local decoded, why = json.decode(opts["runtime-env-json"])
-    if type(decoded) ~= "table" or decoded.n then
+  if opts.runtime_env_json then
+    local decoded, why = json.decode(opts.runtime_env_json)
+    if type(decoded) ~= "table" or decoded[1] ~= nil then
       fail("--runtime-env-json must be a JSON object" .. (why and (": " .. why) or ""), 2)
     end
     env = decoded
   end
-  if opts["working-dir"] then env.working_dir = opts["working-dir"] end
+  if opts.working_dir then env.working_dir = opts.working_dir end
   local ok, err = pcall(renv.check, env, 1)
   if not ok then fail("--runtime-env-json: " .. (err.message or tostring(err)), 2) end
   check_entrypoint(entry[1], env.working_dir)
@@ -167,7 +144,7 @@ local function cmd_submit(args)
   end
   entry.n = #entry
   local reply = request(core.msg.JOB_SUBMIT,
-    { opts["submission-id"] or "", entry, renv.encode(env), env.working_dir or "", vars })
+    { opts.submission_id or "", entry, renv.encode(env), env.working_dir or "", vars })
   if not reply[1] then fail(reply[2]) end
   local job = job_of(reply[1])
   local id = job.submission_id
@@ -176,7 +153,7 @@ local function cmd_submit(args)
     say("Job failed to start: " .. job.message)
     return 1
   end
-  if opts["no-wait"] then
+  if opts.no_wait then
     say(("  status: rayl job status %s\n  logs:   rayl job logs %s --follow\n  stop:   rayl job stop %s")
       :format(id, id, id))
     return 0
@@ -197,14 +174,14 @@ local function cmd_submit(args)
   return job.status == "SUCCEEDED" and 0 or 1
 end
 
-local function one_id(args, valued, flags, what)
-  local opts, words = parse(args, valued, flags)
-  if #words ~= 1 then fail(("rayl job %s takes one submission id\n%s"):format(what, USAGE), 2) end
-  return opts, words[1]
+local function one_id(args, spec, what)
+  local opts = parse(args, spec)
+  if #opts.args ~= 1 then fail(("rayl job %s takes one submission id\n%s"):format(what, USAGE), 2) end
+  return opts, opts.args[1]
 end
 
 local function cmd_status(args)
-  local opts, id = one_id(args, { address = true }, {}, "status")
+  local opts, id = one_id(args, { { "--address", "value" } }, "status")
   local job = get_job(connect(opts.address), id)
   say(("Status for job '%s': %s"):format(id, job.status))
   say("Status message: " .. job.message)
@@ -214,7 +191,7 @@ local function cmd_status(args)
 end
 
 local function cmd_logs(args)
-  local opts, id = one_id(args, { address = true }, { follow = true }, "logs")
+  local opts, id = one_id(args, { { "--address", "value" }, { "--follow", "flag" } }, "logs")
   local request = connect(opts.address)
   local ok, err = pcall(stream_logs, request, id, opts.follow)
   if not ok then
@@ -226,7 +203,7 @@ local function cmd_logs(args)
 end
 
 local function cmd_stop(args)
-  local opts, id = one_id(args, { address = true }, { ["no-wait"] = true }, "stop")
+  local opts, id = one_id(args, { { "--address", "value" }, { "--no-wait", "flag" } }, "stop")
   local request = connect(opts.address)
   local before = get_job(request, id)
   if TERMINAL[before.status] then
@@ -236,7 +213,7 @@ local function cmd_stop(args)
   local reply = request(core.msg.JOB_STOP, { id })
   if not reply[1] then fail(reply[2]) end
   say(("Stopping job '%s' (SIGTERM, then SIGKILL after 3 s)."):format(id))
-  if opts["no-wait"] then return 0 end
+  if opts.no_wait then return 0 end
   local deadline = core.now() + 15
   while core.now() < deadline do
     local job = get_job(request, id)
@@ -250,7 +227,7 @@ local function cmd_stop(args)
 end
 
 local function cmd_list(args)
-  local opts = parse(args, { address = true, format = true }, {})
+  local opts = parse(args, { { "--address", "value" }, { "--format", "value" } })
   if opts.format and opts.format ~= "json" and opts.format ~= "table" then
     fail("--format must be json or table", 2)
   end
@@ -283,30 +260,6 @@ end
 
 local COMMANDS = { submit = cmd_submit, status = cmd_status, logs = cmd_logs, stop = cmd_stop, list = cmd_list }
 
-function M.main(args)
-  local name = table.remove(args, 1)
-  if name == nil then
-    io.stderr:write(USAGE)
-    return 2
-  end
-  if name == "-h" or name == "--help" or name == "help" then
-    io.stdout:write(USAGE)
-    return 0
-  end
-  local cmd = COMMANDS[name]
-  if not cmd then
-    io.stderr:write(("rayl job: unknown command '%s'\n%s"):format(name, USAGE))
-    return 2
-  end
-  local ok, rc = pcall(cmd, args)
-  if ok then return rc end
-  if type(rc) == "table" and rc.cli_done then return 0 end
-  if type(rc) == "table" and rc.cli_error then
-    io.stderr:write("rayl job: ", rc.cli_error, "\n")
-    return rc.code
-  end
-  if tostring(rc):find("interrupted") then return 130 end
-  error(rc, 0)
-end
+function M.main(args) return cli_args.subcommands("job", USAGE, COMMANDS, args) end
 
 return M

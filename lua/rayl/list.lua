@@ -1,6 +1,8 @@
 -- rayl.list: `rayl list nodes|tasks|actors|objects`: the state API (rayl.util.state) as
 -- an aligned table (ids shortened) or, with --format json, a JSON array of every field.
 local state = require "rayl.util.state"
+local cli_args = require "rayl.cli_args"
+local json = require "rayl.json"
 local obs = require "rayl.obs"
 
 local M = {}
@@ -25,34 +27,6 @@ local COLUMNS = {
   actors = { "actor_id", "class_name", "name", "state", "node_id", "pid" },
   objects = { "object_id", "object_size", "node_id", "owner_id", "pins", "state" },
 }
-
--- ---- JSON ----
-
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-    return named[c] or ("\\u%04x"):format(c:byte())
-  end) .. '"'
-end
-
-local function json(v)
-  local t = type(v)
-  if t == "string" then return json_string(v) end
-  if t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
-    return ("%.17g"):format(v)
-  end
-  if t == "boolean" then return tostring(v) end
-  if t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = json_string(k) .. ": " .. json(v[k]) end
-    return "{" .. table.concat(parts, ", ") .. "}"
-  end
-  return "null"
-end
 
 -- ---- the table ----
 
@@ -126,63 +100,31 @@ end
 
 local KINDS = { nodes = "list_nodes", tasks = "list_tasks", actors = "list_actors", objects = "list_objects" }
 
-local function usage_error(msg)
-  io.stderr:write("rayl list: ", msg, "\n", USAGE, "\n")
-  return 2
-end
+local function usage_error(msg) return cli_args.fail("list", USAGE, msg) end
 
+-- The options, or nil and the exit code (usage printed).
 local function parse(args)
-  local o = { filters = {}, format = "table" }
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local name, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    name = name or a
-    local function value()
-      if inline then return inline end
-      i = i + 1
-      return args[i]
-    end
-    if a == "--help" or a == "-h" then
-      o.help = true
-    elseif a == "--help-fields" then
-      o.help_fields = true
-    elseif name == "--format" then
-      o.format = value()
-      if o.format ~= "table" and o.format ~= "json" then return nil, "--format must be table or json" end
-    elseif name == "--address" then
-      o.address = value()
-      if not o.address then return nil, "--address needs HOST:PORT" end
-    elseif name == "--limit" then
-      o.limit = tonumber(value() or "")
-      if not o.limit or o.limit < 0 or o.limit ~= math.floor(o.limit) then
-        return nil, "--limit needs a whole number >= 0"
-      end
-    elseif name == "--filter" then
-      local f = value() or ""
-      local key, op, v = f:match("^%s*([%w_]+)%s*(!?=)%s*(.-)%s*$")
-      if not key then return nil, ("--filter '%s' is not KEY=VALUE or KEY!=VALUE"):format(f) end
-      o.filters[#o.filters + 1] = { key, op, v }
-    elseif a:sub(1, 1) == "-" then
-      return nil, ("unknown option '%s'"):format(a)
-    elseif not o.kind then
-      o.kind = a
-    else
-      return nil, ("unexpected argument '%s'"):format(a)
-    end
-    i = i + 1
+  local o, rc = cli_args.parse("list", USAGE, args, { { "--format", "value" }, { "--address", "value" },
+    { "--filter", "list" }, { "--limit", "whole" }, { "--help-fields", "flag" } })
+  if not o then return nil, rc end
+  o.format = o.format or "table"
+  if o.format ~= "table" and o.format ~= "json" then return nil, usage_error("--format must be table or json") end
+  local filters = {}
+  for i, f in ipairs(o.filter) do
+    local key, op, v = f:match("^%s*([%w_]+)%s*(!?=)%s*(.-)%s*$")
+    if not key then return nil, usage_error(("--filter '%s' is not KEY=VALUE or KEY!=VALUE"):format(f)) end
+    filters[i] = { key, op, v }
   end
+  o.filters = filters
+  if #o.args > 1 then return nil, usage_error(("unexpected argument '%s'"):format(o.args[2])) end
+  o.kind = o.args[1]
   return o
 end
 
 --- main(args): the `rayl list` command; returns the exit code.
 function M.main(args)
-  local o, err = parse(args)
-  if not o then return usage_error(err) end
-  if o.help then
-    print(USAGE)
-    return 0
-  end
+  local o, rc = parse(args)
+  if not o then return rc end
   if not o.kind then return usage_error("say what to list: nodes, tasks, actors or objects") end
   if not KINDS[o.kind] then
     return usage_error(("cannot list '%s': choose nodes, tasks, actors or objects"):format(o.kind))
@@ -211,7 +153,7 @@ function M.main(args)
   end
   if o.format == "json" then
     local parts = {}
-    for i, row in ipairs(rows) do parts[i] = json(row) end
+    for i, row in ipairs(rows) do parts[i] = json.encode(row) end
     print("[" .. table.concat(parts, ",\n ") .. "]")
   else
     local shown = #rows < info.total and (" (showing the last %d; use --limit to see more)"):format(#rows) or ""

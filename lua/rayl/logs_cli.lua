@@ -2,6 +2,7 @@
 -- session logs, read through that node's node manager (RL_NM_LOGS), so nodes on other
 -- machines are searched as well; past sessions from this machine's folders.
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
 local obs = require "rayl.obs"
 
 local M = {}
@@ -110,14 +111,11 @@ end
 
 --- main(args): the `rayl logs` command; returns the exit code.
 function M.main(args)
-  local a2 = {}
-  for i, a in ipairs(args) do a2[i] = a == "-f" and "--follow" or a end
-  local o, rc = obs.parse("logs", USAGE, a2,
-    { ["--follow"] = "flag", ["--all-sessions"] = "flag", ["--address"] = "value" })
+  local o, rc = cli_args.parse("logs", USAGE, args,
+    { { "-f --follow", "flag" }, { "--all-sessions", "flag" }, { "--address", "value" } })
   if not o then return rc end
   if #o.args > 1 then
-    io.stderr:write(("rayl logs: give one PATTERN (quote it if it has spaces), not %d\n%s\n"):format(#o.args, USAGE))
-    return 2
+    return cli_args.fail("logs", USAGE, ("give one PATTERN (quote it if it has spaces), not %d"):format(#o.args))
   end
   if o.all_sessions then return local_logs(o) end
   local ok, nodes = obs.call("logs", core.obs_nodes, obs.address(o))

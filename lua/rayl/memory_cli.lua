@@ -2,6 +2,7 @@
 -- with size, owner, node, the references that hold it and where it was created, as
 -- Ray's `ray memory`.
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
 local obs = require "rayl.obs"
 
 local M = {}
@@ -19,10 +20,7 @@ group.
   --address HOST:PORT     the cluster's head (default: RAYL_ADDRESS, else the cluster
                           `rayl start` runs on this machine)]]
 
-local function usage_error(msg)
-  io.stderr:write("rayl memory: ", msg, "\n", USAGE, "\n")
-  return 2
-end
+local function usage_error(msg) return cli_args.fail("memory", USAGE, msg) end
 
 -- Every owned object, each with its owner's pid and node.
 local function collect(procs)
@@ -60,8 +58,8 @@ end
 
 --- main(args): the `rayl memory` command; returns the exit code.
 function M.main(args)
-  local o, rc = obs.parse("memory", USAGE, args,
-    { ["--group-by"] = "value", ["--sort-by"] = "value", ["--address"] = "value" })
+  local o, rc = cli_args.parse("memory", USAGE, args,
+    { { "--group-by", "value" }, { "--sort-by", "value" }, { "--address", "value" } })
   if not o then return rc end
   if #o.args > 0 then return usage_error(("unexpected argument '%s'"):format(o.args[1])) end
   local group_by, sort_by = o.group_by or "node", o.sort_by or "size"

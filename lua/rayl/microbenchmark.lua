@@ -2,6 +2,8 @@
 -- cluster; `rayl microbenchmark [--json] [--filter NAME] [--seconds S]`.
 local rayl = require "rayl"
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
+local json = require "rayl.json"
 
 local M = {}
 
@@ -246,8 +248,6 @@ bench("placement_group_create/removal", function(s)
   end, 100, s)
 end)
 
-local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"' end
-
 --- M.main(args): runs the suite; prints Ray-style lines or JSON.
 local USAGE = [[
 usage: rayl microbenchmark [--json] [--filter SUBSTRING] [--seconds S]
@@ -259,56 +259,35 @@ c_api_roundtrip_*_us: microseconds from rayl_submit_call to its callback in rayl
   --seconds S           seconds per measurement (default 3)
 ]]
 
--- A usage error: the reason and the usage on stderr, exit code 2.
-local function usage_error(msg)
-  io.stderr:write("rayl microbenchmark: ", msg, "\n", USAGE)
-  return 2
-end
-
 function M.main(args)
-  local json, filter, seconds = false, nil, 3
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--json" then json = true
-    elseif a == "--filter" then
-      i = i + 1; filter = args[i]
-      if not filter then return usage_error("--filter needs a SUBSTRING") end
-    elseif a == "--seconds" then
-      i = i + 1; seconds = tonumber(args[i])
-      if not seconds or seconds <= 0 then
-        return usage_error(args[i] and ("--seconds needs a positive number, not '%s'"):format(args[i])
-          or "--seconds needs a number of seconds")
-      end
-    elseif a == "--help" or a == "-h" then
-      io.stdout:write(USAGE)
-      return 0
-    else
-      return usage_error(("unknown argument '%s'"):format(a))
-    end
-    i = i + 1
+  local o, rc = cli_args.parse("microbenchmark", USAGE, args,
+    { { "--json", "flag" }, { "--filter", "value" }, { "--seconds", "value" } })
+  if not o then return rc end
+  if #o.args > 0 then return cli_args.fail("microbenchmark", USAGE, ("unexpected argument '%s'"):format(o.args[1])) end
+  local as_json, filter, seconds = o.json, o.filter, tonumber(o.seconds or 3)
+  if not seconds or seconds <= 0 then
+    return cli_args.fail("microbenchmark", USAGE, ("--seconds needs a positive number, not '%s'"):format(o.seconds))
   end
   rayl.init { print_worker_logs = false }
   local results = {}
   for _, b in ipairs(benchmarks) do
     if not filter or b.name:find(filter, 1, true) then
-      if not json then io.stderr:write("running ", b.name, " ...\n") end
+      if not as_json then io.stderr:write("running ", b.name, " ...\n") end
       local value, spread, unit = b.fn(seconds)
       -- A benchmark gives one figure, or a list of named rows.
       local rows = type(value) == "table" and value or { { name = b.name, value = value, spread = spread,
         unit = unit or (b.name:find("gigabytes") and "GB/s" or "per second") } }
       for _, r in ipairs(rows) do
         results[#results + 1] = r
-        if not json then print(("%-48s %s %.2f +- %.2f"):format(r.name, r.unit, r.value, r.spread)) end
+        if not as_json then print(("%-48s %s %.2f +- %.2f"):format(r.name, r.unit, r.value, r.spread)) end
       end
     end
   end
   rayl.shutdown()
-  if json then
+  if as_json then
     local rows = {}
-    for _, r in ipairs(results) do
-      rows[#rows + 1] = ('{"name": %s, "value": %.4f, "spread": %.4f, "unit": %s}')
-        :format(json_string(r.name), r.value, r.spread, json_string(r.unit))
+    for i, r in ipairs(results) do
+      rows[i] = json.encode({ name = r.name, value = r.value, spread = r.spread, unit = r.unit })
     end
     print("[" .. table.concat(rows, ",\n ") .. "]")
   end

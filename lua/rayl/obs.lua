@@ -1,5 +1,5 @@
 -- rayl.obs: what `rayl stack`, `rayl memory`, `rayl timeline` and `rayl logs` share:
--- option parsing, human units, and reaching the cluster (errors as the user sees them).
+-- human units, and reaching the cluster (errors as the user sees them).
 local M = {}
 
 --- M.bytes(n) -> "16.48GiB" (as Ray prints memory)
@@ -20,43 +20,6 @@ function M.duration(s)
   if s < 3600 then return ("%dm%02ds"):format(s / 60, s % 60) end
   if s < 86400 then return ("%dh%02dm"):format(s / 3600, s % 3600 / 60) end
   return ("%dd%02dh"):format(s / 86400, s % 86400 / 3600)
-end
-
---- M.parse(cmd, usage, args, spec) -> options | nil, exit code
---- spec: {["--name"] = "value" | "flag", ...}; positional args go to o.args. Prints
---- usage for --help (exit 0) and an error naming the option for bad input (exit 2).
-function M.parse(cmd, usage, args, spec)
-  local o = { args = {} }
-  local i = 1
-  local function fail(msg)
-    io.stderr:write("rayl ", cmd, ": ", msg, "\n", usage, "\n")
-    return nil, 2
-  end
-  while i <= #args do
-    local a = args[i]
-    local name, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    name = name or a
-    if a == "--help" or a == "-h" then
-      print(usage)
-      return nil, 0
-    elseif spec[name] == "flag" then
-      o[name:sub(3):gsub("-", "_")] = true
-    elseif spec[name] then
-      local v = inline
-      if not v then
-        i = i + 1
-        v = args[i]
-      end
-      if not v then return fail(name .. " needs a value") end
-      o[name:sub(3):gsub("-", "_")] = v
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return fail(("unknown option '%s'"):format(a))
-    else
-      o.args[#o.args + 1] = a
-    end
-    i = i + 1
-  end
-  return o
 end
 
 --- M.address(o) -> the head's address the user means: --address, RAYL_ADDRESS or "auto"

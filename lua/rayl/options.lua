@@ -2,6 +2,7 @@
 -- actors, rayl.init, rayl.get and rayl.wait goes through, so each rule lives once.
 -- Each check raises a ValueError naming the option, where it was given and the value.
 local errors = require "rayl.errors"
+local utf8 = require "rayl.utf8"
 
 local raise = errors.raise
 
@@ -12,7 +13,8 @@ M.NAME_MAX = 63
 --- Smallest object store a node accepts (bytes): RL_STORE_MIN_BYTES of node/store_service.h.
 M.STORE_MIN = 1024 * 1024
 
--- The value as a message shows it: NaN always as "nan", strings quoted.
+-- The value as a message shows it: NaN always as "nan", strings quoted (long ones cut,
+-- bytes that are not text escaped), tables and functions by their type.
 local function show(v)
   if type(v) == "number" then
     if v ~= v then return "nan" end
@@ -20,8 +22,15 @@ local function show(v)
     if v == -math.huge then return "-inf" end
     return ("%.14g"):format(v)
   end
-  if type(v) == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
-  return tostring(v)
+  if type(v) == "string" then
+    local long = #v > 40 and (" (%d bytes)"):format(#v)
+    local q = ("%q"):format(long and v:sub(1, 32) .. "..." or v):gsub("\\\n", "\\n")
+    -- control bytes always, other bytes where the text is not UTF-8, as \ddd
+    q = q:gsub(utf8.bad(q) and "[%c\128-\255]" or "%c", function(c) return "\\" .. c:byte() end)
+    return q .. (long or "")
+  end
+  if v == nil or type(v) == "boolean" then return tostring(v) end
+  return "a " .. type(v)
 end
 M.show = show
 
@@ -66,14 +75,32 @@ function M.timeout(what, name, v, level)
   return v
 end
 
---- M.name(what, name, v, level) -> v: an actor name or namespace: 1 to NAME_MAX bytes,
---- no control characters (they would be cut or reshape the records names are kept in).
+--- M.name(what, name, v, level) -> v: an actor name or namespace: 1 to NAME_MAX bytes of
+--- UTF-8, no control characters (they would be cut or reshape the records names are kept
+--- in, and the dashboard's JSON must stay valid).
 function M.name(what, name, v, level)
-  if type(v) ~= "string" or #v == 0 or #v > M.NAME_MAX or v:find("[%z\1-\31\127]") then
-    local got = type(v) == "string" and #v > M.NAME_MAX and ("%s... (%d bytes)"):format(show(v:sub(1, 16)), #v)
-      or nil
-    raise("ValueError", ("option '%s' of %s must be a string of 1 to %d bytes without control characters, got %s")
-      :format(name, what, M.NAME_MAX, got or show(v)), level + 1)
+  local bad = type(v) == "string" and #v <= M.NAME_MAX and utf8.bad(v)
+  if type(v) ~= "string" or #v == 0 or #v > M.NAME_MAX or v:find("[%z\1-\31\127]") or bad then
+    local why = bad and (" (not UTF-8 at byte %d)"):format(bad) or ""
+    raise("ValueError", ("option '%s' of %s must be a UTF-8 string of 1 to %d bytes without control characters, "
+      .. "got %s%s"):format(name, what, M.NAME_MAX, show(v), why), level + 1)
+  end
+  return v
+end
+
+--- Longest task or method name (what the dashboard, `rayl list` and logs show), in bytes.
+M.LABEL_MAX = 256
+
+--- M.label(what, name, v, level) -> v: a task or method name (nil passes): UTF-8 of at
+--- most LABEL_MAX bytes without control characters, as the dashboard's JSON and the
+--- one-line listings need.
+function M.label(what, name, v, level)
+  if v == nil then return nil end
+  local bad = type(v) == "string" and #v <= M.LABEL_MAX and utf8.bad(v)
+  if type(v) ~= "string" or #v > M.LABEL_MAX or v:find("[%z\1-\31\127]") or bad then
+    raise("ValueError", ("option '%s' of %s must be a UTF-8 string of at most %d bytes without control characters, "
+      .. "got %s%s"):format(name, what, M.LABEL_MAX, show(v), bad and (" (not UTF-8 at byte %d)"):format(bad) or ""),
+      level + 1)
   end
   return v
 end

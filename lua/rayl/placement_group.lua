@@ -12,8 +12,11 @@
 -- means any bundle of the group.
 local core = require "rayl.core"
 local errors = require "rayl.errors"
+local options = require "rayl.options"
+local utf8 = require "rayl.utf8"
 
 local raise = errors.raise
+local show = options.show
 
 local M = {}
 
@@ -40,8 +43,8 @@ end
 
 local function check_bundles(bundles, level)
   if type(bundles) ~= "table" or #bundles == 0 then
-    raise("ValueError", "placement_group expects a non-empty list of bundles, e.g. { {CPU = 1}, {CPU = 1} }",
-      level + 1)
+    raise("ValueError", ("placement_group expects a non-empty list of bundles, e.g. { {CPU = 1}, {CPU = 1} }, got %s")
+      :format(type(bundles) == "table" and "an empty table" or show(bundles)), level + 1)
   end
   local count = 0
   for _ in pairs(bundles) do count = count + 1 end
@@ -62,7 +65,7 @@ local function check_bundles(bundles, level)
           level + 1)
       end
       if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
-        raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, tostring(v)),
+        raise("ValueError", ("bundle %d: resource '%s' must be an amount >= 0, got %s"):format(i, k, show(v)),
           level + 1)
       end
       if k == "GPU" and v > 1 and v ~= math.floor(v) then
@@ -91,7 +94,9 @@ end
 function M.placement_group(bundles, opts, level)
   level = (level or 1) + 1
   local specs = check_bundles(bundles, level)
-  if opts ~= nil and type(opts) ~= "table" then raise("ValueError", "placement_group's options must be a table", level) end
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ValueError", ("placement_group's options must be a table, got %s"):format(show(opts)), level)
+  end
   opts = opts or {}
   for k in pairs(opts) do
     if k ~= "strategy" and k ~= "name" and k ~= "lifetime" then
@@ -104,11 +109,15 @@ function M.placement_group(bundles, opts, level)
     raise("ValueError", ("unknown placement strategy %s: expected \"PACK\", \"SPREAD\", \"STRICT_PACK\" or "
       .. "\"STRICT_SPREAD\""):format(tostring(strategy)), level)
   end
-  if opts.name ~= nil and (type(opts.name) ~= "string" or #opts.name > 127) then
-    raise("ValueError", "a placement group's name is a string of at most 127 bytes", level)
+  local name = opts.name
+  local bad = type(name) == "string" and #name <= 127 and utf8.bad(name)
+  if name ~= nil and (type(name) ~= "string" or #name > 127 or bad) then
+    raise("ValueError", ("a placement group's name is a UTF-8 string of at most 127 bytes, got %s%s")
+      :format(show(name), bad and (" (not UTF-8 at byte %d)"):format(bad) or ""), level)
   end
   if opts.lifetime ~= nil and opts.lifetime ~= "detached" then
-    raise("ValueError", "lifetime must be nil (the group goes with its creator) or \"detached\"", level)
+    raise("ValueError", ("lifetime must be nil (the group goes with its creator) or \"detached\", got %s")
+      :format(show(opts.lifetime)), level)
   end
   M.ensure_init()
   local id = core.pg_create(specs, strategy, opts.name, opts.lifetime == "detached")
@@ -125,7 +134,8 @@ end
 function PlacementGroup:wait(timeout_seconds)
   if timeout_seconds == nil then timeout_seconds = 30 end
   if type(timeout_seconds) ~= "number" or timeout_seconds < 0 then
-    raise("ValueError", "pg:wait(timeout_seconds) expects a number of seconds >= 0", 2)
+    raise("ValueError", ("pg:wait(timeout_seconds) expects a number of seconds >= 0, got %s")
+      :format(show(timeout_seconds)), 2)
   end
   if removed[self.id] then return false end
   local ref = core.pg_ready(self.id, self)
@@ -141,7 +151,9 @@ function PlacementGroup.__eq(a, b) return a.id == b.id end
 
 --- remove_placement_group(pg): frees its bundles; tasks and actors running in them are killed.
 function M.remove_placement_group(pg)
-  if not is_pg(pg) then raise("ValueError", "remove_placement_group expects a placement group", 2) end
+  if not is_pg(pg) then
+    raise("ValueError", ("remove_placement_group expects a placement group, got %s"):format(show(pg)), 2)
+  end
   M.ensure_init()
   core.pg_remove(pg.id)
   removed[pg.id] = true
@@ -149,7 +161,9 @@ end
 
 --- get_placement_group(name) -> PlacementGroup, or raises ValueError
 function M.get_placement_group(name)
-  if type(name) ~= "string" or name == "" then raise("ValueError", "get_placement_group expects a name", 2) end
+  if type(name) ~= "string" or name == "" then
+    raise("ValueError", ("get_placement_group expects a name, got %s"):format(show(name)), 2)
+  end
   M.ensure_init()
   local info = core.pg_get(nil, name)[1]
   if not info then raise("ValueError", ("no placement group named '%s'"):format(name), 2) end

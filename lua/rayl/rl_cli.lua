@@ -1,5 +1,7 @@
 -- rayl.rl_cli: `rayl rl train ENV`: PPO on an environment from the command line, one
 -- progress line per iteration (as RLlib's and CleanRL's runs print).
+local cli_args = require "rayl.cli_args"
+
 local M = {}
 
 local USAGE = [[
@@ -24,46 +26,21 @@ none was given), 1 otherwise.
   --address A           a cluster to run on (default: a private local one)
 ]]
 
-local VALUED = {
-  ["stop-return"] = "number", runners = "whole", ["envs-per-runner"] = "whole", seed = "whole",
-  ["max-steps"] = "whole", ["rollout-length"] = "whole", lr = "number", save = "string",
-  address = "string", require = "string",
+local SPEC = {
+  { "--stop-return", "number" }, { "--runners", "whole" }, { "--envs-per-runner", "whole" }, { "--seed", "whole" },
+  { "--max-steps", "whole" }, { "--rollout-length", "whole" }, { "--lr", "number" }, { "--save", "value" },
+  { "--address", "value" }, { "--require", "value" },
 }
 
-local function fail(msg, code) error({ cli_error = msg, code = code or 2 }, 0) end
+local function fail(msg, code) cli_args.error(msg, code or 2) end
 
-local function value_of(name, v)
-  local kind = VALUED[name]
-  if kind == "string" then return v end
-  local n = tonumber(v)
-  if not n or n ~= n or (kind == "whole" and (n < 0 or n ~= math.floor(n))) then
-    fail(("--%s needs %s, not '%s'"):format(name, kind == "whole" and "a whole number >= 0" or "a number", v))
-  end
-  return n
-end
-
--- Options and the one positional word (the env id).
+-- Options and the one positional word (the env id); --help and bad options end the
+-- command with their exit code.
 local function parse(args)
-  local opts, words, i = {}, {}, 1
-  while i <= #args do
-    local a = args[i]
-    local name, inline = a:match("^%-%-([%w-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w-]+)$")
-    if a == "-h" or a == "--help" then io.stdout:write(USAGE); error({ cli_done = true }, 0) end
-    if name and VALUED[name] then
-      local v = inline or args[i + 1]
-      if not v then fail("--" .. name .. " needs a value\n" .. USAGE) end
-      opts[name] = value_of(name, v)
-      if not inline then i = i + 1 end
-    elseif name or a:match("^%-") then
-      fail(("unknown option '%s'\n%s"):format(a, USAGE))
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
-  end
-  if #words ~= 1 then fail("rl train takes one env id (e.g. CartPole-v1)\n" .. USAGE) end
-  return opts, words[1]
+  local opts, rc = cli_args.parse("rl", USAGE, args, SPEC)
+  if not opts then cli_args.exit(rc) end
+  if #opts.args ~= 1 then fail("rl train takes one env id (e.g. CartPole-v1)\n" .. USAGE) end
+  return opts, opts.args[1]
 end
 
 local function fmt(x) return x ~= x and "nan" or ("%.1f"):format(x) end
@@ -81,13 +58,13 @@ local function train(args)
   if opts.require then require(opts.require) end
   local runners = opts.runners or 2
   if runners > 0 then rayl.init { address = opts.address, print_worker_logs = false } end
-  local max_steps = opts["max-steps"] or 500000
+  local max_steps = opts.max_steps or 500000
   local ok, algo = pcall(rl.PPO, {
-    env = id, num_env_runners = runners, envs_per_runner = opts["envs-per-runner"] or 8,
-    seed = opts.seed or 1, rollout_length = opts["rollout-length"], lr = opts.lr, total_timesteps = max_steps,
+    env = id, num_env_runners = runners, envs_per_runner = opts.envs_per_runner or 8,
+    seed = opts.seed or 1, rollout_length = opts.rollout_length, lr = opts.lr, total_timesteps = max_steps,
   })
   if not ok then fail(tostring(algo), 1) end
-  local stop, reached = opts["stop-return"], false
+  local stop, reached = opts.stop_return, false
   io.stdout:write(("rayl rl train %s: PPO, %d runners x %d envs, seed %d\n"):format(id, runners,
     algo.opts.envs_per_runner, algo.opts.seed))
   while true do
@@ -114,24 +91,6 @@ end
 local COMMANDS = { train = train }
 
 --- M.main(args) -> exit code
-function M.main(args)
-  local name = table.remove(args, 1)
-  if name == nil then io.stderr:write(USAGE); return 2 end
-  if name == "-h" or name == "--help" or name == "help" then io.stdout:write(USAGE); return 0 end
-  local cmd = COMMANDS[name]
-  if not cmd then
-    io.stderr:write(("rayl rl: unknown command '%s'\n%s"):format(name, USAGE))
-    return 2
-  end
-  local ok, rc = pcall(cmd, args)
-  if ok then return rc end
-  if type(rc) == "table" and rc.cli_done then return 0 end
-  if type(rc) == "table" and rc.cli_error then
-    io.stderr:write("rayl rl: ", rc.cli_error, "\n")
-    return rc.code
-  end
-  if tostring(rc):find("interrupted") then return 130 end
-  error(rc, 0)
-end
+function M.main(args) return cli_args.subcommands("rl", USAGE, COMMANDS, args) end
 
 return M

@@ -1,6 +1,7 @@
 -- rayl.stack_cli: `rayl stack`: what every driver and worker of the cluster runs now
 -- (its task or actor method and Lua traceback), as Ray's `ray stack`.
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
 local obs = require "rayl.obs"
 
 local M = {}
@@ -17,12 +18,9 @@ Lua traceback. A process running compiled code (a JIT-compiled loop) or a C func
 
 --- main(args): the `rayl stack` command; returns the exit code.
 function M.main(args)
-  local o, rc = obs.parse("stack", USAGE, args, { ["--node"] = "value", ["--address"] = "value" })
+  local o, rc = cli_args.parse("stack", USAGE, args, { { "--node", "value" }, { "--address", "value" } })
   if not o then return rc end
-  if #o.args > 0 then
-    io.stderr:write(("rayl stack: unexpected argument '%s'\n%s\n"):format(o.args[1], USAGE))
-    return 2
-  end
+  if #o.args > 0 then return cli_args.fail("stack", USAGE, ("unexpected argument '%s'"):format(o.args[1])) end
   local procs = obs.processes("stack", core, obs.address(o), o.node)
   if not procs then return 1 end
   if #procs == 0 then

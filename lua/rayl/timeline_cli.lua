@@ -1,6 +1,7 @@
 -- rayl.timeline_cli: `rayl timeline`: task and actor-method runs per worker as a Chrome
 -- trace (chrome://tracing, Perfetto), from what owners report to the head.
 local core = require "rayl.core"
+local cli_args = require "rayl.cli_args"
 local obs = require "rayl.obs"
 local json = require "rayl.json"
 
@@ -35,13 +36,10 @@ end
 
 --- main(args): the `rayl timeline` command; returns the exit code.
 function M.main(args)
-  local a2 = {}
-  for i, a in ipairs(args) do a2[i] = a == "-o" and "--output" or a end
-  local o, rc = obs.parse("timeline", USAGE, a2, { ["--output"] = "value", ["--address"] = "value" })
+  local o, rc = cli_args.parse("timeline", USAGE, args, { { "-o --output", "value" }, { "--address", "value" } })
   if not o then return rc end
   if #o.args > 0 then
-    io.stderr:write(("rayl timeline: unexpected argument '%s'\n%s\n"):format(o.args[1], USAGE))
-    return 2
+    return cli_args.fail("timeline", USAGE, ("unexpected argument '%s'"):format(o.args[1]))
   end
   local ok, events, info = obs.call("timeline", core.obs_timeline, obs.address(o))
   if not ok then return 1 end

@@ -20,6 +20,22 @@ int rl_cli_run_module(int argc, char **argv, const char *module);
  * (argv[argn]) is arg[0] and what came before it is negative, as in luajit. */
 void rl_cli_create_arg_table(lua_State *L, int argc, char **argv, int argn);
 
+/* One option of a command written in C: its long name ("--port"); a valued option
+ * gets its value in *value (a pointer into argv), a flag sets *flag. */
+typedef struct {
+  const char *name;
+  const char **value; /* NULL for a flag */
+  bool *flag;         /* NULL for a valued option */
+} rl_cli_option_t;
+
+/* Parses argv[1..argc-1] of `rayl cmd` with rayl.cli_args, the parser of every rayl
+ * command: fills the n options given and leaves the others as they are. Returns -1 when
+ * the command should go on; else its exit code: 0 after printing usage for -h/--help, 2
+ * after an unknown option, a missing value or a positional word (the error and usage
+ * printed on stderr), 1 if Lua failed (reported). */
+int rl_cli_options(const char *cmd, const char *usage, int argc, char **argv, const rl_cli_option_t *opts,
+                   size_t n);
+
 /* rayl start / stop / status (cluster.c). Each returns the process exit code. */
 int rl_cli_start(int argc, char **argv);
 int rl_cli_stop(int argc, char **argv);

@@ -414,50 +414,23 @@ int rl_cli_start(int argc, char **argv) {
   bool head = false, no_security = false;
   const char *port = "6380", *address = NULL, *ip = "127.0.0.1", *cpus = NULL, *gpus = NULL, *store = NULL,
              *resources = NULL, *heartbeat = "5000", *key_file = NULL, *dash_host = "127.0.0.1", *dash_port = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(s_start_usage, stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--head")) {
-      head = true;
-      continue;
-    }
-    if (!strcmp(a, "--no-security")) {
-      no_security = true;
-      continue;
-    }
-    static const char *const valued[] = {"--port", "--address", "--node-ip-address", "--num-cpus", "--num-gpus",
-                                         "--object-store-memory", "--resources", "--heartbeat-timeout-ms",
-                                         "--cluster-key", "--dashboard-host", "--dashboard-port"};
-    bool known = false;
-    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known = known || !strcmp(a, valued[k]);
-    if (!known) {
-      fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
-      return 2;
-    }
-    if (!v) {
-      fprintf(stderr, "rayl start: %s needs a value\n%s", a, s_start_usage);
-      return 2;
-    }
-    if (!strcmp(a, "--port")) port = v;
-    else if (!strcmp(a, "--address")) address = v;
-    else if (!strcmp(a, "--node-ip-address")) ip = v;
-    else if (!strcmp(a, "--num-cpus")) cpus = v;
-    else if (!strcmp(a, "--num-gpus")) gpus = v;
-    else if (!strcmp(a, "--object-store-memory")) store = v;
-    else if (!strcmp(a, "--resources")) resources = v;
-    else if (!strcmp(a, "--heartbeat-timeout-ms")) heartbeat = v;
-    else if (!strcmp(a, "--cluster-key")) key_file = v;
-    else if (!strcmp(a, "--dashboard-host")) dash_host = v;
-    else if (!strcmp(a, "--dashboard-port")) dash_port = v;
-    else {
-      fprintf(stderr, "rayl start: unknown option '%s'\n%s", a, s_start_usage);
-      return 2;
-    }
-    i++;
-  }
+  const rl_cli_option_t opts[] = {
+      {"--head", NULL, &head},
+      {"--no-security", NULL, &no_security},
+      {"--port", &port, NULL},
+      {"--address", &address, NULL},
+      {"--node-ip-address", &ip, NULL},
+      {"--num-cpus", &cpus, NULL},
+      {"--num-gpus", &gpus, NULL},
+      {"--object-store-memory", &store, NULL},
+      {"--resources", &resources, NULL},
+      {"--heartbeat-timeout-ms", &heartbeat, NULL},
+      {"--cluster-key", &key_file, NULL},
+      {"--dashboard-host", &dash_host, NULL},
+      {"--dashboard-port", &dash_port, NULL},
+  };
+  int rc = rl_cli_options("start", s_start_usage, argc, argv, opts, sizeof opts / sizeof opts[0]);
+  if (rc >= 0) return rc;
   if (head == (address != NULL)) {
     fprintf(stderr, "rayl start: give either --head or --address HOST:PORT\n%s", s_start_usage);
     return 2;
@@ -618,12 +591,8 @@ int rl_cli_start(int argc, char **argv) {
 }
 
 int rl_cli_stop(int argc, char **argv) {
-  if (argc > 1) {
-    bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
-    if (!help) fprintf(stderr, "rayl stop: unexpected argument '%s'\n", argv[1]);
-    fputs(s_stop_usage, help ? stdout : stderr);
-    return help ? 0 : 2;
-  }
+  int rc = rl_cli_options("stop", s_stop_usage, argc, argv, NULL, 0);
+  if (rc >= 0) return rc;
   char dir[PATH_MAX + 16], err[S_ERR];
   if (s_use_base("stop") != 0) return 1;
   snprintf(dir, sizeof dir, "%s/daemons", s_base);
@@ -768,29 +737,15 @@ int rl_cli_status(int argc, char **argv) {
   const char *address = getenv("RAYL_ADDRESS"), *key_file = NULL;
   if (!address || !*address) address = "auto";
   bool json = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(s_status_usage, stdout);
-      return 0;
-    }
-    if (strcmp(a, "--address") && strcmp(a, "--format") && strcmp(a, "--cluster-key")) {
-      fprintf(stderr, "rayl status: unknown option '%s'\n%s", a, s_status_usage);
-      return 2;
-    }
-    if (!v) {
-      fprintf(stderr, "rayl status: %s needs a value\n%s", a, s_status_usage);
-      return 2;
-    }
-    i++;
-    if (!strcmp(a, "--address")) address = v;
-    else if (!strcmp(a, "--cluster-key")) key_file = v;
-    else if (!strcmp(v, "json") || !strcmp(v, "table")) json = !strcmp(v, "json");
-    else {
-      fprintf(stderr, "rayl status: --format must be table or json, not '%s'\n", v);
-      return 2;
-    }
+  const char *format = "table";
+  const rl_cli_option_t opts[] = {{"--address", &address, NULL}, {"--cluster-key", &key_file, NULL}, {"--format", &format, NULL}};
+  int rc = rl_cli_options("status", s_status_usage, argc, argv, opts, sizeof opts / sizeof opts[0]);
+  if (rc >= 0) return rc;
+  if (strcmp(format, "json") && strcmp(format, "table")) {
+    fprintf(stderr, "rayl status: --format must be table or json, not '%s'\n%s", format, s_status_usage);
+    return 2;
   }
+  json = !strcmp(format, "json");
   char gcs[200], err[S_ERR];
   if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0 ||
       rl_cluster_use_key(gcs, key_file, err, sizeof err) < 0) {

@@ -64,30 +64,11 @@ static void s_reachable(const char *gcs, char *url, size_t n) {
 
 int rl_cli_dashboard(int argc, char **argv) {
   const char *address = getenv("RAYL_ADDRESS"), *key_file = NULL;
-  bool with_token = true;
   if (!address || !*address) address = "auto";
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(s_usage, stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--no-token")) {
-      with_token = false;
-      continue;
-    }
-    if (strcmp(a, "--address") && strcmp(a, "--cluster-key")) {
-      fprintf(stderr, "rayl dashboard: unknown option '%s'\n%s", a, s_usage);
-      return 2;
-    }
-    if (!v) {
-      fprintf(stderr, "rayl dashboard: %s needs a value\n%s", a, s_usage);
-      return 2;
-    }
-    i++;
-    if (!strcmp(a, "--address")) address = v;
-    else key_file = v;
-  }
+  bool no_token = false;
+  const rl_cli_option_t opts[] = {{"--address", &address, NULL}, {"--cluster-key", &key_file, NULL}, {"--no-token", NULL, &no_token}};
+  int rc = rl_cli_options("dashboard", s_usage, argc, argv, opts, sizeof opts / sizeof opts[0]);
+  if (rc >= 0) return rc;
   char gcs[200], err[S_ERR], url[200], token[80];
   if (rl_cluster_resolve(address, gcs, sizeof gcs, err, sizeof err) != 0 ||
       rl_cluster_use_key(gcs, key_file, err, sizeof err) < 0 ||
@@ -96,7 +77,7 @@ int rl_cli_dashboard(int argc, char **argv) {
     return 1;
   }
   s_reachable(gcs, url, sizeof url);
-  if (with_token) printf("%s/?token=%s\n", url, token);
+  if (!no_token) printf("%s/?token=%s\n", url, token);
   else printf("%s\n", url);
   return 0;
 }

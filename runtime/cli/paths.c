@@ -34,20 +34,15 @@ static void s_warn_missing(const char *file, const char *hint) {
 }
 
 int rl_cli_path(int argc, char **argv) {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    puts("usage: rayl path\n"
-         "\n"
-         "Prints shell lines that put rayl's Lua modules on LUA_PATH and LUA_CPATH, so\n"
-         "`require \"rayl\"` works in other LuaJIT hosts (LOVE, Neovim, OpenResty, luajit):\n"
-         "\n"
-         "  eval \"$(rayl path)\"\n"
-         "  love examples/love");
-    return 0;
-  }
-  if (argc > 1) {
-    fprintf(stderr, "rayl path: unexpected argument '%s'; see rayl path --help\n", argv[1]);
-    return 2;
-  }
+  static const char usage[] = "usage: rayl path\n"
+                              "\n"
+                              "Prints shell lines that put rayl's Lua modules on LUA_PATH and LUA_CPATH, so\n"
+                              "`require \"rayl\"` works in other LuaJIT hosts (LOVE, Neovim, OpenResty, luajit):\n"
+                              "\n"
+                              "  eval \"$(rayl path)\"\n"
+                              "  love examples/love\n";
+  int rc = rl_cli_options("path", usage, argc, argv, NULL, 0);
+  if (rc >= 0) return rc;
   /* The exports are printed anyway (eval'd by a shell, they must stay valid); a missing
    * file is named on stderr, with how to build it. */
   s_warn_missing(RL_SOURCE_DIR "/lua/rayl/init.lua", "the rayl Lua sources are gone from the source tree");

@@ -366,19 +366,9 @@ static const char s_usage[] =
 
 int rl_cli_repl(int argc, char **argv) {
   s_run_t r = {argc, argv, NULL, 1};
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--address") && i + 1 < argc) {
-      r.address = argv[++i];
-    } else if (!strncmp(argv[i], "--address=", 10)) {
-      r.address = argv[i] + 10;
-    } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      fputs(s_usage, stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "rayl repl: unexpected argument '%s'\n%s", argv[i], s_usage);
-      return 2;
-    }
-  }
+  const rl_cli_option_t opts[] = {{"--address", &r.address, NULL}};
+  int rc = rl_cli_options("repl", s_usage, argc, argv, opts, 1);
+  if (rc >= 0) return rc;
   lua_State *L = rl_cli_open();
   if (!L)
     return 1;

@@ -1,5 +1,6 @@
 /* array.c: rayl.array, a typed numeric array userdata (owned, or a read-only view). */
 #include "host/array.h"
+#include "host/host.h"
 
 #include <float.h>
 #include <lauxlib.h>
@@ -132,26 +133,28 @@ static void s_store(lua_State *L, rl_array_t *a, size_t i, lua_Number d) {
 static int l_array_new(lua_State *L) {
   const char *dname = luaL_checkstring(L, 1);
   int dt = rl_dtype_parse(dname);
-  if (!dt) return luaL_error(L, "rayl.array: unknown dtype '%s' (expected float32, float64, int32, int64 or uint8)", dname);
+  if (!dt)
+    return rl_host_raise(L, "ValueError", "rayl.array: unknown dtype '%s' (expected float32, float64, int32, int64 or uint8)",
+                         dname);
   if (lua_type(L, 2) == LUA_TTABLE) {
     size_t n = lua_objlen(L, 2);
     rl_array_t *a = rl_array_push(L, dt, n, 0);
     for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, 2, (int)i + 1);
       if (lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "rayl.array: element %d is a %s, expected a number", (int)i + 1,
-                          luaL_typename(L, -1));
+        return rl_host_raise(L, "ValueError", "rayl.array: element %d is a %s, expected a number", (int)i + 1,
+                             luaL_typename(L, -1));
       s_store(L, a, i, lua_tonumber(L, -1));
       lua_pop(L, 1);
     }
     return 1;
   }
   if (lua_type(L, 2) != LUA_TNUMBER)
-    return luaL_error(L, "rayl.array: expected a length or a table of numbers as argument 2, got %s",
-                      luaL_typename(L, 2));
+    return rl_host_raise(L, "ValueError", "rayl.array: expected a length or a table of numbers as argument 2, got %s",
+                         luaL_typename(L, 2));
   lua_Number n = lua_tonumber(L, 2);
   if (!(n >= 0 && n == floor(n) && n < 281474976710656.0))
-    return luaL_error(L, "rayl.array: bad length %f", n);
+    return rl_host_raise(L, "ValueError", "rayl.array: the length must be a whole number from 0 to 2^48, got %g", n);
   rl_array_push(L, dt, (size_t)n, 1);
   return 1;
 }

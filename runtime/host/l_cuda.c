@@ -137,7 +137,7 @@ static int l_cuda_alloc(lua_State *L) {
   int dt = s_check_dtype(L, 3);
   const char *fill = luaL_checkstring(L, 4);
   if (!(nn >= 0 && nn <= 0x1p48 && nn == floor(nn)))
-    return rl_host_raise(L, "ValueError", "a buffer's length must be a whole number >= 0, got %.14g", (double)nn);
+    return rl_host_raise(L, "ValueError", "a buffer's length must be a whole number from 0 to 2^48, got %.14g", (double)nn);
   size_t n = (size_t)nn, bytes = n * rl_dtype_size(dt);
   s_buf_t *buf = s_push_buf(L, b, n, dt);
   char err[S_ERR];

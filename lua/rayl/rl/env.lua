@@ -1,4 +1,5 @@
 -- rayl.rl.env: the Env base class, the Wrapper base class, and the registry (register/make).
+local errors = require "rayl.errors"
 local rng = require "rayl.rl.rng"
 
 local M = {}
@@ -210,7 +211,7 @@ function M.spec(id, level)
     table.sort(all)
     msg = msg .. "; registered: " .. table.concat(all, ", ") .. " (rl.register adds one)"
   end
-  error(msg, (level or 1) + 1)
+  errors.raise("ValueError", msg, (level or 1) + 1)
 end
 
 local function resolve_entry(entry, id, level)
@@ -237,7 +238,9 @@ local MAKE_KEYS = { max_episode_steps = true, disable_env_checker = true }
 --- every other key of opts goes to the env's config.
 function M.make(id, opts)
   local spec = M.spec(id, 2)
-  if opts ~= nil and type(opts) ~= "table" then error("rl.make: opts must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then
+    errors.raise("ValueError", ("rl.make: opts must be a table, got a %s"):format(type(opts)), 2)
+  end
   local config = {}
   for k, v in pairs(spec.kwargs or {}) do config[k] = v end
   for k, v in pairs(opts or {}) do if not MAKE_KEYS[k] then config[k] = v end end

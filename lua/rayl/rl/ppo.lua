@@ -5,6 +5,7 @@
 -- its weights in the object store once per iteration and each runner returns a whole
 -- rollout. With num_env_runners = 0 the envs run in this process.
 local ffi = require "ffi"
+local errors = require "rayl.errors"
 local env_mod = require "rayl.rl.env"
 local spaces = require "rayl.rl.spaces"
 local vector = require "rayl.rl.vector"
@@ -55,7 +56,7 @@ local OTHER = { num_minibatches = true, wrappers = true, env = true, env_config 
                 runner_options = true }
 
 local function bad_opt(name, v, want)
-  error(("rl.PPO: option %s must be %s, got %s"):format(name, want, tostring(v)), 4)
+  errors.raise("ValueError", ("rl.PPO: option %s must be %s, got %s"):format(name, want, tostring(v)), 4)
 end
 
 local function check_number(o, name, lo, hi, whole)
@@ -101,14 +102,18 @@ end
 
 -- The options with defaults filled in (Box actions get the continuous defaults).
 local function resolve(opts, continuous)
-  if type(opts) ~= "table" then error("rl.PPO takes a table of options: rl.PPO{ env = \"CartPole-v1\" }", 3) end
+  if type(opts) ~= "table" then
+    errors.raise("ValueError", ("rl.PPO takes a table of options: rl.PPO{ env = \"CartPole-v1\" }, got a %s")
+      :format(type(opts)), 3)
+  end
   for k in pairs(opts) do
     if DEFAULTS[k] == nil and not OTHER[k] then
       local names = {}
       for n in pairs(DEFAULTS) do names[#names + 1] = n end
       for n in pairs(OTHER) do names[#names + 1] = n end
       table.sort(names)
-      error(("rl.PPO: unknown option '%s'; valid options: %s"):format(tostring(k), table.concat(names, ", ")), 3)
+      errors.raise("ValueError", ("rl.PPO: unknown option '%s'; valid options: %s")
+        :format(tostring(k), table.concat(names, ", ")), 3)
     end
   end
   local o = {}
@@ -337,7 +342,10 @@ M.PPO = PPO
 
 -- The env's spaces (made once here) and the spec runners register (nil: built in).
 local function probe_env(o)
-  if type(o.env) ~= "string" then error("rl.PPO: option env must be a registered env id, e.g. \"CartPole-v1\"", 3) end
+  if type(o.env) ~= "string" then
+    errors.raise("ValueError", ("rl.PPO: option env must be a registered env id, e.g. \"CartPole-v1\", got %s")
+      :format(tostring(o.env)), 3)
+  end
   local spec = env_mod.spec(o.env, 3)
   local make_opts = {}
   for k, v in pairs(o.env_config or {}) do make_opts[k] = v end
@@ -362,7 +370,10 @@ end
 --- 10 epochs, minibatches of 64, ent_coef 0).
 function M.new(opts)
   local torch = get_torch()
-  if type(opts) ~= "table" then error("rl.PPO takes a table of options: rl.PPO{ env = \"CartPole-v1\" }", 2) end
+  if type(opts) ~= "table" then
+    errors.raise("ValueError", ("rl.PPO takes a table of options: rl.PPO{ env = \"CartPole-v1\" }, got a %s")
+      :format(type(opts)), 2)
+  end
   local probe = { env = opts.env, env_config = opts.env_config, max_episode_steps = opts.max_episode_steps }
   local desc, spec = probe_env(probe)
   local o = resolve(opts, not desc.discrete)

@@ -80,18 +80,23 @@ local OPTIONS = { address = "string", filters = "table", limit = "number" }
 
 local function list(kind, opts, level)
   opts = opts or {}
-  if type(opts) ~= "table" then raise("ValueError", "list_" .. kind .. " expects a table of options", level + 1) end
+  if type(opts) ~= "table" then
+    raise("ValueError", ("list_%s expects a table of options, got a %s"):format(kind, type(opts)), level + 1)
+  end
   for k, v in pairs(opts) do
     if not OPTIONS[k] then
       raise("ValueError", ("unknown option '%s' for list_%s; valid options: address, filters, limit")
         :format(tostring(k), kind), level + 1)
     end
     if type(v) ~= OPTIONS[k] then
-      raise("ValueError", ("option '%s' of list_%s must be a %s"):format(k, kind, OPTIONS[k]), level + 1)
+      raise("ValueError", ("option '%s' of list_%s must be a %s, got a %s"):format(k, kind, OPTIONS[k], type(v)),
+        level + 1)
     end
   end
   local limit = opts.limit or M.DEFAULT_LIMIT
-  if limit < 0 or limit ~= math.floor(limit) then raise("ValueError", "limit must be a whole number >= 0", level + 1) end
+  if limit < 0 or limit ~= math.floor(limit) then
+    raise("ValueError", ("limit must be a whole number >= 0, got %s"):format(tostring(limit)), level + 1)
+  end
   local preds = compile_filters(kind, opts.filters, level + 1)
   -- This process's cluster if it has one, else the address given, RAYL_ADDRESS, or the
   -- cluster `rayl start` runs on this machine.
