@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "common/interrupt.h"
 #include "host/host.h"
+#include "host/pcall.h"
 
 #include <editline/readline.h>
 #include <lauxlib.h>
@@ -75,7 +76,7 @@ static char **s_complete(const char *text, int start, int end) {
   rl_completion_append_character = '\0';
   s_push_fn(L, "complete");
   lua_pushstring(L, text);
-  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+  if (rl_lua_pcall(L, 1, 1) == 0 && lua_istable(L, -1)) {
     size_t n = lua_objlen(L, -1);
     s_repl.matches = calloc(n ? n : 1, sizeof *s_repl.matches);
     for (size_t i = 0; s_repl.matches && i < n; i++) {
@@ -382,7 +383,7 @@ int rl_cli_repl(int argc, char **argv) {
   lua_State *L = rl_cli_open();
   if (!L)
     return 1;
-  int status = rl_cli_report(L, lua_cpcall(L, s_pmain, &r));
+  int status = rl_cli_report(L, rl_lua_cpcall(L, s_pmain, &r));
   lua_close(L);
   return rl_cli_exit_code(status ? 1 : r.exit_code);
 }

@@ -35,6 +35,7 @@
 #include "common/selftest.h"
 #include "common/str.h"
 #include "host/codec_int.h"
+#include "host/pcall.h"
 
 #include <assert.h>
 #include <lauxlib.h>
@@ -268,7 +269,7 @@ rl_codec_ctx_t *rl_codec_ctx(lua_State *L) {
   lua_pop(L, 1);
   if (box && *box) return *box;
   rl_codec_ctx_t *cx = NULL;
-  if (lua_cpcall(L, s_ctx_create, &cx) != 0) {
+  if (rl_lua_cpcall(L, s_ctx_create, &cx) != 0) {
     lua_pop(L, 1);
     return NULL;
   }
@@ -321,7 +322,7 @@ lua_State *rl_codec_test_state(void) {
 
 /* Runs src (chunk "@x.lua") in L and leaves its one result on top; -1 on error. */
 int rl_codec_test_run(lua_State *L, const char *src) {
-  if (luaL_loadbuffer(L, src, strlen(src), "@x.lua") || lua_pcall(L, 0, 1, 0)) {
+  if (luaL_loadbuffer(L, src, strlen(src), "@x.lua") || rl_lua_pcall(L, 0, 1)) {
     rl_log(RL_LOG_ERROR, "codec selftest: %s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return -1;

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "host/host.h"
+#include "host/pcall.h"
 #include "host/task_runner.h"
 #include "wire/proto.h"
 
@@ -81,8 +82,8 @@ static void s_task_cpus(lua_State *L, double cpus) {
     return;
   }
   lua_pushnumber(L, cpus);
-  if (lua_pcall(L, 1, 0, 0) != 0) {
-    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, lua_tostring(L, -1));
+  if (rl_lua_pcall(L, 1, 0) != 0) {
+    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, rl_lua_errtext(L));
     lua_pop(L, 1);
   }
 }
