@@ -34,6 +34,7 @@
 #include "common/copy.h"
 #include "common/selftest.h"
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "host/codec_int.h"
 #include "host/pcall.h"
 
@@ -243,8 +244,7 @@ static int s_ctx_create(lua_State *L) {
   lua_pushcfunction(L, s_ctx_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  rl_codec_ctx_t *cx = calloc(1, sizeof *cx);
-  if (!cx) return luaL_error(L, "out of memory");
+  rl_codec_ctx_t *cx = rl_xcalloc(1, sizeof *cx);
   *box = cx;
   lua_pushlightuserdata(L, (void *)&s_ctx_key);
   lua_pushvalue(L, -2);

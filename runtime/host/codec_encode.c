@@ -637,7 +637,8 @@ rl_encoded_t *rl_codec_encode(lua_State *L, int idx, const char *what, const rl_
   cx->norefs = 0;
   return e;
 oom:
-  snprintf(err, errlen, "cannot serialize %s: out of memory", what && *what ? what : "the value");
+  snprintf(err, errlen, "cannot serialize %s: out of memory (its encoding had reached %zu bytes)",
+           what && *what ? what : "the value", rl_encoded_size(e));
 fail:
   rl_encoded_destroy(&e);
   return NULL;
