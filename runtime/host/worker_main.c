@@ -265,7 +265,7 @@ static int s_prepare_lua(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, "rayl.functions");
   lua_getglobal(L, "require");
   lua_pushliteral(L, "rayl.worker");
-  lua_call(L, 1, 1);
+  lua_call(L, 1, 1); /* protected: s_prepare_lua runs under rl_lua_cpcall */
   static const char *entries[][2] = {{"run", "rayl.run_task"},       {"create_actor", "rayl.create_actor"},
                                      {"call_actor", "rayl.call_actor"}, {"threads", "rayl.task_threads"},
                                      {"concurrency", "rayl.concurrency"},
