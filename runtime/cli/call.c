@@ -1,6 +1,7 @@
 /* call.c: protected calls into Lua: traceback handler, error reports, Ctrl-C. */
 #include "cli/cli.h"
 #include "common/interrupt.h"
+#include "host/pcall.h"
 
 #include <lauxlib.h>
 #include <signal.h>
@@ -26,15 +27,13 @@ void rl_cli_message(const char *msg) {
 
 /* ---- signals: the handler only sets rl_interrupted and a hook (as luajit.c) ---- */
 
-static int s_traceback(lua_State *L);
-
 static void s_stop_hook(lua_State *L, lua_Debug *ar) {
   lua_sethook(L, NULL, 0, 0);
   if (ar->event == LUA_HOOKCALL && lua_getinfo(L, "f", ar)) {
     /* A C call (a blocking get) already failed because of the signal and this is
      * the call of our error handler: raising here would make the report "error in
      * error handling". Let that error through instead. */
-    int in_handler = lua_tocfunction(L, -1) == s_traceback;
+    int in_handler = lua_tocfunction(L, -1) == rl_lua_traceback;
     lua_pop(L, 1);
     if (in_handler)
       return;
@@ -80,50 +79,27 @@ static void s_release_signals(void) {
 
 /* ---- protected calls ---- */
 
-/* True if the error object at idx is a table whose `user_facing` field is set: an
- * error about the user's set-up (a cluster that cannot be reached), not about code, so
- * a traceback would only show rayl's insides. */
-static bool s_user_facing(lua_State *L, int idx) {
-  if (!lua_istable(L, idx)) return false;
-  lua_getfield(L, idx, "user_facing");
-  bool yes = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return yes;
+static int s_collect(lua_State *L) {
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return 0;
 }
 
-/* Message handler: the message (or a table's __tostring) plus a traceback; only the
- * message for a user-facing error. Other error objects pass through unchanged. */
-static int s_traceback(lua_State *L) {
-  s_clear_stop_hook(L); /* never raise "interrupted!" inside this handler */
-  if (!lua_isstring(L, 1)) {
-    bool brief = s_user_facing(L, 1);
-    if (lua_isnoneornil(L, 1) || !luaL_callmeta(L, 1, "__tostring") ||
-        !lua_isstring(L, -1))
-      return 1;
-    lua_remove(L, 1);
-    if (brief) return 1;
-  }
-  luaL_traceback(L, L, lua_tostring(L, 1), 1);
-  return 1;
-}
-
-/* Calls the function below its narg arguments with the traceback handler, catching
- * SIGINT/SIGTERM meanwhile. Returns the lua_pcall status; the stack is balanced. */
+/* Calls the function below its narg arguments through rl_lua_pcall (the traceback
+ * handler), catching SIGINT/SIGTERM meanwhile. Returns the status; the stack is
+ * balanced. */
 int rl_cli_docall(lua_State *L, int narg, int nres) {
-  int base = lua_gettop(L) - narg;
-  lua_pushcfunction(L, s_traceback);
-  lua_insert(L, base);
+  rl_lua_set_interrupt_hook(s_stop_hook);
   s_catch_signals();
   if (rl_interrupted) { /* a signal came during set-up or between chunks */
     s_signal = rl_interrupted;
     lua_sethook(L, s_stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   }
-  int status = lua_pcall(L, narg, nres, base);
+  int status = rl_lua_pcall(L, narg, nres);
   s_release_signals();
   s_clear_stop_hook(L); /* a signal that came as the chunk returned */
-  lua_remove(L, base);
-  if (status != 0)
-    lua_gc(L, LUA_GCCOLLECT, 0); /* free what the failed chunk left behind */
+  /* Free what a failed chunk left behind; a finalizer's error is reported, not fatal. */
+  if (status != 0 && rl_lua_cpcall(L, s_collect, NULL) != 0)
+    rl_cli_report(L, LUA_ERRRUN);
   return status;
 }
 

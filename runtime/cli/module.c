@@ -1,5 +1,6 @@
 /* module.c: subcommands written in Lua: require a module, call its main(args). */
 #include "cli/cli.h"
+#include "host/pcall.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -60,7 +61,7 @@ int rl_cli_run_module(int argc, char **argv, const char *module) {
   if (!L)
     return 1;
   s_module_run_t r = {argc, argv, module, 1};
-  int status = rl_cli_report(L, lua_cpcall(L, s_module_pmain, &r));
+  int status = rl_cli_report(L, rl_lua_cpcall(L, s_module_pmain, &r));
   lua_close(L);
   return rl_cli_exit_code(status ? 1 : r.exit_code);
 }

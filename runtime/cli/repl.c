@@ -3,7 +3,9 @@
  * What a line means (chunks, printing, :commands) is lua/rayl/repl.lua. */
 #include "cli/cli.h"
 #include "common/interrupt.h"
+#include "common/xalloc.h"
 #include "host/host.h"
+#include "host/pcall.h"
 
 #include <editline/readline.h>
 #include <lauxlib.h>
@@ -75,14 +77,14 @@ static char **s_complete(const char *text, int start, int end) {
   rl_completion_append_character = '\0';
   s_push_fn(L, "complete");
   lua_pushstring(L, text);
-  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+  if (rl_lua_pcall(L, 1, 1) == 0 && lua_istable(L, -1)) {
     size_t n = lua_objlen(L, -1);
-    s_repl.matches = calloc(n ? n : 1, sizeof *s_repl.matches);
-    for (size_t i = 0; s_repl.matches && i < n; i++) {
+    s_repl.matches = rl_xcalloc(n, sizeof *s_repl.matches);
+    for (size_t i = 0; i < n; i++) {
       lua_rawgeti(L, -1, (int)i + 1);
       const char *s = lua_tostring(L, -1);
-      if (s && (s_repl.matches[s_repl.nmatches] = strdup(s)))
-        s_repl.nmatches++;
+      if (s)
+        s_repl.matches[s_repl.nmatches++] = rl_xstrdup(s);
       lua_pop(L, 1);
     }
   }
@@ -372,7 +374,7 @@ int rl_cli_repl(int argc, char **argv) {
   lua_State *L = rl_cli_open();
   if (!L)
     return 1;
-  int status = rl_cli_report(L, lua_cpcall(L, s_pmain, &r));
+  int status = rl_cli_report(L, rl_lua_cpcall(L, s_pmain, &r));
   lua_close(L);
   return rl_cli_exit_code(status ? 1 : r.exit_code);
 }

@@ -1,5 +1,6 @@
 /* script.c: the LuaJIT-compatible runner: options, the arg table, -e, scripts, stdin. */
 #include "cli/cli.h"
+#include "host/pcall.h"
 
 #include <lauxlib.h>
 #include <luajit.h>
@@ -335,7 +336,7 @@ int rl_cli_run_lua(int argc, char **argv) {
   if (!L)
     return 1;
   s_run_t r = {argc, argv, 1};
-  int status = rl_cli_report(L, lua_cpcall(L, s_pmain, &r));
+  int status = rl_cli_report(L, rl_lua_cpcall(L, s_pmain, &r));
   lua_close(L);
   return rl_cli_exit_code(status ? 1 : r.exit_code);
 }

@@ -1,5 +1,6 @@
 /* idmap.c: open-addressing (linear probing, backward-shift deletion) id → pointer map. */
 #include "common/idmap.h"
+#include "common/xalloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -17,14 +18,9 @@ struct rl_idmap_t {
 };
 
 rl_idmap_t *rl_idmap_new(void) {
-  rl_idmap_t *m = calloc(1, sizeof *m);
-  if (!m) return NULL;
+  rl_idmap_t *m = rl_xcalloc(1, sizeof *m);
   m->cap = 16;
-  m->slots = calloc(m->cap, sizeof *m->slots);
-  if (!m->slots) {
-    free(m);
-    return NULL;
-  }
+  m->slots = rl_xcalloc(m->cap, sizeof *m->slots);
   return m;
 }
 
@@ -43,27 +39,23 @@ static size_t s_find(const rl_idmap_t *m, const rl_id_t *id) {
 
 void *rl_idmap_get(const rl_idmap_t *m, const rl_id_t *id) { return m->slots[s_find(m, id)].value; }
 
-static int s_grow(rl_idmap_t *m) {
+static void s_grow(rl_idmap_t *m) {
   s_slot_t *old = m->slots;
   size_t oldcap = m->cap;
-  s_slot_t *slots = calloc(oldcap * 2, sizeof *slots);
-  if (!slots) return -1;
-  m->slots = slots;
+  m->slots = rl_xcalloc(oldcap * 2, sizeof *m->slots);
   m->cap = oldcap * 2;
   for (size_t i = 0; i < oldcap; i++)
     if (old[i].value) m->slots[s_find(m, &old[i].id)] = old[i];
   free(old);
-  return 0;
 }
 
-int rl_idmap_put(rl_idmap_t *m, const rl_id_t *id, void *value) {
+void rl_idmap_put(rl_idmap_t *m, const rl_id_t *id, void *value) {
   assert(value);
-  if ((m->size + 1) * 4 > m->cap * 3 && s_grow(m) != 0) return -1;
+  if ((m->size + 1) * 4 > m->cap * 3) s_grow(m);
   size_t i = s_find(m, id);
   if (!m->slots[i].value) m->size++;
   m->slots[i].id = *id;
   m->slots[i].value = value;
-  return 0;
 }
 
 void *rl_idmap_remove(rl_idmap_t *m, const rl_id_t *id) {
@@ -102,14 +94,13 @@ void *rl_idmap_next(const rl_idmap_t *m, size_t *cursor, rl_id_t *id_out) {
 
 int rl_idmap_selftest(void) {
   rl_idmap_t *m = rl_idmap_new();
-  assert(m);
   enum { N = 5000 };
   static rl_id_t ids[N];
   static int vals[N];
   for (int i = 0; i < N; i++) {
     ids[i] = rl_id_random();
     vals[i] = i;
-    assert(rl_idmap_put(m, &ids[i], &vals[i]) == 0);
+    rl_idmap_put(m, &ids[i], &vals[i]);
   }
   assert(rl_idmap_size(m) == N);
   for (int i = 0; i < N; i++) assert(rl_idmap_get(m, &ids[i]) == &vals[i]);

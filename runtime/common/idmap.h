@@ -5,14 +5,14 @@
 
 typedef struct rl_idmap_t rl_idmap_t;
 
-/* A new empty map, or NULL if out of memory. */
+/* A new empty map. Can't fail (out of memory ends the process: common/xalloc.h). */
 rl_idmap_t *rl_idmap_new(void);
 /* Frees the map (not the values) and nulls *p; safe on NULL and twice. */
 void rl_idmap_destroy(rl_idmap_t **p);
 /* The value for id, or NULL. */
 void *rl_idmap_get(const rl_idmap_t *m, const rl_id_t *id);
-/* Sets id's value (value must not be NULL). Returns 0, or -1 if out of memory. */
-int rl_idmap_put(rl_idmap_t *m, const rl_id_t *id, void *value);
+/* Sets id's value (value must not be NULL). Can't fail. */
+void rl_idmap_put(rl_idmap_t *m, const rl_id_t *id, void *value);
 /* Removes id; returns its value or NULL if absent. */
 void *rl_idmap_remove(rl_idmap_t *m, const rl_id_t *id);
 size_t rl_idmap_size(const rl_idmap_t *m);

@@ -17,6 +17,7 @@
 
 #include "common/dirs.h"
 #include "common/selftest.h"
+#include "common/xalloc.h"
 
 #define S_LOCK "session.lock"
 #define S_MAX_SESSIONS 4096
@@ -68,8 +69,7 @@ static void s_rotate(const char *base, int keep) {
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", base, e->d_name);
     if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) continue;
-    if (!(names[n] = strdup(e->d_name))) break;
-    n++;
+    names[n++] = rl_xstrdup(e->d_name);
   }
   closedir(d);
   qsort(names, (size_t)n, sizeof *names, s_by_name);

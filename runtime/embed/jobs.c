@@ -116,7 +116,6 @@ static void s_on_ready(void *arg, const rl_id_t *id) {
 
 int rl_embed_jobs_open(rayl_ctx *ctx) {
   ctx->by_id = rl_idmap_new();
-  if (!ctx->by_id) return -1;
   rl_cw_set_ready_hook(ctx->cw, s_on_ready, ctx);
   return 0;
 }
@@ -244,12 +243,7 @@ static int s_submit(rayl_ctx *ctx, const char *fn, const char *entry, const char
   s->id = id;
   s->cb = cb;
   s->user = user;
-  if (cb && rl_idmap_put(ctx->by_id, &id, (void *)(uintptr_t)(i + 1)) != 0) {
-    s->cb = NULL; /* it could never be called: report the failure instead */
-    rl_cw_cancel(ctx->cw, &id, false, true);
-    s_release(ctx, i);
-    goto oom;
-  }
+  if (cb) rl_idmap_put(ctx->by_id, &id, (void *)(uintptr_t)(i + 1));
   if (out) *out = s_handle(ctx, i);
   /* A job that ended at once (a failed argument) is queued like any other. */
   if (cb && rl_cw_object_state(ctx->cw, &id) != RL_OBJ_PENDING) s_on_ready(ctx, &id);

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "gcs/actor_table.h"
 #include "net/secure.h"
 #include "sched/resources.h"
@@ -162,8 +163,7 @@ static void s_dead(rl_actor_service_t *s, rl_gcs_actor_t *a, const char *message
 static s_link_t *s_link(rl_actor_service_t *s, const char *endpoint) {
   for (s_link_t *l = s->links; l; l = l->next)
     if (!strcmp(l->endpoint, endpoint)) return l;
-  s_link_t *l = calloc(1, sizeof *l);
-  if (!l) return NULL;
+  s_link_t *l = rl_xcalloc(1, sizeof *l);
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->sock = zmq_socket(s->zctx, ZMQ_DEALER);
   if (!l->sock || zmq_setsockopt(l->sock, ZMQ_ROUTING_ID, s->self.b, RL_ID_SIZE) != 0 ||
@@ -237,8 +237,7 @@ static void s_start(rl_actor_service_t *s, rl_gcs_actor_t *a, int64_t now) {
   if (!s->zctx || s_creation_of(s, &a->id)) return;
   const char *node = s_pick_node(s, a);
   if (!node) return; /* looked at again on the next scan */
-  s_creation_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  s_creation_t *c = rl_xcalloc(1, sizeof *c);
   c->actor = a->id;
   c->task_id = rl_id_random();
   c->started_ms = now;
@@ -469,8 +468,8 @@ static void s_on_register(rl_actor_service_t *s, const rl_msg_t *m) {
   a->owner_alive = true;
   s_save(s, a);
   rl_gcs_actor_t *kept = a;
-  if (rl_actor_table_put(s->table, &a) != 0) rl_log(RL_LOG_ERROR, "out of memory keeping an actor");
-  else rl_log(RL_LOG_INFO, "detached actor %s registered", kept->class_name);
+  rl_actor_table_put(s->table, &a);
+  rl_log(RL_LOG_INFO, "detached actor %s registered", kept->class_name);
 }
 
 /* UPDATE: [actor_id, state, restarts_used, worker_id, endpoint, node_endpoint, message] */
@@ -511,8 +510,7 @@ static void s_on_locate(rl_actor_service_t *s, const rl_msg_t *m) {
     s_reply(s, &m->identity, request, &id, a);
     return;
   }
-  s_waiter_t *w = calloc(1, sizeof *w);
-  if (!w) return;
+  s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   zmq_msg_init(&w->identity);
   zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
   w->request = request;
@@ -646,17 +644,13 @@ static void s_load_one(void *arg, const rl_id_t *id, const void *record, size_t 
     rl_log(RL_LOG_WARN, "skipped an actor of the head's database: %s", why);
     return;
   }
-  if (rl_actor_table_put(s->table, &a) != 0) rl_log(RL_LOG_ERROR, "out of memory loading an actor");
+  rl_actor_table_put(s->table, &a);
 }
 
 rl_actor_service_t *rl_actor_service_new(void *router, void *zctx, rl_node_table_t *nodes, rl_kv_t *kv,
                                          rl_gcs_db_t *db, const char *address, char *err, size_t errlen) {
-  rl_actor_service_t *s = calloc(1, sizeof *s);
-  if (!s || !(s->table = rl_actor_table_new())) {
-    free(s);
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_actor_service_t *s = rl_xcalloc(1, sizeof *s);
+  s->table = rl_actor_table_new();
   s->router = router;
   s->zctx = zctx;
   s->nodes = nodes;

@@ -7,6 +7,7 @@
 
 #include "common/idmap.h"
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
@@ -17,11 +18,8 @@ struct rl_actor_table_t {
 };
 
 rl_actor_table_t *rl_actor_table_new(void) {
-  rl_actor_table_t *t = calloc(1, sizeof *t);
-  if (t && !(t->map = rl_idmap_new())) {
-    free(t);
-    return NULL;
-  }
+  rl_actor_table_t *t = rl_xcalloc(1, sizeof *t);
+  t->map = rl_idmap_new();
   return t;
 }
 
@@ -35,15 +33,11 @@ void rl_actor_table_destroy(rl_actor_table_t **p) {
   *p = NULL;
 }
 
-int rl_actor_table_put(rl_actor_table_t *t, rl_gcs_actor_t **a) {
+void rl_actor_table_put(rl_actor_table_t *t, rl_gcs_actor_t **a) {
   rl_gcs_actor_t *old = rl_idmap_remove(t->map, &(*a)->id);
   rl_gcs_actor_destroy(&old);
-  if (rl_idmap_put(t->map, &(*a)->id, *a) != 0) {
-    rl_gcs_actor_destroy(a);
-    return -1;
-  }
+  rl_idmap_put(t->map, &(*a)->id, *a);
   *a = NULL;
-  return 0;
 }
 
 rl_gcs_actor_t *rl_actor_table_get(const rl_actor_table_t *t, const rl_id_t *id) { return rl_idmap_get(t->map, id); }
@@ -66,8 +60,7 @@ int rl_gcs_actor_set(char **dst, size_t *dst_len, const void *src, size_t n) {
 }
 
 rl_gcs_actor_t *rl_gcs_actor_new(void) {
-  rl_gcs_actor_t *a = calloc(1, sizeof *a);
-  if (!a) return NULL;
+  rl_gcs_actor_t *a = rl_xcalloc(1, sizeof *a);
   if (rl_gcs_actor_set(&a->name_key, NULL, "", 0) || rl_gcs_actor_set(&a->fn_key, &a->fn_key_len, "", 0) ||
       rl_gcs_actor_set(&a->fn, &a->fn_len, "", 0) || rl_gcs_actor_set(&a->args, &a->args_len, "\x90", 1) ||
       rl_gcs_actor_set(&a->runtime_env, NULL, "", 0)) {
@@ -246,8 +239,10 @@ int rl_actor_table_selftest(void) {
   RL_CHECK_GOTO(!bad && strstr(why, "fields"));
   /* The table: put replaces, get finds, iteration sees each once. */
   rl_id_t id = a->id;
-  RL_CHECK_GOTO(rl_actor_table_put(t, &a) == 0 && !a && rl_actor_table_size(t) == 1);
-  RL_CHECK_GOTO(rl_actor_table_put(t, &b) == 0 && rl_actor_table_size(t) == 1);
+  rl_actor_table_put(t, &a);
+  RL_CHECK_GOTO(!a && rl_actor_table_size(t) == 1);
+  rl_actor_table_put(t, &b);
+  RL_CHECK_GOTO(rl_actor_table_size(t) == 1);
   RL_CHECK_GOTO(rl_actor_table_get(t, &id)->restarts_used == 2);
   size_t cur = 0, n = 0;
   while (rl_actor_table_next(t, &cur)) n++;

@@ -41,13 +41,12 @@ typedef struct rl_gcs_actor {
 
 typedef struct rl_actor_table_t rl_actor_table_t;
 
-/* A new empty table, or NULL if out of memory. */
+/* A new empty table. Can't fail. */
 rl_actor_table_t *rl_actor_table_new(void);
 /* Frees the table and its records; nulls *p; safe on NULL and twice. */
 void rl_actor_table_destroy(rl_actor_table_t **p);
-/* Adds *a (taking it, *a nulled), replacing a record with the same id. Returns 0, or
- * -1 if out of memory (then *a is freed). */
-int rl_actor_table_put(rl_actor_table_t *t, rl_gcs_actor_t **a);
+/* Adds *a (taking it, *a nulled), replacing a record with the same id. Can't fail. */
+void rl_actor_table_put(rl_actor_table_t *t, rl_gcs_actor_t **a);
 /* The record of id, or NULL. */
 rl_gcs_actor_t *rl_actor_table_get(const rl_actor_table_t *t, const rl_id_t *id);
 /* Iteration: *cursor starts at 0; NULL at the end (the table must not change meanwhile). */

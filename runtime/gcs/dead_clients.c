@@ -1,5 +1,6 @@
 /* dead_clients.c: a ring of the last RL_DEAD_CLIENTS_MAX deaths. */
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "gcs/dead_clients.h"
 
 #include <stdlib.h>
@@ -10,7 +11,7 @@ struct rl_dead_clients_t {
   uint64_t seq; /* of the latest; ids[(seq - 1) % MAX] */
 };
 
-rl_dead_clients_t *rl_dead_clients_new(void) { return calloc(1, sizeof(rl_dead_clients_t)); }
+rl_dead_clients_t *rl_dead_clients_new(void) { return rl_xcalloc(1, sizeof(rl_dead_clients_t)); }
 
 void rl_dead_clients_destroy(rl_dead_clients_t **p) {
   if (!p || !*p) return;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
 
@@ -85,11 +86,7 @@ static int s_private_files(const char *path, char *err, size_t errlen) {
 }
 
 rl_gcs_db_t *rl_gcs_db_open(const char *path, char *err, size_t errlen) {
-  rl_gcs_db_t *db = calloc(1, sizeof *db);
-  if (!db) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_gcs_db_t *db = rl_xcalloc(1, sizeof *db);
   char what[400];
   snprintf(what, sizeof what, "cannot open %s", path);
   if (s_private_files(path, err, errlen) != 0) goto err;
@@ -367,9 +364,8 @@ static int s_load_pg(sqlite3_stmt *st, rl_pg_table_t *pgs, char *why, size_t why
   if (len) memcpy(name, p, len); /* an empty string may come with a NULL pointer */
   name[len] = 0;
   uint32_t n = f[4].via.array.size;
-  bundles = calloc(n, sizeof *bundles);
-  nodes = calloc(n, sizeof *nodes);
-  if (!bundles || !nodes) goto done;
+  bundles = rl_xcalloc(n, sizeof *bundles);
+  nodes = rl_xcalloc(n, sizeof *nodes);
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *b = &f[4].via.array.ptr[i];
     if (b->type != MSGPACK_OBJECT_ARRAY || b->via.array.size != 2 || rl_res_unpack(&b->via.array.ptr[0], &bundles[i]) ||

@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "renv/package.h"
 #include "wire/proto.h"
 
@@ -177,8 +178,7 @@ static char *s_dup_str(const msgpack_object *o) {
   const char *p;
   size_t len;
   if (!rl_obj_bytes(o, &p, &len) || len > S_TEXT_MAX * 16) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
+  char *s = rl_xmalloc(len + 1); /* at most S_TEXT_MAX * 16 */
   if (len) memcpy(s, p, len);
   s[len] = 0;
   return s;
@@ -191,16 +191,13 @@ static bool s_obj_i64(const msgpack_object *o, int64_t *out) {
   return true;
 }
 
-static int s_add(rl_jobs_t *j, s_job_t *job) {
+static void s_add(rl_jobs_t *j, s_job_t *job) {
   if (j->n == j->cap) {
     size_t cap = j->cap ? j->cap * 2 : 16;
-    s_job_t **v = realloc(j->v, cap * sizeof *v);
-    if (!v) return -1;
-    j->v = v;
+    j->v = rl_xrealloc(j->v, cap * sizeof *j->v);
     j->cap = cap;
   }
   j->v[j->n++] = job;
-  return 0;
 }
 
 static void s_load_one(void *arg, const void *record, size_t len) {
@@ -208,7 +205,7 @@ static void s_load_one(void *arg, const void *record, size_t len) {
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   size_t off = 0;
-  s_job_t *job = calloc(1, sizeof *job);
+  s_job_t *job = rl_xcalloc(1, sizeof *job);
   int64_t status = -1, stopping = 0;
   const msgpack_object *f = NULL;
   bool ok = job && msgpack_unpack_next(&u, record, len, &off) == MSGPACK_UNPACK_SUCCESS &&
@@ -226,11 +223,12 @@ static void s_load_one(void *arg, const void *record, size_t len) {
     if (ok) stopping = f[11].via.boolean;
   }
   msgpack_unpacked_destroy(&u);
-  if (!ok || s_add(j, job) != 0) {
+  if (!ok) {
     rl_log(RL_LOG_WARN, "skipped a job of the head's database: its record is malformed");
     s_job_free(job);
     return;
   }
+  s_add(j, job);
   job->status = (int)status;
   job->stopping = stopping != 0;
   if (s_terminal(job)) return;
@@ -245,15 +243,12 @@ static void s_load_one(void *arg, const void *record, size_t len) {
 }
 
 rl_jobs_t *rl_jobs_new(const rl_jobs_opts_t *o) {
-  rl_jobs_t *j = calloc(1, sizeof *j);
-  if (!j) return NULL;
+  rl_jobs_t *j = rl_xcalloc(1, sizeof *j);
   j->db = o->db;
   j->kv = o->kv;
-  if ((o->session_dir && !(j->session_dir = strdup(o->session_dir))) ||
-      (o->rayl_bin && !(j->rayl_bin = strdup(o->rayl_bin))) || (o->address && !(j->address = strdup(o->address)))) {
-    rl_jobs_destroy(&j);
-    return NULL;
-  }
+  if (o->session_dir) j->session_dir = rl_xstrdup(o->session_dir);
+  if (o->rayl_bin) j->rayl_bin = rl_xstrdup(o->rayl_bin);
+  if (o->address) j->address = rl_xstrdup(o->address);
   char err[300];
   if (j->db && rl_gcs_db_load_jobs(j->db, s_load_one, j, err, sizeof err) != 0)
     rl_log(RL_LOG_ERROR, "cannot load the jobs: %s", err);
@@ -327,8 +322,7 @@ static char *s_text(const msgpack_object *o) {
   const char *p;
   size_t n;
   if (!o || !rl_obj_bytes(o, &p, &n) || n > S_TEXT_MAX || (n && memchr(p, 0, n))) return NULL;
-  char *s = malloc(n + 1);
-  if (!s) return NULL;
+  char *s = rl_xmalloc(n + 1); /* at most S_TEXT_MAX */
   if (n) memcpy(s, p, n);
   s[n] = 0;
   return s;
@@ -392,11 +386,7 @@ static int s_parse_submit(const rl_msg_t *m, s_submit_t *s, char *why, size_t wh
       snprintf(why, whylen, "env var %u is not [NAME, value] with NAME made of letters, digits and _", i + 1);
       return -1;
     }
-    char *kv = malloc(nlen + vlen + 2);
-    if (!kv) {
-      snprintf(why, whylen, "out of memory");
-      return -1;
-    }
+    char *kv = rl_xmalloc(nlen + vlen + 2);
     snprintf(kv, nlen + vlen + 2, "%.*s=%.*s", (int)nlen, name, (int)vlen, value);
     s->env[s->nenv++] = kv;
   }
@@ -500,15 +490,12 @@ static void s_on_submit(rl_jobs_t *j, void *sock, const rl_msg_t *m, uint64_t re
     s_reply(sock, m, request, NULL, "the head keeps at most 10000 jobs");
     goto done;
   }
-  job = calloc(1, sizeof *job);
+  job = rl_xcalloc(1, sizeof *job);
   size_t total = 1;
   for (int i = 0; i < s.nwords; i++) total += strlen(s.words[i]) + 1;
-  if (!job || !(job->entrypoint = calloc(1, total)) || !(job->runtime_env = strdup(s.runtime_env)) || s_add(j, job)) {
-    s_job_free(job);
-    job = NULL;
-    s_reply(sock, m, request, NULL, "out of memory");
-    goto done;
-  }
+  job->entrypoint = rl_xcalloc(1, total);
+  job->runtime_env = rl_xstrdup(s.runtime_env);
+  s_add(j, job);
   for (int i = 0; i < s.nwords; i++) {
     if (i) strcat(job->entrypoint, " ");
     strcat(job->entrypoint, s.words[i]);
@@ -564,7 +551,7 @@ static void s_on_logs(void *sock, const rl_msg_t *m, uint64_t request, const s_j
   size_t want = offset < size ? (size_t)(size - offset) : 0;
   if (want > max) want = (size_t)max;
   if (want > S_LOG_CHUNK_MAX) want = S_LOG_CHUNK_MAX;
-  char *buf = want ? malloc(want) : NULL;
+  char *buf = want ? rl_xmalloc(want) : NULL; /* at most S_LOG_CHUNK_MAX */
   ssize_t got = buf && fd >= 0 ? pread(fd, buf, want, (off_t)offset) : 0;
   if (fd >= 0) close(fd);
   if (fd < 0 && errno != ENOENT) {

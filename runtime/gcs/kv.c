@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/id.h"
+#include "common/xalloc.h"
 
 typedef struct s_entry_t {
   struct s_entry_t *next;
@@ -38,14 +39,9 @@ static uint64_t s_hash(const rl_kv_t *kv, const char *key, size_t klen) {
 }
 
 rl_kv_t *rl_kv_new(size_t max_bytes) {
-  rl_kv_t *kv = calloc(1, sizeof *kv);
-  if (!kv) return NULL;
+  rl_kv_t *kv = rl_xcalloc(1, sizeof *kv);
   kv->nbuckets = 64;
-  kv->buckets = calloc(kv->nbuckets, sizeof *kv->buckets);
-  if (!kv->buckets) {
-    free(kv);
-    return NULL;
-  }
+  kv->buckets = rl_xcalloc(kv->nbuckets, sizeof *kv->buckets);
   kv->max_bytes = max_bytes;
   rl_id_t r = rl_id_random();
   memcpy(&kv->seed, r.b, sizeof kv->seed);
@@ -78,8 +74,7 @@ static s_entry_t **s_find(const rl_kv_t *kv, const char *key, size_t klen, uint6
 /* Doubles the bucket array; on out of memory keeps the old one (longer chains only). */
 static void s_grow(rl_kv_t *kv) {
   size_t n = kv->nbuckets * 2;
-  s_entry_t **b = calloc(n, sizeof *b);
-  if (!b) return;
+  s_entry_t **b = rl_xcalloc(n, sizeof *b);
   for (size_t i = 0; i < kv->nbuckets; i++) {
     for (s_entry_t *e = kv->buckets[i], *next; e; e = next) {
       next = e->next;
@@ -145,8 +140,8 @@ int rl_kv_put(rl_kv_t *kv, const char *key, size_t klen, const void *value, size
   kv->bytes = kv->bytes - old + klen + vlen;
   if (kv->count > kv->nbuckets) s_grow(kv);
   return 0;
-oom:
-  snprintf(err, errlen, "out of memory");
+oom: /* user-sized: the head goes on */
+  snprintf(err, errlen, "out of memory: the head has no room for a value of %zu bytes (key of %zu bytes)", vlen, klen);
   return -1;
 }
 

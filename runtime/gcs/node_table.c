@@ -10,6 +10,7 @@
 
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 struct rl_node_table_t {
   int64_t timeout_ms;
@@ -31,14 +32,9 @@ void rl_node_table_set_hook(rl_node_table_t *t, rl_node_hook_fn *hook, void *arg
 
 rl_node_table_t *rl_node_table_new(int64_t timeout_ms) {
   assert(timeout_ms > 0);
-  rl_node_table_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
+  rl_node_table_t *t = rl_xcalloc(1, sizeof *t);
   t->timeout_ms = timeout_ms;
   t->index = rl_idmap_new();
-  if (!t->index) {
-    free(t);
-    return NULL;
-  }
   return t;
 }
 
@@ -88,23 +84,14 @@ static rl_node_t *s_add(rl_node_table_t *t, const rl_id_t *id, char *err, size_t
   }
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
-    rl_node_t **nodes = realloc(t->nodes, cap * sizeof *nodes);
-    if (!nodes) goto oom;
-    t->nodes = nodes;
+    t->nodes = rl_xrealloc(t->nodes, cap * sizeof *t->nodes);
     t->cap = cap;
   }
-  rl_node_t *node = calloc(1, sizeof *node);
-  if (!node) goto oom;
+  rl_node_t *node = rl_xcalloc(1, sizeof *node);
   node->id = *id;
-  if (rl_idmap_put(t->index, id, node) != 0) {
-    free(node);
-    goto oom;
-  }
+  rl_idmap_put(t->index, id, node);
   t->nodes[t->n++] = node;
   return node;
-oom:
-  snprintf(err, errlen, "out of memory");
-  return NULL;
 }
 
 int rl_node_table_load(rl_node_table_t *t, const rl_id_t *id, const char *endpoint, const rl_resources_t *total,

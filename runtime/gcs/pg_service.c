@@ -11,6 +11,7 @@
 
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "gcs/pg_table.h"
 #include "wire/proto.h"
 
@@ -128,8 +129,7 @@ static void s_changed(void *arg, rl_pg_t *pg, rl_pg_event_t ev) {
   char hex[RL_ID_HEX], msg[200];
   /* Saved with the batch's other changes (rl_pg_service_flush): one commit, not one
    * per change. */
-  if (s->db && rl_idmap_put(s->unsaved, &pg->id, s) != 0)
-    rl_log(RL_LOG_ERROR, "placement group %s not saved: out of memory", rl_id_hex(&pg->id, hex));
+  if (s->db) rl_idmap_put(s->unsaved, &pg->id, s);
   if (ev == RL_PG_EV_ADDED) return;
   s_push(s, pg, ev == RL_PG_EV_REMOVED);
   if (ev == RL_PG_EV_CREATED) s_answer_waiters(s, pg, NULL);
@@ -145,11 +145,7 @@ static void s_changed(void *arg, rl_pg_t *pg, rl_pg_event_t ev) {
 
 rl_pg_service_t *rl_pg_service_new(void *sock, rl_node_table_t *nodes, rl_gcs_db_t *db, rl_pg_warn_fn *warn,
                                    void *warn_arg, char *err, size_t errlen) {
-  rl_pg_service_t *s = calloc(1, sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_pg_service_t *s = rl_xcalloc(1, sizeof *s);
   s->sock = sock;
   s->nodes = nodes;
   s->db = db;
@@ -161,13 +157,6 @@ rl_pg_service_t *rl_pg_service_new(void *sock, rl_node_table_t *nodes, rl_gcs_db
   rl_pg_hooks_t hooks = {s_reserve, s_release, s_changed, s};
   s->table = rl_pg_table_new(nodes, &hooks);
   s->unsaved = rl_idmap_new();
-  if (!s->table || !s->unsaved) {
-    rl_pg_table_destroy(&s->table);
-    rl_idmap_destroy(&s->unsaved);
-    snprintf(err, errlen, "out of memory");
-    free(s);
-    return NULL;
-  }
   if (db && rl_gcs_db_load_pgs(db, s->table, err, errlen) != 0) {
     rl_pg_service_destroy(&s);
     return NULL;
@@ -210,10 +199,8 @@ void rl_pg_service_flush(rl_pg_service_t *s) {
     rl_log(RL_LOG_ERROR, "placement groups not saved: %s", err);
     return;
   }
-  rl_idmap_t *fresh = rl_idmap_new();
-  if (!fresh) return;
   rl_idmap_destroy(&s->unsaved);
-  s->unsaved = fresh;
+  s->unsaved = rl_idmap_new();
 }
 
 const struct rl_pg_table_t *rl_pg_service_table(const rl_pg_service_t *s) { return s->table; }
@@ -257,8 +244,7 @@ static void s_on_create(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
   if (!rl_field_bool(m, 5, &detached) || !rl_field_id(m, 6, &creator))
     return s_warn(s, m, "fields 6 and 7 (detached, creator) are not a boolean and an id");
   int n = (int)list->via.array.size;
-  rl_resources_t *bundles = malloc(sizeof *bundles * (size_t)n);
-  if (!bundles) return s_reply(s, m, request, "out of memory", NULL);
+  rl_resources_t *bundles = rl_xmalloc(sizeof *bundles * (size_t)n); /* at most RL_PG_MAX_BUNDLES */
   for (int i = 0; i < n; i++)
     if (rl_res_unpack(&list->via.array.ptr[i], &bundles[i]) != 0) {
       free(bundles);
@@ -308,8 +294,7 @@ static void s_on_wait(rl_pg_service_t *s, const rl_msg_t *m) {
     return s_ready_reply(s, &m->identity, request, &id, err);
   }
   if (pg->state == RL_PG_CREATED) return s_ready_reply(s, &m->identity, request, &id, NULL);
-  s_waiter_t *w = calloc(1, sizeof *w);
-  if (!w) return s_ready_reply(s, &m->identity, request, &id, "out of memory");
+  s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   zmq_msg_init(&w->identity);
   zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
   w->request = request;

@@ -10,6 +10,7 @@
 
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #define S_RETRY_MS 200 /* a refused attempt is tried again after this */
 
@@ -34,13 +35,11 @@ const char *rl_pg_state_name(int state) {
 }
 
 rl_pg_table_t *rl_pg_table_new(rl_node_table_t *nodes, const rl_pg_hooks_t *hooks) {
-  rl_pg_table_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
+  rl_pg_table_t *t = rl_xcalloc(1, sizeof *t);
   t->nodes = nodes;
   t->hooks = *hooks;
   t->index = rl_idmap_new();
   t->per_node = rl_idmap_new();
-  if (!t->index || !t->per_node) rl_pg_table_destroy(&t);
   return t;
 }
 
@@ -69,11 +68,8 @@ void rl_pg_table_destroy(rl_pg_table_t **p) {
 static s_node_t *s_node(rl_pg_table_t *t, const rl_id_t *id) {
   s_node_t *n = rl_idmap_get(t->per_node, id);
   if (n) return n;
-  n = calloc(1, sizeof *n);
-  if (n && rl_idmap_put(t->per_node, id, n) != 0) {
-    free(n);
-    n = NULL;
-  }
+  n = rl_xcalloc(1, sizeof *n);
+  rl_idmap_put(t->per_node, id, n);
   return n;
 }
 
@@ -133,13 +129,9 @@ static rl_pg_t *s_new(rl_pg_table_t *t, const rl_id_t *id, const char *name, int
     snprintf(err, errlen, "the head holds %d placement groups already: remove some first", RL_PG_TABLE_MAX);
     return NULL;
   }
-  rl_pg_t *pg = calloc(1, sizeof *pg);
-  if (!pg || !(pg->bundles = calloc((size_t)n, sizeof *pg->bundles)) || rl_idmap_put(t->index, id, pg) != 0) {
-    if (pg) free(pg->bundles);
-    free(pg);
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_pg_t *pg = rl_xcalloc(1, sizeof *pg);
+  pg->bundles = rl_xcalloc((size_t)n, sizeof *pg->bundles);
+  rl_idmap_put(t->index, id, pg);
   pg->id = *id;
   snprintf(pg->name, sizeof pg->name, "%s", name);
   pg->strategy = strategy;
@@ -216,17 +208,12 @@ static void s_sub_floor(rl_resources_t *avail, const rl_resources_t *req) {
 }
 
 /* The live nodes: their ids and what they can give new bundles (free) or have at all
- * (total). Returns how many, or -1 if out of memory. Free the arrays. */
+ * (total). Returns how many. Free the arrays. */
 static int s_live_nodes(rl_pg_table_t *t, rl_id_t **ids, rl_resources_t **res, bool free_now) {
   size_t cur = 0, count = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(t->nodes, &cur));) count += n->alive;
-  *ids = malloc(sizeof **ids * (count ? count : 1));
-  *res = malloc(sizeof **res * (count ? count : 1));
-  if (!*ids || !*res) {
-    free(*ids);
-    free(*res);
-    return -1;
-  }
+  *ids = rl_xmalloc(sizeof **ids * count);
+  *res = rl_xmalloc(sizeof **res * count);
   int k = 0;
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(t->nodes, &cur));) {
@@ -251,10 +238,9 @@ int rl_pg_table_try(rl_pg_table_t *t, rl_pg_t *pg, int64_t now_ms) {
   if ((pg->state != RL_PG_PENDING && pg->state != RL_PG_RESCHEDULING) || pg->attempt || now_ms < pg->not_before_ms)
     return 0;
   rl_id_t *ids;
-  rl_resources_t *free_res, *bundles = malloc(sizeof *bundles * (size_t)pg->n);
-  int *where = malloc(sizeof *where * (size_t)pg->n);
+  rl_resources_t *free_res, *bundles = rl_xmalloc(sizeof *bundles * (size_t)pg->n);
+  int *where = rl_xmalloc(sizeof *where * (size_t)pg->n);
   int nnodes = s_live_nodes(t, &ids, &free_res, true), started = 0;
-  if (nnodes < 0 || !bundles || !where) goto done;
   int unplaced = 0;
   for (int i = 0; i < pg->n; i++) {
     rl_pg_bundle_t *b = &pg->bundles[i];
@@ -281,10 +267,8 @@ int rl_pg_table_try(rl_pg_table_t *t, rl_pg_t *pg, int64_t now_ms) {
     if (pg->bundles[i].attempt == pg->attempt) t->hooks.reserve(t->hooks.arg, pg, i);
   started = 1;
 done:
-  if (nnodes >= 0) {
-    free(ids);
-    free(free_res);
-  }
+  free(ids);
+  free(free_res);
   free(bundles);
   free(where);
   return started;
@@ -372,19 +356,12 @@ void rl_pg_table_node_died(rl_pg_table_t *t, const rl_id_t *node) {
 
 int rl_pg_table_feasible(const rl_pg_table_t *t, const rl_pg_t *pg, char *why, size_t whylen) {
   rl_id_t *ids;
-  rl_resources_t *totals, *bundles = malloc(sizeof *bundles * (size_t)pg->n);
+  rl_resources_t *totals, *bundles = rl_xmalloc(sizeof *bundles * (size_t)pg->n);
   int nnodes = s_live_nodes((rl_pg_table_t *)t, &ids, &totals, false);
-  int rc = -1;
-  if (nnodes < 0 || !bundles) {
-    snprintf(why, whylen, "out of memory");
-  } else {
-    for (int i = 0; i < pg->n; i++) bundles[i] = pg->bundles[i].resources;
-    rc = rl_bundles_feasible(pg->strategy, bundles, pg->n, totals, nnodes, why, whylen);
-  }
-  if (nnodes >= 0) {
-    free(ids);
-    free(totals);
-  }
+  for (int i = 0; i < pg->n; i++) bundles[i] = pg->bundles[i].resources;
+  int rc = rl_bundles_feasible(pg->strategy, bundles, pg->n, totals, nnodes, why, whylen);
+  free(ids);
+  free(totals);
   free(bundles);
   return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 
 typedef struct {
@@ -48,14 +49,12 @@ struct rl_state_table_t {
 
 rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors) {
   assert(max_tasks > 0);
-  rl_state_table_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
+  rl_state_table_t *t = rl_xcalloc(1, sizeof *t);
   t->max_tasks = max_tasks;
   t->max_dead = max_dead_actors;
-  t->tasks = calloc(max_tasks, sizeof *t->tasks);
+  t->tasks = rl_xcalloc(max_tasks, sizeof *t->tasks);
   t->task_index = rl_idmap_new();
   t->actor_index = rl_idmap_new();
-  if (!t->tasks || !t->task_index || !t->actor_index) rl_state_table_destroy(&t);
   return t;
 }
 
@@ -198,7 +197,7 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   x = &t->tasks[(t->first + t->ntasks) % t->max_tasks];
   memset(x, 0, sizeof *x);
   x->id = *id;
-  if (rl_idmap_put(t->task_index, id, x) != 0) return NULL;
+  rl_idmap_put(t->task_index, id, x);
   t->ntasks++;
   t->task_counts[RL_TS_SUBMITTED]++; /* its state until the row is applied */
   return x;
@@ -266,19 +265,14 @@ static void s_apply_actor(rl_state_table_t *t, const s_actor_t *in, bool has_nod
   if (!a) {
     if (t->nactors == t->cap_actors) {
       size_t cap = t->cap_actors ? 2 * t->cap_actors : 64;
-      s_actor_t **grown = realloc(t->actors, cap * sizeof *grown);
-      if (!grown) return;
-      t->actors = grown;
+      t->actors = rl_xrealloc(t->actors, cap * sizeof *t->actors);
       t->cap_actors = cap;
     }
-    if (!(a = calloc(1, sizeof *a))) return;
+    a = rl_xcalloc(1, sizeof *a);
     a->id = in->id;
     a->state = RL_AS_PENDING;
     t->actor_counts[RL_AS_PENDING]++;
-    if (rl_idmap_put(t->actor_index, &a->id, a) != 0) {
-      free(a);
-      return;
-    }
+    rl_idmap_put(t->actor_index, &a->id, a);
     t->actors[t->nactors++] = a;
   }
   uint8_t state = in->state;

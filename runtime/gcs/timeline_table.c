@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 
 struct rl_timeline_table_t {
@@ -17,8 +18,7 @@ struct rl_timeline_table_t {
 
 rl_timeline_table_t *rl_timeline_table_new(size_t max_events) {
   if (max_events == 0) return NULL;
-  rl_timeline_table_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
+  rl_timeline_table_t *t = rl_xcalloc(1, sizeof *t);
   t->max = max_events;
   return t;
 }
@@ -32,10 +32,7 @@ void rl_timeline_table_destroy(rl_timeline_table_t **p) {
 
 /* The slot for a new event: the ring grows up to max, then the oldest is replaced. */
 static rl_timeline_event_t *s_push(rl_timeline_table_t *t) {
-  if (!t->ring) {
-    t->ring = malloc(t->max * sizeof *t->ring);
-    if (!t->ring) return NULL;
-  }
+  if (!t->ring) t->ring = rl_xmalloc(t->max * sizeof *t->ring);
   if (t->n == t->max) {
     t->first = (t->first + 1) % t->max;
     t->n--;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "gpu/backend.h"
 #include "gpu/driver.h"
 #include "gpu/nvrtc.h"
@@ -156,12 +157,7 @@ static rl_gpu_kernel_t *s_load(const char *image, size_t image_len, const char *
     return NULL;
   }
   size_t nlen = strlen(name);
-  rl_gpu_kernel_t *k = calloc(1, sizeof *k + nlen + 1);
-  if (!k) {
-    s_st.cu->ModuleUnload(mod);
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_gpu_kernel_t *k = rl_xcalloc(1, sizeof *k + nlen + 1);
   memcpy(k->name, name, nlen + 1);
   k->mod = mod;
   r = s_st.cu->ModuleGetFunction(&k->fn, mod, name);

@@ -19,6 +19,7 @@
 #include "common/dirs.h"
 #include "common/log.h"
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "gpu/nvrtc.h"
 
 #define S_MAGIC "RLKCACH1"
@@ -51,8 +52,7 @@ int rl_kcache_default_dir(char *out, size_t n) {
 }
 
 rl_kcache_t *rl_kcache_new(const char *dir) {
-  rl_kcache_t *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
+  rl_kcache_t *c = rl_xcalloc(1, sizeof *c);
   if (dir) snprintf(c->dir, sizeof c->dir, "%s", dir);
   else if (rl_kcache_default_dir(c->dir, sizeof c->dir) != 0) c->dir[0] = 0;
   if (!c->dir[0]) c->dir_state = -1;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/selftest.h"
+#include "common/xalloc.h"
 
 /* NVRTC's types, as nvrtc.h declares them. */
 typedef int s_res_t; /* nvrtcResult: 0 NVRTC_SUCCESS, 6 NVRTC_ERROR_COMPILATION */
@@ -183,8 +184,7 @@ static void s_log(s_prog_t prog, char **log) {
   size_t n = 0;
   *log = NULL;
   if (s_nv.GetProgramLogSize(prog, &n) != S_OK || n <= 1) return;
-  char *l = malloc(n + 1);
-  if (!l) return;
+  char *l = rl_xmalloc(n + 1);
   if (s_nv.GetProgramLog(prog, l) != S_OK) {
     free(l);
     return;
@@ -201,8 +201,8 @@ static int s_output(s_prog_t prog, s_res_t (*size)(s_prog_t, size_t *), s_res_t 
   *len = 0;
   if (size(prog, &n) != S_OK) return -1;
   if (n == 0) return 0;
-  char *d = malloc(n);
-  if (!d || get(prog, d) != S_OK) {
+  char *d = rl_xmalloc(n);
+  if (get(prog, d) != S_OK) {
     free(d);
     return -1;
   }
@@ -232,10 +232,11 @@ int rl_nvrtc_compile(const char *source, const char *name, const char *const *op
   }
   snprintf(progname, sizeof progname, "%s.cu", name);
   snprintf(archopt, sizeof archopt, "--gpu-architecture=%s", arch);
-  if (noptions > 1000 || !(opts = calloc(noptions + 2, sizeof *opts))) {
+  if (noptions > 1000) {
     snprintf(err, errlen, "too many compiler options (%zu)", noptions);
     return -1;
   }
+  opts = rl_xcalloc(noptions + 2, sizeof *opts);
   size_t n = 0;
   for (size_t i = 0; i < noptions; i++) opts[n++] = options[i];
   if (!s_has_arch(options, noptions)) opts[n++] = archopt;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "gpu/backend.h"
 #include "gpu/sim_abi.h"
 #include "gpu/sim_compile.h"
@@ -160,10 +161,7 @@ static rl_gpu_kernel_t *s_load(const char *image, size_t len, const char *name, 
     snprintf(err, errlen, "kernel %s: the image holds kernel %.200s", name, abi->kernel);
     goto fail;
   }
-  if (!(k = calloc(1, sizeof *k))) {
-    snprintf(err, errlen, "kernel %s: out of memory", name);
-    goto fail;
-  }
+  k = rl_xcalloc(1, sizeof *k);
   unsigned flags;
   if (s_image_scan(image, len, &flags, &abi->static_smem)) abi->flags = flags;
   k->dl = dl;

@@ -1,5 +1,6 @@
 /* sim_compile.c: the CPU simulator's compiler: finds the host's C++ compiler, builds a
  * kernel's CUDA C source against the prelude into a shared object, reports its errors. */
+#include "common/xalloc.h"
 #include "gpu/sim_compile.h"
 
 #include <errno.h>
@@ -362,12 +363,8 @@ static int s_args_build(s_args_t *a, const s_cxx_t *c, const char *const *option
                         char *err, size_t errlen) {
   int cap = c->argc + (int)(sizeof s_flags / sizeof *s_flags) + 16 + 2 * (int)noptions;
   memset(a, 0, sizeof *a);
-  a->argv = calloc((size_t)cap, sizeof *a->argv);
-  a->owned = calloc(noptions + 1, sizeof *a->owned);
-  if (!a->argv || !a->owned) {
-    snprintf(err, errlen, "kernel %s: out of memory", name);
-    return -1;
-  }
+  a->argv = rl_xcalloc((size_t)cap, sizeof *a->argv);
+  a->owned = rl_xcalloc(noptions + 1, sizeof *a->owned);
   for (int i = 0; i < c->argc; i++) s_arg(a, c->argv[i]);
   for (int i = 0; s_flags[i]; i++)
     if (!(c->clang && !strcmp(s_flags[i], "-fno-gnu-unique"))) s_arg(a, s_flags[i]);
@@ -451,11 +448,7 @@ static int s_run(char *const argv[], const char *dir, char *err, size_t errlen) 
   snprintf(logpath, sizeof logpath, "%s/%s", dir, S_LOG);
   size_t n = 0;
   while (environ && environ[n]) n++;
-  char **envp = calloc(n + 2, sizeof *envp);
-  if (!envp) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  char **envp = rl_xcalloc(n + 2, sizeof *envp);
   size_t k = 0;
   envp[k++] = "LC_ALL=C";
   for (size_t i = 0; i < n; i++)

@@ -1,5 +1,6 @@
 /* sim_fibers.c: cooperative fibers for the CPU simulator: a small context switch on x86-64
  * (ucontext elsewhere), with the AddressSanitizer annotations stack switches need. */
+#include "common/xalloc.h"
 #include "gpu/sim_fibers.h"
 
 #include <assert.h>
@@ -155,8 +156,7 @@ struct rl_sim_fibers {
 };
 
 rl_sim_fibers_t *rl_sim_fibers_new(size_t stack_size) {
-  rl_sim_fibers_t *f = calloc(1, sizeof *f);
-  if (!f) return NULL;
+  rl_sim_fibers_t *f = rl_xcalloc(1, sizeof *f);
   long page = sysconf(_SC_PAGESIZE);
   f->page = page > 0 ? (size_t)page : 4096;
   f->stack_size = (stack_size + f->page - 1) / f->page * f->page;
@@ -177,14 +177,12 @@ void rl_sim_fibers_destroy(rl_sim_fibers_t **p) {
 static int s_grow(rl_sim_fibers_t *f, unsigned n, char *err, size_t errlen) {
   size_t slot = f->stack_size + f->page, len = slot * n;
   char *r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  s_fiber_t *fib = calloc(n, sizeof *fib);
-  if (r == MAP_FAILED || !fib) {
+  if (r == MAP_FAILED) {
     snprintf(err, errlen, "cannot map %u fiber stacks of %zu KiB for the CPU simulator: %s", n, f->stack_size / 1024,
-             strerror(r == MAP_FAILED ? errno : ENOMEM));
-    if (r != MAP_FAILED) munmap(r, len);
-    free(fib);
+             strerror(errno));
     return -1;
   }
+  s_fiber_t *fib = rl_xcalloc(n, sizeof *fib);
   for (unsigned i = 0; i < n; i++) {
     mprotect(r + i * slot, f->page, PROT_NONE); /* an overflow faults instead of corrupting */
     fib[i].stack = r + i * slot + f->page;

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "gcs/pg_table.h"
 #include "head/dash_fetch.h"
 #include "head/log_tail.h"
@@ -474,8 +475,8 @@ static void s_tail(s_call_t *c, const char *path, const char *name, bool missing
     return rl_http_error(c->out, 404, "no such log file (see /api/logs)");
   }
   size_t size = (size_t)st.st_size, want = size < S_LOG_READ_MAX ? size : S_LOG_READ_MAX;
-  char *buf = malloc(want + 1);
-  ssize_t got = buf ? pread(fd, buf, want, (off_t)(size - want)) : -1;
+  char *buf = rl_xmalloc(want + 1); /* at most S_LOG_READ_MAX */
+  ssize_t got = pread(fd, buf, want, (off_t)(size - want));
   close(fd);
   if (got < 0) {
     free(buf);
@@ -575,11 +576,10 @@ static void s_api_logs(s_call_t *c) {
     if (!rl_log_name_ok(e->d_name)) continue;
     if (n == cap) {
       size_t ncap = cap ? 2 * cap : 64;
-      char **grown = realloc(names, ncap * sizeof *names);
-      if (!grown) break;
-      names = grown, cap = ncap;
+      names = rl_xrealloc(names, ncap * sizeof *names);
+      cap = ncap;
     }
-    if ((names[n] = strdup(e->d_name))) n++;
+    names[n++] = rl_xstrdup(e->d_name);
   }
   if (d) closedir(d);
   qsort(names, n, sizeof *names, s_cmp_str);
@@ -858,7 +858,7 @@ static void s_handle(void *ctx, const rl_http_req_t *req, rl_http_reply_t *out) 
   const char *type;
   if (!strcmp(req->method, "POST")) return rl_http_error(out, 405, "no such route to POST to");
   if (!rl_http_asset(req->path, &data, &len, &type)) return rl_http_error(out, 404, "no such page or route");
-  if (!(out->body = malloc(len ? len : 1))) return rl_http_error(out, 500, "out of memory");
+  out->body = rl_xmalloc(len);
   memcpy(out->body, data, len);
   out->len = len;
   out->type = type;
@@ -878,11 +878,7 @@ void rl_dashboard_token(char out[RL_DASHBOARD_TOKEN_LEN + 1]) {
 
 rl_dashboard_t *rl_dashboard_new(const rl_dashboard_tables_t *t, const rl_dashboard_opts_t *o, char *err,
                                  size_t errlen) {
-  rl_dashboard_t *d = calloc(1, sizeof *d);
-  if (!d) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_dashboard_t *d = rl_xcalloc(1, sizeof *d);
   d->t = *t;
   rl_http_opts_t ho = {.host = o->host,
                        .port = o->port ? o->port : RL_DASHBOARD_DEFAULT_PORT,

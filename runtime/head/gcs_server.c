@@ -17,6 +17,7 @@
 #include "common/interrupt.h"
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "gcs/actor_service.h"
 #include "head/dashboard.h"
 #include "gcs/dead_clients.h"
@@ -174,13 +175,11 @@ static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const msgpack_object
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   msgpack_pack_object(&pk, *o);
-  s_demands_t *d = malloc(sizeof *d + sb.size);
-  if (d) {
-    d->len = sb.size;
-    memcpy(d->data, sb.data, sb.size);
-    free(rl_idmap_remove(g->demands, node));
-    if (rl_idmap_put(g->demands, node, d) != 0) free(d);
-  }
+  s_demands_t *d = rl_xmalloc(sizeof *d + sb.size); /* from a received message */
+  d->len = sb.size;
+  memcpy(d->data, sb.data, sb.size);
+  free(rl_idmap_remove(g->demands, node));
+  rl_idmap_put(g->demands, node, d);
   msgpack_sbuffer_destroy(&sb);
 }
 
@@ -188,8 +187,7 @@ static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const msgpack_object
  * state table fails what they owned. */
 static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
   uint32_t n = o->via.array.size;
-  rl_id_t *ids = malloc((n ? n : 1) * sizeof *ids);
-  if (!ids) return;
+  rl_id_t *ids = rl_xmalloc(n * sizeof *ids); /* from a received message */
   char hex[RL_ID_HEX], nhex[RL_ID_HEX];
   for (uint32_t i = 0; i < n; i++) {
     rl_obj_id(&o->via.array.ptr[i], &ids[i]);
@@ -316,7 +314,7 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
     uint64_t seq = rl_dead_clients_seq(g->dead);
     size_t max = new_node || since == seq ? 0 : since < seq && seq - since < RL_DEAD_CLIENTS_MAX ? seq - since
                                                                                                  : RL_DEAD_CLIENTS_MAX;
-    rl_id_t *ids = max ? malloc(max * sizeof *ids) : NULL;
+    rl_id_t *ids = max ? rl_xmalloc(max * sizeof *ids) : NULL; /* at most RL_DEAD_CLIENTS_MAX */
     size_t n = ids ? rl_dead_clients_since(g->dead, since, ids, max) : 0;
     msgpack_pack_uint64(&b.pk, seq);
     msgpack_pack_array(&b.pk, (uint32_t)n);

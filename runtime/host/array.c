@@ -1,6 +1,7 @@
 /* array.c: rayl.array, a typed numeric array userdata (owned, or a read-only view). */
 #include "host/array.h"
 #include "host/host.h"
+#include "host/pcall.h"
 
 #include <float.h>
 #include <lauxlib.h>
@@ -266,7 +267,7 @@ void rl_array_open(lua_State *L) {
 
 /* Runs Lua code that must return true; 0 on success. */
 static int s_check_lua(lua_State *L, const char *code) {
-  if (luaL_loadstring(L, code) || lua_pcall(L, 0, 1, 0)) {
+  if (luaL_loadstring(L, code) || rl_lua_pcall(L, 0, 1)) {
     lua_pop(L, 1);
     return 1;
   }

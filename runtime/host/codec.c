@@ -34,7 +34,9 @@
 #include "common/copy.h"
 #include "common/selftest.h"
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "host/codec_int.h"
+#include "host/pcall.h"
 
 #include <assert.h>
 #include <lauxlib.h>
@@ -242,8 +244,7 @@ static int s_ctx_create(lua_State *L) {
   lua_pushcfunction(L, s_ctx_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  rl_codec_ctx_t *cx = calloc(1, sizeof *cx);
-  if (!cx) return luaL_error(L, "out of memory");
+  rl_codec_ctx_t *cx = rl_xcalloc(1, sizeof *cx);
   *box = cx;
   lua_pushlightuserdata(L, (void *)&s_ctx_key);
   lua_pushvalue(L, -2);
@@ -268,7 +269,7 @@ rl_codec_ctx_t *rl_codec_ctx(lua_State *L) {
   lua_pop(L, 1);
   if (box && *box) return *box;
   rl_codec_ctx_t *cx = NULL;
-  if (lua_cpcall(L, s_ctx_create, &cx) != 0) {
+  if (rl_lua_cpcall(L, s_ctx_create, &cx) != 0) {
     lua_pop(L, 1);
     return NULL;
   }
@@ -321,7 +322,7 @@ lua_State *rl_codec_test_state(void) {
 
 /* Runs src (chunk "@x.lua") in L and leaves its one result on top; -1 on error. */
 int rl_codec_test_run(lua_State *L, const char *src) {
-  if (luaL_loadbuffer(L, src, strlen(src), "@x.lua") || lua_pcall(L, 0, 1, 0)) {
+  if (luaL_loadbuffer(L, src, strlen(src), "@x.lua") || rl_lua_pcall(L, 0, 1)) {
     rl_log(RL_LOG_ERROR, "codec selftest: %s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "host/array.h"
+#include "host/pcall.h"
 #include "host/codec_int.h"
 
 #define S_PREFIX "cannot decode value: "
@@ -228,7 +229,7 @@ static void s_module(s_dec_t *d, const unsigned char *b, size_t len) {
       lua_getglobal(L, "require");
       if (!lua_isfunction(L, -1)) s_error(d, "module '%s' is not loaded and there is no require", s_lstr(L, b, mn));
       s_lstr(L, b, mn);
-      lua_call(L, 1, 1);
+      lua_call(L, 1, 1); /* protected: runs under rl_codec_decode's rl_lua_pcall */
     }
   }
   if (!z) return;
@@ -369,7 +370,7 @@ static void s_tensor(s_dec_t *d, const unsigned char *b, size_t len) {
   }
   if (numel != (double)a->n) s_error(d, "tensor shape does not match its elements");
   lua_pushinteger(L, b[1]);
-  lua_call(L, 4, 1);
+  lua_call(L, 4, 1); /* protected: runs under rl_codec_decode's rl_lua_pcall */
   lua_pushvalue(L, -1);
   lua_rawseti(L, d->reftab, (int)ref);
 }
@@ -471,7 +472,7 @@ int rl_codec_decode(lua_State *L, const void *data, size_t len, int keeper, cons
   if (keeper) lua_pushvalue(L, keeper);
   else lua_pushnil(L);
   lua_pushlightuserdata(L, &d);
-  if (lua_pcall(L, 2, 1, 0) == 0) return 0;
+  if (rl_lua_pcall(L, 2, 1) == 0) return 0;
   if (!lua_isstring(L, -1)) {
     lua_pop(L, 1);
     lua_pushliteral(L, S_PREFIX "error");

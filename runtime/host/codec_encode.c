@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "host/array.h"
+#include "host/pcall.h"
 #include "host/codec_int.h"
 #include "host/host.h"
 
@@ -482,9 +483,13 @@ static int s_cdata(s_enc_t *s, int idx) {
     return s_fail(s, "cdata");
   }
   lua_pushvalue(L, idx);
-  if (lua_pcall(L, 1, 7, 0) != 0) {
+  if (rl_lua_pcall(L, 1, 7) != 0) {
+    /* The describer's message is about the value: the path names where it is, so the
+     * traceback (of rayl's describer) is left out. */
+    const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "its describer failed";
+    const char *tb = strstr(msg, "\nstack traceback:");
     char leaf[256];
-    snprintf(leaf, sizeof leaf, "cdata: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "its describer failed");
+    snprintf(leaf, sizeof leaf, "cdata: %.*s", tb ? (int)(tb - msg) : (int)strlen(msg), msg);
     lua_settop(L, base);
     return s_fail(s, leaf);
   }
@@ -617,7 +622,7 @@ rl_encoded_t *rl_codec_encode(lua_State *L, int idx, const char *what, const rl_
   lua_pushvalue(L, idx);
   lua_pushlightuserdata(L, &s);
   cx->busy = 1;
-  int rc = lua_pcall(L, 2, 0, 0);
+  int rc = rl_lua_pcall(L, 2, 0);
   cx->busy = 0;
   if (rc) {
     const char *msg = lua_tostring(L, -1);
@@ -632,7 +637,8 @@ rl_encoded_t *rl_codec_encode(lua_State *L, int idx, const char *what, const rl_
   cx->norefs = 0;
   return e;
 oom:
-  snprintf(err, errlen, "cannot serialize %s: out of memory", what && *what ? what : "the value");
+  snprintf(err, errlen, "cannot serialize %s: out of memory (its encoding had reached %zu bytes)",
+           what && *what ? what : "the value", rl_encoded_size(e));
 fail:
   rl_encoded_destroy(&e);
   return NULL;

@@ -117,7 +117,9 @@ int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char 
 void rl_host_args_free(rl_host_args_t *a);
 /* Pushes the n new refs in ids (each already counted once for the caller; their call
  * site recorded when RAYL_RECORD_REF_CREATION_SITES=1) and returns
- * n, or raises ValueError with err if rc != 0. Frees ids unless it is ids_stack. */
+ * n, or raises with err if rc != 0: OutOfMemoryError for RL_ENOMEM (common/result.h),
+ * else ValueError; ids NULL (no memory for them) is an OutOfMemoryError too. Frees ids
+ * unless it is ids_stack. */
 int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int rc, const char *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/result.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -63,7 +64,7 @@ static int l_actor_create(lua_State *L) {
   rl_id_t id;
   int rc = rl_cw_actor_create(cw, key, key_len, blob, blob_len, a.args, (size_t)nargs, &o, &id, err, sizeof err);
   rl_host_args_free(&a);
-  if (rc != 0) return rl_host_raise(L, "ValueError", "%s", err);
+  if (rc != RL_OK) return rl_host_raise(L, rc == RL_ENOMEM ? "OutOfMemoryError" : "ValueError", "%s", err);
   char hex[RL_ID_HEX];
   lua_pushstring(L, rl_id_hex(&id, hex));
   return 1;

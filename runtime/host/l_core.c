@@ -13,6 +13,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/memory.h"
+#include "common/xalloc.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "worker/cluster_client.h"
@@ -123,10 +124,10 @@ static int l_export(lua_State *L) {
   if (!enc) return rl_host_raise(L, "SerializationError", "%s", err);
   size_t len = rl_encoded_size(enc);
   luaL_Buffer b;
-  char *tmp = malloc(len ? len : 1);
+  char *tmp = malloc(len ? len : 1); /* user-sized: the encoded function */
   if (!tmp) {
     rl_encoded_destroy(&enc);
-    return luaL_error(L, "out of memory");
+    return rl_host_raise(L, "OutOfMemoryError", "no memory for a copy of %s (%zu bytes encoded)", what, len);
   }
   rl_encoded_copy(enc, tmp);
   rl_encoded_destroy(&enc);
@@ -289,13 +290,8 @@ static int l_wait(lua_State *L) {
                          num_returns);
   size_t num = (size_t)num_returns;
   int timeout_ms = rl_host_check_timeout_ms(L, 3, "rayl.wait");
-  rl_id_t *ids = malloc((n ? n : 1) * sizeof *ids);
-  bool *ready = malloc(n ? n : 1);
-  if (!ids || !ready) {
-    free(ids);
-    free(ready);
-    return luaL_error(L, "out of memory");
-  }
+  rl_id_t *ids = rl_xmalloc(n * sizeof *ids);
+  bool *ready = rl_xmalloc(n);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 1, (int)i + 1);
     rl_objref_t *r = rl_objref_test(L, -1);

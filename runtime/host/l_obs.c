@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/dirs.h"
+#include "common/xalloc.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -193,13 +194,9 @@ static int l_obs_ask(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   int timeout_ms = (int)luaL_optinteger(L, 3, 3000);
   int n = (int)lua_objlen(L, 2);
-  const char **eps = calloc(n > 0 ? (size_t)n : 1, sizeof *eps);
-  rl_msg_t *replies = calloc(n > 0 ? (size_t)n : 1, sizeof *replies);
-  bool *got = calloc(n > 0 ? (size_t)n : 1, sizeof *got);
-  if (!eps || !replies || !got) {
-    free(eps), free(replies), free(got);
-    return luaL_error(L, "out of memory");
-  }
+  const char **eps = rl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *eps);
+  rl_msg_t *replies = rl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *replies);
+  bool *got = rl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *got);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 2, i + 1);
     eps[i] = lua_tostring(L, -1); /* the list keeps the string alive */

@@ -46,10 +46,10 @@ static int l_pg_ready(lua_State *L) {
   rl_encoded_t *enc = rl_codec_encode(L, 2, "the placement group", NULL, err, sizeof err);
   if (!enc) return rl_host_raise(L, "SerializationError", "%s", err);
   size_t len = rl_encoded_size(enc);
-  char *buf = malloc(len ? len : 1);
+  char *buf = malloc(len ? len : 1); /* user-sized: the encoded value */
   if (!buf) {
     rl_encoded_destroy(&enc);
-    return luaL_error(L, "out of memory");
+    return rl_host_raise(L, "OutOfMemoryError", "no memory for a copy of the value (%zu bytes encoded)", len);
   }
   rl_encoded_copy(enc, buf);
   rl_encoded_destroy(&enc);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -175,12 +176,12 @@ static void s_objects(lua_State *L, const s_target_t *to) {
   rl_msg_t nodes_reply;
   const msgpack_object *nodes = s_nodes(L, to, &nodes_reply);
   uint32_t n = nodes->via.array.size;
-  const char **endpoints = calloc(n ? n : 1, sizeof *endpoints);
-  char (*eps)[RL_ENDPOINT_MAX] = calloc(n ? n : 1, sizeof *eps);
-  rl_msg_t *replies = calloc(n ? n : 1, sizeof *replies);
-  bool *got = calloc(n ? n : 1, sizeof *got);
+  const char **endpoints = rl_xcalloc(n, sizeof *endpoints);
+  char (*eps)[RL_ENDPOINT_MAX] = rl_xcalloc(n, sizeof *eps);
+  rl_msg_t *replies = rl_xcalloc(n, sizeof *replies);
+  bool *got = rl_xcalloc(n, sizeof *got);
   int live = 0;
-  for (uint32_t i = 0; endpoints && eps && replies && got && i < n; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *e = &nodes->via.array.ptr[i];
     const char *ep;
     size_t len;
@@ -193,10 +194,6 @@ static void s_objects(lua_State *L, const s_target_t *to) {
     live++;
   }
   rl_msg_close(&nodes_reply);
-  if (!endpoints || !eps || !replies || !got) {
-    free(endpoints), free(eps), free(replies), free(got);
-    luaL_error(L, "out of memory");
-  }
   rl_state_objects(endpoints, live, replies, got, S_NODES_TIMEOUT_MS);
   lua_newtable(L); /* rows */
   lua_newtable(L); /* info */

@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "host/codec_int.h"
 #include "host/host.h"
 
@@ -93,12 +94,8 @@ static void s_ref_out(void *ctx, const rl_id_t *id, const char *owner) {
   if (!l) return;
   if (l->n == l->cap) {
     size_t cap = l->cap ? 2 * l->cap : 8;
-    void *ids = realloc(l->ids, cap * sizeof *l->ids);
-    if (!ids) return;
-    l->ids = ids;
-    void *owners = realloc(l->owners, cap * sizeof *l->owners);
-    if (!owners) return;
-    l->owners = owners;
+    l->ids = rl_xrealloc(l->ids, cap * sizeof *l->ids);
+    l->owners = rl_xrealloc(l->owners, cap * sizeof *l->owners);
     l->cap = cap;
   }
   l->ids[l->n] = *id;

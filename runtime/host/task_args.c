@@ -5,20 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/result.h"
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "host/host.h"
 
 int rl_host_args_encode(lua_State *L, int first, int n, rl_host_args_t *a, char *err, size_t errlen) {
   memset(a, 0, sizeof *a);
   a->n = n;
   size_t slots = (size_t)(n ? n : 1);
-  a->args = calloc(slots, sizeof *a->args);
-  a->encs = calloc(slots, sizeof *a->encs);
-  a->refs = calloc(slots, sizeof *a->refs);
-  if (!a->args || !a->encs || !a->refs) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  a->args = rl_xcalloc(slots, sizeof *a->args);
+  a->encs = rl_xcalloc(slots, sizeof *a->encs);
+  a->refs = rl_xcalloc(slots, sizeof *a->refs);
   size_t total = 0;
   for (int i = 0; i < n; i++) {
     int idx = first + i;
@@ -71,7 +69,8 @@ void rl_host_args_free(rl_host_args_t *a) {
 int rl_host_push_refs(lua_State *L, rl_id_t *ids, rl_id_t *ids_stack, int n, int rc, const char *err) {
   if (rc != 0 || !ids) {
     if (ids != ids_stack) free(ids);
-    return rl_host_raise(L, "ValueError", "%s", ids ? err : "out of memory");
+    if (!ids) return rl_host_raise(L, "OutOfMemoryError", "no memory for %d return ids", n);
+    return rl_host_raise(L, rc == RL_ENOMEM ? "OutOfMemoryError" : "ValueError", "%s", err);
   }
   const char *site = rl_where_call_site(L); /* rayl memory's CALL_SITE (when recorded) */
   for (int i = 0; site && i < n; i++) rl_cw_set_call_site(rl_host.cw, &ids[i], site);

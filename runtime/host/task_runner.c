@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "host/host.h"
+#include "host/pcall.h"
 #include "host/task_runner.h"
 #include "wire/proto.h"
 
@@ -81,8 +83,8 @@ static void s_task_cpus(lua_State *L, double cpus) {
     return;
   }
   lua_pushnumber(L, cpus);
-  if (lua_pcall(L, 1, 0, 0) != 0) {
-    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, lua_tostring(L, -1));
+  if (rl_lua_pcall(L, 1, 0) != 0) {
+    rl_log(RL_LOG_WARN, "cannot size the thread pools for %g CPUs: %s", cpus, rl_lua_errtext(L));
     lua_pop(L, 1);
   }
 }
@@ -141,9 +143,8 @@ void rl_task_complete(rl_cw_t *cw, lua_State *L, int base, const rl_cw_task_t *t
     rl_task_fail(cw, L, t, "TaskError", err);
     return;
   }
-  rl_encoded_t *stack_enc[8], **enc = want <= 8 ? stack_enc : calloc((size_t)want, sizeof *enc);
-  size_t stack_len[8], *lens = want <= 8 ? stack_len : calloc((size_t)want, sizeof *lens);
-  if (!enc || !lens) abort();
+  rl_encoded_t *stack_enc[8], **enc = want <= 8 ? stack_enc : rl_xcalloc((size_t)want, sizeof *enc);
+  size_t stack_len[8], *lens = want <= 8 ? stack_len : rl_xcalloc((size_t)want, sizeof *lens);
   int encoded = 0;
   rl_reflist_t refs = {0};
   rl_codec_hooks_t hooks = rl_objref_hooks(&refs);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "host/host.h"
 
 /* The request and answer between the asking thread and the Lua thread. */
@@ -135,7 +136,7 @@ typedef struct s_site {
 #define S_SITE_BUCKETS 1024
 static s_site_t *s_sites[S_SITE_BUCKETS];
 
-/* The interned copy of text (lives as long as the process), or NULL if out of memory. */
+/* The interned copy of text (lives as long as the process). Can't fail. */
 static const char *s_intern(const char *text) {
   uint32_t h = 2166136261u;
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 16777619u;
@@ -143,8 +144,7 @@ static const char *s_intern(const char *text) {
   for (s_site_t *s = *b; s; s = s->next)
     if (!strcmp(s->text, text)) return s->text;
   size_t len = strlen(text);
-  s_site_t *s = malloc(sizeof *s + len + 1);
-  if (!s) return NULL;
+  s_site_t *s = rl_xmalloc(sizeof *s + len + 1);
   memcpy(s->text, text, len + 1);
   s->next = *b;
   *b = s;

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/memory.h"
 #include "host/host.h"
+#include "host/pcall.h"
 #include "host/task_runner.h"
 #include "host/zygote.h"
 #include "net/key.h"
@@ -42,12 +43,17 @@ typedef struct {
   int max; /* the actor's max_concurrency; 1 for tasks and plain actors */
 } s_calls_t;
 
-/* Fails t with what a Lua call that ended with status (not 0) left on top of co. An
+/* The task loop's state, kept across a restart of the loop after an error escaped it. */
+typedef struct {
+  rl_cw_t *cw;
+  pid_t parent;                 /* the node manager */
+  const rl_cw_task_t *inflight; /* started on the main state and not yet reported */
+} s_loop_t;
+
+/* Fails t after a Lua call that ended with status (not 0) and error text err. An
  * allocation failure that escaped rayl.worker's own handling (no room even to build
  * the error there) is an OutOfMemoryError. */
-static void s_fail(rl_cw_t *cw, lua_State *L, lua_State *co, const rl_cw_task_t *t, int status) {
-  char err[S_ERR];
-  snprintf(err, sizeof err, "%s", lua_isstring(co, -1) ? lua_tostring(co, -1) : "internal error");
+static void s_fail(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t, int status, const char *err) {
   if (status != LUA_ERRMEM) {
     rl_task_fail(cw, L, t, "TaskError", err);
     return;
@@ -62,43 +68,62 @@ static void s_fail(rl_cw_t *cw, lua_State *L, lua_State *co, const rl_cw_task_t 
   rl_task_fail(cw, L, t, "OutOfMemoryError", msg);
 }
 
+/* s_fail with the error text on top of co. */
+static void s_fail_top(rl_cw_t *cw, lua_State *L, lua_State *co, const rl_cw_task_t *t, int status) {
+  char err[S_ERR];
+  snprintf(err, sizeof err, "%s", lua_isstring(co, -1) ? lua_tostring(co, -1) : "internal error");
+  s_fail(cw, L, t, status, err);
+}
+
 /* Runs t to the end on the main state (tasks and one-at-a-time actors). */
-static void s_run(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
+static void s_run(s_loop_t *lp, lua_State *L, const rl_cw_task_t *t) {
   int base = lua_gettop(L);
-  int nargs = rl_task_prepare(cw, L, t);
-  if (nargs < 0) return;
-  int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  lp->inflight = t;
+  int nargs = rl_task_prepare(lp->cw, L, t);
+  if (nargs < 0) {
+    lp->inflight = NULL;
+    return;
+  }
+  int status = rl_lua_pcall(L, nargs, LUA_MULTRET);
   if (status != 0) {
-    s_fail(cw, L, L, t, status);
+    s_fail_top(lp->cw, L, L, t, status);
     lua_settop(L, base);
-    return;
-  }
-  rl_task_complete(cw, L, base, t);
-}
-
-/* Resumes call i; when it ends, reports it and removes it. */
-static void s_resume(rl_cw_t *cw, lua_State *L, s_calls_t *calls, int i, int nargs) {
-  s_call_t *c = &calls->calls[i];
-  rl_cw_set_current(cw, c->t);
-  int rc = lua_resume(c->co, nargs);
-  rl_cw_set_current(cw, NULL);
-  if (rc == LUA_YIELD) {
-    lua_settop(c->co, 0);
-    return;
-  }
-  if (rc == 0) {
-    rl_task_complete(cw, c->co, 0, c->t);
   } else {
-    s_fail(cw, L, c->co, c->t, rc);
+    rl_task_complete(lp->cw, L, base, t);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-  /* Keep arrival order: waiting calls are resumed oldest first. */
-  memmove(&calls->calls[i], &calls->calls[i + 1], (size_t)(calls->n - i - 1) * sizeof *c);
-  calls->n--;
+  lp->inflight = NULL;
 }
 
-/* Starts t in a new coroutine (marked in rayl.worker.threads so rayl.get yields). */
-static void s_start(rl_cw_t *cw, lua_State *L, s_calls_t *calls, const rl_cw_task_t *t) {
+/* Resumes call i; when it ends, removes it and reports it from the main state (an
+ * error there escapes to the loop's protected call, with the task in flight). */
+static void s_resume(s_loop_t *lp, lua_State *L, s_calls_t *calls, int i, int nargs) {
+  s_call_t c = calls->calls[i];
+  rl_cw_set_current(lp->cw, c.t);
+  int rc = lua_resume(c.co, nargs);
+  rl_cw_set_current(lp->cw, NULL);
+  if (rc == LUA_YIELD) {
+    lua_settop(c.co, 0);
+    return;
+  }
+  /* Keep arrival order: waiting calls are resumed oldest first. */
+  memmove(&calls->calls[i], &calls->calls[i + 1], (size_t)(calls->n - i - 1) * sizeof c);
+  calls->n--;
+  lp->inflight = c.t;
+  if (rc == 0) {
+    int base = lua_gettop(L);
+    lua_xmove(c.co, L, lua_gettop(c.co));
+    rl_task_complete(lp->cw, L, base, c.t);
+  } else {
+    s_fail_top(lp->cw, L, c.co, c.t, rc);
+  }
+  lp->inflight = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, c.ref);
+}
+
+/* Starts t in a new coroutine (marked in rayl.worker.threads so rayl.get yields). Its
+ * entry and arguments are built on the main state (protected) and moved over. */
+static void s_start(s_loop_t *lp, lua_State *L, s_calls_t *calls, const rl_cw_task_t *t) {
+  lp->inflight = t;
   lua_State *co = lua_newthread(L);
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.task_threads");
   lua_pushvalue(L, -2);
@@ -106,26 +131,37 @@ static void s_start(rl_cw_t *cw, lua_State *L, s_calls_t *calls, const rl_cw_tas
   lua_rawset(L, -3);
   lua_pop(L, 1);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  int nargs = rl_task_prepare(cw, co, t);
+  int nargs = rl_task_prepare(lp->cw, L, t);
   if (nargs < 0) {
+    lp->inflight = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return;
   }
+  lua_xmove(L, co, nargs + 1);
   calls->calls[calls->n++] = (s_call_t){co, ref, t};
-  s_resume(cw, L, calls, calls->n - 1, nargs);
+  lp->inflight = NULL;
+  s_resume(lp, L, calls, calls->n - 1, nargs);
 }
 
+/* The actor's max_concurrency, from rayl.worker; 1 (logged) if that fails. */
 static int s_concurrency(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.concurrency");
-  lua_call(L, 0, 1);
+  if (rl_lua_pcall(L, 0, 1) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot read the actor's max_concurrency (running one call at a time): %s",
+           rl_lua_errtext(L));
+    lua_pop(L, 1);
+    return 1;
+  }
   int n = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
   return n < 1 ? 1 : n > S_MAX_CONCURRENCY ? S_MAX_CONCURRENCY : n;
 }
 
-static void s_loop(rl_cw_t *cw, lua_State *L) {
+/* The task loop; runs under rl_lua_cpcall (s_loop_protected) until the node manager is
+ * gone. Its state survives an error that escapes it (the loop is entered again). */
+static void s_loop(s_loop_t *lp, lua_State *L) {
   static s_calls_t calls = {.max = 1};
-  pid_t parent = getppid();
+  rl_cw_t *cw = lp->cw;
   bool collected = true;
   int64_t parent_checked_ms = 0, busy_ms = 0; /* busy_ms: when the last task ran */
   for (;;) {
@@ -133,22 +169,23 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
      * not between every two tasks) */
     int64_t now_ms = rl_now_ms();
     if (now_ms - parent_checked_ms >= S_PARENT_CHECK_MS) {
-      if (getppid() != parent) break;
+      if (getppid() != lp->parent) break;
       parent_checked_ms = now_ms;
     }
     const rl_cw_task_t *t = NULL;
     if (calls.n < calls.max && (t = rl_cw_next_task(cw))) {
       if (calls.max == 1) {
         bool creation = t->kind == RL_KIND_ACTOR_CREATE; /* t is freed once it finishes */
-        s_run(cw, L, t);
+        collected = false;
+        s_run(lp, L, t);
         if (creation) calls.max = s_concurrency(L);
         /* ObjectRefs the task dropped must be released now, not at some later
          * collection: their owners wait for this worker to let go. */
         if (rl_cw_object_count(cw) > 0) lua_gc(L, LUA_GCCOLLECT, 0);
       } else {
-        s_start(cw, L, &calls, t);
+        collected = false;
+        s_start(lp, L, &calls, t);
       }
-      collected = false;
       busy_ms = rl_now_ms();
       continue;
     }
@@ -157,7 +194,7 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
       rl_cw_poll_wait(cw, 5);
       for (int i = 0; i < calls.n;) {
         int before = calls.n;
-        s_resume(cw, L, &calls, i, 0);
+        s_resume(lp, L, &calls, i, 0);
         if (calls.n == before) i++; /* still running; else the next one moved into i */
       }
       busy_ms = rl_now_ms();
@@ -168,25 +205,67 @@ static void s_loop(rl_cw_t *cw, lua_State *L) {
       /* No task for a while (messages may have come): give back what the last tasks
        * left behind, Lua's garbage and then the free pages malloc keeps (in every
        * thread's arena). */
+      collected = true;
       lua_gc(L, LUA_GCCOLLECT, 0);
       malloc_trim(0);
-      collected = true;
+    }
+  }
+}
+
+static int s_loop_protected(lua_State *L) {
+  s_loop(lua_touserdata(L, 1), L);
+  return 0;
+}
+
+typedef struct {
+  s_loop_t *lp;
+  const rl_cw_task_t *t;
+  int status;
+  const char *err;
+} s_late_fail_t;
+
+static int s_late_fail_protected(lua_State *L) {
+  s_late_fail_t *f = lua_touserdata(L, 1);
+  s_fail(f->lp->cw, L, f->t, f->status, f->err);
+  return 0;
+}
+
+/* Runs the task loop until the node manager is gone. A Lua error that escapes it (an
+ * error in a __gc finalizer during a collection, an allocation failure while a task's
+ * arguments or results were handled) is logged with its traceback; the task it hit, if
+ * any, fails with it; the loop goes on. If even that report fails, the worker exits
+ * (its node manager reports the task's worker as dead). */
+static int s_run_loop(rl_cw_t *cw, lua_State *L) {
+  s_loop_t lp = {cw, getppid(), NULL};
+  for (;;) {
+    int status = rl_lua_cpcall(L, s_loop_protected, &lp);
+    if (status == 0) return 0;
+    char err[S_ERR];
+    snprintf(err, sizeof err, "%s", rl_lua_errtext(L));
+    lua_pop(L, 1);
+    rl_log(RL_LOG_ERROR, "a Lua error outside the task's own code, in the worker's loop: %s", err);
+    const rl_cw_task_t *t = lp.inflight;
+    lp.inflight = NULL;
+    if (!t) continue;
+    s_late_fail_t f = {&lp, t, status, err};
+    if (rl_lua_cpcall(L, s_late_fail_protected, &f) != 0) {
+      rl_log(RL_LOG_ERROR, "cannot report task %s as failed (%s): the worker exits", t->name, rl_lua_errtext(L));
+      fprintf(stderr, "rayl worker: cannot report task %s as failed: %s\n", t->name, rl_lua_errtext(L));
+      return 1;
     }
   }
 }
 
 /* Loads the worker's Lua side (everything that does not need the node manager), so a
- * zygote can do it once for all the workers it forks. Returns 0, or -1 (reported). */
+ * zygote can do it once for all the workers it forks. Runs under rl_lua_cpcall: an
+ * error (rayl.worker failing to load, no memory) comes back as its status. */
 static int s_prepare_lua(lua_State *L) {
   rl_host_open_libs(L);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "rayl.functions");
   lua_getglobal(L, "require");
   lua_pushliteral(L, "rayl.worker");
-  if (lua_pcall(L, 1, 1, 0) != 0) {
-    fprintf(stderr, "rayl worker: cannot load rayl.worker: %s\n", lua_tostring(L, -1));
-    return -1;
-  }
+  lua_call(L, 1, 1); /* protected: s_prepare_lua runs under rl_lua_cpcall */
   static const char *entries[][2] = {{"run", "rayl.run_task"},       {"create_actor", "rayl.create_actor"},
                                      {"call_actor", "rayl.call_actor"}, {"threads", "rayl.task_threads"},
                                      {"concurrency", "rayl.concurrency"},
@@ -199,21 +278,32 @@ static int s_prepare_lua(lua_State *L) {
   return 0;
 }
 
+typedef struct {
+  const char *spec, *session;
+} s_renv_t;
+
 /* Applies the runtime_env this worker was started for (RAYL_RUNTIME_ENV: working dir,
  * environment). If that fails, every task it is given fails with RuntimeEnvSetupError
- * (rayl.runtime_env_error in the registry) instead of running without its set-up. */
-static void s_setup_runtime_env(lua_State *L, const char *spec, const char *session) {
+ * (rayl.runtime_env_error in the registry) instead of running without its set-up.
+ * Runs under rl_lua_cpcall (ud: an s_renv_t). */
+static int s_setup_runtime_env(lua_State *L) {
+  const s_renv_t *r = lua_touserdata(L, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, "rayl.setup_runtime_env");
-  lua_pushstring(L, spec);
-  lua_pushstring(L, session);
-  if (lua_pcall(L, 2, 1, 0) != 0 || lua_isstring(L, -1)) {
+  lua_pushstring(L, r->spec);
+  lua_pushstring(L, r->session);
+  if (rl_lua_pcall(L, 2, 1) != 0 || lua_isstring(L, -1)) {
     char shown[512];
-    rl_log(RL_LOG_ERROR, "cannot set up the runtime_env {%s}: %s", rl_renv_redact(spec, shown, sizeof shown),
-           lua_tostring(L, -1));
+    rl_log(RL_LOG_ERROR, "cannot set up the runtime_env {%s}: %s", rl_renv_redact(r->spec, shown, sizeof shown),
+           rl_lua_errtext(L));
+    if (!lua_isstring(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushstring(L, "the runtime_env set-up raised an error that is not a string");
+    }
     lua_setfield(L, LUA_REGISTRYINDEX, "rayl.runtime_env_error");
-    return;
+    return 0;
   }
   lua_pop(L, 1);
+  return 0;
 }
 
 /* OpenMP and OpenBLAS start a thread per core unless told otherwise, so N workers would
@@ -242,11 +332,15 @@ static int s_serve(lua_State *L, const char *node, const char *session) {
   rl_cw_set_error_encoder(cw, rl_host_encode_error, L);
   rl_where_install(L, cw);
   const char *spec = getenv("RAYL_RUNTIME_ENV");
-  if (spec && *spec) s_setup_runtime_env(L, spec, session);
+  if (spec && *spec && rl_lua_cpcall(L, s_setup_runtime_env, &(s_renv_t){spec, session}) != 0) {
+    fprintf(stderr, "rayl worker: cannot set up the runtime_env: %s\n", rl_lua_errtext(L));
+    rl_cw_destroy(&rl_host.cw);
+    return 1;
+  }
   s_default_threads();
-  s_loop(cw, L);
+  int rc = s_run_loop(cw, L);
   rl_cw_destroy(&rl_host.cw);
-  return 0;
+  return rc;
 }
 
 int rl_worker_main(int argc, char **argv) {
@@ -284,7 +378,15 @@ int rl_worker_main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   setenv("RAYL_WORKER", "1", 1);
   lua_State *L = luaL_newstate();
-  if (!L || s_prepare_lua(L) != 0) return 1;
+  if (!L) {
+    fprintf(stderr, "rayl worker: cannot create a Lua state: not enough memory\n");
+    return 1;
+  }
+  if (rl_lua_cpcall(L, s_prepare_lua, NULL) != 0) {
+    fprintf(stderr, "rayl worker: cannot load rayl.worker: %s\n", rl_lua_errtext(L));
+    lua_close(L);
+    return 1;
+  }
   /* A zygote returns here only in the workers it forks. */
   if (zygote && rl_zygote_serve() == 0) return 0;
   int rc = s_serve(L, node, session);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "http/json.h"
 
 #define S_BODY_MAX (64 << 10)   /* request bodies (POSTs carry none we read) */
@@ -195,7 +196,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *c, const char 
   rl_http_t *h = cls;
   s_conn_t *st = *con_cls;
   if (!st) { /* headers only so far */
-    if (!(st = calloc(1, sizeof *st))) return MHD_NO;
+    st = rl_xcalloc(1, sizeof *st);
     *con_cls = st;
     return MHD_YES;
   }
@@ -263,11 +264,7 @@ rl_http_t *rl_http_new(const rl_http_opts_t *o, rl_http_handler_fn *fn, void *ct
     return NULL;
   }
   if (s_resolve(o->host, &addr, err, errlen) != 0 || s_mhd_load(err, errlen) != 0) return NULL;
-  rl_http_t *h = calloc(1, sizeof *h);
-  if (!h) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_http_t *h = rl_xcalloc(1, sizeof *h);
   snprintf(h->token, sizeof h->token, "%s", o->token);
   h->token_for_reads = o->token_for_reads;
   h->fn = fn;

@@ -1,5 +1,6 @@
 /* secure.c: binds and connects secured with the cluster key (CURVE on tcp://), the
  * context teardown that stops a ZAP handler, and the client-side handshake watch. */
+#include "common/xalloc.h"
 #include "net/secure.h"
 
 #include <errno.h>
@@ -60,8 +61,7 @@ struct rl_net_watch_t {
 };
 
 rl_net_watch_t *rl_net_watch_new(void *ctx, void *sock) {
-  rl_net_watch_t *w = calloc(1, sizeof *w);
-  if (!w) return NULL;
+  rl_net_watch_t *w = rl_xcalloc(1, sizeof *w);
   char endpoint[64];
   snprintf(endpoint, sizeof endpoint, "inproc://rl-net-watch-%p", sock);
   int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "node/nm.h"
 #include "sched/bundles.h"
 #include "wire/proto.h"
@@ -97,8 +98,8 @@ static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
   } else if ((ok = rl_res_fits(&nm->available, &res) && rl_gpus_ask(rl_res_fixed(&res, "GPU"), &gpu, NULL, 0) == 0)) {
     /* Its GPUs are devices (or the share of one), taken out of the node's now. */
     rl_gpus_t gpus;
-    b = calloc(1, sizeof *b);
-    if (!b || rl_gpus_reserve(&nm->gpus, &gpu, &gpus) != 0) {
+    b = rl_xcalloc(1, sizeof *b);
+    if (rl_gpus_reserve(&nm->gpus, &gpu, &gpus) != 0) {
       free(b);
       ok = false;
     } else {
@@ -135,8 +136,7 @@ static void s_on_release(rl_nm_t *nm, rl_msg_t *m) {
 static rl_pg_route_t *s_parse_route(const msgpack_object *o) {
   if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > RL_PG_MAX_BUNDLES) return NULL;
   uint32_t n = o->via.array.size;
-  rl_pg_route_t *r = calloc(1, sizeof *r + n * sizeof r->b[0]);
-  if (!r) return NULL;
+  rl_pg_route_t *r = rl_xcalloc(1, sizeof *r + n * sizeof r->b[0]); /* from a received message */
   r->n = (int)n;
   for (uint32_t i = 0; i < n; i++) {
     const msgpack_object *e = &o->via.array.ptr[i];
@@ -192,11 +192,7 @@ static void s_on_placement(rl_nm_t *nm, rl_msg_t *m) {
     nm->pg_removed[nm->pg_removed_next++ % 256] = pg;
     rl_leases_pg_removed(nm, &pg);
   }
-  if (route && rl_idmap_put(nm->pg_routes, &pg, route) != 0) {
-    free(route);
-    route = NULL;
-    nm->pg_version = 0; /* out of memory: ask for the whole table again */
-  }
+  if (route) rl_idmap_put(nm->pg_routes, &pg, route);
   for (rl_bundle_t **pp = &nm->bundles; *pp;)
     if (!rl_id_eq(&(*pp)->pg, &pg) || s_reconcile(nm, pp, route, gone)) pp = &(*pp)->next;
   /* In sequence: our table is the head's at that version. Else the next view brings
@@ -224,23 +220,14 @@ void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m) {
   for (rl_pg_route_t *r; (r = rl_idmap_next(nm->pg_routes, &cur, NULL));) free(r);
   rl_idmap_destroy(&nm->pg_routes);
   nm->pg_routes = rl_idmap_new();
-  bool complete = nm->pg_routes != NULL;
-  for (uint32_t i = 0; complete && i < groups->via.array.size; i++) {
+  for (uint32_t i = 0; i < groups->via.array.size; i++) {
     const msgpack_object *g = &groups->via.array.ptr[i];
     rl_id_t pg;
     rl_pg_route_t *route;
     if (g->type != MSGPACK_OBJECT_ARRAY || g->via.array.size != 2 || !rl_obj_id(&g->via.array.ptr[0], &pg) ||
         !(route = s_parse_route(&g->via.array.ptr[1])))
       continue;
-    if (rl_idmap_put(nm->pg_routes, &pg, route) != 0) {
-      free(route);
-      complete = false;
-    }
-  }
-  if (!complete) {
-    if (!nm->pg_routes) nm->pg_routes = rl_idmap_new();
-    nm->pg_version = 0;
-    return; /* out of memory: keep the bundles, try again with the next view */
+    rl_idmap_put(nm->pg_routes, &pg, route);
   }
   for (rl_bundle_t **pp = &nm->bundles; *pp;)
     if (s_reconcile(nm, pp, rl_idmap_get(nm->pg_routes, &(*pp)->pg), false)) pp = &(*pp)->next;

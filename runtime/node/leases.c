@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "node/nm.h"
 #include "wire/proto.h"
 
@@ -136,11 +137,8 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   if (!in_pg && !spilled && s_spill(nm, client, request, &res, &placement, strategy)) return;
   /* A request no node can take waits here: the next view of the cluster either
    * spills it to a node that joined or warns the client (rl_leases_respill). */
-  rl_lease_req_t *r = calloc(1, sizeof *r);
-  if (!r || !(r->runtime_env = strndup(env ? env : "", envlen))) {
-    free(r);
-    return;
-  }
+  rl_lease_req_t *r = rl_xcalloc(1, sizeof *r);
+  r->runtime_env = rl_xstrndup(env ? env : "", envlen);
   r->client = *client;
   r->request = request;
   r->resources = res;

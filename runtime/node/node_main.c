@@ -17,6 +17,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/memory.h"
+#include "common/xalloc.h"
 #include "gpu/detect.h"
 #include "node/log_service.h"
 #include "node/nm.h"
@@ -83,9 +84,7 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how) {
   if (how == RL_GONE_DIED && nm->ndied < 65536) {
     if (nm->ndied == nm->capdied) {
       size_t cap = nm->capdied ? 2 * nm->capdied : 16;
-      rl_id_t *grown = realloc(nm->died, cap * sizeof *grown);
-      if (!grown) return;
-      nm->died = grown;
+      nm->died = rl_xrealloc(nm->died, cap * sizeof *nm->died);
       nm->capdied = cap;
     }
     nm->died[nm->ndied++] = *id;
@@ -121,8 +120,7 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   }
   rl_client_t *c = rl_nm_client(nm, &id);
   if (!c) {
-    c = calloc(1, sizeof *c);
-    if (!c) return;
+    c = rl_xcalloc(1, sizeof *c);
     c->id = id;
     c->key = ++nm->next_client_key;
     c->next = nm->clients;
@@ -647,8 +645,7 @@ static void s_remove_socket_dir(const char *socket_path) {
 }
 
 int rl_node_main(int argc, char **argv) {
-  rl_nm_t *nm = calloc(1, sizeof *nm);
-  if (!nm) return 1;
+  rl_nm_t *nm = rl_xcalloc(1, sizeof *nm);
   size_t store_bytes = s_default_store_bytes();
   int rc = s_parse(nm, argc, argv, &store_bytes);
   if (rc != 0) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "store/objects.h"
 #include "store/region.h"
 #include "wire/proto.h"
@@ -41,11 +42,7 @@ struct rl_store_service_t {
 };
 
 rl_store_service_t *rl_store_service_new(size_t capacity, const char *spill_dir, char *err, size_t errlen) {
-  rl_store_service_t *s = calloc(1, sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_store_service_t *s = rl_xcalloc(1, sizeof *s);
   s->fd = -1;
   s->base = MAP_FAILED;
   s->capacity = capacity;

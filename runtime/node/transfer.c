@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "net/secure.h"
 #include "store/objects.h"
 #include "wire/proto.h"
@@ -43,8 +44,7 @@ static s_transfer_t *s_transfers;
 static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
   for (rl_nm_peer_t *p = nm->node_peers; p; p = p->next)
     if (!strcmp(p->endpoint, endpoint)) return p;
-  rl_nm_peer_t *p = calloc(1, sizeof *p);
-  if (!p) return NULL;
+  rl_nm_peer_t *p = rl_xcalloc(1, sizeof *p);
   snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
   p->sock = zmq_socket(nm->zctx, ZMQ_DEALER);
   int zero = 0, ivl = 10;
@@ -127,8 +127,7 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
       !rl_field_strcpy(m, 2, location, sizeof location) || !strcmp(location, nm->endpoint))
     return false;
   if (rl_objects_pins(rl_store_service_objects(nm->store), &id) >= 0) return false; /* here already */
-  s_waiter_t *w = calloc(1, sizeof *w);
-  if (!w) return false;
+  s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   w->client = *client;
   w->key = key;
   w->request = request;
@@ -146,16 +145,15 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
       t->waiters = w;
       return true;
     }
-  s_transfer_t *t = calloc(1, sizeof *t);
   rl_nm_peer_t *from = s_peer(nm, location);
-  if (!t || !from) {
-    free(t);
+  if (!from) {
     char msg[300];
     snprintf(msg, sizeof msg, "cannot reach the node %s holding the object", location);
     s_answer(nm, w, &id, msg);
     free(w);
     return true;
   }
+  s_transfer_t *t = rl_xcalloc(1, sizeof *t);
   t->id = id;
   t->from = from;
   t->request = ++nm->next_pull;

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/memory.h"
+#include "common/xalloc.h"
 #include "gpu/visible.h"
 #include "node/nm.h"
 #include "renv/redact.h"
@@ -54,8 +55,7 @@ void rl_pool_start_zygote(rl_nm_t *nm) {
 static pid_t s_fork_from_zygote(rl_nm_t *nm, int out, int err, const char *runtime_env, const char *gpus) {
   if (nm->zygote_fd < 0) return -1;
   size_t envlen = strlen(runtime_env), gpulen = strlen(gpus), len = 2 + gpulen + envlen;
-  char *packet = malloc(len);
-  if (!packet) return -1;
+  char *packet = rl_xmalloc(len);
   packet[0] = 'w';
   memcpy(packet + 1, gpus, gpulen);
   packet[1 + gpulen] = '\n';
@@ -87,8 +87,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env, const rl_gpu_se
   int out[2], err[2];
   char gpu_ids[RL_GPU_MAX * 8];
   rl_gpu_set_format(gpus, gpu_ids, sizeof gpu_ids);
-  char *env_copy = strdup(runtime_env);
-  if (!env_copy) return NULL;
+  char *env_copy = rl_xstrdup(runtime_env);
   if (pipe2(out, O_CLOEXEC) != 0) {
     free(env_copy);
     return NULL;
@@ -129,14 +128,7 @@ rl_worker_t *rl_pool_spawn(rl_nm_t *nm, const char *runtime_env, const rl_gpu_se
   close(err[1]);
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
-  rl_worker_t *w = calloc(1, sizeof *w);
-  if (!w) {
-    kill(pid, SIGKILL);
-    close(out[0]);
-    close(err[0]);
-    free(env_copy);
-    return NULL;
-  }
+  rl_worker_t *w = rl_xcalloc(1, sizeof *w);
   w->runtime_env = env_copy;
   w->gpus = *gpus;
   w->pid = pid;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/id.h"
+#include "common/xalloc.h"
 #include "wire/msg.h"
 
 static const char s_magic[6] = {'R', 'L', 'P', 'K', 'G', '1'};
@@ -45,18 +46,13 @@ static void s_list_free(s_list_t *l) {
   memset(l, 0, sizeof *l);
 }
 
-static int s_push(s_list_t *l, const char *path, mode_t mode, bool dir, size_t size) {
+static void s_push(s_list_t *l, const char *path, mode_t mode, bool dir, size_t size) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
-    s_entry_t *v = realloc(l->v, cap * sizeof *v);
-    if (!v) return -1;
-    l->v = v;
+    l->v = rl_xrealloc(l->v, cap * sizeof *l->v);
     l->cap = cap;
   }
-  char *copy = strdup(path);
-  if (!copy) return -1;
-  l->v[l->n++] = (s_entry_t){copy, mode & 0777, dir, size};
-  return 0;
+  l->v[l->n++] = (s_entry_t){rl_xstrdup(path), mode & 0777, dir, size};
 }
 
 static int s_by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
@@ -100,7 +96,8 @@ static int s_walk(const char *root, const char *rel, size_t max, s_list_t *l, ch
       rc = -1;
     } else if (S_ISDIR(st.st_mode)) {
       if (link) continue; /* a link to a folder could loop */
-      if (s_push(l, child, st.st_mode, true, 0) != 0 || s_walk(root, child, max, l, err, errlen) != 0) rc = -1;
+      s_push(l, child, st.st_mode, true, 0);
+      if (s_walk(root, child, max, l, err, errlen) != 0) rc = -1;
     } else if (S_ISREG(st.st_mode)) {
       l->bytes += (size_t)st.st_size;
       if (l->bytes > max) {
@@ -113,9 +110,8 @@ static int s_walk(const char *root, const char *rel, size_t max, s_list_t *l, ch
                  "pass it with rayl.put",
                  root, have, limit);
         rc = -1;
-      } else if (s_push(l, child, st.st_mode, false, (size_t)st.st_size) != 0) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
+      } else {
+        s_push(l, child, st.st_mode, false, (size_t)st.st_size);
       }
     } /* sockets, fifos and devices are left out */
   }

@@ -2,6 +2,7 @@
  * distinct nodes for STRICT_SPREAD (a bipartite matching, so a scarce node goes to the
  * bundle that needs it), and best effort for PACK and SPREAD. */
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "sched/bundles.h"
 
 #include <stdbool.h>
@@ -71,11 +72,10 @@ static bool s_augment(s_match_t *m, int u) {
 }
 
 static int s_strict_spread(const rl_resources_t *bundles, int n, const rl_resources_t *avail, int nnodes, int *where) {
-  int *unplaced = malloc(sizeof(int) * (size_t)(n ? n : 1));
-  int *owner = malloc(sizeof(int) * (size_t)(nnodes ? nnodes : 1));
-  bool *banned = calloc((size_t)(nnodes ? nnodes : 1), 1), *seen = malloc((size_t)(nnodes ? nnodes : 1));
+  int *unplaced = rl_xmalloc(sizeof(int) * (size_t)n);
+  int *owner = rl_xmalloc(sizeof(int) * (size_t)nnodes);
+  bool *banned = rl_xcalloc((size_t)nnodes, 1), *seen = rl_xmalloc((size_t)nnodes);
   int rc = -1, nu = 0, open = nnodes;
-  if (!unplaced || !owner || !banned || !seen) goto done;
   for (int i = 0; i < n; i++) {
     if (where[i] < 0) {
       unplaced[nu++] = i;
@@ -118,11 +118,10 @@ done:
  * group's bundles. Either way the bundle goes where it fits, or the call fails. */
 static int s_greedy(bool pack, const rl_resources_t *bundles, int n, const rl_resources_t *avail, int nnodes,
                     int *where) {
-  rl_resources_t *left = malloc(sizeof *left * (size_t)(nnodes ? nnodes : 1));
-  int *count = calloc((size_t)(nnodes ? nnodes : 1), sizeof(int));
-  int *pick = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  rl_resources_t *left = rl_xmalloc(sizeof *left * (size_t)nnodes);
+  int *count = rl_xcalloc((size_t)nnodes, sizeof(int));
+  int *pick = rl_xmalloc(sizeof(int) * (size_t)n);
   int rc = -1;
-  if (!left || !count || !pick) goto done;
   memcpy(left, avail, sizeof *left * (size_t)nnodes);
   for (int i = 0; i < n; i++) {
     pick[i] = where[i];
@@ -180,11 +179,7 @@ int rl_bundles_feasible(int strategy, const rl_resources_t *bundles, int n, cons
       return -1;
     }
   }
-  int *where = malloc(sizeof(int) * (size_t)n);
-  if (!where) {
-    snprintf(why, whylen, "out of memory");
-    return -1;
-  }
+  int *where = rl_xmalloc(sizeof(int) * (size_t)n);
   for (int i = 0; i < n; i++) where[i] = -1;
   int rc = rl_bundles_place(strategy, bundles, n, total, nnodes, where);
   free(where);

@@ -1,4 +1,5 @@
 /* alloc.c: first-fit, coalescing allocator of region offsets (a treap of free blocks). */
+#include "common/xalloc.h"
 #include "store/alloc.h"
 
 #include <assert.h>
@@ -169,13 +170,8 @@ static void s_free_tree(s_node_t *t) {
 rl_alloc_t *rl_alloc_new(size_t capacity) {
   capacity &= ~(size_t)(RL_ALLOC_ALIGN - 1);
   if (capacity == 0) return NULL;
-  rl_alloc_t *a = calloc(1, sizeof *a);
-  s_node_t *n = calloc(1, sizeof *n);
-  if (!a || !n) {
-    free(a);
-    free(n);
-    return NULL;
-  }
+  rl_alloc_t *a = rl_xcalloc(1, sizeof *a);
+  s_node_t *n = rl_xcalloc(1, sizeof *n);
   a->capacity = a->free_bytes = capacity;
   a->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)a;
   n->off = 0;
@@ -205,9 +201,7 @@ int rl_alloc_take(rl_alloc_t *a, size_t size, size_t *offset) {
   /* Reserve: every allocated block must be able to become a free block later without
    * a heap allocation, so rl_alloc_free can't fail. A take keeps npool + ntree. */
   if (a->npool + a->ntree < a->nalloc + 2) {
-    s_node_t *spare = calloc(1, sizeof *spare);
-    if (!spare) return -1;
-    s_pool_put(a, spare);
+    s_pool_put(a, rl_xcalloc(1, sizeof(s_node_t)));
   }
   s_node_t *f = s_first_fit(a->root, n);
   assert(f);

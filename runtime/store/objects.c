@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/idmap.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "store/alloc.h"
 #include "store/spill.h"
 
@@ -93,15 +94,13 @@ static void s_lru_refresh(rl_objects_t *o, s_obj_t *x) {
 
 /* ---- pins ---- */
 
-static int s_pin(rl_objects_t *o, s_obj_t *x, uint64_t client) {
+static void s_pin(rl_objects_t *o, s_obj_t *x, uint64_t client) {
   uint32_t i = 0;
   while (i < x->npins && x->pins[i].client != client) i++;
   if (i == x->npins) {
     if (x->npins == x->pins_cap) {
       uint32_t cap = x->pins_cap ? x->pins_cap * 2 : 2;
-      s_pin_t *p = realloc(x->pins, cap * sizeof *p);
-      if (!p) return -1;
-      x->pins = p;
+      x->pins = rl_xrealloc(x->pins, cap * sizeof *x->pins);
       x->pins_cap = cap;
     }
     x->pins[x->npins++] = (s_pin_t){client, 0};
@@ -109,7 +108,6 @@ static int s_pin(rl_objects_t *o, s_obj_t *x, uint64_t client) {
   x->pins[i].count++;
   if (x->total_pins++ == 0) o->npinned++;
   s_lru_refresh(o, x);
-  return 0;
 }
 
 /* Drops `count` pins of client (all of them if count is UINT32_MAX). Returns how many
@@ -229,23 +227,19 @@ static int s_restore(rl_objects_t *o, s_obj_t *x, char *err, size_t errlen) {
 /* ---- public API ---- */
 
 rl_objects_t *rl_objects_new(void *base, size_t capacity, const char *spill_dir, char *err, size_t errlen) {
-  rl_objects_t *o = calloc(1, sizeof *o);
-  if (!o) goto oom;
+  rl_objects_t *o = rl_xcalloc(1, sizeof *o);
   o->base = base;
   o->alloc = rl_alloc_new(capacity);
   o->map = rl_idmap_new();
-  if (!o->map) goto oom;
   if (!o->alloc) {
     snprintf(err, errlen, "object store capacity %zu is too small (at least %d bytes)", capacity, RL_ALLOC_ALIGN);
     goto err;
   }
   if (spill_dir && *spill_dir) {
-    if (!(o->spill_dir = strdup(spill_dir))) goto oom;
+    o->spill_dir = rl_xstrdup(spill_dir);
     if (rl_spill_mkdir(spill_dir, &o->made_dir, err, errlen) != 0) goto err;
   }
   return o;
-oom:
-  snprintf(err, errlen, "out of memory");
 err:
   rl_objects_destroy(&o);
   return NULL;
@@ -280,7 +274,7 @@ int rl_objects_create(rl_objects_t *o, const rl_id_t *id, size_t size, uint64_t 
              s_state_names[x->state], x->deleted ? ", deleted but still referenced" : "");
     return -1;
   }
-  if (!(x = calloc(1, sizeof *x))) goto oom;
+  x = rl_xcalloc(1, sizeof *x);
   x->id = *id;
   x->size = size;
   x->state = S_CREATED;
@@ -292,18 +286,10 @@ int rl_objects_create(rl_objects_t *o, const rl_id_t *id, size_t size, uint64_t 
     return -1;
   }
   o->used += rl_alloc_round(size);
-  if (rl_idmap_put(o->map, id, x) != 0 || s_pin(o, x, creator) != 0) {
-    rl_idmap_remove(o->map, id);
-    s_release_memory(o, x);
-    free(x->pins);
-    free(x);
-    goto oom;
-  }
+  rl_idmap_put(o->map, id, x);
+  s_pin(o, x, creator);
   *offset = x->offset;
   return 0;
-oom:
-  snprintf(err, errlen, "out of memory in the node manager");
-  return -1;
 }
 
 int rl_objects_seal(rl_objects_t *o, const rl_id_t *id, uint64_t client, char *err, size_t errlen) {
@@ -331,10 +317,7 @@ int rl_objects_get(rl_objects_t *o, const rl_id_t *id, uint64_t client, size_t *
     return -1;
   }
   if (x->state == S_SPILLED && s_restore(o, x, err, errlen) != 0) return -1;
-  if (s_pin(o, x, client) != 0) {
-    snprintf(err, errlen, "out of memory in the node manager");
-    return -1;
-  }
+  s_pin(o, x, client);
   x->used_us = rl_now_us();
   *offset = x->offset;
   *size = x->size;
@@ -369,11 +352,7 @@ int rl_objects_delete(rl_objects_t *o, const rl_id_t *id, char *err, size_t errl
 void rl_objects_client_gone(rl_objects_t *o, uint64_t client) {
   /* The map can't change while iterating: collect the affected objects first. */
   size_t n = 0, cap = rl_idmap_size(o->map), cur = 0;
-  s_obj_t **hit = malloc((cap ? cap : 1) * sizeof *hit), *x;
-  if (!hit) {
-    rl_log(RL_LOG_ERROR, "store: out of memory dropping client %" PRIu64 "'s objects", client);
-    return;
-  }
+  s_obj_t **hit = rl_xmalloc(cap * sizeof *hit), *x;
   while ((x = rl_idmap_next(o->map, &cur, NULL))) {
     bool pinned = false;
     for (uint32_t i = 0; i < x->npins && !pinned; i++) pinned = x->pins[i].client == client;

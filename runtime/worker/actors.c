@@ -8,6 +8,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/result.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -21,13 +23,8 @@ static rl_actor_t *s_find(rl_cw_t *cw, const rl_id_t *id) {
 }
 
 static rl_actor_t *s_new(rl_cw_t *cw, const rl_id_t *id, bool owned, const char *owner) {
-  rl_actor_t *a = calloc(1, sizeof *a);
-  rl_class_t *c = calloc(1, sizeof *c);
-  if (!a || !c) {
-    free(a);
-    free(c);
-    return NULL;
-  }
+  rl_actor_t *a = rl_xcalloc(1, sizeof *a);
+  rl_class_t *c = rl_xcalloc(1, sizeof *c);
   a->id = *id;
   a->owned = owned;
   snprintf(a->owner, sizeof a->owner, "%s", owner);
@@ -192,11 +189,9 @@ static void s_make_dead(rl_cw_t *cw, rl_actor_t *a, const char *message) {
 static void s_make_dead_with(rl_cw_t *cw, rl_actor_t *a, const char *cause, size_t len, const char *message) {
   if (cause && len) {
     free(a->cause);
-    a->cause = malloc(len);
-    if (a->cause) {
-      memcpy(a->cause, cause, len);
-      a->cause_len = len;
-    }
+    a->cause = rl_xmalloc(len); /* an encoded error: under RL_INLINE_MAX */
+    memcpy(a->cause, cause, len);
+    a->cause_len = len;
   }
   s_make_dead(cw, a, message);
 }
@@ -219,7 +214,6 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   RL_CW_HOLD(cw);
   rl_id_t id = rl_id_random();
   rl_actor_t *a = s_new(cw, &id, true, cw->endpoint);
-  if (!a) goto oom;
   a->opts = *opts;
   a->opts.name = NULL;
   a->opts.strategy = NULL; /* copied into the class below */
@@ -231,22 +225,29 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
   a->cls->detached = opts->detached;
   free(a->cls->runtime_env);
-  if (!(a->cls->runtime_env = strdup(opts->runtime_env ? opts->runtime_env : ""))) goto oom;
+  a->cls->runtime_env = rl_xstrdup(opts->runtime_env ? opts->runtime_env : "");
   a->detached = opts->detached;
   snprintf(a->name_key, sizeof a->name_key, "%s", opts->name_key ? opts->name_key : "");
   snprintf(a->user_name, sizeof a->user_name, "%s", opts->actor_name ? opts->actor_name : "");
   snprintf(a->ns, sizeof a->ns, "%s", opts->actor_name && opts->ns ? opts->ns : "");
   a->opts.actor_name = a->opts.ns = NULL;
   a->class_fn = rl_sub_function(cw, key, key_len, cls, cls_len);
-  a->init_args = calloc(nargs ? nargs : 1, sizeof *a->init_args);
-  if (!a->class_fn || !a->init_args) goto oom;
+  if (!a->class_fn) {
+    snprintf(err, errlen, "out of memory: no room to keep the actor's class (%zu bytes)", cls_len);
+    return RL_ENOMEM;
+  }
+  a->init_args = rl_xcalloc(nargs ? nargs : 1, sizeof *a->init_args);
   /* Keep the __init arguments for restarts (refs stay alive as task refs of each
    * creation). */
   for (size_t i = 0; i < nargs; i++) {
     a->init_args[i] = args[i];
     if (!args[i].is_ref) {
-      void *copy = malloc(args[i].len ? args[i].len : 1);
-      if (!copy) goto oom;
+      void *copy = malloc(args[i].len ? args[i].len : 1); /* user-sized */
+      if (!copy) {
+        snprintf(err, errlen, "out of memory: no room to keep __init argument %zu (%zu bytes) for restarts", i + 1,
+                 args[i].len);
+        return RL_ENOMEM;
+      }
       memcpy(copy, args[i].data, args[i].len);
       a->init_args[i].data = copy;
       a->init_args[i].contained = NULL; /* nested refs are held by the first creation only */
@@ -255,8 +256,7 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
     }
   }
   a->ninit = nargs;
-  rl_task_arg_t *first = calloc(nargs ? nargs : 1, sizeof *first);
-  if (!first) goto oom;
+  rl_task_arg_t *first = rl_xcalloc(nargs ? nargs : 1, sizeof *first);
   memcpy(first, args, nargs * sizeof *first);
   rl_task_opts_t o = {.max_retries = 0, .num_returns = 1, .name = a->name};
   rl_id_t ret;
@@ -270,9 +270,6 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   if (a->detached) s_head_register(cw, a);
   *id_out = id;
   return 0;
-oom:
-  snprintf(err, errlen, "out of memory while creating an actor");
-  return -1;
 }
 
 static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
@@ -321,10 +318,6 @@ int rl_cw_actor_call(rl_cw_t *cw, const rl_id_t *id, const char *owner, const ch
       return -1;
     }
     a = s_new(cw, id, false, owner);
-    if (!a) {
-      snprintf(err, errlen, "out of memory");
-      return -1;
-    }
     snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
     s_send_locate(cw, a);
   }

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "net/secure.h"
 #include "store/region.h"
 #include "wire/proto.h"
@@ -70,11 +71,7 @@ static int s_welcome(rl_cw_t *cw, rl_msg_t *m, char *err, size_t errlen) {
 }
 
 rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *err, size_t errlen) {
-  rl_cw_t *cw = calloc(1, sizeof *cw);
-  if (!cw) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_cw_t *cw = rl_xcalloc(1, sizeof *cw);
   cw->kind = kind;
   cw->worker_id = rl_id_random();
   snprintf(cw->node_endpoint, sizeof cw->node_endpoint, "%s", node_endpoint);
@@ -253,8 +250,7 @@ uint64_t rl_cw_request_id(rl_cw_t *cw) { return cw->next_request++; }
 rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
   for (rl_peer_t *p = cw->peers; p; p = p->next)
     if (!strcmp(p->endpoint, endpoint)) return p;
-  rl_peer_t *p = calloc(1, sizeof *p);
-  if (!p) return NULL;
+  rl_peer_t *p = rl_xcalloc(1, sizeof *p);
   snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
   p->sock = s_socket(cw, ZMQ_DEALER);
   zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, cw->worker_id.b, RL_ID_SIZE);
@@ -384,12 +380,7 @@ void rl_cw_notify_ready(rl_cw_t *cw, const rl_id_t *id) {
   }
   if (cw->nready_later == cw->capready_later) {
     size_t cap = cw->capready_later ? 2 * cw->capready_later : 64;
-    rl_id_t *grown = realloc(cw->ready_later, cap * sizeof *grown);
-    if (!grown) {
-      rl_log(RL_LOG_ERROR, "out of memory: an object's completion is not reported to the host");
-      return;
-    }
-    cw->ready_later = grown;
+    cw->ready_later = rl_xrealloc(cw->ready_later, cap * sizeof *cw->ready_later);
     cw->capready_later = cap;
   }
   cw->ready_later[cw->nready_later++] = *id;

@@ -127,7 +127,8 @@ typedef struct {
 
 /* Submits a task calling the function whose encoding is fn (identified by fn_key, a
  * content hash) with args. Returns at once: ids_out receives num_returns object ids,
- * each with one local reference for the caller. Returns 0, or -1 with a message in err. */
+ * each with one local reference for the caller. Returns RL_OK, or RL_ERR with a message
+ * in err, or RL_ENOMEM (no memory to keep fn, a user-sized copy: common/result.h). */
 int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void *fn, size_t fn_len,
                  const rl_task_arg_t *args, size_t nargs, const rl_task_opts_t *opts, rl_id_t *ids_out,
                  char *err, size_t errlen);
@@ -150,7 +151,8 @@ typedef struct {
 
 /* Creates an actor from its class (the encoded class table, keyed by its hash) and
  * __init arguments; returns at once with its id. Calls made before it is alive wait
- * for it. Returns 0, or -1 with err. */
+ * for it. Returns RL_OK, or RL_ERR with err, or RL_ENOMEM with err (no memory to keep
+ * the class or an __init argument: user-sized copies; common/result.h). */
 int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void *cls, size_t cls_len,
                        const rl_task_arg_t *args, size_t nargs, const rl_actor_opts_t *opts, rl_id_t *id_out,
                        char *err, size_t errlen);

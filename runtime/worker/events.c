@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -40,9 +41,7 @@ static rl_task_event_t *s_task_slot(rl_cw_t *cw, rl_task_t *t, bool first) {
   /* Events of tasks already reported are always kept: the head must see them end. */
   if (ev->ntasks == ev->captasks) {
     size_t cap = ev->captasks ? 2 * ev->captasks : 256;
-    rl_task_event_t *grown = realloc(ev->tasks, cap * sizeof *grown);
-    if (!grown) return NULL;
-    ev->tasks = grown;
+    ev->tasks = rl_xrealloc(ev->tasks, cap * sizeof *ev->tasks);
     ev->captasks = cap;
   }
   rl_task_event_t *e = &ev->tasks[ev->ntasks];
@@ -149,10 +148,9 @@ static char *s_error_detail(const char *data, size_t len) {
       tb = s_map_str(o, "traceback", &tlen);
     }
     if (msg || tb) {
-      out = malloc(RL_TASK_ERROR_MAX + 1);
-      if (out)
-        snprintf(out, RL_TASK_ERROR_MAX + 1, "%.*s%s%.*s", (int)mlen, msg ? msg : "", tb && tlen ? "\nremote traceback:" : "",
-                 (int)tlen, tb ? tb : "");
+      out = rl_xmalloc(RL_TASK_ERROR_MAX + 1);
+      snprintf(out, RL_TASK_ERROR_MAX + 1, "%.*s%s%.*s", (int)mlen, msg ? msg : "", tb && tlen ? "\nremote traceback:" : "",
+               (int)tlen, tb ? tb : "");
     }
     break;
   }
@@ -169,9 +167,7 @@ void rl_ev_task_span(rl_cw_t *cw, const rl_task_t *t, const rl_lease_t *l, int64
   }
   if (ev->nspans == ev->capspans) {
     size_t cap = ev->capspans ? 2 * ev->capspans : 256;
-    rl_span_event_t *grown = realloc(ev->spans, cap * sizeof *grown);
-    if (!grown) return;
-    ev->spans = grown;
+    ev->spans = rl_xrealloc(ev->spans, cap * sizeof *ev->spans);
     ev->capspans = cap;
   }
   rl_span_event_t *e = &ev->spans[ev->nspans++];
@@ -203,9 +199,7 @@ void rl_ev_actor(rl_cw_t *cw, rl_actor_t *a, int state, const char *cause) {
   if (!a->owned || ev->nactors >= S_MAX_ACTORS) return;
   if (ev->nactors == ev->capactors) {
     size_t cap = ev->capactors ? 2 * ev->capactors : 16;
-    rl_actor_event_t *grown = realloc(ev->actors, cap * sizeof *grown);
-    if (!grown) return;
-    ev->actors = grown;
+    ev->actors = rl_xrealloc(ev->actors, cap * sizeof *ev->actors);
     ev->capactors = cap;
   }
   rl_actor_event_t *e = &ev->actors[ev->nactors++];
@@ -267,9 +261,10 @@ void rl_ev_flush(rl_cw_t *cw) {
   void *sock = rl_cw_gcs_socket(cw);
   const char *nodes[S_MAX_NODES];
   int nnodes = 0;
+  uint64_t *task_node = NULL;
   /* Node indices first: the node list comes before the rows that refer to it. */
-  uint64_t *task_node = malloc((ev->ntasks + ev->nactors + ev->nspans + 1) * sizeof *task_node);
-  if (!sock || !task_node) goto done;
+  if (!sock) goto done;
+  task_node = rl_xmalloc((ev->ntasks + ev->nactors + ev->nspans + 1) * sizeof *task_node);
   for (size_t i = 0; i < ev->ntasks; i++) task_node[i] = s_node_index(nodes, &nnodes, ev->tasks[i].node);
   for (size_t i = 0; i < ev->nactors; i++)
     task_node[ev->ntasks + i] = s_node_index(nodes, &nnodes, ev->actors[i].node);

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -19,8 +20,7 @@ static void s_incoming_free(rl_incoming_t *in) {
 }
 
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
-  rl_incoming_t *in = calloc(1, sizeof *in);
-  if (!in) return;
+  rl_incoming_t *in = rl_xcalloc(1, sizeof *in);
   uint64_t num_returns, attempt;
   const char *key, *name;
   size_t key_len, name_len;
@@ -158,8 +158,7 @@ void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m) {
   }
   size_t n = 0, keep;
   for (rl_incoming_t *in = cw->in_head; in; in = in->next) n++;
-  rl_incoming_t **queue = malloc((n ? n : 1) * sizeof *queue);
-  if (!queue) return; /* the owner's steal stays unanswered: its tasks run here */
+  rl_incoming_t **queue = rl_xmalloc(n * sizeof *queue);
   n = 0;
   for (rl_incoming_t *in = cw->in_head; in; in = in->next) queue[n++] = in;
   /* From the tail: the tasks that would wait longest here. */
@@ -246,16 +245,13 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
   return 0;
 }
 
-/* Room for n more bytes at the end of b's buffer. Returns 0, or -1 (out of memory). */
-static int s_reserve(rl_msgbuf_t *b, size_t n) {
-  if (b->sb.alloc - b->sb.size >= n) return 0;
+/* Room for n more bytes (an inline value: under RL_INLINE_MAX) at the end of b's buffer. */
+static void s_reserve(rl_msgbuf_t *b, size_t n) {
+  if (b->sb.alloc - b->sb.size >= n) return;
   size_t want = b->sb.size + n, cap = b->sb.alloc ? b->sb.alloc : 64;
   while (cap < want) cap *= 2;
-  char *grown = realloc(b->sb.data, cap);
-  if (!grown) return -1;
-  b->sb.data = grown;
+  b->sb.data = rl_xrealloc(b->sb.data, cap);
   b->sb.alloc = cap;
-  return 0;
 }
 
 int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
@@ -289,11 +285,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
     msgpack_pack_uint64(&b.pk, failed ? RL_RET_ERROR : RL_RET_INLINE);
     msgpack_pack_bin(&b.pk, lens[i]);
     /* Write the value straight into the message buffer. */
-    if (s_reserve(&b, lens[i]) != 0) {
-      snprintf(err, errlen, "out of memory");
-      rc = -1;
-      break;
-    }
+    s_reserve(&b, lens[i]);
     copy(ctx, i, b.sb.data + b.sb.size);
     b.sb.size += lens[i];
     msgpack_pack_uint64(&b.pk, lens[i]);

@@ -60,19 +60,16 @@ void rl_inspect_handle_stack(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 /* For each id contained in some object's value, how many values contain it (the count
- * as the map's value), or NULL when none (or out of memory: nothing is shown captured). */
+ * as the map's value), or NULL when none. */
 static rl_idmap_t *s_captured_counts(const rl_cw_t *cw) {
   rl_idmap_t *m = NULL;
   size_t cur = 0;
   rl_object_t *o;
   while ((o = rl_objtab_next(cw->objects, &cur)))
     for (size_t i = 0; i < o->ncontained; i++) {
-      if (!m && !(m = rl_idmap_new())) return NULL;
+      if (!m) m = rl_idmap_new();
       uintptr_t n = (uintptr_t)rl_idmap_get(m, &o->contained[i]);
-      if (rl_idmap_put(m, &o->contained[i], (void *)(n + 1)) != 0) {
-        rl_idmap_destroy(&m);
-        return NULL;
-      }
+      rl_idmap_put(m, &o->contained[i], (void *)(n + 1));
     }
   return m;
 }

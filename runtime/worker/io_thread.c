@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/selftest.h"
+#include "common/xalloc.h"
 
 #define S_SERVE_MS 100         /* one serving round at most (timers run between rounds) */
 #define S_STACK (256 * 1024)   /* the thread's stack (it runs plain C handlers) */
@@ -112,8 +113,7 @@ static void s_sleep(rl_io_t *io, int timeout_ms) {
 }
 
 rl_io_t *rl_io_new(void) {
-  rl_io_t *io = calloc(1, sizeof *io);
-  if (!io) return NULL;
+  rl_io_t *io = rl_xcalloc(1, sizeof *io);
   io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (io->wake_fd < 0 || pthread_mutex_init(&io->mu, NULL) != 0) {
     if (io->wake_fd >= 0) close(io->wake_fd);

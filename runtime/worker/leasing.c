@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -96,8 +97,8 @@ void rl_sub_return_idle_leases(rl_cw_t *cw) {
 static rl_lease_t *s_lease_new(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker, const char *endpoint,
                                rl_peer_t *node) {
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
-  rl_lease_t *l = peer ? calloc(1, sizeof *l) : NULL;
-  if (!l) return NULL;
+  if (!peer) return NULL;
+  rl_lease_t *l = rl_xcalloc(1, sizeof *l);
   l->worker_id = *worker;
   snprintf(l->endpoint, sizeof l->endpoint, "%s", endpoint);
   l->peer = peer;

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/dirs.h"
 #include "common/sessions.h"
+#include "common/xalloc.h"
 
 struct rl_local_cluster_t {
   char session[256];
@@ -94,11 +95,7 @@ static int s_wait_node(rl_local_cluster_t *c, char *err, size_t errlen) {
 }
 
 rl_local_cluster_t *rl_local_cluster_start(const rl_local_opts_t *opts, char *err, size_t errlen) {
-  rl_local_cluster_t *c = calloc(1, sizeof *c);
-  if (!c) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
+  rl_local_cluster_t *c = rl_xcalloc(1, sizeof *c);
   char base[PATH_MAX], logs[300], sockets[300];
   c->lock = -1;
   if (rl_base_dir(base, sizeof base, err, errlen) != 0 ||

@@ -11,6 +11,7 @@
 
 #include "common/idmap.h"
 #include "common/selftest.h"
+#include "common/xalloc.h"
 
 struct rl_objtab_t {
   rl_idmap_t *map; /* id -> rl_object_t */
@@ -18,14 +19,9 @@ struct rl_objtab_t {
 };
 
 rl_objtab_t *rl_objtab_new(const rl_objtab_hooks_t *hooks) {
-  rl_objtab_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
+  rl_objtab_t *t = rl_xcalloc(1, sizeof *t);
   if (hooks) t->hooks = *hooks;
   t->map = rl_idmap_new();
-  if (!t->map) {
-    free(t);
-    return NULL;
-  }
   return t;
 }
 
@@ -57,17 +53,13 @@ void rl_objtab_destroy(rl_objtab_t **p) {
 rl_object_t *rl_objtab_find(const rl_objtab_t *t, const rl_id_t *id) { return rl_idmap_get(t->map, id); }
 
 rl_object_t *rl_objtab_insert(rl_objtab_t *t, const rl_id_t *id, bool owned, const char *owner) {
-  rl_object_t *o = calloc(1, sizeof *o);
-  if (!o) return NULL;
+  rl_object_t *o = rl_xcalloc(1, sizeof *o);
   o->id = *id;
   o->owned = owned;
   o->created_ms = rl_now_ms();
   rl_str_copy(o->owner, sizeof o->owner, owner ? owner : "");
   size_t before = rl_idmap_size(t->map);
-  if (rl_idmap_put(t->map, id, o) != 0) {
-    free(o);
-    return NULL;
-  }
+  rl_idmap_put(t->map, id, o);
   /* Callers insert only ids they did not find (fresh ones, or after a lookup): checking
    * the size costs no second lookup on the put path. */
   assert(rl_idmap_size(t->map) == before + 1 && "rl_objtab_insert: id is in the table already");
@@ -111,14 +103,11 @@ bool rl_objtab_task_ref(rl_objtab_t *t, const rl_id_t *id, int delta) {
   return rl_objtab_maybe_free(t, o);
 }
 
-int rl_objtab_borrower_add(rl_object_t *o, const char *endpoint) {
+void rl_objtab_borrower_add(rl_object_t *o, const char *endpoint) {
   for (size_t i = 0; i < o->nborrowers; i++)
-    if (!strcmp(o->borrowers[i], endpoint)) return 0;
-  void *grown = realloc(o->borrowers, (o->nborrowers + 1) * sizeof *o->borrowers);
-  if (!grown) return -1;
-  o->borrowers = grown;
+    if (!strcmp(o->borrowers[i], endpoint)) return;
+  o->borrowers = rl_xrealloc(o->borrowers, (o->nborrowers + 1) * sizeof *o->borrowers);
   rl_str_copy(o->borrowers[o->nborrowers++], RL_ENDPOINT_MAX, endpoint);
-  return 0;
 }
 
 /* Takes endpoint off o's borrowers; whether it was there. */
@@ -145,8 +134,7 @@ static bool s_lists(const rl_object_t *o, const char *endpoint) {
 
 void rl_objtab_borrower_died(rl_objtab_t *t, const char *endpoint) {
   size_t cur = 0, n = 0;
-  rl_object_t *o, **held = malloc((rl_idmap_size(t->map) + 1) * sizeof *held);
-  if (!held) return;
+  rl_object_t *o, **held = rl_xmalloc((rl_idmap_size(t->map) + 1) * sizeof *held);
   while ((o = rl_idmap_next(t->map, &cur, NULL)))
     if (o->owned && s_lists(o, endpoint)) held[n++] = o;
   /* Freeing one may free others (its contained refs), but none of these: each is held
@@ -155,12 +143,9 @@ void rl_objtab_borrower_died(rl_objtab_t *t, const char *endpoint) {
   free(held);
 }
 
-int rl_objtab_waiter_add(rl_object_t *o, struct rl_waiter *w) {
-  void *grown = realloc(o->waiters, (o->nwaiters + 1) * sizeof *o->waiters);
-  if (!grown) return -1;
-  o->waiters = grown;
+void rl_objtab_waiter_add(rl_object_t *o, struct rl_waiter *w) {
+  o->waiters = rl_xrealloc(o->waiters, (o->nwaiters + 1) * sizeof *o->waiters);
   o->waiters[o->nwaiters++] = w;
-  return 0;
 }
 
 struct rl_waiter **rl_objtab_waiters_take(rl_object_t *o, size_t *n) {
@@ -171,16 +156,13 @@ struct rl_waiter **rl_objtab_waiters_take(rl_object_t *o, size_t *n) {
   return w;
 }
 
-int rl_objtab_dependent_add(rl_object_t *o, struct rl_task *task) {
+void rl_objtab_dependent_add(rl_object_t *o, struct rl_task *task) {
   if (o->ndependents == o->capdependents) {
     size_t cap = o->capdependents ? 2 * o->capdependents : 4;
-    void *grown = realloc(o->dependents, cap * sizeof *o->dependents);
-    if (!grown) return -1;
-    o->dependents = grown;
+    o->dependents = rl_xrealloc(o->dependents, cap * sizeof *o->dependents);
     o->capdependents = cap;
   }
   o->dependents[o->ndependents++] = task;
-  return 0;
 }
 
 void rl_objtab_dependent_remove(rl_object_t *o, const struct rl_task *task) {
@@ -202,8 +184,7 @@ struct rl_task **rl_objtab_dependents_take(rl_object_t *o, size_t *n) {
 int rl_objtab_contain(rl_object_t *o, const rl_id_t *ids, size_t n) {
   if (o->contained || o->ncontained) return -1;
   if (!n) return 0;
-  o->contained = malloc(n * sizeof *o->contained);
-  if (!o->contained) return -1;
+  o->contained = rl_xmalloc(n * sizeof *o->contained);
   memcpy(o->contained, ids, n * sizeof *ids);
   o->ncontained = n;
   return 0;
@@ -261,8 +242,10 @@ static int s_test_owned(s_seen_t *s) {
   rl_objtab_ref_add(o);
   rl_objtab_ref_add(o);
   S_CHECK(!rl_objtab_task_ref(t, &a, +2));
-  S_CHECK(rl_objtab_borrower_add(o, "tcp://b1:1") == 0 && rl_objtab_borrower_add(o, "tcp://b2:1") == 0);
-  S_CHECK(rl_objtab_borrower_add(o, "tcp://b1:1") == 0 && o->nborrowers == 2); /* listed once */
+  rl_objtab_borrower_add(o, "tcp://b1:1");
+  rl_objtab_borrower_add(o, "tcp://b2:1");
+  rl_objtab_borrower_add(o, "tcp://b1:1");
+  S_CHECK(o->nborrowers == 2); /* listed once */
   S_CHECK(!rl_objtab_ref_drop(t, &a) && !rl_objtab_ref_drop(t, &a) && o->local_refs == 0);
   S_CHECK(!rl_objtab_ref_drop(t, &a) && o->local_refs == 0); /* never below zero */
   S_CHECK(!rl_objtab_task_ref(t, &a, -1) && o->task_refs == 1);
@@ -276,7 +259,7 @@ static int s_test_owned(s_seen_t *s) {
 
   /* Borrowers go first, task refs below zero are zero, the task making it holds it. */
   o = rl_objtab_insert(t, &b, true, "tcp://me:1");
-  S_CHECK(o && rl_objtab_borrower_add(o, "tcp://b1:1") == 0);
+  rl_objtab_borrower_add(o, "tcp://b1:1");
   rl_objtab_ref_add(o);
   o->producer = (struct rl_task *)&producer;
   S_CHECK(!rl_objtab_borrower_remove(t, o, "tcp://b1:1") && !rl_objtab_task_ref(t, &b, -5) && o->task_refs == 0);
@@ -317,15 +300,17 @@ static int s_test_borrower_died(s_seen_t *s) {
   rl_object_t *o3 = rl_objtab_insert(t, &handled, true, "me"), *o4 = rl_objtab_insert(t, &inner, true, "me");
   rl_object_t *o5 = rl_objtab_insert(t, &theirs, false, "dead");
   S_CHECK(o1 && o2 && o3 && o4 && o5);
-  S_CHECK(rl_objtab_borrower_add(o1, "dead") == 0);
-  S_CHECK(rl_objtab_borrower_add(o2, "alive") == 0 && rl_objtab_borrower_add(o2, "dead") == 0);
-  S_CHECK(rl_objtab_borrower_add(o3, "dead") == 0);
+  rl_objtab_borrower_add(o1, "dead");
+  rl_objtab_borrower_add(o2, "alive");
+  rl_objtab_borrower_add(o2, "dead");
+  rl_objtab_borrower_add(o3, "dead");
   rl_objtab_ref_add(o3);
   /* o1 contains o4, which the dead one also borrows: freeing o1 must not free o4 early. */
-  S_CHECK(rl_objtab_borrower_add(o4, "dead") == 0 && rl_objtab_contain(o1, &inner, 1) == 0);
+  rl_objtab_borrower_add(o4, "dead");
+  S_CHECK(rl_objtab_contain(o1, &inner, 1) == 0);
   rl_objtab_ref_add(o4);
   rl_objtab_ref_add(o5);
-  S_CHECK(rl_objtab_borrower_add(o5, "dead") == 0); /* not ours: the dead one's listing stays */
+  rl_objtab_borrower_add(o5, "dead"); /* not ours: the dead one's listing stays */
   rl_objtab_borrower_died(t, "dead");
   S_CHECK(!rl_objtab_find(t, &only) && !rl_objtab_find(t, &inner) && s->nfreed == before + 2);
   S_CHECK(rl_objtab_find(t, &shared) == o2 && o2->nborrowers == 1 && !strcmp(o2->borrowers[0], "alive"));
@@ -394,16 +379,19 @@ static int s_test_waiters_dependents(s_seen_t *s) {
   rl_object_t *o = rl_objtab_insert(t, &a, true, "me");
   S_CHECK(o);
   rl_objtab_ref_add(o);
-  for (int i = 0; i < 3; i++) S_CHECK(rl_objtab_waiter_add(o, w[i]) == 0);
+  for (int i = 0; i < 3; i++) rl_objtab_waiter_add(o, w[i]);
   struct rl_waiter **got = rl_objtab_waiters_take(o, &n);
   S_CHECK(got && n == 3 && got[0] == w[0] && got[1] == w[1] && got[2] == w[2] && o->nwaiters == 0);
   free(got);
   S_CHECK(!rl_objtab_waiters_take(o, &n) && n == 0);
 
   /* Dependents: the object stays while a task waits for it. */
-  S_CHECK(rl_objtab_dependent_add(o, t0) == 0 && rl_objtab_dependent_add(o, t1) == 0);
-  S_CHECK(rl_objtab_dependent_add(o, t2) == 0 && rl_objtab_dependent_add(o, t3) == 0);
-  S_CHECK(rl_objtab_dependent_add(o, t0) == 0 && o->ndependents == 5); /* grown past 4 */
+  rl_objtab_dependent_add(o, t0);
+  rl_objtab_dependent_add(o, t1);
+  rl_objtab_dependent_add(o, t2);
+  rl_objtab_dependent_add(o, t3);
+  rl_objtab_dependent_add(o, t0);
+  S_CHECK(o->ndependents == 5); /* grown past 4 */
   S_CHECK(!rl_objtab_ref_drop(t, &a) && rl_objtab_find(t, &a) == o && rl_objtab_held(o));
   rl_objtab_dependent_remove(o, t1);
   rl_objtab_dependent_remove(o, t0); /* one of the two */
@@ -419,10 +407,12 @@ static int s_test_waiters_dependents(s_seen_t *s) {
   S_CHECK(n == 3 && seen0 == 1 && seen2 == 1 && seen3 == 1 && o->ndependents == 0 && !o->dependents);
 
   /* Untaken waiters go to drop_waiter when the object goes; taken ones do not. */
-  S_CHECK(rl_objtab_waiter_add(o, w[3]) == 0 && rl_objtab_waiter_add(o, w[4]) == 0 && !rl_objtab_held(o));
+  rl_objtab_waiter_add(o, w[3]);
+  rl_objtab_waiter_add(o, w[4]);
+  S_CHECK(!rl_objtab_held(o));
   S_CHECK(rl_objtab_maybe_free(t, o) && s->dropped == 2 && s->nfreed == before + 1);
   o = rl_objtab_insert(t, &a, true, "me");
-  S_CHECK(o && rl_objtab_waiter_add(o, w[5]) == 0);
+  rl_objtab_waiter_add(o, w[5]);
   s->take_waiters = true;
   S_CHECK(rl_objtab_maybe_free(t, o) && s->taken == 1 && s->dropped == 2);
   s->take_waiters = false;
@@ -434,8 +424,8 @@ fail:
 /* Many objects: the id map grows, every one is still found, and all go. */
 static int s_test_many(s_seen_t *s) {
   rl_objtab_t *t = s->t;
-  rl_id_t *ids = malloc(S_MANY * sizeof *ids);
-  rl_object_t **objs = malloc(S_MANY * sizeof *objs);
+  rl_id_t *ids = rl_xmalloc(S_MANY * sizeof *ids);
+  rl_object_t **objs = rl_xmalloc(S_MANY * sizeof *objs);
   size_t before = s->nfreed, counted = 0, cur = 0;
   S_CHECK(ids && objs);
   for (int i = 0; i < S_MANY; i++) {
@@ -471,11 +461,13 @@ static int s_test_destroy(void) {
   s.t = rl_objtab_new(&hooks);
   S_CHECK(s.t);
   rl_object_t *o = rl_objtab_insert(s.t, &a, true, "me"), *i = rl_objtab_insert(s.t, &b, true, "me");
-  S_CHECK(o && i && rl_objtab_contain(o, &b, 1) == 0 && rl_objtab_borrower_add(o, "x") == 0);
+  S_CHECK(rl_objtab_contain(o, &b, 1) == 0);
+  rl_objtab_borrower_add(o, "x");
   rl_objtab_ref_add(o);
   rl_objtab_ref_add(i);
-  o->data = malloc(8);
-  S_CHECK(rl_objtab_waiter_add(o, (struct rl_waiter *)&slot) == 0 && rl_objtab_dependent_add(i, NULL) == 0);
+  o->data = rl_xmalloc(8);
+  rl_objtab_waiter_add(o, (struct rl_waiter *)&slot);
+  rl_objtab_dependent_add(i, NULL);
   rl_objtab_destroy(&s.t);
   S_CHECK(!s.t && s.nfreed == 0 && s.dropped == 1);
   rl_objtab_destroy(&s.t); /* twice: nothing */

@@ -64,8 +64,7 @@ typedef struct {
 
 typedef struct rl_objtab_t rl_objtab_t;
 
-/* An empty table that reports to hooks (copied; either hook may be NULL), or NULL if
- * out of memory. */
+/* An empty table that reports to hooks (copied; either hook may be NULL). Can't fail. */
 rl_objtab_t *rl_objtab_new(const rl_objtab_hooks_t *hooks);
 /* Frees every object still in the table (no freed hook: nobody is told; each untaken
  * waiter goes to drop_waiter), then the table; nulls *p. Safe on NULL and twice. */
@@ -76,7 +75,7 @@ rl_object_t *rl_objtab_find(const rl_objtab_t *t, const rl_id_t *id);
 /* Adds a new object id (no refs, state RL_OBJ_PENDING, all else zero), owned or borrowed
  * from owner (an endpoint, copied; truncated to RL_ENDPOINT_MAX). id must not be in the
  * table (the caller made it fresh or did not find it: asserted, without a second
- * lookup). Returns it, or NULL if out of memory. It stays until rl_objtab_maybe_free (or
+ * lookup). Returns it (never NULL). It stays until rl_objtab_maybe_free (or
  * a function that calls it) finds nothing holding it. */
 rl_object_t *rl_objtab_insert(rl_objtab_t *t, const rl_id_t *id, bool owned, const char *owner);
 /* Objects in the table. */
@@ -102,9 +101,8 @@ bool rl_objtab_ref_drop(rl_objtab_t *t, const rl_id_t *id);
  * if it was freed; false also when id is not in the table. */
 bool rl_objtab_task_ref(rl_objtab_t *t, const rl_id_t *id, int delta);
 
-/* Notes that the process at endpoint holds o (once per endpoint). Returns 0, or -1 if
- * out of memory (not noted). */
-int rl_objtab_borrower_add(rl_object_t *o, const char *endpoint);
+/* Notes that the process at endpoint holds o (once per endpoint). Can't fail. */
+void rl_objtab_borrower_add(rl_object_t *o, const char *endpoint);
 /* endpoint no longer holds o (if it was listed), then the freeing rule. Returns true if o
  * was freed. */
 bool rl_objtab_borrower_remove(rl_objtab_t *t, rl_object_t *o, const char *endpoint);
@@ -112,16 +110,15 @@ bool rl_objtab_borrower_remove(rl_objtab_t *t, rl_object_t *o, const char *endpo
  * then freed if nothing else holds it). */
 void rl_objtab_borrower_died(rl_objtab_t *t, const char *endpoint);
 
-/* Adds w to o's waiters (o keeps it until taken, or hands it to drop_waiter). Returns 0,
- * or -1 if out of memory (w is not kept: the caller still owns it). */
-int rl_objtab_waiter_add(rl_object_t *o, struct rl_waiter *w);
+/* Adds w to o's waiters (o keeps it until taken, or hands it to drop_waiter). Can't
+ * fail. */
+void rl_objtab_waiter_add(rl_object_t *o, struct rl_waiter *w);
 /* Takes o's waiters, in the order they came: returns an array of *n (the caller's: free
  * it, and each waiter), or NULL with *n 0 when there are none. */
 struct rl_waiter **rl_objtab_waiters_take(rl_object_t *o, size_t *n);
 
-/* Task waits for o as an argument: o stays while it does. Returns 0, or -1 if out of
- * memory (not added). */
-int rl_objtab_dependent_add(rl_object_t *o, struct rl_task *task);
+/* Task waits for o as an argument: o stays while it does. Can't fail. */
+void rl_objtab_dependent_add(rl_object_t *o, struct rl_task *task);
 /* task no longer waits for o (once, if it was there; the order of the rest may change).
  * Does not free o: call rl_objtab_maybe_free. */
 void rl_objtab_dependent_remove(rl_object_t *o, const struct rl_task *task);
@@ -131,7 +128,7 @@ struct rl_task **rl_objtab_dependents_take(rl_object_t *o, size_t *n);
 
 /* The value of o holds these n refs (ids copied). The caller takes one local ref on
  * each; the table drops it when o is freed. Returns 0, or -1 if o holds contained refs
- * already or out of memory (then nothing changed and the caller takes no refs). */
+ * already (then nothing changed and the caller takes no refs). */
 int rl_objtab_contain(rl_object_t *o, const rl_id_t *ids, size_t n);
 
 #endif

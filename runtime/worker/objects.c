@@ -8,12 +8,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
 rl_waiter_t *rl_waiter_new(const zmq_msg_t *identity, uint64_t request) {
-  rl_waiter_t *w = calloc(1, sizeof *w);
-  if (!w) return NULL;
+  rl_waiter_t *w = rl_xcalloc(1, sizeof *w);
   zmq_msg_init(&w->identity);
   zmq_msg_copy(&w->identity, (zmq_msg_t *)identity);
   w->request = request;
@@ -136,13 +136,10 @@ void rl_cw_ref_add(rl_cw_t *cw, const rl_id_t *id, const char *owner) {
     if (in && !strcmp(owner, in->owner) && in->nheld < 4096) { /* told again with its result */
       if (in->nheld == in->capheld) {
         size_t cap = in->capheld ? 2 * in->capheld : 4;
-        void *grown = realloc(in->held, cap * sizeof *in->held);
-        if (grown) {
-          in->held = grown;
-          in->capheld = cap;
-        }
+        in->held = rl_xrealloc(in->held, cap * sizeof *in->held);
+        in->capheld = cap;
       }
-      if (in->nheld < in->capheld) in->held[in->nheld++] = *id;
+      in->held[in->nheld++] = *id;
     }
   }
 }
@@ -165,8 +162,8 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
   o->kind = kind;
   o->len = len;
   if (kind != RL_RET_STORE && len) {
-    o->data = malloc(len);
-    if (o->data) memcpy(o->data, data, len);
+    o->data = rl_xmalloc(len); /* an inline value or an error: under RL_INLINE_MAX */
+    memcpy(o->data, data, len);
   }
   o->state = kind == RL_RET_ERROR ? RL_OBJ_FAILED : RL_OBJ_READY;
   o->sealed = true;
@@ -235,8 +232,7 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
     s_reply_object(cw, &m->identity, request, o);
     return;
   }
-  rl_waiter_t *w = rl_waiter_new(&m->identity, request);
-  if (w && rl_objtab_waiter_add(o, w) != 0) s_waiter_free(w);
+  rl_objtab_waiter_add(o, rl_waiter_new(&m->identity, request));
 }
 
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m) {
@@ -317,7 +313,7 @@ int rl_cw_put(rl_cw_t *cw, size_t len, const rl_id_t *contained, const char (*co
   }
   o->local_refs = 1;
   if (len < RL_INLINE_MAX) {
-    o->data = malloc(len ? len : 1);
+    o->data = rl_xmalloc(len); /* under RL_INLINE_MAX */
     o->len = len;
     o->kind = RL_RET_INLINE;
     o->state = RL_OBJ_READY;
@@ -490,8 +486,7 @@ int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, siz
 
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
   size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = malloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
-  if (!lost) return;
+  rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
   while ((o = rl_objtab_next(cw->objects, &cur)))
     if (!o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint)) lost[n++] = o;
   for (size_t i = 0; i < n; i++) {
@@ -505,8 +500,7 @@ void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *r
 
 void rl_obj_node_died(rl_cw_t *cw, const char *node) {
   size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = malloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
-  if (!lost) return;
+  rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
   while ((o = rl_objtab_next(cw->objects, &cur)))
     if (o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node)) lost[n++] = o;
   /* All lost objects are pending first, so a task run again to rebuild one waits for

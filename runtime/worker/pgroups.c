@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -75,13 +76,7 @@ int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *e
   } else {
     if (cw->pg_creates_n == cw->pg_creates_cap) {
       size_t cap = cw->pg_creates_cap ? cw->pg_creates_cap * 2 : 64;
-      uint64_t *grown = realloc(cw->pg_creates, cap * sizeof *grown);
-      if (!grown) {
-        rl_msgbuf_reset(&b);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-      }
-      cw->pg_creates = grown;
+      cw->pg_creates = rl_xrealloc(cw->pg_creates, cap * sizeof *cw->pg_creates);
       cw->pg_creates_cap = cap;
     }
     if (s_send(cw, &b, err, errlen) != 0) return -1;
@@ -106,12 +101,8 @@ int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen) {
 int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len, rl_id_t *id_out, char *err,
                    size_t errlen) {
   RL_CW_HOLD(cw);
-  rl_pg_wait_t *w = calloc(1, sizeof *w);
-  if (!w || !(w->value = malloc(len ? len : 1))) {
-    free(w);
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  rl_pg_wait_t *w = rl_xcalloc(1, sizeof *w);
+  w->value = rl_xmalloc(len); /* an encoded ready marker, a few bytes */
   memcpy(w->value, value, len);
   w->len = len;
   w->pg = *pg;
@@ -163,7 +154,8 @@ static void s_on_ready(rl_cw_t *cw, rl_msg_t *m) {
   for (rl_pg_wait_t *w = cw->pg_waits; w; w = w->next) {
     if (w->request != request || w->answered) continue;
     w->answered = true;
-    if (rl_field_bytes(m, 2, &error, &n) && (w->error = malloc(n + 1))) {
+    if (rl_field_bytes(m, 2, &error, &n)) {
+      w->error = rl_xmalloc(n + 1); /* within a received message */
       memcpy(w->error, error, n);
       w->error[n] = 0;
     }

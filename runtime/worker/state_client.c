@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/id.h"
+#include "common/xalloc.h"
 #include "net/secure.h"
 #include "wire/proto.h"
 
@@ -62,11 +63,11 @@ int rl_state_objects(const char *const *endpoints, int n, rl_msg_t *replies, boo
 int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_type, rl_msg_t *replies, bool *got,
                      int timeout_ms) {
   void *ctx = zmq_ctx_new();
-  void **socks = calloc(n > 0 ? (size_t)n : 1, sizeof *socks);
-  zmq_pollitem_t *items = calloc(n > 0 ? (size_t)n : 1, sizeof *items);
+  void **socks = rl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *socks);
+  zmq_pollitem_t *items = rl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *items);
   int answered = 0;
   for (int i = 0; i < n; i++) got[i] = false;
-  if (!ctx || !socks || !items) goto done;
+  if (!ctx) goto done;
   for (int i = 0; i < n; i++) {
     socks[i] = s_dealer(ctx, endpoints[i]);
     items[i] = (zmq_pollitem_t){socks[i], 0, socks[i] ? ZMQ_POLLIN : 0, 0};

@@ -8,7 +8,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/result.h"
 #include "common/str.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -25,17 +27,14 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
   uint64_t hash = s_hash(key, key_len);
   for (rl_fn_t *f = cw->fns; f; f = f->next)
     if (f->hash == hash && f->key_len == key_len && !memcmp(f->key, key, key_len)) return f;
-  rl_fn_t *f = calloc(1, sizeof *f);
-  if (!f) return NULL;
+  /* The blob (the user's function with its upvalues) is user-sized: NULL if there is
+   * no memory for it. */
+  void *copy = malloc(len ? len : 1);
+  if (!copy) return NULL;
+  rl_fn_t *f = rl_xcalloc(1, sizeof *f);
   f->hash = hash;
-  f->key = malloc(key_len);
-  f->blob = malloc(len ? len : 1);
-  if (!f->key || !f->blob) {
-    free(f->key);
-    free(f->blob);
-    free(f);
-    return NULL;
-  }
+  f->key = rl_xmalloc(key_len);
+  f->blob = copy;
   memcpy(f->key, key, key_len);
   memcpy(f->blob, blob, len);
   f->key_len = key_len;
@@ -57,12 +56,8 @@ static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *s
     if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy) &&
         !strcmp(c->runtime_env, runtime_env))
       return c;
-  rl_class_t *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
-  if (!(c->runtime_env = strdup(runtime_env))) {
-    free(c);
-    return NULL;
-  }
+  rl_class_t *c = rl_xcalloc(1, sizeof *c);
+  c->runtime_env = rl_xstrdup(runtime_env);
   c->fn = fn;
   c->resources = *res;
   snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
@@ -98,11 +93,10 @@ static void s_off_queue(rl_task_t *t) {
   if (t->unresolved == 0 || t->cls->actor) rl_dispatch_unqueue(t);
 }
 
-/* t waits for o (pending) as an argument. Returns false if out of memory. */
-static bool s_depend(rl_object_t *o, rl_task_t *t) {
-  if (rl_objtab_dependent_add(o, t) != 0) return false;
+/* t waits for o (pending) as an argument. */
+static void s_depend(rl_object_t *o, rl_task_t *t) {
+  rl_objtab_dependent_add(o, t);
   t->unresolved++;
-  return true;
 }
 
 static void s_drop_dependent(rl_cw_t *cw, rl_task_t *t, const rl_id_t *id) {
@@ -119,7 +113,6 @@ static void s_rewait_args(rl_cw_t *cw, rl_task_t *t) {
     free(a->rdata);
     a->rdata = NULL;
     rl_object_t *arg = rl_obj_find(cw, &a->ref);
-    /* Out of memory: resolved as it is (the task fails if it is gone). */
     if (arg && arg->state == RL_OBJ_PENDING) s_depend(arg, t);
   }
 }
@@ -177,11 +170,7 @@ static void s_task_complete(rl_cw_t *cw, rl_task_t *t, int kind, const char *dat
  * (rl_sub_reconstruct); its arguments stay alive with it. Otherwise it is freed. */
 static void s_task_succeeded(rl_cw_t *cw, rl_task_t *t) {
   int n = t->opts.num_returns, kept = 0;
-  rl_object_t **rets = calloc((size_t)n, sizeof *rets);
-  if (!rets) {
-    s_task_free(cw, t);
-    return;
-  }
+  rl_object_t **rets = rl_xcalloc((size_t)n, sizeof *rets);
   bool keep = rl_task_keeps_lineage(t);
   for (int i = 0; i < n; i++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)i + 1);
@@ -242,11 +231,11 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
                  char *err, size_t errlen) {
   RL_CW_HOLD(cw);
   rl_fn_t *f = s_function(cw, fn_key, fn_key_len, fn, fn_len);
-  rl_class_t *c = f ? s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f) : NULL;
-  if (!f || !c) {
-    snprintf(err, errlen, "out of memory while submitting a task");
-    return -1;
+  if (!f) {
+    snprintf(err, errlen, "out of memory: no room to keep the task's function (%zu bytes)", fn_len);
+    return RL_ENOMEM;
   }
+  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f);
   rl_task_t *t = rl_sub_task_new(cw, c, RL_KIND_TASK, NULL, f, args, nargs, opts, ids_out, false, err, errlen);
   if (!t) return -1;
   rl_sub_tick(cw);
@@ -266,7 +255,6 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
   }
   rl_id_t id = rl_id_for_task(cw->worker_id, ++cw->seq);
   rl_task_t *t = rl_task_new(&id, kind, method, opts, nargs);
-  if (!t) goto oom;
   t->fn = fn;
   t->cls = cls;
   for (size_t i = 0; i < nargs; i++) {
@@ -281,7 +269,7 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
         o = rl_obj_find(cw, &a->ref);
       }
       rl_obj_task_ref(cw, &a->ref, +1);
-      if (o && rl_cw_object_state(cw, &a->ref) == RL_OBJ_PENDING && !s_depend(o, t)) goto oom;
+      if (o && rl_cw_object_state(cw, &a->ref) == RL_OBJ_PENDING) s_depend(o, t);
     } else if (args[i].len >= RL_INLINE_MAX) {
       /* A large argument goes through the store, like a put, instead of inline. */
       void *dst;
@@ -296,13 +284,11 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
       rl_obj_task_ref(cw, &a->ref, +1);
       rl_cw_ref_drop(cw, &a->ref); /* only the task holds it */
     } else {
-      a->data = malloc(args[i].len ? args[i].len : 1);
-      if (!a->data) goto oom;
+      a->data = rl_xmalloc(args[i].len); /* inline: under RL_INLINE_MAX */
       memcpy(a->data, args[i].data, args[i].len);
       a->len = args[i].len;
       if (args[i].ncontained) {
-        a->contained = malloc(args[i].ncontained * sizeof *a->contained);
-        if (!a->contained) goto oom;
+        a->contained = rl_xmalloc(args[i].ncontained * sizeof *a->contained);
         for (size_t k = 0; k < args[i].ncontained; k++) {
           a->contained[k] = args[i].contained[k];
           rl_obj_task_ref(cw, &a->contained[k], +1);
@@ -314,19 +300,15 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
   for (int i = 0; i < opts->num_returns; i++) {
     ids_out[i] = rl_id_for_object(t->id, (uint32_t)i + 1);
     rl_object_t *o = rl_obj_new_owned(cw, &ids_out[i]);
-    if (!o) goto oom;
     o->local_refs = 1;
     o->producer = t;
   }
-  if (rl_task_table_insert(cw->tasks, t) != 0) goto oom;
+  rl_task_table_insert(cw->tasks, t);
   rl_ev_task_new(cw, t);
   /* An actor's calls keep their order: they queue at once and wait at the head of
    * the queue for their arguments. */
   if (t->unresolved == 0 || cls->actor) rl_dispatch_enqueue(t, front);
   return t;
-oom:
-  snprintf(err, errlen, "out of memory while submitting a task");
-  return NULL; /* a partly built task is leaked here; out of memory is not survivable anyway */
 }
 
 /* Fills in the value of a resolved ref argument; fails the task if it failed. */
@@ -347,16 +329,14 @@ static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
     if (o->kind == RL_RET_STORE) {
       /* The worker reads it from its node's store, pulled from `location` if need be. */
       size_t loclen = strlen(o->location);
-      a->rdata = malloc(RL_ID_SIZE + loclen);
-      if (a->rdata) {
-        memcpy(a->rdata, o->id.b, RL_ID_SIZE);
-        memcpy(a->rdata + RL_ID_SIZE, o->location, loclen);
-      }
+      a->rdata = rl_xmalloc(RL_ID_SIZE + loclen);
+      memcpy(a->rdata, o->id.b, RL_ID_SIZE);
+      memcpy(a->rdata + RL_ID_SIZE, o->location, loclen);
       a->rdata_len = RL_ID_SIZE + loclen;
       a->rlen = o->len;
     } else {
-      a->rdata = malloc(o->len ? o->len : 1);
-      if (a->rdata) memcpy(a->rdata, o->data, o->len);
+      a->rdata = rl_xmalloc(o->len); /* an inline value: under RL_INLINE_MAX */
+      memcpy(a->rdata, o->data, o->len);
       a->rdata_len = a->rlen = o->len;
     }
   }
@@ -380,9 +360,7 @@ static bool s_lease_has_fn(rl_lease_t *l, uint64_t hash) {
     if (l->fn_sent[i] == hash) return true;
   if (l->nfn == l->capfn) {
     size_t cap = l->capfn ? 2 * l->capfn : 8;
-    void *grown = realloc(l->fn_sent, cap * sizeof *l->fn_sent);
-    if (!grown) return false;
-    l->fn_sent = grown;
+    l->fn_sent = rl_xrealloc(l->fn_sent, cap * sizeof *l->fn_sent);
     l->capfn = cap;
   }
   l->fn_sent[l->nfn++] = hash;
@@ -605,8 +583,7 @@ static void s_attach_contained(rl_cw_t *cw, rl_task_t *t, const msgpack_object *
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)r + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
     if (!o || o->contained) continue;
-    o->contained = calloc(n, sizeof *o->contained);
-    if (!o->contained) continue;
+    o->contained = rl_xcalloc(n, sizeof *o->contained);
     for (uint32_t i = 0; i < n; i++) {
       const msgpack_object *e = &list->via.array.ptr[i];
       char owner[RL_ENDPOINT_MAX];
@@ -729,8 +706,7 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
 
 void rl_sub_cancel_children(rl_cw_t *cw, bool force) {
   size_t cur = 0, n = 0;
-  rl_task_t *t, **all = malloc((rl_task_table_size(cw->tasks) + 1) * sizeof *all);
-  if (!all) return;
+  rl_task_t *t, **all = rl_xmalloc((rl_task_table_size(cw->tasks) + 1) * sizeof *all);
   while ((t = rl_task_table_next(cw->tasks, &cur)))
     if (t->kind == RL_KIND_TASK && !t->finished && !t->cancelled) all[n++] = t;
   for (size_t i = 0; i < n; i++) {
@@ -773,9 +749,8 @@ rl_task_t **rl_sub_inflight(rl_cw_t *cw, const rl_class_t *c, size_t *n) {
   size_t count = 0;
   for (const rl_lease_t *l = c->leases; l; l = l->next)
     for (rl_task_t *t = l->run_head; t; t = t->run_next) count++;
-  rl_task_t **out = malloc((count + 1) * sizeof *out);
+  rl_task_t **out = rl_xmalloc((count + 1) * sizeof *out);
   *n = 0;
-  if (!out) return NULL;
   for (const rl_lease_t *l = c->leases; l; l = l->next)
     for (rl_task_t *t = l->run_head; t; t = t->run_next) out[(*n)++] = t;
   return out;
@@ -793,8 +768,8 @@ static rl_task_t *s_test_task(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, int max
   rl_task_opts_t o = {.max_retries = max_retries, .num_returns = 1, .name = "f"};
   rl_id_t id = rl_id_for_task(cw->worker_id, ++cw->seq), ret = rl_id_for_object(id, 1);
   rl_task_t *t = rl_task_new(&id, RL_KIND_TASK, NULL, &o, 0);
-  rl_object_t *r = t ? rl_obj_new_owned(cw, &ret) : NULL;
-  if (!r || rl_task_table_insert(cw->tasks, t) != 0) return NULL;
+  rl_object_t *r = rl_obj_new_owned(cw, &ret);
+  rl_task_table_insert(cw->tasks, t);
   r->local_refs = 1;
   r->producer = t;
   t->cls = c;
@@ -816,8 +791,7 @@ int rl_submitter_selftest(void) {
   cw.worker_id = rl_id_random();
   cw.objects = rl_obj_table_new(&cw);
   cw.tasks = rl_task_table_new();
-  rl_lease_t *l = calloc(1, sizeof *l);
-  S_CHECK(cw.objects && cw.tasks && l);
+  rl_lease_t *l = rl_xcalloc(1, sizeof *l);
   l->cls = &c;
   c.leases = l;
   c.service_us = 50;
@@ -842,8 +816,7 @@ int rl_submitter_selftest(void) {
           memmem(bo->data, bo->len, "pid 42", 6));
   /* The retry path again, from a new lease: a has no retries left and fails as the
    * caller decides; d goes back to the front and the lease is free. */
-  l = calloc(1, sizeof *l);
-  S_CHECK(l);
+  l = rl_xcalloc(1, sizeof *l);
   l->cls = &c;
   c.leases = l;
   rl_dispatch_dequeue(&c);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/idmap.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 
 struct rl_task_table {
@@ -16,13 +17,8 @@ struct rl_task_table {
 };
 
 rl_task_t *rl_task_new(const rl_id_t *id, int kind, const char *method, const rl_task_opts_t *opts, size_t nargs) {
-  rl_task_t *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
-  t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
-  if (!t->args) {
-    free(t);
-    return NULL;
-  }
+  rl_task_t *t = rl_xcalloc(1, sizeof *t);
+  t->args = rl_xcalloc(nargs ? nargs : 1, sizeof *t->args);
   t->nargs = nargs;
   t->id = *id;
   t->kind = kind;
@@ -79,12 +75,8 @@ void rl_task_lineage_hold(rl_task_t *t, int refs) {
 bool rl_task_lineage_drop(rl_task_t *t) { return --t->lineage_refs <= 0 && t->finished; }
 
 rl_task_table_t *rl_task_table_new(void) {
-  rl_task_table_t *tt = calloc(1, sizeof *tt);
-  if (!tt) return NULL;
-  if (!(tt->byid = rl_idmap_new())) {
-    free(tt);
-    return NULL;
-  }
+  rl_task_table_t *tt = rl_xcalloc(1, sizeof *tt);
+  tt->byid = rl_idmap_new();
   return tt;
 }
 
@@ -99,7 +91,7 @@ void rl_task_table_destroy(rl_task_table_t **p) {
   *p = NULL;
 }
 
-int rl_task_table_insert(rl_task_table_t *tt, rl_task_t *t) { return rl_idmap_put(tt->byid, &t->id, t); }
+void rl_task_table_insert(rl_task_table_t *tt, rl_task_t *t) { rl_idmap_put(tt->byid, &t->id, t); }
 
 rl_task_t *rl_task_table_find(const rl_task_table_t *tt, const rl_id_t *id) { return rl_idmap_get(tt->byid, id); }
 
@@ -122,7 +114,7 @@ static rl_task_t *s_make(uint32_t seq, int kind, int max_retries, bool retry_exc
                       .name = "t"};
   rl_id_t id = rl_id_for_task(rl_id_random(), seq);
   rl_task_t *t = rl_task_new(&id, kind, kind == RL_KIND_ACTOR_METHOD ? "m" : NULL, &o, 1);
-  if (t) t->args[0].data = malloc(4); /* freed with the task */
+  t->args[0].data = rl_xmalloc(4); /* freed with the task */
   return t;
 }
 
@@ -134,7 +126,9 @@ int rl_task_table_selftest(void) {
   S_CHECK(tt && a && b && c && m && cr);
   S_CHECK(!strcmp(a->name, "t") && a->opts.name == NULL && !strcmp(m->method, "m") && a->method[0] == 0);
   /* The table: insert, find, remove, iterate. */
-  S_CHECK(rl_task_table_insert(tt, a) == 0 && rl_task_table_insert(tt, b) == 0 && rl_task_table_insert(tt, c) == 0);
+  rl_task_table_insert(tt, a);
+  rl_task_table_insert(tt, b);
+  rl_task_table_insert(tt, c);
   S_CHECK(rl_task_table_size(tt) == 3 && rl_task_table_find(tt, &b->id) == b);
   rl_task_table_remove(tt, b);
   rl_task_table_remove(tt, b); /* twice: no-op */

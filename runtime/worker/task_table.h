@@ -57,8 +57,8 @@ typedef struct rl_task {
 /* ---- a task ---- */
 
 /* A new task id of kind (RL_KIND_*) with opts (its name copied, opts->name not kept),
- * method ("" if NULL), retries_left = opts->max_retries and nargs zeroed arguments, or
- * NULL if out of memory. */
+ * method ("" if NULL), retries_left = opts->max_retries and nargs zeroed arguments. Can't
+ * fail. */
 rl_task_t *rl_task_new(const rl_id_t *id, int kind, const char *method, const rl_task_opts_t *opts, size_t nargs);
 /* Frees t with the copies its arguments hold (not the references they stand for: the
  * caller drops those first). Safe on NULL. */
@@ -92,13 +92,13 @@ bool rl_task_lineage_drop(rl_task_t *t);
 /* ---- the table: owned tasks by id ---- */
 typedef struct rl_task_table rl_task_table_t;
 
-/* A new empty table, or NULL if out of memory. */
+/* A new empty table. Can't fail. */
 rl_task_table_t *rl_task_table_new(void);
 /* Frees the table and every task still in it (rl_task_delete), and nulls *p; safe on
  * NULL and twice. */
 void rl_task_table_destroy(rl_task_table_t **p);
-/* Adds t under t->id. Returns 0, or -1 if out of memory. */
-int rl_task_table_insert(rl_task_table_t *tt, rl_task_t *t);
+/* Adds t under t->id. Can't fail. */
+void rl_task_table_insert(rl_task_table_t *tt, rl_task_t *t);
 /* The task with id, or NULL. */
 rl_task_t *rl_task_table_find(const rl_task_table_t *tt, const rl_id_t *id);
 /* Takes t out of the table (if it is in it); t is not freed. */
