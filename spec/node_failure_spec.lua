@@ -133,6 +133,28 @@ describe("a node that dies holding results", function()
     assert.truthy(out:find("read:	true	4194304	9	runs:	2", 1, true), out)
   end)
 
+  -- A pull cut short by its source's death left a deleted but still pinned entry in the
+  -- puller's store, so the task rebuilding the object there could not store its result
+  -- ("already exists in the store (being written, deleted but still referenced)").
+  it("an object whose pull was cut short by its node's death is rebuilt on the node that pulled it", function()
+    local out = driver([[
+      local n = 1024 * 1024 * 1024
+      local make = rayl.remote(function(size)
+        note("make4")
+        local a = rayl.array("uint8", size)
+        a[size] = 5
+        return a
+      end)
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(n)
+      rayl.wait({ ref })
+      -- Killed while this driver's node pulls the 1 GiB.
+      os.execute("(sleep 0.3; kill -9 " .. NODE2_PID .. ") &")
+      local ok, a = pcall(rayl.get, ref, { timeout = 60 })
+      print("rebuilt:", ok, ok and #a == n and a[n] == 5, "runs:", runs("make4"), ok and "" or tostring(a))
+    ]])
+    assert.truthy(out:find("rebuilt:	true	true	runs:	2", 1, true), out)
+  end)
+
   it("a result whose task may not be retried (max_retries = 0) raises ObjectLostError", function()
     local out = driver([[
       local make = rayl.remote({ max_retries = 0 }, function(n) return rayl.array("float64", n) end)
