@@ -390,8 +390,20 @@ oom:
   return NULL; /* a partly built task is leaked here; out of memory is not survivable anyway */
 }
 
-/* Fills in the value of a resolved ref argument; fails the task if it failed. */
+/* Fills in the values of t's ref arguments as it leaves its queue. Returns true if t
+ * can be pushed; false if it failed (an argument failed) or waits again: an argument
+ * was lost with its node since t was queued and is being made again (t is queued again
+ * once it is there, an actor's call at the head of its queue at once). */
 static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    rl_object_t *o = a->is_ref && !a->rdata ? rl_obj_find(cw, &a->ref) : NULL;
+    if (o && o->state == RL_OBJ_PENDING) s_depend(o, t);
+  }
+  if (t->unresolved) {
+    if (t->cls->actor) rl_dispatch_enqueue(t, true);
+    return false;
+  }
   for (size_t i = 0; i < t->nargs; i++) {
     rl_arg_t *a = &t->args[i];
     if (!a->is_ref || a->rdata) continue;
