@@ -34,6 +34,7 @@ describe("a node that dies holding results", function()
       assert(doomed, "node 2 not found")
       os.execute("sleep 1") -- until the node managers' view of the cluster has node 2
       local RUNS = %q
+      local NODE2_PID = %s -- (kill_node2 waits for its death to be declared; this does not)
       local function note(tag) local f = io.open(RUNS .. tag, "a"); f:write("x"); f:close() end
       local function runs(tag)
         local f = io.open(RUNS .. tag); if not f then return 0 end
@@ -53,7 +54,7 @@ describe("a node that dies holding results", function()
         until os.time() - t > 10
         error("node 2 was not declared dead")
       end
-    ]]):format(dir .. "/runs-", node2)
+    ]]):format(dir .. "/runs-", node2, node2)
     local f = assert(io.open(dir .. "/driver.lua", "w"))
     f:write(prelude .. code)
     f:close()
@@ -106,6 +107,52 @@ describe("a node that dies holding results", function()
       print("sum:", v[100000] + v[1], "runs:", runs("make2"), runs("double"))
     ]])
     assert.truthy(out:find("sum:\t200002\truns:\t2\t2", 1, true), out)
+  end)
+
+  -- The task's worker pulled its argument from the dead node before its owner heard of
+  -- the death: it failed with SerializationError ("cannot read argument 1"); now the
+  -- owner runs it again once the argument is made again (not counted as a retry).
+  it("a task pushed with an argument stored on a node that has just died runs after the argument is rebuilt", function()
+    local out = driver([[
+      local make = rayl.remote(function(n)
+        note("make3")
+        local a = rayl.array("uint8", n)
+        a[n] = 9
+        return a
+      end)
+      local read = rayl.remote({ max_retries = 0 }, function(a) return #a, a[#a] end)
+      local here
+      for _, n in ipairs(rayl.nodes()) do if n.alive and n.node_id ~= doomed then here = n.node_id end end
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(4 * 1024 * 1024)
+      rayl.wait({ ref })
+      os.execute("kill -9 " .. NODE2_PID)
+      local len, last = read:options{ scheduling_strategy = { node_id = here }, num_returns = 2 }:remote(ref)
+      local ok, n = pcall(rayl.get, len, { timeout = 30 })
+      print("read:", ok, tostring(n), ok and rayl.get(last) or "", "runs:", runs("make3"))
+    ]])
+    assert.truthy(out:find("read:	true	4194304	9	runs:	2", 1, true), out)
+  end)
+
+  -- A pull cut short by its source's death left a deleted but still pinned entry in the
+  -- puller's store, so the task rebuilding the object there could not store its result
+  -- ("already exists in the store (being written, deleted but still referenced)").
+  it("an object whose pull was cut short by its node's death is rebuilt on the node that pulled it", function()
+    local out = driver([[
+      local n = 1024 * 1024 * 1024
+      local make = rayl.remote(function(size)
+        note("make4")
+        local a = rayl.array("uint8", size)
+        a[size] = 5
+        return a
+      end)
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(n)
+      rayl.wait({ ref })
+      -- Killed while this driver's node pulls the 1 GiB.
+      os.execute("(sleep 0.3; kill -9 " .. NODE2_PID .. ") &")
+      local ok, a = pcall(rayl.get, ref, { timeout = 60 })
+      print("rebuilt:", ok, ok and #a == n and a[n] == 5, "runs:", runs("make4"), ok and "" or tostring(a))
+    ]])
+    assert.truthy(out:find("rebuilt:	true	true	runs:	2", 1, true), out)
   end)
 
   it("a result whose task may not be retried (max_retries = 0) raises ObjectLostError", function()

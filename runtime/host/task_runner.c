@@ -119,10 +119,13 @@ int rl_task_prepare(rl_cw_t *cw, lua_State *L, const rl_cw_task_t *t) {
   luaL_checkstack(L, (int)t->nargs + 8, "too many arguments");
   for (size_t i = 0; i < t->nargs; i++) {
     rl_cw_value_t v;
-    if (rl_cw_task_arg(cw, t, i, &v, err, sizeof err) != 0 || rl_host_push_value(L, &v) != 0) {
+    /* The reason: err if the argument could not be had, the decoder's message (on the
+     * stack) if it could not be read. */
+    bool had = rl_cw_task_arg(cw, t, i, &v, err, sizeof err) == 0;
+    if (!had || rl_host_push_value(L, &v) != 0) {
       char msg[S_ERR + 64];
       snprintf(msg, sizeof msg, "cannot read argument %zu: %s", i + 1,
-               lua_isstring(L, -1) ? lua_tostring(L, -1) : err);
+               had && lua_isstring(L, -1) ? lua_tostring(L, -1) : err);
       lua_settop(L, base);
       rl_task_fail(cw, L, t, "SerializationError", msg);
       return -1;

@@ -110,7 +110,10 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   char err[300];
   if (!error && t->sized && rl_objects_seal(objects, &t->id, S_SELF_CLIENT, err, sizeof err) != 0) error = err;
-  if (error && t->sized) rl_objects_delete(objects, &t->id, err, sizeof err);
+  if (error && t->sized) { /* deleted, and unpinned as its seal would have: freed now */
+    rl_objects_delete(objects, &t->id, err, sizeof err);
+    rl_objects_release(objects, &t->id, S_SELF_CLIENT, err, sizeof err);
+  }
   for (s_waiter_t *w = t->waiters, *next; w; w = next) {
     next = w->next;
     s_answer(nm, w, &t->id, error);

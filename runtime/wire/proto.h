@@ -376,7 +376,9 @@ enum { RL_OS_CREATED = 0, RL_OS_IN_MEMORY = 1, RL_OS_SPILLED = 2 };
 /* DRIVER: a script on this node (gets worker output; reaped by pid); WORKER: a worker
  * this node started; REMOTE: a process on another node that leases workers here. */
 enum { RL_CLIENT_DRIVER = 0, RL_CLIENT_WORKER = 1, RL_CLIENT_REMOTE = 2 };
-enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1 };
+/* TASK_DONE's status. ARG_LOST: failed because a stored argument could not be read (the
+ * node holding it died); its owner runs it again once the argument is there again. */
+enum { RL_TASK_OK = 0, RL_TASK_FAILED = 1, RL_TASK_ARG_LOST = 2 };
 enum { RL_RET_INLINE = 0, RL_RET_STORE = 1, RL_RET_ERROR = 2 };
 enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
 /* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to

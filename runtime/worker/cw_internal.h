@@ -144,6 +144,7 @@ typedef struct rl_incoming {
   msgpack_unpacked up;
   const msgpack_object *args;
   bool cancelled;      /* cancelled while it runs: its waits in rayl are interrupted */
+  bool arg_lost;       /* a stored argument could not be read: TASK_DONE says ARG_LOST */
   int64_t start_us;    /* wall clock when it started here (rl_wall_us), 0: not yet */
   rl_id_t *held;      /* refs of its owner this task's run borrowed first (see TASK_DONE) */
   size_t nheld, capheld;
@@ -198,6 +199,7 @@ struct rl_cw_t {
   rl_cw_log_hook log_hook;
   void *log_hook_ctx;
   int64_t last_lease_check_ms;
+  size_t args_lost_waiting; /* tasks waiting to hear that an argument of theirs was lost */
   uint64_t messages; /* received so far (to tell whether a poll brought anything) */
   int64_t polled_us; /* the last poll's start: whatever was sent before it is handled */
   /* placement groups */

@@ -238,7 +238,9 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
     memcpy(id.b, p, RL_ID_SIZE);
     memcpy(location, p + RL_ID_SIZE, n - RL_ID_SIZE);
     location[n - RL_ID_SIZE] = 0;
-    return rl_obj_store_pin(cw, &id, location, v, err, errlen);
+    if (rl_obj_store_pin(cw, &id, location, v, err, errlen) == 0) return 0;
+    in->arg_lost = true;
+    return -1;
   }
   v->data = p;
   v->len = n;
@@ -267,7 +269,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
   rl_msgbuf_t b;
   rl_msgbuf_init(&b, RL_CW_TASK_DONE, 7);
   rl_pack_id(&b.pk, &in->pub.task_id);
-  msgpack_pack_uint64(&b.pk, failed ? RL_TASK_FAILED : RL_TASK_OK);
+  msgpack_pack_uint64(&b.pk, !failed ? RL_TASK_OK : in->arg_lost ? RL_TASK_ARG_LOST : RL_TASK_FAILED);
   msgpack_pack_array(&b.pk, (uint32_t)n);
   for (size_t i = 0; i < n; i++) {
     msgpack_pack_array(&b.pk, 3);

@@ -120,7 +120,7 @@ static void s_rewait_args(rl_cw_t *cw, rl_task_t *t) {
 bool rl_sub_retry(rl_cw_t *cw, rl_task_t *t, rl_retry_cause_t cause, const char *why) {
   if (!rl_task_retry(t, cause)) return false;
   s_off_lease(cw, t);
-  if (cause == RL_RETRY_LINEAGE) s_rewait_args(cw, t);
+  if (cause == RL_RETRY_LINEAGE || cause == RL_RETRY_ARG_LOST) s_rewait_args(cw, t);
   rl_ev_task(cw, t, RL_TS_SUBMITTED, NULL);
   rl_log(RL_LOG_INFO, "retrying task %s (attempt %d): %s", t->name, t->attempt + 1, why);
   if (t->unresolved == 0 || t->cls->actor) rl_dispatch_enqueue(t, true);
@@ -221,6 +221,67 @@ static void s_task_fail(rl_cw_t *cw, rl_task_t *t, const char *type, const char 
   free(data);
 }
 
+/* How long a task whose worker could not read a stored argument waits to hear that the
+ * argument was lost (its node's death) before its error stands. */
+#define S_ARG_LOST_WAIT_MS 10000
+
+/* Whether this process has heard that a stored argument t was pushed with is lost: its
+ * object is no longer ready at the location t's worker was sent to. */
+static bool s_heard_arg_lost(rl_cw_t *cw, const rl_task_t *t) {
+  for (size_t i = 0; i < t->nargs; i++) {
+    const rl_arg_t *a = &t->args[i];
+    if (!a->is_ref || !a->rdata || a->kind != RL_RET_STORE) continue;
+    const rl_object_t *o = rl_obj_find(cw, &a->ref);
+    size_t loclen = a->rdata_len - RL_ID_SIZE;
+    if (!o || o->state != RL_OBJ_READY || o->kind != RL_RET_STORE || strlen(o->location) != loclen ||
+        memcmp(o->location, a->rdata + RL_ID_SIZE, loclen))
+      return true;
+  }
+  return false;
+}
+
+/* t's worker could not read a stored argument of t (TASK_DONE's RL_TASK_ARG_LOST): the
+ * node holding it died. Once this process has heard of that, t runs again (not counted
+ * as a retry), after the arguments being made again (lineage); until then it waits, for
+ * at most S_ARG_LOST_WAIT_MS (s_args_lost_check). Returns false if t is not run again. */
+static bool s_arg_lost(rl_cw_t *cw, rl_task_t *t) {
+  if (s_heard_arg_lost(cw, t)) return rl_sub_retry(cw, t, RL_RETRY_ARG_LOST, "an argument was lost with its node");
+  if (t->cancelled || t->finished) return false;
+  t->args_lost_ms = rl_now_ms();
+  cw->args_lost_waiting++;
+  return true;
+}
+
+/* The tasks waiting in s_arg_lost: run again those whose argument's loss this process
+ * has heard of, fail those that waited too long. */
+static void s_args_lost_check(rl_cw_t *cw) {
+  if (!cw->args_lost_waiting) return;
+  int64_t now = rl_now_ms();
+  size_t cur = 0, n = 0, waiting = 0;
+  rl_task_t *t;
+  rl_id_t *due = malloc((rl_task_table_size(cw->tasks) + 1) * sizeof *due);
+  if (!due) return;
+  while ((t = rl_task_table_next(cw->tasks, &cur)))
+    if (t->args_lost_ms) due[n++] = t->id;
+  for (size_t i = 0; i < n; i++) {
+    /* By id: failing one task may free others. */
+    if (!(t = rl_task_table_find(cw->tasks, &due[i])) || !t->args_lost_ms) continue;
+    if (s_heard_arg_lost(cw, t)) {
+      t->args_lost_ms = 0;
+      if (!rl_sub_retry(cw, t, RL_RETRY_ARG_LOST, "an argument was lost with its node"))
+        s_task_fail(cw, t, "ObjectLostError", "an argument of this task was lost and cannot be had again");
+    } else if (now - t->args_lost_ms > S_ARG_LOST_WAIT_MS) {
+      t->args_lost_ms = 0;
+      s_task_fail(cw, t, "ObjectLostError",
+                  "the worker could not read a stored argument of this task, and its node was not reported dead");
+    } else {
+      waiting++;
+    }
+  }
+  cw->args_lost_waiting = waiting;
+  free(due);
+}
+
 size_t rl_cw_task_count(const rl_cw_t *cw) {
   RL_CW_HOLD(cw);
   return rl_task_table_size(cw->tasks);
@@ -311,8 +372,20 @@ rl_task_t *rl_sub_task_new(rl_cw_t *cw, rl_class_t *cls, int kind, const char *m
   return t;
 }
 
-/* Fills in the value of a resolved ref argument; fails the task if it failed. */
+/* Fills in the values of t's ref arguments as it leaves its queue. Returns true if t
+ * can be pushed; false if it failed (an argument failed) or waits again: an argument
+ * was lost with its node since t was queued and is being made again (t is queued again
+ * once it is there, an actor's call at the head of its queue at once). */
 static bool s_resolve_args(rl_cw_t *cw, rl_task_t *t) {
+  for (size_t i = 0; i < t->nargs; i++) {
+    rl_arg_t *a = &t->args[i];
+    rl_object_t *o = a->is_ref && !a->rdata ? rl_obj_find(cw, &a->ref) : NULL;
+    if (o && o->state == RL_OBJ_PENDING) s_depend(o, t);
+  }
+  if (t->unresolved) {
+    if (t->cls->actor) rl_dispatch_enqueue(t, true);
+    return false;
+  }
   for (size_t i = 0; i < t->nargs; i++) {
     rl_arg_t *a = &t->args[i];
     if (!a->is_ref || a->rdata) continue;
@@ -461,6 +534,7 @@ void rl_sub_tick(rl_cw_t *cw) {
   int64_t now = rl_now_ms();
   bool check_idle = now - cw->last_lease_check_ms >= 100;
   if (check_idle) cw->last_lease_check_ms = now;
+  if (check_idle) s_args_lost_check(cw);
   for (rl_class_t *c = cw->classes; c; c = c->next) {
     s_dispatch(cw, c);
     if (!check_idle || c->actor || !c->leases) continue;
@@ -510,6 +584,7 @@ void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
   rl_log(RL_LOG_WARN, "node %s died", node);
   rl_obj_node_died(cw, node);
   rl_sub_leases_node_died(cw, node); /* first: the retries below may need a new lease */
+  s_args_lost_check(cw);
   /* Every worker leased there died with it. */
   for (;;) {
     rl_lease_t *found = NULL;
@@ -642,6 +717,7 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     s_task_complete(cw, t, status != RL_TASK_OK ? RL_RET_ERROR : RL_RET_INLINE, data, len);
     return;
   }
+  if (status == RL_TASK_ARG_LOST && s_arg_lost(cw, t)) return;
   if (status != RL_TASK_OK && rl_sub_retry(cw, t, RL_RETRY_EXCEPTION, "it raised an error (retry_exceptions)")) return;
   uint32_t n = rets->via.array.size;
   s_attach_contained(cw, t, rl_field(m, 3));

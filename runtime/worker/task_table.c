@@ -42,7 +42,13 @@ void rl_task_delete(rl_task_t *t) {
 }
 
 bool rl_task_retry(rl_task_t *t, rl_retry_cause_t cause) {
-  if (t->cancelled || t->kind == RL_KIND_ACTOR_CREATE || t->retries_left == 0) return false;
+  if (t->cancelled || t->kind == RL_KIND_ACTOR_CREATE) return false;
+  if (cause == RL_RETRY_ARG_LOST) { /* not counted */
+    if (t->finished) return false;
+    t->attempt++;
+    return true;
+  }
+  if (t->retries_left == 0) return false;
   switch (cause) {
   case RL_RETRY_EXCEPTION:
     if (t->finished || !t->opts.retry_exceptions) return false;
@@ -149,6 +155,8 @@ int rl_task_table_selftest(void) {
   b->retries_left = 1;
   b->opts.retry_exceptions = false;
   S_CHECK(!rl_task_retry(b, RL_RETRY_EXCEPTION) && b->retries_left == 1);
+  /* An argument lost with its node: run again without counting, even with no retries. */
+  S_CHECK(rl_task_retry(a, RL_RETRY_ARG_LOST) && a->attempt == 3 && a->retries_left == 0);
   /* Cancelled: never. */
   b->cancelled = true;
   S_CHECK(!rl_task_retry(b, RL_RETRY_WORKER_DIED) && b->retries_left == 1);

@@ -42,6 +42,8 @@ typedef struct rl_task {
   char name[64];
   int attempt;      /* runs started before the current one */
   int retries_left; /* -1: forever */
+  int64_t args_lost_ms; /* its worker could not read a stored argument, and this process
+                           has not heard of the argument's loss yet: waits since (ms); 0: no */
   bool cancelled, finished;
   int lineage_refs; /* finished: its return objects that still point at it (lineage) */
   int64_t pushed_us;
@@ -71,6 +73,7 @@ typedef enum {
   RL_RETRY_EXCEPTION,   /* it raised (retried only with retry_exceptions) */
   RL_RETRY_ACTOR_DIED,  /* an actor call whose actor's worker died (max_task_retries) */
   RL_RETRY_LINEAGE,     /* finished, kept as lineage: a result of it was lost */
+  RL_RETRY_ARG_LOST,    /* its worker could not read a stored argument (not counted) */
 } rl_retry_cause_t;
 
 /* The one retry decision: whether t may run again after cause. If so, counts the new
@@ -78,7 +81,8 @@ typedef enum {
  * task unfinished, and returns true; else changes nothing and returns false. Never
  * retried: a cancelled task, an actor's creation (its restarts are the actor's), a task
  * with no retries left, a finished one (except for lineage), an unfinished one for
- * lineage (it runs already). */
+ * lineage (it runs already). ARG_LOST is not counted against retries_left (the lost
+ * argument's own retries bound it, as in Ray, where such a task waits for it). */
 bool rl_task_retry(rl_task_t *t, rl_retry_cause_t cause);
 /* Whether t, finishing now, may be kept as the lineage of its stored results (a plain
  * task that could be retried to make them again). */
