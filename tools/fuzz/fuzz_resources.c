@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "sched/gpus.h"
 #include "sched/resources.h"
+#include "wire/msg.h"
 
 /* Every map that was accepted packs, unpacks to itself, and adds and subtracts back. */
 static void s_check_map(const rl_resources_t *m) {
@@ -60,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 0: { /* a map from the wire */
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    if (msgpack_unpack_next(&up, in, n, NULL) == MSGPACK_UNPACK_SUCCESS && rl_res_unpack(&up.data, &m) == 0)
+    /* rl_msg_recv checks a body is plausible before msgpack-c unpacks it (msgpack-c
+     * allocates what counts declare). */
+    if (rl_msgpack_plausible(data + 1, n) && msgpack_unpack_next(&up, in, n, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        rl_res_unpack(&up.data, &m) == 0)
       s_check_map(&m);
     msgpack_unpacked_destroy(&up);
     break;
