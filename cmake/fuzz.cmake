@@ -30,6 +30,8 @@ if(NOT RL_FUZZ)
   foreach(name ${RL_FUZZERS})
     rl_fuzz_program(fuzz_replay_${name} ${name} "${CMAKE_SOURCE_DIR}/tools/fuzz/replay_main.c")
     add_test(NAME fuzz_replay_${name} COMMAND fuzz_replay_${name} "${CMAKE_SOURCE_DIR}/tools/fuzz/corpus/${name}")
+    # The corpus holds inputs that once hung a decoder: a hang fails the test.
+    set_tests_properties(fuzz_replay_${name} PROPERTIES TIMEOUT 120)
   endforeach()
   return()
 endif()
