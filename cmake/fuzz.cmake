@@ -7,11 +7,12 @@ set(RL_FUZZERS codec wire resources json cuda_sig)
 
 # The wire harness also drives the typed messages' unpacker where wire/ has one.
 file(GLOB rl_wire_headers "${CMAKE_SOURCE_DIR}/runtime/wire/*.h")
-set(rl_fuzz_wire_typed OFF)
+set(rl_fuzz_wire_typed "")
 foreach(h ${rl_wire_headers})
   file(STRINGS "${h}" hit REGEX "rl_wire_unpack_any")
   if(hit)
-    set(rl_fuzz_wire_typed ON)
+    get_filename_component(hname "${h}" NAME)
+    set(rl_fuzz_wire_typed "wire/${hname}")
   endif()
 endforeach()
 
@@ -21,7 +22,7 @@ function(rl_fuzz_program target name)
   target_link_libraries(${target} PRIVATE rayl_head rayl_static)
   target_compile_definitions(${target} PRIVATE RL_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   if(name STREQUAL "wire" AND rl_fuzz_wire_typed)
-    target_compile_definitions(${target} PRIVATE RL_FUZZ_WIRE_TYPED=1)
+    target_compile_definitions(${target} PRIVATE RL_FUZZ_WIRE_TYPED="${rl_fuzz_wire_typed}")
   endif()
 endfunction()
 

@@ -12,6 +12,9 @@
 #include "wire/proto.h"
 
 #include "seeds.h"
+#ifdef RL_FUZZ_WIRE_TYPED
+#include RL_FUZZ_WIRE_TYPED /* the header declaring rl_wire_unpack_any (cmake/fuzz.cmake) */
+#endif
 
 static void *s_ctx, *s_in, *s_out;
 
@@ -178,7 +181,8 @@ static void s_write_seeds(void) {
 }
 
 #ifdef RL_FUZZ_WIRE_TYPED
-/* The typed layer (wire/): every message type's unpacker on the same bytes. */
+/* The typed layer (wire/): the frame's checks without a socket (rl_msg_from_bytes, 1 when
+ * it took the bytes, as rl_msg_recv), then the unpacker of the message's type. */
 static void s_typed(const uint8_t *data, size_t size) {
   rl_msg_t m;
   char err[256];
