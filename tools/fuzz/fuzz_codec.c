@@ -20,7 +20,13 @@ unsigned char *rl_codec_test_encode(lua_State *A, size_t *n);
 static lua_State *s_L;
 /* The codec's scratch, malloc'd and held by a Lua userdata: LeakSanitizer does not scan
  * LuaJIT's own heap, so this pointer keeps it (and what it holds) reachable. */
-static rl_codec_ctx_t *s_cx;
+static rl_codec_ctx_t *volatile s_cx;
+
+static void s_close(void) {
+  lua_close(s_L);
+  s_L = NULL;
+  s_cx = NULL;
+}
 
 /* ObjectRefs decode to a table {id, owner}: the host's own hook needs a running worker. */
 static int s_ref_in(lua_State *L, void *ctx, const rl_id_t *id, const char *owner) {
@@ -84,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!s_L) {
     rl_log_open("fuzz", "/dev/null");
     s_L = rl_codec_test_state();
+    atexit(s_close);
     /* A module reference loads nothing here (require would search the disk for any name). */
     lua_pushnil(s_L);
     lua_setglobal(s_L, "require");
