@@ -3,7 +3,7 @@
 -- peer without it (no key, another key, a raw ZeroMQ client, an impostor who knows only
 -- the public half) cannot join, submit or read, and the cluster keeps serving members.
 local h = require "spec.helpers"
-local ffi = require "ffi"
+local peer = require "spec.raw_peer"
 local core = require "rayl.core"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
@@ -27,68 +27,16 @@ local function new_dir()
   return dir
 end
 
--- Just enough libzmq for a client of our own (no rayl code on its side).
-pcall(ffi.cdef, [[
-  void *zmq_ctx_new(void);
-  int zmq_ctx_term(void *ctx);
-  void *zmq_socket(void *ctx, int type);
-  int zmq_connect(void *s, const char *addr);
-  int zmq_setsockopt(void *s, int option, const void *value, size_t len);
-  int zmq_send(void *s, const void *buf, size_t len, int flags);
-  int zmq_recv(void *s, void *buf, size_t len, int flags);
-  int zmq_close(void *s);
-  int zmq_curve_keypair(char *z85_public_key, char *z85_secret_key);
-  int zmq_curve_public(char *z85_public_key, const char *z85_secret_key);
-]])
-local ZMQ_DEALER, ZMQ_LINGER, ZMQ_RCVTIMEO = 5, 17, 27
-local ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY, ZMQ_CURVE_SERVERKEY = 48, 49, 50
-local zmq = (function()
-  local ok, lib = pcall(ffi.load, "zmq")
-  return ok and lib or ffi.load("libzmq.so.5")
-end)()
+local keypair, public_of = peer.keypair, peer.public_of
 
-local function keypair()
-  local pub, secret = ffi.new("char[41]"), ffi.new("char[41]")
-  assert(zmq.zmq_curve_keypair(pub, secret) == 0)
-  return ffi.string(pub), ffi.string(secret)
-end
-
-local function public_of(secret)
-  local pub = ffi.new("char[41]")
-  assert(zmq.zmq_curve_public(pub, secret) == 0)
-  return ffi.string(pub)
-end
-
--- A rayl message frame: header (version 1, type, 0, 0) + msgpack array.
-local function frame(msg_type, body) return "\1" .. string.char(msg_type) .. "\0\0" .. body end
+local frame = peer.frame
 local GET_NODES = frame(62, "\145\5") -- [request 5]
 -- REGISTER_NODE [node_id, "tcp://10.99.0.1:9", {CPU = 1}, pid 123]: a node that is not there.
 local FORGED_ENDPOINT = "tcp://10.99.0.1:9"
 local FORGED_REGISTER = frame(60, "\148\196\16" .. ("\171"):rep(16) .. string.char(0xa0 + #FORGED_ENDPOINT) ..
   FORGED_ENDPOINT .. "\129\163CPU\1" .. "\123")
 
--- Connects a DEALER to endpoint (with CURVE keys {server=, public=, secret=} if given),
--- sends the frames, and returns what came back within ms (nil if nothing).
-local function raw_client(endpoint, keys, frames, ms)
-  local ctx = zmq.zmq_ctx_new()
-  local s = zmq.zmq_socket(ctx, ZMQ_DEALER)
-  local int = ffi.new("int[1]", 0)
-  zmq.zmq_setsockopt(s, ZMQ_LINGER, int, 4)
-  int[0] = ms
-  zmq.zmq_setsockopt(s, ZMQ_RCVTIMEO, int, 4)
-  if keys then
-    zmq.zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, keys.server, 40)
-    zmq.zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, keys.public, 40)
-    zmq.zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, keys.secret, 40)
-  end
-  assert(zmq.zmq_connect(s, endpoint) == 0)
-  for _, f in ipairs(frames) do zmq.zmq_send(s, f, #f, 0) end
-  local buf = ffi.new("char[65536]")
-  local n = zmq.zmq_recv(s, buf, 65536, 0)
-  zmq.zmq_close(s)
-  zmq.zmq_ctx_term(ctx)
-  return n >= 0 and ffi.string(buf, math.min(n, 65536)) or nil
-end
+local raw_client = peer.send
 
 -- Random bytes of random lengths, and messages cut short.
 local function junk()

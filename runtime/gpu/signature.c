@@ -14,6 +14,7 @@
 #define S_MAXTOK 48    /* longest identifier kept (longer ones are cut; they are not types) */
 #define S_MAXALIAS 128 /* aliases read from the source */
 #define S_MAXWORDS 8   /* words in one alias's type */
+#define S_MAXEXPAND 64 /* words one parameter's type may expand to through aliases */
 
 typedef enum { S_IDENT, S_NUM, S_STR, S_PUNCT } s_toktype_t;
 
@@ -225,10 +226,17 @@ static bool s_ignorable(const char *w) {
 typedef struct {
   int sign, unsig, chr, shrt, intw, lng, other;
   rl_sig_kind_t named;
+  int expanded; /* words visited, aliases' included */
 } s_words_t;
 
-/* Adds word w (an alias expands to its words; depth bounds alias chains). */
+/* Adds word w (an alias expands to its words; depth bounds alias chains, and
+ * S_MAXEXPAND the words visited: aliases of several aliases each would otherwise take
+ * 8^8 steps; a type that needs more is one rayl does not pass). */
 static void s_word(const s_lex_t *x, const char *w, s_words_t *c, int *ptr, int depth) {
+  if (++c->expanded > S_MAXEXPAND) {
+    c->other++;
+    return;
+  }
   const s_alias_t *a = depth < 8 && !s_builtin_word(w) ? s_alias_find(x, w) : NULL;
   if (a) {
     *ptr += a->ptr;
@@ -548,6 +556,16 @@ static int s_test_aliases(void) {
   S_CHECK(!s_check_param(&s, 6, RL_SIG_UNKNOWN, 0, false, "h", "__half"));
   S_CHECK(s.params[7].kind == RL_SIG_UNKNOWN && strcmp(s.params[7].name, "r") == 0);
   S_CHECK(s.params[8].kind == RL_SIG_UNKNOWN);
+  /* Aliases of aliases, 8 words each, 8 deep (found by tools/fuzz/run cuda_sig: it took
+   * minutes): read as a type rayl cannot pass. */
+  const char *deep = "typedef int a0;\n"
+                     "typedef a0 a0 a0 a0 a0 a0 a0 a1;\ntypedef a1 a1 a1 a1 a1 a1 a1 a2;\n"
+                     "typedef a2 a2 a2 a2 a2 a2 a2 a3;\ntypedef a3 a3 a3 a3 a3 a3 a3 a4;\n"
+                     "typedef a4 a4 a4 a4 a4 a4 a4 a5;\ntypedef a5 a5 a5 a5 a5 a5 a5 a6;\n"
+                     "typedef a6 a6 a6 a6 a6 a6 a6 a7;\ntypedef a7 a7 a7 a7 a7 a7 a7 a8;\n"
+                     "extern \"C\" __global__ void k(a8 v, a0 w) {}\n";
+  S_CHECK(rl_sig_parse(deep, "k", &s, err, sizeof err) == 0 && s.nparams == 2);
+  S_CHECK(s.params[0].kind == RL_SIG_UNKNOWN && s.params[1].kind == RL_SIG_I32);
   return 0;
 }
 

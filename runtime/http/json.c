@@ -99,6 +99,20 @@ void rl_json_key(rl_json_t *j, const char *key) {
   j->after_key = true;
 }
 
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at s (n bytes left; shortest
+ * form, no surrogates, at most U+10FFFF, as RFC 3629 says), or 0 if there is none. */
+static size_t s_utf8_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (!len || len > n) return 0;
+  for (size_t k = 1; k < len; k++)
+    if ((s[k] & 0xc0) != 0x80) return 0;
+  if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+      (c == 0xf4 && s[1] > 0x8f))
+    return 0;
+  return len;
+}
+
 void rl_json_strn(rl_json_t *j, const char *s, size_t n) {
   s_sep(j);
   if (!s_room(j, n + 2)) return;
@@ -113,10 +127,8 @@ void rl_json_strn(rl_json_t *j, const char *s, size_t n) {
     else if (c < 0x20 || c == 0x7f) rl_json_rawf(j, "\\u%04x", c);
     else if (c < 0x80) rl_json_raw(j, (const char *)&c, 1);
     else { /* UTF-8 kept if well formed, else each byte becomes U+FFFD */
-      int len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-      bool ok = len > 0 && i + len <= n;
-      for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-      if (ok) {
+      size_t len = s_utf8_len((const unsigned char *)s + i, n - i);
+      if (len) {
         rl_json_raw(j, s + i, (size_t)len);
         i += (size_t)len - 1;
       } else rl_json_raw(j, "\xef\xbf\xbd", 3);
@@ -197,6 +209,20 @@ int rl_json_selftest(void) {
   S_CHECK(s && len == strlen(s));
   S_CHECK(!strcmp(s, "{\"a\":\"x\\\"y\\\\z\\n\\u0001\xc3\xa9\xef\xbf\xbd\",\"list\":[-3,1.5,null,{\"b]\":null},[]],"
                      "\"t\":true}"));
+  free(s);
+  /* Not UTF-8 (found by tools/fuzz/run json): a lead byte over 0xf4, an overlong form, a
+   * surrogate, a code point over U+10FFFF; each of their bytes becomes U+FFFD. */
+  rl_json_init(&j);
+  rl_json_arr(&j);
+  rl_json_str(&j, "\xff\x82\xac");
+  rl_json_str(&j, "\xe0\x80\x80");
+  rl_json_str(&j, "\xed\xa0\x80");
+  rl_json_str(&j, "\xf4\x90\x80\x80\xf4\x8f\xbf\xbf");
+  rl_json_end(&j);
+  s = rl_json_take(&j, &len);
+#define S_FFFD3 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+  S_CHECK(s && !strcmp(s, "[\"" S_FFFD3 "\",\"" S_FFFD3 "\",\"" S_FFFD3 "\",\"" S_FFFD3 "\xef\xbf\xbd\xf4\x8f\xbf\xbf\"]"));
+#undef S_FFFD3
   free(s);
   rl_json_init(&j);
   rl_json_raw(&j, "m 1\n", 4);

@@ -1,0 +1,3 @@
+__global__ void k(signed char a, unsigned short b, long c, unsigned d, const double *const e)
+{
+}
