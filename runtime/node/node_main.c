@@ -349,6 +349,25 @@ static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
   rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
 }
 
+/* Drops the dead nodes the head no longer lists (it forgets the longest dead), so that
+ * our list of them never fills up: a full one would tell the clients of each death not
+ * in it again at every heartbeat. */
+static void s_forget_unlisted_dead(rl_nm_t *nm, const msgpack_object *nodes) {
+  for (int k = 0; k < nm->ndead;) {
+    bool listed = false;
+    for (uint32_t i = 0; i < nodes->via.array.size && !listed; i++) {
+      const msgpack_object *e = &nodes->via.array.ptr[i];
+      const char *ep;
+      size_t len;
+      listed = e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size >= 3 && rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) &&
+               e->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && !e->via.array.ptr[2].via.boolean &&
+               strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len);
+    }
+    if (listed) k++;
+    else memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+  }
+}
+
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
   rl_id_t id;
   if (m->type == RL_GCS_REREGISTER && rl_field_id(m, 0, &id) && rl_id_eq(&id, &nm->node_id)) {
@@ -387,6 +406,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     rl_obj_id(&e->via.array.ptr[0], &p->id);
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
+  s_forget_unlisted_dead(nm, nodes);
   rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }
