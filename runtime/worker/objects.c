@@ -498,6 +498,21 @@ void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *r
   free(lost);
 }
 
+void rl_obj_owner_gone(rl_cw_t *cw, const rl_id_t *worker) {
+  size_t cur = 0, n = 0;
+  rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
+  while ((o = rl_objtab_next(cw->objects, &cur)))
+    if (!o->owned && o->state == RL_OBJ_PENDING && !memcmp(o->id.b, worker->b, RL_ID_SIZE / 2)) lost[n++] = o;
+  char hex[RL_ID_HEX], msg[400];
+  rl_id_hex(worker, hex);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(msg, sizeof msg, "the owner of this object (worker %.12s at %s) died", hex, lost[i]->owner);
+    lost[i]->borrow_told = false; /* nobody left to tell */
+    rl_obj_fail(cw, lost[i], "OwnerDiedError", msg);
+  }
+  free(lost);
+}
+
 void rl_obj_node_died(rl_cw_t *cw, const char *node) {
   size_t cur = 0, n = 0;
   rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);

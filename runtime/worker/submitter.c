@@ -570,6 +570,12 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
     return;
   }
+  /* Relayed from the head's list of dead clients (no endpoint): what it owned and we
+   * borrowed fails; leases and actors, if any, hear of it from its node manager. */
+  if (!endpoint[0]) {
+    rl_obj_owner_gone(cw, &worker);
+    return;
+  }
   /* Only these two: the type names what the caller's tasks fail with. */
   if (strcmp(type, "OutOfMemoryError")) snprintf(type, sizeof type, "WorkerCrashedError");
   s_worker_died(cw, &worker, (int)pid, reason, endpoint, type, RL_RETRY_WORKER_DIED);
