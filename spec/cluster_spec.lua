@@ -215,6 +215,19 @@ describe("a cluster that loses a node", function()
     end
     assert.truthy(status:find("DEAD", 1, true), status)
   end)
+
+  it("a node started while another is being declared dead joins (the death does not hide it)", function()
+    cluster.join("--num-cpus 1 --resources '{\"short_lived\": 1}'")
+    local doomed = sh("pgrep -f 'rayl [n]ode .*" .. dir .. ".*--resource short_lived=' | tail -1"):match("%d+")
+    assert.truthy(doomed)
+    -- Killed 0.8 s before the next node starts: the head declares it dead (1.5 s without a
+    -- heartbeat) while `rayl start` waits for the new node to be listed.
+    os.execute("kill -9 " .. doomed .. "; sleep 0.8")
+    local out = cluster.run("start --address " .. cluster.address .. " --num-cpus 1 --resources '{\"late\": 1}'")
+    assert.truthy(out:find("Joined the cluster", 1, true), out)
+    local status = sh(env .. RAYL .. " status")
+    assert.truthy(status:match("alive%s+total {[^}]*late: 1"), status)
+  end)
 end)
 
 describe("a node that reads more objects from other nodes than its store holds", function()

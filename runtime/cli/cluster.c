@@ -29,6 +29,7 @@
 
 #define S_ERR 1200
 #define S_HEAD_RESOURCE "node:__internal_head__"
+#define S_NODES_LISTED 512 /* nodes read from the head's list when starting one (dead ones included) */
 
 static const char *s_start_usage =
     "usage: rayl start --head [--port 6380] [options]\n"
@@ -282,18 +283,25 @@ static int s_exited(s_started_t *st) {
   return -1;
 }
 
-/* Waits until the head lists at least `want` live nodes. Returns how many, -1 after
- * timeout_ms, or -2 - i as soon as started daemon i has exited. */
-static int s_wait_nodes(const char *gcs, int want, int timeout_ms, s_started_t *st) {
+/* Waits until the head lists at least `want` live nodes other than the nknown in
+ * known (the live ones before a node was started: another node dying meanwhile does
+ * not hide the new one). Returns how many, -1 after timeout_ms, or -2 - i as soon as
+ * started daemon i has exited. */
+static int s_wait_nodes(const char *gcs, int want, const rl_id_t *known, int nknown, int timeout_ms,
+                        s_started_t *st) {
   int64_t deadline = rl_now_ms() + timeout_ms;
   char err[S_ERR];
+  static rl_node_info_t nodes[S_NODES_LISTED];
   while (rl_now_ms() < deadline) {
     int gone = s_exited(st);
     if (gone >= 0) return -2 - gone;
-    rl_node_info_t nodes[64];
-    int n = rl_gcs_nodes(gcs, nodes, 64, 250, err, sizeof err), alive = 0;
-    for (int i = 0; i < n; i++) alive += nodes[i].alive;
-    if (n >= 0 && alive >= want) return alive;
+    int n = rl_gcs_nodes(gcs, nodes, S_NODES_LISTED, 250, err, sizeof err), fresh = 0;
+    for (int i = 0; i < n; i++) {
+      bool was = false;
+      for (int k = 0; k < nknown && !was; k++) was = rl_id_eq(&known[k], &nodes[i].id);
+      fresh += nodes[i].alive && !was;
+    }
+    if (n >= 0 && fresh >= want) return fresh;
     usleep(20000);
   }
   return -1;
@@ -480,7 +488,8 @@ int rl_cli_start(int argc, char **argv) {
   /* The daemons' security: "--cluster-key FILE" (this session's copy of the key) or
    * "--no-security" (a head started so, and nodes joining such a cluster). */
   char *security[2] = {"--no-security", NULL};
-  int before = 0;
+  static rl_id_t live_before[S_NODES_LISTED]; /* joining: the live nodes before ours */
+  int nlive_before = 0;
   s_started_t started = {.n = 0};
   if (head) {
     char bind[200], db[PATH_MAX + 16];
@@ -507,7 +516,7 @@ int rl_cli_start(int argc, char **argv) {
     snprintf(log, sizeof log, "%s/head.out", logs);
     s_start_daemon(&started, "head", hargv, log);
     if (nodes > 0) {
-      int back = s_wait_nodes(gcs, nodes, 10000, &started);
+      int back = s_wait_nodes(gcs, nodes, NULL, 0, 10000, &started);
       if (back <= -2) return s_start_failed(&started, back, session, "");
       if (back < 0) {
         fprintf(stderr, "rayl start: the head restarted but its %d node%s did not come back within 10 s; see %s\n",
@@ -519,14 +528,14 @@ int rl_cli_start(int argc, char **argv) {
       return 0;
     }
   } else {
-    rl_node_info_t nodes[64];
+    static rl_node_info_t nodes[S_NODES_LISTED];
     int held = rl_cluster_use_key(gcs, key_file, err, sizeof err);
     if (held < 0) {
       fprintf(stderr, "rayl start: %s\n", err);
       return 2;
     }
-    before = rl_gcs_nodes(gcs, nodes, 64, 3000, err, sizeof err);
-    if (before < 0) {
+    int listed = rl_gcs_nodes(gcs, nodes, S_NODES_LISTED, 3000, err, sizeof err);
+    if (listed < 0) {
       fprintf(stderr, "rayl start: cannot join the cluster at %s: %s\n", address, err);
       return 1;
     }
@@ -538,9 +547,8 @@ int rl_cli_start(int argc, char **argv) {
       }
       security[0] = "--cluster-key", security[1] = key;
     }
-    int alive = 0;
-    for (int i = 0; i < before; i++) alive += nodes[i].alive;
-    before = alive;
+    for (int i = 0; i < listed; i++)
+      if (nodes[i].alive) live_before[nlive_before++] = nodes[i].id;
   }
   char node_ep[200];
   snprintf(node_ep, sizeof node_ep, "tcp://%s:*", ip);
@@ -557,7 +565,7 @@ int rl_cli_start(int argc, char **argv) {
   nargv[n] = NULL;
   snprintf(log, sizeof log, "%s/node.out", logs);
   s_start_daemon(&started, "node", nargv, log);
-  int joined = s_wait_nodes(gcs, before + 1, 10000, &started);
+  int joined = s_wait_nodes(gcs, 1, live_before, nlive_before, 10000, &started);
   if (joined < 0)
     return s_start_failed(&started, joined, session,
                           head ? "the head did not answer or its node manager did not join" : "the node did not join");

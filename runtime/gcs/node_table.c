@@ -48,8 +48,9 @@ void rl_node_table_destroy(rl_node_table_t **p) {
   *p = NULL;
 }
 
-/* Removes the node that has been dead longest. Returns 0, or -1 if none is dead. */
-static int s_evict_dead(rl_node_table_t *t) {
+/* Removes the node that has been dead longest (why: for the log). Returns 0, or -1 if
+ * none is dead. */
+static int s_evict_dead(rl_node_table_t *t, const char *why) {
   size_t victim = t->n;
   for (size_t i = 0; i < t->n; i++)
     if (!t->nodes[i]->alive && !t->nodes[i]->pending && (victim == t->n || t->nodes[i]->last_seen_ms < t->nodes[victim]->last_seen_ms))
@@ -57,7 +58,7 @@ static int s_evict_dead(rl_node_table_t *t) {
   if (victim == t->n) return -1;
   rl_node_t *node = t->nodes[victim];
   char hex[RL_ID_HEX];
-  rl_log(RL_LOG_INFO, "forgetting dead node %s to make room", rl_id_hex(&node->id, hex));
+  rl_log(RL_LOG_INFO, "forgetting dead node %s (%s) %s", rl_id_hex(&node->id, hex), node->endpoint, why);
   s_changed(t, node, true);
   rl_idmap_remove(t->index, &node->id);
   memmove(&t->nodes[victim], &t->nodes[victim + 1], (t->n - victim - 1) * sizeof t->nodes[0]);
@@ -78,7 +79,7 @@ static size_t s_check_endpoint(const char *endpoint, char *err, size_t errlen) {
 
 /* A new zeroed node for id, in the index and the list. Returns NULL with err. */
 static rl_node_t *s_add(rl_node_table_t *t, const rl_id_t *id, char *err, size_t errlen) {
-  if (t->n >= RL_NODE_TABLE_MAX && s_evict_dead(t) != 0) {
+  if (t->n >= RL_NODE_TABLE_MAX && s_evict_dead(t, "to make room") != 0) {
     snprintf(err, errlen, "the node table is full (%d live nodes)", RL_NODE_TABLE_MAX);
     return NULL;
   }
@@ -181,6 +182,12 @@ int rl_node_table_expire(rl_node_table_t *t, int64_t now_ms) {
     died++;
     s_changed(t, node, false);
   }
+  /* A node started again is a new node: a cluster whose nodes are restarted for days
+   * would otherwise list ever more dead ones (and clients reading the first few of the
+   * list would miss the live ones). */
+  size_t dead = 0;
+  for (size_t i = 0; died && i < t->n; i++) dead += !t->nodes[i]->alive && !t->nodes[i]->pending;
+  for (; died && dead > RL_NODE_DEAD_KEPT; dead--) s_evict_dead(t, "(too many dead nodes are kept)");
   return died;
 }
 
@@ -320,6 +327,22 @@ int rl_node_table_selftest(void) {
   S_CHECK(rl_node_table_get(t, &ids[1]) != NULL && rl_node_table_get(t, &ids[2]) != NULL);
   cur = 0;
   S_CHECK(rl_node_table_next(t, &cur) == rl_node_table_get(t, &ids[1]));
+
+  /* Past RL_NODE_DEAD_KEPT dead nodes, the longest dead are forgotten; live ones stay. */
+  rl_node_table_destroy(&t);
+  t = rl_node_table_new(10);
+  memset(&seen, 0, sizeof seen);
+  S_CHECK(t);
+  rl_node_table_set_hook(t, s_hook, &seen);
+  for (int i = 0; i < RL_NODE_DEAD_KEPT + 9; i++) {
+    ids[i] = rl_id_random();
+    S_CHECK(rl_node_table_register(t, &ids[i], "tcp://h:1", &total, 1, i, err, sizeof err) == 0);
+  }
+  S_CHECK(rl_node_table_heartbeat(t, &ids[0], &avail, 100) == 0); /* ids[0] lives on */
+  S_CHECK(rl_node_table_expire(t, 100) == RL_NODE_DEAD_KEPT + 8);
+  S_CHECK(rl_node_table_size(t) == RL_NODE_DEAD_KEPT + 1 && seen.forgotten == 8);
+  S_CHECK(rl_node_table_get(t, &ids[0])->alive && rl_node_table_get(t, &ids[8]) == NULL);
+  S_CHECK(rl_node_table_get(t, &ids[9]) && !rl_node_table_get(t, &ids[9])->alive);
 
   rl_node_table_destroy(&t);
   rl_node_table_destroy(&t);

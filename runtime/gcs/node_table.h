@@ -11,6 +11,7 @@
 
 #define RL_NODE_ENDPOINT_MAX 256 /* longest node endpoint, with its NUL */
 #define RL_NODE_TABLE_MAX 4096   /* nodes the table holds, dead ones included */
+#define RL_NODE_DEAD_KEPT 32     /* dead nodes kept (listed); older deaths are forgotten */
 #define RL_NODE_GPUS_MAX 300     /* longest GPU description, with its NUL */
 
 /* What a node last reported of its store, workers, queue and machine (RL_GCS_HEARTBEAT's

@@ -315,15 +315,34 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   rl_msg_send(nm->gcs, NULL, &b);
 }
 
+/* Tells every client that client id died on some node (WORKER_DIED with no endpoint):
+ * one that borrowed an object it owned, from a third process, hears of it only so. */
+static void s_relay_death(rl_nm_t *nm, const rl_id_t *id) {
+  for (rl_client_t *c = nm->clients; c; c = c->next) {
+    if (rl_id_eq(&c->id, id)) continue;
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 5);
+    rl_pack_id(&b.pk, id);
+    msgpack_pack_uint64(&b.pk, 0);
+    rl_pack_str(&b.pk, "it died (reported by its node)");
+    rl_pack_str(&b.pk, "");
+    rl_pack_str(&b.pk, "WorkerCrashedError");
+    rl_nm_send_to(nm, &c->id, &b);
+  }
+}
+
 /* The clients the head says died since we last asked: each node manager they leased
- * workers from releases them (a driver killed on another node leaves nothing held). */
+ * workers from releases them (a driver killed on another node leaves nothing held),
+ * and every client hears of them. */
 static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
   uint64_t seq;
   const msgpack_object *dead = rl_field(m, 5);
   if (!rl_field_u64(m, 4, &seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY) return;
   for (uint32_t i = 0; i < dead->via.array.size; i++) {
     rl_id_t id;
-    if (rl_obj_id(&dead->via.array.ptr[i], &id)) rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE);
+    if (!rl_obj_id(&dead->via.array.ptr[i], &id)) continue;
+    rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE);
+    s_relay_death(nm, &id);
   }
   nm->dead_seq = seq;
   nm->dead_seq_known = true;
@@ -347,6 +366,25 @@ static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
     rl_nm_send_to(nm, &c->id, &b);
   }
   rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
+}
+
+/* Drops the dead nodes the head no longer lists (it forgets the longest dead), so that
+ * our list of them never fills up: a full one would tell the clients of each death not
+ * in it again at every heartbeat. */
+static void s_forget_unlisted_dead(rl_nm_t *nm, const msgpack_object *nodes) {
+  for (int k = 0; k < nm->ndead;) {
+    bool listed = false;
+    for (uint32_t i = 0; i < nodes->via.array.size && !listed; i++) {
+      const msgpack_object *e = &nodes->via.array.ptr[i];
+      const char *ep;
+      size_t len;
+      listed = e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size >= 3 && rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) &&
+               e->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && !e->via.array.ptr[2].via.boolean &&
+               strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len);
+    }
+    if (listed) k++;
+    else memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+  }
 }
 
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
@@ -387,6 +425,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     rl_obj_id(&e->via.array.ptr[0], &p->id);
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
+  s_forget_unlisted_dead(nm, nodes);
   rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }

@@ -357,6 +357,10 @@ static void s_handle_peer(rl_cw_t *cw, rl_peer_t *peer, rl_msg_t *m) {
     case RL_NM_LEASE_INFEASIBLE: rl_sub_handle_lease_infeasible(cw, m); break;
     case RL_NM_LEASE_PG_REMOVED: rl_sub_handle_lease_pg_removed(cw, m); break;
     case RL_NM_WORKER_DIED: rl_sub_handle_worker_died(cw, m); break;
+    /* A node manager tells each client of its own of a node's death, and so this
+     * process's own manager tells it too: acted on once, from that one (the same notice
+     * from here may come late, after that node is back). */
+    case RL_NM_NODE_DIED:
     case RL_NM_WELCOME:
     case RL_NM_LOG: break;
     default: rl_log(RL_LOG_WARN, "unexpected message type %d from %s", m->type, peer->endpoint);

@@ -265,6 +265,10 @@ void rl_obj_destroy_all(rl_cw_t *cw);
 /* The process at endpoint died: objects we borrowed from it that are not ready yet
  * fail with OwnerDiedError. */
 void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason);
+/* The same for the client worker, heard of from the head's list of dead clients: the
+ * objects it owned (their ids begin with its id) that we borrow and wait for fail with
+ * OwnerDiedError. */
+void rl_obj_owner_gone(rl_cw_t *cw, const rl_id_t *worker);
 /* The process at endpoint died: it no longer borrows objects we own. */
 void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint);
 /* The node manager at node died: objects stored only there are lost. */

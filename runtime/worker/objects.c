@@ -484,42 +484,86 @@ int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, siz
   return 0;
 }
 
-void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
-  size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
+/* The ids (not pointers: failing one object fails the tasks waiting for it, which may
+ * free others) of the objects that lost(o, ctx) picks; their number in *n. */
+static rl_id_t *s_pick(rl_cw_t *cw, bool (*lost)(const rl_object_t *o, const void *ctx), const void *ctx, size_t *n) {
+  size_t cur = 0;
+  rl_object_t *o;
+  rl_id_t *ids = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *ids);
+  *n = 0;
   while ((o = rl_objtab_next(cw->objects, &cur)))
-    if (!o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint)) lost[n++] = o;
+    if (lost(o, ctx)) ids[(*n)++] = o->id;
+  return ids;
+}
+
+static bool s_owned_by_endpoint(const rl_object_t *o, const void *endpoint) {
+  return !o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint);
+}
+
+/* Fails with OwnerDiedError the n objects of ids still waited for: "the owner of this
+ * object (<who>) died<why>", who naming the owner's endpoint after who_prefix if given. */
+static void s_owner_lost(rl_cw_t *cw, const rl_id_t *ids, size_t n, const char *who_prefix, const char *who,
+                         const char *why) {
   for (size_t i = 0; i < n; i++) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "the owner of this object (worker pid %d) died: %s", pid, reason);
-    lost[i]->borrow_told = false; /* nobody left to tell */
-    rl_obj_fail(cw, lost[i], "OwnerDiedError", msg);
+    rl_object_t *o = rl_obj_find(cw, &ids[i]);
+    if (!o || o->owned || o->state != RL_OBJ_PENDING) continue;
+    char msg[600];
+    snprintf(msg, sizeof msg, "the owner of this object (%s%s%s) died%s", who, who_prefix ? who_prefix : "",
+             who_prefix ? o->owner : "", why);
+    o->borrow_told = false; /* nobody left to tell */
+    rl_obj_fail(cw, o, "OwnerDiedError", msg);
   }
-  free(lost);
+}
+
+void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *reason) {
+  size_t n;
+  rl_id_t *ids = s_pick(cw, s_owned_by_endpoint, endpoint, &n);
+  char who[64], why[320];
+  snprintf(who, sizeof who, "worker pid %d", pid);
+  snprintf(why, sizeof why, ": %s", reason);
+  s_owner_lost(cw, ids, n, NULL, who, why);
+  free(ids);
+}
+
+static bool s_owned_by_worker(const rl_object_t *o, const void *worker) {
+  return !o->owned && o->state == RL_OBJ_PENDING && !memcmp(o->id.b, worker, RL_ID_SIZE / 2);
+}
+
+void rl_obj_owner_gone(rl_cw_t *cw, const rl_id_t *worker) {
+  size_t n;
+  rl_id_t *ids = s_pick(cw, s_owned_by_worker, worker->b, &n);
+  char hex[RL_ID_HEX], who[64];
+  snprintf(who, sizeof who, "worker %.12s", rl_id_hex(worker, hex));
+  s_owner_lost(cw, ids, n, " at ", who, "");
+  free(ids);
+}
+
+static bool s_stored_on(const rl_object_t *o, const void *node) {
+  return o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node);
 }
 
 void rl_obj_node_died(rl_cw_t *cw, const char *node) {
-  size_t cur = 0, n = 0;
-  rl_object_t *o, **lost = rl_xmalloc((rl_objtab_size(cw->objects) + 1) * sizeof *lost);
-  while ((o = rl_objtab_next(cw->objects, &cur)))
-    if (o->kind == RL_RET_STORE && o->state == RL_OBJ_READY && !strcmp(o->location, node)) lost[n++] = o;
+  size_t n;
+  rl_id_t *ids = s_pick(cw, s_stored_on, node, &n);
   /* All lost objects are pending first, so a task run again to rebuild one waits for
    * the others it takes as arguments. Nothing is left in a store to delete. */
   for (size_t i = 0; i < n; i++) {
-    lost[i]->state = RL_OBJ_PENDING;
-    lost[i]->kind = RL_RET_INLINE;
-    lost[i]->location[0] = 0;
-    lost[i]->len = 0;
+    rl_object_t *o = rl_obj_find(cw, &ids[i]);
+    o->state = RL_OBJ_PENDING;
+    o->kind = RL_RET_INLINE;
+    o->location[0] = 0;
+    o->len = 0;
   }
   for (size_t i = 0; i < n; i++) {
-    if (lost[i]->owned && rl_sub_reconstruct(cw, lost[i])) continue;
+    rl_object_t *o = rl_obj_find(cw, &ids[i]);
+    if (!o || o->state != RL_OBJ_PENDING) continue; /* freed, or made again, by what came before */
+    if (o->owned && rl_sub_reconstruct(cw, o)) continue;
     char msg[400];
-    snprintf(msg, sizeof msg,
-             "the object was stored on node %s, which died%s", node,
-             !lost[i]->owned ? ""
-             : lost[i]->lineage ? " (its task was already retried max_retries times)"
-                                : " and it cannot be made again (it was put, not returned by a task)");
-    rl_obj_fail(cw, lost[i], "ObjectLostError", msg);
+    snprintf(msg, sizeof msg, "the object was stored on node %s, which died%s", node,
+             !o->owned      ? ""
+             : o->lineage ? " (its task was already retried max_retries times)"
+                          : " and it cannot be made again (it was put, not returned by a task)");
+    rl_obj_fail(cw, o, "ObjectLostError", msg);
   }
-  free(lost);
+  free(ids);
 }

@@ -243,7 +243,8 @@ static bool s_heard_arg_lost(rl_cw_t *cw, const rl_task_t *t) {
 /* t's worker could not read a stored argument of t (TASK_DONE's RL_TASK_ARG_LOST): the
  * node holding it died. Once this process has heard of that, t runs again (not counted
  * as a retry), after the arguments being made again (lineage); until then it waits, for
- * at most S_ARG_LOST_WAIT_MS (s_args_lost_check). Returns false if t is not run again. */
+ * at most S_ARG_LOST_WAIT_MS (s_args_lost_check), then runs again as a retry. Returns
+ * false if t is not run again. */
 static bool s_arg_lost(rl_cw_t *cw, rl_task_t *t) {
   if (s_heard_arg_lost(cw, t)) return rl_sub_retry(cw, t, RL_RETRY_ARG_LOST, "an argument was lost with its node");
   if (t->cancelled || t->finished) return false;
@@ -253,7 +254,7 @@ static bool s_arg_lost(rl_cw_t *cw, rl_task_t *t) {
 }
 
 /* The tasks waiting in s_arg_lost: run again those whose argument's loss this process
- * has heard of, fail those that waited too long. */
+ * has heard of; retry (or fail) those that waited too long. */
 static void s_args_lost_check(rl_cw_t *cw) {
   if (!cw->args_lost_waiting) return;
   int64_t now = rl_now_ms();
@@ -271,9 +272,13 @@ static void s_args_lost_check(rl_cw_t *cw) {
       if (!rl_sub_retry(cw, t, RL_RETRY_ARG_LOST, "an argument was lost with its node"))
         s_task_fail(cw, t, "ObjectLostError", "an argument of this task was lost and cannot be had again");
     } else if (now - t->args_lost_ms > S_ARG_LOST_WAIT_MS) {
+      /* The argument's node lives: the worker's own node manager may have died under
+       * the read. Run again, as a retry. */
       t->args_lost_ms = 0;
-      s_task_fail(cw, t, "ObjectLostError",
-                  "the worker could not read a stored argument of this task, and its node was not reported dead");
+      if (!rl_sub_retry(cw, t, RL_RETRY_WORKER_DIED,
+                        "its worker could not read a stored argument whose node was not reported dead"))
+        s_task_fail(cw, t, "ObjectLostError",
+                    "the worker could not read a stored argument of this task, and its node was not reported dead");
     } else {
       waiting++;
     }
@@ -568,6 +573,12 @@ void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
       !rl_field_strcpy(m, 3, endpoint, sizeof endpoint) ||
       (rl_field(m, 4) && !rl_field_strcpy(m, 4, type, sizeof type))) {
     rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
+    return;
+  }
+  /* Relayed from the head's list of dead clients (no endpoint): what it owned and we
+   * borrowed fails; leases and actors, if any, hear of it from its node manager. */
+  if (!endpoint[0]) {
+    rl_obj_owner_gone(cw, &worker);
     return;
   }
   /* Only these two: the type names what the caller's tasks fail with. */

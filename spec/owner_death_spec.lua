@@ -1,0 +1,93 @@
+-- owner_death_spec: on a three-node cluster, what a process sees when another process
+-- dies: a borrower that got a ref second-hand (and never dealt with the owner's node)
+-- hears of the owner's death and raises OwnerDiedError instead of waiting for ever; a
+-- driver with work on several nodes is told of a node's death once, without warnings.
+local h = require "spec.helpers"
+local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
+
+describe("a process that dies while others use what it owns", function()
+  local cluster
+
+  lazy_setup(function()
+    -- The head's node offers "safe"; node 2 "doomed" (killed by the last test); node 3
+    -- "other".
+    cluster = h.start_cluster(RAYL, "--num-cpus 2 --heartbeat-timeout-ms 1500 --resources '{\"safe\": 1}'")
+    cluster.join("--num-cpus 2 --resources '{\"other\": 1}'")
+    cluster.join("--num-cpus 2 --resources '{\"doomed\": 1}'")
+  end)
+
+  lazy_teardown(function() cluster.stop() end)
+
+  -- Runs code as a driver of the cluster; returns what it printed (stdout and stderr).
+  local function driver(code)
+    local path = cluster.dir .. "/driver.lua"
+    local f = assert(io.open(path, "w"))
+    f:write('local rayl = require "rayl"\n' .. code)
+    f:close()
+    return h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " timeout 120 " .. RAYL .. " " .. path)
+  end
+
+  it("a second-hand borrower's get and task raise OwnerDiedError naming the owner when it dies", function()
+    local out = driver([[
+      -- The owner: an actor on node 2 that puts an object and returns a ref to it.
+      local Owner = rayl.remote({
+        pid = function(self) local f = io.open("/proc/self/stat"); local p = f:read("*n"); f:close(); return p end,
+        make = function(self) return { rayl.put(string.rep("x", 200000)) } end,
+      })
+      -- The borrower: an actor on the head's node that is handed the ref by the driver.
+      local User = rayl.remote({
+        hold = function(self, t) self.t = t; return true end,
+        get = function(self)
+          local ok, err = pcall(rayl.get, self.t[1], { timeout = 30 })
+          return tostring(ok) .. " " .. tostring(err)
+        end,
+        task = function(self)
+          local len = rayl.remote(function(s) return #s end)
+          local ok, err = pcall(rayl.get, len:remote(self.t[1]), { timeout = 30 })
+          return tostring(ok) .. " " .. tostring(err)
+        end,
+      })
+      local owner = Owner:options{ resources = { doomed = 1 } }:remote()
+      local user = User:options{ resources = { safe = 1 } }:remote()
+      local pid = rayl.get(owner.pid:remote())
+      assert(rayl.get(user.hold:remote(owner.make:remote())))
+      os.execute("kill -9 " .. pid)
+      local t0 = os.time()
+      print("get: " .. rayl.get(user.get:remote()))
+      print("task: " .. rayl.get(user.task:remote()))
+      print("seconds: " .. (os.time() - t0))
+    ]])
+    assert.truthy(out:find("get: false OwnerDiedError: the owner of this object %(worker %x+ at tcp://[%d.:]+%) died"), out)
+    assert.truthy(out:find("task: false OwnerDiedError: the owner of this object", 1, true), out)
+    -- Heard of within a few heartbeats, not at the 30 s timeouts.
+    assert.is_true(tonumber(out:match("seconds: (%d+)")) < 20, out)
+  end)
+
+  it("a driver whose work ran on two nodes hears of one's death once, without a warning", function()
+    local out = driver([[
+      local where = rayl.remote(function() return rayl.get_runtime_context().node_id end)
+      -- Leases on node 3 and node 2: the driver is a client of both node managers.
+      local other = rayl.get(where:options{ resources = { other = 1 } }:remote())
+      local doomed = rayl.get(where:options{ resources = { doomed = 1 } }:remote())
+      assert(other ~= doomed)
+      os.execute("pkill -9 -f 'rayl [n]ode .*--resource doomed='")
+      -- Until the head declares it dead (1.5 s) and the news reaches the driver.
+      local t = os.time()
+      repeat
+        local alive = false
+        for _, n in ipairs(rayl.nodes()) do alive = alive or (n.node_id == doomed and n.alive) end
+        os.execute("sleep 0.2")
+      until not alive or os.time() - t > 15
+      os.execute("sleep 3")
+      print("still works:", rayl.get(where:options{ resources = { other = 1 } }:remote()) == other)
+      local f = io.open("/proc/self/stat"); print("driver pid:", f:read("*n")); f:close()
+    ]])
+    assert.truthy(out:find("still works:\ttrue", 1, true), out)
+    -- Its log (in the session of the node it joined) tells of the death once, and has no
+    -- warning about a message it did not expect.
+    local log = h.sh("cat " .. cluster.dir .. "/session_*/logs/driver-" .. out:match("driver pid:\t(%d+)") .. ".log")
+    local _, told = log:gsub("node tcp://[%d.:]+ died", "")
+    assert.are.equal(1, told, log)
+    assert.falsy(log:find("unexpected message type", 1, true), log)
+  end)
+end)
