@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "node/nm.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 static void s_send_spillback(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *node) {
   rl_msgbuf_t b;

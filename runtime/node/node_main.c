@@ -25,6 +25,7 @@
 #include "net/key.h"
 #include "net/secure.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 static const char *s_usage =
     "usage: rayl node --endpoint E --gcs G --session DIR [options]\n"
