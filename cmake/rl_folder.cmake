@@ -6,7 +6,7 @@
 #
 # Makes rl_<folder> from runtime/<folder>/*.c, less *_test.c (collected with
 # CONFIGURE_DEPENDS: a new file lands in its folder's target by itself). *_test.c go
-# into rl_<folder>_test, an object library for the rl_selftest program only (never
+# into rl_<folder>_selftests, an object library for the rl_selftest program only (never
 # librayl or the rayl program); the property RL_TEST_OBJECTS lists those libraries.
 # DEPENDS: the folders whose headers this one includes (cmake/layers.cmake checks it
 # and that the graph has no cycle). LIBS: outside libraries its .c files use;
@@ -27,9 +27,9 @@ function(rl_folder)
   set(targets rl_${F_NAME})
   add_library(rl_${F_NAME} OBJECT ${srcs})
   if(tests)
-    add_library(rl_${F_NAME}_test OBJECT ${tests})
-    list(APPEND targets rl_${F_NAME}_test)
-    set_property(GLOBAL APPEND PROPERTY RL_TEST_OBJECTS rl_${F_NAME}_test)
+    add_library(rl_${F_NAME}_selftests OBJECT ${tests})
+    list(APPEND targets rl_${F_NAME}_selftests)
+    set_property(GLOBAL APPEND PROPERTY RL_TEST_OBJECTS rl_${F_NAME}_selftests)
     set_property(GLOBAL APPEND PROPERTY RL_TEST_SOURCES ${tests})
   endif()
   set_property(GLOBAL APPEND PROPERTY RL_FOLDER_SOURCES ${srcs})
@@ -51,6 +51,6 @@ function(rl_folder)
     endif()
   endforeach()
   if(tests)
-    target_link_libraries(rl_${F_NAME}_test PRIVATE rl_${F_NAME})
+    target_link_libraries(rl_${F_NAME}_selftests PRIVATE rl_${F_NAME})
   endif()
 endfunction()
