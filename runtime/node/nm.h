@@ -179,7 +179,7 @@ typedef struct {
   int64_t oom_kills_prev, oom_kills_last;
 } rl_nm_t;
 
-/* The hooks, called as the parts call them. */
+/* How the parts call the hooks: rl_nm_send_to(nm, ...) is nm->hooks.send_to(ctx, ...). */
 static inline int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
   return nm->hooks.send_to(nm->hooks.ctx, client, b);
 }
