@@ -1,5 +1,5 @@
 # cmake/layers.cmake: checks the layers that runtime/*/CMakeLists.txt declare (ctest
-# `layers`; by hand: cmake -DROOT=. -P cmake/layers.cmake). Fails, naming file and line,
+# `layers`; by hand: cmake -DROOT=. -P cmake/layers.cmake). Fails, naming the file and its include,
 # when a file of folder A includes a header of folder B that A's rl_folder() does not
 # list in DEPENDS, or an outside library's header (msgpack.h, zmq.h, lua.h, ...) that A
 # does not list in LIBS, PUBLIC_LIBS or HEADERS_OF; when the declared DEPENDS have a
