@@ -7,9 +7,10 @@
 #include <lua.h>
 
 /* Runs argv as `luajit` would (options, -e chunks, a script or stdin, the `arg`
- * table), with rayl's Lua state set-up. Returns the process exit code: 0, 1 on an
- * error (reported on stderr), 128+signal when the run ended by SIGINT/SIGTERM. */
-int rl_cli_run_lua(int argc, char **argv);
+ * table), with rayl's Lua state set-up; -h/--help prints the program's usage with
+ * usage(stdout). Returns the process exit code: 0, 1 on an error (reported on
+ * stderr), 128+signal when the run ended by SIGINT/SIGTERM. */
+int rl_cli_run_lua(int argc, char **argv, void (*usage)(FILE *out));
 
 /* Runs the subcommand argv[0] by requiring the Lua module `module` and calling its
  * main(args) with args = argv[1..argc-1]; a missing module is a clear error. Returns
@@ -59,9 +60,6 @@ int rl_cli_repl(int argc, char **argv);
  * lines until Ctrl-D or :quit, then disconnects. Line editing and history when stdin
  * is a terminal. Returns the exit code: 0, 1 if it could not connect, 128+SIGTERM. */
 int rl_cli_repl_run(lua_State *L, const char *address);
-
-/* Prints the usage text to `out`. */
-void rl_cli_usage(FILE *out);
 
 /* Prints "rayl: " + msg on stderr. */
 void rl_cli_message(const char *msg);

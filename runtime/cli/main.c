@@ -22,7 +22,8 @@ static const struct {
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-void rl_cli_usage(FILE *out) {
+/* Prints the usage text to `out`. */
+static void s_usage(FILE *out) {
   fputs(
       "usage: rayl [options]... [script [args]...]\n"
       "       rayl COMMAND [args]...\n"
@@ -98,11 +99,11 @@ int main(int argc, char **argv) {
   if (rl_cli_export_bin() != 0)
     rl_cli_message("warning: cannot find this executable's path; RAYL_BIN not set");
   if (argc < 2 || argv[1][0] == '-')
-    return rl_cli_run_lua(argc, argv);
+    return rl_cli_run_lua(argc, argv, s_usage);
 
   const char *cmd = argv[1];
   if (s_is_file(cmd) || s_ends_with(cmd, ".lua"))
-    return rl_cli_run_lua(argc, argv);
+    return rl_cli_run_lua(argc, argv, s_usage);
   for (size_t i = 0; i < S_COUNT(s_daemons); i++)
     if (strcmp(cmd, s_daemons[i].name) == 0)
       return s_daemons[i].fn(argc - 1, argv + 1);
@@ -123,7 +124,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "microbenchmark") == 0)
     return rl_cli_run_module(argc - 1, argv + 1, "rayl.microbenchmark");
   if (strcmp(cmd, "help") == 0) {
-    rl_cli_usage(stdout);
+    s_usage(stdout);
     return 0;
   }
   fprintf(stderr, "rayl: unknown command or file '%s'; see rayl --help\n", cmd);

@@ -24,6 +24,7 @@ enum {
 typedef struct {
   int argc;
   char **argv;
+  void (*usage)(FILE *out);
   int exit_code;
 } s_run_t;
 
@@ -295,7 +296,7 @@ static int s_pmain(lua_State *L) {
     return 0;
   }
   if (flags & F_HELP) {
-    rl_cli_usage(stdout);
+    r->usage(stdout);
     r->exit_code = 0;
     return 0;
   }
@@ -331,11 +332,11 @@ static int s_pmain(lua_State *L) {
   return 0;
 }
 
-int rl_cli_run_lua(int argc, char **argv) {
+int rl_cli_run_lua(int argc, char **argv, void (*usage)(FILE *out)) {
   lua_State *L = rl_cli_open();
   if (!L)
     return 1;
-  s_run_t r = {argc, argv, 1};
+  s_run_t r = {argc, argv, usage, 1};
   int status = rl_cli_report(L, rl_lua_cpcall(L, s_pmain, &r));
   lua_close(L);
   return rl_cli_exit_code(status ? 1 : r.exit_code);

@@ -82,6 +82,8 @@ uint64_t rl_id_hash(const rl_id_t *id) {
   return h;
 }
 
+/* ---- selftest ---- */
+
 int rl_id_selftest(void) {
   rl_id_t w = rl_id_random();
   rl_id_t t = rl_id_for_task(w, 77);

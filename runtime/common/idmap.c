@@ -92,6 +92,8 @@ void *rl_idmap_next(const rl_idmap_t *m, size_t *cursor, rl_id_t *id_out) {
   return NULL;
 }
 
+/* ---- selftest ---- */
+
 int rl_idmap_selftest(void) {
   rl_idmap_t *m = rl_idmap_new();
   enum { N = 5000 };

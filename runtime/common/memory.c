@@ -86,9 +86,9 @@ static int s_cgroup_dir(const s_roots_t *r, char *dir, size_t n) {
   const char *root = kind == 1 ? r->v1_root : r->v2_root;
   const char *probe = kind == 1 ? "memory.oom_control" : "memory.events";
   char file[S_PATH_MAX + 64];
-  snprintf(dir, n, "%s%s", root, strcmp(path, "/") ? path : "");
+  int w = snprintf(dir, n, "%s%s", root, strcmp(path, "/") ? path : "");
   snprintf(file, sizeof file, "%s/%s", dir, probe);
-  if (s_exists(file)) return kind;
+  if (w >= 0 && (size_t)w < n && s_exists(file)) return kind; /* too long: the root */
   snprintf(dir, n, "%s", root);
   snprintf(file, sizeof file, "%s/%s", dir, probe);
   return s_exists(file) ? kind : 0;

@@ -97,6 +97,8 @@ int rl_embed_decode_error(const void *data, size_t len, char **error, char **tra
   return s_code(type, missing);
 }
 
+/* ---- selftest ---- */
+
 int rl_embed_outcome_selftest(void) {
   char *error = NULL, *tb = NULL;
   size_t len;

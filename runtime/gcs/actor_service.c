@@ -16,6 +16,7 @@
 #include "net/secure.h"
 #include "sched/resources.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 #define S_CREATE_TIMEOUT_MS 60000 /* a creation with no answer this long is started again */
 #define S_SCAN_MS 100             /* how often actors waiting for a creation are looked at */

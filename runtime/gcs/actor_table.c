@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 #define S_FIELDS 21
 

@@ -35,6 +35,8 @@ size_t rl_dead_clients_since(const rl_dead_clients_t *d, uint64_t since, rl_id_t
   return n;
 }
 
+/* ---- selftest ---- */
+
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
 int rl_dead_clients_selftest(void) {

@@ -20,6 +20,7 @@
 #include "common/xalloc.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
+#include "wire/res_pack.h"
 
 #define S_SCHEMA_VERSION 3 /* 2 added the jobs and placement group tables, 3 the actors; older files gain them */
 

@@ -157,6 +157,8 @@ size_t rl_kv_count(const rl_kv_t *kv) { return kv->count; }
 
 size_t rl_kv_bytes(const rl_kv_t *kv) { return kv->bytes; }
 
+/* ---- selftest ---- */
+
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
 int rl_kv_selftest(void) {

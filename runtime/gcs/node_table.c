@@ -201,6 +201,8 @@ const rl_node_t *rl_node_table_next(const rl_node_table_t *t, size_t *cursor) {
   return *cursor < t->n ? t->nodes[(*cursor)++] : NULL;
 }
 
+/* ---- selftest ---- */
+
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
 typedef struct {

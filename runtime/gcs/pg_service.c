@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "gcs/pg_table.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 /* Waiting groups are looked at after every change, and at least this often (attempts
  * that time out); a refused attempt is retried this soon. */

@@ -3,7 +3,6 @@
  * to every node; keeping groups in the head's database. */
 #ifndef RL_PG_SERVICE_H
 #define RL_PG_SERVICE_H
-#include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
 

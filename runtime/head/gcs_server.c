@@ -31,6 +31,7 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 #define S_BATCH 1000 /* messages handled between two checks of the clock */
 

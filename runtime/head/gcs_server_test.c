@@ -19,6 +19,7 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 /* ---- selftest: the loop in a thread, a DEALER client over inproc:// ---- */
 

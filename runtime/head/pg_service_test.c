@@ -15,6 +15,7 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 

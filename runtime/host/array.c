@@ -265,6 +265,8 @@ void rl_array_open(lua_State *L) {
   lua_setfield(L, -2, "array");
 }
 
+/* ---- selftest ---- */
+
 /* Runs Lua code that must return true; 0 on success. */
 static int s_check_lua(lua_State *L, const char *code) {
   if (luaL_loadstring(L, code) || rl_lua_pcall(L, 0, 1)) {

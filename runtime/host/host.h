@@ -7,6 +7,7 @@
 
 #include "host/array.h"
 #include "host/codec.h"
+#include "wire/msg.h"
 #include "worker/core_worker.h"
 #include "worker/local_cluster.h"
 

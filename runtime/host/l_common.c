@@ -6,6 +6,7 @@
 
 #include "host/host.h"
 #include "sched/resources.h"
+#include "wire/res_pack.h"
 
 rl_cw_t *rl_host_cw(lua_State *L) {
   if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");

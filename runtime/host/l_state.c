@@ -9,6 +9,7 @@
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 #include "worker/cluster_client.h"
 #include "worker/state_client.h"
 

@@ -14,6 +14,7 @@
 #include "node/nm.h"
 #include "sched/bundles.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 /* A reservation the head has not confirmed in this long is given back. */
 #define S_UNCONFIRMED_MS 10000

@@ -4,12 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zmq.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/selftest.h"
 #include "common/xalloc.h"
 #include "node/nm.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 static void s_send_spillback(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *node) {
   rl_msgbuf_t b;
@@ -597,4 +601,172 @@ void rl_leases_respill(rl_nm_t *nm) {
       pp = &r->next;
     }
   }
+}
+
+/* ---- selftest ---- */
+
+#define S_CHECK(c) RL_CHECK_GOTO(c)
+
+/* What the fake send_to hook saw last: the message's type and fields. */
+typedef struct {
+  int sent;
+  bool refuse;        /* answer -1, as for a client whose queue is full */
+  rl_id_t to;
+  int type;
+  uint64_t request;   /* field 0 */
+  char text[128];     /* GRANTED: the worker's endpoint (field 2); SPILLBACK: the node (field 1) */
+} s_fake_t;
+
+static int s_fake_send(void *ctx, const rl_id_t *client, rl_msgbuf_t *b) {
+  s_fake_t *f = ctx;
+  f->sent++;
+  f->to = *client;
+  f->type = (unsigned char)b->sb.data[1];
+  f->request = 0;
+  f->text[0] = 0;
+  msgpack_unpacked up;
+  msgpack_unpacked_init(&up);
+  if (msgpack_unpack_next(&up, b->sb.data + RL_MSG_HEADER, b->sb.size - RL_MSG_HEADER, NULL) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size >= 2) {
+    const msgpack_object *fields = up.data.via.array.ptr;
+    rl_obj_u64(&fields[0], &f->request);
+    uint32_t at = f->type == RL_NM_LEASE_GRANTED ? 2 : 1;
+    const char *p;
+    size_t n;
+    if (at < up.data.via.array.size && rl_obj_bytes(&fields[at], &p, &n) && n < sizeof f->text) {
+      memcpy(f->text, p, n);
+      f->text[n] = 0;
+    }
+  }
+  msgpack_unpacked_destroy(&up);
+  rl_msgbuf_reset(b);
+  return f->refuse ? -1 : 0;
+}
+
+static void s_fake_gone(void *ctx, const rl_id_t *id, rl_gone_t how) {
+  (void)ctx, (void)id, (void)how; /* the lease queue never reports a client gone */
+}
+
+/* Hands `client`'s lease request [request, {CPU: cpus}, nil, nil, spilled, strategy]
+ * to rl_leases_request, as the node's socket would (through a real ZeroMQ pair). A
+ * negative cpus sends a string where the resource map goes. Returns 0, or -1 if the
+ * message did not arrive. */
+static int s_request(rl_nm_t *nm, void *in, void *out, const rl_id_t *client, uint64_t request, double cpus,
+                     bool spilled, const char *strategy) {
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_LEASE, 6);
+  msgpack_pack_uint64(&b.pk, request);
+  if (cpus < 0) {
+    rl_pack_str(&b.pk, "CPU=1");
+  } else {
+    rl_resources_t res;
+    rl_res_clear(&res);
+    rl_res_set(&res, "CPU", cpus, NULL, 0);
+    rl_res_pack(&b.pk, &res);
+  }
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_nil(&b.pk);
+  if (spilled) msgpack_pack_true(&b.pk);
+  else msgpack_pack_false(&b.pk);
+  rl_pack_str(&b.pk, strategy);
+  if (rl_msg_send(out, NULL, &b) != 0) return -1;
+  rl_msg_t m;
+  int rc = -1;
+  for (int i = 0; i < 1000 && rc != 1; i++) {
+    rc = rl_msg_recv(in, false, &m);
+    if (rc == 0) usleep(1000);
+  }
+  if (rc != 1) return -1;
+  rl_leases_request(nm, client, &m);
+  rl_msg_close(&m);
+  return 0;
+}
+
+/* The lease queue as a leaf: a node of 2 CPUs with one idle worker and one peer of 8
+ * CPUs, driven through fake hooks. Grants, spills, queues, serves on return, gives a
+ * worker back when its grant cannot be sent, and drops malformed requests. */
+int rl_leases_selftest(void) {
+  int rc = 1;
+  s_fake_t fake = {0};
+  rl_nm_t *nm = rl_xcalloc(1, sizeof *nm);
+  nm->hooks = (rl_nm_hooks_t){.ctx = &fake, .send_to = s_fake_send, .client_gone = s_fake_gone};
+  nm->node_id = rl_id_random();
+  rl_res_set(&nm->total, "CPU", 2, NULL, 0);
+  nm->available = nm->total;
+  nm->npeers = 1;
+  nm->peers[0].id = rl_id_random();
+  snprintf(nm->peers[0].endpoint, sizeof nm->peers[0].endpoint, "tcp://peer:1");
+  rl_res_set(&nm->peers[0].total, "CPU", 8, NULL, 0);
+  nm->peers[0].available = nm->peers[0].total;
+  /* A registered idle worker with no process: nothing here signals it (a pid no
+   * process has, so a stray kill could not reach one). */
+  rl_worker_t w = {.pid = 0x3ffffffe, .state = RL_W_IDLE, .registered = true, .id = rl_id_random(),
+                   .out_fd = -1, .err_fd = -1, .runtime_env = ""};
+  snprintf(w.endpoint, sizeof w.endpoint, "ipc://worker-1");
+  nm->workers = &w;
+  rl_id_t c = rl_id_random(), d = rl_id_random();
+  void *zctx = zmq_ctx_new();
+  void *in = zmq_socket(zctx, ZMQ_PAIR), *out = zmq_socket(zctx, ZMQ_PAIR);
+  char ep[64], hex[RL_ID_HEX], affinity[RL_NM_STRATEGY_MAX];
+  snprintf(ep, sizeof ep, "inproc://leases-selftest-%d", (int)getpid());
+  S_CHECK(zmq_bind(in, ep) == 0 && zmq_connect(out, ep) == 0);
+
+  /* Fits here, a worker is idle: granted to the client, its CPU taken. */
+  S_CHECK(s_request(nm, in, out, &c, 7, 1, false, "") == 0);
+  S_CHECK(fake.sent == 1 && fake.type == RL_NM_LEASE_GRANTED && rl_id_eq(&fake.to, &c));
+  S_CHECK(fake.request == 7 && !strcmp(fake.text, "ipc://worker-1"));
+  S_CHECK(w.state == RL_W_LEASED && rl_id_eq(&w.lessee, &c) && rl_res_get(&nm->available, "CPU") == 1);
+
+  /* More than this node has: sent to the peer that has it. */
+  S_CHECK(s_request(nm, in, out, &c, 8, 4, false, "") == 0);
+  S_CHECK(fake.sent == 2 && fake.type == RL_NM_LEASE_SPILLBACK && fake.request == 8);
+  S_CHECK(!strcmp(fake.text, "tcp://peer:1") && !nm->queue);
+
+  /* Hard affinity to the peer: sent there although it would fit here. */
+  snprintf(affinity, sizeof affinity, "NODE:%s", rl_id_hex(&nm->peers[0].id, hex));
+  S_CHECK(s_request(nm, in, out, &c, 9, 0.5, false, affinity) == 0);
+  S_CHECK(fake.sent == 3 && fake.type == RL_NM_LEASE_SPILLBACK && fake.request == 9 && !nm->queue);
+
+  /* Spilled here, does not fit now: queued, and granted once the worker comes back. */
+  S_CHECK(s_request(nm, in, out, &d, 10, 2, true, "") == 0);
+  S_CHECK(fake.sent == 3 && nm->queue && nm->queue->request == 10);
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_RETURN, 2);
+  rl_pack_id(&b.pk, &w.id);
+  msgpack_pack_false(&b.pk);
+  S_CHECK(rl_msg_send(out, NULL, &b) == 0);
+  rl_msg_t m;
+  int got = 0;
+  for (int i = 0; i < 1000 && got != 1; i++)
+    if ((got = rl_msg_recv(in, false, &m)) == 0) usleep(1000);
+  S_CHECK(got == 1);
+  rl_leases_return(nm, &c, &m);
+  rl_msg_close(&m);
+  S_CHECK(fake.sent == 4 && fake.type == RL_NM_LEASE_GRANTED && rl_id_eq(&fake.to, &d) && fake.request == 10);
+  S_CHECK(!nm->queue && rl_id_eq(&w.lessee, &d) && rl_res_get(&nm->available, "CPU") == 0);
+
+  /* Its lessee leaves: the worker is idle again, the CPUs free. */
+  S_CHECK(rl_leases_client_gone(nm, &d, false) == 1);
+  S_CHECK(w.state == RL_W_IDLE && rl_res_get(&nm->available, "CPU") == 2);
+
+  /* A grant the client cannot be sent: the worker and CPU are given back. */
+  fake.refuse = true;
+  S_CHECK(s_request(nm, in, out, &c, 11, 1, false, "") == 0);
+  S_CHECK(fake.sent == 5 && fake.type == RL_NM_LEASE_GRANTED);
+  S_CHECK(w.state == RL_W_IDLE && rl_res_get(&nm->available, "CPU") == 2 && !nm->queue);
+  fake.refuse = false;
+
+  /* A malformed request (a string for the resources) is dropped: nothing sent or queued. */
+  S_CHECK(s_request(nm, in, out, &c, 12, -1, false, "") == 0);
+  S_CHECK(fake.sent == 5 && !nm->queue && w.state == RL_W_IDLE);
+  rc = 0;
+fail:
+  rl_leases_client_gone(nm, &c, false); /* frees what a failed check left queued */
+  rl_leases_client_gone(nm, &d, false);
+  zmq_close(in);
+  zmq_close(out);
+  zmq_ctx_term(zctx);
+  free(nm);
+  return rc;
 }

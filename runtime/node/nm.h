@@ -1,6 +1,7 @@
 /* nm.h: the node manager's state, shared by its files (node_main.c: arguments, sockets
  * and the event loop; worker_pool.c: worker processes and their output; leases.c:
- * resources and the lease queue; bundles.c: placement group bundles). */
+ * resources and the lease queue; bundles.c: placement group bundles), and the hooks
+ * through which the parts reach node_main.c. */
 #ifndef RL_NM_H
 #define RL_NM_H
 #include <stdbool.h>
@@ -20,6 +21,24 @@
 #define RL_NM_RUNTIME_ENV_MAX (64 << 10) /* longest canonical runtime_env of a lease */
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
+
+/* How a client went: it said goodbye; it died here (its pid is gone, or it was one of
+ * our workers); or it died on another node (the head said so). */
+typedef enum { RL_GONE_GOODBYE, RL_GONE_DIED, RL_GONE_DIED_ELSEWHERE } rl_gone_t;
+
+/* What the node manager's parts (worker_pool.c, leases.c, bundles.c, transfer.c) call
+ * back into. node_main.c sets them before its loop, a selftest sets fakes: the parts
+ * never call node_main.c, so each can be driven alone. */
+typedef struct {
+  void *ctx; /* given back to each hook */
+  /* Sends b (consumed) to the client with this worker id (its routing id). Returns 0,
+   * or -1 if the message was dropped (the client is gone or its queue is full). */
+  int (*send_to)(void *ctx, const rl_id_t *client, rl_msgbuf_t *b);
+  /* The client is gone: its registration, store pins and objects, queued lease
+   * requests and leases go (rl_leases_client_gone). One that died here is reported to
+   * the head with the next heartbeat. */
+  void (*client_gone)(void *ctx, const rl_id_t *id, rl_gone_t how);
+} rl_nm_hooks_t;
 
 /* A registered client (driver or worker), addressed by its worker id. */
 typedef struct rl_client {
@@ -109,6 +128,7 @@ typedef struct rl_nm_peer {
 } rl_nm_peer_t;
 
 typedef struct {
+  rl_nm_hooks_t hooks;
   void *zctx;
   void *router;
   void *gcs;
@@ -159,18 +179,13 @@ typedef struct {
   int64_t oom_kills_prev, oom_kills_last;
 } rl_nm_t;
 
-/* How a client went: it said goodbye; it died here (its pid is gone, or it was one of
- * our workers); or it died on another node (the head said so). */
-typedef enum { RL_GONE_GOODBYE, RL_GONE_DIED, RL_GONE_DIED_ELSEWHERE } rl_gone_t;
-
-/* node_main.c */
-rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id);
-/* Sends b to the client with this worker id (its routing id). */
-int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
-/* The client is gone: its registration, store pins and objects, queued lease requests
- * and leases go (rl_leases_client_gone). One that died here is reported to the head
- * with the next heartbeat. */
-void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how);
+/* How the parts call the hooks: rl_nm_send_to(nm, ...) is nm->hooks.send_to(ctx, ...). */
+static inline int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
+  return nm->hooks.send_to(nm->hooks.ctx, client, b);
+}
+static inline void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how) {
+  nm->hooks.client_gone(nm->hooks.ctx, id, how);
+}
 
 /* worker_pool.c */
 /* Starts the zygote that forks pre-loaded workers (falls back to exec without it). */

@@ -25,6 +25,7 @@
 #include "net/key.h"
 #include "net/secure.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 static const char *s_usage =
     "usage: rayl node --endpoint E --gcs G --session DIR [options]\n"
@@ -42,13 +43,15 @@ static const char *s_usage =
     "  --cluster-key FILE        secure tcp with this cluster key (CURVE); needed for tcp\n"
     "  --no-security             use tcp without a key (anyone who reaches it gets in)\n";
 
-rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id) {
+static rl_client_t *s_client(rl_nm_t *nm, const rl_id_t *id) {
   for (rl_client_t *c = nm->clients; c; c = c->next)
     if (rl_id_eq(&c->id, id)) return c;
   return NULL;
 }
 
-int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
+/* The send_to hook (nm.h). */
+static int s_send_to(void *ctx, const rl_id_t *client, rl_msgbuf_t *b) {
+  rl_nm_t *nm = ctx;
   zmq_msg_t identity;
   zmq_msg_init_size(&identity, RL_ID_SIZE);
   memcpy(zmq_msg_data(&identity), client->b, RL_ID_SIZE);
@@ -58,11 +61,13 @@ int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
 }
 
 static uint64_t s_owner_client(void *ctx, const rl_id_t *owner) {
-  rl_client_t *c = rl_nm_client(ctx, owner);
+  rl_client_t *c = s_client(ctx, owner);
   return c ? c->key : 0;
 }
 
-void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how) {
+/* The client_gone hook (nm.h). */
+static void s_client_gone(void *ctx, const rl_id_t *id, rl_gone_t how) {
+  rl_nm_t *nm = ctx;
   bool known = false;
   for (rl_client_t **pp = &nm->clients; *pp; pp = &(*pp)->next) {
     rl_client_t *c = *pp;
@@ -118,7 +123,7 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed registration");
     return;
   }
-  rl_client_t *c = rl_nm_client(nm, &id);
+  rl_client_t *c = s_client(nm, &id);
   if (!c) {
     c = rl_xcalloc(1, sizeof *c);
     c->id = id;
@@ -203,7 +208,7 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     rl_store_service_list(nm->store, nm->router, m, &nm->node_id);
     return;
   }
-  rl_client_t *c = rl_nm_client(nm, &from);
+  rl_client_t *c = s_client(nm, &from);
   if (!c) {
     rl_log(RL_LOG_WARN, "dropped message type %d from an unregistered peer", m->type);
     return;
@@ -685,6 +690,7 @@ static void s_remove_socket_dir(const char *socket_path) {
 
 int rl_node_main(int argc, char **argv) {
   rl_nm_t *nm = rl_xcalloc(1, sizeof *nm);
+  nm->hooks = (rl_nm_hooks_t){.ctx = nm, .send_to = s_send_to, .client_gone = s_client_gone};
   size_t store_bytes = s_default_store_bytes();
   int rc = s_parse(nm, argc, argv, &store_bytes);
   if (rc != 0) {

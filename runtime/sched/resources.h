@@ -1,8 +1,8 @@
 /* resources.h: resource maps (CPU, GPU, memory, custom names) with fractional amounts
- * kept exactly as fixed-point integers, and the arithmetic the schedulers need. */
+ * kept exactly as fixed-point integers, and the arithmetic the schedulers need (plain C:
+ * wire/res_pack.h puts them on the wire). */
 #ifndef RL_RESOURCES_H
 #define RL_RESOURCES_H
-#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +27,8 @@ void rl_res_clear(rl_resources_t *m);
  * characters outside [A-Za-z0-9_:.-], the amount is negative or not finite or over
  * 1e12, or the map is full. */
 int rl_res_set(rl_resources_t *m, const char *name, double amount, char *err, size_t errlen);
+/* Same, for a name of n bytes that need not be NUL-terminated (read from the wire). */
+int rl_res_set_n(rl_resources_t *m, const char *name, size_t n, double amount, char *err, size_t errlen);
 /* The amount of name (0 if absent), in whole units. */
 double rl_res_get(const rl_resources_t *m, const char *name);
 /* The amount of name (0 if absent), exactly: in 1/RL_RES_UNIT units. */
@@ -38,11 +40,6 @@ void rl_res_sub(rl_resources_t *avail, const rl_resources_t *req);
 /* avail += req. Returns 0, or -1 if the map is full. */
 int rl_res_add(rl_resources_t *avail, const rl_resources_t *req);
 bool rl_res_equal(const rl_resources_t *a, const rl_resources_t *b);
-/* Packs as a msgpack map {name: float}. */
-void rl_res_pack(msgpack_packer *pk, const rl_resources_t *m);
-/* Reads a map packed by rl_res_pack (or any map of names to non-negative numbers).
- * Returns 0, or -1 if o is not such a map (input from the network: never asserts). */
-int rl_res_unpack(const msgpack_object *o, rl_resources_t *m);
 /* Writes "CPU: 2, GPU: 0.5, sim: 4" into buf (always NUL-terminated). */
 void rl_res_format(const rl_resources_t *m, char *buf, size_t n);
 

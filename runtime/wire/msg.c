@@ -466,6 +466,8 @@ bool rl_field_is_nil(const rl_msg_t *m, uint32_t i) {
   return o && o->type == MSGPACK_OBJECT_NIL;
 }
 
+/* ---- selftest ---- */
+
 /* A message of type 9 whose one field is n. */
 static void s_test_msg(rl_msgbuf_t *b, uint64_t n) {
   rl_msgbuf_init(b, 9, 1);

@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 #include "worker/cw_internal.h"
 
 /* How long calls made back to back go without reading what came (a death notice). */

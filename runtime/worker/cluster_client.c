@@ -16,6 +16,7 @@
 #include "net/secure.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 int rl_cluster_record(char *address, size_t an, char *key, size_t kn) {
   char path[PATH_MAX], line[PATH_MAX], err[PATH_MAX + 300];

@@ -7,6 +7,7 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
+#include "wire/msg.h"
 
 typedef struct {
   rl_id_t id;

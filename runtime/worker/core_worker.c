@@ -17,6 +17,7 @@
 #include "net/secure.h"
 #include "store/region.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 
 #define S_GRACE_MS 5 /* the owner away this long without polling: the I/O thread serves */
 

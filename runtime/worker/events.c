@@ -355,6 +355,8 @@ void rl_ev_destroy(rl_cw_t *cw) {
   memset(&cw->ev, 0, sizeof cw->ev);
 }
 
+/* ---- selftest ---- */
+
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
 /* The error types read from encodings as the host writes them: a CLASS-tagged map

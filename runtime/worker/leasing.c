@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 #include "worker/cw_internal.h"
 
 static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
@@ -156,7 +157,7 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
               "with those resources joins the cluster.\n",
               want, reason);
       c->infeasible_warned = true;
-      snprintf(c->infeasible_why, sizeof c->infeasible_why, "%s", reason);
+      snprintf(c->infeasible_why, sizeof c->infeasible_why, "%.*s", (int)sizeof c->infeasible_why - 1, reason);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
+#include "wire/res_pack.h"
 #include "worker/cw_internal.h"
 
 /* A wait for a group: the object made ready (with value) once the head says so. */

@@ -10,6 +10,7 @@
 #include "sched/gpus.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
+#include "wire/res_pack.h"
 
 /* Every map that was accepted packs, unpacks to itself, and adds and subtracts back. */
 static void s_check_map(const rl_resources_t *m) {

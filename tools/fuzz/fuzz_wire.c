@@ -12,6 +12,7 @@
 #include "wire/proto.h"
 
 #include "seeds.h"
+#include "wire/res_pack.h"
 #ifdef RL_FUZZ_WIRE_TYPED
 #include RL_FUZZ_WIRE_TYPED /* the header declaring rl_wire_unpack_any (cmake/fuzz.cmake) */
 #endif
