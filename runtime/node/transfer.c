@@ -1,6 +1,10 @@
 /* transfer.c: objects moving between nodes. The node that needs an object pulls it
  * from the node holding it in chunks, a few in flight at once, into its own store;
- * the serving side answers each chunk from its store between its other messages. */
+ * the serving side answers each chunk from its store between its other messages.
+ * In a secured cluster the chunks do not ride the CURVE channel (its encryption is
+ * slow for bulk data): the puller opens the transfer over it (RL_NM_PULL_OPEN) and
+ * gets a fresh AES-256-GCM key and a token; the chunks then travel sealed (net/seal.h)
+ * on a plain data socket, and one that fails authentication is asked for again. */
 #include "node/transfer.h"
 
 #include <stdio.h>
@@ -9,6 +13,9 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/clock.h"
+#include "net/key.h"
+#include "net/seal.h"
 #include "net/secure.h"
 #include "store/objects.h"
 #include "wire/proto.h"
@@ -16,6 +23,9 @@
 #define S_CHUNK ((size_t)4 << 20) /* bytes per message */
 #define S_WINDOW 4                /* chunks in flight per transfer */
 #define S_SELF_CLIENT UINT64_MAX  /* the node manager's own key in the object table */
+#define S_TOKEN 16                /* bytes of a sealed transfer's token */
+#define S_REJECTS 3               /* chunks failing authentication before a pull fails */
+#define S_SESSION_IDLE_MS 60000   /* a sealed transfer's key is forgotten this long unused */
 
 /* A client waiting for an object being pulled. */
 typedef struct s_waiter {
@@ -35,11 +45,30 @@ typedef struct s_transfer {
   size_t received;
   int inflight;
   uint64_t request;
+  bool sealed;       /* chunks come sealed on the peer's data socket */
+  rl_seal_key_t key;
+  uint8_t token[S_TOKEN];
+  int rejected;      /* chunks that failed authentication */
   s_waiter_t *waiters;
   struct s_transfer *next;
 } s_transfer_t;
 
 static s_transfer_t *s_transfers;
+
+/* The serving side of a sealed transfer: what a token on the data socket stands for. */
+typedef struct s_session {
+  uint8_t token[S_TOKEN];
+  rl_id_t id;
+  rl_seal_key_t key;
+  int64_t used_ms;
+  struct s_session *next;
+} s_session_t;
+
+static s_session_t *s_sessions;
+static char s_data_endpoint[RL_NM_ENDPOINT_MAX]; /* where nm->data_router is bound */
+
+/* Pulls from endpoint are sealed: this node holds the cluster key and the peer is on tcp. */
+static bool s_sealed(const char *endpoint) { return rl_net_key_held() && !strncmp(endpoint, "tcp://", 6); }
 
 static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
   for (rl_nm_peer_t *p = nm->node_peers; p; p = p->next)
@@ -74,13 +103,31 @@ static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
 
 static void s_send_pull(s_transfer_t *t, size_t offset, size_t length) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_PULL, 4);
+  rl_msgbuf_init(&b, RL_NM_PULL, t->sealed ? 5 : 4);
   msgpack_pack_uint64(&b.pk, t->request);
   rl_pack_id(&b.pk, &t->id);
   msgpack_pack_uint64(&b.pk, offset);
   msgpack_pack_uint64(&b.pk, length);
-  rl_msg_send(t->from->sock, NULL, &b);
+  if (t->sealed) rl_pack_bin(&b.pk, t->token, S_TOKEN);
+  rl_msg_send(t->sealed ? t->from->data : t->from->sock, NULL, &b);
   t->inflight++;
+}
+
+/* Asks for chunks until S_WINDOW are in flight or all are asked for. */
+static void s_fill_window(s_transfer_t *t) {
+  while (t->inflight < S_WINDOW && t->requested < t->total) {
+    s_send_pull(t, t->requested, S_CHUNK);
+    t->requested += S_CHUNK;
+  }
+}
+
+/* What a sealed chunk's tag also covers: which object, where in it, and its size. */
+static void s_chunk_ad(uint8_t ad[RL_ID_SIZE + 16], const rl_id_t *id, uint64_t offset, uint64_t total) {
+  memcpy(ad, id->b, RL_ID_SIZE);
+  for (int i = 0; i < 8; i++) {
+    ad[RL_ID_SIZE + i] = (uint8_t)(offset >> (8 * i));
+    ad[RL_ID_SIZE + 8 + i] = (uint8_t)(total >> (8 * i));
+  }
 }
 
 /* Answers a waiting client: the object's location (pinned for it) or an error. */
@@ -163,6 +210,14 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   t->waiters = w;
   t->next = s_transfers;
   s_transfers = t;
+  if (s_sealed(from->endpoint)) { /* the key first, over the CURVE channel */
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_PULL_OPEN, 2);
+    msgpack_pack_uint64(&b.pk, t->request);
+    rl_pack_id(&b.pk, &t->id);
+    rl_msg_send(from->sock, NULL, &b);
+    return true;
+  }
   s_send_pull(t, 0, S_CHUNK);
   t->requested = S_CHUNK;
   return true;
@@ -206,53 +261,318 @@ void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   rl_nm_send_to(nm, client, &b);
 }
 
-void rl_transfer_data(rl_nm_t *nm, rl_msg_t *m) {
+/* Binds nm->data_router on the host of nm's endpoint, a free port, once. Returns it or NULL. */
+static void *s_data_router(rl_nm_t *nm) {
+  if (nm->data_router) return nm->data_router;
+  char bind[RL_NM_ENDPOINT_MAX];
+  snprintf(bind, sizeof bind, "%s", nm->endpoint);
+  char *colon = strrchr(bind, ':');
+  if (!colon || colon - bind < 7 || (size_t)(colon - bind) + 3 > sizeof bind) return NULL;
+  strcpy(colon, ":*");
+  void *s = zmq_socket(nm->zctx, ZMQ_ROUTER);
+  int zero = 0;
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+  /* Plain: it answers only requests naming a token handed out over CURVE, with chunks
+   * sealed under that transfer's key. */
+  if (zmq_bind(s, bind) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot bind the transfer data socket on %s: %s", bind, zmq_strerror(zmq_errno()));
+    zmq_close(s);
+    return NULL;
+  }
+  size_t len = sizeof s_data_endpoint;
+  zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, s_data_endpoint, &len);
+  nm->data_router = s;
+  return s;
+}
+
+void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed pull request");
+    return;
+  }
+  int64_t now = rl_now_ms();
+  for (s_session_t **pp = &s_sessions; *pp;) { /* forget the keys of finished transfers */
+    s_session_t *x = *pp;
+    if (now - x->used_ms > S_SESSION_IDLE_MS) {
+      *pp = x->next;
+      free(x);
+    } else {
+      pp = &x->next;
+    }
+  }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t at, size;
+  char err[300];
+  rl_msgbuf_t b;
+  rl_msgbuf_init(&b, RL_NM_PULL_OPENED, 6);
+  msgpack_pack_uint64(&b.pk, request);
+  s_session_t *x = rl_xcalloc(1, sizeof *x);
+  if (rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) != 0) {
+    free(x);
+  } else {
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    if (!s_data_router(nm)) {
+      snprintf(err, sizeof err, "the serving node has no data socket (see its node.log)");
+      free(x);
+    } else if (rl_seal_key_new(&x->key) != 0 || rl_seal_random(x->token, S_TOKEN) != 0) {
+      snprintf(err, sizeof err, "the serving node could not make a key (OpenSSL's random generator failed)");
+      free(x);
+    } else {
+      x->id = id;
+      x->used_ms = now;
+      x->next = s_sessions;
+      s_sessions = x;
+      msgpack_pack_uint64(&b.pk, size);
+      rl_pack_str(&b.pk, s_data_endpoint);
+      rl_pack_bin(&b.pk, x->key.key, RL_SEAL_KEY);
+      rl_pack_bin(&b.pk, x->key.nonce, RL_SEAL_NONCE);
+      rl_pack_bin(&b.pk, x->token, S_TOKEN);
+      rl_nm_send_to(nm, client, &b);
+      return;
+    }
+  }
+  msgpack_pack_nil(&b.pk);
+  rl_pack_str(&b.pk, err);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_nil(&b.pk);
+  rl_nm_send_to(nm, client, &b);
+}
+
+/* Test hook: RAYL_TEST_TAMPER_CHUNKS=n flips a bit in the first n sealed chunks sent. */
+static bool s_tamper(void) {
+  static long left = -1;
+  if (left < 0) {
+    const char *v = getenv("RAYL_TEST_TAMPER_CHUNKS");
+    left = v ? strtol(v, NULL, 10) : 0;
+    if (left < 0) left = 0;
+  }
+  return left > 0 && left--;
+}
+
+/* Answers a PULL on the data socket: the chunk at offset (whole chunks only: each one
+ * is sealed under its own counter), sealed under the key its token stands for. */
+static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request, offset, length;
+  rl_id_t id;
+  const char *token;
+  size_t nt;
+  if (!m->has_identity || !rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &offset) ||
+      !rl_field_u64(m, 3, &length) || !rl_field_bytes(m, 4, &token, &nt) || nt != S_TOKEN) {
+    rl_log(RL_LOG_WARN, "dropped a malformed pull on the transfer data socket");
+    return;
+  }
+  s_session_t *x = s_sessions;
+  while (x && memcmp(x->token, token, S_TOKEN)) x = x->next;
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t at = 0, size = 0;
+  char err[300];
+  bool ok = false;
+  if (!x || !rl_id_eq(&x->id, &id))
+    snprintf(err, sizeof err, "no transfer of that object has this token (expired after %d s unused?)",
+             S_SESSION_IDLE_MS / 1000);
+  else if (offset % S_CHUNK)
+    snprintf(err, sizeof err, "offset %llu is not a chunk's", (unsigned long long)offset);
+  else
+    ok = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
+  rl_msgbuf_t b;
+  size_t n = !ok || offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
+  rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, n + RL_SEAL_TAG + 128);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &id);
+  if (ok) {
+    x->used_ms = rl_now_ms();
+    msgpack_pack_uint64(&b.pk, size);
+    msgpack_pack_uint64(&b.pk, offset);
+    /* Sealed straight from the store into the message (the room was reserved above). */
+    msgpack_pack_bin(&b.pk, n + RL_SEAL_TAG);
+    uint8_t ad[RL_ID_SIZE + 16], *out = (uint8_t *)b.sb.data + b.sb.size;
+    s_chunk_ad(ad, &id, offset, size);
+    ok = b.sb.alloc - b.sb.size >= n + RL_SEAL_TAG &&
+         rl_seal(&x->key, offset / S_CHUNK, ad, sizeof ad, (char *)rl_store_service_base(nm->store) + at + offset, n,
+                 out) == 0;
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    if (ok) {
+      b.sb.size += n + RL_SEAL_TAG;
+      if (s_tamper()) out[n / 2] ^= 0x10;
+    } else {
+      rl_msgbuf_reset(&b);
+      rl_msgbuf_init(&b, RL_NM_PULL_DATA, 5);
+      msgpack_pack_uint64(&b.pk, request);
+      rl_pack_id(&b.pk, &id);
+      snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
+    }
+  }
+  if (!ok) {
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_nil(&b.pk);
+    rl_pack_str(&b.pk, err);
+  }
+  rl_msg_send(nm->data_router, &m->identity, &b);
+}
+
+void rl_transfer_data_requests(rl_nm_t *nm) {
+  rl_msg_t m;
+  for (int k = 0; k < 64; k++) {
+    int got = rl_msg_recv(nm->data_router, true, &m);
+    if (got == 0) break;
+    if (got < 0) continue;
+    if (m.type == RL_NM_PULL) s_serve_sealed(nm, &m);
+    else rl_log(RL_LOG_WARN, "dropped message type %d on the transfer data socket", m.type);
+    rl_msg_close(&m);
+  }
+}
+
+/* Makes room here for t's object of total bytes (the pulled copy belongs to this node,
+ * and is the first to go when room is needed: it can be pulled again). Returns 0, or
+ * -1 after finishing t with the error. */
+static int s_make_room(rl_nm_t *nm, s_transfer_t *t, uint64_t total) {
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  char err[300];
+  if (rl_objects_create(objects, &t->id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
+    s_finish(nm, t, err);
+    return -1;
+  }
+  rl_objects_set_pulled(objects, &t->id);
+  t->sized = true;
+  t->total = total;
+  return 0;
+}
+
+static s_transfer_t *s_find(uint64_t request) {
+  s_transfer_t *t = s_transfers;
+  while (t && t->request != request) t = t->next;
+  return t;
+}
+
+/* Fails t with what the serving node said (field i), or that its answer was malformed. */
+static void s_fail_from(rl_nm_t *nm, s_transfer_t *t, rl_msg_t *m, uint32_t i) {
+  char err[300], msg[600];
+  if (!rl_field_strcpy(m, i, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
+  snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
+  s_finish(nm, t, msg);
+}
+
+/* A chunk failed authentication: dropped (the store keeps nothing of it) and asked for
+ * again, or the pull fails once S_REJECTS did. */
+static void s_rejected(rl_nm_t *nm, s_transfer_t *t, uint64_t offset) {
+  char hex[RL_ID_HEX], msg[600];
+  rl_log(RL_LOG_WARN, "dropped the chunk at %llu of object %s from %s: it failed authentication (altered on the way?)",
+         (unsigned long long)offset, rl_id_hex(&t->id, hex), t->from->endpoint);
+  if (++t->rejected > S_REJECTS) {
+    snprintf(msg, sizeof msg,
+             "could not pull the object from %s: %d of its chunks failed authentication (altered on the way?)",
+             t->from->endpoint, t->rejected);
+    s_finish(nm, t, msg);
+    return;
+  }
+  s_send_pull(t, offset, S_CHUNK);
+}
+
+/* A PULL_DATA: a chunk of t (sealed: from the data socket, else from the CURVE or ipc
+ * channel), or the serving node's error. */
+static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
   uint64_t request, total, offset;
   rl_id_t id;
   const char *data;
   size_t n;
   if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) return;
-  s_transfer_t *t = s_transfers;
-  while (t && t->request != request) t = t->next;
-  if (!t) return;
+  s_transfer_t *t = s_find(request);
+  if (!t || t->sealed != sealed || !rl_id_eq(&id, &t->id)) return;
   t->inflight--;
-  char err[300];
   if (!rl_field_u64(m, 2, &total) || !rl_field_u64(m, 3, &offset) || !rl_field_bytes(m, 4, &data, &n)) {
-    if (!rl_field_strcpy(m, 4, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
-    char msg[600];
-    snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
-    s_finish(nm, t, msg);
+    s_fail_from(nm, t, m, 4);
     return;
   }
-  rl_objects_t *objects = rl_store_service_objects(nm->store);
-  if (!t->sized) {
-    /* First chunk: make room here (the pulled copy belongs to this node, and is the
-     * first to go when room is needed: it can be pulled again). */
-    if (rl_objects_create(objects, &id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
-      s_finish(nm, t, err);
-      return;
-    }
-    rl_objects_set_pulled(objects, &id);
-    t->sized = true;
-    t->total = total;
-  }
-  if (offset + n > total || total != t->total) {
+  if (!t->sized && s_make_room(nm, t, total) != 0) return;
+  size_t plain = sealed ? (n >= RL_SEAL_TAG ? n - RL_SEAL_TAG : SIZE_MAX) : n;
+  if (plain == SIZE_MAX || offset + plain > total || total != t->total || (sealed && offset % S_CHUNK)) {
     s_finish(nm, t, "the object changed size while it was pulled");
     return;
   }
-  memcpy((char *)rl_store_service_base(nm->store) + t->offset + offset, data, n);
-  t->received += n;
-  while (t->inflight < S_WINDOW && t->requested < total) {
-    s_send_pull(t, t->requested, S_CHUNK);
-    t->requested += S_CHUNK;
+  char *at = (char *)rl_store_service_base(nm->store) + t->offset + offset;
+  if (sealed) {
+    uint8_t ad[RL_ID_SIZE + 16];
+    s_chunk_ad(ad, &t->id, offset, total);
+    if (rl_seal_open(&t->key, offset / S_CHUNK, ad, sizeof ad, data, n, at) != 0) {
+      s_rejected(nm, t, offset);
+      return;
+    }
+  } else {
+    memcpy(at, data, n);
   }
+  t->received += plain;
+  s_fill_window(t);
   if (t->received >= total) s_finish(nm, t, NULL);
+}
+
+/* The serving node's PULL_OPENED: the sealed transfer's key, token and data socket. */
+static void s_opened(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request, total;
+  const char *key, *nonce, *token;
+  size_t nk, nn, nt;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request)) return;
+  s_transfer_t *t = s_find(request);
+  if (!t || t->sized) return;
+  if (!rl_field_u64(m, 1, &total)) {
+    s_fail_from(nm, t, m, 2);
+    return;
+  }
+  if (!rl_field_strcpy(m, 2, endpoint, sizeof endpoint) || strncmp(endpoint, "tcp://", 6) ||
+      !rl_field_bytes(m, 3, &key, &nk) || nk != RL_SEAL_KEY || !rl_field_bytes(m, 4, &nonce, &nn) ||
+      nn != RL_SEAL_NONCE || !rl_field_bytes(m, 5, &token, &nt) || nt != S_TOKEN) {
+    s_finish(nm, t, "could not pull the object: the serving node's key message is malformed");
+    return;
+  }
+  rl_nm_peer_t *p = t->from;
+  if (p->data && strcmp(p->data_endpoint, endpoint)) { /* it restarted its data socket */
+    zmq_close(p->data);
+    p->data = NULL;
+  }
+  if (!p->data) {
+    p->data = zmq_socket(nm->zctx, ZMQ_DEALER);
+    int zero = 0, ivl = 10;
+    zmq_setsockopt(p->data, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    /* Plain: only sealed chunks and requests naming a token travel on it. */
+    if (zmq_connect(p->data, endpoint) != 0) {
+      zmq_close(p->data);
+      p->data = NULL;
+      char msg[300];
+      snprintf(msg, sizeof msg, "could not pull the object: cannot connect to %s", endpoint);
+      s_finish(nm, t, msg);
+      return;
+    }
+    snprintf(p->data_endpoint, sizeof p->data_endpoint, "%s", endpoint);
+  }
+  t->sealed = true;
+  memcpy(t->key.key, key, RL_SEAL_KEY);
+  memcpy(t->key.nonce, nonce, RL_SEAL_NONCE);
+  memcpy(t->token, token, S_TOKEN);
+  if (s_make_room(nm, t, total) != 0) return;
+  if (total == 0) {
+    s_finish(nm, t, NULL);
+    return;
+  }
+  s_fill_window(t);
 }
 
 void rl_transfer_peer_messages(rl_nm_t *nm, rl_nm_peer_t *p) {
   rl_msg_t m;
   while (rl_msg_recv(p->sock, false, &m) == 1) {
-    if (m.type == RL_NM_PULL_DATA) rl_transfer_data(nm, &m);
+    if (m.type == RL_NM_PULL_DATA) s_data(nm, &m, false);
+    if (m.type == RL_NM_PULL_OPENED) s_opened(nm, &m);
+    rl_msg_close(&m);
+  }
+  while (p->data && rl_msg_recv(p->data, false, &m) == 1) {
+    if (m.type == RL_NM_PULL_DATA) s_data(nm, &m, true);
     rl_msg_close(&m);
   }
 }
@@ -262,7 +582,15 @@ void rl_transfer_destroy_all(rl_nm_t *nm) {
   for (rl_nm_peer_t *p = nm->node_peers, *next; p; p = next) {
     next = p->next;
     zmq_close(p->sock);
+    if (p->data) zmq_close(p->data);
     free(p);
   }
   nm->node_peers = NULL;
+  while (s_sessions) {
+    s_session_t *x = s_sessions;
+    s_sessions = x->next;
+    free(x);
+  }
+  if (nm->data_router) zmq_close(nm->data_router);
+  nm->data_router = NULL;
 }
