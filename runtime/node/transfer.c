@@ -42,6 +42,7 @@ typedef struct s_transfer {
   size_t offset;     /* where it lives in our store */
   size_t requested;  /* bytes asked for so far */
   size_t received;
+  uint8_t *got;      /* per chunk: arrived (a repeat, e.g. after a retry, counts once) */
   int inflight;
   uint64_t request;
   bool sealed;       /* chunks come sealed on the peer's data socket */
@@ -144,6 +145,7 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
     s_answer(nm, w, &t->id, error);
     free(w);
   }
+  free(t->got);
   free(t);
 }
 
@@ -254,6 +256,7 @@ static int s_make_room(rl_nm_t *nm, s_transfer_t *t, uint64_t total) {
   rl_objects_set_pulled(objects, &t->id);
   t->sized = true;
   t->total = total;
+  t->got = rl_xcalloc(total / S_CHUNK + 1, 1);
   return 0;
 }
 
@@ -303,9 +306,17 @@ static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
     return;
   }
   if (!t->sized && s_make_room(nm, t, total) != 0) return;
-  size_t plain = sealed ? (n >= RL_SEAL_TAG ? n - RL_SEAL_TAG : SIZE_MAX) : n;
-  if (plain == SIZE_MAX || offset + plain > total || total != t->total || (sealed && offset % S_CHUNK)) {
+  if (sealed && n < RL_SEAL_TAG) {
+    s_rejected(nm, t, offset);
+    return;
+  }
+  size_t plain = sealed ? n - RL_SEAL_TAG : n;
+  if (offset + plain > total || total != t->total || offset % S_CHUNK) {
     s_finish(nm, t, "the object changed size while it was pulled");
+    return;
+  }
+  if (t->got[offset / S_CHUNK]) { /* here already */
+    s_fill_window(t);
     return;
   }
   char *at = (char *)rl_store_service_base(nm->store) + t->offset + offset;
@@ -320,6 +331,7 @@ static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
   } else {
     memcpy(at, data, n);
   }
+  t->got[offset / S_CHUNK] = 1;
   t->received += plain;
   s_fill_window(t);
   if (t->received >= total) s_finish(nm, t, NULL);
