@@ -333,8 +333,11 @@ static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
   }
   t->got[offset / S_CHUNK] = 1;
   t->received += plain;
+  if (t->received >= total) {
+    s_finish(nm, t, NULL);
+    return;
+  }
   s_fill_window(t);
-  if (t->received >= total) s_finish(nm, t, NULL);
 }
 
 /* The serving node's PULL_OPENED: the sealed transfer's key, token and data socket. */

@@ -1,6 +1,7 @@
 /* transfer_sealed.c: the serving side of sealed transfers (secured clusters): keys and
  * tokens handed out over CURVE (RL_NM_PULL_OPEN), and the plain data socket that answers
  * pulls naming a token with chunks sealed under that transfer's key (net/seal.h). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 #define S_CHUNK RL_TRANSFER_CHUNK
 #define S_SELF_CLIENT RL_TRANSFER_SELF
 #define S_TOKEN RL_TRANSFER_TOKEN
-#define S_SESSION_IDLE_MS 60000 /* a transfer's key is forgotten this long unused */
+#define S_SESSION_IDLE_MS 10000 /* a transfer's key is forgotten this long unused */
+#define S_INLINE ((size_t)1 << 20) /* objects up to this size go whole over CURVE at once */
 
 /* The serving side of a sealed transfer: what a token on the data socket stands for. */
 typedef struct s_session {
@@ -75,24 +77,42 @@ void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed pull request");
     return;
   }
+  static int64_t swept;
   int64_t now = rl_now_ms();
-  for (s_session_t **pp = &s_sessions; *pp;) { /* forget the keys of finished transfers */
-    s_session_t *x = *pp;
-    if (now - x->used_ms > S_SESSION_IDLE_MS) {
-      *pp = x->next;
-      free(x);
-    } else {
-      pp = &x->next;
+  if (now - swept >= 1000) { /* forget finished transfers' keys, once a second at most */
+    swept = now;
+    for (s_session_t **pp = &s_sessions; *pp;) {
+      s_session_t *x = *pp;
+      if (now - x->used_ms > S_SESSION_IDLE_MS) {
+        *pp = x->next;
+        free(x);
+      } else {
+        pp = &x->next;
+      }
     }
   }
   rl_objects_t *objects = rl_store_service_objects(nm->store);
-  size_t at, size;
+  size_t at = 0, size = 0;
   char err[300];
   rl_msgbuf_t b;
+  bool found = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
+  if (found && size <= S_INLINE) {
+    /* Small: the whole object at once, as a plain PULL_DATA on this CURVE channel (a
+     * key and a second round trip would cost more than CURVE does here). */
+    rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, size + 128);
+    msgpack_pack_uint64(&b.pk, request);
+    rl_pack_id(&b.pk, &id);
+    msgpack_pack_uint64(&b.pk, size);
+    msgpack_pack_uint64(&b.pk, 0);
+    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at, size);
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    rl_nm_send_to(nm, client, &b);
+    return;
+  }
   rl_msgbuf_init(&b, RL_NM_PULL_OPENED, 6);
   msgpack_pack_uint64(&b.pk, request);
   s_session_t *x = rl_xcalloc(1, sizeof *x);
-  if (rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) != 0) {
+  if (!found) {
     free(x);
   } else {
     rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
@@ -147,14 +167,20 @@ static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
     rl_log(RL_LOG_WARN, "dropped a malformed pull on the transfer data socket");
     return;
   }
-  s_session_t *x = s_sessions;
-  while (x && memcmp(x->token, token, S_TOKEN)) x = x->next;
+  s_session_t **pp = &s_sessions;
+  while (*pp && memcmp((*pp)->token, token, S_TOKEN)) pp = &(*pp)->next;
+  s_session_t *x = *pp;
+  if (x && x != s_sessions) { /* to the front: the transfers in progress are found first */
+    *pp = x->next;
+    x->next = s_sessions;
+    s_sessions = x;
+  }
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   size_t at = 0, size = 0;
   char err[300];
   bool ok = false;
   if (!x || !rl_id_eq(&x->id, &id))
-    snprintf(err, sizeof err, "no transfer of that object has this token (expired after %d s unused?)",
+    snprintf(err, sizeof err, "no transfer of that object has this token (forgotten after %d s unused?)",
              S_SESSION_IDLE_MS / 1000);
   else if (offset % S_CHUNK)
     snprintf(err, sizeof err, "offset %llu is not a chunk's", (unsigned long long)offset);

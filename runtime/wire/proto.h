@@ -87,12 +87,13 @@ enum rl_msg_type {
    * offset and total (8 bytes each, little-endian) */
   RL_NM_PULL_DATA = 30,
   /* [request u64, object_id id] : (secured clusters, on the CURVE channel) I will pull
-   * this object: give me a key for it */
+   * this object: give me a key for it. An object of at most 1 MiB is answered with one
+   * RL_NM_PULL_DATA holding all of it (offset 0) on that channel instead */
   RL_NM_PULL_OPEN = 32,
   /* [request u64, total u64, data_endpoint str, key bin(32), nonce bin(12), token bin(16)]
    * or [request u64, nil, error str, nil, nil, nil] : the answer to RL_NM_PULL_OPEN, a
    * fresh random AES-256-GCM key and nonce base for this transfer, and the token that
-   * RL_NM_PULL names on the plain data socket at data_endpoint (forgotten after 60 s
+   * RL_NM_PULL names on the plain data socket at data_endpoint (forgotten after 10 s
    * unused) */
   RL_NM_PULL_OPENED = 33,
   /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
