@@ -124,6 +124,8 @@ typedef struct {
 typedef struct rl_nm_peer {
   char endpoint[RL_NM_ENDPOINT_MAX];
   void *sock; /* DEALER */
+  void *data; /* DEALER to its transfer data socket (sealed chunks), or NULL */
+  char data_endpoint[RL_NM_ENDPOINT_MAX];
   struct rl_nm_peer *next;
 } rl_nm_peer_t;
 
@@ -131,6 +133,7 @@ typedef struct {
   rl_nm_hooks_t hooks;
   void *zctx;
   void *router;
+  void *data_router; /* sealed object chunks for other nodes (node/transfer.c), or NULL */
   void *gcs;
   char endpoint[RL_NM_ENDPOINT_MAX];
   char gcs_endpoint[RL_NM_ENDPOINT_MAX];

@@ -227,6 +227,7 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     case RL_NM_STORE_DELETE: rl_store_service_handle(nm->store, nm->router, m, c->key, s_owner_client, nm); break;
     case RL_NM_RESOURCES: s_resources(nm, &from, m); break;
     case RL_NM_PULL: rl_transfer_serve(nm, &from, m); break;
+    case RL_NM_PULL_OPEN: rl_transfer_open(nm, &from, m); break;
     case RL_NM_GOODBYE: {
       rl_pool_flush_output(nm);
       rl_msgbuf_t b;
@@ -624,14 +625,17 @@ static void s_loop(rl_nm_t *nm) {
       rl_pool_sample_oom_kills(nm);
       next_beat = now + 500;
     }
-    zmq_pollitem_t items[3 + 2 * 512];
+    zmq_pollitem_t items[4 + 2 * 512];
     int n = 0;
     items[n++] = (zmq_pollitem_t){nm->router, 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){NULL, nm->sigchld_fd, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){nm->gcs, 0, ZMQ_POLLIN, 0};
+    if (nm->data_router) items[n++] = (zmq_pollitem_t){nm->data_router, 0, ZMQ_POLLIN, 0};
     int first_peer = n;
-    for (rl_nm_peer_t *p = nm->node_peers; p && n < 64; p = p->next)
+    for (rl_nm_peer_t *p = nm->node_peers; p && n < 128; p = p->next) {
       items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+      if (p->data) items[n++] = (zmq_pollitem_t){p->data, 0, ZMQ_POLLIN, 0};
+    }
     int first_pipe = n;
     for (rl_worker_t *w = nm->workers; w && n < (int)(sizeof items / sizeof *items) - 2; w = w->next) {
       if (w->out_fd >= 0) items[n++] = (zmq_pollitem_t){NULL, w->out_fd, ZMQ_POLLIN, 0};
@@ -641,8 +645,12 @@ static void s_loop(rl_nm_t *nm) {
     for (int i = first_pipe; i < n; i++)
       if (items[i].revents & ZMQ_POLLIN) rl_pool_read_output(nm, items[i].fd);
     int i = first_peer;
-    for (rl_nm_peer_t *p = nm->node_peers; p && i < first_pipe; p = p->next, i++)
-      if (items[i].revents & ZMQ_POLLIN) rl_transfer_peer_messages(nm, p);
+    for (rl_nm_peer_t *p = nm->node_peers; p && i < first_pipe; p = p->next) {
+      bool in = items[i++].revents & ZMQ_POLLIN;
+      if (p->data) in |= (items[i++].revents & ZMQ_POLLIN) != 0;
+      if (in) rl_transfer_peer_messages(nm, p);
+    }
+    if (nm->data_router && items[3].revents & ZMQ_POLLIN) rl_transfer_data_requests(nm);
     if (items[2].revents & ZMQ_POLLIN) {
       rl_msg_t m;
       while (rl_msg_recv(nm->gcs, false, &m) == 1) {

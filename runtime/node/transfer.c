@@ -1,6 +1,10 @@
 /* transfer.c: objects moving between nodes. The node that needs an object pulls it
  * from the node holding it in chunks, a few in flight at once, into its own store;
- * the serving side answers each chunk from its store between its other messages. */
+ * the serving side answers each chunk from its store between its other messages.
+ * In a secured cluster the chunks do not ride the CURVE channel (its encryption is
+ * slow for bulk data): the puller opens the transfer over it (RL_NM_PULL_OPEN) and
+ * gets a fresh AES-256-GCM key and a token; the chunks then travel sealed (net/seal.h)
+ * on a plain data socket, and one that fails authentication is asked for again. */
 #include "node/transfer.h"
 
 #include <stdio.h>
@@ -9,13 +13,18 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "net/key.h"
+#include "net/seal.h"
 #include "net/secure.h"
 #include "store/objects.h"
+#include "store/region.h"
 #include "wire/proto.h"
 
-#define S_CHUNK ((size_t)4 << 20) /* bytes per message */
-#define S_WINDOW 4                /* chunks in flight per transfer */
-#define S_SELF_CLIENT UINT64_MAX  /* the node manager's own key in the object table */
+#define S_CHUNK RL_TRANSFER_CHUNK
+#define S_WINDOW 4                         /* chunks in flight per transfer */
+#define S_SELF_CLIENT RL_TRANSFER_SELF     /* the node manager's own key in the object table */
+#define S_TOKEN RL_TRANSFER_TOKEN
+#define S_REJECTS 3 /* chunks failing authentication before a pull fails */
 
 /* A client waiting for an object being pulled. */
 typedef struct s_waiter {
@@ -33,13 +42,21 @@ typedef struct s_transfer {
   size_t offset;     /* where it lives in our store */
   size_t requested;  /* bytes asked for so far */
   size_t received;
+  uint8_t *got;      /* per chunk: arrived (a repeat, e.g. after a retry, counts once) */
   int inflight;
   uint64_t request;
+  bool sealed;       /* chunks come sealed on the peer's data socket */
+  rl_seal_key_t key;
+  uint8_t token[S_TOKEN];
+  int rejected;      /* chunks that failed authentication */
   s_waiter_t *waiters;
   struct s_transfer *next;
 } s_transfer_t;
 
 static s_transfer_t *s_transfers;
+
+/* Pulls from endpoint are sealed: this node holds the cluster key and the peer is on tcp. */
+static bool s_sealed(const char *endpoint) { return rl_net_key_held() && !strncmp(endpoint, "tcp://", 6); }
 
 static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
   for (rl_nm_peer_t *p = nm->node_peers; p; p = p->next)
@@ -74,13 +91,22 @@ static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
 
 static void s_send_pull(s_transfer_t *t, size_t offset, size_t length) {
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_PULL, 4);
+  rl_msgbuf_init(&b, RL_NM_PULL, t->sealed ? 5 : 4);
   msgpack_pack_uint64(&b.pk, t->request);
   rl_pack_id(&b.pk, &t->id);
   msgpack_pack_uint64(&b.pk, offset);
   msgpack_pack_uint64(&b.pk, length);
-  rl_msg_send(t->from->sock, NULL, &b);
+  if (t->sealed) rl_pack_bin(&b.pk, t->token, S_TOKEN);
+  rl_msg_send(t->sealed ? t->from->data : t->from->sock, NULL, &b);
   t->inflight++;
+}
+
+/* Asks for chunks until S_WINDOW are in flight or all are asked for. */
+static void s_fill_window(s_transfer_t *t) {
+  while (t->inflight < S_WINDOW && t->requested < t->total) {
+    s_send_pull(t, t->requested, S_CHUNK);
+    t->requested += S_CHUNK;
+  }
 }
 
 /* Answers a waiting client: the object's location (pinned for it) or an error. */
@@ -119,6 +145,7 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
     s_answer(nm, w, &t->id, error);
     free(w);
   }
+  free(t->got);
   free(t);
 }
 
@@ -163,6 +190,14 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   t->waiters = w;
   t->next = s_transfers;
   s_transfers = t;
+  if (s_sealed(from->endpoint)) { /* the key first, over the CURVE channel */
+    rl_msgbuf_t b;
+    rl_msgbuf_init(&b, RL_NM_PULL_OPEN, 2);
+    msgpack_pack_uint64(&b.pk, t->request);
+    rl_pack_id(&b.pk, &t->id);
+    rl_msg_send(from->sock, NULL, &b);
+    return true;
+  }
   s_send_pull(t, 0, S_CHUNK);
   t->requested = S_CHUNK;
   return true;
@@ -200,59 +235,176 @@ void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
     size_t n = offset >= size ? 0 : size - offset < length ? size - offset : length;
     msgpack_pack_uint64(&b.pk, size);
     msgpack_pack_uint64(&b.pk, offset);
-    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0), n);
+    char *from = (char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0);
+    rl_region_prefault(from, n, 0);
+    rl_pack_bin(&b.pk, from, n);
     rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
   }
   rl_nm_send_to(nm, client, &b);
 }
 
-void rl_transfer_data(rl_nm_t *nm, rl_msg_t *m) {
+/* Makes room here for t's object of total bytes (the pulled copy belongs to this node,
+ * and is the first to go when room is needed: it can be pulled again). Returns 0, or
+ * -1 after finishing t with the error. */
+static int s_make_room(rl_nm_t *nm, s_transfer_t *t, uint64_t total) {
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  char err[300];
+  if (rl_objects_create(objects, &t->id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
+    s_finish(nm, t, err);
+    return -1;
+  }
+  rl_objects_set_pulled(objects, &t->id);
+  t->sized = true;
+  t->total = total;
+  t->got = rl_xcalloc(total / S_CHUNK + 1, 1);
+  return 0;
+}
+
+static s_transfer_t *s_find(uint64_t request) {
+  s_transfer_t *t = s_transfers;
+  while (t && t->request != request) t = t->next;
+  return t;
+}
+
+/* Fails t with what the serving node said (field i), or that its answer was malformed. */
+static void s_fail_from(rl_nm_t *nm, s_transfer_t *t, rl_msg_t *m, uint32_t i) {
+  char err[300], msg[600];
+  if (!rl_field_strcpy(m, i, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
+  snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
+  s_finish(nm, t, msg);
+}
+
+/* A chunk failed authentication: dropped (the store keeps nothing of it) and asked for
+ * again, or the pull fails once S_REJECTS did. */
+static void s_rejected(rl_nm_t *nm, s_transfer_t *t, uint64_t offset) {
+  char hex[RL_ID_HEX], msg[600];
+  rl_log(RL_LOG_WARN, "dropped the chunk at %llu of object %s from %s: it failed authentication (altered on the way?)",
+         (unsigned long long)offset, rl_id_hex(&t->id, hex), t->from->endpoint);
+  if (++t->rejected > S_REJECTS) {
+    snprintf(msg, sizeof msg,
+             "could not pull the object from %s: %d of its chunks failed authentication (altered on the way?)",
+             t->from->endpoint, t->rejected);
+    s_finish(nm, t, msg);
+    return;
+  }
+  s_send_pull(t, offset, S_CHUNK);
+}
+
+/* A PULL_DATA: a chunk of t (sealed: from the data socket, else from the CURVE or ipc
+ * channel), or the serving node's error. */
+static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
   uint64_t request, total, offset;
   rl_id_t id;
   const char *data;
   size_t n;
   if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) return;
-  s_transfer_t *t = s_transfers;
-  while (t && t->request != request) t = t->next;
-  if (!t) return;
+  s_transfer_t *t = s_find(request);
+  if (!t || t->sealed != sealed || !rl_id_eq(&id, &t->id)) return;
   t->inflight--;
-  char err[300];
   if (!rl_field_u64(m, 2, &total) || !rl_field_u64(m, 3, &offset) || !rl_field_bytes(m, 4, &data, &n)) {
-    if (!rl_field_strcpy(m, 4, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
-    char msg[600];
-    snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
-    s_finish(nm, t, msg);
+    s_fail_from(nm, t, m, 4);
     return;
   }
-  rl_objects_t *objects = rl_store_service_objects(nm->store);
-  if (!t->sized) {
-    /* First chunk: make room here (the pulled copy belongs to this node, and is the
-     * first to go when room is needed: it can be pulled again). */
-    if (rl_objects_create(objects, &id, total, S_SELF_CLIENT, S_SELF_CLIENT, &t->offset, err, sizeof err) != 0) {
-      s_finish(nm, t, err);
-      return;
-    }
-    rl_objects_set_pulled(objects, &id);
-    t->sized = true;
-    t->total = total;
+  if (!t->sized && s_make_room(nm, t, total) != 0) return;
+  if (sealed && n < RL_SEAL_TAG) {
+    s_rejected(nm, t, offset);
+    return;
   }
-  if (offset + n > total || total != t->total) {
+  size_t plain = sealed ? n - RL_SEAL_TAG : n;
+  if (offset + plain > total || total != t->total || offset % S_CHUNK) {
     s_finish(nm, t, "the object changed size while it was pulled");
     return;
   }
-  memcpy((char *)rl_store_service_base(nm->store) + t->offset + offset, data, n);
-  t->received += n;
-  while (t->inflight < S_WINDOW && t->requested < total) {
-    s_send_pull(t, t->requested, S_CHUNK);
-    t->requested += S_CHUNK;
+  if (t->got[offset / S_CHUNK]) { /* here already */
+    s_fill_window(t);
+    return;
   }
-  if (t->received >= total) s_finish(nm, t, NULL);
+  char *at = (char *)rl_store_service_base(nm->store) + t->offset + offset;
+  rl_region_prefault(at, plain, 1);
+  if (sealed) {
+    uint8_t ad[RL_ID_SIZE + 16];
+    rl_transfer_chunk_ad(ad, &t->id, offset, total);
+    if (rl_seal_open(&t->key, offset / S_CHUNK, ad, sizeof ad, data, n, at) != 0) {
+      s_rejected(nm, t, offset);
+      return;
+    }
+  } else {
+    memcpy(at, data, n);
+  }
+  t->got[offset / S_CHUNK] = 1;
+  t->received += plain;
+  if (t->received >= total) {
+    s_finish(nm, t, NULL);
+    return;
+  }
+  s_fill_window(t);
+}
+
+/* The serving node's PULL_OPENED: the sealed transfer's key, token and data socket. */
+static void s_opened(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request, total;
+  const char *key, *nonce, *token;
+  size_t nk, nn, nt;
+  char endpoint[RL_NM_ENDPOINT_MAX];
+  if (!rl_field_u64(m, 0, &request)) return;
+  s_transfer_t *t = s_find(request);
+  if (!t || t->sized) return;
+  if (!rl_field_u64(m, 1, &total)) {
+    s_fail_from(nm, t, m, 2);
+    return;
+  }
+  if (!rl_field_strcpy(m, 2, endpoint, sizeof endpoint) || strncmp(endpoint, "tcp://", 6) ||
+      !rl_field_bytes(m, 3, &key, &nk) || nk != RL_SEAL_KEY || !rl_field_bytes(m, 4, &nonce, &nn) ||
+      nn != RL_SEAL_NONCE || !rl_field_bytes(m, 5, &token, &nt) || nt != S_TOKEN) {
+    s_finish(nm, t, "could not pull the object: the serving node's key message is malformed");
+    return;
+  }
+  rl_nm_peer_t *p = t->from;
+  if (p->data && strcmp(p->data_endpoint, endpoint)) { /* it restarted its data socket */
+    zmq_close(p->data);
+    p->data = NULL;
+  }
+  if (!p->data) {
+    p->data = zmq_socket(nm->zctx, ZMQ_DEALER);
+    int zero = 0, ivl = 10;
+    int64_t most = (int64_t)S_CHUNK + 4096; /* a sealed chunk and its header */
+    zmq_setsockopt(p->data, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    zmq_setsockopt(p->data, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(p->data, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    /* Plain: only sealed chunks and requests naming a token travel on it. */
+    if (zmq_connect(p->data, endpoint) != 0) {
+      zmq_close(p->data);
+      p->data = NULL;
+      char msg[300];
+      snprintf(msg, sizeof msg, "could not pull the object: cannot connect to %s", endpoint);
+      s_finish(nm, t, msg);
+      return;
+    }
+    snprintf(p->data_endpoint, sizeof p->data_endpoint, "%s", endpoint);
+  }
+  t->sealed = true;
+  memcpy(t->key.key, key, RL_SEAL_KEY);
+  memcpy(t->key.nonce, nonce, RL_SEAL_NONCE);
+  memcpy(t->token, token, S_TOKEN);
+  if (s_make_room(nm, t, total) != 0) return;
+  if (total == 0) {
+    s_finish(nm, t, NULL);
+    return;
+  }
+  s_fill_window(t);
 }
 
 void rl_transfer_peer_messages(rl_nm_t *nm, rl_nm_peer_t *p) {
   rl_msg_t m;
   while (rl_msg_recv(p->sock, false, &m) == 1) {
-    if (m.type == RL_NM_PULL_DATA) rl_transfer_data(nm, &m);
+    if (m.type == RL_NM_PULL_DATA) s_data(nm, &m, false);
+    if (m.type == RL_NM_PULL_OPENED) s_opened(nm, &m);
+    rl_msg_close(&m);
+  }
+  while (p->data && rl_msg_recv(p->data, false, &m) == 1) {
+    if (m.type == RL_NM_PULL_DATA) s_data(nm, &m, true);
     rl_msg_close(&m);
   }
 }
@@ -262,7 +414,9 @@ void rl_transfer_destroy_all(rl_nm_t *nm) {
   for (rl_nm_peer_t *p = nm->node_peers, *next; p; p = next) {
     next = p->next;
     zmq_close(p->sock);
+    if (p->data) zmq_close(p->data);
     free(p);
   }
   nm->node_peers = NULL;
+  rl_transfer_sealed_destroy(nm);
 }

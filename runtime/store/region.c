@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,6 +41,17 @@ void *rl_region_map(const char *path, size_t size, char *err, size_t errlen) {
     return NULL;
   }
   return base;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void rl_region_prefault(void *p, size_t n, int write) {
+  if (!n) return;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start = (uintptr_t)p & ~(page - 1);
+  (void)madvise((void *)start, (uintptr_t)p + n - start, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 }
 
 void rl_region_unmap(void *base, size_t size) {

@@ -8,5 +8,9 @@
 void *rl_region_map(const char *path, size_t size, char *err, size_t errlen);
 /* Unmaps a region mapped by rl_region_map. Safe with NULL. */
 void rl_region_unmap(void *base, size_t size);
+/* Faults in the pages under [p, p + n) of a mapping at once (one call instead of a
+ * fault per page: page faults dominate fresh shared memory), for writing or reading.
+ * A hint: nothing happens where the kernel cannot (before Linux 5.14). */
+void rl_region_prefault(void *p, size_t n, int write);
 
 #endif

@@ -74,11 +74,28 @@ enum rl_msg_type {
   /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
   RL_NM_LOG = 27,
   /* ---- node manager <-> node manager: objects pulled by the node that needs them ---- */
-  /* [request u64, object_id id, offset u64, length u64] : send me this part */
+  /* [request u64, object_id id, offset u64, length u64] : send me this part (plain:
+   * clusters without security, or ipc). In a secured cluster, on the serving node's
+   * transfer data socket (the endpoint in RL_NM_PULL_OPENED, plain tcp):
+   * [request u64, object_id id, offset u64, length u64, token bin(16)]; offset is a
+   * multiple of the chunk size (4 MiB) and the whole chunk there comes back. */
   RL_NM_PULL = 29,
   /* [request u64, object_id id, total u64, offset u64, data bin] or
-   * [request u64, object_id id, nil, nil, error str] */
+   * [request u64, object_id id, nil, nil, error str]. On the data socket, data is the
+   * chunk sealed with AES-256-GCM (net/seal.h; ciphertext then 16-byte tag) under the
+   * transfer's key, counter offset / chunk size, associated data: object_id (16 bytes),
+   * offset and total (8 bytes each, little-endian) */
   RL_NM_PULL_DATA = 30,
+  /* [request u64, object_id id] : (secured clusters, on the CURVE channel) I will pull
+   * this object: give me a key for it. An object of at most 1 MiB is answered with one
+   * RL_NM_PULL_DATA holding all of it (offset 0) on that channel instead */
+  RL_NM_PULL_OPEN = 32,
+  /* [request u64, total u64, data_endpoint str, key bin(32), nonce bin(12), token bin(16)]
+   * or [request u64, nil, error str, nil, nil, nil] : the answer to RL_NM_PULL_OPEN, a
+   * fresh random AES-256-GCM key and nonce base for this transfer, and the token that
+   * RL_NM_PULL names on the plain data socket at data_endpoint (forgotten after 10 s
+   * unused) */
+  RL_NM_PULL_OPENED = 33,
   /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
    * will never be granted (the tasks waiting for it fail) */
   RL_NM_LEASE_PG_REMOVED = 112,

@@ -1,0 +1,245 @@
+/* transfer_sealed.c: the serving side of sealed transfers (secured clusters): keys and
+ * tokens handed out over CURVE (RL_NM_PULL_OPEN), and the plain data socket that answers
+ * pulls naming a token with chunks sealed under that transfer's key (net/seal.h). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "net/seal.h"
+#include "node/transfer.h"
+#include "store/objects.h"
+#include "store/region.h"
+#include "wire/proto.h"
+
+#define S_CHUNK RL_TRANSFER_CHUNK
+#define S_SELF_CLIENT RL_TRANSFER_SELF
+#define S_TOKEN RL_TRANSFER_TOKEN
+#define S_SESSION_IDLE_MS 10000 /* a transfer's key is forgotten this long unused */
+#define S_INLINE ((size_t)1 << 20) /* objects up to this size go whole over CURVE at once */
+
+/* The serving side of a sealed transfer: what a token on the data socket stands for. */
+typedef struct s_session {
+  uint8_t token[S_TOKEN];
+  rl_id_t id;
+  rl_seal_key_t key;
+  int64_t used_ms;
+  struct s_session *next;
+} s_session_t;
+
+static s_session_t *s_sessions;
+static char s_data_endpoint[RL_NM_ENDPOINT_MAX]; /* where nm->data_router is bound */
+
+/* What a sealed chunk's tag also covers: which object, where in it, and its size. */
+void rl_transfer_chunk_ad(uint8_t ad[RL_ID_SIZE + 16], const rl_id_t *id, uint64_t offset, uint64_t total) {
+  memcpy(ad, id->b, RL_ID_SIZE);
+  for (int i = 0; i < 8; i++) {
+    ad[RL_ID_SIZE + i] = (uint8_t)(offset >> (8 * i));
+    ad[RL_ID_SIZE + 8 + i] = (uint8_t)(total >> (8 * i));
+  }
+}
+
+/* Binds nm->data_router on the host of nm's endpoint, a free port, once. Returns it or NULL. */
+static void *s_data_router(rl_nm_t *nm) {
+  if (nm->data_router) return nm->data_router;
+  char bind[RL_NM_ENDPOINT_MAX];
+  snprintf(bind, sizeof bind, "%s", nm->endpoint);
+  char *colon = strrchr(bind, ':');
+  if (!colon || colon - bind < 7 || (size_t)(colon - bind) + 3 > sizeof bind) return NULL;
+  strcpy(colon, ":*");
+  void *s = zmq_socket(nm->zctx, ZMQ_ROUTER);
+  int zero = 0, queue = 1000;
+  int64_t most = 4096; /* requests are small: a stranger cannot make us hold big ones */
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &queue, sizeof queue);
+  zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
+  /* Plain: it answers only requests naming a token handed out over CURVE, with chunks
+   * sealed under that transfer's key. */
+  if (zmq_bind(s, bind) != 0) {
+    rl_log(RL_LOG_ERROR, "cannot bind the transfer data socket on %s: %s", bind, zmq_strerror(zmq_errno()));
+    zmq_close(s);
+    return NULL;
+  }
+  size_t len = sizeof s_data_endpoint;
+  zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, s_data_endpoint, &len);
+  nm->data_router = s;
+  return s;
+}
+
+void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
+  uint64_t request;
+  rl_id_t id;
+  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) {
+    rl_log(RL_LOG_WARN, "dropped a malformed pull request");
+    return;
+  }
+  static int64_t swept;
+  int64_t now = rl_now_ms();
+  if (now - swept >= 1000) { /* forget finished transfers' keys, once a second at most */
+    swept = now;
+    for (s_session_t **pp = &s_sessions; *pp;) {
+      s_session_t *x = *pp;
+      if (now - x->used_ms > S_SESSION_IDLE_MS) {
+        *pp = x->next;
+        free(x);
+      } else {
+        pp = &x->next;
+      }
+    }
+  }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t at = 0, size = 0;
+  char err[300];
+  rl_msgbuf_t b;
+  bool found = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
+  if (found && size <= S_INLINE) {
+    /* Small: the whole object at once, as a plain PULL_DATA on this CURVE channel (a
+     * key and a second round trip would cost more than CURVE does here). */
+    rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, size + 128);
+    msgpack_pack_uint64(&b.pk, request);
+    rl_pack_id(&b.pk, &id);
+    msgpack_pack_uint64(&b.pk, size);
+    msgpack_pack_uint64(&b.pk, 0);
+    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at, size);
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    rl_nm_send_to(nm, client, &b);
+    return;
+  }
+  rl_msgbuf_init(&b, RL_NM_PULL_OPENED, 6);
+  msgpack_pack_uint64(&b.pk, request);
+  s_session_t *x = rl_xcalloc(1, sizeof *x);
+  if (!found) {
+    free(x);
+  } else {
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    if (!s_data_router(nm)) {
+      snprintf(err, sizeof err, "the serving node has no data socket (see its node.log)");
+      free(x);
+    } else if (rl_seal_key_new(&x->key) != 0 || rl_seal_random(x->token, S_TOKEN) != 0) {
+      snprintf(err, sizeof err, "the serving node could not make a key (OpenSSL's random generator failed)");
+      free(x);
+    } else {
+      x->id = id;
+      x->used_ms = now;
+      x->next = s_sessions;
+      s_sessions = x;
+      msgpack_pack_uint64(&b.pk, size);
+      rl_pack_str(&b.pk, s_data_endpoint);
+      rl_pack_bin(&b.pk, x->key.key, RL_SEAL_KEY);
+      rl_pack_bin(&b.pk, x->key.nonce, RL_SEAL_NONCE);
+      rl_pack_bin(&b.pk, x->token, S_TOKEN);
+      rl_nm_send_to(nm, client, &b);
+      return;
+    }
+  }
+  msgpack_pack_nil(&b.pk);
+  rl_pack_str(&b.pk, err);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_nil(&b.pk);
+  msgpack_pack_nil(&b.pk);
+  rl_nm_send_to(nm, client, &b);
+}
+
+/* Test hook: RAYL_TEST_TAMPER_CHUNKS=n flips a bit in the first n sealed chunks sent. */
+static bool s_tamper(void) {
+  static long left = -1;
+  if (left < 0) {
+    const char *v = getenv("RAYL_TEST_TAMPER_CHUNKS");
+    left = v ? strtol(v, NULL, 10) : 0;
+    if (left < 0) left = 0;
+  }
+  return left > 0 && left--;
+}
+
+/* Answers a PULL on the data socket: the chunk at offset (whole chunks only: each one
+ * is sealed under its own counter), sealed under the key its token stands for. */
+static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
+  uint64_t request, offset, length;
+  rl_id_t id;
+  const char *token;
+  size_t nt;
+  if (!m->has_identity || !rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &offset) ||
+      !rl_field_u64(m, 3, &length) || !rl_field_bytes(m, 4, &token, &nt) || nt != S_TOKEN) {
+    rl_log(RL_LOG_WARN, "dropped a malformed pull on the transfer data socket");
+    return;
+  }
+  s_session_t **pp = &s_sessions;
+  while (*pp && memcmp((*pp)->token, token, S_TOKEN)) pp = &(*pp)->next;
+  s_session_t *x = *pp;
+  if (x && x != s_sessions) { /* to the front: the transfers in progress are found first */
+    *pp = x->next;
+    x->next = s_sessions;
+    s_sessions = x;
+  }
+  rl_objects_t *objects = rl_store_service_objects(nm->store);
+  size_t at = 0, size = 0;
+  char err[300];
+  bool ok = false;
+  if (!x || !rl_id_eq(&x->id, &id))
+    snprintf(err, sizeof err, "no transfer of that object has this token (forgotten after %d s unused?)",
+             S_SESSION_IDLE_MS / 1000);
+  else if (offset % S_CHUNK)
+    snprintf(err, sizeof err, "offset %llu is not a chunk's", (unsigned long long)offset);
+  else
+    ok = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
+  rl_msgbuf_t b;
+  size_t n = !ok || offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
+  rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, n + RL_SEAL_TAG + 128);
+  msgpack_pack_uint64(&b.pk, request);
+  rl_pack_id(&b.pk, &id);
+  if (ok) {
+    x->used_ms = rl_now_ms();
+    msgpack_pack_uint64(&b.pk, size);
+    msgpack_pack_uint64(&b.pk, offset);
+    /* Sealed straight from the store into the message (the room was reserved above). */
+    msgpack_pack_bin(&b.pk, n + RL_SEAL_TAG);
+    uint8_t ad[RL_ID_SIZE + 16], *out = (uint8_t *)b.sb.data + b.sb.size;
+    char *from = (char *)rl_store_service_base(nm->store) + at + offset;
+    rl_transfer_chunk_ad(ad, &id, offset, size);
+    rl_region_prefault(from, n, 0);
+    ok = b.sb.alloc - b.sb.size >= n + RL_SEAL_TAG && rl_seal(&x->key, offset / S_CHUNK, ad, sizeof ad, from, n, out) == 0;
+    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    if (ok) {
+      b.sb.size += n + RL_SEAL_TAG;
+      if (s_tamper()) out[n / 2] ^= 0x10;
+    } else {
+      rl_msgbuf_reset(&b);
+      rl_msgbuf_init(&b, RL_NM_PULL_DATA, 5);
+      msgpack_pack_uint64(&b.pk, request);
+      rl_pack_id(&b.pk, &id);
+      snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
+    }
+  }
+  if (!ok) {
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_nil(&b.pk);
+    rl_pack_str(&b.pk, err);
+  }
+  rl_msg_send(nm->data_router, &m->identity, &b);
+}
+
+void rl_transfer_data_requests(rl_nm_t *nm) {
+  rl_msg_t m;
+  for (int k = 0; k < 64; k++) {
+    int got = rl_msg_recv(nm->data_router, true, &m);
+    if (got == 0) break;
+    if (got < 0) continue;
+    if (m.type == RL_NM_PULL) s_serve_sealed(nm, &m);
+    else rl_log(RL_LOG_WARN, "dropped message type %d on the transfer data socket", m.type);
+    rl_msg_close(&m);
+  }
+}
+
+void rl_transfer_sealed_destroy(rl_nm_t *nm) {
+  while (s_sessions) {
+    s_session_t *x = s_sessions;
+    s_sessions = x->next;
+    free(x);
+  }
+  if (nm->data_router) zmq_close(nm->data_router);
+  nm->data_router = NULL;
+}
