@@ -11,13 +11,12 @@
 #include "node/store_service.h"
 #include "sched/gpus.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 #include "wire/msg.h"
 #include <zmq.h>
 
-#define RL_NM_ENDPOINT_MAX 120
 #define RL_NM_MAX_ACTORS 4096
 #define RL_NM_STRATEGY_MAX 64
-#define RL_NM_RUNTIME_ENV_MAX (64 << 10) /* longest canonical runtime_env of a lease */
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -27,7 +26,7 @@ typedef struct rl_client {
   uint64_t key; /* for the store's pin tracking */
   int kind;     /* RL_CLIENT_* */
   pid_t pid;
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   struct rl_client *next;
 } rl_client_t;
 
@@ -37,7 +36,7 @@ typedef struct rl_worker {
   rl_wstate_t state;
   bool registered;
   rl_id_t id;
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   int out_fd, err_fd;      /* its stdout and stderr pipes, or -1 */
   char *partial[2];        /* an unfinished last line per stream */
   size_t partial_len[2];
@@ -103,7 +102,7 @@ typedef struct {
 
 /* A connection to another node's manager (for pulling objects). */
 typedef struct rl_nm_peer {
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   void *sock; /* DEALER */
   struct rl_nm_peer *next;
 } rl_nm_peer_t;
@@ -112,8 +111,8 @@ typedef struct {
   void *zctx;
   void *router;
   void *gcs;
-  char endpoint[RL_NM_ENDPOINT_MAX];
-  char gcs_endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
+  char gcs_endpoint[RL_ENDPOINT_MAX];
   char session_dir[256];
   char self_exe[512];
   char key_path[512]; /* the cluster key file its workers load too, or "" (no security) */
@@ -135,12 +134,12 @@ typedef struct {
   /* The cluster as the head last described it (refreshed every second). */
   struct rl_peer_node {
     rl_id_t id;
-    char endpoint[RL_NM_ENDPOINT_MAX];
+    char endpoint[RL_ENDPOINT_MAX];
     rl_resources_t total, available;
   } peers[64];
   int npeers;
   rl_nm_peer_t *node_peers;
-  char dead[64][RL_NM_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
+  char dead[64][RL_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
   unsigned spread_next;                /* round robin of SPREAD leases */
   int ndead;
   uint64_t next_pull;

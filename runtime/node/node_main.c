@@ -112,7 +112,7 @@ static void s_welcome(rl_nm_t *nm, const rl_id_t *to) {
 static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   uint64_t kind, pid;
   rl_id_t id;
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_REMOTE || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
       !rl_field_u64(m, 2, &pid) || !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
     rl_log(RL_LOG_WARN, "dropped a malformed registration");
@@ -331,14 +331,14 @@ static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
 
 /* Tells every client, once, that the node at ep died. */
 static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
-  char node[RL_NM_ENDPOINT_MAX];
+  char node[RL_ENDPOINT_MAX];
   if (len >= sizeof node) return;
   memcpy(node, ep, len);
   node[len] = 0;
   if (!strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
-  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_NM_ENDPOINT_MAX, "%s", node);
+  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_ENDPOINT_MAX, "%s", node);
   rl_log(RL_LOG_WARN, "node %s is dead (the head stopped hearing from it)", node);
   for (rl_client_t *c = nm->clients; c; c = c->next) {
     rl_msgbuf_t b;
@@ -379,7 +379,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
       if (strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len)) {
-        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
         break;
       }
     memcpy(p->endpoint, ep, len);
@@ -626,7 +626,7 @@ static void s_loop(rl_nm_t *nm) {
 
 /* A private cluster's sockets go with it, even when its driver was killed. */
 static void s_remove_socket_dir(const char *socket_path) {
-  char dir[RL_NM_ENDPOINT_MAX];
+  char dir[RL_ENDPOINT_MAX];
   snprintf(dir, sizeof dir, "%s", socket_path);
   char *slash = strrchr(dir, '/');
   if (!slash) return;
@@ -636,7 +636,7 @@ static void s_remove_socket_dir(const char *socket_path) {
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
-    char path[RL_NM_ENDPOINT_MAX + 260];
+    char path[RL_ENDPOINT_MAX + 260];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     unlink(path);
   }

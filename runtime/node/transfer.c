@@ -125,7 +125,7 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
 bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t key) {
   uint64_t request;
   rl_id_t id;
-  char location[RL_NM_ENDPOINT_MAX];
+  char location[RL_ENDPOINT_MAX];
   if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) ||
       !rl_field_strcpy(m, 2, location, sizeof location) || !strcmp(location, nm->endpoint))
     return false;
