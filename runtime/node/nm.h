@@ -11,12 +11,12 @@
 #include "node/store_service.h"
 #include "sched/gpus.h"
 #include "sched/resources.h"
-#include "wire/proto.h"
 #include "wire/msg.h"
+#include "wire/proto.h"
+#include "wire/wire.h"
 #include <zmq.h>
 
 #define RL_NM_MAX_ACTORS 4096
-#define RL_NM_STRATEGY_MAX 64
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -68,11 +68,11 @@ typedef struct rl_lease_req {
   bool dedicated;
   bool spilled; /* sent here by another node: stays */
   bool warned;  /* the client was told no node can take it */
-  char strategy[RL_NM_STRATEGY_MAX];
+  rl_wire_sched_t sched; /* how to place it (kind RL_SCHED_*) */
   bool elsewhere; /* hard affinity to another node: never served here */
   bool detached;
   char *runtime_env; /* "" for none */
-  bool in_pg;     /* strategy "PG:<pg>:<bundle>": served from that bundle (-1: any) */
+  bool in_pg;     /* sched kind PG: served from bundle `bundle` of pg (-1: any) */
   rl_id_t pg;
   int bundle;
   int64_t since_ms; /* when it was queued here */
@@ -164,8 +164,10 @@ typedef enum { RL_GONE_GOODBYE, RL_GONE_DIED, RL_GONE_DIED_ELSEWHERE } rl_gone_t
 
 /* node_main.c */
 rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id);
-/* Sends b to the client with this worker id (its routing id). */
-int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
+/* Sends msg, the struct of message `type` (wire/wire.h), to the client with this worker
+ * id (its routing id). Returns 0, or -1 (refused by the socket, or a field out of bounds:
+ * logged). */
+int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, int type, const void *msg);
 /* The client is gone: its registration, store pins and objects, queued lease requests
  * and leases go (rl_leases_client_gone). One that died here is reported to the head
  * with the next heartbeat. */
@@ -219,9 +221,6 @@ void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk);
 void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);
 
 /* bundles.c */
-/* Parses a "PG:<pg hex>:<index>" strategy (index -1: any bundle). Returns 0, or -1 if
- * strategy is not one. */
-int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index);
 /* Handles the head's RL_GCS_PG_RESERVE, RL_GCS_PG_RELEASE and RL_GCS_PG_PLACEMENT. */
 void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m);
 /* Takes the placement table from a RL_GCS_NODES reply (fields 3 and 4), if it has one. */

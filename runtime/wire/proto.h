@@ -35,7 +35,7 @@ enum rl_msg_type {
   RL_NM_BLOCKED = 4,
   /* [] : the calling worker runs again */
   RL_NM_UNBLOCKED = 5,
-  /* [request u64, object_id id, size u64, owner_worker_id id] : allocate size bytes in
+  /* [request u64, object_id id, size u64, owner_worker_id id?] : allocate size bytes in
    * the store; the object is deleted when its owner (a registered client) leaves */
   RL_NM_STORE_CREATE = 6,
   /* [object_id id] : the creator finished writing; the object is immutable now */
@@ -69,17 +69,17 @@ enum rl_msg_type {
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,
-  /* [request u64, offset u64, size u64] or [request u64, nil, error str] */
+  /* [request u64, offset u64, size u64] or [request u64, nil, nil, error str] */
   RL_NM_STORE_LOCATION = 25,
   /* [request u64, total map, available map] */
   RL_NM_RESOURCES_REPLY = 26,
-  /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
+  /* [pid u64, stream str ("out"|"err"), text bin] : worker output for the driver */
   RL_NM_LOG = 27,
   /* ---- node manager <-> node manager: objects pulled by the node that needs them ---- */
   /* [request u64, object_id id, offset u64, length u64] : send me this part */
   RL_NM_PULL = 29,
   /* [request u64, object_id id, total u64, offset u64, data bin] or
-   * [request u64, object_id id, nil, nil, error str] */
+   * [request u64, object_id id, nil, nil, nil, error str] */
   RL_NM_PULL_DATA = 30,
   /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
    * will never be granted (the tasks waiting for it fail) */
@@ -512,7 +512,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_NM_UNBLOCKED_FIELDS(F, c)
 #define RL_NM_STORE_CREATE_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, size, U64, REQ, 0, _) \
-  F(c, owner_worker_id, ID, REQ, 0, _)
+  F(c, owner_worker_id, ID, OPT, 0, _)
 #define RL_NM_STORE_SEAL_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
 #define RL_NM_STORE_GET_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, location, STR, OPT, RL_ENDPOINT_MAX, _)
@@ -541,7 +541,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_NM_RESOURCES_REPLY_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _)
 #define RL_NM_LOG_FIELDS(F, c) \
-  F(c, pid, U64, REQ, 0, _) F(c, stream, STR, REQ, 4, _) F(c, text, TEXT, REQ, RL_WIRE_BIN_MAX, _)
+  F(c, pid, U64, REQ, 0, _) F(c, stream, STR, REQ, 4, _) F(c, text, BIN, REQ, RL_WIRE_BIN_MAX, _)
 #define RL_NM_PULL_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, offset, U64, REQ, 0, _) \
   F(c, length, U64, REQ, 0, _)
