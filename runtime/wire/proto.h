@@ -115,7 +115,8 @@ enum rl_msg_type {
   /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
    * ready) */
   RL_CW_GET_OBJECT = 42,
-  /* [request u64, object_id id, kind u64, data bin, size u64] */
+  /* [request u64, object_id id, kind u64, data bin, size u64] kind RL_RET_STORE: data is
+   * the endpoint of the node manager whose store holds it, size bytes */
   RL_CW_OBJECT = 43,
   /* [task_id id, force bool, recursive bool?] : cancel a task: queued, it never runs;
    * running, force kills its worker, else its next wait in rayl raises
