@@ -48,19 +48,18 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
  * (as Ray's). Workers set up for one runtime_env serve no other; the function is part
  * of it so that a long task never queues short ones of another function behind it on
  * a pipelined lease, and each class learns its own run time. */
-static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy, const char *runtime_env,
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const rl_wire_sched_t *sched, const char *runtime_env,
                            const rl_fn_t *fn) {
-  if (!strategy) strategy = "";
   if (!runtime_env) runtime_env = "";
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy) &&
+    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && rl_wire_sched_eq(&c->sched, sched) &&
         !strcmp(c->runtime_env, runtime_env))
       return c;
   rl_class_t *c = rl_xcalloc(1, sizeof *c);
   c->runtime_env = rl_xstrdup(runtime_env);
   c->fn = fn;
   c->resources = *res;
-  snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
+  c->sched = *sched;
   c->next = cw->classes;
   cw->classes = c;
   return c;
@@ -296,7 +295,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
     snprintf(err, errlen, "out of memory: no room to keep the task's function (%zu bytes)", fn_len);
     return RL_ENOMEM;
   }
-  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f);
+  rl_class_t *c = s_class(cw, &opts->resources, &opts->sched, opts->runtime_env, f);
   rl_task_t *t = rl_sub_task_new(cw, c, RL_KIND_TASK, NULL, f, args, nargs, opts, ids_out, false, err, errlen);
   if (!t) return -1;
   rl_sub_tick(cw);
