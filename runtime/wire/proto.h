@@ -16,15 +16,15 @@ enum rl_msg_type {
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
-   *  strategy str?, detached bool?, runtime_env str?] : lease one worker
+   *  strategy sched?, detached bool?, runtime_env str?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
    * spilled: another node sent the client here; grant or queue, never spill again.
-   * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
-   * "NODE:<node id hex>" (only that node), "NODE_SOFT:<node id hex>" (that node
-   * if it can, else the default) or "PG:<pg id hex>:<bundle index>" (from that bundle
-   * of a placement group, on the node holding it; index -1: any of its bundles).
+   * strategy: the record RL_WREC_sched_FIELDS (below): DEFAULT (absent too: local
+   * first), SPREAD (round robin over nodes that fit), NODE (only that node; soft: that
+   * node if it can, else the default) or PG (from that bundle of a placement group, on
+   * the node holding it; bundle -1: any of its bundles).
    * detached: an actor's worker that outlives its lessee (lifetime = "detached").
    * runtime_env: the canonical runtime_env the worker must be set up with ("" or
    * absent: none); a worker serves only leases of the runtime_env it was started with. */
@@ -110,7 +110,8 @@ enum rl_msg_type {
    * held: refs of the task's owner that the worker borrowed while running it and still
    * holds (the owner adds it as their borrower before releasing the task's args).
    * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
-   * the store of this node, size bytes; RL_RET_ERROR: data is an encoded error. */
+   * the store of the node manager whose endpoint data holds, size bytes; RL_RET_ERROR:
+   * data is an encoded error. */
   RL_CW_TASK_DONE = 41,
   /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
    * ready) */
@@ -184,7 +185,7 @@ enum rl_msg_type {
   RL_GCS_KV_PUT = 64,
   /* [request u64, key str] */
   RL_GCS_KV_GET = 65,
-  /* [request u64, value bin?] (reply to KV_PUT and KV_GET) */
+  /* [request u64, value bin?, size u64?] (reply to KV_PUT, KV_GET and KV_EXISTS) */
   RL_GCS_KV_REPLY = 66,
   /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
@@ -236,7 +237,7 @@ enum rl_msg_type {
    * created that are not detached are removed) */
   RL_GCS_CLIENT_GONE = 111,
   /* ---- jobs and runtime_env packages: client (CLI, driver, worker) -> head ---- */
-  /* [request u64, key str] -> KV_REPLY [request, size u64?] : is this key set (and how
+  /* [request u64, key str] -> KV_REPLY [request, nil, size u64?] : is this key set (and how
    * large is its value)? Used to upload a working_dir package only once. */
   RL_GCS_KV_EXISTS = 120,
   /* [request u64, submission_id str ("": the head makes one up), entrypoint [str...],
@@ -267,7 +268,8 @@ enum rl_msg_type {
   /* [request u64, [job...]] : every job, oldest first */
   RL_GCS_JOB_LIST = 131,
   /* [request u64, data bin, offset u64, size u64, status str] : data starts at offset;
-   * size: the whole log's size now; status: the job's; or [request u64, nil, error str] */
+   * size: the whole log's size now; status: the job's; or [request u64, nil, nil, nil,
+   * nil, error str] */
   RL_GCS_JOB_LOGS = 132,
   /* ---- the state API (rayl list) ---- */
   /* core worker -> head, no reply: state changes of the tasks and actors this process
@@ -303,7 +305,7 @@ enum rl_msg_type {
    * restarts it once the owner is gone (gcs/actor_service.c) ---- */
   /* core worker -> head, no reply: [actor_id id, class_name str, name_key str,
    *  function_key bin, function bin, args [[kind u64, data bin, size u64]...],
-   *  args_have_refs bool, resources map, placement map, strategy str, runtime_env str,
+   *  args_have_refs bool, resources map, placement map, strategy sched, runtime_env str,
    *  max_restarts i64 (-1: forever), owner_id id, owner_endpoint str, owner_node str]
    * : a detached actor was created (its spec, as its creation task is pushed; args are
    * the inline ones; args_have_refs: some were object refs, so the head can't create it
