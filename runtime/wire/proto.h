@@ -127,8 +127,8 @@ enum rl_msg_type {
   RL_CW_ADD_BORROWER = 45,
   /* [object_id id, borrower_endpoint str] : the borrower dropped its last handle */
   RL_CW_REMOVE_BORROWER = 46,
-  /* [request u64, actor_id id] : where does this actor run? (to its owner; answered
-   * once the actor is alive or dead) */
+  /* [request u64, actor_id id, dead_worker id] : where does this actor run? (to its
+   * owner; answered once the actor is alive on a worker other than dead_worker, or dead) */
   RL_CW_ACTOR_LOCATE = 47,
   /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin,
    *  message str?, node_endpoint str?] cause: when dead, the encoded ActorDiedError;
@@ -590,7 +590,8 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
 #define RL_CW_REMOVE_BORROWER_FIELDS(F, c) \
   F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
-#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _)
+#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, dead_worker, ID, REQ, 0, _)
 #define RL_CW_ACTOR_LOCATION_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, alive, BOOL, REQ, 0, _) \
   F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, cause, BIN, REQ, RL_WIRE_BIN_MAX, _) \
