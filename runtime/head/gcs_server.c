@@ -130,7 +130,7 @@ static void s_send(s_gcs_t *g, const rl_msg_t *m, rl_msgbuf_t *b) {
 /* [node_id id, node_endpoint str, resources map, pid u64] */
 static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
   rl_id_t id;
-  char endpoint[RL_NODE_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
+  char endpoint[RL_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
   rl_resources_t total;
   uint64_t pid;
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");

@@ -326,7 +326,7 @@ int rl_gcs_selftest(void) {
   zmq_send(dealer, "", 0, 0);
 
   /* The head survived all of it, and no junk became a node. */
-  char epout[RL_NODE_ENDPOINT_MAX];
+  char epout[RL_ENDPOINT_MAX];
   bool alive = false;
   S_CHECK(s_get_nodes(dealer, 1, &id, epout, sizeof epout, &alive, &t, &a) == 0);
 
@@ -474,7 +474,7 @@ fail:
 int rl_gcs_restart_selftest(void) {
   int prev_level = rl_log_level;
   rl_log_level = RL_LOG_ERROR; /* the death below is expected */
-  char path[] = "/tmp/rl-gcs-restart-XXXXXX", ep[64], out[64], epout[RL_NODE_ENDPOINT_MAX];
+  char path[] = "/tmp/rl-gcs-restart-XXXXXX", ep[64], out[64], epout[RL_ENDPOINT_MAX];
   void *ctx = zmq_ctx_new(), *dealer = NULL;
   bool alive = false;
   int zero = 0, fd = mkstemp(path);

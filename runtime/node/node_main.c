@@ -50,12 +50,12 @@ static rl_client_t *s_client(rl_nm_t *nm, const rl_id_t *id) {
 }
 
 /* The send_to hook (nm.h). */
-static int s_send_to(void *ctx, const rl_id_t *client, rl_msgbuf_t *b) {
+static int s_send_to(void *ctx, const rl_id_t *client, int type, const void *msg) {
   rl_nm_t *nm = ctx;
   zmq_msg_t identity;
   zmq_msg_init_size(&identity, RL_ID_SIZE);
   memcpy(zmq_msg_data(&identity), client->b, RL_ID_SIZE);
-  int rc = rl_msg_send(nm->router, &identity, b);
+  int rc = rl_wire_send(nm->router, &identity, type, msg);
   zmq_msg_close(&identity);
   return rc;
 }
@@ -102,27 +102,27 @@ static void s_client_gone(void *ctx, const rl_id_t *id, rl_gone_t how) {
 }
 
 static void s_welcome(rl_nm_t *nm, const rl_id_t *to) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_WELCOME, 7);
-  rl_pack_id(&b.pk, &nm->node_id);
-  rl_pack_str(&b.pk, rl_store_service_path(nm->store));
-  msgpack_pack_uint64(&b.pk, rl_store_service_capacity(nm->store));
-  rl_pack_str(&b.pk, nm->endpoint);
-  rl_pack_str(&b.pk, nm->gcs_endpoint);
-  rl_pack_str(&b.pk, nm->session_dir);
-  rl_res_pack(&b.pk, &nm->total);
-  rl_nm_send_to(nm, to, &b);
+  rl_nm_welcome_msg_t w;
+  w.node_id = nm->node_id;
+  snprintf(w.store_path, sizeof w.store_path, "%s", rl_store_service_path(nm->store));
+  w.store_size = rl_store_service_capacity(nm->store);
+  snprintf(w.node_endpoint, sizeof w.node_endpoint, "%s", nm->endpoint);
+  snprintf(w.gcs_endpoint, sizeof w.gcs_endpoint, "%s", nm->gcs_endpoint);
+  snprintf(w.session_dir, sizeof w.session_dir, "%s", nm->session_dir);
+  w.resources = nm->total;
+  rl_nm_send_to(nm, to, RL_NM_WELCOME, &w);
 }
 
 static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
-  uint64_t kind, pid;
-  rl_id_t id;
-  char endpoint[RL_NM_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_REMOTE || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
-      !rl_field_u64(m, 2, &pid) || !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed registration");
+  rl_nm_register_msg_t r;
+  if (!rl_nm_register_msg_read(m, &r)) return;
+  if (!rl_id_eq(&r.worker_id, from)) {
+    rl_log(RL_LOG_WARN, "dropped NM_REGISTER: field 'worker_id' is not the sender's routing id");
     return;
   }
+  uint64_t kind = r.kind, pid = r.pid;
+  rl_id_t id = r.worker_id;
+  const char *endpoint = r.endpoint;
   rl_client_t *c = s_client(nm, &id);
   if (!c) {
     c = rl_xcalloc(1, sizeof *c);
@@ -149,40 +149,31 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
 }
 
 static void s_resources(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_RESOURCES_REPLY, 3);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_res_pack(&b.pk, &nm->total);
-  rl_res_pack(&b.pk, &nm->available);
-  rl_nm_send_to(nm, from, &b);
+  rl_nm_resources_msg_t q;
+  if (!rl_nm_resources_msg_read(m, &q)) return;
+  rl_nm_resources_reply_msg_t r = {.request = q.request, .total = nm->total, .available = nm->available};
+  rl_nm_send_to(nm, from, RL_NM_RESOURCES_REPLY, &r);
 }
 
 /* LIST_WORKERS -> WORKERS (wire/proto.h): the drivers and workers registered here. */
 static void s_list_workers(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed worker listing request");
-    return;
-  }
+  rl_nm_list_workers_msg_t q;
+  if (!rl_nm_list_workers_msg_read(m, &q)) return;
   uint32_t n = 0;
   for (rl_client_t *c = nm->clients; c; c = c->next) n += c->kind != RL_CLIENT_REMOTE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_NM_WORKERS, 3, 64 + (size_t)n * 96);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &nm->node_id);
-  msgpack_pack_array(&b.pk, n);
+  rl_nm_workers_msg_t r = {.request = q.request, .node_id = nm->node_id};
+  r.clients.v = rl_xcalloc(n ? n : 1, sizeof *r.clients.v);
   for (rl_client_t *c = nm->clients; c; c = c->next) {
     if (c->kind == RL_CLIENT_REMOTE) continue;
-    msgpack_pack_array(&b.pk, 4);
-    rl_pack_id(&b.pk, &c->id);
-    msgpack_pack_uint64(&b.pk, (uint64_t)c->pid);
-    msgpack_pack_uint64(&b.pk, (uint64_t)c->kind);
-    rl_pack_str(&b.pk, c->endpoint);
+    rl_wire_client_info_t *e = &r.clients.v[r.clients.n++];
+    e->worker_id = c->id;
+    e->pid = (uint64_t)c->pid;
+    e->kind = (uint64_t)c->kind;
+    snprintf(e->endpoint, sizeof e->endpoint, "%s", c->endpoint);
   }
-  if (rl_msg_send(nm->router, m->has_identity ? &m->identity : NULL, &b) != 0)
-    rl_log(RL_LOG_DEBUG, "worker listing for request %llu dropped (asker gone?)", (unsigned long long)request);
+  if (rl_nm_workers_msg_send(nm->router, m->has_identity ? &m->identity : NULL, &r) != 0)
+    rl_log(RL_LOG_DEBUG, "worker listing for request %llu dropped (asker gone?)", (unsigned long long)q.request);
+  free(r.clients.v);
 }
 
 static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
@@ -230,9 +221,8 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     case RL_NM_PULL_OPEN: rl_transfer_open(nm, &from, m); break;
     case RL_NM_GOODBYE: {
       rl_pool_flush_output(nm);
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
-      rl_nm_send_to(nm, &from, &b);
+      rl_nm_goodbye_msg_t bye = {0};
+      rl_nm_send_to(nm, &from, RL_NM_GOODBYE, &bye);
       rl_nm_client_gone(nm, &from, RL_GONE_GOODBYE);
       break;
     }
@@ -326,14 +316,9 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
 static void s_relay_death(rl_nm_t *nm, const rl_id_t *id) {
   for (rl_client_t *c = nm->clients; c; c = c->next) {
     if (rl_id_eq(&c->id, id)) continue;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 5);
-    rl_pack_id(&b.pk, id);
-    msgpack_pack_uint64(&b.pk, 0);
-    rl_pack_str(&b.pk, "it died (reported by its node)");
-    rl_pack_str(&b.pk, "");
-    rl_pack_str(&b.pk, "WorkerCrashedError");
-    rl_nm_send_to(nm, &c->id, &b);
+    rl_nm_worker_died_msg_t d = {.worker_id = *id, .reason = rl_wire_str("it died (reported by its node)"),
+                                 .endpoint = "", .error_type = "WorkerCrashedError"};
+    rl_nm_send_to(nm, &c->id, RL_NM_WORKER_DIED, &d);
   }
 }
 
@@ -356,21 +341,18 @@ static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
 
 /* Tells every client, once, that the node at ep died. */
 static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
-  char node[RL_NM_ENDPOINT_MAX];
+  char node[RL_ENDPOINT_MAX];
   if (len >= sizeof node) return;
   memcpy(node, ep, len);
   node[len] = 0;
   if (!strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
-  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_NM_ENDPOINT_MAX, "%s", node);
+  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_ENDPOINT_MAX, "%s", node);
   rl_log(RL_LOG_WARN, "node %s is dead (the head stopped hearing from it)", node);
-  for (rl_client_t *c = nm->clients; c; c = c->next) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_NODE_DIED, 1);
-    rl_pack_str(&b.pk, node);
-    rl_nm_send_to(nm, &c->id, &b);
-  }
+  rl_nm_node_died_msg_t died;
+  snprintf(died.node_endpoint, sizeof died.node_endpoint, "%s", node);
+  for (rl_client_t *c = nm->clients; c; c = c->next) rl_nm_send_to(nm, &c->id, RL_NM_NODE_DIED, &died);
   rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
 }
 
@@ -389,7 +371,7 @@ static void s_forget_unlisted_dead(rl_nm_t *nm, const msgpack_object *nodes) {
                strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len);
     }
     if (listed) k++;
-    else memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+    else memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
   }
 }
 
@@ -423,7 +405,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
       if (strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len)) {
-        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
         break;
       }
     memcpy(p->endpoint, ep, len);
@@ -678,7 +660,7 @@ static void s_loop(rl_nm_t *nm) {
 
 /* A private cluster's sockets go with it, even when its driver was killed. */
 static void s_remove_socket_dir(const char *socket_path) {
-  char dir[RL_NM_ENDPOINT_MAX];
+  char dir[RL_ENDPOINT_MAX];
   snprintf(dir, sizeof dir, "%s", socket_path);
   char *slash = strrchr(dir, '/');
   if (!slash) return;
@@ -688,7 +670,7 @@ static void s_remove_socket_dir(const char *socket_path) {
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
-    char path[RL_NM_ENDPOINT_MAX + 260];
+    char path[RL_ENDPOINT_MAX + 260];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     unlink(path);
   }

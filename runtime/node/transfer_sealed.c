@@ -31,7 +31,7 @@ typedef struct s_session {
 } s_session_t;
 
 static s_session_t *s_sessions;
-static char s_data_endpoint[RL_NM_ENDPOINT_MAX]; /* where nm->data_router is bound */
+static char s_data_endpoint[RL_ENDPOINT_MAX]; /* where nm->data_router is bound */
 
 /* What a sealed chunk's tag also covers: which object, where in it, and its size. */
 void rl_transfer_chunk_ad(uint8_t ad[RL_ID_SIZE + 16], const rl_id_t *id, uint64_t offset, uint64_t total) {
@@ -45,7 +45,7 @@ void rl_transfer_chunk_ad(uint8_t ad[RL_ID_SIZE + 16], const rl_id_t *id, uint64
 /* Binds nm->data_router on the host of nm's endpoint, a free port, once. Returns it or NULL. */
 static void *s_data_router(rl_nm_t *nm) {
   if (nm->data_router) return nm->data_router;
-  char bind[RL_NM_ENDPOINT_MAX];
+  char bind[RL_ENDPOINT_MAX];
   snprintf(bind, sizeof bind, "%s", nm->endpoint);
   char *colon = strrchr(bind, ':');
   if (!colon || colon - bind < 7 || (size_t)(colon - bind) + 3 > sizeof bind) return NULL;
@@ -71,12 +71,9 @@ static void *s_data_router(rl_nm_t *nm) {
 }
 
 void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed pull request");
-    return;
-  }
+  rl_nm_pull_open_msg_t open;
+  if (!rl_nm_pull_open_msg_read(m, &open)) return;
+  rl_id_t id = open.object_id;
   static int64_t swept;
   int64_t now = rl_now_ms();
   if (now - swept >= 1000) { /* forget finished transfers' keys, once a second at most */
@@ -94,23 +91,18 @@ void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   size_t at = 0, size = 0;
   char err[300];
-  rl_msgbuf_t b;
   bool found = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
   if (found && size <= S_INLINE) {
     /* Small: the whole object at once, as a plain PULL_DATA on this CURVE channel (a
      * key and a second round trip would cost more than CURVE does here). */
-    rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, size + 128);
-    msgpack_pack_uint64(&b.pk, request);
-    rl_pack_id(&b.pk, &id);
-    msgpack_pack_uint64(&b.pk, size);
-    msgpack_pack_uint64(&b.pk, 0);
-    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at, size);
+    rl_nm_pull_data_msg_t d = {.request = open.request, .object_id = id, .has_total = true, .total = size,
+                               .has_offset = true, .offset = 0, .has_data = true,
+                               .data = rl_wire_bytes((char *)rl_store_service_base(nm->store) + at, size)};
+    rl_nm_send_to(nm, client, RL_NM_PULL_DATA, &d); /* packed (copied) before the release */
     rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
-    rl_nm_send_to(nm, client, &b);
     return;
   }
-  rl_msgbuf_init(&b, RL_NM_PULL_OPENED, 6);
-  msgpack_pack_uint64(&b.pk, request);
+  rl_nm_pull_opened_msg_t o = {.request = open.request};
   s_session_t *x = rl_xcalloc(1, sizeof *x);
   if (!found) {
     free(x);
@@ -127,21 +119,19 @@ void rl_transfer_open(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
       x->used_ms = now;
       x->next = s_sessions;
       s_sessions = x;
-      msgpack_pack_uint64(&b.pk, size);
-      rl_pack_str(&b.pk, s_data_endpoint);
-      rl_pack_bin(&b.pk, x->key.key, RL_SEAL_KEY);
-      rl_pack_bin(&b.pk, x->key.nonce, RL_SEAL_NONCE);
-      rl_pack_bin(&b.pk, x->token, S_TOKEN);
-      rl_nm_send_to(nm, client, &b);
+      o.has_total = o.has_data_endpoint = o.has_key = o.has_nonce = o.has_token = true;
+      o.total = size;
+      snprintf(o.data_endpoint, sizeof o.data_endpoint, "%s", s_data_endpoint);
+      o.key = rl_wire_bytes(x->key.key, RL_SEAL_KEY);
+      o.nonce = rl_wire_bytes(x->key.nonce, RL_SEAL_NONCE);
+      o.token = rl_wire_bytes(x->token, S_TOKEN);
+      rl_nm_send_to(nm, client, RL_NM_PULL_OPENED, &o);
       return;
     }
   }
-  msgpack_pack_nil(&b.pk);
-  rl_pack_str(&b.pk, err);
-  msgpack_pack_nil(&b.pk);
-  msgpack_pack_nil(&b.pk);
-  msgpack_pack_nil(&b.pk);
-  rl_nm_send_to(nm, client, &b);
+  o.has_error = true;
+  o.error = rl_wire_str(err);
+  rl_nm_send_to(nm, client, RL_NM_PULL_OPENED, &o);
 }
 
 /* Test hook: RAYL_TEST_TAMPER_CHUNKS=n flips a bit in the first n sealed chunks sent. */
@@ -158,15 +148,15 @@ static bool s_tamper(void) {
 /* Answers a PULL on the data socket: the chunk at offset (whole chunks only: each one
  * is sealed under its own counter), sealed under the key its token stands for. */
 static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t request, offset, length;
-  rl_id_t id;
-  const char *token;
-  size_t nt;
-  if (!m->has_identity || !rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &offset) ||
-      !rl_field_u64(m, 3, &length) || !rl_field_bytes(m, 4, &token, &nt) || nt != S_TOKEN) {
-    rl_log(RL_LOG_WARN, "dropped a malformed pull on the transfer data socket");
+  rl_nm_pull_msg_t pull;
+  if (!m->has_identity || !rl_nm_pull_msg_read(m, &pull)) return;
+  if (!pull.has_token || pull.token.n != S_TOKEN) {
+    rl_log(RL_LOG_WARN, "dropped NM_PULL on the transfer data socket: field 'token' missing or not %d bytes", S_TOKEN);
     return;
   }
+  uint64_t request = pull.request, offset = pull.offset;
+  rl_id_t id = pull.object_id;
+  const char *token = pull.token.p;
   s_session_t **pp = &s_sessions;
   while (*pp && memcmp((*pp)->token, token, S_TOKEN)) pp = &(*pp)->next;
   s_session_t *x = *pp;
@@ -186,12 +176,15 @@ static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
     snprintf(err, sizeof err, "offset %llu is not a chunk's", (unsigned long long)offset);
   else
     ok = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
-  rl_msgbuf_t b;
-  size_t n = !ok || offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
-  rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, n + RL_SEAL_TAG + 128);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &id);
   if (ok) {
+    size_t n = offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
+    /* The one PULL_DATA packed here rather than by wire/: its data is sealed straight
+     * from the store into the message, with no copy (room reserved up front); it has
+     * NM_PULL_DATA's fields [request, object_id, total, offset, data]. */
+    rl_msgbuf_t b;
+    rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, n + RL_SEAL_TAG + 128);
+    msgpack_pack_uint64(&b.pk, request);
+    rl_pack_id(&b.pk, &id);
     x->used_ms = rl_now_ms();
     msgpack_pack_uint64(&b.pk, size);
     msgpack_pack_uint64(&b.pk, offset);
@@ -206,20 +199,14 @@ static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
     if (ok) {
       b.sb.size += n + RL_SEAL_TAG;
       if (s_tamper()) out[n / 2] ^= 0x10;
-    } else {
-      rl_msgbuf_reset(&b);
-      rl_msgbuf_init(&b, RL_NM_PULL_DATA, 5);
-      msgpack_pack_uint64(&b.pk, request);
-      rl_pack_id(&b.pk, &id);
-      snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
+      rl_msg_send(nm->data_router, &m->identity, &b);
+      return;
     }
+    rl_msgbuf_reset(&b);
+    snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
   }
-  if (!ok) {
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-    rl_pack_str(&b.pk, err);
-  }
-  rl_msg_send(nm->data_router, &m->identity, &b);
+  rl_nm_pull_data_msg_t d = {.request = request, .object_id = id, .has_error = true, .error = rl_wire_str(err)};
+  rl_nm_pull_data_msg_send(nm->data_router, &m->identity, &d);
 }
 
 void rl_transfer_data_requests(rl_nm_t *nm) {

@@ -4,8 +4,10 @@
  * msgpack array of fields (wire/msg.h). ROUTER sockets see the sender's routing id as
  * an extra first frame. Field notation: id = bin of 16 bytes; str; bin; u64; f64;
  * bool; map{str: f64} = a resource map; [..] = array; ? = may be nil.
- * A receiver checks every field it reads (rl_field_*) and drops, with a log line,
- * a message that does not match its schema. */
+ * Each message's fields are also declared once, as data, below the enum
+ * (RL_<TYPE>_FIELDS): wire/wire.h turns each list into a C struct and a packer and an
+ * unpacker that validate every field; a receiver drops, with a log line naming the
+ * message and the field, a message that does not match its list. */
 #ifndef RL_PROTO_H
 #define RL_PROTO_H
 
@@ -14,15 +16,15 @@ enum rl_msg_type {
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
-   *  strategy str?, detached bool?, runtime_env str?] : lease one worker
+   *  strategy sched?, detached bool?, runtime_env str?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
    * spilled: another node sent the client here; grant or queue, never spill again.
-   * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
-   * "NODE:<node id hex>" (only that node), "NODE_SOFT:<node id hex>" (that node
-   * if it can, else the default) or "PG:<pg id hex>:<bundle index>" (from that bundle
-   * of a placement group, on the node holding it; index -1: any of its bundles).
+   * strategy: the record RL_WREC_sched_FIELDS (below): DEFAULT (absent too: local
+   * first), SPREAD (round robin over nodes that fit), NODE (only that node; soft: that
+   * node if it can, else the default) or PG (from that bundle of a placement group, on
+   * the node holding it; bundle -1: any of its bundles).
    * detached: an actor's worker that outlives its lessee (lifetime = "detached").
    * runtime_env: the canonical runtime_env the worker must be set up with ("" or
    * absent: none); a worker serves only leases of the runtime_env it was started with. */
@@ -33,7 +35,7 @@ enum rl_msg_type {
   RL_NM_BLOCKED = 4,
   /* [] : the calling worker runs again */
   RL_NM_UNBLOCKED = 5,
-  /* [request u64, object_id id, size u64, owner_worker_id id] : allocate size bytes in
+  /* [request u64, object_id id, size u64, owner_worker_id id?] : allocate size bytes in
    * the store; the object is deleted when its owner (a registered client) leaves */
   RL_NM_STORE_CREATE = 6,
   /* [object_id id] : the creator finished writing; the object is immutable now */
@@ -67,11 +69,11 @@ enum rl_msg_type {
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,
-  /* [request u64, offset u64, size u64] or [request u64, nil, error str] */
+  /* [request u64, offset u64, size u64] or [request u64, nil, nil, error str] */
   RL_NM_STORE_LOCATION = 25,
   /* [request u64, total map, available map] */
   RL_NM_RESOURCES_REPLY = 26,
-  /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
+  /* [pid u64, stream str ("out"|"err"), text bin] : worker output for the driver */
   RL_NM_LOG = 27,
   /* ---- node manager <-> node manager: objects pulled by the node that needs them ---- */
   /* [request u64, object_id id, offset u64, length u64] : send me this part (plain:
@@ -81,17 +83,17 @@ enum rl_msg_type {
    * multiple of the chunk size (4 MiB) and the whole chunk there comes back. */
   RL_NM_PULL = 29,
   /* [request u64, object_id id, total u64, offset u64, data bin] or
-   * [request u64, object_id id, nil, nil, error str]. On the data socket, data is the
-   * chunk sealed with AES-256-GCM (net/seal.h; ciphertext then 16-byte tag) under the
-   * transfer's key, counter offset / chunk size, associated data: object_id (16 bytes),
-   * offset and total (8 bytes each, little-endian) */
+   * [request u64, object_id id, nil, nil, nil, error str]. On the data socket, data is
+   * the chunk sealed with AES-256-GCM (net/seal.h; ciphertext then 16-byte tag) under
+   * the transfer's key, counter offset / chunk size, associated data: object_id (16
+   * bytes), offset and total (8 bytes each, little-endian) */
   RL_NM_PULL_DATA = 30,
   /* [request u64, object_id id] : (secured clusters, on the CURVE channel) I will pull
    * this object: give me a key for it. An object of at most 1 MiB is answered with one
    * RL_NM_PULL_DATA holding all of it (offset 0) on that channel instead */
   RL_NM_PULL_OPEN = 32,
   /* [request u64, total u64, data_endpoint str, key bin(32), nonce bin(12), token bin(16)]
-   * or [request u64, nil, error str, nil, nil, nil] : the answer to RL_NM_PULL_OPEN, a
+   * or [request u64, nil, nil, nil, nil, nil, error str] : the answer to RL_NM_PULL_OPEN, a
    * fresh random AES-256-GCM key and nonce base for this transfer, and the token that
    * RL_NM_PULL names on the plain data socket at data_endpoint (forgotten after 10 s
    * unused) */
@@ -125,12 +127,14 @@ enum rl_msg_type {
    * held: refs of the task's owner that the worker borrowed while running it and still
    * holds (the owner adds it as their borrower before releasing the task's args).
    * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
-   * the store of this node, size bytes; RL_RET_ERROR: data is an encoded error. */
+   * the store of the node manager whose endpoint data holds, size bytes; RL_RET_ERROR:
+   * data is an encoded error. */
   RL_CW_TASK_DONE = 41,
   /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
    * ready) */
   RL_CW_GET_OBJECT = 42,
-  /* [request u64, object_id id, kind u64, data bin, size u64] */
+  /* [request u64, object_id id, kind u64, data bin, size u64] kind RL_RET_STORE: data is
+   * the endpoint of the node manager whose store holds it, size bytes */
   RL_CW_OBJECT = 43,
   /* [task_id id, force bool, recursive bool?] : cancel a task: queued, it never runs;
    * running, force kills its worker, else its next wait in rayl raises
@@ -140,8 +144,8 @@ enum rl_msg_type {
   RL_CW_ADD_BORROWER = 45,
   /* [object_id id, borrower_endpoint str] : the borrower dropped its last handle */
   RL_CW_REMOVE_BORROWER = 46,
-  /* [request u64, actor_id id] : where does this actor run? (to its owner; answered
-   * once the actor is alive or dead) */
+  /* [request u64, actor_id id, dead_worker id] : where does this actor run? (to its
+   * owner; answered once the actor is alive on a worker other than dead_worker, or dead) */
   RL_CW_ACTOR_LOCATE = 47,
   /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin,
    *  message str?, node_endpoint str?] cause: when dead, the encoded ActorDiedError;
@@ -198,7 +202,7 @@ enum rl_msg_type {
   RL_GCS_KV_PUT = 64,
   /* [request u64, key str] */
   RL_GCS_KV_GET = 65,
-  /* [request u64, value bin?] (reply to KV_PUT and KV_GET) */
+  /* [request u64, value bin?, size u64?] (reply to KV_PUT, KV_GET and KV_EXISTS) */
   RL_GCS_KV_REPLY = 66,
   /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
@@ -250,7 +254,7 @@ enum rl_msg_type {
    * created that are not detached are removed) */
   RL_GCS_CLIENT_GONE = 111,
   /* ---- jobs and runtime_env packages: client (CLI, driver, worker) -> head ---- */
-  /* [request u64, key str] -> KV_REPLY [request, size u64?] : is this key set (and how
+  /* [request u64, key str] -> KV_REPLY [request, nil, size u64?] : is this key set (and how
    * large is its value)? Used to upload a working_dir package only once. */
   RL_GCS_KV_EXISTS = 120,
   /* [request u64, submission_id str ("": the head makes one up), entrypoint [str...],
@@ -281,7 +285,8 @@ enum rl_msg_type {
   /* [request u64, [job...]] : every job, oldest first */
   RL_GCS_JOB_LIST = 131,
   /* [request u64, data bin, offset u64, size u64, status str] : data starts at offset;
-   * size: the whole log's size now; status: the job's; or [request u64, nil, error str] */
+   * size: the whole log's size now; status: the job's; or [request u64, nil, nil, nil,
+   * nil, error str] */
   RL_GCS_JOB_LOGS = 132,
   /* ---- the state API (rayl list) ---- */
   /* core worker -> head, no reply: state changes of the tasks and actors this process
@@ -317,7 +322,7 @@ enum rl_msg_type {
    * restarts it once the owner is gone (gcs/actor_service.c) ---- */
   /* core worker -> head, no reply: [actor_id id, class_name str, name_key str,
    *  function_key bin, function bin, args [[kind u64, data bin, size u64]...],
-   *  args_have_refs bool, resources map, placement map, strategy str, runtime_env str,
+   *  args_have_refs bool, resources map, placement map, strategy sched, runtime_env str,
    *  max_restarts i64 (-1: forever), owner_id id, owner_endpoint str, owner_node str]
    * : a detached actor was created (its spec, as its creation task is pushed; args are
    * the inline ones; args_have_refs: some were object refs, so the head can't create it
@@ -401,5 +406,350 @@ enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
 /* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to
  * start (its resources are free). */
 enum { RL_WAIT_RESOURCES = 0, RL_WAIT_WORKER = 1 };
+
+
+/* ---- the fields of every message, as data (wire/wire.h makes structs and codecs) ----
+ * Each list is F(c, name, kind, presence, max, elem), in wire order:
+ *   kind: U64 (max, when not 0: the largest value), I64, F64, BOOL, ID (bin of 16),
+ *     STR (a string of fewer than max bytes, no NUL: copied into char[max]), TEXT and
+ *     BIN (str / bin of at most max bytes, borrowed from the message), RES (a resource
+ *     map), MAP (any msgpack map, borrowed), ANY (any msgpack value, borrowed),
+ *     LIST (an array of at most max elem values: U64, ID, TEXT or RES), ARR (an array of
+ *     at most max elem records, each a msgpack array), REC (one elem record).
+ *   presence: REQ, or OPT (nil or absent: the struct's has_<name> is false).
+ * Records (RL_WREC_<elem>_FIELDS) are lists of the same form. */
+
+/* Longest endpoint (ipc://, tcp://) of a node manager, worker or head, with its NUL. */
+#define RL_ENDPOINT_MAX 256
+/* Longest canonical runtime_env of a lease. */
+#define RL_NM_RUNTIME_ENV_MAX (64 << 10)
+/* Longest path (store, session folder), with its NUL. */
+#define RL_WIRE_PATH_MAX 4096
+/* Longest free text (a reason, an error message, a traceback, a name). */
+#define RL_WIRE_TEXT_MAX (1 << 20)
+/* Most elements of one array (tasks, objects, rows...). */
+#define RL_WIRE_COUNT_MAX (1 << 22)
+/* Largest bin field (a value, a function body, a chunk of an object). */
+#define RL_WIRE_BIN_MAX ((1u << 28) - 4096)
+
+/* A lease's scheduling strategy (RL_NM_LEASE, RL_GCS_ACTOR_REGISTER):
+ * DEFAULT: local first; SPREAD: round robin over nodes that fit; NODE: node_id only
+ * (soft: that node if it can, else the default); PG: from bundle `bundle` of
+ * placement group pg_id, on the node holding it (-1: any of its bundles). */
+enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG = 3 };
+/* [kind u64 (RL_SCHED_*), node_id id?, soft bool?, pg_id id?, bundle i64?]: node_id
+ * for NODE, pg_id and bundle for PG (bundle -1 .. RL_PG_MAX_BUNDLES - 1). */
+#define RL_WREC_sched_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_SCHED_PG, _) F(c, node_id, ID, OPT, 0, _) F(c, soft, BOOL, OPT, 0, _) \
+  F(c, pg_id, ID, OPT, 0, _) F(c, bundle, I64, OPT, 0, _)
+/* A task's argument or return: [kind u64 (RL_RET_*), data bin, size u64] */
+#define RL_WREC_task_arg_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_RET_ERROR, _) F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
+/* [object_id id, owner_endpoint str] */
+#define RL_WREC_borrow_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+/* [shape map, count u64, infeasible bool, waiting u64? (RL_WAIT_*)] */
+#define RL_WREC_demand_FIELDS(F, c) \
+  F(c, shape, RES, REQ, 0, _) F(c, count, U64, REQ, 0, _) F(c, infeasible, BOOL, REQ, 0, _) \
+  F(c, waiting, U64, OPT, RL_WAIT_WORKER, _)
+/* [node_id id, endpoint str, alive bool, total map, available map, demands [demand...], gpus str] */
+#define RL_WREC_node_info_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, alive, BOOL, REQ, 0, _) \
+  F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, demands, ARR, REQ, RL_WIRE_COUNT_MAX, demand) \
+  F(c, gpus, TEXT, REQ, 4096, _)
+/* A placement group's bundle: [node_id id?, resources map] */
+#define RL_WREC_bundle_FIELDS(F, c) F(c, node_id, ID, OPT, 0, _) F(c, resources, RES, REQ, 0, _)
+/* [pg_id id, bundles [bundle...]] */
+#define RL_WREC_pg_group_FIELDS(F, c) F(c, pg_id, ID, REQ, 0, _) F(c, bundles, ARR, REQ, 1024, bundle)
+/* [pg_id id, name str, strategy str, state str, detached bool, bundles [bundle...]] */
+#define RL_WREC_pg_info_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, 4096, _) F(c, strategy, TEXT, REQ, 64, _) \
+  F(c, state, TEXT, REQ, 64, _) F(c, detached, BOOL, REQ, 0, _) F(c, bundles, ARR, REQ, 1024, bundle)
+/* [name str, value str] */
+#define RL_WREC_env_var_FIELDS(F, c) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, value, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* [submission_id str, status str, entrypoint str, message str, start_ms u64, end_ms u64,
+ *  driver_pid u64, runtime_env str] */
+#define RL_WREC_job_FIELDS(F, c) \
+  F(c, submission_id, TEXT, REQ, 4096, _) F(c, status, TEXT, REQ, 64, _) \
+  F(c, entrypoint, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, message, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, start_ms, U64, REQ, 0, _) F(c, end_ms, U64, REQ, 0, _) F(c, driver_pid, U64, REQ, 0, _) \
+  F(c, runtime_env, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* RL_GCS_STATE_REPORT's task event */
+#define RL_WREC_task_event_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_TS_FAILED, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node, U64, REQ, 0, _) F(c, worker_pid, U64, REQ, 0, _) \
+  F(c, error_type, TEXT, OPT, 4096, _) F(c, error, TEXT, OPT, RL_TASK_ERROR_MAX, _)
+/* RL_GCS_STATE_REPORT's actor event */
+#define RL_WREC_actor_event_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, namespace_, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, detached, BOOL, REQ, 0, _) F(c, node, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, worker_id, ID, OPT, 0, _) F(c, death_cause, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, restarts, U64, OPT, 0, _)
+/* RL_GCS_STATE_REPORT's span */
+#define RL_WREC_span_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, start_us, U64, REQ, 0, _) F(c, end_us, U64, REQ, 0, _) F(c, failed, BOOL, REQ, 0, _)
+/* RL_NM_OBJECTS' object */
+#define RL_WREC_object_info_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, size, U64, REQ, 0, _) F(c, state, U64, REQ, RL_OS_SPILLED, _) \
+  F(c, pins, U64, REQ, 0, _) F(c, owner_id, ID, OPT, 0, _)
+/* RL_GCS_TIMELINE's event */
+#define RL_WREC_timeline_event_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, start_us, U64, REQ, 0, _) F(c, end_us, U64, REQ, 0, _) F(c, failed, BOOL, REQ, 0, _) \
+  F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_NM_WORKERS' client */
+#define RL_WREC_client_info_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+/* RL_CW_OWNED's object */
+#define RL_WREC_owned_info_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, size, U64, OPT, 0, _) F(c, refs, TEXT, REQ, 4096, _) \
+  F(c, local, U64, REQ, 0, _) F(c, borrowers, U64, REQ, 0, _) F(c, submitted, U64, REQ, 0, _) \
+  F(c, contained, U64, REQ, 0, _) F(c, call_site, TEXT, REQ, 4096, _) F(c, age_ms, U64, REQ, 0, _)
+/* RL_NM_LOG_DATA's file */
+#define RL_WREC_log_file_FIELDS(F, c) \
+  F(c, name, TEXT, REQ, 4096, _) F(c, size, U64, REQ, 0, _) F(c, modified_ms, U64, REQ, 0, _)
+
+/* Every record, each after those it holds. */
+#define RL_WIRE_RECORDS(R) \
+  R(sched) R(task_arg) R(borrow) R(demand) R(node_info) R(bundle) R(pg_group) R(pg_info) R(env_var) R(job) \
+  R(task_event) R(actor_event) R(span) R(object_info) R(timeline_event) R(client_info) R(owned_info) R(log_file)
+
+/* ---- client <-> node manager ---- */
+#define RL_NM_REGISTER_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, job_id, U64, REQ, 0, _)
+#define RL_NM_LEASE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, resources, RES, REQ, 0, _) F(c, dedicated, BOOL, OPT, 0, _) \
+  F(c, placement, RES, OPT, 0, _) F(c, spilled, BOOL, OPT, 0, _) F(c, strategy, REC, OPT, 0, sched) \
+  F(c, detached, BOOL, OPT, 0, _) F(c, runtime_env, TEXT, OPT, RL_NM_RUNTIME_ENV_MAX, _)
+#define RL_NM_RETURN_FIELDS(F, c) F(c, worker_id, ID, REQ, 0, _) F(c, worker_failed, BOOL, REQ, 0, _)
+#define RL_NM_BLOCKED_FIELDS(F, c)
+#define RL_NM_UNBLOCKED_FIELDS(F, c)
+#define RL_NM_STORE_CREATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, size, U64, REQ, 0, _) \
+  F(c, owner_worker_id, ID, OPT, 0, _)
+#define RL_NM_STORE_SEAL_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_STORE_GET_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, location, STR, OPT, RL_ENDPOINT_MAX, _)
+#define RL_NM_STORE_RELEASE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_STORE_DELETE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_RESOURCES_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_GOODBYE_FIELDS(F, c)
+#define RL_NM_WELCOME_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, store_path, STR, REQ, RL_WIRE_PATH_MAX, _) F(c, store_size, U64, REQ, 0, _) \
+  F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, gcs_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, session_dir, STR, REQ, RL_WIRE_PATH_MAX, _) F(c, resources, RES, REQ, 0, _)
+#define RL_NM_LEASE_GRANTED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, pid, U64, REQ, 0, _)
+#define RL_NM_LEASE_INFEASIBLE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, reason, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_WORKER_DIED_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, reason, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, error_type, STR, REQ, 64, _)
+/* [request u64, offset u64?, error str?]: offset, or an error */
+#define RL_NM_STORE_CREATED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, offset, U64, OPT, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+/* [request u64, offset u64?, size u64?, error str?]: offset and size, or an error */
+#define RL_NM_STORE_LOCATION_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, offset, U64, OPT, 0, _) F(c, size, U64, OPT, 0, _) \
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_RESOURCES_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _)
+#define RL_NM_LOG_FIELDS(F, c) \
+  F(c, pid, U64, REQ, 0, _) F(c, stream, STR, REQ, 4, _) F(c, text, BIN, REQ, RL_WIRE_BIN_MAX, _)
+#define RL_NM_PULL_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, offset, U64, REQ, 0, _) \
+  F(c, length, U64, REQ, 0, _) F(c, token, BIN, OPT, 16, _)
+#define RL_NM_PULL_OPEN_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_PULL_OPENED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, total, U64, OPT, 0, _) F(c, data_endpoint, STR, OPT, RL_ENDPOINT_MAX, _) \
+  F(c, key, BIN, OPT, 32, _) F(c, nonce, BIN, OPT, 12, _) F(c, token, BIN, OPT, 16, _) \
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+/* [request u64, object_id id, total u64?, offset u64?, data bin?, error str?]: a part, or
+ * an error */
+#define RL_NM_PULL_DATA_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, total, U64, OPT, 0, _) \
+  F(c, offset, U64, OPT, 0, _) F(c, data, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_LEASE_PG_REMOVED_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_NM_NODE_DIED_FIELDS(F, c) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_NM_LEASE_SPILLBACK_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_NM_LIST_OBJECTS_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_OBJECTS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, objects, ARR, REQ, RL_WIRE_COUNT_MAX, object_info)
+#define RL_NM_LIST_WORKERS_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_WORKERS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, clients, ARR, REQ, RL_WIRE_COUNT_MAX, client_info)
+#define RL_NM_LOGS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, name, TEXT, OPT, 4096, _) F(c, offset, I64, OPT, 0, _) F(c, max, U64, OPT, 0, _)
+#define RL_NM_LOG_DATA_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, files, ARR, REQ, RL_WIRE_COUNT_MAX, log_file) \
+  F(c, offset, U64, REQ, 0, _) F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, error, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+
+/* ---- core worker <-> core worker ---- */
+#define RL_CW_PUSH_TASK_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, function_key, BIN, REQ, 4096, _) F(c, function, BIN, OPT, RL_WIRE_BIN_MAX, _) \
+  F(c, args, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, num_returns, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, OPT, RL_KIND_ACTOR_METHOD, _) \
+  F(c, method, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, actor_id, ID, OPT, 0, _) F(c, num_cpus, F64, OPT, 0, _)
+#define RL_CW_TASK_DONE_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, status, U64, REQ, RL_TASK_ARG_LOST, _) \
+  F(c, returns, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, borrowed, ARR, REQ, RL_WIRE_COUNT_MAX, borrow) \
+  F(c, held, LIST, OPT, RL_WIRE_COUNT_MAX, ID) F(c, start_us, U64, OPT, 0, _) F(c, end_us, U64, OPT, 0, _)
+#define RL_CW_GET_OBJECT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _)
+#define RL_CW_OBJECT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, kind, U64, REQ, RL_RET_ERROR, _) \
+  F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
+#define RL_CW_CANCEL_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, force, BOOL, REQ, 0, _) F(c, recursive, BOOL, OPT, 0, _)
+#define RL_CW_ADD_BORROWER_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_CW_REMOVE_BORROWER_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, dead_worker, ID, REQ, 0, _)
+#define RL_CW_ACTOR_LOCATION_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, alive, BOOL, REQ, 0, _) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, cause, BIN, REQ, RL_WIRE_BIN_MAX, _) \
+  F(c, message, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, node_endpoint, STR, OPT, RL_ENDPOINT_MAX, _)
+#define RL_CW_KILL_ACTOR_FIELDS(F, c) F(c, actor_id, ID, REQ, 0, _) F(c, no_restart, BOOL, REQ, 0, _)
+#define RL_CW_STEAL_TASKS_FIELDS(F, c) F(c, max, U64, REQ, 0, _)
+#define RL_CW_STOLEN_FIELDS(F, c) F(c, task_ids, LIST, REQ, RL_WIRE_COUNT_MAX, ID)
+#define RL_CW_STACK_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_CW_STACK_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, task, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, traceback, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, compiled, BOOL, REQ, 0, _)
+#define RL_CW_LIST_OWNED_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_CW_OWNED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, objects, ARR, REQ, RL_WIRE_COUNT_MAX, owned_info)
+
+/* ---- head (GCS) ---- */
+#define RL_GCS_REGISTER_NODE_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, resources, RES, REQ, 0, _) \
+  F(c, pid, U64, REQ, 0, _) F(c, gpus, TEXT, OPT, 4096, _)
+#define RL_GCS_HEARTBEAT_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, reserved, RES, OPT, 0, _) \
+  F(c, demands, ARR, OPT, RL_WIRE_COUNT_MAX, demand) F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID) \
+  F(c, stats, MAP, OPT, 0, _)
+#define RL_GCS_GET_NODES_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_version, U64, OPT, 0, _) F(c, dead_since, U64, OPT, 0, _)
+#define RL_GCS_NODES_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, nodes, ARR, REQ, RL_WIRE_COUNT_MAX, node_info) F(c, pg_version, U64, OPT, 0, _) \
+  F(c, groups, ARR, OPT, RL_WIRE_COUNT_MAX, pg_group) F(c, dead_seq, U64, OPT, 0, _) \
+  F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID)
+#define RL_GCS_KV_PUT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _)
+#define RL_GCS_KV_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* [request u64, value bin?, size u64?]: KV_GET's value, or KV_EXISTS' size */
+#define RL_GCS_KV_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, size, U64, OPT, 0, _)
+#define RL_GCS_REREGISTER_FIELDS(F, c) F(c, node_id, ID, REQ, 0, _)
+#define RL_GCS_PG_CREATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, 4096, _) \
+  F(c, strategy, TEXT, REQ, 64, _) F(c, bundles, LIST, REQ, 1024, RES) F(c, detached, BOOL, REQ, 0, _) \
+  F(c, creator, ID, REQ, 0, _)
+#define RL_GCS_PG_REMOVE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_GCS_PG_WAIT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_GCS_PG_GET_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, OPT, 0, _) F(c, name, TEXT, OPT, 4096, _)
+#define RL_GCS_PG_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, warning, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_PG_READY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_PG_INFO_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, groups, ARR, REQ, RL_WIRE_COUNT_MAX, pg_info)
+#define RL_GCS_PG_RESERVE_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) F(c, resources, RES, REQ, 0, _)
+#define RL_GCS_PG_RESERVED_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) F(c, ok, BOOL, REQ, 0, _) \
+  F(c, available, RES, REQ, 0, _) F(c, reserved, RES, REQ, 0, _)
+#define RL_GCS_PG_RELEASE_FIELDS(F, c) F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _)
+#define RL_GCS_PG_PLACEMENT_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, version, U64, REQ, 0, _) F(c, bundles, ARR, OPT, 1024, bundle)
+#define RL_GCS_CLIENT_GONE_FIELDS(F, c) F(c, worker_id, ID, REQ, 0, _)
+#define RL_GCS_KV_EXISTS_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_JOB_SUBMIT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _) \
+  F(c, entrypoint, LIST, REQ, 4096, TEXT) F(c, runtime_env, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, working_dir, TEXT, REQ, 4096, _) F(c, env_vars, ARR, REQ, 4096, env_var)
+#define RL_GCS_JOB_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _)
+#define RL_GCS_JOB_STOP_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _)
+#define RL_GCS_JOB_LIST_REQUEST_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_GCS_JOB_LOGS_REQUEST_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _) F(c, offset, U64, REQ, 0, _) \
+  F(c, max, U64, REQ, 0, _)
+#define RL_GCS_JOB_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, job, REC, OPT, 0, job) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_JOB_LIST_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, jobs, ARR, REQ, RL_WIRE_COUNT_MAX, job)
+/* [request u64, data bin?, offset u64?, size u64?, status str?, error str?]: the log's
+ * part, or an error */
+#define RL_GCS_JOB_LOGS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, data, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, offset, U64, OPT, 0, _) \
+  F(c, size, U64, OPT, 0, _) F(c, status, TEXT, OPT, 64, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_STATE_REPORT_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, nodes, LIST, REQ, RL_WIRE_COUNT_MAX, TEXT) \
+  F(c, tasks, ARR, REQ, RL_WIRE_COUNT_MAX, task_event) F(c, actors, ARR, REQ, RL_WIRE_COUNT_MAX, actor_event) \
+  F(c, dropped, U64, REQ, 0, _) F(c, spans, ARR, OPT, RL_WIRE_COUNT_MAX, span) F(c, spans_dropped, U64, OPT, 0, _)
+#define RL_GCS_LIST_STATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, what, TEXT, REQ, 64, _)
+/* rows: arrays whose shape depends on the request's `what` (see RL_GCS_STATE) */
+#define RL_GCS_STATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, rows, ANY, REQ, 0, _) F(c, dropped, U64, REQ, 0, _) F(c, evicted, U64, REQ, 0, _)
+#define RL_GCS_ACTOR_REGISTER_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name_key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, function_key, BIN, REQ, 4096, _) \
+  F(c, function, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, args, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) \
+  F(c, args_have_refs, BOOL, REQ, 0, _) F(c, resources, RES, REQ, 0, _) F(c, placement, RES, REQ, 0, _) \
+  F(c, strategy, REC, REQ, 0, sched) F(c, runtime_env, TEXT, REQ, RL_NM_RUNTIME_ENV_MAX, _) \
+  F(c, max_restarts, I64, REQ, 0, _) F(c, owner_id, ID, REQ, 0, _) \
+  F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, owner_node, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_GCS_ACTOR_UPDATE_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, restarts_used, U64, REQ, 0, _) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, message, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_ACTOR_LOCATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, dead_worker, ID, REQ, 0, _)
+#define RL_GCS_ACTOR_KILL_FIELDS(F, c) F(c, actor_id, ID, REQ, 0, _) F(c, no_restart, BOOL, REQ, 0, _)
+#define RL_GCS_TIMELINE_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_GCS_TIMELINE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, events, ARR, REQ, RL_WIRE_COUNT_MAX, timeline_event) \
+  F(c, evicted, U64, REQ, 0, _) F(c, dropped, U64, REQ, 0, _)
+
+/* Every message: M(TYPE, name), TYPE the enum's name without RL_. */
+#define RL_WIRE_MESSAGES(M) \
+  M(NM_REGISTER, nm_register) M(NM_LEASE, nm_lease) M(NM_RETURN, nm_return) M(NM_BLOCKED, nm_blocked) \
+  M(NM_UNBLOCKED, nm_unblocked) M(NM_STORE_CREATE, nm_store_create) M(NM_STORE_SEAL, nm_store_seal) \
+  M(NM_STORE_GET, nm_store_get) M(NM_STORE_RELEASE, nm_store_release) M(NM_STORE_DELETE, nm_store_delete) \
+  M(NM_RESOURCES, nm_resources) M(NM_GOODBYE, nm_goodbye) M(NM_WELCOME, nm_welcome) \
+  M(NM_LEASE_GRANTED, nm_lease_granted) M(NM_LEASE_INFEASIBLE, nm_lease_infeasible) \
+  M(NM_WORKER_DIED, nm_worker_died) M(NM_STORE_CREATED, nm_store_created) M(NM_STORE_LOCATION, nm_store_location) \
+  M(NM_RESOURCES_REPLY, nm_resources_reply) M(NM_LOG, nm_log) M(NM_PULL, nm_pull) M(NM_PULL_DATA, nm_pull_data) M(NM_PULL_OPEN, nm_pull_open) \
+  M(NM_PULL_OPENED, nm_pull_opened) \
+  M(NM_LEASE_PG_REMOVED, nm_lease_pg_removed) M(NM_NODE_DIED, nm_node_died) \
+  M(NM_LEASE_SPILLBACK, nm_lease_spillback) M(NM_LIST_OBJECTS, nm_list_objects) M(NM_OBJECTS, nm_objects) \
+  M(NM_LIST_WORKERS, nm_list_workers) M(NM_WORKERS, nm_workers) M(NM_LOGS, nm_logs) M(NM_LOG_DATA, nm_log_data) \
+  M(CW_PUSH_TASK, cw_push_task) M(CW_TASK_DONE, cw_task_done) M(CW_GET_OBJECT, cw_get_object) \
+  M(CW_OBJECT, cw_object) M(CW_CANCEL, cw_cancel) M(CW_ADD_BORROWER, cw_add_borrower) \
+  M(CW_REMOVE_BORROWER, cw_remove_borrower) M(CW_ACTOR_LOCATE, cw_actor_locate) \
+  M(CW_ACTOR_LOCATION, cw_actor_location) M(CW_KILL_ACTOR, cw_kill_actor) M(CW_STEAL_TASKS, cw_steal_tasks) \
+  M(CW_STOLEN, cw_stolen) M(CW_STACK, cw_stack) M(CW_STACK_REPLY, cw_stack_reply) \
+  M(CW_LIST_OWNED, cw_list_owned) M(CW_OWNED, cw_owned) \
+  M(GCS_REGISTER_NODE, gcs_register_node) M(GCS_HEARTBEAT, gcs_heartbeat) M(GCS_GET_NODES, gcs_get_nodes) \
+  M(GCS_NODES, gcs_nodes) M(GCS_KV_PUT, gcs_kv_put) M(GCS_KV_GET, gcs_kv_get) M(GCS_KV_REPLY, gcs_kv_reply) \
+  M(GCS_REREGISTER, gcs_reregister) M(GCS_PG_CREATE, gcs_pg_create) M(GCS_PG_REMOVE, gcs_pg_remove) \
+  M(GCS_PG_WAIT, gcs_pg_wait) M(GCS_PG_GET, gcs_pg_get) M(GCS_PG_REPLY, gcs_pg_reply) \
+  M(GCS_PG_READY, gcs_pg_ready) M(GCS_PG_INFO, gcs_pg_info) M(GCS_PG_RESERVE, gcs_pg_reserve) \
+  M(GCS_PG_RESERVED, gcs_pg_reserved) M(GCS_PG_RELEASE, gcs_pg_release) M(GCS_PG_PLACEMENT, gcs_pg_placement) \
+  M(GCS_CLIENT_GONE, gcs_client_gone) M(GCS_KV_EXISTS, gcs_kv_exists) M(GCS_JOB_SUBMIT, gcs_job_submit) \
+  M(GCS_JOB_GET, gcs_job_get) M(GCS_JOB_STOP, gcs_job_stop) M(GCS_JOB_LIST_REQUEST, gcs_job_list_request) \
+  M(GCS_JOB_LOGS_REQUEST, gcs_job_logs_request) M(GCS_JOB_REPLY, gcs_job_reply) M(GCS_JOB_LIST, gcs_job_list) \
+  M(GCS_JOB_LOGS, gcs_job_logs) M(GCS_STATE_REPORT, gcs_state_report) M(GCS_LIST_STATE, gcs_list_state) \
+  M(GCS_STATE, gcs_state) M(GCS_ACTOR_REGISTER, gcs_actor_register) M(GCS_ACTOR_UPDATE, gcs_actor_update) \
+  M(GCS_ACTOR_LOCATE, gcs_actor_locate) M(GCS_ACTOR_KILL, gcs_actor_kill) M(GCS_TIMELINE_GET, gcs_timeline_get) \
+  M(GCS_TIMELINE, gcs_timeline)
 
 #endif

@@ -8,10 +8,11 @@
 #include "common/id.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
+#include "wire/proto.h"
 
 typedef struct {
   rl_id_t id;
-  char endpoint[120];
+  char endpoint[RL_ENDPOINT_MAX];
   bool alive;
   rl_resources_t total, available;
   char gpus[300]; /* how the node found its GPUs ("" if the head does not know) */
