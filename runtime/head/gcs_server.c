@@ -29,19 +29,19 @@
 #include "gcs/state_table.h"
 #include "gcs/timeline_table.h"
 #include "sched/resources.h"
+#include "wire/gcs_nodes.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
 #define S_BATCH 1000 /* messages handled between two checks of the clock */
 
 #define S_WARN_PER_SECOND 20 /* bad input is logged, but a flood can't fill the disk */
-#define S_MAX_DEMANDS 256    /* resource shapes one node may report waiting */
 #define S_MAX_DEAD 65536     /* dead clients one heartbeat may report */
 
-/* A node's waiting demands as it last reported them: the msgpack array, as received. */
+/* A node's waiting demands as it last reported them. */
 typedef struct {
-  size_t len;
-  char data[];
+  uint32_t n;
+  rl_gcs_demand_t d[];
 } s_demands_t;
 
 typedef struct {
@@ -151,36 +151,14 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
-/* True if o is [[shape map, count u64, infeasible bool, waiting u64?]...] of at most
- * S_MAX_DEMANDS. */
-static bool s_demands_valid(const msgpack_object *o) {
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > S_MAX_DEMANDS) return false;
-  for (uint32_t i = 0; i < o->via.array.size; i++) {
-    const msgpack_object *d = &o->via.array.ptr[i];
-    rl_resources_t shape;
-    uint64_t count;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || d->via.array.size > 4 ||
-        rl_res_unpack(&d->via.array.ptr[0], &shape) || !rl_obj_u64(&d->via.array.ptr[1], &count) ||
-        d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
-        (d->via.array.size == 4 && !rl_obj_u64(&d->via.array.ptr[3], &count)))
-      return false;
-  }
-  return true;
-}
-
-/* Keeps the node's demands (packed again as received) for listings. */
-static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_object(&pk, *o);
-  s_demands_t *d = rl_xmalloc(sizeof *d + sb.size); /* from a received message */
-  d->len = sb.size;
-  memcpy(d->data, sb.data, sb.size);
+/* Keeps the node's demands (n of d, taken) for listings. */
+static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, rl_gcs_demand_t *d, uint32_t n) {
+  s_demands_t *kept = rl_xmalloc(sizeof *kept + n * sizeof *d); /* at most RL_GCS_DEMANDS_MAX */
+  kept->n = n;
+  if (n) memcpy(kept->d, d, n * sizeof *d);
+  free(d);
   free(rl_idmap_remove(g->demands, node));
-  rl_idmap_put(g->demands, node, d);
-  msgpack_sbuffer_destroy(&sb);
+  rl_idmap_put(g->demands, node, kept);
 }
 
 /* Clients a node saw die: every node manager hears of them (RL_GCS_NODES), and the
@@ -243,21 +221,30 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
   if (has_reserved && rl_res_unpack(rl_field(m, 2), &reserved) != 0)
     return s_drop(g, m, "field 3 (reserved) is not a resource map");
-  if (demands && !s_demands_valid(demands))
-    return s_drop(g, m, "field 4 (demands) is not an array of [shape map, count, infeasible bool]");
-  if (dead && (dead->type != MSGPACK_OBJECT_ARRAY || dead->via.array.size > S_MAX_DEAD))
+  rl_gcs_demand_t *shapes = NULL;
+  uint32_t nshapes = 0;
+  char why[200];
+  rl_rd_t r = {.msg = "HEARTBEAT", .err = why, .errlen = sizeof why};
+  if (demands && !rl_gcs_demands_unpack(&r, demands, 4, &shapes, &nshapes)) return s_drop(g, m, why);
+  if (dead && (dead->type != MSGPACK_OBJECT_ARRAY || dead->via.array.size > S_MAX_DEAD)) {
+    free(shapes);
     return s_drop(g, m, "field 5 (dead_clients) is not an array of ids");
+  }
   for (uint32_t i = 0; dead && i < dead->via.array.size; i++) {
     rl_id_t ignored;
-    if (!rl_obj_id(&dead->via.array.ptr[i], &ignored)) return s_drop(g, m, "field 5 (dead_clients) holds a non-id");
+    if (!rl_obj_id(&dead->via.array.ptr[i], &ignored)) {
+      free(shapes);
+      return s_drop(g, m, "field 5 (dead_clients) holds a non-id");
+    }
   }
   if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) {
     rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
-    if (demands) s_keep_demands(g, &id, demands);
+    if (demands) s_keep_demands(g, &id, shapes, nshapes);
     if (dead) s_clients_died(g, &id, dead);
     if (stats) rl_node_table_set_stats(g->nodes, &id, &st);
     return;
   }
+  free(shapes);
   /* Not known: registered with a head that kept no database (or lost it). */
   s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&id, hex));
   rl_msgbuf_t b;
@@ -299,8 +286,7 @@ static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
     rl_res_pack(&b.pk, &n->total);
     rl_res_pack(&b.pk, &n->available);
     const s_demands_t *d = n->alive ? rl_idmap_get(g->demands, &n->id) : NULL;
-    if (d) msgpack_sbuffer_write(&b.sb, d->data, d->len); /* a whole msgpack array */
-    else msgpack_pack_array(&b.pk, 0);
+    rl_gcs_demands_pack(&b.pk, d ? d->d : NULL, d ? d->n : 0);
     rl_pack_str(&b.pk, n->gpus);
   }
   if (with_pgs) {
@@ -496,11 +482,11 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
-/* The dashboard's view of a node's waiting demands: the msgpack array it reported. */
-static bool s_dash_demands(void *ctx, const rl_id_t *node, const char **data, size_t *len) {
-  const s_demands_t *d = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
-  if (!d) return false;
-  *data = d->data, *len = d->len;
+/* The dashboard's view of a node's waiting demands, as it reported them. */
+static bool s_dash_demands(void *ctx, const rl_id_t *node, const rl_gcs_demand_t **d, uint32_t *n) {
+  const s_demands_t *kept = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
+  if (!kept) return false;
+  *d = kept->d, *n = kept->n;
   return true;
 }
 

@@ -24,6 +24,7 @@
 #include "node/transfer.h"
 #include "net/key.h"
 #include "net/secure.h"
+#include "wire/gcs_nodes.h"
 #include "wire/proto.h"
 
 static const char *s_usage =
@@ -307,35 +308,24 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   /* And learn the other nodes (for spilling leases to them), where placement groups'
    * bundles are (sent when our copy is not the head's version), and the clients that
    * died elsewhere (to release what they held here). */
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 3);
-  msgpack_pack_uint64(&b.pk, 0);
-  msgpack_pack_uint64(&b.pk, nm->pg_version);
-  if (nm->dead_seq_known) msgpack_pack_uint64(&b.pk, nm->dead_seq);
-  else msgpack_pack_nil(&b.pk);
+  rl_gcs_get_nodes_t ask = {.with_pgs = true, .pg_version = nm->pg_version, .with_dead = true,
+                            .dead_since_nil = !nm->dead_seq_known, .dead_since = nm->dead_seq};
+  rl_gcs_get_nodes_pack(&b, &ask);
   rl_msg_send(nm->gcs, NULL, &b);
 }
 
 /* The clients the head says died since we last asked: each node manager they leased
  * workers from releases them (a driver killed on another node leaves nothing held). */
-static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t seq;
-  const msgpack_object *dead = rl_field(m, 5);
-  if (!rl_field_u64(m, 4, &seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY) return;
-  for (uint32_t i = 0; i < dead->via.array.size; i++) {
-    rl_id_t id;
-    if (rl_obj_id(&dead->via.array.ptr[i], &id)) rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE);
-  }
-  nm->dead_seq = seq;
+static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_t *reply) {
+  if (!reply->has_dead) return;
+  for (uint32_t i = 0; i < reply->ndead; i++) rl_nm_client_gone(nm, &reply->dead[i], RL_GONE_DIED_ELSEWHERE);
+  nm->dead_seq = reply->dead_seq;
   nm->dead_seq_known = true;
 }
 
 /* Tells every client, once, that the node at ep died. */
-static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
-  char node[RL_NM_ENDPOINT_MAX];
-  if (len >= sizeof node) return;
-  memcpy(node, ep, len);
-  node[len] = 0;
-  if (!strcmp(node, nm->endpoint)) return;
+static void s_node_died(rl_nm_t *nm, const char *node) {
+  if (strlen(node) >= RL_NM_ENDPOINT_MAX || !strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
   if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_NM_ENDPOINT_MAX, "%s", node);
@@ -360,33 +350,35 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     rl_bundles_handle(nm, m);
     return;
   }
-  const msgpack_object *nodes = rl_field(m, 1);
-  if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
-  s_dead_clients(nm, m);
+  if (m->type != RL_GCS_NODES) return;
+  rl_gcs_nodes_t reply;
+  char err[300];
+  if (!rl_gcs_nodes_unpack(m, &reply, err, sizeof err)) {
+    rl_log(RL_LOG_WARN, "dropped a message from the head: %s", err);
+    return;
+  }
+  s_dead_clients(nm, &reply);
   nm->npeers = 0;
-  for (uint32_t i = 0; i < nodes->via.array.size && nm->npeers < 64; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    const char *ep;
-    size_t len;
+  for (uint32_t i = 0; i < reply.n && nm->npeers < 64; i++) {
+    const rl_gcs_node_t *e = &reply.nodes[i];
     struct rl_peer_node *p = &nm->peers[nm->npeers];
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
-        len >= sizeof p->endpoint || e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
-        rl_res_unpack(&e->via.array.ptr[3], &p->total) || rl_res_unpack(&e->via.array.ptr[4], &p->available))
-      continue;
-    if (!e->via.array.ptr[2].via.boolean) {
-      s_node_died(nm, ep, len);
+    if (strlen(e->endpoint) >= sizeof p->endpoint) continue;
+    if (!e->alive) {
+      s_node_died(nm, e->endpoint);
       continue;
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
-      if (strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len)) {
+      if (!strcmp(nm->dead[k], e->endpoint)) {
         memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
         break;
       }
-    memcpy(p->endpoint, ep, len);
-    p->endpoint[len] = 0;
-    rl_obj_id(&e->via.array.ptr[0], &p->id);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", e->endpoint);
+    p->id = e->id;
+    p->total = e->total;
+    p->available = e->available;
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
+  rl_gcs_nodes_free(&reply);
   rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }

@@ -57,6 +57,18 @@ bool rl_gcs_demands_unpack(rl_rd_t *r, const msgpack_object *o, uint32_t field, 
   return true;
 }
 
+void rl_gcs_demands_pack(msgpack_packer *pk, const rl_gcs_demand_t *d, uint32_t n) {
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    msgpack_pack_array(pk, 4);
+    rl_res_pack(pk, &d[i].shape);
+    msgpack_pack_uint64(pk, d[i].count);
+    if (d[i].infeasible) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    msgpack_pack_uint64(pk, d[i].waiting);
+  }
+}
+
 void rl_gcs_nodes_free(rl_gcs_nodes_t *n) {
   for (uint32_t i = 0; n->nodes && i < n->n; i++) free(n->nodes[i].demands);
   free(n->nodes);

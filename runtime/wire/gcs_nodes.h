@@ -45,6 +45,9 @@ typedef struct {
 bool rl_gcs_demands_unpack(rl_rd_t *r, const msgpack_object *o, uint32_t field, rl_gcs_demand_t **out,
                            uint32_t *n);
 
+/* Packs n demands as the demands field of a heartbeat or a NODES entry. */
+void rl_gcs_demands_pack(msgpack_packer *pk, const rl_gcs_demand_t *d, uint32_t n);
+
 /* One node of a NODES reply. */
 typedef struct {
   rl_id_t id;
