@@ -25,11 +25,10 @@ static const char *s_usage =
 
 int rl_cli_dashboard_record(const char *gcs, char *url, size_t un, char *token, size_t tn, char *err, size_t errlen) {
   rl_head_t h;
-  rl_gcs_kv_reply_t kv;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
   char rec[700] = "";
-  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_kv(&h, RL_GCS_KV_GET, RL_DASHBOARD_KV_KEY, NULL, 0,
-                                                                    false, &kv, &reply, 3000, err, errlen)
+  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_kv(&h, RL_GCS_KV_GET, RL_DASHBOARD_KV_KEY, NULL, 0, &kv, &reply, 3000, err, errlen)
                                                       : -1;
   rl_head_close(&h);
   if (rc != 0) return -1;

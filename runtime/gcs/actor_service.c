@@ -22,7 +22,7 @@
 
 /* A DEALER to a node manager, where the head is a client (RL_CLIENT_REMOTE). */
 typedef struct s_link {
-  char endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   void *sock;
   struct s_link *next;
 } s_link_t;
@@ -31,8 +31,8 @@ typedef struct s_link {
 typedef struct s_creation {
   rl_id_t actor, task_id, worker_id;
   uint64_t request;
-  char node[RL_GCS_ACTOR_ENDPOINT_MAX]; /* the node manager asked (and granting) */
-  char worker_endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
+  char node[RL_ENDPOINT_MAX]; /* the node manager asked (and granting) */
+  char worker_endpoint[RL_ENDPOINT_MAX];
   void *worker_sock; /* once granted */
   int64_t started_ms;
   struct s_creation *next;
@@ -53,7 +53,7 @@ struct rl_actor_service_t {
   rl_gcs_db_t *db;
   rl_actor_table_t *table;
   rl_id_t self; /* the head's client id at node managers */
-  char address[RL_GCS_ACTOR_ENDPOINT_MAX];
+  char address[RL_ENDPOINT_MAX];
   s_link_t *links;
   s_creation_t *creations;
   s_waiter_t *waiters;
@@ -333,7 +333,7 @@ static bool s_node_alive(rl_actor_service_t *s, const char *endpoint) {
 /* [request, node_endpoint] : ask that node instead */
 static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
   uint64_t request;
-  char node[RL_GCS_ACTOR_ENDPOINT_MAX];
+  char node[RL_ENDPOINT_MAX];
   if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, node, sizeof node)) return;
   s_creation_t *c = s_creation_by_request(s, request);
   rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;

@@ -10,8 +10,8 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 
-#define RL_GCS_ACTOR_ENDPOINT_MAX 256
 
 /* One actor. Strings are NUL-terminated; the blobs (fn_key, fn, args) are the record's. */
 typedef struct rl_gcs_actor {
@@ -30,12 +30,12 @@ typedef struct rl_gcs_actor {
   int64_t max_restarts; /* -1: forever */
   uint64_t restarts_used;
   rl_id_t owner_id;
-  char owner_endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
-  char owner_node[RL_GCS_ACTOR_ENDPOINT_MAX]; /* the node manager of the owner */
+  char owner_endpoint[RL_ENDPOINT_MAX];
+  char owner_node[RL_ENDPOINT_MAX]; /* the node manager of the owner */
   bool owner_alive; /* false: the head owns it (restarts it) */
   rl_id_t worker_id; /* its worker, while alive (zero otherwise) */
-  char worker_endpoint[RL_GCS_ACTOR_ENDPOINT_MAX];
-  char node_endpoint[RL_GCS_ACTOR_ENDPOINT_MAX]; /* the node manager it runs on */
+  char worker_endpoint[RL_ENDPOINT_MAX];
+  char node_endpoint[RL_ENDPOINT_MAX]; /* the node manager it runs on */
   char message[300]; /* DEAD: why */
 } rl_gcs_actor_t;
 

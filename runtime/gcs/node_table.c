@@ -68,8 +68,8 @@ static int s_evict_dead(rl_node_table_t *t) {
 
 /* Checks endpoint; returns its length, or 0 with err. */
 static size_t s_check_endpoint(const char *endpoint, char *err, size_t errlen) {
-  size_t len = strnlen(endpoint, RL_NODE_ENDPOINT_MAX);
-  if (len == 0 || len >= RL_NODE_ENDPOINT_MAX) {
+  size_t len = strnlen(endpoint, RL_ENDPOINT_MAX);
+  if (len == 0 || len >= RL_ENDPOINT_MAX) {
     snprintf(err, errlen, "node endpoint is %s", len ? "too long" : "empty");
     return 0;
   }

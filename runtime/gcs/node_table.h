@@ -8,8 +8,8 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 
-#define RL_NODE_ENDPOINT_MAX 256 /* longest node endpoint, with its NUL */
 #define RL_NODE_TABLE_MAX 4096   /* nodes the table holds, dead ones included */
 #define RL_NODE_GPUS_MAX 300     /* longest GPU description, with its NUL */
 
@@ -22,7 +22,7 @@ typedef struct {
 
 typedef struct {
   rl_id_t id;
-  char endpoint[RL_NODE_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   uint64_t pid;
   bool alive;
   bool pending;         /* loaded from the database and not heard from since: not alive

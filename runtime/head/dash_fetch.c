@@ -68,7 +68,7 @@ static const char *const s_kinds[] = {"driver", "worker", "remote"};
 
 /* One process to ask: where it is and what it is. */
 typedef struct {
-  char endpoint[256];
+  char endpoint[RL_ENDPOINT_MAX];
   uint64_t pid, kind;
   int node; /* index into the nodes' replies */
 } s_proc_t;

@@ -700,7 +700,7 @@ static void s_api_pending(s_call_t *c) {
   rl_json_arr(j);
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(c->d->t.nodes, &cur));) {
-    const rl_gcs_demand_t *reported;
+    const rl_wire_demand_t *reported;
     uint32_t nreported;
     if (!n->alive || !c->d->t.demands || !c->d->t.demands(c->d->t.demands_ctx, &n->id, &reported, &nreported))
       continue;

@@ -11,7 +11,7 @@
 #include "gcs/pg_service.h"
 #include "gcs/state_table.h"
 #include "gcs/timeline_table.h"
-#include "wire/gcs_nodes.h"
+#include "wire/wire.h"
 
 #define RL_DASHBOARD_DEFAULT_PORT 8265
 #define RL_DASHBOARD_PORT_TRIES 50 /* the default port busy: the next ones are tried */
@@ -27,7 +27,7 @@ typedef struct {
   rl_timeline_table_t *timeline;
   /* A live node's waiting demands as it last reported them (borrowed until the next
    * message): false when it reported none. */
-  bool (*demands)(void *ctx, const rl_id_t *node, const rl_gcs_demand_t **d, uint32_t *n);
+  bool (*demands)(void *ctx, const rl_id_t *node, const rl_wire_demand_t **d, uint32_t *n);
   void *demands_ctx;
   const char *session_dir; /* its logs/ folder is listed; NULL: no logs */
 } rl_dashboard_tables_t;

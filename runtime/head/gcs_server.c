@@ -29,19 +29,20 @@
 #include "gcs/state_table.h"
 #include "gcs/timeline_table.h"
 #include "sched/resources.h"
-#include "wire/gcs_nodes.h"
+#include "wire/wire.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 
 #define S_BATCH 1000 /* messages handled between two checks of the clock */
 
 #define S_WARN_PER_SECOND 20 /* bad input is logged, but a flood can't fill the disk */
+#define S_MAX_DEMANDS 256    /* resource shapes one node may report waiting */
 #define S_MAX_DEAD 65536     /* dead clients one heartbeat may report */
 
 /* A node's waiting demands as it last reported them. */
 typedef struct {
   uint32_t n;
-  rl_gcs_demand_t d[];
+  rl_wire_demand_t d[];
 } s_demands_t;
 
 typedef struct {
@@ -126,10 +127,27 @@ static void s_send(s_gcs_t *g, const rl_msg_t *m, rl_msgbuf_t *b) {
     s_warn(g, "could not reply to %s: %s", s_type_name(m->type), zmq_strerror(zmq_errno()));
 }
 
+/* Unpacks m (of its type) into msg, checking every field against proto.h's list; false
+ * (logged, rate-limited, naming the field) if it does not match. */
+static bool s_unpack(s_gcs_t *g, const rl_msg_t *m, void *msg) {
+  char err[300];
+  if (rl_wire_unpack(m, m->type, msg, err, sizeof err) == 0) return true;
+  s_warn(g, "dropped %s", err);
+  return false;
+}
+
+/* Packs msg (of type) and sends it to m's sender. */
+static void s_reply(s_gcs_t *g, const rl_msg_t *m, int type, const void *msg) {
+  rl_msgbuf_t b;
+  char err[300];
+  if (rl_wire_pack(type, msg, &b, err, sizeof err) != 0) return s_warn(g, "could not reply to %s: %s", s_type_name(m->type), err);
+  s_send(g, m, &b);
+}
+
 /* [node_id id, node_endpoint str, resources map, pid u64] */
 static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
   rl_id_t id;
-  char endpoint[RL_NODE_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
+  char endpoint[RL_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
   rl_resources_t total;
   uint64_t pid;
   if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
@@ -151,30 +169,25 @@ static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
          endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
-/* Keeps the node's demands (n of d, taken) for listings. */
-static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, rl_gcs_demand_t *d, uint32_t n) {
-  s_demands_t *kept = rl_xmalloc(sizeof *kept + n * sizeof *d); /* at most RL_GCS_DEMANDS_MAX */
+/* Keeps the node's demands (n of d, copied) for listings. */
+static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const rl_wire_demand_t *d, uint32_t n) {
+  s_demands_t *kept = rl_xmalloc(sizeof *kept + n * sizeof *d); /* at most S_MAX_DEMANDS */
   kept->n = n;
   if (n) memcpy(kept->d, d, n * sizeof *d);
-  free(d);
   free(rl_idmap_remove(g->demands, node));
   rl_idmap_put(g->demands, node, kept);
 }
 
 /* Clients a node saw die: every node manager hears of them (RL_GCS_NODES), and the
  * state table fails what they owned. */
-static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
-  uint32_t n = o->via.array.size;
-  rl_id_t *ids = rl_xmalloc(n * sizeof *ids); /* from a received message */
+static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const rl_id_t *ids, uint32_t n) {
   char hex[RL_ID_HEX], nhex[RL_ID_HEX];
   for (uint32_t i = 0; i < n; i++) {
-    rl_obj_id(&o->via.array.ptr[i], &ids[i]);
     rl_dead_clients_add(g->dead, &ids[i]);
     rl_log(RL_LOG_INFO, "client %s died (seen by node %s)", rl_id_hex(&ids[i], hex), rl_id_hex(node, nhex));
   }
   rl_state_table_clients_died(g->state, ids, n);
   if (g->actors) rl_actor_service_clients_gone(g->actors, ids, n);
-  free(ids);
 }
 
 /* Reads a heartbeat's stats map (name -> number; unknown names ignored) into *out.
@@ -210,104 +223,76 @@ static bool s_read_stats(const msgpack_object *o, rl_node_stats_t *out) {
 /* [node_id id, available map, reserved map?, demands [[shape, count, infeasible]...]?,
  *  dead_clients [id...]?, stats map?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
-  rl_id_t id;
-  rl_resources_t avail, reserved;
+  rl_gcs_heartbeat_msg_t hb;
   char hex[RL_ID_HEX];
-  const msgpack_object *demands = rl_field(m, 3), *dead = rl_field(m, 4), *stats = rl_field(m, 5);
   rl_node_stats_t st;
-  if (stats && !s_read_stats(stats, &st)) return s_drop(g, m, "field 6 (stats) is not a map of names to numbers");
-  if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
-  if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
-  bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
-  if (has_reserved && rl_res_unpack(rl_field(m, 2), &reserved) != 0)
-    return s_drop(g, m, "field 3 (reserved) is not a resource map");
-  rl_gcs_demand_t *shapes = NULL;
-  uint32_t nshapes = 0;
-  char why[200];
-  rl_rd_t r = {.msg = "HEARTBEAT", .err = why, .errlen = sizeof why};
-  if (demands && !rl_gcs_demands_unpack(&r, demands, 4, &shapes, &nshapes)) return s_drop(g, m, why);
-  if (dead && (dead->type != MSGPACK_OBJECT_ARRAY || dead->via.array.size > S_MAX_DEAD)) {
-    free(shapes);
-    return s_drop(g, m, "field 5 (dead_clients) is not an array of ids");
-  }
-  for (uint32_t i = 0; dead && i < dead->via.array.size; i++) {
-    rl_id_t ignored;
-    if (!rl_obj_id(&dead->via.array.ptr[i], &ignored)) {
-      free(shapes);
-      return s_drop(g, m, "field 5 (dead_clients) holds a non-id");
-    }
-  }
-  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) {
-    rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
-    if (demands) s_keep_demands(g, &id, shapes, nshapes);
-    if (dead) s_clients_died(g, &id, dead);
-    if (stats) rl_node_table_set_stats(g->nodes, &id, &st);
+  if (!s_unpack(g, m, &hb)) return;
+  if (hb.has_stats && !s_read_stats(hb.stats, &st))
+    return s_drop(g, m, "field 6 (stats) is not a map of names to numbers");
+  if (hb.demands.n > S_MAX_DEMANDS) return s_drop(g, m, "field 4 (demands) has more than 256 shapes");
+  if (hb.dead_clients.n > S_MAX_DEAD) return s_drop(g, m, "field 5 (dead_clients) has more than 65536 ids");
+  if (rl_node_table_heartbeat(g->nodes, &hb.node_id, &hb.available, rl_now_ms()) == 0) {
+    rl_pg_service_heartbeat(g->pgs, &hb.node_id, hb.has_reserved ? &hb.reserved : NULL);
+    if (hb.has_demands) s_keep_demands(g, &hb.node_id, hb.demands.v, hb.demands.n);
+    if (hb.has_dead_clients) s_clients_died(g, &hb.node_id, hb.dead_clients.v, hb.dead_clients.n);
+    if (hb.has_stats) rl_node_table_set_stats(g->nodes, &hb.node_id, &st);
     return;
   }
-  free(shapes);
   /* Not known: registered with a head that kept no database (or lost it). */
-  s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&id, hex));
+  s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&hb.node_id, hex));
+  rl_gcs_reregister_msg_t again = {.node_id = hb.node_id};
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_REREGISTER, 1);
-  rl_pack_id(&b.pk, &id);
-  s_send(g, m, &b);
+  char err[200];
+  if (rl_gcs_reregister_msg_pack(&again, &b, err, sizeof err) == 0) s_send(g, m, &b);
 }
 
-/* [request u64, pg_version u64?, dead_since u64|nil?] -> NODES [request u64,
- * [[node_id, endpoint, alive, total, available, demands, gpus]...], pg_version?, groups?,
- * dead_seq?, dead_clients?]: pg_version and groups when asked with a version (groups nil
- * when the asker's is current); dead_seq and dead_clients when asked with dead_since.
- * Nodes pending since a restart are left out: neither alive nor dead yet (a node
- * manager told "dead" would fail everything it had there). */
+/* GET_NODES -> NODES (wire/proto.h): pg_version and groups when asked with a version
+ * (groups nil when the asker's is current); dead_seq and dead_clients when asked with
+ * dead_since or first. Nodes pending since a restart are left out: neither alive nor
+ * dead yet (a node manager told "dead" would fail everything it had there). */
 static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request, pg_version = 0, since = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  bool with_pgs = rl_field(m, 1) != NULL && !rl_field_is_nil(m, 1);
-  if (with_pgs && !rl_field_u64(m, 1, &pg_version))
-    return s_drop(g, m, "field 2 (pg_version) is not an unsigned integer");
-  bool with_dead = rl_field(m, 2) != NULL, new_node = with_dead && rl_field_is_nil(m, 2);
-  if (with_dead && !new_node && !rl_field_u64(m, 2, &since))
-    return s_drop(g, m, "field 3 (dead_since) is neither an unsigned integer nor nil");
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_NODES, with_dead ? 6 : with_pgs ? 4 : 2);
-  msgpack_pack_uint64(&b.pk, request);
+  rl_gcs_get_nodes_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
+  bool with_dead = ask.has_dead_since || (ask.has_first && ask.first);
+  bool new_node = !ask.has_dead_since;
+  rl_gcs_nodes_msg_t reply = {.request = ask.request};
   uint32_t listed = 0;
   size_t cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) listed += !n->pending;
-  msgpack_pack_array(&b.pk, listed);
+  rl_wire_node_info_t *nodes = rl_xcalloc(listed + 1, sizeof *nodes); /* the node table's size */
+  reply.nodes.v = nodes;
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) {
     if (n->pending) continue;
-    msgpack_pack_array(&b.pk, 7);
-    rl_pack_id(&b.pk, &n->id);
-    rl_pack_str(&b.pk, n->endpoint);
-    if (n->alive) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    rl_res_pack(&b.pk, &n->total);
-    rl_res_pack(&b.pk, &n->available);
+    rl_wire_node_info_t *e = &nodes[reply.nodes.n++];
+    e->node_id = n->id;
+    memcpy(e->endpoint, n->endpoint, sizeof e->endpoint);
+    e->alive = n->alive;
+    e->total = n->total;
+    e->available = n->available;
     const s_demands_t *d = n->alive ? rl_idmap_get(g->demands, &n->id) : NULL;
-    rl_gcs_demands_pack(&b.pk, d ? d->d : NULL, d ? d->n : 0);
-    rl_pack_str(&b.pk, n->gpus);
+    if (d) e->demands.v = (rl_wire_demand_t *)d->d, e->demands.n = d->n;
+    e->gpus = rl_wire_str(n->gpus);
   }
-  if (with_pgs) {
-    rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);
-  } else if (with_dead) {
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-  }
+  void *groups = NULL;
+  if (ask.has_pg_version) rl_pg_service_view(g->pgs, ask.pg_version, &reply, &groups);
+  rl_id_t *ids = NULL;
   if (with_dead) {
     /* A node manager asking for the first time has no clients yet: no news for it. */
-    uint64_t seq = rl_dead_clients_seq(g->dead);
+    uint64_t seq = rl_dead_clients_seq(g->dead), since = ask.dead_since;
     size_t max = new_node || since == seq ? 0 : since < seq && seq - since < RL_DEAD_CLIENTS_MAX ? seq - since
                                                                                                  : RL_DEAD_CLIENTS_MAX;
-    rl_id_t *ids = max ? rl_xmalloc(max * sizeof *ids) : NULL; /* at most RL_DEAD_CLIENTS_MAX */
-    size_t n = ids ? rl_dead_clients_since(g->dead, since, ids, max) : 0;
-    msgpack_pack_uint64(&b.pk, seq);
-    msgpack_pack_array(&b.pk, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) rl_pack_id(&b.pk, &ids[i]);
-    free(ids);
+    ids = max ? rl_xmalloc(max * sizeof *ids) : NULL; /* at most RL_DEAD_CLIENTS_MAX */
+    reply.dead_seq = seq;
+    reply.has_dead_seq = true;
+    reply.dead_clients.v = ids;
+    reply.dead_clients.n = ids ? (uint32_t)rl_dead_clients_since(g->dead, since, ids, max) : 0;
+    reply.has_dead_clients = true;
   }
-  s_send(g, m, &b);
+  s_reply(g, m, RL_GCS_NODES, &reply);
+  free(ids);
+  free(groups);
+  free(nodes);
 }
 
 /* The node listening at endpoint, for the state table. */
@@ -348,35 +333,38 @@ static void s_on_list_state(s_gcs_t *g, const rl_msg_t *m) {
   if (!rl_field_strcpy(m, 1, what, sizeof what) || (strcmp(what, "tasks") && strcmp(what, "actors")))
     return s_drop(g, m, "field 2 (what) is neither \"tasks\" nor \"actors\"");
   rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE, 4, !strcmp(what, "tasks") ? rl_state_table_tasks(g->state) * 128 : 4096);
+  bool tasks = !strcmp(what, "tasks");
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE, tasks ? 4 : 5, tasks ? rl_state_table_tasks(g->state) * 128 : 4096);
   msgpack_pack_uint64(&b.pk, request);
-  if (!strcmp(what, "tasks")) rl_state_table_pack_tasks(g->state, &b.pk);
-  else rl_state_table_pack_actors(g->state, &b.pk);
+  if (tasks) {
+    rl_state_table_pack_tasks(g->state, &b.pk); /* rows, dropped, evicted */
+  } else {
+    uint64_t dropped, evicted;
+    rl_state_table_losses(g->state, &dropped, &evicted);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_uint64(&b.pk, dropped);
+    msgpack_pack_uint64(&b.pk, evicted);
+    rl_state_table_pack_actor_rows(g->state, &b.pk);
+  }
   s_send(g, m, &b);
 }
 
-/* KV_REPLY [request, value?], or [request, nil, error] when the request failed. */
+/* KV_REPLY [request, value?, nil, error?]: error when the request failed. */
 static void s_kv_reply(s_gcs_t *g, const rl_msg_t *m, uint64_t request, const void *value, size_t vlen,
                        const char *error) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_KV_REPLY, error ? 3 : 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (value) rl_pack_bin(&b.pk, value, vlen);
-  else msgpack_pack_nil(&b.pk);
-  if (error) rl_pack_str(&b.pk, error);
-  s_send(g, m, &b);
+  rl_gcs_kv_reply_msg_t r = {.request = request, .value = rl_wire_bytes(value, vlen), .has_value = value != NULL,
+                             .error = rl_wire_str(error), .has_error = error != NULL};
+  s_reply(g, m, RL_GCS_KV_REPLY, &r);
 }
 
-/* [request u64, key str, value bin?] -> KV_REPLY [request, previous value?] */
+/* KV_PUT -> KV_REPLY [request, previous value?] */
 static void s_on_kv_put(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key, *value = NULL;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  if (!rl_field_is_nil(m, 2) && !rl_field_bytes(m, 2, &value, &vlen))
-    return s_drop(g, m, "field 3 (value) is neither binary nor nil");
-  bool del = rl_field_is_nil(m, 2);
+  rl_gcs_kv_put_msg_t put;
+  if (!s_unpack(g, m, &put)) return;
+  const char *key = put.key.p, *value = put.value.p;
+  size_t klen = put.key.n, vlen = put.value.n;
+  bool del = !put.has_value;
+  uint64_t request = put.request;
   void *prev;
   size_t plen;
   char err[128], shown_key[64];
@@ -405,31 +393,23 @@ static void s_on_kv_put(s_gcs_t *g, const rl_msg_t *m) {
   free(prev);
 }
 
-/* [request u64, key str] -> KV_REPLY [request, value?] */
+/* KV_GET -> KV_REPLY [request, value?] */
 static void s_on_kv_get(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  const void *value = rl_kv_get(g->kv, key, klen, &vlen);
-  s_kv_reply(g, m, request, value, vlen, NULL);
+  rl_gcs_kv_get_msg_t get;
+  size_t vlen = 0;
+  if (!s_unpack(g, m, &get)) return;
+  const void *value = rl_kv_get(g->kv, get.key.p, get.key.n, &vlen);
+  s_kv_reply(g, m, get.request, value, vlen, NULL);
 }
 
-/* [request u64, key str] -> KV_REPLY [request, size u64?] */
+/* KV_EXISTS -> KV_REPLY [request, nil, size?] */
 static void s_on_kv_exists(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  const void *value = rl_kv_get(g->kv, key, klen, &vlen);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_KV_REPLY, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (value) msgpack_pack_uint64(&b.pk, vlen);
-  else msgpack_pack_nil(&b.pk);
-  s_send(g, m, &b);
+  rl_gcs_kv_exists_msg_t ask;
+  size_t vlen = 0;
+  if (!s_unpack(g, m, &ask)) return;
+  const void *value = rl_kv_get(g->kv, ask.key.p, ask.key.n, &vlen);
+  rl_gcs_kv_reply_msg_t r = {.request = ask.request, .size = vlen, .has_size = value != NULL};
+  s_reply(g, m, RL_GCS_KV_REPLY, &r);
 }
 
 static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
@@ -483,7 +463,7 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
 /* The dashboard's view of a node's waiting demands, as it reported them. */
-static bool s_dash_demands(void *ctx, const rl_id_t *node, const rl_gcs_demand_t **d, uint32_t *n) {
+static bool s_dash_demands(void *ctx, const rl_id_t *node, const rl_wire_demand_t **d, uint32_t *n) {
   const s_demands_t *kept = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
   if (!kept) return false;
   *d = kept->d, *n = kept->n;

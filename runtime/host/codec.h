@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "common/id.h"
+#include "wire/proto.h"
 
 /* The encoded bytes of one value. Small pieces are copied into an internal buffer;
  * large strings and array payloads (>= RL_CODEC_BIG bytes) are referenced in place, not
@@ -29,7 +30,7 @@ typedef struct {
 /* The userdata behind an ObjectRef (host/objref.c owns its lifetime). */
 typedef struct {
   rl_id_t id;
-  char owner[120]; /* the owner's endpoint */
+  char owner[RL_ENDPOINT_MAX]; /* the owner's endpoint */
 } rl_objref_t;
 
 /* Encodes the value at stack index idx. `what` names it for error messages

@@ -133,11 +133,11 @@ static int l_endpoint(lua_State *L) {
 /* A KV request to the head; pushes the value (or nil). */
 static int s_kv(lua_State *L, int type, const char *key, const char *value, size_t len, bool has_value) {
   rl_head_t h;
-  rl_gcs_kv_reply_t kv;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
   char err[400];
   rl_head_init_cw(&h, rl_host_cw(L));
-  if (rl_head_kv(&h, type, key, value, len, has_value, &kv, &reply, 5000, err, sizeof err) != 0)
+  if (rl_head_kv(&h, type, key, has_value ? value : NULL, len, &kv, &reply, 5000, err, sizeof err) != 0)
     return rl_host_raise(L, "RuntimeError", "%s", err);
   if (kv.has_error) {
     snprintf(err, sizeof err, "%.*s", (int)(kv.error.n < 300 ? kv.error.n : 300), kv.error.p);

@@ -361,15 +361,17 @@ static int l_context(lua_State *L) {
 /* core.nodes() -> { {node_id=, endpoint=, alive=, total={}, available={}}... } */
 static int l_nodes(lua_State *L) {
   rl_head_t h;
-  rl_gcs_nodes_t nodes;
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
   char err[400];
   rl_head_init_cw(&h, rl_host_cw(L));
-  if (rl_head_nodes(&h, &nodes, 5000, err, sizeof err) != 0) return rl_host_raise(L, "RuntimeError", "%s", err);
-  lua_createtable(L, (int)nodes.n, 0);
-  for (uint32_t i = 0; i < nodes.n; i++) {
-    const rl_gcs_node_t *n = &nodes.nodes[i];
+  if (rl_head_nodes(&h, &nodes, &reply, 5000, err, sizeof err) != 0)
+    return rl_host_raise(L, "RuntimeError", "%s", err);
+  lua_createtable(L, (int)nodes.nodes.n, 0);
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    const rl_wire_node_info_t *n = &nodes.nodes.v[i];
     lua_createtable(L, 0, 5);
-    s_set_id(L, "node_id", &n->id);
+    s_set_id(L, "node_id", &n->node_id);
     lua_pushstring(L, n->endpoint);
     lua_setfield(L, -2, "endpoint");
     lua_pushboolean(L, n->alive);
@@ -380,7 +382,7 @@ static int l_nodes(lua_State *L) {
     lua_setfield(L, -2, "available");
     lua_rawseti(L, -2, (int)i + 1);
   }
-  rl_gcs_nodes_free(&nodes);
+  rl_msg_close(&reply);
   return 1;
 }
 

@@ -81,26 +81,28 @@ static int l_obs_base_dir(lua_State *L) {
   return 1;
 }
 
-/* The head at gcs's nodes: 0, or -1 with err. */
-static int s_head_nodes(const char *gcs, rl_gcs_nodes_t *nodes, char *err, size_t errlen) {
+/* The head at gcs's nodes (borrowing from *reply: close it): 0, or -1 with err. */
+static int s_head_nodes(const char *gcs, rl_gcs_nodes_msg_t *nodes, rl_msg_t *reply, char *err, size_t errlen) {
   rl_head_t h;
-  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_nodes(&h, nodes, S_TIMEOUT_MS, err, errlen) : -1;
+  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_nodes(&h, nodes, reply, S_TIMEOUT_MS, err, errlen) : -1;
   rl_head_close(&h);
   return rc;
 }
 
 /* The live nodes' endpoints, as a Lua list at the top. */
 static void s_live_nodes(lua_State *L, const char *gcs) {
-  rl_gcs_nodes_t nodes;
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
   char err[400];
-  if (s_head_nodes(gcs, &nodes, err, sizeof err) != 0) luaL_error(L, "cannot reach the cluster's head: %s", err);
+  if (s_head_nodes(gcs, &nodes, &reply, err, sizeof err) != 0)
+    luaL_error(L, "cannot reach the cluster's head: %s", err);
   lua_newtable(L);
-  for (uint32_t i = 0; i < nodes.n; i++) {
-    if (!nodes.nodes[i].alive) continue;
-    lua_pushstring(L, nodes.nodes[i].endpoint);
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    if (!nodes.nodes.v[i].alive) continue;
+    lua_pushstring(L, nodes.nodes.v[i].endpoint);
     lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
   }
-  rl_gcs_nodes_free(&nodes);
+  rl_msg_close(&reply);
 }
 
 static const char *const s_kinds[] = {"driver", "worker", "remote"};
@@ -233,15 +235,15 @@ static int l_obs_timeline(lua_State *L) {
   char gcs[256], err[400];
   s_head(L, 1, gcs, sizeof gcs);
   rl_head_t h;
-  rl_gcs_timeline_t tl;
+  rl_gcs_timeline_msg_t tl;
   rl_msg_t reply;
   int rc = rl_head_connect(&h, gcs, err, sizeof err) == 0 ? rl_head_timeline(&h, &tl, &reply, S_TIMEOUT_MS, err, sizeof err)
                                                            : -1;
   rl_head_close(&h);
   if (rc != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
-  lua_createtable(L, (int)tl.n, 0);
-  for (uint32_t i = 0; i < tl.n; i++) {
-    const rl_gcs_span_t *e = &tl.events[i];
+  lua_createtable(L, (int)tl.events.n, 0);
+  for (uint32_t i = 0; i < tl.events.n; i++) {
+    const rl_wire_timeline_event_t *e = &tl.events.v[i];
     s_append(L);
     rl_host_setfield_id(L, "task_id", &e->task_id);
     rl_host_setfield_str(L, "name", e->name.p, e->name.n);
@@ -263,7 +265,6 @@ static int l_obs_timeline(lua_State *L) {
   lua_createtable(L, 0, 2);
   rl_host_setfield_num(L, "evicted", (double)tl.evicted);
   rl_host_setfield_num(L, "dropped", (double)tl.dropped);
-  rl_gcs_timeline_free(&tl);
   rl_msg_close(&reply);
   return 2;
 }
@@ -272,18 +273,20 @@ static int l_obs_timeline(lua_State *L) {
 static int l_obs_nodes(lua_State *L) {
   char gcs[256], err[400];
   s_head(L, 1, gcs, sizeof gcs);
-  rl_gcs_nodes_t nodes;
-  if (s_head_nodes(gcs, &nodes, err, sizeof err) != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
+  if (s_head_nodes(gcs, &nodes, &reply, err, sizeof err) != 0)
+    return luaL_error(L, "cannot reach the cluster's head: %s", err);
   lua_newtable(L);
-  for (uint32_t i = 0; i < nodes.n; i++) {
-    if (!nodes.nodes[i].alive) continue;
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    if (!nodes.nodes.v[i].alive) continue;
     s_append(L);
-    rl_host_setfield_id(L, "node_id", &nodes.nodes[i].id);
-    lua_pushstring(L, nodes.nodes[i].endpoint);
+    rl_host_setfield_id(L, "node_id", &nodes.nodes.v[i].node_id);
+    lua_pushstring(L, nodes.nodes.v[i].endpoint);
     lua_setfield(L, -2, "address");
     lua_pop(L, 1);
   }
-  rl_gcs_nodes_free(&nodes);
+  rl_msg_close(&reply);
   return 1;
 }
 

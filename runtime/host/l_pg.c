@@ -73,7 +73,7 @@ static int l_pg_remove(lua_State *L) {
 
 /* Pushes {id=, name=, strategy=, state=, detached=, bundles={...}, nodes={hex|false...}}
  * for one group of a PG_INFO reply. */
-static void s_push_info(lua_State *L, const rl_gcs_pg_t *g) {
+static void s_push_info(lua_State *L, const rl_wire_pg_info_t *g) {
   char hex[RL_ID_HEX];
   lua_createtable(L, 0, 7);
   lua_pushstring(L, rl_id_hex(&g->pg_id, hex));
@@ -83,11 +83,11 @@ static void s_push_info(lua_State *L, const rl_gcs_pg_t *g) {
   rl_host_setfield_str(L, "state", g->state.p, g->state.n);
   lua_pushboolean(L, g->detached);
   lua_setfield(L, -2, "detached");
-  lua_createtable(L, (int)g->nbundles, 0); /* bundles */
-  lua_createtable(L, (int)g->nbundles, 0); /* nodes */
-  for (uint32_t i = 0; i < g->nbundles; i++) {
-    const rl_gcs_bundle_t *b = &g->bundles[i];
-    if (b->has_node) lua_pushstring(L, rl_id_hex(&b->node_id, hex));
+  lua_createtable(L, (int)g->bundles.n, 0); /* bundles */
+  lua_createtable(L, (int)g->bundles.n, 0); /* nodes */
+  for (uint32_t i = 0; i < g->bundles.n; i++) {
+    const rl_wire_bundle_t *b = &g->bundles.v[i];
+    if (b->has_node_id) lua_pushstring(L, rl_id_hex(&b->node_id, hex));
     else lua_pushboolean(L, 0);
     lua_rawseti(L, -2, (int)i + 1);
     rl_host_push_resources(L, &b->resources);
@@ -104,18 +104,17 @@ static int l_pg_get(lua_State *L) {
   if (by_id) id = rl_host_check_id(L, 1, "not a placement group id");
   const char *name = luaL_optstring(L, 2, NULL);
   rl_head_t h;
-  rl_gcs_pg_info_t info;
+  rl_gcs_pg_info_msg_t info;
   rl_msg_t reply;
   char err[400];
   rl_head_init_cw(&h, rl_host_cw(L));
   if (rl_head_pg_info(&h, by_id ? &id : NULL, name, &info, &reply, 5000, err, sizeof err) != 0)
     return rl_host_raise(L, "RuntimeError", "%s", err);
-  lua_createtable(L, (int)info.n, 0);
-  for (uint32_t i = 0; i < info.n; i++) {
-    s_push_info(L, &info.groups[i]);
+  lua_createtable(L, (int)info.groups.n, 0);
+  for (uint32_t i = 0; i < info.groups.n; i++) {
+    s_push_info(L, &info.groups.v[i]);
     lua_rawseti(L, -2, (int)i + 1);
   }
-  rl_gcs_pg_info_free(&info);
   rl_msg_close(&reply);
   return 1;
 }

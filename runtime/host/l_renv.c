@@ -57,13 +57,13 @@ static int s_unreachable(lua_State *L, const char *err) {
 }
 
 /* Pushes nil, the head's error: 2 results. */
-static int s_refused(lua_State *L, const rl_wstr_t *error) {
+static int s_refused(lua_State *L, const rl_wire_bytes_t *error) {
   lua_pushnil(L);
   lua_pushlstring(L, error->p, error->n);
   return 2;
 }
 
-static void s_push_job(lua_State *L, const rl_gcs_job_t *j) {
+static void s_push_job(lua_State *L, const rl_wire_job_t *j) {
   lua_createtable(L, 0, 8);
   rl_host_setfield_str(L, "submission_id", j->submission_id.p, j->submission_id.n);
   rl_host_setfield_str(L, "status", j->status.p, j->status.n);
@@ -76,7 +76,7 @@ static void s_push_job(lua_State *L, const rl_gcs_job_t *j) {
 }
 
 /* A JOB_REPLY's results: job | nil, error. Closes reply. */
-static int s_job_result(lua_State *L, rl_gcs_job_reply_t *r, rl_msg_t *reply) {
+static int s_job_result(lua_State *L, rl_gcs_job_reply_msg_t *r, rl_msg_t *reply) {
   int n = 1;
   if (r->has_job) s_push_job(L, &r->job);
   else n = s_refused(L, &r->error);
@@ -85,8 +85,8 @@ static int s_job_result(lua_State *L, rl_gcs_job_reply_t *r, rl_msg_t *reply) {
 }
 
 /* A string field of the table at idx, or "" when absent. */
-static rl_wstr_t s_opt_field(lua_State *L, int idx, const char *k) {
-  rl_wstr_t s = {"", 0};
+static rl_wire_bytes_t s_opt_field(lua_State *L, int idx, const char *k) {
+  rl_wire_bytes_t s = {"", 0};
   lua_getfield(L, idx, k);
   if (!lua_isnil(L, -1)) s.p = luaL_checklstring(L, -1, &s.n);
   lua_pop(L, 1); /* the string stays referenced by the table */
@@ -99,35 +99,36 @@ static rl_wstr_t s_opt_field(lua_State *L, int idx, const char *k) {
  * driver_pid=, runtime_env=}. A third result true: the head did not answer. */
 static int l_head_job_submit(lua_State *L) {
   luaL_checktype(L, 3, LUA_TTABLE);
-  rl_gcs_job_submit_t req = {.submission_id = s_opt_field(L, 3, "submission_id"),
+  rl_gcs_job_submit_msg_t req = {.submission_id = s_opt_field(L, 3, "submission_id"),
                              .runtime_env = s_opt_field(L, 3, "runtime_env"),
                              .working_dir = s_opt_field(L, 3, "working_dir")};
   lua_getfield(L, 3, "entrypoint");
   luaL_checktype(L, -1, LUA_TTABLE);
   int entry = lua_gettop(L);
-  req.nentrypoint = (uint32_t)lua_objlen(L, entry);
-  rl_wstr_t *words = lua_newuserdata(L, (req.nentrypoint + 1) * sizeof *words);
-  for (uint32_t i = 0; i < req.nentrypoint; i++) {
+  req.entrypoint.n = (uint32_t)lua_objlen(L, entry);
+  rl_wire_bytes_t *words = lua_newuserdata(L, (req.entrypoint.n + 1) * sizeof *words);
+  for (uint32_t i = 0; i < req.entrypoint.n; i++) {
     lua_rawgeti(L, entry, (int)i + 1);
     words[i].p = luaL_checklstring(L, -1, &words[i].n);
     lua_pop(L, 1);
   }
-  req.entrypoint = words;
+  req.entrypoint.v = words;
   lua_getfield(L, 3, "env_vars");
   int vars = lua_gettop(L);
   uint32_t nvars = 0;
   for (lua_pushnil(L); lua_istable(L, vars) && lua_next(L, vars); lua_pop(L, 1)) nvars++;
-  rl_wstr_t(*pairs)[2] = lua_newuserdata(L, (nvars + 1) * sizeof *pairs);
+  rl_wire_env_var_t *pairs = lua_newuserdata(L, (nvars + 1) * sizeof *pairs);
   nvars = 0;
   for (lua_pushnil(L); lua_istable(L, vars) && lua_next(L, vars); lua_pop(L, 1)) {
-    pairs[nvars][0].p = luaL_checklstring(L, -2, &pairs[nvars][0].n);
-    pairs[nvars][1].p = luaL_checklstring(L, -1, &pairs[nvars][1].n);
+    pairs[nvars] = (rl_wire_env_var_t){0};
+    pairs[nvars].name.p = luaL_checklstring(L, -2, &pairs[nvars].name.n);
+    pairs[nvars].value.p = luaL_checklstring(L, -1, &pairs[nvars].value.n);
     nvars++;
   }
-  req.env_vars = (const rl_wstr_t(*)[2])pairs;
-  req.nenv_vars = nvars;
+  req.env_vars.v = pairs;
+  req.env_vars.n = nvars;
   rl_head_t *h;
-  rl_gcs_job_reply_t r;
+  rl_gcs_job_reply_msg_t r;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 || rl_head_job_submit(h, &req, &r, &reply, s_timeout(L), err, sizeof err) != 0)
@@ -142,7 +143,7 @@ static int l_head_job(lua_State *L) {
   int op = luaL_checkoption(L, 3, NULL, ops);
   const char *id = luaL_checkstring(L, 4);
   rl_head_t *h;
-  rl_gcs_job_reply_t r;
+  rl_gcs_job_reply_msg_t r;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 ||
@@ -154,17 +155,16 @@ static int l_head_job(lua_State *L) {
 /* core.head_job_list(endpoint|nil, timeout_ms|nil) -> {job...} | nil, error, true */
 static int l_head_job_list(lua_State *L) {
   rl_head_t *h;
-  rl_gcs_job_list_t list;
+  rl_gcs_job_list_msg_t list;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 || rl_head_job_list(h, &list, &reply, s_timeout(L), err, sizeof err) != 0)
     return s_unreachable(L, err);
-  lua_createtable(L, (int)list.n, 0);
-  for (uint32_t i = 0; i < list.n; i++) {
-    s_push_job(L, &list.jobs[i]);
+  lua_createtable(L, (int)list.jobs.n, 0);
+  for (uint32_t i = 0; i < list.jobs.n; i++) {
+    s_push_job(L, &list.jobs.v[i]);
     lua_rawseti(L, -2, (int)i + 1);
   }
-  rl_gcs_job_list_free(&list);
   rl_msg_close(&reply);
   return 1;
 }
@@ -176,7 +176,7 @@ static int l_head_job_logs(lua_State *L) {
   lua_Number offset = luaL_checknumber(L, 4), max = luaL_checknumber(L, 5);
   if (offset < 0 || max < 0) return luaL_error(L, "head_job_logs: offset and max must not be negative");
   rl_head_t *h;
-  rl_gcs_job_logs_t logs;
+  rl_gcs_job_logs_msg_t logs;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 ||
@@ -200,11 +200,11 @@ static int l_head_job_logs(lua_State *L) {
 static int l_head_kv_exists(lua_State *L) {
   const char *key = luaL_checkstring(L, 3);
   rl_head_t *h;
-  rl_gcs_kv_reply_t kv;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 ||
-      rl_head_kv(h, RL_GCS_KV_EXISTS, key, NULL, 0, false, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
+      rl_head_kv(h, RL_GCS_KV_EXISTS, key, NULL, 0, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
     return s_unreachable(L, err);
   int n = 1;
   if (kv.has_error) n = s_refused(L, &kv.error);
@@ -220,11 +220,11 @@ static int l_head_kv_put(lua_State *L) {
   size_t len;
   const char *value = luaL_checklstring(L, 4, &len);
   rl_head_t *h;
-  rl_gcs_kv_reply_t kv;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
   char err[1200];
   if (s_head(L, &h, err, sizeof err) != 0 ||
-      rl_head_kv(h, RL_GCS_KV_PUT, key, value, len, true, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
+      rl_head_kv(h, RL_GCS_KV_PUT, key, value, len, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
     return s_unreachable(L, err);
   int n = 1;
   if (kv.has_error) n = s_refused(L, &kv.error);

@@ -34,10 +34,10 @@ static int s_head(const s_target_t *to, rl_head_t *h, char *err, size_t errlen) 
   return 0;
 }
 
-/* The head's nodes: 0, or -1 with err. */
-static int s_head_nodes(const s_target_t *to, rl_gcs_nodes_t *nodes, char *err, size_t errlen) {
+/* The head's nodes (they borrow from *reply: close it): 0, or -1 with err. */
+static int s_head_nodes(const s_target_t *to, rl_gcs_nodes_msg_t *nodes, rl_msg_t *reply, char *err, size_t errlen) {
   rl_head_t h;
-  int rc = s_head(to, &h, err, errlen) == 0 ? rl_head_nodes(&h, nodes, S_TIMEOUT_MS, err, errlen) : -1;
+  int rc = s_head(to, &h, err, errlen) == 0 ? rl_head_nodes(&h, nodes, reply, S_TIMEOUT_MS, err, errlen) : -1;
   rl_head_close(&h);
   return rc;
 }
@@ -71,7 +71,7 @@ static void s_row(lua_State *L, int fields) {
   lua_rawseti(L, -3, (int)lua_objlen(L, -3) + 1);
 }
 
-static void s_task_row(lua_State *L, const rl_gcs_task_row_t *t) {
+static void s_task_row(lua_State *L, const rl_wire_task_row_t *t) {
   s_row(L, 11);
   rl_host_setfield_id(L, "task_id", &t->task_id);
   s_name(L, "state", t->state, s_task_states, 4);
@@ -87,13 +87,13 @@ static void s_task_row(lua_State *L, const rl_gcs_task_row_t *t) {
   lua_pop(L, 1);
 }
 
-static void s_actor_row(lua_State *L, const rl_gcs_actor_row_t *a) {
+static void s_actor_row(lua_State *L, const rl_wire_actor_row_t *a) {
   s_row(L, 11);
   rl_host_setfield_id(L, "actor_id", &a->actor_id);
   s_name(L, "state", a->state, s_actor_states, 4);
   rl_host_setfield_str(L, "class_name", a->class_name.p, a->class_name.n);
   rl_host_setfield_str(L, "name", a->name.p, a->name.n);
-  rl_host_setfield_str(L, "namespace", a->ns.p, a->ns.n);
+  rl_host_setfield_str(L, "namespace", a->namespace_.p, a->namespace_.n);
   lua_pushboolean(L, a->detached);
   lua_setfield(L, -2, "is_detached");
   if (a->has_node_id) rl_host_setfield_id(L, "node_id", &a->node_id);
@@ -104,9 +104,9 @@ static void s_actor_row(lua_State *L, const rl_gcs_actor_row_t *a) {
   lua_pop(L, 1);
 }
 
-static void s_node_row(lua_State *L, const rl_gcs_node_t *n) {
+static void s_node_row(lua_State *L, const rl_wire_node_info_t *n) {
   s_row(L, 5);
-  rl_host_setfield_id(L, "node_id", &n->id);
+  rl_host_setfield_id(L, "node_id", &n->node_id);
   lua_pushstring(L, n->endpoint);
   lua_setfield(L, -2, "address");
   lua_pushstring(L, n->alive ? "ALIVE" : "DEAD");
@@ -138,23 +138,25 @@ static void s_object_row(lua_State *L, const msgpack_object *o, const msgpack_ob
 /* Objects: each live node manager's store, asked all at once. info.unreachable lists
  * the nodes that did not answer. */
 static int s_objects(lua_State *L, const s_target_t *to) {
-  rl_gcs_nodes_t nodes;
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
   char err[400];
-  if (s_head_nodes(to, &nodes, err, sizeof err) != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
-  uint32_t n = nodes.n;
+  if (s_head_nodes(to, &nodes, &reply, err, sizeof err) != 0)
+    return luaL_error(L, "cannot reach the cluster's head: %s", err);
+  uint32_t n = nodes.nodes.n;
   const char **endpoints = rl_xcalloc(n, sizeof *endpoints);
   char (*eps)[RL_ENDPOINT_MAX] = rl_xcalloc(n, sizeof *eps);
   rl_msg_t *replies = rl_xcalloc(n, sizeof *replies);
   bool *got = rl_xcalloc(n, sizeof *got);
   int live = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const rl_gcs_node_t *e = &nodes.nodes[i];
+    const rl_wire_node_info_t *e = &nodes.nodes.v[i];
     if (!e->alive || strlen(e->endpoint) >= RL_ENDPOINT_MAX) continue;
     memcpy(eps[live], e->endpoint, strlen(e->endpoint) + 1);
     endpoints[live] = eps[live];
     live++;
   }
-  rl_gcs_nodes_free(&nodes);
+  rl_msg_close(&reply);
   rl_state_objects(endpoints, live, replies, got, S_NODES_TIMEOUT_MS);
   lua_newtable(L); /* rows */
   lua_newtable(L); /* info */
@@ -197,32 +199,29 @@ static int l_state_list(lua_State *L) {
     rl_cw_flush_events(to.cw);
   }
   if (what == 3) return s_objects(L, &to);
+  rl_msg_t reply;
   if (what == 0) {
-    rl_gcs_nodes_t nodes;
-    if (s_head_nodes(&to, &nodes, err, sizeof err) != 0)
+    rl_gcs_nodes_msg_t nodes;
+    if (s_head_nodes(&to, &nodes, &reply, err, sizeof err) != 0)
       return luaL_error(L, "cannot reach the cluster's head: %s", err);
-    lua_createtable(L, (int)nodes.n, 0);
-    for (uint32_t i = 0; i < nodes.n; i++) s_node_row(L, &nodes.nodes[i]);
-    rl_gcs_nodes_free(&nodes);
+    lua_createtable(L, (int)nodes.nodes.n, 0);
+    for (uint32_t i = 0; i < nodes.nodes.n; i++) s_node_row(L, &nodes.nodes.v[i]);
+    rl_msg_close(&reply);
     lua_newtable(L);
     return 2;
   }
   rl_head_t h;
-  rl_gcs_state_t st;
-  rl_msg_t reply;
+  rl_gcs_state_msg_t st;
   int rc = s_head(&to, &h, err, sizeof err) == 0 ? rl_head_state(&h, what == 2, &st, &reply, S_TIMEOUT_MS, err, sizeof err)
                                                  : -1;
   rl_head_close(&h);
   if (rc != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
-  lua_createtable(L, (int)st.n, 0);
-  for (uint32_t i = 0; i < st.n; i++) {
-    if (what == 1) s_task_row(L, &st.tasks[i]);
-    else s_actor_row(L, &st.actor_rows[i]);
-  }
+  lua_createtable(L, (int)(what == 1 ? st.tasks.n : st.actors.n), 0);
+  for (uint32_t i = 0; what == 1 && i < st.tasks.n; i++) s_task_row(L, &st.tasks.v[i]);
+  for (uint32_t i = 0; what == 2 && i < st.actors.n; i++) s_actor_row(L, &st.actors.v[i]);
   lua_createtable(L, 0, 2);
   rl_host_setfield_num(L, "dropped", (double)st.dropped);
   rl_host_setfield_num(L, "evicted", (double)st.evicted);
-  rl_gcs_state_free(&st);
   rl_msg_close(&reply);
   return 2;
 }

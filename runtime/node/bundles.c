@@ -18,18 +18,6 @@
 /* A reservation the head has not confirmed in this long is given back. */
 #define S_UNCONFIRMED_MS 10000
 
-int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index) {
-  char hex[RL_ID_HEX];
-  if (strncmp(strategy, "PG:", 3) || strlen(strategy) < 3 + 32 + 2 || strategy[35] != ':') return -1;
-  memcpy(hex, strategy + 3, 32);
-  hex[32] = 0;
-  char *end;
-  long i = strtol(strategy + 36, &end, 10);
-  if (rl_id_parse(hex, pg) != 0 || *end || end == strategy + 36 || i < -1 || i >= RL_PG_MAX_BUNDLES) return -1;
-  *index = (int)i;
-  return 0;
-}
-
 rl_bundle_t *rl_bundles_find(rl_nm_t *nm, const rl_id_t *pg, int index) {
   for (rl_bundle_t *b = nm->bundles; b; b = b->next)
     if (b->index == index && rl_id_eq(&b->pg, pg)) return b;

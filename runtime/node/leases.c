@@ -12,23 +12,20 @@
 #include "wire/proto.h"
 
 static void s_send_spillback(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *node) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE_SPILLBACK, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, node);
-  rl_nm_send_to(nm, client, &b);
+  rl_nm_lease_spillback_msg_t sb = {.request = request};
+  snprintf(sb.node_endpoint, sizeof sb.node_endpoint, "%s", node);
+  rl_nm_send_to(nm, client, RL_NM_LEASE_SPILLBACK, &sb);
 }
 
-/* Node affinity ("NODE:<id>" / "NODE_SOFT:<id>"): 1 redirected there, 0 serve here,
- * -1 not an affinity request (or a soft one whose node is gone: the default applies). */
-static int s_affinity(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *strategy) {
-  bool soft = !strncmp(strategy, "NODE_SOFT:", 10);
-  if (!soft && strncmp(strategy, "NODE:", 5)) return -1;
-  rl_id_t want;
-  if (rl_id_parse(strategy + (soft ? 10 : 5), &want) != 0) return -1;
-  if (rl_id_eq(&want, &nm->node_id)) return 0;
+/* Node affinity (RL_SCHED_NODE, soft or not): 1 redirected there, 0 serve here, -1 not
+ * an affinity request (or a soft one whose node is gone: the default applies). */
+static int s_affinity(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const rl_wire_sched_t *sched) {
+  if (sched->kind != RL_SCHED_NODE) return -1;
+  bool soft = sched->soft;
+  const rl_id_t *want = &sched->node_id;
+  if (rl_id_eq(want, &nm->node_id)) return 0;
   for (int i = 0; i < nm->npeers; i++)
-    if (rl_id_eq(&nm->peers[i].id, &want)) {
+    if (rl_id_eq(&nm->peers[i].id, want)) {
       s_send_spillback(nm, client, request, nm->peers[i].endpoint);
       return 1;
     }
@@ -54,10 +51,10 @@ static bool s_spread(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const
 /* Local first; another node when this one can never fit the request, or cannot now
  * while another node can (from the head's last view). Returns true if redirected. */
 static bool s_spill(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const rl_resources_t *res,
-                    const rl_resources_t *placement, const char *strategy) {
-  int affinity = s_affinity(nm, client, request, strategy);
+                    const rl_resources_t *placement, const rl_wire_sched_t *sched) {
+  int affinity = s_affinity(nm, client, request, sched);
   if (affinity >= 0) return affinity == 1;
-  if (!strcmp(strategy, "SPREAD") && s_spread(nm, client, request, res, placement)) return true;
+  if (sched->kind == RL_SCHED_SPREAD && s_spread(nm, client, request, res, placement)) return true;
   bool feasible = rl_res_fits(&nm->total, res) && rl_res_fits(&nm->total, placement);
   bool now = rl_res_fits(&nm->available, res) && rl_res_fits(&nm->available, placement);
   if (feasible && now) return false;
@@ -87,11 +84,8 @@ static bool s_pg_spill(rl_nm_t *nm, const rl_id_t *client, rl_lease_req_t *r) {
 }
 
 static void s_send_pg_removed(rl_nm_t *nm, const rl_lease_req_t *r) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE_PG_REMOVED, 2);
-  msgpack_pack_uint64(&b.pk, r->request);
-  rl_pack_id(&b.pk, &r->pg);
-  rl_nm_send_to(nm, &r->client, &b);
+  rl_nm_lease_pg_removed_msg_t msg = {.request = r->request, .pg_id = r->pg};
+  rl_nm_send_to(nm, &r->client, RL_NM_LEASE_PG_REMOVED, &msg);
 }
 
 void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg) {
@@ -108,33 +102,28 @@ void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg) {
 }
 
 void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
-  uint64_t request;
-  rl_resources_t res;
-  rl_resources_t placement;
-  bool dedicated = false, spilled = false, detached = false;
-  char strategy[RL_NM_STRATEGY_MAX] = "";
-  const char *env = "";
-  size_t envlen = 0;
-  rl_res_clear(&placement);
-  if (!rl_field_u64(m, 0, &request) || rl_res_unpack(rl_field(m, 1), &res) != 0 ||
-      (rl_field(m, 2) && !rl_field_is_nil(m, 2) && !rl_field_bool(m, 2, &dedicated)) ||
-      (rl_field(m, 3) && !rl_field_is_nil(m, 3) && rl_res_unpack(rl_field(m, 3), &placement) != 0) ||
-      (rl_field(m, 4) && !rl_field_is_nil(m, 4) && !rl_field_bool(m, 4, &spilled)) ||
-      (rl_field(m, 5) && !rl_field_strcpy(m, 5, strategy, sizeof strategy)) ||
-      (rl_field(m, 6) && !rl_field_bool(m, 6, &detached)) ||
-      (rl_field(m, 7) && (!rl_field_bytes(m, 7, &env, &envlen) || envlen > RL_NM_RUNTIME_ENV_MAX ||
-                          (envlen && memchr(env, 0, envlen))))) {
-    rl_log(RL_LOG_WARN, "dropped a malformed lease request");
+  rl_nm_lease_msg_t l;
+  if (!rl_nm_lease_msg_read(m, &l)) return;
+  uint64_t request = l.request;
+  rl_resources_t res = l.resources, placement;
+  if (l.has_placement)
+    placement = l.placement;
+  else
+    rl_res_clear(&placement);
+  bool dedicated = l.has_dedicated && l.dedicated, spilled = l.has_spilled && l.spilled;
+  bool detached = l.has_detached && l.detached;
+  rl_wire_sched_t sched = {.kind = RL_SCHED_DEFAULT};
+  if (l.has_strategy) sched = l.strategy;
+  const char *env = l.has_runtime_env ? l.runtime_env.p : "";
+  size_t envlen = l.has_runtime_env ? l.runtime_env.n : 0;
+  if (envlen && memchr(env, 0, envlen)) {
+    rl_log(RL_LOG_WARN, "dropped NM_LEASE: field 'runtime_env' holds a NUL byte");
     return;
   }
-  rl_id_t pg = {{0}};
-  int bundle = -1;
-  bool in_pg = rl_bundles_parse_strategy(strategy, &pg, &bundle) == 0;
-  if (!in_pg && !strncmp(strategy, "PG:", 3)) {
-    rl_log(RL_LOG_WARN, "dropped a lease request with a malformed strategy '%s'", strategy);
-    return;
-  }
-  if (!in_pg && !spilled && s_spill(nm, client, request, &res, &placement, strategy)) return;
+  rl_id_t pg = sched.pg_id;
+  int bundle = (int)sched.bundle;
+  bool in_pg = sched.kind == RL_SCHED_PG;
+  if (!in_pg && !spilled && s_spill(nm, client, request, &res, &placement, &sched)) return;
   /* A request no node can take waits here: the next view of the cluster either
    * spills it to a node that joined or warns the client (rl_leases_respill). */
   rl_lease_req_t *r = rl_xcalloc(1, sizeof *r);
@@ -151,7 +140,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   r->pg = pg;
   r->bundle = bundle;
   r->since_ms = rl_now_ms();
-  snprintf(r->strategy, sizeof r->strategy, "%s", strategy);
+  r->sched = sched;
   if (in_pg && rl_bundles_removed(nm, &pg)) {
     s_send_pg_removed(nm, r); /* e.g. a retry of a task killed with the group */
     free(r);
@@ -162,9 +151,7 @@ void rl_leases_request(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
     return;
   }
   /* Hard affinity to a node not (yet) in our view: never served here. */
-  rl_id_t want;
-  r->elsewhere = !strncmp(strategy, "NODE:", 5) && rl_id_parse(strategy + 5, &want) == 0 &&
-                 !rl_id_eq(&want, &nm->node_id);
+  r->elsewhere = sched.kind == RL_SCHED_NODE && !sched.soft && !rl_id_eq(&sched.node_id, &nm->node_id);
   rl_lease_req_t **tail = &nm->queue;
   while (*tail) tail = &(*tail)->next;
   *tail = r;
@@ -368,13 +355,9 @@ void rl_leases_serve(rl_nm_t *nm) {
     w->released = false;
     w->dedicated = r->dedicated;
     w->detached = r->detached;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_LEASE_GRANTED, 4);
-    msgpack_pack_uint64(&b.pk, r->request);
-    rl_pack_id(&b.pk, &w->id);
-    rl_pack_str(&b.pk, w->endpoint);
-    msgpack_pack_uint64(&b.pk, (uint64_t)w->pid);
-    if (rl_nm_send_to(nm, &r->client, &b) != 0) rl_leases_release_worker(nm, w);
+    rl_nm_lease_granted_msg_t g = {.request = r->request, .worker_id = w->id, .pid = (uint64_t)w->pid};
+    snprintf(g.endpoint, sizeof g.endpoint, "%s", w->endpoint);
+    if (rl_nm_send_to(nm, &r->client, RL_NM_LEASE_GRANTED, &g) != 0) rl_leases_release_worker(nm, w);
     *pp = r->next;
     s_free_req(r);
   }
@@ -406,12 +389,10 @@ void rl_leases_release_worker(rl_nm_t *nm, rl_worker_t *w) {
 }
 
 void rl_leases_return(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
-  rl_id_t id;
-  bool failed;
-  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &failed)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed lease return");
-    return;
-  }
+  rl_nm_return_msg_t ret;
+  if (!rl_nm_return_msg_read(m, &ret)) return;
+  rl_id_t id = ret.worker_id;
+  bool failed = ret.worker_failed;
   rl_worker_t *w = rl_pool_by_id(nm, &id);
   if (!w || w->state != RL_W_LEASED || !rl_id_eq(&w->lessee, client)) return;
   bool dedicated = w->dedicated;
@@ -531,11 +512,8 @@ void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk) {
 
 static void s_send_infeasible(rl_nm_t *nm, rl_lease_req_t *r, const char *reason) {
   r->warned = true;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE_INFEASIBLE, 2);
-  msgpack_pack_uint64(&b.pk, r->request);
-  rl_pack_str(&b.pk, reason);
-  rl_nm_send_to(nm, &r->client, &b);
+  rl_nm_lease_infeasible_msg_t msg = {.request = r->request, .reason = rl_wire_str(reason)};
+  rl_nm_send_to(nm, &r->client, RL_NM_LEASE_INFEASIBLE, &msg);
 }
 
 /* Tells the client once that no node in the cluster (or no bundle of its placement
@@ -559,8 +537,9 @@ static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
   if (fits && !r->elsewhere) return;
   rl_res_format(rl_res_fits(&nm->total, &r->placement) ? &r->resources : &r->placement, want, sizeof want);
   rl_res_format(&nm->total, have, sizeof have);
+  char hex[RL_ID_HEX];
   if (r->elsewhere)
-    snprintf(reason, sizeof reason, "it must run on node %s, which is not in the cluster", r->strategy + 5);
+    snprintf(reason, sizeof reason, "it must run on node %s, which is not in the cluster", rl_id_hex(&r->sched.node_id, hex));
   else
     snprintf(reason, sizeof reason, "it asks for {%s} but no node has that (this one has {%s})", want, have);
   s_send_infeasible(nm, r, reason);
@@ -571,7 +550,7 @@ static void s_warn_infeasible(rl_nm_t *nm, rl_lease_req_t *r) {
  * there (so it cannot bounce between nodes faster than the views change). */
 #define S_RESPILL_AFTER_MS 1000
 static bool s_move_on(rl_nm_t *nm, rl_lease_req_t *r, int64_t now) {
-  if (!r->spilled || now - r->since_ms < S_RESPILL_AFTER_MS || !strncmp(r->strategy, "NODE:", 5)) return false;
+  if (!r->spilled || now - r->since_ms < S_RESPILL_AFTER_MS || (r->sched.kind == RL_SCHED_NODE && !r->sched.soft)) return false;
   if (rl_res_fits(&nm->available, &r->resources) && rl_res_fits(&nm->available, &r->placement)) return false;
   for (int i = 0; i < nm->npeers; i++) {
     const struct rl_peer_node *p = &nm->peers[i];
@@ -588,7 +567,7 @@ void rl_leases_respill(rl_nm_t *nm) {
   for (rl_lease_req_t **pp = &nm->queue; *pp;) {
     rl_lease_req_t *r = *pp;
     if (r->in_pg ? s_pg_spill(nm, &r->client, r)
-                 : (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, r->strategy)) ||
+                 : (!r->spilled && s_spill(nm, &r->client, r->request, &r->resources, &r->placement, &r->sched)) ||
                        s_move_on(nm, r, now)) {
       *pp = r->next;
       s_free_req(r);

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 bool rl_log_name_ok(const char *name) {
   if (!name[0] || name[0] == '.' || strlen(name) > 200) return false;
@@ -27,8 +28,9 @@ bool rl_log_name_ok(const char *name) {
 
 static int s_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Packs [[name, size, modified_ms]...] of dir's regular files with good names, sorted. */
-static void s_pack_files(msgpack_packer *pk, const char *dir) {
+/* The regular files of dir with good names, sorted, into out (out->v and the names are
+ * the caller's to free with s_free_files). */
+static void s_list_files(rl_nm_log_data_msg_t *out, const char *dir) {
   DIR *d = opendir(dir);
   char **names = NULL, path[PATH_MAX];
   size_t n = 0, cap = 0;
@@ -44,25 +46,25 @@ static void s_pack_files(msgpack_packer *pk, const char *dir) {
   }
   if (d) closedir(d);
   if (n) qsort(names, n, sizeof *names, s_cmp_str);
-  struct stat *st = calloc(n ? n : 1, sizeof *st);
-  uint32_t kept = 0;
-  for (size_t i = 0; st && i < n; i++) {
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    if (lstat(path, &st[i]) == 0 && S_ISREG(st[i].st_mode)) kept++;
-    else st[i].st_mode = 0;
-  }
-  msgpack_pack_array(pk, kept);
+  out->files.v = calloc(n ? n : 1, sizeof *out->files.v);
   for (size_t i = 0; i < n; i++) {
-    if (st && S_ISREG(st[i].st_mode)) {
-      msgpack_pack_array(pk, 3);
-      rl_pack_str(pk, names[i]);
-      msgpack_pack_uint64(pk, (uint64_t)st[i].st_size);
-      msgpack_pack_uint64(pk, (uint64_t)st[i].st_mtime * 1000);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (out->files.v && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      rl_wire_log_file_t *f = &out->files.v[out->files.n++];
+      f->name = rl_wire_str(names[i]); /* freed by s_free_files */
+      f->size = (uint64_t)st.st_size;
+      f->modified_ms = (uint64_t)st.st_mtime * 1000;
+    } else {
+      free(names[i]);
     }
-    free(names[i]);
   }
-  free(st);
   free(names);
+}
+
+static void s_free_files(rl_nm_log_data_msg_t *r) {
+  for (uint32_t i = 0; i < r->files.n; i++) free((char *)r->files.v[i].name.p);
+  free(r->files.v);
 }
 
 /* Sends RL_NM_LOG_DATA: [request, node_id, files, offset, data, error]. files_dir: list
@@ -70,46 +72,34 @@ static void s_pack_files(msgpack_packer *pk, const char *dir) {
 static void s_reply(void *sock, const rl_msg_t *m, uint64_t request, const rl_id_t *node_id, const char *files_dir,
                     uint64_t offset, const char *data, size_t len, uint64_t size, const char *name,
                     const char *error) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_NM_LOG_DATA, 6, 256 + len);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, node_id);
+  rl_nm_log_data_msg_t r = {.request = request, .node_id = *node_id, .offset = offset,
+                            .data = rl_wire_bytes(data ? data : "", data ? len : 0), .error = rl_wire_str(error ? error : "")};
+  rl_wire_log_file_t one = {.name = rl_wire_str(name), .size = size};
   if (files_dir) {
-    s_pack_files(&b.pk, files_dir);
+    s_list_files(&r, files_dir);
   } else if (name) { /* the file read, with its size now */
-    msgpack_pack_array(&b.pk, 1);
-    msgpack_pack_array(&b.pk, 3);
-    rl_pack_str(&b.pk, name);
-    msgpack_pack_uint64(&b.pk, size);
-    msgpack_pack_uint64(&b.pk, 0);
-  } else {
-    msgpack_pack_array(&b.pk, 0);
+    r.files.n = 1;
+    r.files.v = &one;
   }
-  msgpack_pack_uint64(&b.pk, offset);
-  rl_pack_bin(&b.pk, data ? data : "", data ? len : 0);
-  rl_pack_str(&b.pk, error ? error : "");
-  if (rl_msg_send(sock, m->has_identity ? &m->identity : NULL, &b) != 0)
+  if (rl_nm_log_data_msg_send(sock, m->has_identity ? &m->identity : NULL, &r) != 0)
     rl_log(RL_LOG_DEBUG, "log reply for request %llu dropped (asker gone?)", (unsigned long long)request);
+  if (files_dir) s_free_files(&r);
 }
 
 void rl_log_service_handle(void *sock, const rl_msg_t *m, const char *session_dir, const rl_id_t *node_id) {
   uint64_t request, max = RL_LOG_READ_MAX;
   int64_t offset = 0;
   char name[256], dir[PATH_MAX], path[PATH_MAX + 256];
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed log request");
-    return;
-  }
+  rl_nm_logs_msg_t q;
+  if (!rl_nm_logs_msg_read(m, &q)) return;
+  request = q.request;
   snprintf(dir, sizeof dir, "%s/logs", session_dir);
-  if (!rl_field(m, 1) || rl_field_is_nil(m, 1))
-    return s_reply(sock, m, request, node_id, dir, 0, NULL, 0, 0, NULL, NULL);
-  if (!rl_field_strcpy(m, 1, name, sizeof name) || !rl_log_name_ok(name))
+  if (!q.has_name) return s_reply(sock, m, request, node_id, dir, 0, NULL, 0, 0, NULL, NULL);
+  if (!rl_wire_strcpy(name, sizeof name, q.name) || !rl_log_name_ok(name))
     return s_reply(sock, m, request, node_id, NULL, 0, NULL, 0, 0, NULL,
                    "bad log file name: letters, digits, '.', '_' and '-' only");
-  if (rl_field(m, 2) && !rl_field_i64(m, 2, &offset))
-    return s_reply(sock, m, request, node_id, NULL, 0, NULL, 0, 0, NULL, "field 3 (offset) is not a whole number");
-  if (rl_field(m, 3) && !rl_field_u64(m, 3, &max))
-    return s_reply(sock, m, request, node_id, NULL, 0, NULL, 0, 0, NULL, "field 4 (max bytes) is not a count");
+  if (q.has_offset) offset = q.offset;
+  if (q.has_max) max = q.max;
   if (max > RL_LOG_READ_MAX) max = RL_LOG_READ_MAX;
   snprintf(path, sizeof path, "%s/%s", dir, name);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -12,12 +12,11 @@
 #include "sched/gpus.h"
 #include "sched/resources.h"
 #include "wire/msg.h"
+#include "wire/proto.h"
+#include "wire/wire.h"
 #include <zmq.h>
 
-#define RL_NM_ENDPOINT_MAX 120
 #define RL_NM_MAX_ACTORS 4096
-#define RL_NM_STRATEGY_MAX 64
-#define RL_NM_RUNTIME_ENV_MAX (64 << 10) /* longest canonical runtime_env of a lease */
 
 typedef enum { RL_W_STARTING, RL_W_IDLE, RL_W_LEASED } rl_wstate_t;
 
@@ -27,7 +26,7 @@ typedef struct rl_client {
   uint64_t key; /* for the store's pin tracking */
   int kind;     /* RL_CLIENT_* */
   pid_t pid;
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   struct rl_client *next;
 } rl_client_t;
 
@@ -37,7 +36,7 @@ typedef struct rl_worker {
   rl_wstate_t state;
   bool registered;
   rl_id_t id;
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   int out_fd, err_fd;      /* its stdout and stderr pipes, or -1 */
   char *partial[2];        /* an unfinished last line per stream */
   size_t partial_len[2];
@@ -69,11 +68,11 @@ typedef struct rl_lease_req {
   bool dedicated;
   bool spilled; /* sent here by another node: stays */
   bool warned;  /* the client was told no node can take it */
-  char strategy[RL_NM_STRATEGY_MAX];
+  rl_wire_sched_t sched; /* how to place it (kind RL_SCHED_*) */
   bool elsewhere; /* hard affinity to another node: never served here */
   bool detached;
   char *runtime_env; /* "" for none */
-  bool in_pg;     /* strategy "PG:<pg>:<bundle>": served from that bundle (-1: any) */
+  bool in_pg;     /* sched kind PG: served from bundle `bundle` of pg (-1: any) */
   rl_id_t pg;
   int bundle;
   int64_t since_ms; /* when it was queued here */
@@ -103,7 +102,7 @@ typedef struct {
 
 /* A connection to another node's manager (for pulling objects). */
 typedef struct rl_nm_peer {
-  char endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   void *sock; /* DEALER */
   struct rl_nm_peer *next;
 } rl_nm_peer_t;
@@ -112,8 +111,8 @@ typedef struct {
   void *zctx;
   void *router;
   void *gcs;
-  char endpoint[RL_NM_ENDPOINT_MAX];
-  char gcs_endpoint[RL_NM_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
+  char gcs_endpoint[RL_ENDPOINT_MAX];
   char session_dir[256];
   char self_exe[512];
   char key_path[512]; /* the cluster key file its workers load too, or "" (no security) */
@@ -135,12 +134,12 @@ typedef struct {
   /* The cluster as the head last described it (refreshed every second). */
   struct rl_peer_node {
     rl_id_t id;
-    char endpoint[RL_NM_ENDPOINT_MAX];
+    char endpoint[RL_ENDPOINT_MAX];
     rl_resources_t total, available;
   } peers[64];
   int npeers;
   rl_nm_peer_t *node_peers;
-  char dead[64][RL_NM_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
+  char dead[64][RL_ENDPOINT_MAX]; /* nodes whose death our clients were told of */
   unsigned spread_next;                /* round robin of SPREAD leases */
   int ndead;
   uint64_t next_pull;
@@ -165,8 +164,10 @@ typedef enum { RL_GONE_GOODBYE, RL_GONE_DIED, RL_GONE_DIED_ELSEWHERE } rl_gone_t
 
 /* node_main.c */
 rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id);
-/* Sends b to the client with this worker id (its routing id). */
-int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b);
+/* Sends msg, the struct of message `type` (wire/wire.h), to the client with this worker
+ * id (its routing id). Returns 0, or -1 (refused by the socket, or a field out of bounds:
+ * logged). */
+int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, int type, const void *msg);
 /* The client is gone: its registration, store pins and objects, queued lease requests
  * and leases go (rl_leases_client_gone). One that died here is reported to the head
  * with the next heartbeat. */
@@ -220,9 +221,6 @@ void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk);
 void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);
 
 /* bundles.c */
-/* Parses a "PG:<pg hex>:<index>" strategy (index -1: any bundle). Returns 0, or -1 if
- * strategy is not one. */
-int rl_bundles_parse_strategy(const char *strategy, rl_id_t *pg, int *index);
 /* Handles the head's RL_GCS_PG_RESERVE, RL_GCS_PG_RELEASE and RL_GCS_PG_PLACEMENT. */
 void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m);
 /* Takes the placement table from a RL_GCS_NODES reply (fields 3 and 4), if it has one. */

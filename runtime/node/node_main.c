@@ -24,7 +24,6 @@
 #include "node/transfer.h"
 #include "net/key.h"
 #include "net/secure.h"
-#include "wire/gcs_nodes.h"
 #include "wire/proto.h"
 
 static const char *s_usage =
@@ -49,11 +48,11 @@ rl_client_t *rl_nm_client(rl_nm_t *nm, const rl_id_t *id) {
   return NULL;
 }
 
-int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, rl_msgbuf_t *b) {
+int rl_nm_send_to(rl_nm_t *nm, const rl_id_t *client, int type, const void *msg) {
   zmq_msg_t identity;
   zmq_msg_init_size(&identity, RL_ID_SIZE);
   memcpy(zmq_msg_data(&identity), client->b, RL_ID_SIZE);
-  int rc = rl_msg_send(nm->router, &identity, b);
+  int rc = rl_wire_send(nm->router, &identity, type, msg);
   zmq_msg_close(&identity);
   return rc;
 }
@@ -98,27 +97,27 @@ void rl_nm_client_gone(rl_nm_t *nm, const rl_id_t *id, rl_gone_t how) {
 }
 
 static void s_welcome(rl_nm_t *nm, const rl_id_t *to) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_WELCOME, 7);
-  rl_pack_id(&b.pk, &nm->node_id);
-  rl_pack_str(&b.pk, rl_store_service_path(nm->store));
-  msgpack_pack_uint64(&b.pk, rl_store_service_capacity(nm->store));
-  rl_pack_str(&b.pk, nm->endpoint);
-  rl_pack_str(&b.pk, nm->gcs_endpoint);
-  rl_pack_str(&b.pk, nm->session_dir);
-  rl_res_pack(&b.pk, &nm->total);
-  rl_nm_send_to(nm, to, &b);
+  rl_nm_welcome_msg_t w;
+  w.node_id = nm->node_id;
+  snprintf(w.store_path, sizeof w.store_path, "%s", rl_store_service_path(nm->store));
+  w.store_size = rl_store_service_capacity(nm->store);
+  snprintf(w.node_endpoint, sizeof w.node_endpoint, "%s", nm->endpoint);
+  snprintf(w.gcs_endpoint, sizeof w.gcs_endpoint, "%s", nm->gcs_endpoint);
+  snprintf(w.session_dir, sizeof w.session_dir, "%s", nm->session_dir);
+  w.resources = nm->total;
+  rl_nm_send_to(nm, to, RL_NM_WELCOME, &w);
 }
 
 static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
-  uint64_t kind, pid;
-  rl_id_t id;
-  char endpoint[RL_NM_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &kind) || kind > RL_CLIENT_REMOTE || !rl_field_id(m, 1, &id) || !rl_id_eq(&id, from) ||
-      !rl_field_u64(m, 2, &pid) || !rl_field_strcpy(m, 3, endpoint, sizeof endpoint)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed registration");
+  rl_nm_register_msg_t r;
+  if (!rl_nm_register_msg_read(m, &r)) return;
+  if (!rl_id_eq(&r.worker_id, from)) {
+    rl_log(RL_LOG_WARN, "dropped NM_REGISTER: field 'worker_id' is not the sender's routing id");
     return;
   }
+  uint64_t kind = r.kind, pid = r.pid;
+  rl_id_t id = r.worker_id;
+  const char *endpoint = r.endpoint;
   rl_client_t *c = rl_nm_client(nm, &id);
   if (!c) {
     c = rl_xcalloc(1, sizeof *c);
@@ -145,40 +144,31 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
 }
 
 static void s_resources(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_RESOURCES_REPLY, 3);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_res_pack(&b.pk, &nm->total);
-  rl_res_pack(&b.pk, &nm->available);
-  rl_nm_send_to(nm, from, &b);
+  rl_nm_resources_msg_t q;
+  if (!rl_nm_resources_msg_read(m, &q)) return;
+  rl_nm_resources_reply_msg_t r = {.request = q.request, .total = nm->total, .available = nm->available};
+  rl_nm_send_to(nm, from, RL_NM_RESOURCES_REPLY, &r);
 }
 
 /* LIST_WORKERS -> WORKERS (wire/proto.h): the drivers and workers registered here. */
 static void s_list_workers(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed worker listing request");
-    return;
-  }
+  rl_nm_list_workers_msg_t q;
+  if (!rl_nm_list_workers_msg_read(m, &q)) return;
   uint32_t n = 0;
   for (rl_client_t *c = nm->clients; c; c = c->next) n += c->kind != RL_CLIENT_REMOTE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_NM_WORKERS, 3, 64 + (size_t)n * 96);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &nm->node_id);
-  msgpack_pack_array(&b.pk, n);
+  rl_nm_workers_msg_t r = {.request = q.request, .node_id = nm->node_id};
+  r.clients.v = rl_xcalloc(n ? n : 1, sizeof *r.clients.v);
   for (rl_client_t *c = nm->clients; c; c = c->next) {
     if (c->kind == RL_CLIENT_REMOTE) continue;
-    msgpack_pack_array(&b.pk, 4);
-    rl_pack_id(&b.pk, &c->id);
-    msgpack_pack_uint64(&b.pk, (uint64_t)c->pid);
-    msgpack_pack_uint64(&b.pk, (uint64_t)c->kind);
-    rl_pack_str(&b.pk, c->endpoint);
+    rl_wire_client_info_t *e = &r.clients.v[r.clients.n++];
+    e->worker_id = c->id;
+    e->pid = (uint64_t)c->pid;
+    e->kind = (uint64_t)c->kind;
+    snprintf(e->endpoint, sizeof e->endpoint, "%s", c->endpoint);
   }
-  if (rl_msg_send(nm->router, m->has_identity ? &m->identity : NULL, &b) != 0)
-    rl_log(RL_LOG_DEBUG, "worker listing for request %llu dropped (asker gone?)", (unsigned long long)request);
+  if (rl_nm_workers_msg_send(nm->router, m->has_identity ? &m->identity : NULL, &r) != 0)
+    rl_log(RL_LOG_DEBUG, "worker listing for request %llu dropped (asker gone?)", (unsigned long long)q.request);
+  free(r.clients.v);
 }
 
 static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
@@ -225,9 +215,8 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     case RL_NM_PULL: rl_transfer_serve(nm, &from, m); break;
     case RL_NM_GOODBYE: {
       rl_pool_flush_output(nm);
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
-      rl_nm_send_to(nm, &from, &b);
+      rl_nm_goodbye_msg_t bye = {0};
+      rl_nm_send_to(nm, &from, RL_NM_GOODBYE, &bye);
       rl_nm_client_gone(nm, &from, RL_GONE_GOODBYE);
       break;
     }
@@ -308,34 +297,32 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   /* And learn the other nodes (for spilling leases to them), where placement groups'
    * bundles are (sent when our copy is not the head's version), and the clients that
    * died elsewhere (to release what they held here). */
-  rl_gcs_get_nodes_t ask = {.with_pgs = true, .pg_version = nm->pg_version, .with_dead = true,
-                            .dead_since_nil = !nm->dead_seq_known, .dead_since = nm->dead_seq};
-  rl_gcs_get_nodes_pack(&b, &ask);
-  rl_msg_send(nm->gcs, NULL, &b);
+  rl_gcs_get_nodes_msg_t ask = {.pg_version = nm->pg_version, .has_pg_version = true,
+                                .dead_since = nm->dead_seq, .has_dead_since = nm->dead_seq_known,
+                                .first = true, .has_first = !nm->dead_seq_known};
+  rl_gcs_get_nodes_msg_send(nm->gcs, NULL, &ask);
 }
 
 /* The clients the head says died since we last asked: each node manager they leased
  * workers from releases them (a driver killed on another node leaves nothing held). */
-static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_t *reply) {
-  if (!reply->has_dead) return;
-  for (uint32_t i = 0; i < reply->ndead; i++) rl_nm_client_gone(nm, &reply->dead[i], RL_GONE_DIED_ELSEWHERE);
+static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_msg_t *reply) {
+  if (!reply->has_dead_seq) return;
+  for (uint32_t i = 0; i < reply->dead_clients.n; i++)
+    rl_nm_client_gone(nm, &reply->dead_clients.v[i], RL_GONE_DIED_ELSEWHERE);
   nm->dead_seq = reply->dead_seq;
   nm->dead_seq_known = true;
 }
 
 /* Tells every client, once, that the node at ep died. */
 static void s_node_died(rl_nm_t *nm, const char *node) {
-  if (strlen(node) >= RL_NM_ENDPOINT_MAX || !strcmp(node, nm->endpoint)) return;
+  if (strlen(node) >= RL_ENDPOINT_MAX || !strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
-  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_NM_ENDPOINT_MAX, "%s", node);
+  if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_ENDPOINT_MAX, "%s", node);
   rl_log(RL_LOG_WARN, "node %s is dead (the head stopped hearing from it)", node);
-  for (rl_client_t *c = nm->clients; c; c = c->next) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_NODE_DIED, 1);
-    rl_pack_str(&b.pk, node);
-    rl_nm_send_to(nm, &c->id, &b);
-  }
+  rl_nm_node_died_msg_t died;
+  snprintf(died.node_endpoint, sizeof died.node_endpoint, "%s", node);
+  for (rl_client_t *c = nm->clients; c; c = c->next) rl_nm_send_to(nm, &c->id, RL_NM_NODE_DIED, &died);
   rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
 }
 
@@ -351,16 +338,12 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     return;
   }
   if (m->type != RL_GCS_NODES) return;
-  rl_gcs_nodes_t reply;
-  char err[300];
-  if (!rl_gcs_nodes_unpack(m, &reply, err, sizeof err)) {
-    rl_log(RL_LOG_WARN, "dropped a message from the head: %s", err);
-    return;
-  }
+  rl_gcs_nodes_msg_t reply;
+  if (!rl_gcs_nodes_msg_read(m, &reply)) return; /* logged */
   s_dead_clients(nm, &reply);
   nm->npeers = 0;
-  for (uint32_t i = 0; i < reply.n && nm->npeers < 64; i++) {
-    const rl_gcs_node_t *e = &reply.nodes[i];
+  for (uint32_t i = 0; i < reply.nodes.n && nm->npeers < 64; i++) {
+    const rl_wire_node_info_t *e = &reply.nodes.v[i];
     struct rl_peer_node *p = &nm->peers[nm->npeers];
     if (strlen(e->endpoint) >= sizeof p->endpoint) continue;
     if (!e->alive) {
@@ -369,16 +352,15 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
       if (!strcmp(nm->dead[k], e->endpoint)) {
-        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_NM_ENDPOINT_MAX);
+        memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
         break;
       }
     snprintf(p->endpoint, sizeof p->endpoint, "%s", e->endpoint);
-    p->id = e->id;
+    p->id = e->node_id;
     p->total = e->total;
     p->available = e->available;
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
-  rl_gcs_nodes_free(&reply);
   rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }
@@ -618,7 +600,7 @@ static void s_loop(rl_nm_t *nm) {
 
 /* A private cluster's sockets go with it, even when its driver was killed. */
 static void s_remove_socket_dir(const char *socket_path) {
-  char dir[RL_NM_ENDPOINT_MAX];
+  char dir[RL_ENDPOINT_MAX];
   snprintf(dir, sizeof dir, "%s", socket_path);
   char *slash = strrchr(dir, '/');
   if (!slash) return;
@@ -628,7 +610,7 @@ static void s_remove_socket_dir(const char *socket_path) {
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
-    char path[RL_NM_ENDPOINT_MAX + 260];
+    char path[RL_ENDPOINT_MAX + 260];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     unlink(path);
   }

@@ -24,6 +24,7 @@
 #include "store/objects.h"
 #include "store/region.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -100,15 +101,16 @@ void rl_store_service_stats(const rl_store_service_t *s, size_t *used, size_t *o
   rl_objects_stats(s->objects, used, objects, spilled);
 }
 
-static void s_pack_info(void *ctx, const rl_object_info_t *info) {
-  msgpack_packer *pk = ctx;
-  msgpack_pack_array(pk, 5);
-  rl_pack_id(pk, &info->id);
-  msgpack_pack_uint64(pk, info->size);
-  msgpack_pack_uint64(pk, (uint64_t)info->state);
-  msgpack_pack_uint64(pk, info->pins);
-  if (rl_id_is_nil(&info->owner_id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, &info->owner_id);
+/* Appends info to the listing ctx (an rl_nm_objects_msg_t with room for it). */
+static void s_add_info(void *ctx, const rl_object_info_t *info) {
+  rl_nm_objects_msg_t *r = ctx;
+  rl_wire_object_info_t *e = &r->objects.v[r->objects.n++];
+  e->object_id = info->id;
+  e->size = info->size;
+  e->state = (uint64_t)info->state;
+  e->pins = info->pins;
+  e->has_owner_id = !rl_id_is_nil(&info->owner_id);
+  e->owner_id = info->owner_id;
 }
 
 static void s_count_info(void *ctx, const rl_object_info_t *info) {
@@ -117,39 +119,35 @@ static void s_count_info(void *ctx, const rl_object_info_t *info) {
 }
 
 void rl_store_service_list(rl_store_service_t *s, void *sock, rl_msg_t *m, const rl_id_t *node_id) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "store: dropped a malformed object listing request");
-    return;
-  }
+  rl_nm_list_objects_msg_t q;
+  if (!rl_nm_list_objects_msg_read(m, &q)) return;
   uint32_t n = 0;
   rl_objects_each(s->objects, s_count_info, &n);
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_NM_OBJECTS, 3, 64 + (size_t)n * 64);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, node_id);
-  msgpack_pack_array(&b.pk, n);
-  rl_objects_each(s->objects, s_pack_info, &b.pk);
-  if (rl_msg_send(sock, m->has_identity ? &m->identity : NULL, &b) != 0)
-    rl_log(RL_LOG_DEBUG, "store: object listing for request %" PRIu64 " dropped (asker gone?)", request);
+  rl_nm_objects_msg_t r = {.request = q.request, .node_id = *node_id};
+  r.objects.v = rl_xcalloc(n ? n : 1, sizeof *r.objects.v);
+  rl_objects_each(s->objects, s_add_info, &r);
+  if (rl_nm_objects_msg_send(sock, m->has_identity ? &m->identity : NULL, &r) != 0)
+    rl_log(RL_LOG_DEBUG, "store: object listing for request %" PRIu64 " dropped (asker gone?)", q.request);
+  free(r.objects.v);
 }
 
-/* Replies [request, value] / [request, value, size] on success, [request, nil, err] on
- * failure. */
+/* Replies STORE_CREATED [request, offset] / STORE_LOCATION [request, offset, size] on
+ * success, with the error on failure. */
 static void s_reply(void *sock, rl_msg_t *m, uint8_t type, uint64_t request, int rc, size_t offset, size_t size,
                     const char *err) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, type, rc == 0 && type == RL_NM_STORE_LOCATION ? 3 : rc == 0 ? 2 : 3);
-  msgpack_pack_uint64(&b.pk, request);
-  if (rc == 0) {
-    msgpack_pack_uint64(&b.pk, offset);
-    if (type == RL_NM_STORE_LOCATION) msgpack_pack_uint64(&b.pk, size);
+  const zmq_msg_t *to = m->has_identity ? &m->identity : NULL;
+  int sent;
+  if (type == RL_NM_STORE_LOCATION) {
+    rl_nm_store_location_msg_t r = {.request = request, .has_offset = rc == 0, .offset = offset,
+                                    .has_size = rc == 0, .size = size, .has_error = rc != 0,
+                                    .error = rl_wire_str(err)};
+    sent = rl_nm_store_location_msg_send(sock, to, &r);
   } else {
-    msgpack_pack_nil(&b.pk);
-    rl_pack_str(&b.pk, err);
+    rl_nm_store_created_msg_t r = {.request = request, .has_offset = rc == 0, .offset = offset,
+                                   .has_error = rc != 0, .error = rl_wire_str(err)};
+    sent = rl_nm_store_created_msg_send(sock, to, &r);
   }
-  if (rl_msg_send(sock, m->has_identity ? &m->identity : NULL, &b) != 0)
-    rl_log(RL_LOG_DEBUG, "store: reply %u to request %" PRIu64 " dropped (client gone?)", type, request);
+  if (sent != 0) rl_log(RL_LOG_DEBUG, "store: reply %u to request %" PRIu64 " dropped (client gone?)", type, request);
 }
 
 int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint64_t client,
@@ -161,10 +159,10 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
   int rc;
   switch (m->type) {
     case RL_NM_STORE_CREATE: {
-      bool has_owner = rl_field_id(m, 3, &owner);
-      if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &size) ||
-          (!has_owner && !rl_field_is_nil(m, 3)))
-        goto bad;
+      rl_nm_store_create_msg_t c;
+      if (rl_nm_store_create_msg_unpack(m, &c, err, sizeof err) != 0) goto bad;
+      request = c.request, id = c.object_id, size = c.size, owner = c.owner_worker_id;
+      bool has_owner = c.has_owner_worker_id;
       uint64_t owner_key = has_owner && owner_client ? owner_client(ctx, &owner) : 0;
       if (size > SIZE_MAX) {
         snprintf(err, sizeof err, "object of %" PRIu64 " bytes is larger than the object store (%zu bytes); raise "
@@ -178,16 +176,22 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
       s_reply(sock, m, RL_NM_STORE_CREATED, request, rc, offset, 0, err);
       return 0;
     }
-    case RL_NM_STORE_GET:
-      if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) goto bad;
+    case RL_NM_STORE_GET: {
+      rl_nm_store_get_msg_t g;
+      if (rl_nm_store_get_msg_unpack(m, &g, err, sizeof err) != 0) goto bad;
+      request = g.request, id = g.object_id;
       rc = rl_objects_get(s->objects, &id, client, &offset, &osize, err, sizeof err);
       if (rc != 0) rl_log(RL_LOG_DEBUG, "store: get: %s", err);
       s_reply(sock, m, RL_NM_STORE_LOCATION, request, rc, offset, osize, err);
       return 0;
+    }
     case RL_NM_STORE_SEAL:
     case RL_NM_STORE_RELEASE:
-    case RL_NM_STORE_DELETE:
-      if (!rl_field_id(m, 0, &id)) goto bad;
+    case RL_NM_STORE_DELETE: {
+      /* The three have the same one field. */
+      rl_nm_store_seal_msg_t one;
+      if (rl_wire_unpack(m, m->type, &one, err, sizeof err) != 0) goto bad;
+      id = one.object_id;
       if (m->type == RL_NM_STORE_SEAL)
         rc = rl_objects_seal(s->objects, &id, client, err, sizeof err);
       else if (m->type == RL_NM_STORE_RELEASE)
@@ -198,12 +202,13 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
       if (rc != 0)
         rl_log(m->type == RL_NM_STORE_SEAL ? RL_LOG_WARN : RL_LOG_DEBUG, "store: client %" PRIu64 ": %s", client, err);
       return 0;
+    }
     default:
+      snprintf(err, sizeof err, "message type %u is not a store request", m->type);
       break;
   }
 bad:
-  rl_log(RL_LOG_WARN, "store: dropped a malformed message (type %u, %u fields) from client %" PRIu64, m->type,
-         m->nfields, client);
+  rl_log(RL_LOG_WARN, "store: dropped %s (client %" PRIu64 ")", err, client);
   return -1;
 }
 
@@ -241,17 +246,15 @@ static long s_create(s_test_t *t, uint64_t req, const rl_id_t *id, uint64_t size
   rl_msgbuf_t b;
   rl_msg_t r;
   int h;
-  uint64_t got, off;
   long res = -2;
-  rl_msgbuf_init(&b, RL_NM_STORE_CREATE, 4);
-  msgpack_pack_uint64(&b.pk, req);
-  rl_pack_id(&b.pk, id);
-  msgpack_pack_uint64(&b.pk, size);
-  if (owner) rl_pack_id(&b.pk, owner); else msgpack_pack_nil(&b.pk);
+  rl_nm_store_create_msg_t c = {.request = req, .object_id = *id, .size = size, .has_owner_worker_id = owner != NULL};
+  if (owner) c.owner_worker_id = *owner;
+  if (rl_nm_store_create_msg_pack(&c, &b, err, errlen) != 0) return -2;
   if (!s_exchange(t, &b, &h, &r, 2000)) return -2;
-  if (h == 0 && r.type == RL_NM_STORE_CREATED && rl_field_u64(&r, 0, &got) && got == req) {
-    if (r.nfields == 2 && rl_field_u64(&r, 1, &off)) res = (long)off;
-    else if (r.nfields == 3 && rl_field_is_nil(&r, 1) && rl_field_strcpy(&r, 2, err, errlen)) res = -1;
+  rl_nm_store_created_msg_t got;
+  if (h == 0 && rl_nm_store_created_msg_unpack(&r, &got, err, errlen) == 0 && got.request == req) {
+    if (got.has_offset && !got.has_error) res = (long)got.offset;
+    else if (!got.has_offset && got.has_error && rl_wire_strcpy(err, errlen, got.error)) res = -1;
   }
   rl_msg_close(&r);
   return res;
@@ -262,15 +265,14 @@ static long s_get(s_test_t *t, uint64_t req, const rl_id_t *id, uint64_t *size, 
   rl_msgbuf_t b;
   rl_msg_t r;
   int h;
-  uint64_t got, off;
   long res = -2;
-  rl_msgbuf_init(&b, RL_NM_STORE_GET, 2);
-  msgpack_pack_uint64(&b.pk, req);
-  rl_pack_id(&b.pk, id);
+  rl_nm_store_get_msg_t g = {.request = req, .object_id = *id};
+  if (rl_nm_store_get_msg_pack(&g, &b, err, errlen) != 0) return -2;
   if (!s_exchange(t, &b, &h, &r, 2000)) return -2;
-  if (h == 0 && r.type == RL_NM_STORE_LOCATION && rl_field_u64(&r, 0, &got) && got == req && r.nfields == 3) {
-    if (rl_field_u64(&r, 1, &off) && rl_field_u64(&r, 2, size)) res = (long)off;
-    else if (rl_field_is_nil(&r, 1) && rl_field_strcpy(&r, 2, err, errlen)) res = -1;
+  rl_nm_store_location_msg_t l;
+  if (h == 0 && rl_nm_store_location_msg_unpack(&r, &l, err, errlen) == 0 && l.request == req) {
+    if (l.has_offset && l.has_size && !l.has_error) res = (long)l.offset, *size = l.size;
+    else if (!l.has_offset && l.has_error && rl_wire_strcpy(err, errlen, l.error)) res = -1;
   }
   rl_msg_close(&r);
   return res;
@@ -281,8 +283,8 @@ static int s_simple(s_test_t *t, uint8_t type, const rl_id_t *id) {
   rl_msgbuf_t b;
   rl_msg_t r;
   int h;
-  rl_msgbuf_init(&b, type, 1);
-  rl_pack_id(&b.pk, id);
+  rl_nm_store_seal_msg_t one = {.object_id = *id}; /* SEAL, RELEASE and DELETE: one id */
+  if (rl_wire_pack(type, &one, &b, NULL, 0) != 0) return -4;
   if (s_exchange(t, &b, &h, &r, 20)) {
     rl_msg_close(&r);
     return -3;

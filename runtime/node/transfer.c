@@ -59,27 +59,17 @@ static rl_nm_peer_t *s_peer(rl_nm_t *nm, const char *endpoint) {
     return NULL;
   }
   /* Register as a remote client, so the other node answers our pulls. */
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
-  rl_pack_id(&b.pk, &nm->node_id);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_pack_str(&b.pk, nm->endpoint);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_msg_send(p->sock, NULL, &b);
+  rl_nm_register_msg_t reg = {.kind = RL_CLIENT_REMOTE, .worker_id = nm->node_id};
+  snprintf(reg.endpoint, sizeof reg.endpoint, "%s", nm->endpoint);
+  rl_nm_register_msg_send(p->sock, NULL, &reg);
   p->next = nm->node_peers;
   nm->node_peers = p;
   return p;
 }
 
 static void s_send_pull(s_transfer_t *t, size_t offset, size_t length) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_PULL, 4);
-  msgpack_pack_uint64(&b.pk, t->request);
-  rl_pack_id(&b.pk, &t->id);
-  msgpack_pack_uint64(&b.pk, offset);
-  msgpack_pack_uint64(&b.pk, length);
-  rl_msg_send(t->from->sock, NULL, &b);
+  rl_nm_pull_msg_t pull = {.request = t->request, .object_id = t->id, .offset = offset, .length = length};
+  rl_nm_pull_msg_send(t->from->sock, NULL, &pull);
   t->inflight++;
 }
 
@@ -88,17 +78,16 @@ static void s_answer(rl_nm_t *nm, s_waiter_t *w, const rl_id_t *id, const char *
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   size_t offset = 0, size = 0;
   char err[300];
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_STORE_LOCATION, 3);
-  msgpack_pack_uint64(&b.pk, w->request);
+  rl_nm_store_location_msg_t r = {.request = w->request};
   if (!error && rl_objects_get(objects, id, w->key, &offset, &size, err, sizeof err) == 0) {
-    msgpack_pack_uint64(&b.pk, offset);
-    msgpack_pack_uint64(&b.pk, size);
+    r.has_offset = r.has_size = true;
+    r.offset = offset;
+    r.size = size;
   } else {
-    msgpack_pack_nil(&b.pk);
-    rl_pack_str(&b.pk, error ? error : err);
+    r.has_error = true;
+    r.error = rl_wire_str(error ? error : err);
   }
-  rl_nm_send_to(nm, &w->client, &b);
+  rl_nm_send_to(nm, &w->client, RL_NM_STORE_LOCATION, &r);
 }
 
 static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
@@ -123,12 +112,14 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
 }
 
 bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t key) {
-  uint64_t request;
-  rl_id_t id;
-  char location[RL_NM_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) ||
-      !rl_field_strcpy(m, 2, location, sizeof location) || !strcmp(location, nm->endpoint))
+  rl_nm_store_get_msg_t g;
+  char err[256];
+  /* A malformed request is the store's to drop (and log). */
+  if (rl_nm_store_get_msg_unpack(m, &g, err, sizeof err) != 0 || !g.has_location || !strcmp(g.location, nm->endpoint))
     return false;
+  uint64_t request = g.request;
+  rl_id_t id = g.object_id;
+  const char *location = g.location;
   if (rl_objects_pins(rl_store_service_objects(nm->store), &id) >= 0) return false; /* here already */
   s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   w->client = *client;
@@ -178,47 +169,48 @@ void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint) {
 }
 
 void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
-  uint64_t request, offset, length;
-  rl_id_t id;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &offset) ||
-      !rl_field_u64(m, 3, &length) || length > 4 * S_CHUNK) {
-    rl_log(RL_LOG_WARN, "dropped a malformed pull");
+  rl_nm_pull_msg_t pull;
+  if (!rl_nm_pull_msg_read(m, &pull)) return;
+  if (pull.length > 4 * S_CHUNK) {
+    rl_log(RL_LOG_WARN, "dropped NM_PULL: field 'length' %llu over %llu", (unsigned long long)pull.length,
+           (unsigned long long)(4 * S_CHUNK));
     return;
   }
+  uint64_t offset = pull.offset, length = pull.length;
+  rl_id_t id = pull.object_id;
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   size_t at, size;
   char err[300];
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, (size_t)length + 128);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &id);
-  if (rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) != 0) {
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-    rl_pack_str(&b.pk, err);
+  rl_nm_pull_data_msg_t r = {.request = pull.request, .object_id = id};
+  bool pinned = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
+  if (!pinned) {
+    r.has_error = true;
+    r.error = rl_wire_str(err);
   } else {
     size_t n = offset >= size ? 0 : size - offset < length ? size - offset : length;
-    msgpack_pack_uint64(&b.pk, size);
-    msgpack_pack_uint64(&b.pk, offset);
-    rl_pack_bin(&b.pk, (char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0), n);
-    rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
+    r.has_total = r.has_offset = r.has_data = true;
+    r.total = size;
+    r.offset = offset;
+    r.data = rl_wire_bytes((char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0), n);
   }
-  rl_nm_send_to(nm, client, &b);
+  rl_nm_send_to(nm, client, RL_NM_PULL_DATA, &r); /* packed (copied) before the release */
+  if (pinned) rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
 }
 
 void rl_transfer_data(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t request, total, offset;
-  rl_id_t id;
-  const char *data;
-  size_t n;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) return;
+  rl_nm_pull_data_msg_t d;
+  if (!rl_nm_pull_data_msg_read(m, &d)) return;
+  rl_id_t id = d.object_id;
   s_transfer_t *t = s_transfers;
-  while (t && t->request != request) t = t->next;
+  while (t && t->request != d.request) t = t->next;
   if (!t) return;
   t->inflight--;
   char err[300];
-  if (!rl_field_u64(m, 2, &total) || !rl_field_u64(m, 3, &offset) || !rl_field_bytes(m, 4, &data, &n)) {
-    if (!rl_field_strcpy(m, 4, err, sizeof err)) snprintf(err, sizeof err, "a malformed chunk arrived");
+  uint64_t total = d.total, offset = d.offset;
+  const char *data = d.data.p;
+  size_t n = d.data.n;
+  if (!d.has_total || !d.has_offset || !d.has_data) {
+    if (!d.has_error || !rl_wire_strcpy(err, sizeof err, d.error)) snprintf(err, sizeof err, "a malformed chunk arrived");
     char msg[600];
     snprintf(msg, sizeof msg, "could not pull the object from %s: %s", t->from->endpoint, err);
     s_finish(nm, t, msg);

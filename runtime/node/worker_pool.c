@@ -167,15 +167,10 @@ static void s_forward(rl_nm_t *nm, rl_worker_t *w, int stream, const char *text,
     fwrite(text, 1, n, f);
     fclose(f);
   }
-  for (rl_client_t *c = nm->clients; c; c = c->next) {
-    if (c->kind != RL_CLIENT_DRIVER) continue;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_LOG, 3);
-    msgpack_pack_uint64(&b.pk, (uint64_t)w->pid);
-    rl_pack_str(&b.pk, stream ? "err" : "out");
-    rl_pack_bin(&b.pk, text, n);
-    rl_nm_send_to(nm, &c->id, &b);
-  }
+  rl_nm_log_msg_t log = {.pid = (uint64_t)w->pid, .stream = "out", .text = rl_wire_bytes(text, n)};
+  if (stream) snprintf(log.stream, sizeof log.stream, "err");
+  for (rl_client_t *c = nm->clients; c; c = c->next)
+    if (c->kind == RL_CLIENT_DRIVER) rl_nm_send_to(nm, &c->id, RL_NM_LOG, &log);
 }
 
 /* Reads one pipe; forwards complete lines, keeps the rest. Returns bytes read. */
@@ -287,16 +282,10 @@ void rl_pool_reap(rl_nm_t *nm) {
     if (!w->registered) nm->failed_starts++;
     if (w->registered) {
       rl_nm_client_gone(nm, &w->id, RL_GONE_DIED);
-      for (rl_client_t *c = nm->clients; c; c = c->next) {
-        rl_msgbuf_t b;
-        rl_msgbuf_init(&b, RL_NM_WORKER_DIED, 5);
-        rl_pack_id(&b.pk, &w->id);
-        msgpack_pack_uint64(&b.pk, (uint64_t)pid);
-        rl_pack_str(&b.pk, reason);
-        rl_pack_str(&b.pk, w->endpoint);
-        rl_pack_str(&b.pk, oom ? "OutOfMemoryError" : "WorkerCrashedError");
-        rl_nm_send_to(nm, &c->id, &b);
-      }
+      rl_nm_worker_died_msg_t died = {.worker_id = w->id, .pid = (uint64_t)pid, .reason = rl_wire_str(reason)};
+      snprintf(died.endpoint, sizeof died.endpoint, "%s", w->endpoint);
+      snprintf(died.error_type, sizeof died.error_type, "%s", oom ? "OutOfMemoryError" : "WorkerCrashedError");
+      for (rl_client_t *c = nm->clients; c; c = c->next) rl_nm_send_to(nm, &c->id, RL_NM_WORKER_DIED, &died);
     }
     rl_leases_release_worker(nm, w);
     s_free_worker(w);

@@ -345,6 +345,20 @@ bad:
   return -1;
 }
 
+int rl_msg_from_bytes(const void *data, size_t size, rl_msg_t *m) {
+  memset(m, 0, sizeof *m);
+  zmq_msg_init(&m->identity);
+  zmq_msg_init(&m->batch_identity);
+  msgpack_unpacked_init(&m->up);
+  if (zmq_msg_init_size(&m->frame, size) != 0) {
+    zmq_msg_init(&m->frame);
+    rl_msg_close(m);
+    return -1;
+  }
+  if (size) memcpy(zmq_msg_data(&m->frame), data, size);
+  return s_parse(NULL, m);
+}
+
 int rl_msg_next(rl_msg_t *m) {
   if (!m->more) return 0;
   m->more = false; /* the rest is read here, not dropped */

@@ -83,6 +83,10 @@ int rl_msg_recv(void *sock, bool router, rl_msg_t *m);
  * m was a lone message), -1 if it was malformed (logged; the rest of the batch is
  * dropped). Loop `do { ... } while (rl_msg_next(&m) > 0)`; then rl_msg_close. */
 int rl_msg_next(rl_msg_t *m);
+/* Reads one message from the bytes of a frame (header and body), with rl_msg_recv's
+ * checks, without a socket (tests, the fuzzer). Returns 1 with *m filled (release it with
+ * rl_msg_close), or -1 if the bytes are malformed (logged). */
+int rl_msg_from_bytes(const void *data, size_t size, rl_msg_t *m);
 /* Releases m; parts of its batch not read yet are dropped. */
 void rl_msg_close(rl_msg_t *m);
 

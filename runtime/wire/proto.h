@@ -4,8 +4,10 @@
  * msgpack array of fields (wire/msg.h). ROUTER sockets see the sender's routing id as
  * an extra first frame. Field notation: id = bin of 16 bytes; str; bin; u64; f64;
  * bool; map{str: f64} = a resource map; [..] = array; ? = may be nil.
- * A receiver checks every field it reads (rl_field_*) and drops, with a log line,
- * a message that does not match its schema. */
+ * Each message's fields are also declared once, as data, below the enum
+ * (RL_<TYPE>_FIELDS): wire/wire.h turns each list into a C struct and a packer and an
+ * unpacker that validate every field; a receiver drops, with a log line naming the
+ * message and the field, a message that does not match its list. */
 #ifndef RL_PROTO_H
 #define RL_PROTO_H
 
@@ -33,7 +35,7 @@ enum rl_msg_type {
   RL_NM_BLOCKED = 4,
   /* [] : the calling worker runs again */
   RL_NM_UNBLOCKED = 5,
-  /* [request u64, object_id id, size u64, owner_worker_id id] : allocate size bytes in
+  /* [request u64, object_id id, size u64, owner_worker_id id?] : allocate size bytes in
    * the store; the object is deleted when its owner (a registered client) leaves */
   RL_NM_STORE_CREATE = 6,
   /* [object_id id] : the creator finished writing; the object is immutable now */
@@ -67,17 +69,17 @@ enum rl_msg_type {
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,
-  /* [request u64, offset u64, size u64] or [request u64, nil, error str] */
+  /* [request u64, offset u64, size u64] or [request u64, nil, nil, error str] */
   RL_NM_STORE_LOCATION = 25,
   /* [request u64, total map, available map] */
   RL_NM_RESOURCES_REPLY = 26,
-  /* [pid u64, stream str ("out"|"err"), text str] : worker output for the driver */
+  /* [pid u64, stream str ("out"|"err"), text bin] : worker output for the driver */
   RL_NM_LOG = 27,
   /* ---- node manager <-> node manager: objects pulled by the node that needs them ---- */
   /* [request u64, object_id id, offset u64, length u64] : send me this part */
   RL_NM_PULL = 29,
   /* [request u64, object_id id, total u64, offset u64, data bin] or
-   * [request u64, object_id id, nil, nil, error str] */
+   * [request u64, object_id id, nil, nil, nil, error str] */
   RL_NM_PULL_DATA = 30,
   /* [request u64, pg_id id] : the lease was for a placement group that is removed: it
    * will never be granted (the tasks waiting for it fail) */
@@ -113,7 +115,8 @@ enum rl_msg_type {
   /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
    * ready) */
   RL_CW_GET_OBJECT = 42,
-  /* [request u64, object_id id, kind u64, data bin, size u64] */
+  /* [request u64, object_id id, kind u64, data bin, size u64] kind RL_RET_STORE: data is
+   * the endpoint of the node manager whose store holds it, size bytes */
   RL_CW_OBJECT = 43,
   /* [task_id id, force bool, recursive bool?] : cancel a task: queued, it never runs;
    * running, force kills its worker, else its next wait in rayl raises
@@ -163,25 +166,27 @@ enum rl_msg_type {
    * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
    * mem_total, mem_available, load1, cpus); unknown names are ignored. */
   RL_GCS_HEARTBEAT = 61,
-  /* [request u64, pg_version u64?, dead_since u64|nil?] (node managers send both)
+  /* [request u64, pg_version u64?, dead_since u64?, first bool?] (node managers send
+   * pg_version and dead_since, or first the first time)
    * pg_version: a node manager's version of the placement group table
    * (RL_GCS_PG_PLACEMENT); the reply carries the table when the head's differs.
-   * dead_since: the last dead-client sequence number seen, nil the first time */
+   * dead_since: the last dead-client sequence number seen; first: none seen yet */
   RL_GCS_GET_NODES = 62,
   /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
    *  available map, demands [[shape map, count u64, infeasible bool]...], gpus str]...],
    *  pg_version u64?, groups [[pg_id id, bundles]...]?, dead_seq u64?, dead_clients [id...]?]
    * groups: every created (or rescheduling) placement group, bundles as in
    * RL_GCS_PG_PLACEMENT; nil when the asker's pg_version is current. dead_seq and
-   * dead_clients answer a request with dead_since: the clients reported dead after
-   * dead_since (none when it is nil: a new node manager has no clients yet), and the
+   * dead_clients answer a request with dead_since or first: the clients reported dead
+   * after dead_since (none for first: a new node manager has no clients yet), and the
    * sequence number to ask from next time. */
   RL_GCS_NODES = 63,
   /* [request u64, key str, value bin?] : value nil deletes */
   RL_GCS_KV_PUT = 64,
   /* [request u64, key str] */
   RL_GCS_KV_GET = 65,
-  /* [request u64, value bin?] (reply to KV_PUT and KV_GET) */
+  /* [request u64, value bin?, size u64?, error str?] (reply to KV_PUT, KV_GET and
+   * KV_EXISTS; error: refused) */
   RL_GCS_KV_REPLY = 66,
   /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
@@ -233,7 +238,7 @@ enum rl_msg_type {
    * created that are not detached are removed) */
   RL_GCS_CLIENT_GONE = 111,
   /* ---- jobs and runtime_env packages: client (CLI, driver, worker) -> head ---- */
-  /* [request u64, key str] -> KV_REPLY [request, size u64?] : is this key set (and how
+  /* [request u64, key str] -> KV_REPLY [request, nil, size u64?] : is this key set (and how
    * large is its value)? Used to upload a working_dir package only once. */
   RL_GCS_KV_EXISTS = 120,
   /* [request u64, submission_id str ("": the head makes one up), entrypoint [str...],
@@ -264,7 +269,8 @@ enum rl_msg_type {
   /* [request u64, [job...]] : every job, oldest first */
   RL_GCS_JOB_LIST = 131,
   /* [request u64, data bin, offset u64, size u64, status str] : data starts at offset;
-   * size: the whole log's size now; status: the job's; or [request u64, nil, error str] */
+   * size: the whole log's size now; status: the job's; or [request u64, nil, nil, nil,
+   * nil, error str] */
   RL_GCS_JOB_LOGS = 132,
   /* ---- the state API (rayl list) ---- */
   /* core worker -> head, no reply: state changes of the tasks and actors this process
@@ -287,7 +293,8 @@ enum rl_msg_type {
   RL_GCS_STATE_REPORT = 140,
   /* [request u64, what str ("tasks" | "actors")] */
   RL_GCS_LIST_STATE = 141,
-  /* [request u64, rows [...], dropped u64, evicted u64], rows in the order first reported:
+  /* [request u64, tasks [...]?, dropped u64, evicted u64, actors [...]?]: the rows asked
+   * for (tasks or actors), in the order first reported:
    * tasks:  [task_id id, state u64, attempt u64, name str, kind u64, actor_id id?,
    *          node_id id?, worker_pid u64, error_type str?, owner_id id, owner_pid u64]
    * actors: [actor_id id, state u64, class_name str, name str, namespace str,
@@ -384,5 +391,362 @@ enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
 /* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to
  * start (its resources are free). */
 enum { RL_WAIT_RESOURCES = 0, RL_WAIT_WORKER = 1 };
+
+
+/* ---- the fields of every message, as data (wire/wire.h makes structs and codecs) ----
+ * Each list is F(c, name, kind, presence, max, elem), in wire order:
+ *   kind: U64 (max, when not 0: the largest value), I64, F64, BOOL, ID (bin of 16),
+ *     STR (a string of fewer than max bytes, no NUL: copied into char[max]), TEXT and
+ *     BIN (str / bin of at most max bytes, borrowed from the message), RES (a resource
+ *     map), MAP (any msgpack map, borrowed), ANY (any msgpack value, borrowed),
+ *     LIST (an array of at most max elem values: U64, ID, TEXT or RES), ARR (an array of
+ *     at most max elem records, each a msgpack array), REC (one elem record).
+ *   presence: REQ, or OPT (nil or absent: the struct's has_<name> is false).
+ * Records (RL_WREC_<elem>_FIELDS) are lists of the same form. */
+
+/* Longest endpoint (ipc://, tcp://) of a node manager, worker or head, with its NUL. */
+#define RL_ENDPOINT_MAX 256
+/* Longest canonical runtime_env of a lease. */
+#define RL_NM_RUNTIME_ENV_MAX (64 << 10)
+/* Longest path (store, session folder), with its NUL. */
+#define RL_WIRE_PATH_MAX 4096
+/* Longest free text (a reason, an error message, a traceback, a name). */
+#define RL_WIRE_TEXT_MAX (1 << 20)
+/* Most elements of one array (tasks, objects, rows...). */
+#define RL_WIRE_COUNT_MAX (1 << 22)
+/* Largest bin field (a value, a function body, a chunk of an object). */
+#define RL_WIRE_BIN_MAX ((1u << 28) - 4096)
+
+/* A lease's scheduling strategy (RL_NM_LEASE, RL_GCS_ACTOR_REGISTER):
+ * DEFAULT: local first; SPREAD: round robin over nodes that fit; NODE: node_id only
+ * (soft: that node if it can, else the default); PG: from bundle `bundle` of
+ * placement group pg_id, on the node holding it (-1: any of its bundles). */
+enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG = 3 };
+/* [kind u64 (RL_SCHED_*), node_id id?, soft bool?, pg_id id?, bundle i64?]: node_id
+ * for NODE, pg_id and bundle for PG (bundle -1 .. RL_PG_MAX_BUNDLES - 1). */
+#define RL_WREC_sched_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_SCHED_PG, _) F(c, node_id, ID, OPT, 0, _) F(c, soft, BOOL, OPT, 0, _) \
+  F(c, pg_id, ID, OPT, 0, _) F(c, bundle, I64, OPT, 0, _)
+/* A task's argument or return: [kind u64 (RL_RET_*), data bin, size u64] */
+#define RL_WREC_task_arg_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_RET_ERROR, _) F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
+/* [object_id id, owner_endpoint str] */
+#define RL_WREC_borrow_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+/* [shape map, count u64, infeasible bool, waiting u64? (RL_WAIT_*)] */
+#define RL_WREC_demand_FIELDS(F, c) \
+  F(c, shape, RES, REQ, 0, _) F(c, count, U64, REQ, 0, _) F(c, infeasible, BOOL, REQ, 0, _) \
+  F(c, waiting, U64, OPT, RL_WAIT_WORKER, _)
+/* [node_id id, endpoint str, alive bool, total map, available map, demands [demand...], gpus str] */
+#define RL_WREC_node_info_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, alive, BOOL, REQ, 0, _) \
+  F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, demands, ARR, REQ, RL_WIRE_COUNT_MAX, demand) \
+  F(c, gpus, TEXT, REQ, 4096, _)
+/* A placement group's bundle: [node_id id?, resources map] */
+#define RL_WREC_bundle_FIELDS(F, c) F(c, node_id, ID, OPT, 0, _) F(c, resources, RES, REQ, 0, _)
+/* [pg_id id, bundles [bundle...]] */
+#define RL_WREC_pg_group_FIELDS(F, c) F(c, pg_id, ID, REQ, 0, _) F(c, bundles, ARR, REQ, 1024, bundle)
+/* [pg_id id, name str, strategy str, state str, detached bool, bundles [bundle...]] */
+#define RL_WREC_pg_info_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, 4096, _) F(c, strategy, TEXT, REQ, 64, _) \
+  F(c, state, TEXT, REQ, 64, _) F(c, detached, BOOL, REQ, 0, _) F(c, bundles, ARR, REQ, 1024, bundle)
+/* [name str, value str] */
+#define RL_WREC_env_var_FIELDS(F, c) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, value, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* [submission_id str, status str, entrypoint str, message str, start_ms u64, end_ms u64,
+ *  driver_pid u64, runtime_env str] */
+#define RL_WREC_job_FIELDS(F, c) \
+  F(c, submission_id, TEXT, REQ, 4096, _) F(c, status, TEXT, REQ, 64, _) \
+  F(c, entrypoint, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, message, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, start_ms, U64, REQ, 0, _) F(c, end_ms, U64, REQ, 0, _) F(c, driver_pid, U64, REQ, 0, _) \
+  F(c, runtime_env, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* RL_GCS_STATE_REPORT's task event */
+#define RL_WREC_task_event_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_TS_FAILED, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node, U64, REQ, 0, _) F(c, worker_pid, U64, REQ, 0, _) \
+  F(c, error_type, TEXT, OPT, 4096, _) F(c, error, TEXT, OPT, RL_TASK_ERROR_MAX, _)
+/* RL_GCS_STATE_REPORT's actor event */
+#define RL_WREC_actor_event_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, namespace_, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, detached, BOOL, REQ, 0, _) F(c, node, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, worker_id, ID, OPT, 0, _) F(c, death_cause, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, restarts, U64, OPT, 0, _)
+/* RL_GCS_STATE_REPORT's span */
+#define RL_WREC_span_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, start_us, U64, REQ, 0, _) F(c, end_us, U64, REQ, 0, _) F(c, failed, BOOL, REQ, 0, _)
+/* RL_NM_OBJECTS' object */
+#define RL_WREC_object_info_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, size, U64, REQ, 0, _) F(c, state, U64, REQ, RL_OS_SPILLED, _) \
+  F(c, pins, U64, REQ, 0, _) F(c, owner_id, ID, OPT, 0, _)
+/* RL_GCS_TIMELINE's event */
+#define RL_WREC_timeline_event_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, start_us, U64, REQ, 0, _) F(c, end_us, U64, REQ, 0, _) F(c, failed, BOOL, REQ, 0, _) \
+  F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_GCS_STATE's task row */
+#define RL_WREC_task_row_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_TS_FAILED, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, worker_pid, U64, REQ, 0, _) \
+  F(c, error_type, TEXT, OPT, 4096, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_GCS_STATE's actor row */
+#define RL_WREC_actor_row_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, namespace_, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, detached, BOOL, REQ, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, death_cause, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_NM_WORKERS' client */
+#define RL_WREC_client_info_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+/* RL_CW_OWNED's object */
+#define RL_WREC_owned_info_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, size, U64, OPT, 0, _) F(c, refs, TEXT, REQ, 4096, _) \
+  F(c, local, U64, REQ, 0, _) F(c, borrowers, U64, REQ, 0, _) F(c, submitted, U64, REQ, 0, _) \
+  F(c, contained, U64, REQ, 0, _) F(c, call_site, TEXT, REQ, 4096, _) F(c, age_ms, U64, REQ, 0, _)
+/* RL_NM_LOG_DATA's file */
+#define RL_WREC_log_file_FIELDS(F, c) \
+  F(c, name, TEXT, REQ, 4096, _) F(c, size, U64, REQ, 0, _) F(c, modified_ms, U64, REQ, 0, _)
+
+/* Every record, each after those it holds. */
+#define RL_WIRE_RECORDS(R) \
+  R(sched) R(task_arg) R(borrow) R(demand) R(node_info) R(bundle) R(pg_group) R(pg_info) R(env_var) R(job) \
+  R(task_event) R(actor_event) R(span) R(object_info) R(timeline_event) R(client_info) R(owned_info) R(log_file) \
+  R(task_row) R(actor_row)
+
+/* ---- client <-> node manager ---- */
+#define RL_NM_REGISTER_FIELDS(F, c) \
+  F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, job_id, U64, REQ, 0, _)
+#define RL_NM_LEASE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, resources, RES, REQ, 0, _) F(c, dedicated, BOOL, OPT, 0, _) \
+  F(c, placement, RES, OPT, 0, _) F(c, spilled, BOOL, OPT, 0, _) F(c, strategy, REC, OPT, 0, sched) \
+  F(c, detached, BOOL, OPT, 0, _) F(c, runtime_env, TEXT, OPT, RL_NM_RUNTIME_ENV_MAX, _)
+#define RL_NM_RETURN_FIELDS(F, c) F(c, worker_id, ID, REQ, 0, _) F(c, worker_failed, BOOL, REQ, 0, _)
+#define RL_NM_BLOCKED_FIELDS(F, c)
+#define RL_NM_UNBLOCKED_FIELDS(F, c)
+#define RL_NM_STORE_CREATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, size, U64, REQ, 0, _) \
+  F(c, owner_worker_id, ID, OPT, 0, _)
+#define RL_NM_STORE_SEAL_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_STORE_GET_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, location, STR, OPT, RL_ENDPOINT_MAX, _)
+#define RL_NM_STORE_RELEASE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_STORE_DELETE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_RESOURCES_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_GOODBYE_FIELDS(F, c)
+#define RL_NM_WELCOME_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, store_path, STR, REQ, RL_WIRE_PATH_MAX, _) F(c, store_size, U64, REQ, 0, _) \
+  F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, gcs_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, session_dir, STR, REQ, RL_WIRE_PATH_MAX, _) F(c, resources, RES, REQ, 0, _)
+#define RL_NM_LEASE_GRANTED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, pid, U64, REQ, 0, _)
+#define RL_NM_LEASE_INFEASIBLE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, reason, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_WORKER_DIED_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, reason, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, error_type, STR, REQ, 64, _)
+/* [request u64, offset u64?, error str?]: offset, or an error */
+#define RL_NM_STORE_CREATED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, offset, U64, OPT, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+/* [request u64, offset u64?, size u64?, error str?]: offset and size, or an error */
+#define RL_NM_STORE_LOCATION_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, offset, U64, OPT, 0, _) F(c, size, U64, OPT, 0, _) \
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_RESOURCES_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _)
+#define RL_NM_LOG_FIELDS(F, c) \
+  F(c, pid, U64, REQ, 0, _) F(c, stream, STR, REQ, 4, _) F(c, text, BIN, REQ, RL_WIRE_BIN_MAX, _)
+#define RL_NM_PULL_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, offset, U64, REQ, 0, _) \
+  F(c, length, U64, REQ, 0, _)
+/* [request u64, object_id id, total u64?, offset u64?, data bin?, error str?]: a part, or
+ * an error */
+#define RL_NM_PULL_DATA_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, total, U64, OPT, 0, _) \
+  F(c, offset, U64, OPT, 0, _) F(c, data, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_NM_LEASE_PG_REMOVED_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_NM_NODE_DIED_FIELDS(F, c) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_NM_LEASE_SPILLBACK_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_NM_LIST_OBJECTS_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_OBJECTS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, objects, ARR, REQ, RL_WIRE_COUNT_MAX, object_info)
+#define RL_NM_LIST_WORKERS_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_NM_WORKERS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, clients, ARR, REQ, RL_WIRE_COUNT_MAX, client_info)
+#define RL_NM_LOGS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, name, TEXT, OPT, 4096, _) F(c, offset, I64, OPT, 0, _) F(c, max, U64, OPT, 0, _)
+#define RL_NM_LOG_DATA_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, node_id, ID, REQ, 0, _) F(c, files, ARR, REQ, RL_WIRE_COUNT_MAX, log_file) \
+  F(c, offset, U64, REQ, 0, _) F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, error, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+
+/* ---- core worker <-> core worker ---- */
+#define RL_CW_PUSH_TASK_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, function_key, BIN, REQ, 4096, _) F(c, function, BIN, OPT, RL_WIRE_BIN_MAX, _) \
+  F(c, args, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, num_returns, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, OPT, RL_KIND_ACTOR_METHOD, _) \
+  F(c, method, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, actor_id, ID, OPT, 0, _) F(c, num_cpus, F64, OPT, 0, _)
+#define RL_CW_TASK_DONE_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, status, U64, REQ, RL_TASK_ARG_LOST, _) \
+  F(c, returns, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, borrowed, ARR, REQ, RL_WIRE_COUNT_MAX, borrow) \
+  F(c, held, LIST, OPT, RL_WIRE_COUNT_MAX, ID) F(c, start_us, U64, OPT, 0, _) F(c, end_us, U64, OPT, 0, _)
+#define RL_CW_GET_OBJECT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _)
+#define RL_CW_OBJECT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, kind, U64, REQ, RL_RET_ERROR, _) \
+  F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
+#define RL_CW_CANCEL_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, force, BOOL, REQ, 0, _) F(c, recursive, BOOL, OPT, 0, _)
+#define RL_CW_ADD_BORROWER_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_CW_REMOVE_BORROWER_FIELDS(F, c) \
+  F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _)
+#define RL_CW_ACTOR_LOCATION_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, alive, BOOL, REQ, 0, _) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, cause, BIN, REQ, RL_WIRE_BIN_MAX, _) \
+  F(c, message, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, node_endpoint, STR, OPT, RL_ENDPOINT_MAX, _)
+#define RL_CW_KILL_ACTOR_FIELDS(F, c) F(c, actor_id, ID, REQ, 0, _) F(c, no_restart, BOOL, REQ, 0, _)
+#define RL_CW_STEAL_TASKS_FIELDS(F, c) F(c, max, U64, REQ, 0, _)
+#define RL_CW_STOLEN_FIELDS(F, c) F(c, task_ids, LIST, REQ, RL_WIRE_COUNT_MAX, ID)
+#define RL_CW_STACK_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_CW_STACK_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, task, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, traceback, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, compiled, BOOL, REQ, 0, _)
+#define RL_CW_LIST_OWNED_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_CW_OWNED_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, objects, ARR, REQ, RL_WIRE_COUNT_MAX, owned_info)
+
+/* ---- head (GCS) ---- */
+#define RL_GCS_REGISTER_NODE_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, resources, RES, REQ, 0, _) \
+  F(c, pid, U64, REQ, 0, _) F(c, gpus, TEXT, OPT, 4096, _)
+#define RL_GCS_HEARTBEAT_FIELDS(F, c) \
+  F(c, node_id, ID, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, reserved, RES, OPT, 0, _) \
+  F(c, demands, ARR, OPT, RL_WIRE_COUNT_MAX, demand) F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID) \
+  F(c, stats, MAP, OPT, 0, _)
+/* dead_since: the last dead-client sequence number a node manager saw; first: it asks
+ * for the first time (no past deaths wanted, but the sequence number to ask from) */
+#define RL_GCS_GET_NODES_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_version, U64, OPT, 0, _) F(c, dead_since, U64, OPT, 0, _) \
+  F(c, first, BOOL, OPT, 0, _)
+#define RL_GCS_NODES_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, nodes, ARR, REQ, RL_WIRE_COUNT_MAX, node_info) F(c, pg_version, U64, OPT, 0, _) \
+  F(c, groups, ARR, OPT, RL_WIRE_COUNT_MAX, pg_group) F(c, dead_seq, U64, OPT, 0, _) \
+  F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID)
+#define RL_GCS_KV_PUT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _)
+#define RL_GCS_KV_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+/* [request u64, value bin?, size u64?, error str?]: KV_GET's value (KV_PUT's previous
+ * one), or KV_EXISTS' size; error: the request was refused */
+#define RL_GCS_KV_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, size, U64, OPT, 0, _) \
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_REREGISTER_FIELDS(F, c) F(c, node_id, ID, REQ, 0, _)
+#define RL_GCS_PG_CREATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, 4096, _) \
+  F(c, strategy, TEXT, REQ, 64, _) F(c, bundles, LIST, REQ, 1024, RES) F(c, detached, BOOL, REQ, 0, _) \
+  F(c, creator, ID, REQ, 0, _)
+#define RL_GCS_PG_REMOVE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_GCS_PG_WAIT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _)
+#define RL_GCS_PG_GET_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, OPT, 0, _) F(c, name, TEXT, OPT, 4096, _)
+#define RL_GCS_PG_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, warning, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_PG_READY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_PG_INFO_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, groups, ARR, REQ, RL_WIRE_COUNT_MAX, pg_info)
+#define RL_GCS_PG_RESERVE_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) F(c, resources, RES, REQ, 0, _)
+#define RL_GCS_PG_RESERVED_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _) F(c, attempt, U64, REQ, 0, _) F(c, ok, BOOL, REQ, 0, _) \
+  F(c, available, RES, REQ, 0, _) F(c, reserved, RES, REQ, 0, _)
+#define RL_GCS_PG_RELEASE_FIELDS(F, c) F(c, pg_id, ID, REQ, 0, _) F(c, index, U64, REQ, 0, _)
+#define RL_GCS_PG_PLACEMENT_FIELDS(F, c) \
+  F(c, pg_id, ID, REQ, 0, _) F(c, version, U64, REQ, 0, _) F(c, bundles, ARR, OPT, 1024, bundle)
+#define RL_GCS_CLIENT_GONE_FIELDS(F, c) F(c, worker_id, ID, REQ, 0, _)
+#define RL_GCS_KV_EXISTS_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_JOB_SUBMIT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _) \
+  F(c, entrypoint, LIST, REQ, 4096, TEXT) F(c, runtime_env, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, working_dir, TEXT, REQ, 4096, _) F(c, env_vars, ARR, REQ, 4096, env_var)
+#define RL_GCS_JOB_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _)
+#define RL_GCS_JOB_STOP_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _)
+#define RL_GCS_JOB_LIST_REQUEST_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_GCS_JOB_LOGS_REQUEST_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, submission_id, TEXT, REQ, 4096, _) F(c, offset, U64, REQ, 0, _) \
+  F(c, max, U64, REQ, 0, _)
+#define RL_GCS_JOB_REPLY_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, job, REC, OPT, 0, job) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_JOB_LIST_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, jobs, ARR, REQ, RL_WIRE_COUNT_MAX, job)
+/* [request u64, data bin?, offset u64?, size u64?, status str?, error str?]: the log's
+ * part, or an error */
+#define RL_GCS_JOB_LOGS_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, data, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, offset, U64, OPT, 0, _) \
+  F(c, size, U64, OPT, 0, _) F(c, status, TEXT, OPT, 64, _) F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_STATE_REPORT_FIELDS(F, c) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, nodes, LIST, REQ, RL_WIRE_COUNT_MAX, TEXT) \
+  F(c, tasks, ARR, REQ, RL_WIRE_COUNT_MAX, task_event) F(c, actors, ARR, REQ, RL_WIRE_COUNT_MAX, actor_event) \
+  F(c, dropped, U64, REQ, 0, _) F(c, spans, ARR, OPT, RL_WIRE_COUNT_MAX, span) F(c, spans_dropped, U64, OPT, 0, _)
+#define RL_GCS_LIST_STATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, what, TEXT, REQ, 64, _)
+/* tasks for a LIST_STATE of "tasks", actors for one of "actors" */
+#define RL_GCS_STATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, tasks, ARR, OPT, RL_WIRE_COUNT_MAX, task_row) F(c, dropped, U64, REQ, 0, _) \
+  F(c, evicted, U64, REQ, 0, _) F(c, actors, ARR, OPT, RL_WIRE_COUNT_MAX, actor_row)
+#define RL_GCS_ACTOR_REGISTER_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name_key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, function_key, BIN, REQ, 4096, _) \
+  F(c, function, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, args, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) \
+  F(c, args_have_refs, BOOL, REQ, 0, _) F(c, resources, RES, REQ, 0, _) F(c, placement, RES, REQ, 0, _) \
+  F(c, strategy, REC, REQ, 0, sched) F(c, runtime_env, TEXT, REQ, RL_NM_RUNTIME_ENV_MAX, _) \
+  F(c, max_restarts, I64, REQ, 0, _) F(c, owner_id, ID, REQ, 0, _) \
+  F(c, owner_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, owner_node, STR, REQ, RL_ENDPOINT_MAX, _)
+#define RL_GCS_ACTOR_UPDATE_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, restarts_used, U64, REQ, 0, _) \
+  F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) \
+  F(c, node_endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, message, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
+#define RL_GCS_ACTOR_LOCATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, dead_worker, ID, REQ, 0, _)
+#define RL_GCS_ACTOR_KILL_FIELDS(F, c) F(c, actor_id, ID, REQ, 0, _) F(c, no_restart, BOOL, REQ, 0, _)
+#define RL_GCS_TIMELINE_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
+#define RL_GCS_TIMELINE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, events, ARR, REQ, RL_WIRE_COUNT_MAX, timeline_event) \
+  F(c, evicted, U64, REQ, 0, _) F(c, dropped, U64, REQ, 0, _)
+
+/* Every message: M(TYPE, name), TYPE the enum's name without RL_. */
+#define RL_WIRE_MESSAGES(M) \
+  M(NM_REGISTER, nm_register) M(NM_LEASE, nm_lease) M(NM_RETURN, nm_return) M(NM_BLOCKED, nm_blocked) \
+  M(NM_UNBLOCKED, nm_unblocked) M(NM_STORE_CREATE, nm_store_create) M(NM_STORE_SEAL, nm_store_seal) \
+  M(NM_STORE_GET, nm_store_get) M(NM_STORE_RELEASE, nm_store_release) M(NM_STORE_DELETE, nm_store_delete) \
+  M(NM_RESOURCES, nm_resources) M(NM_GOODBYE, nm_goodbye) M(NM_WELCOME, nm_welcome) \
+  M(NM_LEASE_GRANTED, nm_lease_granted) M(NM_LEASE_INFEASIBLE, nm_lease_infeasible) \
+  M(NM_WORKER_DIED, nm_worker_died) M(NM_STORE_CREATED, nm_store_created) M(NM_STORE_LOCATION, nm_store_location) \
+  M(NM_RESOURCES_REPLY, nm_resources_reply) M(NM_LOG, nm_log) M(NM_PULL, nm_pull) M(NM_PULL_DATA, nm_pull_data) \
+  M(NM_LEASE_PG_REMOVED, nm_lease_pg_removed) M(NM_NODE_DIED, nm_node_died) \
+  M(NM_LEASE_SPILLBACK, nm_lease_spillback) M(NM_LIST_OBJECTS, nm_list_objects) M(NM_OBJECTS, nm_objects) \
+  M(NM_LIST_WORKERS, nm_list_workers) M(NM_WORKERS, nm_workers) M(NM_LOGS, nm_logs) M(NM_LOG_DATA, nm_log_data) \
+  M(CW_PUSH_TASK, cw_push_task) M(CW_TASK_DONE, cw_task_done) M(CW_GET_OBJECT, cw_get_object) \
+  M(CW_OBJECT, cw_object) M(CW_CANCEL, cw_cancel) M(CW_ADD_BORROWER, cw_add_borrower) \
+  M(CW_REMOVE_BORROWER, cw_remove_borrower) M(CW_ACTOR_LOCATE, cw_actor_locate) \
+  M(CW_ACTOR_LOCATION, cw_actor_location) M(CW_KILL_ACTOR, cw_kill_actor) M(CW_STEAL_TASKS, cw_steal_tasks) \
+  M(CW_STOLEN, cw_stolen) M(CW_STACK, cw_stack) M(CW_STACK_REPLY, cw_stack_reply) \
+  M(CW_LIST_OWNED, cw_list_owned) M(CW_OWNED, cw_owned) \
+  M(GCS_REGISTER_NODE, gcs_register_node) M(GCS_HEARTBEAT, gcs_heartbeat) M(GCS_GET_NODES, gcs_get_nodes) \
+  M(GCS_NODES, gcs_nodes) M(GCS_KV_PUT, gcs_kv_put) M(GCS_KV_GET, gcs_kv_get) M(GCS_KV_REPLY, gcs_kv_reply) \
+  M(GCS_REREGISTER, gcs_reregister) M(GCS_PG_CREATE, gcs_pg_create) M(GCS_PG_REMOVE, gcs_pg_remove) \
+  M(GCS_PG_WAIT, gcs_pg_wait) M(GCS_PG_GET, gcs_pg_get) M(GCS_PG_REPLY, gcs_pg_reply) \
+  M(GCS_PG_READY, gcs_pg_ready) M(GCS_PG_INFO, gcs_pg_info) M(GCS_PG_RESERVE, gcs_pg_reserve) \
+  M(GCS_PG_RESERVED, gcs_pg_reserved) M(GCS_PG_RELEASE, gcs_pg_release) M(GCS_PG_PLACEMENT, gcs_pg_placement) \
+  M(GCS_CLIENT_GONE, gcs_client_gone) M(GCS_KV_EXISTS, gcs_kv_exists) M(GCS_JOB_SUBMIT, gcs_job_submit) \
+  M(GCS_JOB_GET, gcs_job_get) M(GCS_JOB_STOP, gcs_job_stop) M(GCS_JOB_LIST_REQUEST, gcs_job_list_request) \
+  M(GCS_JOB_LOGS_REQUEST, gcs_job_logs_request) M(GCS_JOB_REPLY, gcs_job_reply) M(GCS_JOB_LIST, gcs_job_list) \
+  M(GCS_JOB_LOGS, gcs_job_logs) M(GCS_STATE_REPORT, gcs_state_report) M(GCS_LIST_STATE, gcs_list_state) \
+  M(GCS_STATE, gcs_state) M(GCS_ACTOR_REGISTER, gcs_actor_register) M(GCS_ACTOR_UPDATE, gcs_actor_update) \
+  M(GCS_ACTOR_LOCATE, gcs_actor_locate) M(GCS_ACTOR_KILL, gcs_actor_kill) M(GCS_TIMELINE_GET, gcs_timeline_get) \
+  M(GCS_TIMELINE, gcs_timeline)
 
 #endif

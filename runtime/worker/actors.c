@@ -145,17 +145,17 @@ static void s_forget_name(rl_cw_t *cw, rl_actor_t *a) {
   if (!a->owned || !a->name_key[0]) return;
   /* Only if the name still means this actor (a new one may have taken it since). */
   rl_head_t h;
-  rl_gcs_kv_reply_t kv;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
   char hex[RL_ID_HEX], err[300];
   rl_head_init_cw(&h, cw);
-  if (rl_head_kv(&h, RL_GCS_KV_GET, a->name_key, NULL, 0, false, &kv, &reply, 500, err, sizeof err) != 0) {
+  if (rl_head_kv(&h, RL_GCS_KV_GET, a->name_key, NULL, 0, &kv, &reply, 500, err, sizeof err) != 0) {
     rl_log(RL_LOG_DEBUG, "actor %s keeps its name: %s", a->name, err);
     return;
   }
   bool ours = kv.has_value && kv.value.n >= 32 && !memcmp(kv.value.p, rl_id_hex(&a->id, hex), 32);
   rl_msg_close(&reply);
-  if (ours && rl_head_kv(&h, RL_GCS_KV_PUT, a->name_key, NULL, 0, false, &kv, &reply, 500, err, sizeof err) == 0)
+  if (ours && rl_head_kv(&h, RL_GCS_KV_PUT, a->name_key, NULL, 0, &kv, &reply, 500, err, sizeof err) == 0)
     rl_msg_close(&reply);
   a->name_key[0] = 0;
 }

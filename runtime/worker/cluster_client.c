@@ -80,10 +80,10 @@ int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size
   return 0;
 }
 
-void rl_cluster_add_demands(const rl_gcs_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n) {
+void rl_cluster_add_demands(const rl_wire_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n) {
   for (uint32_t i = 0; i < count; i++) {
     rl_demand_t x = {.shape = from[i].shape, .count = from[i].count, .infeasible = from[i].infeasible,
-                     .waiting = (int)from[i].waiting};
+                     .waiting = from[i].has_waiting ? (int)from[i].waiting : RL_WAIT_RESOURCES};
     int k = 0;
     while (k < *n && !(demands[k].infeasible == x.infeasible && demands[k].waiting == x.waiting &&
                        rl_res_equal(&demands[k].shape, &x.shape)))
@@ -114,10 +114,10 @@ int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, 
 }
 
 /* Counts the groups by state. */
-static void s_count_pgs(const rl_gcs_pg_info_t *info, rl_pg_counts_t *pgs) {
+static void s_count_pgs(const rl_gcs_pg_info_msg_t *info, rl_pg_counts_t *pgs) {
   *pgs = (rl_pg_counts_t){0};
-  for (uint32_t i = 0; i < info->n; i++) {
-    const rl_wstr_t *state = &info->groups[i].state;
+  for (uint32_t i = 0; i < info->groups.n; i++) {
+    const rl_wire_bytes_t *state = &info->groups.v[i].state;
     if (state->n == 7 && !memcmp(state->p, "CREATED", 7)) pgs->created++;
     else if (state->n == 7 && !memcmp(state->p, "PENDING", 7)) pgs->pending++;
     else pgs->rescheduling++;
@@ -128,35 +128,35 @@ int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *d
                    int *ndemands, rl_pg_counts_t *pgs, int timeout_ms, char *err, size_t errlen) {
   if (ndemands) *ndemands = 0;
   rl_head_t h;
-  rl_gcs_nodes_t nodes;
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
   int64_t deadline = rl_now_ms() + timeout_ms;
   if (rl_head_connect(&h, gcs, err, errlen) != 0) return -1;
-  if (rl_head_nodes(&h, &nodes, timeout_ms, err, errlen) != 0) {
+  if (rl_head_nodes(&h, &nodes, &reply, timeout_ms, err, errlen) != 0) {
     rl_head_close(&h);
     return -1;
   }
   int count = 0;
-  for (uint32_t i = 0; i < nodes.n && count < max; i++) {
-    const rl_gcs_node_t *n = &nodes.nodes[i];
+  for (uint32_t i = 0; i < nodes.nodes.n && count < max; i++) {
+    const rl_wire_node_info_t *n = &nodes.nodes.v[i];
     rl_node_info_t *info = &out[count++];
-    info->id = n->id;
+    info->id = n->node_id;
     memcpy(info->endpoint, n->endpoint, sizeof info->endpoint);
     info->alive = n->alive;
     info->total = n->total;
     info->available = n->available;
-    memcpy(info->gpus, n->gpus, sizeof info->gpus);
-    if (n->alive && demands) rl_cluster_add_demands(n->demands, n->ndemands, demands, max_demands, ndemands);
+    if (!rl_wire_strcpy(info->gpus, sizeof info->gpus, n->gpus)) info->gpus[0] = 0;
+    if (n->alive && demands) rl_cluster_add_demands(n->demands.v, n->demands.n, demands, max_demands, ndemands);
   }
-  rl_gcs_nodes_free(&nodes);
+  rl_msg_close(&reply);
   if (pgs) {
-    rl_gcs_pg_info_t info;
+    rl_gcs_pg_info_msg_t info;
     rl_msg_t reply;
     char ignored[300];
     int64_t left = deadline - rl_now_ms();
     *pgs = (rl_pg_counts_t){0}; /* a head that does not answer that: none shown */
     if (rl_head_pg_info(&h, NULL, NULL, &info, &reply, left > 100 ? (int)left : 100, ignored, sizeof ignored) == 0) {
       s_count_pgs(&info, pgs);
-      rl_gcs_pg_info_free(&info);
       rl_msg_close(&reply);
     }
   }

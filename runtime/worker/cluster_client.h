@@ -7,14 +7,14 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
-#include "wire/gcs_nodes.h"
+#include "wire/wire.h"
 
 typedef struct {
   rl_id_t id;
-  char endpoint[RL_GCS_ENDPOINT_MAX];
+  char endpoint[RL_ENDPOINT_MAX];
   bool alive;
   rl_resources_t total, available;
-  char gpus[RL_GCS_GPUS_MAX]; /* how the node found its GPUs ("" if the head does not know) */
+  char gpus[300]; /* how the node found its GPUs ("" if the head does not know) */
 } rl_node_info_t;
 
 /* Resource demands waiting in the live nodes' queues, by shape: count lease requests
@@ -33,7 +33,7 @@ typedef struct {
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
 /* Adds a node's count demands (as its heartbeat reported them) to demands, merged by
  * shape and kind: up to max entries, their number in *n. */
-void rl_cluster_add_demands(const rl_gcs_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n);
+void rl_cluster_add_demands(const rl_wire_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n);
 /* What a demand waits for, in words ("a worker to start", ...). */
 const char *rl_demand_waiting_for(const rl_demand_t *d);
 /* Names in buf the resources of d's shape that none of the n nodes' totals has as much

@@ -57,14 +57,18 @@ static int s_bind_router(rl_cw_t *cw) {
 }
 
 static int s_welcome(rl_cw_t *cw, rl_msg_t *m, char *err, size_t errlen) {
-  uint64_t size;
-  if (!rl_field_id(m, 0, &cw->node_id) || !rl_field_strcpy(m, 1, cw->store_path, sizeof cw->store_path) ||
-      !rl_field_u64(m, 2, &size) || !rl_field_strcpy(m, 4, cw->gcs_endpoint, sizeof cw->gcs_endpoint) ||
-      !rl_field_strcpy(m, 5, cw->session_dir, sizeof cw->session_dir) ||
-      rl_res_unpack(rl_field(m, 6), &cw->node_resources) != 0) {
-    snprintf(err, errlen, "the node manager sent a malformed welcome");
+  rl_nm_welcome_msg_t w;
+  char why[256];
+  if (rl_nm_welcome_msg_unpack(m, &w, why, sizeof why) != 0 ||
+      snprintf(cw->store_path, sizeof cw->store_path, "%s", w.store_path) >= (int)sizeof cw->store_path ||
+      snprintf(cw->gcs_endpoint, sizeof cw->gcs_endpoint, "%s", w.gcs_endpoint) >= (int)sizeof cw->gcs_endpoint ||
+      snprintf(cw->session_dir, sizeof cw->session_dir, "%s", w.session_dir) >= (int)sizeof cw->session_dir) {
+    snprintf(err, errlen, "the node manager sent a malformed welcome (%s)", why);
     return -1;
   }
+  cw->node_id = w.node_id;
+  cw->node_resources = w.resources;
+  uint64_t size = w.store_size;
   cw->store_size = size;
   cw->store_base = rl_region_map(cw->store_path, size, err, errlen);
   return cw->store_base ? 0 : -1;
@@ -90,14 +94,9 @@ rl_cw_t *rl_cw_new(const char *node_endpoint, int kind, int timeout_ms, char *er
     snprintf(err, errlen, "cannot connect to the node manager at %s: %s", node_endpoint, zmq_strerror(errno));
     goto fail;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-  msgpack_pack_uint64(&b.pk, (uint64_t)kind);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  rl_pack_str(&b.pk, cw->endpoint);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_nm_register_msg_t reg = {.kind = (uint64_t)kind, .worker_id = cw->worker_id, .pid = (uint64_t)getpid()};
+  snprintf(reg.endpoint, sizeof reg.endpoint, "%s", cw->endpoint);
+  rl_nm_register_msg_send(cw->nm, NULL, &reg);
   zmq_pollitem_t it = {cw->nm, 0, ZMQ_POLLIN, 0};
   int64_t deadline = rl_now_ms() + timeout_ms;
   for (;;) {
@@ -138,9 +137,8 @@ static void s_goodbye_remote(rl_cw_t *cw) {
   int n = 0;
   for (rl_peer_t *p = cw->peers; p && n < 64; p = p->next) {
     if (!p->registered) continue;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
-    if (rl_msg_send(p->sock, NULL, &b) == 0) items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+    rl_nm_goodbye_msg_t bye = {0};
+    if (rl_nm_goodbye_msg_send(p->sock, NULL, &bye) == 0) items[n++] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
   }
   int64_t deadline = rl_now_ms() + 500;
   while (n > 0 && rl_now_ms() < deadline) {
@@ -160,9 +158,8 @@ static void s_goodbye_remote(rl_cw_t *cw) {
 
 static void s_goodbye(rl_cw_t *cw) {
   s_goodbye_remote(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_GOODBYE, 0);
-  if (rl_msg_send(cw->nm, NULL, &b) != 0) return;
+  rl_nm_goodbye_msg_t bye = {0};
+  if (rl_nm_goodbye_msg_send(cw->nm, NULL, &bye) != 0) return;
   /* Wait briefly for the node manager to flush worker output and acknowledge. */
   int64_t deadline = rl_now_ms() + 500;
   zmq_pollitem_t it = {cw->nm, 0, ZMQ_POLLIN, 0};
@@ -268,25 +265,21 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
 rl_peer_t *rl_cw_remote_node(rl_cw_t *cw, const char *endpoint) {
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
   if (!peer || peer->registered) return peer;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  rl_pack_str(&b.pk, cw->endpoint);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_msg_send(peer->sock, NULL, &b);
+  rl_nm_register_msg_t reg = {.kind = RL_CLIENT_REMOTE, .worker_id = cw->worker_id, .pid = (uint64_t)getpid()};
+  snprintf(reg.endpoint, sizeof reg.endpoint, "%s", cw->endpoint);
+  rl_nm_register_msg_send(peer->sock, NULL, &reg);
   peer->registered = true;
   return peer;
 }
 
 static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t pid;
-  const char *stream, *text;
-  size_t sn, tn;
-  if (!rl_field_u64(m, 0, &pid) || !rl_field_bytes(m, 1, &stream, &sn) || !rl_field_bytes(m, 2, &text, &tn)) return;
+  rl_nm_log_msg_t log;
+  if (!rl_nm_log_msg_read(m, &log)) return;
+  uint64_t pid = log.pid;
+  const char *text = log.text.p;
+  size_t tn = log.text.n;
   if (!cw->print_logs) return;
-  FILE *out = sn == 3 && !memcmp(stream, "err", 3) ? stderr : stdout;
+  FILE *out = !strcmp(log.stream, "err") ? stderr : stdout;
   /* The hook (a line editor's) is the owner thread's: the I/O thread prints plainly. */
   bool hook = cw->log_hook && !rl_io_on_io_thread(cw->io);
   if (hook) cw->log_hook(cw->log_hook_ctx, true);
@@ -302,6 +295,21 @@ static void s_print_log(rl_cw_t *cw, rl_msg_t *m) {
   if (hook) cw->log_hook(cw->log_hook_ctx, false);
 }
 
+/* The request a reply of the node manager answers: true with *request if m is a valid
+ * STORE_CREATED, STORE_LOCATION or RESOURCES_REPLY (else logged). */
+static bool s_reply_request(const rl_msg_t *m, uint64_t *request) {
+  union {
+    rl_nm_store_created_msg_t created;
+    rl_nm_store_location_msg_t location;
+    rl_nm_resources_reply_msg_t resources;
+  } u;
+  if (!rl_wire_read(m, m->type, &u)) return false;
+  *request = m->type == RL_NM_STORE_CREATED    ? u.created.request
+             : m->type == RL_NM_STORE_LOCATION ? u.location.request
+                                               : u.resources.request;
+  return true;
+}
+
 static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
   uint64_t request;
   switch (m->type) {
@@ -315,7 +323,7 @@ static void s_handle_nm(rl_cw_t *cw, rl_msg_t *m) {
     case RL_NM_STORE_CREATED:
     case RL_NM_STORE_LOCATION:
     case RL_NM_RESOURCES_REPLY:
-      if (rl_field_u64(m, 0, &request) && request == cw->awaited_request && !cw->awaited_done) {
+      if (s_reply_request(m, &request) && request == cw->awaited_request && !cw->awaited_done) {
         cw->awaited_reply = *m; /* ownership moves to the waiting caller */
         cw->awaited_done = true;
         memset(m, 0, sizeof *m);
@@ -451,11 +459,11 @@ int rl_cw_poll_fd(rl_cw_t *cw, int fd, int timeout_ms, bool *fd_ready) {
   return s_poll(cw, fd, timeout_ms, fd_ready);
 }
 
-int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms) {
+int rl_cw_nm_call(rl_cw_t *cw, int type, const void *msg, uint64_t request, rl_msg_t *reply, int timeout_ms) {
   assert(!cw->awaited_request && "nested node manager calls");
   cw->awaited_request = request;
   cw->awaited_done = false;
-  if (rl_msg_send(cw->nm, NULL, b) != 0) {
+  if (rl_wire_send(cw->nm, NULL, type, msg) != 0) {
     cw->awaited_request = 0;
     return -1;
   }
@@ -474,9 +482,8 @@ int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply
 void rl_cw_blocked(rl_cw_t *cw, bool blocked) {
   if (cw->kind != RL_CLIENT_WORKER || !cw->running || cw->blocked_told == blocked) return;
   cw->blocked_told = blocked;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, blocked ? RL_NM_BLOCKED : RL_NM_UNBLOCKED, 0);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_nm_blocked_msg_t none = {0}; /* BLOCKED and UNBLOCKED have no fields */
+  rl_wire_send(cw->nm, NULL, blocked ? RL_NM_BLOCKED : RL_NM_UNBLOCKED, &none);
 }
 
 uint64_t rl_cw_next_request(rl_cw_t *cw) {

@@ -12,8 +12,8 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
+#include "wire/proto.h"
 
-#define RL_ENDPOINT_MAX 120
 /* Results and put values below this size travel inline; larger ones go to the store. */
 #define RL_INLINE_MAX (100 * 1024)
 

@@ -9,6 +9,7 @@
 
 #include "common/idmap.h"
 #include "wire/msg.h"
+#include "wire/wire.h"
 #include "worker/core_worker.h"
 #include "worker/dispatch.h"
 #include "worker/io_thread.h"
@@ -227,10 +228,10 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint);
 rl_peer_t *rl_cw_remote_node(rl_cw_t *cw, const char *endpoint);
 /* The DEALER to the head, connected on first use; NULL if it cannot be opened. */
 void *rl_cw_gcs_socket(rl_cw_t *cw);
-/* Sends a request to the node manager and waits for the reply with the same request
- * id (its first field), handling other traffic meanwhile. Returns 0 with the reply in
+/* Sends msg (the struct of message `type`) to the node manager and waits for the reply
+ * with the same request id, handling other traffic meanwhile. Returns 0 with the reply in
  * *reply (close it), or -1 on timeout/interrupt. */
-int rl_cw_nm_call(rl_cw_t *cw, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms);
+int rl_cw_nm_call(rl_cw_t *cw, int type, const void *msg, uint64_t request, rl_msg_t *reply, int timeout_ms);
 uint64_t rl_cw_request_id(rl_cw_t *cw);
 void rl_cw_blocked(rl_cw_t *cw, bool blocked);
 /* The DEALER to the head, opened on first use (NULL if it cannot be). */

@@ -114,100 +114,88 @@ int rl_head_call(rl_head_t *h, rl_msgbuf_t *b, uint64_t request, int reply_type,
   return 0;
 }
 
-/* The reply could not be decoded: err (the decoder's) says which field. */
-static int s_malformed(rl_msg_t *reply, char *err, size_t errlen) {
+/* Sends req (of type), waits for the reply of reply_type to request and unpacks it into
+ * out. 0, or -1 with err. */
+static int s_ask(rl_head_t *h, int type, const void *req, uint64_t request, int reply_type, void *out,
+                 rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
+  rl_msgbuf_t b;
+  if (rl_wire_pack(type, req, &b, err, errlen) != 0) return -1;
+  if (rl_head_call(h, &b, request, reply_type, reply, timeout_ms, err, errlen) != 0) return -1;
   char why[400];
-  snprintf(why, sizeof why, "%s", err);
-  snprintf(err, errlen, "the head sent a malformed reply: %s", why);
+  if (rl_wire_unpack(reply, reply_type, out, why, sizeof why) == 0) return 0;
+  snprintf(err, errlen, "the head at %s sent a malformed reply: %s", h->endpoint, why);
   rl_msg_close(reply);
   return -1;
 }
 
-int rl_head_nodes(rl_head_t *h, rl_gcs_nodes_t *out, int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  rl_msg_t reply;
-  rl_gcs_get_nodes_t req = {.request = rl_head_next_request(h)};
-  rl_gcs_get_nodes_pack(&b, &req);
-  if (rl_head_call(h, &b, req.request, RL_GCS_NODES, &reply, timeout_ms, err, errlen) != 0) return -1;
-  if (!rl_gcs_nodes_unpack(&reply, out, err, errlen)) return s_malformed(&reply, err, errlen);
-  out->groups = NULL; /* borrowed from the reply, closed here */
-  rl_msg_close(&reply);
-  return 0;
+int rl_head_nodes(rl_head_t *h, rl_gcs_nodes_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
+  rl_gcs_get_nodes_msg_t req = {.request = rl_head_next_request(h)};
+  return s_ask(h, RL_GCS_GET_NODES, &req, req.request, RL_GCS_NODES, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_kv(rl_head_t *h, int type, const char *key, const void *value, size_t vlen, bool has_value,
-               rl_gcs_kv_reply_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  rl_gcs_kv_request_t req = {.request = rl_head_next_request(h), .key = {key, strlen(key)}, .has_value = has_value,
-                             .value = {value ? value : "", vlen}};
-  rl_gcs_kv_request_pack(&b, type, &req);
-  if (rl_head_call(h, &b, req.request, RL_GCS_KV_REPLY, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_kv_reply_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+int rl_head_kv(rl_head_t *h, int type, const char *key, const void *value, size_t vlen, rl_gcs_kv_reply_msg_t *out,
+               rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
+  uint64_t request = rl_head_next_request(h);
+  union {
+    rl_gcs_kv_put_msg_t put;
+    rl_gcs_kv_get_msg_t get;
+    rl_gcs_kv_exists_msg_t exists;
+  } req;
+  if (type == RL_GCS_KV_PUT)
+    req.put = (rl_gcs_kv_put_msg_t){.request = request, .key = rl_wire_str(key), .value = rl_wire_bytes(value, vlen),
+                                    .has_value = value != NULL};
+  else if (type == RL_GCS_KV_GET) req.get = (rl_gcs_kv_get_msg_t){.request = request, .key = rl_wire_str(key)};
+  else req.exists = (rl_gcs_kv_exists_msg_t){.request = request, .key = rl_wire_str(key)};
+  return s_ask(h, type, &req, request, RL_GCS_KV_REPLY, out, reply, timeout_ms, err, errlen);
 }
 
-static int s_job_reply(rl_head_t *h, rl_msgbuf_t *b, uint64_t request, rl_gcs_job_reply_t *out, rl_msg_t *reply,
+int rl_head_job_submit(rl_head_t *h, rl_gcs_job_submit_msg_t *req, rl_gcs_job_reply_msg_t *out, rl_msg_t *reply,
                        int timeout_ms, char *err, size_t errlen) {
-  if (rl_head_call(h, b, request, RL_GCS_JOB_REPLY, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_job_reply_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
-}
-
-int rl_head_job_submit(rl_head_t *h, rl_gcs_job_submit_t *req, rl_gcs_job_reply_t *out, rl_msg_t *reply,
-                       int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
   req->request = rl_head_next_request(h);
-  rl_gcs_job_submit_pack(&b, req);
-  return s_job_reply(h, &b, req->request, out, reply, timeout_ms, err, errlen);
+  return s_ask(h, RL_GCS_JOB_SUBMIT, req, req->request, RL_GCS_JOB_REPLY, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_job(rl_head_t *h, int type, const char *submission_id, rl_gcs_job_reply_t *out, rl_msg_t *reply,
+int rl_head_job(rl_head_t *h, int type, const char *submission_id, rl_gcs_job_reply_msg_t *out, rl_msg_t *reply,
                 int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_job_request_pack(&b, type, request, submission_id, 0, 0);
-  return s_job_reply(h, &b, request, out, reply, timeout_ms, err, errlen);
+  /* JOB_GET and JOB_STOP have the same fields */
+  rl_gcs_job_get_msg_t req = {.request = rl_head_next_request(h), .submission_id = rl_wire_str(submission_id)};
+  return s_ask(h, type, &req, req.request, RL_GCS_JOB_REPLY, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_job_list(rl_head_t *h, rl_gcs_job_list_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+int rl_head_job_list(rl_head_t *h, rl_gcs_job_list_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                      size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_job_request_pack(&b, RL_GCS_JOB_LIST_REQUEST, request, NULL, 0, 0);
-  if (rl_head_call(h, &b, request, RL_GCS_JOB_LIST, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_job_list_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+  rl_gcs_job_list_request_msg_t req = {.request = rl_head_next_request(h)};
+  return s_ask(h, RL_GCS_JOB_LIST_REQUEST, &req, req.request, RL_GCS_JOB_LIST, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_job_logs(rl_head_t *h, const char *submission_id, uint64_t offset, uint64_t max, rl_gcs_job_logs_t *out,
-                     rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_job_request_pack(&b, RL_GCS_JOB_LOGS_REQUEST, request, submission_id, offset, max);
-  if (rl_head_call(h, &b, request, RL_GCS_JOB_LOGS, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_job_logs_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+int rl_head_job_logs(rl_head_t *h, const char *submission_id, uint64_t offset, uint64_t max,
+                     rl_gcs_job_logs_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
+  rl_gcs_job_logs_request_msg_t req = {.request = rl_head_next_request(h), .submission_id = rl_wire_str(submission_id),
+                                       .offset = offset, .max = max};
+  if (s_ask(h, RL_GCS_JOB_LOGS_REQUEST, &req, req.request, RL_GCS_JOB_LOGS, out, reply, timeout_ms, err, errlen) != 0)
+    return -1;
+  if (out->has_error || (out->has_data && out->has_offset && out->has_size && out->has_status)) return 0;
+  snprintf(err, errlen, "the head at %s sent a malformed reply: JOB_LOGS: neither the log's part nor an error",
+           h->endpoint);
+  rl_msg_close(reply);
+  return -1;
 }
 
-int rl_head_state(rl_head_t *h, bool actors, rl_gcs_state_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+int rl_head_state(rl_head_t *h, bool actors, rl_gcs_state_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                   size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_list_state_pack(&b, request, actors ? "actors" : "tasks");
-  if (rl_head_call(h, &b, request, RL_GCS_STATE, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_state_unpack(reply, actors, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+  rl_gcs_list_state_msg_t req = {.request = rl_head_next_request(h), .what = rl_wire_str(actors ? "actors" : "tasks")};
+  return s_ask(h, RL_GCS_LIST_STATE, &req, req.request, RL_GCS_STATE, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_pg_info(rl_head_t *h, const rl_id_t *pg_id, const char *name, rl_gcs_pg_info_t *out, rl_msg_t *reply,
-                    int timeout_ms, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_pg_get_pack(&b, request, pg_id, name);
-  if (rl_head_call(h, &b, request, RL_GCS_PG_INFO, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_pg_info_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+int rl_head_pg_info(rl_head_t *h, const rl_id_t *pg_id, const char *name, rl_gcs_pg_info_msg_t *out,
+                    rl_msg_t *reply, int timeout_ms, char *err, size_t errlen) {
+  rl_gcs_pg_get_msg_t req = {.request = rl_head_next_request(h), .pg_id = pg_id ? *pg_id : (rl_id_t){{0}},
+                             .has_pg_id = pg_id != NULL, .name = rl_wire_str(name), .has_name = name != NULL};
+  return s_ask(h, RL_GCS_PG_GET, &req, req.request, RL_GCS_PG_INFO, out, reply, timeout_ms, err, errlen);
 }
 
-int rl_head_timeline(rl_head_t *h, rl_gcs_timeline_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+int rl_head_timeline(rl_head_t *h, rl_gcs_timeline_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                      size_t errlen) {
-  rl_msgbuf_t b;
-  uint64_t request = rl_head_next_request(h);
-  rl_gcs_timeline_get_pack(&b, request);
-  if (rl_head_call(h, &b, request, RL_GCS_TIMELINE, reply, timeout_ms, err, errlen) != 0) return -1;
-  return rl_gcs_timeline_unpack(reply, out, err, errlen) ? 0 : s_malformed(reply, err, errlen);
+  rl_gcs_timeline_get_msg_t req = {.request = rl_head_next_request(h)};
+  return s_ask(h, RL_GCS_TIMELINE_GET, &req, req.request, RL_GCS_TIMELINE, out, reply, timeout_ms, err, errlen);
 }

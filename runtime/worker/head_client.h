@@ -1,6 +1,6 @@
 /* head_client.h: what any process (driver, worker, CLI) asks the head (GCS), each reply
- * checked and decoded once into the structs of wire/gcs_*.h: the one place outside
- * the daemons that reads the head's replies. */
+ * checked and decoded once into the message structs of wire/wire.h: the one place
+ * outside the daemons that asks the head and reads its replies. */
 #ifndef RL_HEAD_CLIENT_H
 #define RL_HEAD_CLIENT_H
 #include <stdbool.h>
@@ -8,10 +8,8 @@
 #include <stdint.h>
 
 #include "net/secure.h"
-#include "wire/gcs_jobs.h"
-#include "wire/gcs_lists.h"
-#include "wire/gcs_nodes.h"
 #include "wire/msg.h"
+#include "wire/wire.h"
 #include "worker/core_worker.h"
 
 /* A way to the head: through a core worker's own socket, or a DEALER of its own. */
@@ -40,38 +38,37 @@ uint64_t rl_head_next_request(rl_head_t *h);
 int rl_head_call(rl_head_t *h, rl_msgbuf_t *b, uint64_t request, int reply_type, rl_msg_t *reply, int timeout_ms,
                  char *err, size_t errlen);
 
-/* The cluster's nodes (GET_NODES): 0 with *out filled (rl_gcs_nodes_free; its groups
- * are not kept), or -1 with err (no answer, or a malformed reply: err names the field). */
-int rl_head_nodes(rl_head_t *h, rl_gcs_nodes_t *out, int timeout_ms, char *err, size_t errlen);
+/* Each request below fills *out from the head's reply, checked field by field against
+ * its field list (wire/proto.h); out borrows from *reply: close it after out's last use.
+ * Each returns 0, or -1 with err: no answer in time, or a malformed reply (err names the
+ * message and the field). */
 
-/* The replies below borrow strings from *reply: close it after the struct's last use. */
-
-/* A KV request (type RL_GCS_KV_PUT, _GET or _EXISTS). A refusal is a reply with
- * has_error, not a failure. Returns 0 or -1 with err. */
-int rl_head_kv(rl_head_t *h, int type, const char *key, const void *value, size_t vlen, bool has_value,
-               rl_gcs_kv_reply_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
-
-/* JOB_SUBMIT, or JOB_GET / JOB_STOP of submission_id: the job, or the head's error in
- * out->error. Returns 0 or -1 with err. */
-int rl_head_job_submit(rl_head_t *h, rl_gcs_job_submit_t *req, rl_gcs_job_reply_t *out, rl_msg_t *reply,
+/* The cluster's nodes (GET_NODES). */
+int rl_head_nodes(rl_head_t *h, rl_gcs_nodes_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
+/* A KV request (type RL_GCS_KV_PUT, _GET or _EXISTS; value NULL: none, which deletes
+ * for a PUT). A refusal is a reply with has_error, not a failure. */
+int rl_head_kv(rl_head_t *h, int type, const char *key, const void *value, size_t vlen, rl_gcs_kv_reply_msg_t *out,
+               rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
+/* JOB_SUBMIT (its request number is set here), or JOB_GET / JOB_STOP of submission_id:
+ * the job, or the head's error in out->error. */
+int rl_head_job_submit(rl_head_t *h, rl_gcs_job_submit_msg_t *req, rl_gcs_job_reply_msg_t *out, rl_msg_t *reply,
                        int timeout_ms, char *err, size_t errlen);
-int rl_head_job(rl_head_t *h, int type, const char *submission_id, rl_gcs_job_reply_t *out, rl_msg_t *reply,
+int rl_head_job(rl_head_t *h, int type, const char *submission_id, rl_gcs_job_reply_msg_t *out, rl_msg_t *reply,
                 int timeout_ms, char *err, size_t errlen);
-/* Every job (rl_gcs_job_list_free). */
-int rl_head_job_list(rl_head_t *h, rl_gcs_job_list_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+/* Every job. */
+int rl_head_job_list(rl_head_t *h, rl_gcs_job_list_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                      size_t errlen);
-/* Up to max bytes of a job's output from offset. */
-int rl_head_job_logs(rl_head_t *h, const char *submission_id, uint64_t offset, uint64_t max, rl_gcs_job_logs_t *out,
-                     rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
-
-/* The state API's task (actors false) or actor table (rl_gcs_state_free). */
-int rl_head_state(rl_head_t *h, bool actors, rl_gcs_state_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+/* Up to max bytes of a job's output from offset (or out->error). */
+int rl_head_job_logs(rl_head_t *h, const char *submission_id, uint64_t offset, uint64_t max,
+                     rl_gcs_job_logs_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
+/* The state API's task (actors false: out->tasks) or actor table (out->actors). */
+int rl_head_state(rl_head_t *h, bool actors, rl_gcs_state_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                   size_t errlen);
-/* Placement groups: one by id or name, or every one (both NULL) (rl_gcs_pg_info_free). */
-int rl_head_pg_info(rl_head_t *h, const rl_id_t *pg_id, const char *name, rl_gcs_pg_info_t *out, rl_msg_t *reply,
-                    int timeout_ms, char *err, size_t errlen);
-/* The kept task runs (rl_gcs_timeline_free). */
-int rl_head_timeline(rl_head_t *h, rl_gcs_timeline_t *out, rl_msg_t *reply, int timeout_ms, char *err,
+/* Placement groups: one by id or name, or every one (both NULL). */
+int rl_head_pg_info(rl_head_t *h, const rl_id_t *pg_id, const char *name, rl_gcs_pg_info_msg_t *out,
+                    rl_msg_t *reply, int timeout_ms, char *err, size_t errlen);
+/* The kept task runs. */
+int rl_head_timeline(rl_head_t *h, rl_gcs_timeline_msg_t *out, rl_msg_t *reply, int timeout_ms, char *err,
                      size_t errlen);
 
 #endif

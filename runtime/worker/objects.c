@@ -43,23 +43,15 @@ char *rl_cw_encode_error(rl_cw_t *cw, const char *type, const char *message, siz
 static void s_send_to_owner(rl_cw_t *cw, const char *owner, int type, const rl_id_t *id) {
   rl_peer_t *peer = rl_cw_peer(cw, owner);
   if (!peer) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, (uint8_t)type, 2);
-  rl_pack_id(&b.pk, id);
-  rl_pack_str(&b.pk, cw->endpoint);
-  rl_msg_send(peer->sock, NULL, &b);
+  rl_cw_add_borrower_msg_t msg = {.object_id = *id}; /* ADD_ and REMOVE_BORROWER: the same fields */
+  snprintf(msg.borrower_endpoint, sizeof msg.borrower_endpoint, "%s", cw->endpoint);
+  rl_wire_send(peer->sock, NULL, type, &msg);
 }
 
 static void s_reply_object(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_object_t *o) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_OBJECT, 5);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &o->id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)o->kind);
-  if (o->kind == RL_RET_STORE) rl_pack_str(&b.pk, o->location);
-  else rl_pack_bin(&b.pk, o->data, o->len);
-  msgpack_pack_uint64(&b.pk, o->len);
-  rl_msg_send(cw->router, identity, &b);
+  rl_cw_object_msg_t r = {.request = request, .object_id = o->id, .kind = (uint64_t)o->kind, .size = o->len,
+                         .data = o->kind == RL_RET_STORE ? rl_wire_str(o->location) : rl_wire_bytes(o->data, o->len)};
+  rl_cw_object_msg_send(cw->router, identity, &r);
 }
 
 static void s_reply_lost(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, const rl_id_t *id) {
@@ -89,10 +81,8 @@ static void s_freed(void *arg, rl_object_t *o) {
   if (o->lineage) rl_sub_lineage_release(cw, o);
   if (o->ties_actor) rl_actor_out_of_scope(cw, &o->actor);
   if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_STORE_DELETE, 1);
-    rl_pack_id(&b.pk, &o->id);
-    rl_msg_send(cw->nm, NULL, &b);
+    rl_nm_store_delete_msg_t del = {.object_id = o->id};
+    rl_nm_store_delete_msg_send(cw->nm, NULL, &del);
   }
   if (!o->owned && o->borrow_told) s_send_to_owner(cw, o->owner, RL_CW_REMOVE_BORROWER, &o->id);
   size_t n;
@@ -204,25 +194,20 @@ void rl_obj_add_borrower(rl_cw_t *cw, rl_object_t *o, const char *endpoint) {
 void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint) { rl_objtab_borrower_died(cw->objects, endpoint); }
 
 void rl_obj_handle_borrower(rl_cw_t *cw, rl_msg_t *m, bool add) {
-  rl_id_t id;
-  char endpoint[RL_ENDPOINT_MAX];
-  if (!rl_field_id(m, 0, &id) || !rl_field_strcpy(m, 1, endpoint, sizeof endpoint)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed borrower message");
-    return;
-  }
-  rl_object_t *o = rl_obj_find(cw, &id);
+  rl_cw_add_borrower_msg_t msg; /* ADD_ and REMOVE_BORROWER: the same fields */
+  if (!rl_wire_read(m, m->type, &msg)) return;
+  const char *endpoint = msg.borrower_endpoint;
+  rl_object_t *o = rl_obj_find(cw, &msg.object_id);
   if (!o || !o->owned) return;
   if (add) rl_objtab_borrower_add(o, endpoint);
   else rl_objtab_borrower_remove(cw->objects, o, endpoint);
 }
 
 void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed object request");
-    return;
-  }
+  rl_cw_get_object_msg_t q;
+  if (!rl_cw_get_object_msg_read(m, &q)) return;
+  uint64_t request = q.request;
+  rl_id_t id = q.object_id;
   rl_object_t *o = rl_obj_find(cw, &id);
   if (!o || !o->owned) {
     s_reply_lost(cw, &m->identity, request, &id);
@@ -236,16 +221,12 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 void rl_obj_handle_object(rl_cw_t *cw, rl_msg_t *m) {
-  rl_id_t id;
-  uint64_t kind, size;
-  const char *data;
-  size_t len;
-  if (!rl_field_id(m, 1, &id) || !rl_field_u64(m, 2, &kind) || kind > RL_RET_ERROR ||
-      !rl_field_bytes(m, 3, &data, &len) || !rl_field_u64(m, 4, &size)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed object reply");
-    return;
-  }
-  rl_object_t *o = rl_obj_find(cw, &id);
+  rl_cw_object_msg_t r;
+  if (!rl_cw_object_msg_read(m, &r)) return;
+  uint64_t kind = r.kind, size = r.size;
+  const char *data = r.data.p;
+  size_t len = r.data.n;
+  rl_object_t *o = rl_obj_find(cw, &r.object_id);
   if (!o || o->owned) return;
   if (kind == RL_RET_STORE) rl_obj_set_stored(cw, o, size, data, len);
   else rl_obj_set_value(cw, o, (int)kind, data, len);
@@ -260,11 +241,8 @@ static void s_fetch(rl_cw_t *cw, rl_object_t *o) {
     rl_obj_fail(cw, o, "OwnerDiedError", msg);
     return;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_GET_OBJECT, 2);
-  msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
-  rl_pack_id(&b.pk, &o->id);
-  rl_msg_send(peer->sock, NULL, &b);
+  rl_cw_get_object_msg_t q = {.request = rl_cw_request_id(cw), .object_id = o->id};
+  rl_cw_get_object_msg_send(peer->sock, NULL, &q);
   o->fetching = true;
 }
 
@@ -281,21 +259,22 @@ int rl_cw_object_state(rl_cw_t *cw, const rl_id_t *id) {
 static int s_store_create(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, size_t len, uint64_t *offset,
                           char *err, size_t errlen) {
   uint64_t request = rl_cw_request_id(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_STORE_CREATE, 4);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, id);
-  msgpack_pack_uint64(&b.pk, len);
-  rl_pack_id(&b.pk, owner);
+  rl_nm_store_create_msg_t c = {.request = request, .object_id = *id, .size = len, .has_owner_worker_id = true,
+                                 .owner_worker_id = *owner};
   rl_msg_t reply;
-  if (rl_cw_nm_call(cw, &b, request, &reply, 60000) != 0) {
+  if (rl_cw_nm_call(cw, RL_NM_STORE_CREATE, &c, request, &reply, 60000) != 0) {
     snprintf(err, errlen, "the node manager did not answer a store request");
     return -1;
   }
   int rc = 0;
-  if (!rl_field_u64(&reply, 1, offset) || *offset + len > cw->store_size) {
-    if (!rl_field_strcpy(&reply, 2, err, errlen)) snprintf(err, errlen, "the object store refused the object");
+  rl_nm_store_created_msg_t r;
+  if (rl_nm_store_created_msg_unpack(&reply, &r, err, errlen) != 0) {
     rc = -1;
+  } else if (!r.has_offset || r.offset + len > cw->store_size) {
+    if (!r.has_error || !rl_wire_strcpy(err, errlen, r.error)) snprintf(err, errlen, "the object store refused the object");
+    rc = -1;
+  } else {
+    *offset = r.offset;
   }
   rl_msg_close(&reply);
   return rc;
@@ -343,10 +322,8 @@ void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id) {
   RL_CW_HOLD(cw);
   rl_object_t *o = rl_obj_find(cw, id);
   if (!o || o->sealed) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
-  rl_pack_id(&b.pk, id);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_nm_store_seal_msg_t seal = {.object_id = *id};
+  rl_nm_store_seal_msg_send(cw->nm, NULL, &seal);
   rl_obj_set_stored(cw, o, o->len, NULL, 0);
 }
 
@@ -355,27 +332,29 @@ int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw
   int64_t deadline = rl_now_ms() + 10000;
   for (;;) {
     uint64_t request = rl_cw_request_id(cw);
-    rl_msgbuf_t b;
     bool remote = location && *location && strcmp(location, cw->node_endpoint);
-    rl_msgbuf_init(&b, RL_NM_STORE_GET, remote ? 3 : 2);
-    msgpack_pack_uint64(&b.pk, request);
-    rl_pack_id(&b.pk, id);
-    if (remote) rl_pack_str(&b.pk, location);
+    rl_nm_store_get_msg_t g = {.request = request, .object_id = *id, .has_location = remote};
+    if (remote && snprintf(g.location, sizeof g.location, "%s", location) >= (int)sizeof g.location) {
+      snprintf(err, errlen, "the object's node endpoint is too long");
+      return -1;
+    }
     rl_msg_t reply;
-    if (rl_cw_nm_call(cw, &b, request, &reply, 60000) != 0) {
+    if (rl_cw_nm_call(cw, RL_NM_STORE_GET, &g, request, &reply, 60000) != 0) {
       snprintf(err, errlen, "the node manager did not answer a store request");
       return -1;
     }
-    uint64_t offset, size;
-    if (rl_field_u64(&reply, 1, &offset) && rl_field_u64(&reply, 2, &size) && offset + size <= cw->store_size) {
+    rl_nm_store_location_msg_t r;
+    bool ok = rl_nm_store_location_msg_unpack(&reply, &r, err, errlen) == 0;
+    if (ok && r.has_offset && r.has_size && r.offset + r.size <= cw->store_size) {
       rl_msg_close(&reply);
-      v->data = (char *)cw->store_base + offset;
-      v->len = size;
+      v->data = (char *)cw->store_base + r.offset;
+      v->len = r.size;
       v->pinned = true;
       v->id = *id;
       return 0;
     }
-    if (!rl_field_strcpy(&reply, 2, err, errlen)) snprintf(err, errlen, "the object store lost the object");
+    if (!ok || !r.has_error || !rl_wire_strcpy(err, errlen, r.error))
+      snprintf(err, errlen, "the object store lost the object");
     rl_msg_close(&reply);
     /* Sealing by the creator may still be on its way: retry briefly. */
     if (!strstr(err, "not sealed") || rl_now_ms() > deadline) return -1;
@@ -435,10 +414,8 @@ void rl_cw_value_release(rl_cw_t *cw, rl_cw_value_t *v) {
   RL_CW_HOLD(cw);
   if (!v->pinned) return;
   v->pinned = false;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_STORE_RELEASE, 1);
-  rl_pack_id(&b.pk, &v->id);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_nm_store_release_msg_t rel = {.object_id = v->id};
+  rl_nm_store_release_msg_send(cw->nm, NULL, &rel);
 }
 
 int rl_cw_wait(rl_cw_t *cw, const rl_id_t *ids, size_t n, size_t num_ready, int timeout_ms, bool *ready) {
@@ -477,10 +454,8 @@ int rl_obj_store_write(rl_cw_t *cw, const rl_id_t *id, const rl_id_t *owner, siz
     return strstr(err, "already exists in the store (sealed)") ? 0 : -1;
   }
   copy(ctx, i, (char *)cw->store_base + offset);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_STORE_SEAL, 1);
-  rl_pack_id(&b.pk, id);
-  rl_msg_send(cw->nm, NULL, &b);
+  rl_nm_store_seal_msg_t seal = {.object_id = *id};
+  rl_nm_store_seal_msg_send(cw->nm, NULL, &seal);
   return 0;
 }
 

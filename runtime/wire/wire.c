@@ -1,0 +1,512 @@
+/* wire.c: the packer and unpacker of every message type, driven by the field lists of
+ * proto.h (one descriptor table per message and record, made by the same X-macros as the
+ * structs of wire.h). */
+#include "wire/wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "sched/bundles.h"
+#include "wire/wire_desc.h"
+
+/* ---- descriptor tables ---- */
+
+#define S_OPT_REQ false
+#define S_OPT_OPT true
+#define S_HAS_REQ(T, f) 0
+#define S_HAS_OPT(T, f) (offsetof(T, has_##f) + 1)
+#define S_REC_U64(e) NULL
+#define S_REC_I64(e) NULL
+#define S_REC_F64(e) NULL
+#define S_REC_BOOL(e) NULL
+#define S_REC_ID(e) NULL
+#define S_REC_STR(e) NULL
+#define S_REC_TEXT(e) NULL
+#define S_REC_BIN(e) NULL
+#define S_REC_RES(e) NULL
+#define S_REC_MAP(e) NULL
+#define S_REC_ANY(e) NULL
+#define S_REC_LIST(e) NULL
+#define S_REC_ARR(e) &s_rec_##e
+#define S_REC_REC(e) &s_rec_##e
+#define S_ELEMKIND_U64(e) 0
+#define S_ELEMKIND_I64(e) 0
+#define S_ELEMKIND_F64(e) 0
+#define S_ELEMKIND_BOOL(e) 0
+#define S_ELEMKIND_ID(e) 0
+#define S_ELEMKIND_STR(e) 0
+#define S_ELEMKIND_TEXT(e) 0
+#define S_ELEMKIND_BIN(e) 0
+#define S_ELEMKIND_RES(e) 0
+#define S_ELEMKIND_MAP(e) 0
+#define S_ELEMKIND_ANY(e) 0
+#define S_ELEMKIND_LIST(e) RL_WK_##e
+#define S_ELEMKIND_ARR(e) 0
+#define S_ELEMKIND_REC(e) 0
+
+#define S_FIELD(T, f, kind, opt, max, elem) \
+  {#f, RL_WK_##kind, S_ELEMKIND_##kind(elem), S_OPT_##opt, (uint64_t)(max), offsetof(T, f), S_HAS_##opt(T, f), S_REC_##kind(elem)},
+
+#define S_DECLARE_REC(name) static const rl_wire_rec_t s_rec_##name;
+RL_WIRE_RECORDS(S_DECLARE_REC)
+
+#define S_DEFINE_REC(name)                                                                         \
+  static const rl_wire_field_t s_fields_##name[] = {RL_WREC_##name##_FIELDS(S_FIELD, rl_wire_##name##_t){0}}; \
+  static const rl_wire_rec_t s_rec_##name = {#name, s_fields_##name,                                          \
+                                             sizeof s_fields_##name / sizeof s_fields_##name[0] - 1,          \
+                                             sizeof(rl_wire_##name##_t)};
+RL_WIRE_RECORDS(S_DEFINE_REC)
+
+#define S_DEFINE_MSG(TYPE, name)                                                                    \
+  static const rl_wire_field_t s_mfields_##name[] = {RL_##TYPE##_FIELDS(S_FIELD, rl_##name##_msg_t){0}}; \
+  static const rl_wire_rec_t s_msg_##name = {#TYPE, s_mfields_##name,                                    \
+                                             sizeof s_mfields_##name / sizeof s_mfields_##name[0] - 1,   \
+                                             sizeof(rl_##name##_msg_t)};
+RL_WIRE_MESSAGES(S_DEFINE_MSG)
+
+/* Message descriptors by type (NULL: unknown type). */
+#define S_REGISTER(TYPE, name) [RL_##TYPE] = &s_msg_##name,
+static const rl_wire_rec_t *const s_by_type[256] = {RL_WIRE_MESSAGES(S_REGISTER)};
+
+const rl_wire_rec_t *rl_wire_desc(int type) { return type >= 0 && type < 256 ? s_by_type[type] : NULL; }
+
+const char *rl_wire_name(int type) {
+  const rl_wire_rec_t *d = rl_wire_desc(type);
+  return d ? d->name : NULL;
+}
+
+bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b) {
+  if (outsize == 0) return false;
+  out[0] = 0;
+  if (b.n >= outsize || (b.n && memchr(b.p, 0, b.n))) return false;
+  if (b.n) memcpy(out, b.p, b.n);
+  out[b.n] = 0;
+  return true;
+}
+
+/* ---- errors ---- */
+
+/* Where the codec is: the message's name and the path to the field ("args[2].data"). */
+typedef struct {
+  const char *msg;
+  char path[160];
+  char *err;
+  size_t errlen;
+  msgpack_zone *zone; /* unpacking: where arrays go */
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *c, const char *fmt, ...) {
+  if (!c->err || !c->errlen) return -1;
+  int k = c->path[0] ? snprintf(c->err, c->errlen, "%s: field '%s' ", c->msg, c->path)
+                     : snprintf(c->err, c->errlen, "%s: ", c->msg);
+  if (k >= 0 && (size_t)k < c->errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static const char *s_kind_name(int kind) {
+  switch (kind) {
+    case RL_WK_U64: return "u64";
+    case RL_WK_I64: return "i64";
+    case RL_WK_F64: return "f64";
+    case RL_WK_BOOL: return "bool";
+    case RL_WK_ID: return "id";
+    case RL_WK_STR:
+    case RL_WK_TEXT: return "str";
+    case RL_WK_BIN: return "bin";
+    case RL_WK_RES: return "resource map";
+    case RL_WK_MAP: return "map";
+    case RL_WK_ANY: return "any";
+    case RL_WK_REC: return "array (a record)";
+    default: return "array";
+  }
+}
+
+static const char *s_type_name(const msgpack_object *o) {
+  switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return "u64";
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "i64";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "f64";
+    case MSGPACK_OBJECT_STR: return "str";
+    case MSGPACK_OBJECT_BIN: return "bin";
+    case MSGPACK_OBJECT_ARRAY: return "array";
+    case MSGPACK_OBJECT_MAP: return "map";
+    default: return "ext";
+  }
+}
+
+/* Appends "name" or "[i]" to c's path; returns the length to cut back to. */
+static size_t s_push(s_ctx_t *c, const char *name, long index) {
+  size_t at = strlen(c->path);
+  if (name)
+    snprintf(c->path + at, sizeof c->path - at, "%s%s", at ? "." : "", name);
+  else
+    snprintf(c->path + at, sizeof c->path - at, "[%ld]", index);
+  return at;
+}
+
+/* ---- record checks beyond each field's ---- */
+
+static int s_check_sched(s_ctx_t *c, const rl_wire_sched_t *s) {
+  if (s->kind == RL_SCHED_NODE && !s->has_node_id) return s_fail(c, "kind NODE without a node_id");
+  if (s->kind == RL_SCHED_PG && (!s->has_pg_id || !s->has_bundle))
+    return s_fail(c, "kind PG without a pg_id and a bundle");
+  if (s->has_bundle && (s->bundle < -1 || s->bundle >= RL_PG_MAX_BUNDLES))
+    return s_fail(c, "bundle %lld out of range -1..%d", (long long)s->bundle, RL_PG_MAX_BUNDLES - 1);
+  return 0;
+}
+
+static int s_check(s_ctx_t *c, const rl_wire_rec_t *r, const void *v) {
+  return r == &s_rec_sched ? s_check_sched(c, v) : 0;
+}
+
+/* ---- unpacking ---- */
+
+static size_t s_elem_size(const rl_wire_field_t *f) {
+  if (f->kind == RL_WK_ARR) return f->rec->size;
+  switch (f->elem) {
+    case RL_WK_U64: return sizeof(uint64_t);
+    case RL_WK_ID: return sizeof(rl_id_t);
+    case RL_WK_TEXT: return sizeof(rl_wire_bytes_t);
+    default: return sizeof(rl_resources_t);
+  }
+}
+
+static int s_unpack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const msgpack_object *o, uint32_t n, void *out);
+
+/* Reads o as a value of kind (a field, or a LIST element) into p. */
+static int s_unpack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const msgpack_object *o, void *p) {
+  switch (kind) {
+    case RL_WK_U64:
+      if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) break;
+      if (f->max && o->via.u64 > f->max && f->kind == RL_WK_U64)
+        return s_fail(c, "value %llu over its max %llu", (unsigned long long)o->via.u64, (unsigned long long)f->max);
+      *(uint64_t *)p = o->via.u64;
+      return 0;
+    case RL_WK_I64:
+      if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *(int64_t *)p = (int64_t)o->via.u64;
+        return 0;
+      }
+      if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) break;
+      *(int64_t *)p = o->via.i64;
+      return 0;
+    case RL_WK_F64:
+      if (!rl_obj_f64(o, p)) break;
+      return 0;
+    case RL_WK_BOOL:
+      if (o->type != MSGPACK_OBJECT_BOOLEAN) break;
+      *(bool *)p = o->via.boolean;
+      return 0;
+    case RL_WK_ID:
+      if (o->type != MSGPACK_OBJECT_BIN) break;
+      if (o->via.bin.size != RL_ID_SIZE) return s_fail(c, "expected id (16 bytes), got bin of %u bytes", o->via.bin.size);
+      memcpy(((rl_id_t *)p)->b, o->via.bin.ptr, RL_ID_SIZE);
+      return 0;
+    case RL_WK_STR:
+      if (o->type != MSGPACK_OBJECT_STR) break;
+      if (o->via.str.size >= f->max)
+        return s_fail(c, "string of %u bytes, longer than its max %llu", o->via.str.size, (unsigned long long)f->max - 1);
+      if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)) return s_fail(c, "string holds a NUL byte");
+      if (o->via.str.size) memcpy(p, o->via.str.ptr, o->via.str.size);
+      ((char *)p)[o->via.str.size] = 0;
+      return 0;
+    case RL_WK_TEXT:
+    case RL_WK_BIN: {
+      bool str = kind == RL_WK_TEXT;
+      if (o->type != (str ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN)) break;
+      uint32_t n = str ? o->via.str.size : o->via.bin.size;
+      uint64_t max = f->kind == kind ? f->max : RL_WIRE_TEXT_MAX;
+      if (n > max) return s_fail(c, "%s of %u bytes, longer than its max %llu", str ? "string" : "bin", n, (unsigned long long)max);
+      rl_wire_bytes_t *b = p;
+      b->p = str ? o->via.str.ptr : o->via.bin.ptr;
+      b->n = n;
+      return 0;
+    }
+    case RL_WK_RES:
+      if (o->type != MSGPACK_OBJECT_MAP) break;
+      if (rl_res_unpack(o, p) != 0) return s_fail(c, "is not a resource map (names to amounts, at most %d)", RL_RES_MAX);
+      return 0;
+    case RL_WK_MAP:
+      if (o->type != MSGPACK_OBJECT_MAP) break;
+      *(const msgpack_object **)p = o;
+      return 0;
+    case RL_WK_ANY: *(const msgpack_object **)p = o; return 0;
+    case RL_WK_REC:
+      if (o->type != MSGPACK_OBJECT_ARRAY) break;
+      return s_unpack_rec(c, f->rec, o->via.array.ptr, o->via.array.size, p);
+    case RL_WK_LIST:
+    case RL_WK_ARR: {
+      if (o->type != MSGPACK_OBJECT_ARRAY) break;
+      uint32_t n = o->via.array.size;
+      if (n > f->max) return s_fail(c, "has %u elements, more than its max %llu", n, (unsigned long long)f->max);
+      size_t es = s_elem_size(f);
+      char *v = NULL;
+      if (n) {
+        v = msgpack_zone_malloc(c->zone, (size_t)n * es);
+        if (!v) return s_fail(c, "out of memory for %u elements", n);
+        memset(v, 0, (size_t)n * es);
+      }
+      for (uint32_t i = 0; i < n; i++) {
+        size_t at = s_push(c, NULL, (long)i);
+        const msgpack_object *e = &o->via.array.ptr[i];
+        int rc;
+        if (f->kind == RL_WK_ARR) {
+          if (e->type != MSGPACK_OBJECT_ARRAY) return s_fail(c, "expected array (a record), got %s", s_type_name(e));
+          rc = s_unpack_rec(c, f->rec, e->via.array.ptr, e->via.array.size, v + i * es);
+        } else {
+          rc = s_unpack_value(c, f, f->elem, e, v + i * es);
+        }
+        if (rc != 0) return rc;
+        c->path[at] = 0;
+      }
+      struct {
+        uint32_t n;
+        void *v;
+      } *a = p;
+      a->n = n;
+      a->v = v;
+      return 0;
+    }
+    default: break;
+  }
+  return s_fail(c, "expected %s, got %s", s_kind_name(kind), s_type_name(o));
+}
+
+static int s_unpack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const msgpack_object *o, uint32_t n, void *out) {
+  memset(out, 0, r->size);
+  *(uint32_t *)out = n;
+  if (n > r->nfields) {
+    return s_fail(c, "has %u fields, at most %u expected", n, r->nfields);
+  }
+  for (uint32_t i = 0; i < r->nfields; i++) {
+    const rl_wire_field_t *f = &r->fields[i];
+    size_t at = s_push(c, f->name, 0);
+    bool present = i < n && o[i].type != MSGPACK_OBJECT_NIL;
+    if (!present) {
+      if (!f->opt) return i < n ? s_fail(c, "expected %s, got nil", s_kind_name(f->kind)) : s_fail(c, "missing");
+    } else {
+      if (s_unpack_value(c, f, f->kind, &o[i], (char *)out + f->off) != 0) return -1;
+      if (f->has) *(bool *)((char *)out + f->has - 1) = true;
+    }
+    c->path[at] = 0;
+  }
+  return s_check(c, r, out);
+}
+
+int rl_wire_unpack(const rl_msg_t *m, int type, void *msg, char *err, size_t errlen) {
+  const rl_wire_rec_t *d = rl_wire_desc(type);
+  s_ctx_t c = {.msg = d ? d->name : "?", .err = err, .errlen = errlen, .zone = m->up.zone};
+  if (!d) return s_fail(&c, "(message type %d is unknown)", type);
+  if (m->type != type) {
+    const char *got = rl_wire_name(m->type);
+    snprintf(err, errlen, "%s: got a message of type %d (%s) instead", d->name, m->type, got ? got : "unknown");
+    return -1;
+  }
+  return s_unpack_rec(&c, d, m->fields, m->nfields, msg);
+}
+
+bool rl_wire_read(const rl_msg_t *m, int type, void *msg) {
+  char err[256];
+  if (rl_wire_unpack(m, type, msg, err, sizeof err) == 0) return true;
+  rl_log(RL_LOG_WARN, "dropped %s", err);
+  return false;
+}
+
+int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen) {
+  const rl_wire_rec_t *d = rl_wire_desc(m->type);
+  if (!d) return 0;
+  union {
+#define S_MEMBER(TYPE, name) rl_##name##_msg_t name;
+    RL_WIRE_MESSAGES(S_MEMBER)
+  } *u = malloc(sizeof *u);
+  if (!u) return -1;
+  int rc = rl_wire_unpack(m, m->type, u, err, errlen) == 0 ? 1 : -1;
+  free(u);
+  return rc;
+}
+
+/* ---- packing ---- */
+
+static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpack_packer *pk);
+
+static bool s_present(const rl_wire_field_t *f, const void *in) {
+  return !f->has || *(const bool *)((const char *)in + f->has - 1);
+}
+
+/* How many fields of in go on the wire: absent optional ones at the end are left off. */
+static uint32_t s_count(const rl_wire_rec_t *r, const void *in) {
+  uint32_t n = r->nfields;
+  while (n > 0 && !s_present(&r->fields[n - 1], in)) n--;
+  return n;
+}
+
+static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const void *p, msgpack_packer *pk) {
+  switch (kind) {
+    case RL_WK_U64: {
+      uint64_t v = *(const uint64_t *)p;
+      if (f->kind == RL_WK_U64 && f->max && v > f->max)
+        return s_fail(c, "value %llu over its max %llu", (unsigned long long)v, (unsigned long long)f->max);
+      msgpack_pack_uint64(pk, v);
+      return 0;
+    }
+    case RL_WK_I64: msgpack_pack_int64(pk, *(const int64_t *)p); return 0;
+    case RL_WK_F64: msgpack_pack_double(pk, *(const double *)p); return 0;
+    case RL_WK_BOOL:
+      if (*(const bool *)p)
+        msgpack_pack_true(pk);
+      else
+        msgpack_pack_false(pk);
+      return 0;
+    case RL_WK_ID: rl_pack_id(pk, p); return 0;
+    case RL_WK_STR: {
+      size_t n = strnlen(p, f->max);
+      if (n >= f->max) return s_fail(c, "string longer than its max %llu", (unsigned long long)f->max - 1);
+      msgpack_pack_str(pk, n);
+      msgpack_pack_str_body(pk, p, n);
+      return 0;
+    }
+    case RL_WK_TEXT:
+    case RL_WK_BIN: {
+      const rl_wire_bytes_t *b = p;
+      uint64_t max = f->kind == kind ? f->max : RL_WIRE_TEXT_MAX;
+      if (b->n > max) return s_fail(c, "of %zu bytes, longer than its max %llu", b->n, (unsigned long long)max);
+      if (b->n && !b->p) return s_fail(c, "has a length but no bytes");
+      if (kind == RL_WK_TEXT) {
+        msgpack_pack_str(pk, b->n);
+        msgpack_pack_str_body(pk, b->p, b->n);
+      } else {
+        rl_pack_bin(pk, b->p, b->n);
+      }
+      return 0;
+    }
+    case RL_WK_RES: rl_res_pack(pk, p); return 0;
+    case RL_WK_MAP:
+    case RL_WK_ANY: {
+      const msgpack_object *o = *(const msgpack_object *const *)p;
+      if (!o) return s_fail(c, "is NULL");
+      if (kind == RL_WK_MAP && o->type != MSGPACK_OBJECT_MAP) return s_fail(c, "expected map, got %s", s_type_name(o));
+      msgpack_pack_object(pk, *o);
+      return 0;
+    }
+    case RL_WK_REC: return s_pack_rec(c, f->rec, p, pk);
+    default: { /* LIST, ARR */
+      const struct {
+        uint32_t n;
+        const void *v;
+      } *a = p;
+      if (a->n > f->max) return s_fail(c, "has %u elements, more than its max %llu", a->n, (unsigned long long)f->max);
+      if (a->n && !a->v) return s_fail(c, "has %u elements but no array", a->n);
+      size_t es = s_elem_size(f);
+      msgpack_pack_array(pk, a->n);
+      for (uint32_t i = 0; i < a->n; i++) {
+        size_t at = s_push(c, NULL, (long)i);
+        const char *e = (const char *)a->v + i * es;
+        if ((f->kind == RL_WK_ARR ? s_pack_rec(c, f->rec, e, pk) : s_pack_value(c, f, f->elem, e, pk)) != 0) return -1;
+        c->path[at] = 0;
+      }
+      return 0;
+    }
+  }
+}
+
+static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpack_packer *pk) {
+  if (s_check(c, r, in) != 0) return -1;
+  uint32_t n = s_count(r, in);
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const rl_wire_field_t *f = &r->fields[i];
+    size_t at = s_push(c, f->name, 0);
+    if (!s_present(f, in))
+      msgpack_pack_nil(pk);
+    else if (s_pack_value(c, f, f->kind, (const char *)in + f->off, pk) != 0)
+      return -1;
+    c->path[at] = 0;
+  }
+  return 0;
+}
+
+/* About how many bytes in packs into (the buffer is reserved up front: a large value is
+ * not copied again and again as the buffer doubles). */
+static size_t s_size(const rl_wire_rec_t *r, const void *in) {
+  size_t total = 8;
+  for (uint32_t i = 0; i < r->nfields; i++) {
+    const rl_wire_field_t *f = &r->fields[i];
+    const char *p = (const char *)in + f->off;
+    if (!s_present(f, in)) {
+      total += 1;
+    } else if (f->kind == RL_WK_TEXT || f->kind == RL_WK_BIN) {
+      total += ((const rl_wire_bytes_t *)p)->n + 5;
+    } else if (f->kind == RL_WK_ARR || (f->kind == RL_WK_LIST && f->elem == RL_WK_TEXT)) {
+      const struct {
+        uint32_t n;
+        const char *v;
+      } *a = (const void *)p;
+      size_t es = s_elem_size(f);
+      for (uint32_t k = 0; k < a->n && a->v; k++)
+        total += f->kind == RL_WK_ARR ? s_size(f->rec, a->v + k * es) : ((const rl_wire_bytes_t *)(a->v + k * es))->n + 5;
+    } else if (f->kind == RL_WK_LIST) {
+      total += 5 + (size_t)((const uint32_t *)p)[0] * 20;
+    } else if (f->kind == RL_WK_REC) {
+      total += s_size(f->rec, p);
+    } else {
+      total += f->kind == RL_WK_RES || f->kind == RL_WK_MAP || f->kind == RL_WK_ANY ? 256 : 20;
+    }
+  }
+  return total;
+}
+
+int rl_wire_pack(int type, const void *msg, rl_msgbuf_t *b, char *err, size_t errlen) {
+  const rl_wire_rec_t *d = rl_wire_desc(type);
+  s_ctx_t c = {.msg = d ? d->name : "?", .err = err, .errlen = errlen};
+  memset(&b->sb, 0, sizeof b->sb);
+  if (!d) return s_fail(&c, "(message type %d is unknown)", type);
+  uint32_t n = s_count(d, msg);
+  rl_msgbuf_init_sized(b, (uint8_t)type, n, s_size(d, msg));
+  /* The header's field count is n: pack the fields after it, as s_pack_rec would. */
+  for (uint32_t i = 0; i < n; i++) {
+    const rl_wire_field_t *f = &d->fields[i];
+    size_t at = s_push(&c, f->name, 0);
+    int rc = 0;
+    if (!s_present(f, msg))
+      msgpack_pack_nil(&b->pk);
+    else
+      rc = s_pack_value(&c, f, f->kind, (const char *)msg + f->off, &b->pk);
+    if (rc != 0) {
+      rl_msgbuf_reset(b);
+      return -1;
+    }
+    c.path[at] = 0;
+  }
+  return 0;
+}
+
+int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg) {
+  rl_msgbuf_t b;
+  char err[256];
+  if (rl_wire_pack(type, msg, &b, err, sizeof err) != 0) {
+    rl_log(RL_LOG_WARN, "could not send %s", err);
+    return -1;
+  }
+  return rl_msg_send(sock, identity, &b);
+}
+
+int rl_wire_send_batched(void *sock, const zmq_msg_t *identity, int type, const void *msg, const void *owner) {
+  rl_msgbuf_t b;
+  char err[256];
+  if (rl_wire_pack(type, msg, &b, err, sizeof err) != 0) {
+    rl_log(RL_LOG_WARN, "could not send %s", err);
+    return -1;
+  }
+  return rl_msg_send_batched(sock, identity, &b, owner);
+}

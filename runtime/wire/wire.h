@@ -1,0 +1,149 @@
+/* wire.h: typed messages: one C struct per message type of proto.h, with a packer and an
+ * unpacker made from its field list that validate every field.
+ *
+ * For a message RL_NM_LEASE (proto.h: RL_NM_LEASE_FIELDS) this header declares
+ *   rl_nm_lease_msg_t: a leading `nfields` (how many fields came on the wire; ignored
+ *     when packing), then one member per field, in wire order, and `bool has_<name>`
+ *     after each optional one;
+ *   rl_nm_lease_msg_send(sock, identity, &msg) and ..._send_batched(..., owner): pack and
+ *     send (rl_msg_send / rl_msg_send_batched); -1 if the socket refused it or a field
+ *     broke its limits (logged, naming the field);
+ *   rl_nm_lease_msg_read(m, &msg): unpack a received message; false (logged: "dropped
+ *     NM_LEASE: field 'strategy' expected array, got str") if it does not match;
+ *   rl_nm_lease_msg_pack / _unpack: the same with the error returned in a buffer.
+ * Records (the elements of arrays, proto.h's RL_WREC_<name>_FIELDS) are
+ * rl_wire_<name>_t, built the same way.
+ *
+ * Members by kind: U64 uint64_t, I64 int64_t, F64 double, BOOL bool, ID rl_id_t,
+ * STR char[max] (NUL-terminated), TEXT and BIN rl_wire_bytes_t, RES rl_resources_t,
+ * MAP and ANY const msgpack_object *, LIST and ARR {uint32_t n; T *v;}, REC the record.
+ * What an unpacked message borrows (TEXT, BIN, MAP, ANY, and the arrays, which live in
+ * the message's zone) is valid until rl_msg_next or rl_msg_close on it. A packed
+ * message's members are only read.
+ *
+ * Example:
+ *   rl_nm_return_msg_t r = {.worker_id = w, .worker_failed = false};
+ *   rl_nm_return_msg_send(sock, NULL, &r);
+ *   ...
+ *   rl_nm_return_msg_t got;
+ *   if (!rl_nm_return_msg_read(m, &got)) return;  // logged and dropped */
+#ifndef RL_WIRE_H
+#define RL_WIRE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/id.h"
+#include "sched/resources.h"
+#include "wire/msg.h"
+#include "wire/proto.h"
+
+/* A string or bytes borrowed from a message, or lent to the packer; not NUL-terminated. */
+typedef struct {
+  const char *p;
+  size_t n;
+} rl_wire_bytes_t;
+
+/* A NUL-terminated string as rl_wire_bytes_t (for packing). */
+static inline rl_wire_bytes_t rl_wire_str(const char *s) {
+  rl_wire_bytes_t b = {s, 0};
+  while (s && s[b.n]) b.n++;
+  return b;
+}
+static inline rl_wire_bytes_t rl_wire_bytes(const void *p, size_t n) {
+  rl_wire_bytes_t b = {(const char *)p, n};
+  return b;
+}
+/* Copies b into out (NUL-terminated). Returns false (out then holds "") if b does not fit
+ * or holds a NUL. */
+bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b);
+
+/* ---- the structs ---- */
+#define RL_WT_U64(f, m, e) uint64_t f
+#define RL_WT_I64(f, m, e) int64_t f
+#define RL_WT_F64(f, m, e) double f
+#define RL_WT_BOOL(f, m, e) bool f
+#define RL_WT_ID(f, m, e) rl_id_t f
+#define RL_WT_STR(f, m, e) char f[m]
+#define RL_WT_TEXT(f, m, e) rl_wire_bytes_t f
+#define RL_WT_BIN(f, m, e) rl_wire_bytes_t f
+#define RL_WT_RES(f, m, e) rl_resources_t f
+#define RL_WT_MAP(f, m, e) const msgpack_object *f
+#define RL_WT_ANY(f, m, e) const msgpack_object *f
+#define RL_WET_U64 uint64_t
+#define RL_WET_ID rl_id_t
+#define RL_WET_TEXT rl_wire_bytes_t
+#define RL_WET_RES rl_resources_t
+#define RL_WT_LIST(f, m, e) \
+  struct {                  \
+    uint32_t n;             \
+    RL_WET_##e *v;          \
+  } f
+#define RL_WT_ARR(f, m, e) \
+  struct {                 \
+    uint32_t n;            \
+    rl_wire_##e##_t *v;    \
+  } f
+#define RL_WT_REC(f, m, e) rl_wire_##e##_t f
+#define RL_WHAS_REQ(f)
+#define RL_WHAS_OPT(f) bool has_##f;
+#define RL_WIRE_MEMBER(c, f, kind, opt, max, elem) \
+  RL_WT_##kind(f, max, elem);                      \
+  RL_WHAS_##opt(f)
+
+#define RL_WIRE_DECLARE_RECORD(name)                 \
+  typedef struct {                                   \
+    uint32_t nfields;                                \
+    RL_WREC_##name##_FIELDS(RL_WIRE_MEMBER, name)    \
+  } rl_wire_##name##_t;
+RL_WIRE_RECORDS(RL_WIRE_DECLARE_RECORD)
+
+/* ---- the generic codec (type: an RL_* message type) ---- */
+
+/* "NM_LEASE" for RL_NM_LEASE; NULL for an unknown type. */
+const char *rl_wire_name(int type);
+/* Packs msg (the struct of `type`) into b (rl_msgbuf_init'ed here). Returns 0, or -1
+ * with "NM_LEASE: field 'x' ..." in err (b is then empty) if a field breaks its limits
+ * (string too long or holding a NUL, value or count over the max, strategy incomplete). */
+int rl_wire_pack(int type, const void *msg, rl_msgbuf_t *b, char *err, size_t errlen);
+/* Unpacks m (whose type must be `type`) into msg, checking every field. Returns 0, or -1
+ * with the first problem in err ("NM_LEASE: field 'strategy' expected array, got str").
+ * msg borrows from m (see above). */
+int rl_wire_unpack(const rl_msg_t *m, int type, void *msg, char *err, size_t errlen);
+/* rl_wire_unpack, logging the error (a warning) and returning false on failure. */
+bool rl_wire_read(const rl_msg_t *m, int type, void *msg);
+/* Packs and sends (rl_msg_send). Returns 0, or -1 (a pack error is logged). */
+int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg);
+/* Packs and adds to owner's batch (rl_msg_send_batched). Returns 0, or -1. */
+int rl_wire_send_batched(void *sock, const zmq_msg_t *identity, int type, const void *msg, const void *owner);
+/* Unpacks m, whatever its type, into a scratch struct (for the fuzzer). Returns 1 if it
+ * matched its type's field list, -1 if not (why in err), 0 for an unknown type. */
+int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen);
+
+#define RL_WIRE_DECLARE_MESSAGE(TYPE, name)                                                                \
+  typedef struct {                                                                                        \
+    uint32_t nfields;                                                                                     \
+    RL_##TYPE##_FIELDS(RL_WIRE_MEMBER, name)                                                              \
+  } rl_##name##_msg_t;                                                                                    \
+  static inline int rl_##name##_msg_pack(const rl_##name##_msg_t *msg, rl_msgbuf_t *b, char *err,        \
+                                         size_t errlen) {                                                 \
+    return rl_wire_pack(RL_##TYPE, msg, b, err, errlen);                                                  \
+  }                                                                                                       \
+  static inline int rl_##name##_msg_unpack(const rl_msg_t *m, rl_##name##_msg_t *msg, char *err,         \
+                                           size_t errlen) {                                               \
+    return rl_wire_unpack(m, RL_##TYPE, msg, err, errlen);                                                \
+  }                                                                                                       \
+  static inline bool rl_##name##_msg_read(const rl_msg_t *m, rl_##name##_msg_t *msg) {                   \
+    return rl_wire_read(m, RL_##TYPE, msg);                                                               \
+  }                                                                                                       \
+  static inline int rl_##name##_msg_send(void *sock, const zmq_msg_t *identity,                          \
+                                         const rl_##name##_msg_t *msg) {                                  \
+    return rl_wire_send(sock, identity, RL_##TYPE, msg);                                                  \
+  }                                                                                                       \
+  static inline int rl_##name##_msg_send_batched(void *sock, const zmq_msg_t *identity,                  \
+                                                 const rl_##name##_msg_t *msg, const void *owner) {       \
+    return rl_wire_send_batched(sock, identity, RL_##TYPE, msg, owner);                                   \
+  }
+RL_WIRE_MESSAGES(RL_WIRE_DECLARE_MESSAGE)
+
+#endif

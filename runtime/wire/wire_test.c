@@ -1,0 +1,379 @@
+/* wire_test.c: every message type packed and unpacked back (all fields, and without its
+ * optional ones), and malformed messages refused with the field named. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/selftest.h"
+#include "wire/wire.h"
+#include "wire/wire_desc.h"
+
+#define S_CHECK(c) RL_CHECK_COUNT(c, fails)
+
+static const char s_bin[] = "\x00\x01\xfe bin";
+
+/* A map {"a": 1} for MAP and ANY fields. */
+static msgpack_object_kv s_kv = {
+    .key = {.type = MSGPACK_OBJECT_STR, .via.str = {1, "a"}},
+    .val = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1},
+};
+static const msgpack_object s_map = {.type = MSGPACK_OBJECT_MAP, .via.map = {1, &s_kv}};
+
+static void s_fill(const rl_wire_rec_t *r, void *out, bool opt, msgpack_zone *z);
+
+/* Sets the value of kind at p (a field of f, or an element of its LIST). */
+static void s_fill_value(const rl_wire_field_t *f, int kind, void *p, bool opt, msgpack_zone *z, unsigned seed) {
+  switch (kind) {
+    case RL_WK_U64: *(uint64_t *)p = f->kind == RL_WK_U64 && f->max ? f->max : 1000 + seed; break;
+    case RL_WK_I64: *(int64_t *)p = -1; break;
+    case RL_WK_F64: *(double *)p = 2.5; break;
+    case RL_WK_BOOL: *(bool *)p = true; break;
+    case RL_WK_ID:
+      for (int i = 0; i < RL_ID_SIZE; i++) ((rl_id_t *)p)->b[i] = (uint8_t)(seed * 31 + i);
+      break;
+    case RL_WK_STR: snprintf(p, f->max, "s%u", seed); break;
+    case RL_WK_TEXT: *(rl_wire_bytes_t *)p = rl_wire_str("text"); break;
+    case RL_WK_BIN: *(rl_wire_bytes_t *)p = rl_wire_bytes(s_bin, sizeof s_bin - 1); break;
+    case RL_WK_RES:
+      rl_res_clear(p);
+      rl_res_set(p, "CPU", 1.5, NULL, 0);
+      break;
+    case RL_WK_MAP:
+    case RL_WK_ANY: *(const msgpack_object **)p = &s_map; break;
+    case RL_WK_REC: s_fill(f->rec, p, opt, z); break;
+    default: { /* LIST, ARR: two elements */
+      size_t es = f->kind == RL_WK_ARR ? f->rec->size
+                  : f->elem == RL_WK_U64 ? sizeof(uint64_t)
+                  : f->elem == RL_WK_ID  ? sizeof(rl_id_t)
+                  : f->elem == RL_WK_TEXT ? sizeof(rl_wire_bytes_t)
+                                          : sizeof(rl_resources_t);
+      char *v = msgpack_zone_malloc(z, 2 * es);
+      memset(v, 0, 2 * es);
+      for (unsigned i = 0; i < 2; i++) {
+        if (f->kind == RL_WK_ARR)
+          s_fill(f->rec, v + i * es, opt, z);
+        else
+          s_fill_value(f, f->elem, v + i * es, opt, z, seed + i);
+      }
+      struct {
+        uint32_t n;
+        void *v;
+      } *a = p;
+      a->n = 2;
+      a->v = v;
+    }
+  }
+}
+
+/* Fills every field of a record or message; optional ones only if opt (those of a
+ * strategy always: PG needs them). */
+static void s_fill(const rl_wire_rec_t *r, void *out, bool opt, msgpack_zone *z) {
+  memset(out, 0, r->size);
+  for (uint32_t i = 0; i < r->nfields; i++) {
+    const rl_wire_field_t *f = &r->fields[i];
+    if (f->opt && !opt && strcmp(r->name, "sched")) continue;
+    s_fill_value(f, f->kind, (char *)out + f->off, opt, z, i);
+    if (f->has) *(bool *)((char *)out + f->has - 1) = true;
+  }
+}
+
+static bool s_equal(const rl_wire_rec_t *r, const void *a, const void *b);
+
+static bool s_equal_value(const rl_wire_field_t *f, int kind, const char *a, const char *b) {
+  switch (kind) {
+    case RL_WK_U64:
+    case RL_WK_I64: return !memcmp(a, b, 8);
+    case RL_WK_F64: return *(const double *)a == *(const double *)b;
+    case RL_WK_BOOL: return *(const bool *)a == *(const bool *)b;
+    case RL_WK_ID: return rl_id_eq((const rl_id_t *)a, (const rl_id_t *)b);
+    case RL_WK_STR: return !strcmp(a, b);
+    case RL_WK_TEXT:
+    case RL_WK_BIN: {
+      const rl_wire_bytes_t *x = (const void *)a, *y = (const void *)b;
+      return x->n == y->n && (!x->n || !memcmp(x->p, y->p, x->n));
+    }
+    case RL_WK_RES: return rl_res_equal((const void *)a, (const void *)b);
+    case RL_WK_MAP:
+    case RL_WK_ANY: {
+      const msgpack_object *x = *(const msgpack_object *const *)a, *y = *(const msgpack_object *const *)b;
+      return x->type == y->type && x->via.map.size == y->via.map.size;
+    }
+    case RL_WK_REC: return s_equal(f->rec, a, b);
+    default: {
+      const struct {
+        uint32_t n;
+        const char *v;
+      } *x = (const void *)a, *y = (const void *)b;
+      if (x->n != y->n) return false;
+      size_t es = f->kind == RL_WK_ARR ? f->rec->size
+                  : f->elem == RL_WK_U64 ? sizeof(uint64_t)
+                  : f->elem == RL_WK_ID  ? sizeof(rl_id_t)
+                  : f->elem == RL_WK_TEXT ? sizeof(rl_wire_bytes_t)
+                                          : sizeof(rl_resources_t);
+      for (uint32_t i = 0; i < x->n; i++) {
+        bool eq = f->kind == RL_WK_ARR ? s_equal(f->rec, x->v + i * es, y->v + i * es)
+                                       : s_equal_value(f, f->elem, x->v + i * es, y->v + i * es);
+        if (!eq) return false;
+      }
+      return true;
+    }
+  }
+}
+
+static bool s_equal(const rl_wire_rec_t *r, const void *a, const void *b) {
+  for (uint32_t i = 0; i < r->nfields; i++) {
+    const rl_wire_field_t *f = &r->fields[i];
+    bool pa = !f->has || *(const bool *)((const char *)a + f->has - 1);
+    bool pb = !f->has || *(const bool *)((const char *)b + f->has - 1);
+    if (pa != pb) {
+      fprintf(stderr, "%s: field %s: present %d, came back %d\n", r->name, f->name, pa, pb);
+      return false;
+    }
+    if (pa && !s_equal_value(f, f->kind, (const char *)a + f->off, (const char *)b + f->off)) {
+      fprintf(stderr, "%s: field %s came back different\n", r->name, f->name);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Packs msg of type, reads it back into out and checks it came back the same. Returns
+ * 0, or -1 with err. */
+static int s_roundtrip(const rl_wire_rec_t *d, int type, const void *msg, void *out, char *err, size_t errlen) {
+  rl_msgbuf_t b;
+  rl_msg_t m;
+  if (rl_wire_pack(type, msg, &b, err, errlen) != 0) return -1;
+  int rc = rl_msg_from_bytes(b.sb.data, b.sb.size, &m);
+  rl_msgbuf_reset(&b);
+  if (rc != 1) {
+    snprintf(err, errlen, "the packed bytes do not read back");
+    return -1;
+  }
+  rc = rl_wire_unpack(&m, type, out, err, errlen);
+  if (rc == 0 && !s_equal(d, msg, out)) rc = -1, snprintf(err, errlen, "came back different");
+  if (rc == 0 && rl_wire_unpack_any(&m, err, errlen) != 1) rc = -1;
+  rl_msg_close(&m);
+  return rc;
+}
+
+/* Unpacks the message of type whose body the test wrote into pk's buffer. Returns
+ * rl_wire_unpack's result, err filled. */
+static int s_unpack_raw(int type, msgpack_sbuffer *sb, char *err, size_t errlen) {
+  char *frame = malloc(sb->size + RL_MSG_HEADER);
+  frame[0] = RL_WIRE_VERSION, frame[1] = (char)type, frame[2] = frame[3] = 0;
+  memcpy(frame + RL_MSG_HEADER, sb->data, sb->size);
+  rl_msg_t m;
+  int rc = -2;
+  if (rl_msg_from_bytes(frame, sb->size + RL_MSG_HEADER, &m) == 1) {
+    static union {
+#define S_MEMBER(TYPE, name) rl_##name##_msg_t name;
+      RL_WIRE_MESSAGES(S_MEMBER)
+    } u;
+    err[0] = 0;
+    rc = rl_wire_unpack(&m, type, &u, err, errlen);
+    rl_msg_close(&m);
+  }
+  free(frame);
+  msgpack_sbuffer_clear(sb);
+  return rc;
+}
+
+static void s_str(msgpack_packer *pk, const char *s) { rl_pack_str(pk, s); }
+
+/* Malformed bodies, each refused with the field named. */
+static int s_malformed(void) {
+  int fails = 0;
+  char err[256], big[300];
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  rl_resources_t res;
+  rl_res_clear(&res);
+  rl_res_set(&res, "CPU", 1, NULL, 0);
+  rl_id_t id = rl_id_random();
+
+  /* Wrong type: the strategy as the string it once was. */
+  msgpack_pack_array(&pk, 6);
+  msgpack_pack_uint64(&pk, 1);
+  rl_res_pack(&pk, &res);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  s_str(&pk, "SPREAD");
+  S_CHECK(s_unpack_raw(RL_NM_LEASE, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_LEASE: field 'strategy' expected array (a record), got str"));
+  /* Wrong type: a u64 where a string goes. */
+  msgpack_pack_array(&pk, 5);
+  msgpack_pack_uint64(&pk, 0);
+  rl_pack_id(&pk, &id);
+  msgpack_pack_uint64(&pk, 1);
+  msgpack_pack_uint64(&pk, 7);
+  msgpack_pack_uint64(&pk, 0);
+  S_CHECK(s_unpack_raw(RL_NM_REGISTER, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_REGISTER: field 'endpoint' expected str, got u64"));
+  /* Truncated: required fields missing. */
+  msgpack_pack_array(&pk, 2);
+  msgpack_pack_uint64(&pk, 0);
+  rl_pack_id(&pk, &id);
+  S_CHECK(s_unpack_raw(RL_NM_REGISTER, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_REGISTER: field 'pid' missing"));
+  /* Nil for a required field. */
+  msgpack_pack_array(&pk, 2);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_true(&pk);
+  S_CHECK(s_unpack_raw(RL_NM_RETURN, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_RETURN: field 'worker_id' expected id, got nil"));
+  /* An id of the wrong size. */
+  msgpack_pack_array(&pk, 2);
+  rl_pack_bin(&pk, "short", 5);
+  msgpack_pack_true(&pk);
+  S_CHECK(s_unpack_raw(RL_NM_RETURN, &sb, err, sizeof err) == -1 && strstr(err, "'worker_id'") &&
+          strstr(err, "5 bytes"));
+  /* Too many fields. */
+  msgpack_pack_array(&pk, 3);
+  rl_pack_id(&pk, &id);
+  msgpack_pack_true(&pk);
+  msgpack_pack_true(&pk);
+  S_CHECK(s_unpack_raw(RL_NM_RETURN, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_RETURN: has 3 fields, at most 2 expected"));
+  /* Too long a string. */
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  msgpack_pack_array(&pk, 1);
+  s_str(&pk, big);
+  S_CHECK(s_unpack_raw(RL_NM_NODE_DIED, &sb, err, sizeof err) == -1 && strstr(err, "'node_endpoint'") &&
+          strstr(err, "longer than its max 255"));
+  /* A NUL inside a string. */
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_str(&pk, 3);
+  msgpack_pack_str_body(&pk, "a\0b", 3);
+  S_CHECK(s_unpack_raw(RL_NM_NODE_DIED, &sb, err, sizeof err) == -1 && strstr(err, "NUL"));
+  /* A value over its max (an unknown client kind). */
+  msgpack_pack_array(&pk, 5);
+  msgpack_pack_uint64(&pk, 9);
+  rl_pack_id(&pk, &id);
+  msgpack_pack_uint64(&pk, 1);
+  s_str(&pk, "ipc://x");
+  msgpack_pack_uint64(&pk, 0);
+  S_CHECK(s_unpack_raw(RL_NM_REGISTER, &sb, err, sizeof err) == -1 && strstr(err, "'kind' value 9 over its max 2"));
+  /* Wrong count: a task argument of two fields, then of four. */
+  for (int n = 2; n <= 4; n += 2) {
+    msgpack_pack_array(&pk, 9);
+    rl_pack_id(&pk, &id);
+    rl_pack_id(&pk, &id);
+    s_str(&pk, "ipc://owner");
+    rl_pack_bin(&pk, "key", 3);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, (size_t)n);
+    for (int k = 0; k < n; k++) k == 1 ? rl_pack_bin(&pk, "v", 1) : msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint64(&pk, 0);
+    s_str(&pk, "f");
+    S_CHECK(s_unpack_raw(RL_CW_PUSH_TASK, &sb, err, sizeof err) == -1 &&
+            !strcmp(err, n == 2 ? "CW_PUSH_TASK: field 'args[0].size' missing"
+                                : "CW_PUSH_TASK: field 'args[0]' has 4 fields, at most 3 expected"));
+  }
+  /* Wrong count: more bundles than a group may have. */
+  msgpack_pack_array(&pk, 7);
+  msgpack_pack_uint64(&pk, 1);
+  rl_pack_id(&pk, &id);
+  s_str(&pk, "");
+  s_str(&pk, "PACK");
+  msgpack_pack_array(&pk, 1025);
+  for (int k = 0; k < 1025; k++) rl_res_pack(&pk, &res);
+  msgpack_pack_false(&pk);
+  rl_pack_id(&pk, &id);
+  S_CHECK(s_unpack_raw(RL_GCS_PG_CREATE, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "GCS_PG_CREATE: field 'bundles' has 1025 elements, more than its max 1024"));
+  /* A strategy that names no node, and one whose bundle is out of range. */
+  msgpack_pack_array(&pk, 6);
+  msgpack_pack_uint64(&pk, 1);
+  rl_res_pack(&pk, &res);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_uint64(&pk, RL_SCHED_NODE);
+  S_CHECK(s_unpack_raw(RL_NM_LEASE, &sb, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_LEASE: field 'strategy' kind NODE without a node_id"));
+  msgpack_pack_array(&pk, 6);
+  msgpack_pack_uint64(&pk, 1);
+  rl_res_pack(&pk, &res);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_array(&pk, 5);
+  msgpack_pack_uint64(&pk, RL_SCHED_PG);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_nil(&pk);
+  rl_pack_id(&pk, &id);
+  msgpack_pack_int64(&pk, -2);
+  S_CHECK(s_unpack_raw(RL_NM_LEASE, &sb, err, sizeof err) == -1 && strstr(err, "bundle -2 out of range"));
+  /* A resource map holding a string. */
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_uint64(&pk, 1);
+  msgpack_pack_map(&pk, 1);
+  s_str(&pk, "CPU");
+  s_str(&pk, "lots");
+  rl_res_pack(&pk, &res);
+  S_CHECK(s_unpack_raw(RL_NM_RESOURCES_REPLY, &sb, err, sizeof err) == -1 && strstr(err, "'total'"));
+  msgpack_sbuffer_destroy(&sb);
+
+  /* The packer refuses what the unpacker would. */
+  rl_msgbuf_t b;
+  rl_nm_node_died_msg_t died;
+  memset(died.node_endpoint, 'x', sizeof died.node_endpoint); /* no NUL */
+  S_CHECK(rl_nm_node_died_msg_pack(&died, &b, err, sizeof err) == -1 && strstr(err, "'node_endpoint'"));
+  rl_nm_lease_msg_t lease = {.request = 1, .has_strategy = true, .strategy = {.kind = RL_SCHED_PG}};
+  S_CHECK(rl_nm_lease_msg_pack(&lease, &b, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_LEASE: field 'strategy' kind PG without a pg_id and a bundle"));
+  static char env[RL_NM_RUNTIME_ENV_MAX + 1];
+  lease = (rl_nm_lease_msg_t){.request = 1, .has_runtime_env = true, .runtime_env = rl_wire_bytes(env, sizeof env)};
+  S_CHECK(rl_nm_lease_msg_pack(&lease, &b, err, sizeof err) == -1 && strstr(err, "'runtime_env'"));
+  rl_nm_register_msg_t reg = {.kind = 3};
+  S_CHECK(rl_nm_register_msg_pack(&reg, &b, err, sizeof err) == -1 && strstr(err, "'kind' value 3"));
+
+  /* A message of another type, and one of no known type. */
+  rl_nm_return_msg_t ret = {.worker_id = id};
+  rl_msg_t m;
+  S_CHECK(rl_nm_return_msg_pack(&ret, &b, err, sizeof err) == 0);
+  S_CHECK(rl_msg_from_bytes(b.sb.data, b.sb.size, &m) == 1);
+  rl_msgbuf_reset(&b);
+  S_CHECK(rl_nm_register_msg_unpack(&m, &reg, err, sizeof err) == -1 && strstr(err, "NM_RETURN"));
+  S_CHECK(rl_wire_unpack_any(&m, err, sizeof err) == 1);
+  m.type = 250;
+  S_CHECK(rl_wire_unpack_any(&m, err, sizeof err) == 0);
+  rl_msg_close(&m);
+  return fails;
+}
+
+int rl_wire_selftest(void) {
+  int fails = 0, types = 0;
+  char err[256];
+  int prev = rl_log_level;
+  rl_log_level = -1;
+  for (int type = 0; type < 256; type++) {
+    const rl_wire_rec_t *d = rl_wire_desc(type);
+    if (!d) continue;
+    types++;
+    for (int opt = 0; opt < 2; opt++) {
+      msgpack_zone *z = msgpack_zone_new(4096);
+      void *in = calloc(1, d->size), *out = calloc(1, d->size);
+      s_fill(d, in, opt, z);
+      err[0] = 0;
+      int rc = s_roundtrip(d, type, in, out, err, sizeof err);
+      if (rc != 0) fprintf(stderr, "%s: %s\n", d->name, err);
+      S_CHECK(rc == 0);
+      free(in);
+      free(out);
+      msgpack_zone_free(z);
+    }
+  }
+  S_CHECK(types == 85);
+  S_CHECK(!strcmp(rl_wire_name(RL_NM_LEASE), "NM_LEASE") && rl_wire_name(0) == NULL);
+  fails += s_malformed();
+  rl_log_level = prev;
+  return fails ? 1 : 0;
+}
