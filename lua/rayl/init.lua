@@ -188,10 +188,12 @@ local function submit_options(opts, level)
 end
 
 --- Turns scheduling_strategy ("DEFAULT", "SPREAD", or { node_id = hex, soft = bool }:
---- node affinity) into the runtime's form (placement groups: placement_group.lua).
+--- node affinity) into the runtime's form: nil (the default), { kind = "SPREAD" } or
+--- { kind = "NODE", node_id = hex, soft = bool } (placement groups: placement_group.lua),
+--- which the runtime sends as NM_LEASE's typed strategy (runtime/wire/proto.h).
 function rayl.strategy(strategy, level)
-  if strategy == nil or strategy == "DEFAULT" then return "" end
-  if strategy == "SPREAD" then return "SPREAD" end
+  if strategy == nil or strategy == "DEFAULT" then return nil end
+  if strategy == "SPREAD" then return { kind = "SPREAD" } end
   if type(strategy) == "table" and strategy.node_id ~= nil then
     local id, soft = strategy.node_id, strategy.soft
     if type(id) ~= "string" or not id:find("^%x+$") or #id ~= 32 then
@@ -201,7 +203,7 @@ function rayl.strategy(strategy, level)
     if soft ~= nil and type(soft) ~= "boolean" then
       raise("ValueError", ("scheduling_strategy.soft must be a boolean, got %s"):format(options.show(soft)), level + 1)
     end
-    return (soft and "NODE_SOFT:" or "NODE:") .. id:lower()
+    return { kind = "NODE", node_id = id:lower(), soft = soft or false }
   end
   raise("ValueError", "scheduling_strategy must be \"DEFAULT\", \"SPREAD\", "
     .. "{ node_id = <id from rayl.nodes()>, soft = false } or rayl.util.PlacementGroupSchedulingStrategy{...}, got "
@@ -212,13 +214,13 @@ end
 -- loop does not ask the head each time).
 local alive_nodes = {}
 
---- rayl.check_affinity(strategy, level): a hard node affinity ("NODE:<id>", from
+--- rayl.check_affinity(strategy, level): a hard node affinity (kind "NODE", not soft, from
 --- rayl.strategy) to a node the head does not list as alive can never be met: raises a
 --- ValueError at submission (as Ray fails such a task as unschedulable). A soft one
 --- falls back to any node, so it is not checked.
 function rayl.check_affinity(strategy, level)
-  local id = strategy:match("^NODE:(%x+)$")
-  if not id then return end
+  if not strategy or strategy.kind ~= "NODE" or strategy.soft then return end
+  local id = strategy.node_id
   local now = core.now()
   if alive_nodes[id] and now - alive_nodes[id] < 1 then return end
   if core.context().node_id == id then return end -- this node, before the head lists it

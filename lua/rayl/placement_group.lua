@@ -223,7 +223,8 @@ local function fits(bundle, need)
   return true
 end
 
---- M.strategy_for(opts, resources, placement, what, level) -> "PG:<id>:<index>" or nil:
+--- M.strategy_for(opts, resources, placement, what, level) -> { kind = "PG", pg_id = hex,
+--- bundle = index from 0 (-1: any) } or nil:
 --- the runtime's strategy for task or actor options that name a placement group
 --- (scheduling_strategy = PlacementGroupSchedulingStrategy{...}, or the shorthand
 --- placement_group = pg, placement_group_bundle_index = i). Raises ValueError when the
@@ -275,7 +276,7 @@ function M.strategy_for(opts, resources, placement, what, level)
       :format(what, format_resources(need), index, pg.id:sub(1, 8), format_resources(pg.bundle_specs[index]), hint),
       level)
   end
-  return ("PG:%s:%d"):format(pg.id, index == -1 and -1 or index - 1)
+  return { kind = "PG", pg_id = pg.id, bundle = index == -1 and -1 or index - 1 }
 end
 
 --- Connects the module to the rayl table (init and wait).

@@ -197,24 +197,20 @@ static void s_drop_link(rl_actor_service_t *s, const char *endpoint) {
     }
 }
 
-/* [request, resources, dedicated, placement, spilled, strategy, detached, runtime_env] */
+/* NM_LEASE for the actor's worker: dedicated, detached. */
 static int s_lease(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a, const char *node, bool spilled) {
   s_link_t *l = s_link(s, node);
   if (!l) return -1;
   snprintf(c->node, sizeof c->node, "%s", node);
   c->request = ++s->next_request;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 8);
-  msgpack_pack_uint64(&b.pk, c->request);
-  rl_res_pack(&b.pk, &a->resources);
-  msgpack_pack_true(&b.pk);
-  rl_res_pack(&b.pk, &a->placement);
-  if (spilled) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_str(&b.pk, a->strategy);
-  msgpack_pack_true(&b.pk);
-  rl_pack_str(&b.pk, a->runtime_env);
-  return rl_msg_send(l->sock, NULL, &b);
+  rl_nm_lease_msg_t lease = {.request = c->request, .resources = a->resources,
+                             .has_dedicated = true, .dedicated = true,
+                             .has_placement = true, .placement = a->placement,
+                             .has_spilled = true, .spilled = spilled,
+                             .has_strategy = true, .strategy = a->sched,
+                             .has_detached = true, .detached = true,
+                             .has_runtime_env = true, .runtime_env = rl_wire_str(a->runtime_env)};
+  return rl_nm_lease_msg_send(l->sock, NULL, &lease);
 }
 
 /* A live node that can hold the actor: one with the resources free now if any, else
@@ -445,7 +441,7 @@ static void s_on_register(rl_actor_service_t *s, const rl_msg_t *m) {
             rl_field_bytes(m, 4, &p, &n) && rl_gcs_actor_set(&a->fn, &a->fn_len, p, n) == 0 && args &&
             args->type == MSGPACK_OBJECT_ARRAY && rl_field_bool(m, 6, &a->args_have_refs) &&
             rl_res_unpack(rl_field(m, 7), &a->resources) == 0 && rl_res_unpack(rl_field(m, 8), &a->placement) == 0 &&
-            rl_field_strcpy(m, 9, a->strategy, sizeof a->strategy) && rl_field_bytes(m, 10, &p, &n) &&
+            rl_wire_unpack_sched(rl_field(m, 9), &a->sched, NULL, 0) == 0 && rl_field_bytes(m, 10, &p, &n) &&
             rl_gcs_actor_set(&a->runtime_env, NULL, p, n) == 0 && rl_field_i64(m, 11, &a->max_restarts) &&
             a->max_restarts >= -1 && rl_field_id(m, 12, &a->owner_id) &&
             rl_field_strcpy(m, 13, a->owner_endpoint, sizeof a->owner_endpoint) &&

@@ -106,7 +106,7 @@ char *rl_gcs_actor_encode(const rl_gcs_actor_t *a, size_t *len) {
   s_bool(&pk, a->args_have_refs);
   rl_res_pack(&pk, &a->resources);
   rl_res_pack(&pk, &a->placement);
-  rl_pack_str(&pk, a->strategy);
+  if (rl_wire_pack_sched(&pk, &a->sched, NULL, 0) != 0) msgpack_pack_nil(&pk); /* reads back as bad */
   rl_pack_str(&pk, a->runtime_env);
   msgpack_pack_int64(&pk, a->max_restarts);
   msgpack_pack_uint64(&pk, a->restarts_used);
@@ -156,7 +156,7 @@ static bool s_fill(rl_gcs_actor_t *a, const msgpack_object *f, char *why, size_t
     bad = "arguments";
   else if (f[6].type != MSGPACK_OBJECT_BOOLEAN) bad = "arguments flag";
   else if (rl_res_unpack(&f[7], &a->resources) || rl_res_unpack(&f[8], &a->placement)) bad = "resources";
-  else if (!s_cpy(&f[9], a->strategy, sizeof a->strategy)) bad = "strategy";
+  else if (rl_wire_unpack_sched(&f[9], &a->sched, NULL, 0) != 0) bad = "strategy";
   else if (!s_dup(&f[10], &a->runtime_env, NULL)) bad = "runtime_env";
   else if (!s_i64(&f[11], &a->max_restarts) || a->max_restarts < -1) bad = "max_restarts";
   else if (!rl_obj_u64(&f[12], &a->restarts_used)) bad = "restarts used";

@@ -11,6 +11,7 @@
 #include "common/id.h"
 #include "sched/resources.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 
 /* One actor. Strings are NUL-terminated; the blobs (fn_key, fn, args) are the record's. */
@@ -25,7 +26,7 @@ typedef struct rl_gcs_actor {
   size_t args_len;
   bool args_have_refs; /* an argument was an object ref: the head can't create it again */
   rl_resources_t resources, placement;
-  char strategy[64];
+  rl_wire_sched_t sched; /* its leases' scheduling strategy */
   char *runtime_env;
   int64_t max_restarts; /* -1: forever */
   uint64_t restarts_used;

@@ -58,6 +58,10 @@ int rl_host_check_timeout_ms(lua_State *L, int idx, const char *what);
 /* Reads the table {name = amount} at idx (anything else: no resources) into res;
  * raises a ValueError naming `what` (e.g. "bundle 2") for a bad entry. */
 void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resources_t *res);
+/* Reads the scheduling strategy at idx (lua/rayl: nil for the default, or {kind =
+ * "SPREAD" | "NODE" | "PG", node_id = hex, soft = bool, pg_id = hex, bundle = index
+ * from 0, -1: any}) into out; raises for a malformed one. */
+void rl_host_read_sched(lua_State *L, int idx, rl_wire_sched_t *out);
 /* Pushes a resource map as a table {name = amount}. */
 void rl_host_push_resources(lua_State *L, const rl_resources_t *r);
 /* Set t[k] on the table at the top: an id as hex, a string of n bytes, a number. */

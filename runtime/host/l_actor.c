@@ -43,7 +43,7 @@ static int l_actor_create(lua_State *L) {
   lua_getfield(L, 3, "name");
   o.name = lua_tostring(L, -1);
   lua_getfield(L, 3, "strategy");
-  o.strategy = lua_tostring(L, -1);
+  rl_host_read_sched(L, -1, &o.sched);
   lua_getfield(L, 3, "detached");
   o.detached = lua_toboolean(L, -1);
   lua_getfield(L, 3, "name_key");

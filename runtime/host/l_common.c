@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "host/host.h"
+#include "sched/bundles.h"
 #include "sched/resources.h"
+#include "wire/wire.h"
 
 rl_cw_t *rl_host_cw(lua_State *L) {
   if (!rl_host.cw) luaL_error(L, "rayl is not initialized (call rayl.init first)");
@@ -75,6 +77,31 @@ void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resource
       rl_host_raise(L, "ValueError", "bad resource in %s: %s", what, err);
     lua_pop(L, 1);
   }
+}
+
+void rl_host_read_sched(lua_State *L, int idx, rl_wire_sched_t *out) {
+  static const char *const kinds[] = {"DEFAULT", "SPREAD", "NODE", "PG", NULL};
+  memset(out, 0, sizeof *out);
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  if (lua_isnil(L, idx)) return; /* RL_SCHED_DEFAULT */
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "kind");
+  out->kind = (uint64_t)luaL_checkoption(L, -1, NULL, kinds);
+  lua_getfield(L, idx, out->kind == RL_SCHED_PG ? "pg_id" : "node_id");
+  const char *hex = lua_tostring(L, -1);
+  rl_id_t *id = out->kind == RL_SCHED_PG ? &out->pg_id : &out->node_id;
+  if ((out->kind == RL_SCHED_NODE || out->kind == RL_SCHED_PG) && (!hex || rl_id_parse(hex, id) != 0))
+    rl_host_raise(L, "ValueError", "strategy %s: %s is not an id (32 hex digits)", kinds[out->kind], hex ? hex : "nil");
+  out->has_node_id = out->kind == RL_SCHED_NODE;
+  out->has_pg_id = out->has_bundle = out->kind == RL_SCHED_PG;
+  lua_getfield(L, idx, "soft");
+  out->soft = lua_toboolean(L, -1);
+  out->has_soft = out->kind == RL_SCHED_NODE;
+  lua_getfield(L, idx, "bundle");
+  out->bundle = out->kind == RL_SCHED_PG ? (int64_t)luaL_checkinteger(L, -1) : 0;
+  if (out->kind == RL_SCHED_PG && (out->bundle < -1 || out->bundle >= RL_PG_MAX_BUNDLES))
+    rl_host_raise(L, "ValueError", "strategy PG: bundle %lld out of range", (long long)out->bundle);
+  lua_pop(L, 4);
 }
 
 void rl_host_push_resources(lua_State *L, const rl_resources_t *r) {

@@ -163,7 +163,7 @@ static int l_submit(lua_State *L) {
   lua_getfield(L, 3, "name");
   o.name = lua_tostring(L, -1);
   lua_getfield(L, 3, "strategy");
-  o.strategy = lua_tostring(L, -1);
+  rl_host_read_sched(L, -1, &o.sched);
   lua_getfield(L, 3, "runtime_env");
   o.runtime_env = lua_tostring(L, -1);
   if (o.num_returns < 1 || o.num_returns > 1024)

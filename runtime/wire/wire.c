@@ -491,6 +491,25 @@ int rl_wire_pack(int type, const void *msg, rl_msgbuf_t *b, char *err, size_t er
   return 0;
 }
 
+bool rl_wire_sched_eq(const rl_wire_sched_t *a, const rl_wire_sched_t *b) {
+  if (a->kind != b->kind) return false;
+  if (a->kind == RL_SCHED_NODE) return rl_id_eq(&a->node_id, &b->node_id) && a->soft == b->soft;
+  if (a->kind == RL_SCHED_PG) return rl_id_eq(&a->pg_id, &b->pg_id) && a->bundle == b->bundle;
+  return true;
+}
+
+int rl_wire_pack_sched(msgpack_packer *pk, const rl_wire_sched_t *s, char *err, size_t errlen) {
+  s_ctx_t c = {.msg = "strategy", .err = err, .errlen = errlen};
+  if (s_check(&c, &s_rec_sched, s) != 0) return -1;
+  return s_pack_rec(&c, &s_rec_sched, s, pk);
+}
+
+int rl_wire_unpack_sched(const msgpack_object *o, rl_wire_sched_t *s, char *err, size_t errlen) {
+  s_ctx_t c = {.msg = "strategy", .err = err, .errlen = errlen};
+  if (!o || o->type != MSGPACK_OBJECT_ARRAY) return s_fail(&c, "expected array (a record), got %s", o ? s_type_name(o) : "nothing");
+  return s_unpack_rec(&c, &s_rec_sched, o->via.array.ptr, o->via.array.size, s);
+}
+
 int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg) {
   rl_msgbuf_t b;
   char err[256];

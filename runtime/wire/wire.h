@@ -98,6 +98,16 @@ bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b);
   } rl_wire_##name##_t;
 RL_WIRE_RECORDS(RL_WIRE_DECLARE_RECORD)
 
+/* ---- scheduling strategies (RL_WREC_sched_FIELDS) ---- */
+
+/* True if a and b place leases the same way. */
+bool rl_wire_sched_eq(const rl_wire_sched_t *a, const rl_wire_sched_t *b);
+/* Packs s as the one value of a field (for messages still packed field by field).
+ * Returns 0, or -1 with err if s is incomplete (nothing packed then). */
+int rl_wire_pack_sched(msgpack_packer *pk, const rl_wire_sched_t *s, char *err, size_t errlen);
+/* Reads a field packed by rl_wire_pack_sched. Returns 0, or -1 with err. */
+int rl_wire_unpack_sched(const msgpack_object *o, rl_wire_sched_t *s, char *err, size_t errlen);
+
 /* ---- the generic codec (type: an RL_* message type) ---- */
 
 /* "NM_LEASE" for RL_NM_LEASE; NULL for an unknown type. */

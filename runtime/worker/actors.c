@@ -103,7 +103,7 @@ static void s_head_register(rl_cw_t *cw, rl_actor_t *a) {
   else msgpack_pack_false(&b.pk);
   rl_res_pack(&b.pk, &a->cls->resources);
   rl_res_pack(&b.pk, &a->opts.placement);
-  rl_pack_str(&b.pk, a->cls->strategy);
+  if (rl_wire_pack_sched(&b.pk, &a->cls->sched, NULL, 0) != 0) msgpack_pack_array(&b.pk, 1), msgpack_pack_uint64(&b.pk, 0);
   rl_pack_str(&b.pk, a->cls->runtime_env);
   msgpack_pack_int64(&b.pk, a->opts.max_restarts);
   rl_pack_id(&b.pk, &cw->worker_id);
@@ -208,13 +208,12 @@ int rl_cw_actor_create(rl_cw_t *cw, const void *key, size_t key_len, const void 
   rl_actor_t *a = s_new(cw, &id, true, cw->endpoint);
   a->opts = *opts;
   a->opts.name = NULL;
-  a->opts.strategy = NULL; /* copied into the class below */
   a->opts.runtime_env = NULL;
   a->opts.name_key = NULL; /* copied below */
   snprintf(a->name, sizeof a->name, "%s", opts->name ? opts->name : "actor");
   a->restarts_left = opts->max_restarts;
   a->cls->resources = opts->resources;
-  snprintf(a->cls->strategy, sizeof a->cls->strategy, "%s", opts->strategy ? opts->strategy : "");
+  a->cls->sched = opts->sched;
   a->cls->detached = opts->detached;
   free(a->cls->runtime_env);
   a->cls->runtime_env = rl_xstrdup(opts->runtime_env ? opts->runtime_env : "");

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/id.h"
+#include "wire/wire.h"
 #include "sched/resources.h"
 #include "wire/proto.h"
 
@@ -107,8 +108,7 @@ typedef struct {
   bool retry_exceptions;  /* also retry when the task raises */
   int num_returns;
   const char *name;       /* for errors and logs */
-  const char *strategy;   /* NULL or "": local first; "SPREAD"; "NODE[_SOFT]:<id>";
-                           * "PG:<pg id>:<bundle index, or -1>" */
+  rl_wire_sched_t sched;  /* where it runs (zeroed: RL_SCHED_DEFAULT, local first) */
   const char *runtime_env; /* NULL or "": none; else the canonical runtime_env its worker
                             * is set up with (lua/rayl/runtime_env.lua) */
 } rl_task_opts_t;
@@ -138,7 +138,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
 typedef struct {
   rl_resources_t resources;  /* held while it lives (Ray: 0 CPU by default) */
   rl_resources_t placement;  /* must be free to place it (Ray: 1 CPU by default) */
-  const char *strategy;      /* as for tasks */
+  rl_wire_sched_t sched;     /* as for tasks */
   const char *runtime_env;   /* as for tasks */
   bool detached;             /* outlives its owner (lifetime = "detached") */
   const char *name_key;      /* the head's KV key of its name, if named: freed when it dies */

@@ -143,7 +143,7 @@ typedef struct rl_incoming {
   zmq_msg_t identity; /* the submitter's connection */
   zmq_msg_t frame;    /* the raw message: pub's pointers point into it */
   msgpack_unpacked up;
-  const msgpack_object *args;
+  const rl_wire_task_arg_t *args; /* in the kept message's zone */
   bool cancelled;      /* cancelled while it runs: its waits in rayl are interrupted */
   bool arg_lost;       /* a stored argument could not be read: TASK_DONE says ARG_LOST */
   int64_t start_us;    /* wall clock when it started here (rl_wall_us), 0: not yet */

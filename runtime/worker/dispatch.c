@@ -93,7 +93,7 @@ void rl_dispatch_done(rl_lease_t *l, const rl_task_t *t, int64_t now_us) {
 }
 
 int rl_dispatch_depth(const rl_class_t *c) {
-  if (!strcmp(c->strategy, "SPREAD")) return 1; /* more leases, on more nodes */
+  if (c->sched.kind == RL_SCHED_SPREAD) return 1; /* more leases, on more nodes */
   if (c->service_us <= 0 || c->service_us >= 2000) return 1;
   if (c->service_us < 200) return 128;
   return 16;
@@ -229,9 +229,9 @@ int rl_dispatch_selftest(void) {
   c.service_us = 50;
 
   /* SPREAD: one task per worker, for more workers. */
-  snprintf(c.strategy, sizeof c.strategy, "SPREAD");
+  c.sched.kind = RL_SCHED_SPREAD;
   S_CHECK(rl_dispatch_depth(&c) == 1 && rl_dispatch_pick(&c, polled) == NULL);
-  c.strategy[0] = 0;
+  c.sched.kind = RL_SCHED_DEFAULT;
 
   /* An actor's calls all go to its one worker, in order, however busy. */
   c.actor = (struct rl_actor *)&c; /* any non-NULL: only its presence counts here */

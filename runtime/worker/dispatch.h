@@ -10,6 +10,7 @@
 
 #include "common/id.h"
 #include "sched/resources.h"
+#include "wire/wire.h"
 #include "worker/task_table.h"
 
 struct rl_peer;  /* a connection (cw_internal.h) */
@@ -51,7 +52,7 @@ typedef struct rl_class {
   uint64_t lease_request;  /* outstanding lease request id, or 0 */
   struct rl_peer *lease_at; /* the remote node manager it waits at (spilled), NULL: ours */
   bool dedicated;          /* its leases are actors' workers */
-  char strategy[64];       /* scheduling strategy (rl_task_opts_t) */
+  rl_wire_sched_t sched;   /* scheduling strategy (rl_task_opts_t) */
   char *runtime_env;       /* canonical runtime_env, "" for none (owned) */
   bool detached;           /* its lease outlives us (a detached actor) */
   rl_resources_t placement;

@@ -20,57 +20,48 @@ static void s_incoming_free(rl_incoming_t *in) {
 }
 
 void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
-  rl_incoming_t *in = rl_xcalloc(1, sizeof *in);
-  uint64_t num_returns, attempt;
-  const char *key, *name;
-  size_t key_len, name_len;
-  const msgpack_object *fn = rl_field(m, 4), *args = rl_field(m, 5);
-  if (!rl_field_id(m, 0, &in->pub.task_id) || !rl_field_id(m, 1, &in->owner_id) ||
-      !rl_field_strcpy(m, 2, in->owner, sizeof in->owner) || !rl_field_bytes(m, 3, &key, &key_len) || !fn ||
-      !args || args->type != MSGPACK_OBJECT_ARRAY || !rl_field_u64(m, 6, &num_returns) || num_returns < 1 ||
-      num_returns > 1024 || !rl_field_u64(m, 7, &attempt) || !rl_field_bytes(m, 8, &name, &name_len)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed task");
-    free(in);
+  rl_cw_push_task_msg_t p; /* its arrays live in m's zone, kept with the task below */
+  if (!rl_cw_push_task_msg_read(m, &p)) return;
+  if (p.num_returns < 1 || p.num_returns > 1024) {
+    rl_log(RL_LOG_WARN, "dropped CW_PUSH_TASK: field 'num_returns' %llu not in 1..1024", (unsigned long long)p.num_returns);
     return;
   }
-  for (uint32_t i = 0; i < args->via.array.size; i++) {
-    const msgpack_object *a = &args->via.array.ptr[i];
-    uint64_t kind;
-    const char *p;
-    size_t n;
-    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3 || !rl_obj_u64(&a->via.array.ptr[0], &kind) ||
-        kind > RL_RET_STORE || !rl_obj_bytes(&a->via.array.ptr[1], &p, &n) ||
-        (kind == RL_RET_STORE && (n < RL_ID_SIZE || n >= RL_ID_SIZE + RL_ENDPOINT_MAX))) {
-      rl_log(RL_LOG_WARN, "dropped a task with a malformed argument");
-      free(in);
+  for (uint32_t i = 0; i < p.args.n; i++) {
+    const rl_wire_task_arg_t *a = &p.args.v[i];
+    if (a->kind > RL_RET_STORE || (a->kind == RL_RET_STORE && (a->data.n < RL_ID_SIZE || a->data.n >= RL_ID_SIZE + RL_ENDPOINT_MAX))) {
+      rl_log(RL_LOG_WARN, "dropped CW_PUSH_TASK: field 'args[%u]' is not an inline or stored value", i);
       return;
     }
   }
-  in->pub.fn_key = key;
-  in->pub.fn_key_len = key_len;
-  if (!rl_obj_bytes(fn, (const char **)&in->pub.fn, &in->pub.fn_len)) in->pub.fn = NULL;
-  in->pub.nargs = args->via.array.size;
-  in->pub.num_returns = (int)num_returns;
+  rl_incoming_t *in = rl_xcalloc(1, sizeof *in);
+  in->pub.task_id = p.task_id;
+  in->owner_id = p.owner_id;
+  snprintf(in->owner, sizeof in->owner, "%s", p.owner_endpoint);
+  const char *name = p.name.p;
+  size_t name_len = p.name.n;
+  in->pub.fn_key = p.function_key.p;
+  in->pub.fn_key_len = p.function_key.n;
+  in->pub.fn = p.has_function ? p.function.p : NULL;
+  in->pub.fn_len = p.has_function ? p.function.n : 0;
+  in->pub.nargs = p.args.n;
+  in->pub.num_returns = (int)p.num_returns;
   size_t shown = name_len < sizeof in->name ? name_len : sizeof in->name - 1;
   memcpy(in->name, name, shown); /* as snprintf "%.*s", without its cost on every task */
   in->name[shown] = 0;
   in->pub.name = in->name;
-  in->args = args->via.array.ptr;
-  uint64_t kind = RL_KIND_TASK;
-  const char *method = "";
-  size_t method_len = 0;
-  if (m->nfields > 9 && (!rl_field_u64(m, 9, &kind) || kind > RL_KIND_ACTOR_METHOD ||
-                         !rl_field_bytes(m, 10, &method, &method_len) || method_len >= sizeof in->method)) {
-    rl_log(RL_LOG_WARN, "dropped a task with a malformed actor part");
+  in->args = p.args.v;
+  uint64_t kind = p.has_kind ? p.kind : RL_KIND_TASK;
+  const char *method = p.has_method ? p.method.p : "";
+  size_t method_len = p.has_method ? p.method.n : 0;
+  if (method_len >= sizeof in->method) {
+    rl_log(RL_LOG_WARN, "dropped CW_PUSH_TASK: field 'method' longer than %zu bytes", sizeof in->method - 1);
     free(in);
     return;
   }
   in->pub.kind = (int)kind;
-  double cpus;
-  in->pub.num_cpus = m->nfields > 12 && rl_field_f64(m, 12, &cpus) && cpus >= 0 ? cpus : -1;
-  rl_id_t actor;
-  if (kind != RL_KIND_TASK && rl_field_id(m, 11, &actor)) cw->hosted_actor = actor;
-  memcpy(in->method, method, method_len);
+  in->pub.num_cpus = p.has_num_cpus && p.num_cpus >= 0 ? p.num_cpus : -1;
+  if (kind != RL_KIND_TASK && p.has_actor_id) cw->hosted_actor = p.actor_id;
+  if (method_len) memcpy(in->method, method, method_len);
   in->method[method_len] = 0;
   in->pub.method = in->method;
   /* Keep the message: the pointers above point into it. */
@@ -101,30 +92,21 @@ static void s_pack_times(rl_msgbuf_t *b, const rl_incoming_t *in) {
 static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, const char *message) {
   size_t len;
   char *data = rl_cw_encode_error(cw, type, message, &len);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 7);
-  rl_pack_id(&b.pk, &in->pub.task_id);
-  msgpack_pack_uint64(&b.pk, RL_TASK_FAILED);
-  msgpack_pack_array(&b.pk, 1);
-  msgpack_pack_array(&b.pk, 3);
-  msgpack_pack_uint64(&b.pk, RL_RET_ERROR);
-  rl_pack_bin(&b.pk, data, len);
-  msgpack_pack_uint64(&b.pk, len);
-  msgpack_pack_array(&b.pk, 0);
-  msgpack_pack_array(&b.pk, 0);
-  s_pack_times(&b, in);
-  s_reply(cw, in, &b);
+  rl_wire_task_arg_t ret = {.kind = RL_RET_ERROR, .data = rl_wire_bytes(data, len), .size = len};
+  rl_cw_task_done_msg_t done = {.task_id = in->pub.task_id, .status = RL_TASK_FAILED, .returns = {1, &ret},
+                                .has_held = true, .has_start_us = true, .has_end_us = true,
+                                .start_us = (uint64_t)(in->start_us > 0 ? in->start_us : 0),
+                                .end_us = (uint64_t)rl_wall_us()};
+  if (rl_cw_task_done_msg_send_batched(cw->router, &in->identity, &done, cw) != 0)
+    rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
   free(data);
 }
 
 void rl_exec_handle_cancel(rl_cw_t *cw, rl_msg_t *m) {
-  rl_id_t id;
-  bool force, recursive = false;
-  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &force) ||
-      (rl_field(m, 2) && !rl_field_bool(m, 2, &recursive))) {
-    rl_log(RL_LOG_WARN, "dropped a malformed cancel");
-    return;
-  }
+  rl_cw_cancel_msg_t c;
+  if (!rl_cw_cancel_msg_read(m, &c)) return;
+  rl_id_t id = c.task_id;
+  bool force = c.force, recursive = c.has_recursive && c.recursive;
   for (rl_incoming_t *in = cw->active; in; in = in->next_active) {
     if (!rl_id_eq(&in->pub.task_id, &id) || in->pub.kind != RL_KIND_TASK) continue;
     /* A task runs alone on its worker: what this process submitted is its children. */
@@ -151,11 +133,9 @@ static bool s_stealable(rl_incoming_t *in, zmq_msg_t *identity) {
 }
 
 void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t max;
-  if (!rl_field_u64(m, 0, &max)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed steal request");
-    return;
-  }
+  rl_cw_steal_tasks_msg_t q;
+  if (!rl_cw_steal_tasks_msg_read(m, &q)) return;
+  uint64_t max = q.max;
   size_t n = 0, keep;
   for (rl_incoming_t *in = cw->in_head; in; in = in->next) n++;
   rl_incoming_t **queue = rl_xmalloc(n * sizeof *queue);
@@ -164,11 +144,11 @@ void rl_exec_handle_steal(rl_cw_t *cw, rl_msg_t *m) {
   /* From the tail: the tasks that would wait longest here. */
   for (keep = n; keep > 0 && n - keep < max && s_stealable(queue[keep - 1], &m->identity);) keep--;
   rl_log(RL_LOG_DEBUG, "steal: asked for %llu, %zu queued, giving back %zu", (unsigned long long)max, n, n - keep);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_STOLEN, 1);
-  msgpack_pack_array(&b.pk, (uint32_t)(n - keep));
-  for (size_t i = keep; i < n; i++) rl_pack_id(&b.pk, &queue[i]->pub.task_id);
-  if (rl_msg_send(cw->router, &m->identity, &b) != 0) {
+  rl_cw_stolen_msg_t given = {.task_ids = {(uint32_t)(n - keep), rl_xcalloc(n - keep + 1, sizeof(rl_id_t))}};
+  for (size_t i = keep; i < n; i++) given.task_ids.v[i - keep] = queue[i]->pub.task_id;
+  int sent = rl_cw_stolen_msg_send(cw->router, &m->identity, &given);
+  free(given.task_ids.v);
+  if (sent != 0) {
     rl_log(RL_LOG_WARN, "could not give tasks back to their owner");
     free(queue);
     return; /* they run here after all */
@@ -226,11 +206,9 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
     snprintf(err, errlen, "no argument %zu", i + 1);
     return -1;
   }
-  const msgpack_object *a = in->args[i].via.array.ptr;
-  uint64_t kind = a[0].via.u64;
-  const char *p;
-  size_t n;
-  rl_obj_bytes(&a[1], &p, &n);
+  uint64_t kind = in->args[i].kind;
+  const char *p = in->args[i].data.p;
+  size_t n = in->args[i].data.n;
   v->state = RL_OBJ_READY;
   if (kind == RL_RET_STORE) {
     rl_id_t id;
@@ -280,7 +258,7 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
         break;
       }
       msgpack_pack_uint64(&b.pk, RL_RET_STORE);
-      rl_pack_str(&b.pk, cw->node_endpoint); /* where it is sealed */
+      rl_pack_bin(&b.pk, cw->node_endpoint, strlen(cw->node_endpoint)); /* where it is sealed */
       msgpack_pack_uint64(&b.pk, lens[i]);
       continue;
     }

@@ -12,20 +12,14 @@
 #include "worker/cw_internal.h"
 
 static void s_send_lease(rl_class_t *c, void *sock, bool spilled) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LEASE, 8);
-  msgpack_pack_uint64(&b.pk, c->lease_request);
-  rl_res_pack(&b.pk, &c->resources);
-  if (c->dedicated) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_res_pack(&b.pk, &c->placement);
-  if (spilled) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_str(&b.pk, c->strategy);
-  if (c->detached) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_str(&b.pk, c->runtime_env ? c->runtime_env : "");
-  rl_msg_send(sock, NULL, &b);
+  rl_nm_lease_msg_t l = {.request = c->lease_request, .resources = c->resources,
+                         .has_dedicated = true, .dedicated = c->dedicated,
+                         .has_placement = true, .placement = c->placement,
+                         .has_spilled = true, .spilled = spilled,
+                         .has_strategy = true, .strategy = c->sched,
+                         .has_detached = true, .detached = c->detached,
+                         .has_runtime_env = true, .runtime_env = rl_wire_str(c->runtime_env ? c->runtime_env : "")};
+  rl_nm_lease_msg_send(sock, NULL, &l);
 }
 
 void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_resources_t *placement) {
@@ -38,12 +32,10 @@ void rl_sub_request_lease(rl_cw_t *cw, rl_class_t *c, bool dedicated, const rl_r
 }
 
 void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  char endpoint[RL_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, endpoint, sizeof endpoint)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed spillback");
-    return;
-  }
+  rl_nm_lease_spillback_msg_t sb;
+  if (!rl_nm_lease_spillback_msg_read(m, &sb)) return;
+  uint64_t request = sb.request;
+  const char *endpoint = sb.node_endpoint;
   rl_class_t *c = cw->classes;
   while (c && c->lease_request != request) c = c->next;
   if (!c) return;
@@ -65,12 +57,8 @@ void rl_sub_handle_spillback(rl_cw_t *cw, rl_msg_t *m) {
 
 /* Tells the node manager that granted it (node; NULL: ours) we are done with a worker. */
 static void s_send_return(rl_cw_t *cw, const rl_id_t *worker, rl_peer_t *node, bool kill) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-  rl_pack_id(&b.pk, worker);
-  if (kill) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_msg_send(node ? node->sock : cw->nm, NULL, &b);
+  rl_nm_return_msg_t r = {.worker_id = *worker, .worker_failed = kill};
+  rl_nm_return_msg_send(node ? node->sock : cw->nm, NULL, &r);
 }
 
 void rl_sub_return_lease(rl_cw_t *cw, rl_class_t *c, rl_lease_t *l, bool failed) {
@@ -109,14 +97,11 @@ static rl_lease_t *s_lease_new(rl_cw_t *cw, rl_class_t *c, const rl_id_t *worker
 }
 
 void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
-  uint64_t request, pid;
-  rl_id_t worker;
-  char endpoint[RL_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &worker) ||
-      !rl_field_strcpy(m, 2, endpoint, sizeof endpoint) || !rl_field_u64(m, 3, &pid)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed lease grant");
-    return;
-  }
+  rl_nm_lease_granted_msg_t g;
+  if (!rl_nm_lease_granted_msg_read(m, &g)) return;
+  uint64_t request = g.request, pid = g.pid;
+  rl_id_t worker = g.worker_id;
+  const char *endpoint = g.endpoint;
   rl_class_t *c = cw->classes;
   while (c && c->lease_request != request) c = c->next;
   rl_lease_t *l = c ? s_lease_new(cw, c, &worker, endpoint, from) : NULL;
@@ -142,9 +127,12 @@ void rl_sub_handle_lease_granted(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
 }
 
 void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  char reason[300];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, reason, sizeof reason)) return;
+  rl_nm_lease_infeasible_msg_t inf;
+  if (!rl_nm_lease_infeasible_msg_read(m, &inf)) return;
+  uint64_t request = inf.request;
+  char reason[sizeof ((rl_class_t *)0)->infeasible_why];
+  size_t n = inf.reason.n < sizeof reason ? inf.reason.n : sizeof reason - 1; /* cut to fit */
+  snprintf(reason, sizeof reason, "%.*s", (int)n, n ? inf.reason.p : "");
   for (rl_class_t *c = cw->classes; c; c = c->next) {
     if (c->lease_request != request) continue;
     /* The request stays queued at the node (a node that fits may join). */
@@ -156,7 +144,7 @@ void rl_sub_handle_lease_infeasible(rl_cw_t *cw, rl_msg_t *m) {
               "with those resources joins the cluster.\n",
               want, reason);
       c->infeasible_warned = true;
-      snprintf(c->infeasible_why, sizeof c->infeasible_why, "%s", reason);
+      memcpy(c->infeasible_why, reason, sizeof reason);
     }
   }
 }
@@ -193,12 +181,10 @@ void rl_sub_warn_pending(rl_cw_t *cw, int64_t since_ms, bool *warned) {
 }
 
 void rl_sub_handle_lease_pg_removed(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t pg;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &pg)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed lease refusal");
-    return;
-  }
+  rl_nm_lease_pg_removed_msg_t rm;
+  if (!rl_nm_lease_pg_removed_msg_read(m, &rm)) return;
+  uint64_t request = rm.request;
+  rl_id_t pg = rm.pg_id;
   rl_class_t *c = cw->classes;
   while (c && c->lease_request != request) c = c->next;
   if (!c) return;

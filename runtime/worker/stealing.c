@@ -45,10 +45,8 @@ void rl_sub_steal(rl_cw_t *cw, rl_class_t *c) {
   int n;
   rl_lease_t *victim = idle ? s_steal_victim(cw, c, &n) : NULL;
   if (!victim) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_STEAL_TASKS, 1);
-  msgpack_pack_uint64(&b.pk, (uint64_t)n);
-  if (rl_msg_send(victim->peer->sock, NULL, &b) != 0) return;
+  rl_cw_steal_tasks_msg_t q = {.max = (uint64_t)n};
+  if (rl_cw_steal_tasks_msg_send(victim->peer->sock, NULL, &q) != 0) return;
   victim->stealing = true;
   victim->pushed_since_steal = false;
   rl_log(RL_LOG_DEBUG, "steal: asked %s for %d of its %d tasks (held up: %d)", victim->endpoint, n,
@@ -69,18 +67,14 @@ static void s_steal_answered(rl_class_t *c, rl_lease_t *l, uint32_t given) {
 }
 
 void rl_sub_handle_stolen(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
-  const msgpack_object *ids = rl_field(m, 0);
-  if (!ids || ids->type != MSGPACK_OBJECT_ARRAY) {
-    rl_log(RL_LOG_WARN, "dropped a malformed list of tasks given back");
-    return;
-  }
+  rl_cw_stolen_msg_t given;
+  if (!rl_cw_stolen_msg_read(m, &given)) return;
   for (rl_class_t *c = cw->classes; c; c = c->next)
     for (rl_lease_t *l = c->leases; l; l = l->next)
-      if (l->peer == from && l->stealing) s_steal_answered(c, l, ids->via.array.size);
+      if (l->peer == from && l->stealing) s_steal_answered(c, l, given.task_ids.n);
   /* Last first: each goes to the front of its queue, so they keep their order. */
-  for (uint32_t i = ids->via.array.size; i-- > 0;) {
-    rl_id_t id;
-    rl_task_t *t = rl_obj_id(&ids->via.array.ptr[i], &id) ? rl_task_table_find(cw->tasks, &id) : NULL;
+  for (uint32_t i = given.task_ids.n; i-- > 0;) {
+    rl_task_t *t = rl_task_table_find(cw->tasks, &given.task_ids.v[i]);
     if (t && !t->finished && t->lease && t->lease->peer == from) rl_sub_take_back(cw, t);
   }
 }

@@ -48,19 +48,18 @@ static rl_fn_t *s_function(rl_cw_t *cw, const void *key, size_t key_len, const v
  * (as Ray's). Workers set up for one runtime_env serve no other; the function is part
  * of it so that a long task never queues short ones of another function behind it on
  * a pipelined lease, and each class learns its own run time. */
-static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const char *strategy, const char *runtime_env,
+static rl_class_t *s_class(rl_cw_t *cw, const rl_resources_t *res, const rl_wire_sched_t *sched, const char *runtime_env,
                            const rl_fn_t *fn) {
-  if (!strategy) strategy = "";
   if (!runtime_env) runtime_env = "";
   for (rl_class_t *c = cw->classes; c; c = c->next)
-    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && !strcmp(c->strategy, strategy) &&
+    if (!c->actor && c->fn == fn && rl_res_equal(&c->resources, res) && rl_wire_sched_eq(&c->sched, sched) &&
         !strcmp(c->runtime_env, runtime_env))
       return c;
   rl_class_t *c = rl_xcalloc(1, sizeof *c);
   c->runtime_env = rl_xstrdup(runtime_env);
   c->fn = fn;
   c->resources = *res;
-  snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
+  c->sched = *sched;
   c->next = cw->classes;
   cw->classes = c;
   return c;
@@ -296,7 +295,7 @@ int rl_cw_submit(rl_cw_t *cw, const void *fn_key, size_t fn_key_len, const void 
     snprintf(err, errlen, "out of memory: no room to keep the task's function (%zu bytes)", fn_len);
     return RL_ENOMEM;
   }
-  rl_class_t *c = s_class(cw, &opts->resources, opts->strategy, opts->runtime_env, f);
+  rl_class_t *c = s_class(cw, &opts->resources, &opts->sched, opts->runtime_env, f);
   rl_task_t *t = rl_sub_task_new(cw, c, RL_KIND_TASK, NULL, f, args, nargs, opts, ids_out, false, err, errlen);
   if (!t) return -1;
   rl_sub_tick(cw);
@@ -441,49 +440,43 @@ static bool s_lease_has_fn(rl_lease_t *l, uint64_t hash) {
 }
 
 static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
-  rl_msgbuf_t b;
   /* Tasks and actor creations say how many CPUs they hold (the worker sizes its math
    * libraries' thread pools to it); method calls run with their actor's. */
   bool method = t->kind == RL_KIND_ACTOR_METHOD;
-  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, method ? 12 : 13);
-  rl_pack_id(&b.pk, &t->id);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  rl_pack_str(&b.pk, cw->endpoint);
-  if (!t->fn) {
-    rl_pack_bin(&b.pk, NULL, 0);
-    msgpack_pack_nil(&b.pk);
-  } else {
-    rl_pack_bin(&b.pk, t->fn->key, t->fn->key_len);
-    if (s_lease_has_fn(l, t->fn->hash)) msgpack_pack_nil(&b.pk);
-    else rl_pack_bin(&b.pk, t->fn->blob, t->fn->len);
-  }
-  msgpack_pack_array(&b.pk, (uint32_t)t->nargs);
+  rl_wire_task_arg_t args_small[8], *args = t->nargs <= 8 ? args_small : rl_xcalloc(t->nargs, sizeof *args);
   for (size_t i = 0; i < t->nargs; i++) {
-    rl_arg_t *a = &t->args[i];
-    msgpack_pack_array(&b.pk, 3);
-    if (a->is_ref) {
-      msgpack_pack_uint64(&b.pk, (uint64_t)a->kind);
-      rl_pack_bin(&b.pk, a->rdata, a->rdata_len);
-      msgpack_pack_uint64(&b.pk, a->rlen);
-    } else {
-      msgpack_pack_uint64(&b.pk, RL_RET_INLINE);
-      rl_pack_bin(&b.pk, a->data, a->len);
-      msgpack_pack_uint64(&b.pk, a->len);
-    }
+    const rl_arg_t *a = &t->args[i];
+    args[i] = a->is_ref ? (rl_wire_task_arg_t){.kind = (uint64_t)a->kind, .data = rl_wire_bytes(a->rdata, a->rdata_len),
+                                               .size = a->rlen}
+                        : (rl_wire_task_arg_t){.kind = RL_RET_INLINE, .data = rl_wire_bytes(a->data, a->len), .size = a->len};
   }
-  msgpack_pack_uint64(&b.pk, (uint64_t)t->opts.num_returns);
-  msgpack_pack_uint64(&b.pk, (uint64_t)t->attempt);
-  rl_pack_str(&b.pk, t->name);
-  rl_id_t no_actor = {{0}};
-  msgpack_pack_uint64(&b.pk, (uint64_t)t->kind);
-  rl_pack_str(&b.pk, t->kind == RL_KIND_TASK ? "" : t->method);
-  rl_pack_id(&b.pk, t->cls->actor ? &t->cls->actor->id : &no_actor);
-  if (!method) msgpack_pack_double(&b.pk, rl_res_get(&t->cls->resources, "CPU"));
+  rl_cw_push_task_msg_t p = {.task_id = t->id, .owner_id = cw->worker_id, .args = {(uint32_t)t->nargs, args},
+                             .num_returns = (uint64_t)t->opts.num_returns, .attempt = (uint64_t)t->attempt,
+                             .name = rl_wire_str(t->name), .has_kind = true, .kind = (uint64_t)t->kind,
+                             .has_method = true, .method = rl_wire_str(t->kind == RL_KIND_TASK ? "" : t->method),
+                             .has_actor_id = true, .has_num_cpus = !method,
+                             .num_cpus = rl_res_get(&t->cls->resources, "CPU")};
+  snprintf(p.owner_endpoint, sizeof p.owner_endpoint, "%s", cw->endpoint);
+  if (t->cls->actor) p.actor_id = t->cls->actor->id;
+  if (t->fn) {
+    p.function_key = rl_wire_bytes(t->fn->key, t->fn->key_len);
+    p.has_function = !s_lease_has_fn(l, t->fn->hash);
+    p.function = rl_wire_bytes(t->fn->blob, t->fn->len);
+  }
+  rl_msgbuf_t b;
+  char err[256];
+  int packed = rl_cw_push_task_msg_pack(&p, &b, err, sizeof err);
+  if (args != args_small) free(args);
+
   /* Tasks pushed back to back (the one before still on the worker, pushed moments ago)
    * are batched: they wake the worker once, sent at our next wait. A lone one goes at
    * once, so that a round trip does not wait for it. */
   bool burst = l->run_tail && rl_now_us() - l->run_tail->pushed_us < S_BURST_US;
   s_run_push(cw, l, t);
+  if (packed != 0) { /* as a push the socket refused: its lease's end retries it */
+    rl_log(RL_LOG_WARN, "could not push task %s: %s", t->name, err);
+    return;
+  }
   if ((burst ? rl_msg_send_batched(l->peer->sock, NULL, &b, cw) : rl_msg_send(l->peer->sock, NULL, &b)) != 0)
     rl_log(RL_LOG_WARN, "could not push task %s to %s", t->name, l->endpoint);
 }
@@ -651,56 +644,42 @@ static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const cha
 
 /* Refs inside a task's results stay alive while any of its return objects does: the
  * worker made us a borrower of those it owns before replying. */
-static void s_attach_contained(rl_cw_t *cw, rl_task_t *t, const msgpack_object *list) {
-  if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0) return;
-  uint32_t n = list->via.array.size;
+static void s_attach_contained(rl_cw_t *cw, rl_task_t *t, const rl_cw_task_done_msg_t *done) {
+  uint32_t n = done->borrowed.n;
+  if (n == 0) return;
   for (int r = 0; r < t->opts.num_returns; r++) {
     rl_id_t rid = rl_id_for_object(t->id, (uint32_t)r + 1);
     rl_object_t *o = rl_obj_find(cw, &rid);
     if (!o || o->contained) continue;
     o->contained = rl_xcalloc(n, sizeof *o->contained);
     for (uint32_t i = 0; i < n; i++) {
-      const msgpack_object *e = &list->via.array.ptr[i];
-      char owner[RL_ENDPOINT_MAX];
-      const char *p;
-      size_t len;
-      if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 || !rl_obj_id(&e->via.array.ptr[0], &rid) ||
-          !rl_obj_bytes(&e->via.array.ptr[1], &p, &len) || len >= sizeof owner)
-        continue;
-      memcpy(owner, p, len);
-      owner[len] = 0;
-      rl_cw_ref_add(cw, &rid, owner);
+      const rl_wire_borrow_t *e = &done->borrowed.v[i];
+      rid = e->object_id;
+      rl_cw_ref_add(cw, &rid, e->owner_endpoint);
       o->contained[o->ncontained++] = rid;
     }
   }
 }
 
 /* The worker at endpoint still holds these refs of ours (TASK_DONE's last field). */
-static void s_note_borrowers(rl_cw_t *cw, const msgpack_object *held, const char *endpoint) {
-  if (!held || held->type != MSGPACK_OBJECT_ARRAY) return;
-  for (uint32_t i = 0; i < held->via.array.size; i++) {
-    rl_id_t oid;
-    rl_object_t *o = rl_obj_id(&held->via.array.ptr[i], &oid) ? rl_obj_find(cw, &oid) : NULL;
+static void s_note_borrowers(rl_cw_t *cw, const rl_cw_task_done_msg_t *done, const char *endpoint) {
+  for (uint32_t i = 0; done->has_held && i < done->held.n; i++) {
+    rl_object_t *o = rl_obj_find(cw, &done->held.v[i]);
     if (o && o->owned) rl_obj_add_borrower(cw, o, endpoint);
   }
 }
 
 void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
   (void)from;
-  rl_id_t id;
-  uint64_t status;
-  const msgpack_object *rets = rl_field(m, 2);
-  if (!rl_field_id(m, 0, &id) || !rl_field_u64(m, 1, &status) || !rets || rets->type != MSGPACK_OBJECT_ARRAY) {
-    rl_log(RL_LOG_WARN, "dropped a malformed task result");
-    return;
-  }
-  rl_task_t *t = rl_task_table_find(cw->tasks, &id);
+  rl_cw_task_done_msg_t done;
+  if (!rl_cw_task_done_msg_read(m, &done)) return;
+  uint64_t status = done.status;
+  rl_task_t *t = rl_task_table_find(cw->tasks, &done.task_id);
   if (!t || t->finished) return; /* finished: kept as lineage; a late duplicate */
   if (t->lease) {
-    s_note_borrowers(cw, rl_field(m, 4), t->lease->endpoint);
-    uint64_t start_us, end_us;
-    if (rl_field_u64(m, 5, &start_us) && rl_field_u64(m, 6, &end_us) && start_us > 0)
-      rl_ev_task_span(cw, t, t->lease, (int64_t)start_us, (int64_t)end_us, status != RL_TASK_OK);
+    s_note_borrowers(cw, &done, t->lease->endpoint);
+    if (done.has_start_us && done.has_end_us && done.start_us > 0)
+      rl_ev_task_span(cw, t, t->lease, (int64_t)done.start_us, (int64_t)done.end_us, status != RL_TASK_OK);
     rl_dispatch_done(t->lease, t, rl_now_us());
     s_run_remove(cw, t);
   }
@@ -709,27 +688,21 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
     return;
   }
   if (t->kind == RL_KIND_ACTOR_CREATE) {
-    const msgpack_object *r = rets->via.array.size ? &rets->via.array.ptr[0] : NULL;
-    const char *data = NULL;
-    size_t len = 0;
-    if (r && r->type == MSGPACK_OBJECT_ARRAY && r->via.array.size >= 2) rl_obj_bytes(&r->via.array.ptr[1], &data, &len);
+    const char *data = done.returns.n ? done.returns.v[0].data.p : NULL;
+    size_t len = done.returns.n ? done.returns.v[0].data.n : 0;
     rl_actor_created(cw, t, status != RL_TASK_OK, data, len);
     s_task_complete(cw, t, status != RL_TASK_OK ? RL_RET_ERROR : RL_RET_INLINE, data, len);
     return;
   }
   if (status == RL_TASK_ARG_LOST && s_arg_lost(cw, t)) return;
   if (status != RL_TASK_OK && rl_sub_retry(cw, t, RL_RETRY_EXCEPTION, "it raised an error (retry_exceptions)")) return;
-  uint32_t n = rets->via.array.size;
-  s_attach_contained(cw, t, rl_field(m, 3));
+  uint32_t n = done.returns.n;
+  s_attach_contained(cw, t, &done);
   for (uint32_t i = 0; i < n && i < (uint32_t)t->opts.num_returns; i++) {
-    const msgpack_object *r = &rets->via.array.ptr[i];
-    uint64_t kind, size;
-    const char *data;
-    size_t len;
-    if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size < 3 || !rl_obj_u64(&r->via.array.ptr[0], &kind) ||
-        kind > RL_RET_ERROR || !rl_obj_bytes(&r->via.array.ptr[1], &data, &len) ||
-        !rl_obj_u64(&r->via.array.ptr[2], &size))
-      continue;
+    const rl_wire_task_arg_t *r = &done.returns.v[i];
+    uint64_t kind = r->kind, size = r->size;
+    const char *data = r->data.p;
+    size_t len = r->data.n;
     if (kind == RL_RET_ERROR) {
       s_task_complete(cw, t, RL_RET_ERROR, data, len);
       return;
@@ -762,14 +735,8 @@ int rl_cw_cancel(rl_cw_t *cw, const rl_id_t *id, bool force, bool recursive) {
     s_task_fail(cw, t, "TaskCancelledError", msg);
     return 0;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_CANCEL, 3);
-  rl_pack_id(&b.pk, &t->id);
-  if (force) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  if (recursive) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_msg_send(t->lease->peer->sock, NULL, &b);
+  rl_cw_cancel_msg_t c = {.task_id = t->id, .force = force, .has_recursive = true, .recursive = recursive};
+  rl_cw_cancel_msg_send(t->lease->peer->sock, NULL, &c);
   rl_ev_task(cw, t, RL_TS_FAILED, "TaskCancelledError");
   /* The returns fail now; whatever the worker sends later is dropped. */
   for (int i = 0; i < t->opts.num_returns; i++) {
