@@ -146,27 +146,21 @@ static void s_reply(s_gcs_t *g, const rl_msg_t *m, int type, const void *msg) {
 
 /* [node_id id, node_endpoint str, resources map, pid u64] */
 static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
-  rl_id_t id;
-  char endpoint[RL_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
-  rl_resources_t total;
-  uint64_t pid;
-  if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
-  if (!rl_field_strcpy(m, 1, endpoint, sizeof endpoint))
-    return s_drop(g, m, "field 2 (node_endpoint) is not a string of at most 255 bytes");
-  if (rl_res_unpack(rl_field(m, 2), &total) != 0) return s_drop(g, m, "field 3 (resources) is not a resource map");
-  if (!rl_field_u64(m, 3, &pid)) return s_drop(g, m, "field 4 (pid) is not an unsigned integer");
-  char gpus[RL_NODE_GPUS_MAX] = "";
-  if (rl_field(m, 4) && !rl_field_strcpy(m, 4, gpus, sizeof gpus))
+  rl_gcs_register_node_msg_t r;
+  char err[128], res[512], hex[RL_ID_HEX], gpus[RL_NODE_GPUS_MAX] = "";
+  if (!s_unpack(g, m, &r)) return;
+  if (r.has_gpus && !rl_wire_strcpy(gpus, sizeof gpus, r.gpus))
     return s_drop(g, m, "field 5 (gpus) is not a string of at most 299 bytes");
-  bool known = rl_node_table_get(g->nodes, &id) != NULL;
-  if (rl_node_table_register(g->nodes, &id, endpoint, &total, pid, rl_now_ms(), err, sizeof err) != 0) {
-    s_warn(g, "refused node %s at %s: %s", rl_id_hex(&id, hex), endpoint, err);
+  bool known = rl_node_table_get(g->nodes, &r.node_id) != NULL;
+  if (rl_node_table_register(g->nodes, &r.node_id, r.node_endpoint, &r.resources, r.pid, rl_now_ms(), err,
+                             sizeof err) != 0) {
+    s_warn(g, "refused node %s at %s: %s", rl_id_hex(&r.node_id, hex), r.node_endpoint, err);
     return;
   }
-  rl_node_table_set_gpus(g->nodes, &id, gpus);
-  rl_res_format(&total, res, sizeof res);
-  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s%s%s", rl_id_hex(&id, hex), known ? "re-" : "",
-         endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
+  rl_node_table_set_gpus(g->nodes, &r.node_id, gpus);
+  rl_res_format(&r.resources, res, sizeof res);
+  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s%s%s", rl_id_hex(&r.node_id, hex), known ? "re-" : "",
+         r.node_endpoint, (unsigned long long)r.pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
 /* Keeps the node's demands (n of d, copied) for listings. */
@@ -316,24 +310,24 @@ static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
 
 /* [request u64] -> TIMELINE [request, events, evicted, dropped] */
 static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  rl_gcs_timeline_get_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
   rl_msgbuf_t b;
   rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
-  msgpack_pack_uint64(&b.pk, request);
+  msgpack_pack_uint64(&b.pk, ask.request);
   rl_timeline_table_pack(g->timeline, &b.pk);
   s_send(g, m, &b);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
 static void s_on_list_state(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  char what[16];
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_strcpy(m, 1, what, sizeof what) || (strcmp(what, "tasks") && strcmp(what, "actors")))
+  rl_gcs_list_state_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
+  uint64_t request = ask.request;
+  bool tasks = ask.what.n == 5 && !memcmp(ask.what.p, "tasks", 5);
+  if (!tasks && !(ask.what.n == 6 && !memcmp(ask.what.p, "actors", 6)))
     return s_drop(g, m, "field 2 (what) is neither \"tasks\" nor \"actors\"");
   rl_msgbuf_t b;
-  bool tasks = !strcmp(what, "tasks");
   rl_msgbuf_init_sized(&b, RL_GCS_STATE, tasks ? 4 : 5, tasks ? rl_state_table_tasks(g->state) * 128 : 4096);
   msgpack_pack_uint64(&b.pk, request);
   if (tasks) {
