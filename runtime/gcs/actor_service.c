@@ -16,6 +16,7 @@
 #include "net/secure.h"
 #include "sched/resources.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #define S_CREATE_TIMEOUT_MS 60000 /* a creation with no answer this long is started again */
 #define S_SCAN_MS 100             /* how often actors waiting for a creation are looked at */
@@ -80,22 +81,19 @@ static void s_close(void **sock) {
   *sock = NULL;
 }
 
-/* [request, actor_id, alive, worker_id, endpoint, cause, message, node_endpoint] */
+/* CW_ACTOR_LOCATION: where a is (message: why it is dead; the head encodes no cause) */
 static void s_reply(rl_actor_service_t *s, const zmq_msg_t *identity, uint64_t request, const rl_id_t *id,
                     const rl_gcs_actor_t *a) {
   bool alive = a && a->state == RL_AS_ALIVE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATION, 8);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, id);
-  if (alive) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_id(&b.pk, alive ? &a->worker_id : &s_nil);
-  rl_pack_str(&b.pk, alive ? a->worker_endpoint : "");
-  rl_pack_bin(&b.pk, NULL, 0);
-  rl_pack_str(&b.pk, alive ? "" : a ? a->message : "the actor is unknown to the head");
-  rl_pack_str(&b.pk, alive ? a->node_endpoint : "");
-  rl_msg_send(s->router, identity, &b);
+  rl_cw_actor_location_msg_t r = {.request = request, .actor_id = *id, .alive = alive,
+                                  .worker_id = alive ? a->worker_id : s_nil, .has_message = true,
+                                  .message = rl_wire_str(alive ? "" : a ? a->message : "the actor is unknown to the head"),
+                                  .has_node_endpoint = true};
+  if (alive) {
+    snprintf(r.endpoint, sizeof r.endpoint, "%s", a->worker_endpoint);
+    snprintf(r.node_endpoint, sizeof r.node_endpoint, "%s", a->node_endpoint);
+  }
+  rl_cw_actor_location_msg_send(s->router, identity, &r);
 }
 
 /* Answers the callers waiting for a that can be answered now: it is dead, or alive on
@@ -173,14 +171,9 @@ static s_link_t *s_link(rl_actor_service_t *s, const char *endpoint) {
     free(l);
     return NULL;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_REGISTER, 5);
-  msgpack_pack_uint64(&b.pk, RL_CLIENT_REMOTE);
-  rl_pack_id(&b.pk, &s->self);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  rl_pack_str(&b.pk, s->address);
-  msgpack_pack_uint64(&b.pk, 0);
-  rl_msg_send(l->sock, NULL, &b);
+  rl_nm_register_msg_t reg = {.kind = RL_CLIENT_REMOTE, .worker_id = s->self, .pid = (uint64_t)getpid()};
+  snprintf(reg.endpoint, sizeof reg.endpoint, "%s", s->address);
+  rl_nm_register_msg_send(l->sock, NULL, &reg);
   l->next = s->links;
   s->links = l;
   return l;
@@ -299,17 +292,16 @@ static s_creation_t *s_creation_by_request(rl_actor_service_t *s, uint64_t reque
   return NULL;
 }
 
-/* [request, worker_id, endpoint, pid] */
 static void s_on_granted(rl_actor_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return;
-  s_creation_t *c = s_creation_by_request(s, request);
+  rl_nm_lease_granted_msg_t g;
+  if (!rl_nm_lease_granted_msg_read(m, &g)) return;
+  s_creation_t *c = s_creation_by_request(s, g.request);
   rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
-  if (!a || !rl_field_id(m, 1, &c->worker_id) ||
-      !rl_field_strcpy(m, 2, c->worker_endpoint, sizeof c->worker_endpoint)) {
+  if (!a || snprintf(c->worker_endpoint, sizeof c->worker_endpoint, "%s", g.endpoint) >= (int)sizeof c->worker_endpoint) {
     rl_log(RL_LOG_WARN, "dropped a lease grant for no actor the head creates");
     return;
   }
+  c->worker_id = g.worker_id;
   c->worker_sock = zmq_socket(s->zctx, ZMQ_DEALER);
   if (!c->worker_sock || rl_net_connect(c->worker_sock, c->worker_endpoint) != 0) {
     rl_log(RL_LOG_WARN, "cannot reach the worker %s leased for actor %s", c->worker_endpoint, a->class_name);
@@ -326,12 +318,12 @@ static bool s_node_alive(rl_actor_service_t *s, const char *endpoint) {
   return false;
 }
 
-/* [request, node_endpoint] : ask that node instead */
+/* LEASE_SPILLBACK: ask that node instead */
 static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  char node[RL_ENDPOINT_MAX];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_strcpy(m, 1, node, sizeof node)) return;
-  s_creation_t *c = s_creation_by_request(s, request);
+  rl_nm_lease_spillback_msg_t sb;
+  if (!rl_nm_lease_spillback_msg_read(m, &sb)) return;
+  const char *node = sb.node_endpoint;
+  s_creation_t *c = s_creation_by_request(s, sb.request);
   rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
   if (!a) return;
   /* A node manager's view lags the head's by up to a poll: a node the head knows dead
@@ -339,15 +331,22 @@ static void s_on_spillback(rl_actor_service_t *s, const rl_msg_t *m) {
   if (!s_node_alive(s, node) || s_lease(s, c, a, node, true) != 0) s_drop_creation(s, c);
 }
 
-/* [request, reason] (INFEASIBLE) or [request, pg_id] (PG_REMOVED) */
+/* LEASE_INFEASIBLE or LEASE_PG_REMOVED */
 static void s_on_refused(rl_actor_service_t *s, const rl_msg_t *m, const char *why) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return;
-  s_creation_t *c = s_creation_by_request(s, request);
+  union {
+    rl_nm_lease_infeasible_msg_t infeasible;
+    rl_nm_lease_pg_removed_msg_t pg_removed;
+  } u;
+  if (!rl_wire_read(m, m->type, &u)) return;
+  bool infeasible = m->type == RL_NM_LEASE_INFEASIBLE;
+  s_creation_t *c = s_creation_by_request(s, infeasible ? u.infeasible.request : u.pg_removed.request);
   rl_gcs_actor_t *a = c ? rl_actor_table_get(s->table, &c->actor) : NULL;
   if (!a) return;
   char reason[200] = "", msg[400];
-  if (m->type == RL_NM_LEASE_INFEASIBLE) rl_field_strcpy(m, 1, reason, sizeof reason);
+  if (infeasible) {
+    size_t n = u.infeasible.reason.n < sizeof reason ? u.infeasible.reason.n : sizeof reason - 1;
+    snprintf(reason, sizeof reason, "%.*s", (int)n, n ? u.infeasible.reason.p : "");
+  }
   snprintf(msg, sizeof msg, "the actor %s cannot be created again: %s%s%s", a->class_name, why, *reason ? ": " : "",
            reason);
   s_dead(s, a, msg);
@@ -368,11 +367,11 @@ static void s_worker_gone(rl_actor_service_t *s, const rl_id_t *worker, const ch
     if (!a->owner_alive && a->state == RL_AS_ALIVE && rl_id_eq(&a->worker_id, worker)) s_restart(s, a, why, now);
 }
 
-/* [task_id, status, returns, ...] from the worker a creation was pushed to */
+/* TASK_DONE from the worker a creation was pushed to */
 static void s_on_done(rl_actor_service_t *s, s_creation_t *c, const rl_msg_t *m) {
-  rl_id_t task;
-  uint64_t status;
-  if (!rl_field_id(m, 0, &task) || !rl_field_u64(m, 1, &status) || !rl_id_eq(&task, &c->task_id)) return;
+  rl_cw_task_done_msg_t done;
+  if (!rl_cw_task_done_msg_read(m, &done) || !rl_id_eq(&done.task_id, &c->task_id)) return;
+  uint64_t status = done.status;
   rl_gcs_actor_t *a = rl_actor_table_get(s->table, &c->actor);
   if (!a) {
     s_drop_creation(s, c);
@@ -408,12 +407,12 @@ static void s_drain(rl_actor_service_t *s, void *sock, s_creation_t *c, int64_t 
       case RL_NM_LEASE_INFEASIBLE: s_on_refused(s, &m, "no node can hold it"); break;
       case RL_NM_LEASE_PG_REMOVED: s_on_refused(s, &m, "its placement group was removed"); break;
       case RL_NM_WORKER_DIED: {
-        rl_id_t worker;
-        char reason[200] = "it died", why[260];
-        if (!rl_field_id(&m, 0, &worker)) break;
-        rl_field_strcpy(&m, 2, reason, sizeof reason);
-        snprintf(why, sizeof why, "its worker died: %s", reason);
-        s_worker_gone(s, &worker, why, now);
+        rl_nm_worker_died_msg_t died;
+        char why[260];
+        if (!rl_nm_worker_died_msg_read(&m, &died)) break;
+        size_t n = died.reason.n < 200 ? died.reason.n : 199;
+        snprintf(why, sizeof why, "its worker died: %.*s", (int)n, n ? died.reason.p : "");
+        s_worker_gone(s, &died.worker_id, why, now);
         break;
       }
       case RL_CW_TASK_DONE:
@@ -529,11 +528,8 @@ static void s_on_kill(rl_actor_service_t *s, const rl_msg_t *m) {
   if (s->zctx && a->worker_endpoint[0]) {
     void *sock = zmq_socket(s->zctx, ZMQ_DEALER);
     if (sock && rl_net_connect(sock, a->worker_endpoint) == 0) {
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
-      rl_pack_id(&b.pk, &id);
-      msgpack_pack_true(&b.pk);
-      rl_msg_send(sock, NULL, &b);
+      rl_cw_kill_actor_msg_t k = {.actor_id = id, .no_restart = true};
+      rl_cw_kill_actor_msg_send(sock, NULL, &k);
     }
     if (sock) {
       int linger = 1000; /* the message leaves before the socket goes */

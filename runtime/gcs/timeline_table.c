@@ -218,7 +218,7 @@ static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
 }
 
 static bool s_first_name(void *ctx, const rl_timeline_event_t *e) {
-  snprintf(ctx, 16, "%s", e->name);
+  snprintf(ctx, 16, "%.15s", e->name);
   return false;
 }
 

@@ -36,34 +36,12 @@ static void s_head(lua_State *L, int idx, char *gcs, size_t n) {
 static bool s_ask(lua_State *L, const char *endpoint, int type, int timeout_ms, rl_msg_t *reply) {
   rl_msgbuf_t b;
   char err[300];
-  rl_msgbuf_init(&b, (uint8_t)type, 1);
-  msgpack_pack_uint64(&b.pk, 1);
-  if (rl_state_request(endpoint, &b, 1, reply, timeout_ms, err, sizeof err) == 0) return true;
+  rl_nm_list_workers_msg_t q = {.request = 1}; /* every request of this kind: [request] */
+  if (rl_wire_pack(type, &q, &b, err, sizeof err) == 0 &&
+      rl_state_request(endpoint, &b, 1, reply, timeout_ms, err, sizeof err) == 0)
+    return true;
   lua_pushstring(L, err);
   return false;
-}
-
-static void s_set_str(lua_State *L, const char *k, const msgpack_object *o) {
-  const char *p;
-  size_t n;
-  if (!rl_obj_bytes(o, &p, &n)) return;
-  lua_pushlstring(L, p, n);
-  lua_setfield(L, -2, k);
-}
-
-static void s_set_num(lua_State *L, const char *k, const msgpack_object *o) {
-  uint64_t v;
-  if (!rl_obj_u64(o, &v)) return;
-  lua_pushnumber(L, (lua_Number)v);
-  lua_setfield(L, -2, k);
-}
-
-static void s_set_id(lua_State *L, const char *k, const msgpack_object *o) {
-  rl_id_t id;
-  char hex[RL_ID_HEX];
-  if (!rl_obj_id(o, &id)) return;
-  lua_pushstring(L, rl_id_hex(&id, hex));
-  lua_setfield(L, -2, k);
 }
 
 /* Appends a new table to the list at the top and leaves it on top. */
@@ -130,21 +108,25 @@ static int l_obs_workers(lua_State *L) {
     s_append(L);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "address");
-    s_set_id(L, "node_id", rl_field(&reply, 1));
+    rl_nm_workers_msg_t w;
+    bool ok = rl_nm_workers_msg_read(&reply, &w);
+    char hex[RL_ID_HEX];
+    if (ok) {
+      lua_pushstring(L, rl_id_hex(&w.node_id, hex));
+      lua_setfield(L, -2, "node_id");
+    }
     lua_newtable(L);
-    const msgpack_object *cs = rl_field(&reply, 2);
-    for (uint32_t k = 0; cs && cs->type == MSGPACK_OBJECT_ARRAY && k < cs->via.array.size; k++) {
-      const msgpack_object *c = &cs->via.array.ptr[k];
-      uint64_t kind;
-      if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size < 4 || !rl_obj_u64(&c->via.array.ptr[2], &kind) ||
-          kind > 2)
-        continue;
+    for (uint32_t k = 0; ok && k < w.clients.n; k++) {
+      const rl_wire_client_info_t *c = &w.clients.v[k];
       s_append(L);
-      s_set_id(L, "worker_id", &c->via.array.ptr[0]);
-      s_set_num(L, "pid", &c->via.array.ptr[1]);
-      lua_pushstring(L, s_kinds[kind]);
+      lua_pushstring(L, rl_id_hex(&c->worker_id, hex));
+      lua_setfield(L, -2, "worker_id");
+      lua_pushnumber(L, (lua_Number)c->pid);
+      lua_setfield(L, -2, "pid");
+      lua_pushstring(L, s_kinds[c->kind]);
       lua_setfield(L, -2, "kind");
-      s_set_str(L, "endpoint", &c->via.array.ptr[3]);
+      lua_pushstring(L, c->endpoint);
+      lua_setfield(L, -2, "endpoint");
       lua_pop(L, 1);
     }
     lua_setfield(L, -2, "clients");
@@ -157,33 +139,50 @@ static int l_obs_workers(lua_State *L) {
 /* Pushes a STACK_REPLY as {pid=, task=, traceback=, compiled=}. */
 static void s_push_stack(lua_State *L, const rl_msg_t *reply) {
   lua_newtable(L);
-  s_set_num(L, "pid", rl_field(reply, 1));
-  s_set_str(L, "task", rl_field(reply, 2));
-  s_set_str(L, "traceback", rl_field(reply, 3));
-  bool compiled = false;
-  rl_field_bool(reply, 4, &compiled);
-  lua_pushboolean(L, compiled);
+  rl_cw_stack_reply_msg_t r;
+  if (!rl_cw_stack_reply_msg_read(reply, &r)) return;
+  lua_pushnumber(L, (lua_Number)r.pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushlstring(L, r.task.p ? r.task.p : "", r.task.n);
+  lua_setfield(L, -2, "task");
+  lua_pushlstring(L, r.traceback.p ? r.traceback.p : "", r.traceback.n);
+  lua_setfield(L, -2, "traceback");
+  lua_pushboolean(L, r.compiled);
   lua_setfield(L, -2, "compiled");
+}
+
+static void s_set_u64(lua_State *L, const char *k, uint64_t v) {
+  lua_pushnumber(L, (lua_Number)v);
+  lua_setfield(L, -2, k);
+}
+
+static void s_set_bytes(lua_State *L, const char *k, rl_wire_bytes_t b) {
+  lua_pushlstring(L, b.p ? b.p : "", b.n);
+  lua_setfield(L, -2, k);
 }
 
 /* Pushes an OWNED reply as {pid=, objects={{object_id=, size=, refs=, local=,
  * borrowers=, submitted=, captured=, call_site=, age_ms=}...}} (size nil: pending). */
 static void s_push_owned(lua_State *L, const rl_msg_t *reply) {
-  static const char *const keys[] = {"object_id", "size",     "refs",      "local", "borrowers",
-                                     "submitted", "captured", "call_site", "age_ms"};
   lua_newtable(L);
-  s_set_num(L, "pid", rl_field(reply, 1));
+  rl_cw_owned_msg_t r;
+  bool ok = rl_cw_owned_msg_read(reply, &r);
+  if (ok) s_set_u64(L, "pid", r.pid);
   lua_newtable(L);
-  const msgpack_object *objs = rl_field(reply, 2);
-  for (uint32_t i = 0; objs && objs->type == MSGPACK_OBJECT_ARRAY && i < objs->via.array.size; i++) {
-    const msgpack_object *o = &objs->via.array.ptr[i];
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9) continue;
+  for (uint32_t i = 0; ok && i < r.objects.n; i++) {
+    const rl_wire_owned_info_t *o = &r.objects.v[i];
+    char hex[RL_ID_HEX];
     s_append(L);
-    s_set_id(L, keys[0], &o->via.array.ptr[0]);
-    for (int k = 1; k < 9; k++) {
-      if (k == 2 || k == 7) s_set_str(L, keys[k], &o->via.array.ptr[k]);
-      else s_set_num(L, keys[k], &o->via.array.ptr[k]);
-    }
+    lua_pushstring(L, rl_id_hex(&o->object_id, hex));
+    lua_setfield(L, -2, "object_id");
+    if (o->has_size) s_set_u64(L, "size", o->size);
+    s_set_bytes(L, "refs", o->refs);
+    s_set_u64(L, "local", o->local);
+    s_set_u64(L, "borrowers", o->borrowers);
+    s_set_u64(L, "submitted", o->submitted);
+    s_set_u64(L, "captured", o->contained);
+    s_set_bytes(L, "call_site", o->call_site);
+    s_set_u64(L, "age_ms", o->age_ms);
     lua_pop(L, 1);
   }
   lua_setfield(L, -2, "objects");
@@ -302,25 +301,20 @@ static int l_obs_logs(lua_State *L) {
   int timeout_ms = (int)luaL_optinteger(L, 5, 3000);
   rl_msgbuf_t b;
   char err[300];
-  rl_msgbuf_init(&b, RL_NM_LOGS, name ? 4 : 1);
-  msgpack_pack_uint64(&b.pk, 1);
-  if (name) {
-    rl_pack_str(&b.pk, name);
-    msgpack_pack_int64(&b.pk, offset);
-    msgpack_pack_uint64(&b.pk, max > 0 ? (uint64_t)max : 8u << 20);
-  }
+  rl_nm_logs_msg_t q = {.request = 1, .has_name = name != NULL, .name = rl_wire_str(name), .has_offset = name != NULL,
+                        .offset = offset, .has_max = name != NULL, .max = max > 0 ? (uint64_t)max : 8u << 20};
+  if (rl_nm_logs_msg_pack(&q, &b, err, sizeof err) != 0) return luaL_error(L, "bad log request: %s", err);
   rl_msg_t reply;
   if (rl_state_request(ep, &b, 1, &reply, timeout_ms, err, sizeof err) != 0)
     return luaL_error(L, "the node manager at %s did not answer: %s", ep, err);
-  const msgpack_object *files = rl_field(&reply, 2);
-  const char *data, *error;
-  size_t len, elen;
-  uint64_t at;
-  if (reply.type != RL_NM_LOG_DATA || !files || files->type != MSGPACK_OBJECT_ARRAY || !rl_field_u64(&reply, 3, &at) ||
-      !rl_field_bytes(&reply, 4, &data, &len) || !rl_field_bytes(&reply, 5, &error, &elen)) {
+  rl_nm_log_data_msg_t d;
+  if (rl_nm_log_data_msg_unpack(&reply, &d, err, sizeof err) != 0) {
     rl_msg_close(&reply);
-    return luaL_error(L, "the node manager at %s sent a malformed log reply (is it an older rayl?)", ep);
+    return luaL_error(L, "the node manager at %s sent a malformed log reply (is it an older rayl?): %s", ep, err);
   }
+  const char *data = d.data.p ? d.data.p : "", *error = d.error.p;
+  size_t len = d.data.n, elen = d.error.n;
+  uint64_t at = d.offset;
   if (elen) {
     lua_pushnil(L);
     lua_pushlstring(L, error, elen);
@@ -329,13 +323,11 @@ static int l_obs_logs(lua_State *L) {
   }
   lua_newtable(L);
   lua_newtable(L);
-  for (uint32_t i = 0; i < files->via.array.size; i++) {
-    const msgpack_object *f = &files->via.array.ptr[i];
-    if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size < 3) continue;
+  for (uint32_t i = 0; i < d.files.n; i++) {
     s_append(L);
-    s_set_str(L, "name", &f->via.array.ptr[0]);
-    s_set_num(L, "size", &f->via.array.ptr[1]);
-    s_set_num(L, "modified_ms", &f->via.array.ptr[2]);
+    s_set_bytes(L, "name", d.files.v[i].name);
+    s_set_u64(L, "size", d.files.v[i].size);
+    s_set_u64(L, "modified_ms", d.files.v[i].modified_ms);
     lua_pop(L, 1);
   }
   lua_setfield(L, -2, "files");

@@ -43,21 +43,6 @@ static int s_head_nodes(const s_target_t *to, rl_gcs_nodes_msg_t *nodes, rl_msg_
 }
 
 /* Field setters for the row table at the top of the stack. */
-static void s_id(lua_State *L, const char *k, const msgpack_object *o) {
-  rl_id_t id;
-  char hex[RL_ID_HEX];
-  if (!rl_obj_id(o, &id)) return;
-  lua_pushstring(L, rl_id_hex(&id, hex));
-  lua_setfield(L, -2, k);
-}
-
-static void s_num(lua_State *L, const char *k, const msgpack_object *o) {
-  uint64_t v;
-  if (!rl_obj_u64(o, &v)) return;
-  lua_pushnumber(L, (lua_Number)v);
-  lua_setfield(L, -2, k);
-}
-
 static void s_name(lua_State *L, const char *k, uint64_t v, const char *const *names, uint64_t n) {
   if (v >= n) return;
   lua_pushstring(L, names[v]);
@@ -118,20 +103,28 @@ static void s_node_row(lua_State *L, const rl_wire_node_info_t *n) {
   lua_pop(L, 1);
 }
 
-static void s_object_row(lua_State *L, const msgpack_object *o, const msgpack_object *node) {
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 5) return;
-  const msgpack_object *f = o->via.array.ptr;
-  s_row(L, 5);
-  uint64_t state = 0;
-  bool known = rl_obj_u64(&f[2], &state);
-  s_id(L, "object_id", &f[0]);
-  s_num(L, "object_size", &f[1]);
-  if (known) s_name(L, "state", state, s_object_states, 3);
-  lua_pushboolean(L, known && state == RL_OS_SPILLED);
+/* Appends the row of object o, stored on node, to the list at the top. */
+static void s_object_row(lua_State *L, const rl_wire_object_info_t *o, const rl_id_t *node) {
+  char hex[RL_ID_HEX];
+  lua_createtable(L, 0, 7);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (int)lua_objlen(L, -3) + 1);
+  lua_pushstring(L, rl_id_hex(&o->object_id, hex));
+  lua_setfield(L, -2, "object_id");
+  lua_pushnumber(L, (lua_Number)o->size);
+  lua_setfield(L, -2, "object_size");
+  lua_pushstring(L, s_object_states[o->state]); /* the wire layer checked state <= RL_OS_SPILLED */
+  lua_setfield(L, -2, "state");
+  lua_pushboolean(L, o->state == RL_OS_SPILLED);
   lua_setfield(L, -2, "spilled");
-  s_num(L, "pins", &f[3]);
-  s_id(L, "owner_id", &f[4]);
-  s_id(L, "node_id", node);
+  lua_pushnumber(L, (lua_Number)o->pins);
+  lua_setfield(L, -2, "pins");
+  if (o->has_owner_id) {
+    lua_pushstring(L, rl_id_hex(&o->owner_id, hex));
+    lua_setfield(L, -2, "owner_id");
+  }
+  lua_pushstring(L, rl_id_hex(node, hex));
+  lua_setfield(L, -2, "node_id");
   lua_pop(L, 1);
 }
 
@@ -167,10 +160,10 @@ static int s_objects(lua_State *L, const s_target_t *to) {
       lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
       continue;
     }
-    const msgpack_object *objs = rl_field(&replies[i], 2), *node = rl_field(&replies[i], 1);
+    rl_nm_objects_msg_t objs;
+    bool ok = rl_nm_objects_msg_read(&replies[i], &objs);
     lua_pushvalue(L, -3);
-    for (uint32_t k = 0; node && objs && objs->type == MSGPACK_OBJECT_ARRAY && k < objs->via.array.size; k++)
-      s_object_row(L, &objs->via.array.ptr[k], node);
+    for (uint32_t k = 0; ok && k < objs.objects.n; k++) s_object_row(L, &objs.objects.v[k], &objs.node_id);
     lua_pop(L, 1);
     rl_msg_close(&replies[i]);
   }

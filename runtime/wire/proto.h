@@ -16,15 +16,15 @@ enum rl_msg_type {
   /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
-   *  strategy str?, detached bool?, runtime_env str?] : lease one worker
+   *  strategy sched?, detached bool?, runtime_env str?] : lease one worker
    * that can hold these resources. dedicated: the worker becomes an actor's (killed,
    * not reused, when returned or when its lessee leaves). placement: resources that
    * must be free to place it without being held (Ray's 1 CPU to place an actor).
    * spilled: another node sent the client here; grant or queue, never spill again.
-   * strategy: "" (default: local first), "SPREAD" (round robin over nodes that fit),
-   * "NODE:<node id hex>" (only that node), "NODE_SOFT:<node id hex>" (that node
-   * if it can, else the default) or "PG:<pg id hex>:<bundle index>" (from that bundle
-   * of a placement group, on the node holding it; index -1: any of its bundles).
+   * strategy: the record RL_WREC_sched_FIELDS (below): DEFAULT (absent too: local
+   * first), SPREAD (round robin over nodes that fit), NODE (only that node; soft: that
+   * node if it can, else the default) or PG (from that bundle of a placement group, on
+   * the node holding it; bundle -1: any of its bundles).
    * detached: an actor's worker that outlives its lessee (lifetime = "detached").
    * runtime_env: the canonical runtime_env the worker must be set up with ("" or
    * absent: none); a worker serves only leases of the runtime_env it was started with. */
@@ -110,7 +110,8 @@ enum rl_msg_type {
    * held: refs of the task's owner that the worker borrowed while running it and still
    * holds (the owner adds it as their borrower before releasing the task's args).
    * kind RL_RET_INLINE: data is the encoded value; RL_RET_STORE: the value is sealed in
-   * the store of this node, size bytes; RL_RET_ERROR: data is an encoded error. */
+   * the store of the node manager whose endpoint data holds, size bytes; RL_RET_ERROR:
+   * data is an encoded error. */
   RL_CW_TASK_DONE = 41,
   /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
    * ready) */
@@ -126,8 +127,8 @@ enum rl_msg_type {
   RL_CW_ADD_BORROWER = 45,
   /* [object_id id, borrower_endpoint str] : the borrower dropped its last handle */
   RL_CW_REMOVE_BORROWER = 46,
-  /* [request u64, actor_id id] : where does this actor run? (to its owner; answered
-   * once the actor is alive or dead) */
+  /* [request u64, actor_id id, dead_worker id] : where does this actor run? (to its
+   * owner; answered once the actor is alive on a worker other than dead_worker, or dead) */
   RL_CW_ACTOR_LOCATE = 47,
   /* [request u64, actor_id id, alive bool, worker_id id, endpoint str, cause bin,
    *  message str?, node_endpoint str?] cause: when dead, the encoded ActorDiedError;
@@ -307,7 +308,7 @@ enum rl_msg_type {
    * restarts it once the owner is gone (gcs/actor_service.c) ---- */
   /* core worker -> head, no reply: [actor_id id, class_name str, name_key str,
    *  function_key bin, function bin, args [[kind u64, data bin, size u64]...],
-   *  args_have_refs bool, resources map, placement map, strategy str, runtime_env str,
+   *  args_have_refs bool, resources map, placement map, strategy sched, runtime_env str,
    *  max_restarts i64 (-1: forever), owner_id id, owner_endpoint str, owner_node str]
    * : a detached actor was created (its spec, as its creation task is pushed; args are
    * the inline ones; args_have_refs: some were object refs, so the head can't create it
@@ -605,7 +606,8 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
 #define RL_CW_REMOVE_BORROWER_FIELDS(F, c) \
   F(c, object_id, ID, REQ, 0, _) F(c, borrower_endpoint, STR, REQ, RL_ENDPOINT_MAX, _)
-#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _)
+#define RL_CW_ACTOR_LOCATE_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, dead_worker, ID, REQ, 0, _)
 #define RL_CW_ACTOR_LOCATION_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, actor_id, ID, REQ, 0, _) F(c, alive, BOOL, REQ, 0, _) \
   F(c, worker_id, ID, REQ, 0, _) F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, cause, BIN, REQ, RL_WIRE_BIN_MAX, _) \

@@ -323,6 +323,14 @@ bool rl_wire_read(const rl_msg_t *m, int type, void *msg) {
   return false;
 }
 
+bool rl_wire_request_of(const rl_msg_t *m, uint64_t *request) {
+  const rl_wire_rec_t *d = rl_wire_desc(m->type);
+  if (!d || d->nfields == 0 || m->nfields == 0 || strcmp(d->fields[0].name, "request") ||
+      d->fields[0].kind != RL_WK_U64)
+    return false;
+  return rl_obj_u64(&m->fields[0], request);
+}
+
 int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen) {
   const rl_wire_rec_t *d = rl_wire_desc(m->type);
   if (!d) return 0;

@@ -126,6 +126,10 @@ bool rl_wire_read(const rl_msg_t *m, int type, void *msg);
 int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg);
 /* Packs and adds to owner's batch (rl_msg_send_batched). Returns 0, or -1. */
 int rl_wire_send_batched(void *sock, const zmq_msg_t *identity, int type, const void *msg, const void *owner);
+/* The request id a message carries in its first field, for messages whose field list
+ * starts with `request u64` (requests and their replies, of any group): true with
+ * *request, false for other types or a malformed first field. */
+bool rl_wire_request_of(const rl_msg_t *m, uint64_t *request);
 /* Unpacks m, whatever its type, into a scratch struct (for the fuzzer). Returns 1 if it
  * matched its type's field list, -1 if not (why in err), 0 for an unknown type. */
 int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen);

@@ -113,18 +113,14 @@ static void s_head_register(rl_cw_t *cw, rl_actor_t *a) {
 }
 
 static void s_locate_reply(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_actor_t *a) {
-  static const rl_id_t nil;
   bool alive = a->state == RL_ACTOR_ALIVE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATION, 6);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &a->id);
-  if (alive) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_id(&b.pk, alive ? &a->worker_id : &nil);
-  rl_pack_str(&b.pk, alive ? a->endpoint : "");
-  rl_pack_bin(&b.pk, alive ? NULL : a->cause, alive ? 0 : a->cause_len);
-  rl_msg_send(cw->router, identity, &b);
+  rl_cw_actor_location_msg_t r = {.request = request, .actor_id = a->id, .alive = alive,
+                                  .cause = rl_wire_bytes(alive ? NULL : a->cause, alive ? 0 : a->cause_len)};
+  if (alive) {
+    r.worker_id = a->worker_id;
+    snprintf(r.endpoint, sizeof r.endpoint, "%s", a->endpoint);
+  }
+  rl_cw_actor_location_msg_send(cw->router, identity, &r);
 }
 
 /* Answers the callers waiting to learn where the actor runs (alive on a new worker,
@@ -284,12 +280,8 @@ static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
     s_make_dead(cw, a, "cannot reach the actor's owner");
     return;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_ACTOR_LOCATE, 3);
-  msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
-  rl_pack_id(&b.pk, &a->id);
-  rl_pack_id(&b.pk, &a->dead_worker);
-  rl_msg_send(peer->sock, NULL, &b);
+  rl_cw_actor_locate_msg_t q = {.request = rl_cw_request_id(cw), .actor_id = a->id, .dead_worker = a->dead_worker};
+  rl_cw_actor_locate_msg_send(peer->sock, NULL, &q);
   a->state = RL_ACTOR_LOCATING;
 }
 
@@ -342,12 +334,8 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
     const char *to = a ? a->owner : owner;
     rl_peer_t *peer = to ? rl_cw_peer(cw, to) : NULL;
     if (!peer) return;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_CW_KILL_ACTOR, 2);
-    rl_pack_id(&b.pk, id);
-    if (no_restart) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    rl_msg_send(peer->sock, NULL, &b);
+    rl_cw_kill_actor_msg_t k = {.actor_id = *id, .no_restart = no_restart};
+    rl_cw_kill_actor_msg_send(peer->sock, NULL, &k);
     return;
   }
   if (a->state == RL_ACTOR_DEAD) return;
@@ -356,11 +344,8 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
   if (a->cls->leases) {
     /* The node manager kills the worker; its death notice decides the rest. */
     rl_lease_t *l = a->cls->leases;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_NM_RETURN, 2);
-    rl_pack_id(&b.pk, &l->worker_id);
-    msgpack_pack_true(&b.pk);
-    rl_msg_send(l->node ? l->node->sock : cw->nm, NULL, &b);
+    rl_nm_return_msg_t r = {.worker_id = l->worker_id, .worker_failed = true};
+    rl_nm_return_msg_send(l->node ? l->node->sock : cw->nm, NULL, &r);
   } else if (a->no_restart) {
     s_make_dead(cw, a, "the actor was killed by rayl.kill before it started");
   }
@@ -501,12 +486,10 @@ void rl_actor_worker_died(rl_cw_t *cw, rl_class_t *c, int pid, const char *reaso
 }
 
 void rl_actor_handle_locate(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id, dead;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_id(m, 2, &dead)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor locate request");
-    return;
-  }
+  rl_cw_actor_locate_msg_t q;
+  if (!rl_cw_actor_locate_msg_read(m, &q)) return;
+  uint64_t request = q.request;
+  rl_id_t id = q.actor_id, dead = q.dead_worker;
   rl_actor_t *a = s_find(cw, &id);
   if (!a || !a->owned) {
     rl_actor_t gone = {.id = id, .state = RL_ACTOR_DEAD};
@@ -535,21 +518,20 @@ static rl_peer_t *s_node_peer(rl_cw_t *cw, const char *node) {
 }
 
 void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
-  rl_id_t id, worker;
-  bool alive;
-  char endpoint[RL_ENDPOINT_MAX];
-  const char *cause;
-  size_t len;
-  if (!rl_field_id(m, 1, &id) || !rl_field_bool(m, 2, &alive) || !rl_field_id(m, 3, &worker) ||
-      !rl_field_strcpy(m, 4, endpoint, sizeof endpoint) || !rl_field_bytes(m, 5, &cause, &len)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor location");
-    return;
-  }
-  rl_actor_t *a = s_find(cw, &id);
+  rl_cw_actor_location_msg_t r;
+  if (!rl_cw_actor_location_msg_read(m, &r)) return;
+  rl_id_t worker = r.worker_id;
+  bool alive = r.alive;
+  const char *endpoint = r.endpoint, *cause = r.cause.p;
+  size_t len = r.cause.n;
+  rl_actor_t *a = s_find(cw, &r.actor_id);
   if (!a || a->owned || a->state != RL_ACTOR_LOCATING) return;
-  char message[300] = "the actor is dead", node[RL_ENDPOINT_MAX] = "";
-  if (rl_field(m, 6)) rl_field_strcpy(m, 6, message, sizeof message); /* from the head */
-  if (rl_field(m, 7)) rl_field_strcpy(m, 7, node, sizeof node);
+  char message[300] = "the actor is dead";
+  const char *node = r.has_node_endpoint ? r.node_endpoint : "";
+  if (r.has_message) { /* from the head */
+    size_t n = r.message.n < sizeof message ? r.message.n : sizeof message - 1;
+    snprintf(message, sizeof message, "%.*s", (int)n, n ? r.message.p : "");
+  }
   if (!alive) {
     s_make_dead_with(cw, a, cause, len, message);
     return;
@@ -561,12 +543,10 @@ void rl_actor_handle_location(rl_cw_t *cw, rl_msg_t *m) {
 }
 
 void rl_actor_handle_kill(rl_cw_t *cw, rl_msg_t *m) {
-  rl_id_t id;
-  bool no_restart;
-  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &no_restart)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor kill");
-    return;
-  }
+  rl_cw_kill_actor_msg_t k;
+  if (!rl_cw_kill_actor_msg_read(m, &k)) return;
+  rl_id_t id = k.actor_id;
+  bool no_restart = k.no_restart;
   rl_actor_t *a = s_find(cw, &id);
   if (a && a->owned) {
     rl_cw_actor_kill(cw, &id, cw->endpoint, no_restart);

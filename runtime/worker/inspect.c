@@ -11,6 +11,7 @@
 #include "common/idmap.h"
 #include "common/log.h"
 #include "common/selftest.h"
+#include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
 
@@ -34,29 +35,16 @@ static void s_task_name(const rl_cw_t *cw, char *out, size_t n) {
   snprintf(out, n, "%s", cw->running ? cw->running->name : "");
 }
 
-static void s_reply(rl_cw_t *cw, rl_msg_t *m, rl_msgbuf_t *b) {
-  if (rl_msg_send(cw->router, m->has_identity ? &m->identity : NULL, b) != 0)
-    rl_log(RL_LOG_DEBUG, "an inspection reply was dropped (asker gone?)");
-}
-
 void rl_inspect_handle_stack(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed stack request");
-    return;
-  }
+  rl_cw_stack_msg_t q;
+  if (!rl_cw_stack_msg_read(m, &q)) return;
   char task[160], tb[8192] = "";
   s_task_name(cw, task, sizeof task);
   bool answered = cw->stack_fn && cw->stack_fn(cw->stack_ctx, tb, sizeof tb, S_STACK_WAIT_MS);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_STACK_REPLY, 5);
-  msgpack_pack_uint64(&b.pk, request);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  rl_pack_str(&b.pk, task);
-  rl_pack_str(&b.pk, tb);
-  if (answered || !cw->stack_fn) msgpack_pack_false(&b.pk);
-  else msgpack_pack_true(&b.pk);
-  s_reply(cw, m, &b);
+  rl_cw_stack_reply_msg_t r = {.request = q.request, .pid = (uint64_t)getpid(), .task = rl_wire_str(task),
+                               .traceback = rl_wire_str(tb), .compiled = !answered && cw->stack_fn};
+  if (rl_cw_stack_reply_msg_send(cw->router, m->has_identity ? &m->identity : NULL, &r) != 0)
+    rl_log(RL_LOG_DEBUG, "an inspection reply was dropped (asker gone?)");
 }
 
 /* For each id contained in some object's value, how many values contain it (the count
@@ -90,44 +78,47 @@ static void s_refs(const rl_object_t *o, size_t captured, char *buf, size_t n) {
     if (kinds[i].on) used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", kinds[i].what);
 }
 
-static void s_pack_owned(const rl_object_t *o, int64_t now, const rl_idmap_t *captured_counts, msgpack_packer *pk) {
-  char refs[80];
+/* The row of o (refs: where its reference kinds are written, kept until sent). */
+static void s_owned_row(const rl_object_t *o, int64_t now, const rl_idmap_t *captured_counts, char refs[80],
+                        rl_wire_owned_info_t *e) {
   size_t captured = captured_counts ? (size_t)(uintptr_t)rl_idmap_get(captured_counts, &o->id) : 0;
-  s_refs(o, captured, refs, sizeof refs);
-  msgpack_pack_array(pk, 9);
-  rl_pack_id(pk, &o->id);
-  if (o->state == RL_OBJ_READY) msgpack_pack_uint64(pk, o->len);
-  else msgpack_pack_nil(pk); /* pending: not made yet */
-  rl_pack_str(pk, refs);
-  msgpack_pack_uint64(pk, (uint64_t)(o->local_refs > 0 ? o->local_refs : 0));
-  msgpack_pack_uint64(pk, o->nborrowers);
-  msgpack_pack_uint64(pk, (uint64_t)(o->task_refs > 0 ? o->task_refs : 0) + o->ndependents);
-  msgpack_pack_uint64(pk, captured);
-  rl_pack_str(pk, o->call_site ? o->call_site : "");
-  msgpack_pack_uint64(pk, (uint64_t)(now > o->created_ms ? now - o->created_ms : 0));
+  s_refs(o, captured, refs, 80);
+  *e = (rl_wire_owned_info_t){
+      .object_id = o->id,
+      .has_size = o->state == RL_OBJ_READY, /* pending: not made yet */
+      .size = o->len,
+      .refs = rl_wire_str(refs),
+      .local = (uint64_t)(o->local_refs > 0 ? o->local_refs : 0),
+      .borrowers = o->nborrowers,
+      .submitted = (uint64_t)(o->task_refs > 0 ? o->task_refs : 0) + o->ndependents,
+      .contained = captured,
+      .call_site = rl_wire_str(o->call_site ? o->call_site : ""),
+      .age_ms = (uint64_t)(now > o->created_ms ? now - o->created_ms : 0),
+  };
 }
 
 void rl_inspect_handle_owned(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed object listing request");
-    return;
-  }
+  rl_cw_list_owned_msg_t q;
+  if (!rl_cw_list_owned_msg_read(m, &q)) return;
   size_t cur = 0, n = 0;
   rl_object_t *o;
   while ((o = rl_objtab_next(cw->objects, &cur))) n += o->owned && !o->ties_actor;
   rl_idmap_t *captured = s_captured_counts(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_CW_OWNED, 3, 64 + n * 128);
-  msgpack_pack_uint64(&b.pk, request);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  msgpack_pack_array(&b.pk, (uint32_t)n);
+  rl_cw_owned_msg_t r = {.request = q.request, .pid = (uint64_t)getpid()};
+  r.objects.v = rl_xcalloc(n + 1, sizeof *r.objects.v);
+  char (*refs)[80] = rl_xcalloc(n + 1, sizeof *refs);
   int64_t now = rl_now_ms();
   cur = 0;
   while ((o = rl_objtab_next(cw->objects, &cur)))
-    if (o->owned && !o->ties_actor) s_pack_owned(o, now, captured, &b.pk);
+    if (o->owned && !o->ties_actor) {
+      s_owned_row(o, now, captured, refs[r.objects.n], &r.objects.v[r.objects.n]);
+      r.objects.n++;
+    }
   rl_idmap_destroy(&captured);
-  s_reply(cw, m, &b);
+  if (rl_cw_owned_msg_send(cw->router, m->has_identity ? &m->identity : NULL, &r) != 0)
+    rl_log(RL_LOG_DEBUG, "an inspection reply was dropped (asker gone?)");
+  free(refs);
+  free(r.objects.v);
 }
 
 /* ---- selftest ---- */

@@ -11,6 +11,7 @@
 #include "common/xalloc.h"
 #include "net/secure.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 /* A DEALER connected to endpoint, with a random 16-byte routing id (node managers only
  * answer peers named like clients). NULL if it cannot be opened. */
@@ -45,7 +46,7 @@ int rl_state_request(const char *endpoint, rl_msgbuf_t *b, uint64_t request, rl_
     if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
     while (rc != 0 && rl_msg_recv(sock, false, reply) == 1) {
       uint64_t got;
-      if (rl_field_u64(reply, 0, &got) && got == request) rc = 0;
+      if (rl_wire_request_of(reply, &got) && got == request) rc = 0;
       else rl_msg_close(reply);
     }
   }
@@ -72,10 +73,8 @@ int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_ty
     socks[i] = s_dealer(ctx, endpoints[i]);
     items[i] = (zmq_pollitem_t){socks[i], 0, socks[i] ? ZMQ_POLLIN : 0, 0};
     if (!socks[i]) continue;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, (uint8_t)type, 1);
-    msgpack_pack_uint64(&b.pk, (uint64_t)i + 1);
-    rl_msg_send(socks[i], NULL, &b);
+    rl_nm_list_objects_msg_t q = {.request = (uint64_t)i + 1}; /* every request asked here: [request] */
+    rl_wire_send(socks[i], NULL, type, &q);
   }
   int64_t deadline = rl_now_ms() + timeout_ms;
   while (answered < n && rl_now_ms() < deadline) {
@@ -84,7 +83,7 @@ int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_ty
       if (got[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
       while (!got[i] && rl_msg_recv(socks[i], false, &replies[i]) == 1) {
         uint64_t request;
-        if (replies[i].type == reply_type && rl_field_u64(&replies[i], 0, &request) && request == (uint64_t)i + 1) {
+        if (replies[i].type == reply_type && rl_wire_request_of(&replies[i], &request) && request == (uint64_t)i + 1) {
           got[i] = true;
           answered++;
           items[i].events = 0;

@@ -554,26 +554,20 @@ static void s_worker_died(rl_cw_t *cw, const rl_id_t *worker, int pid, const cha
                           const char *error_type, rl_retry_cause_t cause);
 
 void rl_sub_handle_worker_died(rl_cw_t *cw, rl_msg_t *m) {
-  rl_id_t worker;
-  uint64_t pid;
-  char reason[300], endpoint[RL_ENDPOINT_MAX], type[32] = "WorkerCrashedError";
-  if (!rl_field_id(m, 0, &worker) || !rl_field_u64(m, 1, &pid) || !rl_field_strcpy(m, 2, reason, sizeof reason) ||
-      !rl_field_strcpy(m, 3, endpoint, sizeof endpoint) ||
-      (rl_field(m, 4) && !rl_field_strcpy(m, 4, type, sizeof type))) {
-    rl_log(RL_LOG_WARN, "dropped a malformed worker death notice");
-    return;
-  }
+  rl_nm_worker_died_msg_t d;
+  if (!rl_nm_worker_died_msg_read(m, &d)) return;
+  char reason[300];
+  size_t n = d.reason.n < sizeof reason ? d.reason.n : sizeof reason - 1; /* cut to fit */
+  snprintf(reason, sizeof reason, "%.*s", (int)n, n ? d.reason.p : "");
   /* Only these two: the type names what the caller's tasks fail with. */
-  if (strcmp(type, "OutOfMemoryError")) snprintf(type, sizeof type, "WorkerCrashedError");
-  s_worker_died(cw, &worker, (int)pid, reason, endpoint, type, RL_RETRY_WORKER_DIED);
+  const char *type = strcmp(d.error_type, "OutOfMemoryError") ? "WorkerCrashedError" : "OutOfMemoryError";
+  s_worker_died(cw, &d.worker_id, (int)d.pid, reason, d.endpoint, type, RL_RETRY_WORKER_DIED);
 }
 
 void rl_sub_handle_node_died(rl_cw_t *cw, rl_msg_t *m) {
-  char node[RL_ENDPOINT_MAX];
-  if (!rl_field_strcpy(m, 0, node, sizeof node)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed node death notice");
-    return;
-  }
+  rl_nm_node_died_msg_t d;
+  if (!rl_nm_node_died_msg_read(m, &d)) return;
+  const char *node = d.node_endpoint;
   rl_log(RL_LOG_WARN, "node %s died", node);
   rl_obj_node_died(cw, node);
   rl_sub_leases_node_died(cw, node); /* first: the retries below may need a new lease */

@@ -10,6 +10,7 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #include "seeds.h"
 #ifdef RL_FUZZ_WIRE_TYPED
@@ -88,7 +89,8 @@ static void s_write_seeds(void) {
   msgpack_pack_false(&b.pk);
   msgpack_pack_nil(&b.pk);
   msgpack_pack_false(&b.pk);
-  rl_pack_str(&b.pk, "PG:00112233445566778899aabbccddeeff:-1");
+  rl_wire_sched_t pg = {.kind = RL_SCHED_PG, .has_pg_id = true, .pg_id = id2, .has_bundle = true, .bundle = -1};
+  rl_wire_pack_sched(&b.pk, &pg, NULL, 0);
   msgpack_pack_false(&b.pk);
   rl_pack_str(&b.pk, "{\"env_vars\":{\"A\":\"1\"}}");
   s_seed("nm_lease", &b);
