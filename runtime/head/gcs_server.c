@@ -411,8 +411,9 @@ static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
     rl_actor_service_handle(g->actors, m);
     return;
   }
-  rl_id_t gone;
-  if (m->type == RL_GCS_CLIENT_GONE && rl_field_id(m, 0, &gone)) rl_actor_service_clients_gone(g->actors, &gone, 1);
+  rl_gcs_client_gone_msg_t gone;
+  if (m->type == RL_GCS_CLIENT_GONE && rl_wire_unpack(m, m->type, &gone, NULL, 0) == 0)
+    rl_actor_service_clients_gone(g->actors, &gone.worker_id, 1); /* pg_service logs a bad one */
   if (rl_pg_service_accepts(m->type)) {
     rl_pg_service_handle(g->pgs, m, rl_now_ms());
     return;

@@ -327,8 +327,8 @@ static void s_node_died(rl_nm_t *nm, const char *node) {
 }
 
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
-  rl_id_t id;
-  if (m->type == RL_GCS_REREGISTER && rl_field_id(m, 0, &id) && rl_id_eq(&id, &nm->node_id)) {
+  rl_gcs_reregister_msg_t again;
+  if (m->type == RL_GCS_REREGISTER && rl_gcs_reregister_msg_read(m, &again) && rl_id_eq(&again.node_id, &nm->node_id)) {
     rl_log(RL_LOG_INFO, "the head does not know this node (it restarted): registering again");
     s_heartbeat(nm, true);
     return;
