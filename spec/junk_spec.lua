@@ -146,7 +146,7 @@ describe("a cluster fed junk by a member holding its key", function()
     local worker = listening(worker_pid)
     assert.truthy(worker, "no listening socket for the actor's worker " .. worker_pid .. ":\n" .. h.sh("ss -ltnpH"))
     local targets = {
-      { name = "head", endpoint = "tcp://" .. c.address, log = "gcs.log", types = { 60, 61, 62, 64, 65 } },
+      { name = "head", endpoint = "tcp://" .. c.address, log = "gcs.log", types = { 60, 61, 62, 64, 65, 120, 121, 141 } },
       { name = "node manager", endpoint = node, log = "node.log", types = { 1, 2, 3, 6, 8, 11, 29 } },
       { name = "worker", endpoint = worker, log = "worker-" .. worker_pid .. ".*", types = { 40, 42, 44, 45, 47 } },
     }
@@ -181,6 +181,10 @@ describe("a cluster fed junk by a member holding its key", function()
       local checked = count(text, "dropped") - count(text, "dropped a malformed message")
       assert.is_true(checked >= 5, t.name .. " named only " .. checked .. " bad requests:\n" .. text:sub(-3000))
     end
+    -- The head's typed decoders name the message and the field they refused (its
+    -- warnings are rate-limited: the first types sent are the ones surely logged).
+    local head_log = logs("gcs.log")
+    assert.truthy(head_log:find("dropped GCS_HEARTBEAT: field '", 1, true), head_log:sub(-3000))
 
     -- The actor's worker is the one that started (the job still holds it)...
     assert.is_nil((h.read_file(job_out) or ""):find("job done", 1, true), "the job ended before the junk was sent")

@@ -46,31 +46,39 @@ local function parse(args, spec, how)
   return o
 end
 
--- The head's endpoint and a request function for it.
+-- The head of address: a table of its requests (each ends the command with a clear line
+-- when the head does not answer or refuses).
 local function connect(address)
   address = address or os.getenv("RAYL_ADDRESS")
   if address == nil or address == "" then address = "auto" end
   local endpoint, err = core.resolve_address(address)
   if not endpoint then fail(err) end
-  local function request(type, fields, timeout)
-    local got, reply = core.gcs_request(endpoint, type, fields, timeout or 10000)
-    if not got then fail(("%s; is the cluster running? (`rayl status`)"):format(reply)) end
-    return reply
+  -- The result of a core.head_* call: its value, or the command ends saying why.
+  local function check(value, why, unreachable)
+    if value == nil and unreachable then fail(("%s; is the cluster running? (`rayl status`)"):format(why)) end
+    if value == nil then fail(why) end
+    return value
   end
-  return request, endpoint
+  local head = { endpoint = endpoint }
+  function head.submit(fields) return check(core.head_job_submit(endpoint, 10000, fields)) end
+  function head.job(op, id) return check(core.head_job(endpoint, 10000, op, id)) end
+  function head.list() return check(core.head_job_list(endpoint, 10000)) end
+  function head.logs(id, offset) return check(core.head_job_logs(endpoint, 10000, id, offset, 1048576)) end
+  -- For renv.upload: KV requests that return nil, error when refused.
+  function head.kv_exists(key, timeout)
+    local size, why, unreachable = core.head_kv_exists(endpoint, timeout, key)
+    if size == nil then check(nil, why, unreachable) end
+    return size
+  end
+  function head.kv_put(key, data, timeout)
+    local ok, why, unreachable = core.head_kv_put(endpoint, timeout, key, data)
+    if not ok and unreachable then check(nil, why, unreachable) end
+    return ok, why
+  end
+  return head
 end
 
--- A job record from the head as a table.
-local function job_of(r)
-  return { submission_id = r[1], status = r[2], entrypoint = r[3], message = r[4], start_time = r[5],
-           end_time = r[6], driver_pid = r[7], runtime_env = r[8] }
-end
-
-local function get_job(request, id)
-  local reply = request(core.msg.JOB_GET, { id })
-  if not reply[1] then fail(reply[2]) end
-  return job_of(reply[1])
-end
+local function get_job(head, id) return head.job("get", id) end
 
 local function when(ms)
   if not ms or ms == 0 then return "-" end
@@ -79,14 +87,13 @@ end
 
 -- Prints the job's log from offset until it ends (follow) or until what is there now
 -- has been printed. Returns the job's last status.
-local function stream_logs(request, id, follow)
+local function stream_logs(head, id, follow)
   -- Poll quickly at first (a short job is done in tens of ms), then every 0.2 s while
   -- nothing new comes.
   local offset, pause = 0, 0.005
   while true do
-    local reply = request(core.msg.JOB_LOGS_REQUEST, { id, offset, 1048576 })
-    if reply[1] == nil then fail(reply[2]) end
-    local data, size, status = reply[1], reply[3], reply[4]
+    local logs = head.logs(id, offset)
+    local data, size, status = logs.data, logs.size, logs.status
     if #data > 0 then
       io.stdout:write(data)
       io.stdout:flush()
@@ -129,24 +136,16 @@ local function cmd_submit(args)
   local ok, err = pcall(renv.check, env, 1)
   if not ok then fail("--runtime-env-json: " .. (err.message or tostring(err)), 2) end
   check_entrypoint(entry[1], env.working_dir)
-  local request = connect(opts.address)
+  local head = connect(opts.address)
   if env.working_dir then
-    ok, err = pcall(function() env.working_dir = renv.upload(env.working_dir, request, say, 2) end)
+    ok, err = pcall(function() env.working_dir = renv.upload(env.working_dir, head, say, 2) end)
     if not ok then
       if type(err) == "table" and err.cli_error then error(err, 0) end
       fail(errors.is(err) and err.message or tostring(err))
     end
   end
-  local vars = { n = 0 }
-  for name, value in pairs(env.env_vars or {}) do
-    vars.n = vars.n + 1
-    vars[vars.n] = { name, value }
-  end
-  entry.n = #entry
-  local reply = request(core.msg.JOB_SUBMIT,
-    { opts.submission_id or "", entry, renv.encode(env), env.working_dir or "", vars })
-  if not reply[1] then fail(reply[2]) end
-  local job = job_of(reply[1])
+  local job = head.submit({ submission_id = opts.submission_id, entrypoint = entry, runtime_env = renv.encode(env),
+    working_dir = env.working_dir, env_vars = env.env_vars })
   local id = job.submission_id
   say(("Job '%s' submitted (%s)."):format(id, job.status))
   if job.status == "FAILED" then
@@ -159,7 +158,7 @@ local function cmd_submit(args)
     return 0
   end
   say(("Tailing the job's logs until it ends (Ctrl-C stops the tailing, not the job):"))
-  local ok2, status = pcall(stream_logs, request, id, true)
+  local ok2, status = pcall(stream_logs, head, id, true)
   if not ok2 then
     if type(status) == "table" and status.cli_error then error(status, 0) end
     if tostring(status):find("interrupted") then
@@ -169,7 +168,7 @@ local function cmd_submit(args)
     end
     error(status, 0)
   end
-  job = get_job(request, id)
+  job = get_job(head, id)
   say(("Job '%s' %s: %s"):format(id, job.status, job.message))
   return job.status == "SUCCEEDED" and 0 or 1
 end
@@ -192,8 +191,7 @@ end
 
 local function cmd_logs(args)
   local opts, id = one_id(args, { { "--address", "value" }, { "--follow", "flag" } }, "logs")
-  local request = connect(opts.address)
-  local ok, err = pcall(stream_logs, request, id, opts.follow)
+  local ok, err = pcall(stream_logs, connect(opts.address), id, opts.follow)
   if not ok then
     if type(err) == "table" and err.cli_error then error(err, 0) end
     if tostring(err):find("interrupted") then return 130 end
@@ -204,19 +202,18 @@ end
 
 local function cmd_stop(args)
   local opts, id = one_id(args, { { "--address", "value" }, { "--no-wait", "flag" } }, "stop")
-  local request = connect(opts.address)
-  local before = get_job(request, id)
+  local head = connect(opts.address)
+  local before = get_job(head, id)
   if TERMINAL[before.status] then
     say(("Job '%s' has already ended: %s"):format(id, before.status))
     return 0
   end
-  local reply = request(core.msg.JOB_STOP, { id })
-  if not reply[1] then fail(reply[2]) end
+  head.job("stop", id)
   say(("Stopping job '%s' (SIGTERM, then SIGKILL after 3 s)."):format(id))
   if opts.no_wait then return 0 end
   local deadline = core.now() + 15
   while core.now() < deadline do
-    local job = get_job(request, id)
+    local job = get_job(head, id)
     if TERMINAL[job.status] then
       say(("Job '%s' %s: %s"):format(id, job.status, job.message))
       return 0
@@ -231,12 +228,8 @@ local function cmd_list(args)
   if opts.format and opts.format ~= "json" and opts.format ~= "table" then
     fail("--format must be json or table", 2)
   end
-  local reply = connect(opts.address)(core.msg.JOB_LIST_REQUEST, {})
-  local jobs = { n = 0 }
-  for i = 1, reply[1].n do
-    jobs.n = i
-    jobs[i] = job_of(reply[1][i])
-  end
+  local jobs = connect(opts.address).list()
+  jobs.n = #jobs
   if opts.format == "json" then
     for i = 1, jobs.n do
       local env = renv.decode(jobs[i].runtime_env) or {}

@@ -87,23 +87,23 @@ function M.decode(s)
   return env
 end
 
---- M.upload(path, request, say) -> package key: packs the folder and stores it in the
+--- M.upload(path, head, say) -> package key: packs the folder and stores it in the
 --- head's KV store unless a package with the same contents is there already.
---- request(type, fields, timeout_ms) -> reply fields (raises on failure); say(text)
---- reports what happened (optional). Raises RuntimeEnvSetupError if the folder cannot
+--- head.kv_exists(key, timeout_ms) -> size | false and head.kv_put(key, data,
+--- timeout_ms) -> true | nil, the head's refusal (both raise when the head does not
+--- answer); say(text) reports what happened (optional). Raises RuntimeEnvSetupError if the folder cannot
 --- be packed (missing, too large, unreadable).
-function M.upload(path, request, say, level)
+function M.upload(path, head, say, level)
   local data, key, files = core.package_dir(path)
   if not data then errors.raise("RuntimeEnvSetupError", key, level + 1) end
-  local have = request(core.msg.KV_EXISTS, { key }, 10000)
-  if have[1] then
+  if head.kv_exists(key, 10000) then
     if say then say(("Reusing working_dir package %s: %s is unchanged and already on the cluster.")
       :format(key, path)) end
     return key
   end
-  local reply = request(core.msg.KV_PUT, { key, data }, 60000)
-  if reply[2] then
-    errors.raise("RuntimeEnvSetupError", ("cannot upload working_dir %s: %s"):format(path, reply[2]), level + 1)
+  local ok, why = head.kv_put(key, data, 60000)
+  if not ok then
+    errors.raise("RuntimeEnvSetupError", ("cannot upload working_dir %s: %s"):format(path, why), level + 1)
   end
   if say then say(("Uploaded working_dir %s (%d files, %.1f KiB) as %s."):format(path, files, #data / 1024, key)) end
   return key
@@ -112,10 +112,19 @@ end
 -- Packages this driver uploaded, by folder: a folder is packed once per driver.
 local uploaded = {}
 
-local function driver_request(type, fields, timeout)
-  local got, reply = core.gcs_request(nil, type, fields, timeout)
-  if not got then errors.raise("RuntimeEnvSetupError", "cannot upload a working_dir: " .. reply, 4) end
-  return reply
+-- This driver's cluster's head, for M.upload.
+local driver_head = {}
+
+function driver_head.kv_exists(key, timeout)
+  local size, why = core.head_kv_exists(nil, timeout, key)
+  if size == nil then errors.raise("RuntimeEnvSetupError", "cannot upload a working_dir: " .. why, 4) end
+  return size
+end
+
+function driver_head.kv_put(key, data, timeout)
+  local ok, why, unreachable = core.head_kv_put(nil, timeout, key, data)
+  if unreachable then errors.raise("RuntimeEnvSetupError", "cannot upload a working_dir: " .. why, 4) end
+  return ok, why
 end
 
 --- M.resolve(env, level) -> env with working_dir replaced by its package key (uploaded
@@ -124,7 +133,7 @@ function M.resolve(env, level)
   if not env.working_dir or env.working_dir:match(KEY_PATTERN) then return env end
   local out = M.merge(env, {})
   local path = env.working_dir
-  uploaded[path] = uploaded[path] or M.upload(path, driver_request, nil, level + 1)
+  uploaded[path] = uploaded[path] or M.upload(path, driver_head, nil, level + 1)
   out.working_dir = uploaded[path]
   return out
 end

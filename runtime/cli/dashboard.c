@@ -8,7 +8,7 @@
 #include "head/dashboard.h"
 #include "wire/proto.h"
 #include "worker/cluster_client.h"
-#include "worker/state_client.h"
+#include "worker/head_client.h"
 
 #define S_ERR 1200
 
@@ -24,16 +24,15 @@ static const char *s_usage =
     "  --no-token           print the URL alone\n";
 
 int rl_cli_dashboard_record(const char *gcs, char *url, size_t un, char *token, size_t tn, char *err, size_t errlen) {
-  rl_msgbuf_t b;
+  rl_head_t h;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
-  rl_msgbuf_init(&b, RL_GCS_KV_GET, 2);
-  msgpack_pack_uint64(&b.pk, 1);
-  rl_pack_str(&b.pk, RL_DASHBOARD_KV_KEY);
-  if (rl_state_request(gcs, &b, 1, &reply, 3000, err, errlen) != 0) return -1;
-  const char *v;
-  size_t n;
   char rec[700] = "";
-  if (rl_field_bytes(&reply, 1, &v, &n) && n < sizeof rec) memcpy(rec, v, n), rec[n] = 0;
+  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_kv(&h, RL_GCS_KV_GET, RL_DASHBOARD_KV_KEY, NULL, 0, &kv, &reply, 3000, err, errlen)
+                                                      : -1;
+  rl_head_close(&h);
+  if (rc != 0) return -1;
+  if (kv.has_value && kv.value.n < sizeof rec) memcpy(rec, kv.value.p, kv.value.n), rec[kv.value.n] = 0;
   rl_msg_close(&reply);
   char *nl1 = strchr(rec, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
   if (!nl1 || !nl2) {

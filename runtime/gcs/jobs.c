@@ -24,6 +24,7 @@
 #include "common/xalloc.h"
 #include "renv/package.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #define S_ID_MAX 64
 #define S_MAX_JOBS 10000
@@ -542,9 +543,14 @@ static void s_on_stop(rl_jobs_t *j, s_job_t *job) {
   s_save(j, job);
 }
 
+/* JOB_LOGS [request, nil, nil, nil, nil, error]: no log to send. */
+static void s_logs_error(void *sock, const rl_msg_t *m, uint64_t request, const char *error) {
+  rl_gcs_job_logs_msg_t r = {.request = request, .error = rl_wire_str(error), .has_error = true};
+  if (rl_gcs_job_logs_msg_send(sock, &m->identity, &r) != 0) rl_log(RL_LOG_WARN, "could not answer a job request");
+}
+
 static void s_on_logs(void *sock, const rl_msg_t *m, uint64_t request, const s_job_t *job, uint64_t offset,
                       uint64_t max) {
-  rl_msgbuf_t b;
   int fd = open(job->log_path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   uint64_t size = fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -557,20 +563,15 @@ static void s_on_logs(void *sock, const rl_msg_t *m, uint64_t request, const s_j
   if (fd < 0 && errno != ENOENT) {
     char err[PATH_MAX + 100];
     snprintf(err, sizeof err, "cannot read %s: %s", job->log_path, strerror(errno));
-    rl_msgbuf_init(&b, RL_GCS_JOB_LOGS, 3);
-    msgpack_pack_uint64(&b.pk, request);
-    msgpack_pack_nil(&b.pk);
-    rl_pack_str(&b.pk, err);
+    s_logs_error(sock, m, request, err);
   } else {
-    rl_msgbuf_init_sized(&b, RL_GCS_JOB_LOGS, 5, want + 64);
-    msgpack_pack_uint64(&b.pk, request);
-    rl_pack_bin(&b.pk, buf ? buf : "", got > 0 ? (size_t)got : 0);
-    msgpack_pack_uint64(&b.pk, offset);
-    msgpack_pack_uint64(&b.pk, size);
-    rl_pack_str(&b.pk, s_status_names[job->status]);
+    rl_gcs_job_logs_msg_t r = {.request = request, .data = rl_wire_bytes(buf ? buf : "", got > 0 ? (size_t)got : 0),
+                               .has_data = true, .offset = offset, .has_offset = true, .size = size,
+                               .has_size = true, .status = rl_wire_str(s_status_names[job->status]),
+                               .has_status = true};
+    if (rl_gcs_job_logs_msg_send(sock, &m->identity, &r) != 0) rl_log(RL_LOG_WARN, "could not send a job's logs");
   }
   free(buf);
-  if (rl_msg_send(sock, &m->identity, &b) != 0) rl_log(RL_LOG_WARN, "could not send a job's logs");
 }
 
 void rl_jobs_each(const rl_jobs_t *j, bool (*fn)(void *ctx, const rl_job_view_t *v), void *ctx) {
@@ -627,12 +628,7 @@ int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_
     char err[200];
     snprintf(err, sizeof err, "no job with submission id '%.*s' (see `rayl job list`)", (int)idlen, id);
     if (m->type == RL_GCS_JOB_LOGS_REQUEST) {
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_GCS_JOB_LOGS, 3);
-      msgpack_pack_uint64(&b.pk, request);
-      msgpack_pack_nil(&b.pk);
-      rl_pack_str(&b.pk, err);
-      rl_msg_send(sock, &m->identity, &b);
+      s_logs_error(sock, m, request, err);
     } else {
       s_reply(sock, m, request, NULL, err);
     }

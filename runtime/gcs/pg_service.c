@@ -401,20 +401,32 @@ void rl_pg_service_schedule(rl_pg_service_t *s, int64_t now_ms) {
   rl_pg_table_schedule(s->table, now_ms);
 }
 
-void rl_pg_service_pack_view(rl_pg_service_t *s, msgpack_packer *pk, uint64_t version) {
-  msgpack_pack_uint64(pk, s->version);
-  if (version == s->version) {
-    msgpack_pack_nil(pk);
-    return;
-  }
-  uint32_t n = 0;
+void rl_pg_service_view(rl_pg_service_t *s, uint64_t version, rl_gcs_nodes_msg_t *reply, void **mem) {
+  reply->pg_version = s->version;
+  reply->has_pg_version = true;
+  *mem = NULL;
+  if (version == s->version) return;
+  uint32_t n = 0, nb = 0;
   for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
-    n += pg->state == RL_PG_CREATED || pg->state == RL_PG_RESCHEDULING;
-  msgpack_pack_array(pk, n);
+    if (pg->state == RL_PG_CREATED || pg->state == RL_PG_RESCHEDULING) n++, nb += (uint32_t)pg->n;
+  /* one block: the groups, then their bundles (the table's size) */
+  rl_wire_pg_group_t *groups = rl_xcalloc(1, n * sizeof *groups + nb * sizeof(rl_wire_bundle_t) + 1);
+  rl_wire_bundle_t *bundles = (rl_wire_bundle_t *)(groups + n);
+  uint32_t k = 0;
   for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg)) {
     if (pg->state != RL_PG_CREATED && pg->state != RL_PG_RESCHEDULING) continue;
-    msgpack_pack_array(pk, 2);
-    rl_pack_id(pk, &pg->id);
-    s_pack_bundles(pk, pg);
+    rl_wire_pg_group_t *g = &groups[k++];
+    g->pg_id = pg->id;
+    g->bundles.v = bundles;
+    g->bundles.n = (uint32_t)pg->n;
+    for (int i = 0; i < pg->n; i++, bundles++) {
+      bundles->has_node_id = pg->bundles[i].state == RL_BUNDLE_RESERVED;
+      if (bundles->has_node_id) bundles->node_id = pg->bundles[i].node;
+      bundles->resources = pg->bundles[i].resources;
+    }
   }
+  reply->groups.v = groups;
+  reply->groups.n = n;
+  reply->has_groups = true;
+  *mem = groups;
 }

@@ -9,6 +9,7 @@
 #include "gcs/gcs_db.h"
 #include "gcs/node_table.h"
 #include "wire/msg.h"
+#include "wire/wire.h"
 
 typedef struct rl_pg_service_t rl_pg_service_t;
 
@@ -44,8 +45,9 @@ void rl_pg_service_schedule(rl_pg_service_t *s, int64_t now_ms);
  * batch of messages and before stopping). */
 void rl_pg_service_flush(rl_pg_service_t *s);
 
-/* For a GET_NODES reply to a node manager that has the table at version: packs
- * [pg_version, groups or nil] (two fields: the sender counted them). */
-void rl_pg_service_pack_view(rl_pg_service_t *s, msgpack_packer *pk, uint64_t version);
+/* For a GET_NODES reply to a node manager that has the table at version: sets
+ * reply's pg_version and, when version is not the table's, its groups (allocated:
+ * free *mem once reply is packed; NULL when none). */
+void rl_pg_service_view(rl_pg_service_t *s, uint64_t version, rl_gcs_nodes_msg_t *reply, void **mem);
 
 #endif

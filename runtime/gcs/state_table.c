@@ -424,6 +424,17 @@ void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk) {
 }
 
 void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
+  rl_state_table_pack_actor_rows(t, pk);
+  msgpack_pack_uint64(pk, t->dropped);
+  msgpack_pack_uint64(pk, t->evicted);
+}
+
+void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted) {
+  *dropped = t->dropped;
+  *evicted = t->evicted;
+}
+
+void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk) {
   msgpack_pack_array(pk, (uint32_t)t->nactors);
   for (size_t i = 0; i < t->nactors; i++) {
     const s_actor_t *a = t->actors[i];
@@ -441,8 +452,6 @@ void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
     rl_pack_id(pk, &a->owner_id);
     msgpack_pack_uint64(pk, a->owner_pid);
   }
-  msgpack_pack_uint64(pk, t->dropped);
-  msgpack_pack_uint64(pk, t->evicted);
 }
 
 /* ---- readers in the head ---- */

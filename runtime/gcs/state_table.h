@@ -48,6 +48,10 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
  * array, dropped and evicted. */
 void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk);
 void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk);
+/* The actor rows alone, and the counts: RL_GCS_STATE for "actors" carries them as
+ * [request, nil, dropped, evicted, rows]. */
+void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk);
+void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted);
 
 /* A task or actor as the table holds it, for readers in the head (the dashboard):
  * borrowed, valid during the visit. */

@@ -700,16 +700,13 @@ static void s_api_pending(s_call_t *c) {
   rl_json_arr(j);
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(c->d->t.nodes, &cur));) {
-    const char *data;
-    size_t len;
-    if (!n->alive || !c->d->t.demands || !c->d->t.demands(c->d->t.demands_ctx, &n->id, &data, &len)) continue;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    const rl_wire_demand_t *reported;
+    uint32_t nreported;
+    if (!n->alive || !c->d->t.demands || !c->d->t.demands(c->d->t.demands_ctx, &n->id, &reported, &nreported))
+      continue;
     rl_demand_t demands[64];
     int nd = 0;
-    if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS)
-      rl_cluster_add_demands(&u.data, demands, 64, &nd);
-    msgpack_unpacked_destroy(&u);
+    rl_cluster_add_demands(reported, nreported, demands, 64, &nd);
     for (int i = 0; i < nd; i++) {
       char missing[400], blocker[600];
       rl_json_obj(j);

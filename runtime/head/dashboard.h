@@ -11,6 +11,7 @@
 #include "gcs/pg_service.h"
 #include "gcs/state_table.h"
 #include "gcs/timeline_table.h"
+#include "wire/wire.h"
 
 #define RL_DASHBOARD_DEFAULT_PORT 8265
 #define RL_DASHBOARD_PORT_TRIES 50 /* the default port busy: the next ones are tried */
@@ -24,9 +25,9 @@ typedef struct {
   rl_jobs_t *jobs;
   rl_pg_service_t *pgs;
   rl_timeline_table_t *timeline;
-  /* A live node's waiting demands as it last reported them (a msgpack array [[shape,
-   * count, infeasible, waiting?]...], borrowed until the loop goes on); false: none. */
-  bool (*demands)(void *ctx, const rl_id_t *node, const char **data, size_t *len);
+  /* A live node's waiting demands as it last reported them (borrowed until the next
+   * message): false when it reported none. */
+  bool (*demands)(void *ctx, const rl_id_t *node, const rl_wire_demand_t **d, uint32_t *n);
   void *demands_ctx;
   const char *session_dir; /* its logs/ folder is listed; NULL: no logs */
 } rl_dashboard_tables_t;

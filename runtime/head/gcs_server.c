@@ -29,6 +29,7 @@
 #include "gcs/state_table.h"
 #include "gcs/timeline_table.h"
 #include "sched/resources.h"
+#include "wire/wire.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
@@ -39,10 +40,10 @@
 #define S_MAX_DEMANDS 256    /* resource shapes one node may report waiting */
 #define S_MAX_DEAD 65536     /* dead clients one heartbeat may report */
 
-/* A node's waiting demands as it last reported them: the msgpack array, as received. */
+/* A node's waiting demands as it last reported them. */
 typedef struct {
-  size_t len;
-  char data[];
+  uint32_t n;
+  rl_wire_demand_t d[];
 } s_demands_t;
 
 typedef struct {
@@ -127,77 +128,61 @@ static void s_send(s_gcs_t *g, const rl_msg_t *m, rl_msgbuf_t *b) {
     s_warn(g, "could not reply to %s: %s", s_type_name(m->type), zmq_strerror(zmq_errno()));
 }
 
+/* Unpacks m (of its type) into msg, checking every field against proto.h's list; false
+ * (logged, rate-limited, naming the field) if it does not match. */
+static bool s_unpack(s_gcs_t *g, const rl_msg_t *m, void *msg) {
+  char err[300];
+  if (rl_wire_unpack(m, m->type, msg, err, sizeof err) == 0) return true;
+  s_warn(g, "dropped %s", err);
+  return false;
+}
+
+/* Packs msg (of type) and sends it to m's sender. */
+static void s_reply(s_gcs_t *g, const rl_msg_t *m, int type, const void *msg) {
+  rl_msgbuf_t b;
+  char err[300];
+  if (rl_wire_pack(type, msg, &b, err, sizeof err) != 0) return s_warn(g, "could not reply to %s: %s", s_type_name(m->type), err);
+  s_send(g, m, &b);
+}
+
 /* [node_id id, node_endpoint str, resources map, pid u64] */
 static void s_on_register(s_gcs_t *g, const rl_msg_t *m) {
-  rl_id_t id;
-  char endpoint[RL_ENDPOINT_MAX], err[128], res[512], hex[RL_ID_HEX];
-  rl_resources_t total;
-  uint64_t pid;
-  if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
-  if (!rl_field_strcpy(m, 1, endpoint, sizeof endpoint))
-    return s_drop(g, m, "field 2 (node_endpoint) is not a string of at most 255 bytes");
-  if (rl_res_unpack(rl_field(m, 2), &total) != 0) return s_drop(g, m, "field 3 (resources) is not a resource map");
-  if (!rl_field_u64(m, 3, &pid)) return s_drop(g, m, "field 4 (pid) is not an unsigned integer");
-  char gpus[RL_NODE_GPUS_MAX] = "";
-  if (rl_field(m, 4) && !rl_field_strcpy(m, 4, gpus, sizeof gpus))
+  rl_gcs_register_node_msg_t r;
+  char err[128], res[512], hex[RL_ID_HEX], gpus[RL_NODE_GPUS_MAX] = "";
+  if (!s_unpack(g, m, &r)) return;
+  if (r.has_gpus && !rl_wire_strcpy(gpus, sizeof gpus, r.gpus))
     return s_drop(g, m, "field 5 (gpus) is not a string of at most 299 bytes");
-  bool known = rl_node_table_get(g->nodes, &id) != NULL;
-  if (rl_node_table_register(g->nodes, &id, endpoint, &total, pid, rl_now_ms(), err, sizeof err) != 0) {
-    s_warn(g, "refused node %s at %s: %s", rl_id_hex(&id, hex), endpoint, err);
+  bool known = rl_node_table_get(g->nodes, &r.node_id) != NULL;
+  if (rl_node_table_register(g->nodes, &r.node_id, r.node_endpoint, &r.resources, r.pid, rl_now_ms(), err,
+                             sizeof err) != 0) {
+    s_warn(g, "refused node %s at %s: %s", rl_id_hex(&r.node_id, hex), r.node_endpoint, err);
     return;
   }
-  rl_node_table_set_gpus(g->nodes, &id, gpus);
-  rl_res_format(&total, res, sizeof res);
-  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s%s%s", rl_id_hex(&id, hex), known ? "re-" : "",
-         endpoint, (unsigned long long)pid, res, gpus[0] ? "; GPUs: " : "", gpus);
+  rl_node_table_set_gpus(g->nodes, &r.node_id, gpus);
+  rl_res_format(&r.resources, res, sizeof res);
+  rl_log(RL_LOG_INFO, "node %s %sregistered at %s (pid %llu): %s%s%s", rl_id_hex(&r.node_id, hex), known ? "re-" : "",
+         r.node_endpoint, (unsigned long long)r.pid, res, gpus[0] ? "; GPUs: " : "", gpus);
 }
 
-/* True if o is [[shape map, count u64, infeasible bool, waiting u64?]...] of at most
- * S_MAX_DEMANDS. */
-static bool s_demands_valid(const msgpack_object *o) {
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > S_MAX_DEMANDS) return false;
-  for (uint32_t i = 0; i < o->via.array.size; i++) {
-    const msgpack_object *d = &o->via.array.ptr[i];
-    rl_resources_t shape;
-    uint64_t count;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || d->via.array.size > 4 ||
-        rl_res_unpack(&d->via.array.ptr[0], &shape) || !rl_obj_u64(&d->via.array.ptr[1], &count) ||
-        d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
-        (d->via.array.size == 4 && !rl_obj_u64(&d->via.array.ptr[3], &count)))
-      return false;
-  }
-  return true;
-}
-
-/* Keeps the node's demands (packed again as received) for listings. */
-static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_object(&pk, *o);
-  s_demands_t *d = rl_xmalloc(sizeof *d + sb.size); /* from a received message */
-  d->len = sb.size;
-  memcpy(d->data, sb.data, sb.size);
+/* Keeps the node's demands (n of d, copied) for listings. */
+static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const rl_wire_demand_t *d, uint32_t n) {
+  s_demands_t *kept = rl_xmalloc(sizeof *kept + n * sizeof *d); /* at most S_MAX_DEMANDS */
+  kept->n = n;
+  if (n) memcpy(kept->d, d, n * sizeof *d);
   free(rl_idmap_remove(g->demands, node));
-  rl_idmap_put(g->demands, node, d);
-  msgpack_sbuffer_destroy(&sb);
+  rl_idmap_put(g->demands, node, kept);
 }
 
 /* Clients a node saw die: every node manager hears of them (RL_GCS_NODES), and the
  * state table fails what they owned. */
-static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const msgpack_object *o) {
-  uint32_t n = o->via.array.size;
-  rl_id_t *ids = rl_xmalloc(n * sizeof *ids); /* from a received message */
+static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const rl_id_t *ids, uint32_t n) {
   char hex[RL_ID_HEX], nhex[RL_ID_HEX];
   for (uint32_t i = 0; i < n; i++) {
-    rl_obj_id(&o->via.array.ptr[i], &ids[i]);
     rl_dead_clients_add(g->dead, &ids[i]);
     rl_log(RL_LOG_INFO, "client %s died (seen by node %s)", rl_id_hex(&ids[i], hex), rl_id_hex(node, nhex));
   }
   rl_state_table_clients_died(g->state, ids, n);
   if (g->actors) rl_actor_service_clients_gone(g->actors, ids, n);
-  free(ids);
 }
 
 /* Reads a heartbeat's stats map (name -> number; unknown names ignored) into *out.
@@ -233,96 +218,76 @@ static bool s_read_stats(const msgpack_object *o, rl_node_stats_t *out) {
 /* [node_id id, available map, reserved map?, demands [[shape, count, infeasible]...]?,
  *  dead_clients [id...]?, stats map?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
-  rl_id_t id;
-  rl_resources_t avail, reserved;
+  rl_gcs_heartbeat_msg_t hb;
   char hex[RL_ID_HEX];
-  const msgpack_object *demands = rl_field(m, 3), *dead = rl_field(m, 4), *stats = rl_field(m, 5);
   rl_node_stats_t st;
-  if (stats && !s_read_stats(stats, &st)) return s_drop(g, m, "field 6 (stats) is not a map of names to numbers");
-  if (!rl_field_id(m, 0, &id)) return s_drop(g, m, "field 1 (node_id) is not a 16-byte id");
-  if (rl_res_unpack(rl_field(m, 1), &avail) != 0) return s_drop(g, m, "field 2 (available) is not a resource map");
-  bool has_reserved = rl_field(m, 2) && !rl_field_is_nil(m, 2);
-  if (has_reserved && rl_res_unpack(rl_field(m, 2), &reserved) != 0)
-    return s_drop(g, m, "field 3 (reserved) is not a resource map");
-  if (demands && !s_demands_valid(demands))
-    return s_drop(g, m, "field 4 (demands) is not an array of [shape map, count, infeasible bool]");
-  if (dead && (dead->type != MSGPACK_OBJECT_ARRAY || dead->via.array.size > S_MAX_DEAD))
-    return s_drop(g, m, "field 5 (dead_clients) is not an array of ids");
-  for (uint32_t i = 0; dead && i < dead->via.array.size; i++) {
-    rl_id_t ignored;
-    if (!rl_obj_id(&dead->via.array.ptr[i], &ignored)) return s_drop(g, m, "field 5 (dead_clients) holds a non-id");
-  }
-  if (rl_node_table_heartbeat(g->nodes, &id, &avail, rl_now_ms()) == 0) {
-    rl_pg_service_heartbeat(g->pgs, &id, has_reserved ? &reserved : NULL);
-    if (demands) s_keep_demands(g, &id, demands);
-    if (dead) s_clients_died(g, &id, dead);
-    if (stats) rl_node_table_set_stats(g->nodes, &id, &st);
+  if (!s_unpack(g, m, &hb)) return;
+  if (hb.has_stats && !s_read_stats(hb.stats, &st))
+    return s_drop(g, m, "field 6 (stats) is not a map of names to numbers");
+  if (hb.demands.n > S_MAX_DEMANDS) return s_drop(g, m, "field 4 (demands) has more than 256 shapes");
+  if (hb.dead_clients.n > S_MAX_DEAD) return s_drop(g, m, "field 5 (dead_clients) has more than 65536 ids");
+  if (rl_node_table_heartbeat(g->nodes, &hb.node_id, &hb.available, rl_now_ms()) == 0) {
+    rl_pg_service_heartbeat(g->pgs, &hb.node_id, hb.has_reserved ? &hb.reserved : NULL);
+    if (hb.has_demands) s_keep_demands(g, &hb.node_id, hb.demands.v, hb.demands.n);
+    if (hb.has_dead_clients) s_clients_died(g, &hb.node_id, hb.dead_clients.v, hb.dead_clients.n);
+    if (hb.has_stats) rl_node_table_set_stats(g->nodes, &hb.node_id, &st);
     return;
   }
   /* Not known: registered with a head that kept no database (or lost it). */
-  s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&id, hex));
+  s_warn(g, "heartbeat from unknown node %s: asking it to register again", rl_id_hex(&hb.node_id, hex));
+  rl_gcs_reregister_msg_t again = {.node_id = hb.node_id};
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_REREGISTER, 1);
-  rl_pack_id(&b.pk, &id);
-  s_send(g, m, &b);
+  char err[200];
+  if (rl_gcs_reregister_msg_pack(&again, &b, err, sizeof err) == 0) s_send(g, m, &b);
 }
 
-/* [request u64, pg_version u64?, dead_since u64|nil?] -> NODES [request u64,
- * [[node_id, endpoint, alive, total, available, demands, gpus]...], pg_version?, groups?,
- * dead_seq?, dead_clients?]: pg_version and groups when asked with a version (groups nil
- * when the asker's is current); dead_seq and dead_clients when asked with dead_since.
- * Nodes pending since a restart are left out: neither alive nor dead yet (a node
- * manager told "dead" would fail everything it had there). */
+/* GET_NODES -> NODES (wire/proto.h): pg_version and groups when asked with a version
+ * (groups nil when the asker's is current); dead_seq and dead_clients when asked with
+ * dead_since or first. Nodes pending since a restart are left out: neither alive nor
+ * dead yet (a node manager told "dead" would fail everything it had there). */
 static void s_on_get_nodes(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request, pg_version = 0, since = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  bool with_pgs = rl_field(m, 1) != NULL && !rl_field_is_nil(m, 1);
-  if (with_pgs && !rl_field_u64(m, 1, &pg_version))
-    return s_drop(g, m, "field 2 (pg_version) is not an unsigned integer");
-  bool with_dead = rl_field(m, 2) != NULL, new_node = with_dead && rl_field_is_nil(m, 2);
-  if (with_dead && !new_node && !rl_field_u64(m, 2, &since))
-    return s_drop(g, m, "field 3 (dead_since) is neither an unsigned integer nor nil");
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_NODES, with_dead ? 6 : with_pgs ? 4 : 2);
-  msgpack_pack_uint64(&b.pk, request);
+  rl_gcs_get_nodes_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
+  bool with_dead = ask.has_dead_since || (ask.has_first && ask.first);
+  bool new_node = !ask.has_dead_since;
+  rl_gcs_nodes_msg_t reply = {.request = ask.request};
   uint32_t listed = 0;
   size_t cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) listed += !n->pending;
-  msgpack_pack_array(&b.pk, listed);
+  rl_wire_node_info_t *nodes = rl_xcalloc(listed + 1, sizeof *nodes); /* the node table's size */
+  reply.nodes.v = nodes;
   cur = 0;
   for (const rl_node_t *n; (n = rl_node_table_next(g->nodes, &cur));) {
     if (n->pending) continue;
-    msgpack_pack_array(&b.pk, 7);
-    rl_pack_id(&b.pk, &n->id);
-    rl_pack_str(&b.pk, n->endpoint);
-    if (n->alive) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    rl_res_pack(&b.pk, &n->total);
-    rl_res_pack(&b.pk, &n->available);
+    rl_wire_node_info_t *e = &nodes[reply.nodes.n++];
+    e->node_id = n->id;
+    memcpy(e->endpoint, n->endpoint, sizeof e->endpoint);
+    e->alive = n->alive;
+    e->total = n->total;
+    e->available = n->available;
     const s_demands_t *d = n->alive ? rl_idmap_get(g->demands, &n->id) : NULL;
-    if (d) msgpack_sbuffer_write(&b.sb, d->data, d->len); /* a whole msgpack array */
-    else msgpack_pack_array(&b.pk, 0);
-    rl_pack_str(&b.pk, n->gpus);
+    if (d) e->demands.v = (rl_wire_demand_t *)d->d, e->demands.n = d->n;
+    e->gpus = rl_wire_str(n->gpus);
   }
-  if (with_pgs) {
-    rl_pg_service_pack_view(g->pgs, &b.pk, pg_version);
-  } else if (with_dead) {
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-  }
+  void *groups = NULL;
+  if (ask.has_pg_version) rl_pg_service_view(g->pgs, ask.pg_version, &reply, &groups);
+  rl_id_t *ids = NULL;
   if (with_dead) {
     /* A node manager asking for the first time has no clients yet: no news for it. */
-    uint64_t seq = rl_dead_clients_seq(g->dead);
+    uint64_t seq = rl_dead_clients_seq(g->dead), since = ask.dead_since;
     size_t max = new_node || since == seq ? 0 : since < seq && seq - since < RL_DEAD_CLIENTS_MAX ? seq - since
                                                                                                  : RL_DEAD_CLIENTS_MAX;
-    rl_id_t *ids = max ? rl_xmalloc(max * sizeof *ids) : NULL; /* at most RL_DEAD_CLIENTS_MAX */
-    size_t n = ids ? rl_dead_clients_since(g->dead, since, ids, max) : 0;
-    msgpack_pack_uint64(&b.pk, seq);
-    msgpack_pack_array(&b.pk, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) rl_pack_id(&b.pk, &ids[i]);
-    free(ids);
+    ids = max ? rl_xmalloc(max * sizeof *ids) : NULL; /* at most RL_DEAD_CLIENTS_MAX */
+    reply.dead_seq = seq;
+    reply.has_dead_seq = true;
+    reply.dead_clients.v = ids;
+    reply.dead_clients.n = ids ? (uint32_t)rl_dead_clients_since(g->dead, since, ids, max) : 0;
+    reply.has_dead_clients = true;
   }
-  s_send(g, m, &b);
+  s_reply(g, m, RL_GCS_NODES, &reply);
+  free(ids);
+  free(groups);
+  free(nodes);
 }
 
 /* The node listening at endpoint, for the state table. */
@@ -346,52 +311,55 @@ static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
 
 /* [request u64] -> TIMELINE [request, events, evicted, dropped] */
 static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
+  rl_gcs_timeline_get_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
   rl_msgbuf_t b;
   rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
-  msgpack_pack_uint64(&b.pk, request);
+  msgpack_pack_uint64(&b.pk, ask.request);
   rl_timeline_table_pack(g->timeline, &b.pk);
   s_send(g, m, &b);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
 static void s_on_list_state(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  char what[16];
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_strcpy(m, 1, what, sizeof what) || (strcmp(what, "tasks") && strcmp(what, "actors")))
+  rl_gcs_list_state_msg_t ask;
+  if (!s_unpack(g, m, &ask)) return;
+  uint64_t request = ask.request;
+  bool tasks = ask.what.n == 5 && !memcmp(ask.what.p, "tasks", 5);
+  if (!tasks && !(ask.what.n == 6 && !memcmp(ask.what.p, "actors", 6)))
     return s_drop(g, m, "field 2 (what) is neither \"tasks\" nor \"actors\"");
   rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE, 4, !strcmp(what, "tasks") ? rl_state_table_tasks(g->state) * 128 : 4096);
+  rl_msgbuf_init_sized(&b, RL_GCS_STATE, tasks ? 4 : 5, tasks ? rl_state_table_tasks(g->state) * 128 : 4096);
   msgpack_pack_uint64(&b.pk, request);
-  if (!strcmp(what, "tasks")) rl_state_table_pack_tasks(g->state, &b.pk);
-  else rl_state_table_pack_actors(g->state, &b.pk);
+  if (tasks) {
+    rl_state_table_pack_tasks(g->state, &b.pk); /* rows, dropped, evicted */
+  } else {
+    uint64_t dropped, evicted;
+    rl_state_table_losses(g->state, &dropped, &evicted);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_uint64(&b.pk, dropped);
+    msgpack_pack_uint64(&b.pk, evicted);
+    rl_state_table_pack_actor_rows(g->state, &b.pk);
+  }
   s_send(g, m, &b);
 }
 
-/* KV_REPLY [request, value?], or [request, nil, error] when the request failed. */
+/* KV_REPLY [request, value?, nil, error?]: error when the request failed. */
 static void s_kv_reply(s_gcs_t *g, const rl_msg_t *m, uint64_t request, const void *value, size_t vlen,
                        const char *error) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_KV_REPLY, error ? 3 : 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (value) rl_pack_bin(&b.pk, value, vlen);
-  else msgpack_pack_nil(&b.pk);
-  if (error) rl_pack_str(&b.pk, error);
-  s_send(g, m, &b);
+  rl_gcs_kv_reply_msg_t r = {.request = request, .value = rl_wire_bytes(value, vlen), .has_value = value != NULL,
+                             .error = rl_wire_str(error), .has_error = error != NULL};
+  s_reply(g, m, RL_GCS_KV_REPLY, &r);
 }
 
-/* [request u64, key str, value bin?] -> KV_REPLY [request, previous value?] */
+/* KV_PUT -> KV_REPLY [request, previous value?] */
 static void s_on_kv_put(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key, *value = NULL;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  if (!rl_field_is_nil(m, 2) && !rl_field_bytes(m, 2, &value, &vlen))
-    return s_drop(g, m, "field 3 (value) is neither binary nor nil");
-  bool del = rl_field_is_nil(m, 2);
+  rl_gcs_kv_put_msg_t put;
+  if (!s_unpack(g, m, &put)) return;
+  const char *key = put.key.p, *value = put.value.p;
+  size_t klen = put.key.n, vlen = put.value.n;
+  bool del = !put.has_value;
+  uint64_t request = put.request;
   void *prev;
   size_t plen;
   char err[128], shown_key[64];
@@ -420,31 +388,23 @@ static void s_on_kv_put(s_gcs_t *g, const rl_msg_t *m) {
   free(prev);
 }
 
-/* [request u64, key str] -> KV_REPLY [request, value?] */
+/* KV_GET -> KV_REPLY [request, value?] */
 static void s_on_kv_get(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  const void *value = rl_kv_get(g->kv, key, klen, &vlen);
-  s_kv_reply(g, m, request, value, vlen, NULL);
+  rl_gcs_kv_get_msg_t get;
+  size_t vlen = 0;
+  if (!s_unpack(g, m, &get)) return;
+  const void *value = rl_kv_get(g->kv, get.key.p, get.key.n, &vlen);
+  s_kv_reply(g, m, get.request, value, vlen, NULL);
 }
 
-/* [request u64, key str] -> KV_REPLY [request, size u64?] */
+/* KV_EXISTS -> KV_REPLY [request, nil, size?] */
 static void s_on_kv_exists(s_gcs_t *g, const rl_msg_t *m) {
-  uint64_t request;
-  const char *key;
-  size_t klen, vlen = 0;
-  if (!rl_field_u64(m, 0, &request)) return s_drop(g, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_bytes(m, 1, &key, &klen)) return s_drop(g, m, "field 2 (key) is not a string");
-  const void *value = rl_kv_get(g->kv, key, klen, &vlen);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_KV_REPLY, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (value) msgpack_pack_uint64(&b.pk, vlen);
-  else msgpack_pack_nil(&b.pk);
-  s_send(g, m, &b);
+  rl_gcs_kv_exists_msg_t ask;
+  size_t vlen = 0;
+  if (!s_unpack(g, m, &ask)) return;
+  const void *value = rl_kv_get(g->kv, ask.key.p, ask.key.n, &vlen);
+  rl_gcs_kv_reply_msg_t r = {.request = ask.request, .size = vlen, .has_size = value != NULL};
+  s_reply(g, m, RL_GCS_KV_REPLY, &r);
 }
 
 static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
@@ -452,8 +412,9 @@ static void s_handle(s_gcs_t *g, const rl_msg_t *m) {
     rl_actor_service_handle(g->actors, m);
     return;
   }
-  rl_id_t gone;
-  if (m->type == RL_GCS_CLIENT_GONE && rl_field_id(m, 0, &gone)) rl_actor_service_clients_gone(g->actors, &gone, 1);
+  rl_gcs_client_gone_msg_t gone;
+  if (m->type == RL_GCS_CLIENT_GONE && rl_wire_unpack(m, m->type, &gone, NULL, 0) == 0)
+    rl_actor_service_clients_gone(g->actors, &gone.worker_id, 1); /* pg_service logs a bad one */
   if (rl_pg_service_accepts(m->type)) {
     rl_pg_service_handle(g->pgs, m, rl_now_ms());
     return;
@@ -497,11 +458,11 @@ static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
 
-/* The dashboard's view of a node's waiting demands: the msgpack array it reported. */
-static bool s_dash_demands(void *ctx, const rl_id_t *node, const char **data, size_t *len) {
-  const s_demands_t *d = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
-  if (!d) return false;
-  *data = d->data, *len = d->len;
+/* The dashboard's view of a node's waiting demands, as it reported them. */
+static bool s_dash_demands(void *ctx, const rl_id_t *node, const rl_wire_demand_t **d, uint32_t *n) {
+  const s_demands_t *kept = rl_idmap_get(((s_gcs_t *)ctx)->demands, node);
+  if (!kept) return false;
+  *d = kept->d, *n = kept->n;
   return true;
 }
 

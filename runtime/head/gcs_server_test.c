@@ -20,6 +20,7 @@
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
+#include "wire/wire.h"
 
 /* ---- selftest: the loop in a thread, a DEALER client over inproc:// ---- */
 
@@ -149,34 +150,25 @@ out:
   return rc;
 }
 
-/* GET_NODES [request, since] round trip, as node managers ask (since UINT64_MAX: nil,
- * a new one): the first node's number
- * of demand shapes and its first shape's count, the dead-client sequence number, and
- * up to max dead ids. Returns how many ids, or -1 on a bad reply. */
+/* GET_NODES [request, nil, since | nil, first] round trip, as node managers ask (since
+ * UINT64_MAX: first, a new one): the first node's number of demand shapes and its
+ * first shape's count, the dead-client sequence number, and up to max dead ids.
+ * Returns how many ids, or -1 on a bad reply. */
 static int s_get_view(void *dealer, uint64_t request, uint64_t since, int *ndemands, uint64_t *count, uint64_t *seq,
                       rl_id_t *ids, int max) {
   request += S_REQUEST_BASE;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 3);
-  msgpack_pack_uint64(&b.pk, request);
-  msgpack_pack_nil(&b.pk);                          /* no placement group view */
-  if (since == UINT64_MAX) msgpack_pack_nil(&b.pk); /* a new node manager */
-  else msgpack_pack_uint64(&b.pk, since);
-  if (rl_msg_send(dealer, NULL, &b) != 0) return -1;
+  rl_gcs_get_nodes_msg_t ask = {.request = request, .dead_since = since, .has_dead_since = since != UINT64_MAX,
+                                .first = true, .has_first = since == UINT64_MAX};
+  if (rl_gcs_get_nodes_msg_send(dealer, NULL, &ask) != 0) return -1;
   rl_msg_t m;
   if (!s_wait_reply(dealer, request, &m)) return -1;
   int rc = -1;
-  const msgpack_object *list = rl_field(&m, 1), *dead = rl_field(&m, 5);
-  if (m.nfields != 6 || !list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size < 1 ||
-      !rl_field_is_nil(&m, 2) || !rl_field_u64(&m, 4, seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY)
-    goto out;
-  const msgpack_object *d = &list->via.array.ptr[0].via.array.ptr[5];
-  *ndemands = (int)d->via.array.size;
-  *count = 0;
-  if (*ndemands > 0) rl_obj_u64(&d->via.array.ptr[0].via.array.ptr[1], count);
-  rc = 0;
-  for (uint32_t i = 0; i < dead->via.array.size && rc < max; i++)
-    if (rl_obj_id(&dead->via.array.ptr[i], &ids[rc])) rc++;
+  rl_gcs_nodes_msg_t r;
+  if (!rl_gcs_nodes_msg_read(&m, &r) || r.nodes.n < 1 || r.has_groups || !r.has_dead_seq) goto out;
+  *ndemands = (int)r.nodes.v[0].demands.n;
+  *count = *ndemands > 0 ? r.nodes.v[0].demands.v[0].count : 0;
+  *seq = r.dead_seq;
+  for (rc = 0; rc < (int)r.dead_clients.n && rc < max; rc++) ids[rc] = r.dead_clients.v[rc];
 out:
   rl_msg_close(&m);
   return rc;
@@ -200,20 +192,18 @@ static int s_kv(void *dealer, bool get, uint64_t request, const char *key, size_
   rl_msg_t m;
   if (!s_wait_reply(dealer, request, &m)) return 0;
   int rc = 0;
-  uint64_t req;
-  const char *p;
-  size_t n;
+  rl_gcs_kv_reply_msg_t r;
   *outlen = 0;
   out[0] = 0;
-  if (m.type != RL_GCS_KV_REPLY || !rl_field_u64(&m, 0, &req) || req != request) goto done;
-  if (m.nfields == 3 && rl_field_is_nil(&m, 1) && rl_field_bytes(&m, 2, &p, &n)) {
+  if (!rl_gcs_kv_reply_msg_read(&m, &r) || r.request != request) goto done;
+  if (r.has_error) {
     rc = 2;
-  } else if (m.nfields == 2 && rl_field_is_nil(&m, 1)) {
+  } else if (!r.has_value) {
     rc = 1;
     *outlen = (size_t)-1;
-  } else if (m.nfields == 2 && rl_field_bytes(&m, 1, &p, &n) && n < 64) {
-    if (n) memcpy(out, p, n);
-    *outlen = n;
+  } else if (r.value.n < 64) {
+    if (r.value.n) memcpy(out, r.value.p, r.value.n);
+    *outlen = r.value.n;
     rc = 1;
   }
 done:

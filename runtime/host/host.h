@@ -63,9 +63,12 @@ void rl_host_read_resources(lua_State *L, int idx, const char *what, rl_resource
  * "SPREAD" | "NODE" | "PG", node_id = hex, soft = bool, pg_id = hex, bundle = index
  * from 0, -1: any}) into out; raises for a malformed one. */
 void rl_host_read_sched(lua_State *L, int idx, rl_wire_sched_t *out);
-/* Pushes a resource map (msgpack, sched/resources.h) as a table {name = amount}; an
- * empty table if o is not one. */
-void rl_host_push_resources(lua_State *L, const msgpack_object *o);
+/* Pushes a resource map as a table {name = amount}. */
+void rl_host_push_resources(lua_State *L, const rl_resources_t *r);
+/* Set t[k] on the table at the top: an id as hex, a string of n bytes, a number. */
+void rl_host_setfield_id(lua_State *L, const char *k, const rl_id_t *id);
+void rl_host_setfield_str(lua_State *L, const char *k, const char *p, size_t n);
+void rl_host_setfield_num(lua_State *L, const char *k, double v);
 
 /* Pushes a rayl error table {type=, message=} with the rayl.Error metatable (a plain
  * table if the Lua module has not registered it yet). */

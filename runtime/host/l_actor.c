@@ -8,6 +8,7 @@
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "worker/head_client.h"
 
 #define S_ERR 512
 
@@ -131,27 +132,19 @@ static int l_endpoint(lua_State *L) {
 
 /* A KV request to the head; pushes the value (or nil). */
 static int s_kv(lua_State *L, int type, const char *key, const char *value, size_t len, bool has_value) {
-  rl_cw_t *cw = rl_host_cw(L);
-  uint64_t request = rl_cw_next_request(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, (uint8_t)type, type == RL_GCS_KV_PUT ? 3 : 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, key);
-  if (type == RL_GCS_KV_PUT) {
-    if (has_value) rl_pack_bin(&b.pk, value, len);
-    else msgpack_pack_nil(&b.pk);
-  }
+  rl_head_t h;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
-  if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0)
-    return rl_host_raise(L, "RuntimeError", "the head at %s did not answer", rl_cw_gcs_endpoint(cw));
-  const char *p;
-  size_t n;
-  char err[300];
-  if (rl_field_strcpy(&reply, 2, err, sizeof err)) {
+  char err[400];
+  rl_head_init_cw(&h, rl_host_cw(L));
+  if (rl_head_kv(&h, type, key, has_value ? value : NULL, len, &kv, &reply, 5000, err, sizeof err) != 0)
+    return rl_host_raise(L, "RuntimeError", "%s", err);
+  if (kv.has_error) {
+    snprintf(err, sizeof err, "%.*s", (int)(kv.error.n < 300 ? kv.error.n : 300), kv.error.p);
     rl_msg_close(&reply);
     return rl_host_raise(L, "ValueError", "the head refused the KV request: %s", err);
   }
-  if (rl_field_bytes(&reply, 1, &p, &n)) lua_pushlstring(L, p, n);
+  if (kv.has_value) lua_pushlstring(L, kv.value.p, kv.value.n);
   else lua_pushnil(L);
   rl_msg_close(&reply);
   return 1;

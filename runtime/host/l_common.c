@@ -105,12 +105,26 @@ void rl_host_read_sched(lua_State *L, int idx, rl_wire_sched_t *out) {
   lua_pop(L, 4);
 }
 
-void rl_host_push_resources(lua_State *L, const msgpack_object *o) {
-  rl_resources_t r;
-  lua_newtable(L);
-  if (rl_res_unpack(o, &r) != 0) return;
-  for (int i = 0; i < r.n; i++) {
-    lua_pushnumber(L, (double)r.r[i].amount / RL_RES_UNIT);
-    lua_setfield(L, -2, r.r[i].name);
+void rl_host_push_resources(lua_State *L, const rl_resources_t *r) {
+  lua_createtable(L, 0, r->n);
+  for (int i = 0; i < r->n; i++) {
+    lua_pushnumber(L, (double)r->r[i].amount / RL_RES_UNIT);
+    lua_setfield(L, -2, r->r[i].name);
   }
+}
+
+void rl_host_setfield_id(lua_State *L, const char *k, const rl_id_t *id) {
+  char hex[RL_ID_HEX];
+  lua_pushstring(L, rl_id_hex(id, hex));
+  lua_setfield(L, -2, k);
+}
+
+void rl_host_setfield_str(lua_State *L, const char *k, const char *p, size_t n) {
+  lua_pushlstring(L, p, n);
+  lua_setfield(L, -2, k);
+}
+
+void rl_host_setfield_num(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
 }

@@ -17,6 +17,7 @@
 #include "host/host.h"
 #include "wire/msg.h"
 #include "worker/cluster_client.h"
+#include "worker/head_client.h"
 #include "wire/proto.h"
 
 #define S_ERR 1024
@@ -359,35 +360,27 @@ static int l_context(lua_State *L) {
 
 /* core.nodes() -> { {node_id=, endpoint=, alive=, total={}, available={}}... } */
 static int l_nodes(lua_State *L) {
-  rl_cw_t *cw = rl_host_cw(L);
-  uint64_t request = rl_cw_next_request(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
-  msgpack_pack_uint64(&b.pk, request);
+  rl_head_t h;
+  rl_gcs_nodes_msg_t nodes;
   rl_msg_t reply;
-  if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0)
-    return rl_host_raise(L, "RuntimeError", "the head at %s did not answer", rl_cw_gcs_endpoint(cw));
-  const msgpack_object *nodes = rl_field(&reply, 1);
-  lua_newtable(L);
-  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
-    const msgpack_object *n = &nodes->via.array.ptr[i];
-    rl_id_t id;
-    const char *ep;
-    size_t eplen;
-    if (n->type != MSGPACK_OBJECT_ARRAY || n->via.array.size < 5 || !rl_obj_id(&n->via.array.ptr[0], &id) ||
-        !rl_obj_bytes(&n->via.array.ptr[1], &ep, &eplen))
-      continue;
+  char err[400];
+  rl_head_init_cw(&h, rl_host_cw(L));
+  if (rl_head_nodes(&h, &nodes, &reply, 5000, err, sizeof err) != 0)
+    return rl_host_raise(L, "RuntimeError", "%s", err);
+  lua_createtable(L, (int)nodes.nodes.n, 0);
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    const rl_wire_node_info_t *n = &nodes.nodes.v[i];
     lua_createtable(L, 0, 5);
-    s_set_id(L, "node_id", &id);
-    lua_pushlstring(L, ep, eplen);
+    s_set_id(L, "node_id", &n->node_id);
+    lua_pushstring(L, n->endpoint);
     lua_setfield(L, -2, "endpoint");
-    lua_pushboolean(L, n->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && n->via.array.ptr[2].via.boolean);
+    lua_pushboolean(L, n->alive);
     lua_setfield(L, -2, "alive");
-    rl_host_push_resources(L, &n->via.array.ptr[3]);
+    rl_host_push_resources(L, &n->total);
     lua_setfield(L, -2, "resources");
-    rl_host_push_resources(L, &n->via.array.ptr[4]);
+    rl_host_push_resources(L, &n->available);
     lua_setfield(L, -2, "available");
-    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    lua_rawseti(L, -2, (int)i + 1);
   }
   rl_msg_close(&reply);
   return 1;

@@ -12,6 +12,7 @@
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "worker/cluster_client.h"
+#include "worker/head_client.h"
 #include "worker/state_client.h"
 
 #define S_TIMEOUT_MS 5000
@@ -43,29 +44,6 @@ static bool s_ask(lua_State *L, const char *endpoint, int type, int timeout_ms, 
   return false;
 }
 
-static void s_set_str(lua_State *L, const char *k, const msgpack_object *o) {
-  const char *p;
-  size_t n;
-  if (!rl_obj_bytes(o, &p, &n)) return;
-  lua_pushlstring(L, p, n);
-  lua_setfield(L, -2, k);
-}
-
-static void s_set_num(lua_State *L, const char *k, const msgpack_object *o) {
-  uint64_t v;
-  if (!rl_obj_u64(o, &v)) return;
-  lua_pushnumber(L, (lua_Number)v);
-  lua_setfield(L, -2, k);
-}
-
-static void s_set_id(lua_State *L, const char *k, const msgpack_object *o) {
-  rl_id_t id;
-  char hex[RL_ID_HEX];
-  if (!rl_obj_id(o, &id)) return;
-  lua_pushstring(L, rl_id_hex(&id, hex));
-  lua_setfield(L, -2, k);
-}
-
 /* Appends a new table to the list at the top and leaves it on top. */
 static void s_append(lua_State *L) {
   lua_newtable(L);
@@ -81,21 +59,25 @@ static int l_obs_base_dir(lua_State *L) {
   return 1;
 }
 
-/* The live nodes' endpoints from GET_NODES, as a Lua list at the top. */
+/* The head at gcs's nodes (borrowing from *reply: close it): 0, or -1 with err. */
+static int s_head_nodes(const char *gcs, rl_gcs_nodes_msg_t *nodes, rl_msg_t *reply, char *err, size_t errlen) {
+  rl_head_t h;
+  int rc = rl_head_connect(&h, gcs, err, errlen) == 0 ? rl_head_nodes(&h, nodes, reply, S_TIMEOUT_MS, err, errlen) : -1;
+  rl_head_close(&h);
+  return rc;
+}
+
+/* The live nodes' endpoints, as a Lua list at the top. */
 static void s_live_nodes(lua_State *L, const char *gcs) {
+  rl_gcs_nodes_msg_t nodes;
   rl_msg_t reply;
-  if (!s_ask(L, gcs, RL_GCS_GET_NODES, S_TIMEOUT_MS, &reply))
-    luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
-  const msgpack_object *nodes = rl_field(&reply, 1);
+  char err[400];
+  if (s_head_nodes(gcs, &nodes, &reply, err, sizeof err) != 0)
+    luaL_error(L, "cannot reach the cluster's head: %s", err);
   lua_newtable(L);
-  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    const char *ep;
-    size_t len;
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
-        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || !e->via.array.ptr[2].via.boolean)
-      continue;
-    lua_pushlstring(L, ep, len);
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    if (!nodes.nodes.v[i].alive) continue;
+    lua_pushstring(L, nodes.nodes.v[i].endpoint);
     lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
   }
   rl_msg_close(&reply);
@@ -249,64 +231,58 @@ static const char *const s_task_kinds[] = {"NORMAL_TASK", "ACTOR_CREATION_TASK",
  * failed=, owner_id=, owner_pid=}...}, oldest first; info: evicted (forgotten at the
  * head), dropped (owners could not send them). */
 static int l_obs_timeline(lua_State *L) {
-  char gcs[256];
+  char gcs[256], err[400];
   s_head(L, 1, gcs, sizeof gcs);
+  rl_head_t h;
+  rl_gcs_timeline_msg_t tl;
   rl_msg_t reply;
-  if (!s_ask(L, gcs, RL_GCS_TIMELINE_GET, S_TIMEOUT_MS, &reply))
-    return luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
-  const msgpack_object *evs = rl_field(&reply, 1);
-  if (reply.type != RL_GCS_TIMELINE || !evs || evs->type != MSGPACK_OBJECT_ARRAY) {
-    rl_msg_close(&reply);
-    return luaL_error(L, "the head sent a malformed timeline (is it an older rayl?)");
-  }
-  lua_createtable(L, (int)evs->via.array.size, 0);
-  for (uint32_t i = 0; i < evs->via.array.size; i++) {
-    const msgpack_object *e = &evs->via.array.ptr[i];
-    uint64_t kind;
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 11) continue;
-    const msgpack_object *f = e->via.array.ptr;
+  int rc = rl_head_connect(&h, gcs, err, sizeof err) == 0 ? rl_head_timeline(&h, &tl, &reply, S_TIMEOUT_MS, err, sizeof err)
+                                                           : -1;
+  rl_head_close(&h);
+  if (rc != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
+  lua_createtable(L, (int)tl.events.n, 0);
+  for (uint32_t i = 0; i < tl.events.n; i++) {
+    const rl_wire_timeline_event_t *e = &tl.events.v[i];
     s_append(L);
-    s_set_id(L, "task_id", &f[0]);
-    s_set_str(L, "name", &f[1]);
-    if (rl_obj_u64(&f[2], &kind) && kind < 3) {
-      lua_pushstring(L, s_task_kinds[kind]);
+    rl_host_setfield_id(L, "task_id", &e->task_id);
+    rl_host_setfield_str(L, "name", e->name.p, e->name.n);
+    if (e->kind < 3) {
+      lua_pushstring(L, s_task_kinds[e->kind]);
       lua_setfield(L, -2, "type");
     }
-    s_set_id(L, "actor_id", &f[3]);
-    s_set_id(L, "node_id", &f[4]);
-    s_set_num(L, "pid", &f[5]);
-    s_set_num(L, "start_us", &f[6]);
-    s_set_num(L, "end_us", &f[7]);
-    lua_pushboolean(L, f[8].type == MSGPACK_OBJECT_BOOLEAN && f[8].via.boolean);
+    if (e->has_actor_id) rl_host_setfield_id(L, "actor_id", &e->actor_id);
+    if (e->has_node_id) rl_host_setfield_id(L, "node_id", &e->node_id);
+    rl_host_setfield_num(L, "pid", (double)e->pid);
+    rl_host_setfield_num(L, "start_us", (double)e->start_us);
+    rl_host_setfield_num(L, "end_us", (double)e->end_us);
+    lua_pushboolean(L, e->failed);
     lua_setfield(L, -2, "failed");
-    s_set_id(L, "owner_id", &f[9]);
-    s_set_num(L, "owner_pid", &f[10]);
+    rl_host_setfield_id(L, "owner_id", &e->owner_id);
+    rl_host_setfield_num(L, "owner_pid", (double)e->owner_pid);
     lua_pop(L, 1);
   }
-  lua_newtable(L);
-  s_set_num(L, "evicted", rl_field(&reply, 2));
-  s_set_num(L, "dropped", rl_field(&reply, 3));
+  lua_createtable(L, 0, 2);
+  rl_host_setfield_num(L, "evicted", (double)tl.evicted);
+  rl_host_setfield_num(L, "dropped", (double)tl.dropped);
   rl_msg_close(&reply);
   return 2;
 }
 
 /* core.obs_nodes(address|nil) -> {{node_id=, address=}...}: the live nodes */
 static int l_obs_nodes(lua_State *L) {
-  char gcs[256];
+  char gcs[256], err[400];
   s_head(L, 1, gcs, sizeof gcs);
+  rl_gcs_nodes_msg_t nodes;
   rl_msg_t reply;
-  if (!s_ask(L, gcs, RL_GCS_GET_NODES, S_TIMEOUT_MS, &reply))
-    return luaL_error(L, "cannot reach the cluster's head: %s", lua_tostring(L, -1));
-  const msgpack_object *nodes = rl_field(&reply, 1);
+  if (s_head_nodes(gcs, &nodes, &reply, err, sizeof err) != 0)
+    return luaL_error(L, "cannot reach the cluster's head: %s", err);
   lua_newtable(L);
-  for (uint32_t i = 0; nodes && nodes->type == MSGPACK_OBJECT_ARRAY && i < nodes->via.array.size; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3 ||
-        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || !e->via.array.ptr[2].via.boolean)
-      continue;
+  for (uint32_t i = 0; i < nodes.nodes.n; i++) {
+    if (!nodes.nodes.v[i].alive) continue;
     s_append(L);
-    s_set_id(L, "node_id", &e->via.array.ptr[0]);
-    s_set_str(L, "address", &e->via.array.ptr[1]);
+    rl_host_setfield_id(L, "node_id", &nodes.nodes.v[i].node_id);
+    lua_pushstring(L, nodes.nodes.v[i].endpoint);
+    lua_setfield(L, -2, "address");
     lua_pop(L, 1);
   }
   rl_msg_close(&reply);

@@ -8,6 +8,7 @@
 #include "host/host.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "worker/head_client.h"
 
 #define S_ERR 512
 
@@ -71,39 +72,25 @@ static int l_pg_remove(lua_State *L) {
 }
 
 /* Pushes {id=, name=, strategy=, state=, detached=, bundles={...}, nodes={hex|false...}}
- * for one entry of a PG_INFO reply, or nil if it is malformed. */
-static void s_push_info(lua_State *L, const msgpack_object *e) {
-  rl_id_t id, node;
-  const char *s;
-  size_t n;
+ * for one group of a PG_INFO reply. */
+static void s_push_info(lua_State *L, const rl_wire_pg_info_t *g) {
   char hex[RL_ID_HEX];
-  const msgpack_object *f = e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size >= 6 ? e->via.array.ptr : NULL;
-  if (!f || !rl_obj_id(&f[0], &id) || f[5].type != MSGPACK_OBJECT_ARRAY) {
-    lua_pushnil(L);
-    return;
-  }
   lua_createtable(L, 0, 7);
-  lua_pushstring(L, rl_id_hex(&id, hex));
+  lua_pushstring(L, rl_id_hex(&g->pg_id, hex));
   lua_setfield(L, -2, "id");
-  static const char *const names[] = {"name", "strategy", "state"};
-  for (int i = 0; i < 3; i++) {
-    if (rl_obj_bytes(&f[i + 1], &s, &n)) lua_pushlstring(L, s, n);
-    else lua_pushstring(L, "");
-    lua_setfield(L, -2, names[i]);
-  }
-  lua_pushboolean(L, f[4].type == MSGPACK_OBJECT_BOOLEAN && f[4].via.boolean);
+  rl_host_setfield_str(L, "name", g->name.p, g->name.n);
+  rl_host_setfield_str(L, "strategy", g->strategy.p, g->strategy.n);
+  rl_host_setfield_str(L, "state", g->state.p, g->state.n);
+  lua_pushboolean(L, g->detached);
   lua_setfield(L, -2, "detached");
-  uint32_t nb = f[5].via.array.size;
-  lua_createtable(L, (int)nb, 0); /* bundles */
-  lua_createtable(L, (int)nb, 0); /* nodes */
-  for (uint32_t i = 0; i < nb; i++) {
-    const msgpack_object *b = &f[5].via.array.ptr[i];
-    bool ok = b->type == MSGPACK_OBJECT_ARRAY && b->via.array.size == 2;
-    if (ok && rl_obj_id(&b->via.array.ptr[0], &node)) lua_pushstring(L, rl_id_hex(&node, hex));
+  lua_createtable(L, (int)g->bundles.n, 0); /* bundles */
+  lua_createtable(L, (int)g->bundles.n, 0); /* nodes */
+  for (uint32_t i = 0; i < g->bundles.n; i++) {
+    const rl_wire_bundle_t *b = &g->bundles.v[i];
+    if (b->has_node_id) lua_pushstring(L, rl_id_hex(&b->node_id, hex));
     else lua_pushboolean(L, 0);
     lua_rawseti(L, -2, (int)i + 1);
-    if (ok) rl_host_push_resources(L, &b->via.array.ptr[1]);
-    else lua_newtable(L);
+    rl_host_push_resources(L, &b->resources);
     lua_rawseti(L, -3, (int)i + 1);
   }
   lua_setfield(L, -3, "nodes");
@@ -112,28 +99,21 @@ static void s_push_info(lua_State *L, const msgpack_object *e) {
 
 /* core.pg_get(id|nil, name|nil) -> { info... } (every group when both are nil) */
 static int l_pg_get(lua_State *L) {
-  rl_cw_t *cw = rl_host_cw(L);
   rl_id_t id;
   bool by_id = !lua_isnoneornil(L, 1);
   if (by_id) id = rl_host_check_id(L, 1, "not a placement group id");
   const char *name = luaL_optstring(L, 2, NULL);
-  uint64_t request = rl_cw_next_request(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_GET, 3);
-  msgpack_pack_uint64(&b.pk, request);
-  if (by_id) rl_pack_id(&b.pk, &id);
-  else msgpack_pack_nil(&b.pk);
-  if (name) rl_pack_str(&b.pk, name);
-  else msgpack_pack_nil(&b.pk);
+  rl_head_t h;
+  rl_gcs_pg_info_msg_t info;
   rl_msg_t reply;
-  if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0)
-    return rl_host_raise(L, "RuntimeError", "the head at %s did not answer", rl_cw_gcs_endpoint(cw));
-  const msgpack_object *groups = rl_field(&reply, 1);
-  lua_newtable(L);
-  for (uint32_t i = 0; groups && groups->type == MSGPACK_OBJECT_ARRAY && i < groups->via.array.size; i++) {
-    s_push_info(L, &groups->via.array.ptr[i]);
-    if (lua_isnil(L, -1)) lua_pop(L, 1);
-    else lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+  char err[400];
+  rl_head_init_cw(&h, rl_host_cw(L));
+  if (rl_head_pg_info(&h, by_id ? &id : NULL, name, &info, &reply, 5000, err, sizeof err) != 0)
+    return rl_host_raise(L, "RuntimeError", "%s", err);
+  lua_createtable(L, (int)info.groups.n, 0);
+  for (uint32_t i = 0; i < info.groups.n; i++) {
+    s_push_info(L, &info.groups.v[i]);
+    lua_rawseti(L, -2, (int)i + 1);
   }
   rl_msg_close(&reply);
   return 1;

@@ -1,6 +1,7 @@
 /* l_renv.c: rayl.core functions for jobs and runtime_env: requests to the head from
  * Lua (the `rayl job` commands, working_dir uploads), working_dir packages, and the
- * process set-up a runtime_env asks of a worker (folder, environment). */
+ * process set-up a runtime_env asks of a worker (folder, environment). Replies come
+ * decoded from worker/head_client.h. */
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -17,160 +18,219 @@
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "worker/cluster_client.h"
+#include "worker/head_client.h"
 
-#define S_DEPTH 16
+/* The socket to the last head asked by endpoint (the CLI asks the same head again
+ * and again). */
+static rl_head_t s_last;
 
-/* Packs the Lua value at idx: nil, booleans, numbers, strings, and tables as arrays
- * (1..t.n, or 1..#t). */
-static void s_pack(lua_State *L, int idx, msgpack_packer *pk, int depth) {
-  switch (lua_type(L, idx)) {
-    case LUA_TBOOLEAN:
-      if (lua_toboolean(L, idx)) msgpack_pack_true(pk);
-      else msgpack_pack_false(pk);
-      return;
-    case LUA_TNUMBER: {
-      double d = lua_tonumber(L, idx);
-      if (d == (double)(int64_t)d && d >= 0) msgpack_pack_uint64(pk, (uint64_t)d);
-      else if (d == (double)(int64_t)d) msgpack_pack_int64(pk, (int64_t)d);
-      else msgpack_pack_double(pk, d);
-      return;
-    }
-    case LUA_TSTRING: {
-      size_t n;
-      const char *s = lua_tolstring(L, idx, &n);
-      msgpack_pack_str(pk, n);
-      msgpack_pack_str_body(pk, s, n);
-      return;
-    }
-    case LUA_TTABLE: {
-      if (depth >= S_DEPTH) luaL_error(L, "gcs_request: fields nested too deeply");
-      if (idx < 0) idx = lua_gettop(L) + idx + 1;
-      lua_getfield(L, idx, "n");
-      int n = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : (int)lua_objlen(L, idx);
-      lua_pop(L, 1);
-      msgpack_pack_array(pk, (uint32_t)n);
-      for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, i);
-        s_pack(L, -1, pk, depth + 1);
-        lua_pop(L, 1);
-      }
-      return;
-    }
-    default: msgpack_pack_nil(pk); return;
-  }
-}
-
-/* Pushes a msgpack object: arrays become tables with n (nil elements are holes). */
-static void s_push(lua_State *L, const msgpack_object *o, int depth) {
-  luaL_checkstack(L, 4, "reply nested too deeply");
-  switch (o->type) {
-    case MSGPACK_OBJECT_BOOLEAN: lua_pushboolean(L, o->via.boolean); return;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: lua_pushnumber(L, (double)o->via.u64); return;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: lua_pushnumber(L, (double)o->via.i64); return;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: lua_pushnumber(L, o->via.f64); return;
-    case MSGPACK_OBJECT_STR: lua_pushlstring(L, o->via.str.ptr, o->via.str.size); return;
-    case MSGPACK_OBJECT_BIN: lua_pushlstring(L, o->via.bin.ptr, o->via.bin.size); return;
-    case MSGPACK_OBJECT_ARRAY:
-      if (depth >= S_DEPTH) break;
-      lua_createtable(L, (int)o->via.array.size, 1);
-      for (uint32_t i = 0; i < o->via.array.size; i++) {
-        s_push(L, &o->via.array.ptr[i], depth + 1);
-        lua_rawseti(L, -2, (int)i + 1);
-      }
-      lua_pushinteger(L, (lua_Integer)o->via.array.size);
-      lua_setfield(L, -2, "n");
-      return;
-    default: break;
-  }
-  lua_pushnil(L);
-}
-
-/* One socket to the last head asked (the CLI asks the same head again and again). */
-static struct {
-  void *ctx, *sock;
-  char endpoint[200];
-  uint64_t request;
-} s_gcs;
-
-static int s_standalone_call(const char *endpoint, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply, int timeout_ms) {
-  if (!s_gcs.sock || strcmp(s_gcs.endpoint, endpoint)) {
-    if (s_gcs.sock) zmq_close(s_gcs.sock);
-    if (!s_gcs.ctx) s_gcs.ctx = zmq_ctx_new();
-    s_gcs.sock = s_gcs.ctx ? zmq_socket(s_gcs.ctx, ZMQ_DEALER) : NULL;
-    int zero = 0, ivl = 10;
-    if (!s_gcs.sock) {
-      rl_msgbuf_reset(b);
-      return -1;
-    }
-    zmq_setsockopt(s_gcs.sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s_gcs.sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    snprintf(s_gcs.endpoint, sizeof s_gcs.endpoint, "%s", endpoint);
-    char err[300];
-    if (rl_cluster_use_key(endpoint, NULL, err, sizeof err) < 0) rl_log(RL_LOG_WARN, "%s", err);
-    if (rl_net_connect(s_gcs.sock, endpoint) != 0) {
-      zmq_close(s_gcs.sock);
-      s_gcs.sock = NULL;
-      rl_msgbuf_reset(b);
-      return -1;
-    }
-  }
-  if (rl_msg_send(s_gcs.sock, NULL, b) != 0) return -1;
-  int64_t deadline = rl_now_ms() + timeout_ms;
-  zmq_pollitem_t it = {s_gcs.sock, 0, ZMQ_POLLIN, 0};
-  while (rl_now_ms() < deadline && !rl_interrupted) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
-    while (rl_msg_recv(s_gcs.sock, false, reply) == 1) {
-      uint64_t got;
-      if (rl_field_u64(reply, 0, &got) && got == request) return 0;
-      rl_msg_close(reply);
-    }
-  }
-  return -1;
-}
-
-/* core.gcs_request(endpoint|nil, type, {fields after the request id}, timeout_ms)
- *   -> reply type, {reply fields after the request id} | nil, error
- * endpoint nil: this process's cluster (after rayl.init). */
-static int l_gcs_request(lua_State *L) {
+/* The way to the head: endpoint's (arg 1), or (nil) this process's cluster's. Returns
+ * 0, or -1 with err. */
+static int s_head(lua_State *L, rl_head_t **h, char *err, size_t errlen) {
   const char *endpoint = luaL_optstring(L, 1, NULL);
-  int type = (int)luaL_checkinteger(L, 2);
+  static rl_head_t cw_head;
+  if (!endpoint) {
+    if (!rl_host.cw) {
+      snprintf(err, errlen, "no head address given and rayl is not initialized");
+      return -1;
+    }
+    rl_head_init_cw(&cw_head, rl_host.cw);
+    *h = &cw_head;
+    return 0;
+  }
+  *h = &s_last;
+  if (s_last.sock && !strcmp(rl_head_endpoint(&s_last), endpoint)) return 0;
+  rl_head_close(&s_last);
+  if (rl_cluster_use_key(endpoint, NULL, err, errlen) < 0) rl_log(RL_LOG_WARN, "%s", err);
+  return rl_head_connect(&s_last, endpoint, err, errlen);
+}
+
+/* The timeout of a head request (arg 2; default 5 s). */
+static int s_timeout(lua_State *L) { return (int)luaL_optinteger(L, 2, 5000); }
+
+/* Pushes nil, err, true (the head did not answer): 3 results. */
+static int s_unreachable(lua_State *L, const char *err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  lua_pushboolean(L, 1);
+  return 3;
+}
+
+/* Pushes nil, the head's error: 2 results. */
+static int s_refused(lua_State *L, const rl_wire_bytes_t *error) {
+  lua_pushnil(L);
+  lua_pushlstring(L, error->p, error->n);
+  return 2;
+}
+
+static void s_push_job(lua_State *L, const rl_wire_job_t *j) {
+  lua_createtable(L, 0, 8);
+  rl_host_setfield_str(L, "submission_id", j->submission_id.p, j->submission_id.n);
+  rl_host_setfield_str(L, "status", j->status.p, j->status.n);
+  rl_host_setfield_str(L, "entrypoint", j->entrypoint.p, j->entrypoint.n);
+  rl_host_setfield_str(L, "message", j->message.p, j->message.n);
+  rl_host_setfield_num(L, "start_time", (double)j->start_ms);
+  rl_host_setfield_num(L, "end_time", (double)j->end_ms);
+  rl_host_setfield_num(L, "driver_pid", (double)j->driver_pid);
+  rl_host_setfield_str(L, "runtime_env", j->runtime_env.p, j->runtime_env.n);
+}
+
+/* A JOB_REPLY's results: job | nil, error. Closes reply. */
+static int s_job_result(lua_State *L, rl_gcs_job_reply_msg_t *r, rl_msg_t *reply) {
+  int n = 1;
+  if (r->has_job) s_push_job(L, &r->job);
+  else n = s_refused(L, &r->error);
+  rl_msg_close(reply);
+  return n;
+}
+
+/* A string field of the table at idx, or "" when absent. */
+static rl_wire_bytes_t s_opt_field(lua_State *L, int idx, const char *k) {
+  rl_wire_bytes_t s = {"", 0};
+  lua_getfield(L, idx, k);
+  if (!lua_isnil(L, -1)) s.p = luaL_checklstring(L, -1, &s.n);
+  lua_pop(L, 1); /* the string stays referenced by the table */
+  return s;
+}
+
+/* core.head_job_submit(endpoint|nil, timeout_ms|nil, {submission_id=, entrypoint={...},
+ *   runtime_env=, working_dir=, env_vars={name=value}}) -> job | nil, error[, unreachable]
+ * job: {submission_id=, status=, entrypoint=, message=, start_time=, end_time= (ms),
+ * driver_pid=, runtime_env=}. A third result true: the head did not answer. */
+static int l_head_job_submit(lua_State *L) {
   luaL_checktype(L, 3, LUA_TTABLE);
-  int timeout = (int)luaL_optinteger(L, 4, 5000);
-  if (!endpoint && !rl_host.cw) return luaL_error(L, "gcs_request: no endpoint and rayl is not initialized");
-  if (type < 0 || type > 255) return luaL_error(L, "gcs_request: message type %d is out of range", type);
-  uint64_t request = endpoint ? ++s_gcs.request : rl_cw_next_request(rl_host.cw);
-  lua_getfield(L, 3, "n");
-  int n = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : (int)lua_objlen(L, 3);
-  lua_pop(L, 1);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, (uint8_t)type, (uint32_t)n + 1);
-  msgpack_pack_uint64(&b.pk, request);
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, 3, i);
-    s_pack(L, -1, &b.pk, 0);
+  rl_gcs_job_submit_msg_t req = {.submission_id = s_opt_field(L, 3, "submission_id"),
+                             .runtime_env = s_opt_field(L, 3, "runtime_env"),
+                             .working_dir = s_opt_field(L, 3, "working_dir")};
+  lua_getfield(L, 3, "entrypoint");
+  luaL_checktype(L, -1, LUA_TTABLE);
+  int entry = lua_gettop(L);
+  req.entrypoint.n = (uint32_t)lua_objlen(L, entry);
+  rl_wire_bytes_t *words = lua_newuserdata(L, (req.entrypoint.n + 1) * sizeof *words);
+  for (uint32_t i = 0; i < req.entrypoint.n; i++) {
+    lua_rawgeti(L, entry, (int)i + 1);
+    words[i].p = luaL_checklstring(L, -1, &words[i].n);
     lua_pop(L, 1);
   }
+  req.entrypoint.v = words;
+  lua_getfield(L, 3, "env_vars");
+  int vars = lua_gettop(L);
+  uint32_t nvars = 0;
+  for (lua_pushnil(L); lua_istable(L, vars) && lua_next(L, vars); lua_pop(L, 1)) nvars++;
+  rl_wire_env_var_t *pairs = lua_newuserdata(L, (nvars + 1) * sizeof *pairs);
+  nvars = 0;
+  for (lua_pushnil(L); lua_istable(L, vars) && lua_next(L, vars); lua_pop(L, 1)) {
+    pairs[nvars] = (rl_wire_env_var_t){0};
+    pairs[nvars].name.p = luaL_checklstring(L, -2, &pairs[nvars].name.n);
+    pairs[nvars].value.p = luaL_checklstring(L, -1, &pairs[nvars].value.n);
+    nvars++;
+  }
+  req.env_vars.v = pairs;
+  req.env_vars.n = nvars;
+  rl_head_t *h;
+  rl_gcs_job_reply_msg_t r;
   rl_msg_t reply;
-  int rc = endpoint ? s_standalone_call(endpoint, &b, request, &reply, timeout)
-                    : rl_cw_gcs_call(rl_host.cw, &b, request, &reply, timeout);
-  if (rc != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "the head at %s did not answer within %d ms%s",
-                    endpoint ? endpoint : rl_cw_gcs_endpoint(rl_host.cw), timeout,
-                    rl_interrupted ? " (interrupted)" : "");
-    return 2;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 || rl_head_job_submit(h, &req, &r, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  return s_job_result(L, &r, &reply);
+}
+
+/* core.head_job(endpoint|nil, timeout_ms|nil, "get"|"stop", submission_id)
+ *   -> job | nil, error[, unreachable] (as head_job_submit's) */
+static int l_head_job(lua_State *L) {
+  static const char *const ops[] = {"get", "stop", NULL};
+  int op = luaL_checkoption(L, 3, NULL, ops);
+  const char *id = luaL_checkstring(L, 4);
+  rl_head_t *h;
+  rl_gcs_job_reply_msg_t r;
+  rl_msg_t reply;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 ||
+      rl_head_job(h, op ? RL_GCS_JOB_STOP : RL_GCS_JOB_GET, id, &r, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  return s_job_result(L, &r, &reply);
+}
+
+/* core.head_job_list(endpoint|nil, timeout_ms|nil) -> {job...} | nil, error, true */
+static int l_head_job_list(lua_State *L) {
+  rl_head_t *h;
+  rl_gcs_job_list_msg_t list;
+  rl_msg_t reply;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 || rl_head_job_list(h, &list, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  lua_createtable(L, (int)list.jobs.n, 0);
+  for (uint32_t i = 0; i < list.jobs.n; i++) {
+    s_push_job(L, &list.jobs.v[i]);
+    lua_rawseti(L, -2, (int)i + 1);
   }
-  lua_pushinteger(L, reply.type);
-  lua_createtable(L, (int)reply.nfields, 1);
-  for (uint32_t i = 1; i < reply.nfields; i++) {
-    s_push(L, &reply.fields[i], 0);
-    lua_rawseti(L, -2, (int)i);
-  }
-  lua_pushinteger(L, reply.nfields ? (lua_Integer)reply.nfields - 1 : 0);
-  lua_setfield(L, -2, "n");
   rl_msg_close(&reply);
-  return 2;
+  return 1;
+}
+
+/* core.head_job_logs(endpoint|nil, timeout_ms|nil, submission_id, offset, max)
+ *   -> {data=, offset=, size=, status=} | nil, error[, unreachable] */
+static int l_head_job_logs(lua_State *L) {
+  const char *id = luaL_checkstring(L, 3);
+  lua_Number offset = luaL_checknumber(L, 4), max = luaL_checknumber(L, 5);
+  if (offset < 0 || max < 0) return luaL_error(L, "head_job_logs: offset and max must not be negative");
+  rl_head_t *h;
+  rl_gcs_job_logs_msg_t logs;
+  rl_msg_t reply;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 ||
+      rl_head_job_logs(h, id, (uint64_t)offset, (uint64_t)max, &logs, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  int n = 1;
+  if (logs.has_error) {
+    n = s_refused(L, &logs.error);
+  } else {
+    lua_createtable(L, 0, 4);
+    rl_host_setfield_str(L, "data", logs.data.p, logs.data.n);
+    rl_host_setfield_num(L, "offset", (double)logs.offset);
+    rl_host_setfield_num(L, "size", (double)logs.size);
+    rl_host_setfield_str(L, "status", logs.status.p, logs.status.n);
+  }
+  rl_msg_close(&reply);
+  return n;
+}
+
+/* core.head_kv_exists(endpoint|nil, timeout_ms|nil, key) -> size | false | nil, error, true */
+static int l_head_kv_exists(lua_State *L) {
+  const char *key = luaL_checkstring(L, 3);
+  rl_head_t *h;
+  rl_gcs_kv_reply_msg_t kv;
+  rl_msg_t reply;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 ||
+      rl_head_kv(h, RL_GCS_KV_EXISTS, key, NULL, 0, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  int n = 1;
+  if (kv.has_error) n = s_refused(L, &kv.error);
+  else if (kv.has_size) lua_pushnumber(L, (lua_Number)kv.size);
+  else lua_pushboolean(L, 0);
+  rl_msg_close(&reply);
+  return n;
+}
+
+/* core.head_kv_put(endpoint|nil, timeout_ms|nil, key, value) -> true | nil, error[, unreachable] */
+static int l_head_kv_put(lua_State *L) {
+  const char *key = luaL_checkstring(L, 3);
+  size_t len;
+  const char *value = luaL_checklstring(L, 4, &len);
+  rl_head_t *h;
+  rl_gcs_kv_reply_msg_t kv;
+  rl_msg_t reply;
+  char err[1200];
+  if (s_head(L, &h, err, sizeof err) != 0 ||
+      rl_head_kv(h, RL_GCS_KV_PUT, key, value, len, &kv, &reply, s_timeout(L), err, sizeof err) != 0)
+    return s_unreachable(L, err);
+  int n = 1;
+  if (kv.has_error) n = s_refused(L, &kv.error);
+  else lua_pushboolean(L, 1);
+  rl_msg_close(&reply);
+  return n;
 }
 
 /* core.resolve_address(address) -> the head's endpoint | nil, error */
@@ -244,35 +304,15 @@ static int l_sleep(lua_State *L) {
 
 static const luaL_Reg s_funcs[] = {
     {"sleep", l_sleep},
-    {"gcs_request", l_gcs_request},   {"resolve_address", l_resolve_address}, {"package_dir", l_package_dir},
+    {"head_job_submit", l_head_job_submit}, {"head_job", l_head_job}, {"head_job_list", l_head_job_list},
+    {"head_job_logs", l_head_job_logs}, {"head_kv_exists", l_head_kv_exists}, {"head_kv_put", l_head_kv_put},
+    {"resolve_address", l_resolve_address}, {"package_dir", l_package_dir},
     {"package_unpack", l_package_unpack}, {"chdir", l_chdir},                  {"setenv", l_setenv},
     {NULL, NULL},
 };
 
 void rl_l_renv_open(lua_State *L) {
   luaL_register(L, NULL, s_funcs);
-  /* The message types the Lua side sends and reads. */
-  static const struct {
-    const char *name;
-    int type;
-  } types[] = {{"KV_PUT", RL_GCS_KV_PUT},
-               {"KV_GET", RL_GCS_KV_GET},
-               {"KV_REPLY", RL_GCS_KV_REPLY},
-               {"KV_EXISTS", RL_GCS_KV_EXISTS},
-               {"JOB_SUBMIT", RL_GCS_JOB_SUBMIT},
-               {"JOB_GET", RL_GCS_JOB_GET},
-               {"JOB_STOP", RL_GCS_JOB_STOP},
-               {"JOB_LIST_REQUEST", RL_GCS_JOB_LIST_REQUEST},
-               {"JOB_LOGS_REQUEST", RL_GCS_JOB_LOGS_REQUEST},
-               {"JOB_REPLY", RL_GCS_JOB_REPLY},
-               {"JOB_LIST", RL_GCS_JOB_LIST},
-               {"JOB_LOGS", RL_GCS_JOB_LOGS}};
-  lua_createtable(L, 0, (int)(sizeof types / sizeof *types));
-  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
-    lua_pushinteger(L, types[i].type);
-    lua_setfield(L, -2, types[i].name);
-  }
-  lua_setfield(L, -2, "msg");
   lua_pushinteger(L, (lua_Integer)RL_PACKAGE_MAX);
   lua_setfield(L, -2, "package_max");
 }

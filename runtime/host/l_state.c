@@ -11,6 +11,7 @@
 #include "wire/proto.h"
 #include "wire/res_pack.h"
 #include "worker/cluster_client.h"
+#include "worker/head_client.h"
 #include "worker/state_client.h"
 
 #define S_TIMEOUT_MS 5000
@@ -27,117 +28,79 @@ typedef struct {
   char gcs[200];
 } s_target_t;
 
-/* Sends b to the head and waits for its reply. Raises a Lua error if it does not come. */
-static void s_ask_head(lua_State *L, const s_target_t *to, rl_msgbuf_t *b, uint64_t request, rl_msg_t *reply) {
-  char err[300];
-  if (to->cw) {
-    if (rl_cw_gcs_call(to->cw, b, request, reply, S_TIMEOUT_MS) == 0) return;
-    snprintf(err, sizeof err, "%s did not answer within %d ms", rl_cw_gcs_endpoint(to->cw), S_TIMEOUT_MS);
-  } else if (rl_state_request(to->gcs, b, request, reply, S_TIMEOUT_MS, err, sizeof err) == 0) {
-    return;
-  }
-  luaL_error(L, "cannot reach the cluster's head: %s", err);
+/* Opens the way to the head of to. Returns 0, or -1 with err. */
+static int s_head(const s_target_t *to, rl_head_t *h, char *err, size_t errlen) {
+  if (!to->cw) return rl_head_connect(h, to->gcs, err, errlen);
+  rl_head_init_cw(h, to->cw);
+  return 0;
+}
+
+/* The head's nodes (they borrow from *reply: close it): 0, or -1 with err. */
+static int s_head_nodes(const s_target_t *to, rl_gcs_nodes_msg_t *nodes, rl_msg_t *reply, char *err, size_t errlen) {
+  rl_head_t h;
+  int rc = s_head(to, &h, err, errlen) == 0 ? rl_head_nodes(&h, nodes, reply, S_TIMEOUT_MS, err, errlen) : -1;
+  rl_head_close(&h);
+  return rc;
 }
 
 /* Field setters for the row table at the top of the stack. */
-static void s_str(lua_State *L, const char *k, const msgpack_object *o) {
-  const char *p;
-  size_t n;
-  if (!rl_obj_bytes(o, &p, &n)) return;
-  lua_pushlstring(L, p, n);
-  lua_setfield(L, -2, k);
-}
-
-static void s_id(lua_State *L, const char *k, const msgpack_object *o) {
-  rl_id_t id;
-  char hex[RL_ID_HEX];
-  if (!rl_obj_id(o, &id)) return;
-  lua_pushstring(L, rl_id_hex(&id, hex));
-  lua_setfield(L, -2, k);
-}
-
-static void s_num(lua_State *L, const char *k, const msgpack_object *o, bool zero_is_nil) {
-  uint64_t v;
-  if (!rl_obj_u64(o, &v) || (zero_is_nil && v == 0)) return;
-  lua_pushnumber(L, (lua_Number)v);
-  lua_setfield(L, -2, k);
-}
-
-static void s_name(lua_State *L, const char *k, const msgpack_object *o, const char *const *names, uint64_t n) {
-  uint64_t v;
-  if (!rl_obj_u64(o, &v) || v >= n) return;
+static void s_name(lua_State *L, const char *k, uint64_t v, const char *const *names, uint64_t n) {
+  if (v >= n) return;
   lua_pushstring(L, names[v]);
   lua_setfield(L, -2, k);
 }
 
-static void s_bool(lua_State *L, const char *k, const msgpack_object *o) {
-  lua_pushboolean(L, o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean);
-  lua_setfield(L, -2, k);
-}
-
-static void s_resources(lua_State *L, const char *k, const msgpack_object *o) {
-  rl_resources_t r;
-  lua_newtable(L);
-  if (rl_res_unpack(o, &r) == 0)
-    for (int i = 0; i < r.n; i++) {
-      lua_pushnumber(L, (double)r.r[i].amount / RL_RES_UNIT);
-      lua_setfield(L, -2, r.r[i].name);
-    }
-  lua_setfield(L, -2, k);
-}
-
 /* Appends a new row table to the list below it (the row stays on top). */
-static const msgpack_object *s_row(lua_State *L, const msgpack_object *o, uint32_t fields) {
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < fields) return NULL;
-  lua_createtable(L, 0, (int)fields);
+static void s_row(lua_State *L, int fields) {
+  lua_createtable(L, 0, fields);
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, (int)lua_objlen(L, -3) + 1);
-  return o->via.array.ptr;
 }
 
-static void s_task_row(lua_State *L, const msgpack_object *o) {
-  const msgpack_object *f = s_row(L, o, 11);
-  if (!f) return;
-  s_id(L, "task_id", &f[0]);
-  s_name(L, "state", &f[1], s_task_states, 4);
-  s_num(L, "attempt_number", &f[2], false);
-  s_str(L, "name", &f[3]);
-  s_name(L, "type", &f[4], s_task_types, 3);
-  s_id(L, "actor_id", &f[5]);
-  s_id(L, "node_id", &f[6]);
-  s_num(L, "worker_pid", &f[7], true);
-  s_str(L, "error_type", &f[8]);
-  s_id(L, "owner_id", &f[9]);
-  s_num(L, "owner_pid", &f[10], true);
+static void s_task_row(lua_State *L, const rl_wire_task_row_t *t) {
+  s_row(L, 11);
+  rl_host_setfield_id(L, "task_id", &t->task_id);
+  s_name(L, "state", t->state, s_task_states, 4);
+  rl_host_setfield_num(L, "attempt_number", (double)t->attempt);
+  rl_host_setfield_str(L, "name", t->name.p, t->name.n);
+  s_name(L, "type", t->kind, s_task_types, 3);
+  if (t->has_actor_id) rl_host_setfield_id(L, "actor_id", &t->actor_id);
+  if (t->has_node_id) rl_host_setfield_id(L, "node_id", &t->node_id);
+  if (t->worker_pid) rl_host_setfield_num(L, "worker_pid", (double)t->worker_pid);
+  if (t->has_error_type) rl_host_setfield_str(L, "error_type", t->error_type.p, t->error_type.n);
+  rl_host_setfield_id(L, "owner_id", &t->owner_id);
+  if (t->owner_pid) rl_host_setfield_num(L, "owner_pid", (double)t->owner_pid);
   lua_pop(L, 1);
 }
 
-static void s_actor_row(lua_State *L, const msgpack_object *o) {
-  const msgpack_object *f = s_row(L, o, 11);
-  if (!f) return;
-  s_id(L, "actor_id", &f[0]);
-  s_name(L, "state", &f[1], s_actor_states, 4);
-  s_str(L, "class_name", &f[2]);
-  s_str(L, "name", &f[3]);
-  s_str(L, "namespace", &f[4]);
-  s_bool(L, "is_detached", &f[5]);
-  s_id(L, "node_id", &f[6]);
-  s_num(L, "pid", &f[7], true);
-  s_str(L, "death_cause", &f[8]);
-  s_id(L, "owner_id", &f[9]);
-  s_num(L, "owner_pid", &f[10], true);
+static void s_actor_row(lua_State *L, const rl_wire_actor_row_t *a) {
+  s_row(L, 11);
+  rl_host_setfield_id(L, "actor_id", &a->actor_id);
+  s_name(L, "state", a->state, s_actor_states, 4);
+  rl_host_setfield_str(L, "class_name", a->class_name.p, a->class_name.n);
+  rl_host_setfield_str(L, "name", a->name.p, a->name.n);
+  rl_host_setfield_str(L, "namespace", a->namespace_.p, a->namespace_.n);
+  lua_pushboolean(L, a->detached);
+  lua_setfield(L, -2, "is_detached");
+  if (a->has_node_id) rl_host_setfield_id(L, "node_id", &a->node_id);
+  if (a->pid) rl_host_setfield_num(L, "pid", (double)a->pid);
+  if (a->has_death_cause) rl_host_setfield_str(L, "death_cause", a->death_cause.p, a->death_cause.n);
+  rl_host_setfield_id(L, "owner_id", &a->owner_id);
+  if (a->owner_pid) rl_host_setfield_num(L, "owner_pid", (double)a->owner_pid);
   lua_pop(L, 1);
 }
 
-static void s_node_row(lua_State *L, const msgpack_object *o) {
-  const msgpack_object *f = s_row(L, o, 5);
-  if (!f) return;
-  s_id(L, "node_id", &f[0]);
-  s_str(L, "address", &f[1]);
-  lua_pushstring(L, f[2].type == MSGPACK_OBJECT_BOOLEAN && f[2].via.boolean ? "ALIVE" : "DEAD");
+static void s_node_row(lua_State *L, const rl_wire_node_info_t *n) {
+  s_row(L, 5);
+  rl_host_setfield_id(L, "node_id", &n->node_id);
+  lua_pushstring(L, n->endpoint);
+  lua_setfield(L, -2, "address");
+  lua_pushstring(L, n->alive ? "ALIVE" : "DEAD");
   lua_setfield(L, -2, "state");
-  s_resources(L, "resources_total", &f[3]);
-  s_resources(L, "resources_available", &f[4]);
+  rl_host_push_resources(L, &n->total);
+  lua_setfield(L, -2, "resources_total");
+  rl_host_push_resources(L, &n->available);
+  lua_setfield(L, -2, "resources_available");
   lua_pop(L, 1);
 }
 
@@ -166,45 +129,28 @@ static void s_object_row(lua_State *L, const rl_wire_object_info_t *o, const rl_
   lua_pop(L, 1);
 }
 
-/* GET_NODES: leaves the reply in *reply (close it). */
-static const msgpack_object *s_nodes(lua_State *L, const s_target_t *to, rl_msg_t *reply) {
-  uint64_t request = to->cw ? rl_cw_next_request(to->cw) : 1;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
-  msgpack_pack_uint64(&b.pk, request);
-  s_ask_head(L, to, &b, request, reply);
-  const msgpack_object *nodes = rl_field(reply, 1);
-  if (!nodes || nodes->type != MSGPACK_OBJECT_ARRAY) {
-    rl_msg_close(reply);
-    luaL_error(L, "the head sent a malformed node list");
-  }
-  return nodes;
-}
-
 /* Objects: each live node manager's store, asked all at once. info.unreachable lists
  * the nodes that did not answer. */
-static void s_objects(lua_State *L, const s_target_t *to) {
-  rl_msg_t nodes_reply;
-  const msgpack_object *nodes = s_nodes(L, to, &nodes_reply);
-  uint32_t n = nodes->via.array.size;
+static int s_objects(lua_State *L, const s_target_t *to) {
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
+  char err[400];
+  if (s_head_nodes(to, &nodes, &reply, err, sizeof err) != 0)
+    return luaL_error(L, "cannot reach the cluster's head: %s", err);
+  uint32_t n = nodes.nodes.n;
   const char **endpoints = rl_xcalloc(n, sizeof *endpoints);
   char (*eps)[RL_ENDPOINT_MAX] = rl_xcalloc(n, sizeof *eps);
   rl_msg_t *replies = rl_xcalloc(n, sizeof *replies);
   bool *got = rl_xcalloc(n, sizeof *got);
   int live = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    const char *ep;
-    size_t len;
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
-        len >= RL_ENDPOINT_MAX || e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || !e->via.array.ptr[2].via.boolean)
-      continue;
-    memcpy(eps[live], ep, len);
-    eps[live][len] = 0;
+    const rl_wire_node_info_t *e = &nodes.nodes.v[i];
+    if (!e->alive || strlen(e->endpoint) >= RL_ENDPOINT_MAX) continue;
+    memcpy(eps[live], e->endpoint, strlen(e->endpoint) + 1);
     endpoints[live] = eps[live];
     live++;
   }
-  rl_msg_close(&nodes_reply);
+  rl_msg_close(&reply);
   rl_state_objects(endpoints, live, replies, got, S_NODES_TIMEOUT_MS);
   lua_newtable(L); /* rows */
   lua_newtable(L); /* info */
@@ -224,6 +170,7 @@ static void s_objects(lua_State *L, const s_target_t *to) {
   }
   lua_setfield(L, -2, "unreachable");
   free(endpoints), free(eps), free(replies), free(got);
+  return 2;
 }
 
 /* core.state_list(what, address|nil) -> rows, info
@@ -245,45 +192,30 @@ static int l_state_list(lua_State *L) {
   } else {
     rl_cw_flush_events(to.cw);
   }
-  if (what == 3) {
-    s_objects(L, &to);
-    return 2;
-  }
+  if (what == 3) return s_objects(L, &to);
   rl_msg_t reply;
   if (what == 0) {
-    const msgpack_object *nodes = s_nodes(L, &to, &reply);
-    lua_newtable(L);
-    for (uint32_t i = 0; i < nodes->via.array.size; i++) s_node_row(L, &nodes->via.array.ptr[i]);
+    rl_gcs_nodes_msg_t nodes;
+    if (s_head_nodes(&to, &nodes, &reply, err, sizeof err) != 0)
+      return luaL_error(L, "cannot reach the cluster's head: %s", err);
+    lua_createtable(L, (int)nodes.nodes.n, 0);
+    for (uint32_t i = 0; i < nodes.nodes.n; i++) s_node_row(L, &nodes.nodes.v[i]);
     rl_msg_close(&reply);
     lua_newtable(L);
     return 2;
   }
-  uint64_t request = to.cw ? rl_cw_next_request(to.cw) : 1;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_LIST_STATE, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, whats[what]);
-  s_ask_head(L, &to, &b, request, &reply);
-  const msgpack_object *rows = rl_field(&reply, 1);
-  if (reply.type != RL_GCS_STATE || !rows || rows->type != MSGPACK_OBJECT_ARRAY) {
-    rl_msg_close(&reply);
-    return luaL_error(L, "the head sent a malformed %s list (is it an older rayl?)", whats[what]);
-  }
-  lua_createtable(L, (int)rows->via.array.size, 0);
-  for (uint32_t i = 0; i < rows->via.array.size; i++) {
-    if (what == 1) s_task_row(L, &rows->via.array.ptr[i]);
-    else s_actor_row(L, &rows->via.array.ptr[i]);
-  }
-  lua_newtable(L);
-  uint64_t v;
-  if (rl_field_u64(&reply, 2, &v)) {
-    lua_pushnumber(L, (lua_Number)v);
-    lua_setfield(L, -2, "dropped");
-  }
-  if (rl_field_u64(&reply, 3, &v)) {
-    lua_pushnumber(L, (lua_Number)v);
-    lua_setfield(L, -2, "evicted");
-  }
+  rl_head_t h;
+  rl_gcs_state_msg_t st;
+  int rc = s_head(&to, &h, err, sizeof err) == 0 ? rl_head_state(&h, what == 2, &st, &reply, S_TIMEOUT_MS, err, sizeof err)
+                                                 : -1;
+  rl_head_close(&h);
+  if (rc != 0) return luaL_error(L, "cannot reach the cluster's head: %s", err);
+  lua_createtable(L, (int)(what == 1 ? st.tasks.n : st.actors.n), 0);
+  for (uint32_t i = 0; what == 1 && i < st.tasks.n; i++) s_task_row(L, &st.tasks.v[i]);
+  for (uint32_t i = 0; what == 2 && i < st.actors.n; i++) s_actor_row(L, &st.actors.v[i]);
+  lua_createtable(L, 0, 2);
+  rl_host_setfield_num(L, "dropped", (double)st.dropped);
+  rl_host_setfield_num(L, "evicted", (double)st.evicted);
   rl_msg_close(&reply);
   return 2;
 }

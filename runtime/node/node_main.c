@@ -303,12 +303,10 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
   /* And learn the other nodes (for spilling leases to them), where placement groups'
    * bundles are (sent when our copy is not the head's version), and the clients that
    * died elsewhere (to release what they held here). */
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 3);
-  msgpack_pack_uint64(&b.pk, 0);
-  msgpack_pack_uint64(&b.pk, nm->pg_version);
-  if (nm->dead_seq_known) msgpack_pack_uint64(&b.pk, nm->dead_seq);
-  else msgpack_pack_nil(&b.pk);
-  rl_msg_send(nm->gcs, NULL, &b);
+  rl_gcs_get_nodes_msg_t ask = {.pg_version = nm->pg_version, .has_pg_version = true,
+                                .dead_since = nm->dead_seq, .has_dead_since = nm->dead_seq_known,
+                                .first = true, .has_first = !nm->dead_seq_known};
+  rl_gcs_get_nodes_msg_send(nm->gcs, NULL, &ask);
 }
 
 /* Tells every client that client id died on some node (WORKER_DIED with no endpoint):
@@ -325,27 +323,19 @@ static void s_relay_death(rl_nm_t *nm, const rl_id_t *id) {
 /* The clients the head says died since we last asked: each node manager they leased
  * workers from releases them (a driver killed on another node leaves nothing held),
  * and every client hears of them. */
-static void s_dead_clients(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t seq;
-  const msgpack_object *dead = rl_field(m, 5);
-  if (!rl_field_u64(m, 4, &seq) || !dead || dead->type != MSGPACK_OBJECT_ARRAY) return;
-  for (uint32_t i = 0; i < dead->via.array.size; i++) {
-    rl_id_t id;
-    if (!rl_obj_id(&dead->via.array.ptr[i], &id)) continue;
-    rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE);
-    s_relay_death(nm, &id);
+static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_msg_t *reply) {
+  if (!reply->has_dead_seq) return;
+  for (uint32_t i = 0; i < reply->dead_clients.n; i++) {
+    rl_nm_client_gone(nm, &reply->dead_clients.v[i], RL_GONE_DIED_ELSEWHERE);
+    s_relay_death(nm, &reply->dead_clients.v[i]);
   }
-  nm->dead_seq = seq;
+  nm->dead_seq = reply->dead_seq;
   nm->dead_seq_known = true;
 }
 
 /* Tells every client, once, that the node at ep died. */
-static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
-  char node[RL_ENDPOINT_MAX];
-  if (len >= sizeof node) return;
-  memcpy(node, ep, len);
-  node[len] = 0;
-  if (!strcmp(node, nm->endpoint)) return;
+static void s_node_died(rl_nm_t *nm, const char *node) {
+  if (strlen(node) >= RL_ENDPOINT_MAX || !strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
   if (nm->ndead < 64) snprintf(nm->dead[nm->ndead++], RL_ENDPOINT_MAX, "%s", node);
@@ -359,25 +349,19 @@ static void s_node_died(rl_nm_t *nm, const char *ep, size_t len) {
 /* Drops the dead nodes the head no longer lists (it forgets the longest dead), so that
  * our list of them never fills up: a full one would tell the clients of each death not
  * in it again at every heartbeat. */
-static void s_forget_unlisted_dead(rl_nm_t *nm, const msgpack_object *nodes) {
+static void s_forget_unlisted_dead(rl_nm_t *nm, const rl_gcs_nodes_msg_t *reply) {
   for (int k = 0; k < nm->ndead;) {
     bool listed = false;
-    for (uint32_t i = 0; i < nodes->via.array.size && !listed; i++) {
-      const msgpack_object *e = &nodes->via.array.ptr[i];
-      const char *ep;
-      size_t len;
-      listed = e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size >= 3 && rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) &&
-               e->via.array.ptr[2].type == MSGPACK_OBJECT_BOOLEAN && !e->via.array.ptr[2].via.boolean &&
-               strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len);
-    }
+    for (uint32_t i = 0; i < reply->nodes.n && !listed; i++)
+      listed = !reply->nodes.v[i].alive && !strcmp(nm->dead[k], reply->nodes.v[i].endpoint);
     if (listed) k++;
     else memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
   }
 }
 
 static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
-  rl_id_t id;
-  if (m->type == RL_GCS_REREGISTER && rl_field_id(m, 0, &id) && rl_id_eq(&id, &nm->node_id)) {
+  rl_gcs_reregister_msg_t again;
+  if (m->type == RL_GCS_REREGISTER && rl_gcs_reregister_msg_read(m, &again) && rl_id_eq(&again.node_id, &nm->node_id)) {
     rl_log(RL_LOG_INFO, "the head does not know this node (it restarted): registering again");
     s_heartbeat(nm, true);
     return;
@@ -386,34 +370,31 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     rl_bundles_handle(nm, m);
     return;
   }
-  const msgpack_object *nodes = rl_field(m, 1);
-  if (m->type != RL_GCS_NODES || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return;
-  s_dead_clients(nm, m);
+  if (m->type != RL_GCS_NODES) return;
+  rl_gcs_nodes_msg_t reply;
+  if (!rl_gcs_nodes_msg_read(m, &reply)) return; /* logged */
+  s_dead_clients(nm, &reply);
   nm->npeers = 0;
-  for (uint32_t i = 0; i < nodes->via.array.size && nm->npeers < 64; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    const char *ep;
-    size_t len;
+  for (uint32_t i = 0; i < reply.nodes.n && nm->npeers < 64; i++) {
+    const rl_wire_node_info_t *e = &reply.nodes.v[i];
     struct rl_peer_node *p = &nm->peers[nm->npeers];
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) ||
-        len >= sizeof p->endpoint || e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN ||
-        rl_res_unpack(&e->via.array.ptr[3], &p->total) || rl_res_unpack(&e->via.array.ptr[4], &p->available))
-      continue;
-    if (!e->via.array.ptr[2].via.boolean) {
-      s_node_died(nm, ep, len);
+    if (strlen(e->endpoint) >= sizeof p->endpoint) continue;
+    if (!e->alive) {
+      s_node_died(nm, e->endpoint);
       continue;
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */
-      if (strlen(nm->dead[k]) == len && !memcmp(nm->dead[k], ep, len)) {
+      if (!strcmp(nm->dead[k], e->endpoint)) {
         memcpy(nm->dead[k], nm->dead[--nm->ndead], RL_ENDPOINT_MAX);
         break;
       }
-    memcpy(p->endpoint, ep, len);
-    p->endpoint[len] = 0;
-    rl_obj_id(&e->via.array.ptr[0], &p->id);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", e->endpoint);
+    p->id = e->node_id;
+    p->total = e->total;
+    p->available = e->available;
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
-  s_forget_unlisted_dead(nm, nodes);
+  s_forget_unlisted_dead(nm, &reply);
   rl_bundles_view(nm, m);
   rl_leases_respill(nm);
 }

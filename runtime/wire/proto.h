@@ -184,25 +184,27 @@ enum rl_msg_type {
    * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
    * mem_total, mem_available, load1, cpus); unknown names are ignored. */
   RL_GCS_HEARTBEAT = 61,
-  /* [request u64, pg_version u64?, dead_since u64|nil?] (node managers send both)
+  /* [request u64, pg_version u64?, dead_since u64?, first bool?] (node managers send
+   * pg_version and dead_since, or first the first time)
    * pg_version: a node manager's version of the placement group table
    * (RL_GCS_PG_PLACEMENT); the reply carries the table when the head's differs.
-   * dead_since: the last dead-client sequence number seen, nil the first time */
+   * dead_since: the last dead-client sequence number seen; first: none seen yet */
   RL_GCS_GET_NODES = 62,
   /* [request u64, nodes [[node_id id, endpoint str, alive bool, total map,
    *  available map, demands [[shape map, count u64, infeasible bool]...], gpus str]...],
    *  pg_version u64?, groups [[pg_id id, bundles]...]?, dead_seq u64?, dead_clients [id...]?]
    * groups: every created (or rescheduling) placement group, bundles as in
    * RL_GCS_PG_PLACEMENT; nil when the asker's pg_version is current. dead_seq and
-   * dead_clients answer a request with dead_since: the clients reported dead after
-   * dead_since (none when it is nil: a new node manager has no clients yet), and the
+   * dead_clients answer a request with dead_since or first: the clients reported dead
+   * after dead_since (none for first: a new node manager has no clients yet), and the
    * sequence number to ask from next time. */
   RL_GCS_NODES = 63,
   /* [request u64, key str, value bin?] : value nil deletes */
   RL_GCS_KV_PUT = 64,
   /* [request u64, key str] */
   RL_GCS_KV_GET = 65,
-  /* [request u64, value bin?, size u64?] (reply to KV_PUT, KV_GET and KV_EXISTS) */
+  /* [request u64, value bin?, size u64?, error str?] (reply to KV_PUT, KV_GET and
+   * KV_EXISTS; error: refused) */
   RL_GCS_KV_REPLY = 66,
   /* head -> node manager: [node_id id] : a heartbeat came from a node the head does not
    * know (the head restarted without its tables): send RL_GCS_REGISTER_NODE again */
@@ -309,7 +311,8 @@ enum rl_msg_type {
   RL_GCS_STATE_REPORT = 140,
   /* [request u64, what str ("tasks" | "actors")] */
   RL_GCS_LIST_STATE = 141,
-  /* [request u64, rows [...], dropped u64, evicted u64], rows in the order first reported:
+  /* [request u64, tasks [...]?, dropped u64, evicted u64, actors [...]?]: the rows asked
+   * for (tasks or actors), in the order first reported:
    * tasks:  [task_id id, state u64, attempt u64, name str, kind u64, actor_id id?,
    *          node_id id?, worker_pid u64, error_type str?, owner_id id, owner_pid u64]
    * actors: [actor_id id, state u64, class_name str, name str, namespace str,
@@ -501,6 +504,18 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, actor_id, ID, OPT, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, pid, U64, REQ, 0, _) \
   F(c, start_us, U64, REQ, 0, _) F(c, end_us, U64, REQ, 0, _) F(c, failed, BOOL, REQ, 0, _) \
   F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_GCS_STATE's task row */
+#define RL_WREC_task_row_FIELDS(F, c) \
+  F(c, task_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_TS_FAILED, _) F(c, attempt, U64, REQ, 0, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, kind, U64, REQ, RL_KIND_ACTOR_METHOD, _) \
+  F(c, actor_id, ID, OPT, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, worker_pid, U64, REQ, 0, _) \
+  F(c, error_type, TEXT, OPT, 4096, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
+/* RL_GCS_STATE's actor row */
+#define RL_WREC_actor_row_FIELDS(F, c) \
+  F(c, actor_id, ID, REQ, 0, _) F(c, state, U64, REQ, RL_AS_DEAD, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, namespace_, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
+  F(c, detached, BOOL, REQ, 0, _) F(c, node_id, ID, OPT, 0, _) F(c, pid, U64, REQ, 0, _) \
+  F(c, death_cause, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, owner_id, ID, REQ, 0, _) F(c, owner_pid, U64, REQ, 0, _)
 /* RL_NM_WORKERS' client */
 #define RL_WREC_client_info_FIELDS(F, c) \
   F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) \
@@ -517,7 +532,8 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 /* Every record, each after those it holds. */
 #define RL_WIRE_RECORDS(R) \
   R(sched) R(task_arg) R(borrow) R(demand) R(node_info) R(bundle) R(pg_group) R(pg_info) R(env_var) R(job) \
-  R(task_event) R(actor_event) R(span) R(object_info) R(timeline_event) R(client_info) R(owned_info) R(log_file)
+  R(task_event) R(actor_event) R(span) R(object_info) R(timeline_event) R(client_info) R(owned_info) R(log_file) \
+  R(task_row) R(actor_row)
 
 /* ---- client <-> node manager ---- */
 #define RL_NM_REGISTER_FIELDS(F, c) \
@@ -637,8 +653,11 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, node_id, ID, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, reserved, RES, OPT, 0, _) \
   F(c, demands, ARR, OPT, RL_WIRE_COUNT_MAX, demand) F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID) \
   F(c, stats, MAP, OPT, 0, _)
+/* dead_since: the last dead-client sequence number a node manager saw; first: it asks
+ * for the first time (no past deaths wanted, but the sequence number to ask from) */
 #define RL_GCS_GET_NODES_FIELDS(F, c) \
-  F(c, request, U64, REQ, 0, _) F(c, pg_version, U64, OPT, 0, _) F(c, dead_since, U64, OPT, 0, _)
+  F(c, request, U64, REQ, 0, _) F(c, pg_version, U64, OPT, 0, _) F(c, dead_since, U64, OPT, 0, _) \
+  F(c, first, BOOL, OPT, 0, _)
 #define RL_GCS_NODES_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, nodes, ARR, REQ, RL_WIRE_COUNT_MAX, node_info) F(c, pg_version, U64, OPT, 0, _) \
   F(c, groups, ARR, OPT, RL_WIRE_COUNT_MAX, pg_group) F(c, dead_seq, U64, OPT, 0, _) \
@@ -646,9 +665,11 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_GCS_KV_PUT_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _)
 #define RL_GCS_KV_GET_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, key, TEXT, REQ, RL_WIRE_TEXT_MAX, _)
-/* [request u64, value bin?, size u64?]: KV_GET's value, or KV_EXISTS' size */
+/* [request u64, value bin?, size u64?, error str?]: KV_GET's value (KV_PUT's previous
+ * one), or KV_EXISTS' size; error: the request was refused */
 #define RL_GCS_KV_REPLY_FIELDS(F, c) \
-  F(c, request, U64, REQ, 0, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, size, U64, OPT, 0, _)
+  F(c, request, U64, REQ, 0, _) F(c, value, BIN, OPT, RL_WIRE_BIN_MAX, _) F(c, size, U64, OPT, 0, _) \
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
 #define RL_GCS_REREGISTER_FIELDS(F, c) F(c, node_id, ID, REQ, 0, _)
 #define RL_GCS_PG_CREATE_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, pg_id, ID, REQ, 0, _) F(c, name, TEXT, REQ, 4096, _) \
@@ -696,9 +717,10 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, tasks, ARR, REQ, RL_WIRE_COUNT_MAX, task_event) F(c, actors, ARR, REQ, RL_WIRE_COUNT_MAX, actor_event) \
   F(c, dropped, U64, REQ, 0, _) F(c, spans, ARR, OPT, RL_WIRE_COUNT_MAX, span) F(c, spans_dropped, U64, OPT, 0, _)
 #define RL_GCS_LIST_STATE_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, what, TEXT, REQ, 64, _)
-/* rows: arrays whose shape depends on the request's `what` (see RL_GCS_STATE) */
+/* tasks for a LIST_STATE of "tasks", actors for one of "actors" */
 #define RL_GCS_STATE_FIELDS(F, c) \
-  F(c, request, U64, REQ, 0, _) F(c, rows, ANY, REQ, 0, _) F(c, dropped, U64, REQ, 0, _) F(c, evicted, U64, REQ, 0, _)
+  F(c, request, U64, REQ, 0, _) F(c, tasks, ARR, OPT, RL_WIRE_COUNT_MAX, task_row) F(c, dropped, U64, REQ, 0, _) \
+  F(c, evicted, U64, REQ, 0, _) F(c, actors, ARR, OPT, RL_WIRE_COUNT_MAX, actor_row)
 #define RL_GCS_ACTOR_REGISTER_FIELDS(F, c) \
   F(c, actor_id, ID, REQ, 0, _) F(c, class_name, TEXT, REQ, RL_WIRE_TEXT_MAX, _) \
   F(c, name_key, TEXT, REQ, RL_WIRE_TEXT_MAX, _) F(c, function_key, BIN, REQ, 4096, _) \

@@ -13,6 +13,7 @@
 #include "wire/proto.h"
 #include "wire/res_pack.h"
 #include "worker/cw_internal.h"
+#include "worker/head_client.h"
 
 /* How long calls made back to back go without reading what came (a death notice). */
 #define S_CALL_POLL_US 1000
@@ -140,28 +141,19 @@ static void s_answer_locates(rl_cw_t *cw, rl_actor_t *a) {
 static void s_forget_name(rl_cw_t *cw, rl_actor_t *a) {
   if (!a->owned || !a->name_key[0]) return;
   /* Only if the name still means this actor (a new one may have taken it since). */
-  uint64_t request = rl_cw_next_request(cw);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_KV_GET, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, a->name_key);
+  rl_head_t h;
+  rl_gcs_kv_reply_msg_t kv;
   rl_msg_t reply;
-  if (rl_cw_gcs_call(cw, &b, request, &reply, 500) != 0) return;
-  char hex[RL_ID_HEX];
-  const char *value;
-  size_t n;
-  bool ours = rl_field_bytes(&reply, 1, &value, &n) && n >= 32 && !memcmp(value, rl_id_hex(&a->id, hex), 32);
-  rl_msg_close(&reply);
-  if (!ours) {
-    a->name_key[0] = 0;
+  char hex[RL_ID_HEX], err[300];
+  rl_head_init_cw(&h, cw);
+  if (rl_head_kv(&h, RL_GCS_KV_GET, a->name_key, NULL, 0, &kv, &reply, 500, err, sizeof err) != 0) {
+    rl_log(RL_LOG_DEBUG, "actor %s keeps its name: %s", a->name, err);
     return;
   }
-  request = rl_cw_next_request(cw);
-  rl_msgbuf_init(&b, RL_GCS_KV_PUT, 3);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_str(&b.pk, a->name_key);
-  msgpack_pack_nil(&b.pk);
-  if (rl_cw_gcs_call(cw, &b, request, &reply, 500) == 0) rl_msg_close(&reply);
+  bool ours = kv.has_value && kv.value.n >= 32 && !memcmp(kv.value.p, rl_id_hex(&a->id, hex), 32);
+  rl_msg_close(&reply);
+  if (ours && rl_head_kv(&h, RL_GCS_KV_PUT, a->name_key, NULL, 0, &kv, &reply, 500, err, sizeof err) == 0)
+    rl_msg_close(&reply);
   a->name_key[0] = 0;
 }
 

@@ -13,10 +13,9 @@
 #include "common/clock.h"
 #include "common/dirs.h"
 #include "net/key.h"
-#include "net/secure.h"
-#include "wire/msg.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
+#include "worker/head_client.h"
 
 int rl_cluster_record(char *address, size_t an, char *key, size_t kn) {
   char path[PATH_MAX], line[PATH_MAX], err[PATH_MAX + 300];
@@ -82,18 +81,10 @@ int rl_cluster_resolve(const char *address, char *gcs, size_t n, char *err, size
   return 0;
 }
 
-void rl_cluster_add_demands(const msgpack_object *o, rl_demand_t *demands, int max, int *n) {
-  if (!o || o->type != MSGPACK_OBJECT_ARRAY) return;
-  for (uint32_t i = 0; i < o->via.array.size; i++) {
-    const msgpack_object *d = &o->via.array.ptr[i];
-    rl_demand_t x;
-    uint64_t waiting = 0;
-    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size < 3 || rl_res_unpack(&d->via.array.ptr[0], &x.shape) ||
-        !rl_obj_u64(&d->via.array.ptr[1], &x.count) || d->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN)
-      continue;
-    if (d->via.array.size > 3) rl_obj_u64(&d->via.array.ptr[3], &waiting);
-    x.infeasible = d->via.array.ptr[2].via.boolean;
-    x.waiting = (int)waiting;
+void rl_cluster_add_demands(const rl_wire_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n) {
+  for (uint32_t i = 0; i < count; i++) {
+    rl_demand_t x = {.shape = from[i].shape, .count = from[i].count, .infeasible = from[i].infeasible,
+                     .waiting = from[i].has_waiting ? (int)from[i].waiting : RL_WAIT_RESOURCES};
     int k = 0;
     while (k < *n && !(demands[k].infeasible == x.infeasible && demands[k].waiting == x.waiting &&
                        rl_res_equal(&demands[k].shape, &x.shape)))
@@ -101,59 +92,6 @@ void rl_cluster_add_demands(const msgpack_object *o, rl_demand_t *demands, int m
     if (k < *n) demands[k].count += x.count;
     else if (*n < max) demands[(*n)++] = x;
   }
-}
-
-static int s_parse_nodes(rl_msg_t *m, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
-                         int *ndemands) {
-  const msgpack_object *nodes = rl_field(m, 1);
-  if (!nodes || nodes->type != MSGPACK_OBJECT_ARRAY) return -1;
-  int count = 0;
-  for (uint32_t i = 0; i < nodes->via.array.size && count < max; i++) {
-    const msgpack_object *e = &nodes->via.array.ptr[i];
-    const char *ep;
-    size_t len;
-    rl_node_info_t *info = &out[count];
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 5 || !rl_obj_id(&e->via.array.ptr[0], &info->id) ||
-        !rl_obj_bytes(&e->via.array.ptr[1], &ep, &len) || len >= sizeof info->endpoint ||
-        e->via.array.ptr[2].type != MSGPACK_OBJECT_BOOLEAN || rl_res_unpack(&e->via.array.ptr[3], &info->total) ||
-        rl_res_unpack(&e->via.array.ptr[4], &info->available))
-      continue;
-    memcpy(info->endpoint, ep, len);
-    info->endpoint[len] = 0;
-    info->alive = e->via.array.ptr[2].via.boolean;
-    const char *gpus = "";
-    size_t gpulen = 0;
-    if (e->via.array.size > 6 && rl_obj_bytes(&e->via.array.ptr[6], &gpus, &gpulen) && gpulen < sizeof info->gpus &&
-        !memchr(gpus, 0, gpulen)) {
-      memcpy(info->gpus, gpus, gpulen);
-      info->gpus[gpulen] = 0;
-    } else {
-      info->gpus[0] = 0;
-    }
-    if (info->alive && demands && e->via.array.size > 5)
-      rl_cluster_add_demands(&e->via.array.ptr[5], demands, max_demands, ndemands);
-    count++;
-  }
-  return count;
-}
-
-/* Why a head refused our handshake, and what to do. */
-static void s_refused(const char *gcs, char *err, size_t errlen) {
-  const char *head = strncmp(gcs, "tcp://", 6) ? gcs : gcs + 6;
-  if (rl_net_key_held())
-    snprintf(err, errlen,
-             "the head at %s refused the cluster key from %s: it is not that cluster's key (or that cluster runs "
-             "without security). Use the key file the head's machine keeps as <session>/cluster.key (`rayl start "
-             "--head` printed its path): --cluster-key FILE for rayl start and rayl status, RAYL_CLUSTER_KEY_FILE=FILE "
-             "for drivers",
-             head, rl_net_key_origin());
-  else
-    snprintf(err, errlen,
-             "the head at %s refused this process: the cluster uses CURVE security and no cluster key was given. "
-             "Copy the key file from the head's machine (<session>/cluster.key; `rayl start --head` printed its path; "
-             "keep it mode 0600) and supply it: --cluster-key FILE for rayl start and rayl status, "
-             "RAYL_CLUSTER_KEY_FILE=FILE for drivers",
-             head);
 }
 
 const char *rl_demand_waiting_for(const rl_demand_t *d) {
@@ -176,71 +114,54 @@ int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, 
   return rl_gcs_cluster(gcs, out, max, NULL, 0, NULL, NULL, timeout_ms, err, errlen);
 }
 
-/* Counts the groups of a RL_GCS_PG_INFO reply by state. Returns false if malformed. */
-static bool s_parse_pgs(rl_msg_t *m, rl_pg_counts_t *pgs) {
-  const msgpack_object *groups = rl_field(m, 1);
-  if (!groups || groups->type != MSGPACK_OBJECT_ARRAY) return false;
+/* Counts the groups by state. */
+static void s_count_pgs(const rl_gcs_pg_info_msg_t *info, rl_pg_counts_t *pgs) {
   *pgs = (rl_pg_counts_t){0};
-  for (uint32_t i = 0; i < groups->via.array.size; i++) {
-    const msgpack_object *g = &groups->via.array.ptr[i];
-    const char *state;
-    size_t len;
-    if (g->type != MSGPACK_OBJECT_ARRAY || g->via.array.size < 4 || !rl_obj_bytes(&g->via.array.ptr[3], &state, &len))
-      continue;
-    if (len == 7 && !memcmp(state, "CREATED", 7)) pgs->created++;
-    else if (len == 7 && !memcmp(state, "PENDING", 7)) pgs->pending++;
+  for (uint32_t i = 0; i < info->groups.n; i++) {
+    const rl_wire_bytes_t *state = &info->groups.v[i].state;
+    if (state->n == 7 && !memcmp(state->p, "CREATED", 7)) pgs->created++;
+    else if (state->n == 7 && !memcmp(state->p, "PENDING", 7)) pgs->pending++;
     else pgs->rescheduling++;
   }
-  return true;
 }
 
 int rl_gcs_cluster(const char *gcs, rl_node_info_t *out, int max, rl_demand_t *demands, int max_demands,
                    int *ndemands, rl_pg_counts_t *pgs, int timeout_ms, char *err, size_t errlen) {
   if (ndemands) *ndemands = 0;
-  void *ctx = zmq_ctx_new();
-  void *sock = zmq_socket(ctx, ZMQ_DEALER);
-  int zero = 0, ivl = 10;
-  zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-  zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-  /* Tells "the head refuses us" (no key, another key) from "no head answers". */
-  rl_net_watch_t *watch = rl_net_watch_new(ctx, sock);
-  int count = -1;
-  bool refused = false;
-  if (rl_net_connect(sock, gcs) != 0) {
-    snprintf(err, errlen, "cannot connect to %s: %s", gcs, zmq_strerror(zmq_errno()));
-    goto done;
-  }
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1);
-  msgpack_pack_uint64(&b.pk, 1);
-  rl_msg_send(sock, NULL, &b);
-  bool pgs_known = pgs == NULL;
-  if (pgs) { /* every group: [request, nil, nil] */
-    rl_msgbuf_init(&b, RL_GCS_PG_GET, 3);
-    msgpack_pack_uint64(&b.pk, 2);
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-    rl_msg_send(sock, NULL, &b);
-  }
+  rl_head_t h;
+  rl_gcs_nodes_msg_t nodes;
+  rl_msg_t reply;
   int64_t deadline = rl_now_ms() + timeout_ms;
-  zmq_pollitem_t it[2] = {{sock, 0, ZMQ_POLLIN, 0}, {watch ? rl_net_watch_socket(watch) : NULL, 0, ZMQ_POLLIN, 0}};
-  while ((count < 0 || !pgs_known) && !refused && rl_now_ms() < deadline) {
-    if (zmq_poll(it, watch ? 2 : 1, deadline - rl_now_ms()) <= 0) continue;
-    if (watch && (it[1].revents & ZMQ_POLLIN)) refused = rl_net_watch_refused(watch);
-    rl_msg_t m;
-    while ((count < 0 || !pgs_known) && rl_msg_recv(sock, false, &m) == 1) {
-      if (m.type == RL_GCS_NODES) count = s_parse_nodes(&m, out, max, demands, max_demands, ndemands);
-      else if (m.type == RL_GCS_PG_INFO) pgs_known = s_parse_pgs(&m, pgs);
-      rl_msg_close(&m);
+  if (rl_head_connect(&h, gcs, err, errlen) != 0) return -1;
+  if (rl_head_nodes(&h, &nodes, &reply, timeout_ms, err, errlen) != 0) {
+    rl_head_close(&h);
+    return -1;
+  }
+  int count = 0;
+  for (uint32_t i = 0; i < nodes.nodes.n && count < max; i++) {
+    const rl_wire_node_info_t *n = &nodes.nodes.v[i];
+    rl_node_info_t *info = &out[count++];
+    info->id = n->node_id;
+    memcpy(info->endpoint, n->endpoint, sizeof info->endpoint);
+    info->alive = n->alive;
+    info->total = n->total;
+    info->available = n->available;
+    if (!rl_wire_strcpy(info->gpus, sizeof info->gpus, n->gpus)) info->gpus[0] = 0;
+    if (n->alive && demands) rl_cluster_add_demands(n->demands.v, n->demands.n, demands, max_demands, ndemands);
+  }
+  rl_msg_close(&reply);
+  if (pgs) {
+    rl_gcs_pg_info_msg_t info;
+    rl_msg_t reply;
+    char ignored[300];
+    int64_t left = deadline - rl_now_ms();
+    *pgs = (rl_pg_counts_t){0}; /* a head that does not answer that: none shown */
+    if (rl_head_pg_info(&h, NULL, NULL, &info, &reply, left > 100 ? (int)left : 100, ignored, sizeof ignored) == 0) {
+      s_count_pgs(&info, pgs);
+      rl_msg_close(&reply);
     }
   }
-  if (!pgs_known) *pgs = (rl_pg_counts_t){0}; /* a head that does not answer that: none shown */
-  if (count < 0 && refused) s_refused(gcs, err, errlen);
-  else if (count < 0) snprintf(err, errlen, "the head at %s did not answer within %d ms", gcs, timeout_ms);
-done:
-  rl_net_watch_destroy(&watch);
-  zmq_close(sock);
-  zmq_ctx_term(ctx);
+  rl_head_close(&h);
   return count;
 }
 

@@ -9,6 +9,7 @@
 #include "sched/resources.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 typedef struct {
   rl_id_t id;
@@ -32,10 +33,9 @@ typedef struct {
  * with a message in err if the head refuses the handshake (no key, another key: err
  * says how to supply the right one) or does not answer within timeout_ms. */
 int rl_gcs_nodes(const char *gcs, rl_node_info_t *out, int max, int timeout_ms, char *err, size_t errlen);
-/* Adds a node's demands as RL_GCS_HEARTBEAT carries them ([[shape, count, infeasible,
- * waiting?]...]; malformed entries skipped) to demands, merged by shape and kind: up
- * to max entries, their number in *n. */
-void rl_cluster_add_demands(const msgpack_object *o, rl_demand_t *demands, int max, int *n);
+/* Adds a node's count demands (as its heartbeat reported them) to demands, merged by
+ * shape and kind: up to max entries, their number in *n. */
+void rl_cluster_add_demands(const rl_wire_demand_t *from, uint32_t count, rl_demand_t *demands, int max, int *n);
 /* What a demand waits for, in words ("a worker to start", ...). */
 const char *rl_demand_waiting_for(const rl_demand_t *d);
 /* Names in buf the resources of d's shape that none of the n nodes' totals has as much

@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
+#include "wire/wire.h"
 #include "worker/cw_internal.h"
 
 /* A wait for a group: the object made ready (with value) once the head says so. */
@@ -48,32 +49,27 @@ int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *e
   rl_id_t id = rl_id_random();
   uint64_t request = rl_cw_next_request(cw);
   bool named = o->name && o->name[0];
+  rl_gcs_pg_create_msg_t create = {.request = request, .pg_id = id, .name = rl_wire_str(named ? o->name : ""),
+                                   .strategy = rl_wire_str(o->strategy), .bundles = {(uint32_t)o->nbundles, (rl_resources_t *)o->bundles}, /* only read */
+                                   .detached = o->detached, .creator = cw->worker_id};
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 7);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, &id);
-  rl_pack_str(&b.pk, named ? o->name : "");
-  rl_pack_str(&b.pk, o->strategy);
-  msgpack_pack_array(&b.pk, (uint32_t)o->nbundles);
-  for (int i = 0; i < o->nbundles; i++) rl_res_pack(&b.pk, &o->bundles[i]);
-  if (o->detached) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_pack_id(&b.pk, &cw->worker_id);
+  if (rl_gcs_pg_create_msg_pack(&create, &b, err, errlen) != 0) return -1;
   if (named) {
     /* A name must be free: wait for the head's answer so a clash is reported here. */
     rl_msg_t reply;
+    rl_gcs_pg_reply_msg_t r;
     if (rl_cw_gcs_call(cw, &b, request, &reply, 5000) != 0) {
       snprintf(err, errlen, "the head at %s did not answer", cw->gcs_endpoint);
       return -1;
     }
-    char refused[300], warning[600];
-    bool failed = rl_field_strcpy(&reply, 1, refused, sizeof refused);
-    if (rl_field_strcpy(&reply, 2, warning, sizeof warning)) fprintf(stderr, "rayl: warning: %s\n", warning);
-    rl_msg_close(&reply);
-    if (failed) {
-      snprintf(err, errlen, "%s", refused);
+    if (rl_gcs_pg_reply_msg_unpack(&reply, &r, err, errlen) != 0) {
+      rl_msg_close(&reply);
       return -1;
     }
+    if (r.has_warning) fprintf(stderr, "rayl: warning: %.*s\n", (int)r.warning.n, r.warning.p);
+    if (r.has_error) snprintf(err, errlen, "%.*s", (int)r.error.n, r.error.p);
+    rl_msg_close(&reply);
+    if (r.has_error) return -1;
   } else {
     if (cw->pg_creates_n == cw->pg_creates_cap) {
       size_t cap = cw->pg_creates_cap ? cw->pg_creates_cap * 2 : 64;
@@ -90,11 +86,9 @@ int rl_cw_pg_create(rl_cw_t *cw, const rl_pg_opts_t *o, rl_id_t *id_out, char *e
 
 int rl_cw_pg_remove(rl_cw_t *cw, const rl_id_t *pg, char *err, size_t errlen) {
   RL_CW_HOLD(cw);
+  rl_gcs_pg_remove_msg_t remove = {.request = rl_cw_next_request(cw), .pg_id = *pg};
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_REMOVE, 2);
-  msgpack_pack_uint64(&b.pk, rl_cw_next_request(cw));
-  rl_pack_id(&b.pk, pg);
-  if (s_send(cw, &b, err, errlen) != 0) return -1;
+  if (rl_gcs_pg_remove_msg_pack(&remove, &b, err, errlen) != 0 || s_send(cw, &b, err, errlen) != 0) return -1;
   cw->pg_unanswered++;
   return 0;
 }
@@ -109,10 +103,9 @@ int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len
   w->pg = *pg;
   w->request = rl_cw_next_request(cw);
   w->object = rl_id_for_object(rl_id_for_task(cw->worker_id, ++cw->seq), RL_ID_PUT_INDEX);
+  rl_gcs_pg_wait_msg_t wait = {.request = w->request, .pg_id = *pg};
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_WAIT, 2);
-  msgpack_pack_uint64(&b.pk, w->request);
-  rl_pack_id(&b.pk, pg);
+  rl_gcs_pg_wait_msg_pack(&wait, &b, err, errlen); /* two fixed-size fields: can't fail */
   rl_object_t *o = rl_obj_new_owned(cw, &w->object);
   if (!o || s_send(cw, &b, err, errlen) != 0) {
     if (!o) {
@@ -134,31 +127,28 @@ int rl_cw_pg_ready(rl_cw_t *cw, const rl_id_t *pg, const void *value, size_t len
   return 0;
 }
 
-/* [request, error?, warning?] */
+/* PG_REPLY [request, error?, warning?] */
 static void s_on_reply(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  char text[600];
-  if (!rl_field_u64(m, 0, &request)) return;
+  rl_gcs_pg_reply_msg_t r;
+  if (!rl_gcs_pg_reply_msg_read(m, &r)) return; /* logged */
   if (cw->pg_unanswered > 0) cw->pg_unanswered--;
-  if (!s_take_create(cw, request)) return; /* a removal: removing twice is no error */
-  if (rl_field_strcpy(m, 1, text, sizeof text))
-    fprintf(stderr, "rayl: warning: the head refused to create a placement group: %s\n", text);
-  if (rl_field_strcpy(m, 2, text, sizeof text)) fprintf(stderr, "rayl: warning: %s\n", text);
+  if (!s_take_create(cw, r.request)) return; /* a removal: removing twice is no error */
+  if (r.has_error)
+    fprintf(stderr, "rayl: warning: the head refused to create a placement group: %.*s\n", (int)r.error.n, r.error.p);
+  if (r.has_warning) fprintf(stderr, "rayl: warning: %.*s\n", (int)r.warning.n, r.warning.p);
 }
 
 /* [request, pg_id, error?]: noted here, applied by rl_pg_apply (outside any handler). */
 static void s_on_ready(rl_cw_t *cw, rl_msg_t *m) {
-  uint64_t request;
-  const char *error;
-  size_t n;
-  if (!rl_field_u64(m, 0, &request)) return;
+  rl_gcs_pg_ready_msg_t r;
+  if (!rl_gcs_pg_ready_msg_read(m, &r)) return; /* logged */
   for (rl_pg_wait_t *w = cw->pg_waits; w; w = w->next) {
-    if (w->request != request || w->answered) continue;
+    if (w->request != r.request || w->answered) continue;
     w->answered = true;
-    if (rl_field_bytes(m, 2, &error, &n)) {
-      w->error = rl_xmalloc(n + 1); /* within a received message */
-      memcpy(w->error, error, n);
-      w->error[n] = 0;
+    if (r.has_error) {
+      w->error = rl_xmalloc(r.error.n + 1); /* within a received message */
+      memcpy(w->error, r.error.p, r.error.n);
+      w->error[r.error.n] = 0;
     }
     cw->pg_answered = true;
     return;
