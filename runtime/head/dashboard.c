@@ -902,25 +902,3 @@ const char *rl_dashboard_url(const rl_dashboard_t *d) { return d->url; }
 int rl_dashboard_fd(const rl_dashboard_t *d) { return rl_http_fd(d->http); }
 void rl_dashboard_run(rl_dashboard_t *d) { rl_http_run(d->http); }
 long rl_dashboard_timeout_ms(rl_dashboard_t *d) { return rl_http_timeout_ms(d->http); }
-
-/* ---- selftest: the token ---- */
-
-#define S_CHECK(c) RL_CHECK_GOTO(c)
-
-int rl_dashboard_selftest(void) {
-  char a[RL_DASHBOARD_TOKEN_LEN + 1], b[RL_DASHBOARD_TOKEN_LEN + 1], err[200];
-  bool held = rl_net_key_held();
-  S_CHECK(!held); /* the selftest process holds no key */
-  rl_dashboard_token(a);
-  rl_dashboard_token(b);
-  S_CHECK(strlen(a) == RL_DASHBOARD_TOKEN_LEN && strcmp(a, b)); /* random without a key */
-  S_CHECK(rl_net_key_generate(err, sizeof err) == 0);
-  rl_dashboard_token(a);
-  rl_dashboard_token(b);
-  S_CHECK(!strcmp(a, b)); /* derived from the key: the same each time */
-  rl_net_key_forget();
-  return 0;
-fail:
-  rl_net_key_forget();
-  return 1;
-}

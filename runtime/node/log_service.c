@@ -124,18 +124,3 @@ void rl_log_service_handle(void *sock, const rl_msg_t *m, const char *session_di
   s_reply(sock, m, request, node_id, NULL, from, buf, (size_t)got, size, name, NULL);
   free(buf);
 }
-
-/* ---- selftest: names ---- */
-
-int rl_log_service_selftest(void) {
-  RL_CHECK_RETURN(rl_log_name_ok("worker-123.out") && rl_log_name_ok("gcs.log") && rl_log_name_ok("job_a.B-1"));
-  RL_CHECK_RETURN(!rl_log_name_ok("") && !rl_log_name_ok(".hidden") && !rl_log_name_ok("../gcs.log"));
-  RL_CHECK_RETURN(!rl_log_name_ok("a/b") && !rl_log_name_ok("a b") && !rl_log_name_ok("a\nb"));
-  char longname[202];
-  memset(longname, 'a', 201);
-  longname[201] = 0;
-  RL_CHECK_RETURN(!rl_log_name_ok(longname));
-  longname[200] = 0;
-  RL_CHECK_RETURN(rl_log_name_ok(longname));
-  return 0;
-}

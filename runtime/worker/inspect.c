@@ -120,28 +120,3 @@ void rl_inspect_handle_owned(rl_cw_t *cw, rl_msg_t *m) {
   free(refs);
   free(r.objects.v);
 }
-
-/* ---- selftest ---- */
-
-int rl_inspect_selftest(void) {
-  rl_object_t o;
-  memset(&o, 0, sizeof o);
-  char buf[80];
-  int fails = 0;
-  s_refs(&o, 0, buf, sizeof buf);
-  RL_CHECK_COUNT(!strcmp(buf, ""), fails);
-  o.local_refs = 2;
-  o.task_refs = 2;
-  s_refs(&o, 1, buf, sizeof buf);
-  RL_CHECK_COUNT(!strcmp(buf, "local, pinned by a task, captured"), fails);
-  o.local_refs = 1; /* the one local ref is the containing object's */
-  o.task_refs = 0;
-  s_refs(&o, 1, buf, sizeof buf);
-  RL_CHECK_COUNT(!strcmp(buf, "captured"), fails);
-  o.local_refs = 0;
-  o.nborrowers = 1;
-  o.task_refs = 0;
-  s_refs(&o, 0, buf, sizeof buf);
-  RL_CHECK_COUNT(!strcmp(buf, "borrowed"), fails);
-  return fails ? 1 : 0;
-}
