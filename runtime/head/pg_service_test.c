@@ -16,6 +16,7 @@
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
+#include "wire/wire.h"
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
@@ -233,7 +234,8 @@ int rl_pg_service_selftest(void) {
   rl_msg_send(node, NULL, &b);
   bool removed = false;
   while (!removed && s_next(node, RL_GCS_PG_PLACEMENT, &m)) {
-    removed = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_is_nil(&m, 2);
+    rl_gcs_pg_placement_msg_t pl;
+    removed = rl_gcs_pg_placement_msg_read(&m, &pl) && rl_id_eq(&pl.pg_id, &g1) && !pl.has_bundles;
     rl_msg_close(&m);
   }
   S_CHECK(removed);
