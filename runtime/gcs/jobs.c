@@ -276,27 +276,21 @@ static s_job_t *s_find(rl_jobs_t *j, const char *id, size_t len) {
 
 /* ---- replies ---- */
 
-static void s_pack_job(msgpack_packer *pk, const s_job_t *job) {
-  msgpack_pack_array(pk, 8);
-  rl_pack_str(pk, job->id);
-  rl_pack_str(pk, s_status_names[job->status]);
-  rl_pack_str(pk, job->entrypoint);
-  rl_pack_str(pk, job->message);
-  msgpack_pack_uint64(pk, (uint64_t)job->start_ms);
-  msgpack_pack_uint64(pk, (uint64_t)job->end_ms);
-  msgpack_pack_uint64(pk, (uint64_t)job->pid);
-  rl_pack_str(pk, job->runtime_env);
+/* The job as JOB_REPLY and JOB_LIST carry it (borrows from job). */
+static rl_wire_job_t s_wire_job(const s_job_t *job) {
+  rl_wire_job_t w = {.submission_id = rl_wire_str(job->id), .status = rl_wire_str(s_status_names[job->status]),
+                     .entrypoint = rl_wire_str(job->entrypoint), .message = rl_wire_str(job->message),
+                     .start_ms = (uint64_t)job->start_ms, .end_ms = (uint64_t)job->end_ms,
+                     .driver_pid = (uint64_t)job->pid, .runtime_env = rl_wire_str(job->runtime_env)};
+  return w;
 }
 
 /* JOB_REPLY [request, job] or [request, nil, error]. */
 static void s_reply(void *sock, const rl_msg_t *m, uint64_t request, const s_job_t *job, const char *error) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_JOB_REPLY, error ? 3 : 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (job) s_pack_job(&b.pk, job);
-  else msgpack_pack_nil(&b.pk);
-  if (error) rl_pack_str(&b.pk, error);
-  if (rl_msg_send(sock, &m->identity, &b) != 0) rl_log(RL_LOG_WARN, "could not answer a job request");
+  rl_gcs_job_reply_msg_t r = {.request = request, .has_job = job != NULL, .error = rl_wire_str(error),
+                              .has_error = error != NULL};
+  if (job) r.job = s_wire_job(job);
+  if (rl_gcs_job_reply_msg_send(sock, &m->identity, &r) != 0) rl_log(RL_LOG_WARN, "could not answer a job request");
 }
 
 /* ---- submission ---- */
@@ -319,13 +313,11 @@ static bool s_valid_env_name(const char *p, size_t n) {
 }
 
 /* A string of at most S_TEXT_MAX bytes without NUL, copied (NULL if not). */
-static char *s_text(const msgpack_object *o) {
-  const char *p;
-  size_t n;
-  if (!o || !rl_obj_bytes(o, &p, &n) || n > S_TEXT_MAX || (n && memchr(p, 0, n))) return NULL;
-  char *s = rl_xmalloc(n + 1); /* at most S_TEXT_MAX */
-  if (n) memcpy(s, p, n);
-  s[n] = 0;
+static char *s_text(rl_wire_bytes_t t) {
+  if (t.n > S_TEXT_MAX || (t.n && memchr(t.p, 0, t.n))) return NULL;
+  char *s = rl_xmalloc(t.n + 1); /* at most S_TEXT_MAX */
+  if (t.n) memcpy(s, t.p, t.n);
+  s[t.n] = 0;
   return s;
 }
 
@@ -344,51 +336,44 @@ static void s_submit_free(s_submit_t *s) {
   free(s->runtime_env);
 }
 
-/* Reads the fields of a JOB_SUBMIT after the id. Returns 0, or -1 with why. */
-static int s_parse_submit(const rl_msg_t *m, s_submit_t *s, char *why, size_t whylen) {
-  const msgpack_object *words = rl_field(m, 2), *env = rl_field(m, 5);
-  if (!words || words->type != MSGPACK_OBJECT_ARRAY || words->via.array.size == 0 ||
-      words->via.array.size > S_ENTRY_MAX) {
-    snprintf(why, whylen, "field 3 (entrypoint) is not a list of 1 to %d strings", S_ENTRY_MAX);
+/* Checks and copies the fields of a JOB_SUBMIT after the id. Returns 0, or -1 with why. */
+static int s_parse_submit(const rl_gcs_job_submit_msg_t *q, s_submit_t *s, char *why, size_t whylen) {
+  if (q->entrypoint.n == 0 || q->entrypoint.n > S_ENTRY_MAX) {
+    snprintf(why, whylen, "entrypoint has %u words, not 1 to %d", q->entrypoint.n, S_ENTRY_MAX);
     return -1;
   }
-  for (uint32_t i = 0; i < words->via.array.size; i++)
-    if (!(s->words[s->nwords++] = s_text(&words->via.array.ptr[i]))) {
+  for (uint32_t i = 0; i < q->entrypoint.n; i++)
+    if (!(s->words[s->nwords++] = s_text(q->entrypoint.v[i]))) {
       s->nwords--;
       snprintf(why, whylen, "word %u of the entrypoint is not a string of at most 64 KiB without NUL", i + 1);
       return -1;
     }
-  if (!(s->runtime_env = s_text(rl_field(m, 3)))) {
-    snprintf(why, whylen, "field 4 (runtime_env) is not a string of at most 64 KiB");
+  if (!(s->runtime_env = s_text(q->runtime_env))) {
+    snprintf(why, whylen, "runtime_env is not a string of at most 64 KiB without NUL");
     return -1;
   }
-  const char *wd;
-  size_t wdlen;
-  if (!rl_field_bytes(m, 4, &wd, &wdlen) ||
-      (wdlen && (wdlen != strlen(RL_PACKAGE_KEY_PREFIX) + 32 || memcmp(wd, RL_PACKAGE_KEY_PREFIX, strlen(RL_PACKAGE_KEY_PREFIX)) ||
-                 strspn(wd + strlen(RL_PACKAGE_KEY_PREFIX), "0123456789abcdef") < 32))) {
-    snprintf(why, whylen, "field 5 (working_dir) is not \"\" or a package key (%s + 32 hex digits)",
-             RL_PACKAGE_KEY_PREFIX);
+  const char *wd = q->working_dir.p;
+  size_t wdlen = q->working_dir.n, plen = strlen(RL_PACKAGE_KEY_PREFIX);
+  if (wdlen && (wdlen != plen + 32 || memcmp(wd, RL_PACKAGE_KEY_PREFIX, plen) ||
+                strspn(wd + plen, "0123456789abcdef") < 32)) {
+    snprintf(why, whylen, "working_dir '%.*s' is not \"\" or a package key (%s + 32 hex digits)",
+             wdlen > 100 ? 100 : (int)wdlen, wd, RL_PACKAGE_KEY_PREFIX);
     return -1;
   }
   if (wdlen) memcpy(s->working_dir, wd, wdlen);
   s->working_dir[wdlen] = 0;
-  if (!env || env->type != MSGPACK_OBJECT_ARRAY || env->via.array.size > S_ENV_MAX) {
-    snprintf(why, whylen, "field 6 (env_vars) is not a list of at most %d [name, value] pairs", S_ENV_MAX);
+  if (q->env_vars.n > S_ENV_MAX) {
+    snprintf(why, whylen, "env_vars has %u entries, more than %d", q->env_vars.n, S_ENV_MAX);
     return -1;
   }
-  for (uint32_t i = 0; i < env->via.array.size; i++) {
-    const msgpack_object *e = &env->via.array.ptr[i];
-    const char *name, *value;
-    size_t nlen, vlen;
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 || !rl_obj_bytes(&e->via.array.ptr[0], &name, &nlen) ||
-        !s_valid_env_name(name, nlen) || !rl_obj_bytes(&e->via.array.ptr[1], &value, &vlen) || vlen > S_TEXT_MAX ||
-        (vlen && memchr(value, 0, vlen))) {
+  for (uint32_t i = 0; i < q->env_vars.n; i++) {
+    rl_wire_bytes_t name = q->env_vars.v[i].name, value = q->env_vars.v[i].value;
+    if (!s_valid_env_name(name.p, name.n) || value.n > S_TEXT_MAX || (value.n && memchr(value.p, 0, value.n))) {
       snprintf(why, whylen, "env var %u is not [NAME, value] with NAME made of letters, digits and _", i + 1);
       return -1;
     }
-    char *kv = rl_xmalloc(nlen + vlen + 2);
-    snprintf(kv, nlen + vlen + 2, "%.*s=%.*s", (int)nlen, name, (int)vlen, value);
+    char *kv = rl_xmalloc(name.n + value.n + 2);
+    snprintf(kv, name.n + value.n + 2, "%.*s=%.*s", (int)name.n, name.p, (int)value.n, value.p);
     s->env[s->nenv++] = kv;
   }
   return 0;
@@ -461,7 +446,10 @@ static pid_t s_spawn(rl_jobs_t *j, s_job_t *job, s_submit_t *s, const char *cwd)
   return pid;
 }
 
-static void s_on_submit(rl_jobs_t *j, void *sock, const rl_msg_t *m, uint64_t request, const char *idp, size_t idlen) {
+static void s_on_submit(rl_jobs_t *j, void *sock, const rl_msg_t *m, const rl_gcs_job_submit_msg_t *q) {
+  uint64_t request = q->request;
+  const char *idp = q->submission_id.p;
+  size_t idlen = q->submission_id.n;
   s_submit_t s = {0};
   char why[300], cwd[PATH_MAX], dir[PATH_MAX];
   s_job_t *job = NULL;
@@ -469,7 +457,7 @@ static void s_on_submit(rl_jobs_t *j, void *sock, const rl_msg_t *m, uint64_t re
     s_reply(sock, m, request, NULL, "this head runs no jobs: it has no session folder (start it with `rayl start --head`)");
     return;
   }
-  if (s_parse_submit(m, &s, why, sizeof why) != 0) {
+  if (s_parse_submit(q, &s, why, sizeof why) != 0) {
     s_reply(sock, m, request, NULL, why);
     goto done;
   }
@@ -591,41 +579,56 @@ int rl_jobs_stop(rl_jobs_t *j, const char *id) {
   return 0;
 }
 
+/* A request that does not match its field list: answered with the error when its
+ * request id can be read (the client would wait for nothing), and dropped. */
+static int s_refuse(void *sock, const rl_msg_t *m, const char *err, char *why, size_t whylen) {
+  snprintf(why, whylen, "%s", err);
+  uint64_t request;
+  if (m->type == RL_GCS_JOB_LIST_REQUEST || !rl_wire_request_of(m, &request)) return -1;
+  if (m->type == RL_GCS_JOB_LOGS_REQUEST) s_logs_error(sock, m, request, err);
+  else s_reply(sock, m, request, NULL, err);
+  return -1;
+}
+
+static void s_on_list(const rl_jobs_t *j, void *sock, const rl_msg_t *m, uint64_t request) {
+  rl_wire_job_t *jobs = rl_xcalloc(j->n + 1, sizeof *jobs); /* at most S_MAX_JOBS */
+  for (size_t i = 0; i < j->n; i++) jobs[i] = s_wire_job(j->v[i]);
+  rl_gcs_job_list_msg_t r = {.request = request, .jobs = {(uint32_t)j->n, jobs}};
+  if (rl_gcs_job_list_msg_send(sock, &m->identity, &r) != 0) rl_log(RL_LOG_WARN, "could not send the job list");
+  free(jobs);
+}
+
 int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_t whylen) {
   if (m->type < RL_GCS_JOB_SUBMIT || m->type > RL_GCS_JOB_LOGS_REQUEST) return 0;
-  uint64_t request;
-  if (!rl_field_u64(m, 0, &request)) {
-    snprintf(why, whylen, "field 1 (request) is not an unsigned integer");
-    return -1;
-  }
+  char err[300];
+  union {
+    rl_gcs_job_submit_msg_t submit;
+    rl_gcs_job_get_msg_t get;
+    rl_gcs_job_stop_msg_t stop;
+    rl_gcs_job_list_request_msg_t list;
+    rl_gcs_job_logs_request_msg_t logs;
+  } q;
+  if (rl_wire_unpack(m, m->type, &q, err, sizeof err) != 0) return s_refuse(sock, m, err, why, whylen);
   if (m->type == RL_GCS_JOB_LIST_REQUEST) {
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_GCS_JOB_LIST, 2);
-    msgpack_pack_uint64(&b.pk, request);
-    msgpack_pack_array(&b.pk, (uint32_t)j->n);
-    for (size_t i = 0; i < j->n; i++) s_pack_job(&b.pk, j->v[i]);
-    if (rl_msg_send(sock, &m->identity, &b) != 0) rl_log(RL_LOG_WARN, "could not send the job list");
+    s_on_list(j, sock, m, q.list.request);
     return 1;
   }
-  const char *id;
-  size_t idlen;
-  if (!rl_field_bytes(m, 1, &id, &idlen) || (idlen && !s_valid_id(id, idlen)) ||
-      (!idlen && m->type != RL_GCS_JOB_SUBMIT)) {
-    snprintf(why, whylen, "field 2 (submission_id) is not 1 to %d letters, digits, '_', '-' or '.'", S_ID_MAX);
-    return -1;
+  /* request and submission_id: the first two fields of each of the others (a common
+   * initial sequence of the union's structs) */
+  uint64_t request = q.get.request;
+  const char *id = q.get.submission_id.p;
+  size_t idlen = q.get.submission_id.n;
+  if ((idlen && !s_valid_id(id, idlen)) || (!idlen && m->type != RL_GCS_JOB_SUBMIT)) {
+    snprintf(err, sizeof err, "%s: field 'submission_id' is not 1 to %d letters, digits, '_', '-' or '.'",
+             rl_wire_name(m->type), S_ID_MAX);
+    return s_refuse(sock, m, err, why, whylen);
   }
   if (m->type == RL_GCS_JOB_SUBMIT) {
-    s_on_submit(j, sock, m, request, id, idlen);
+    s_on_submit(j, sock, m, &q.submit);
     return 1;
-  }
-  uint64_t offset = 0, max = 0;
-  if (m->type == RL_GCS_JOB_LOGS_REQUEST && (!rl_field_u64(m, 2, &offset) || !rl_field_u64(m, 3, &max))) {
-    snprintf(why, whylen, "fields 3 and 4 (offset, max) are not unsigned integers");
-    return -1;
   }
   s_job_t *job = s_find(j, id, idlen);
   if (!job) {
-    char err[200];
     snprintf(err, sizeof err, "no job with submission id '%.*s' (see `rayl job list`)", (int)idlen, id);
     if (m->type == RL_GCS_JOB_LOGS_REQUEST) {
       s_logs_error(sock, m, request, err);
@@ -636,7 +639,7 @@ int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_
   }
   /* Asked about: look now rather than at the next tick (a short job's client waits). */
   if (!s_terminal(job) && job->pid > 0 && s_gone(job)) s_finished(j, job);
-  if (m->type == RL_GCS_JOB_LOGS_REQUEST) s_on_logs(sock, m, request, job, offset, max);
+  if (m->type == RL_GCS_JOB_LOGS_REQUEST) s_on_logs(sock, m, request, job, q.logs.offset, q.logs.max);
   else {
     if (m->type == RL_GCS_JOB_STOP) s_on_stop(j, job);
     s_reply(sock, m, request, job, NULL);

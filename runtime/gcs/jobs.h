@@ -32,7 +32,7 @@ void rl_jobs_destroy(rl_jobs_t **p);
 
 /* Handles m if it is a job request (RL_GCS_JOB_*), replying on sock. Returns 1 if
  * handled, 0 if m is not a job request, -1 if it is one but malformed (why says how;
- * nothing was changed or sent). */
+ * nothing was changed; a sender whose request id could be read got why as the error). */
 int rl_jobs_handle(rl_jobs_t *j, void *sock, const rl_msg_t *m, char *why, size_t whylen);
 
 /* A job as the table holds it, for readers in the head (the dashboard): borrowed,

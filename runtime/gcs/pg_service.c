@@ -14,7 +14,7 @@
 #include "common/xalloc.h"
 #include "gcs/pg_table.h"
 #include "wire/proto.h"
-#include "wire/res_pack.h"
+#include "wire/wire.h"
 
 /* Waiting groups are looked at after every change, and at least this often (attempts
  * that time out); a refused attempt is retried this soon. */
@@ -42,27 +42,37 @@ struct rl_pg_service_t {
 };
 
 static void s_warn(rl_pg_service_t *s, const rl_msg_t *m, const char *why) {
-  char line[300];
+  char line[640];
   snprintf(line, sizeof line, "dropped a placement group message (type %u, %u fields): %s", m->type, m->nfields, why);
   s->warn(s->warn_arg, line);
 }
 
-static void s_send_node(rl_pg_service_t *s, const rl_id_t *node, rl_msgbuf_t *b) {
+/* Unpacks m (of its type) into msg; false (warned, naming the field) if it does not
+ * match its field list. */
+static bool s_read(rl_pg_service_t *s, const rl_msg_t *m, void *msg) {
+  char err[300], line[320];
+  if (rl_wire_unpack(m, m->type, msg, err, sizeof err) == 0) return true;
+  snprintf(line, sizeof line, "dropped %s", err);
+  s->warn(s->warn_arg, line);
+  return false;
+}
+
+/* Sends msg (of type) to the node manager whose routing id is node. */
+static void s_send_node(rl_pg_service_t *s, const rl_id_t *node, int type, const void *msg) {
   zmq_msg_t id;
   zmq_msg_init_size(&id, RL_ID_SIZE);
   memcpy(zmq_msg_data(&id), node->b, RL_ID_SIZE);
-  rl_msg_send(s->sock, &id, b);
+  rl_wire_send(s->sock, &id, type, msg);
   zmq_msg_close(&id);
 }
 
-/* [[node_id id?, resources map]...]: a bundle's node once it is reserved there. */
-static void s_pack_bundles(msgpack_packer *pk, const rl_pg_t *pg) {
-  msgpack_pack_array(pk, (uint32_t)pg->n);
+/* pg's bundles as the wire carries them, into out (pg->n of them): a bundle's node
+ * once it is reserved there. */
+static void s_bundles(const rl_pg_t *pg, rl_wire_bundle_t *out) {
   for (int i = 0; i < pg->n; i++) {
-    msgpack_pack_array(pk, 2);
-    if (pg->bundles[i].state == RL_BUNDLE_RESERVED) rl_pack_id(pk, &pg->bundles[i].node);
-    else msgpack_pack_nil(pk);
-    rl_res_pack(pk, &pg->bundles[i].resources);
+    out[i].has_node_id = pg->bundles[i].state == RL_BUNDLE_RESERVED;
+    if (out[i].has_node_id) out[i].node_id = pg->bundles[i].node;
+    out[i].resources = pg->bundles[i].resources;
   }
 }
 
@@ -70,48 +80,38 @@ static void s_pack_bundles(msgpack_packer *pk, const rl_pg_t *pg) {
 
 static void s_reserve(void *arg, const rl_pg_t *pg, int index) {
   rl_pg_service_t *s = arg;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_RESERVE, 4);
-  rl_pack_id(&b.pk, &pg->id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)index);
-  msgpack_pack_uint64(&b.pk, pg->attempt);
-  rl_res_pack(&b.pk, &pg->bundles[index].resources);
-  s_send_node(s, &pg->bundles[index].node, &b);
+  rl_gcs_pg_reserve_msg_t r = {.pg_id = pg->id, .index = (uint64_t)index, .attempt = pg->attempt,
+                               .resources = pg->bundles[index].resources};
+  s_send_node(s, &pg->bundles[index].node, RL_GCS_PG_RESERVE, &r);
 }
 
 static void s_release(void *arg, const rl_pg_t *pg, int index, const rl_id_t *node) {
   rl_pg_service_t *s = arg;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_RELEASE, 2);
-  rl_pack_id(&b.pk, &pg->id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)index);
-  s_send_node(s, node, &b);
+  rl_gcs_pg_release_msg_t r = {.pg_id = pg->id, .index = (uint64_t)index};
+  s_send_node(s, node, RL_GCS_PG_RELEASE, &r);
 }
 
 /* Tells every live node manager where the group's bundles are now (or that it is gone). */
 static void s_push(rl_pg_service_t *s, const rl_pg_t *pg, bool removed) {
   s->version++;
-  size_t cur = 0;
-  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));) {
-    if (!n->alive) continue;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_GCS_PG_PLACEMENT, 3);
-    rl_pack_id(&b.pk, &pg->id);
-    msgpack_pack_uint64(&b.pk, s->version);
-    if (removed) msgpack_pack_nil(&b.pk);
-    else s_pack_bundles(&b.pk, pg);
-    s_send_node(s, &n->id, &b);
+  rl_gcs_pg_placement_msg_t r = {.pg_id = pg->id, .version = s->version, .has_bundles = !removed};
+  rl_wire_bundle_t *bundles = NULL;
+  if (!removed) {
+    bundles = rl_xcalloc((size_t)pg->n + 1, sizeof *bundles); /* at most RL_PG_MAX_BUNDLES */
+    s_bundles(pg, bundles);
+    r.bundles.v = bundles;
+    r.bundles.n = (uint32_t)pg->n;
   }
+  size_t cur = 0;
+  for (const rl_node_t *n; (n = rl_node_table_next(s->nodes, &cur));)
+    if (n->alive) s_send_node(s, &n->id, RL_GCS_PG_PLACEMENT, &r);
+  free(bundles);
 }
 
 static void s_ready_reply(rl_pg_service_t *s, const zmq_msg_t *identity, uint64_t request, const rl_id_t *pg_id,
                           const char *error) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_READY, error ? 3 : 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, pg_id);
-  if (error) rl_pack_str(&b.pk, error);
-  rl_msg_send(s->sock, identity, &b);
+  rl_gcs_pg_ready_msg_t r = {.request = request, .pg_id = *pg_id, .error = rl_wire_str(error), .has_error = error != NULL};
+  rl_gcs_pg_ready_msg_send(s->sock, identity, &r);
 }
 
 /* Answers (and forgets) everyone waiting for pg; error NULL: it is created. */
@@ -216,156 +216,130 @@ bool rl_pg_service_accepts(uint8_t type) {
 /* ---- client requests ---- */
 
 static void s_reply(rl_pg_service_t *s, const rl_msg_t *m, uint64_t request, const char *error, const char *warning) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_REPLY, warning ? 3 : error ? 2 : 1);
-  msgpack_pack_uint64(&b.pk, request);
-  if (error || warning) {
-    if (error) rl_pack_str(&b.pk, error);
-    else msgpack_pack_nil(&b.pk);
-  }
-  if (warning) rl_pack_str(&b.pk, warning);
-  rl_msg_send(s->sock, &m->identity, &b);
+  rl_gcs_pg_reply_msg_t r = {.request = request, .error = rl_wire_str(error), .has_error = error != NULL,
+                             .warning = rl_wire_str(warning), .has_warning = warning != NULL};
+  rl_gcs_pg_reply_msg_send(s->sock, &m->identity, &r);
 }
 
 /* [request, pg_id, name, strategy, bundles [map...], detached, creator] */
 static void s_on_create(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
-  uint64_t request;
-  rl_id_t id, creator;
+  rl_gcs_pg_create_msg_t q;
   char name[RL_PG_NAME_MAX], strategy[32], err[512], why[300], hex[RL_ID_HEX];
-  bool detached;
-  if (!rl_field_u64(m, 0, &request)) return s_warn(s, m, "field 1 (request) is not an unsigned integer");
-  if (!rl_field_id(m, 1, &id)) return s_warn(s, m, "field 2 (pg_id) is not a 16-byte id");
-  if (!rl_field_strcpy(m, 2, name, sizeof name)) return s_reply(s, m, request, "the name is too long", NULL);
-  if (!rl_field_strcpy(m, 3, strategy, sizeof strategy) || rl_pg_strategy_parse(strategy) < 0)
-    return s_reply(s, m, request, "unknown strategy: expected PACK, SPREAD, STRICT_PACK or STRICT_SPREAD", NULL);
-  const msgpack_object *list = rl_field(m, 4);
-  if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size < 1 ||
-      list->via.array.size > RL_PG_MAX_BUNDLES)
-    return s_reply(s, m, request, "bundles must be a list of 1 to 1024 resource maps", NULL);
-  if (!rl_field_bool(m, 5, &detached) || !rl_field_id(m, 6, &creator))
-    return s_warn(s, m, "fields 6 and 7 (detached, creator) are not a boolean and an id");
-  int n = (int)list->via.array.size;
-  rl_resources_t *bundles = rl_xmalloc(sizeof *bundles * (size_t)n); /* at most RL_PG_MAX_BUNDLES */
-  for (int i = 0; i < n; i++)
-    if (rl_res_unpack(&list->via.array.ptr[i], &bundles[i]) != 0) {
-      free(bundles);
-      snprintf(err, sizeof err, "bundle %d is not a resource map", i + 1);
-      return s_reply(s, m, request, err, NULL);
-    }
-  rl_pg_t *pg = rl_pg_table_add(s->table, &id, name, rl_pg_strategy_parse(strategy), bundles, n, detached, &creator,
-                                err, sizeof err);
-  free(bundles);
-  if (!pg) return s_reply(s, m, request, err, NULL);
+  if (rl_wire_unpack(m, m->type, &q, err, sizeof err) != 0) {
+    uint64_t request;
+    s_warn(s, m, err);
+    if (rl_wire_request_of(m, &request)) s_reply(s, m, request, err, NULL); /* else it would wait for nothing */
+    return;
+  }
+  if (!rl_wire_strcpy(name, sizeof name, q.name)) return s_reply(s, m, q.request, "the name is too long", NULL);
+  if (!rl_wire_strcpy(strategy, sizeof strategy, q.strategy) || rl_pg_strategy_parse(strategy) < 0)
+    return s_reply(s, m, q.request, "unknown strategy: expected PACK, SPREAD, STRICT_PACK or STRICT_SPREAD", NULL);
+  if (q.bundles.n < 1 || q.bundles.n > RL_PG_MAX_BUNDLES)
+    return s_reply(s, m, q.request, "bundles must be a list of 1 to 1024 resource maps", NULL);
+  rl_pg_t *pg = rl_pg_table_add(s->table, &q.pg_id, name, rl_pg_strategy_parse(strategy), q.bundles.v,
+                                (int)q.bundles.n, q.detached, &q.creator, err, sizeof err);
+  if (!pg) return s_reply(s, m, q.request, err, NULL);
   const char *warning = NULL;
   if (!rl_pg_table_try(s->table, pg, now_ms) && rl_pg_table_feasible(s->table, pg, why, sizeof why) != 0) {
     snprintf(err, sizeof err, "placement group %s cannot be placed: %s. It stays pending until nodes that can "
-             "hold it join the cluster", rl_id_hex(&id, hex), why);
+             "hold it join the cluster", rl_id_hex(&q.pg_id, hex), why);
     warning = err;
   }
-  s_reply(s, m, request, NULL, warning);
+  s_reply(s, m, q.request, NULL, warning);
 }
 
 /* [request, pg_id] */
 static void s_on_remove(rl_pg_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id;
+  rl_gcs_pg_remove_msg_t q;
   char hex[RL_ID_HEX], err[120];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id))
-    return s_warn(s, m, "expected [request, pg_id]");
-  rl_pg_t *pg = rl_pg_table_get(s->table, &id);
+  if (!s_read(s, m, &q)) return;
+  rl_pg_t *pg = rl_pg_table_get(s->table, &q.pg_id);
   if (!pg) {
-    snprintf(err, sizeof err, "no placement group %s (removed already?)", rl_id_hex(&id, hex));
-    return s_reply(s, m, request, err, NULL);
+    snprintf(err, sizeof err, "no placement group %s (removed already?)", rl_id_hex(&q.pg_id, hex));
+    return s_reply(s, m, q.request, err, NULL);
   }
   rl_pg_table_remove(s->table, pg);
-  s_reply(s, m, request, NULL, NULL);
+  s_reply(s, m, q.request, NULL, NULL);
 }
 
 /* [request, pg_id] */
 static void s_on_wait(rl_pg_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id;
+  rl_gcs_pg_wait_msg_t q;
   char hex[RL_ID_HEX], err[160];
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id))
-    return s_warn(s, m, "expected [request, pg_id]");
-  rl_pg_t *pg = rl_pg_table_get(s->table, &id);
+  if (!s_read(s, m, &q)) return;
+  rl_pg_t *pg = rl_pg_table_get(s->table, &q.pg_id);
   if (!pg) {
     snprintf(err, sizeof err, "placement group %s does not exist (it was removed, or never created)",
-             rl_id_hex(&id, hex));
-    return s_ready_reply(s, &m->identity, request, &id, err);
+             rl_id_hex(&q.pg_id, hex));
+    return s_ready_reply(s, &m->identity, q.request, &q.pg_id, err);
   }
-  if (pg->state == RL_PG_CREATED) return s_ready_reply(s, &m->identity, request, &id, NULL);
+  if (pg->state == RL_PG_CREATED) return s_ready_reply(s, &m->identity, q.request, &q.pg_id, NULL);
   s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   zmq_msg_init(&w->identity);
   zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
-  w->request = request;
+  w->request = q.request;
   w->next = pg->user;
   pg->user = w;
 }
 
-static void s_pack_info(msgpack_packer *pk, const rl_pg_t *pg) {
-  msgpack_pack_array(pk, 6);
-  rl_pack_id(pk, &pg->id);
-  rl_pack_str(pk, pg->name);
-  rl_pack_str(pk, rl_pg_strategy_name(pg->strategy));
-  rl_pack_str(pk, rl_pg_state_name(pg->state));
-  if (pg->detached) msgpack_pack_true(pk);
-  else msgpack_pack_false(pk);
-  s_pack_bundles(pk, pg);
-}
-
-/* [request, pg_id?, name?] */
+/* [request, pg_id?, name?]: PG_INFO with that group, or every group (both nil) */
 static void s_on_get(rl_pg_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id;
+  rl_gcs_pg_get_msg_t q;
   char name[RL_PG_NAME_MAX];
-  if (!rl_field_u64(m, 0, &request)) return s_warn(s, m, "field 1 (request) is not an unsigned integer");
-  bool by_id = rl_field(m, 1) && !rl_field_is_nil(m, 1), by_name = rl_field(m, 2) && !rl_field_is_nil(m, 2);
-  if ((by_id && !rl_field_id(m, 1, &id)) || (by_name && !rl_field_strcpy(m, 2, name, sizeof name)))
-    return s_warn(s, m, "fields 2 and 3 are not an id and a name");
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_INFO, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  if (by_id || by_name) {
-    rl_pg_t *pg = by_id ? rl_pg_table_get(s->table, &id) : rl_pg_table_find_name(s->table, name);
-    msgpack_pack_array(&b.pk, pg ? 1 : 0);
-    if (pg) s_pack_info(&b.pk, pg);
-  } else {
-    msgpack_pack_array(&b.pk, (uint32_t)rl_pg_table_size(s->table));
-    for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
-      s_pack_info(&b.pk, pg);
+  if (!s_read(s, m, &q)) return;
+  rl_pg_t *one = NULL;
+  if (q.has_pg_id) one = rl_pg_table_get(s->table, &q.pg_id);
+  else if (q.has_name && rl_wire_strcpy(name, sizeof name, q.name)) one = rl_pg_table_find_name(s->table, name);
+  bool all = !q.has_pg_id && !q.has_name;
+  uint32_t n = 0, nb = 0;
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg))
+    if (all || pg == one) n++, nb += (uint32_t)pg->n;
+  /* one block: the groups, then their bundles */
+  rl_wire_pg_info_t *groups = rl_xcalloc(1, n * sizeof *groups + nb * sizeof(rl_wire_bundle_t) + 1);
+  rl_wire_bundle_t *bundles = (rl_wire_bundle_t *)(groups + n);
+  uint32_t k = 0;
+  for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL); pg; pg = rl_pg_table_next(s->table, pg)) {
+    if (!all && pg != one) continue;
+    rl_wire_pg_info_t *g = &groups[k++];
+    g->pg_id = pg->id;
+    g->name = rl_wire_str(pg->name);
+    g->strategy = rl_wire_str(rl_pg_strategy_name(pg->strategy));
+    g->state = rl_wire_str(rl_pg_state_name(pg->state));
+    g->detached = pg->detached;
+    s_bundles(pg, bundles);
+    g->bundles.v = bundles;
+    g->bundles.n = (uint32_t)pg->n;
+    bundles += pg->n;
   }
-  rl_msg_send(s->sock, &m->identity, &b);
+  rl_gcs_pg_info_msg_t r = {.request = q.request, .groups = {n, groups}};
+  rl_gcs_pg_info_msg_send(s->sock, &m->identity, &r);
+  free(groups);
 }
 
 /* ---- node managers ---- */
 
 /* [pg_id, index, attempt, ok, available, reserved] from the node (its routing id). */
 static void s_on_reserved(rl_pg_service_t *s, const rl_msg_t *m, int64_t now_ms) {
-  rl_id_t node, id;
-  uint64_t index, attempt;
-  bool ok;
-  rl_resources_t available, reserved;
+  rl_gcs_pg_reserved_msg_t q;
+  rl_id_t node;
   if (zmq_msg_size((zmq_msg_t *)&m->identity) != RL_ID_SIZE) return s_warn(s, m, "not from a node manager");
   memcpy(node.b, zmq_msg_data((zmq_msg_t *)&m->identity), RL_ID_SIZE);
-  if (!rl_field_id(m, 0, &id) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES ||
-      !rl_field_u64(m, 2, &attempt) || !rl_field_bool(m, 3, &ok) || rl_res_unpack(rl_field(m, 4), &available) ||
-      rl_res_unpack(rl_field(m, 5), &reserved))
-    return s_warn(s, m, "expected [pg_id, index, attempt, ok, available, reserved]");
+  if (!s_read(s, m, &q)) return;
+  if (q.index >= RL_PG_MAX_BUNDLES) return s_warn(s, m, "field 'index' is not a bundle's (0 to 1023)");
   /* The node's answer is also a fresh report of what it has. */
-  if (rl_node_table_heartbeat(s->nodes, &node, &available, now_ms) == 0)
-    rl_pg_table_node_report(s->table, &node, &reserved);
-  rl_pg_table_reserved(s->table, &id, (int)index, attempt, ok, now_ms);
-  if (!ok && s->sweep_ms > now_ms + S_RETRY_SWEEP_MS) s->sweep_ms = now_ms + S_RETRY_SWEEP_MS;
+  if (rl_node_table_heartbeat(s->nodes, &node, &q.available, now_ms) == 0)
+    rl_pg_table_node_report(s->table, &node, &q.reserved);
+  rl_pg_table_reserved(s->table, &q.pg_id, (int)q.index, q.attempt, q.ok, now_ms);
+  if (!q.ok && s->sweep_ms > now_ms + S_RETRY_SWEEP_MS) s->sweep_ms = now_ms + S_RETRY_SWEEP_MS;
 }
 
 /* [worker_id]: its groups that are not detached go with it. */
 static void s_on_client_gone(rl_pg_service_t *s, const rl_msg_t *m) {
-  rl_id_t who;
-  if (!rl_field_id(m, 0, &who)) return s_warn(s, m, "field 1 (worker_id) is not a 16-byte id");
+  rl_gcs_client_gone_msg_t q;
+  if (!s_read(s, m, &q)) return;
   for (rl_pg_t *pg = rl_pg_table_next(s->table, NULL), *next; pg; pg = next) {
     next = rl_pg_table_next(s->table, pg);
-    if (pg->detached || !rl_id_eq(&pg->creator, &who)) continue;
+    if (pg->detached || !rl_id_eq(&pg->creator, &q.worker_id)) continue;
     char hex[RL_ID_HEX];
     rl_log(RL_LOG_INFO, "removing placement group %s: its creator left", rl_id_hex(&pg->id, hex));
     rl_pg_table_remove(s->table, pg);

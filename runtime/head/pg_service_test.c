@@ -16,6 +16,7 @@
 #include "wire/msg.h"
 #include "wire/proto.h"
 #include "wire/res_pack.h"
+#include "wire/wire.h"
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
@@ -42,48 +43,32 @@ static rl_resources_t s_cpu(double n) {
 
 static void s_create(void *client, uint64_t request, const rl_id_t *id, const char *name, const char *strategy,
                      const double *cpus, int n, const rl_id_t *creator) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 7);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, id);
-  rl_pack_str(&b.pk, name);
-  rl_pack_str(&b.pk, strategy);
-  msgpack_pack_array(&b.pk, (uint32_t)n);
-  for (int i = 0; i < n; i++) {
-    rl_resources_t r = s_cpu(cpus[i]);
-    rl_res_pack(&b.pk, &r);
-  }
-  msgpack_pack_false(&b.pk);
-  rl_pack_id(&b.pk, creator);
-  rl_msg_send(client, NULL, &b);
+  rl_resources_t bundles[8];
+  for (int i = 0; i < n && i < 8; i++) bundles[i] = s_cpu(cpus[i]);
+  rl_gcs_pg_create_msg_t q = {.request = request, .pg_id = *id, .name = rl_wire_str(name),
+                              .strategy = rl_wire_str(strategy), .bundles = {(uint32_t)(n < 8 ? n : 8), bundles},
+                              .detached = false, .creator = *creator};
+  rl_gcs_pg_create_msg_send(client, NULL, &q);
 }
 
+/* PG_WAIT or PG_REMOVE [request, pg_id]. */
 static void s_request(void *client, int type, uint64_t request, const rl_id_t *id) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, (uint8_t)type, 2);
-  msgpack_pack_uint64(&b.pk, request);
-  rl_pack_id(&b.pk, id);
-  rl_msg_send(client, NULL, &b);
+  if (type == RL_GCS_PG_WAIT) {
+    rl_gcs_pg_wait_msg_t q = {.request = request, .pg_id = *id};
+    rl_gcs_pg_wait_msg_send(client, NULL, &q);
+  } else {
+    rl_gcs_pg_remove_msg_t q = {.request = request, .pg_id = *id};
+    rl_gcs_pg_remove_msg_send(client, NULL, &q);
+  }
 }
 
 /* The node's answer to a RESERVE it received (m), with what it has left. */
 static void s_answer(void *node, rl_msg_t *m, bool ok, double available, double reserved) {
-  rl_id_t pg;
-  uint64_t index, attempt;
-  rl_field_id(m, 0, &pg);
-  rl_field_u64(m, 1, &index);
-  rl_field_u64(m, 2, &attempt);
-  rl_resources_t a = s_cpu(available), r = s_cpu(reserved);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_RESERVED, 6);
-  rl_pack_id(&b.pk, &pg);
-  msgpack_pack_uint64(&b.pk, index);
-  msgpack_pack_uint64(&b.pk, attempt);
-  if (ok) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_res_pack(&b.pk, &a);
-  rl_res_pack(&b.pk, &r);
-  rl_msg_send(node, NULL, &b);
+  rl_gcs_pg_reserve_msg_t ask;
+  if (!rl_gcs_pg_reserve_msg_read(m, &ask)) return;
+  rl_gcs_pg_reserved_msg_t r = {.pg_id = ask.pg_id, .index = ask.index, .attempt = ask.attempt, .ok = ok,
+                                .available = s_cpu(available), .reserved = s_cpu(reserved)};
+  rl_gcs_pg_reserved_msg_send(node, NULL, &r);
 }
 
 /* The error text of field i, or "" if it has none. */
@@ -101,9 +86,9 @@ int rl_pg_service_selftest(void) {
   int zero = 0;
   char ep[64], text[300];
   rl_id_t node_id = rl_id_random(), me = rl_id_random(), other = rl_id_random(), g1 = rl_id_random(),
-          g2 = rl_id_random(), id;
+          g2 = rl_id_random();
   rl_msg_t m;
-  uint64_t index, version, request;
+  uint64_t version, request;
   rl_resources_t res, four = s_cpu(4);
   rl_msgbuf_t b;
   snprintf(ep, sizeof ep, "inproc://pg-selftest-%d", (int)getpid());
@@ -137,8 +122,9 @@ int rl_pg_service_selftest(void) {
   s_request(client, RL_GCS_PG_WAIT, 2, &g1);
   for (int i = 0; i < 2; i++) {
     S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m));
-    bool ok = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_u64(&m, 1, &index) &&
-              rl_res_unpack(rl_field(&m, 3), &res) == 0 && rl_res_get(&res, "CPU") == (index == 0 ? 1 : 2);
+    rl_gcs_pg_reserve_msg_t ask;
+    bool ok = rl_gcs_pg_reserve_msg_read(&m, &ask) && rl_id_eq(&ask.pg_id, &g1) &&
+              rl_res_get(&ask.resources, "CPU") == (ask.index == 0 ? 1 : 2);
     if (ok) s_answer(node, &m, true, 4 - (i ? 3 : 1), i ? 3 : 1);
     rl_msg_close(&m);
     S_CHECK(ok);
@@ -147,29 +133,22 @@ int rl_pg_service_selftest(void) {
   rl_msg_close(&m);
   /* The node is told where the group's bundles are (both on it). */
   S_CHECK(s_next(node, RL_GCS_PG_PLACEMENT, &m));
-  const msgpack_object *list = rl_field(&m, 2);
-  bool placed = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_u64(&m, 1, &version) && list &&
-                list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 2 &&
-                rl_obj_id(&list->via.array.ptr[1].via.array.ptr[0], &id) && rl_id_eq(&id, &node_id);
+  rl_gcs_pg_placement_msg_t pl;
+  bool placed = rl_gcs_pg_placement_msg_read(&m, &pl) && rl_id_eq(&pl.pg_id, &g1) && pl.has_bundles &&
+                pl.bundles.n == 2 && pl.bundles.v[1].has_node_id && rl_id_eq(&pl.bundles.v[1].node_id, &node_id);
+  version = pl.version;
   rl_msg_close(&m);
   S_CHECK(placed);
   /* Waiting on a created group is answered at once; listing shows it. */
   s_request(client, RL_GCS_PG_WAIT, 3, &g1);
   S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
   rl_msg_close(&m);
-  rl_msgbuf_init(&b, RL_GCS_PG_GET, 3);
-  msgpack_pack_uint64(&b.pk, 4);
-  msgpack_pack_nil(&b.pk);
-  rl_pack_str(&b.pk, "one");
-  rl_msg_send(client, NULL, &b);
+  rl_gcs_pg_get_msg_t get = {.request = 4, .name = rl_wire_str("one"), .has_name = true};
+  rl_gcs_pg_get_msg_send(client, NULL, &get);
   S_CHECK(s_next(client, RL_GCS_PG_INFO, &m));
-  list = rl_field(&m, 1);
-  const msgpack_object *e = list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1
-                                ? list->via.array.ptr : NULL;
-  const char *state = NULL;
-  size_t len = 0;
-  bool listed = e && e->via.array.size == 6 && rl_obj_bytes(&e->via.array.ptr[3], &state, &len) && len == 7 &&
-                !memcmp(state, "CREATED", 7);
+  rl_gcs_pg_info_msg_t info;
+  bool listed = rl_gcs_pg_info_msg_read(&m, &info) && info.request == 4 && info.groups.n == 1 &&
+                info.groups.v[0].state.n == 7 && !memcmp(info.groups.v[0].state.p, "CREATED", 7);
   rl_msg_close(&m);
   S_CHECK(listed);
 
@@ -184,7 +163,9 @@ int rl_pg_service_selftest(void) {
   rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 2);
   msgpack_pack_uint64(&b.pk, 7);
   rl_pack_str(&b.pk, "not an id");
-  rl_msg_send(client, NULL, &b);
+  rl_msg_send(client, NULL, &b); /* refused, naming the field */
+  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "field 'pg_id'"));
+  rl_msg_close(&m);
   /* A node manager's view: the table when its version differs, nothing when it is
    * the head's. */
   rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
@@ -192,17 +173,17 @@ int rl_pg_service_selftest(void) {
   msgpack_pack_uint64(&b.pk, 0);
   rl_msg_send(node, NULL, &b);
   S_CHECK(s_next(node, RL_GCS_NODES, &m));
-  uint64_t head_version = 0;
-  list = rl_field(&m, 3);
-  bool viewed = m.nfields == 4 && rl_field_u64(&m, 2, &head_version) && head_version == version && list &&
-                list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1;
+  rl_gcs_nodes_msg_t view;
+  bool viewed = rl_gcs_nodes_msg_read(&m, &view) && view.has_pg_version && view.pg_version == version &&
+                view.has_groups && view.groups.n == 1 && rl_id_eq(&view.groups.v[0].pg_id, &g1);
   rl_msg_close(&m);
   S_CHECK(viewed);
   rl_msgbuf_init(&b, RL_GCS_GET_NODES, 2);
   msgpack_pack_uint64(&b.pk, 9);
   msgpack_pack_uint64(&b.pk, version);
   rl_msg_send(node, NULL, &b);
-  S_CHECK(s_next(node, RL_GCS_NODES, &m) && rl_field_u64(&m, 2, &head_version) && !rl_field(&m, 3)); /* no groups */
+  S_CHECK(s_next(node, RL_GCS_NODES, &m) && rl_gcs_nodes_msg_read(&m, &view) && view.pg_version == version &&
+          !view.has_groups);
   rl_msg_close(&m);
 
   /* A second group (another creator): the node refuses the first reservation (busy);
@@ -233,7 +214,8 @@ int rl_pg_service_selftest(void) {
   rl_msg_send(node, NULL, &b);
   bool removed = false;
   while (!removed && s_next(node, RL_GCS_PG_PLACEMENT, &m)) {
-    removed = rl_field_id(&m, 0, &id) && rl_id_eq(&id, &g1) && rl_field_is_nil(&m, 2);
+    rl_gcs_pg_placement_msg_t pl;
+    removed = rl_gcs_pg_placement_msg_read(&m, &pl) && rl_id_eq(&pl.pg_id, &g1) && !pl.has_bundles;
     rl_msg_close(&m);
   }
   S_CHECK(removed);

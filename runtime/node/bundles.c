@@ -14,7 +14,7 @@
 #include "node/nm.h"
 #include "sched/bundles.h"
 #include "wire/proto.h"
-#include "wire/res_pack.h"
+#include "wire/wire.h"
 
 /* A reservation the head has not confirmed in this long is given back. */
 #define S_UNCONFIRMED_MS 10000
@@ -54,37 +54,28 @@ static void s_release(rl_nm_t *nm, rl_bundle_t **pp, const char *why) {
 }
 
 static void s_reply_reserved(rl_nm_t *nm, const rl_id_t *pg, uint64_t index, uint64_t attempt, bool ok) {
-  rl_resources_t reserved;
-  rl_bundles_reserved(nm, &reserved);
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_PG_RESERVED, 6);
-  rl_pack_id(&b.pk, pg);
-  msgpack_pack_uint64(&b.pk, index);
-  msgpack_pack_uint64(&b.pk, attempt);
-  if (ok) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_res_pack(&b.pk, &nm->available);
-  rl_res_pack(&b.pk, &reserved);
-  rl_msg_send(nm->gcs, NULL, &b);
+  rl_gcs_pg_reserved_msg_t r = {.pg_id = *pg, .index = index, .attempt = attempt, .ok = ok,
+                                .available = nm->available};
+  rl_bundles_reserved(nm, &r.reserved);
+  rl_gcs_pg_reserved_msg_send(nm->gcs, NULL, &r);
 }
 
 /* [pg_id, index, attempt, resources] */
 static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
-  rl_id_t pg;
-  uint64_t index, attempt;
-  rl_resources_t res;
-  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES ||
-      !rl_field_u64(m, 2, &attempt) ||
-      rl_res_unpack(rl_field(m, 3), &res) != 0) {
-    rl_log(RL_LOG_WARN, "dropped a malformed bundle reservation from the head");
+  rl_gcs_pg_reserve_msg_t q;
+  if (!rl_gcs_pg_reserve_msg_read(m, &q)) return; /* logged */
+  if (q.index >= RL_PG_MAX_BUNDLES) {
+    rl_log(RL_LOG_WARN, "dropped GCS_PG_RESERVE: field 'index' is %llu, not a bundle's (0 to %d)",
+           (unsigned long long)q.index, RL_PG_MAX_BUNDLES - 1);
     return;
   }
-  rl_bundle_t *b = rl_bundles_find(nm, &pg, (int)index);
+  const rl_resources_t *res = &q.resources;
+  rl_bundle_t *b = rl_bundles_find(nm, &q.pg_id, (int)q.index);
   rl_gpu_ask_t gpu;
   bool ok;
   if (b) {
-    ok = rl_res_equal(&b->total, &res); /* asked again (a retry, or a head restart) */
-  } else if ((ok = rl_res_fits(&nm->available, &res) && rl_gpus_ask(rl_res_fixed(&res, "GPU"), &gpu, NULL, 0) == 0)) {
+    ok = rl_res_equal(&b->total, res); /* asked again (a retry, or a head restart) */
+  } else if ((ok = rl_res_fits(&nm->available, res) && rl_gpus_ask(rl_res_fixed(res, "GPU"), &gpu, NULL, 0) == 0)) {
     /* Its GPUs are devices (or the share of one), taken out of the node's now. */
     rl_gpus_t gpus;
     b = rl_xcalloc(1, sizeof *b);
@@ -92,54 +83,43 @@ static void s_on_reserve(rl_nm_t *nm, rl_msg_t *m) {
       free(b);
       ok = false;
     } else {
-      b->pg = pg;
-      b->index = (int)index;
-      b->total = b->available = res;
+      b->pg = q.pg_id;
+      b->index = (int)q.index;
+      b->total = b->available = *res;
       b->gpus = gpus;
       b->since_ms = rl_now_ms();
-      rl_res_sub(&nm->available, &res);
+      rl_res_sub(&nm->available, res);
       b->next = nm->bundles;
       nm->bundles = b;
     }
   }
-  s_reply_reserved(nm, &pg, index, attempt, ok);
+  s_reply_reserved(nm, &q.pg_id, q.index, q.attempt, ok);
 }
 
 /* [pg_id, index] */
 static void s_on_release(rl_nm_t *nm, rl_msg_t *m) {
-  rl_id_t pg;
-  uint64_t index;
-  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &index) || index >= RL_PG_MAX_BUNDLES) {
-    rl_log(RL_LOG_WARN, "dropped a malformed bundle release from the head");
-    return;
-  }
+  rl_gcs_pg_release_msg_t q;
+  if (!rl_gcs_pg_release_msg_read(m, &q)) return; /* logged */
   for (rl_bundle_t **pp = &nm->bundles; *pp; pp = &(*pp)->next)
-    if ((*pp)->index == (int)index && rl_id_eq(&(*pp)->pg, &pg)) {
+    if ((uint64_t)(*pp)->index == q.index && rl_id_eq(&(*pp)->pg, &q.pg_id)) {
       s_release(nm, pp, "its placement attempt was rolled back");
       rl_leases_serve(nm);
       return;
     }
 }
 
-/* Reads [[node_id id?, resources map]...] into a new route, or NULL if malformed. */
-static rl_pg_route_t *s_parse_route(const msgpack_object *o) {
-  if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > RL_PG_MAX_BUNDLES) return NULL;
-  uint32_t n = o->via.array.size;
-  rl_pg_route_t *r = rl_xcalloc(1, sizeof *r + n * sizeof r->b[0]); /* from a received message */
+/* A group's bundles (as RL_GCS_PG_PLACEMENT carries them) as a new route, or NULL if
+ * there are too many. */
+static rl_pg_route_t *s_route(const rl_wire_bundle_t *v, uint32_t n) {
+  if (n > RL_PG_MAX_BUNDLES) return NULL;
+  rl_pg_route_t *r = rl_xcalloc(1, sizeof *r + n * sizeof r->b[0]); /* at most RL_PG_MAX_BUNDLES */
   r->n = (int)n;
   for (uint32_t i = 0; i < n; i++) {
-    const msgpack_object *e = &o->via.array.ptr[i];
-    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
-        rl_res_unpack(&e->via.array.ptr[1], &r->b[i].resources) != 0)
-      goto bad;
-    if (e->via.array.ptr[0].type == MSGPACK_OBJECT_NIL) continue;
-    if (!rl_obj_id(&e->via.array.ptr[0], &r->b[i].node)) goto bad;
-    r->b[i].placed = true;
+    r->b[i].resources = v[i].resources;
+    r->b[i].placed = v[i].has_node_id;
+    if (v[i].has_node_id) r->b[i].node = v[i].node_id;
   }
   return r;
-bad:
-  free(r);
-  return NULL;
 }
 
 /* Brings bundle *pp in line with its group's route (NULL: the group is not created
@@ -168,14 +148,16 @@ static void s_route_free(rl_nm_t *nm, const rl_id_t *pg) { free(rl_idmap_remove(
 
 /* [pg_id, version, bundles?] */
 static void s_on_placement(rl_nm_t *nm, rl_msg_t *m) {
-  rl_id_t pg;
-  uint64_t version;
+  rl_gcs_pg_placement_msg_t q;
+  if (!rl_gcs_pg_placement_msg_read(m, &q)) return; /* logged */
+  bool gone = !q.has_bundles;
   rl_pg_route_t *route = NULL;
-  bool gone = rl_field_is_nil(m, 2);
-  if (!rl_field_id(m, 0, &pg) || !rl_field_u64(m, 1, &version) || (!gone && !(route = s_parse_route(rl_field(m, 2))))) {
-    rl_log(RL_LOG_WARN, "dropped a malformed placement update from the head");
+  if (!gone && !(route = s_route(q.bundles.v, q.bundles.n))) {
+    rl_log(RL_LOG_WARN, "dropped GCS_PG_PLACEMENT: field 'bundles' has %u, more than %d", q.bundles.n,
+           RL_PG_MAX_BUNDLES);
     return;
   }
+  rl_id_t pg = q.pg_id;
   s_route_free(nm, &pg);
   if (gone) {
     nm->pg_removed[nm->pg_removed_next++ % 256] = pg;
@@ -186,7 +168,7 @@ static void s_on_placement(rl_nm_t *nm, rl_msg_t *m) {
     if (!rl_id_eq(&(*pp)->pg, &pg) || s_reconcile(nm, pp, route, gone)) pp = &(*pp)->next;
   /* In sequence: our table is the head's at that version. Else the next view brings
    * the whole table. */
-  if (version == nm->pg_version + 1) nm->pg_version = version;
+  if (q.version == nm->pg_version + 1) nm->pg_version = q.version;
   rl_leases_respill(nm);
   rl_leases_serve(nm);
 }
@@ -201,26 +183,22 @@ void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m) {
 }
 
 void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m) {
-  uint64_t version;
-  const msgpack_object *groups = rl_field(m, 3);
-  if (!rl_field_u64(m, 2, &version) || !groups || groups->type != MSGPACK_OBJECT_ARRAY) return;
+  rl_gcs_nodes_msg_t reply;
+  /* (its reader logged a malformed one) */
+  if (rl_gcs_nodes_msg_unpack(m, &reply, NULL, 0) != 0 || !reply.has_pg_version || !reply.has_groups) return;
   /* The whole table: start again from it. */
   size_t cur = 0;
   for (rl_pg_route_t *r; (r = rl_idmap_next(nm->pg_routes, &cur, NULL));) free(r);
   rl_idmap_destroy(&nm->pg_routes);
   nm->pg_routes = rl_idmap_new();
-  for (uint32_t i = 0; i < groups->via.array.size; i++) {
-    const msgpack_object *g = &groups->via.array.ptr[i];
-    rl_id_t pg;
-    rl_pg_route_t *route;
-    if (g->type != MSGPACK_OBJECT_ARRAY || g->via.array.size != 2 || !rl_obj_id(&g->via.array.ptr[0], &pg) ||
-        !(route = s_parse_route(&g->via.array.ptr[1])))
-      continue;
-    rl_idmap_put(nm->pg_routes, &pg, route);
+  for (uint32_t i = 0; i < reply.groups.n; i++) {
+    const rl_wire_pg_group_t *g = &reply.groups.v[i];
+    rl_pg_route_t *route = s_route(g->bundles.v, g->bundles.n);
+    if (route) rl_idmap_put(nm->pg_routes, &g->pg_id, route);
   }
   for (rl_bundle_t **pp = &nm->bundles; *pp;)
     if (s_reconcile(nm, pp, rl_idmap_get(nm->pg_routes, &(*pp)->pg), false)) pp = &(*pp)->next;
-  nm->pg_version = version;
+  nm->pg_version = reply.pg_version;
   rl_leases_serve(nm);
 }
 

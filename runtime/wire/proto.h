@@ -249,7 +249,7 @@ enum rl_msg_type {
    * : the group's placement changed (created, or rescheduling: bundles on a dead node
    * have no node). A node serves leases from the bundles listed for it, releases those
    * it holds that are not, and spills other leases for the group to the listed nodes.
-   * bundles nil: the group is removed (release what it holds; kill its leased workers).
+   * bundles nil or left off: the group is removed (release what it holds; kill its leased workers).
    * version: the head's table version after this change (+1 per change). */
   RL_GCS_PG_PLACEMENT = 110,
   /* node -> head: [worker_id id] : a driver or worker of this node left (groups it
