@@ -12,6 +12,7 @@
 #include "common/id.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #define RL_STATE_MAX_TASKS 100000 /* as Ray's RAY_task_events_max_num_task_in_gcs */
 #define RL_STATE_MAX_DEAD_ACTORS 10000
@@ -33,11 +34,12 @@ rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors);
 /* Frees the table and nulls *p; safe on NULL and twice. */
 void rl_state_table_destroy(rl_state_table_t **p);
 
-/* Applies a RL_GCS_STATE_REPORT message (wire/proto.h): every row is checked first,
+/* Applies a RL_GCS_STATE_REPORT message (wire/proto.h, as rl_gcs_state_report_msg_read
+ * gives it): every row is checked first,
  * and a message with one bad row changes nothing. resolve maps the node endpoints it
  * names to node ids. Returns 0, or -1 with what was wrong in err. */
-int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err,
-                          size_t errlen);
+int rl_state_table_report(rl_state_table_t *t, const rl_gcs_state_report_msg_t *r, rl_state_node_fn *resolve,
+                          void *ctx, char *err, size_t errlen);
 
 /* These clients (drivers or workers, by worker id) died: tasks they owned that had not
  * finished fail with OwnerDiedError, their actors that are not detached die, and

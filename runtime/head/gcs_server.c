@@ -305,8 +305,10 @@ static bool s_node_at(void *arg, const char *endpoint, size_t len, rl_id_t *out)
 /* STATE_REPORT (wire/proto.h): no reply. */
 static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
   char err[160];
-  if (rl_state_table_report(g->state, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
-  else if (rl_timeline_table_report(g->timeline, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  rl_gcs_state_report_msg_t r;
+  if (!rl_gcs_state_report_msg_read(m, &r)) return;
+  if (rl_state_table_report(g->state, &r, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  else if (rl_timeline_table_report(g->timeline, &r, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
 }
 
 /* [request u64] -> TIMELINE [request, events, evicted, dropped] */
