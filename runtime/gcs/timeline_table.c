@@ -94,34 +94,19 @@ void rl_timeline_table_each(const rl_timeline_table_t *t, bool (*fn)(void *ctx, 
     if (!fn(ctx, &t->ring[(t->first + i) % t->max])) return;
 }
 
-static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
-  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, id);
-}
-
-static bool s_pack_one(void *ctx, const rl_timeline_event_t *e) {
-  msgpack_packer *pk = ctx;
-  msgpack_pack_array(pk, 11);
-  rl_pack_id(pk, &e->task_id);
-  rl_pack_str(pk, e->name);
-  msgpack_pack_uint64(pk, e->kind);
-  s_pack_id_or_nil(pk, &e->actor_id);
-  s_pack_id_or_nil(pk, &e->node_id);
-  msgpack_pack_uint64(pk, e->pid);
-  msgpack_pack_uint64(pk, (uint64_t)e->start_us);
-  msgpack_pack_uint64(pk, (uint64_t)e->end_us);
-  if (e->failed) msgpack_pack_true(pk);
-  else msgpack_pack_false(pk);
-  rl_pack_id(pk, &e->owner_id);
-  msgpack_pack_uint64(pk, e->owner_pid);
+static bool s_row(void *ctx, const rl_timeline_event_t *e) {
+  rl_wire_timeline_event_t **out = ctx;
+  *(*out)++ = (rl_wire_timeline_event_t){.task_id = e->task_id, .name = rl_wire_str(e->name), .kind = e->kind,
+                                         .actor_id = e->actor_id, .has_actor_id = !rl_id_is_nil(&e->actor_id),
+                                         .node_id = e->node_id, .has_node_id = !rl_id_is_nil(&e->node_id),
+                                         .pid = e->pid, .start_us = (uint64_t)e->start_us,
+                                         .end_us = (uint64_t)e->end_us, .failed = e->failed,
+                                         .owner_id = e->owner_id, .owner_pid = e->owner_pid};
   return true;
 }
 
-void rl_timeline_table_pack(const rl_timeline_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->n);
-  rl_timeline_table_each(t, s_pack_one, pk);
-  msgpack_pack_uint64(pk, t->evicted);
-  msgpack_pack_uint64(pk, t->dropped);
+void rl_timeline_table_rows(const rl_timeline_table_t *t, rl_wire_timeline_event_t *out) {
+  rl_timeline_table_each(t, s_row, &out);
 }
 
 size_t rl_timeline_table_count(const rl_timeline_table_t *t) { return t->n; }

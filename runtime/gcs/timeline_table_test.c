@@ -101,23 +101,12 @@ int rl_timeline_table_selftest(void) {
   RL_CHECK_COUNT(rl_timeline_table_dropped(t) == 4, fails); /* 2 per report taken */
   rl_timeline_table_each(t, s_first_name, first);
   RL_CHECK_COUNT(!strcmp(first, "f2"), fails);
-  /* Packed: [events, evicted], each event with the node id resolved. */
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 3);
-  rl_timeline_table_pack(t, &pk);
-  msgpack_unpacked up;
-  msgpack_unpacked_init(&up);
-  RL_CHECK_COUNT(msgpack_unpack_next(&up, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS, fails);
-  const msgpack_object *ev = &up.data.via.array.ptr[0];
-  rl_id_t node;
-  RL_CHECK_COUNT(ev->via.array.size == 4 && rl_obj_id(&ev->via.array.ptr[0].via.array.ptr[4], &node) &&
-                     rl_id_eq(&node, &s_node),
+  /* As rows: each event with the node id resolved. */
+  rl_wire_timeline_event_t rows[4];
+  rl_timeline_table_rows(t, rows);
+  RL_CHECK_COUNT(rows[0].has_node_id && rl_id_eq(&rows[0].node_id, &s_node) && rows[0].name.n == 2 &&
+                     !memcmp(rows[0].name.p, "f2", 2) && rows[3].start_us == 20 && rows[3].end_us == 25,
                  fails);
-  msgpack_unpacked_destroy(&up);
-  msgpack_sbuffer_destroy(&sb);
   rl_timeline_table_destroy(&t);
   rl_timeline_table_destroy(&t);
   RL_CHECK_COUNT(t == NULL, fails);

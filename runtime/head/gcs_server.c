@@ -315,11 +315,14 @@ static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
 static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
   rl_gcs_timeline_get_msg_t ask;
   if (!s_unpack(g, m, &ask)) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
-  msgpack_pack_uint64(&b.pk, ask.request);
-  rl_timeline_table_pack(g->timeline, &b.pk);
-  s_send(g, m, &b);
+  size_t n = rl_timeline_table_count(g->timeline);
+  rl_gcs_timeline_msg_t r = {.request = ask.request,
+                             .events = {(uint32_t)n, rl_xcalloc(n + 1, sizeof(rl_wire_timeline_event_t))},
+                             .evicted = rl_timeline_table_evicted(g->timeline),
+                             .dropped = rl_timeline_table_dropped(g->timeline)};
+  rl_timeline_table_rows(g->timeline, r.events.v);
+  s_reply(g, m, RL_GCS_TIMELINE, &r);
+  free(r.events.v);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
