@@ -339,41 +339,16 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
 
 /* ---- listing ---- */
 
-static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
-  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, id);
-}
-
-static void s_pack_str_or_nil(msgpack_packer *pk, const char *s) {
-  if (*s) rl_pack_str(pk, s);
-  else msgpack_pack_nil(pk);
-}
-
-void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->ntasks);
+void rl_state_table_task_rows(const rl_state_table_t *t, rl_wire_task_row_t *out) {
   for (size_t k = 0; k < t->ntasks; k++) {
     const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
-    msgpack_pack_array(pk, 11);
-    rl_pack_id(pk, &x->id);
-    msgpack_pack_uint64(pk, x->state);
-    msgpack_pack_uint64(pk, x->attempt);
-    rl_pack_str(pk, x->name);
-    msgpack_pack_uint64(pk, x->kind);
-    s_pack_id_or_nil(pk, &x->actor_id);
-    s_pack_id_or_nil(pk, &x->node_id);
-    msgpack_pack_uint64(pk, x->worker_pid);
-    s_pack_str_or_nil(pk, x->error_type);
-    rl_pack_id(pk, &x->owner_id);
-    msgpack_pack_uint64(pk, x->owner_pid);
+    out[k] = (rl_wire_task_row_t){.task_id = x->id, .state = x->state, .attempt = x->attempt,
+                                  .name = rl_wire_str(x->name), .kind = x->kind, .actor_id = x->actor_id,
+                                  .has_actor_id = !rl_id_is_nil(&x->actor_id), .node_id = x->node_id,
+                                  .has_node_id = !rl_id_is_nil(&x->node_id), .worker_pid = x->worker_pid,
+                                  .error_type = rl_wire_str(x->error_type), .has_error_type = x->error_type[0] != 0,
+                                  .owner_id = x->owner_id, .owner_pid = x->owner_pid};
   }
-  msgpack_pack_uint64(pk, t->dropped);
-  msgpack_pack_uint64(pk, t->evicted);
-}
-
-void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
-  rl_state_table_pack_actor_rows(t, pk);
-  msgpack_pack_uint64(pk, t->dropped);
-  msgpack_pack_uint64(pk, t->evicted);
 }
 
 void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted) {
@@ -381,23 +356,15 @@ void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_
   *evicted = t->evicted;
 }
 
-void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->nactors);
+void rl_state_table_actor_rows(const rl_state_table_t *t, rl_wire_actor_row_t *out) {
   for (size_t i = 0; i < t->nactors; i++) {
     const s_actor_t *a = t->actors[i];
-    msgpack_pack_array(pk, 11);
-    rl_pack_id(pk, &a->id);
-    msgpack_pack_uint64(pk, a->state);
-    rl_pack_str(pk, a->class_name);
-    rl_pack_str(pk, a->name);
-    rl_pack_str(pk, a->ns);
-    if (a->detached) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
-    s_pack_id_or_nil(pk, &a->node_id);
-    msgpack_pack_uint64(pk, a->pid);
-    s_pack_str_or_nil(pk, a->cause);
-    rl_pack_id(pk, &a->owner_id);
-    msgpack_pack_uint64(pk, a->owner_pid);
+    out[i] = (rl_wire_actor_row_t){.actor_id = a->id, .state = a->state, .class_name = rl_wire_str(a->class_name),
+                                   .name = rl_wire_str(a->name), .namespace_ = rl_wire_str(a->ns),
+                                   .detached = a->detached, .node_id = a->node_id,
+                                   .has_node_id = !rl_id_is_nil(&a->node_id), .pid = a->pid,
+                                   .death_cause = rl_wire_str(a->cause), .has_death_cause = a->cause[0] != 0,
+                                   .owner_id = a->owner_id, .owner_pid = a->owner_pid};
   }
 }
 

@@ -46,13 +46,12 @@ int rl_state_table_report(rl_state_table_t *t, const rl_gcs_state_report_msg_t *
  * detached actors whose worker is among them die (no owner is left to say so). */
 void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_t n);
 
-/* Packs the rows of RL_GCS_STATE (wire/proto.h) for "tasks" or "actors": the rows
- * array, dropped and evicted. */
-void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk);
-void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk);
-/* The actor rows alone, and the counts: RL_GCS_STATE for "actors" carries them as
- * [request, nil, dropped, evicted, rows]. */
-void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk);
+/* Fill out with RL_GCS_STATE's rows (wire/proto.h) for "tasks" (room for
+ * rl_state_table_tasks rows, oldest first) or "actors" (rl_state_table_actors); their
+ * strings are borrowed from the table (valid until it changes). */
+void rl_state_table_task_rows(const rl_state_table_t *t, rl_wire_task_row_t *out);
+void rl_state_table_actor_rows(const rl_state_table_t *t, rl_wire_actor_row_t *out);
+/* What RL_GCS_STATE counts: events dropped by their owners, tasks forgotten here. */
 void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted);
 
 /* A task or actor as the table holds it, for readers in the head (the dashboard):

@@ -92,16 +92,34 @@ static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
   return true;
 }
 
-/* The listing as RL_GCS_STATE carries it after the request: [rows, dropped, evicted]. */
+/* The listing as RL_GCS_STATE carries it (packed and unpacked again), seen as
+ * [rows, dropped, evicted]. */
+static msgpack_object s_view[3];
 static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sbuffer *sb, msgpack_unpacked *up) {
-  msgpack_packer pk;
+  rl_gcs_state_msg_t r = {.has_tasks = tasks, .has_actors = !tasks};
+  rl_state_table_losses(t, &r.dropped, &r.evicted);
+  r.tasks.n = tasks ? (uint32_t)rl_state_table_tasks(t) : 0;
+  r.tasks.v = calloc(r.tasks.n + 1, sizeof *r.tasks.v);
+  r.actors.n = tasks ? 0 : (uint32_t)rl_state_table_actors(t);
+  r.actors.v = calloc(r.actors.n + 1, sizeof *r.actors.v);
+  if (tasks) rl_state_table_task_rows(t, r.tasks.v);
+  else rl_state_table_actor_rows(t, r.actors.v);
+  rl_msgbuf_t b;
+  msgpack_object none = {.type = MSGPACK_OBJECT_NIL};
+  int rc = rl_gcs_state_msg_pack(&r, &b, NULL, 0);
+  free(r.tasks.v);
+  free(r.actors.v);
+  if (rc != 0) return none;
   msgpack_sbuffer_clear(sb);
-  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 3);
-  if (tasks) rl_state_table_pack_tasks(t, &pk);
-  else rl_state_table_pack_actors(t, &pk);
-  msgpack_unpack_next(up, sb->data, sb->size, NULL);
-  return up->data;
+  msgpack_sbuffer_write(sb, b.sb.data + RL_MSG_HEADER, b.sb.size - RL_MSG_HEADER);
+  rl_msgbuf_reset(&b);
+  if (msgpack_unpack_next(up, sb->data, sb->size, NULL) != MSGPACK_UNPACK_SUCCESS) return none;
+  const msgpack_object *f = up->data.via.array.ptr;
+  s_view[0] = f[tasks ? 1 : 4], s_view[1] = f[2], s_view[2] = f[3];
+  msgpack_object v = {.type = MSGPACK_OBJECT_ARRAY};
+  v.via.array.size = 3;
+  v.via.array.ptr = s_view;
+  return v;
 }
 
 static bool s_count_view(void *ctx, const rl_task_view_t *v) {
