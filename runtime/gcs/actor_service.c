@@ -429,37 +429,61 @@ static void s_drain(rl_actor_service_t *s, void *sock, s_creation_t *c, int64_t 
   }
 }
 
+/* The __init arguments as the creation task carries them: a msgpack array
+ * [[kind, data, size]...] (written whole into CW_PUSH_TASK). Returns 0, or -1. */
+static int s_keep_args(rl_gcs_actor_t *a, const rl_gcs_actor_register_msg_t *r) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, r->args.n);
+  for (uint32_t i = 0; i < r->args.n; i++) {
+    const rl_wire_task_arg_t *x = &r->args.v[i];
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint64(&pk, x->kind);
+    msgpack_pack_bin(&pk, x->data.n);
+    msgpack_pack_bin_body(&pk, x->data.p, x->data.n);
+    msgpack_pack_uint64(&pk, x->size);
+  }
+  int rc = rl_gcs_actor_set(&a->args, &a->args_len, sb.data ? sb.data : "", sb.size);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
 /* REGISTER (wire/proto.h) */
 static void s_on_register(rl_actor_service_t *s, const rl_msg_t *m) {
-  rl_gcs_actor_t *a = rl_gcs_actor_new();
-  const char *p;
-  size_t n;
-  const msgpack_object *args = rl_field(m, 5);
-  bool ok = a && rl_field_id(m, 0, &a->id) && rl_field_strcpy(m, 1, a->class_name, sizeof a->class_name) &&
-            rl_field_bytes(m, 2, &p, &n) && rl_gcs_actor_set(&a->name_key, NULL, p, n) == 0 &&
-            rl_field_bytes(m, 3, &p, &n) && rl_gcs_actor_set(&a->fn_key, &a->fn_key_len, p, n) == 0 &&
-            rl_field_bytes(m, 4, &p, &n) && rl_gcs_actor_set(&a->fn, &a->fn_len, p, n) == 0 && args &&
-            args->type == MSGPACK_OBJECT_ARRAY && rl_field_bool(m, 6, &a->args_have_refs) &&
-            rl_res_unpack(rl_field(m, 7), &a->resources) == 0 && rl_res_unpack(rl_field(m, 8), &a->placement) == 0 &&
-            rl_wire_unpack_sched(rl_field(m, 9), &a->sched, NULL, 0) == 0 && rl_field_bytes(m, 10, &p, &n) &&
-            rl_gcs_actor_set(&a->runtime_env, NULL, p, n) == 0 && rl_field_i64(m, 11, &a->max_restarts) &&
-            a->max_restarts >= -1 && rl_field_id(m, 12, &a->owner_id) &&
-            rl_field_strcpy(m, 13, a->owner_endpoint, sizeof a->owner_endpoint) &&
-            rl_field_strcpy(m, 14, a->owner_node, sizeof a->owner_node);
-  if (ok) {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_object(&pk, *args);
-    ok = rl_gcs_actor_set(&a->args, &a->args_len, sb.data ? sb.data : "", sb.size) == 0;
-    msgpack_sbuffer_destroy(&sb);
+  rl_gcs_actor_register_msg_t r;
+  if (!rl_gcs_actor_register_msg_read(m, &r)) return;
+  if (r.max_restarts < -1) {
+    rl_log(RL_LOG_WARN, "dropped GCS_ACTOR_REGISTER: field 'max_restarts' is %lld (-1 or more expected)",
+           (long long)r.max_restarts);
+    return;
   }
-  if (!ok) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor registration");
+  rl_gcs_actor_t *a = rl_gcs_actor_new();
+  if (a && !rl_wire_strcpy(a->class_name, sizeof a->class_name, r.class_name)) {
+    rl_log(RL_LOG_WARN, "dropped GCS_ACTOR_REGISTER: field 'class_name' is longer than %zu bytes or holds a NUL",
+           sizeof a->class_name - 1);
     rl_gcs_actor_destroy(&a);
     return;
   }
+  bool ok = a && rl_gcs_actor_set(&a->name_key, NULL, r.name_key.p, r.name_key.n) == 0 &&
+            rl_gcs_actor_set(&a->fn_key, &a->fn_key_len, r.function_key.p, r.function_key.n) == 0 &&
+            rl_gcs_actor_set(&a->fn, &a->fn_len, r.function.p, r.function.n) == 0 &&
+            rl_gcs_actor_set(&a->runtime_env, NULL, r.runtime_env.p, r.runtime_env.n) == 0 && s_keep_args(a, &r) == 0;
+  if (!ok) {
+    rl_log(RL_LOG_WARN, "dropped an actor registration: out of memory, or a name holding a NUL");
+    rl_gcs_actor_destroy(&a);
+    return;
+  }
+  a->id = r.actor_id;
+  a->args_have_refs = r.args_have_refs;
+  a->resources = r.resources;
+  a->placement = r.placement;
+  a->sched = r.strategy;
+  a->max_restarts = r.max_restarts;
+  a->owner_id = r.owner_id;
+  memcpy(a->owner_endpoint, r.owner_endpoint, sizeof a->owner_endpoint);
+  memcpy(a->owner_node, r.owner_node, sizeof a->owner_node);
   a->state = RL_AS_PENDING;
   a->owner_alive = true;
   s_save(s, a);
@@ -468,69 +492,58 @@ static void s_on_register(rl_actor_service_t *s, const rl_msg_t *m) {
   rl_log(RL_LOG_INFO, "detached actor %s registered", kept->class_name);
 }
 
-/* UPDATE: [actor_id, state, restarts_used, worker_id, endpoint, node_endpoint, message] */
+/* UPDATE: the owner's news of its actor */
 static void s_on_update(rl_actor_service_t *s, const rl_msg_t *m) {
-  rl_id_t id;
-  uint64_t state, used;
-  rl_gcs_actor_t *a = rl_field_id(m, 0, &id) ? rl_actor_table_get(s->table, &id) : NULL;
+  rl_gcs_actor_update_msg_t u;
+  if (!rl_gcs_actor_update_msg_read(m, &u)) return;
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &u.actor_id);
   if (!a) return; /* registered with a head that kept no database */
-  char message[300];
-  if (!rl_field_u64(m, 1, &state) || state > RL_AS_DEAD || !rl_field_u64(m, 2, &used) ||
-      !rl_field_id(m, 3, &a->worker_id) || !rl_field_strcpy(m, 4, a->worker_endpoint, sizeof a->worker_endpoint) ||
-      !rl_field_strcpy(m, 5, a->node_endpoint, sizeof a->node_endpoint) ||
-      !rl_field_strcpy(m, 6, message, sizeof message)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor update");
-    return;
-  }
   if (a->state == RL_AS_DEAD) return;
-  a->restarts_used = used;
-  if (state == RL_AS_DEAD) {
+  a->worker_id = u.worker_id;
+  memcpy(a->worker_endpoint, u.endpoint, sizeof a->worker_endpoint);
+  memcpy(a->node_endpoint, u.node_endpoint, sizeof a->node_endpoint);
+  a->restarts_used = u.restarts_used;
+  if (u.state == RL_AS_DEAD) {
+    char message[300];
+    snprintf(message, sizeof message, "%.*s", (int)(u.message.n < 299 ? u.message.n : 299), u.message.p ? u.message.p : "");
     s_dead(s, a, message);
     return;
   }
-  a->state = (int)state;
+  a->state = (int)u.state;
   s_save(s, a);
   s_answer(s, a);
 }
 
-/* LOCATE: [request, actor_id, dead_worker] */
+/* LOCATE: where does the actor run? */
 static void s_on_locate(rl_actor_service_t *s, const rl_msg_t *m) {
-  uint64_t request;
-  rl_id_t id, dead;
-  if (!rl_field_u64(m, 0, &request) || !rl_field_id(m, 1, &id) || !rl_field_id(m, 2, &dead)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor locate request");
-    return;
-  }
-  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &id);
-  if (!a || a->state == RL_AS_DEAD || (a->state == RL_AS_ALIVE && !rl_id_eq(&a->worker_id, &dead))) {
-    s_reply(s, &m->identity, request, &id, a);
+  rl_gcs_actor_locate_msg_t q;
+  if (!rl_gcs_actor_locate_msg_read(m, &q)) return;
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &q.actor_id);
+  if (!a || a->state == RL_AS_DEAD || (a->state == RL_AS_ALIVE && !rl_id_eq(&a->worker_id, &q.dead_worker))) {
+    s_reply(s, &m->identity, q.request, &q.actor_id, a);
     return;
   }
   s_waiter_t *w = rl_xcalloc(1, sizeof *w);
   zmq_msg_init(&w->identity);
   zmq_msg_copy(&w->identity, (zmq_msg_t *)&m->identity);
-  w->request = request;
-  w->actor = id;
-  w->dead = dead;
+  w->request = q.request;
+  w->actor = q.actor_id;
+  w->dead = q.dead_worker;
   w->next = s->waiters;
   s->waiters = w;
 }
 
-/* KILL: [actor_id, no_restart] */
+/* KILL: rayl.kill of a detached actor */
 static void s_on_kill(rl_actor_service_t *s, const rl_msg_t *m) {
-  rl_id_t id;
-  bool no_restart;
-  if (!rl_field_id(m, 0, &id) || !rl_field_bool(m, 1, &no_restart)) {
-    rl_log(RL_LOG_WARN, "dropped a malformed actor kill");
-    return;
-  }
-  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &id);
+  rl_gcs_actor_kill_msg_t k;
+  if (!rl_gcs_actor_kill_msg_read(m, &k)) return;
+  rl_gcs_actor_t *a = rl_actor_table_get(s->table, &k.actor_id);
   if (!a || a->state == RL_AS_DEAD) return;
   if (s->zctx && a->worker_endpoint[0]) {
     void *sock = zmq_socket(s->zctx, ZMQ_DEALER);
     if (sock && rl_net_connect(sock, a->worker_endpoint) == 0) {
-      rl_cw_kill_actor_msg_t k = {.actor_id = id, .no_restart = true};
-      rl_cw_kill_actor_msg_send(sock, NULL, &k);
+      rl_cw_kill_actor_msg_t kill = {.actor_id = k.actor_id, .no_restart = true};
+      rl_cw_kill_actor_msg_send(sock, NULL, &kill);
     }
     if (sock) {
       int linger = 1000; /* the message leaves before the socket goes */
@@ -538,7 +551,7 @@ static void s_on_kill(rl_actor_service_t *s, const rl_msg_t *m) {
       zmq_close(sock);
     }
   }
-  if (no_restart && !a->owner_alive) {
+  if (k.no_restart && !a->owner_alive) {
     char msg[200];
     snprintf(msg, sizeof msg, "the actor %s was killed by rayl.kill", a->class_name);
     s_dead(s, a, msg);

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 typedef struct {
   rl_id_t id, actor_id, node_id, owner_id; /* actor_id, node_id: nil when none / unknown */
@@ -76,31 +77,12 @@ size_t rl_state_table_actors(const rl_state_table_t *t) { return t->nactors; }
 
 /* ---- reading a report ---- */
 
-/* Copies a string object into out (truncated to fit, NUL-terminated); nil gives "". */
-static bool s_str(const msgpack_object *o, char *out, size_t outsize, bool nil_ok) {
-  const char *p;
-  size_t n;
-  if (nil_ok && o->type == MSGPACK_OBJECT_NIL) {
-    out[0] = 0;
-    return true;
-  }
-  if (!rl_obj_bytes(o, &p, &n)) return false;
-  if (n >= outsize) n = outsize - 1;
-  memcpy(out, p, n);
+/* Copies b into out (truncated to fit, NUL-terminated). */
+static void s_str(char *out, size_t outsize, rl_wire_bytes_t b) {
+  size_t n = b.n < outsize ? b.n : outsize - 1;
+  if (n) memcpy(out, b.p, n);
   out[n] = 0;
-  return true;
 }
-
-/* An id, or nil (the nil id). */
-static bool s_id_or_nil(const msgpack_object *o, rl_id_t *out) {
-  if (o->type == MSGPACK_OBJECT_NIL) {
-    memset(out, 0, sizeof *out);
-    return true;
-  }
-  return rl_obj_id(o, out);
-}
-
-static bool s_u64_max(const msgpack_object *o, uint64_t max, uint64_t *out) { return rl_obj_u64(o, out) && *out <= max; }
 
 /* What a report says about the nodes it names: their ids (nil if unknown here). */
 typedef struct {
@@ -108,58 +90,42 @@ typedef struct {
   uint32_t n;
 } s_nodes_t;
 
-/* Reads a task row into *x (owner fields not set). node: 1 + index, 0 unknown. */
-static const char *s_read_task(const msgpack_object *o, const s_nodes_t *nodes, s_task_t *x, bool *has_node) {
-  uint64_t v, node, pid, attempt;
-  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 9 && o->via.array.size != 10))
-    return "a task row is not an array of 9 or 10 fields";
-  const msgpack_object *f = o->via.array.ptr;
-  if (!rl_obj_id(&f[0], &x->id)) return "a task id is not a 16-byte id";
-  if (!s_u64_max(&f[1], RL_TS_FAILED, &v)) return "a task state is not one of RL_TS_*";
-  x->state = (uint8_t)v;
-  if (!s_u64_max(&f[2], UINT32_MAX, &attempt)) return "a task attempt is not a 32-bit number";
-  x->attempt = (uint32_t)attempt;
-  if (!s_str(&f[3], x->name, sizeof x->name, false)) return "a task name is not a string";
-  if (!s_u64_max(&f[4], RL_KIND_ACTOR_METHOD, &v)) return "a task kind is not one of RL_KIND_*";
-  x->kind = (uint8_t)v;
-  if (!s_id_or_nil(&f[5], &x->actor_id)) return "a task's actor id is neither an id nor nil";
-  if (!s_u64_max(&f[6], nodes->n, &node)) return "a task's node is not an index into the report's nodes";
-  if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "a task's worker pid is not a 32-bit number";
-  x->worker_pid = (uint32_t)pid;
-  if (!s_str(&f[8], x->error_type, sizeof x->error_type, true)) return "a task's error type is neither a string nor nil";
-  const char *p;
-  size_t n;
-  if (o->via.array.size == 10 && f[9].type != MSGPACK_OBJECT_NIL && !rl_obj_bytes(&f[9], &p, &n))
-    return "a task's error is neither a string nor nil";
-  *has_node = node > 0;
-  if (node > 0) x->node_id = nodes->ids[node - 1];
+/* Reads a task row into *x (owner fields not set). */
+static const char *s_read_task(const rl_wire_task_event_t *o, const s_nodes_t *nodes, s_task_t *x, bool *has_node) {
+  if (o->attempt > UINT32_MAX) return "a task attempt is not a 32-bit number";
+  if (o->node > nodes->n) return "a task's node is not an index into the report's nodes";
+  if (o->worker_pid > UINT32_MAX) return "a task's worker pid is not a 32-bit number";
+  x->id = o->task_id;
+  x->state = (uint8_t)o->state;
+  x->attempt = (uint32_t)o->attempt;
+  s_str(x->name, sizeof x->name, o->name);
+  x->kind = (uint8_t)o->kind;
+  if (o->has_actor_id) x->actor_id = o->actor_id;
+  else memset(&x->actor_id, 0, sizeof x->actor_id);
+  x->worker_pid = (uint32_t)o->worker_pid;
+  s_str(x->error_type, sizeof x->error_type, o->has_error_type ? o->error_type : rl_wire_str(""));
+  *has_node = o->node > 0;
+  if (o->node > 0) x->node_id = nodes->ids[o->node - 1];
   return NULL;
 }
 
-static const char *s_read_actor(const msgpack_object *o, const s_nodes_t *nodes, s_actor_t *x, bool *has_node) {
-  uint64_t v, node, pid;
-  if (o->type != MSGPACK_OBJECT_ARRAY || (o->via.array.size != 10 && o->via.array.size != 11))
-    return "an actor row is not an array of 10 or 11 fields";
-  const msgpack_object *f = o->via.array.ptr;
-  if (!rl_obj_id(&f[0], &x->id)) return "an actor id is not a 16-byte id";
-  if (!s_u64_max(&f[1], RL_AS_DEAD, &v)) return "an actor state is not one of RL_AS_*";
-  x->state = (uint8_t)v;
-  if (!s_str(&f[2], x->class_name, sizeof x->class_name, false) || !s_str(&f[3], x->name, sizeof x->name, false) ||
-      !s_str(&f[4], x->ns, sizeof x->ns, false))
-    return "an actor's class name, name or namespace is not a string";
-  if (f[5].type != MSGPACK_OBJECT_BOOLEAN) return "an actor's detached flag is not a boolean";
-  x->detached = f[5].via.boolean;
-  if (!s_u64_max(&f[6], nodes->n, &node)) return "an actor's node is not an index into the report's nodes";
-  if (!s_u64_max(&f[7], UINT32_MAX, &pid)) return "an actor's pid is not a 32-bit number";
-  x->pid = (uint32_t)pid;
-  if (!s_id_or_nil(&f[8], &x->worker_id)) return "an actor's worker id is neither an id nor nil";
-  if (!s_str(&f[9], x->cause, sizeof x->cause, true)) return "an actor's death cause is neither a string nor nil";
-  uint64_t restarts = 0;
-  if (o->via.array.size == 11 && !s_u64_max(&f[10], UINT32_MAX, &restarts))
-    return "an actor's restarts is not a 32-bit number";
-  x->restarts = (uint32_t)restarts;
-  *has_node = node > 0;
-  if (node > 0) x->node_id = nodes->ids[node - 1];
+static const char *s_read_actor(const rl_wire_actor_event_t *o, const s_nodes_t *nodes, s_actor_t *x, bool *has_node) {
+  if (o->node > nodes->n) return "an actor's node is not an index into the report's nodes";
+  if (o->pid > UINT32_MAX) return "an actor's pid is not a 32-bit number";
+  if (o->has_restarts && o->restarts > UINT32_MAX) return "an actor's restarts is not a 32-bit number";
+  x->id = o->actor_id;
+  x->state = (uint8_t)o->state;
+  s_str(x->class_name, sizeof x->class_name, o->class_name);
+  s_str(x->name, sizeof x->name, o->name);
+  s_str(x->ns, sizeof x->ns, o->namespace_);
+  x->detached = o->detached;
+  x->pid = (uint32_t)o->pid;
+  if (o->has_worker_id) x->worker_id = o->worker_id;
+  else memset(&x->worker_id, 0, sizeof x->worker_id);
+  s_str(x->cause, sizeof x->cause, o->has_death_cause ? o->death_cause : rl_wire_str(""));
+  x->restarts = o->has_restarts ? (uint32_t)o->restarts : 0;
+  *has_node = o->node > 0;
+  if (o->node > 0) x->node_id = nodes->ids[o->node - 1];
   return NULL;
 }
 
@@ -203,7 +169,7 @@ static s_task_t *s_task_slot(rl_state_table_t *t, const rl_id_t *id) {
   return x;
 }
 
-static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const msgpack_object *row, bool has_node,
+static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const rl_wire_task_event_t *row, bool has_node,
                          const rl_id_t *owner, uint32_t owner_pid) {
   s_task_t *x = s_task_slot(t, &in->id);
   if (!x) return; /* out of memory: this row is not kept */
@@ -214,9 +180,8 @@ static void s_apply_task(rl_state_table_t *t, const s_task_t *in, const msgpack_
   *x = *in;
   t->task_counts[x->state]++;
   x->error = error;
-  const char *p = NULL;
-  size_t n = 0;
-  if (row->via.array.size == 10) rl_obj_bytes(&row->via.array.ptr[9], &p, &n);
+  const char *p = row->has_error ? row->error.p : NULL;
+  size_t n = row->has_error ? row->error.n : 0;
   if (p || in->state != RL_TS_FAILED) s_set_error(t, x, p, n);
   if (!has_node) x->node_id = node; /* keep where it ran (a retry may not have a node yet) */
   if (!in->worker_pid) x->worker_pid = pid;
@@ -291,37 +256,21 @@ static void s_apply_actor(rl_state_table_t *t, const s_actor_t *in, bool has_nod
   s_set_actor_state(t, a, state);
 }
 
-int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err,
-                          size_t errlen) {
-  rl_id_t owner;
-  uint64_t pid, dropped;
-  const msgpack_object *nodes = rl_field(m, 2), *tasks = rl_field(m, 3), *actors = rl_field(m, 4);
+int rl_state_table_report(rl_state_table_t *t, const rl_gcs_state_report_msg_t *r, rl_state_node_fn *resolve,
+                          void *ctx, char *err, size_t errlen) {
   const char *why = NULL;
   s_nodes_t nv = {0};
-  if (m->nfields < 6 || m->nfields > 8) why = "it does not have 6 to 8 fields"; /* 7, 8: timeline_table.c's */
-  else if (!rl_field_id(m, 0, &owner)) why = "field 1 (worker_id) is not a 16-byte id";
-  else if (!rl_field_u64(m, 1, &pid) || pid > UINT32_MAX) why = "field 2 (pid) is not a process id";
-  else if (nodes->type != MSGPACK_OBJECT_ARRAY || nodes->via.array.size > 4096)
-    why = "field 3 (nodes) is not an array of at most 4096 endpoints";
-  else if (tasks->type != MSGPACK_OBJECT_ARRAY) why = "field 4 (tasks) is not an array";
-  else if (actors->type != MSGPACK_OBJECT_ARRAY) why = "field 5 (actors) is not an array";
-  else if (!rl_field_u64(m, 5, &dropped)) why = "field 6 (dropped) is not an unsigned integer";
+  if (r->pid > UINT32_MAX) why = "field 'pid' is not a process id";
+  else if (r->nodes.n > 4096) why = "field 'nodes' has more than 4096 endpoints";
   if (why) goto bad;
-  nv.n = nodes->via.array.size;
+  nv.n = r->nodes.n;
   nv.ids = calloc(nv.n ? nv.n : 1, sizeof *nv.ids);
   if (!nv.ids) {
     why = "out of memory";
     goto bad;
   }
-  for (uint32_t i = 0; i < nv.n; i++) {
-    const char *ep;
-    size_t len;
-    if (!rl_obj_bytes(&nodes->via.array.ptr[i], &ep, &len)) {
-      why = "a node endpoint is not a string";
-      goto bad;
-    }
-    if (!resolve || !resolve(ctx, ep, len, &nv.ids[i])) memset(&nv.ids[i], 0, sizeof nv.ids[i]);
-  }
+  for (uint32_t i = 0; i < nv.n; i++)
+    if (!resolve || !resolve(ctx, r->nodes.v[i].p, r->nodes.v[i].n, &nv.ids[i])) memset(&nv.ids[i], 0, sizeof nv.ids[i]);
   /* Check every row, then apply: a bad row changes nothing. */
   s_task_t task;
   s_actor_t *actor = malloc(sizeof *actor);
@@ -330,22 +279,20 @@ int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_
     why = "out of memory";
     goto bad;
   }
-  for (uint32_t i = 0; i < tasks->via.array.size && !why; i++)
-    why = s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
-  for (uint32_t i = 0; i < actors->via.array.size && !why; i++)
-    why = s_read_actor(&actors->via.array.ptr[i], &nv, actor, &has_node);
+  for (uint32_t i = 0; i < r->tasks.n && !why; i++) why = s_read_task(&r->tasks.v[i], &nv, &task, &has_node);
+  for (uint32_t i = 0; i < r->actors.n && !why; i++) why = s_read_actor(&r->actors.v[i], &nv, actor, &has_node);
   if (!why) {
-    for (uint32_t i = 0; i < tasks->via.array.size; i++) {
+    for (uint32_t i = 0; i < r->tasks.n; i++) {
       memset(&task, 0, sizeof task);
-      s_read_task(&tasks->via.array.ptr[i], &nv, &task, &has_node);
-      s_apply_task(t, &task, &tasks->via.array.ptr[i], has_node, &owner, (uint32_t)pid);
+      s_read_task(&r->tasks.v[i], &nv, &task, &has_node);
+      s_apply_task(t, &task, &r->tasks.v[i], has_node, &r->worker_id, (uint32_t)r->pid);
     }
-    for (uint32_t i = 0; i < actors->via.array.size; i++) {
+    for (uint32_t i = 0; i < r->actors.n; i++) {
       memset(actor, 0, sizeof *actor);
-      s_read_actor(&actors->via.array.ptr[i], &nv, actor, &has_node);
-      s_apply_actor(t, actor, has_node, &owner, (uint32_t)pid);
+      s_read_actor(&r->actors.v[i], &nv, actor, &has_node);
+      s_apply_actor(t, actor, has_node, &r->worker_id, (uint32_t)r->pid);
     }
-    t->dropped += dropped;
+    t->dropped += r->dropped;
     s_trim_dead(t);
   }
   free(actor);
@@ -392,41 +339,16 @@ void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_
 
 /* ---- listing ---- */
 
-static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
-  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, id);
-}
-
-static void s_pack_str_or_nil(msgpack_packer *pk, const char *s) {
-  if (*s) rl_pack_str(pk, s);
-  else msgpack_pack_nil(pk);
-}
-
-void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->ntasks);
+void rl_state_table_task_rows(const rl_state_table_t *t, rl_wire_task_row_t *out) {
   for (size_t k = 0; k < t->ntasks; k++) {
     const s_task_t *x = &t->tasks[(t->first + k) % t->max_tasks];
-    msgpack_pack_array(pk, 11);
-    rl_pack_id(pk, &x->id);
-    msgpack_pack_uint64(pk, x->state);
-    msgpack_pack_uint64(pk, x->attempt);
-    rl_pack_str(pk, x->name);
-    msgpack_pack_uint64(pk, x->kind);
-    s_pack_id_or_nil(pk, &x->actor_id);
-    s_pack_id_or_nil(pk, &x->node_id);
-    msgpack_pack_uint64(pk, x->worker_pid);
-    s_pack_str_or_nil(pk, x->error_type);
-    rl_pack_id(pk, &x->owner_id);
-    msgpack_pack_uint64(pk, x->owner_pid);
+    out[k] = (rl_wire_task_row_t){.task_id = x->id, .state = x->state, .attempt = x->attempt,
+                                  .name = rl_wire_str(x->name), .kind = x->kind, .actor_id = x->actor_id,
+                                  .has_actor_id = !rl_id_is_nil(&x->actor_id), .node_id = x->node_id,
+                                  .has_node_id = !rl_id_is_nil(&x->node_id), .worker_pid = x->worker_pid,
+                                  .error_type = rl_wire_str(x->error_type), .has_error_type = x->error_type[0] != 0,
+                                  .owner_id = x->owner_id, .owner_pid = x->owner_pid};
   }
-  msgpack_pack_uint64(pk, t->dropped);
-  msgpack_pack_uint64(pk, t->evicted);
-}
-
-void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk) {
-  rl_state_table_pack_actor_rows(t, pk);
-  msgpack_pack_uint64(pk, t->dropped);
-  msgpack_pack_uint64(pk, t->evicted);
 }
 
 void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted) {
@@ -434,23 +356,15 @@ void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_
   *evicted = t->evicted;
 }
 
-void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->nactors);
+void rl_state_table_actor_rows(const rl_state_table_t *t, rl_wire_actor_row_t *out) {
   for (size_t i = 0; i < t->nactors; i++) {
     const s_actor_t *a = t->actors[i];
-    msgpack_pack_array(pk, 11);
-    rl_pack_id(pk, &a->id);
-    msgpack_pack_uint64(pk, a->state);
-    rl_pack_str(pk, a->class_name);
-    rl_pack_str(pk, a->name);
-    rl_pack_str(pk, a->ns);
-    if (a->detached) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
-    s_pack_id_or_nil(pk, &a->node_id);
-    msgpack_pack_uint64(pk, a->pid);
-    s_pack_str_or_nil(pk, a->cause);
-    rl_pack_id(pk, &a->owner_id);
-    msgpack_pack_uint64(pk, a->owner_pid);
+    out[i] = (rl_wire_actor_row_t){.actor_id = a->id, .state = a->state, .class_name = rl_wire_str(a->class_name),
+                                   .name = rl_wire_str(a->name), .namespace_ = rl_wire_str(a->ns),
+                                   .detached = a->detached, .node_id = a->node_id,
+                                   .has_node_id = !rl_id_is_nil(&a->node_id), .pid = a->pid,
+                                   .death_cause = rl_wire_str(a->cause), .has_death_cause = a->cause[0] != 0,
+                                   .owner_id = a->owner_id, .owner_pid = a->owner_pid};
   }
 }
 

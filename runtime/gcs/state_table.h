@@ -12,6 +12,7 @@
 #include "common/id.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 
 #define RL_STATE_MAX_TASKS 100000 /* as Ray's RAY_task_events_max_num_task_in_gcs */
 #define RL_STATE_MAX_DEAD_ACTORS 10000
@@ -33,24 +34,24 @@ rl_state_table_t *rl_state_table_new(size_t max_tasks, size_t max_dead_actors);
 /* Frees the table and nulls *p; safe on NULL and twice. */
 void rl_state_table_destroy(rl_state_table_t **p);
 
-/* Applies a RL_GCS_STATE_REPORT message (wire/proto.h): every row is checked first,
+/* Applies a RL_GCS_STATE_REPORT message (wire/proto.h, as rl_gcs_state_report_msg_read
+ * gives it): every row is checked first,
  * and a message with one bad row changes nothing. resolve maps the node endpoints it
  * names to node ids. Returns 0, or -1 with what was wrong in err. */
-int rl_state_table_report(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err,
-                          size_t errlen);
+int rl_state_table_report(rl_state_table_t *t, const rl_gcs_state_report_msg_t *r, rl_state_node_fn *resolve,
+                          void *ctx, char *err, size_t errlen);
 
 /* These clients (drivers or workers, by worker id) died: tasks they owned that had not
  * finished fail with OwnerDiedError, their actors that are not detached die, and
  * detached actors whose worker is among them die (no owner is left to say so). */
 void rl_state_table_clients_died(rl_state_table_t *t, const rl_id_t *dead, size_t n);
 
-/* Packs the rows of RL_GCS_STATE (wire/proto.h) for "tasks" or "actors": the rows
- * array, dropped and evicted. */
-void rl_state_table_pack_tasks(const rl_state_table_t *t, msgpack_packer *pk);
-void rl_state_table_pack_actors(const rl_state_table_t *t, msgpack_packer *pk);
-/* The actor rows alone, and the counts: RL_GCS_STATE for "actors" carries them as
- * [request, nil, dropped, evicted, rows]. */
-void rl_state_table_pack_actor_rows(const rl_state_table_t *t, msgpack_packer *pk);
+/* Fill out with RL_GCS_STATE's rows (wire/proto.h) for "tasks" (room for
+ * rl_state_table_tasks rows, oldest first) or "actors" (rl_state_table_actors); their
+ * strings are borrowed from the table (valid until it changes). */
+void rl_state_table_task_rows(const rl_state_table_t *t, rl_wire_task_row_t *out);
+void rl_state_table_actor_rows(const rl_state_table_t *t, rl_wire_actor_row_t *out);
+/* What RL_GCS_STATE counts: events dropped by their owners, tasks forgotten here. */
 void rl_state_table_losses(const rl_state_table_t *t, uint64_t *dropped, uint64_t *evicted);
 
 /* A task or actor as the table holds it, for readers in the head (the dashboard):

@@ -76,6 +76,13 @@ static int s_as_received(rl_msgbuf_t *b, rl_msg_t *m) {
   return 0;
 }
 
+/* Reads m as RL_GCS_STATE_REPORT and applies it (rl_state_table_report). */
+static int s_apply(rl_state_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err, size_t errlen) {
+  rl_gcs_state_report_msg_t r;
+  if (rl_gcs_state_report_msg_unpack(m, &r, err, errlen) != 0) return -1;
+  return rl_state_table_report(t, &r, resolve, ctx, err, errlen);
+}
+
 static rl_id_t s_n1;
 
 static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
@@ -85,16 +92,34 @@ static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
   return true;
 }
 
-/* The listing as RL_GCS_STATE carries it after the request: [rows, dropped, evicted]. */
+/* The listing as RL_GCS_STATE carries it (packed and unpacked again), seen as
+ * [rows, dropped, evicted]. */
+static msgpack_object s_view[3];
 static msgpack_object s_listed(const rl_state_table_t *t, bool tasks, msgpack_sbuffer *sb, msgpack_unpacked *up) {
-  msgpack_packer pk;
+  rl_gcs_state_msg_t r = {.has_tasks = tasks, .has_actors = !tasks};
+  rl_state_table_losses(t, &r.dropped, &r.evicted);
+  r.tasks.n = tasks ? (uint32_t)rl_state_table_tasks(t) : 0;
+  r.tasks.v = calloc(r.tasks.n + 1, sizeof *r.tasks.v);
+  r.actors.n = tasks ? 0 : (uint32_t)rl_state_table_actors(t);
+  r.actors.v = calloc(r.actors.n + 1, sizeof *r.actors.v);
+  if (tasks) rl_state_table_task_rows(t, r.tasks.v);
+  else rl_state_table_actor_rows(t, r.actors.v);
+  rl_msgbuf_t b;
+  msgpack_object none = {.type = MSGPACK_OBJECT_NIL};
+  int rc = rl_gcs_state_msg_pack(&r, &b, NULL, 0);
+  free(r.tasks.v);
+  free(r.actors.v);
+  if (rc != 0) return none;
   msgpack_sbuffer_clear(sb);
-  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 3);
-  if (tasks) rl_state_table_pack_tasks(t, &pk);
-  else rl_state_table_pack_actors(t, &pk);
-  msgpack_unpack_next(up, sb->data, sb->size, NULL);
-  return up->data;
+  msgpack_sbuffer_write(sb, b.sb.data + RL_MSG_HEADER, b.sb.size - RL_MSG_HEADER);
+  rl_msgbuf_reset(&b);
+  if (msgpack_unpack_next(up, sb->data, sb->size, NULL) != MSGPACK_UNPACK_SUCCESS) return none;
+  const msgpack_object *f = up->data.via.array.ptr;
+  s_view[0] = f[tasks ? 1 : 4], s_view[1] = f[2], s_view[2] = f[3];
+  msgpack_object v = {.type = MSGPACK_OBJECT_ARRAY};
+  v.via.array.size = 3;
+  v.via.array.ptr = s_view;
+  return v;
 }
 
 static bool s_count_view(void *ctx, const rl_task_view_t *v) {
@@ -125,15 +150,15 @@ int rl_state_table_selftest(void) {
   /* A task submitted, then running on node 1, then finished; an actor pending, then alive. */
   s_trow_t r = {&tid[0], RL_TS_SUBMITTED, "square", 0, NULL};
   s_report(&b, &owner, &r, 1, &actor, RL_AS_PENDING, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   r = (s_trow_t){&tid[0], RL_TS_RUNNING, "square", 1, NULL};
   s_report(&b, &owner, &r, 1, &actor, RL_AS_ALIVE, false, &worker);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   r = (s_trow_t){&tid[0], RL_TS_FINISHED, "square", 0, NULL};
   s_report(&b, &owner, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   S_CHECK(rl_state_table_tasks(t) == 1 && rl_state_table_actors(t) == 1);
   msgpack_object rows = s_listed(t, true, &sb, &up);
@@ -154,7 +179,7 @@ int rl_state_table_selftest(void) {
   /* A node the head does not know leaves the node unknown. */
   r = (s_trow_t){&tid[1], RL_TS_RUNNING, "elsewhere", 2, NULL};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rows = s_listed(t, true, &sb, &up);
   S_CHECK(rows.via.array.ptr[0].via.array.ptr[1].via.array.ptr[6].type == MSGPACK_OBJECT_NIL);
@@ -162,7 +187,7 @@ int rl_state_table_selftest(void) {
   /* The owner dies: its unfinished task fails, its actor dies; other's task too. */
   r = (s_trow_t){&tid[2], RL_TS_SUBMITTED, "waits", 0, NULL};
   s_report(&b, &owner, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rl_state_table_clients_died(t, &owner, 1);
   rows = s_listed(t, true, &sb, &up);
@@ -181,7 +206,7 @@ int rl_state_table_selftest(void) {
   /* Bounded: a fourth task forgets the first reported. */
   r = (s_trow_t){&tid[3], RL_TS_SUBMITTED, "fourth", 0, NULL};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rows = s_listed(t, true, &sb, &up);
   S_CHECK(rows.via.array.ptr[0].via.array.size == 3 && rl_obj_u64(&rows.via.array.ptr[2], &v) && v == 1);
@@ -191,7 +216,7 @@ int rl_state_table_selftest(void) {
    * actors the longest dead is forgotten. */
   rl_id_t det = rl_id_random(), dw = rl_id_random(), third = rl_id_random();
   s_report(&b, &other, NULL, 0, &det, RL_AS_ALIVE, true, &dw);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rl_state_table_clients_died(t, &other, 1);
   S_CHECK(rl_state_table_actors(t) == 2);
@@ -201,7 +226,7 @@ int rl_state_table_selftest(void) {
   rows = s_listed(t, false, &sb, &up);
   S_CHECK(rl_obj_u64(&rows.via.array.ptr[0].via.array.ptr[1].via.array.ptr[1], &v) && v == RL_AS_DEAD);
   s_report(&b, &other, NULL, 0, &third, RL_AS_DEAD, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   S_CHECK(rl_state_table_actors(t) == 2);
   rows = s_listed(t, false, &sb, &up);
@@ -210,17 +235,17 @@ int rl_state_table_selftest(void) {
   /* Malformed reports change nothing. */
   r = (s_trow_t){&tid[4], 9, "bad state", 0, NULL};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == -1);
   S_CHECK(strstr(err, "state"));
   rl_msg_close(&m);
   r = (s_trow_t){&tid[4], RL_TS_RUNNING, "bad node", 3, NULL};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == -1);
   rl_msg_close(&m);
   rl_msgbuf_init(&b, RL_GCS_STATE_REPORT, 2);
   rl_pack_id(&b.pk, &other);
   msgpack_pack_uint64(&b.pk, 1);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == -1);
   rl_msg_close(&m);
   S_CHECK(rl_idmap_get(t->task_index, &tid[4]) == NULL && rl_state_table_tasks(t) == 3);
 
@@ -228,7 +253,7 @@ int rl_state_table_selftest(void) {
   rl_id_t failed = rl_id_random();
   r = (s_trow_t){&failed, RL_TS_FAILED, "breaks", 1, "TaskError"};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rl_task_view_t seen = {0};
   rl_state_table_each_task(t, s_first_view, &seen);
@@ -236,7 +261,7 @@ int rl_state_table_selftest(void) {
   S_CHECK(!strcmp(seen.error_type, "TaskError") && t->error_bytes > 0);
   r = (s_trow_t){&failed, RL_TS_SUBMITTED, "breaks", 0, NULL};
   s_report(&b, &other, &r, 1, NULL, 0, false, NULL);
-  S_CHECK(s_as_received(&b, &m) == 0 && rl_state_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0);
+  S_CHECK(s_as_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0);
   rl_msg_close(&m);
   rl_state_table_each_task(t, s_first_view, &seen);
   S_CHECK(!seen.error && t->error_bytes == 0);

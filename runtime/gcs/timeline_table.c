@@ -41,82 +41,49 @@ static rl_timeline_event_t *s_push(rl_timeline_table_t *t) {
   return &t->ring[(t->first + t->n++) % t->max];
 }
 
-/* Checks one span row; NULL if good, else what is wrong. */
-static const char *s_check(const msgpack_object *o, uint32_t nnodes) {
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) return "a span is not an array of 9 fields";
-  const msgpack_object *f = o->via.array.ptr;
-  rl_id_t id;
-  const char *p;
-  size_t n;
-  uint64_t v;
-  if (!rl_obj_id(&f[0], &id)) return "a span's task id is not 16 bytes";
-  if (!rl_obj_bytes(&f[1], &p, &n)) return "a span's name is not a string";
-  if (!rl_obj_u64(&f[2], &v) || v > RL_KIND_ACTOR_METHOD) return "a span's kind is unknown";
-  if (f[3].type != MSGPACK_OBJECT_NIL && !rl_obj_id(&f[3], &id)) return "a span's actor id is not 16 bytes";
-  if (!rl_obj_u64(&f[4], &v) || v > nnodes) return "a span's node is not an index into nodes";
-  if (!rl_obj_u64(&f[5], &v) || v > UINT32_MAX) return "a span's pid is not a pid";
-  uint64_t start, end;
-  if (!rl_obj_u64(&f[6], &start) || !rl_obj_u64(&f[7], &end) || end < start) return "a span's times are not start <= end";
-  if (f[8].type != MSGPACK_OBJECT_BOOLEAN) return "a span's failed is not a boolean";
+/* Checks one span; NULL if good, else what is wrong. */
+static const char *s_check(const rl_wire_span_t *o, uint32_t nnodes) {
+  if (o->node > nnodes) return "a span's node is not an index into nodes";
+  if (o->pid > UINT32_MAX) return "a span's pid is not a pid";
+  if (o->end_us < o->start_us) return "a span's times are not start <= end";
   return NULL;
 }
 
-int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx,
-                             char *err, size_t errlen) {
-  const msgpack_object *spans = rl_field(m, 6), *nodes = rl_field(m, 2);
-  uint64_t dropped = 0;
-  if (rl_field(m, 7) && !rl_field_u64(m, 7, &dropped)) {
-    snprintf(err, errlen, "the report's spans_dropped is not a count");
-    return -1;
-  }
-  if (!spans || spans->type == MSGPACK_OBJECT_NIL) {
+int rl_timeline_table_report(rl_timeline_table_t *t, const rl_gcs_state_report_msg_t *r, rl_state_node_fn *resolve,
+                             void *ctx, char *err, size_t errlen) {
+  uint64_t dropped = r->has_spans_dropped ? r->spans_dropped : 0;
+  if (!r->has_spans) {
     t->dropped += dropped;
     return 0;
   }
-  rl_id_t owner;
-  uint64_t owner_pid;
-  if (spans->type != MSGPACK_OBJECT_ARRAY || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY ||
-      !rl_field_id(m, 0, &owner) || !rl_field_u64(m, 1, &owner_pid)) {
-    snprintf(err, errlen, "the report's spans, nodes or owner are malformed");
-    return -1;
-  }
-  for (uint32_t i = 0; i < spans->via.array.size; i++) {
-    const char *why = s_check(&spans->via.array.ptr[i], nodes->via.array.size);
+  for (uint32_t i = 0; i < r->spans.n; i++) {
+    const char *why = s_check(&r->spans.v[i], r->nodes.n);
     if (why) {
       snprintf(err, errlen, "%s", why);
       return -1;
     }
   }
   t->dropped += dropped;
-  for (uint32_t i = 0; i < spans->via.array.size; i++) {
-    const msgpack_object *f = spans->via.array.ptr[i].via.array.ptr;
+  for (uint32_t i = 0; i < r->spans.n; i++) {
+    const rl_wire_span_t *f = &r->spans.v[i];
     rl_timeline_event_t *e = s_push(t);
     if (!e) {
       snprintf(err, errlen, "out of memory");
       return -1;
     }
     memset(e, 0, sizeof *e);
-    uint64_t v, node;
-    const char *p;
-    size_t n;
-    rl_obj_id(&f[0], &e->task_id);
-    rl_obj_bytes(&f[1], &p, &n);
-    snprintf(e->name, sizeof e->name, "%.*s", (int)n, p);
-    rl_obj_u64(&f[2], &v);
-    e->kind = (uint8_t)v;
-    if (f[3].type != MSGPACK_OBJECT_NIL) rl_obj_id(&f[3], &e->actor_id);
-    rl_obj_u64(&f[4], &node);
-    if (node > 0 && rl_obj_bytes(&nodes->via.array.ptr[node - 1], &p, &n) && resolve)
-      resolve(ctx, p, n, &e->node_id);
-    rl_obj_u64(&f[5], &v);
-    e->pid = (uint32_t)v;
-    rl_obj_u64(&f[6], &v);
-    e->start_us = (int64_t)v;
-    rl_obj_u64(&f[7], &v);
-    e->end_us = (int64_t)v;
-    e->failed = f[8].via.boolean;
-    e->owner_id = owner;
-    e->owner_pid = (uint32_t)owner_pid;
+    e->task_id = f->task_id;
+    snprintf(e->name, sizeof e->name, "%.*s", (int)(f->name.n < sizeof e->name ? f->name.n : sizeof e->name),
+             f->name.p ? f->name.p : "");
+    e->kind = (uint8_t)f->kind;
+    if (f->has_actor_id) e->actor_id = f->actor_id;
+    if (f->node > 0 && resolve) resolve(ctx, r->nodes.v[f->node - 1].p, r->nodes.v[f->node - 1].n, &e->node_id);
+    e->pid = (uint32_t)f->pid;
+    e->start_us = (int64_t)f->start_us;
+    e->end_us = (int64_t)f->end_us;
+    e->failed = f->failed;
+    e->owner_id = r->worker_id;
+    e->owner_pid = (uint32_t)r->pid;
   }
   return 0;
 }
@@ -127,34 +94,19 @@ void rl_timeline_table_each(const rl_timeline_table_t *t, bool (*fn)(void *ctx, 
     if (!fn(ctx, &t->ring[(t->first + i) % t->max])) return;
 }
 
-static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
-  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, id);
-}
-
-static bool s_pack_one(void *ctx, const rl_timeline_event_t *e) {
-  msgpack_packer *pk = ctx;
-  msgpack_pack_array(pk, 11);
-  rl_pack_id(pk, &e->task_id);
-  rl_pack_str(pk, e->name);
-  msgpack_pack_uint64(pk, e->kind);
-  s_pack_id_or_nil(pk, &e->actor_id);
-  s_pack_id_or_nil(pk, &e->node_id);
-  msgpack_pack_uint64(pk, e->pid);
-  msgpack_pack_uint64(pk, (uint64_t)e->start_us);
-  msgpack_pack_uint64(pk, (uint64_t)e->end_us);
-  if (e->failed) msgpack_pack_true(pk);
-  else msgpack_pack_false(pk);
-  rl_pack_id(pk, &e->owner_id);
-  msgpack_pack_uint64(pk, e->owner_pid);
+static bool s_row(void *ctx, const rl_timeline_event_t *e) {
+  rl_wire_timeline_event_t **out = ctx;
+  *(*out)++ = (rl_wire_timeline_event_t){.task_id = e->task_id, .name = rl_wire_str(e->name), .kind = e->kind,
+                                         .actor_id = e->actor_id, .has_actor_id = !rl_id_is_nil(&e->actor_id),
+                                         .node_id = e->node_id, .has_node_id = !rl_id_is_nil(&e->node_id),
+                                         .pid = e->pid, .start_us = (uint64_t)e->start_us,
+                                         .end_us = (uint64_t)e->end_us, .failed = e->failed,
+                                         .owner_id = e->owner_id, .owner_pid = e->owner_pid};
   return true;
 }
 
-void rl_timeline_table_pack(const rl_timeline_table_t *t, msgpack_packer *pk) {
-  msgpack_pack_array(pk, (uint32_t)t->n);
-  rl_timeline_table_each(t, s_pack_one, pk);
-  msgpack_pack_uint64(pk, t->evicted);
-  msgpack_pack_uint64(pk, t->dropped);
+void rl_timeline_table_rows(const rl_timeline_table_t *t, rl_wire_timeline_event_t *out) {
+  rl_timeline_table_each(t, s_row, &out);
 }
 
 size_t rl_timeline_table_count(const rl_timeline_table_t *t) { return t->n; }

@@ -36,16 +36,16 @@ void rl_timeline_table_destroy(rl_timeline_table_t **p);
  * nothing) and counts its spans_dropped. Every span is checked first: one bad span
  * adds none (and counts nothing). resolve maps node endpoints to node ids. Returns 0,
  * or -1 with what was wrong in err. */
-int rl_timeline_table_report(rl_timeline_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx,
-                             char *err, size_t errlen);
+int rl_timeline_table_report(rl_timeline_table_t *t, const rl_gcs_state_report_msg_t *r, rl_state_node_fn *resolve,
+                             void *ctx, char *err, size_t errlen);
 
 /* Calls fn on each kept event, oldest first (fn returns false to stop). */
 void rl_timeline_table_each(const rl_timeline_table_t *t, bool (*fn)(void *ctx, const rl_timeline_event_t *e),
                             void *ctx);
 
-/* Packs RL_GCS_TIMELINE's fields after the request: events (oldest first), evicted,
- * dropped. */
-void rl_timeline_table_pack(const rl_timeline_table_t *t, msgpack_packer *pk);
+/* Fills out (room for rl_timeline_table_count events) with RL_GCS_TIMELINE's events,
+ * oldest first; their names are borrowed from the table (valid until it changes). */
+void rl_timeline_table_rows(const rl_timeline_table_t *t, rl_wire_timeline_event_t *out);
 
 /* Events kept now; events forgotten to stay within max_events; runs owners reported
  * they could not send (both since the head started). */

@@ -38,6 +38,7 @@ static int s_received(rl_msgbuf_t *b, rl_msg_t *m) {
   zmq_msg_init_size(&m->frame, b->sb.size);
   memcpy(zmq_msg_data(&m->frame), b->sb.data, b->sb.size);
   rl_msgbuf_reset(b);
+  m->type = ((uint8_t *)zmq_msg_data(&m->frame))[1];
   msgpack_unpacked_init(&m->up);
   if (msgpack_unpack_next(&m->up, (const char *)zmq_msg_data(&m->frame) + RL_MSG_HEADER,
                           zmq_msg_size(&m->frame) - RL_MSG_HEADER, NULL) != MSGPACK_UNPACK_SUCCESS ||
@@ -49,6 +50,13 @@ static int s_received(rl_msgbuf_t *b, rl_msg_t *m) {
 }
 
 static rl_id_t s_node;
+
+/* Reads m as RL_GCS_STATE_REPORT and applies it (rl_timeline_table_report). */
+static int s_apply(rl_timeline_table_t *t, const rl_msg_t *m, rl_state_node_fn *resolve, void *ctx, char *err, size_t errlen) {
+  rl_gcs_state_report_msg_t r;
+  if (rl_gcs_state_report_msg_unpack(m, &r, err, errlen) != 0) return -1;
+  return rl_timeline_table_report(t, &r, resolve, ctx, err, errlen);
+}
 
 static bool s_resolve(void *ctx, const char *ep, size_t len, rl_id_t *out) {
   (void)ctx;
@@ -74,42 +82,31 @@ int rl_timeline_table_selftest(void) {
   if (!t) return 1;
   /* Three spans kept, in order, with node and owner resolved. */
   s_report(&b, &owner, 3, false);
-  RL_CHECK_COUNT(s_received(&b, &m) == 0 && rl_timeline_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0, fails);
+  RL_CHECK_COUNT(s_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0, fails);
   rl_msg_close(&m);
   RL_CHECK_COUNT(rl_timeline_table_count(t) == 3, fails);
   rl_timeline_table_each(t, s_first_name, first);
   RL_CHECK_COUNT(!strcmp(first, "f0"), fails);
   /* A bad span (node index beyond the list) adds nothing. */
   s_report(&b, &owner, 2, true);
-  RL_CHECK_COUNT(s_received(&b, &m) == 0 && rl_timeline_table_report(t, &m, s_resolve, NULL, err, sizeof err) == -1,
+  RL_CHECK_COUNT(s_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == -1,
                  fails);
   RL_CHECK_COUNT(strstr(err, "node") != NULL && rl_timeline_table_count(t) == 3, fails);
   rl_msg_close(&m);
   /* Beyond max the oldest go first. */
   s_report(&b, &owner, 3, false);
-  RL_CHECK_COUNT(s_received(&b, &m) == 0 && rl_timeline_table_report(t, &m, s_resolve, NULL, err, sizeof err) == 0, fails);
+  RL_CHECK_COUNT(s_received(&b, &m) == 0 && s_apply(t, &m, s_resolve, NULL, err, sizeof err) == 0, fails);
   rl_msg_close(&m);
   RL_CHECK_COUNT(rl_timeline_table_count(t) == 4 && rl_timeline_table_evicted(t) == 2, fails);
   RL_CHECK_COUNT(rl_timeline_table_dropped(t) == 4, fails); /* 2 per report taken */
   rl_timeline_table_each(t, s_first_name, first);
   RL_CHECK_COUNT(!strcmp(first, "f2"), fails);
-  /* Packed: [events, evicted], each event with the node id resolved. */
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 3);
-  rl_timeline_table_pack(t, &pk);
-  msgpack_unpacked up;
-  msgpack_unpacked_init(&up);
-  RL_CHECK_COUNT(msgpack_unpack_next(&up, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS, fails);
-  const msgpack_object *ev = &up.data.via.array.ptr[0];
-  rl_id_t node;
-  RL_CHECK_COUNT(ev->via.array.size == 4 && rl_obj_id(&ev->via.array.ptr[0].via.array.ptr[4], &node) &&
-                     rl_id_eq(&node, &s_node),
+  /* As rows: each event with the node id resolved. */
+  rl_wire_timeline_event_t rows[4];
+  rl_timeline_table_rows(t, rows);
+  RL_CHECK_COUNT(rows[0].has_node_id && rl_id_eq(&rows[0].node_id, &s_node) && rows[0].name.n == 2 &&
+                     !memcmp(rows[0].name.p, "f2", 2) && rows[3].start_us == 20 && rows[3].end_us == 25,
                  fails);
-  msgpack_unpacked_destroy(&up);
-  msgpack_sbuffer_destroy(&sb);
   rl_timeline_table_destroy(&t);
   rl_timeline_table_destroy(&t);
   RL_CHECK_COUNT(t == NULL, fails);

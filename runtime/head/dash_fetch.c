@@ -14,6 +14,7 @@
 #include "http/json.h"
 #include "node/log_service.h"
 #include "wire/proto.h"
+#include "wire/wire.h"
 #include "worker/state_client.h"
 
 #define S_SLOTS 16
@@ -48,20 +49,16 @@ static char *s_error(const char *msg, size_t *len) {
   return rl_json_take(&j, len);
 }
 
-static void s_id(rl_json_t *j, const char *key, const msgpack_object *o) {
-  rl_id_t id;
+static void s_id(rl_json_t *j, const char *key, const rl_id_t *id) {
   char hex[RL_ID_HEX];
   rl_json_key(j, key);
-  if (o && rl_obj_id(o, &id) && !rl_id_is_nil(&id)) rl_json_str(j, rl_id_hex(&id, hex));
+  if (id && !rl_id_is_nil(id)) rl_json_str(j, rl_id_hex(id, hex));
   else rl_json_null(j);
 }
 
-static void s_strn(rl_json_t *j, const char *key, const msgpack_object *o) {
-  const char *p = "";
-  size_t n = 0;
-  rl_obj_bytes(o, &p, &n);
+static void s_strn(rl_json_t *j, const char *key, rl_wire_bytes_t b) {
   rl_json_key(j, key);
-  rl_json_strn(j, p, n);
+  rl_json_strn(j, b.p ? b.p : "", b.n);
 }
 
 static const char *const s_kinds[] = {"driver", "worker", "remote"};
@@ -76,16 +73,17 @@ typedef struct {
 /* "memory": every node's drivers and workers, then all of them at once. */
 static char *s_memory(const char *const *eps, int n, size_t *len) {
   rl_msg_t *nodes = calloc(n ? (size_t)n : 1, sizeof *nodes);
-  bool *got = calloc(n ? (size_t)n : 1, sizeof *got);
-  if (!nodes || !got) {
-    free(nodes), free(got);
+  rl_nm_workers_msg_t *wk = calloc(n ? (size_t)n : 1, sizeof *wk);
+  bool *got = calloc(n ? (size_t)n : 1, sizeof *got), *ok = calloc(n ? (size_t)n : 1, sizeof *ok);
+  if (!nodes || !wk || !got || !ok) {
+    free(nodes), free(wk), free(got), free(ok);
     return s_error("out of memory", len);
   }
   rl_state_ask_all(eps, n, RL_NM_LIST_WORKERS, RL_NM_WORKERS, nodes, got, S_ASK_MS);
   size_t np = 0;
   for (int i = 0; i < n; i++) {
-    const msgpack_object *cs = got[i] ? rl_field(&nodes[i], 2) : NULL;
-    if (cs && cs->type == MSGPACK_OBJECT_ARRAY) np += cs->via.array.size;
+    ok[i] = got[i] && rl_nm_workers_msg_read(&nodes[i], &wk[i]);
+    if (ok[i]) np += wk[i].clients.n;
   }
   s_proc_t *procs = calloc(np ? np : 1, sizeof *procs);
   const char **peps = calloc(np ? np : 1, sizeof *peps);
@@ -93,18 +91,12 @@ static char *s_memory(const char *const *eps, int n, size_t *len) {
   bool *answered = calloc(np ? np : 1, sizeof *answered);
   np = 0;
   for (int i = 0; procs && peps && owned && answered && i < n; i++) {
-    const msgpack_object *cs = got[i] ? rl_field(&nodes[i], 2) : NULL;
-    for (uint32_t k = 0; cs && cs->type == MSGPACK_OBJECT_ARRAY && k < cs->via.array.size; k++) {
-      const msgpack_object *c = &cs->via.array.ptr[k];
-      const char *ep;
-      size_t eplen;
+    for (uint32_t k = 0; ok[i] && k < wk[i].clients.n; k++) {
+      const rl_wire_client_info_t *c = &wk[i].clients.v[k];
       s_proc_t *p = &procs[np];
-      if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size < 4 || !rl_obj_u64(&c->via.array.ptr[1], &p->pid) ||
-          !rl_obj_u64(&c->via.array.ptr[2], &p->kind) || p->kind > 2 ||
-          !rl_obj_bytes(&c->via.array.ptr[3], &ep, &eplen) || eplen >= sizeof p->endpoint)
-        continue;
-      memcpy(p->endpoint, ep, eplen);
-      p->endpoint[eplen] = 0;
+      p->pid = c->pid;
+      p->kind = c->kind;
+      memcpy(p->endpoint, c->endpoint, sizeof p->endpoint);
       p->node = i;
       peps[np] = p->endpoint;
       np++;
@@ -121,19 +113,17 @@ static char *s_memory(const char *const *eps, int n, size_t *len) {
   rl_json_key(&j, "objects");
   rl_json_arr(&j);
   for (size_t p = 0; bytes && count && p < np; p++) {
-    const msgpack_object *objs = answered[p] ? rl_field(&owned[p], 2) : NULL;
-    const msgpack_object *node_id = rl_field(&nodes[procs[p].node], 1);
-    for (uint32_t i = 0; objs && objs->type == MSGPACK_OBJECT_ARRAY && i < objs->via.array.size; i++) {
-      const msgpack_object *o = &objs->via.array.ptr[i];
-      uint64_t size, age = 0;
-      if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9) continue;
-      const msgpack_object *f = o->via.array.ptr;
+    rl_cw_owned_msg_t own;
+    if (!answered[p] || !rl_cw_owned_msg_read(&owned[p], &own)) continue;
+    const rl_id_t *node_id = &wk[procs[p].node].node_id;
+    for (uint32_t i = 0; i < own.objects.n; i++) {
+      const rl_wire_owned_info_t *o = &own.objects.v[i];
       rl_json_obj(&j);
-      s_id(&j, "object_id", &f[0]);
+      s_id(&j, "object_id", &o->object_id);
       rl_json_key(&j, "size");
-      if (rl_obj_u64(&f[1], &size)) {
-        rl_json_num(&j, (double)size);
-        bytes[procs[p].node] += (double)size;
+      if (o->has_size) {
+        rl_json_num(&j, (double)o->size);
+        bytes[procs[p].node] += (double)o->size;
       } else {
         rl_json_null(&j);
       }
@@ -142,10 +132,9 @@ static char *s_memory(const char *const *eps, int n, size_t *len) {
       rl_json_kstr(&j, "owner_kind", s_kinds[procs[p].kind]);
       s_id(&j, "node_id", node_id);
       rl_json_kstr(&j, "address", eps[procs[p].node]);
-      s_strn(&j, "refs", &f[2]);
-      s_strn(&j, "call_site", &f[7]);
-      rl_obj_u64(&f[8], &age);
-      rl_json_kint(&j, "age_ms", (int64_t)age);
+      s_strn(&j, "refs", o->refs);
+      s_strn(&j, "call_site", o->call_site);
+      rl_json_kint(&j, "age_ms", (int64_t)o->age_ms);
       rl_json_end(&j);
     }
   }
@@ -154,7 +143,7 @@ static char *s_memory(const char *const *eps, int n, size_t *len) {
   rl_json_arr(&j);
   for (int i = 0; bytes && count && i < n; i++) {
     rl_json_obj(&j);
-    s_id(&j, "node_id", got[i] ? rl_field(&nodes[i], 1) : NULL);
+    s_id(&j, "node_id", ok[i] ? &wk[i].node_id : NULL);
     rl_json_kstr(&j, "address", eps[i]);
     rl_json_kbool(&j, "answered", got[i]);
     rl_json_kint(&j, "objects", (int64_t)count[i]);
@@ -169,30 +158,29 @@ static char *s_memory(const char *const *eps, int n, size_t *len) {
     if (answered[p]) rl_msg_close(&owned[p]);
   for (int i = 0; i < n; i++)
     if (got[i]) rl_msg_close(&nodes[i]);
-  free(bytes), free(count), free(procs), free(peps), free(owned), free(answered), free(nodes), free(got);
+  free(bytes), free(count), free(procs), free(peps), free(owned), free(answered), free(nodes), free(wk), free(got),
+      free(ok);
   return rl_json_take(&j, len);
 }
 
-/* One RL_NM_LOGS request to ep: name NULL lists. Returns 0 with *reply (close it), or
- * -1 with err. */
-static int s_logs_ask(const char *ep, const char *name, int64_t offset, rl_msg_t *reply, char *err, size_t errlen) {
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_NM_LOGS, name ? 4 : 1);
-  msgpack_pack_uint64(&b.pk, 1);
+/* One RL_NM_LOGS request to ep: name NULL lists. Returns 0 with *reply (close it) read
+ * into *data (which borrows from it), or -1 with err. */
+static int s_logs_ask(const char *ep, const char *name, int64_t offset, rl_msg_t *reply, rl_nm_log_data_msg_t *data,
+                      char *err, size_t errlen) {
+  rl_nm_logs_msg_t q = {.request = 1};
   if (name) {
-    rl_pack_str(&b.pk, name);
-    msgpack_pack_int64(&b.pk, offset);
-    msgpack_pack_uint64(&b.pk, RL_LOG_READ_MAX);
+    q.name = rl_wire_str(name), q.has_name = true;
+    q.offset = offset, q.has_offset = true;
+    q.max = RL_LOG_READ_MAX, q.has_max = true;
   }
+  rl_msgbuf_t b;
+  if (rl_nm_logs_msg_pack(&q, &b, err, errlen) != 0) return -1;
   if (rl_state_request(ep, &b, 1, reply, S_ASK_MS, err, errlen) != 0) return -1;
-  const char *e;
-  size_t elen;
-  const msgpack_object *files = rl_field(reply, 2);
-  if (reply->type != RL_NM_LOG_DATA || !files || files->type != MSGPACK_OBJECT_ARRAY ||
-      !rl_field_bytes(reply, 5, &e, &elen)) {
+  char why[200];
+  if (reply->type != RL_NM_LOG_DATA || rl_nm_log_data_msg_unpack(reply, data, why, sizeof why) != 0) {
     snprintf(err, errlen, "the node manager at %s sent a malformed log reply", ep);
-  } else if (elen) {
-    snprintf(err, errlen, "%.*s", (int)elen, e);
+  } else if (data->error.n) {
+    snprintf(err, errlen, "%.*s", (int)data->error.n, data->error.p);
   } else {
     return 0;
   }
@@ -203,25 +191,21 @@ static int s_logs_ask(const char *ep, const char *name, int64_t offset, rl_msg_t
 /* "files": the node's log files. */
 static char *s_files(const char *ep, size_t *len) {
   rl_msg_t reply;
+  rl_nm_log_data_msg_t d;
   char err[400];
-  if (s_logs_ask(ep, NULL, 0, &reply, err, sizeof err) != 0) return s_error(err, len);
+  if (s_logs_ask(ep, NULL, 0, &reply, &d, err, sizeof err) != 0) return s_error(err, len);
   rl_json_t j;
   rl_json_init(&j);
   rl_json_obj(&j);
-  s_id(&j, "node_id", rl_field(&reply, 1));
+  s_id(&j, "node_id", &d.node_id);
   rl_json_key(&j, "files");
   rl_json_arr(&j);
-  const msgpack_object *files = rl_field(&reply, 2);
-  for (uint32_t i = 0; i < files->via.array.size; i++) {
-    const msgpack_object *f = &files->via.array.ptr[i];
-    uint64_t size, mod;
-    if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size < 3 || !rl_obj_u64(&f->via.array.ptr[1], &size) ||
-        !rl_obj_u64(&f->via.array.ptr[2], &mod))
-      continue;
+  for (uint32_t i = 0; i < d.files.n; i++) {
+    const rl_wire_log_file_t *f = &d.files.v[i];
     rl_json_obj(&j);
-    s_strn(&j, "name", &f->via.array.ptr[0]);
-    rl_json_kint(&j, "size", (int64_t)size);
-    rl_json_kint(&j, "modified", (int64_t)mod);
+    s_strn(&j, "name", f->name);
+    rl_json_kint(&j, "size", (int64_t)f->size);
+    rl_json_kint(&j, "modified", (int64_t)f->modified_ms);
     rl_json_end(&j);
   }
   rl_json_end(&j);
@@ -241,27 +225,22 @@ static char *s_tail(const char *ep, const char *query, size_t *len) {
   lines = strtol(nl + 1, NULL, 10);
   if ((nl = strchr(nl + 1, '\n'))) snprintf(search, sizeof search, "%s", nl + 1);
   rl_msg_t reply;
+  rl_nm_log_data_msg_t d;
   char err[400];
-  if (s_logs_ask(ep, name, -(int64_t)RL_LOG_READ_MAX, &reply, err, sizeof err) != 0) return s_error(err, len);
-  const char *data;
-  size_t dlen;
-  uint64_t at, size = 0;
-  rl_field_bytes(&reply, 4, &data, &dlen);
-  rl_field_u64(&reply, 3, &at);
-  const msgpack_object *files = rl_field(&reply, 2);
-  if (files->via.array.size == 1 && files->via.array.ptr[0].type == MSGPACK_OBJECT_ARRAY &&
-      files->via.array.ptr[0].via.array.size >= 2)
-    rl_obj_u64(&files->via.array.ptr[0].via.array.ptr[1], &size);
+  if (s_logs_ask(ep, name, -(int64_t)RL_LOG_READ_MAX, &reply, &d, err, sizeof err) != 0) return s_error(err, len);
+  uint64_t size = d.files.n == 1 ? d.files.v[0].size : 0;
+  size_t dlen = d.data.n;
   char *buf = malloc(dlen + 1);
   if (!buf) {
     rl_msg_close(&reply);
     return s_error("out of memory", len);
   }
-  memcpy(buf, data, dlen);
+  if (dlen) memcpy(buf, d.data.p, dlen);
+  bool more = d.offset > 0;
   rl_msg_close(&reply);
   rl_json_t j;
   rl_json_init(&j);
-  rl_log_tail_json(&j, name, size, buf, dlen, at > 0, lines, search[0] ? search : NULL);
+  rl_log_tail_json(&j, name, size, buf, dlen, more, lines, search[0] ? search : NULL);
   free(buf);
   return rl_json_take(&j, len);
 }

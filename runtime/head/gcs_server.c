@@ -305,19 +305,24 @@ static bool s_node_at(void *arg, const char *endpoint, size_t len, rl_id_t *out)
 /* STATE_REPORT (wire/proto.h): no reply. */
 static void s_on_state_report(s_gcs_t *g, const rl_msg_t *m) {
   char err[160];
-  if (rl_state_table_report(g->state, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
-  else if (rl_timeline_table_report(g->timeline, m, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  rl_gcs_state_report_msg_t r;
+  if (!rl_gcs_state_report_msg_read(m, &r)) return;
+  if (rl_state_table_report(g->state, &r, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
+  else if (rl_timeline_table_report(g->timeline, &r, s_node_at, g, err, sizeof err) != 0) s_drop(g, m, err);
 }
 
 /* [request u64] -> TIMELINE [request, events, evicted, dropped] */
 static void s_on_timeline(s_gcs_t *g, const rl_msg_t *m) {
   rl_gcs_timeline_get_msg_t ask;
   if (!s_unpack(g, m, &ask)) return;
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_TIMELINE, 4, 64 + rl_timeline_table_count(g->timeline) * 160);
-  msgpack_pack_uint64(&b.pk, ask.request);
-  rl_timeline_table_pack(g->timeline, &b.pk);
-  s_send(g, m, &b);
+  size_t n = rl_timeline_table_count(g->timeline);
+  rl_gcs_timeline_msg_t r = {.request = ask.request,
+                             .events = {(uint32_t)n, rl_xcalloc(n + 1, sizeof(rl_wire_timeline_event_t))},
+                             .evicted = rl_timeline_table_evicted(g->timeline),
+                             .dropped = rl_timeline_table_dropped(g->timeline)};
+  rl_timeline_table_rows(g->timeline, r.events.v);
+  s_reply(g, m, RL_GCS_TIMELINE, &r);
+  free(r.events.v);
 }
 
 /* [request u64, what str] -> STATE [request, rows, dropped, evicted] */
@@ -328,20 +333,20 @@ static void s_on_list_state(s_gcs_t *g, const rl_msg_t *m) {
   bool tasks = ask.what.n == 5 && !memcmp(ask.what.p, "tasks", 5);
   if (!tasks && !(ask.what.n == 6 && !memcmp(ask.what.p, "actors", 6)))
     return s_drop(g, m, "field 2 (what) is neither \"tasks\" nor \"actors\"");
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE, tasks ? 4 : 5, tasks ? rl_state_table_tasks(g->state) * 128 : 4096);
-  msgpack_pack_uint64(&b.pk, request);
+  rl_gcs_state_msg_t r = {.request = request, .has_tasks = tasks, .has_actors = !tasks};
+  rl_state_table_losses(g->state, &r.dropped, &r.evicted);
   if (tasks) {
-    rl_state_table_pack_tasks(g->state, &b.pk); /* rows, dropped, evicted */
+    r.tasks.n = (uint32_t)rl_state_table_tasks(g->state);
+    r.tasks.v = rl_xcalloc(r.tasks.n + 1, sizeof *r.tasks.v);
+    rl_state_table_task_rows(g->state, r.tasks.v);
   } else {
-    uint64_t dropped, evicted;
-    rl_state_table_losses(g->state, &dropped, &evicted);
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_uint64(&b.pk, dropped);
-    msgpack_pack_uint64(&b.pk, evicted);
-    rl_state_table_pack_actor_rows(g->state, &b.pk);
+    r.actors.n = (uint32_t)rl_state_table_actors(g->state);
+    r.actors.v = rl_xcalloc(r.actors.n + 1, sizeof *r.actors.v);
+    rl_state_table_actor_rows(g->state, r.actors.v);
   }
-  s_send(g, m, &b);
+  s_reply(g, m, RL_GCS_STATE, &r);
+  free(r.tasks.v);
+  free(r.actors.v);
 }
 
 /* KV_REPLY [request, value?, nil, error?]: error when the request failed. */

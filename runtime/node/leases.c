@@ -13,7 +13,6 @@
 #include "common/xalloc.h"
 #include "node/nm.h"
 #include "wire/proto.h"
-#include "wire/res_pack.h"
 
 static void s_send_spillback(rl_nm_t *nm, const rl_id_t *client, uint64_t request, const char *node) {
   rl_nm_lease_spillback_msg_t sb = {.request = request};
@@ -475,43 +474,25 @@ static int s_waiting_for(rl_nm_t *nm, const rl_lease_req_t *r) {
   return RL_WAIT_RESOURCES;
 }
 
-void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk) {
-  enum { S_MAX = 64 };
-  struct {
-    rl_resources_t shape;
-    uint64_t count;
-    bool infeasible;
-    int waiting;
-  } groups[S_MAX];
+int rl_leases_demands(rl_nm_t *nm, rl_wire_demand_t *out, int max) {
   int n = 0;
   for (rl_lease_req_t *r = nm->queue; r; r = r->next) {
     rl_resources_t shape;
     s_shape(r, &shape);
     bool infeasible = s_infeasible(nm, r);
-    int waiting = infeasible ? RL_WAIT_RESOURCES : s_waiting_for(nm, r);
+    uint64_t waiting = (uint64_t)(infeasible ? RL_WAIT_RESOURCES : s_waiting_for(nm, r));
     int g = 0;
-    while (g < n && !(groups[g].infeasible == infeasible && groups[g].waiting == waiting &&
-                      rl_res_equal(&groups[g].shape, &shape)))
+    while (g < n && !(out[g].infeasible == infeasible && out[g].waiting == waiting &&
+                      rl_res_equal(&out[g].shape, &shape)))
       g++;
     if (g == n) {
-      if (n == S_MAX) continue; /* more shapes than a status line can use */
-      groups[n].shape = shape;
-      groups[n].count = 0;
-      groups[n].infeasible = infeasible;
-      groups[n].waiting = waiting;
+      if (n == max) continue; /* more shapes than a status line can use */
+      out[n] = (rl_wire_demand_t){.shape = shape, .infeasible = infeasible, .waiting = waiting, .has_waiting = true};
       n++;
     }
-    groups[g].count++;
+    out[g].count++;
   }
-  msgpack_pack_array(pk, (uint32_t)n);
-  for (int g = 0; g < n; g++) {
-    msgpack_pack_array(pk, 4);
-    rl_res_pack(pk, &groups[g].shape);
-    msgpack_pack_uint64(pk, groups[g].count);
-    if (groups[g].infeasible) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
-    msgpack_pack_uint64(pk, (uint64_t)groups[g].waiting);
-  }
+  return n;
 }
 
 static void s_send_infeasible(rl_nm_t *nm, rl_lease_req_t *r, const char *reason) {

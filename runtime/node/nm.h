@@ -230,9 +230,12 @@ void rl_leases_respill(rl_nm_t *nm);
  * may be running its tasks, whose results nobody waits for). Returns how many leases
  * it held. */
 int rl_leases_client_gone(rl_nm_t *nm, const rl_id_t *client, bool died);
-/* Packs the queued requests as RL_GCS_HEARTBEAT's demands (wire/proto.h): grouped by
- * the resources they ask for, each group marked infeasible if no node has that much. */
-void rl_leases_pack_demands(rl_nm_t *nm, msgpack_packer *pk);
+/* Most demand groups one RL_GCS_HEARTBEAT carries. */
+#define RL_NM_DEMANDS_MAX 64
+/* The queued requests as RL_GCS_HEARTBEAT's demands (wire/proto.h), into out (room
+ * for max): grouped by the resources they ask for, each group marked infeasible if no
+ * node has that much (shapes past max are left out). Returns how many groups. */
+int rl_leases_demands(rl_nm_t *nm, rl_wire_demand_t *out, int max);
 /* The placement group is removed: requests queued for it are refused
  * (RL_NM_LEASE_PG_REMOVED). */
 void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);

@@ -25,7 +25,6 @@
 #include "net/key.h"
 #include "net/secure.h"
 #include "wire/proto.h"
-#include "wire/res_pack.h"
 
 static const char *s_usage =
     "usage: rayl node --endpoint E --gcs G --session DIR [options]\n"
@@ -75,10 +74,8 @@ static void s_client_gone(void *ctx, const rl_id_t *id, rl_gone_t how) {
     *pp = c->next;
     if (c->kind != RL_CLIENT_REMOTE) {
       /* The head removes the placement groups it created (unless detached). */
-      rl_msgbuf_t b;
-      rl_msgbuf_init(&b, RL_GCS_CLIENT_GONE, 1);
-      rl_pack_id(&b.pk, id);
-      rl_msg_send(nm->gcs, NULL, &b);
+      rl_gcs_client_gone_msg_t g = {.worker_id = *id};
+      rl_gcs_client_gone_msg_send(nm->gcs, NULL, &g);
     }
     rl_store_service_client_gone(nm->store, c->key);
     free(c);
@@ -237,7 +234,14 @@ static uint64_t s_meminfo(const char *text, const char *key) {
 }
 
 /* RL_GCS_HEARTBEAT's stats: the store, the workers, the queue and the machine. */
-static void s_pack_stats(rl_nm_t *nm, msgpack_packer *pk) {
+enum { S_NSTATS = 11 };
+typedef struct {
+  msgpack_object map;
+  msgpack_object_kv kv[S_NSTATS];
+} s_stats_t;
+
+/* Fills st with the stats, as a msgpack map {name: f64} (the names are literals). */
+static void s_stats(rl_nm_t *nm, s_stats_t *st) {
   size_t used = 0, objects = 0, spilled = 0, workers = 0, leased = 0, queued = 0;
   rl_store_service_stats(nm->store, &used, &objects, &spilled);
   for (const rl_worker_t *w = nm->workers; w; w = w->next) {
@@ -270,36 +274,41 @@ static void s_pack_stats(rl_nm_t *nm, msgpack_packer *pk) {
            {"mem_available", (double)s_meminfo(text, "MemAvailable:")},
            {"load1", load1},
            {"cpus", (double)sysconf(_SC_NPROCESSORS_ONLN)}};
-  msgpack_pack_map(pk, sizeof s / sizeof s[0]);
-  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-    rl_pack_str(pk, s[i].name);
-    msgpack_pack_double(pk, s[i].v);
+  _Static_assert(sizeof s / sizeof s[0] == S_NSTATS, "S_NSTATS counts the stats");
+  for (size_t i = 0; i < S_NSTATS; i++) {
+    st->kv[i].key.type = MSGPACK_OBJECT_STR;
+    st->kv[i].key.via.str.ptr = s[i].name;
+    st->kv[i].key.via.str.size = (uint32_t)strlen(s[i].name);
+    st->kv[i].val.type = MSGPACK_OBJECT_FLOAT64;
+    st->kv[i].val.via.f64 = s[i].v;
   }
+  st->map.type = MSGPACK_OBJECT_MAP;
+  st->map.via.map.size = S_NSTATS;
+  st->map.via.map.ptr = st->kv;
 }
 
 static void s_heartbeat(rl_nm_t *nm, bool first) {
-  rl_msgbuf_t b;
   if (first) {
-    rl_msgbuf_init(&b, RL_GCS_REGISTER_NODE, 5);
-    rl_pack_id(&b.pk, &nm->node_id);
-    rl_pack_str(&b.pk, nm->endpoint);
-    rl_res_pack(&b.pk, &nm->total);
-    msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-    rl_pack_str(&b.pk, nm->gpu_note);
+    rl_gcs_register_node_msg_t r = {.node_id = nm->node_id, .resources = nm->total, .pid = (uint64_t)getpid(),
+                                    .gpus = rl_wire_str(nm->gpu_note), .has_gpus = true};
+    snprintf(r.node_endpoint, sizeof r.node_endpoint, "%s", nm->endpoint);
+    rl_gcs_register_node_msg_send(nm->gcs, NULL, &r);
   } else {
-    rl_resources_t reserved;
-    rl_bundles_reserved(nm, &reserved);
-    rl_msgbuf_init(&b, RL_GCS_HEARTBEAT, 6);
-    rl_pack_id(&b.pk, &nm->node_id);
-    rl_res_pack(&b.pk, &nm->available);
-    rl_res_pack(&b.pk, &reserved);
-    rl_leases_pack_demands(nm, &b.pk);
-    msgpack_pack_array(&b.pk, (uint32_t)nm->ndied);
-    for (size_t i = 0; i < nm->ndied; i++) rl_pack_id(&b.pk, &nm->died[i]);
-    s_pack_stats(nm, &b.pk);
-    if (rl_msg_send(nm->gcs, NULL, &b) == 0) nm->ndied = 0;
+    rl_wire_demand_t demands[RL_NM_DEMANDS_MAX];
+    s_stats_t stats;
+    s_stats(nm, &stats);
+    rl_gcs_heartbeat_msg_t h = {.node_id = nm->node_id,
+                                .available = nm->available,
+                                .has_reserved = true,
+                                .demands = {(uint32_t)rl_leases_demands(nm, demands, RL_NM_DEMANDS_MAX), demands},
+                                .has_demands = true,
+                                .dead_clients = {(uint32_t)nm->ndied, nm->died},
+                                .has_dead_clients = true,
+                                .stats = &stats.map,
+                                .has_stats = true};
+    rl_bundles_reserved(nm, &h.reserved);
+    if (rl_gcs_heartbeat_msg_send(nm->gcs, NULL, &h) == 0) nm->ndied = 0;
   }
-  if (first) rl_msg_send(nm->gcs, NULL, &b);
   /* And learn the other nodes (for spilling leases to them), where placement groups'
    * bundles are (sent when our copy is not the head's version), and the clients that
    * died elsewhere (to release what they held here). */

@@ -11,7 +11,6 @@
 #include "common/result.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
-#include "wire/res_pack.h"
 #include "worker/cw_internal.h"
 #include "worker/head_client.h"
 
@@ -58,16 +57,16 @@ static void s_head_update(rl_cw_t *cw, rl_actor_t *a, int state, const char *mes
   if (!gcs) return;
   bool alive = state == RL_AS_ALIVE;
   int max = a->opts.max_restarts;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_GCS_ACTOR_UPDATE, 7);
-  rl_pack_id(&b.pk, &a->id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)state);
-  msgpack_pack_uint64(&b.pk, max > 0 && a->restarts_left >= 0 ? (uint64_t)(max - a->restarts_left) : 0);
-  rl_pack_id(&b.pk, alive ? &a->worker_id : &nil);
-  rl_pack_str(&b.pk, alive ? a->endpoint : "");
-  rl_pack_str(&b.pk, alive ? s_actor_node(cw, a) : "");
-  rl_pack_str(&b.pk, message ? message : "");
-  rl_msg_send(gcs, NULL, &b);
+  rl_gcs_actor_update_msg_t u = {
+      .actor_id = a->id,
+      .state = (uint64_t)state,
+      .restarts_used = max > 0 && a->restarts_left >= 0 ? (uint64_t)(max - a->restarts_left) : 0,
+      .worker_id = alive ? a->worker_id : nil,
+      .message = rl_wire_str(message ? message : ""),
+  };
+  snprintf(u.endpoint, sizeof u.endpoint, "%s", alive ? a->endpoint : "");
+  snprintf(u.node_endpoint, sizeof u.node_endpoint, "%s", alive ? s_actor_node(cw, a) : "");
+  rl_gcs_actor_update_msg_send(gcs, NULL, &u);
 }
 
 /* Gives the head a detached actor's spec (RL_GCS_ACTOR_REGISTER), so that it can create
@@ -86,31 +85,30 @@ static void s_head_register(rl_cw_t *cw, rl_actor_t *a) {
     refs = refs || !by_value;
     inline_args += by_value;
   }
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_ACTOR_REGISTER, 15, a->class_fn->len + 1024);
-  rl_pack_id(&b.pk, &a->id);
-  rl_pack_str(&b.pk, a->name);
-  rl_pack_str(&b.pk, a->name_key);
-  rl_pack_bin(&b.pk, a->class_fn->key, a->class_fn->key_len);
-  rl_pack_bin(&b.pk, a->class_fn->blob, a->class_fn->len);
-  msgpack_pack_array(&b.pk, refs ? 0 : inline_args);
-  for (size_t i = 0; !refs && i < a->ninit; i++) {
-    msgpack_pack_array(&b.pk, 3);
-    msgpack_pack_uint64(&b.pk, RL_RET_INLINE);
-    rl_pack_bin(&b.pk, a->init_args[i].data, a->init_args[i].len);
-    msgpack_pack_uint64(&b.pk, a->init_args[i].len);
-  }
-  if (refs) msgpack_pack_true(&b.pk);
-  else msgpack_pack_false(&b.pk);
-  rl_res_pack(&b.pk, &a->cls->resources);
-  rl_res_pack(&b.pk, &a->opts.placement);
-  if (rl_wire_pack_sched(&b.pk, &a->cls->sched, NULL, 0) != 0) msgpack_pack_array(&b.pk, 1), msgpack_pack_uint64(&b.pk, 0);
-  rl_pack_str(&b.pk, a->cls->runtime_env);
-  msgpack_pack_int64(&b.pk, a->opts.max_restarts);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  rl_pack_str(&b.pk, cw->endpoint);
-  rl_pack_str(&b.pk, cw->node_endpoint);
-  rl_msg_send(gcs, NULL, &b);
+  rl_wire_task_arg_t *args = rl_xcalloc(inline_args + 1, sizeof *args);
+  for (size_t i = 0, j = 0; !refs && i < a->ninit; i++)
+    args[j++] = (rl_wire_task_arg_t){.kind = RL_RET_INLINE,
+                                     .data = rl_wire_bytes(a->init_args[i].data, a->init_args[i].len),
+                                     .size = a->init_args[i].len};
+  rl_gcs_actor_register_msg_t r = {
+      .actor_id = a->id,
+      .class_name = rl_wire_str(a->name),
+      .name_key = rl_wire_str(a->name_key),
+      .function_key = rl_wire_bytes(a->class_fn->key, a->class_fn->key_len),
+      .function = rl_wire_bytes(a->class_fn->blob, a->class_fn->len),
+      .args = {refs ? 0 : inline_args, args},
+      .args_have_refs = refs,
+      .resources = a->cls->resources,
+      .placement = a->opts.placement,
+      .strategy = a->cls->sched,
+      .runtime_env = rl_wire_str(a->cls->runtime_env),
+      .max_restarts = a->opts.max_restarts,
+      .owner_id = cw->worker_id,
+  };
+  snprintf(r.owner_endpoint, sizeof r.owner_endpoint, "%s", cw->endpoint);
+  snprintf(r.owner_node, sizeof r.owner_node, "%s", cw->node_endpoint);
+  rl_gcs_actor_register_msg_send(gcs, NULL, &r);
+  free(args);
 }
 
 static void s_locate_reply(rl_cw_t *cw, const zmq_msg_t *identity, uint64_t request, rl_actor_t *a) {
@@ -267,12 +265,8 @@ static void s_send_locate(rl_cw_t *cw, rl_actor_t *a) {
       s_make_dead(cw, a, "cannot reach the head, which knows where the actor runs");
       return;
     }
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_GCS_ACTOR_LOCATE, 3);
-    msgpack_pack_uint64(&b.pk, rl_cw_request_id(cw));
-    rl_pack_id(&b.pk, &a->id);
-    rl_pack_id(&b.pk, &a->dead_worker);
-    rl_msg_send(gcs, NULL, &b);
+    rl_gcs_actor_locate_msg_t q = {.request = rl_cw_request_id(cw), .actor_id = a->id, .dead_worker = a->dead_worker};
+    rl_gcs_actor_locate_msg_send(gcs, NULL, &q);
     a->state = RL_ACTOR_LOCATING;
     return;
   }
@@ -322,12 +316,8 @@ void rl_cw_actor_kill(rl_cw_t *cw, const rl_id_t *id, const char *owner, bool no
     /* The head tells its worker (and its owner, through the worker's exit). */
     void *gcs = rl_cw_gcs_socket(cw);
     if (!gcs) return;
-    rl_msgbuf_t b;
-    rl_msgbuf_init(&b, RL_GCS_ACTOR_KILL, 2);
-    rl_pack_id(&b.pk, id);
-    if (no_restart) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    rl_msg_send(gcs, NULL, &b);
+    rl_gcs_actor_kill_msg_t k = {.actor_id = *id, .no_restart = no_restart};
+    rl_gcs_actor_kill_msg_send(gcs, NULL, &k);
     return;
   }
   if (!a || !a->owned) {

@@ -531,7 +531,7 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
     if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
     while (rl_msg_recv(cw->gcs, false, reply) == 1) {
       uint64_t got;
-      if (rl_field_u64(reply, 0, &got) && got == request) return 0;
+      if (rl_wire_request_of(reply, &got) && got == request) return 0;
       rl_pg_handle_gcs(cw, reply); /* answers to pipelined requests */
       rl_msg_close(reply);
     }

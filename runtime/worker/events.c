@@ -230,30 +230,6 @@ static uint64_t s_node_index(const char **nodes, int *n, const char *node) {
   return (uint64_t)*n;
 }
 
-static void s_pack_id_or_nil(msgpack_packer *pk, const rl_id_t *id) {
-  if (rl_id_is_nil(id)) msgpack_pack_nil(pk);
-  else rl_pack_id(pk, id);
-}
-
-/* The spans field of STATE_REPORT (wire/proto.h); node[i]: span i's node index. */
-static void s_pack_spans(const rl_events_t *ev, msgpack_packer *pk, const uint64_t *node) {
-  msgpack_pack_array(pk, (uint32_t)ev->nspans);
-  for (size_t i = 0; i < ev->nspans; i++) {
-    const rl_span_event_t *e = &ev->spans[i];
-    msgpack_pack_array(pk, 9);
-    rl_pack_id(pk, &e->id);
-    rl_pack_str(pk, e->name);
-    msgpack_pack_uint64(pk, e->kind);
-    s_pack_id_or_nil(pk, &e->actor_id);
-    msgpack_pack_uint64(pk, node[i]);
-    msgpack_pack_uint64(pk, e->pid);
-    msgpack_pack_uint64(pk, (uint64_t)e->start_us);
-    msgpack_pack_uint64(pk, (uint64_t)e->end_us);
-    if (e->failed) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
-  }
-}
-
 void rl_ev_flush(rl_cw_t *cw) {
   rl_events_t *ev = &cw->ev;
   ev->last_flush_ms = rl_now_ms();
@@ -270,50 +246,51 @@ void rl_ev_flush(rl_cw_t *cw) {
     task_node[ev->ntasks + i] = s_node_index(nodes, &nnodes, ev->actors[i].node);
   for (size_t i = 0; i < ev->nspans; i++)
     task_node[ev->ntasks + ev->nactors + i] = s_node_index(nodes, &nnodes, ev->spans[i].node);
-  rl_msgbuf_t b;
-  rl_msgbuf_init_sized(&b, RL_GCS_STATE_REPORT, 8, 256 + (ev->ntasks + ev->nspans) * 112 + ev->nactors * 256);
-  rl_pack_id(&b.pk, &cw->worker_id);
-  msgpack_pack_uint64(&b.pk, (uint64_t)getpid());
-  msgpack_pack_array(&b.pk, (uint32_t)nnodes);
-  for (int i = 0; i < nnodes; i++) rl_pack_str(&b.pk, nodes[i]);
-  msgpack_pack_array(&b.pk, (uint32_t)ev->ntasks);
+  rl_gcs_state_report_msg_t r = {
+      .worker_id = cw->worker_id,
+      .pid = (uint64_t)getpid(),
+      .nodes = {(uint32_t)nnodes, rl_xcalloc((size_t)nnodes + 1, sizeof(rl_wire_bytes_t))},
+      .tasks = {(uint32_t)ev->ntasks, rl_xcalloc(ev->ntasks + 1, sizeof(rl_wire_task_event_t))},
+      .actors = {(uint32_t)ev->nactors, rl_xcalloc(ev->nactors + 1, sizeof(rl_wire_actor_event_t))},
+      .dropped = ev->dropped,
+      .spans = {(uint32_t)ev->nspans, rl_xcalloc(ev->nspans + 1, sizeof(rl_wire_span_t))},
+      .has_spans = true,
+      .spans_dropped = ev->spans_dropped,
+      .has_spans_dropped = true,
+  };
+  for (int i = 0; i < nnodes; i++) r.nodes.v[i] = rl_wire_str(nodes[i]);
   for (size_t i = 0; i < ev->ntasks; i++) {
     const rl_task_event_t *e = &ev->tasks[i];
-    msgpack_pack_array(&b.pk, e->detail ? 10 : 9);
-    rl_pack_id(&b.pk, &e->id);
-    msgpack_pack_uint64(&b.pk, e->state);
-    msgpack_pack_uint64(&b.pk, e->attempt);
-    rl_pack_str(&b.pk, e->name);
-    msgpack_pack_uint64(&b.pk, e->kind);
-    s_pack_id_or_nil(&b.pk, &e->actor_id);
-    msgpack_pack_uint64(&b.pk, task_node[i]);
-    msgpack_pack_uint64(&b.pk, e->pid);
-    if (e->error[0]) rl_pack_str(&b.pk, e->error);
-    else msgpack_pack_nil(&b.pk);
-    if (e->detail) rl_pack_str(&b.pk, e->detail);
+    r.tasks.v[i] = (rl_wire_task_event_t){.task_id = e->id, .state = e->state, .attempt = e->attempt,
+                                          .name = rl_wire_str(e->name), .kind = e->kind, .actor_id = e->actor_id,
+                                          .has_actor_id = !rl_id_is_nil(&e->actor_id), .node = task_node[i],
+                                          .worker_pid = e->pid, .error_type = rl_wire_str(e->error),
+                                          .has_error_type = e->error[0] != 0, .error = rl_wire_str(e->detail),
+                                          .has_error = e->detail != NULL};
   }
-  msgpack_pack_array(&b.pk, (uint32_t)ev->nactors);
   for (size_t i = 0; i < ev->nactors; i++) {
     const rl_actor_event_t *e = &ev->actors[i];
-    msgpack_pack_array(&b.pk, 11);
-    rl_pack_id(&b.pk, &e->id);
-    msgpack_pack_uint64(&b.pk, e->state);
-    rl_pack_str(&b.pk, e->class_name);
-    rl_pack_str(&b.pk, e->name);
-    rl_pack_str(&b.pk, e->ns);
-    if (e->detached) msgpack_pack_true(&b.pk);
-    else msgpack_pack_false(&b.pk);
-    msgpack_pack_uint64(&b.pk, task_node[ev->ntasks + i]);
-    msgpack_pack_uint64(&b.pk, e->pid);
-    s_pack_id_or_nil(&b.pk, &e->worker_id);
-    if (e->cause[0]) rl_pack_str(&b.pk, e->cause);
-    else msgpack_pack_nil(&b.pk);
-    msgpack_pack_uint64(&b.pk, e->restarts);
+    r.actors.v[i] = (rl_wire_actor_event_t){.actor_id = e->id, .state = e->state,
+                                            .class_name = rl_wire_str(e->class_name), .name = rl_wire_str(e->name),
+                                            .namespace_ = rl_wire_str(e->ns), .detached = e->detached,
+                                            .node = task_node[ev->ntasks + i], .pid = e->pid,
+                                            .worker_id = e->worker_id, .has_worker_id = !rl_id_is_nil(&e->worker_id),
+                                            .death_cause = rl_wire_str(e->cause), .has_death_cause = e->cause[0] != 0,
+                                            .restarts = e->restarts, .has_restarts = true};
   }
-  msgpack_pack_uint64(&b.pk, ev->dropped);
-  s_pack_spans(ev, &b.pk, task_node + ev->ntasks + ev->nactors);
-  msgpack_pack_uint64(&b.pk, ev->spans_dropped);
-  if (rl_msg_send(sock, NULL, &b) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
+  for (size_t i = 0; i < ev->nspans; i++) {
+    const rl_span_event_t *e = &ev->spans[i];
+    r.spans.v[i] = (rl_wire_span_t){.task_id = e->id, .name = rl_wire_str(e->name), .kind = e->kind,
+                                    .actor_id = e->actor_id, .has_actor_id = !rl_id_is_nil(&e->actor_id),
+                                    .node = task_node[ev->ntasks + ev->nactors + i], .pid = e->pid,
+                                    .start_us = (uint64_t)e->start_us, .end_us = (uint64_t)e->end_us,
+                                    .failed = e->failed};
+  }
+  if (rl_gcs_state_report_msg_send(sock, NULL, &r) != 0) rl_log(RL_LOG_DEBUG, "could not send task events to the head");
+  free(r.nodes.v);
+  free(r.tasks.v);
+  free(r.actors.v);
+  free(r.spans.v);
 done:
   /* Sent or not, this batch is over: a new one starts (and slots are not reused). */
   free(task_node);

@@ -78,7 +78,7 @@ static int s_wait(rl_head_t *h, uint64_t request, rl_msg_t *reply, int timeout_m
     if (h->watch && (it[1].revents & ZMQ_POLLIN)) *refused = rl_net_watch_refused(h->watch);
     while (rl_msg_recv(h->sock, false, reply) == 1) {
       uint64_t got;
-      if (rl_field_u64(reply, 0, &got) && got == request) return 0;
+      if (rl_wire_request_of(reply, &got) && got == request) return 0;
       rl_msg_close(reply); /* the late answer to a request given up on */
     }
   }
