@@ -182,23 +182,21 @@ void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m) {
   }
 }
 
-void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m) {
-  rl_gcs_nodes_msg_t reply;
-  /* (its reader logged a malformed one) */
-  if (rl_gcs_nodes_msg_unpack(m, &reply, NULL, 0) != 0 || !reply.has_pg_version || !reply.has_groups) return;
+void rl_bundles_view(rl_nm_t *nm, const rl_gcs_nodes_msg_t *nodes) {
+  if (!nodes->has_pg_version || !nodes->has_groups) return;
   /* The whole table: start again from it. */
   size_t cur = 0;
   for (rl_pg_route_t *r; (r = rl_idmap_next(nm->pg_routes, &cur, NULL));) free(r);
   rl_idmap_destroy(&nm->pg_routes);
   nm->pg_routes = rl_idmap_new();
-  for (uint32_t i = 0; i < reply.groups.n; i++) {
-    const rl_wire_pg_group_t *g = &reply.groups.v[i];
+  for (uint32_t i = 0; i < nodes->groups.n; i++) {
+    const rl_wire_pg_group_t *g = &nodes->groups.v[i];
     rl_pg_route_t *route = s_route(g->bundles.v, g->bundles.n);
     if (route) rl_idmap_put(nm->pg_routes, &g->pg_id, route);
   }
   for (rl_bundle_t **pp = &nm->bundles; *pp;)
     if (s_reconcile(nm, pp, rl_idmap_get(nm->pg_routes, &(*pp)->pg), false)) pp = &(*pp)->next;
-  nm->pg_version = reply.pg_version;
+  nm->pg_version = nodes->pg_version;
   rl_leases_serve(nm);
 }
 

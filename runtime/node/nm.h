@@ -244,7 +244,7 @@ void rl_leases_pg_removed(rl_nm_t *nm, const rl_id_t *pg);
 /* Handles the head's RL_GCS_PG_RESERVE, RL_GCS_PG_RELEASE and RL_GCS_PG_PLACEMENT. */
 void rl_bundles_handle(rl_nm_t *nm, rl_msg_t *m);
 /* Takes the placement table from a RL_GCS_NODES reply (its pg_version and groups), if it has one. */
-void rl_bundles_view(rl_nm_t *nm, rl_msg_t *m);
+void rl_bundles_view(rl_nm_t *nm, const rl_gcs_nodes_msg_t *nodes);
 /* True if the group was removed lately (as far as this node heard). */
 bool rl_bundles_removed(const rl_nm_t *nm, const rl_id_t *pg);
 /* Gives back reservations the head never confirmed (it restarted, or lost them). */

@@ -404,7 +404,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     if (strcmp(p->endpoint, nm->endpoint)) nm->npeers++;
   }
   s_forget_unlisted_dead(nm, &reply);
-  rl_bundles_view(nm, m);
+  rl_bundles_view(nm, &reply);
   rl_leases_respill(nm);
 }
 
