@@ -18,20 +18,6 @@
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
-/* Waits up to 5 s for a message of this type on the socket, dropping others. Returns
- * 1 with *m filled (close it), else 0. */
-static int s_next(void *sock, int type, rl_msg_t *m) {
-  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-  for (int64_t end = rl_now_ms() + 5000; rl_now_ms() < end;) {
-    if (zmq_poll(&it, 1, 50) <= 0) continue;
-    while (rl_msg_recv(sock, false, m) == 1) {
-      if (m->type == type) return 1;
-      rl_msg_close(m);
-    }
-  }
-  return 0;
-}
-
 /* True if the JOB_REPLY in m answers request with an error holding want (and no job). */
 static bool s_refused(rl_msg_t *m, uint64_t request, const char *want) {
   rl_gcs_job_reply_msg_t r;
@@ -60,7 +46,7 @@ int rl_jobs_selftest(void) {
   /* No jobs yet: an empty list. */
   rl_gcs_job_list_request_msg_t list = {.request = 1};
   S_CHECK(rl_gcs_job_list_request_msg_send(client, NULL, &list) == 0);
-  S_CHECK(s_next(client, RL_GCS_JOB_LIST, &m));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_LIST, &m));
   rl_gcs_job_list_msg_t jobs;
   bool empty = rl_gcs_job_list_msg_read(&m, &jobs) && jobs.request == 1 && jobs.jobs.n == 0;
   rl_msg_close(&m);
@@ -69,15 +55,15 @@ int rl_jobs_selftest(void) {
   /* An unknown id, and one that is not an id. */
   rl_gcs_job_get_msg_t get = {.request = 2, .submission_id = rl_wire_str("nope")};
   rl_gcs_job_get_msg_send(client, NULL, &get);
-  S_CHECK(s_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 2, "no job with submission id 'nope'"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 2, "no job with submission id 'nope'"));
   rl_msg_close(&m);
   rl_gcs_job_stop_msg_t stop = {.request = 3, .submission_id = rl_wire_str("a b")};
   rl_gcs_job_stop_msg_send(client, NULL, &stop);
-  S_CHECK(s_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 3, "field 'submission_id'"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 3, "field 'submission_id'"));
   rl_msg_close(&m);
   rl_gcs_job_logs_request_msg_t logs = {.request = 4, .submission_id = rl_wire_str("nope"), .max = 100};
   rl_gcs_job_logs_request_msg_send(client, NULL, &logs);
-  S_CHECK(s_next(client, RL_GCS_JOB_LOGS, &m));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_LOGS, &m));
   rl_gcs_job_logs_msg_t got;
   bool no_log = rl_gcs_job_logs_msg_read(&m, &got) && got.request == 4 && !got.has_data && got.has_error;
   rl_msg_close(&m);
@@ -92,14 +78,14 @@ int rl_jobs_selftest(void) {
   rl_pack_str(&b.pk, "");
   msgpack_pack_array(&b.pk, 0);
   rl_msg_send(client, NULL, &b);
-  S_CHECK(s_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 5, "field 'entrypoint'"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 5, "field 'entrypoint'"));
   rl_msg_close(&m);
   /* A well-formed one: this head has no session folder, so it runs no jobs. */
   rl_wire_bytes_t words[1] = {rl_wire_str("main.lua")};
   rl_gcs_job_submit_msg_t submit = {.request = 6, .submission_id = rl_wire_str(""), .entrypoint = {1, words},
                                     .runtime_env = rl_wire_str("{}"), .working_dir = rl_wire_str("")};
   S_CHECK(rl_gcs_job_submit_msg_send(client, NULL, &submit) == 0);
-  S_CHECK(s_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 6, "this head runs no jobs"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_JOB_REPLY, &m) && s_refused(&m, 6, "this head runs no jobs"));
   rl_msg_close(&m);
 
   S_CHECK(rl_test_head_stop(&head) == 0);

@@ -20,20 +20,6 @@
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
-/* Waits up to 5 s for a message of this type on the socket, dropping others. Returns
- * 1 with *m filled (close it), else 0. */
-static int s_next(void *sock, int type, rl_msg_t *m) {
-  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-  for (int64_t end = rl_now_ms() + 5000; rl_now_ms() < end;) {
-    if (zmq_poll(&it, 1, 50) <= 0) continue;
-    while (rl_msg_recv(sock, false, m) == 1) {
-      if (m->type == type) return 1;
-      rl_msg_close(m);
-    }
-  }
-  return 0;
-}
-
 static rl_resources_t s_cpu(double n) {
   rl_resources_t r;
   rl_res_clear(&r);
@@ -110,18 +96,18 @@ int rl_pg_service_selftest(void) {
   rl_msgbuf_init(&b, RL_GCS_GET_NODES, 1); /* answered once the registration is in */
   msgpack_pack_uint64(&b.pk, 0);
   rl_msg_send(node, NULL, &b);
-  S_CHECK(s_next(node, RL_GCS_NODES, &m));
+  S_CHECK(rl_test_head_next(node, RL_GCS_NODES, &m));
   rl_msg_close(&m);
 
   /* Create {1}, {2} STRICT_PACK: accepted at once, and the node is asked to reserve
    * both bundles; a waiter is answered once both are confirmed. */
   double b12[2] = {1, 2};
   s_create(client, 1, &g1, "one", "STRICT_PACK", b12, 2, &me);
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && rl_field_u64(&m, 0, &request) && request == 1 && m.nfields == 1);
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && rl_field_u64(&m, 0, &request) && request == 1 && m.nfields == 1);
   rl_msg_close(&m);
   s_request(client, RL_GCS_PG_WAIT, 2, &g1);
   for (int i = 0; i < 2; i++) {
-    S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m));
+    S_CHECK(rl_test_head_next(node, RL_GCS_PG_RESERVE, &m));
     rl_gcs_pg_reserve_msg_t ask;
     bool ok = rl_gcs_pg_reserve_msg_read(&m, &ask) && rl_id_eq(&ask.pg_id, &g1) &&
               rl_res_get(&ask.resources, "CPU") == (ask.index == 0 ? 1 : 2);
@@ -129,10 +115,10 @@ int rl_pg_service_selftest(void) {
     rl_msg_close(&m);
     S_CHECK(ok);
   }
-  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && rl_field_u64(&m, 0, &request) && request == 2 && m.nfields == 2);
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_READY, &m) && rl_field_u64(&m, 0, &request) && request == 2 && m.nfields == 2);
   rl_msg_close(&m);
   /* The node is told where the group's bundles are (both on it). */
-  S_CHECK(s_next(node, RL_GCS_PG_PLACEMENT, &m));
+  S_CHECK(rl_test_head_next(node, RL_GCS_PG_PLACEMENT, &m));
   rl_gcs_pg_placement_msg_t pl;
   bool placed = rl_gcs_pg_placement_msg_read(&m, &pl) && rl_id_eq(&pl.pg_id, &g1) && pl.has_bundles &&
                 pl.bundles.n == 2 && pl.bundles.v[1].has_node_id && rl_id_eq(&pl.bundles.v[1].node_id, &node_id);
@@ -141,11 +127,11 @@ int rl_pg_service_selftest(void) {
   S_CHECK(placed);
   /* Waiting on a created group is answered at once; listing shows it. */
   s_request(client, RL_GCS_PG_WAIT, 3, &g1);
-  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
   rl_msg_close(&m);
   rl_gcs_pg_get_msg_t get = {.request = 4, .name = rl_wire_str("one"), .has_name = true};
   rl_gcs_pg_get_msg_send(client, NULL, &get);
-  S_CHECK(s_next(client, RL_GCS_PG_INFO, &m));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_INFO, &m));
   rl_gcs_pg_info_msg_t info;
   bool listed = rl_gcs_pg_info_msg_read(&m, &info) && info.request == 4 && info.groups.n == 1 &&
                 info.groups.v[0].state.n == 7 && !memcmp(info.groups.v[0].state.p, "CREATED", 7);
@@ -155,16 +141,16 @@ int rl_pg_service_selftest(void) {
   /* Refused: a taken name, an unknown strategy; dropped: a malformed request (the
    * next one is still answered). */
   s_create(client, 5, &g2, "one", "PACK", b12, 1, &me);
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "named 'one'"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "named 'one'"));
   rl_msg_close(&m);
   s_create(client, 6, &g2, "", "NEAREST", b12, 1, &me);
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "unknown strategy"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "unknown strategy"));
   rl_msg_close(&m);
   rl_msgbuf_init(&b, RL_GCS_PG_CREATE, 2);
   msgpack_pack_uint64(&b.pk, 7);
   rl_pack_str(&b.pk, "not an id");
   rl_msg_send(client, NULL, &b); /* refused, naming the field */
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "field 'pg_id'"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "field 'pg_id'"));
   rl_msg_close(&m);
   /* A node manager's view: the table when its version differs, nothing when it is
    * the head's. */
@@ -172,7 +158,7 @@ int rl_pg_service_selftest(void) {
   msgpack_pack_uint64(&b.pk, 8);
   msgpack_pack_uint64(&b.pk, 0);
   rl_msg_send(node, NULL, &b);
-  S_CHECK(s_next(node, RL_GCS_NODES, &m));
+  S_CHECK(rl_test_head_next(node, RL_GCS_NODES, &m));
   rl_gcs_nodes_msg_t view;
   bool viewed = rl_gcs_nodes_msg_read(&m, &view) && view.has_pg_version && view.pg_version == version &&
                 view.has_groups && view.groups.n == 1 && rl_id_eq(&view.groups.v[0].pg_id, &g1);
@@ -182,7 +168,7 @@ int rl_pg_service_selftest(void) {
   msgpack_pack_uint64(&b.pk, 9);
   msgpack_pack_uint64(&b.pk, version);
   rl_msg_send(node, NULL, &b);
-  S_CHECK(s_next(node, RL_GCS_NODES, &m) && rl_gcs_nodes_msg_read(&m, &view) && view.pg_version == version &&
+  S_CHECK(rl_test_head_next(node, RL_GCS_NODES, &m) && rl_gcs_nodes_msg_read(&m, &view) && view.pg_version == version &&
           !view.has_groups);
   rl_msg_close(&m);
 
@@ -190,7 +176,7 @@ int rl_pg_service_selftest(void) {
    * the head asks again after a moment, and the group is created. */
   double b1[1] = {1};
   s_create(client, 10, &g2, "", "PACK", b1, 1, &other);
-  S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m));
+  S_CHECK(rl_test_head_next(node, RL_GCS_PG_RESERVE, &m));
   s_answer(node, &m, false, 0, 3);
   rl_msg_close(&m);
   int64_t refused_at = rl_now_ms();
@@ -201,11 +187,11 @@ int rl_pg_service_selftest(void) {
   res = s_cpu(3);
   rl_res_pack(&b.pk, &res);
   rl_msg_send(node, NULL, &b);
-  S_CHECK(s_next(node, RL_GCS_PG_RESERVE, &m) && rl_now_ms() - refused_at >= 150);
+  S_CHECK(rl_test_head_next(node, RL_GCS_PG_RESERVE, &m) && rl_now_ms() - refused_at >= 150);
   s_answer(node, &m, true, 0, 4);
   rl_msg_close(&m);
   s_request(client, RL_GCS_PG_WAIT, 11, &g2);
-  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_READY, &m) && m.nfields == 2);
   rl_msg_close(&m);
 
   /* The first creator leaves: its group is removed (the node is told), the other's stays. */
@@ -213,21 +199,21 @@ int rl_pg_service_selftest(void) {
   rl_pack_id(&b.pk, &me);
   rl_msg_send(node, NULL, &b);
   bool removed = false;
-  while (!removed && s_next(node, RL_GCS_PG_PLACEMENT, &m)) {
+  while (!removed && rl_test_head_next(node, RL_GCS_PG_PLACEMENT, &m)) {
     rl_gcs_pg_placement_msg_t pl;
     removed = rl_gcs_pg_placement_msg_read(&m, &pl) && rl_id_eq(&pl.pg_id, &g1) && !pl.has_bundles;
     rl_msg_close(&m);
   }
   S_CHECK(removed);
   s_request(client, RL_GCS_PG_WAIT, 12, &g1);
-  S_CHECK(s_next(client, RL_GCS_PG_READY, &m) && strstr(s_text(&m, 2, text, sizeof text), "does not exist"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_READY, &m) && strstr(s_text(&m, 2, text, sizeof text), "does not exist"));
   rl_msg_close(&m);
   /* Removing the second answers its waiters (none) and tells the node; again: an error. */
   s_request(client, RL_GCS_PG_REMOVE, 13, &g2);
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && m.nfields == 1);
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && m.nfields == 1);
   rl_msg_close(&m);
   s_request(client, RL_GCS_PG_REMOVE, 14, &g2);
-  S_CHECK(s_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "no placement group"));
+  S_CHECK(rl_test_head_next(client, RL_GCS_PG_REPLY, &m) && strstr(s_text(&m, 1, text, sizeof text), "no placement group"));
   rl_msg_close(&m);
 
   S_CHECK(rl_test_head_stop(&head) == 0);

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "head/gcs_server.h"
+#include "wire/msg.h"
 
 typedef struct {
   void *router;
@@ -51,6 +53,20 @@ static inline int rl_test_head_stop(rl_test_head_t *h) {
   if (h->router) zmq_close(h->router);
   h->router = NULL;
   return h->rc;
+}
+
+/* Waits up to 5 s for a message of this type on the socket, dropping others. Returns
+ * 1 with *m filled (close it), else 0. */
+static inline int rl_test_head_next(void *sock, int type, rl_msg_t *m) {
+  zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+  for (int64_t end = rl_now_ms() + 5000; rl_now_ms() < end;) {
+    if (zmq_poll(&it, 1, 50) <= 0) continue;
+    while (rl_msg_recv(sock, false, m) == 1) {
+      if (m->type == type) return 1;
+      rl_msg_close(m);
+    }
+  }
+  return 0;
 }
 
 #endif
