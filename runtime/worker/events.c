@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
@@ -21,7 +22,7 @@
 #define S_MAX_NODES 64     /* distinct nodes one batch names; others are "not known" */
 #define S_KEEP_TASKS 1024  /* task event slots kept after a batch is sent */
 
-static void s_copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+static void s_copy(char *dst, size_t n, const char *src) { rl_str_copy(dst, n, src ? src : ""); }
 
 /* The event slot for t: its event in the waiting batch, or a new one. NULL if none
  * (not reported, or out of memory). */

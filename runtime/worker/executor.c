@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/xalloc.h"
 #include "wire/proto.h"
 #include "worker/cw_internal.h"
@@ -36,7 +37,7 @@ void rl_exec_handle_push(rl_cw_t *cw, rl_msg_t *m) {
   rl_incoming_t *in = rl_xcalloc(1, sizeof *in);
   in->pub.task_id = p.task_id;
   in->owner_id = p.owner_id;
-  snprintf(in->owner, sizeof in->owner, "%s", p.owner_endpoint);
+  rl_str_copy(in->owner, sizeof in->owner, p.owner_endpoint);
   const char *name = p.name.p;
   size_t name_len = p.name.n;
   in->pub.fn_key = p.function_key.p;

@@ -44,7 +44,7 @@ static void s_send_to_owner(rl_cw_t *cw, const char *owner, int type, const rl_i
   rl_peer_t *peer = rl_cw_peer(cw, owner);
   if (!peer) return;
   rl_cw_add_borrower_msg_t msg = {.object_id = *id}; /* ADD_ and REMOVE_BORROWER: the same fields */
-  snprintf(msg.borrower_endpoint, sizeof msg.borrower_endpoint, "%s", cw->endpoint);
+  rl_str_copy(msg.borrower_endpoint, sizeof msg.borrower_endpoint, cw->endpoint);
   rl_wire_send(peer->sock, NULL, type, &msg);
 }
 
@@ -171,7 +171,7 @@ void rl_obj_set_value(rl_cw_t *cw, rl_object_t *o, int kind, const char *data, s
 
 void rl_obj_set_stored(rl_cw_t *cw, rl_object_t *o, size_t size, const char *location, size_t loclen) {
   if (!location || !loclen || loclen >= sizeof o->location) {
-    snprintf(o->location, sizeof o->location, "%s", cw->node_endpoint);
+    rl_str_copy(o->location, sizeof o->location, cw->node_endpoint);
   } else {
     memcpy(o->location, location, loclen);
     o->location[loclen] = 0;

@@ -461,7 +461,7 @@ static void s_push(rl_cw_t *cw, rl_task_t *t, rl_lease_t *l) {
                              .has_method = true, .method = rl_wire_str(t->kind == RL_KIND_TASK ? "" : t->method),
                              .has_actor_id = true, .has_num_cpus = !method,
                              .num_cpus = rl_res_get(&t->cls->resources, "CPU")};
-  snprintf(p.owner_endpoint, sizeof p.owner_endpoint, "%s", cw->endpoint);
+  rl_str_copy(p.owner_endpoint, sizeof p.owner_endpoint, cw->endpoint);
   if (t->cls->actor) p.actor_id = t->cls->actor->id;
   if (t->fn) {
     p.function_key = rl_wire_bytes(t->fn->key, t->fn->key_len);
