@@ -1,7 +1,8 @@
 -- owner_death_spec: on a three-node cluster, what a process sees when another process
 -- dies: a borrower that got a ref second-hand (and never dealt with the owner's node)
 -- hears of the owner's death and raises OwnerDiedError instead of waiting for ever; a
--- driver with work on several nodes is told of a node's death once, without warnings.
+-- driver with work on several nodes is told of a node's death once, without warnings; a
+-- worker that dies with its node gives back what it leased on other nodes.
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
@@ -89,5 +90,36 @@ describe("a process that dies while others use what it owns", function()
     local _, told = log:gsub("node tcp://[%d.:]+ died", "")
     assert.are.equal(1, told, log)
     assert.falsy(log:find("unexpected message type", 1, true), log)
+  end)
+
+  it("a worker that dies with its node gives back the workers it leased on other nodes", function()
+    -- Node 4 ("gone") runs a task that leases a worker on node 3 ("other") for a nested
+    -- task; node 4 is then killed whole, so nobody reports its worker's death to the
+    -- head: node 3 must see that its lessee's node died, and free the lease.
+    cluster.join("--num-cpus 2 --resources '{\"gone\": 1}'")
+    local marker = cluster.dir .. "/nested-started"
+    local out = driver(([[
+      local outer = rayl.remote(function(marker)
+        local nested = rayl.remote(function(m)
+          local f = io.open(m, "w"); f:write("started"); f:close()
+          os.execute("sleep 120")
+        end)
+        return rayl.get(nested:options{ resources = { other = 1 } }:remote(marker))
+      end)
+      local _ = outer:options{ resources = { gone = 1 }, max_retries = 0 }:remote(%q)
+      local t = os.time()
+      while not io.open(%q) and os.time() - t < 60 do os.execute("sleep 0.1") end
+      print("nested started:", io.open(%q) ~= nil)
+      os.execute("pkill -9 -f 'rayl [n]ode .*--resource gone='")
+      t = os.time()
+      local where = rayl.remote(function() return rayl.get_runtime_context().node_id end)
+      local ok, node = pcall(rayl.get, where:options{ resources = { other = 1 } }:remote(), { timeout = 40 })
+      print("other free again:", ok, node)
+      print("seconds:", os.time() - t)
+    ]]):format(marker, marker, marker))
+    assert.truthy(out:find("nested started:\ttrue", 1, true), out)
+    assert.truthy(out:find("other free again:\ttrue\t%x+"), out)
+    -- Within a few heartbeats of the death (1.5 s), not when the nested task ends (120 s).
+    assert.is_true(tonumber(out:match("seconds:\t(%d+)")) < 20, out)
   end)
 end)
