@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -683,7 +684,19 @@ static void s_remove_socket_dir(const char *socket_path) {
   rmdir(dir);
 }
 
+/* Transfer chunks (RL_TRANSFER_CHUNK, 4 MiB) are allocated here and freed by ZeroMQ's
+ * I/O thread once sent. With glibc's defaults each freed chunk goes back to the kernel
+ * (trimmed, or unmapped), and the next one is faulted in afresh, page by page: on this
+ * kind of VM that fault rate (0.3-0.6 GB/s) bounded every transfer. Chunks are kept in
+ * the heap instead, and up to S_HEAP_KEPT of free heap is kept for the next ones. */
+#define S_HEAP_KEPT ((int)64 << 20)
+static void s_keep_chunk_memory(void) {
+  mallopt(M_MMAP_THRESHOLD, (int)RL_TRANSFER_CHUNK * 2);
+  mallopt(M_TRIM_THRESHOLD, S_HEAP_KEPT);
+}
+
 int rl_node_main(int argc, char **argv) {
+  s_keep_chunk_memory();
   rl_nm_t *nm = rl_xcalloc(1, sizeof *nm);
   nm->hooks = (rl_nm_hooks_t){.ctx = nm, .send_to = s_send_to, .client_gone = s_client_gone};
   size_t store_bytes = s_default_store_bytes();
