@@ -470,8 +470,13 @@ static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpac
   return 0;
 }
 
+/* Array elements whose sizes s_size adds up one by one; past them, it counts each of the
+ * rest as their average (a report of thousands of rows is not walked twice). */
+#define S_SIZE_SAMPLE 16
+
 /* About how many bytes in packs into (the buffer is reserved up front: a large value is
- * not copied again and again as the buffer doubles). */
+ * not copied again and again as the buffer doubles; an estimate short of the truth only
+ * lets it grow). */
 static size_t s_size(const rl_wire_rec_t *r, const void *in) {
   size_t total = 8;
   for (uint32_t i = 0; i < r->nfields; i++) {
@@ -486,9 +491,11 @@ static size_t s_size(const rl_wire_rec_t *r, const void *in) {
         uint32_t n;
         const char *v;
       } *a = (const void *)p;
-      size_t es = s_elem_size(f);
-      for (uint32_t k = 0; k < a->n && a->v; k++)
-        total += f->kind == RL_WK_ARR ? s_size(f->rec, a->v + k * es) : ((const rl_wire_bytes_t *)(a->v + k * es))->n + 5;
+      size_t es = s_elem_size(f), sampled = 0;
+      uint32_t k = 0;
+      for (; k < a->n && k < S_SIZE_SAMPLE && a->v; k++)
+        sampled += f->kind == RL_WK_ARR ? s_size(f->rec, a->v + k * es) : ((const rl_wire_bytes_t *)(a->v + k * es))->n + 5;
+      total += k ? sampled + sampled / k * (a->n - k) : 0;
     } else if (f->kind == RL_WK_LIST) {
       total += 5 + (size_t)((const uint32_t *)p)[0] * 20;
     } else if (f->kind == RL_WK_REC) {
