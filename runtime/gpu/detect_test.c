@@ -1,6 +1,8 @@
 /* detect_test.c: detect.c's selftest, built into rl_selftest only (not librayl). */
 #include "gpu/detect.c" /* the code under test, with its file-local helpers */
 
+#include <unistd.h>
+
 /* ---- selftest ---- */
 
 #define S_CHECK(c) RL_CHECK_RETURN(c)

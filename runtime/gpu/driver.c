@@ -1,8 +1,7 @@
-/* driver.c: the CUDA driver through dlopen("libcuda.so.1"): binds the functions rayl uses,
+/* driver.c: the CUDA driver, opened by driver_lib.c: binds the functions rayl uses,
  * runs cuInit, keeps device 0's primary context, and says clearly when there is no driver. */
 #include "gpu/driver.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/selftest.h"
+#include "gpu/driver_lib.h"
 
 typedef struct {
   rl_cu_api_t api;
@@ -37,62 +37,43 @@ char *rl_cu_strerror(rl_cu_result_t r, const char *what, char *buf, size_t n) {
   return buf;
 }
 
-/* Binds every function of rl_cu_api_t from h; -1 with err naming a missing one. */
-static int s_bind(void *h, rl_cu_api_t *a, char *err, size_t errlen) {
-  static const struct {
-    const char *sym;
-    size_t off;
-  } syms[] = {
-#define S_SYM(field, sym) {sym, offsetof(rl_cu_api_t, field)}
-      S_SYM(Init, "cuInit"),
-      S_SYM(DriverGetVersion, "cuDriverGetVersion"),
-      S_SYM(GetErrorName, "cuGetErrorName"),
-      S_SYM(GetErrorString, "cuGetErrorString"),
-      S_SYM(DeviceGetCount, "cuDeviceGetCount"),
-      S_SYM(DeviceGet, "cuDeviceGet"),
-      S_SYM(DeviceGetName, "cuDeviceGetName"),
-      S_SYM(DeviceGetAttribute, "cuDeviceGetAttribute"),
-      S_SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
-      S_SYM(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"),
-      S_SYM(CtxSetCurrent, "cuCtxSetCurrent"),
-      S_SYM(CtxSynchronize, "cuCtxSynchronize"),
-      S_SYM(MemAlloc, "cuMemAlloc_v2"),
-      S_SYM(MemFree, "cuMemFree_v2"),
-      S_SYM(MemcpyHtoD, "cuMemcpyHtoD_v2"),
-      S_SYM(MemcpyDtoH, "cuMemcpyDtoH_v2"),
-      S_SYM(MemsetD8, "cuMemsetD8_v2"),
-      S_SYM(ModuleLoadDataEx, "cuModuleLoadDataEx"),
-      S_SYM(ModuleUnload, "cuModuleUnload"),
-      S_SYM(ModuleGetFunction, "cuModuleGetFunction"),
-      S_SYM(FuncGetAttribute, "cuFuncGetAttribute"),
-      S_SYM(FuncSetAttribute, "cuFuncSetAttribute"),
-      S_SYM(LaunchKernel, "cuLaunchKernel"),
+/* Every function of rl_cu_api_t and its symbol. */
+static const rl_cu_sym_t s_syms[] = {
+#define S_SYM(field, sym) RL_CU_SYM(rl_cu_api_t, field, sym)
+    S_SYM(Init, "cuInit"),
+    S_SYM(DriverGetVersion, "cuDriverGetVersion"),
+    S_SYM(GetErrorName, "cuGetErrorName"),
+    S_SYM(GetErrorString, "cuGetErrorString"),
+    S_SYM(DeviceGetCount, "cuDeviceGetCount"),
+    S_SYM(DeviceGet, "cuDeviceGet"),
+    S_SYM(DeviceGetName, "cuDeviceGetName"),
+    S_SYM(DeviceGetAttribute, "cuDeviceGetAttribute"),
+    S_SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
+    S_SYM(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"),
+    S_SYM(CtxSetCurrent, "cuCtxSetCurrent"),
+    S_SYM(CtxSynchronize, "cuCtxSynchronize"),
+    S_SYM(MemAlloc, "cuMemAlloc_v2"),
+    S_SYM(MemFree, "cuMemFree_v2"),
+    S_SYM(MemcpyHtoD, "cuMemcpyHtoD_v2"),
+    S_SYM(MemcpyDtoH, "cuMemcpyDtoH_v2"),
+    S_SYM(MemsetD8, "cuMemsetD8_v2"),
+    S_SYM(ModuleLoadDataEx, "cuModuleLoadDataEx"),
+    S_SYM(ModuleUnload, "cuModuleUnload"),
+    S_SYM(ModuleGetFunction, "cuModuleGetFunction"),
+    S_SYM(FuncGetAttribute, "cuFuncGetAttribute"),
+    S_SYM(FuncSetAttribute, "cuFuncSetAttribute"),
+    S_SYM(LaunchKernel, "cuLaunchKernel"),
 #undef S_SYM
-  };
-  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-    void *f = dlsym(h, syms[i].sym);
-    if (!f) {
-      snprintf(err, errlen, "the CUDA driver has no %s: it is too old for rayl (update the NVIDIA driver)", syms[i].sym);
-      return -1;
-    }
-    memcpy((char *)a + syms[i].off, &f, sizeof f);
-  }
-  return 0;
-}
+};
 
 /* Loads lib (NULL: libcuda.so.1) and runs cuInit into st. */
 static void s_try(const char *lib, s_state_t *st) {
-  const char *name = lib ? lib : "libcuda.so.1";
+  const char *name = lib ? lib : RL_CU_LIB;
   memset(st, 0, sizeof *st);
-  void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  char why[600];
+  void *h = rl_cu_lib_open(name, s_syms, sizeof s_syms / sizeof s_syms[0], &st->api, why, sizeof why);
   if (!h) {
-    snprintf(st->err, sizeof st->err, "no CUDA driver: %s cannot be loaded (%s); " S_ADVICE, name, dlerror());
-    return;
-  }
-  char why[300];
-  if (s_bind(h, &st->api, why, sizeof why) != 0) {
-    snprintf(st->err, sizeof st->err, "no CUDA driver: %s; " S_ADVICE, why);
-    dlclose(h);
+    snprintf(st->err, sizeof st->err, "%s; " S_ADVICE, why);
     return;
   }
   rl_cu_result_t r = st->api.Init(0);
@@ -114,7 +95,7 @@ static void s_try(const char *lib, s_state_t *st) {
     st->pid = getpid();
     return;
   }
-  dlclose(h);
+  rl_cu_lib_close(&h);
 }
 
 /* A child forked after cuInit cannot use the driver (CUDA's rule); say so rather than

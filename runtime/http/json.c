@@ -99,10 +99,9 @@ void rl_json_key(rl_json_t *j, const char *key) {
   j->after_key = true;
 }
 
-/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at s (n bytes left; shortest
- * form, no surrogates, at most U+10FFFF, as RFC 3629 says), or 0 if there is none. */
-static size_t s_utf8_len(const unsigned char *s, size_t n) {
+size_t rl_json_utf8_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
+  if (c < 0x80) return 1;
   size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
   if (!len || len > n) return 0;
   for (size_t k = 1; k < len; k++)
@@ -127,7 +126,7 @@ void rl_json_strn(rl_json_t *j, const char *s, size_t n) {
     else if (c < 0x20 || c == 0x7f) rl_json_rawf(j, "\\u%04x", c);
     else if (c < 0x80) rl_json_raw(j, (const char *)&c, 1);
     else { /* UTF-8 kept if well formed, else each byte becomes U+FFFD */
-      size_t len = s_utf8_len((const unsigned char *)s + i, n - i);
+      size_t len = rl_json_utf8_len((const unsigned char *)s + i, n - i);
       if (len) {
         rl_json_raw(j, s + i, (size_t)len);
         i += (size_t)len - 1;

@@ -42,6 +42,12 @@ void rl_json_knum(rl_json_t *j, const char *key, double v);
 void rl_json_kint(rl_json_t *j, const char *key, int64_t v);
 void rl_json_kbool(rl_json_t *j, const char *key, bool v);
 
+/* Length of the well-formed UTF-8 sequence at s (n >= 1 bytes left): 1 for ASCII, 2 to 4
+ * for a multi-byte one (shortest form, no surrogates, at most U+10FFFF, as RFC 3629
+ * says), or 0 if there is none there. rl_json_strn keeps exactly these sequences and
+ * writes U+FFFD for each other byte. */
+size_t rl_json_utf8_len(const unsigned char *s, size_t n);
+
 /* Appends raw bytes (no separator handling): for text formats other than JSON. */
 void rl_json_raw(rl_json_t *j, const char *s, size_t n);
 /* Appends printf-formatted raw text. */

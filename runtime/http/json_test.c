@@ -44,6 +44,17 @@ int rl_json_selftest(void) {
   S_CHECK(s && !strcmp(s, "[\"" S_FFFD3 "\",\"" S_FFFD3 "\",\"" S_FFFD3 "\",\"" S_FFFD3 "\xef\xbf\xbd\xf4\x8f\xbf\xbf\"]"));
 #undef S_FFFD3
   free(s);
+  /* The sequences kept: ASCII, 2 to 4 bytes; not a truncated one, a lone continuation
+   * byte, an overlong form, a surrogate, or one past U+10FFFF. */
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"a", 1) == 1);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xc3\xa9", 2) == 2);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xe2\x82\xac", 3) == 3);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xf4\x8f\xbf\xbf", 4) == 4);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xe2\x82\xac", 2) == 0);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\x82", 1) == 0);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xc0\xaf", 2) == 0);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xed\xa0\x80", 3) == 0);
+  S_CHECK(rl_json_utf8_len((const unsigned char *)"\xf4\x90\x80\x80", 4) == 0);
   rl_json_init(&j);
   rl_json_raw(&j, "m 1\n", 4);
   rl_json_rawf(&j, "%s %d\n", "n", 2);

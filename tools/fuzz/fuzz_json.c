@@ -15,24 +15,10 @@
 static lua_State *s_L;
 static int s_decode; /* registry ref: function(text) -> ok, value-or-error, error */
 
-/* Length of the strict UTF-8 sequence at s (shortest form, no surrogates, <= U+10FFFF),
- * or 0 if there is none. */
-static size_t s_utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c < 0x80) return 1;
-  size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (!len || len > n) return 0;
-  for (size_t k = 1; k < len; k++)
-    if ((s[k] & 0xc0) != 0x80) return 0;
-  if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-      (c == 0xf4 && s[1] > 0x8f))
-    return 0;
-  return len;
-}
-
+/* Whether all n bytes at s are well-formed UTF-8 (the sequences rl_json_strn keeps). */
 static bool s_utf8_valid(const unsigned char *s, size_t n) {
   for (size_t i = 0, k; i < n; i += k)
-    if (!(k = s_utf8_len(s + i, n - i))) return false;
+    if (!(k = rl_json_utf8_len(s + i, n - i))) return false;
   return true;
 }
 
