@@ -175,7 +175,8 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?, stats map?]
+   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?, stats map?,
+   *  clients [id...]?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
@@ -184,7 +185,10 @@ enum rl_msg_type {
    * them to every node manager (RL_GCS_NODES), which release what they held there.
    * stats: what the dashboard and /metrics show of the node, name -> number
    * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
-   * mem_total, mem_available, load1, cpus); unknown names are ignored. */
+   * mem_total, mem_available, load1, cpus); unknown names are ignored.
+   * clients: every client (driver, worker) registered at this node now, not those of
+   * other nodes that lease here; when the head declares the node dead it lists them as
+   * dead clients (nobody is left to report them), so their borrowers hear of it. */
   RL_GCS_HEARTBEAT = 61,
   /* [request u64, pg_version u64?, dead_since u64?, first bool?] (node managers send
    * pg_version and dead_since, or first the first time)
@@ -655,7 +659,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_GCS_HEARTBEAT_FIELDS(F, c) \
   F(c, node_id, ID, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, reserved, RES, OPT, 0, _) \
   F(c, demands, ARR, OPT, RL_WIRE_COUNT_MAX, demand) F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID) \
-  F(c, stats, MAP, OPT, 0, _)
+  F(c, stats, MAP, OPT, 0, _) F(c, clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID)
 /* dead_since: the last dead-client sequence number a node manager saw; first: it asks
  * for the first time (no past deaths wanted, but the sequence number to ask from) */
 #define RL_GCS_GET_NODES_FIELDS(F, c) \
