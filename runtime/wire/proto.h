@@ -132,8 +132,10 @@ enum rl_msg_type {
    * the store of the node manager whose endpoint data holds, size bytes; RL_RET_ERROR:
    * data is an encoded error. */
   RL_CW_TASK_DONE = 41,
-  /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
-   * ready) */
+  /* [request u64, object_id id, lost_at str?] : a borrower asks the owner for a value
+   * (reply when ready). lost_at: the node whose copy the borrower had or was told of
+   * died; an owner that still names it waits to hear of that death (it rebuilds the
+   * object from lineage, or fails it saying why) before it replies. */
   RL_CW_GET_OBJECT = 42,
   /* [request u64, object_id id, kind u64, data bin, size u64] kind RL_RET_STORE: data is
    * the endpoint of the node manager whose store holds it, size bytes */
@@ -625,7 +627,8 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, task_id, ID, REQ, 0, _) F(c, status, U64, REQ, RL_TASK_ARG_LOST, _) \
   F(c, returns, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, borrowed, ARR, REQ, RL_WIRE_COUNT_MAX, borrow) \
   F(c, held, LIST, OPT, RL_WIRE_COUNT_MAX, ID) F(c, start_us, U64, OPT, 0, _) F(c, end_us, U64, OPT, 0, _)
-#define RL_CW_GET_OBJECT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _)
+#define RL_CW_GET_OBJECT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, lost_at, STR, OPT, RL_ENDPOINT_MAX, _)
 #define RL_CW_OBJECT_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, kind, U64, REQ, RL_RET_ERROR, _) \
   F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
