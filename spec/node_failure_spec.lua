@@ -1,6 +1,7 @@
 -- node_failure_spec: what a driver sees when a node dies under its work: results stored
--- there are rebuilt from lineage (the task runs again elsewhere), or raise
--- ObjectLostError when they cannot be; actors there restart on another node.
+-- there are rebuilt from lineage (the task runs again elsewhere), also when another
+-- process borrowed them, or raise ObjectLostError when they cannot be; actors there
+-- restart on another node.
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
@@ -167,6 +168,64 @@ describe("a node that dies holding results", function()
     ]])
     assert.truthy(out:find("lost:\ttrue", 1, true), out)
     assert.truthy(out:find("which died", 1, true), out)
+  end)
+
+  -- As in Ray, a borrower whose only copy died with its node asks the object's owner,
+  -- which runs the task again (it raised ObjectLostError).
+  it("a result borrowed by an actor on another node is rebuilt by its owner when the copy's node dies", function()
+    local out = driver([[
+      local make = rayl.remote(function(n)
+        note("make5")
+        local a = rayl.array("float64", n)
+        for i = 1, n do a[i] = i * 0.25 end
+        return a
+      end)
+      local User = rayl.remote({
+        -- (wait: the actor learns where the copy is, without reading it)
+        hold = function(self, t) self.t = t; return #rayl.wait(t, { timeout = 30 }) == 1 end,
+        check = function(self)
+          local ok, a = pcall(rayl.get, self.t[1], { timeout = 30 })
+          if not ok then return "failed " .. tostring(a) end
+          local good = #a == 100000
+          for i = 1, 100000, 101 do good = good and a[i] == i * 0.25 end
+          return "intact " .. tostring(good)
+        end,
+      })
+      local here
+      for _, n in ipairs(rayl.nodes()) do if n.alive and n.node_id ~= doomed then here = n.node_id end end
+      local user = User:options{ scheduling_strategy = { node_id = here } }:remote()
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(100000)
+      rayl.wait({ ref })
+      assert(rayl.get(user.hold:remote({ ref })))
+      kill_node2()
+      print("actor:", rayl.get(user.check:remote()), "runs:", runs("make5"))
+    ]])
+    assert.truthy(out:find("actor:\tintact true\truns:\t2", 1, true), out)
+  end)
+
+  it("a borrower of a lost result its owner cannot rebuild (max_retries = 0) gets ObjectLostError saying why", function()
+    local out = driver([[
+      local make = rayl.remote({ max_retries = 0 }, function(n) return rayl.array("float64", n) end)
+      local User = rayl.remote({
+        hold = function(self, t) self.t = t; return true end,
+        check = function(self)
+          local ok, err = pcall(rayl.get, self.t[1], { timeout = 30 })
+          return tostring(not ok and rayl.errors.is(err, "ObjectLostError")) .. " " .. tostring(err)
+        end,
+      })
+      local here
+      for _, n in ipairs(rayl.nodes()) do if n.alive and n.node_id ~= doomed then here = n.node_id end end
+      local user = User:options{ scheduling_strategy = { node_id = here } }:remote()
+      local ref = make:options{ scheduling_strategy = { node_id = doomed, soft = true } }:remote(100000)
+      rayl.wait({ ref })
+      assert(rayl.get(user.hold:remote({ ref })))
+      kill_node2()
+      local t0 = os.time()
+      print("actor:", rayl.get(user.check:remote()), "seconds:", os.time() - t0)
+    ]])
+    assert.truthy(out:find("actor:\ttrue ObjectLostError", 1, true), out)
+    assert.truthy(out:find("which died and it cannot be made again (its task may not run again: max_retries = 0", 1, true), out)
+    assert.is_true(tonumber(out:match("seconds:\t(%d+)")) < 20, out)
   end)
 
   it("a task running on the dead node with max_retries = 0 raises WorkerCrashedError naming its worker", function()

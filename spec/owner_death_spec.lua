@@ -2,7 +2,8 @@
 -- dies: a borrower that got a ref second-hand (and never dealt with the owner's node)
 -- hears of the owner's death and raises OwnerDiedError instead of waiting for ever; a
 -- driver with work on several nodes is told of a node's death once, without warnings; a
--- worker that dies with its node gives back what it leased on other nodes.
+-- worker that dies with its node gives back what it leased on other nodes; a borrower
+-- hears of an owner that died with its whole node.
 local h = require "spec.helpers"
 local RAYL = os.getenv("RAYL_BIN") or "./build-test/bin/rayl"
 
@@ -121,5 +122,35 @@ describe("a process that dies while others use what it owns", function()
     assert.truthy(out:find("other free again:\ttrue\t%x+"), out)
     -- Within a few heartbeats of the death (1.5 s), not when the nested task ends (120 s).
     assert.is_true(tonumber(out:match("seconds:\t(%d+)")) < 20, out)
+  end)
+
+  it("a second-hand borrower raises OwnerDiedError when its owner's whole node is killed", function()
+    -- Node 5 ("lost") runs the owner; it is killed whole (its node manager and, with it,
+    -- its workers), so no node manager reports the owner's death: the head must report
+    -- the clients of the node it declares dead.
+    cluster.join("--num-cpus 2 --resources '{\"lost\": 1}'")
+    local out = driver([[
+      local Owner = rayl.remote({
+        make = function(self) return { rayl.put(string.rep("x", 200000)) } end,
+      })
+      local User = rayl.remote({
+        hold = function(self, t) self.t = t; return true end,
+        get = function(self)
+          local ok, err = pcall(rayl.get, self.t[1], { timeout = 30 })
+          return tostring(ok) .. " " .. tostring(err)
+        end,
+      })
+      local owner = Owner:options{ resources = { lost = 1 } }:remote()
+      local user = User:options{ resources = { safe = 1 } }:remote()
+      assert(rayl.get(user.hold:remote(owner.make:remote())))
+      os.execute("pkill -9 -f 'rayl [n]ode .*--resource lost='")
+      local t0 = os.time()
+      print("get: " .. rayl.get(user.get:remote()))
+      print("seconds: " .. (os.time() - t0))
+    ]])
+    -- (It names the owner's endpoint, and the copy's node if the borrower knew where it was.)
+    assert.truthy(out:find("get: false OwnerDiedError: the owner of this object %([%w ]*at tcp://[%d.:]+%) died"), out)
+    -- Within a few heartbeats of the node's death (1.5 s), not at the 30 s timeout.
+    assert.is_true(tonumber(out:match("seconds: (%d+)")) < 20, out)
   end)
 end)

@@ -24,6 +24,7 @@
 #include "gcs/gcs_db.h"
 #include "gcs/jobs.h"
 #include "gcs/kv.h"
+#include "gcs/node_clients.h"
 #include "gcs/node_table.h"
 #include "gcs/pg_service.h"
 #include "gcs/state_table.h"
@@ -52,6 +53,7 @@ typedef struct {
   rl_kv_t *kv;
   rl_idmap_t *demands; /* node id -> s_demands_t * */
   rl_dead_clients_t *dead;
+  rl_node_clients_t *clients; /* each node's clients, for its death */
   rl_state_table_t *state;
   rl_timeline_table_t *timeline;
   rl_gcs_db_t *db;        /* NULL: memory only */
@@ -173,13 +175,14 @@ static void s_keep_demands(s_gcs_t *g, const rl_id_t *node, const rl_wire_demand
   rl_idmap_put(g->demands, node, kept);
 }
 
-/* Clients a node saw die: every node manager hears of them (RL_GCS_NODES), and the
- * state table fails what they owned. */
-static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const rl_id_t *ids, uint32_t n) {
+/* Clients a node saw die (or that died with it, with_node): every node manager hears
+ * of them (RL_GCS_NODES), and the state table fails what they owned. */
+static void s_clients_died(s_gcs_t *g, const rl_id_t *node, const rl_id_t *ids, uint32_t n, bool with_node) {
   char hex[RL_ID_HEX], nhex[RL_ID_HEX];
   for (uint32_t i = 0; i < n; i++) {
     rl_dead_clients_add(g->dead, &ids[i]);
-    rl_log(RL_LOG_INFO, "client %s died (seen by node %s)", rl_id_hex(&ids[i], hex), rl_id_hex(node, nhex));
+    rl_log(RL_LOG_INFO, "client %s died (%s node %s)", rl_id_hex(&ids[i], hex), with_node ? "with its" : "seen by",
+           rl_id_hex(node, nhex));
   }
   rl_state_table_clients_died(g->state, ids, n);
   if (g->actors) rl_actor_service_clients_gone(g->actors, ids, n);
@@ -216,7 +219,7 @@ static bool s_read_stats(const msgpack_object *o, rl_node_stats_t *out) {
 }
 
 /* [node_id id, available map, reserved map?, demands [[shape, count, infeasible]...]?,
- *  dead_clients [id...]?, stats map?] */
+ *  dead_clients [id...]?, stats map?, clients [id...]?] */
 static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   rl_gcs_heartbeat_msg_t hb;
   char hex[RL_ID_HEX];
@@ -229,8 +232,12 @@ static void s_on_heartbeat(s_gcs_t *g, const rl_msg_t *m) {
   if (rl_node_table_heartbeat(g->nodes, &hb.node_id, &hb.available, rl_now_ms()) == 0) {
     rl_pg_service_heartbeat(g->pgs, &hb.node_id, hb.has_reserved ? &hb.reserved : NULL);
     if (hb.has_demands) s_keep_demands(g, &hb.node_id, hb.demands.v, hb.demands.n);
-    if (hb.has_dead_clients) s_clients_died(g, &hb.node_id, hb.dead_clients.v, hb.dead_clients.n);
+    if (hb.has_dead_clients) s_clients_died(g, &hb.node_id, hb.dead_clients.v, hb.dead_clients.n, false);
     if (hb.has_stats) rl_node_table_set_stats(g->nodes, &hb.node_id, &st);
+    char err[160];
+    if (hb.has_clients &&
+        rl_node_clients_set(g->clients, &hb.node_id, hb.clients.v, hb.clients.n, err, sizeof err) != RL_OK)
+      s_warn(g, "heartbeat from node %s: field 7 (clients) not kept: %s", rl_id_hex(&hb.node_id, hex), err);
     return;
   }
   /* Not known: registered with a head that kept no database (or lost it). */
@@ -452,13 +459,20 @@ static bool s_parent_gone(pid_t parent, bool was_ppid) {
 }
 
 /* The node table's hook: every change that must outlive a restart goes to the file;
- * placement groups follow nodes that come and go. */
+ * placement groups follow nodes that come and go; a dead node's clients are dead. */
 static void s_node_changed(void *arg, const rl_node_t *node, bool forgotten) {
   s_gcs_t *g = arg;
   char err[300];
   if (g->db && rl_gcs_db_node(g->db, node, forgotten, err, sizeof err) != 0) rl_log(RL_LOG_ERROR, "%s", err);
   rl_pg_service_node_changed(g->pgs, node, forgotten);
   if (g->actors && !forgotten && !node->alive && !node->pending) rl_actor_service_node_died(g->actors, node->endpoint);
+  if (!forgotten && (node->alive || node->pending)) return;
+  /* Dead whole: its node manager cannot report its clients, so the head does (their
+   * borrowers elsewhere raise OwnerDiedError instead of waiting for ever). */
+  size_t n;
+  rl_id_t *ids = rl_node_clients_take(g->clients, &node->id, &n);
+  if (n && !forgotten) s_clients_died(g, &node->id, ids, (uint32_t)n, true);
+  free(ids);
 }
 
 static void s_warn_pg(void *arg, const char *what) { s_warn(arg, "%s", what); }
@@ -525,6 +539,7 @@ int rl_gcs_serve(void *router, const rl_gcs_opts_t *opts, atomic_int *stop) {
   g.kv = rl_kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : RL_GCS_DEFAULT_KV_MAX_BYTES);
   g.demands = rl_idmap_new();
   g.dead = rl_dead_clients_new();
+  g.clients = rl_node_clients_new();
   g.state = rl_state_table_new(rl_state_table_max_tasks_env(), RL_STATE_MAX_DEAD_ACTORS);
   g.timeline = rl_timeline_table_new(rl_state_table_max_tasks_env()); /* runs: as many as tasks */
   if (!g.nodes || !g.kv || !g.demands || !g.dead || !g.state || !g.timeline) {
@@ -621,6 +636,7 @@ done:
   }
   rl_idmap_destroy(&g.demands);
   rl_dead_clients_destroy(&g.dead);
+  rl_node_clients_destroy(&g.clients);
   rl_state_table_destroy(&g.state);
   rl_timeline_table_destroy(&g.timeline);
   return rc;

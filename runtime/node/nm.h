@@ -176,6 +176,9 @@ typedef struct {
   /* Clients that died here, for the next heartbeat (the head tells every node). */
   rl_id_t *died;
   size_t ndied, capdied;
+  /* A driver or worker registered since the last heartbeat: the next one goes at once,
+   * so the head knows this node's clients should the node die whole soon after. */
+  bool clients_changed;
   uint64_t dead_seq; /* the last death the head told us of ... */
   bool dead_seq_known; /* ... once it has answered */
   /* The kernel's out-of-memory kill count (rl_mem_oom_kills) at the last two heartbeats,

@@ -133,6 +133,7 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   c->pid = (pid_t)pid;
   snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
   if (kind == RL_CLIENT_REMOTE && r.has_node_id) c->node_id = r.node_id;
+  if (kind != RL_CLIENT_REMOTE) nm->clients_changed = true;
   if (kind == RL_CLIENT_WORKER) {
     rl_worker_t *w = rl_pool_by_pid(nm, (pid_t)pid);
     if (w && !w->registered) {
@@ -299,6 +300,12 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
     rl_wire_demand_t demands[RL_NM_DEMANDS_MAX];
     s_stats_t stats;
     s_stats(nm, &stats);
+    uint32_t nclients = 0;
+    for (rl_client_t *c = nm->clients; c; c = c->next) nclients += c->kind != RL_CLIENT_REMOTE;
+    rl_id_t *clients = rl_xmalloc((nclients ? nclients : 1) * sizeof *clients); /* registered clients */
+    nclients = 0;
+    for (rl_client_t *c = nm->clients; c; c = c->next)
+      if (c->kind != RL_CLIENT_REMOTE) clients[nclients++] = c->id;
     rl_gcs_heartbeat_msg_t h = {.node_id = nm->node_id,
                                 .available = nm->available,
                                 .has_reserved = true,
@@ -307,9 +314,12 @@ static void s_heartbeat(rl_nm_t *nm, bool first) {
                                 .dead_clients = {(uint32_t)nm->ndied, nm->died},
                                 .has_dead_clients = true,
                                 .stats = &stats.map,
-                                .has_stats = true};
+                                .has_stats = true,
+                                .clients = {nclients, clients},
+                                .has_clients = true};
     rl_bundles_reserved(nm, &h.reserved);
-    if (rl_gcs_heartbeat_msg_send(nm->gcs, NULL, &h) == 0) nm->ndied = 0;
+    if (rl_gcs_heartbeat_msg_send(nm->gcs, NULL, &h) == 0) nm->ndied = 0, nm->clients_changed = false;
+    free(clients);
   }
   /* And learn the other nodes (for spilling leases to them), where placement groups'
    * bundles are (sent when our copy is not the head's version), and the clients that
@@ -337,6 +347,10 @@ static void s_relay_death(rl_nm_t *nm, const rl_id_t *id) {
 static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_msg_t *reply) {
   if (!reply->has_dead_seq) return;
   for (uint32_t i = 0; i < reply->dead_clients.n; i++) {
+    /* One of ours still registered: the head declared this node dead while it was only
+     * slow to send heartbeats (it lists a dead node's clients); they live. */
+    const rl_client_t *own = s_client(nm, &reply->dead_clients.v[i]);
+    if (own && own->kind != RL_CLIENT_REMOTE) continue;
     rl_nm_client_gone(nm, &reply->dead_clients.v[i], RL_GONE_DIED_ELSEWHERE);
     s_relay_death(nm, &reply->dead_clients.v[i]);
   }
@@ -598,7 +612,7 @@ static void *s_bind(rl_nm_t *nm) {
 }
 
 static void s_loop(rl_nm_t *nm) {
-  int64_t next_beat = 0;
+  int64_t next_beat = 0, last_beat = 0;
   while (!rl_interrupted) {
     if (nm->parent_pid && getppid() != nm->parent_pid) {
       rl_log(RL_LOG_INFO, "parent %d is gone: exiting", (int)nm->parent_pid);
@@ -612,6 +626,10 @@ static void s_loop(rl_nm_t *nm) {
       s_heartbeat(nm, next_beat == 0);
       rl_pool_sample_oom_kills(nm);
       next_beat = now + 500;
+      last_beat = now;
+    } else if (nm->clients_changed && now - last_beat >= 50) {
+      s_heartbeat(nm, false); /* new clients: the head hears of them now (a batch at most every 50 ms) */
+      last_beat = now;
     }
     zmq_pollitem_t items[4 + 2 * 512];
     int n = 0;

@@ -132,8 +132,10 @@ enum rl_msg_type {
    * the store of the node manager whose endpoint data holds, size bytes; RL_RET_ERROR:
    * data is an encoded error. */
   RL_CW_TASK_DONE = 41,
-  /* [request u64, object_id id] : a borrower asks the owner for a value (reply when
-   * ready) */
+  /* [request u64, object_id id, lost_at str?] : a borrower asks the owner for a value
+   * (reply when ready). lost_at: the node whose copy the borrower had or was told of
+   * died; an owner that still names it waits to hear of that death (it rebuilds the
+   * object from lineage, or fails it saying why) before it replies. */
   RL_CW_GET_OBJECT = 42,
   /* [request u64, object_id id, kind u64, data bin, size u64] kind RL_RET_STORE: data is
    * the endpoint of the node manager whose store holds it, size bytes */
@@ -175,7 +177,8 @@ enum rl_msg_type {
    * CUDA driver; ids 0,1)", "none (no CUDA driver: libcuda.so.1 not found)") */
   RL_GCS_REGISTER_NODE = 60,
   /* [node_id id, available map, reserved map?, demands [[shape map, count u64,
-   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?, stats map?]
+   *  infeasible bool, waiting u64? (RL_WAIT_*)]...]?, dead_clients [id...]?, stats map?,
+   *  clients [id...]?]
    * reserved: what placement group bundles hold on the node (kept out of available).
    * demands: the lease requests waiting in this node's queue, grouped by the resources
    * they ask for (count: how many requests; each stands for at least one task or
@@ -184,7 +187,10 @@ enum rl_msg_type {
    * them to every node manager (RL_GCS_NODES), which release what they held there.
    * stats: what the dashboard and /metrics show of the node, name -> number
    * (store_used, store_capacity, objects, spilled, workers, workers_leased, queued,
-   * mem_total, mem_available, load1, cpus); unknown names are ignored. */
+   * mem_total, mem_available, load1, cpus); unknown names are ignored.
+   * clients: every client (driver, worker) registered at this node now, not those of
+   * other nodes that lease here; when the head declares the node dead it lists them as
+   * dead clients (nobody is left to report them), so their borrowers hear of it. */
   RL_GCS_HEARTBEAT = 61,
   /* [request u64, pg_version u64?, dead_since u64?, first bool?] (node managers send
    * pg_version and dead_since, or first the first time)
@@ -621,7 +627,8 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
   F(c, task_id, ID, REQ, 0, _) F(c, status, U64, REQ, RL_TASK_ARG_LOST, _) \
   F(c, returns, ARR, REQ, RL_WIRE_COUNT_MAX, task_arg) F(c, borrowed, ARR, REQ, RL_WIRE_COUNT_MAX, borrow) \
   F(c, held, LIST, OPT, RL_WIRE_COUNT_MAX, ID) F(c, start_us, U64, OPT, 0, _) F(c, end_us, U64, OPT, 0, _)
-#define RL_CW_GET_OBJECT_FIELDS(F, c) F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _)
+#define RL_CW_GET_OBJECT_FIELDS(F, c) \
+  F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, lost_at, STR, OPT, RL_ENDPOINT_MAX, _)
 #define RL_CW_OBJECT_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, kind, U64, REQ, RL_RET_ERROR, _) \
   F(c, data, BIN, REQ, RL_WIRE_BIN_MAX, _) F(c, size, U64, REQ, 0, _)
@@ -655,7 +662,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_GCS_HEARTBEAT_FIELDS(F, c) \
   F(c, node_id, ID, REQ, 0, _) F(c, available, RES, REQ, 0, _) F(c, reserved, RES, OPT, 0, _) \
   F(c, demands, ARR, OPT, RL_WIRE_COUNT_MAX, demand) F(c, dead_clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID) \
-  F(c, stats, MAP, OPT, 0, _)
+  F(c, stats, MAP, OPT, 0, _) F(c, clients, LIST, OPT, RL_WIRE_COUNT_MAX, ID)
 /* dead_since: the last dead-client sequence number a node manager saw; first: it asks
  * for the first time (no past deaths wanted, but the sequence number to ask from) */
 #define RL_GCS_GET_NODES_FIELDS(F, c) \

@@ -25,13 +25,17 @@ typedef struct rl_object {
   int kind;                    /* RL_RET_* once ready */
   char *data;                  /* inline encoding or encoded error (malloc; the table frees it) */
   size_t len;                  /* bytes of data, or of the stored value */
-  char location[RL_ENDPOINT_MAX]; /* in a store: the node manager holding it */
+  char location[RL_ENDPOINT_MAX]; /* in a store: the node manager holding it; borrowed and
+                                  * pending again: where the copy we had was lost (told to
+                                  * the owner with GET_OBJECT) */
   int64_t local_refs;          /* handles in this process */
   int64_t task_refs;           /* pending tasks of ours that carry it */
   char (*borrowers)[RL_ENDPOINT_MAX]; /* owned: processes that hold it */
   size_t nborrowers;
   bool borrow_told;            /* borrowed: the owner counts us as a borrower */
   bool fetching;               /* borrowed: GET_OBJECT sent */
+  bool owner_dead;             /* borrowed: we heard its owner died (a lost copy is lost
+                                * for good) */
   bool sealed;                 /* owned, in store: sealed */
   rl_id_t *contained;          /* refs inside the value, one local ref each, held while it lives */
   size_t ncontained;

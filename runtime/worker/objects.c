@@ -213,7 +213,11 @@ void rl_obj_handle_get_object(rl_cw_t *cw, rl_msg_t *m) {
     s_reply_lost(cw, &m->identity, request, &id);
     return;
   }
-  if (o->state != RL_OBJ_PENDING && (o->kind != RL_RET_STORE || o->sealed)) {
+  /* The borrower found the copy we name lost with its node, before we heard of that
+   * death: the reply waits for the news (the object rebuilt, or failed saying why). */
+  bool lost_here = q.has_lost_at && o->state == RL_OBJ_READY && o->kind == RL_RET_STORE &&
+                   !strcmp(o->location, q.lost_at);
+  if (!lost_here && o->state != RL_OBJ_PENDING && (o->kind != RL_RET_STORE || o->sealed)) {
     s_reply_object(cw, &m->identity, request, o);
     return;
   }
@@ -241,9 +245,34 @@ static void s_fetch(rl_cw_t *cw, rl_object_t *o) {
     rl_obj_fail(cw, o, "OwnerDiedError", msg);
     return;
   }
-  rl_cw_get_object_msg_t q = {.request = rl_cw_request_id(cw), .object_id = o->id};
+  rl_cw_get_object_msg_t q = {.request = rl_cw_request_id(cw), .object_id = o->id, .has_lost_at = o->location[0] != 0};
+  rl_str_copy(q.lost_at, sizeof q.lost_at, o->location);
   rl_cw_get_object_msg_send(peer->sock, NULL, &q);
   o->fetching = true;
+}
+
+/* Borrowed o's copy at o->location is lost with its node: o waits again, keeping that
+ * location to tell its owner. The caller then asks the owner (s_ask_owner_again) once
+ * every lost object is pending. */
+static void s_borrowed_copy_lost(rl_object_t *o) {
+  o->state = RL_OBJ_PENDING;
+  o->kind = RL_RET_INLINE;
+  o->len = 0;
+  o->fetching = false;
+}
+
+/* As Ray does, borrowed o, whose copy was lost, is asked of its owner again: the owner
+ * makes it again from lineage, or answers why it cannot (ObjectLostError). If its owner
+ * is dead too, o fails with OwnerDiedError. */
+static void s_ask_owner_again(rl_cw_t *cw, rl_object_t *o) {
+  if (!o->owner_dead) {
+    s_fetch(cw, o);
+    return;
+  }
+  char msg[700];
+  snprintf(msg, sizeof msg, "the owner of this object (at %s) died, and the copy it made was lost with node %s",
+           o->owner, o->location);
+  rl_obj_fail(cw, o, "OwnerDiedError", msg);
 }
 
 int rl_cw_object_state(rl_cw_t *cw, const rl_id_t *id) {
@@ -398,11 +427,20 @@ again:
   o = rl_obj_find(cw, id);
   v->state = o->state;
   if (o->kind == RL_RET_STORE) {
-    if (rl_obj_store_pin(cw, id, o->location, v, err, errlen) == 0) return 0;
+    char location[RL_ENDPOINT_MAX];
+    rl_str_copy(location, sizeof location, o->location);
+    if (rl_obj_store_pin(cw, id, location, v, err, errlen) == 0) return 0;
     /* Its node died while we asked for it: it is being made again (lineage), or it
      * failed with the reason. */
     o = rl_obj_find(cw, id);
     if (o && (o->state != RL_OBJ_READY || o->kind != RL_RET_STORE)) goto again;
+    /* Borrowed, and its owner named a copy on a node that died before the owner heard
+     * of it (node/transfer.c's message): ask the owner again, naming the lost copy. */
+    if (o && !o->owned && !strcmp(o->location, location) && strstr(err, "holding the object died")) {
+      s_borrowed_copy_lost(o);
+      s_ask_owner_again(cw, o);
+      goto again;
+    }
     return -1;
   }
   v->data = o->data;
@@ -472,20 +510,24 @@ static rl_id_t *s_pick(rl_cw_t *cw, bool (*lost)(const rl_object_t *o, const voi
 }
 
 static bool s_owned_by_endpoint(const rl_object_t *o, const void *endpoint) {
-  return !o->owned && o->state == RL_OBJ_PENDING && !strcmp(o->owner, endpoint);
+  return !o->owned && !strcmp(o->owner, endpoint);
 }
 
-/* Fails with OwnerDiedError the n objects of ids still waited for: "the owner of this
- * object (<who>) died<why>", who naming the owner's endpoint after who_prefix if given. */
+/* The n borrowed objects of ids lost their owner: each is marked so (a copy it has now
+ * cannot be made again if lost), and those still waited for fail with OwnerDiedError:
+ * "the owner of this object (<who>) died<why>", who naming the owner's endpoint after
+ * who_prefix if given. */
 static void s_owner_lost(rl_cw_t *cw, const rl_id_t *ids, size_t n, const char *who_prefix, const char *who,
                          const char *why) {
   for (size_t i = 0; i < n; i++) {
     rl_object_t *o = rl_obj_find(cw, &ids[i]);
-    if (!o || o->owned || o->state != RL_OBJ_PENDING) continue;
+    if (!o || o->owned) continue;
+    o->owner_dead = true;
+    o->borrow_told = false; /* nobody left to tell */
+    if (o->state != RL_OBJ_PENDING) continue;
     char msg[600];
     snprintf(msg, sizeof msg, "the owner of this object (%s%s%s) died%s", who, who_prefix ? who_prefix : "",
              who_prefix ? o->owner : "", why);
-    o->borrow_told = false; /* nobody left to tell */
     rl_obj_fail(cw, o, "OwnerDiedError", msg);
   }
 }
@@ -501,7 +543,7 @@ void rl_obj_owner_died(rl_cw_t *cw, const char *endpoint, int pid, const char *r
 }
 
 static bool s_owned_by_worker(const rl_object_t *o, const void *worker) {
-  return !o->owned && o->state == RL_OBJ_PENDING && !memcmp(o->id.b, worker, RL_ID_SIZE / 2);
+  return !o->owned && !memcmp(o->id.b, worker, RL_ID_SIZE / 2);
 }
 
 void rl_obj_owner_gone(rl_cw_t *cw, const rl_id_t *worker) {
@@ -524,6 +566,10 @@ void rl_obj_node_died(rl_cw_t *cw, const char *node) {
    * the others it takes as arguments. Nothing is left in a store to delete. */
   for (size_t i = 0; i < n; i++) {
     rl_object_t *o = rl_obj_find(cw, &ids[i]);
+    if (!o->owned) {
+      s_borrowed_copy_lost(o);
+      continue;
+    }
     o->state = RL_OBJ_PENDING;
     o->kind = RL_RET_INLINE;
     o->location[0] = 0;
@@ -532,12 +578,17 @@ void rl_obj_node_died(rl_cw_t *cw, const char *node) {
   for (size_t i = 0; i < n; i++) {
     rl_object_t *o = rl_obj_find(cw, &ids[i]);
     if (!o || o->state != RL_OBJ_PENDING) continue; /* freed, or made again, by what came before */
-    if (o->owned && rl_sub_reconstruct(cw, o)) continue;
+    if (!o->owned) {
+      s_ask_owner_again(cw, o);
+      continue;
+    }
+    if (rl_sub_reconstruct(cw, o)) continue;
     char msg[400];
     snprintf(msg, sizeof msg, "the object was stored on node %s, which died%s", node,
-             !o->owned      ? ""
-             : o->lineage ? " (its task was already retried max_retries times)"
-                          : " and it cannot be made again (it was put, not returned by a task)");
+             o->lineage                             ? " (its task was already retried max_retries times)"
+             : rl_id_index(o->id) == RL_ID_PUT_INDEX ? " and it cannot be made again (it was put, not returned by a task)"
+                                                    : " and it cannot be made again (its task may not run again: "
+                                                      "max_retries = 0, or an actor call)");
     rl_obj_fail(cw, o, "ObjectLostError", msg);
   }
   free(ids);
