@@ -526,8 +526,10 @@ static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpac
 #define S_SIZE_SAMPLE 16
 
 /* About how many bytes in packs into (the buffer is reserved up front: a large value is
- * not copied again and again as the buffer doubles; an estimate short of the truth only
- * lets it grow). */
+ * not copied again and again as the buffer doubles, and reserved bytes, once written, do
+ * not move). At least that many for every kind but RES, MAP, ANY, a LIST of RES, and the
+ * elements of an array past the first S_SIZE_SAMPLE (counted at the average of those);
+ * an estimate short of the truth only lets the buffer grow. */
 static size_t s_size(const rl_wire_rec_t *r, const void *in) {
   size_t total = 8;
   for (uint32_t i = 0; i < r->nfields; i++) {
@@ -551,6 +553,8 @@ static size_t s_size(const rl_wire_rec_t *r, const void *in) {
       total += 5 + (size_t)((const uint32_t *)p)[0] * 20;
     } else if (f->kind == RL_WK_REC) {
       total += s_size(f->rec, p);
+    } else if (f->kind == RL_WK_STR) { /* an endpoint or a path: up to 4 KiB */
+      total += strnlen(p, f->max) + 5;
     } else {
       total += f->kind == RL_WK_RES || f->kind == RL_WK_MAP || f->kind == RL_WK_ANY ? 256 : 20;
     }

@@ -66,9 +66,11 @@ bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b);
  * writes itself, straight into the message's buffer, when rl_wire_pack_with packs the
  * message: a large payload (a task's result encoded in place, a chunk sealed from the
  * store) is then written once, into the frame that is sent, instead of being built apart
- * and copied in. (No copy follows: the buffer is sized for the reserved bytes up front, so
- * it does not move once they are written, and rl_msg_send lends it to ZeroMQ as the
- * frame; the wire selftest checks the first.) The contract:
+ * and copied in. (No copy follows: the buffer is sized for the whole message up front,
+ * so it does not move once they are written, and rl_msg_send lends it to ZeroMQ as the
+ * frame; the wire selftest checks the first. Only resource maps, MAP and ANY members, and
+ * an array's elements past its first 16, are estimated: one larger than its estimate
+ * after a reserved member could still move it.) The contract:
  *   - write(arg, k, dst, n) is called once for each reserved member, k = 0, 1, ... in
  *     wire order (fields in order, array elements in order, a record's fields before the
  *     next element's), during the packing, with room for exactly n bytes at dst (inside

@@ -400,7 +400,14 @@ static int s_reserved(void) {
       {.kind = RL_RET_INLINE, .data = rl_wire_reserve(0), .size = 0},
       {.kind = RL_RET_INLINE, .data = rl_wire_reserve(BIG), .size = BIG},
   };
-  rl_cw_task_done_msg_t done = {.task_id = id, .status = RL_TASK_OK, .returns = {4, rets},
+  /* Refs it returns, their owners' endpoints long: the buffer is sized for them too. */
+  rl_wire_borrow_t refs[3];
+  for (int i = 0; i < 3; i++) {
+    refs[i].object_id = id;
+    memset(refs[i].owner_endpoint, 'e', RL_ENDPOINT_MAX - 1);
+    refs[i].owner_endpoint[RL_ENDPOINT_MAX - 1] = 0;
+  }
+  rl_cw_task_done_msg_t done = {.task_id = id, .status = RL_TASK_OK, .returns = {4, rets}, .borrowed = {3, refs},
                                 .has_held = true, .held = {1, &id}};
   s_writer_t w = {.b = &b, .fail_at = 99};
   S_CHECK(rl_cw_task_done_msg_pack_with(&done, &b, s_write, &w, err, sizeof err) == 0);
@@ -413,7 +420,8 @@ static int s_reserved(void) {
   S_CHECK(rl_cw_task_done_msg_unpack(&m, &got, err, sizeof err) == 0 && got.returns.n == 4 &&
           s_is_pattern(got.returns.v[0].data, 0, 5) && got.returns.v[1].data.n == 10 &&
           !memcmp(got.returns.v[1].data.p, "ipc://node", 10) && got.returns.v[2].data.n == 0 &&
-          s_is_pattern(got.returns.v[3].data, 2, BIG) && got.returns.v[3].size == BIG && got.has_held &&
+          s_is_pattern(got.returns.v[3].data, 2, BIG) && got.returns.v[3].size == BIG && got.borrowed.n == 3 &&
+          strlen(got.borrowed.v[2].owner_endpoint) == RL_ENDPOINT_MAX - 1 && got.has_held &&
           got.held.n == 1 && rl_id_eq(&got.held.v[0], &id));
   rl_msg_close(&m);
 
