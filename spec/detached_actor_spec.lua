@@ -78,6 +78,35 @@ describe("a detached named actor whose driver has exited", function()
     assert.truthy(tonumber(field(out, "secs")) < 20, out)
   end)
 
+  it("is restarted with the __init arguments it was created with (the head keeps them)", function()
+    local out = driver([[
+      local rayl = require "rayl"
+      local K = rayl.remote({
+        __init = function(self, start, blob) self.n, self.blob = start, blob end,
+        incr = function(self) self.n = self.n + 1; return self.n end,
+        show = function(self)
+          return ("pid=%d n=%d len=%d ends=%s"):format(require("rayl").get_runtime_context().pid, self.n,
+            #self.blob, self.blob:sub(1, 3) .. self.blob:sub(-3))
+        end,
+      })
+      local k = K:options{ name = "with_args", lifetime = "detached", max_restarts = 1 }
+        :remote(40, "abc" .. ("-"):rep(20000) .. "xyz")
+      print("created", rayl.get(k.incr:remote(), { timeout = 60 }))
+      print(rayl.get(k.show:remote()))
+    ]])
+    assert.truthy(out:find("created\t41", 1, true), out)
+    kill9(field(out, "pid"))
+    out = driver([[
+      local rayl = require "rayl"
+      local k = rayl.get_actor("with_args")
+      print("incr", rayl.get(k.incr:remote(), { timeout = 60 }))
+      print(rayl.get(k.show:remote()))
+    ]])
+    assert.truthy(out:find("incr\t41", 1, true), out) -- __init(40, blob) ran again
+    assert.are.equal("20006", field(out, "len"), out)
+    assert.are.equal("abcxyz", field(out, "ends"), out)
+  end)
+
   it("once max_restarts are used up, a caller gets ActorDiedError at once, not a timeout", function()
     create("spent")
     for round = 1, 2 do

@@ -266,25 +266,32 @@ static void s_restart(rl_actor_service_t *s, rl_gcs_actor_t *a, const char *why,
   s_start(s, a, now);
 }
 
-/* [task_id, owner_id, owner_endpoint, function_key, function, args, num_returns,
- *  attempt, name, kind, method, actor_id, num_cpus] */
-static void s_push(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a) {
+/* Pushes the creation task of a to c's worker: its __init arguments read back from the
+ * bytes s_keep_args kept (they borrow from a->args: the payloads are copied once, into
+ * the message, as when they were kept whole). Returns 0 (sent, or refused by the socket:
+ * the creation then times out and starts again), or -1 with err if the kept arguments
+ * do not read back or the message does not pack (a will never be created). */
+static int s_push(rl_actor_service_t *s, s_creation_t *c, const rl_gcs_actor_t *a, char *err, size_t errlen) {
+  rl_cw_push_task_msg_t p = {.task_id = c->task_id, .owner_id = s->self,
+                             .function_key = rl_wire_bytes(a->fn_key, a->fn_key_len),
+                             .has_function = true, .function = rl_wire_bytes(a->fn, a->fn_len),
+                             .num_returns = 1, .attempt = a->restarts_used, .name = rl_wire_str(a->class_name),
+                             .has_kind = true, .kind = RL_KIND_ACTOR_CREATE, .has_method = true,
+                             .method = rl_wire_str(""), .has_actor_id = true, .actor_id = a->id,
+                             .has_num_cpus = true, .num_cpus = rl_res_get(&a->resources, "CPU")};
+  snprintf(p.owner_endpoint, sizeof p.owner_endpoint, "%s", s->address);
+  msgpack_unpacked up;
+  msgpack_unpacked_init(&up);
   rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_PUSH_TASK, 13);
-  rl_pack_id(&b.pk, &c->task_id);
-  rl_pack_id(&b.pk, &s->self);
-  rl_pack_str(&b.pk, s->address);
-  rl_pack_bin(&b.pk, a->fn_key, a->fn_key_len);
-  rl_pack_bin(&b.pk, a->fn, a->fn_len);
-  msgpack_sbuffer_write(&b.sb, a->args, a->args_len); /* a whole msgpack array */
-  msgpack_pack_uint64(&b.pk, 1);
-  msgpack_pack_uint64(&b.pk, a->restarts_used);
-  rl_pack_str(&b.pk, a->class_name);
-  msgpack_pack_uint64(&b.pk, RL_KIND_ACTOR_CREATE);
-  rl_pack_str(&b.pk, "");
-  rl_pack_id(&b.pk, &a->id);
-  msgpack_pack_double(&b.pk, rl_res_get(&a->resources, "CPU"));
-  rl_msg_send(c->worker_sock, NULL, &b);
+  int rc = -1;
+  if (msgpack_unpack_next(&up, a->args, a->args_len, NULL) != MSGPACK_UNPACK_SUCCESS)
+    snprintf(err, errlen, "its kept __init arguments are not msgpack");
+  else if (rl_wire_unpack_field(RL_CW_PUSH_TASK, "args", &up.data, up.zone, &p.args, err, errlen) == 0 &&
+           rl_cw_push_task_msg_pack(&p, &b, err, errlen) == 0)
+    rc = 0;
+  msgpack_unpacked_destroy(&up); /* b holds its own copy of the arguments */
+  if (rc == 0) rl_msg_send(c->worker_sock, NULL, &b);
+  return rc;
 }
 
 static s_creation_t *s_creation_by_request(rl_actor_service_t *s, uint64_t request) {
@@ -309,7 +316,11 @@ static void s_on_granted(rl_actor_service_t *s, const rl_msg_t *m) {
     s_close(&c->worker_sock);
     return; /* the creation times out and starts again */
   }
-  s_push(s, c, a);
+  char err[300], msg[400];
+  if (s_push(s, c, a, err, sizeof err) != 0) {
+    snprintf(msg, sizeof msg, "the actor %s cannot be created again: %s", a->class_name, err);
+    s_dead(s, a, msg); /* drops c */
+  }
 }
 
 static bool s_node_alive(rl_actor_service_t *s, const char *endpoint) {
@@ -429,23 +440,17 @@ static void s_drain(rl_actor_service_t *s, void *sock, s_creation_t *c, int64_t 
   }
 }
 
-/* The __init arguments as the creation task carries them: a msgpack array
- * [[kind, data, size]...] (written whole into CW_PUSH_TASK). Returns 0, or -1. */
+/* Keeps the __init arguments as the creation task carries them: the value of
+ * CW_PUSH_TASK's field 'args' packed alone (s_push reads it back). Returns 0, or -1. */
 static int s_keep_args(rl_gcs_actor_t *a, const rl_gcs_actor_register_msg_t *r) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, r->args.n);
-  for (uint32_t i = 0; i < r->args.n; i++) {
-    const rl_wire_task_arg_t *x = &r->args.v[i];
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint64(&pk, x->kind);
-    msgpack_pack_bin(&pk, x->data.n);
-    msgpack_pack_bin_body(&pk, x->data.p, x->data.n);
-    msgpack_pack_uint64(&pk, x->size);
-  }
-  int rc = rl_gcs_actor_set(&a->args, &a->args_len, sb.data ? sb.data : "", sb.size);
+  char err[300];
+  int rc = rl_wire_pack_field(RL_CW_PUSH_TASK, "args", &r->args, &pk, err, sizeof err);
+  if (rc != 0) rl_log(RL_LOG_WARN, "cannot keep an actor's __init arguments: %s", err);
+  else rc = rl_gcs_actor_set(&a->args, &a->args_len, sb.data ? sb.data : "", sb.size);
   msgpack_sbuffer_destroy(&sb);
   return rc;
 }

@@ -145,6 +145,31 @@ static bool s_tamper(void) {
   return left > 0 && left--;
 }
 
+/* A chunk to seal into PULL_DATA's field 'data': n bytes of the object at from. */
+typedef struct {
+  const rl_seal_key_t *key;
+  uint64_t counter; /* the chunk's number */
+  uint8_t ad[RL_ID_SIZE + 16];
+  char *from;
+  size_t n;
+  bool seal_failed;
+} s_chunk_t;
+
+/* PULL_DATA's writer: seals the chunk straight from the store into the message (no copy:
+ * dst is the frame's own buffer, sent zero-copy). */
+static int s_seal_chunk(void *arg, uint32_t k, char *dst, size_t n) {
+  s_chunk_t *c = arg;
+  (void)k;
+  if (n != c->n + RL_SEAL_TAG) return -1;
+  rl_region_prefault(c->from, c->n, 0);
+  if (rl_seal(c->key, c->counter, c->ad, sizeof c->ad, c->from, c->n, dst) != 0) {
+    c->seal_failed = true;
+    return -1;
+  }
+  if (s_tamper()) dst[c->n / 2] ^= 0x10;
+  return 0;
+}
+
 /* Answers a PULL on the data socket: the chunk at offset (whole chunks only: each one
  * is sealed under its own counter), sealed under the key its token stands for. */
 static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
@@ -178,32 +203,25 @@ static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
     ok = rl_objects_get(objects, &id, S_SELF_CLIENT, &at, &size, err, sizeof err) == 0;
   if (ok) {
     size_t n = offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
-    /* The one PULL_DATA packed here rather than by wire/: its data is sealed straight
-     * from the store into the message, with no copy (room reserved up front); it has
-     * NM_PULL_DATA's fields [request, object_id, total, offset, data]. */
-    rl_msgbuf_t b;
-    rl_msgbuf_init_sized(&b, RL_NM_PULL_DATA, 5, n + RL_SEAL_TAG + 128);
-    msgpack_pack_uint64(&b.pk, request);
-    rl_pack_id(&b.pk, &id);
     x->used_ms = rl_now_ms();
-    msgpack_pack_uint64(&b.pk, size);
-    msgpack_pack_uint64(&b.pk, offset);
-    /* Sealed straight from the store into the message (the room was reserved above). */
-    msgpack_pack_bin(&b.pk, n + RL_SEAL_TAG);
-    uint8_t ad[RL_ID_SIZE + 16], *out = (uint8_t *)b.sb.data + b.sb.size;
-    char *from = (char *)rl_store_service_base(nm->store) + at + offset;
-    rl_transfer_chunk_ad(ad, &id, offset, size);
-    rl_region_prefault(from, n, 0);
-    ok = b.sb.alloc - b.sb.size >= n + RL_SEAL_TAG && rl_seal(&x->key, offset / S_CHUNK, ad, sizeof ad, from, n, out) == 0;
+    s_chunk_t chunk = {.key = &x->key, .counter = offset / S_CHUNK,
+                       .from = (char *)rl_store_service_base(nm->store) + at + offset, .n = n};
+    rl_transfer_chunk_ad(chunk.ad, &id, offset, size);
+    rl_nm_pull_data_msg_t d = {.request = request, .object_id = id, .has_total = true, .total = size,
+                               .has_offset = true, .offset = offset, .has_data = true,
+                               .data = rl_wire_reserve(n + RL_SEAL_TAG)};
+    rl_msgbuf_t b;
+    char why[200];
+    ok = rl_nm_pull_data_msg_pack_with(&d, &b, s_seal_chunk, &chunk, why, sizeof why) == 0;
     rl_objects_release(objects, &id, S_SELF_CLIENT, err, sizeof err);
     if (ok) {
-      b.sb.size += n + RL_SEAL_TAG;
-      if (s_tamper()) out[n / 2] ^= 0x10;
       rl_msg_send(nm->data_router, &m->identity, &b);
       return;
     }
-    rl_msgbuf_reset(&b);
-    snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
+    if (chunk.seal_failed)
+      snprintf(err, sizeof err, "the serving node could not seal a chunk (OpenSSL failed)");
+    else
+      snprintf(err, sizeof err, "the serving node could not pack a chunk: %s", why);
   }
   rl_nm_pull_data_msg_t d = {.request = request, .object_id = id, .has_error = true, .error = rl_wire_str(err)};
   rl_nm_pull_data_msg_send(nm->data_router, &m->identity, &d);

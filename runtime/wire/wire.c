@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "sched/bundles.h"
 #include "wire/wire_desc.h"
 
@@ -79,6 +80,14 @@ const char *rl_wire_name(int type) {
   return d ? d->name : NULL;
 }
 
+/* What rl_wire_reserve's bytes point to: only its address is used, to tell them apart. */
+static const char s_reserved[1];
+
+rl_wire_bytes_t rl_wire_reserve(size_t n) {
+  rl_wire_bytes_t b = {s_reserved, n};
+  return b;
+}
+
 bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b) {
   if (outsize == 0) return false;
   out[0] = 0;
@@ -109,7 +118,26 @@ typedef struct {
   char *err;
   size_t errlen;
   msgpack_zone *zone; /* unpacking: where arrays go */
+  /* packing with rl_wire_pack_with: who writes the reserved bytes, and where */
+  rl_wire_write_fn write;
+  void *arg;
+  msgpack_sbuffer *sb;
+  uint32_t reserved; /* reserved members written so far */
 } s_ctx_t;
+
+/* A context for message `msg`: every member but the steps, which only s_push writes and
+ * s_path reads up to depth (zeroing them cost a tenth of packing a small message). */
+static void s_ctx_init(s_ctx_t *c, const char *msg, char *err, size_t errlen) {
+  c->msg = msg;
+  c->depth = 0;
+  c->err = err;
+  c->errlen = errlen;
+  c->zone = NULL;
+  c->write = NULL;
+  c->arg = NULL;
+  c->sb = NULL;
+  c->reserved = 0;
+}
 
 /* Writes c's path ("args[2].data") into out. */
 static void s_path(const s_ctx_t *c, char *out, size_t len) {
@@ -332,7 +360,9 @@ static int s_unpack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const msgpack_object
 
 int rl_wire_unpack(const rl_msg_t *m, int type, void *msg, char *err, size_t errlen) {
   const rl_wire_rec_t *d = rl_wire_desc(type);
-  s_ctx_t c = {.msg = d ? d->name : "?", .err = err, .errlen = errlen, .zone = m->up.zone};
+  s_ctx_t c;
+  s_ctx_init(&c, d ? d->name : "?", err, errlen);
+  c.zone = m->up.zone;
   if (!d) return s_fail(&c, "(message type %d is unknown)", type);
   if (m->type != type) {
     const char *got = rl_wire_name(m->type);
@@ -385,6 +415,26 @@ static uint32_t s_count(const rl_wire_rec_t *r, const void *in) {
   return n;
 }
 
+/* Packs n reserved bytes of kind (TEXT or BIN): the header, then the bytes, which c's
+ * writer writes straight into the buffer (no copy: this is what reserving is for). */
+static int s_pack_reserved(s_ctx_t *c, int kind, size_t n, msgpack_packer *pk) {
+  if (!c->write) return s_fail(c, "is reserved (rl_wire_reserve) but nothing writes it: pack it with rl_wire_pack_with");
+  if (kind == RL_WK_TEXT)
+    msgpack_pack_str(pk, n);
+  else
+    msgpack_pack_bin(pk, n);
+  msgpack_sbuffer *sb = c->sb;
+  if (sb->alloc - sb->size < n) { /* rare: s_size counted reserved bytes when b was made */
+    size_t cap = sb->alloc ? sb->alloc : 64;
+    while (cap - sb->size < n) cap *= 2;
+    sb->data = rl_xrealloc(sb->data, cap);
+    sb->alloc = cap;
+  }
+  if (c->write(c->arg, c->reserved++, sb->data + sb->size, n) != 0) return s_fail(c, "was not written: its writer failed");
+  sb->size += n;
+  return 0;
+}
+
 static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const void *p, msgpack_packer *pk) {
   switch (kind) {
     case RL_WK_U64: {
@@ -416,6 +466,7 @@ static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const vo
       uint64_t max = f->kind == kind ? f->max : RL_WIRE_TEXT_MAX;
       if (b->n > max) return s_fail(c, "of %zu bytes, longer than its max %llu", b->n, (unsigned long long)max);
       if (b->n && !b->p) return s_fail(c, "has a length but no bytes");
+      if (b->p == s_reserved) return s_pack_reserved(c, kind, b->n, pk);
       if (kind == RL_WK_TEXT) {
         msgpack_pack_str(pk, b->n);
         msgpack_pack_str_body(pk, b->p, b->n);
@@ -475,8 +526,10 @@ static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpac
 #define S_SIZE_SAMPLE 16
 
 /* About how many bytes in packs into (the buffer is reserved up front: a large value is
- * not copied again and again as the buffer doubles; an estimate short of the truth only
- * lets it grow). */
+ * not copied again and again as the buffer doubles, and reserved bytes, once written, do
+ * not move). At least that many for every kind but RES, MAP, ANY, a LIST of RES, and the
+ * elements of an array past the first S_SIZE_SAMPLE (counted at the average of those);
+ * an estimate short of the truth only lets the buffer grow. */
 static size_t s_size(const rl_wire_rec_t *r, const void *in) {
   size_t total = 8;
   for (uint32_t i = 0; i < r->nfields; i++) {
@@ -500,6 +553,8 @@ static size_t s_size(const rl_wire_rec_t *r, const void *in) {
       total += 5 + (size_t)((const uint32_t *)p)[0] * 20;
     } else if (f->kind == RL_WK_REC) {
       total += s_size(f->rec, p);
+    } else if (f->kind == RL_WK_STR) { /* an endpoint or a path: up to 4 KiB */
+      total += strnlen(p, f->max) + 5;
     } else {
       total += f->kind == RL_WK_RES || f->kind == RL_WK_MAP || f->kind == RL_WK_ANY ? 256 : 20;
     }
@@ -508,8 +563,17 @@ static size_t s_size(const rl_wire_rec_t *r, const void *in) {
 }
 
 int rl_wire_pack(int type, const void *msg, rl_msgbuf_t *b, char *err, size_t errlen) {
+  return rl_wire_pack_with(type, msg, b, NULL, NULL, err, errlen);
+}
+
+int rl_wire_pack_with(int type, const void *msg, rl_msgbuf_t *b, rl_wire_write_fn write, void *arg, char *err,
+                      size_t errlen) {
   const rl_wire_rec_t *d = rl_wire_desc(type);
-  s_ctx_t c = {.msg = d ? d->name : "?", .err = err, .errlen = errlen};
+  s_ctx_t c;
+  s_ctx_init(&c, d ? d->name : "?", err, errlen);
+  c.write = write;
+  c.arg = arg;
+  c.sb = &b->sb;
   memset(&b->sb, 0, sizeof b->sb);
   if (!d) return s_fail(&c, "(message type %d is unknown)", type);
   uint32_t n = s_count(d, msg);
@@ -540,15 +604,51 @@ bool rl_wire_sched_eq(const rl_wire_sched_t *a, const rl_wire_sched_t *b) {
 }
 
 int rl_wire_pack_sched(msgpack_packer *pk, const rl_wire_sched_t *s, char *err, size_t errlen) {
-  s_ctx_t c = {.msg = "strategy", .err = err, .errlen = errlen};
+  s_ctx_t c;
+  s_ctx_init(&c, "strategy", err, errlen);
   if (s_check(&c, &s_rec_sched, s) != 0) return -1;
   return s_pack_rec(&c, &s_rec_sched, s, pk);
 }
 
 int rl_wire_unpack_sched(const msgpack_object *o, rl_wire_sched_t *s, char *err, size_t errlen) {
-  s_ctx_t c = {.msg = "strategy", .err = err, .errlen = errlen};
+  s_ctx_t c;
+  s_ctx_init(&c, "strategy", err, errlen);
   if (!o || o->type != MSGPACK_OBJECT_ARRAY) return s_fail(&c, "expected array (a record), got %s", o ? s_type_name(o) : "nothing");
   return s_unpack_rec(&c, &s_rec_sched, o->via.array.ptr, o->via.array.size, s);
+}
+
+/* The field of message `type` named `field`, or NULL (c then holds why). */
+static const rl_wire_field_t *s_field(s_ctx_t *c, int type, const char *field) {
+  const rl_wire_rec_t *d = rl_wire_desc(type);
+  if (!d) {
+    s_fail(c, "(message type %d is unknown)", type);
+    return NULL;
+  }
+  c->msg = d->name;
+  for (uint32_t i = 0; i < d->nfields; i++)
+    if (!strcmp(d->fields[i].name, field)) return &d->fields[i];
+  s_fail(c, "has no field '%s'", field);
+  return NULL;
+}
+
+int rl_wire_pack_field(int type, const char *field, const void *value, msgpack_packer *pk, char *err, size_t errlen) {
+  s_ctx_t c;
+  s_ctx_init(&c, "?", err, errlen);
+  const rl_wire_field_t *f = s_field(&c, type, field);
+  if (!f) return -1;
+  s_push(&c, f->name, 0);
+  return s_pack_value(&c, f, f->kind, value, pk);
+}
+
+int rl_wire_unpack_field(int type, const char *field, const msgpack_object *o, msgpack_zone *zone, void *value,
+                         char *err, size_t errlen) {
+  s_ctx_t c;
+  s_ctx_init(&c, "?", err, errlen);
+  c.zone = zone;
+  const rl_wire_field_t *f = s_field(&c, type, field);
+  if (!f) return -1;
+  s_push(&c, f->name, 0);
+  return s_unpack_value(&c, f, f->kind, o, value);
 }
 
 int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg) {

@@ -10,7 +10,9 @@
  *     broke its limits (logged, naming the field);
  *   rl_nm_lease_msg_read(m, &msg): unpack a received message; false (logged: "dropped
  *     NM_LEASE: field 'strategy' expected array, got str") if it does not match;
- *   rl_nm_lease_msg_pack / _unpack: the same with the error returned in a buffer.
+ *   rl_nm_lease_msg_pack / _unpack: the same with the error returned in a buffer;
+ *   rl_nm_lease_msg_pack_with(&msg, b, write, arg, err, errlen): pack, the sender writing
+ *     the bytes of reserved members straight into the frame (below: rl_wire_reserve).
  * Records (the elements of arrays, proto.h's RL_WREC_<name>_FIELDS) are
  * rl_wire_<name>_t, built the same way.
  *
@@ -57,6 +59,40 @@ static inline rl_wire_bytes_t rl_wire_bytes(const void *p, size_t n) {
 /* Copies b into out (NUL-terminated). Returns false (out then holds "") if b does not fit
  * or holds a NUL. */
 bool rl_wire_strcpy(char *out, size_t outsize, rl_wire_bytes_t b);
+
+/* ---- payloads the sender writes into the frame ----
+ *
+ * A TEXT or BIN member set to rl_wire_reserve(n) stands for n bytes that the sender
+ * writes itself, straight into the message's buffer, when rl_wire_pack_with packs the
+ * message: a large payload (a task's result encoded in place, a chunk sealed from the
+ * store) is then written once, into the frame that is sent, instead of being built apart
+ * and copied in. (No copy follows: the buffer is sized for the whole message up front,
+ * so it does not move once they are written, and rl_msg_send lends it to ZeroMQ as the
+ * frame; the wire selftest checks the first. Only resource maps, MAP and ANY members, and
+ * an array's elements past its first 16, are estimated: one larger than its estimate
+ * after a reserved member could still move it.) The contract:
+ *   - write(arg, k, dst, n) is called once for each reserved member, k = 0, 1, ... in
+ *     wire order (fields in order, array elements in order, a record's fields before the
+ *     next element's), during the packing, with room for exactly n bytes at dst (inside
+ *     b's buffer; valid only during the call). It writes all n of them and returns 0, or
+ *     returns -1 to fail the packing ("NM_PULL_DATA: field 'data' was not written: its
+ *     writer failed"; the writer keeps its own reason in arg). It must not touch b.
+ *   - Each reserved member is checked like any bytes first: n over the field's max fails,
+ *     naming the field, and write is not called for it.
+ *   - rl_wire_pack, rl_wire_send and rl_wire_send_batched refuse a message holding a
+ *     reserved member ("field 'data' is reserved ... pack it with rl_wire_pack_with"):
+ *     nothing would write its bytes, and uninitialized memory would go on the wire.
+ * Example (transfer_sealed.c):
+ *   rl_nm_pull_data_msg_t d = {..., .has_data = true, .data = rl_wire_reserve(n + RL_SEAL_TAG)};
+ *   if (rl_nm_pull_data_msg_pack_with(&d, &b, s_seal_chunk, &chunk, err, sizeof err) == 0)
+ *     rl_msg_send(sock, identity, &b);
+ * The unpacker knows no reserved members: it reads what the writer wrote as any bytes. */
+
+/* n bytes for rl_wire_pack_with's writer to fill (a TEXT or BIN member only). */
+rl_wire_bytes_t rl_wire_reserve(size_t n);
+/* Writes the n bytes of the k-th reserved member at dst. Returns 0, or -1 (the packing
+ * then fails). */
+typedef int (*rl_wire_write_fn)(void *arg, uint32_t k, char *dst, size_t n);
 
 /* ---- the structs ---- */
 #define RL_WT_U64(f, m, e) uint64_t f
@@ -122,6 +158,23 @@ int rl_wire_pack(int type, const void *msg, rl_msgbuf_t *b, char *err, size_t er
 int rl_wire_unpack(const rl_msg_t *m, int type, void *msg, char *err, size_t errlen);
 /* rl_wire_unpack, logging the error (a warning) and returning false on failure. */
 bool rl_wire_read(const rl_msg_t *m, int type, void *msg);
+/* rl_wire_pack, with the bytes of each reserved member (rl_wire_reserve) written in place
+ * by write(arg, ...) (see above). Returns 0 (b holds the whole message, ready to send),
+ * or -1 with err naming the field (b is then empty): rl_wire_pack's errors, or a writer
+ * that failed. */
+int rl_wire_pack_with(int type, const void *msg, rl_msgbuf_t *b, rl_wire_write_fn write, void *arg, char *err,
+                      size_t errlen);
+/* One field's value alone, packed and read as within its message (for a value kept apart
+ * and sent later: the head keeps an actor's __init arguments, CW_PUSH_TASK's field 'args',
+ * as bytes in its table). value points to a member of the type of field `field` of
+ * message `type`. rl_wire_pack_field packs it into pk, checked as rl_wire_pack checks it
+ * (no reserved members). rl_wire_unpack_field reads o into it, checked as rl_wire_unpack
+ * checks it; arrays go into zone, bytes borrow from o's buffer. Both return 0, or -1 with
+ * err ("CW_PUSH_TASK: field 'args[1]' has 4 fields, at most 3 expected"; an unknown type
+ * or field is an error too). */
+int rl_wire_pack_field(int type, const char *field, const void *value, msgpack_packer *pk, char *err, size_t errlen);
+int rl_wire_unpack_field(int type, const char *field, const msgpack_object *o, msgpack_zone *zone, void *value,
+                         char *err, size_t errlen);
 /* Packs and sends (rl_msg_send). Returns 0, or -1 (a pack error is logged). */
 int rl_wire_send(void *sock, const zmq_msg_t *identity, int type, const void *msg);
 /* Packs and adds to owner's batch (rl_msg_send_batched). Returns 0, or -1. */
@@ -142,6 +195,10 @@ int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen);
   static inline int rl_##name##_msg_pack(const rl_##name##_msg_t *msg, rl_msgbuf_t *b, char *err,        \
                                          size_t errlen) {                                                 \
     return rl_wire_pack(RL_##TYPE, msg, b, err, errlen);                                                  \
+  }                                                                                                       \
+  static inline int rl_##name##_msg_pack_with(const rl_##name##_msg_t *msg, rl_msgbuf_t *b,               \
+                                              rl_wire_write_fn write, void *arg, char *err, size_t errlen) { \
+    return rl_wire_pack_with(RL_##TYPE, msg, b, write, arg, err, errlen);                                 \
   }                                                                                                       \
   static inline int rl_##name##_msg_unpack(const rl_msg_t *m, rl_##name##_msg_t *msg, char *err,         \
                                            size_t errlen) {                                               \

@@ -1,5 +1,6 @@
 /* wire_test.c: every message type packed and unpacked back (all fields, and without its
- * optional ones), and malformed messages refused with the field named. */
+ * optional ones), malformed messages refused with the field named, reserved members
+ * written in place by the sender, and one field's value packed alone. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,6 +351,146 @@ static int s_malformed(void) {
   return fails;
 }
 
+/* ---- reserved members: written by the sender, in place ---- */
+
+/* The test's writer: fills reserved member k with bytes (k * 7 + i) and notes where. */
+typedef struct {
+  const rl_msgbuf_t *b; /* the message being packed (only read) */
+  uint32_t calls, fail_at;
+  size_t n[4];
+  size_t off[4];    /* of each reserved member's bytes in b's buffer */
+  const char *data; /* b's buffer when the last one was written */
+} s_writer_t;
+
+static char s_pattern(uint32_t k, size_t i) { return (char)(k * 7 + i); }
+
+static int s_write(void *arg, uint32_t k, char *dst, size_t n) {
+  s_writer_t *w = arg;
+  if (k != w->calls || k >= 4) return -1; /* called once each, in wire order */
+  w->calls++;
+  if (k == w->fail_at) return -1;
+  /* dst lies in the message's own buffer, room for n bytes: nothing is copied after. */
+  if (dst < w->b->sb.data || dst + n > w->b->sb.data + w->b->sb.alloc) return -1;
+  for (size_t i = 0; i < n; i++) dst[i] = s_pattern(k, i);
+  w->n[k] = n;
+  w->off[k] = (size_t)(dst - w->b->sb.data);
+  w->data = w->b->sb.data;
+  return 0;
+}
+
+static bool s_is_pattern(rl_wire_bytes_t b, uint32_t k, size_t n) {
+  if (b.n != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (b.p[i] != s_pattern(k, i)) return false;
+  return true;
+}
+
+static int s_reserved(void) {
+  int fails = 0;
+  char err[256];
+  rl_msgbuf_t b;
+  rl_msg_t m;
+  rl_id_t id = rl_id_random();
+  /* TASK_DONE as the executor sends it: inline results reserved (one empty, one large),
+   * a stored one given as plain bytes between them. */
+  enum { BIG = 90 * 1024 };
+  rl_wire_task_arg_t rets[4] = {
+      {.kind = RL_RET_INLINE, .data = rl_wire_reserve(5), .size = 5},
+      {.kind = RL_RET_STORE, .data = rl_wire_str("ipc://node"), .size = 1 << 20},
+      {.kind = RL_RET_INLINE, .data = rl_wire_reserve(0), .size = 0},
+      {.kind = RL_RET_INLINE, .data = rl_wire_reserve(BIG), .size = BIG},
+  };
+  /* Refs it returns, their owners' endpoints long: the buffer is sized for them too. */
+  rl_wire_borrow_t refs[3];
+  for (int i = 0; i < 3; i++) {
+    refs[i].object_id = id;
+    memset(refs[i].owner_endpoint, 'e', RL_ENDPOINT_MAX - 1);
+    refs[i].owner_endpoint[RL_ENDPOINT_MAX - 1] = 0;
+  }
+  rl_cw_task_done_msg_t done = {.task_id = id, .status = RL_TASK_OK, .returns = {4, rets}, .borrowed = {3, refs},
+                                .has_held = true, .held = {1, &id}};
+  s_writer_t w = {.b = &b, .fail_at = 99};
+  S_CHECK(rl_cw_task_done_msg_pack_with(&done, &b, s_write, &w, err, sizeof err) == 0);
+  S_CHECK(w.calls == 3 && w.n[0] == 5 && w.n[1] == 0 && w.n[2] == BIG);
+  /* The big one went straight into the buffer that is sent: it was not moved after. */
+  S_CHECK(w.data == b.sb.data && w.off[2] + BIG <= b.sb.size);
+  rl_cw_task_done_msg_t got;
+  S_CHECK(rl_msg_from_bytes(b.sb.data, b.sb.size, &m) == 1);
+  rl_msgbuf_reset(&b);
+  S_CHECK(rl_cw_task_done_msg_unpack(&m, &got, err, sizeof err) == 0 && got.returns.n == 4 &&
+          s_is_pattern(got.returns.v[0].data, 0, 5) && got.returns.v[1].data.n == 10 &&
+          !memcmp(got.returns.v[1].data.p, "ipc://node", 10) && got.returns.v[2].data.n == 0 &&
+          s_is_pattern(got.returns.v[3].data, 2, BIG) && got.returns.v[3].size == BIG && got.borrowed.n == 3 &&
+          strlen(got.borrowed.v[2].owner_endpoint) == RL_ENDPOINT_MAX - 1 && got.has_held &&
+          got.held.n == 1 && rl_id_eq(&got.held.v[0], &id));
+  rl_msg_close(&m);
+
+  /* A reserved TEXT member reads back as the text written. */
+  rl_nm_lease_infeasible_msg_t inf = {.request = 3, .reason = rl_wire_reserve(3)};
+  w = (s_writer_t){.b = &b, .fail_at = 99};
+  S_CHECK(rl_nm_lease_infeasible_msg_pack_with(&inf, &b, s_write, &w, err, sizeof err) == 0);
+  S_CHECK(rl_msg_from_bytes(b.sb.data, b.sb.size, &m) == 1);
+  rl_msgbuf_reset(&b);
+  S_CHECK(rl_nm_lease_infeasible_msg_unpack(&m, &inf, err, sizeof err) == 0 && s_is_pattern(inf.reason, 0, 3));
+  rl_msg_close(&m);
+
+  /* Limits hold for reserved members: over its max, the field is named and its writer is
+   * not called. */
+  rl_nm_pull_msg_t pull = {.request = 1, .object_id = id, .has_token = true, .token = rl_wire_reserve(17)};
+  w = (s_writer_t){.b = &b, .fail_at = 99};
+  S_CHECK(rl_nm_pull_msg_pack_with(&pull, &b, s_write, &w, err, sizeof err) == -1 &&
+          !strcmp(err, "NM_PULL: field 'token' of 17 bytes, longer than its max 16") && w.calls == 0 && !b.sb.data);
+  pull.token = rl_wire_reserve(16);
+  S_CHECK(rl_nm_pull_msg_pack_with(&pull, &b, s_write, &w, err, sizeof err) == 0 && w.calls == 1);
+  rl_msgbuf_reset(&b);
+  /* A writer that fails fails the packing, naming the field; nothing is left in b. */
+  w = (s_writer_t){.b = &b, .fail_at = 2};
+  S_CHECK(rl_cw_task_done_msg_pack_with(&done, &b, s_write, &w, err, sizeof err) == -1 &&
+          !strcmp(err, "CW_TASK_DONE: field 'returns[3].data' was not written: its writer failed") && !b.sb.data);
+  /* Without a writer a reserved member is refused: its bytes would be whatever was there. */
+  S_CHECK(rl_cw_task_done_msg_pack(&done, &b, err, sizeof err) == -1 && strstr(err, "'returns[0].data' is reserved") &&
+          strstr(err, "rl_wire_pack_with") && !b.sb.data);
+  S_CHECK(rl_wire_send(NULL, NULL, RL_CW_TASK_DONE, &done) == -1);
+  return fails;
+}
+
+/* One field's value alone: the head's kept __init arguments. */
+static int s_field_alone(void) {
+  int fails = 0;
+  char err[256];
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  rl_wire_task_arg_t args[2] = {{.kind = RL_RET_INLINE, .data = rl_wire_bytes(s_bin, sizeof s_bin - 1), .size = 5},
+                                {.kind = RL_RET_STORE, .data = rl_wire_str("0123456789abcdefipc://n"), .size = 9}};
+  rl_cw_push_task_msg_t push = {.args = {2, args}}, back;
+  S_CHECK(rl_wire_pack_field(RL_CW_PUSH_TASK, "args", &push.args, &pk, err, sizeof err) == 0);
+  msgpack_unpacked up;
+  msgpack_unpacked_init(&up);
+  S_CHECK(msgpack_unpack_next(&up, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+  S_CHECK(rl_wire_unpack_field(RL_CW_PUSH_TASK, "args", &up.data, up.zone, &back.args, err, sizeof err) == 0 &&
+          back.args.n == 2 && back.args.v[1].kind == RL_RET_STORE && back.args.v[1].size == 9 &&
+          back.args.v[0].data.n == sizeof s_bin - 1 && !memcmp(back.args.v[0].data.p, s_bin, sizeof s_bin - 1));
+  /* Checked as within a message. */
+  S_CHECK(rl_wire_unpack_field(RL_CW_PUSH_TASK, "num_returns", &up.data, up.zone, &back.num_returns, err, sizeof err) ==
+              -1 &&
+          !strcmp(err, "CW_PUSH_TASK: field 'num_returns' expected u64, got array"));
+  S_CHECK(rl_wire_unpack_field(RL_CW_PUSH_TASK, "nope", &up.data, up.zone, &back.args, err, sizeof err) == -1 &&
+          !strcmp(err, "CW_PUSH_TASK: has no field 'nope'"));
+  msgpack_unpacked_destroy(&up);
+  msgpack_sbuffer_clear(&sb);
+  args[1].kind = 9;
+  S_CHECK(rl_wire_pack_field(RL_CW_PUSH_TASK, "args", &push.args, &pk, err, sizeof err) == -1 &&
+          !strcmp(err, "CW_PUSH_TASK: field 'args[1].kind' value 9 over its max 2"));
+  args[1].kind = RL_RET_STORE;
+  args[0].data = rl_wire_reserve(3);
+  S_CHECK(rl_wire_pack_field(RL_CW_PUSH_TASK, "args", &push.args, &pk, err, sizeof err) == -1 &&
+          strstr(err, "'args[0].data' is reserved"));
+  msgpack_sbuffer_destroy(&sb);
+  return fails;
+}
+
 int rl_wire_selftest(void) {
   int fails = 0, types = 0;
   char err[256];
@@ -375,6 +516,8 @@ int rl_wire_selftest(void) {
   S_CHECK(types == 87); /* every type of proto.h's enum rl_msg_type */
   S_CHECK(!strcmp(rl_wire_name(RL_NM_LEASE), "NM_LEASE") && rl_wire_name(0) == NULL);
   fails += s_malformed();
+  fails += s_reserved();
+  fails += s_field_alone();
   rl_log_level = prev;
   return fails ? 1 : 0;
 }

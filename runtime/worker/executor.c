@@ -84,12 +84,6 @@ static void s_reply(rl_cw_t *cw, rl_incoming_t *in, rl_msgbuf_t *b) {
     rl_log(RL_LOG_WARN, "could not send the result of task %s to its owner %s", in->name, in->owner);
 }
 
-/* TASK_DONE's last fields: when the task started and ended here (wall clock us). */
-static void s_pack_times(rl_msgbuf_t *b, const rl_incoming_t *in) {
-  msgpack_pack_uint64(&b->pk, (uint64_t)(in->start_us > 0 ? in->start_us : 0));
-  msgpack_pack_uint64(&b->pk, (uint64_t)rl_wall_us());
-}
-
 static void s_reply_error(rl_cw_t *cw, rl_incoming_t *in, const char *type, const char *message) {
   size_t len;
   char *data = rl_cw_encode_error(cw, type, message, &len);
@@ -226,13 +220,40 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
   return 0;
 }
 
-/* Room for n more bytes (an inline value: under RL_INLINE_MAX) at the end of b's buffer. */
-static void s_reserve(rl_msgbuf_t *b, size_t n) {
-  if (b->sb.alloc - b->sb.size >= n) return;
-  size_t want = b->sb.size + n, cap = b->sb.alloc ? b->sb.alloc : 64;
-  while (cap < want) cap *= 2;
-  b->sb.data = rl_xrealloc(b->sb.data, cap);
-  b->sb.alloc = cap;
+/* TASK_DONE's writer: the k-th reserved member is the k-th inline result, encoded by the
+ * host straight into the message (wire.h's rl_wire_reserve). */
+typedef struct {
+  rl_cw_copy_fn copy;
+  void *ctx;
+  const uint32_t *value; /* value[k]: which result the k-th reserved member holds */
+} s_results_t;
+
+static int s_write_result(void *arg, uint32_t k, char *dst, size_t n) {
+  const s_results_t *r = arg;
+  (void)n;
+  r->copy(r->ctx, r->value[k], dst);
+  return 0;
+}
+
+/* TASK_DONE's results and their writer: large values sealed in this node's store first,
+ * the others reserved in the message. Returns 0, or -1 with err (a value could not be
+ * stored). rets and value have room for n. */
+static int s_results(rl_cw_t *cw, rl_incoming_t *in, bool failed, const size_t *lens, size_t n, rl_cw_copy_fn copy,
+                     void *ctx, rl_wire_task_arg_t *rets, uint32_t *value, char *err, size_t errlen) {
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!failed && lens[i] >= RL_INLINE_MAX) {
+      rl_id_t oid = rl_id_for_object(in->pub.task_id, (uint32_t)i + 1);
+      if (rl_obj_store_write(cw, &oid, &in->owner_id, lens[i], copy, ctx, i, err, errlen) != 0) return -1;
+      rets[i] = (rl_wire_task_arg_t){.kind = RL_RET_STORE, .data = rl_wire_str(cw->node_endpoint), .size = lens[i]};
+      continue;
+    }
+    /* Inline: encoded by copy into the message itself, once (no copy after). */
+    rets[i] = (rl_wire_task_arg_t){.kind = failed ? RL_RET_ERROR : RL_RET_INLINE, .data = rl_wire_reserve(lens[i]),
+                                   .size = lens[i]};
+    value[k++] = (uint32_t)i;
+  }
+  return 0;
 }
 
 int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const size_t *lens, size_t n,
@@ -244,46 +265,24 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
     snprintf(err, errlen, "no task is running");
     return -1;
   }
-  int rc = 0;
-  rl_msgbuf_t b;
-  rl_msgbuf_init(&b, RL_CW_TASK_DONE, 7);
-  rl_pack_id(&b.pk, &in->pub.task_id);
-  msgpack_pack_uint64(&b.pk, !failed ? RL_TASK_OK : in->arg_lost ? RL_TASK_ARG_LOST : RL_TASK_FAILED);
-  msgpack_pack_array(&b.pk, (uint32_t)n);
-  for (size_t i = 0; i < n; i++) {
-    msgpack_pack_array(&b.pk, 3);
-    if (!failed && lens[i] >= RL_INLINE_MAX) {
-      rl_id_t oid = rl_id_for_object(in->pub.task_id, (uint32_t)i + 1);
-      if (rl_obj_store_write(cw, &oid, &in->owner_id, lens[i], copy, ctx, i, err, errlen) != 0) {
-        rc = -1;
-        break;
-      }
-      msgpack_pack_uint64(&b.pk, RL_RET_STORE);
-      rl_pack_bin(&b.pk, cw->node_endpoint, strlen(cw->node_endpoint)); /* where it is sealed */
-      msgpack_pack_uint64(&b.pk, lens[i]);
-      continue;
-    }
-    msgpack_pack_uint64(&b.pk, failed ? RL_RET_ERROR : RL_RET_INLINE);
-    msgpack_pack_bin(&b.pk, lens[i]);
-    /* Write the value straight into the message buffer. */
-    s_reserve(&b, lens[i]);
-    copy(ctx, i, b.sb.data + b.sb.size);
-    b.sb.size += lens[i];
-    msgpack_pack_uint64(&b.pk, lens[i]);
-  }
+  /* Most tasks return one value and no refs: their arrays live on the stack. */
+  rl_wire_task_arg_t rets_here[4];
+  uint32_t value_here[4];
+  rl_wire_borrow_t borrowed_here[1];
+  rl_wire_task_arg_t *rets = n <= 4 ? rets_here : rl_xmalloc(n * sizeof *rets);
+  uint32_t *value = n <= 4 ? value_here : rl_xmalloc(n * sizeof *value);
+  rl_wire_borrow_t *borrowed = ncontained <= 1 ? borrowed_here : rl_xmalloc(ncontained * sizeof *borrowed);
+  int rc = s_results(cw, in, failed, lens, n, copy, ctx, rets, value, err, errlen);
   if (rc != 0) {
-    rl_msgbuf_reset(&b);
     char msg[400];
     snprintf(msg, sizeof msg, "could not store the result of task '%s': %s", in->name, err);
     s_reply_error(cw, in, "OutOfMemoryError", msg);
   } else {
-    msgpack_pack_array(&b.pk, (uint32_t)ncontained);
     for (size_t i = 0; i < ncontained; i++) {
       rl_object_t *o = rl_obj_find(cw, &contained[i]);
       if (o && o->owned) rl_obj_add_borrower(cw, o, in->owner);
-      msgpack_pack_array(&b.pk, 2);
-      rl_pack_id(&b.pk, &contained[i]);
-      rl_pack_str(&b.pk, contained_owner[i]);
+      borrowed[i].object_id = contained[i];
+      memcpy(borrowed[i].owner_endpoint, contained_owner[i], RL_ENDPOINT_MAX);
     }
     /* Refs of the owner this run borrowed and still holds: the owner counts us as a
      * borrower before it drops the task's own hold on them (our ADD_BORROWER travels on
@@ -293,11 +292,28 @@ int rl_cw_task_finish(rl_cw_t *cw, const rl_cw_task_t *t, bool failed, const siz
       rl_object_t *o = rl_obj_find(cw, &in->held[i]);
       if (o && !o->owned && o->local_refs > 0) in->held[held++] = in->held[i];
     }
-    msgpack_pack_array(&b.pk, (uint32_t)held);
-    for (size_t i = 0; i < held; i++) rl_pack_id(&b.pk, &in->held[i]);
-    s_pack_times(&b, in);
-    s_reply(cw, in, &b);
+    rl_cw_task_done_msg_t done = {
+        .task_id = in->pub.task_id,
+        .status = !failed ? RL_TASK_OK : in->arg_lost ? RL_TASK_ARG_LOST : RL_TASK_FAILED,
+        .returns = {(uint32_t)n, rets}, .borrowed = {(uint32_t)ncontained, borrowed},
+        .has_held = true, .held = {(uint32_t)held, in->held},
+        .has_start_us = true, .start_us = (uint64_t)(in->start_us > 0 ? in->start_us : 0),
+        .has_end_us = true, .end_us = (uint64_t)rl_wall_us()};
+    s_results_t results = {copy, ctx, value};
+    rl_msgbuf_t b;
+    char why[300];
+    if (rl_cw_task_done_msg_pack_with(&done, &b, s_write_result, &results, why, sizeof why) == 0) {
+      s_reply(cw, in, &b);
+    } else { /* the owner learns why rather than waiting forever */
+      char msg[sizeof why + sizeof in->name + 64];
+      snprintf(msg, sizeof msg, "could not send the result of task '%s': %s", in->name, why);
+      rl_log(RL_LOG_WARN, "%s", msg);
+      s_reply_error(cw, in, "ValueError", msg);
+    }
   }
+  if (rets != rets_here) free(rets);
+  if (value != value_here) free(value);
+  if (borrowed != borrowed_here) free(borrowed);
   if (cw->running == in) cw->running = NULL;
   for (rl_incoming_t **pp = &cw->active; *pp; pp = &(*pp)->next_active)
     if (*pp == in) {
