@@ -26,13 +26,13 @@
 #include "wire/proto.h"
 #include "wire/wire.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 /* Pre-faulted at start (if the kernel can): the low addresses, which the first-fit
  * allocator hands out first and reuses first. */
 #define S_PREFAULT ((size_t)64 << 20)
+
+/* What rl_store_service_prefault remembers: granules of the region whose pages this
+ * process faulted in (the region's pages are never given back: they stay mapped). */
+#define S_GRANULE ((size_t)2 << 20)
 
 struct rl_store_service_t {
   int fd;
@@ -40,7 +40,32 @@ struct rl_store_service_t {
   size_t capacity;
   char path[64];
   rl_objects_t *objects;
+  uint8_t *faulted[2]; /* a bit per granule: [0] readable, [1] writable, in this process */
 };
+
+static bool s_granule_faulted(const rl_store_service_t *s, size_t g, bool write) {
+  return s->faulted[write][g / 8] & (1u << (g % 8));
+}
+
+/* Granule g is faulted in (a writable page is readable too). */
+static void s_mark_faulted(rl_store_service_t *s, size_t g, bool write) {
+  s->faulted[0][g / 8] |= (uint8_t)(1u << (g % 8));
+  if (write) s->faulted[1][g / 8] |= (uint8_t)(1u << (g % 8));
+}
+
+void rl_store_service_prefault(rl_store_service_t *s, const void *p, size_t n, bool write) {
+  size_t offset = (size_t)((const unsigned char *)p - s->base);
+  if (!n || offset >= s->capacity) return;
+  if (n > s->capacity - offset) n = s->capacity - offset;
+  size_t end = offset + n;
+  for (size_t g = offset / S_GRANULE; g * S_GRANULE < end; g++) {
+    if (s_granule_faulted(s, g, write)) continue;
+    size_t from = g * S_GRANULE, to = from + S_GRANULE < s->capacity ? from + S_GRANULE : s->capacity;
+    size_t a = from > offset ? from : offset, b = to < end ? to : end;
+    rl_region_prefault(s->base + a, b - a, write);
+    if (a == from && b == to) s_mark_faulted(s, g, write); /* a part of it is not remembered */
+  }
+}
 
 rl_store_service_t *rl_store_service_new(size_t capacity, const char *spill_dir, char *err, size_t errlen) {
   rl_store_service_t *s = rl_xcalloc(1, sizeof *s);
@@ -68,7 +93,10 @@ rl_store_service_t *rl_store_service_new(size_t capacity, const char *spill_dir,
     snprintf(err, errlen, "cannot map the object store (%zu bytes): %s", capacity, strerror(errno));
     goto err;
   }
-  (void)madvise(s->base, capacity < S_PREFAULT ? capacity : S_PREFAULT, MADV_POPULATE_WRITE);
+  size_t granules = (capacity + S_GRANULE - 1) / S_GRANULE;
+  s->faulted[0] = rl_xcalloc(granules / 8 + 1, 1);
+  s->faulted[1] = rl_xcalloc(granules / 8 + 1, 1);
+  rl_store_service_prefault(s, s->base, capacity < S_PREFAULT ? capacity : S_PREFAULT, true);
   snprintf(s->path, sizeof s->path, "/proc/%d/fd/%d", (int)getpid(), s->fd);
   s->objects = rl_objects_new(s->base, capacity, spill_dir, err, errlen);
   if (!s->objects) goto err;
@@ -84,6 +112,8 @@ void rl_store_service_destroy(rl_store_service_t **p) {
   rl_objects_destroy(&s->objects);
   if (s->base != MAP_FAILED) munmap(s->base, s->capacity);
   if (s->fd >= 0) close(s->fd);
+  free(s->faulted[0]);
+  free(s->faulted[1]);
   free(s);
   *p = NULL;
 }

@@ -83,6 +83,32 @@ static int s_simple(s_test_t *t, uint8_t type, const rl_id_t *id) {
 
 #define S_CHECK(c) RL_CHECK_GOTO(c)
 
+/* rl_store_service_prefault remembers whole granules only, for reading or writing. */
+static int s_prefault_selftest(const char *dir) {
+  const size_t MiB = (size_t)1 << 20;
+  char err[512];
+  rl_store_service_t *s = rl_store_service_new(67 * MiB, dir, err, sizeof err);
+  RL_CHECK_RETURN(s != NULL);
+  int ok = 1;
+  /* The first S_PREFAULT bytes at start: writable (so readable). */
+  ok &= s_granule_faulted(s, 0, true) && s_granule_faulted(s, 31, true) && s_granule_faulted(s, 31, false);
+  ok &= !s_granule_faulted(s, 32, false) && !s_granule_faulted(s, 33, false);
+  /* A part of a granule is faulted in, not remembered. */
+  rl_store_service_prefault(s, s->base + 64 * MiB + 4096, 10, false);
+  ok &= !s_granule_faulted(s, 32, false);
+  /* A whole one, for reading: readable, not writable. */
+  rl_store_service_prefault(s, s->base + 64 * MiB, 2 * MiB, false);
+  ok &= s_granule_faulted(s, 32, false) && !s_granule_faulted(s, 32, true);
+  /* The last, shorter granule counts as whole up to the end; past the end is ignored. */
+  rl_store_service_prefault(s, s->base + 66 * MiB, 5 * MiB, true);
+  ok &= s_granule_faulted(s, 33, true) && s_granule_faulted(s, 33, false);
+  rl_store_service_prefault(s, s->base + 67 * MiB, MiB, true);
+  memset(s->base + 66 * MiB, 7, MiB);
+  ok &= s->base[67 * MiB - 1] == 7;
+  rl_store_service_destroy(&s);
+  return ok ? 0 : 1;
+}
+
 int rl_store_service_selftest(void) {
   enum { CAP = 1 << 20 };
   char dir[128], err[512];
@@ -95,6 +121,7 @@ int rl_store_service_selftest(void) {
   rl_id_t a = rl_id_random(), b = rl_id_random(), c = rl_id_random(), d = rl_id_random();
   size_t used, nobj, nspill;
   uint64_t size;
+  S_CHECK(s_prefault_selftest(dir) == 0);
   S_CHECK(rl_store_service_new(0, dir, err, sizeof err) == NULL && strstr(err, "bad object store size"));
   t.s = rl_store_service_new(CAP, dir, err, sizeof err);
   S_CHECK(t.s && rl_store_service_capacity(t.s) == CAP);

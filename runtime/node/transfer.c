@@ -221,7 +221,7 @@ void rl_transfer_serve(rl_nm_t *nm, const rl_id_t *client, rl_msg_t *m) {
   } else {
     size_t n = offset >= size ? 0 : size - offset < length ? size - offset : length;
     char *from = (char *)rl_store_service_base(nm->store) + at + (offset < size ? offset : 0);
-    rl_region_prefault(from, n, 0);
+    rl_store_service_prefault(nm->store, from, n, false);
     r.has_total = r.has_offset = r.has_data = true;
     r.total = size;
     r.offset = offset;
@@ -308,7 +308,7 @@ static void s_data(rl_nm_t *nm, rl_msg_t *m, bool sealed) {
     return;
   }
   char *at = (char *)rl_store_service_base(nm->store) + t->offset + offset;
-  rl_region_prefault(at, plain, 1);
+  rl_store_service_prefault(nm->store, at, plain, true);
   if (sealed) {
     uint8_t ad[RL_ID_SIZE + 16];
     rl_transfer_chunk_ad(ad, &t->id, offset, total);

@@ -150,6 +150,7 @@ typedef struct {
   const rl_seal_key_t *key;
   uint64_t counter; /* the chunk's number */
   uint8_t ad[RL_ID_SIZE + 16];
+  rl_store_service_t *store;
   char *from;
   size_t n;
   bool seal_failed;
@@ -161,7 +162,7 @@ static int s_seal_chunk(void *arg, uint32_t k, char *dst, size_t n) {
   s_chunk_t *c = arg;
   (void)k;
   if (n != c->n + RL_SEAL_TAG) return -1;
-  rl_region_prefault(c->from, c->n, 0);
+  rl_store_service_prefault(c->store, c->from, c->n, false);
   if (rl_seal(c->key, c->counter, c->ad, sizeof c->ad, c->from, c->n, dst) != 0) {
     c->seal_failed = true;
     return -1;
@@ -205,7 +206,7 @@ static void s_serve_sealed(rl_nm_t *nm, rl_msg_t *m) {
     size_t n = offset >= size ? 0 : size - offset < S_CHUNK ? size - offset : S_CHUNK;
     x->used_ms = rl_now_ms();
     s_chunk_t chunk = {.key = &x->key, .counter = offset / S_CHUNK,
-                       .from = (char *)rl_store_service_base(nm->store) + at + offset, .n = n};
+                       .store = nm->store, .from = (char *)rl_store_service_base(nm->store) + at + offset, .n = n};
     rl_transfer_chunk_ad(chunk.ad, &id, offset, size);
     rl_nm_pull_data_msg_t d = {.request = request, .object_id = id, .has_total = true, .total = size,
                                .has_offset = true, .offset = offset, .has_data = true,
