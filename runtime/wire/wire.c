@@ -4,6 +4,7 @@
 #include "wire/wire.h"
 #include "wire/res_pack.h"
 
+#include <endian.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,23 +416,140 @@ static uint32_t s_count(const rl_wire_rec_t *r, const void *in) {
   return n;
 }
 
+/* ---- msgpack written straight into the message's buffer ----
+ *
+ * rl_wire_pack_with's buffer (c->sb) is sized by s_size up front, so values are written
+ * into it directly rather than through msgpack-c's packer, which hands every value to a
+ * callback (a quarter of packing a small message). The encodings are msgpack's smallest,
+ * as msgpack-c's. Without c->sb (rl_wire_pack_field, rl_wire_pack_sched: any packer)
+ * they go through pk. */
+
+/* Grows sb to hold n more bytes, by doubling. */
+static void s_grow(msgpack_sbuffer *sb, size_t n) {
+  size_t cap = sb->alloc ? sb->alloc : 64;
+  while (cap - sb->size < n) cap *= 2;
+  sb->data = rl_xrealloc(sb->data, cap);
+  sb->alloc = cap;
+}
+
+/* Room for n more bytes at the end of sb (grown only when s_size fell short). */
+static inline char *s_room(msgpack_sbuffer *sb, size_t n) {
+  if (__builtin_expect(sb->alloc - sb->size < n, 0)) s_grow(sb, n);
+  return sb->data + sb->size;
+}
+
+/* Writes code, then v big-endian in `bytes` (1, 2, 4 or 8) bytes, at d; returns how many. */
+static inline size_t s_coded(char *d, uint8_t code, uint64_t v, int bytes) {
+  d[0] = (char)code;
+  if (bytes == 1) {
+    d[1] = (char)v;
+  } else if (bytes == 2) {
+    uint16_t x = htobe16((uint16_t)v);
+    memcpy(d + 1, &x, 2);
+  } else if (bytes == 4) {
+    uint32_t x = htobe32((uint32_t)v);
+    memcpy(d + 1, &x, 4);
+  } else {
+    uint64_t x = htobe64(v);
+    memcpy(d + 1, &x, 8);
+  }
+  return 1 + (size_t)bytes;
+}
+
+static void s_put_u64(s_ctx_t *c, msgpack_packer *pk, uint64_t v) {
+  if (!c->sb) {
+    msgpack_pack_uint64(pk, v);
+    return;
+  }
+  char *d = s_room(c->sb, 9);
+  c->sb->size += v < 128         ? (d[0] = (char)v, 1)
+                 : v < 256        ? s_coded(d, 0xcc, v, 1)
+                 : v < 65536      ? s_coded(d, 0xcd, v, 2)
+                 : v <= UINT32_MAX ? s_coded(d, 0xce, v, 4)
+                                   : s_coded(d, 0xcf, v, 8);
+}
+
+static void s_put_i64(s_ctx_t *c, msgpack_packer *pk, int64_t v) {
+  if (!c->sb) {
+    msgpack_pack_int64(pk, v);
+    return;
+  }
+  if (v >= 0) {
+    s_put_u64(c, pk, (uint64_t)v);
+    return;
+  }
+  char *d = s_room(c->sb, 9);
+  uint64_t u = (uint64_t)v;
+  c->sb->size += v >= -32         ? (d[0] = (char)v, 1)
+                 : v >= INT8_MIN  ? s_coded(d, 0xd0, u, 1)
+                 : v >= INT16_MIN ? s_coded(d, 0xd1, u, 2)
+                 : v >= INT32_MIN ? s_coded(d, 0xd2, u, 4)
+                                  : s_coded(d, 0xd3, u, 8);
+}
+
+static void s_put_f64(s_ctx_t *c, msgpack_packer *pk, double v) {
+  if (!c->sb) {
+    msgpack_pack_double(pk, v);
+    return;
+  }
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  c->sb->size += s_coded(s_room(c->sb, 9), 0xcb, bits, 8);
+}
+
+/* One byte: nil (0xc0), false (0xc2) or true (0xc3). */
+static void s_put_byte(s_ctx_t *c, msgpack_packer *pk, uint8_t b) {
+  if (!c->sb) {
+    if (b == 0xc0) msgpack_pack_nil(pk);
+    else if (b == 0xc3) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    return;
+  }
+  *s_room(c->sb, 1) = (char)b;
+  c->sb->size++;
+}
+
+/* The header of a string, bin or array of n items (kind: RL_WK_TEXT, RL_WK_BIN, or
+ * anything else for an array). */
+static void s_put_head(s_ctx_t *c, msgpack_packer *pk, int kind, size_t n) {
+  if (!c->sb) {
+    if (kind == RL_WK_TEXT) msgpack_pack_str(pk, n);
+    else if (kind == RL_WK_BIN) msgpack_pack_bin(pk, n);
+    else msgpack_pack_array(pk, n);
+    return;
+  }
+  char *d = s_room(c->sb, 5);
+  size_t k;
+  if (kind == RL_WK_TEXT)
+    k = n < 32 ? (d[0] = (char)(0xa0 | n), 1) : n < 256 ? s_coded(d, 0xd9, n, 1) : n < 65536 ? s_coded(d, 0xda, n, 2) : s_coded(d, 0xdb, n, 4);
+  else if (kind == RL_WK_BIN)
+    k = n < 256 ? s_coded(d, 0xc4, n, 1) : n < 65536 ? s_coded(d, 0xc5, n, 2) : s_coded(d, 0xc6, n, 4);
+  else
+    k = n < 16 ? (d[0] = (char)(0x90 | n), 1) : n < 65536 ? s_coded(d, 0xdc, n, 2) : s_coded(d, 0xdd, n, 4);
+  c->sb->size += k;
+}
+
+/* A string or bin: its header and its n bytes. */
+static void s_put_bytes(s_ctx_t *c, msgpack_packer *pk, int kind, const void *p, size_t n) {
+  s_put_head(c, pk, kind, n);
+  if (!c->sb) {
+    if (kind == RL_WK_TEXT) msgpack_pack_str_body(pk, p, n);
+    else msgpack_pack_bin_body(pk, p, n);
+    return;
+  }
+  if (n) memcpy(s_room(c->sb, n), p, n);
+  c->sb->size += n;
+}
+
 /* Packs n reserved bytes of kind (TEXT or BIN): the header, then the bytes, which c's
  * writer writes straight into the buffer (no copy: this is what reserving is for). */
 static int s_pack_reserved(s_ctx_t *c, int kind, size_t n, msgpack_packer *pk) {
-  if (!c->write) return s_fail(c, "is reserved (rl_wire_reserve) but nothing writes it: pack it with rl_wire_pack_with");
-  if (kind == RL_WK_TEXT)
-    msgpack_pack_str(pk, n);
-  else
-    msgpack_pack_bin(pk, n);
-  msgpack_sbuffer *sb = c->sb;
-  if (sb->alloc - sb->size < n) { /* rare: s_size counted reserved bytes when b was made */
-    size_t cap = sb->alloc ? sb->alloc : 64;
-    while (cap - sb->size < n) cap *= 2;
-    sb->data = rl_xrealloc(sb->data, cap);
-    sb->alloc = cap;
-  }
-  if (c->write(c->arg, c->reserved++, sb->data + sb->size, n) != 0) return s_fail(c, "was not written: its writer failed");
-  sb->size += n;
+  if (!c->write || !c->sb)
+    return s_fail(c, "is reserved (rl_wire_reserve) but nothing writes it: pack it with rl_wire_pack_with");
+  s_put_head(c, pk, kind, n);
+  char *dst = s_room(c->sb, n); /* rare that it grows: s_size counted reserved bytes */
+  if (c->write(c->arg, c->reserved++, dst, n) != 0) return s_fail(c, "was not written: its writer failed");
+  c->sb->size += n;
   return 0;
 }
 
@@ -441,23 +559,17 @@ static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const vo
       uint64_t v = *(const uint64_t *)p;
       if (f->kind == RL_WK_U64 && f->max && v > f->max)
         return s_fail(c, "value %llu over its max %llu", (unsigned long long)v, (unsigned long long)f->max);
-      msgpack_pack_uint64(pk, v);
+      s_put_u64(c, pk, v);
       return 0;
     }
-    case RL_WK_I64: msgpack_pack_int64(pk, *(const int64_t *)p); return 0;
-    case RL_WK_F64: msgpack_pack_double(pk, *(const double *)p); return 0;
-    case RL_WK_BOOL:
-      if (*(const bool *)p)
-        msgpack_pack_true(pk);
-      else
-        msgpack_pack_false(pk);
-      return 0;
-    case RL_WK_ID: rl_pack_id(pk, p); return 0;
+    case RL_WK_I64: s_put_i64(c, pk, *(const int64_t *)p); return 0;
+    case RL_WK_F64: s_put_f64(c, pk, *(const double *)p); return 0;
+    case RL_WK_BOOL: s_put_byte(c, pk, *(const bool *)p ? 0xc3 : 0xc2); return 0;
+    case RL_WK_ID: s_put_bytes(c, pk, RL_WK_BIN, ((const rl_id_t *)p)->b, RL_ID_SIZE); return 0;
     case RL_WK_STR: {
       size_t n = strnlen(p, f->max);
       if (n >= f->max) return s_fail(c, "string longer than its max %llu", (unsigned long long)f->max - 1);
-      msgpack_pack_str(pk, n);
-      msgpack_pack_str_body(pk, p, n);
+      s_put_bytes(c, pk, RL_WK_TEXT, p, n);
       return 0;
     }
     case RL_WK_TEXT:
@@ -467,12 +579,7 @@ static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const vo
       if (b->n > max) return s_fail(c, "of %zu bytes, longer than its max %llu", b->n, (unsigned long long)max);
       if (b->n && !b->p) return s_fail(c, "has a length but no bytes");
       if (b->p == s_reserved) return s_pack_reserved(c, kind, b->n, pk);
-      if (kind == RL_WK_TEXT) {
-        msgpack_pack_str(pk, b->n);
-        msgpack_pack_str_body(pk, b->p, b->n);
-      } else {
-        rl_pack_bin(pk, b->p, b->n);
-      }
+      s_put_bytes(c, pk, kind, b->p, b->n);
       return 0;
     }
     case RL_WK_RES: rl_res_pack(pk, p); return 0;
@@ -493,7 +600,7 @@ static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const vo
       if (a->n > f->max) return s_fail(c, "has %u elements, more than its max %llu", a->n, (unsigned long long)f->max);
       if (a->n && !a->v) return s_fail(c, "has %u elements but no array", a->n);
       size_t es = s_elem_size(f);
-      msgpack_pack_array(pk, a->n);
+      s_put_head(c, pk, RL_WK_ARR, a->n);
       for (uint32_t i = 0; i < a->n; i++) {
         int at = s_push(c, NULL, (long)i);
         const char *e = (const char *)a->v + i * es;
@@ -508,12 +615,12 @@ static int s_pack_value(s_ctx_t *c, const rl_wire_field_t *f, int kind, const vo
 static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpack_packer *pk) {
   if (s_check(c, r, in) != 0) return -1;
   uint32_t n = s_count(r, in);
-  msgpack_pack_array(pk, n);
+  s_put_head(c, pk, RL_WK_ARR, n);
   for (uint32_t i = 0; i < n; i++) {
     const rl_wire_field_t *f = &r->fields[i];
     int at = s_push(c, f->name, 0);
     if (!s_present(f, in))
-      msgpack_pack_nil(pk);
+      s_put_byte(c, pk, 0xc0);
     else if (s_pack_value(c, f, f->kind, (const char *)in + f->off, pk) != 0)
       return -1;
     c->depth = at;
@@ -584,7 +691,7 @@ int rl_wire_pack_with(int type, const void *msg, rl_msgbuf_t *b, rl_wire_write_f
     int at = s_push(&c, f->name, 0);
     int rc = 0;
     if (!s_present(f, msg))
-      msgpack_pack_nil(&b->pk);
+      s_put_byte(&c, &b->pk, 0xc0);
     else
       rc = s_pack_value(&c, f, f->kind, (const char *)msg + f->off, &b->pk);
     if (rc != 0) {

@@ -491,6 +491,46 @@ static int s_field_alone(void) {
   return fails;
 }
 
+/* Packs m (NM_LOGS) into b the fast way (rl_wire_pack: straight into the buffer) and the
+ * fields one by one through msgpack-c's packer (rl_wire_pack_field); 0 if the bytes are
+ * the same. */
+static int s_same_bytes(const rl_nm_logs_msg_t *m) {
+  char err[256];
+  rl_msgbuf_t b;
+  if (rl_wire_pack(RL_NM_LOGS, m, &b, err, sizeof err) != 0) return 1;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 4);
+  int rc = rl_wire_pack_field(RL_NM_LOGS, "request", &m->request, &pk, err, sizeof err) |
+           rl_wire_pack_field(RL_NM_LOGS, "name", &m->name, &pk, err, sizeof err) |
+           rl_wire_pack_field(RL_NM_LOGS, "offset", &m->offset, &pk, err, sizeof err) |
+           rl_wire_pack_field(RL_NM_LOGS, "max", &m->max, &pk, err, sizeof err);
+  rc |= b.sb.size != RL_MSG_HEADER + sb.size || memcmp(b.sb.data + RL_MSG_HEADER, sb.data, sb.size);
+  msgpack_sbuffer_destroy(&sb);
+  rl_msgbuf_reset(&b);
+  return rc != 0;
+}
+
+/* The packer writes msgpack itself: the same bytes as msgpack-c's, at every size
+ * boundary of its encodings (ints, negative ints, string lengths). */
+static int s_encodings(void) {
+  int fails = 0;
+  static char text[70000];
+  memset(text, 'x', sizeof text);
+  const uint64_t u[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295u, 4294967296u, UINT64_MAX};
+  const int64_t i[] = {0, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, (int64_t)INT32_MIN - 1, INT64_MIN, 5, INT64_MAX};
+  const size_t n[] = {0, 1, 31, 32, 255, 256, 4096};
+  for (size_t k = 0; k < sizeof u / sizeof *u; k++)
+    for (size_t j = 0; j < sizeof i / sizeof *i; j++) {
+      rl_nm_logs_msg_t m = {.request = u[k], .has_name = true, .name = rl_wire_bytes(text, n[(k + j) % 7]),
+                            .has_offset = true, .offset = i[j], .has_max = true, .max = u[(k + 3) % 11]};
+      S_CHECK(s_same_bytes(&m) == 0);
+    }
+  return fails;
+}
+
 int rl_wire_selftest(void) {
   int fails = 0, types = 0;
   char err[256];
@@ -518,6 +558,7 @@ int rl_wire_selftest(void) {
   fails += s_malformed();
   fails += s_reserved();
   fails += s_field_alone();
+  fails += s_encodings();
   rl_log_level = prev;
   return fails ? 1 : 0;
 }
