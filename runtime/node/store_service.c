@@ -162,15 +162,15 @@ void rl_store_service_list(rl_store_service_t *s, void *sock, rl_msg_t *m, const
 }
 
 /* Replies STORE_CREATED [request, offset] / STORE_LOCATION [request, offset, size] on
- * success, with the error on failure. */
+ * success, with the error (and a location's RL_LOC_* reason) on failure. */
 static void s_reply(void *sock, rl_msg_t *m, uint8_t type, uint64_t request, int rc, size_t offset, size_t size,
-                    const char *err) {
+                    const char *err, int reason) {
   const zmq_msg_t *to = m->has_identity ? &m->identity : NULL;
   int sent;
   if (type == RL_NM_STORE_LOCATION) {
     rl_nm_store_location_msg_t r = {.request = request, .has_offset = rc == 0, .offset = offset,
                                     .has_size = rc == 0, .size = size, .has_error = rc != 0,
-                                    .error = rl_wire_str(err)};
+                                    .error = rl_wire_str(err), .has_reason = rc != 0, .reason = (uint64_t)reason};
     sent = rl_nm_store_location_msg_send(sock, to, &r);
   } else {
     rl_nm_store_created_msg_t r = {.request = request, .has_offset = rc == 0, .offset = offset,
@@ -203,7 +203,7 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
         if (rc == 0 && has_owner) rl_objects_set_owner_id(s->objects, &id, &owner);
       }
       if (rc != 0) rl_log(RL_LOG_INFO, "store: create %s failed: %s", rl_id_hex(&id, hex), err);
-      s_reply(sock, m, RL_NM_STORE_CREATED, request, rc, offset, 0, err);
+      s_reply(sock, m, RL_NM_STORE_CREATED, request, rc, offset, 0, err, RL_LOC_GONE);
       return 0;
     }
     case RL_NM_STORE_GET: {
@@ -212,7 +212,8 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
       request = g.request, id = g.object_id;
       rc = rl_objects_get(s->objects, &id, client, &offset, &osize, err, sizeof err);
       if (rc != 0) rl_log(RL_LOG_DEBUG, "store: get: %s", err);
-      s_reply(sock, m, RL_NM_STORE_LOCATION, request, rc, offset, osize, err);
+      s_reply(sock, m, RL_NM_STORE_LOCATION, request, rc, offset, osize, err,
+              rc != 0 && rl_objects_unsealed(s->objects, &id) ? RL_LOC_NOT_SEALED : RL_LOC_GONE);
       return 0;
     }
     case RL_NM_STORE_SEAL:

@@ -49,7 +49,9 @@ static long s_create(s_test_t *t, uint64_t req, const rl_id_t *id, uint64_t size
   return res;
 }
 
-/* GET: the offset (and *size), or -1 with the error in err. */
+static int s_last_reason = -1; /* the RL_LOC_* reason of s_get's last failure */
+
+/* GET: the offset (and *size), or -1 with the error in err (and s_last_reason). */
 static long s_get(s_test_t *t, uint64_t req, const rl_id_t *id, uint64_t *size, char *err, size_t errlen) {
   rl_msgbuf_t b;
   rl_msg_t r;
@@ -62,6 +64,7 @@ static long s_get(s_test_t *t, uint64_t req, const rl_id_t *id, uint64_t *size, 
   if (h == 0 && rl_nm_store_location_msg_unpack(&r, &l, err, errlen) == 0 && l.request == req) {
     if (l.has_offset && l.has_size && !l.has_error) res = (long)l.offset, *size = l.size;
     else if (!l.has_offset && l.has_error && rl_wire_strcpy(err, errlen, l.error)) res = -1;
+    s_last_reason = l.has_reason ? (int)l.reason : -1;
   }
   rl_msg_close(&r);
   return res;
@@ -140,11 +143,13 @@ int rl_store_service_selftest(void) {
   long oa = s_create(&t, 1, &a, 1000, NULL, err, sizeof err);
   S_CHECK(oa == 0);
   for (int i = 0; i < 1000; i++) m1[oa + i] = (unsigned char)(i * 13);
-  S_CHECK(s_get(&t, 2, &a, &size, err, sizeof err) == -1 && strstr(err, "not sealed yet"));
+  S_CHECK(s_get(&t, 2, &a, &size, err, sizeof err) == -1 && strstr(err, "not sealed yet") &&
+          s_last_reason == RL_LOC_NOT_SEALED);
   S_CHECK(s_simple(&t, RL_NM_STORE_SEAL, &a) == 0);
   S_CHECK(s_get(&t, 3, &a, &size, err, sizeof err) == oa && size == 1000);
   for (int i = 0; i < 1000; i++) S_CHECK(m2[oa + i] == (unsigned char)(i * 13));
-  S_CHECK(s_get(&t, 4, &d, &size, err, sizeof err) == -1 && strstr(err, "not in this node"));
+  S_CHECK(s_get(&t, 4, &d, &size, err, sizeof err) == -1 && strstr(err, "not in this node") &&
+          s_last_reason == RL_LOC_GONE);
 
   /* another process maps the region by its path, reads A and writes B */
   long ob = s_create(&t, 5, &b, 4096, &t.owner, err, sizeof err);

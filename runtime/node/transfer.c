@@ -49,6 +49,7 @@ typedef struct s_transfer {
   rl_seal_key_t key;
   uint8_t token[S_TOKEN];
   int rejected;      /* chunks that failed authentication */
+  int reason;        /* RL_LOC_* told to the waiters if it fails */
   s_waiter_t *waiters;
   struct s_transfer *next;
 } s_transfer_t;
@@ -99,8 +100,9 @@ static void s_fill_window(s_transfer_t *t) {
   }
 }
 
-/* Answers a waiting client: the object's location (pinned for it) or an error. */
-static void s_answer(rl_nm_t *nm, s_waiter_t *w, const rl_id_t *id, const char *error) {
+/* Answers a waiting client: the object's location (pinned for it) or an error and its
+ * RL_LOC_* reason. */
+static void s_answer(rl_nm_t *nm, s_waiter_t *w, const rl_id_t *id, const char *error, int reason) {
   rl_objects_t *objects = rl_store_service_objects(nm->store);
   size_t offset = 0, size = 0;
   char err[300];
@@ -110,8 +112,9 @@ static void s_answer(rl_nm_t *nm, s_waiter_t *w, const rl_id_t *id, const char *
     r.offset = offset;
     r.size = size;
   } else {
-    r.has_error = true;
+    r.has_error = r.has_reason = true;
     r.error = rl_wire_str(error ? error : err);
+    r.reason = (uint64_t)(error ? reason : RL_LOC_GONE);
   }
   rl_nm_send_to(nm, &w->client, RL_NM_STORE_LOCATION, &r);
 }
@@ -131,7 +134,7 @@ static void s_finish(rl_nm_t *nm, s_transfer_t *t, const char *error) {
   }
   for (s_waiter_t *w = t->waiters, *next; w; w = next) {
     next = w->next;
-    s_answer(nm, w, &t->id, error);
+    s_answer(nm, w, &t->id, error, t->reason);
     free(w);
   }
   free(t->got);
@@ -156,7 +159,7 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
     if (!strcmp(nm->dead[i], location)) {
       char msg[300];
       snprintf(msg, sizeof msg, "the node %s holding the object died", location);
-      s_answer(nm, w, &id, msg);
+      s_answer(nm, w, &id, msg, RL_LOC_NODE_DIED);
       free(w);
       return true;
     }
@@ -170,7 +173,7 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   if (!from) {
     char msg[300];
     snprintf(msg, sizeof msg, "cannot reach the node %s holding the object", location);
-    s_answer(nm, w, &id, msg);
+    s_answer(nm, w, &id, msg, RL_LOC_GONE);
     free(w);
     return true;
   }
@@ -196,7 +199,10 @@ void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint) {
   snprintf(msg, sizeof msg, "the node %s holding the object died", endpoint);
   for (s_transfer_t *t = s_transfers, *next; t; t = next) {
     next = t->next;
-    if (!strcmp(t->from->endpoint, endpoint)) s_finish(nm, t, msg);
+    if (!strcmp(t->from->endpoint, endpoint)) {
+      t->reason = RL_LOC_NODE_DIED;
+      s_finish(nm, t, msg);
+    }
   }
 }
 

@@ -307,6 +307,11 @@ int rl_objects_seal(rl_objects_t *o, const rl_id_t *id, uint64_t client, char *e
   return 0;
 }
 
+bool rl_objects_unsealed(const rl_objects_t *o, const rl_id_t *id) {
+  const s_obj_t *x = rl_idmap_get(o->map, id);
+  return x && !x->deleted && x->state == S_CREATED;
+}
+
 int rl_objects_get(rl_objects_t *o, const rl_id_t *id, uint64_t client, size_t *offset, size_t *size, char *err,
                    size_t errlen) {
   char hex[RL_ID_HEX];

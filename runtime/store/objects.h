@@ -44,6 +44,9 @@ int rl_objects_seal(rl_objects_t *o, const rl_id_t *id, uint64_t client, char *e
 /* Pins the sealed object for `client` and gives its location (restoring it from its
  * spill file if needed). Returns -1 with a message in err if the object is unknown,
  * not sealed yet, deleted, or cannot be restored now. */
+/* True if id is being written: created, not sealed yet, not deleted (a get of it fails
+ * now and may succeed shortly). */
+bool rl_objects_unsealed(const rl_objects_t *o, const rl_id_t *id);
 int rl_objects_get(rl_objects_t *o, const rl_id_t *id, uint64_t client, size_t *offset, size_t *size, char *err,
                    size_t errlen);
 /* Drops one of client's pins. Returns -1 with a message in err if it holds none. */

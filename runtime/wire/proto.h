@@ -71,7 +71,8 @@ enum rl_msg_type {
   RL_NM_WORKER_DIED = 23,
   /* [request u64, offset u64] or [request u64, nil, error str] */
   RL_NM_STORE_CREATED = 24,
-  /* [request u64, offset u64, size u64] or [request u64, nil, nil, error str] */
+  /* [request u64, offset u64, size u64] or [request u64, nil, nil, error str,
+   *  reason u64 (RL_LOC_*)?] */
   RL_NM_STORE_LOCATION = 25,
   /* [request u64, total map, available map] */
   RL_NM_RESOURCES_REPLY = 26,
@@ -417,6 +418,10 @@ enum { RL_KIND_TASK = 0, RL_KIND_ACTOR_CREATE = 1, RL_KIND_ACTOR_METHOD = 2 };
 /* What a demand waits for (RL_GCS_HEARTBEAT): resources to be free, or a worker to
  * start (its resources are free). */
 enum { RL_WAIT_RESOURCES = 0, RL_WAIT_WORKER = 1 };
+/* Why a STORE_LOCATION has no location (beside its error text): GONE: not there
+ * (unknown, deleted, unreachable; absent too); NOT_SEALED: its creator is still writing
+ * it (ask again shortly); NODE_DIED: the node it was being pulled from died. */
+enum { RL_LOC_GONE = 0, RL_LOC_NOT_SEALED = 1, RL_LOC_NODE_DIED = 2 };
 
 
 /* ---- the fields of every message, as data (wire/wire.h makes structs and codecs) ----
@@ -582,7 +587,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 /* [request u64, offset u64?, size u64?, error str?]: offset and size, or an error */
 #define RL_NM_STORE_LOCATION_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, offset, U64, OPT, 0, _) F(c, size, U64, OPT, 0, _) \
-  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _)
+  F(c, error, TEXT, OPT, RL_WIRE_TEXT_MAX, _) F(c, reason, U64, OPT, RL_LOC_NODE_DIED, _)
 #define RL_NM_RESOURCES_REPLY_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, total, RES, REQ, 0, _) F(c, available, RES, REQ, 0, _)
 #define RL_NM_LOG_FIELDS(F, c) \

@@ -276,9 +276,10 @@ void rl_obj_borrower_died(rl_cw_t *cw, const char *endpoint);
 void rl_obj_node_died(rl_cw_t *cw, const char *node);
 /* Pins the sealed store object id and points v at it, pulling it to this node first if
  * location (a node manager; NULL or ours: here) holds it (retrying briefly while its
- * creator's seal is on the way). Returns 0, or -1 with err. */
-int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, char *err,
-                     size_t errlen);
+ * creator's seal is on the way). Returns 0, or -1 with err and *reason (RL_LOC_*:
+ * RL_LOC_NODE_DIED if the node it was pulled from died). */
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, int *reason,
+                     char *err, size_t errlen);
 /* Allocates len bytes in the store for object id owned by owner, calls copy to fill
  * them, and seals. Returns 0 (also when an earlier run of the same task already sealed
  * id here), or -1 with err (store full). */

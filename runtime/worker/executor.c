@@ -211,7 +211,8 @@ int rl_cw_task_arg(rl_cw_t *cw, const rl_cw_task_t *t, size_t i, rl_cw_value_t *
     memcpy(id.b, p, RL_ID_SIZE);
     memcpy(location, p + RL_ID_SIZE, n - RL_ID_SIZE);
     location[n - RL_ID_SIZE] = 0;
-    if (rl_obj_store_pin(cw, &id, location, v, err, errlen) == 0) return 0;
+    int reason;
+    if (rl_obj_store_pin(cw, &id, location, v, &reason, err, errlen) == 0) return 0;
     in->arg_lost = true;
     return -1;
   }

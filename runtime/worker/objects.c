@@ -356,8 +356,8 @@ void rl_cw_put_seal(rl_cw_t *cw, const rl_id_t *id) {
   rl_obj_set_stored(cw, o, o->len, NULL, 0);
 }
 
-int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, char *err,
-                     size_t errlen) {
+int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw_value_t *v, int *reason,
+                     char *err, size_t errlen) {
   int64_t deadline = rl_now_ms() + 10000;
   for (;;) {
     uint64_t request = rl_cw_request_id(cw);
@@ -368,6 +368,7 @@ int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw
       return -1;
     }
     rl_msg_t reply;
+    *reason = RL_LOC_GONE;
     if (rl_cw_nm_call(cw, RL_NM_STORE_GET, &g, request, &reply, 60000) != 0) {
       snprintf(err, errlen, "the node manager did not answer a store request");
       return -1;
@@ -384,9 +385,10 @@ int rl_obj_store_pin(rl_cw_t *cw, const rl_id_t *id, const char *location, rl_cw
     }
     if (!ok || !r.has_error || !rl_wire_strcpy(err, errlen, r.error))
       snprintf(err, errlen, "the object store lost the object");
+    if (ok && r.has_reason) *reason = (int)r.reason;
     rl_msg_close(&reply);
     /* Sealing by the creator may still be on its way: retry briefly. */
-    if (!strstr(err, "not sealed") || rl_now_ms() > deadline) return -1;
+    if (*reason != RL_LOC_NOT_SEALED || rl_now_ms() > deadline) return -1;
     rl_cw_poll(cw, 2);
   }
 }
@@ -429,14 +431,15 @@ again:
   if (o->kind == RL_RET_STORE) {
     char location[RL_ENDPOINT_MAX];
     rl_str_copy(location, sizeof location, o->location);
-    if (rl_obj_store_pin(cw, id, location, v, err, errlen) == 0) return 0;
+    int reason;
+    if (rl_obj_store_pin(cw, id, location, v, &reason, err, errlen) == 0) return 0;
     /* Its node died while we asked for it: it is being made again (lineage), or it
      * failed with the reason. */
     o = rl_obj_find(cw, id);
     if (o && (o->state != RL_OBJ_READY || o->kind != RL_RET_STORE)) goto again;
     /* Borrowed, and its owner named a copy on a node that died before the owner heard
-     * of it (node/transfer.c's message): ask the owner again, naming the lost copy. */
-    if (o && !o->owned && !strcmp(o->location, location) && strstr(err, "holding the object died")) {
+     * of it: ask the owner again, naming the lost copy. */
+    if (o && !o->owned && !strcmp(o->location, location) && reason == RL_LOC_NODE_DIED) {
       s_borrowed_copy_lost(o);
       s_ask_owner_again(cw, o);
       goto again;
