@@ -204,7 +204,7 @@ static const char *s_type_name(const msgpack_object *o) {
 }
 
 /* Appends "name" or "[i]" to c's path; returns the depth to cut back to. */
-static int s_push(s_ctx_t *c, const char *name, long index) {
+static inline int s_push(s_ctx_t *c, const char *name, long index) {
   int at = c->depth++;
   if (at < S_DEPTH_MAX) c->steps[at] = (s_step_t){name, index};
   return at;
@@ -405,7 +405,7 @@ int rl_wire_unpack_any(const rl_msg_t *m, char *err, size_t errlen) {
 
 static int s_pack_rec(s_ctx_t *c, const rl_wire_rec_t *r, const void *in, msgpack_packer *pk);
 
-static bool s_present(const rl_wire_field_t *f, const void *in) {
+static inline bool s_present(const rl_wire_field_t *f, const void *in) {
   return !f->has || *(const bool *)((const char *)in + f->has - 1);
 }
 
@@ -456,7 +456,7 @@ static inline size_t s_coded(char *d, uint8_t code, uint64_t v, int bytes) {
   return 1 + (size_t)bytes;
 }
 
-static void s_put_u64(s_ctx_t *c, msgpack_packer *pk, uint64_t v) {
+static inline void s_put_u64(s_ctx_t *c, msgpack_packer *pk, uint64_t v) {
   if (!c->sb) {
     msgpack_pack_uint64(pk, v);
     return;
@@ -469,7 +469,7 @@ static void s_put_u64(s_ctx_t *c, msgpack_packer *pk, uint64_t v) {
                                    : s_coded(d, 0xcf, v, 8);
 }
 
-static void s_put_i64(s_ctx_t *c, msgpack_packer *pk, int64_t v) {
+static inline void s_put_i64(s_ctx_t *c, msgpack_packer *pk, int64_t v) {
   if (!c->sb) {
     msgpack_pack_int64(pk, v);
     return;
@@ -487,7 +487,7 @@ static void s_put_i64(s_ctx_t *c, msgpack_packer *pk, int64_t v) {
                                   : s_coded(d, 0xd3, u, 8);
 }
 
-static void s_put_f64(s_ctx_t *c, msgpack_packer *pk, double v) {
+static inline void s_put_f64(s_ctx_t *c, msgpack_packer *pk, double v) {
   if (!c->sb) {
     msgpack_pack_double(pk, v);
     return;
@@ -498,7 +498,7 @@ static void s_put_f64(s_ctx_t *c, msgpack_packer *pk, double v) {
 }
 
 /* One byte: nil (0xc0), false (0xc2) or true (0xc3). */
-static void s_put_byte(s_ctx_t *c, msgpack_packer *pk, uint8_t b) {
+static inline void s_put_byte(s_ctx_t *c, msgpack_packer *pk, uint8_t b) {
   if (!c->sb) {
     if (b == 0xc0) msgpack_pack_nil(pk);
     else if (b == 0xc3) msgpack_pack_true(pk);
@@ -511,7 +511,7 @@ static void s_put_byte(s_ctx_t *c, msgpack_packer *pk, uint8_t b) {
 
 /* The header of a string, bin or array of n items (kind: RL_WK_TEXT, RL_WK_BIN, or
  * anything else for an array). */
-static void s_put_head(s_ctx_t *c, msgpack_packer *pk, int kind, size_t n) {
+static inline void s_put_head(s_ctx_t *c, msgpack_packer *pk, int kind, size_t n) {
   if (!c->sb) {
     if (kind == RL_WK_TEXT) msgpack_pack_str(pk, n);
     else if (kind == RL_WK_BIN) msgpack_pack_bin(pk, n);
@@ -530,7 +530,7 @@ static void s_put_head(s_ctx_t *c, msgpack_packer *pk, int kind, size_t n) {
 }
 
 /* A string or bin: its header and its n bytes. */
-static void s_put_bytes(s_ctx_t *c, msgpack_packer *pk, int kind, const void *p, size_t n) {
+static inline void s_put_bytes(s_ctx_t *c, msgpack_packer *pk, int kind, const void *p, size_t n) {
   s_put_head(c, pk, kind, n);
   if (!c->sb) {
     if (kind == RL_WK_TEXT) msgpack_pack_str_body(pk, p, n);
