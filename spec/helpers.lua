@@ -59,14 +59,42 @@ function helpers.bump(path)
   return n
 end
 
+-- The TCP ports something listens on now (from /proc/net/tcp and tcp6).
+local function listening_ports()
+  local ports = {}
+  for _, path in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
+    local f = io.open(path)
+    if f then
+      for line in f:lines() do
+        local port, state = line:match("^%s*%d+:%s+%x+:(%x+)%s+%x+:%x+%s+(%x+)")
+        if port and state == "0A" then ports[tonumber(port, 16)] = true end
+      end
+      f:close()
+    end
+  end
+  return ports
+end
+
+local handed_out = {} -- ports this process gave already: a cluster stopped moments ago may linger
+
 -- A TCP port for a test cluster: below the kernel's ephemeral range (32768+), where
--- node managers and workers get theirs, and drawn from /dev/urandom so specs running at
--- the same time don't pick the same one.
+-- node managers and workers get theirs, drawn from /dev/urandom so specs running at the
+-- same time don't pick the same one, never one that something listens on or that this
+-- process handed out before.
 function helpers.free_port()
+  local busy = listening_ports()
   local f = assert(io.open("/dev/urandom", "rb"))
-  local b1, b2 = f:read(2):byte(1, 2)
+  for _ = 1, 100 do
+    local b1, b2 = f:read(2):byte(1, 2)
+    local port = 20000 + (b1 * 256 + b2) % 12000
+    if not busy[port] and not handed_out[port] then
+      f:close()
+      handed_out[port] = true
+      return port
+    end
+  end
   f:close()
-  return 20000 + (b1 * 256 + b2) % 12000
+  error("no free port in 20000-31999 after 100 draws")
 end
 
 -- A cluster of a spec's own from `rayl start --head HEAD_ARGS` (rayl: the rayl binary):
