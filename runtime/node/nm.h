@@ -47,7 +47,6 @@ typedef struct rl_client {
   int kind;     /* RL_CLIENT_* */
   pid_t pid;
   char endpoint[RL_ENDPOINT_MAX];
-  rl_id_t node_id; /* a REMOTE client's own node (nil if not told) */
   struct rl_client *next;
 } rl_client_t;
 

@@ -132,7 +132,6 @@ static void s_register(rl_nm_t *nm, const rl_id_t *from, rl_msg_t *m) {
   c->kind = (int)kind;
   c->pid = (pid_t)pid;
   snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
-  if (kind == RL_CLIENT_REMOTE && r.has_node_id) c->node_id = r.node_id;
   if (kind != RL_CLIENT_REMOTE) nm->clients_changed = true;
   if (kind == RL_CLIENT_WORKER) {
     rl_worker_t *w = rl_pool_by_pid(nm, (pid_t)pid);
@@ -358,21 +357,8 @@ static void s_dead_clients(rl_nm_t *nm, const rl_gcs_nodes_msg_t *reply) {
   nm->dead_seq_known = true;
 }
 
-/* The clients of a dead node (its workers and drivers died with it: PR_SET_PDEATHSIG)
- * that leased workers here: their leases are released and every client here hears they
- * died (the head never learns of them: their node reported its clients' deaths). */
-static void s_release_clients_of(rl_nm_t *nm, const rl_id_t *node) {
-  for (rl_client_t *c = nm->clients, *next; c; c = next) {
-    next = c->next;
-    if (c->kind != RL_CLIENT_REMOTE || !rl_id_eq(&c->node_id, node)) continue;
-    rl_id_t id = c->id;
-    rl_nm_client_gone(nm, &id, RL_GONE_DIED_ELSEWHERE); /* frees c */
-    s_relay_death(nm, &id);
-  }
-}
-
 /* Tells every client, once, that the node at ep died. */
-static void s_node_died(rl_nm_t *nm, const char *node, const rl_id_t *node_id) {
+static void s_node_died(rl_nm_t *nm, const char *node) {
   if (strlen(node) >= RL_ENDPOINT_MAX || !strcmp(node, nm->endpoint)) return;
   for (int i = 0; i < nm->ndead; i++)
     if (!strcmp(nm->dead[i], node)) return;
@@ -382,7 +368,6 @@ static void s_node_died(rl_nm_t *nm, const char *node, const rl_id_t *node_id) {
   snprintf(died.node_endpoint, sizeof died.node_endpoint, "%s", node);
   for (rl_client_t *c = nm->clients; c; c = c->next) rl_nm_send_to(nm, &c->id, RL_NM_NODE_DIED, &died);
   rl_transfer_node_died(nm, node); /* after the news, so clients know why it failed */
-  s_release_clients_of(nm, node_id);
 }
 
 /* Drops the dead nodes the head no longer lists (it forgets the longest dead), so that
@@ -419,7 +404,7 @@ static void s_handle_gcs(rl_nm_t *nm, rl_msg_t *m) {
     struct rl_peer_node *p = &nm->peers[nm->npeers];
     if (strlen(e->endpoint) >= sizeof p->endpoint) continue;
     if (!e->alive) {
-      s_node_died(nm, e->endpoint, &e->node_id);
+      s_node_died(nm, e->endpoint);
       continue;
     }
     for (int k = 0; k < nm->ndead; k++) /* back again: its next death is news */

@@ -13,9 +13,7 @@
 
 enum rl_msg_type {
   /* ---- client (driver or worker) -> node manager, on the node's ROUTER ---- */
-  /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64,
-   *  node_id id?]. node_id: a REMOTE client's own node; when that node dies, the
-   * client died with it and what it leased here is released. */
+  /* [kind u64 (RL_CLIENT_*), worker_id id, pid u64, endpoint str, job_id u64] */
   RL_NM_REGISTER = 1,
   /* [request u64, resources map, dedicated bool?, placement map?, spilled bool?,
    *  strategy sched?, detached bool?, runtime_env str?] : lease one worker
@@ -551,8 +549,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 /* ---- client <-> node manager ---- */
 #define RL_NM_REGISTER_FIELDS(F, c) \
   F(c, kind, U64, REQ, RL_CLIENT_REMOTE, _) F(c, worker_id, ID, REQ, 0, _) F(c, pid, U64, REQ, 0, _) \
-  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, job_id, U64, REQ, 0, _) \
-  F(c, node_id, ID, OPT, 0, _)
+  F(c, endpoint, STR, REQ, RL_ENDPOINT_MAX, _) F(c, job_id, U64, REQ, 0, _)
 #define RL_NM_LEASE_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, resources, RES, REQ, 0, _) F(c, dedicated, BOOL, OPT, 0, _) \
   F(c, placement, RES, OPT, 0, _) F(c, spilled, BOOL, OPT, 0, _) F(c, strategy, REC, OPT, 0, sched) \

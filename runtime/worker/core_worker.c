@@ -266,8 +266,7 @@ rl_peer_t *rl_cw_peer(rl_cw_t *cw, const char *endpoint) {
 rl_peer_t *rl_cw_remote_node(rl_cw_t *cw, const char *endpoint) {
   rl_peer_t *peer = rl_cw_peer(cw, endpoint);
   if (!peer || peer->registered) return peer;
-  rl_nm_register_msg_t reg = {.kind = RL_CLIENT_REMOTE, .worker_id = cw->worker_id, .pid = (uint64_t)getpid(),
-                              .node_id = cw->node_id, .has_node_id = true};
+  rl_nm_register_msg_t reg = {.kind = RL_CLIENT_REMOTE, .worker_id = cw->worker_id, .pid = (uint64_t)getpid()};
   snprintf(reg.endpoint, sizeof reg.endpoint, "%s", cw->endpoint);
   rl_nm_register_msg_send(peer->sock, NULL, &reg);
   peer->registered = true;
