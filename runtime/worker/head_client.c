@@ -85,9 +85,21 @@ static int s_wait(rl_head_t *h, uint64_t request, rl_msg_t *reply, int timeout_m
   return -1;
 }
 
+/* After a send that failed: the head has already ended our connection for good (a
+ * refused handshake does), so nothing can leave. Waits up to timeout_ms for the watch
+ * to say why. Always -1. */
+static int s_unsent(rl_head_t *h, int timeout_ms, bool *refused) {
+  int64_t deadline = rl_now_ms() + timeout_ms;
+  while (h->watch && !(*refused = rl_net_watch_refused(h->watch)) && rl_now_ms() < deadline && !rl_interrupted) {
+    zmq_pollitem_t it = {rl_net_watch_socket(h->watch), 0, ZMQ_POLLIN, 0};
+    zmq_poll(&it, 1, deadline - rl_now_ms());
+  }
+  return -1;
+}
+
 int rl_head_call(rl_head_t *h, rl_msgbuf_t *b, uint64_t request, int reply_type, rl_msg_t *reply, int timeout_ms,
                  char *err, size_t errlen) {
-  bool refused = false;
+  bool refused = false, unsent = false;
   int rc;
   if (h->cw) {
     rc = rl_cw_gcs_call(h->cw, b, request, reply, timeout_ms);
@@ -96,10 +108,14 @@ int rl_head_call(rl_head_t *h, rl_msgbuf_t *b, uint64_t request, int reply_type,
     snprintf(err, errlen, "no connection to the head at %s", h->endpoint);
     return -1;
   } else {
-    rc = rl_msg_send(h->sock, NULL, b) == 0 ? s_wait(h, request, reply, timeout_ms, &refused) : -1;
+    unsent = rl_msg_send(h->sock, NULL, b) != 0;
+    rc = unsent ? s_unsent(h, timeout_ms, &refused) : s_wait(h, request, reply, timeout_ms, &refused);
   }
   if (rc != 0) {
     if (refused) s_refused(h->endpoint, err, errlen);
+    else if (unsent)
+      snprintf(err, errlen, "the head at %s closed the connection before a request could be sent (is a rayl head "
+               "listening there?)", h->endpoint);
     else
       snprintf(err, errlen, "the head at %s did not answer within %d ms%s", h->endpoint, timeout_ms,
                rl_interrupted ? " (interrupted)" : "");
