@@ -1,5 +1,5 @@
 -- sealed_transfer_spec: objects pulled between the nodes of a secured cluster travel
--- sealed (AES-256-GCM under a key agreed over CURVE): they arrive intact, a chunk
+-- sealed (AES-256-OCB under a key agreed over CURVE): they arrive intact, a chunk
 -- altered on the way is asked for again or the pull fails clearly, and the object's
 -- bytes never cross the wire in clear (checked with a capture on lo where allowed).
 local h = require "spec.helpers"

@@ -1,4 +1,4 @@
-/* seal.h: bulk data sealed with AES-256-GCM (OpenSSL, AES-NI) under a fresh key per
+/* seal.h: bulk data sealed with AES-256-OCB (OpenSSL, AES-NI) under a fresh key per
  * object transfer, the key agreed over a CURVE-secured channel (node/transfer.c). */
 #ifndef RL_NET_SEAL_H
 #define RL_NET_SEAL_H
@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define RL_SEAL_KEY 32   /* bytes of an AES-256 key */
-#define RL_SEAL_NONCE 12 /* bytes of a GCM nonce */
+#define RL_SEAL_NONCE 12 /* bytes of an OCB nonce */
 #define RL_SEAL_TAG 16   /* bytes a sealed message is longer than its plaintext */
 
 /* A transfer's secret: the key, and the nonce base that each message's counter is

@@ -3,7 +3,7 @@
  * the serving side answers each chunk from its store between its other messages.
  * In a secured cluster the chunks do not ride the CURVE channel (its encryption is
  * slow for bulk data): the puller opens the transfer over it (RL_NM_PULL_OPEN) and
- * gets a fresh AES-256-GCM key and a token; the chunks then travel sealed (net/seal.h)
+ * gets a fresh AES-256-OCB key and a token; the chunks then travel sealed (net/seal.h)
  * on a plain data socket, and one that fails authentication is asked for again. */
 #include "node/transfer.h"
 

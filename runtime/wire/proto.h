@@ -85,7 +85,7 @@ enum rl_msg_type {
   RL_NM_PULL = 29,
   /* [request u64, object_id id, total u64, offset u64, data bin] or
    * [request u64, object_id id, nil, nil, nil, error str]. On the data socket, data is
-   * the chunk sealed with AES-256-GCM (net/seal.h; ciphertext then 16-byte tag) under
+   * the chunk sealed with AES-256-OCB (net/seal.h; ciphertext then 16-byte tag) under
    * the transfer's key, counter offset / chunk size, associated data: object_id (16
    * bytes), offset and total (8 bytes each, little-endian) */
   RL_NM_PULL_DATA = 30,
@@ -95,7 +95,7 @@ enum rl_msg_type {
   RL_NM_PULL_OPEN = 32,
   /* [request u64, total u64, data_endpoint str, key bin(32), nonce bin(12), token bin(16)]
    * or [request u64, nil, nil, nil, nil, nil, error str] : the answer to RL_NM_PULL_OPEN, a
-   * fresh random AES-256-GCM key and nonce base for this transfer, and the token that
+   * fresh random AES-256-OCB key and nonce base for this transfer, and the token that
    * RL_NM_PULL names on the plain data socket at data_endpoint (forgotten after 10 s
    * unused) */
   RL_NM_PULL_OPENED = 33,
