@@ -158,6 +158,26 @@ static int s_roundtrip(const rl_wire_rec_t *d, int type, const void *msg, void *
   return rc;
 }
 
+/* 0 if the straight-line packer of type gives msg the same bytes as the walk of its
+ * descriptor table (s_pack_rec's way); -1 with err otherwise. */
+static int s_same_as_walk(int type, const void *msg, char *err, size_t errlen) {
+  rl_msgbuf_t fast, walked;
+  if (rl_wire_pack(type, msg, &fast, err, errlen) != 0) return -1;
+  if (rl_wire_pack_walked(type, msg, &walked, err, errlen) != 0) {
+    rl_msgbuf_reset(&fast);
+    return -1;
+  }
+  int rc = 0;
+  if (fast.sb.size != walked.sb.size || memcmp(fast.sb.data, walked.sb.data, fast.sb.size)) {
+    snprintf(err, errlen, "the straight-line packer's %zu bytes differ from the walk's %zu", fast.sb.size,
+             walked.sb.size);
+    rc = -1;
+  }
+  rl_msgbuf_reset(&fast);
+  rl_msgbuf_reset(&walked);
+  return rc;
+}
+
 /* Unpacks the message of type whose body the test wrote into pk's buffer. Returns
  * rl_wire_unpack's result, err filled. */
 static int s_unpack_raw(int type, msgpack_sbuffer *sb, char *err, size_t errlen) {
@@ -546,6 +566,7 @@ int rl_wire_selftest(void) {
       s_fill(d, in, opt, z);
       err[0] = 0;
       int rc = s_roundtrip(d, type, in, out, err, sizeof err);
+      if (rc == 0) rc = s_same_as_walk(type, in, err, sizeof err);
       if (rc != 0) fprintf(stderr, "%s: %s\n", d->name, err);
       S_CHECK(rc == 0);
       free(in);
