@@ -276,3 +276,56 @@ describe("a node that reads more objects from other nodes than its store holds",
     assert.truthy(out:find("elsewhere\ttrue\tread\t8\tagain\ttrue\tspilled here\t0", 1, true), out)
   end)
 end)
+
+describe("objects a task stores on another node", function()
+  local cluster
+
+  lazy_setup(function()
+    cluster = h.start_cluster(RAYL, "--num-cpus 1")
+    cluster.join("--num-cpus 1 --resources '{\"far\": 1}' --object-store-memory " .. 64 * 1024 * 1024)
+  end)
+
+  lazy_teardown(function() cluster.stop() end)
+
+  it("are deleted there once their owner drops them; one still held stays", function()
+    local f = assert(io.open(cluster.dir .. "/free.lua", "w"))
+    f:write([[
+      local rayl = require "rayl"
+      local state = require "rayl.util.state"
+      local MB = 1024 * 1024
+      local make = rayl.remote({ resources = { far = 1 } }, function(i)
+        local a = rayl.array("uint8", 12 * MB)
+        a[1], a[#a] = i, i
+        return a, require("rayl").get_runtime_context().node_id
+      end)
+      local kept, far = make:options({ num_returns = 2 }):remote(0)
+      far = rayl.get(far)
+      -- 12 more of 12 MiB, each read here and dropped: 144 MiB through a 64 MiB store.
+      local read_ok = 0
+      for i = 1, 12 do
+        local ref = make:remote(i)
+        local a = rayl.get(ref)
+        if a[1] == i and a[#a] == i then read_ok = read_ok + 1 end
+        a, ref = nil, nil
+        collectgarbage()
+      end
+      local on_far, spilled
+      for _ = 1, 100 do -- the deletes travel asynchronously: up to 10 s
+        on_far, spilled = 0, 0
+        for _, o in ipairs(state.list_objects({ limit = 1000 })) do
+          if o.node_id == far then
+            on_far = on_far + 1
+            if o.spilled then spilled = spilled + 1 end
+          end
+        end
+        if on_far <= 1 then break end
+        os.execute("sleep 0.1")
+      end
+      local k = rayl.get(kept)
+      print("read", read_ok, "on far", on_far, "spilled", spilled, "kept", k[1] == 0 and #k == 12 * MB)
+    ]])
+    f:close()
+    local out = h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " " .. RAYL .. " " .. cluster.dir .. "/free.lua")
+    assert.truthy(out:find("read\t12\ton far\t1\tspilled\t0\tkept\ttrue", 1, true), out)
+  end)
+end)

@@ -214,7 +214,10 @@ static void s_handle(rl_nm_t *nm, rl_msg_t *m) {
     case RL_NM_STORE_CREATE:
     case RL_NM_STORE_SEAL:
     case RL_NM_STORE_RELEASE:
-    case RL_NM_STORE_DELETE: rl_store_service_handle(nm->store, nm->router, m, c->key, s_owner_client, nm); break;
+    case RL_NM_STORE_DELETE:
+      rl_store_service_handle(nm->store, nm->router, m, c->key, s_owner_client, nm);
+      if (m->type == RL_NM_STORE_DELETE) rl_transfer_delete_elsewhere(nm, m);
+      break;
     case RL_NM_RESOURCES: s_resources(nm, &from, m); break;
     case RL_NM_PULL: rl_transfer_serve(nm, &from, m); break;
     case RL_NM_PULL_OPEN: rl_transfer_open(nm, &from, m); break;

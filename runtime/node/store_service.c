@@ -219,10 +219,13 @@ int rl_store_service_handle(rl_store_service_t *s, void *sock, rl_msg_t *m, uint
     case RL_NM_STORE_SEAL:
     case RL_NM_STORE_RELEASE:
     case RL_NM_STORE_DELETE: {
-      /* The three have the same one field. */
+      /* Each names the object first (DELETE's location is for node_main's forwarding). */
       rl_nm_store_seal_msg_t one;
-      if (rl_wire_unpack(m, m->type, &one, err, sizeof err) != 0) goto bad;
-      id = one.object_id;
+      rl_nm_store_delete_msg_t del;
+      if (m->type == RL_NM_STORE_DELETE ? rl_wire_unpack(m, m->type, &del, err, sizeof err)
+                                        : rl_wire_unpack(m, m->type, &one, err, sizeof err))
+        goto bad;
+      id = m->type == RL_NM_STORE_DELETE ? del.object_id : one.object_id;
       if (m->type == RL_NM_STORE_SEAL)
         rc = rl_objects_seal(s->objects, &id, client, err, sizeof err);
       else if (m->type == RL_NM_STORE_RELEASE)

@@ -75,8 +75,9 @@ static int s_simple(s_test_t *t, uint8_t type, const rl_id_t *id) {
   rl_msgbuf_t b;
   rl_msg_t r;
   int h;
-  rl_nm_store_seal_msg_t one = {.object_id = *id}; /* SEAL, RELEASE and DELETE: one id */
-  if (rl_wire_pack(type, &one, &b, NULL, 0) != 0) return -4;
+  rl_nm_store_seal_msg_t one = {.object_id = *id}; /* SEAL and RELEASE: one id */
+  rl_nm_store_delete_msg_t del = {.object_id = *id}; /* DELETE: here, no location */
+  if (rl_wire_pack(type, type == RL_NM_STORE_DELETE ? (const void *)&del : &one, &b, NULL, 0) != 0) return -4;
   if (s_exchange(t, &b, &h, &r, 20)) {
     rl_msg_close(&r);
     return -3;

@@ -194,6 +194,20 @@ bool rl_transfer_get(rl_nm_t *nm, rl_msg_t *m, const rl_id_t *client, uint64_t k
   return true;
 }
 
+void rl_transfer_delete_elsewhere(rl_nm_t *nm, rl_msg_t *m) {
+  rl_nm_store_delete_msg_t del;
+  if (!rl_nm_store_delete_msg_read(m, &del) || !del.has_location || !strcmp(del.location, nm->endpoint)) return;
+  for (int i = 0; i < nm->ndead; i++)
+    if (!strcmp(nm->dead[i], del.location)) return; /* its copies died with it */
+  rl_nm_peer_t *p = s_peer(nm, del.location);
+  if (!p) {
+    rl_log(RL_LOG_WARN, "cannot reach the node %s to delete an object there", del.location);
+    return;
+  }
+  rl_nm_store_delete_msg_t fwd = {.object_id = del.object_id};
+  rl_nm_store_delete_msg_send(p->sock, NULL, &fwd);
+}
+
 void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint) {
   char msg[300];
   snprintf(msg, sizeof msg, "the node %s holding the object died", endpoint);

@@ -28,6 +28,9 @@ void rl_transfer_chunk_ad(uint8_t ad[RL_ID_SIZE + 16], const rl_id_t *id, uint64
 void rl_transfer_sealed_destroy(rl_nm_t *nm);
 /* Handles what arrived from the node managers we pull from. */
 void rl_transfer_peer_messages(rl_nm_t *nm, rl_nm_peer_t *p);
+/* A STORE_DELETE naming another node as the object's location: passes it on to that
+ * node manager (unless it is known dead), which deletes its copy. */
+void rl_transfer_delete_elsewhere(rl_nm_t *nm, rl_msg_t *m);
 /* The node at endpoint died: pulls from it fail now (their clients are told). */
 void rl_transfer_node_died(rl_nm_t *nm, const char *endpoint);
 /* Fails pending pulls and closes the connections to other nodes. */

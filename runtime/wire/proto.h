@@ -46,7 +46,10 @@ enum rl_msg_type {
   RL_NM_STORE_GET = 8,
   /* [object_id id] : the caller no longer reads the object (one pin less) */
   RL_NM_STORE_RELEASE = 9,
-  /* [object_id id] : the owner frees the object (deleted once no reader pins it) */
+  /* [object_id id, location str?] : the owner frees the object (deleted once no reader
+   * pins it). location: the node manager holding its primary copy, when that is another
+   * node (a task's result stored where it ran): this node manager passes the delete on
+   * there, without location, and deletes its own pulled copy, if any */
   RL_NM_STORE_DELETE = 10,
   /* [request u64] : total and available resources of this node */
   RL_NM_RESOURCES = 11,
@@ -564,7 +567,7 @@ enum { RL_SCHED_DEFAULT = 0, RL_SCHED_SPREAD = 1, RL_SCHED_NODE = 2, RL_SCHED_PG
 #define RL_NM_STORE_GET_FIELDS(F, c) \
   F(c, request, U64, REQ, 0, _) F(c, object_id, ID, REQ, 0, _) F(c, location, STR, OPT, RL_ENDPOINT_MAX, _)
 #define RL_NM_STORE_RELEASE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
-#define RL_NM_STORE_DELETE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _)
+#define RL_NM_STORE_DELETE_FIELDS(F, c) F(c, object_id, ID, REQ, 0, _) F(c, location, STR, OPT, RL_ENDPOINT_MAX, _)
 #define RL_NM_RESOURCES_FIELDS(F, c) F(c, request, U64, REQ, 0, _)
 #define RL_NM_GOODBYE_FIELDS(F, c)
 #define RL_NM_WELCOME_FIELDS(F, c) \

@@ -81,7 +81,13 @@ static void s_freed(void *arg, rl_object_t *o) {
   if (o->lineage) rl_sub_lineage_release(cw, o);
   if (o->ties_actor) rl_actor_out_of_scope(cw, &o->actor);
   if (o->owned && o->kind == RL_RET_STORE && o->state != RL_OBJ_PENDING) {
+    /* Our node manager deletes its copy, and passes the delete on to the node holding
+     * the primary copy when that is another one (else it stayed there, then spilled). */
     rl_nm_store_delete_msg_t del = {.object_id = o->id};
+    if (o->location[0] && strcmp(o->location, cw->node_endpoint)) {
+      del.has_location = true;
+      rl_str_copy(del.location, sizeof del.location, o->location);
+    }
     rl_nm_store_delete_msg_send(cw->nm, NULL, &del);
   }
   if (!o->owned && o->borrow_told) s_send_to_owner(cw, o->owner, RL_CW_REMOVE_BORROWER, &o->id);
