@@ -230,7 +230,7 @@ describe("a cluster that loses a node", function()
   end)
 end)
 
-describe("a node that reads more objects from other nodes than its store holds", function()
+describe("objects made on another node", function()
   local cluster
 
   lazy_setup(function()
@@ -240,8 +240,10 @@ describe("a node that reads more objects from other nodes than its store holds",
 
   lazy_teardown(function() cluster.stop() end)
 
-  it("drops the copies it pulled, least recently used first, instead of spilling them", function()
-    local f = assert(io.open(cluster.dir .. "/pull.lua", "w"))
+  -- Runs a driver: `code` after a prelude that defines make(i) (a 12 MiB array made on
+  -- the node offering "far", i in its first and last bytes; also returns that node's id).
+  local function driver(code)
+    local f = assert(io.open(cluster.dir .. "/objects.lua", "w"))
     f:write([[
       local rayl = require "rayl"
       local state = require "rayl.util.state"
@@ -251,6 +253,13 @@ describe("a node that reads more objects from other nodes than its store holds",
         a[1], a[#a] = i, i
         return a, require("rayl").get_runtime_context().node_id
       end)
+    ]] .. code)
+    f:close()
+    return h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " " .. RAYL .. " " .. cluster.dir .. "/objects.lua")
+  end
+
+  it("a node reading more of them than its store holds drops the copies it pulled, least recently used first, instead of spilling them", function()
+    local out = driver([[
       local here = rayl.get_runtime_context().node_id
       local refs, where = {}, {}
       for i = 1, 8 do refs[i], where[i] = make:options({ num_returns = 2 }):remote(i) end
@@ -269,38 +278,16 @@ describe("a node that reads more objects from other nodes than its store holds",
       end
       print("elsewhere", rayl.get(where[1]) ~= here, "read", read_ok, "again", read(1), "spilled here", spilled_here)
     ]])
-    f:close()
-    local out = h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " " .. RAYL .. " " .. cluster.dir .. "/pull.lua")
     -- 8 objects of 12 MiB read on a node with a 64 MiB store: the oldest copies make room
     -- (the first is pulled again when read again) and nothing is written to disk there.
     assert.truthy(out:find("elsewhere\ttrue\tread\t8\tagain\ttrue\tspilled here\t0", 1, true), out)
   end)
-end)
 
-describe("objects a task stores on another node", function()
-  local cluster
-
-  lazy_setup(function()
-    cluster = h.start_cluster(RAYL, "--num-cpus 1")
-    cluster.join("--num-cpus 1 --resources '{\"far\": 1}' --object-store-memory " .. 64 * 1024 * 1024)
-  end)
-
-  lazy_teardown(function() cluster.stop() end)
-
-  it("are deleted there once their owner drops them; one still held stays", function()
-    local f = assert(io.open(cluster.dir .. "/free.lua", "w"))
-    f:write([[
-      local rayl = require "rayl"
-      local state = require "rayl.util.state"
-      local MB = 1024 * 1024
-      local make = rayl.remote({ resources = { far = 1 } }, function(i)
-        local a = rayl.array("uint8", 12 * MB)
-        a[1], a[#a] = i, i
-        return a, require("rayl").get_runtime_context().node_id
-      end)
+  it("are deleted on the node that made them once their owner drops them; one still held stays", function()
+    local out = driver([[
       local kept, far = make:options({ num_returns = 2 }):remote(0)
       far = rayl.get(far)
-      -- 12 more of 12 MiB, each read here and dropped: 144 MiB through a 64 MiB store.
+      -- 12 more, each read here and dropped.
       local read_ok = 0
       for i = 1, 12 do
         local ref = make:remote(i)
@@ -309,23 +296,18 @@ describe("objects a task stores on another node", function()
         a, ref = nil, nil
         collectgarbage()
       end
-      local on_far, spilled
+      local on_far
       for _ = 1, 100 do -- the deletes travel asynchronously: up to 10 s
-        on_far, spilled = 0, 0
+        on_far = 0
         for _, o in ipairs(state.list_objects({ limit = 1000 })) do
-          if o.node_id == far then
-            on_far = on_far + 1
-            if o.spilled then spilled = spilled + 1 end
-          end
+          if o.node_id == far then on_far = on_far + 1 end
         end
         if on_far <= 1 then break end
         os.execute("sleep 0.1")
       end
       local k = rayl.get(kept)
-      print("read", read_ok, "on far", on_far, "spilled", spilled, "kept", k[1] == 0 and #k == 12 * MB)
+      print("read", read_ok, "on far", on_far, "kept", k[1] == 0 and #k == 12 * MB)
     ]])
-    f:close()
-    local out = h.sh(cluster.env .. "RAYL_ADDRESS=" .. cluster.address .. " " .. RAYL .. " " .. cluster.dir .. "/free.lua")
-    assert.truthy(out:find("read\t12\ton far\t1\tspilled\t0\tkept\ttrue", 1, true), out)
+    assert.truthy(out:find("read\t12\ton far\t1\tkept\ttrue", 1, true), out)
   end)
 end)
