@@ -10,5 +10,11 @@ int64_t rl_now_ms(void);
 /* Wall-clock microseconds since the epoch (comparable across processes, for timelines).
  * Can't fail. */
 int64_t rl_wall_us(void);
+/* Milliseconds from now until deadline (an rl_now_ms time), 0 if it has passed: a poll
+ * timeout that is never negative (zmq_poll waits forever on -1). */
+static inline long rl_ms_left(int64_t deadline) {
+  int64_t left = deadline - rl_now_ms();
+  return left > 0 ? (long)left : 0;
+}
 
 #endif

@@ -143,7 +143,7 @@ static void s_goodbye_remote(rl_cw_t *cw) {
   }
   int64_t deadline = rl_now_ms() + 500;
   while (n > 0 && rl_now_ms() < deadline) {
-    if (zmq_poll(items, n, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(items, n, rl_ms_left(deadline)) <= 0) continue;
     for (int i = 0; i < n; i++) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       bool answered = false;
@@ -165,7 +165,7 @@ static void s_goodbye(rl_cw_t *cw) {
   int64_t deadline = rl_now_ms() + 500;
   zmq_pollitem_t it = {cw->nm, 0, ZMQ_POLLIN, 0};
   while (rl_now_ms() < deadline) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(&it, 1, rl_ms_left(deadline)) <= 0) continue;
     rl_msg_t m;
     while (rl_msg_recv(cw->nm, false, &m) == 1) {
       int type = m.type;
@@ -528,7 +528,7 @@ int rl_cw_gcs_call(rl_cw_t *cw, void *msgbuf, uint64_t request, void *reply_out,
   int64_t deadline = rl_now_ms() + timeout_ms;
   zmq_pollitem_t it = {cw->gcs, 0, ZMQ_POLLIN, 0};
   while (rl_now_ms() < deadline && !rl_interrupted) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(&it, 1, rl_ms_left(deadline)) <= 0) continue;
     while (rl_msg_recv(cw->gcs, false, reply) == 1) {
       uint64_t got;
       if (rl_wire_request_of(reply, &got) && got == request) return 0;

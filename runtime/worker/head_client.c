@@ -74,7 +74,7 @@ static int s_wait(rl_head_t *h, uint64_t request, rl_msg_t *reply, int timeout_m
   int64_t deadline = rl_now_ms() + timeout_ms;
   zmq_pollitem_t it[2] = {{h->sock, 0, ZMQ_POLLIN, 0}, {h->watch ? rl_net_watch_socket(h->watch) : NULL, 0, ZMQ_POLLIN, 0}};
   while (!*refused && rl_now_ms() < deadline && !rl_interrupted) {
-    if (zmq_poll(it, h->watch ? 2 : 1, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(it, h->watch ? 2 : 1, rl_ms_left(deadline)) <= 0) continue;
     if (h->watch && (it[1].revents & ZMQ_POLLIN)) *refused = rl_net_watch_refused(h->watch);
     while (rl_msg_recv(h->sock, false, reply) == 1) {
       uint64_t got;
@@ -92,7 +92,7 @@ static int s_unsent(rl_head_t *h, int timeout_ms, bool *refused) {
   int64_t deadline = rl_now_ms() + timeout_ms;
   while (h->watch && !(*refused = rl_net_watch_refused(h->watch)) && rl_now_ms() < deadline && !rl_interrupted) {
     zmq_pollitem_t it = {rl_net_watch_socket(h->watch), 0, ZMQ_POLLIN, 0};
-    zmq_poll(&it, 1, deadline - rl_now_ms());
+    zmq_poll(&it, 1, rl_ms_left(deadline));
   }
   return -1;
 }

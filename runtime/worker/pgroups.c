@@ -198,7 +198,7 @@ void rl_pg_flush(rl_cw_t *cw) {
   int64_t deadline = rl_now_ms() + 1000;
   zmq_pollitem_t it = {cw->gcs, 0, ZMQ_POLLIN, 0};
   while (cw->pg_unanswered > 0 && rl_now_ms() < deadline) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(&it, 1, rl_ms_left(deadline)) <= 0) continue;
     rl_msg_t m;
     while (rl_msg_recv(cw->gcs, false, &m) == 1) {
       if (m.type == RL_GCS_PG_REPLY) s_on_reply(cw, &m);

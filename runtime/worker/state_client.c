@@ -43,7 +43,7 @@ int rl_state_request(const char *endpoint, rl_msgbuf_t *b, uint64_t request, rl_
   int64_t deadline = rl_now_ms() + timeout_ms;
   zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
   while (rc != 0 && rl_now_ms() < deadline) {
-    if (zmq_poll(&it, 1, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(&it, 1, rl_ms_left(deadline)) <= 0) continue;
     while (rc != 0 && rl_msg_recv(sock, false, reply) == 1) {
       uint64_t got;
       if (rl_wire_request_of(reply, &got) && got == request) rc = 0;
@@ -78,7 +78,7 @@ int rl_state_ask_all(const char *const *endpoints, int n, int type, int reply_ty
   }
   int64_t deadline = rl_now_ms() + timeout_ms;
   while (answered < n && rl_now_ms() < deadline) {
-    if (zmq_poll(items, n, deadline - rl_now_ms()) <= 0) continue;
+    if (zmq_poll(items, n, rl_ms_left(deadline)) <= 0) continue;
     for (int i = 0; i < n; i++) {
       if (got[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
       while (!got[i] && rl_msg_recv(socks[i], false, &replies[i]) == 1) {
