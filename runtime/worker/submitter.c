@@ -687,6 +687,11 @@ void rl_sub_handle_task_done(rl_cw_t *cw, rl_msg_t *m, rl_peer_t *from) {
       rl_ev_task_span(cw, t, t->lease, (int64_t)done.start_us, (int64_t)done.end_us, status != RL_TASK_OK);
     rl_dispatch_done(t->lease, t, rl_now_us());
     s_run_remove(cw, t);
+  } else {
+    /* Its worker was declared dead and the task queued again, then this result of the
+     * attempt that finished after all arrived: it is the task's result, and the retry
+     * leaves the queue (freeing t while queued would leave the queue pointing at it). */
+    s_off_queue(t);
   }
   if (t->cancelled) {
     s_task_free(cw, t);

@@ -29,6 +29,24 @@ static int s_obj_state(rl_cw_t *cw, const rl_task_t *t) {
   return o ? o->state : -1;
 }
 
+/* Delivers CW_TASK_DONE for t (status OK, an inline result) as if from its worker;
+ * 0 if t's result is then ready. */
+static int s_late_result(rl_cw_t *cw, rl_task_t *t) {
+  rl_id_t ret = rl_id_for_object(t->id, 1);
+  rl_wire_task_arg_t value = {.kind = RL_RET_INLINE, .data = rl_wire_bytes("\xc3", 1), .size = 1};
+  rl_cw_task_done_msg_t done = {.task_id = t->id, .status = RL_TASK_OK, .returns = {1, &value}};
+  rl_msgbuf_t b;
+  rl_msg_t m;
+  if (rl_cw_task_done_msg_pack(&done, &b, NULL, 0) != 0) return -1;
+  int got = rl_msg_from_bytes(b.sb.data, b.sb.size, &m);
+  rl_msgbuf_reset(&b);
+  if (got != 1) return -1;
+  rl_sub_handle_task_done(cw, &m, NULL);
+  rl_msg_close(&m);
+  rl_object_t *o = rl_obj_find(cw, &ret);
+  return o && o->state == RL_OBJ_READY ? 0 : -1;
+}
+
 int rl_submitter_selftest(void) {
   int rc = 1;
   rl_cw_t cw = {0};
@@ -78,6 +96,14 @@ int rl_submitter_selftest(void) {
   rl_id_t qret = rl_id_for_object(q->id, 1);
   S_CHECK(rl_cw_cancel(&cw, &qret, false, false) == 0 && c.queue_tail == d && c.queued == 2);
   S_CHECK(rl_obj_find(&cw, &qret)->state == RL_OBJ_FAILED);
+  /* A result that arrives for a task queued again (its worker was declared dead, then
+   * the attempt finished after all) completes it and takes it off the queue: freed
+   * while queued, it was left in the queue (a use after free under chaos). */
+  S_CHECK(c.queue_head == a && a->next == d && c.queued == 2);
+  S_CHECK(s_late_result(&cw, a) == 0);
+  S_CHECK(c.queue_head == d && c.queue_tail == d && c.queued == 1 && d->next == NULL);
+  S_CHECK(rl_dispatch_dequeue(&c) == d && c.queued == 0);
+  rl_dispatch_enqueue(d, false);
   rc = 0;
 fail:
   if (c.leases) rl_sub_return_lease(&cw, &c, c.leases, true);
