@@ -86,6 +86,12 @@ describe("rayl job", function()
     assert.are.equal("SUCCEEDED", status_of(first_id))
   end)
 
+  it("an entrypoint that starts with rayl runs the head's own rayl, on PATH or not", function()
+    local out = job("submit --working-dir " .. wd .. " -- rayl main.lua three")
+    assert.truthy(out:find("args:\tthree", 1, true), out)
+    assert.truthy(out:match("Job '[^']+' SUCCEEDED"), out)
+  end)
+
   it("a second submission of the unchanged dir reuses the uploaded package", function()
     local out = job("submit --working-dir " .. wd .. " --submission-id again-1 -- main.lua")
     assert.truthy(out:find("Reusing working_dir package rayl_pkg_", 1, true), out)

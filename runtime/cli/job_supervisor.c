@@ -43,6 +43,13 @@ static void s_exec_driver(char **cmd, const char *cwd, char **env, int nenv) {
     _exit(127);
   }
   const char *bin = getenv("RAYL_BIN");
+  if (bin && *bin && !strcmp(cmd[0], "rayl")) {
+    /* `-- rayl script.lua`: the head's own rayl, whatever its PATH holds. */
+    cmd[0] = (char *)bin;
+    execv(bin, cmd);
+    fprintf(stderr, "rayl job: cannot run %s: %s\n", bin, strerror(errno));
+    _exit(127);
+  }
   if (s_ends_with(cmd[0], ".lua") && bin && *bin) {
     /* cmd has a free slot before it (see main): rayl script.lua args... */
     cmd[-1] = (char *)bin;
